@@ -1,0 +1,272 @@
+//! latchkey's wire format: request bodies, response views and the envelopes,
+//! shared by the server, the client and the CLI.
+//!
+//! Conventions (RunTools): JSON in camelCase; success is `{"data": …}` (plus
+//! `"message"` where a secret is shown once, and `"nextCursor"` on pages);
+//! failure is `{"error": {"code", "message"}}`. Request bodies refuse unknown
+//! fields.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// `{"data": …}`
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Data<T> {
+    /// The payload.
+    pub data: T,
+}
+
+/// `{"data": …, "message": …}`: the response that shows a secret once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Shown<T> {
+    /// The payload, including the secret.
+    pub data: T,
+    /// The warning that goes with it.
+    pub message: String,
+}
+
+/// The message that goes with every shown-once key.
+pub const SHOWN_ONCE: &str = "Store this key securely. You will not be able to see it again.";
+
+/// A page of a list: `{"data": […], "nextCursor": "…" | null}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paged<T> {
+    /// Items, newest first.
+    pub data: Vec<T>,
+    /// Pass as `?cursor=` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `{"error": {"code", "message"}}`
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The body of an error.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (`unauthorized`, `invalid_scopes`, …).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// `POST /v1/api-keys`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// Display name, 1–255 characters.
+    pub name: String,
+    /// Scopes; empty means `["*"]`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime such as `30d`, `90d`, `1y`, `12h`.
+    #[serde(default)]
+    pub expires_in: Option<String>,
+    /// Absolute expiry (RFC 3339); exclusive with `expiresIn`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// `true` mints a `…_test_` key.
+    #[serde(default)]
+    pub is_test: bool,
+    /// Project of the caller's organization.
+    #[serde(default)]
+    pub project_id: Option<String>,
+}
+
+/// `PATCH /v1/api-keys/{id}`
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateApiKey {
+    /// New display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /v1/api-keys/{id}/rotate`
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateApiKey {
+    /// Name of the new key (default: the old key's name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How long the old key keeps working (`1h`); default: revoked now.
+    #[serde(default)]
+    pub grace_period: Option<String>,
+}
+
+/// An API key as the API shows it. `key` is present only in the create and
+/// rotate responses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    /// `key_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Prefix plus the first 4 body characters.
+    pub key_prefix: String,
+    /// Last 4 characters.
+    pub key_hint: String,
+    /// Canonical scopes.
+    pub scopes: Vec<String>,
+    /// Project, if any.
+    pub project_id: Option<String>,
+    /// `live` or `test`.
+    pub environment: String,
+    /// Expiry.
+    pub expires_at: Option<String>,
+    /// Last successful use (batched; may lag a few seconds).
+    pub last_used_at: Option<String>,
+    /// Revocation time (in the future during a rotation grace period).
+    pub revoked_at: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// `active`, `expired`, `revoked` or `disabled`.
+    pub status: String,
+    /// Owning member.
+    pub owner_user_id: Option<String>,
+    /// Owner's display name.
+    pub owner_display_name: Option<String>,
+    /// Owner's email.
+    pub owner_email: Option<String>,
+    /// The key this one replaced.
+    pub rotated_from: Option<String>,
+    /// The key that replaced this one.
+    pub rotated_to: Option<String>,
+    /// The plaintext key: create and rotate responses only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `POST /v1/projects`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateProject {
+    /// Display name, 1–255 characters.
+    pub name: String,
+    /// Optional description (≤ 1,000 characters).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /v1/projects/{id}`
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateProject {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New description; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+}
+
+/// Tells a field that is present with `null` from an absent one.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A project.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectView {
+    /// `prj_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// `GET /v1/me`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeView {
+    /// The person behind the credential, if any.
+    pub user: Option<UserView>,
+    /// The organization the request acts in.
+    pub org: OrgView,
+    /// The person's role in it.
+    pub role: Option<String>,
+    /// `api_key` or `session`.
+    pub auth_type: String,
+    /// The key used, for key callers.
+    pub key_id: Option<String>,
+    /// The scopes in force for this request.
+    pub scopes: Vec<String>,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// `usr_…`
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// An organization.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgView {
+    /// `org_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// URL-safe name.
+    pub slug: String,
+}
+
+/// One entry of `GET /v1/scopes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeView {
+    /// The scope text (`sandbox:create`, `sandbox:*`, `*`).
+    pub scope: String,
+    /// Resource, or `null` for `*`.
+    pub resource: Option<String>,
+    /// Action, `*`, or `null` for `*`.
+    pub action: Option<String>,
+    /// What it grants.
+    pub description: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_str::<CreateApiKey>(r#"{"name":"a","admin":true}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `admin`"), "{err}");
+    }
+
+    #[test]
+    fn documented_create_body_parses() {
+        let body = r#"{"name":"ci","scopes":["sandbox:create"],"expiresIn":"30d","isTest":false,
+                       "projectId":"3c90c3cc-0d44-4b50-8888-8dd25736052a"}"#;
+        let req: CreateApiKey = serde_json::from_str(body).unwrap();
+        assert_eq!(req.scopes, vec!["sandbox:create"]);
+        assert_eq!(req.expires_in.as_deref(), Some("30d"));
+    }
+
+    #[test]
+    fn null_description_clears() {
+        let p: UpdateProject = serde_json::from_str(r#"{"description":null}"#).unwrap();
+        assert_eq!(p.description, Some(None));
+        let p: UpdateProject = serde_json::from_str(r#"{"name":"x"}"#).unwrap();
+        assert_eq!(p.description, None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Resource identifiers: a short type prefix plus a lowercase ULID
+//! (`key_01jf3x…`). ULIDs are time-ordered, so ordering by id is ordering by
+//! creation time, which gives stable cursor pagination for free.
+
+/// The prefix of every identifier kind on the wire. Never change one of these:
+/// clients store ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// `org_…`
+    Org,
+    /// `usr_…`
+    User,
+    /// `prj_…`
+    Project,
+    /// `key_…`
+    Key,
+    /// `ses_…`
+    Session,
+    /// `evt_…`
+    Event,
+}
+
+impl IdKind {
+    /// The textual prefix, without the underscore.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Self::Org => "org",
+            Self::User => "usr",
+            Self::Project => "prj",
+            Self::Key => "key",
+            Self::Session => "ses",
+            Self::Event => "evt",
+        }
+    }
+}
+
+/// Length of the ULID part of an id.
+const ULID_LEN: usize = 26;
+
+/// Mints a new identifier of the given kind.
+pub fn new_id(kind: IdKind) -> String {
+    let ulid = ulid::Ulid::new().to_string().to_ascii_lowercase();
+    format!("{}_{ulid}", kind.prefix())
+}
+
+/// Whether `id` is syntactically an identifier of `kind`. Used to answer 404
+/// for garbage path parameters without a storage round trip.
+pub fn is_valid(kind: IdKind, id: &str) -> bool {
+    id.strip_prefix(kind.prefix())
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|u| u.len() == ULID_LEN && u.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_prefix_and_validate() {
+        let id = new_id(IdKind::Key);
+        assert!(id.starts_with("key_"), "{id}");
+        assert!(is_valid(IdKind::Key, &id));
+        assert!(!is_valid(IdKind::Project, &id));
+        assert!(!is_valid(IdKind::Key, "key_short"));
+        assert!(!is_valid(IdKind::Key, "key_../../etc/passwd_____________"));
+    }
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let a = new_id(IdKind::Org);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id(IdKind::Org);
+        assert!(a < b);
+    }
+}

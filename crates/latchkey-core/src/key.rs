@@ -1,0 +1,369 @@
+//! The API key format.
+//!
+//! A key is `<prefix><body><check>`, for example `lk_live_` + 32 body
+//! characters + 6 check characters:
+//!
+//! * `prefix` names the brand and, for live/test keys, the environment
+//!   (`lk_live_`, `lk_test_`), or a compatibility profile (`ak_`, `rk_`,
+//!   `sk_live_`). It always ends with `_` and contains no other `_`-free tail,
+//!   so the last `_` of a key separates prefix from body.
+//! * `body` is 32 base62 characters drawn uniformly from the OS CSPRNG:
+//!   32 × log2(62) ≈ 190 bits of entropy.
+//! * `check` is the CRC32 of `prefix + body`, written as 6 base62 digits. It
+//!   lets latchkey (and secret scanners) reject typos and random strings
+//!   without touching storage; it adds no secrecy.
+//!
+//! Only the SHA-256 of the whole key is ever stored ([`KeyHash`]). The
+//! plaintext lives in a [`PlainKey`], whose `Debug` never prints it.
+//!
+//! The format constants below must never change for issued keys: changing
+//! them would invalidate every key in the field.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Number of random base62 characters in a key body. Never change.
+pub const BODY_LEN: usize = 32;
+/// Number of base62 characters of the checksum. Never change.
+pub const CHECK_LEN: usize = 6;
+/// Longest key accepted by [`PlainKey::parse`]; longer input is rejected
+/// before any work.
+pub const MAX_KEY_LEN: usize = 96;
+/// Longest accepted prefix (including its trailing `_`).
+const MAX_PREFIX_LEN: usize = MAX_KEY_LEN - BODY_LEN - CHECK_LEN;
+
+/// The base62 alphabet. Never change.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A key's environment, carried in its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Environment {
+    /// Production traffic.
+    Live,
+    /// Test traffic.
+    Test,
+}
+
+impl Environment {
+    /// The stored and wire form (`live` / `test`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "live" => Some(Self::Live),
+            "test" => Some(Self::Test),
+            _ => None,
+        }
+    }
+}
+
+/// Why a presented string is not a well-formed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFormatError {
+    /// Wrong length or characters, or no prefix.
+    #[error("malformed key")]
+    Malformed,
+    /// Well-formed, but the checksum does not match.
+    #[error("key checksum mismatch")]
+    Checksum,
+}
+
+/// A key prefix such as `lk_live_` or `ak_`: lowercase ASCII letters, digits
+/// and underscores, starting with a letter and ending with `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyPrefix(String);
+
+impl KeyPrefix {
+    /// The live/test prefix for a brand: `lk` → `lk_live_` / `lk_test_`.
+    pub fn branded(brand: &str, env: Environment) -> Result<Self, KeyFormatError> {
+        Self::new(&format!("{brand}_{}_", env.as_str()))
+    }
+
+    /// Validates a full prefix (must end with `_`).
+    pub fn new(prefix: &str) -> Result<Self, KeyFormatError> {
+        let ok = prefix.len() >= 2
+            && prefix.len() <= MAX_PREFIX_LEN
+            && prefix.ends_with('_')
+            && prefix.as_bytes()[0].is_ascii_lowercase()
+            && !prefix.contains("__")
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Self(prefix.to_owned()))
+        } else {
+            Err(KeyFormatError::Malformed)
+        }
+    }
+
+    /// The prefix text, with its trailing `_`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A plaintext API key. It exists only between minting and the one response
+/// that shows it, or between receiving it and hashing it. `Debug` and
+/// `Display` are redacted.
+#[derive(Clone)]
+pub struct PlainKey {
+    text: String,
+    prefix_len: usize,
+}
+
+impl PlainKey {
+    /// Mints a new key with `prefix`, 32 random base62 characters from the OS
+    /// CSPRNG, and the checksum.
+    pub fn generate(prefix: &KeyPrefix) -> Self {
+        let mut text = String::with_capacity(prefix.0.len() + BODY_LEN + CHECK_LEN);
+        text.push_str(&prefix.0);
+        let mut filled = 0;
+        let mut buf = [0u8; 64];
+        while filled < BODY_LEN {
+            // If the OS CSPRNG fails there is no safe way to go on.
+            #[expect(
+                clippy::expect_used,
+                reason = "no key can be minted without the OS CSPRNG"
+            )]
+            getrandom::fill(&mut buf).expect("OS random number generator unavailable");
+            for &b in &buf {
+                // Rejection sampling: 248 = 4 × 62, so `b % 62` is uniform.
+                if b < 248 && filled < BODY_LEN {
+                    text.push(char::from(BASE62[usize::from(b % 62)]));
+                    filled += 1;
+                }
+            }
+        }
+        let check = checksum(text.as_bytes());
+        text.push_str(&check);
+        Self {
+            text,
+            prefix_len: prefix.0.len(),
+        }
+    }
+
+    /// Checks structure and checksum of a presented key. This is pure CPU work
+    /// on at most [`MAX_KEY_LEN`] bytes and is done before any lookup.
+    pub fn parse(s: &str) -> Result<Self, KeyFormatError> {
+        if s.len() > MAX_KEY_LEN || s.len() < 2 + BODY_LEN + CHECK_LEN {
+            return Err(KeyFormatError::Malformed);
+        }
+        let prefix_len = s.len() - BODY_LEN - CHECK_LEN;
+        let (prefix, tail) = s.split_at(prefix_len);
+        if KeyPrefix::new(prefix).is_err() || !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(KeyFormatError::Malformed);
+        }
+        let (signed, check) = s.split_at(s.len() - CHECK_LEN);
+        if checksum(signed.as_bytes()).as_bytes() != check.as_bytes() {
+            return Err(KeyFormatError::Checksum);
+        }
+        Ok(Self {
+            text: s.to_owned(),
+            prefix_len,
+        })
+    }
+
+    /// The plaintext, for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The key's prefix (`lk_live_`).
+    pub fn prefix(&self) -> &str {
+        &self.text[..self.prefix_len]
+    }
+
+    /// The environment named by the prefix (`…_live_` / `…_test_`), if any.
+    pub fn environment(&self) -> Option<Environment> {
+        let p = self.prefix().trim_end_matches('_');
+        if p.ends_with("_test") {
+            Some(Environment::Test)
+        } else if p.ends_with("_live") {
+            Some(Environment::Live)
+        } else {
+            None
+        }
+    }
+
+    /// What may be shown to identify the key: prefix plus the first 4 body
+    /// characters (`lk_live_AbCd`).
+    pub fn display_prefix(&self) -> String {
+        self.text[..self.prefix_len + 4].to_owned()
+    }
+
+    /// The last 4 characters, to tell keys apart in lists.
+    pub fn hint(&self) -> String {
+        self.text[self.text.len() - 4..].to_owned()
+    }
+
+    /// The SHA-256 of the whole key: the only form that is stored.
+    pub fn hash(&self) -> KeyHash {
+        KeyHash::of(&self.text)
+    }
+}
+
+impl fmt::Debug for PlainKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PlainKey({}…[redacted])", self.prefix())
+    }
+}
+
+/// SHA-256 of a whole key or token. Equality is constant-time.
+#[derive(Clone, Copy, Eq)]
+pub struct KeyHash([u8; 32]);
+
+impl KeyHash {
+    /// Hashes any secret string (API key or session token).
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// Rebuilds a hash read from storage.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    /// The raw 32 bytes, for storage.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl PartialEq for KeyHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl std::hash::Hash for KeyHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "KeyHash({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// CRC32 of `data` as exactly [`CHECK_LEN`] base62 digits, most significant
+/// first (62^6 > 2^32, so every value fits).
+fn checksum(data: &[u8]) -> String {
+    let mut n = crc32fast::hash(data);
+    let mut out = [b'0'; CHECK_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn live() -> KeyPrefix {
+        KeyPrefix::branded("lk", Environment::Live).unwrap()
+    }
+
+    #[test]
+    fn format_is_as_documented() {
+        let k = PlainKey::generate(&live());
+        let s = k.expose();
+        assert!(s.starts_with("lk_live_"));
+        assert_eq!(s.len(), "lk_live_".len() + BODY_LEN + CHECK_LEN);
+        assert_eq!(k.environment(), Some(Environment::Live));
+        assert_eq!(k.display_prefix().len(), "lk_live_".len() + 4);
+        assert_eq!(k.hint(), &s[s.len() - 4..]);
+        let t = PlainKey::generate(&KeyPrefix::branded("lk", Environment::Test).unwrap());
+        assert_eq!(t.environment(), Some(Environment::Test));
+        let ak = PlainKey::generate(&KeyPrefix::new("ak_").unwrap());
+        assert_eq!(ak.environment(), None);
+        assert_eq!(PlainKey::parse(ak.expose()).unwrap().prefix(), "ak_");
+    }
+
+    #[test]
+    fn debug_never_prints_the_secret() {
+        let k = PlainKey::generate(&live());
+        let body = &k.expose()["lk_live_".len()..];
+        let dbg = format!("{k:?} {:?}", k.hash());
+        assert!(!dbg.contains(body), "{dbg}");
+        assert!(!dbg.contains(&body[..8]), "{dbg}");
+    }
+
+    #[test]
+    fn rejects_garbage_before_lookup() {
+        for bad in [
+            "",
+            "lk_live_",
+            "hello",
+            "lk_live_short1234",
+            &"a".repeat(500),
+            "LK_LIVE_0123456789012345678901234567890123456",
+        ] {
+            assert!(PlainKey::parse(bad).is_err(), "{bad}");
+        }
+        let k = PlainKey::generate(&live());
+        let with_space = format!("{} ", k.expose());
+        assert!(PlainKey::parse(&with_space).is_err());
+    }
+
+    #[test]
+    fn bad_prefixes_are_refused() {
+        for bad in ["", "_", "lk", "Lk_", "1k_", "lk__live_", "lk-live_"] {
+            assert!(KeyPrefix::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn body_is_uniformish() {
+        // 2,000 keys × 32 chars: every base62 symbol must appear.
+        let mut seen = [false; 62];
+        for _ in 0..2000 {
+            let k = PlainKey::generate(&live());
+            for b in k.expose()["lk_live_".len()..][..BODY_LEN].bytes() {
+                let i = BASE62.iter().position(|&c| c == b).unwrap();
+                seen[i] = true;
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+
+    proptest! {
+        #[test]
+        fn generate_parse_round_trip(brand in "[a-z][a-z0-9]{0,7}", test in any::<bool>()) {
+            let env = if test { Environment::Test } else { Environment::Live };
+            let k = PlainKey::generate(&KeyPrefix::branded(&brand, env).unwrap());
+            let parsed = PlainKey::parse(k.expose()).unwrap();
+            prop_assert_eq!(parsed.expose(), k.expose());
+            prop_assert_eq!(parsed.hash(), k.hash());
+            prop_assert_eq!(parsed.environment(), Some(env));
+        }
+
+        #[test]
+        fn any_one_character_change_fails(pos in 0usize..(8 + BODY_LEN + CHECK_LEN), repl in 0usize..62) {
+            let k = PlainKey::generate(&live());
+            let mut bytes = k.expose().as_bytes().to_vec();
+            let pos = pos % bytes.len();
+            let new = BASE62[repl];
+            prop_assume!(bytes[pos] != new);
+            bytes[pos] = new;
+            let tampered = String::from_utf8(bytes).unwrap();
+            prop_assert!(PlainKey::parse(&tampered).is_err(), "{} accepted", tampered);
+        }
+    }
+}

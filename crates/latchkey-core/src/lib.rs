@@ -1,0 +1,18 @@
+//! latchkey's domain model: identifiers, the API key format, scopes and the
+//! permission check, roles and duration strings.
+//!
+//! This crate does no I/O and is not async: everything here is a pure function
+//! of its inputs (the only source of entropy is the OS CSPRNG used to mint keys
+//! and ids), so it can be tested exhaustively and reused by every other crate.
+
+pub mod duration;
+pub mod id;
+pub mod key;
+pub mod role;
+pub mod scope;
+pub mod time_fmt;
+
+pub use duration::{DurationError, parse_duration};
+pub use key::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
+pub use role::Role;
+pub use scope::{Catalog, InvalidScopes, Scope, ScopeSet};

@@ -1,0 +1,133 @@
+//! Request extractors that fail with the error envelope instead of axum's
+//! plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A JSON body. Content-Type is not insisted on (curl users forget it); the
+/// body must parse as `T`, whose unknown fields are refused.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// A JSON body that may be absent (empty body means `T::default()`).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse(&bytes).map(OptionalJson)
+    }
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(MAX_BODY)
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {rejection}"))
+        }
+    })
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "malformed JSON"
+            }
+            _ => "invalid request body",
+        };
+        ApiError::bad_request(format!("{what}: {e}"))
+    })
+}
+
+/// Query parameters, failing with 400 and the envelope.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| {
+                ApiError::bad_request(format!("invalid query parameters: {}", e.body_text()))
+            })
+    }
+}
+
+/// `?limit=&cursor=` for lists.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageQuery {
+    /// 1..=100, default 50.
+    pub limit: Option<u32>,
+    /// Last id of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// Validates into a storage page.
+    pub fn page(&self) -> Result<latchkey_store::Page, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::bad_request("limit must be between 1 and 100"));
+        }
+        Ok(latchkey_store::Page {
+            limit,
+            before: self.cursor.clone(),
+        })
+    }
+}
+
+/// Splits `limit + 1` fetched rows into a page and its next cursor.
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    id: impl Fn(&T) -> &str,
+) -> (Vec<T>, Option<String>) {
+    let limit = limit as usize;
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(|r| id(r).to_owned());
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+/// Validates a display name: 1–255 characters, not blank.
+pub fn check_name(name: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::bad_request("name must not be empty"));
+    }
+    if trimmed.chars().count() > 255 {
+        return Err(ApiError::bad_request("name must be at most 255 characters"));
+    }
+    Ok(trimmed.to_owned())
+}

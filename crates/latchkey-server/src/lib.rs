@@ -1,0 +1,75 @@
+//! latchkey's HTTP server: the axum application over a [`Store`] and the
+//! [`KeyVerifier`].
+//!
+//! * `app.rs` — tracing, request ids, body limits around the router.
+//! * `routes/` — one module per resource; handlers are thin: authorize in
+//!   one line, validate, call storage, shape the view.
+//! * `auth.rs` — the [`auth::Caller`] extractor and scope requirements.
+//! * `error.rs` — the one error policy.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use latchkey_store::Store;
+use latchkey_verify::{KeyVerifier, VerifierConfig};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, Settings};
+
+/// How often batched key usage is written.
+pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Builds the state over `store`.
+pub fn state(store: Arc<dyn Store>, settings: Settings, verifier: &VerifierConfig) -> AppState {
+    let verifier = Arc::new(KeyVerifier::new(Arc::clone(&store), verifier));
+    AppState {
+        store,
+        verifier,
+        settings: Arc::new(settings),
+    }
+}
+
+/// The whole application: routes plus request ids and tracing.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    routes::router(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains
+/// in-flight requests and writes pending key usage.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let flusher = state.verifier.spawn_flusher(USAGE_FLUSH_INTERVAL);
+    let verifier = Arc::clone(&state.verifier);
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    flusher.abort();
+    if let Err(e) = verifier.flush().await {
+        tracing::warn!(error = %e, "could not write key usage at shutdown");
+    }
+    result
+}

@@ -1,0 +1,413 @@
+//! `/v1/api-keys`: the RunTools-shaped key API (reference document 000).
+//!
+//! Managing keys needs `org:write` (reading them `org:read`). Admins manage
+//! every key of the organization; members only their own. Nobody can grant
+//! a scope they do not hold: not on create, and not by rotating someone
+//! else's broader key.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use latchkey_api_types::{
+    ApiKeyView, CreateApiKey, Data, Paged, RotateApiKey, SHOWN_ONCE, Shown, UpdateApiKey,
+};
+use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
+use latchkey_core::{Environment, KeyPrefix, PlainKey, ScopeSet, parse_duration};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, NewApiKey};
+use serde::Deserialize;
+
+use crate::auth::{Caller, ORG_READ, ORG_WRITE};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
+use crate::routes::projects;
+use crate::state::AppState;
+
+/// Longest rotation grace period.
+const MAX_GRACE_SECS: u64 = 30 * 86_400;
+
+/// The API view of a stored key at `now` (without plaintext).
+pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
+    ApiKeyView {
+        id: k.id.clone(),
+        name: k.name.clone(),
+        key_prefix: k.key_prefix.clone(),
+        key_hint: k.key_hint.clone(),
+        scopes: k.scopes.clone(),
+        project_id: k.project_id.clone(),
+        environment: k.environment.as_str().to_owned(),
+        expires_at: k.expires_at.map(to_rfc3339),
+        last_used_at: k.last_used_at.map(to_rfc3339),
+        revoked_at: k.revoked_at.map(to_rfc3339),
+        created_at: to_rfc3339(k.created_at),
+        status: k.status(now).as_str().to_owned(),
+        owner_user_id: k.owner_user_id.clone(),
+        owner_display_name: k.owner_display_name.clone(),
+        owner_email: k.owner_email.clone(),
+        rotated_from: k.rotated_from.clone(),
+        rotated_to: k.rotated_to.clone(),
+        key: None,
+    }
+}
+
+/// Expiry from `expiresIn` (duration) or `expiresAt` (RFC 3339), not both.
+fn expiry(
+    expires_in: Option<&str>,
+    expires_at: Option<&str>,
+    now: Millis,
+) -> Result<Option<Millis>, ApiError> {
+    match (expires_in, expires_at) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "give either expiresIn or expiresAt, not both",
+        )),
+        (Some(d), None) => {
+            let secs =
+                parse_duration(d).map_err(|e| ApiError::bad_request(format!("expiresIn: {e}")))?;
+            Ok(Some(
+                now + i64::try_from(secs).unwrap_or(i64::MAX / 2) * 1000,
+            ))
+        }
+        (None, Some(t)) => {
+            let at = parse_rfc3339(t)
+                .ok_or_else(|| ApiError::bad_request("expiresAt must be an RFC 3339 timestamp"))?;
+            if at <= now {
+                return Err(ApiError::bad_request("expiresAt must be in the future"));
+            }
+            Ok(Some(at))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Fails with 403 unless `caller` holds every scope of `requested`.
+fn check_grant(caller: &Caller, requested: &ScopeSet) -> Result<(), ApiError> {
+    let missing = caller.scopes.missing_from(requested);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::insufficient_scope(format!(
+            "cannot grant scopes this credential does not hold: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// A freshly minted key: its plaintext and the record to insert.
+struct Minted {
+    plain: PlainKey,
+    record: NewApiKey,
+}
+
+/// The fields of a new key that are not derived from its plaintext.
+struct KeySpec {
+    org_id: String,
+    project_id: Option<String>,
+    name: String,
+    environment: Environment,
+    kind: KeyKind,
+    scopes: Vec<String>,
+    owner_user_id: Option<String>,
+    rate_limit_per_minute: Option<i64>,
+    rate_limit_per_day: Option<i64>,
+    expires_at: Option<Millis>,
+    rotated_from: Option<String>,
+}
+
+fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Minted {
+    let plain = PlainKey::generate(prefix);
+    let record = NewApiKey {
+        id: new_id(IdKind::Key),
+        org_id: spec.org_id,
+        project_id: spec.project_id,
+        name: spec.name,
+        hash: plain.hash(),
+        key_prefix: plain.display_prefix(),
+        key_hint: plain.hint(),
+        environment: spec.environment,
+        kind: spec.kind,
+        scopes: spec.scopes,
+        owner_user_id: spec.owner_user_id,
+        created_by_user_id: caller.user_id.clone(),
+        created_by_key_id: Some(caller.key.id.clone()),
+        rate_limit_per_minute: spec.rate_limit_per_minute,
+        rate_limit_per_day: spec.rate_limit_per_day,
+        expires_at: spec.expires_at,
+        created_at: now,
+        rotated_from: spec.rotated_from,
+    };
+    Minted { plain, record }
+}
+
+fn brand_prefix(state: &AppState, env: Environment) -> Result<KeyPrefix, ApiError> {
+    KeyPrefix::branded(&state.settings.brand, env).map_err(|_| {
+        ApiError::internal(&std::io::Error::other(
+            "configured key brand is not a valid prefix",
+        ))
+    })
+}
+
+fn shown(k: &ApiKeyRecord, plain: &PlainKey, now: Millis) -> Shown<ApiKeyView> {
+    let mut v = view(k, now);
+    v.key = Some(plain.expose().to_owned());
+    Shown {
+        data: v,
+        message: SHOWN_ONCE.to_owned(),
+    }
+}
+
+/// `POST /v1/api-keys`: mints a key; the plaintext is in this response only.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateApiKey>,
+) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
+    caller.require(ORG_WRITE)?;
+    let now = now_ms();
+    let name = check_name(&req.name)?;
+    let scopes = state
+        .settings
+        .catalog
+        .parse_scopes(&req.scopes)
+        .map_err(|e| ApiError::invalid_scopes(&e.0))?;
+    check_grant(&caller, &scopes)?;
+    let expires_at = expiry(req.expires_in.as_deref(), req.expires_at.as_deref(), now)?;
+    let project_id = match &req.project_id {
+        Some(id) => Some(projects::find(&state, &caller, id).await?.id),
+        None => None,
+    };
+    let environment = if req.is_test {
+        Environment::Test
+    } else {
+        Environment::Live
+    };
+    let spec = KeySpec {
+        org_id: caller.org_id.clone(),
+        project_id,
+        name,
+        environment,
+        kind: KeyKind::Standard,
+        scopes: scopes.to_strings(),
+        owner_user_id: caller.user_id.clone(),
+        rate_limit_per_minute: None,
+        rate_limit_per_day: None,
+        expires_at,
+        rotated_from: None,
+    };
+    let minted = mint(&brand_prefix(&state, environment)?, spec, &caller, now);
+    state.store.insert_key(&minted.record).await?;
+    let stored = state
+        .store
+        .get_key(&caller.org_id, &minted.record.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
+    tracing::info!(key_id = %stored.id, org_id = %stored.org_id, "api key created");
+    Ok((
+        StatusCode::CREATED,
+        Json(shown(&stored, &minted.plain, now)),
+    ))
+}
+
+/// `GET /v1/api-keys` query.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    /// Every member's keys (admins only).
+    #[serde(default)]
+    all_org: bool,
+    /// Only keys of this project.
+    project_id: Option<String>,
+    /// Page size.
+    limit: Option<u32>,
+    /// Cursor.
+    cursor: Option<String>,
+}
+
+/// `GET /v1/api-keys`: the caller's own keys; `?allOrg=true` (admins) for
+/// every key of the organization.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Paged<ApiKeyView>>, ApiError> {
+    caller.require(ORG_READ)?;
+    if q.all_org {
+        caller.require_admin()?;
+    }
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let filter = KeyFilter {
+        owner_user_id: if q.all_org {
+            None
+        } else {
+            Some(caller.user_id.clone().unwrap_or_default())
+        },
+        project_id: q.project_id,
+    };
+    let rows = state
+        .store
+        .list_keys(&caller.org_id, &filter, &page)
+        .await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |k| &k.id);
+    let now = now_ms();
+    Ok(Json(Paged {
+        data: rows.iter().map(|k| view(k, now)).collect(),
+        next_cursor,
+    }))
+}
+
+/// A key the caller may manage, or 404 (also for other orgs' and, for
+/// members, other members' keys).
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ApiKeyRecord, ApiError> {
+    if !is_valid(IdKind::Key, id) {
+        return Err(ApiError::not_found("API key"));
+    }
+    match state.store.get_key(&caller.org_id, id).await? {
+        Some(k) if caller.can_manage(&k) => Ok(k),
+        _ => Err(ApiError::not_found("API key")),
+    }
+}
+
+/// `GET /v1/api-keys/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Data<ApiKeyView>>, ApiError> {
+    caller.require(ORG_READ)?;
+    let key = find(&state, &caller, &id).await?;
+    Ok(Json(Data {
+        data: view(&key, now_ms()),
+    }))
+}
+
+/// `PATCH /v1/api-keys/{id}`: rename.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UpdateApiKey>,
+) -> Result<Json<Data<ApiKeyView>>, ApiError> {
+    caller.require(ORG_WRITE)?;
+    let key = find(&state, &caller, &id).await?;
+    let Some(name) = req.name else {
+        return Ok(Json(Data {
+            data: view(&key, now_ms()),
+        }));
+    };
+    let name = check_name(&name)?;
+    let now = now_ms();
+    let updated = state
+        .store
+        .rename_key(&caller.org_id, &key.id, &name, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    state.verifier.invalidate(&updated.hash);
+    Ok(Json(Data {
+        data: view(&updated, now),
+    }))
+}
+
+/// `POST /v1/api-keys/{id}/revoke`: immediate; the next request with the key
+/// is refused. Revoking a revoked key changes nothing.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Data<ApiKeyView>>, ApiError> {
+    caller.require(ORG_WRITE)?;
+    let key = find(&state, &caller, &id).await?;
+    let now = now_ms();
+    let revoked = state
+        .store
+        .revoke_key(&caller.org_id, &key.id, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    state.verifier.invalidate(&revoked.hash);
+    tracing::info!(key_id = %revoked.id, "api key revoked");
+    Ok(Json(Data {
+        data: view(&revoked, now),
+    }))
+}
+
+/// `POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
+/// the same grants (scopes, project, environment, owner, limits, and the same
+/// lifetime length if the old one expires), shown once; the old key is
+/// revoked now, or when the grace period ends.
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalJson(req): OptionalJson<RotateApiKey>,
+) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
+    caller.require(ORG_WRITE)?;
+    let old = find(&state, &caller, &id).await?;
+    let now = now_ms();
+    if old.status(now) != latchkey_store::KeyStatus::Active || old.rotated_to.is_some() {
+        return Err(ApiError::conflict(
+            "only an active key that has not been rotated can be rotated",
+        ));
+    }
+    check_grant(&caller, &ScopeSet::from_stored(&old.scopes))?;
+    let name = match &req.name {
+        Some(n) => check_name(n)?,
+        None => old.name.clone(),
+    };
+    let grace = match &req.grace_period {
+        Some(g) => {
+            let secs = parse_duration(g)
+                .map_err(|e| ApiError::bad_request(format!("gracePeriod: {e}")))?;
+            if secs > MAX_GRACE_SECS {
+                return Err(ApiError::bad_request("gracePeriod must be at most 30d"));
+            }
+            i64::try_from(secs).unwrap_or(0) * 1000
+        }
+        None => 0,
+    };
+    let prefix_text = &old.key_prefix[..old.key_prefix.len().saturating_sub(4)];
+    let prefix = KeyPrefix::new(prefix_text)
+        .map_err(|_| ApiError::internal(&std::io::Error::other("stored key prefix is invalid")))?;
+    let spec = KeySpec {
+        org_id: old.org_id.clone(),
+        project_id: old.project_id.clone(),
+        name,
+        environment: old.environment,
+        kind: old.kind,
+        scopes: old.scopes.clone(),
+        owner_user_id: old.owner_user_id.clone(),
+        rate_limit_per_minute: old.rate_limit_per_minute,
+        rate_limit_per_day: old.rate_limit_per_day,
+        expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
+        rotated_from: Some(old.id.clone()),
+    };
+    let minted = mint(&prefix, spec, &caller, now);
+    let new = state
+        .store
+        .rotate_key(&caller.org_id, &old.id, &minted.record, now + grace)
+        .await?
+        .ok_or_else(|| ApiError::conflict("the key was revoked or rotated meanwhile"))?;
+    state.verifier.invalidate(&old.hash);
+    tracing::info!(old_key_id = %old.id, new_key_id = %new.id, grace_ms = grace, "api key rotated");
+    Ok((StatusCode::CREATED, Json(shown(&new, &minted.plain, now))))
+}
+
+/// `DELETE /v1/api-keys/{id}`: removes the key for good (it stops working
+/// at once).
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(ORG_WRITE)?;
+    let key = find(&state, &caller, &id).await?;
+    let hash = state
+        .store
+        .delete_key(&caller.org_id, &key.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    state.verifier.invalidate(&hash);
+    tracing::info!(key_id = %key.id, "api key deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

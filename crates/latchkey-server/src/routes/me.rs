@@ -1,0 +1,71 @@
+//! `GET /v1/me` and `GET /v1/scopes`.
+
+use axum::Json;
+use axum::extract::State;
+use latchkey_api_types::{Data, MeView, OrgView, ScopeView, UserView};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `GET /v1/me`: who the caller is. Any valid credential.
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Data<MeView>>, ApiError> {
+    let org = state
+        .store
+        .get_org(&caller.org_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let user = match &caller.user_id {
+        Some(id) => state.store.get_user(id).await?,
+        None => None,
+    };
+    Ok(Json(Data {
+        data: MeView {
+            user: user.map(|u| UserView {
+                id: u.id,
+                email: u.email,
+                display_name: u.display_name,
+            }),
+            org: OrgView {
+                id: org.id,
+                name: org.name,
+                slug: org.slug,
+            },
+            role: caller.role.map(|r| r.as_str().to_owned()),
+            auth_type: "api_key".to_owned(),
+            key_id: Some(caller.key.id.clone()),
+            scopes: caller.scopes.to_strings(),
+        },
+    }))
+}
+
+/// `GET /v1/scopes`: the catalog, with each resource's wildcard. Any valid
+/// credential.
+pub async fn scopes(State(state): State<AppState>, _caller: Caller) -> Json<Data<Vec<ScopeView>>> {
+    let mut out = vec![ScopeView {
+        scope: "*".to_owned(),
+        resource: None,
+        action: None,
+        description: "Full API key access for the organization".to_owned(),
+    }];
+    for (resource, res) in state.settings.catalog.resources() {
+        out.push(ScopeView {
+            scope: format!("{resource}:*"),
+            resource: Some(resource.to_owned()),
+            action: Some("*".to_owned()),
+            description: res.description.clone(),
+        });
+        for action in &res.actions {
+            out.push(ScopeView {
+                scope: format!("{resource}:{action}"),
+                resource: Some(resource.to_owned()),
+                action: Some(action.clone()),
+                description: format!("{}: {action}", res.description),
+            });
+        }
+    }
+    Json(Data { data: out })
+}

@@ -1,0 +1,143 @@
+//! `/v1/projects`: a grouping layer inside the organization.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use latchkey_api_types::{CreateProject, Data, Paged, ProjectView, UpdateProject};
+use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::time_fmt::{now_ms, to_rfc3339};
+use latchkey_store::{Project, ProjectPatch};
+
+use crate::auth::{Caller, ORG_READ, ORG_WRITE};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
+use crate::state::AppState;
+
+fn view(p: Project) -> ProjectView {
+    ProjectView {
+        id: p.id,
+        name: p.name,
+        description: p.description,
+        created_at: to_rfc3339(p.created_at),
+        updated_at: to_rfc3339(p.updated_at),
+    }
+}
+
+fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
+    match d {
+        Some(d) if d.chars().count() > 1000 => Err(ApiError::bad_request(
+            "description must be at most 1000 characters",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// `POST /v1/projects`
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateProject>,
+) -> Result<(StatusCode, Json<Data<ProjectView>>), ApiError> {
+    caller.require(ORG_WRITE)?;
+    let now = now_ms();
+    let project = Project {
+        id: new_id(IdKind::Project),
+        org_id: caller.org_id.clone(),
+        name: check_name(&req.name)?,
+        description: check_description(req.description)?,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.insert_project(&project).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Data {
+            data: view(project),
+        }),
+    ))
+}
+
+/// `GET /v1/projects`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<ProjectView>>, ApiError> {
+    caller.require(ORG_READ)?;
+    let page = q.page()?;
+    let rows = state.store.list_projects(&caller.org_id, &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |p| &p.id);
+    Ok(Json(Paged {
+        data: rows.into_iter().map(view).collect(),
+        next_cursor,
+    }))
+}
+
+/// `GET /v1/projects/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Data<ProjectView>>, ApiError> {
+    caller.require(ORG_READ)?;
+    let project = find(&state, &caller, &id).await?;
+    Ok(Json(Data {
+        data: view(project),
+    }))
+}
+
+/// `PATCH /v1/projects/{id}`
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UpdateProject>,
+) -> Result<Json<Data<ProjectView>>, ApiError> {
+    caller.require(ORG_WRITE)?;
+    if !is_valid(IdKind::Project, &id) {
+        return Err(ApiError::not_found("project"));
+    }
+    let patch = ProjectPatch {
+        name: req.name.as_deref().map(check_name).transpose()?,
+        description: req.description.map(check_description).transpose()?,
+    };
+    let project = state
+        .store
+        .update_project(&caller.org_id, &id, &patch, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("project"))?;
+    Ok(Json(Data {
+        data: view(project),
+    }))
+}
+
+/// `DELETE /v1/projects/{id}`: refused (409) while active keys belong to it.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(ORG_WRITE)?;
+    if is_valid(IdKind::Project, &id)
+        && state
+            .store
+            .delete_project(&caller.org_id, &id, now_ms())
+            .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("project"))
+    }
+}
+
+/// A project of the caller's organization, or 404.
+pub(crate) async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Project, ApiError> {
+    if !is_valid(IdKind::Project, id) {
+        return Err(ApiError::not_found("project"));
+    }
+    state
+        .store
+        .get_project(&caller.org_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("project"))
+}

@@ -1,0 +1,237 @@
+//! Records as stored and loaded.
+
+use latchkey_core::time_fmt::Millis;
+use latchkey_core::{Environment, KeyHash, Role};
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    /// `org_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Unique URL-safe name.
+    pub slug: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A new organization.
+pub type NewOrg = Org;
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `usr_…`
+    pub id: String,
+    /// Lowercased email.
+    pub email: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A new user.
+pub type NewUser = User;
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// `prj_…`
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// Display name.
+    pub name: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// Changes to a project; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+}
+
+/// Whether a key has the full power of its owner or a restricted set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A normal key.
+    Standard,
+    /// A restricted key (Runloop `rk_`).
+    Restricted,
+}
+
+impl KeyKind {
+    /// Stored form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+/// A key to insert. Holds the hash, never the plaintext.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// `key_…`
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// Optional project.
+    pub project_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// Prefix plus the first 4 body characters.
+    pub key_prefix: String,
+    /// Last 4 characters.
+    pub key_hint: String,
+    /// live / test.
+    pub environment: Environment,
+    /// standard / restricted.
+    pub kind: KeyKind,
+    /// Canonical scope strings.
+    pub scopes: Vec<String>,
+    /// The member who owns the key.
+    pub owner_user_id: Option<String>,
+    /// The user who created it (directly or through one of their keys).
+    pub created_by_user_id: Option<String>,
+    /// The key that created it, if created with a key.
+    pub created_by_key_id: Option<String>,
+    /// Requests per minute, if limited.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day, if limited.
+    pub rate_limit_per_day: Option<i64>,
+    /// Expiry, if any.
+    pub expires_at: Option<Millis>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// The key this one replaced (rotation).
+    pub rotated_from: Option<String>,
+}
+
+/// A stored key with its owner's details, as the API and the verifier see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// `key_…`
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// Optional project.
+    pub project_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// Prefix plus the first 4 body characters.
+    pub key_prefix: String,
+    /// Last 4 characters.
+    pub key_hint: String,
+    /// live / test.
+    pub environment: Environment,
+    /// standard / restricted.
+    pub kind: KeyKind,
+    /// Canonical scope strings.
+    pub scopes: Vec<String>,
+    /// The member who owns the key.
+    pub owner_user_id: Option<String>,
+    /// Owner's email.
+    pub owner_email: Option<String>,
+    /// Owner's display name.
+    pub owner_display_name: Option<String>,
+    /// Owner's current role in the key's organization; `None` if the owner
+    /// is no longer a member (the key is then disabled).
+    pub owner_role: Option<Role>,
+    /// The user who created it.
+    pub created_by_user_id: Option<String>,
+    /// The key that created it.
+    pub created_by_key_id: Option<String>,
+    /// Requests per minute, if limited.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day, if limited.
+    pub rate_limit_per_day: Option<i64>,
+    /// Expiry, if any.
+    pub expires_at: Option<Millis>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+    /// Last successful use (written behind; may lag by a flush interval).
+    pub last_used_at: Option<Millis>,
+    /// Revocation time; in the future while a rotation grace period runs.
+    pub revoked_at: Option<Millis>,
+    /// Predecessor (rotation).
+    pub rotated_from: Option<String>,
+    /// Successor (rotation).
+    pub rotated_to: Option<String>,
+}
+
+/// A key's lifecycle state at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked (immediately or at the end of a rotation grace period).
+    Revoked,
+    /// Its owner is no longer a member of the organization.
+    Disabled,
+}
+
+impl KeyStatus {
+    /// Wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+impl ApiKeyRecord {
+    /// The status at `now`. Revocation wins over expiry, expiry over a
+    /// departed owner.
+    pub fn status(&self, now: Millis) -> KeyStatus {
+        if self.revoked_at.is_some_and(|t| t <= now) {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|t| t <= now) {
+            KeyStatus::Expired
+        } else if self.owner_user_id.is_some() && self.owner_role.is_none() {
+            KeyStatus::Disabled
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
+/// Which keys to list.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    /// Only keys owned by this user.
+    pub owner_user_id: Option<String>,
+    /// Only keys of this project.
+    pub project_id: Option<String>,
+}
+
+/// A page request: at most `limit` items with ids below `before`.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Items per page (1..=100).
+    pub limit: u32,
+    /// Cursor: the last id of the previous page.
+    pub before: Option<String>,
+}

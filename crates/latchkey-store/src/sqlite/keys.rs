@@ -1,0 +1,277 @@
+//! API keys.
+
+use async_trait::async_trait;
+use latchkey_core::time_fmt::Millis;
+use latchkey_core::{Environment, KeyHash};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, page_limit};
+use crate::{ApiKeyRecord, KeyFilter, KeyKind, KeyStore, NewApiKey, Page, StoreError, StoreResult};
+
+/// Every key query selects the key with its owner's details and current
+/// role in the key's organization.
+macro_rules! select_keys {
+    () => {
+        "SELECT k.id, k.org_id, k.project_id, k.name, k.key_hash, k.key_prefix, k.key_hint, \
+    k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
+    k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
+    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, \
+    u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
+    FROM api_keys k \
+    LEFT JOIN users u ON u.id = k.owner_user_id \
+    LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.owner_user_id "
+    };
+}
+
+fn record(r: &SqliteRow) -> StoreResult<ApiKeyRecord> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("api_keys.{what}"));
+    let hash: Vec<u8> = r.get("key_hash");
+    let scopes: String = r.get("scopes");
+    let env: String = r.get("environment");
+    let kind: String = r.get("kind");
+    let role: Option<String> = r.get("owner_role");
+    Ok(ApiKeyRecord {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        project_id: r.get("project_id"),
+        name: r.get("name"),
+        hash: KeyHash::from_bytes(&hash).ok_or_else(|| corrupt("key_hash"))?,
+        key_prefix: r.get("key_prefix"),
+        key_hint: r.get("key_hint"),
+        environment: Environment::parse(&env).ok_or_else(|| corrupt("environment"))?,
+        kind: match kind.as_str() {
+            "standard" => KeyKind::Standard,
+            "restricted" => KeyKind::Restricted,
+            _ => return Err(corrupt("kind")),
+        },
+        scopes: serde_json::from_str(&scopes).map_err(|_| corrupt("scopes"))?,
+        owner_user_id: r.get("owner_user_id"),
+        owner_email: r.get("owner_email"),
+        owner_display_name: r.get("owner_display_name"),
+        owner_role: role
+            .map(|r| r.parse())
+            .transpose()
+            .map_err(|_| corrupt("owner_role"))?,
+        created_by_user_id: r.get("created_by_user_id"),
+        created_by_key_id: r.get("created_by_key_id"),
+        rate_limit_per_minute: r.get("rate_limit_per_minute"),
+        rate_limit_per_day: r.get("rate_limit_per_day"),
+        expires_at: r.get("expires_at"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        last_used_at: r.get("last_used_at"),
+        revoked_at: r.get("revoked_at"),
+        rotated_from: r.get("rotated_from"),
+        rotated_to: r.get("rotated_to"),
+    })
+}
+
+/// Inserts a key inside a transaction (bootstrap, rotation).
+pub(super) async fn insert_key_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    k: &NewApiKey,
+) -> StoreResult<()> {
+    insert(k).execute(&mut **tx).await?;
+    Ok(())
+}
+
+fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
+         scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
+         expires_at, created_at, updated_at, rotated_from) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)",
+    )
+    .bind(&k.id)
+    .bind(&k.org_id)
+    .bind(&k.project_id)
+    .bind(&k.name)
+    .bind(k.hash.as_bytes().as_slice())
+    .bind(&k.key_prefix)
+    .bind(&k.key_hint)
+    .bind(k.environment.as_str())
+    .bind(k.kind.as_str())
+    .bind(serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".to_owned()))
+    .bind(&k.owner_user_id)
+    .bind(&k.created_by_user_id)
+    .bind(&k.created_by_key_id)
+    .bind(k.rate_limit_per_minute)
+    .bind(k.rate_limit_per_day)
+    .bind(k.expires_at)
+    .bind(k.created_at)
+    .bind(&k.rotated_from)
+}
+
+impl SqliteStore {
+    async fn fetch_key<'e, E>(
+        &self,
+        executor: E,
+        org_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<ApiKeyRecord>>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    {
+        let row = sqlx::query(concat!(select_keys!(), "WHERE k.org_id = $1 AND k.id = $2"))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(executor)
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_key(&self, key: &NewApiKey) -> StoreResult<()> {
+        insert(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn get_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        self.fetch_key(&self.pool, org_id, id).await
+    }
+
+    async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+        let row = sqlx::query(concat!(select_keys!(), "WHERE k.key_hash = $1"))
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn list_keys(
+        &self,
+        org_id: &str,
+        filter: &KeyFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(concat!(
+            select_keys!(),
+            "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
+             AND ($3 IS NULL OR k.project_id = $3) AND ($4 IS NULL OR k.id < $4) \
+             ORDER BY k.id DESC LIMIT $5"
+        ))
+        .bind(org_id)
+        .bind(&filter.owner_user_id)
+        .bind(&filter.project_id)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn rename_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        name: &str,
+        now: Millis,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query(
+            "UPDATE api_keys SET name = $3, updated_at = $4 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rec = if n == 0 {
+            None
+        } else {
+            self.fetch_key(&mut *tx, org_id, id).await?
+        };
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn revoke_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: Millis,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query(
+            "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at IS NOT NULL AND revoked_at <= $3 \
+             THEN revoked_at ELSE $3 END, updated_at = $3 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rec = if n == 0 {
+            None
+        } else {
+            self.fetch_key(&mut *tx, org_id, id).await?
+        };
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn rotate_key(
+        &self,
+        org_id: &str,
+        old_id: &str,
+        new: &NewApiKey,
+        old_revoked_at: Millis,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $3, rotated_to = $4, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2 AND (revoked_at IS NULL OR revoked_at > $5) AND rotated_to IS NULL",
+        )
+        .bind(org_id)
+        .bind(old_id)
+        .bind(old_revoked_at)
+        .bind(&new.id)
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
+        insert_key_tx(&mut tx, new).await?;
+        let rec = self.fetch_key(&mut *tx, org_id, &new.id).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn delete_key(&self, org_id: &str, id: &str) -> StoreResult<Option<KeyHash>> {
+        let hash: Option<Vec<u8>> = sqlx::query_scalar(
+            "DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash",
+        )
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        hash.map(|h| {
+            KeyHash::from_bytes(&h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".into()))
+        })
+        .transpose()
+    }
+
+    async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (id, at) in batch {
+            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)")
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

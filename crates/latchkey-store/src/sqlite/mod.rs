@@ -1,0 +1,62 @@
+//! The embedded SQLite adapter: one database file in the data directory, WAL
+//! journal, `synchronous = FULL` (an acknowledged write survives a crash of
+//! the process or the machine), foreign keys on, migrations applied at open.
+//!
+//! Writes that read before they write use `BEGIN IMMEDIATE`, so two writers
+//! queue on the busy timeout instead of failing on a lock upgrade.
+
+mod keys;
+mod orgs;
+mod projects;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::{Page, Store, StoreResult};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "latchkey.db";
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<data_dir>/latchkey.db` and applies
+    /// pending migrations.
+    pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| sqlx::Error::Io(e))?;
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(data_dir.join(DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// `limit + 1` rows are fetched by callers that page; this clamps the limit.
+fn page_limit(page: &Page) -> i64 {
+    i64::from(page.limit.clamp(1, 100))
+}

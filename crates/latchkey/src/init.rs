@@ -1,0 +1,162 @@
+//! `latchkey init` and the shared "new organization" logic.
+
+use anyhow::bail;
+use clap::Args;
+use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::time_fmt::now_ms;
+use latchkey_core::{Environment, KeyPrefix, PlainKey};
+use latchkey_store::{KeyKind, NewApiKey, NewOrg, NewUser, StoreError};
+
+use crate::storage::StorageArgs;
+
+/// `latchkey init` options.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Name of the organization.
+    #[arg(long)]
+    pub org: String,
+    /// Email of its first admin.
+    #[arg(long)]
+    pub email: String,
+    /// Display name of the admin (default: the email's local part).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Brand prefix of the key (`lk` gives `lk_live_…`).
+    #[arg(long, env = "LATCHKEY_BRAND", default_value = "lk")]
+    pub brand: String,
+    /// Print `{"orgId","userId","apiKey"}` instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A new organization, its admin and their first `*` key.
+pub struct Bootstrap {
+    pub org: NewOrg,
+    pub user: NewUser,
+    pub key: NewApiKey,
+    pub plain: PlainKey,
+}
+
+/// Validates the arguments and mints the records.
+pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
+    let org_name = args.org.trim();
+    if org_name.is_empty() || org_name.chars().count() > 255 {
+        bail!("--org must be 1 to 255 characters");
+    }
+    let email = args.email.trim().to_lowercase();
+    let valid_email = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !email.chars().any(char::is_whitespace);
+    if !valid_email {
+        bail!("--email `{}` is not an email address", args.email);
+    }
+    let prefix = KeyPrefix::branded(&args.brand, Environment::Live).map_err(|_| {
+        anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter")
+    })?;
+    let now = now_ms();
+    let org = NewOrg {
+        id: new_id(IdKind::Org),
+        name: org_name.to_owned(),
+        slug: slugify(org_name),
+        created_at: now,
+    };
+    let display_name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let user = NewUser {
+        id: new_id(IdKind::User),
+        email,
+        display_name,
+        created_at: now,
+    };
+    let plain = PlainKey::generate(&prefix);
+    let key = NewApiKey {
+        id: new_id(IdKind::Key),
+        org_id: org.id.clone(),
+        project_id: None,
+        name: "bootstrap admin key".to_owned(),
+        hash: plain.hash(),
+        key_prefix: plain.display_prefix(),
+        key_hint: plain.hint(),
+        environment: Environment::Live,
+        kind: KeyKind::Standard,
+        scopes: vec!["*".to_owned()],
+        owner_user_id: Some(user.id.clone()),
+        created_by_user_id: Some(user.id.clone()),
+        created_by_key_id: None,
+        rate_limit_per_minute: None,
+        rate_limit_per_day: None,
+        expires_at: None,
+        created_at: now,
+        rotated_from: None,
+    };
+    Ok(Bootstrap {
+        org,
+        user,
+        key,
+        plain,
+    })
+}
+
+/// Prints the result; the key is printed once, here.
+pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &str) {
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"orgId": b.org.id, "userId": user_id, "apiKey": b.plain.expose()})
+        );
+    } else {
+        println!(
+            "Initialized latchkey in {}",
+            args.storage.data_dir.display()
+        );
+        println!("  organization  {}  ({})", b.org.id, b.org.name);
+        println!("  admin         {}  ({})", user_id, b.user.email);
+        println!();
+        println!("API key with scope `*` (shown once; store it securely):");
+        println!("  {}", b.plain.expose());
+    }
+}
+
+/// Runs `latchkey init`.
+pub async fn run(args: InitArgs) -> anyhow::Result<()> {
+    let b = prepare(&args)?;
+    let store = args.storage.open().await?;
+    match store.bootstrap(&b.org, &b.user, &b.key).await {
+        Ok(()) => {
+            report(&args, &b, &b.user.id);
+            Ok(())
+        }
+        Err(StoreError::Conflict(why)) => {
+            bail!(
+                "{} is {why}; nothing was changed (use `latchkey admin create-org` for another organization)",
+                args.storage.data_dir.display()
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `Acme Corp!` → `acme-corp`.
+fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let suffix = &new_id(IdKind::Org)[20..];
+    if slug.is_empty() {
+        format!("org-{suffix}")
+    } else {
+        format!("{slug}-{suffix}")
+    }
+}

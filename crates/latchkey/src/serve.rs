@@ -1,0 +1,85 @@
+//! `latchkey serve`
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use latchkey_server::Settings;
+use latchkey_verify::VerifierConfig;
+use tracing_subscriber::EnvFilter;
+
+use crate::storage::StorageArgs;
+
+/// `latchkey serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:7420")]
+    listen: SocketAddr,
+    /// Brand prefix of minted keys (`lk` gives `lk_live_…`).
+    #[arg(long, env = "LATCHKEY_BRAND", default_value = "lk")]
+    brand: String,
+    /// Log output: `text` or `json`.
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
+        .with_writer(std::io::stderr);
+    if args.log_format == "json" {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
+    latchkey_core::KeyPrefix::branded(&args.brand, latchkey_core::Environment::Live).map_err(
+        |_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"),
+    )?;
+
+    let store = args.storage.open().await?;
+    let settings = Settings {
+        brand: args.brand,
+        ..Settings::default()
+    };
+    let state = latchkey_server::state(store, settings, &VerifierConfig::default());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %args.storage.data_dir.display(), "latchkey serving");
+    // A line for people and for scripts that started us on port 0.
+    println!("latchkey listening on http://{addr}");
+    latchkey_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("latchkey stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; draining");
+}
