@@ -4,9 +4,7 @@
 
 /// A duration string that cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid duration `{0}`: expected a positive number and a unit s, m, h, d, w or y (e.g. 12h, 30d, 1y)"
-)]
+#[error("invalid duration `{0}`: expected a positive number and a unit s, m, h, d, w or y (e.g. 12h, 30d, 1y)")]
 pub struct DurationError(pub String);
 
 /// Longest accepted duration: 100 years.
@@ -38,9 +36,7 @@ pub fn parse_duration(input: &str) -> Result<u64, DurationError> {
             'y' => 365 * 86_400,
             _ => return Err(err()),
         };
-        total = total
-            .checked_add(n.checked_mul(secs).ok_or_else(err)?)
-            .ok_or_else(err)?;
+        total = total.checked_add(n.checked_mul(secs).ok_or_else(err)?).ok_or_else(err)?;
         rest = &rest[digits + unit.len_utf8()..];
     }
     if total == 0 || total > MAX_SECS {
@@ -65,18 +61,7 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in [
-            "",
-            "d",
-            "30",
-            "30x",
-            "-1d",
-            "0d",
-            "1.5d",
-            "101y",
-            "99999999999d",
-            "30 d",
-        ] {
+        for bad in ["", "d", "30", "30x", "-1d", "0d", "1.5d", "101y", "99999999999d", "30 d"] {
             assert!(parse_duration(bad).is_err(), "{bad} should fail");
         }
     }

@@ -94,14 +94,8 @@ impl KeyPrefix {
             && prefix.ends_with('_')
             && prefix.as_bytes()[0].is_ascii_lowercase()
             && !prefix.contains("__")
-            && prefix
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if ok {
-            Ok(Self(prefix.to_owned()))
-        } else {
-            Err(KeyFormatError::Malformed)
-        }
+            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok { Ok(Self(prefix.to_owned())) } else { Err(KeyFormatError::Malformed) }
     }
 
     /// The prefix text, with its trailing `_`.
@@ -129,10 +123,7 @@ impl PlainKey {
         let mut buf = [0u8; 64];
         while filled < BODY_LEN {
             // If the OS CSPRNG fails there is no safe way to go on.
-            #[expect(
-                clippy::expect_used,
-                reason = "no key can be minted without the OS CSPRNG"
-            )]
+            #[expect(clippy::expect_used, reason = "no key can be minted without the OS CSPRNG")]
             getrandom::fill(&mut buf).expect("OS random number generator unavailable");
             for &b in &buf {
                 // Rejection sampling: 248 = 4 × 62, so `b % 62` is uniform.
@@ -144,10 +135,7 @@ impl PlainKey {
         }
         let check = checksum(text.as_bytes());
         text.push_str(&check);
-        Self {
-            text,
-            prefix_len: prefix.0.len(),
-        }
+        Self { text, prefix_len: prefix.0.len() }
     }
 
     /// Checks structure and checksum of a presented key. This is pure CPU work
@@ -165,10 +153,7 @@ impl PlainKey {
         if checksum(signed.as_bytes()).as_bytes() != check.as_bytes() {
             return Err(KeyFormatError::Checksum);
         }
-        Ok(Self {
-            text: s.to_owned(),
-            prefix_len,
-        })
+        Ok(Self { text: s.to_owned(), prefix_len })
     }
 
     /// The plaintext, for the one response that shows it.
@@ -251,11 +236,7 @@ impl std::hash::Hash for KeyHash {
 
 impl fmt::Debug for KeyHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "KeyHash({:02x}{:02x}{:02x}{:02x}…)",
-            self.0[0], self.0[1], self.0[2], self.0[3]
-        )
+        write!(f, "KeyHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
     }
 }
 

@@ -68,10 +68,7 @@ impl Scope {
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl fmt::Display for Scope {
@@ -124,12 +121,7 @@ impl ScopeSet {
     /// The scopes of `requested` that this set does not cover (empty when
     /// granting `requested` is no escalation).
     pub fn missing_from(&self, requested: &Self) -> Vec<String> {
-        requested
-            .0
-            .iter()
-            .filter(|r| !self.allows(r))
-            .map(ToString::to_string)
-            .collect()
+        requested.0.iter().filter(|r| !self.allows(r)).map(ToString::to_string).collect()
     }
 
     /// The scopes, in order.
@@ -172,46 +164,16 @@ pub struct CatalogResource {
 impl Catalog {
     /// The RunTools scope list (reference documents 000–002).
     pub fn runtools() -> Self {
-        let mut c = Self {
-            resources: BTreeMap::new(),
-        };
-        c.add(
-            "sandbox",
-            &["create", "read", "write"],
-            "Sandbox lifecycle and command execution",
-        );
-        c.add(
-            "agent",
-            &["run", "read", "write"],
-            "Agent management and runs",
-        );
-        c.add(
-            "workflow",
-            &["read", "write", "run"],
-            "Workflow management, runs, triggers, and versions",
-        );
-        c.add(
-            "tool",
-            &["read", "write", "run"],
-            "Tool Hub installs, credentials, and execution",
-        );
+        let mut c = Self { resources: BTreeMap::new() };
+        c.add("sandbox", &["create", "read", "write"], "Sandbox lifecycle and command execution");
+        c.add("agent", &["run", "read", "write"], "Agent management and runs");
+        c.add("workflow", &["read", "write", "run"], "Workflow management, runs, triggers, and versions");
+        c.add("tool", &["read", "write", "run"], "Tool Hub installs, credentials, and execution");
         c.add("ssh-key", &["read", "write"], "SSH key management");
         c.add("files", &["read", "write"], "Workspace file access");
-        c.add(
-            "org",
-            &["read", "write", "members"],
-            "Organization settings, API keys and members",
-        );
-        c.add(
-            "admin",
-            &["resources"],
-            "Administrative access to organization resources",
-        );
-        c.add(
-            "keys",
-            &["verify"],
-            "Verify API keys of the organization (POST /v1/keys/verify)",
-        );
+        c.add("org", &["read", "write", "members"], "Organization settings, API keys and members");
+        c.add("admin", &["resources"], "Administrative access to organization resources");
+        c.add("keys", &["verify"], "Verify API keys of the organization (POST /v1/keys/verify)");
         c
     }
 
@@ -236,10 +198,7 @@ impl Catalog {
         match scope {
             Scope::All => true,
             Scope::Resource(r) => self.resources.contains_key(r),
-            Scope::Action(r, a) => self
-                .resources
-                .get(r)
-                .is_some_and(|res| res.actions.contains(a)),
+            Scope::Action(r, a) => self.resources.get(r).is_some_and(|res| res.actions.contains(a)),
         }
     }
 
@@ -258,11 +217,7 @@ impl Catalog {
                 _ => bad.push(raw.to_owned()),
             }
         }
-        if bad.is_empty() {
-            Ok(ScopeSet::from_scopes(good))
-        } else {
-            Err(InvalidScopes(bad))
-        }
+        if bad.is_empty() { Ok(ScopeSet::from_scopes(good)) } else { Err(InvalidScopes(bad)) }
     }
 }
 
@@ -335,45 +290,22 @@ mod tests {
     #[test]
     fn unknown_scopes_are_named() {
         let err = Catalog::runtools()
-            .parse_scopes(&[
-                "sandbox:create",
-                "sandbox:fly",
-                "nope:*",
-                "junk",
-                "",
-                "SANDBOX:create",
-            ])
+            .parse_scopes(&["sandbox:create", "sandbox:fly", "nope:*", "junk", "", "SANDBOX:create"])
             .unwrap_err();
-        assert_eq!(
-            err.0,
-            vec!["sandbox:fly", "nope:*", "junk", "", "SANDBOX:create"]
-        );
+        assert_eq!(err.0, vec!["sandbox:fly", "nope:*", "junk", "", "SANDBOX:create"]);
     }
 
     #[test]
     fn duplicates_are_dropped_in_order() {
-        assert_eq!(
-            set(&["agent:run", "sandbox:*", "agent:run"]).to_strings(),
-            vec!["agent:run", "sandbox:*"]
-        );
+        assert_eq!(set(&["agent:run", "sandbox:*", "agent:run"]).to_strings(), vec!["agent:run", "sandbox:*"]);
     }
 
     #[test]
     fn escalation_is_detected() {
         let held = set(&["sandbox:*", "org:write"]);
-        assert!(
-            held.missing_from(&set(&["sandbox:create", "org:write"]))
-                .is_empty()
-        );
+        assert!(held.missing_from(&set(&["sandbox:create", "org:write"])).is_empty());
         assert_eq!(held.missing_from(&set(&["*"])), vec!["*"]);
-        assert_eq!(
-            held.missing_from(&set(&["org:*", "agent:run"])),
-            vec!["org:*", "agent:run"]
-        );
-        assert!(
-            ScopeSet::all()
-                .missing_from(&set(&["org:*", "admin:*"]))
-                .is_empty()
-        );
+        assert_eq!(held.missing_from(&set(&["org:*", "agent:run"])), vec!["org:*", "agent:run"]);
+        assert!(ScopeSet::all().missing_from(&set(&["org:*", "admin:*"])).is_empty());
     }
 }

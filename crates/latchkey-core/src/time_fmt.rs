@@ -10,10 +10,7 @@ pub type Millis = i64;
 /// Formats epoch milliseconds as RFC 3339 UTC.
 pub fn to_rfc3339(ms: Millis) -> String {
     let nanos = i128::from(ms) * 1_000_000;
-    OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
 /// Parses an RFC 3339 timestamp into epoch milliseconds.
@@ -37,10 +34,7 @@ mod tests {
         let s = to_rfc3339(ms);
         assert_eq!(s, "2023-11-07T05:31:56.123Z");
         assert_eq!(parse_rfc3339(&s), Some(ms));
-        assert_eq!(
-            parse_rfc3339("2025-06-01T00:00:00Z"),
-            Some(1_748_736_000_000)
-        );
+        assert_eq!(parse_rfc3339("2025-06-01T00:00:00Z"), Some(1_748_736_000_000));
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

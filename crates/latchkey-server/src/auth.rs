@@ -51,19 +51,13 @@ impl Caller {
         if self.scopes.allows(&Scope::action(resource, action)) {
             Ok(())
         } else {
-            Err(ApiError::insufficient_scope(format!(
-                "this credential lacks the `{resource}:{action}` scope"
-            )))
+            Err(ApiError::insufficient_scope(format!("this credential lacks the `{resource}:{action}` scope")))
         }
     }
 
     /// Fails with 403 `forbidden` unless the caller is an admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this action needs the admin role"))
-        }
+        if self.is_admin() { Ok(()) } else { Err(ApiError::forbidden("this action needs the admin role")) }
     }
 
     /// Whether the caller is an admin of the organization.
@@ -91,10 +85,7 @@ pub fn presented_credential(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(presented) = presented_credential(parts) else {
             tracing::debug!(reason = "no credential", "unauthorized");
             return Err(ApiError::unauthorized());

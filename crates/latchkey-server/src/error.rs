@@ -29,22 +29,13 @@ pub struct ApiError {
 impl ApiError {
     /// Any status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { status, code, message: message.into(), retry_after: None }
     }
 
     /// 401: the same answer for missing, malformed, unknown, revoked and
     /// expired credentials.
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Invalid or missing authentication",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Invalid or missing authentication")
     }
 
     /// 403 `forbidden`: the caller's role does not allow this.
@@ -64,25 +55,13 @@ impl ApiError {
 
     /// 400 `invalid_scopes`, naming them.
     pub fn invalid_scopes(bad: &[String]) -> Self {
-        let list = bad
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_scopes",
-            format!("unknown scopes: {list}; see GET /v1/scopes"),
-        )
+        let list = bad.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scopes", format!("unknown scopes: {list}; see GET /v1/scopes"))
     }
 
     /// 404 `not_found`.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     /// 409 `conflict`.
@@ -110,11 +89,7 @@ impl ApiError {
     /// 500 `internal`, logging the cause.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %cause, source = ?cause.source(), "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; see the server log (x-request-id)",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log (x-request-id)")
     }
 
     /// The status.
@@ -142,16 +117,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorEnvelope {
-            error: ErrorBody {
-                code: self.code.to_owned(),
-                message: self.message,
-            },
-        };
+        let body = ErrorEnvelope { error: ErrorBody { code: self.code.to_owned(), message: self.message } };
         let mut res = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

@@ -55,9 +55,7 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "malformed JSON"
-            }
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON",
             _ => "invalid request body",
         };
         ApiError::bad_request(format!("{what}: {e}"))
@@ -74,9 +72,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|e| {
-                ApiError::bad_request(format!("invalid query parameters: {}", e.body_text()))
-            })
+            .map_err(|e| ApiError::bad_request(format!("invalid query parameters: {}", e.body_text())))
     }
 }
 
@@ -97,19 +93,12 @@ impl PageQuery {
         if !(1..=100).contains(&limit) {
             return Err(ApiError::bad_request("limit must be between 1 and 100"));
         }
-        Ok(latchkey_store::Page {
-            limit,
-            before: self.cursor.clone(),
-        })
+        Ok(latchkey_store::Page { limit, before: self.cursor.clone() })
     }
 }
 
 /// Splits `limit + 1` fetched rows into a page and its next cursor.
-pub fn paginate<T>(
-    mut rows: Vec<T>,
-    limit: u32,
-    id: impl Fn(&T) -> &str,
-) -> (Vec<T>, Option<String>) {
+pub fn paginate<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
     let limit = limit as usize;
     if rows.len() > limit {
         rows.truncate(limit);

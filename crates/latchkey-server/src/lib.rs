@@ -33,23 +33,17 @@ pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Builds the state over `store`.
 pub fn state(store: Arc<dyn Store>, settings: Settings, verifier: &VerifierConfig) -> AppState {
     let verifier = Arc::new(KeyVerifier::new(Arc::clone(&store), verifier));
-    AppState {
-        store,
-        verifier,
-        settings: Arc::new(settings),
-    }
+    AppState { store, verifier, settings: Arc::new(settings) }
 }
 
 /// The whole application: routes plus request ids and tracing.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     routes::router(state)
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
@@ -64,9 +58,7 @@ pub async fn serve(
     let flusher = state.verifier.spawn_flusher(USAGE_FLUSH_INTERVAL);
     let verifier = Arc::clone(&state.verifier);
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     flusher.abort();
     if let Err(e) = verifier.flush().await {
         tracing::warn!(error = %e, "could not write key usage at shutdown");

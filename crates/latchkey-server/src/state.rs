@@ -17,10 +17,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            brand: "lk".to_owned(),
-            catalog: Catalog::runtools(),
-        }
+        Self { brand: "lk".to_owned(), catalog: Catalog::runtools() }
     }
 }
 
@@ -37,8 +34,6 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("backend", &self.store.backend_name())
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("backend", &self.store.backend_name()).finish_non_exhaustive()
     }
 }

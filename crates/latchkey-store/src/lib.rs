@@ -34,12 +34,7 @@ pub trait OrgStore: Send + Sync {
 
     /// Creates another organization with an admin (reusing the user if the
     /// email is known) and the admin's first key, atomically.
-    async fn create_org_with_admin(
-        &self,
-        org: &NewOrg,
-        admin: &NewUser,
-        key: &NewApiKey,
-    ) -> StoreResult<String>;
+    async fn create_org_with_admin(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<String>;
 
     /// An organization by id.
     async fn get_org(&self, id: &str) -> StoreResult<Option<Org>>;
@@ -90,30 +85,14 @@ pub trait KeyStore: Send + Sync {
     async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Keys of `org_id` matching `filter`, newest first.
-    async fn list_keys(
-        &self,
-        org_id: &str,
-        filter: &KeyFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>>;
 
     /// Changes the name of a key; `None` if no such key.
-    async fn rename_key(
-        &self,
-        org_id: &str,
-        id: &str,
-        name: &str,
-        now: Millis,
-    ) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn rename_key(&self, org_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Revokes a key at `at` (keeping an earlier revocation time if there is
     /// one); `None` if no such key.
-    async fn revoke_key(
-        &self,
-        org_id: &str,
-        id: &str,
-        at: Millis,
-    ) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn revoke_key(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Inserts `new` as the successor of `old_id` and schedules the old key's
     /// revocation at `old_revoked_at`, atomically. `None` if `old_id` does not

@@ -46,10 +46,7 @@ pub struct VerifierConfig {
 
 impl Default for VerifierConfig {
     fn default() -> Self {
-        Self {
-            cache_ttl: Duration::from_secs(30),
-            cache_capacity: 1_000_000,
-        }
+        Self { cache_ttl: Duration::from_secs(30), cache_capacity: 1_000_000 }
     }
 }
 
@@ -93,24 +90,16 @@ pub struct KeyVerifier {
 
 impl std::fmt::Debug for KeyVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyVerifier")
-            .field("cached", &self.cache.entry_count())
-            .finish_non_exhaustive()
+        f.debug_struct("KeyVerifier").field("cached", &self.cache.entry_count()).finish_non_exhaustive()
     }
 }
 
 impl KeyVerifier {
     /// A verifier over `store`.
     pub fn new(store: Arc<dyn Store>, config: &VerifierConfig) -> Self {
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(config.cache_capacity)
-            .time_to_live(config.cache_ttl)
-            .build();
-        Self {
-            store,
-            cache,
-            last_used: Mutex::new(HashMap::new()),
-        }
+        let cache =
+            moka::sync::Cache::builder().max_capacity(config.cache_capacity).time_to_live(config.cache_ttl).build();
+        Self { store, cache, last_used: Mutex::new(HashMap::new()) }
     }
 
     /// Verifies a presented key at time `now`.
@@ -150,10 +139,7 @@ impl KeyVerifier {
 
     /// Notes a successful use of a key, to be written by the next flush.
     pub fn record_use(&self, key_id: &str, now: Millis) {
-        let mut map = self
-            .last_used
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.last_used.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get_mut(key_id) {
             Some(t) => *t = (*t).max(now),
             None => {
@@ -166,10 +152,7 @@ impl KeyVerifier {
     /// is put back for the next attempt.
     pub async fn flush(&self) -> Result<usize, StoreError> {
         let batch: Vec<(String, Millis)> = {
-            let mut map = self
-                .last_used
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut map = self.last_used.lock().unwrap_or_else(PoisonError::into_inner);
             map.drain().collect()
         };
         if batch.is_empty() {

@@ -47,33 +47,17 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
     }
     let email = args.email.trim().to_lowercase();
     let valid_email = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !email.chars().any(char::is_whitespace);
     if !valid_email {
         bail!("--email `{}` is not an email address", args.email);
     }
-    let prefix = KeyPrefix::branded(&args.brand, Environment::Live).map_err(|_| {
-        anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter")
-    })?;
+    let prefix = KeyPrefix::branded(&args.brand, Environment::Live)
+        .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
     let now = now_ms();
-    let org = NewOrg {
-        id: new_id(IdKind::Org),
-        name: org_name.to_owned(),
-        slug: slugify(org_name),
-        created_at: now,
-    };
-    let display_name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-    let user = NewUser {
-        id: new_id(IdKind::User),
-        email,
-        display_name,
-        created_at: now,
-    };
+    let org = NewOrg { id: new_id(IdKind::Org), name: org_name.to_owned(), slug: slugify(org_name), created_at: now };
+    let display_name = args.name.clone().unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let user = NewUser { id: new_id(IdKind::User), email, display_name, created_at: now };
     let plain = PlainKey::generate(&prefix);
     let key = NewApiKey {
         id: new_id(IdKind::Key),
@@ -95,26 +79,15 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
         created_at: now,
         rotated_from: None,
     };
-    Ok(Bootstrap {
-        org,
-        user,
-        key,
-        plain,
-    })
+    Ok(Bootstrap { org, user, key, plain })
 }
 
 /// Prints the result; the key is printed once, here.
 pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &str) {
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"orgId": b.org.id, "userId": user_id, "apiKey": b.plain.expose()})
-        );
+        println!("{}", serde_json::json!({"orgId": b.org.id, "userId": user_id, "apiKey": b.plain.expose()}));
     } else {
-        println!(
-            "Initialized latchkey in {}",
-            args.storage.data_dir.display()
-        );
+        println!("Initialized latchkey in {}", args.storage.data_dir.display());
         println!("  organization  {}  ({})", b.org.id, b.org.name);
         println!("  admin         {}  ({})", user_id, b.user.email);
         println!();
@@ -154,9 +127,5 @@ fn slugify(name: &str) -> String {
     }
     let slug = slug.trim_end_matches('-');
     let suffix = &new_id(IdKind::Org)[20..];
-    if slug.is_empty() {
-        format!("org-{suffix}")
-    } else {
-        format!("{slug}-{suffix}")
-    }
+    if slug.is_empty() { format!("org-{suffix}") } else { format!("{slug}-{suffix}") }
 }

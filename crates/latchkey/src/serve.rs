@@ -31,25 +31,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
-        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr);
     if args.log_format == "json" {
         subscriber.json().init();
     } else {
         subscriber.init();
     }
-    latchkey_core::KeyPrefix::branded(&args.brand, latchkey_core::Environment::Live).map_err(
-        |_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"),
-    )?;
+    latchkey_core::KeyPrefix::branded(&args.brand, latchkey_core::Environment::Live)
+        .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
 
     let store = args.storage.open().await?;
-    let settings = Settings {
-        brand: args.brand,
-        ..Settings::default()
-    };
+    let settings = Settings { brand: args.brand, ..Settings::default() };
     let state = latchkey_server::state(store, settings, &VerifierConfig::default());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -8,9 +8,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use latchkey_api_types::{
-    ApiKeyView, CreateApiKey, Data, Paged, RotateApiKey, SHOWN_ONCE, Shown, UpdateApiKey,
-};
+use latchkey_api_types::{ApiKeyView, CreateApiKey, Data, Paged, RotateApiKey, SHOWN_ONCE, Shown, UpdateApiKey};
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{Environment, KeyPrefix, PlainKey, ScopeSet, parse_duration};
@@ -51,25 +49,16 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
 }
 
 /// Expiry from `expiresIn` (duration) or `expiresAt` (RFC 3339), not both.
-fn expiry(
-    expires_in: Option<&str>,
-    expires_at: Option<&str>,
-    now: Millis,
-) -> Result<Option<Millis>, ApiError> {
+fn expiry(expires_in: Option<&str>, expires_at: Option<&str>, now: Millis) -> Result<Option<Millis>, ApiError> {
     match (expires_in, expires_at) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "give either expiresIn or expiresAt, not both",
-        )),
+        (Some(_), Some(_)) => Err(ApiError::bad_request("give either expiresIn or expiresAt, not both")),
         (Some(d), None) => {
-            let secs =
-                parse_duration(d).map_err(|e| ApiError::bad_request(format!("expiresIn: {e}")))?;
-            Ok(Some(
-                now + i64::try_from(secs).unwrap_or(i64::MAX / 2) * 1000,
-            ))
+            let secs = parse_duration(d).map_err(|e| ApiError::bad_request(format!("expiresIn: {e}")))?;
+            Ok(Some(now + i64::try_from(secs).unwrap_or(i64::MAX / 2) * 1000))
         }
         (None, Some(t)) => {
-            let at = parse_rfc3339(t)
-                .ok_or_else(|| ApiError::bad_request("expiresAt must be an RFC 3339 timestamp"))?;
+            let at =
+                parse_rfc3339(t).ok_or_else(|| ApiError::bad_request("expiresAt must be an RFC 3339 timestamp"))?;
             if at <= now {
                 return Err(ApiError::bad_request("expiresAt must be in the future"));
             }
@@ -139,20 +128,14 @@ fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Mint
 }
 
 fn brand_prefix(state: &AppState, env: Environment) -> Result<KeyPrefix, ApiError> {
-    KeyPrefix::branded(&state.settings.brand, env).map_err(|_| {
-        ApiError::internal(&std::io::Error::other(
-            "configured key brand is not a valid prefix",
-        ))
-    })
+    KeyPrefix::branded(&state.settings.brand, env)
+        .map_err(|_| ApiError::internal(&std::io::Error::other("configured key brand is not a valid prefix")))
 }
 
 fn shown(k: &ApiKeyRecord, plain: &PlainKey, now: Millis) -> Shown<ApiKeyView> {
     let mut v = view(k, now);
     v.key = Some(plain.expose().to_owned());
-    Shown {
-        data: v,
-        message: SHOWN_ONCE.to_owned(),
-    }
+    Shown { data: v, message: SHOWN_ONCE.to_owned() }
 }
 
 /// `POST /v1/api-keys`: mints a key; the plaintext is in this response only.
@@ -164,22 +147,14 @@ pub async fn create(
     caller.require(ORG_WRITE)?;
     let now = now_ms();
     let name = check_name(&req.name)?;
-    let scopes = state
-        .settings
-        .catalog
-        .parse_scopes(&req.scopes)
-        .map_err(|e| ApiError::invalid_scopes(&e.0))?;
+    let scopes = state.settings.catalog.parse_scopes(&req.scopes).map_err(|e| ApiError::invalid_scopes(&e.0))?;
     check_grant(&caller, &scopes)?;
     let expires_at = expiry(req.expires_in.as_deref(), req.expires_at.as_deref(), now)?;
     let project_id = match &req.project_id {
         Some(id) => Some(projects::find(&state, &caller, id).await?.id),
         None => None,
     };
-    let environment = if req.is_test {
-        Environment::Test
-    } else {
-        Environment::Live
-    };
+    let environment = if req.is_test { Environment::Test } else { Environment::Live };
     let spec = KeySpec {
         org_id: caller.org_id.clone(),
         project_id,
@@ -201,10 +176,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
     tracing::info!(key_id = %stored.id, org_id = %stored.org_id, "api key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(shown(&stored, &minted.plain, now)),
-    ))
+    Ok((StatusCode::CREATED, Json(shown(&stored, &minted.plain, now))))
 }
 
 /// `GET /v1/api-keys` query.
@@ -233,29 +205,15 @@ pub async fn list(
     if q.all_org {
         caller.require_admin()?;
     }
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page()?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
     let filter = KeyFilter {
-        owner_user_id: if q.all_org {
-            None
-        } else {
-            Some(caller.user_id.clone().unwrap_or_default())
-        },
+        owner_user_id: if q.all_org { None } else { Some(caller.user_id.clone().unwrap_or_default()) },
         project_id: q.project_id,
     };
-    let rows = state
-        .store
-        .list_keys(&caller.org_id, &filter, &page)
-        .await?;
+    let rows = state.store.list_keys(&caller.org_id, &filter, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |k| &k.id);
     let now = now_ms();
-    Ok(Json(Paged {
-        data: rows.iter().map(|k| view(k, now)).collect(),
-        next_cursor,
-    }))
+    Ok(Json(Paged { data: rows.iter().map(|k| view(k, now)).collect(), next_cursor }))
 }
 
 /// A key the caller may manage, or 404 (also for other orgs' and, for
@@ -278,9 +236,7 @@ pub async fn get(
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
     caller.require(ORG_READ)?;
     let key = find(&state, &caller, &id).await?;
-    Ok(Json(Data {
-        data: view(&key, now_ms()),
-    }))
+    Ok(Json(Data { data: view(&key, now_ms()) }))
 }
 
 /// `PATCH /v1/api-keys/{id}`: rename.
@@ -293,9 +249,7 @@ pub async fn update(
     caller.require(ORG_WRITE)?;
     let key = find(&state, &caller, &id).await?;
     let Some(name) = req.name else {
-        return Ok(Json(Data {
-            data: view(&key, now_ms()),
-        }));
+        return Ok(Json(Data { data: view(&key, now_ms()) }));
     };
     let name = check_name(&name)?;
     let now = now_ms();
@@ -305,9 +259,7 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     state.verifier.invalidate(&updated.hash);
-    Ok(Json(Data {
-        data: view(&updated, now),
-    }))
+    Ok(Json(Data { data: view(&updated, now) }))
 }
 
 /// `POST /v1/api-keys/{id}/revoke`: immediate; the next request with the key
@@ -320,16 +272,11 @@ pub async fn revoke(
     caller.require(ORG_WRITE)?;
     let key = find(&state, &caller, &id).await?;
     let now = now_ms();
-    let revoked = state
-        .store
-        .revoke_key(&caller.org_id, &key.id, now)
-        .await?
-        .ok_or_else(|| ApiError::not_found("API key"))?;
+    let revoked =
+        state.store.revoke_key(&caller.org_id, &key.id, now).await?.ok_or_else(|| ApiError::not_found("API key"))?;
     state.verifier.invalidate(&revoked.hash);
     tracing::info!(key_id = %revoked.id, "api key revoked");
-    Ok(Json(Data {
-        data: view(&revoked, now),
-    }))
+    Ok(Json(Data { data: view(&revoked, now) }))
 }
 
 /// `POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
@@ -346,9 +293,7 @@ pub async fn rotate(
     let old = find(&state, &caller, &id).await?;
     let now = now_ms();
     if old.status(now) != latchkey_store::KeyStatus::Active || old.rotated_to.is_some() {
-        return Err(ApiError::conflict(
-            "only an active key that has not been rotated can be rotated",
-        ));
+        return Err(ApiError::conflict("only an active key that has not been rotated can be rotated"));
     }
     check_grant(&caller, &ScopeSet::from_stored(&old.scopes))?;
     let name = match &req.name {
@@ -357,8 +302,7 @@ pub async fn rotate(
     };
     let grace = match &req.grace_period {
         Some(g) => {
-            let secs = parse_duration(g)
-                .map_err(|e| ApiError::bad_request(format!("gracePeriod: {e}")))?;
+            let secs = parse_duration(g).map_err(|e| ApiError::bad_request(format!("gracePeriod: {e}")))?;
             if secs > MAX_GRACE_SECS {
                 return Err(ApiError::bad_request("gracePeriod must be at most 30d"));
             }
@@ -402,11 +346,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(ORG_WRITE)?;
     let key = find(&state, &caller, &id).await?;
-    let hash = state
-        .store
-        .delete_key(&caller.org_id, &key.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("API key"))?;
+    let hash = state.store.delete_key(&caller.org_id, &key.id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
     state.verifier.invalidate(&hash);
     tracing::info!(key_id = %key.id, "api key deleted");
     Ok(StatusCode::NO_CONTENT)

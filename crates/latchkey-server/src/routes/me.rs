@@ -9,31 +9,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /v1/me`: who the caller is. Any valid credential.
-pub async fn me(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Data<MeView>>, ApiError> {
-    let org = state
-        .store
-        .get_org(&caller.org_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))?;
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Data<MeView>>, ApiError> {
+    let org = state.store.get_org(&caller.org_id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
     let user = match &caller.user_id {
         Some(id) => state.store.get_user(id).await?,
         None => None,
     };
     Ok(Json(Data {
         data: MeView {
-            user: user.map(|u| UserView {
-                id: u.id,
-                email: u.email,
-                display_name: u.display_name,
-            }),
-            org: OrgView {
-                id: org.id,
-                name: org.name,
-                slug: org.slug,
-            },
+            user: user.map(|u| UserView { id: u.id, email: u.email, display_name: u.display_name }),
+            org: OrgView { id: org.id, name: org.name, slug: org.slug },
             role: caller.role.map(|r| r.as_str().to_owned()),
             auth_type: "api_key".to_owned(),
             key_id: Some(caller.key.id.clone()),

@@ -20,21 +20,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(me::me))
         .route("/v1/scopes", get(me::scopes))
         .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
-        .route(
-            "/v1/api-keys/{id}",
-            get(api_keys::get)
-                .patch(api_keys::update)
-                .delete(api_keys::delete),
-        )
+        .route("/v1/api-keys/{id}", get(api_keys::get).patch(api_keys::update).delete(api_keys::delete))
         .route("/v1/api-keys/{id}/revoke", post(api_keys::revoke))
         .route("/v1/api-keys/{id}/rotate", post(api_keys::rotate))
         .route("/v1/projects", post(projects::create).get(projects::list))
-        .route(
-            "/v1/projects/{id}",
-            get(projects::get)
-                .patch(projects::update)
-                .delete(projects::delete),
-        )
+        .route("/v1/projects/{id}", get(projects::get).patch(projects::update).delete(projects::delete))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -46,9 +36,5 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "method not allowed on this route",
-    )
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
 }

@@ -25,9 +25,9 @@ fn view(p: Project) -> ProjectView {
 
 fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
     match d {
-        Some(d) if d.chars().count() > 1000 => Err(ApiError::bad_request(
-            "description must be at most 1000 characters",
-        )),
+        Some(d) if d.chars().count() > 1000 => {
+            Err(ApiError::bad_request("description must be at most 1000 characters"))
+        }
         other => Ok(other),
     }
 }
@@ -49,12 +49,7 @@ pub async fn create(
         updated_at: now,
     };
     state.store.insert_project(&project).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Data {
-            data: view(project),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(Data { data: view(project) })))
 }
 
 /// `GET /v1/projects`
@@ -67,10 +62,7 @@ pub async fn list(
     let page = q.page()?;
     let rows = state.store.list_projects(&caller.org_id, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |p| &p.id);
-    Ok(Json(Paged {
-        data: rows.into_iter().map(view).collect(),
-        next_cursor,
-    }))
+    Ok(Json(Paged { data: rows.into_iter().map(view).collect(), next_cursor }))
 }
 
 /// `GET /v1/projects/{id}`
@@ -81,9 +73,7 @@ pub async fn get(
 ) -> Result<Json<Data<ProjectView>>, ApiError> {
     caller.require(ORG_READ)?;
     let project = find(&state, &caller, &id).await?;
-    Ok(Json(Data {
-        data: view(project),
-    }))
+    Ok(Json(Data { data: view(project) }))
 }
 
 /// `PATCH /v1/projects/{id}`
@@ -106,9 +96,7 @@ pub async fn update(
         .update_project(&caller.org_id, &id, &patch, now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("project"))?;
-    Ok(Json(Data {
-        data: view(project),
-    }))
+    Ok(Json(Data { data: view(project) }))
 }
 
 /// `DELETE /v1/projects/{id}`: refused (409) while active keys belong to it.
@@ -118,12 +106,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(ORG_WRITE)?;
-    if is_valid(IdKind::Project, &id)
-        && state
-            .store
-            .delete_project(&caller.org_id, &id, now_ms())
-            .await?
-    {
+    if is_valid(IdKind::Project, &id) && state.store.delete_project(&caller.org_id, &id, now_ms()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("project"))
@@ -135,9 +118,5 @@ pub(crate) async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<
     if !is_valid(IdKind::Project, id) {
         return Err(ApiError::not_found("project"));
     }
-    state
-        .store
-        .get_project(&caller.org_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("project"))
+    state.store.get_project(&caller.org_id, id).await?.ok_or_else(|| ApiError::not_found("project"))
 }

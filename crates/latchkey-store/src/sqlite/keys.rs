@@ -49,10 +49,7 @@ fn record(r: &SqliteRow) -> StoreResult<ApiKeyRecord> {
         owner_user_id: r.get("owner_user_id"),
         owner_email: r.get("owner_email"),
         owner_display_name: r.get("owner_display_name"),
-        owner_role: role
-            .map(|r| r.parse())
-            .transpose()
-            .map_err(|_| corrupt("owner_role"))?,
+        owner_role: role.map(|r| r.parse()).transpose().map_err(|_| corrupt("owner_role"))?,
         created_by_user_id: r.get("created_by_user_id"),
         created_by_key_id: r.get("created_by_key_id"),
         rate_limit_per_minute: r.get("rate_limit_per_minute"),
@@ -68,10 +65,7 @@ fn record(r: &SqliteRow) -> StoreResult<ApiKeyRecord> {
 }
 
 /// Inserts a key inside a transaction (bootstrap, rotation).
-pub(super) async fn insert_key_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    k: &NewApiKey,
-) -> StoreResult<()> {
+pub(super) async fn insert_key_tx(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, k: &NewApiKey) -> StoreResult<()> {
     insert(k).execute(&mut **tx).await?;
     Ok(())
 }
@@ -104,12 +98,7 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::S
 }
 
 impl SqliteStore {
-    async fn fetch_key<'e, E>(
-        &self,
-        executor: E,
-        org_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<ApiKeyRecord>>
+    async fn fetch_key<'e, E>(&self, executor: E, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>
     where
         E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
     {
@@ -141,12 +130,7 @@ impl KeyStore for SqliteStore {
         row.as_ref().map(record).transpose()
     }
 
-    async fn list_keys(
-        &self,
-        org_id: &str,
-        filter: &KeyFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<ApiKeyRecord>> {
+    async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = sqlx::query(concat!(
             select_keys!(),
             "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
@@ -163,39 +147,22 @@ impl KeyStore for SqliteStore {
         rows.iter().map(record).collect()
     }
 
-    async fn rename_key(
-        &self,
-        org_id: &str,
-        id: &str,
-        name: &str,
-        now: Millis,
-    ) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn rename_key(&self, org_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query(
-            "UPDATE api_keys SET name = $3, updated_at = $4 WHERE org_id = $1 AND id = $2",
-        )
-        .bind(org_id)
-        .bind(id)
-        .bind(name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let rec = if n == 0 {
-            None
-        } else {
-            self.fetch_key(&mut *tx, org_id, id).await?
-        };
+        let n = sqlx::query("UPDATE api_keys SET name = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let rec = if n == 0 { None } else { self.fetch_key(&mut *tx, org_id, id).await? };
         tx.commit().await?;
         Ok(rec)
     }
 
-    async fn revoke_key(
-        &self,
-        org_id: &str,
-        id: &str,
-        at: Millis,
-    ) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn revoke_key(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let n = sqlx::query(
             "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at IS NOT NULL AND revoked_at <= $3 \
@@ -207,11 +174,7 @@ impl KeyStore for SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let rec = if n == 0 {
-            None
-        } else {
-            self.fetch_key(&mut *tx, org_id, id).await?
-        };
+        let rec = if n == 0 { None } else { self.fetch_key(&mut *tx, org_id, id).await? };
         tx.commit().await?;
         Ok(rec)
     }
@@ -246,17 +209,13 @@ impl KeyStore for SqliteStore {
     }
 
     async fn delete_key(&self, org_id: &str, id: &str) -> StoreResult<Option<KeyHash>> {
-        let hash: Option<Vec<u8>> = sqlx::query_scalar(
-            "DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash",
-        )
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        hash.map(|h| {
-            KeyHash::from_bytes(&h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".into()))
-        })
-        .transpose()
+        let hash: Option<Vec<u8>> =
+            sqlx::query_scalar("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash")
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        hash.map(|h| KeyHash::from_bytes(&h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".into()))).transpose()
     }
 
     async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()> {
@@ -265,11 +224,13 @@ impl KeyStore for SqliteStore {
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (id, at) in batch {
-            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)")
-                .bind(id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -13,9 +13,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{Page, Store, StoreResult};
 
@@ -32,7 +30,7 @@ impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/latchkey.db` and applies
     /// pending migrations.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| sqlx::Error::Io(e))?;
+        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(data_dir.join(DB_FILE))
             .create_if_missing(true)

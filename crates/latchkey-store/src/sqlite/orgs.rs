@@ -12,25 +12,17 @@ use crate::{NewApiKey, NewOrg, NewUser, Org, OrgStore, StoreError, StoreResult, 
 impl OrgStore for SqliteStore {
     async fn bootstrap(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT name FROM orgs LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT name FROM orgs LIMIT 1").fetch_optional(&mut *tx).await?;
         if let Some(name) = existing {
-            return Err(StoreError::Conflict(format!(
-                "already initialized (organization `{name}` exists)"
-            )));
+            return Err(StoreError::Conflict(format!("already initialized (organization `{name}` exists)")));
         }
         insert_org_admin(&mut tx, org, admin, key).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn create_org_with_admin(
-        &self,
-        org: &NewOrg,
-        admin: &NewUser,
-        key: &NewApiKey,
-    ) -> StoreResult<String> {
+    async fn create_org_with_admin(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<String> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let user_id = insert_org_admin(&mut tx, org, admin, key).await?;
         tx.commit().await?;
@@ -51,11 +43,10 @@ impl OrgStore for SqliteStore {
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        let row =
-            sqlx::query("SELECT id, email, display_name, created_at FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT id, email, display_name, created_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| User {
             id: r.get("id"),
             email: r.get("email"),
@@ -71,11 +62,8 @@ impl OrgStore for SqliteStore {
                 .bind(user_id)
                 .fetch_optional(&self.pool)
                 .await?;
-        role.map(|r| {
-            r.parse()
-                .map_err(|e: latchkey_core::role::UnknownRole| StoreError::Corrupt(e.to_string()))
-        })
-        .transpose()
+        role.map(|r| r.parse().map_err(|e: latchkey_core::role::UnknownRole| StoreError::Corrupt(e.to_string())))
+            .transpose()
     }
 }
 
@@ -101,31 +89,24 @@ async fn insert_org_admin(
     let user_id = match existing {
         Some(id) => id,
         None => {
-            sqlx::query(
-                "INSERT INTO users (id, email, display_name, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&admin.id)
-            .bind(&admin.email)
-            .bind(&admin.display_name)
-            .bind(admin.created_at)
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query("INSERT INTO users (id, email, display_name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&admin.id)
+                .bind(&admin.email)
+                .bind(&admin.display_name)
+                .bind(admin.created_at)
+                .execute(&mut **tx)
+                .await?;
             admin.id.clone()
         }
     };
-    sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)",
-    )
-    .bind(&org.id)
-    .bind(&user_id)
-    .bind(org.created_at)
-    .execute(&mut **tx)
-    .await?;
-    let key = NewApiKey {
-        owner_user_id: Some(user_id.clone()),
-        created_by_user_id: Some(user_id.clone()),
-        ..key.clone()
-    };
+    sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)")
+        .bind(&org.id)
+        .bind(&user_id)
+        .bind(org.created_at)
+        .execute(&mut **tx)
+        .await?;
+    let key =
+        NewApiKey { owner_user_id: Some(user_id.clone()), created_by_user_id: Some(user_id.clone()), ..key.clone() };
     insert_key_tx(tx, &key).await?;
     Ok(user_id)
 }

@@ -41,15 +41,11 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn get_project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM projects WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM projects WHERE org_id = $1 AND id = $2"))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(project))
     }
 
@@ -97,12 +93,11 @@ impl ProjectStore for SqliteStore {
 
     async fn delete_project(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<String> =
-            sqlx::query_scalar("SELECT id FROM projects WHERE org_id = $1 AND id = $2")
-                .bind(org_id)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM projects WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_none() {
             return Ok(false);
         }

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Load-tests latchkey's POST /v1/keys/verify with wrk on loopback, the same way as the
+# better-auth peer's bench.sh (shared/peers/better-auth/bench.sh; run it with bench/peer.sh).
+# Env knobs (defaults in brackets):
+#   CONCS ["16 64"]  DURATION [15s]  RUNS [3]  WARMUP [5s]
+#   PIN [1]   1 = server on CPU 0, wrk on CPU 1 (clean 1-core server vs 1-core client on a 2-core box)
+#             0 = no pinning
+#   TARGET [verify]  verify  = POST /v1/keys/verify with random keys from keys.txt (X-API-Key: admin key)
+#                    healthz = GET /healthz (the same binary's HTTP ceiling, no auth work)
+#   N [10000]  keys to verify against   PORT [7421]
+#   LATCHKEY_BIN [/work/main/target/release/latchkey]
+#   BENCH_DIR [/tmp/latchkey-bench/n$N]  data dir, admin key and keys.txt are cached here;
+#             FRESH=1 wipes it first (do that after a schema change)
+#   SANITY [1]  check one valid and one unknown key with curl before the timed runs
+# Prints one line per run and a median summary (also saved to bench/results/latchkey-*.txt);
+# raw wrk output and the server log go to bench/results/ too.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+cd "$HERE"
+CONCS="${CONCS:-16 64}"; DURATION="${DURATION:-15s}"; RUNS="${RUNS:-3}"; WARMUP="${WARMUP:-5s}"
+PIN="${PIN:-1}"; TARGET="${TARGET:-verify}"; PORT="${PORT:-7421}"; N="${N:-10000}"; SANITY="${SANITY:-1}"
+BIN="${LATCHKEY_BIN:-/work/main/target/release/latchkey}"
+BENCH_DIR="${BENCH_DIR:-/tmp/latchkey-bench/n$N}"
+DATA_DIR="$BENCH_DIR/data"
+BASE="http://127.0.0.1:$PORT"
+case "$TARGET" in verify|healthz) ;; *) echo "TARGET must be verify or healthz" >&2; exit 2 ;; esac
+[ -x "$BIN" ] || { echo "no latchkey binary at $BIN (cargo build --release -p latchkey, or set LATCHKEY_BIN)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl missing" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 missing" >&2; exit 1; }
+if curl -s -o /dev/null --max-time 1 "$BASE/" 2>/dev/null; then
+  echo "something already listens on 127.0.0.1:$PORT; stop it or set PORT" >&2; exit 1
+fi
+mkdir -p results
+STAMP=$(date +%Y%m%d-%H%M%S); TAG="latchkey-${TARGET}-n${N}-pin${PIN}-${STAMP}"
+SRV_PIN=(); WRK_PIN=()
+if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c 0); WRK_PIN=(taskset -c 1); fi
+
+main() {
+# --- bench dir: our own scratch space, marked so that FRESH=1 never wipes anything else.
+if [ "${FRESH:-0}" = 1 ] && [ -f "$BENCH_DIR/.latchkey-bench" ]; then rm -rf "$BENCH_DIR"; fi
+mkdir -p "$BENCH_DIR"
+if [ ! -f "$BENCH_DIR/.latchkey-bench" ]; then
+  [ -z "$(ls -A "$BENCH_DIR")" ] || { echo "$BENCH_DIR is not empty and not a bench dir; set BENCH_DIR" >&2; exit 1; }
+  touch "$BENCH_DIR/.latchkey-bench"
+fi
+
+# --- server start/stop (the one started last is the one measured)
+SRV=""
+stop_server() {
+  [ -n "$SRV" ] || return 0
+  kill -TERM "$SRV" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SRV" 2>/dev/null || true
+  wait "$SRV" 2>/dev/null || true
+  SRV=""
+}
+trap stop_server EXIT
+start_server() {  # $1 = log file
+  "${SRV_PIN[@]}" "$BIN" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" > "$1" 2>&1 &
+  SRV=$!
+  for _ in $(seq 1 100); do
+    grep -q "latchkey listening on http://127.0.0.1:$PORT" "$1" 2>/dev/null && return 0
+    kill -0 "$SRV" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "latchkey serve did not come up; log $1:" >&2; tail -20 "$1" >&2; exit 1
+}
+
+# --- setup: init once per bench dir, then N keys (cached in keys.txt)
+if [ ! -s "$BENCH_DIR/admin-key.txt" ]; then
+  rm -rf "$DATA_DIR"
+  "$BIN" init --org bench --email bench@example.com --data-dir "$DATA_DIR" --json > "$BENCH_DIR/init.json"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiKey"])' "$BENCH_DIR/init.json" > "$BENCH_DIR/admin-key.txt.tmp"
+  mv "$BENCH_DIR/admin-key.txt.tmp" "$BENCH_DIR/admin-key.txt"
+  rm -f "$BENCH_DIR/keys.txt"
+fi
+export ADMIN_KEY; ADMIN_KEY="$(cat "$BENCH_DIR/admin-key.txt")"
+HAVE=0; [ -f "$BENCH_DIR/keys.txt" ] && HAVE=$(grep -c . "$BENCH_DIR/keys.txt" || true)
+if [ "$TARGET" = verify ] && [ "$HAVE" -lt "$N" ]; then
+  echo "# creating $((N - HAVE)) keys in $BENCH_DIR ..."
+  start_server "results/server-$TAG-setup.log"
+  python3 make_keys.py --url "$BASE" --n "$N" --out "$BENCH_DIR/keys.txt"
+  stop_server   # measure a freshly started server, as the peer's is (its keys are made in-process)
+fi
+export KEYS_FILE="$BENCH_DIR/keys.txt"
+
+# --- the measured server
+start_server "results/server-$TAG.log"
+
+if [ "$TARGET" = healthz ]; then WRK_ARGS=("$BASE/healthz")
+else WRK_ARGS=(-s verify.lua "$BASE"); fi
+
+if [ "$TARGET" = verify ] && [ "$SANITY" = 1 ]; then
+  K=$(head -n1 "$KEYS_FILE")
+  for probe in "$K" "lk_live_bench_not_a_key"; do
+    CODE=$(curl -s -o "$BENCH_DIR/sanity.json" -w '%{http_code}' --max-time 5 -X POST "$BASE/v1/keys/verify" \
+      -H "Content-Type: application/json" -H "X-API-Key: $ADMIN_KEY" -d "{\"key\":\"$probe\"}" || true)
+    echo "# sanity: verify $([ "$probe" = "$K" ] && echo known || echo unknown) key -> HTTP $CODE $(head -c 200 "$BENCH_DIR/sanity.json")"
+    if [ "$probe" = "$K" ] && [ "$CODE" != 200 ]; then
+      echo "verify of a known key did not answer 200; not benchmarking (SANITY=0 skips this check)" >&2; exit 1
+    fi
+  done
+fi
+
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)  target=$TARGET n=$N pin=$PIN duration=$DURATION runs=$RUNS bin=$BIN"
+"${WRK_PIN[@]}" wrk -t1 -c16 -d"$WARMUP" "${WRK_ARGS[@]}" > /dev/null   # warm-up (caches, page cache)
+TMP=$(mktemp -d); trap 'stop_server; rm -rf "$TMP"' EXIT
+for C in $CONCS; do
+  : > "$TMP/rps"; : > "$TMP/p50"; : > "$TMP/p99"
+  for R in $(seq 1 "$RUNS"); do
+    OUTF="results/wrk-$TAG-c$C-r$R.txt"
+    "${WRK_PIN[@]}" wrk -t1 -c"$C" -d"$DURATION" --latency "${WRK_ARGS[@]}" > "$OUTF"
+    RPS=$(awk '/Requests\/sec/ {print $2}' "$OUTF")
+    P50=$(awk '$1=="50%" {print $2}' "$OUTF" | to_ms); P99=$(awk '$1=="99%" {print $2}' "$OUTF" | to_ms)
+    NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUTF"); SOCK=$(grep -c "Socket errors" "$OUTF" || true)
+    echo "c=$C run=$R rps=$RPS p50_ms=$P50 p99_ms=$P99 non2xx=${NON2XX:-0} socket_err_lines=$SOCK"
+    echo "$RPS" >> "$TMP/rps"; echo "$P50" >> "$TMP/p50"; echo "$P99" >> "$TMP/p99"
+  done
+  echo "SUMMARY target=$TARGET c=$C median_rps=$(median < "$TMP/rps") median_p50_ms=$(median < "$TMP/p50") median_p99_ms=$(median < "$TMP/p99")"
+done
+echo "server peak RSS (VmHWM): $(awk '/VmHWM/ {print $2, $3}' "/proc/$SRV/status" 2>/dev/null || echo "n/a (server gone?)")"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+main 2>&1 | tee "results/$TAG.txt"
+echo "# saved bench/results/$TAG.txt"

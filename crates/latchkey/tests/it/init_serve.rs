@@ -1,0 +1,130 @@
+//! `latchkey init`, `latchkey serve`, durability and shutdown.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{TestServer, eventually, run_cli};
+
+#[tokio::test]
+async fn init_prints_credentials_once_and_refuses_a_second_time() {
+    let mut server = TestServer::start().await;
+    let admin = server.admin.clone();
+    assert!(admin.org_id.starts_with("org_"));
+    assert!(admin.user_id.starts_with("usr_"));
+    assert!(admin.api_key.starts_with("lk_live_"));
+
+    let dir = server.data_dir();
+    let again = run_cli(&["init", "--org", "Other", "--email", "eve@example.com", "--data-dir", dir.to_str().unwrap()]);
+    assert!(!again.status.success(), "second init must fail");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already initialized"), "{stderr}");
+    assert!(again.stdout.is_empty(), "nothing printed on stdout, no key minted");
+
+    // Nothing changed: same org, the admin key still works.
+    server.restart();
+    let me = server.admin().get("/v1/me").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["data"]["org"]["id"], admin.org_id.as_str());
+    assert_eq!(me.body["data"]["org"]["name"], "Acme");
+    assert_eq!(me.body["data"]["scopes"], json!(["*"]));
+}
+
+#[tokio::test]
+async fn init_human_output_shows_the_key_and_validates_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    let out = run_cli(&["init", "--org", "Acme", "--email", "ada@example.com", "--data-dir", d.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("shown once"), "{text}");
+    assert_eq!(text.matches("lk_live_").count(), 1, "{text}");
+
+    let bad = run_cli(&[
+        "init",
+        "--org",
+        "X",
+        "--email",
+        "not-an-email",
+        "--data-dir",
+        dir.path().join("e").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an email"));
+}
+
+#[tokio::test]
+async fn healthz_answers() {
+    let server = TestServer::start().await;
+    let r = server.anonymous().get("/healthz").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ok");
+    assert!(r.headers.contains_key("x-request-id"), "every response carries a request id");
+}
+
+#[tokio::test]
+async fn an_acknowledged_create_survives_sigkill() {
+    let mut server = TestServer::start().await;
+    let (_, key) =
+        TestServer::create_key(&server.admin(), json!({"name": "durable", "scopes": ["sandbox:create"]})).await;
+    server.kill9();
+    server.restart();
+    let r = server.with_key(&key).get("/v1/me").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"]["scopes"], json!(["sandbox:create"]));
+}
+
+#[tokio::test]
+async fn an_acknowledged_revoke_survives_sigkill() {
+    let mut server = TestServer::start().await;
+    let (id, key) = TestServer::create_key(&server.admin(), json!({"name": "doomed"})).await;
+    assert_eq!(server.admin().post_empty(&format!("/v1/api-keys/{id}/revoke")).await.status, 200);
+    server.kill9();
+    server.restart();
+    assert_eq!(server.with_key(&key).get("/v1/me").await.status, 401);
+}
+
+#[tokio::test]
+async fn last_used_is_written_behind_and_flushed_on_sigterm() {
+    let mut server = TestServer::start().await;
+    let admin = server.admin();
+    let (id, key) = TestServer::create_key(&admin, json!({"name": "used"})).await;
+    let before = admin.get(&format!("/v1/api-keys/{id}")).await;
+    assert!(before.body["data"]["lastUsedAt"].is_null());
+
+    assert_eq!(server.with_key(&key).get("/v1/me").await.status, 200);
+    let path = format!("/v1/api-keys/{id}");
+    let written = eventually(Duration::from_secs(6), || {
+        let admin = admin.clone();
+        let path = path.clone();
+        async move { admin.get(&path).await.body["data"]["lastUsedAt"].is_string() }
+    })
+    .await;
+    assert!(written, "lastUsedAt was not written behind");
+
+    // A use right before SIGTERM is flushed by the graceful shutdown.
+    let (id2, key2) = TestServer::create_key(&admin, json!({"name": "used-at-exit"})).await;
+    assert_eq!(server.with_key(&key2).get("/v1/me").await.status, 200);
+    assert!(server.terminate(), "server did not exit cleanly on SIGTERM");
+    server.restart();
+    let r = server.admin().get(&format!("/v1/api-keys/{id2}")).await;
+    assert!(r.body["data"]["lastUsedAt"].is_string(), "{}", r.text);
+}
+
+#[tokio::test]
+async fn plaintext_keys_never_reach_the_log() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let (id, key) = TestServer::create_key(&admin, json!({"name": "secret"})).await;
+    server.with_key(&key).get("/v1/me").await;
+    let rotated = admin.post(&format!("/v1/api-keys/{id}/rotate"), json!({})).await;
+    let new_key = rotated.body["data"]["key"].as_str().unwrap().to_owned();
+    server.with_key(&new_key).get("/v1/me").await;
+    server.with_key(&key).get("/v1/me").await; // refused: logged as a failure
+    let logs = server.logs();
+    assert!(logs.contains("api key rotated"), "the log is being captured");
+    for secret in [&key, &new_key, &server.admin.api_key] {
+        let body = &secret[8..];
+        assert!(!logs.contains(body), "plaintext key found in the log");
+    }
+}

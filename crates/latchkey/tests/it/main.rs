@@ -1,0 +1,9 @@
+//! Integration tests: the real binary over HTTP on loopback.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers fail loudly on unexpected state")]
+
+mod api_keys;
+mod bad_input;
+mod common;
+mod init_serve;
+mod projects;
+mod scopes_auth;
