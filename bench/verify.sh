@@ -118,6 +118,7 @@ for C in $CONCS; do
     P50=$(awk '$1=="50%" {print $2}' "$OUTF" | to_ms); P99=$(awk '$1=="99%" {print $2}' "$OUTF" | to_ms)
     NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUTF"); SOCK=$(grep -c "Socket errors" "$OUTF" || true)
     echo "c=$C run=$R rps=$RPS p50_ms=$P50 p99_ms=$P99 non2xx=${NON2XX:-0} socket_err_lines=$SOCK"
+    if [ "${NON2XX:-0}" != 0 ]; then echo "WARNING: c=$C run=$R had $NON2XX non-2xx answers (every key in keys.txt is valid, so the rps are not verify rps); see $OUTF and the server log"; fi
     echo "$RPS" >> "$TMP/rps"; echo "$P50" >> "$TMP/p50"; echo "$P99" >> "$TMP/p99"
   done
   echo "SUMMARY target=$TARGET c=$C median_rps=$(median < "$TMP/rps") median_p50_ms=$(median < "$TMP/p50") median_p99_ms=$(median < "$TMP/p99")"

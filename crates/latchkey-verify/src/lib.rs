@@ -25,6 +25,8 @@
 //! is a mutex held for one insert. Two concurrent misses for the same hash
 //! may both query storage; both get the same answer.
 
+pub mod ratelimit;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

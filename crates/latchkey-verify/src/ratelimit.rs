@@ -15,9 +15,9 @@
 //! * over any interval of length `D`, at most `L + floor(D / T)` requests are
 //!   admitted: the long-run rate is `L` per `P`, and the largest burst is `L`.
 //!   Note this is *not* a fixed or sliding quota of `L` per `P`: a client that
-//!   bursts `L` and then sends one request every `T` gets `2L - 1` admitted in
-//!   the first period (and never more than `L + k` in the `k`-th interval of
-//!   length `k·T` after that).
+//!   bursts `L` and then sends one request every `T` gets `2L - 1` admitted
+//!   within the first period. (`tau = 0` would cap every period at `L`, but
+//!   would allow no burst at all.)
 //!
 //! `T` is generally not a whole number of milliseconds (`60 000 / 7`), so time
 //! is kept in exact integer *ticks* of `1/L` ms (`i128`): `T` is `P` ticks and
@@ -38,8 +38,9 @@
 //! comparisons and the commit; the reported figures are computed after it is
 //! released. Lookups borrow the `&str`; a `String` is allocated only when a
 //! key is first seen (or first seen again after [`RateLimiter::sweep`]).
-//! Concurrent requests for one key are therefore exact: with a limit of `L`,
-//! exactly `L` of any number of simultaneous requests are admitted.
+//! Concurrent requests for one key are therefore exact: with a limit of `L`
+//! and an idle key, exactly `L` of any number of simultaneous requests are
+//! admitted.
 //!
 //! Time is passed in by the caller (`now_ms`, milliseconds since the Unix
 //! epoch); there is no clock here. Callers on different threads may pass
@@ -63,11 +64,11 @@ const PERIODS_MS: [i64; 2] = [MINUTE_MS, DAY_MS];
 /// The rate limits of one key. `None` means that window is not enforced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Limits {
-    /// Most requests per 60 seconds (GCRA: a burst of this many, then one
-    /// every `60 s / per_minute`). `Some(0)` refuses every request.
+    /// Requests per 60 seconds: from idle a burst of this many, then one
+    /// every `60 s / per_minute`. `Some(0)` refuses every request.
     pub per_minute: Option<u32>,
-    /// Most requests per 24 hours (GCRA: a burst of this many, then one every
-    /// `24 h / per_day`). `Some(0)` refuses every request.
+    /// Requests per 24 hours: from idle a burst of this many, then one every
+    /// `24 h / per_day`. `Some(0)` refuses every request.
     pub per_day: Option<u32>,
 }
 
@@ -84,7 +85,7 @@ impl Limits {
 ///
 /// `limit`, `remaining` and `reset_ms` describe the *most constraining*
 /// window: the one with the fewest `remaining` (ties: the one with the larger
-/// `reset_ms`), as the draft asks when several quota policies apply.
+/// `reset_ms`): the policy closest to exhaustion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RateDecision {
     /// Whether the request is admitted (and has been counted).

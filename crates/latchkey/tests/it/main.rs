@@ -6,4 +6,5 @@ mod bad_input;
 mod common;
 mod init_serve;
 mod projects;
+mod readme;
 mod scopes_auth;
