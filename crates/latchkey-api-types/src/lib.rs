@@ -74,15 +74,60 @@ pub struct CreateApiKey {
     /// Project of the caller's organization.
     #[serde(default)]
     pub project_id: Option<String>,
+    /// Requests per minute (≥ 1), enforced on verify and on every request.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day (≥ 1).
+    #[serde(default)]
+    pub rate_limit_per_day: Option<i64>,
+    /// Usage credits (≥ 0): each valid verify spends one (or `cost`).
+    #[serde(default)]
+    pub remaining: Option<i64>,
+    /// Periodic refill of the credits.
+    #[serde(default)]
+    pub refill: Option<RefillView>,
 }
 
-/// `PATCH /v1/api-keys/{id}`
+/// A credit refill: `remaining` is set back to `amount` every day or month
+/// (00:00 UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefillView {
+    /// Credits after a refill (≥ 1).
+    pub amount: i64,
+    /// `daily` or `monthly`.
+    pub interval: RefillIntervalView,
+}
+
+/// Refill interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefillIntervalView {
+    /// Every day at 00:00 UTC.
+    Daily,
+    /// On the first of every month at 00:00 UTC.
+    Monthly,
+}
+
+/// `PATCH /v1/api-keys/{id}`: absent fields are kept, `null` clears.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateApiKey {
     /// New display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// New per-minute limit (`null`: unlimited).
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit_per_minute: Option<Option<i64>>,
+    /// New per-day limit (`null`: unlimited).
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit_per_day: Option<Option<i64>>,
+    /// New credit balance (`null`: no credit budget).
+    #[serde(default, deserialize_with = "present")]
+    pub remaining: Option<Option<i64>>,
+    /// New refill (`null`: none).
+    #[serde(default, deserialize_with = "present")]
+    pub refill: Option<Option<RefillView>>,
 }
 
 /// `POST /v1/api-keys/{id}/rotate`
@@ -136,6 +181,14 @@ pub struct ApiKeyView {
     pub rotated_from: Option<String>,
     /// The key that replaced this one.
     pub rotated_to: Option<String>,
+    /// Requests per minute, if limited.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day, if limited.
+    pub rate_limit_per_day: Option<i64>,
+    /// Usage credits left (as last read; `null`: no credit budget).
+    pub remaining: Option<i64>,
+    /// Credit refill.
+    pub refill: Option<RefillView>,
     /// The plaintext key: create and rotate responses only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -239,6 +292,76 @@ pub struct ScopeView {
     pub action: Option<String>,
     /// What it grants.
     pub description: String,
+}
+
+/// `POST /v1/keys/verify`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyKey {
+    /// The key to verify.
+    pub key: String,
+    /// Scopes the key must hold.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The project the request is for.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Credits to spend when the key has a budget (default 1).
+    #[serde(default)]
+    pub cost: Option<i64>,
+}
+
+/// The answer of `POST /v1/keys/verify` (always 200).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyView {
+    /// Whether the key may be used for this request.
+    pub valid: bool,
+    /// `VALID`, `MALFORMED`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `DISABLED`,
+    /// `INSUFFICIENT_SCOPE`, `RATE_LIMITED` or `USAGE_EXCEEDED`.
+    pub code: String,
+    /// The key (unless malformed or not found).
+    pub key_id: Option<String>,
+    /// Its organization.
+    pub org_id: Option<String>,
+    /// Its project.
+    pub project_id: Option<String>,
+    /// `live` or `test`.
+    pub environment: Option<String>,
+    /// Its scopes.
+    pub scopes: Option<Vec<String>>,
+    /// Its owner.
+    pub owner_user_id: Option<String>,
+    /// Its expiry.
+    pub expires_at: Option<String>,
+    /// The most constraining rate-limit window, for limited keys.
+    pub ratelimit: Option<RateLimitView>,
+    /// Credits left, for keys with a budget.
+    pub remaining: Option<i64>,
+}
+
+/// Rate-limit state of a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitView {
+    /// Requests per window.
+    pub limit: u32,
+    /// Requests left now.
+    pub remaining: u32,
+    /// Seconds until the window is full again.
+    pub reset: u64,
+}
+
+/// One day of `GET /v1/api-keys/{id}/usage`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageDayView {
+    /// UTC date `YYYY-MM-DD`.
+    pub date: String,
+    /// Verifications by outcome code (only codes that occurred).
+    pub counts: std::collections::BTreeMap<String, i64>,
+    /// Sum of `counts`.
+    pub total: i64,
 }
 
 #[cfg(test)]

@@ -38,3 +38,46 @@ mod tests {
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }
+
+/// Days since the Unix epoch of an instant (UTC).
+pub fn epoch_day(ms: Millis) -> i64 {
+    ms.div_euclid(86_400_000)
+}
+
+/// `YYYY-MM-DD` of an epoch day.
+pub fn day_string(epoch_day: i64) -> String {
+    let date = time::Date::from_julian_day(i32::try_from(epoch_day + 2_440_588).unwrap_or(2_440_588))
+        .unwrap_or(time::Date::MIN);
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+/// 00:00 UTC of the day of `ms`.
+pub fn start_of_day(ms: Millis) -> Millis {
+    epoch_day(ms) * 86_400_000
+}
+
+/// 00:00 UTC of the first day of the month of `ms`.
+pub fn start_of_month(ms: Millis) -> Millis {
+    let day = epoch_day(ms);
+    let date =
+        time::Date::from_julian_day(i32::try_from(day + 2_440_588).unwrap_or(2_440_588)).unwrap_or(time::Date::MIN);
+    let day_of_month = i64::from(date.day());
+    (day - (day_of_month - 1)) * 86_400_000
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    #[test]
+    fn days_and_months() {
+        let ms = parse_rfc3339("2026-03-17T13:45:00Z").unwrap();
+        assert_eq!(day_string(epoch_day(ms)), "2026-03-17");
+        assert_eq!(to_rfc3339(start_of_day(ms)), "2026-03-17T00:00:00Z");
+        assert_eq!(to_rfc3339(start_of_month(ms)), "2026-03-01T00:00:00Z");
+        assert_eq!(day_string(0), "1970-01-01");
+        let jan1 = parse_rfc3339("2027-01-01T00:00:00Z").unwrap();
+        assert_eq!(start_of_month(jan1), jan1);
+        assert_eq!(start_of_month(jan1 - 1), parse_rfc3339("2026-12-01T00:00:00Z").unwrap());
+    }
+}

@@ -33,7 +33,8 @@ pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Builds the state over `store`.
 pub fn state(store: Arc<dyn Store>, settings: Settings, verifier: &VerifierConfig) -> AppState {
     let verifier = Arc::new(KeyVerifier::new(Arc::clone(&store), verifier));
-    AppState { store, verifier, settings: Arc::new(settings) }
+    let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
+    AppState { store, verifier, settings: Arc::new(settings), failed_auth }
 }
 
 /// The whole application: routes plus request ids and tracing.

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use latchkey_core::Catalog;
+use latchkey_core::{Catalog, Scope};
 use latchkey_store::Store;
 use latchkey_verify::KeyVerifier;
+use latchkey_verify::ratelimit::RateLimiter;
 
 /// Settings the handlers need.
 #[derive(Debug, Clone)]
@@ -13,11 +14,40 @@ pub struct Settings {
     pub brand: String,
     /// The scope catalog.
     pub catalog: Catalog,
+    /// Failed authentications allowed per client address and minute
+    /// before they are answered 429.
+    pub failed_auth_per_minute: u32,
+    /// Forward-auth route map: method and path prefix → required scope.
+    pub routes: Vec<RouteRule>,
+}
+
+/// One entry of the forward-auth route map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    /// HTTP method, or any when `None`.
+    pub method: Option<String>,
+    /// Path prefix of the forwarded request.
+    pub path_prefix: String,
+    /// The scope the key needs.
+    pub scope: Scope,
+}
+
+impl Settings {
+    /// The required scope of a forwarded request: the longest matching
+    /// prefix wins.
+    pub fn route_scope(&self, method: &str, path: &str) -> Option<&Scope> {
+        self.routes
+            .iter()
+            .filter(|r| r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)))
+            .filter(|r| path.starts_with(&r.path_prefix))
+            .max_by_key(|r| (r.path_prefix.len(), r.method.is_some()))
+            .map(|r| &r.scope)
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { brand: "lk".to_owned(), catalog: Catalog::runtools() }
+        Self { brand: "lk".to_owned(), catalog: Catalog::runtools(), failed_auth_per_minute: 30, routes: Vec::new() }
     }
 }
 
@@ -30,10 +60,39 @@ pub struct AppState {
     pub verifier: Arc<KeyVerifier>,
     /// Settings.
     pub settings: Arc<Settings>,
+    /// Failed authentications per client address.
+    pub failed_auth: Arc<RateLimiter>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState").field("backend", &self.store.backend_name()).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_prefix_and_method_win() {
+        let rule = |m: Option<&str>, p: &str, s: &str| RouteRule {
+            method: m.map(str::to_owned),
+            path_prefix: p.to_owned(),
+            scope: Scope::parse(s).unwrap(),
+        };
+        let settings = Settings {
+            routes: vec![
+                rule(None, "/v1/sandboxes", "sandbox:read"),
+                rule(Some("POST"), "/v1/sandboxes", "sandbox:create"),
+                rule(None, "/v1/sandboxes/exec", "sandbox:write"),
+            ],
+            ..Settings::default()
+        };
+        let scope = |m, p| settings.route_scope(m, p).map(ToString::to_string);
+        assert_eq!(scope("GET", "/v1/sandboxes/1"), Some("sandbox:read".into()));
+        assert_eq!(scope("post", "/v1/sandboxes"), Some("sandbox:create".into()));
+        assert_eq!(scope("POST", "/v1/sandboxes/exec/9"), Some("sandbox:write".into()));
+        assert_eq!(scope("GET", "/v1/agents"), None);
     }
 }

@@ -87,8 +87,14 @@ pub trait KeyStore: Send + Sync {
     /// Keys of `org_id` matching `filter`, newest first.
     async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>>;
 
-    /// Changes the name of a key; `None` if no such key.
-    async fn rename_key(&self, org_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Applies `patch` to a key; `None` if no such key.
+    async fn update_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: &KeyPatch,
+        now: Millis,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Revokes a key at `at` (keeping an earlier revocation time if there is
     /// one); `None` if no such key.
@@ -107,6 +113,25 @@ pub trait KeyStore: Send + Sync {
 
     /// Deletes a key; returns its hash (to evict caches) if it existed.
     async fn delete_key(&self, org_id: &str, id: &str) -> StoreResult<Option<KeyHash>>;
+
+    /// Spends `cost` credits of a key atomically (exact under any
+    /// concurrency, across processes sharing the database). When the key
+    /// refills and its last refill is before `period_start`, the balance is
+    /// first reset to the refill amount.
+    async fn spend_credits(
+        &self,
+        key_id: &str,
+        cost: i64,
+        now: Millis,
+        period_start: Option<Millis>,
+    ) -> StoreResult<Spend>;
+
+    /// Adds batched verification counts.
+    async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()>;
+
+    /// Verification counts of a key of `org_id` from `since_day` on, by day
+    /// (ascending) and outcome.
+    async fn key_usage(&self, org_id: &str, key_id: &str, since_day: &str) -> StoreResult<Vec<UsageCount>>;
 
     /// Writes batched `lastUsedAt` values (key id, time); never moves a
     /// value backwards.

@@ -1,7 +1,7 @@
 //! Records as stored and loaded.
 
 use latchkey_core::time_fmt::Millis;
-use latchkey_core::{Environment, KeyHash, Role};
+use latchkey_core::{Environment, KeyHash, Role, ScopeSet};
 
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,14 +115,93 @@ pub struct NewApiKey {
     pub rate_limit_per_day: Option<i64>,
     /// Expiry, if any.
     pub expires_at: Option<Millis>,
+    /// Usage credits left, if the key has a credit budget.
+    pub remaining: Option<i64>,
+    /// Periodic credit refill.
+    pub refill: Option<Refill>,
     /// Creation time.
     pub created_at: Millis,
     /// The key this one replaced (rotation).
     pub rotated_from: Option<String>,
 }
 
-/// A stored key with its owner's details, as the API and the verifier see it.
+/// How often credits are refilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefillInterval {
+    /// At 00:00 UTC every day.
+    Daily,
+    /// At 00:00 UTC on the first day of every month.
+    Monthly,
+}
+
+impl RefillInterval {
+    /// Stored and wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::Monthly => "monthly",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "daily" => Some(Self::Daily),
+            "monthly" => Some(Self::Monthly),
+            _ => None,
+        }
+    }
+}
+
+/// A credit refill: `remaining` is set back to `amount` at the start of
+/// every `interval` (on the first spend in that period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    /// Credits after a refill.
+    pub amount: i64,
+    /// When.
+    pub interval: RefillInterval,
+}
+
+/// Changes to a key; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New per-minute limit.
+    pub rate_limit_per_minute: Option<Option<i64>>,
+    /// New per-day limit.
+    pub rate_limit_per_day: Option<Option<i64>>,
+    /// New credit balance.
+    pub remaining: Option<Option<i64>>,
+    /// New refill rule.
+    pub refill: Option<Option<Refill>>,
+}
+
+/// The result of spending credits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Spent; this many are left.
+    Spent(i64),
+    /// Not enough credits; nothing was spent.
+    Exhausted,
+}
+
+/// Verification count of one key, day and outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    /// The key.
+    pub key_id: String,
+    /// UTC date `YYYY-MM-DD`.
+    pub day: String,
+    /// Verdict code (`VALID`, `REVOKED`, …).
+    pub outcome: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// A stored key with its owner's details, as the API and the verifier see it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyRecord {
     /// `key_…`
     pub id: String,
@@ -142,8 +221,8 @@ pub struct ApiKeyRecord {
     pub environment: Environment,
     /// standard / restricted.
     pub kind: KeyKind,
-    /// Canonical scope strings.
-    pub scopes: Vec<String>,
+    /// Scopes (parsed once when the record is loaded).
+    pub scopes: ScopeSet,
     /// The member who owns the key.
     pub owner_user_id: Option<String>,
     /// Owner's email.
@@ -163,6 +242,11 @@ pub struct ApiKeyRecord {
     pub rate_limit_per_day: Option<i64>,
     /// Expiry, if any.
     pub expires_at: Option<Millis>,
+    /// Usage credits left when the record was read (the live balance is in
+    /// storage; a cached copy may be stale).
+    pub remaining: Option<i64>,
+    /// Periodic credit refill.
+    pub refill: Option<Refill>,
     /// Creation time.
     pub created_at: Millis,
     /// Last change.

@@ -1,10 +1,11 @@
 //! The verification hot path.
 //!
-//! Every request to latchkey, and every `verify` call from the platform's
-//! services, goes through [`KeyVerifier::verify`]. Its stages:
+//! Every request to latchkey, every `POST /v1/keys/verify` and every
+//! forward-auth check goes through [`KeyVerifier`]. The stages, cheapest
+//! first, stopping at the first refusal:
 //!
 //! 1. **Format and checksum** ([`PlainKey::parse`]): a malformed string or a
-//!    typo is answered `Malformed` from CPU work alone, before any lookup.
+//!    typo is `MALFORMED` from CPU work alone, before any lookup.
 //! 2. **Hash**: SHA-256 of the key, the only form ever stored.
 //! 3. **Cache**: an in-memory map from hash to the key's record, holding
 //!    *negative* entries for unknown hashes too, so a flood of well-formed
@@ -13,17 +14,25 @@
 //!    ([`KeyVerifier::invalidate`]) so the very next verify sees it.
 //! 4. **Storage**: on a miss, one indexed lookup by hash; the result (found
 //!    or not) is cached.
-//! 5. **Verdict**: the record's state at `now` becomes a typed [`Verdict`]
-//!    (`Valid`, `Revoked`, `Expired`, `Disabled`, …), never an error; only
-//!    storage failures are errors.
+//! 5. **State**: revoked, expired, owner gone → `REVOKED`, `EXPIRED`,
+//!    `DISABLED` (decided against `now`, so expiry needs no invalidation).
+//! 6. **Grants** ([`KeyVerifier::check`] only): wrong organization →
+//!    `NOT_FOUND`; a required scope or another project → `INSUFFICIENT_SCOPE`.
+//! 7. **Rate limits**: per-key GCRA in memory ([`ratelimit`]) →
+//!    `RATE_LIMITED`.
+//! 8. **Credits**: for keys with a credit budget, one atomic decrement in
+//!    storage (exact under any concurrency, refilled per day or month) →
+//!    `USAGE_EXCEEDED`. Keys without credits never write on this path.
 //!
-//! `lastUsedAt` is not written per request: [`KeyVerifier::record_use`] puts
-//! the time in a map, and a background task ([`KeyVerifier::flush`]) writes
-//! the map in one transaction per interval and at shutdown.
+//! The result is a typed [`Outcome`], never an error; only storage failures
+//! are errors. `lastUsedAt` and per-day counts by outcome are not written per
+//! request: they are added up in memory and written in one transaction per
+//! flush interval and at shutdown ([`KeyVerifier::flush`]).
 //!
-//! Concurrency: the cache is a lock-free concurrent map (moka); the usage map
-//! is a mutex held for one insert. Two concurrent misses for the same hash
-//! may both query storage; both get the same answer.
+//! Concurrency: the cache is a concurrent map (moka); the limiter is sharded
+//! by key; pending usage sits behind one mutex held for a map update. Two
+//! concurrent misses for the same hash may both query storage; both get the
+//! same answer.
 
 pub mod ratelimit;
 
@@ -31,9 +40,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use latchkey_core::time_fmt::Millis;
-use latchkey_core::{KeyHash, PlainKey};
-use latchkey_store::{ApiKeyRecord, KeyStatus, Store, StoreError};
+use latchkey_core::time_fmt::{Millis, day_string, epoch_day, start_of_day, start_of_month};
+use latchkey_core::{KeyHash, PlainKey, Scope};
+use latchkey_store::{ApiKeyRecord, KeyStatus, RefillInterval, Spend, Store, StoreError, UsageCount};
+
+use crate::ratelimit::{Limits, RateDecision, RateLimiter};
 
 /// Verifier settings.
 #[derive(Debug, Clone)]
@@ -52,8 +63,66 @@ impl Default for VerifierConfig {
     }
 }
 
-/// The outcome of verifying a presented key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a key is or is not usable: the `code` of a verify answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// Usable.
+    Valid,
+    /// Not a well-formed key, or its checksum fails.
+    Malformed,
+    /// Well-formed, but no such key (or not one of the asking organization).
+    NotFound,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+    /// Its owner is no longer a member.
+    Disabled,
+    /// Lacks a required scope, or belongs to another project.
+    InsufficientScope,
+    /// Over its per-minute or per-day limit.
+    RateLimited,
+    /// Out of usage credits.
+    UsageExceeded,
+}
+
+impl Code {
+    /// Every code, in wire order.
+    pub const ALL: [Self; 9] = [
+        Self::Valid,
+        Self::Malformed,
+        Self::NotFound,
+        Self::Expired,
+        Self::Revoked,
+        Self::Disabled,
+        Self::InsufficientScope,
+        Self::RateLimited,
+        Self::UsageExceeded,
+    ];
+
+    /// The wire form (`VALID`, `NOT_FOUND`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "VALID",
+            Self::Malformed => "MALFORMED",
+            Self::NotFound => "NOT_FOUND",
+            Self::Expired => "EXPIRED",
+            Self::Revoked => "REVOKED",
+            Self::Disabled => "DISABLED",
+            Self::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::UsageExceeded => "USAGE_EXCEEDED",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The identity stage's outcome: the key's record if it exists, and its
+/// state at the time asked.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Usable.
     Valid(Arc<ApiKeyRecord>),
@@ -70,24 +139,68 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The wire code (`VALID`, `NOT_FOUND`, …).
-    pub fn code(&self) -> &'static str {
+    /// The wire code.
+    pub fn code(&self) -> Code {
         match self {
-            Self::Valid(_) => "VALID",
-            Self::Malformed => "MALFORMED",
-            Self::NotFound => "NOT_FOUND",
-            Self::Expired(_) => "EXPIRED",
-            Self::Revoked(_) => "REVOKED",
-            Self::Disabled(_) => "DISABLED",
+            Self::Valid(_) => Code::Valid,
+            Self::Malformed => Code::Malformed,
+            Self::NotFound => Code::NotFound,
+            Self::Expired(_) => Code::Expired,
+            Self::Revoked(_) => Code::Revoked,
+            Self::Disabled(_) => Code::Disabled,
+        }
+    }
+
+    fn into_parts(self) -> (Code, Option<Arc<ApiKeyRecord>>) {
+        let code = self.code();
+        match self {
+            Self::Valid(k) | Self::Expired(k) | Self::Revoked(k) | Self::Disabled(k) => (code, Some(k)),
+            Self::Malformed | Self::NotFound => (code, None),
         }
     }
 }
 
-/// The verifier: cache, negative cache and write-behind usage.
+/// What to check beyond the key's own state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checks<'a> {
+    /// Only keys of this organization are found.
+    pub org_id: Option<&'a str>,
+    /// Scopes the key must hold.
+    pub scopes: &'a [Scope],
+    /// The project the request is for; a key bound to another project is
+    /// refused.
+    pub project_id: Option<&'a str>,
+    /// Credits to spend when the key has a credit budget (0: do not spend).
+    pub cost: i64,
+}
+
+/// The full answer of [`KeyVerifier::check`].
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Why the key is or is not usable.
+    pub code: Code,
+    /// The key, when it exists (and belongs to the asking organization).
+    pub key: Option<Arc<ApiKeyRecord>>,
+    /// The most constraining rate-limit window, for limited keys.
+    pub ratelimit: Option<RateDecision>,
+    /// Credits left after this request, for keys with a budget.
+    pub remaining: Option<i64>,
+}
+
+/// Pending writes of one key: last use and counts per day and outcome.
+#[derive(Debug, Default)]
+struct KeyPending {
+    last_used: Option<Millis>,
+    counts: Vec<(i64, [u32; Code::ALL.len()])>,
+}
+
+/// The verifier: cache, negative cache, rate limits, credits and
+/// write-behind usage.
 pub struct KeyVerifier {
     store: Arc<dyn Store>,
     cache: moka::sync::Cache<KeyHash, Option<Arc<ApiKeyRecord>>>,
-    last_used: Mutex<HashMap<String, Millis>>,
+    limiter: RateLimiter,
+    pending: Mutex<HashMap<String, KeyPending>>,
 }
 
 impl std::fmt::Debug for KeyVerifier {
@@ -101,10 +214,11 @@ impl KeyVerifier {
     pub fn new(store: Arc<dyn Store>, config: &VerifierConfig) -> Self {
         let cache =
             moka::sync::Cache::builder().max_capacity(config.cache_capacity).time_to_live(config.cache_ttl).build();
-        Self { store, cache, last_used: Mutex::new(HashMap::new()) }
+        Self { store, cache, limiter: RateLimiter::new(), pending: Mutex::new(HashMap::new()) }
     }
 
-    /// Verifies a presented key at time `now`.
+    /// Stages 1–5: who the key is and whether it is usable at `now`. Does not
+    /// count usage or apply limits; see [`KeyVerifier::check`].
     pub async fn verify(&self, presented: &str, now: Millis) -> Result<Verdict, StoreError> {
         let Ok(key) = PlainKey::parse(presented) else {
             return Ok(Verdict::Malformed);
@@ -129,9 +243,77 @@ impl KeyVerifier {
         })
     }
 
-    /// Evicts a key's cached record; call after every mutation of the key.
+    /// The whole pipeline (stages 1–8) for `presented` at `now`, counting the
+    /// outcome in the key's usage.
+    pub async fn check(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
+        let (mut code, mut key) = self.verify(presented, now).await?.into_parts();
+        if let (Some(org), Some(k)) = (checks.org_id, &key)
+            && k.org_id != org
+        {
+            (code, key) = (Code::NotFound, None);
+        }
+        let mut outcome = Outcome { code, key, ratelimit: None, remaining: None };
+        let Some(k) = outcome.key.clone() else {
+            return Ok(outcome);
+        };
+        if outcome.code == Code::Valid {
+            outcome.code = self.grants(&k, checks, now, &mut outcome).await?;
+        }
+        self.count(&k.id, outcome.code, now);
+        Ok(outcome)
+    }
+
+    /// Stages 6–8 for a key that is otherwise valid.
+    async fn grants(
+        &self,
+        k: &ApiKeyRecord,
+        checks: &Checks<'_>,
+        now: Millis,
+        out: &mut Outcome,
+    ) -> Result<Code, StoreError> {
+        if !checks.scopes.iter().all(|s| k.scopes.allows(s)) {
+            return Ok(Code::InsufficientScope);
+        }
+        if let (Some(want), Some(bound)) = (checks.project_id, &k.project_id)
+            && want != bound
+        {
+            return Ok(Code::InsufficientScope);
+        }
+        let limits = Limits {
+            per_minute: k.rate_limit_per_minute.and_then(|l| u32::try_from(l).ok()),
+            per_day: k.rate_limit_per_day.and_then(|l| u32::try_from(l).ok()),
+        };
+        if let Some(decision) = self.limiter.check(&k.id, limits, now) {
+            out.ratelimit = Some(decision);
+            if !decision.allowed {
+                return Ok(Code::RateLimited);
+            }
+        }
+        if checks.cost > 0 && k.remaining.is_some() {
+            let period_start = k.refill.map(|r| match r.interval {
+                RefillInterval::Daily => start_of_day(now),
+                RefillInterval::Monthly => start_of_month(now),
+            });
+            match self.store.spend_credits(&k.id, checks.cost, now, period_start).await? {
+                Spend::Spent(left) => out.remaining = Some(left),
+                Spend::Exhausted => {
+                    out.remaining = Some(0);
+                    return Ok(Code::UsageExceeded);
+                }
+            }
+        }
+        Ok(Code::Valid)
+    }
+
+    /// Evicts a key's cached record and its rate-limit state; call after
+    /// every mutation of the key.
     pub fn invalidate(&self, hash: &KeyHash) {
         self.cache.invalidate(hash);
+    }
+
+    /// Forgets a key's rate-limit state (its limits changed).
+    pub fn reset_limits(&self, key_id: &str) {
+        self.limiter.forget(key_id);
     }
 
     /// Evicts everything (e.g. after a membership change).
@@ -139,39 +321,84 @@ impl KeyVerifier {
         self.cache.invalidate_all();
     }
 
-    /// Notes a successful use of a key, to be written by the next flush.
-    pub fn record_use(&self, key_id: &str, now: Millis) {
-        let mut map = self.last_used.lock().unwrap_or_else(PoisonError::into_inner);
-        match map.get_mut(key_id) {
-            Some(t) => *t = (*t).max(now),
+    /// Notes a verification of a key with its outcome, to be written by the
+    /// next flush (`lastUsedAt` for valid ones, daily counts for all).
+    pub fn count(&self, key_id: &str, code: Code, now: Millis) {
+        let day = epoch_day(now);
+        let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = match map.get_mut(key_id) {
+            Some(e) => e,
+            None => map.entry(key_id.to_owned()).or_default(),
+        };
+        if code == Code::Valid {
+            entry.last_used = Some(entry.last_used.map_or(now, |t| t.max(now)));
+        }
+        match entry.counts.iter_mut().find(|(d, _)| *d == day) {
+            Some((_, c)) => c[code.index()] = c[code.index()].saturating_add(1),
             None => {
-                map.insert(key_id.to_owned(), now);
+                let mut c = [0; Code::ALL.len()];
+                c[code.index()] = 1;
+                entry.counts.push((day, c));
             }
         }
     }
 
-    /// Writes pending `lastUsedAt` values in one batch. On failure the batch
-    /// is put back for the next attempt.
+    /// Writes pending `lastUsedAt` values and usage counts in one batch each.
+    /// On failure the batch is put back for the next attempt.
     pub async fn flush(&self) -> Result<usize, StoreError> {
-        let batch: Vec<(String, Millis)> = {
-            let mut map = self.last_used.lock().unwrap_or_else(PoisonError::into_inner);
+        let pending: Vec<(String, KeyPending)> = {
+            let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             map.drain().collect()
         };
-        if batch.is_empty() {
+        if pending.is_empty() {
             return Ok(0);
         }
-        match self.store.record_last_used(&batch).await {
-            Ok(()) => Ok(batch.len()),
+        let last_used: Vec<(String, Millis)> =
+            pending.iter().filter_map(|(id, p)| p.last_used.map(|t| (id.clone(), t))).collect();
+        let mut counts = Vec::new();
+        for (id, p) in &pending {
+            for (day, c) in &p.counts {
+                for code in Code::ALL {
+                    let n = c[code.index()];
+                    if n > 0 {
+                        counts.push(UsageCount {
+                            key_id: id.clone(),
+                            day: day_string(*day),
+                            outcome: code.as_str().to_owned(),
+                            count: i64::from(n),
+                        });
+                    }
+                }
+            }
+        }
+        let result = match self.store.record_last_used(&last_used).await {
+            Ok(()) => self.store.record_usage(&counts).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => Ok(pending.len()),
             Err(e) => {
-                for (id, at) in batch {
-                    self.record_use(&id, at);
+                // Put everything back; counts may be written twice only if the
+                // first write succeeded and the second failed (last-used is
+                // idempotent, counts then over-count by one flush at worst).
+                let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                for (id, p) in pending {
+                    let e = map.entry(id).or_default();
+                    e.last_used = e.last_used.max(p.last_used);
+                    for (day, c) in p.counts {
+                        match e.counts.iter_mut().find(|(d, _)| *d == day) {
+                            Some((_, mine)) => mine.iter_mut().zip(c).for_each(|(a, b)| *a = a.saturating_add(b)),
+                            None => e.counts.push((day, c)),
+                        }
+                    }
                 }
                 Err(e)
             }
         }
     }
 
-    /// Flushes usage every `interval` until the returned handle is aborted.
+    /// Flushes usage (and sweeps idle rate-limit state) every `interval`
+    /// until the returned handle is aborted.
     pub fn spawn_flusher(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {
@@ -182,6 +409,7 @@ impl KeyVerifier {
                 if let Err(e) = this.flush().await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
+                this.limiter.sweep(latchkey_core::time_fmt::now_ms());
             }
         })
     }

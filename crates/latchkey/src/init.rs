@@ -76,6 +76,8 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
         rate_limit_per_minute: None,
         rate_limit_per_day: None,
         expires_at: None,
+        remaining: None,
+        refill: None,
         created_at: now,
         rotated_from: None,
     };

@@ -1,6 +1,7 @@
 //! `latchkey`: the server (`latchkey serve`) and its command line.
 
 mod admin;
+mod config;
 mod init;
 mod serve;
 mod storage;

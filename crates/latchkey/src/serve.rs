@@ -1,6 +1,7 @@
 //! `latchkey serve`
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -21,6 +22,9 @@ pub struct ServeArgs {
     /// Brand prefix of minted keys (`lk` gives `lk_live_…`).
     #[arg(long, env = "LATCHKEY_BRAND", default_value = "lk")]
     brand: String,
+    /// Configuration file (default: `<data-dir>/latchkey.toml` if present).
+    #[arg(long, env = "LATCHKEY_CONFIG")]
+    config: Option<PathBuf>,
     /// Log output: `text` or `json`.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -42,7 +46,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
 
     let store = args.storage.open().await?;
-    let settings = Settings { brand: args.brand, ..Settings::default() };
+    let mut settings = Settings { brand: args.brand, ..Settings::default() };
+    if let Some(path) = crate::config::apply(args.config.as_deref(), &args.storage.data_dir, &mut settings)? {
+        tracing::info!(config = %path.display(), routes = settings.routes.len(), "configuration read");
+    }
     let state = latchkey_server::state(store, settings, &VerifierConfig::default());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

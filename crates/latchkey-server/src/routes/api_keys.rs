@@ -8,11 +8,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use latchkey_api_types::{ApiKeyView, CreateApiKey, Data, Paged, RotateApiKey, SHOWN_ONCE, Shown, UpdateApiKey};
+use latchkey_api_types::{
+    ApiKeyView, CreateApiKey, Data, Paged, RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE, Shown,
+    UpdateApiKey, UsageDayView,
+};
 use latchkey_core::id::{IdKind, is_valid, new_id};
-use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
+use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{Environment, KeyPrefix, PlainKey, ScopeSet, parse_duration};
-use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, NewApiKey};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval};
 use serde::Deserialize;
 
 use crate::auth::{Caller, ORG_READ, ORG_WRITE};
@@ -31,7 +34,7 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         name: k.name.clone(),
         key_prefix: k.key_prefix.clone(),
         key_hint: k.key_hint.clone(),
-        scopes: k.scopes.clone(),
+        scopes: k.scopes.to_strings(),
         project_id: k.project_id.clone(),
         environment: k.environment.as_str().to_owned(),
         expires_at: k.expires_at.map(to_rfc3339),
@@ -44,6 +47,16 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         owner_email: k.owner_email.clone(),
         rotated_from: k.rotated_from.clone(),
         rotated_to: k.rotated_to.clone(),
+        rate_limit_per_minute: k.rate_limit_per_minute,
+        rate_limit_per_day: k.rate_limit_per_day,
+        remaining: k.remaining,
+        refill: k.refill.map(|r| RefillView {
+            amount: r.amount,
+            interval: match r.interval {
+                RefillInterval::Daily => RefillIntervalView::Daily,
+                RefillInterval::Monthly => RefillIntervalView::Monthly,
+            },
+        }),
         key: None,
     }
 }
@@ -70,7 +83,7 @@ fn expiry(expires_in: Option<&str>, expires_at: Option<&str>, now: Millis) -> Re
 
 /// Fails with 403 unless `caller` holds every scope of `requested`.
 fn check_grant(caller: &Caller, requested: &ScopeSet) -> Result<(), ApiError> {
-    let missing = caller.scopes.missing_from(requested);
+    let missing = caller.scopes().missing_from(requested);
     if missing.is_empty() {
         Ok(())
     } else {
@@ -98,8 +111,41 @@ struct KeySpec {
     owner_user_id: Option<String>,
     rate_limit_per_minute: Option<i64>,
     rate_limit_per_day: Option<i64>,
+    remaining: Option<i64>,
+    refill: Option<Refill>,
     expires_at: Option<Millis>,
     rotated_from: Option<String>,
+}
+
+/// Validates a rate limit (≥ 1, at most a billion).
+fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match v {
+        Some(n) if !(1..=1_000_000_000).contains(&n) => {
+            Err(ApiError::bad_request(format!("{field} must be at least 1")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Validates a credit balance (≥ 0).
+fn check_remaining(v: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match v {
+        Some(n) if !(0..=1_000_000_000_000).contains(&n) => Err(ApiError::bad_request("remaining must be at least 0")),
+        other => Ok(other),
+    }
+}
+
+/// Validates a refill.
+fn check_refill(v: Option<RefillView>) -> Result<Option<Refill>, ApiError> {
+    let Some(r) = v else { return Ok(None) };
+    if !(1..=1_000_000_000_000).contains(&r.amount) {
+        return Err(ApiError::bad_request("refill.amount must be at least 1"));
+    }
+    let interval = match r.interval {
+        RefillIntervalView::Daily => RefillInterval::Daily,
+        RefillIntervalView::Monthly => RefillInterval::Monthly,
+    };
+    Ok(Some(Refill { amount: r.amount, interval }))
 }
 
 fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Minted {
@@ -120,6 +166,8 @@ fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Mint
         created_by_key_id: Some(caller.key.id.clone()),
         rate_limit_per_minute: spec.rate_limit_per_minute,
         rate_limit_per_day: spec.rate_limit_per_day,
+        remaining: spec.remaining,
+        refill: spec.refill,
         expires_at: spec.expires_at,
         created_at: now,
         rotated_from: spec.rotated_from,
@@ -150,6 +198,13 @@ pub async fn create(
     let scopes = state.settings.catalog.parse_scopes(&req.scopes).map_err(|e| ApiError::invalid_scopes(&e.0))?;
     check_grant(&caller, &scopes)?;
     let expires_at = expiry(req.expires_in.as_deref(), req.expires_at.as_deref(), now)?;
+    let rate_limit_per_minute = check_limit("rateLimitPerMinute", req.rate_limit_per_minute)?;
+    let rate_limit_per_day = check_limit("rateLimitPerDay", req.rate_limit_per_day)?;
+    let refill = check_refill(req.refill)?;
+    let remaining = check_remaining(req.remaining)?;
+    if refill.is_some() && remaining.is_none() {
+        return Err(ApiError::bad_request("refill needs remaining (the starting credit balance)"));
+    }
     let project_id = match &req.project_id {
         Some(id) => Some(projects::find(&state, &caller, id).await?.id),
         None => None,
@@ -163,8 +218,10 @@ pub async fn create(
         kind: KeyKind::Standard,
         scopes: scopes.to_strings(),
         owner_user_id: caller.user_id.clone(),
-        rate_limit_per_minute: None,
-        rate_limit_per_day: None,
+        rate_limit_per_minute,
+        rate_limit_per_day,
+        remaining,
+        refill,
         expires_at,
         rotated_from: None,
     };
@@ -239,7 +296,8 @@ pub async fn get(
     Ok(Json(Data { data: view(&key, now_ms()) }))
 }
 
-/// `PATCH /v1/api-keys/{id}`: rename.
+/// `PATCH /v1/api-keys/{id}`: name, rate limits, credits and refill.
+/// Absent fields are kept; `null` clears a limit or the credit budget.
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -248,18 +306,67 @@ pub async fn update(
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
     caller.require(ORG_WRITE)?;
     let key = find(&state, &caller, &id).await?;
-    let Some(name) = req.name else {
-        return Ok(Json(Data { data: view(&key, now_ms()) }));
+    let patch = KeyPatch {
+        name: req.name.as_deref().map(check_name).transpose()?,
+        rate_limit_per_minute: req.rate_limit_per_minute.map(|v| check_limit("rateLimitPerMinute", v)).transpose()?,
+        rate_limit_per_day: req.rate_limit_per_day.map(|v| check_limit("rateLimitPerDay", v)).transpose()?,
+        remaining: req.remaining.map(check_remaining).transpose()?,
+        refill: req.refill.map(check_refill).transpose()?,
     };
-    let name = check_name(&name)?;
+    let refill_after = patch.refill.unwrap_or(key.refill);
+    let remaining_after = patch.remaining.unwrap_or(key.remaining);
+    if refill_after.is_some() && remaining_after.is_none() {
+        return Err(ApiError::bad_request("refill needs remaining (a credit balance); clear refill too"));
+    }
     let now = now_ms();
     let updated = state
         .store
-        .rename_key(&caller.org_id, &key.id, &name, now)
+        .update_key(&caller.org_id, &key.id, &patch, now)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     state.verifier.invalidate(&updated.hash);
+    if patch.rate_limit_per_minute.is_some() || patch.rate_limit_per_day.is_some() {
+        state.verifier.reset_limits(&updated.id);
+    }
     Ok(Json(Data { data: view(&updated, now) }))
+}
+
+/// `GET /v1/api-keys/{id}/usage` query.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageQuery {
+    /// Days back from today (1–90, default 30).
+    days: Option<u32>,
+}
+
+/// `GET /v1/api-keys/{id}/usage`: daily verification counts by outcome
+/// (UTC days, oldest first; written behind, so the last seconds may be
+/// missing).
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<UsageQuery>,
+) -> Result<Json<Data<Vec<UsageDayView>>>, ApiError> {
+    caller.require(ORG_READ)?;
+    let key = find(&state, &caller, &id).await?;
+    let days = q.days.unwrap_or(30);
+    if !(1..=90).contains(&days) {
+        return Err(ApiError::bad_request("days must be between 1 and 90"));
+    }
+    let since = day_string(epoch_day(now_ms()) - i64::from(days) + 1);
+    let rows = state.store.key_usage(&caller.org_id, &key.id, &since).await?;
+    let mut out: Vec<UsageDayView> = Vec::new();
+    for r in rows {
+        if out.last().is_none_or(|d| d.date != r.day) {
+            out.push(UsageDayView { date: r.day.clone(), counts: Default::default(), total: 0 });
+        }
+        if let Some(day) = out.last_mut() {
+            day.total += r.count;
+            day.counts.insert(r.outcome, r.count);
+        }
+    }
+    Ok(Json(Data { data: out }))
 }
 
 /// `POST /v1/api-keys/{id}/revoke`: immediate; the next request with the key
@@ -295,7 +402,7 @@ pub async fn rotate(
     if old.status(now) != latchkey_store::KeyStatus::Active || old.rotated_to.is_some() {
         return Err(ApiError::conflict("only an active key that has not been rotated can be rotated"));
     }
-    check_grant(&caller, &ScopeSet::from_stored(&old.scopes))?;
+    check_grant(&caller, &old.scopes)?;
     let name = match &req.name {
         Some(n) => check_name(n)?,
         None => old.name.clone(),
@@ -319,10 +426,12 @@ pub async fn rotate(
         name,
         environment: old.environment,
         kind: old.kind,
-        scopes: old.scopes.clone(),
+        scopes: old.scopes.to_strings(),
         owner_user_id: old.owner_user_id.clone(),
         rate_limit_per_minute: old.rate_limit_per_minute,
         rate_limit_per_day: old.rate_limit_per_day,
+        remaining: old.remaining,
+        refill: old.refill,
         expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
         rotated_from: Some(old.id.clone()),
     };

@@ -22,7 +22,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Da
             role: caller.role.map(|r| r.as_str().to_owned()),
             auth_type: "api_key".to_owned(),
             key_id: Some(caller.key.id.clone()),
-            scopes: caller.scopes.to_strings(),
+            scopes: caller.scopes().to_strings(),
         },
     }))
 }

@@ -4,9 +4,11 @@ mod api_keys;
 mod health;
 mod me;
 mod projects;
+mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
@@ -15,8 +17,7 @@ use crate::state::AppState;
 
 /// Every route of the native API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
+    let authenticated = Router::new()
         .route("/v1/me", get(me::me))
         .route("/v1/scopes", get(me::scopes))
         .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
@@ -25,6 +26,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/api-keys/{id}/rotate", post(api_keys::rotate))
         .route("/v1/projects", post(projects::create).get(projects::list))
         .route("/v1/projects/{id}", get(projects::get).patch(projects::update).delete(projects::delete))
+        .route("/v1/api-keys/{id}/usage", get(api_keys::usage))
+        .route("/v1/keys/verify", post(verify::verify))
+        .route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/v1/auth/check", get(verify::auth_check).post(verify::auth_check))
+        .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -2,12 +2,15 @@
 
 use async_trait::async_trait;
 use latchkey_core::time_fmt::Millis;
-use latchkey_core::{Environment, KeyHash};
+use latchkey_core::{Environment, KeyHash, ScopeSet};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, page_limit};
-use crate::{ApiKeyRecord, KeyFilter, KeyKind, KeyStore, NewApiKey, Page, StoreError, StoreResult};
+use crate::{
+    ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, KeyStore, NewApiKey, Page, Refill, RefillInterval, Spend, StoreError,
+    StoreResult, UsageCount,
+};
 
 /// Every key query selects the key with its owner's details and current
 /// role in the key's organization.
@@ -16,7 +19,7 @@ macro_rules! select_keys {
         "SELECT k.id, k.org_id, k.project_id, k.name, k.key_hash, k.key_prefix, k.key_hint, \
     k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
     k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
-    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, \
+    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, \
     u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
     FROM api_keys k \
     LEFT JOIN users u ON u.id = k.owner_user_id \
@@ -31,6 +34,14 @@ fn record(r: &SqliteRow) -> StoreResult<ApiKeyRecord> {
     let env: String = r.get("environment");
     let kind: String = r.get("kind");
     let role: Option<String> = r.get("owner_role");
+    let refill_amount: Option<i64> = r.get("refill_amount");
+    let refill_interval: Option<String> = r.get("refill_interval");
+    let refill = match (refill_amount, refill_interval) {
+        (Some(amount), Some(i)) => {
+            Some(Refill { amount, interval: RefillInterval::parse(&i).ok_or_else(|| corrupt("refill_interval"))? })
+        }
+        _ => None,
+    };
     Ok(ApiKeyRecord {
         id: r.get("id"),
         org_id: r.get("org_id"),
@@ -45,7 +56,7 @@ fn record(r: &SqliteRow) -> StoreResult<ApiKeyRecord> {
             "restricted" => KeyKind::Restricted,
             _ => return Err(corrupt("kind")),
         },
-        scopes: serde_json::from_str(&scopes).map_err(|_| corrupt("scopes"))?,
+        scopes: ScopeSet::from_stored(&serde_json::from_str::<Vec<String>>(&scopes).map_err(|_| corrupt("scopes"))?),
         owner_user_id: r.get("owner_user_id"),
         owner_email: r.get("owner_email"),
         owner_display_name: r.get("owner_display_name"),
@@ -55,6 +66,8 @@ fn record(r: &SqliteRow) -> StoreResult<ApiKeyRecord> {
         rate_limit_per_minute: r.get("rate_limit_per_minute"),
         rate_limit_per_day: r.get("rate_limit_per_day"),
         expires_at: r.get("expires_at"),
+        remaining: r.get("remaining"),
+        refill,
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
         last_used_at: r.get("last_used_at"),
@@ -74,8 +87,8 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::S
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
          scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
-         expires_at, created_at, updated_at, rotated_from) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)",
+         expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, $17)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -95,6 +108,9 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::S
     .bind(k.expires_at)
     .bind(k.created_at)
     .bind(&k.rotated_from)
+    .bind(k.remaining)
+    .bind(k.refill.map(|r| r.amount))
+    .bind(k.refill.map(|r| r.interval.as_str()))
 }
 
 impl SqliteStore {
@@ -147,19 +163,124 @@ impl KeyStore for SqliteStore {
         rows.iter().map(record).collect()
     }
 
-    async fn rename_key(&self, org_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn update_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: &KeyPatch,
+        now: Millis,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        // Each optional field: a "set?" flag and the new value (NULL clears).
+        fn part<T: Copy>(v: Option<Option<T>>) -> (bool, Option<T>) {
+            (v.is_some(), v.flatten())
+        }
+        let (set_rpm, rpm) = part(patch.rate_limit_per_minute);
+        let (set_rpd, rpd) = part(patch.rate_limit_per_day);
+        let (set_rem, rem) = part(patch.remaining);
+        let (set_refill, refill) = part(patch.refill);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query("UPDATE api_keys SET name = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
-            .bind(org_id)
-            .bind(id)
-            .bind(name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE api_keys SET name = COALESCE($3, name), \
+             rate_limit_per_minute = CASE WHEN $4 THEN $5 ELSE rate_limit_per_minute END, \
+             rate_limit_per_day = CASE WHEN $6 THEN $7 ELSE rate_limit_per_day END, \
+             remaining = CASE WHEN $8 THEN $9 ELSE remaining END, \
+             refill_amount = CASE WHEN $10 THEN $11 ELSE refill_amount END, \
+             refill_interval = CASE WHEN $10 THEN $12 ELSE refill_interval END, \
+             refilled_at = CASE WHEN $8 OR $10 THEN $13 ELSE refilled_at END, \
+             updated_at = $13 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(&patch.name)
+        .bind(set_rpm)
+        .bind(rpm)
+        .bind(set_rpd)
+        .bind(rpd)
+        .bind(set_rem)
+        .bind(rem)
+        .bind(set_refill)
+        .bind(refill.map(|r| r.amount))
+        .bind(refill.map(|r| r.interval.as_str()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let rec = if n == 0 { None } else { self.fetch_key(&mut *tx, org_id, id).await? };
         tx.commit().await?;
         Ok(rec)
+    }
+
+    async fn spend_credits(
+        &self,
+        key_id: &str,
+        cost: i64,
+        now: Millis,
+        period_start: Option<Millis>,
+    ) -> StoreResult<Spend> {
+        // One statement: refill if a new period began, then spend if enough
+        // is left. Atomic in both SQLite and PostgreSQL.
+        let left: Option<i64> = sqlx::query_scalar(
+            "UPDATE api_keys SET \
+               remaining = (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                            THEN refill_amount ELSE remaining END) - $2, \
+               refilled_at = CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                            THEN $3 ELSE refilled_at END \
+             WHERE id = $1 AND remaining IS NOT NULL \
+               AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                    THEN refill_amount ELSE remaining END) >= $2 \
+             RETURNING remaining",
+        )
+        .bind(key_id)
+        .bind(cost)
+        .bind(now)
+        .bind(period_start)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(left.map_or(Spend::Exhausted, Spend::Spent))
+    }
+
+    async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for u in batch {
+            // Keys deleted meanwhile are skipped (the foreign key would refuse them).
+            sqlx::query(
+                "INSERT INTO key_usage (key_id, day, outcome, count) \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = $1) \
+                 ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
+            )
+            .bind(&u.key_id)
+            .bind(&u.day)
+            .bind(&u.outcome)
+            .bind(u.count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn key_usage(&self, org_id: &str, key_id: &str, since_day: &str) -> StoreResult<Vec<UsageCount>> {
+        let rows = sqlx::query(
+            "SELECT u.key_id, u.day, u.outcome, u.count FROM key_usage u JOIN api_keys k ON k.id = u.key_id \
+             WHERE k.org_id = $1 AND u.key_id = $2 AND u.day >= $3 ORDER BY u.day, u.outcome",
+        )
+        .bind(org_id)
+        .bind(key_id)
+        .bind(since_day)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| UsageCount {
+                key_id: r.get("key_id"),
+                day: r.get("day"),
+                outcome: r.get("outcome"),
+                count: r.get("count"),
+            })
+            .collect())
     }
 
     async fn revoke_key(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<Option<ApiKeyRecord>> {

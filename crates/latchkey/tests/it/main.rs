@@ -4,6 +4,7 @@
 mod api_keys;
 mod bad_input;
 mod common;
+mod forward_auth_nginx;
 mod init_serve;
 mod projects;
 mod readme;

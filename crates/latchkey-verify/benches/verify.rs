@@ -1,0 +1,238 @@
+//! Criterion benchmarks of the in-process verification hot path
+//! ([`KeyVerifier::verify`]), without HTTP or network in the way.
+//!
+//! Group `verify`:
+//!
+//! * `cached_valid`: a valid key whose record is in the cache (parse,
+//!   checksum, SHA-256, cache hit, status at `now`). Rotates through all
+//!   10,000 stored keys so it does not measure one hot cache line.
+//! * `malformed`: a valid key with one body character changed; rejected at the
+//!   checksum (CRC32), before any hashing or lookup.
+//! * `unknown_well_formed`: a freshly minted key that was never stored,
+//!   verified once beforehand so the *negative* cache answers `NotFound`.
+//! * `sha256_only`: [`KeyHash::of`] on a key string, for reference.
+//! * `parse_only`: [`PlainKey::parse`] (format and checksum), for reference.
+//!
+//! Set-up (not timed): a SQLite store in a temporary directory (on `/dev/shm`
+//! when it exists, so the per-insert fsync of `synchronous = FULL` does not
+//! dominate), one organization and admin via `OrgStore::bootstrap`, 10,000
+//! keys via `KeyStore::insert_key`, and one verify of every key to fill the
+//! cache. A cache hit awaits nothing, so its future completes on the first
+//! poll (asserted in set-up); the timed loops run on a current-thread tokio
+//! runtime through criterion's `async_tokio` support (one `block_on` per
+//! sample, not per iteration).
+//!
+//! The cache TTL is raised from the 30 s default to one hour: a full run takes
+//! longer than 30 s, and expired entries would silently turn the cached
+//! benchmarks into database lookups. The TTL's length does not change the cost
+//! of a hit.
+//!
+//! Full run:   `cargo bench -p latchkey-verify --bench verify`
+//! Quick look: `cargo bench -p latchkey-verify --bench verify -- --quick`
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
+
+use std::hint::black_box;
+use std::path::Path;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_main};
+use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::time_fmt::{Millis, now_ms};
+use latchkey_core::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
+use latchkey_store::sqlite::SqliteStore;
+use latchkey_store::{KeyKind, KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
+use latchkey_verify::{KeyVerifier, Verdict, VerifierConfig};
+
+/// Keys stored and cached.
+const KEYS: usize = 10_000;
+/// Inserts in flight at once during set-up.
+const INSERT_CONCURRENCY: usize = 64;
+
+/// Everything the timed loops need.
+struct Fixture {
+    /// Keeps the database directory alive.
+    _dir: tempfile::TempDir,
+    verifier: KeyVerifier,
+    /// Plaintexts of the stored keys.
+    keys: Vec<String>,
+    /// A stored key with one body character changed.
+    malformed: String,
+    /// A well-formed key that was never stored (negatively cached).
+    unknown: String,
+    now: Millis,
+    /// The multi-thread runtime the store was opened on; kept (idle) so the
+    /// pool's background tasks live as long as the pool.
+    _setup_rt: tokio::runtime::Runtime,
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("latchkey-bench-");
+    if shm.is_dir()
+        && let Ok(dir) = builder.tempdir_in(shm)
+    {
+        return dir;
+    }
+    builder.tempdir().expect("temporary directory")
+}
+
+/// A key record owned by `user_id`, as `latchkey init` builds one.
+fn new_key(plain: &PlainKey, org_id: &str, user_id: &str, name: String, now: Millis) -> NewApiKey {
+    NewApiKey {
+        id: new_id(IdKind::Key),
+        org_id: org_id.to_owned(),
+        project_id: None,
+        name,
+        hash: plain.hash(),
+        key_prefix: plain.display_prefix(),
+        key_hint: plain.hint(),
+        environment: Environment::Live,
+        kind: KeyKind::Standard,
+        scopes: vec!["*".to_owned()],
+        owner_user_id: Some(user_id.to_owned()),
+        created_by_user_id: Some(user_id.to_owned()),
+        created_by_key_id: None,
+        rate_limit_per_minute: None,
+        rate_limit_per_day: None,
+        expires_at: None,
+        remaining: None,
+        refill: None,
+        created_at: now,
+        rotated_from: None,
+    }
+}
+
+/// Polls `fut` once with a no-op waker; `None` if it did not complete.
+fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
+fn set_up() -> Fixture {
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let dir = temp_dir();
+    let prefix = KeyPrefix::branded("lk", Environment::Live).unwrap();
+    let now = now_ms();
+
+    let (store, keys) = rt.block_on(async {
+        let store = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+        let org =
+            NewOrg { id: new_id(IdKind::Org), name: "Bench".to_owned(), slug: "bench".to_owned(), created_at: now };
+        let user = NewUser {
+            id: new_id(IdKind::User),
+            email: "bench@example.com".to_owned(),
+            display_name: "bench".to_owned(),
+            created_at: now,
+        };
+        let admin_plain = PlainKey::generate(&prefix);
+        let admin_key = new_key(&admin_plain, &org.id, &user.id, "bootstrap admin key".to_owned(), now);
+        store.bootstrap(&org, &user, &admin_key).await.expect("bootstrap");
+
+        let plains: Vec<PlainKey> = (0..KEYS).map(|_| PlainKey::generate(&prefix)).collect();
+        let mut pending = tokio::task::JoinSet::new();
+        for (i, plain) in plains.iter().enumerate() {
+            if pending.len() >= INSERT_CONCURRENCY {
+                pending.join_next().await.unwrap().unwrap();
+            }
+            let record = new_key(plain, &org.id, &user.id, format!("bench key {i}"), now);
+            let store = Arc::clone(&store);
+            pending.spawn(async move { store.insert_key(&record).await.expect("insert key") });
+        }
+        while let Some(done) = pending.join_next().await {
+            done.unwrap();
+        }
+        let keys: Vec<String> = plains.iter().map(|p| p.expose().to_owned()).collect();
+        (store, keys)
+    });
+    let inserted = started.elapsed();
+
+    let store: Arc<dyn Store> = store;
+    let config = VerifierConfig { cache_ttl: Duration::from_secs(3600), ..VerifierConfig::default() };
+    let verifier = KeyVerifier::new(store, &config);
+
+    // Warm the cache (these misses await the store), then check that a hit
+    // completes on the first poll: nothing on the hit path awaits.
+    rt.block_on(async {
+        for key in &keys {
+            let verdict = verifier.verify(key, now).await.expect("verify");
+            assert!(matches!(verdict, Verdict::Valid(_)), "stored key not valid: {verdict:?}");
+        }
+    });
+    for key in &keys {
+        let verdict = poll_once(verifier.verify(key, now)).expect("cache hit completes on the first poll");
+        assert!(matches!(verdict.expect("verify"), Verdict::Valid(_)));
+    }
+
+    // One body character changed: the checksum no longer matches.
+    let mut malformed = keys[0].clone().into_bytes();
+    let pos = "lk_live_".len() + 5;
+    malformed[pos] = if malformed[pos] == b'A' { b'B' } else { b'A' };
+    let malformed = String::from_utf8(malformed).unwrap();
+    assert_eq!(PlainKey::parse(&malformed).err(), Some(KeyFormatError::Checksum));
+    assert_eq!(poll_once(verifier.verify(&malformed, now)).expect("no await").expect("verify"), Verdict::Malformed);
+
+    // Never stored: the first verify asks the store and caches the absence.
+    let unknown = PlainKey::generate(&prefix).expose().to_owned();
+    let first = rt.block_on(verifier.verify(&unknown, now)).expect("verify");
+    assert_eq!(first, Verdict::NotFound);
+    let again = poll_once(verifier.verify(&unknown, now)).expect("negative cache hit completes on the first poll");
+    assert_eq!(again.expect("verify"), Verdict::NotFound);
+
+    eprintln!(
+        "set-up: {KEYS} keys inserted in {:.1?}, cache warmed in {:.1?} ({verifier:?})",
+        inserted,
+        started.elapsed() - inserted
+    );
+    Fixture { _dir: dir, verifier, keys, malformed, unknown, now, _setup_rt: rt }
+}
+
+fn bench_verify(c: &mut Criterion) {
+    let f = set_up();
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("tokio runtime");
+    let mut group = c.benchmark_group("verify");
+
+    let mut next = 0usize;
+    group.bench_function("cached_valid", |b| {
+        b.to_async(&rt).iter(|| {
+            let key = f.keys[next].as_str();
+            next = (next + 1) % f.keys.len();
+            let verifier = &f.verifier;
+            let now = f.now;
+            async move { verifier.verify(black_box(key), now).await }
+        });
+    });
+
+    group.bench_function("malformed", |b| {
+        b.to_async(&rt).iter(|| f.verifier.verify(black_box(f.malformed.as_str()), f.now));
+    });
+
+    group.bench_function("unknown_well_formed", |b| {
+        b.to_async(&rt).iter(|| f.verifier.verify(black_box(f.unknown.as_str()), f.now));
+    });
+
+    group.bench_function("sha256_only", |b| {
+        b.iter(|| KeyHash::of(black_box(f.keys[0].as_str())));
+    });
+
+    group.bench_function("parse_only", |b| {
+        b.iter(|| PlainKey::parse(black_box(f.keys[0].as_str())));
+    });
+
+    group.finish();
+}
+
+/// Holds the group function `criterion_group!` generates, which is `pub` and
+/// undocumented; in a private module it is not part of any public surface.
+mod harness {
+    criterion::criterion_group!(benches, super::bench_verify);
+}
+criterion_main!(harness::benches);
