@@ -48,7 +48,7 @@ http {
     server {
         listen 127.0.0.1:@UPSTREAM_PORT@;
         location / {
-            return 200 "upstream ok org=$http_x_latchkey_org_id key=$http_x_latchkey_key_id project=$http_x_latchkey_project_id env=$http_x_latchkey_environment\n";
+            return 200 "upstream ok org=$http_x_latchkey_org_id key=$http_x_latchkey_key_id project=$http_x_latchkey_project_id env=$http_x_latchkey_environment user=$http_x_latchkey_user_id\n";
         }
     }
 
@@ -63,6 +63,7 @@ http {
         auth_request_set $latchkey_key $upstream_http_x_latchkey_key_id;
         auth_request_set $latchkey_project $upstream_http_x_latchkey_project_id;
         auth_request_set $latchkey_env $upstream_http_x_latchkey_environment;
+        auth_request_set $latchkey_user $upstream_http_x_latchkey_user_id;
         auth_request_set $latchkey_rl_limit $upstream_http_ratelimit_limit;
         auth_request_set $latchkey_rl_remaining $upstream_http_ratelimit_remaining;
         auth_request_set $latchkey_rl_reset $upstream_http_ratelimit_reset;
@@ -77,6 +78,7 @@ http {
         proxy_set_header X-Latchkey-Key-Id $latchkey_key;
         proxy_set_header X-Latchkey-Project-Id $latchkey_project;
         proxy_set_header X-Latchkey-Environment $latchkey_env;
+        proxy_set_header X-Latchkey-User-Id $latchkey_user;
         proxy_set_header X-Latchkey-Scope "";
         add_header RateLimit-Limit $latchkey_rl_limit always;
         add_header RateLimit-Remaining $latchkey_rl_remaining always;
@@ -273,10 +275,17 @@ async fn nginx_admits_a_scoped_key_and_hands_the_upstream_its_identity() {
     let (id, key) =
         TestServer::create_key(&server.admin(), json!({"name": "sandboxes", "scopes": ["sandbox:create"]})).await;
     let bearer = format!("Bearer {key}");
-    let expected = format!("upstream ok org={} key={id} project= env=live\n", server.admin.org_id);
+    let expected =
+        format!("upstream ok org={} key={id} project= env=live user={}\n", server.admin.org_id, server.admin.user_id);
     for (style, credential) in [("X-API-Key", ("X-API-Key", key.as_str())), ("Bearer", ("Authorization", &bearer))] {
         // The client's own identity headers must not reach the upstream.
-        let spoofed = [credential, ("X-Latchkey-Org-Id", "org_spoofed"), ("X-Latchkey-Key-Id", "key_spoofed")];
+        let spoofed = [
+            credential,
+            ("X-Latchkey-Org-Id", "org_spoofed"),
+            ("X-Latchkey-Key-Id", "key_spoofed"),
+            ("X-Latchkey-Project-Id", "prj_spoofed"),
+            ("X-Latchkey-User-Id", "usr_spoofed"),
+        ];
         let r = nginx.post("/v1/sandboxes", &spoofed).await;
         nginx.expect(&r, 200, None, style);
         assert_eq!(r.text, expected, "{style}: the upstream sees the key's org and id, not the client's");

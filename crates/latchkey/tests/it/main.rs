@@ -9,3 +9,4 @@ mod init_serve;
 mod projects;
 mod readme;
 mod scopes_auth;
+mod verify;
