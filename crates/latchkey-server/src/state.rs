@@ -33,16 +33,45 @@ pub struct RouteRule {
 }
 
 impl Settings {
-    /// The required scope of a forwarded request: the longest matching
-    /// prefix wins.
-    pub fn route_scope(&self, method: &str, path: &str) -> Option<&Scope> {
+    /// The required scope of a forwarded request: the rule with the longest
+    /// matching prefix wins (a method-specific rule over an any-method one).
+    /// The path is normalized first (see [`normalize_path`]) and prefixes
+    /// match whole segments, case-insensitively, so `/v1/%73andboxes`,
+    /// `//v1/sandboxes`, `/v1/x/../sandboxes` and `/V1/sandboxes` all match a
+    /// `/v1/sandboxes` rule, and `/v1/sandboxes-old` does not.
+    pub fn route_scope(&self, method: &str, uri: &str) -> Option<&Scope> {
+        let path = normalize_path(uri);
         self.routes
             .iter()
             .filter(|r| r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)))
-            .filter(|r| path.starts_with(&r.path_prefix))
+            .filter(|r| prefix_matches(&r.path_prefix, &path))
             .max_by_key(|r| (r.path_prefix.len(), r.method.is_some()))
             .map(|r| &r.scope)
     }
+}
+
+/// The path of a forwarded URI as a server would route it: query dropped,
+/// percent-decoded, empty and `.` segments removed, `..` resolved,
+/// lowercased.
+pub fn normalize_path(uri: &str) -> String {
+    let raw = uri.split(['?', '#']).next().unwrap_or_default();
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().to_lowercase();
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in decoded.split(['/', '\\']) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("/{}", segments.join("/"))
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    let prefix = normalize_path(prefix);
+    prefix == "/" || path == prefix || path.strip_prefix(&prefix).is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl Default for Settings {
@@ -94,5 +123,16 @@ mod tests {
         assert_eq!(scope("post", "/v1/sandboxes"), Some("sandbox:create".into()));
         assert_eq!(scope("POST", "/v1/sandboxes/exec/9"), Some("sandbox:write".into()));
         assert_eq!(scope("GET", "/v1/agents"), None);
+        for sneaky in [
+            "/v1/%73andboxes",
+            "//v1/sandboxes",
+            "/v1/./sandboxes",
+            "/v1/x/../sandboxes",
+            "/V1/Sandboxes",
+            "/v1/sandboxes?a=b",
+        ] {
+            assert_eq!(scope("POST", sneaky), Some("sandbox:create".into()), "{sneaky}");
+        }
+        assert_eq!(scope("POST", "/v1/sandboxes-old"), None, "prefixes match whole segments");
     }
 }

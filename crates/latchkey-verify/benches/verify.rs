@@ -52,10 +52,9 @@ const KEYS: usize = 10_000;
 /// Inserts in flight at once during set-up.
 const INSERT_CONCURRENCY: usize = 64;
 
-/// Everything the timed loops need.
+/// Everything the timed loops need. Fields drop in order: the verifier (and
+/// the store's pool) before the runtime, the database directory last.
 struct Fixture {
-    /// Keeps the database directory alive.
-    _dir: tempfile::TempDir,
     verifier: KeyVerifier,
     /// Plaintexts of the stored keys.
     keys: Vec<String>,
@@ -67,6 +66,8 @@ struct Fixture {
     /// The multi-thread runtime the store was opened on; kept (idle) so the
     /// pool's background tasks live as long as the pool.
     _setup_rt: tokio::runtime::Runtime,
+    /// Keeps the database directory alive.
+    _dir: tempfile::TempDir,
 }
 
 fn temp_dir() -> tempfile::TempDir {
@@ -192,7 +193,7 @@ fn set_up() -> Fixture {
         inserted,
         started.elapsed() - inserted
     );
-    Fixture { _dir: dir, verifier, keys, malformed, unknown, now, _setup_rt: rt }
+    Fixture { verifier, keys, malformed, unknown, now, _setup_rt: rt, _dir: dir }
 }
 
 fn bench_verify(c: &mut Criterion) {

@@ -69,6 +69,20 @@ pub async fn verify(
     Ok(res)
 }
 
+/// The end client of a forwarded request: the first `X-Forwarded-For`
+/// entry, else `X-Real-IP`, else the TCP peer (the proxy). Only failed
+/// attempts are charged to it, so a spoofed value cannot lock out a valid
+/// key.
+fn forwarded_client(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    header(headers, "x-forwarded-for")
+        .and_then(|v| v.split(',').next())
+        .or_else(|| header(headers, "x-real-ip"))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .or_else(|| client_ip(req))
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -82,24 +96,26 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// 401/403/429 with the error envelope.
 pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers();
-    let scope = match header(headers, "x-latchkey-scope") {
-        Some(s) => Some(Scope::parse(s.trim()).ok_or_else(|| ApiError::invalid_scopes(&[s.to_owned()]))?),
-        None => {
-            let method = header(headers, "x-forwarded-method").or_else(|| header(headers, "x-original-method"));
-            let uri = header(headers, "x-forwarded-uri").or_else(|| header(headers, "x-original-uri"));
-            match (method, uri) {
-                (Some(m), Some(u)) => state.settings.route_scope(m, u.split('?').next().unwrap_or(u)).cloned(),
-                _ => None,
-            }
+    // Every source of a requirement adds to it, none replaces another: a
+    // client that smuggles its own header past the proxy can only ask for
+    // more.
+    let mut scopes: Vec<Scope> = Vec::new();
+    if let Some(s) = header(headers, "x-latchkey-scope") {
+        scopes.push(Scope::parse(s.trim()).ok_or_else(|| ApiError::invalid_scopes(&[s.to_owned()]))?);
+    }
+    for (m, u) in [("x-forwarded-method", "x-forwarded-uri"), ("x-original-method", "x-original-uri")] {
+        if let (Some(method), Some(uri)) = (header(headers, m), header(headers, u))
+            && let Some(scope) = state.settings.route_scope(method, uri)
+        {
+            scopes.push(scope.clone());
         }
-    };
-    let scopes: Vec<Scope> = scope.into_iter().collect();
+    }
     let presented = presented_credential(headers).unwrap_or_default();
     let checks = Checks { org_id: None, scopes: &scopes, project_id: None, cost: 1 };
     let outcome = state.verifier.check(presented, &checks, now_ms()).await?;
     let Some(key) = outcome.key.as_deref().filter(|_| outcome.code == Code::Valid) else {
         if matches!(outcome.code, Code::Malformed | Code::NotFound | Code::Expired | Code::Revoked | Code::Disabled)
-            && let Some(slow) = failed_auth(&state, client_ip(&req).as_deref())
+            && let Some(slow) = failed_auth(&state, forwarded_client(&req).as_deref())
         {
             return Ok(slow);
         }

@@ -295,6 +295,18 @@ async fn forward_auth_route_map_comes_from_the_config_file() {
     assert_eq!(check("POST", "/v1/sandboxes?x=1").await.unwrap().status(), 200);
     assert_eq!(check("POST", "/v1/agents/run").await.unwrap().status(), 403);
     assert_eq!(check("GET", "/v1/other").await.unwrap().status(), 200, "no rule: any valid key");
+    assert_eq!(check("POST", "/v1/%61gents//run").await.unwrap().status(), 403, "encoded paths are normalized");
+    // A scope header smuggled by the client adds a requirement, never lifts one.
+    let smuggled = reqwest::Client::new()
+        .get(format!("{}/v1/auth/check", server.url))
+        .header("X-API-Key", &key)
+        .header("X-Latchkey-Scope", "sandbox:create")
+        .header("X-Original-Method", "POST")
+        .header("X-Original-URI", "/v1/agents/run")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(smuggled.status(), 403);
 }
 
 #[tokio::test]
