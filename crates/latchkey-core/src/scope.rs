@@ -57,14 +57,6 @@ impl Scope {
             _ => false,
         }
     }
-
-    /// The resource this scope names, if it is not `*`.
-    pub fn resource(&self) -> Option<&str> {
-        match self {
-            Self::All => None,
-            Self::Resource(r) | Self::Action(r, _) => Some(r),
-        }
-    }
 }
 
 fn is_name(s: &str) -> bool {
@@ -122,11 +114,6 @@ impl ScopeSet {
     /// granting `requested` is no escalation).
     pub fn missing_from(&self, requested: &Self) -> Vec<String> {
         requested.0.iter().filter(|r| !self.allows(r)).map(ToString::to_string).collect()
-    }
-
-    /// The scopes, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
-        self.0.iter()
     }
 
     /// Canonical text of each scope, for storage and responses.

@@ -145,8 +145,8 @@ pub fn failed_auth(state: &AppState, ip: Option<&str>) -> Option<Response> {
 /// Middleware: authenticates the request's key or answers 401/403/429.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let now = now_ms();
-    let presented = presented_credential(req.headers()).unwrap_or_default().to_owned();
-    let outcome = match state.verifier.check(&presented, &Checks::default(), now).await {
+    let presented = presented_credential(req.headers()).unwrap_or_default();
+    let outcome = match state.verifier.check(presented, &Checks::default(), now).await {
         Ok(o) => o,
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -91,11 +91,6 @@ impl ApiError {
         tracing::error!(error = %cause, source = ?cause.source(), "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log (x-request-id)")
     }
-
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl From<StoreError> for ApiError {

@@ -15,8 +15,8 @@ mod model;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
-use latchkey_core::{KeyHash, Role};
 
 pub use error::StoreError;
 pub use model::*;
@@ -41,9 +41,6 @@ pub trait OrgStore: Send + Sync {
 
     /// A user by id.
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
-
-    /// The role of `user_id` in `org_id`, if they are a member.
-    async fn membership_role(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Role>>;
 }
 
 /// Projects: a grouping layer inside an organization.

@@ -316,11 +316,6 @@ impl KeyVerifier {
         self.limiter.forget(key_id);
     }
 
-    /// Evicts everything (e.g. after a membership change).
-    pub fn invalidate_all(&self) {
-        self.cache.invalidate_all();
-    }
-
     /// Notes a verification of a key with its outcome, to be written by the
     /// next flush (`lastUsedAt` for valid ones, daily counts for all).
     pub fn count(&self, key_id: &str, code: Code, now: Millis) {
@@ -378,9 +373,10 @@ impl KeyVerifier {
         match result {
             Ok(()) => Ok(pending.len()),
             Err(e) => {
-                // Put everything back; counts may be written twice only if the
-                // first write succeeded and the second failed (last-used is
-                // idempotent, counts then over-count by one flush at worst).
+                // Put everything back for the next flush. Each write is one
+                // transaction; re-writing last-used values is idempotent, and
+                // counts are only lost or doubled if the usage transaction
+                // itself half-failed, which it cannot.
                 let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
                 for (id, p) in pending {
                     let e = map.entry(id).or_default();

@@ -1,7 +1,6 @@
 //! Organizations, users, memberships.
 
 use async_trait::async_trait;
-use latchkey_core::Role;
 use sqlx::Row;
 
 use super::SqliteStore;
@@ -53,17 +52,6 @@ impl OrgStore for SqliteStore {
             display_name: r.get("display_name"),
             created_at: r.get("created_at"),
         }))
-    }
-
-    async fn membership_role(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Role>> {
-        let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
-                .bind(org_id)
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        role.map(|r| r.parse().map_err(|e: latchkey_core::role::UnknownRole| StoreError::Corrupt(e.to_string())))
-            .transpose()
     }
 }
 
