@@ -2,7 +2,7 @@
 # One command: latchkey's POST /v1/keys/verify and the better-auth peer's POST /verify,
 # measured back to back with the same knobs, then their SUMMARY lines side by side.
 #   bench/compare.sh                    verify only (about 2 x (5 s + 2 x 3 x DURATION) + setup)
-#   CEILINGS=1 bench/compare.sh         also GET /healthz (latchkey) and GET /plaintext (peer)
+#   CEILINGS=1 bench/compare.sh         also POST /bench/echo and GET /healthz (latchkey), GET /plaintext (peer)
 #   CONCS, DURATION, RUNS, PIN, WARMUP, N, LATCHKEY_BIN, BENCH_DIR, PEER_DIR pass through.
 # Output: bench/results/compare-<stamp>.txt (plus the per-side files the two scripts write).
 set -euo pipefail
@@ -20,6 +20,7 @@ run() {
   echo "## latchkey verify";  TARGET=verify "$HERE/verify.sh"
   echo "## peer verify";      TARGET=verify "$HERE/peer.sh"
   if [ "${CEILINGS:-0}" = 1 ]; then
+    echo "## latchkey echo";    TARGET=echo "$HERE/verify.sh"
     echo "## latchkey healthz"; TARGET=healthz "$HERE/verify.sh"
     echo "## peer plaintext";   TARGET=plaintext "$HERE/peer.sh"
   fi

@@ -6,6 +6,8 @@
 #   PIN [1]   1 = server on CPU 0, wrk on CPU 1 (clean 1-core server vs 1-core client on a 2-core box)
 #             0 = no pinning
 #   TARGET [verify]  verify  = POST /v1/keys/verify with random keys from keys.txt (X-API-Key: admin key)
+#                    echo    = POST /bench/echo with the same bodies: parses the verify JSON and nothing
+#                              else (the same binary's bare JSON route; the server runs with --bench-echo)
 #                    healthz = GET /healthz (the same binary's HTTP ceiling, no auth work)
 #   N [10000]  keys to verify against   PORT [7421]
 #   LATCHKEY_BIN [/work/main/target/release/latchkey]
@@ -15,6 +17,7 @@
 # Prints one line per run and a median summary (also saved to bench/results/latchkey-*.txt);
 # raw wrk output and the server log go to bench/results/ too.
 set -euo pipefail
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # as scripts/run.sh serves
 HERE="$(cd "$(dirname "$0")" && pwd)"
 cd "$HERE"
 CONCS="${CONCS:-16 64}"; DURATION="${DURATION:-15s}"; RUNS="${RUNS:-3}"; WARMUP="${WARMUP:-5s}"
@@ -23,7 +26,7 @@ BIN="${LATCHKEY_BIN:-/work/main/target/release/latchkey}"
 BENCH_DIR="${BENCH_DIR:-/tmp/latchkey-bench/n$N}"
 DATA_DIR="$BENCH_DIR/data"
 BASE="http://127.0.0.1:$PORT"
-case "$TARGET" in verify|healthz) ;; *) echo "TARGET must be verify or healthz" >&2; exit 2 ;; esac
+case "$TARGET" in verify|echo|healthz) ;; *) echo "TARGET must be verify, echo or healthz" >&2; exit 2 ;; esac
 [ -x "$BIN" ] || { echo "no latchkey binary at $BIN (cargo build --release -p latchkey, or set LATCHKEY_BIN)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl missing" >&2; exit 1; }
@@ -57,7 +60,7 @@ stop_server() {
 }
 trap stop_server EXIT
 start_server() {  # $1 = log file
-  "${SRV_PIN[@]}" "$BIN" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" > "$1" 2>&1 &
+  "${SRV_PIN[@]}" "$BIN" serve --bench-echo --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" > "$1" 2>&1 &
   SRV=$!
   for _ in $(seq 1 100); do
     grep -q "latchkey listening on http://127.0.0.1:$PORT" "$1" 2>/dev/null && return 0
@@ -77,7 +80,7 @@ if [ ! -s "$BENCH_DIR/admin-key.txt" ]; then
 fi
 export ADMIN_KEY; ADMIN_KEY="$(cat "$BENCH_DIR/admin-key.txt")"
 HAVE=0; [ -f "$BENCH_DIR/keys.txt" ] && HAVE=$(grep -c . "$BENCH_DIR/keys.txt" || true)
-if [ "$TARGET" = verify ] && [ "$HAVE" -lt "$N" ]; then
+if [ "$TARGET" != healthz ] && [ "$HAVE" -lt "$N" ]; then
   echo "# creating $((N - HAVE)) keys in $BENCH_DIR ..."
   start_server "results/server-$TAG-setup.log"
   python3 make_keys.py --url "$BASE" --n "$N" --out "$BENCH_DIR/keys.txt"
@@ -89,6 +92,7 @@ export KEYS_FILE="$BENCH_DIR/keys.txt"
 start_server "results/server-$TAG.log"
 
 if [ "$TARGET" = healthz ]; then WRK_ARGS=("$BASE/healthz")
+elif [ "$TARGET" = echo ]; then export VERIFY_PATH=/bench/echo; WRK_ARGS=(-s verify.lua "$BASE")
 else WRK_ARGS=(-s verify.lua "$BASE"); fi
 
 if [ "$TARGET" = verify ] && [ "$SANITY" = 1 ]; then
@@ -104,24 +108,32 @@ if [ "$TARGET" = verify ] && [ "$SANITY" = 1 ]; then
 fi
 
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}'; }
+# CPU time (user+system, clock ticks) the server and its threads have used; steal time on a
+# shared VM is not in it, so CPU per request stays comparable when wall-clock rps do not.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)  target=$TARGET n=$N pin=$PIN duration=$DURATION runs=$RUNS bin=$BIN"
 "${WRK_PIN[@]}" wrk -t1 -c16 -d"$WARMUP" "${WRK_ARGS[@]}" > /dev/null   # warm-up (caches, page cache)
 TMP=$(mktemp -d); trap 'stop_server; rm -rf "$TMP"' EXIT
 for C in $CONCS; do
-  : > "$TMP/rps"; : > "$TMP/p50"; : > "$TMP/p99"
+  : > "$TMP/rps"; : > "$TMP/p50"; : > "$TMP/p99"; : > "$TMP/cpu"
   for R in $(seq 1 "$RUNS"); do
     OUTF="results/wrk-$TAG-c$C-r$R.txt"
+    T0=$(cpu_ticks)
     "${WRK_PIN[@]}" wrk -t1 -c"$C" -d"$DURATION" --latency "${WRK_ARGS[@]}" > "$OUTF"
+    T1=$(cpu_ticks)
     RPS=$(awk '/Requests\/sec/ {print $2}' "$OUTF")
+    REQS=$(awk '/requests in/ {print $1}' "$OUTF")
+    HZ=$(getconf CLK_TCK)
+    CPU_US=$(awk -v t="$((T1 - T0))" -v hz="$HZ" -v n="$REQS" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
     P50=$(awk '$1=="50%" {print $2}' "$OUTF" | to_ms); P99=$(awk '$1=="99%" {print $2}' "$OUTF" | to_ms)
     NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUTF"); SOCK=$(grep -c "Socket errors" "$OUTF" || true)
-    echo "c=$C run=$R rps=$RPS p50_ms=$P50 p99_ms=$P99 non2xx=${NON2XX:-0} socket_err_lines=$SOCK"
+    echo "c=$C run=$R rps=$RPS p50_ms=$P50 p99_ms=$P99 server_cpu_us_per_req=$CPU_US non2xx=${NON2XX:-0} socket_err_lines=$SOCK"
     if [ "${NON2XX:-0}" != 0 ]; then echo "WARNING: c=$C run=$R had $NON2XX non-2xx answers (every key in keys.txt is valid, so the rps are not verify rps); see $OUTF and the server log"; fi
-    echo "$RPS" >> "$TMP/rps"; echo "$P50" >> "$TMP/p50"; echo "$P99" >> "$TMP/p99"
+    echo "$RPS" >> "$TMP/rps"; echo "$P50" >> "$TMP/p50"; echo "$P99" >> "$TMP/p99"; echo "$CPU_US" >> "$TMP/cpu"
   done
-  echo "SUMMARY target=$TARGET c=$C median_rps=$(median < "$TMP/rps") median_p50_ms=$(median < "$TMP/p50") median_p99_ms=$(median < "$TMP/p99")"
+  echo "SUMMARY target=$TARGET c=$C median_rps=$(median < "$TMP/rps") median_p50_ms=$(median < "$TMP/p50") median_p99_ms=$(median < "$TMP/p99") median_cpu_us_per_req=$(median < "$TMP/cpu")"
 done
 echo "server peak RSS (VmHWM): $(awk '/VmHWM/ {print $2, $3}' "/proc/$SRV/status" 2>/dev/null || echo "n/a (server gone?)")"
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

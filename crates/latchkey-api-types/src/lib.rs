@@ -86,6 +86,10 @@ pub struct CreateApiKey {
     /// Periodic refill of the credits.
     #[serde(default)]
     pub refill: Option<RefillView>,
+    /// `user` (default: the key stops working when its owner leaves) or
+    /// `org` (admins only: it outlives its creator's membership).
+    #[serde(default)]
+    pub owner: KeyOwner,
 }
 
 /// A credit refill: `remaining` is set back to `amount` every day or month
@@ -189,6 +193,10 @@ pub struct ApiKeyView {
     pub remaining: Option<i64>,
     /// Credit refill.
     pub refill: Option<RefillView>,
+    /// `user` or `org`.
+    pub owner: KeyOwner,
+    /// Who created it (`user` or `key`), kept when ownership moves.
+    pub created_by: Option<RefView>,
     /// The plaintext key: create and rotate responses only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -278,6 +286,214 @@ pub struct OrgView {
     pub name: String,
     /// URL-safe name.
     pub slug: String,
+    /// The caller's role in it (organization lists and views).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Policy: members may list every key of the organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_see_all_keys: Option<bool>,
+    /// Creation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// `POST /v1/auth/signup`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignUp {
+    /// Email (lowercased).
+    pub email: String,
+    /// At least 12 characters.
+    pub password: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// The organization created for the new user.
+    pub org_name: String,
+}
+
+/// `POST /v1/auth/login`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Login {
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// The answer to sign-up and login: the session token, shown once.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionGrant {
+    /// `lks_…`: send as `Authorization: Bearer`.
+    pub token: String,
+    /// End of validity.
+    pub expires_at: String,
+    /// `ses_…`
+    pub session_id: String,
+    /// Who logged in.
+    pub user: UserView,
+    /// The organization created at sign-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgView>,
+}
+
+/// A login session (never its token).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// `ses_…`
+    pub id: String,
+    /// Login time.
+    pub created_at: String,
+    /// End of validity.
+    pub expires_at: String,
+    /// Last request (minute precision).
+    pub last_used_at: Option<String>,
+    /// Client address at login.
+    pub ip: Option<String>,
+    /// `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// Whether this request uses it.
+    pub current: bool,
+}
+
+/// `POST /v1/orgs`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOrg {
+    /// Display name.
+    pub name: String,
+    /// URL-safe name (derived from the name when absent).
+    #[serde(default)]
+    pub slug: Option<String>,
+}
+
+/// `PATCH /v1/orgs/{id}`
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateOrg {
+    /// New display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New slug.
+    #[serde(default)]
+    pub slug: Option<String>,
+    /// Let members list every key of the organization.
+    #[serde(default)]
+    pub members_see_all_keys: Option<bool>,
+}
+
+/// `POST /v1/me/org`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchOrg {
+    /// The organization to act in by default.
+    pub org_id: String,
+}
+
+/// A member of an organization.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    /// `usr_…`
+    pub user_id: String,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// `admin` or `member`.
+    pub role: String,
+    /// When they joined.
+    pub joined_at: String,
+}
+
+/// `PATCH /v1/members/{userId}`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateMember {
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+/// `POST /v1/invitations`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateInvitation {
+    /// Who is invited.
+    pub email: String,
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+/// An invitation. `token` only in the create response.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    /// `inv_…`
+    pub id: String,
+    /// `lki_…`, one-time: create response only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Who is invited.
+    pub email: String,
+    /// Role on acceptance.
+    pub role: String,
+    /// End of validity.
+    pub expires_at: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// `{type, id}` of an actor or target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefView {
+    /// `user`, `key`, `api_key`, `member`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The id.
+    pub id: Option<String>,
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    /// `evt_…`
+    pub id: String,
+    /// When.
+    pub at: String,
+    /// Who acted.
+    pub actor: RefView,
+    /// What happened (`api_key.create`, …).
+    pub action: String,
+    /// On what.
+    pub target: Option<RefView>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// The request's `x-request-id`.
+    pub request_id: Option<String>,
+    /// Non-secret facts (names, scopes, roles).
+    pub details: serde_json::Value,
+}
+
+/// `POST /v1/api-keys/{id}/transfer`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransferApiKey {
+    /// Only `org`.
+    pub to: String,
+}
+
+/// Who owns a key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyOwner {
+    /// A member: the key stops working when they leave.
+    #[default]
+    User,
+    /// The organization: the key outlives its creator's membership.
+    Org,
 }
 
 /// One entry of `GET /v1/scopes`.

@@ -89,13 +89,17 @@ impl KeyPrefix {
 
     /// Validates a full prefix (must end with `_`).
     pub fn new(prefix: &str) -> Result<Self, KeyFormatError> {
-        let ok = prefix.len() >= 2
+        if Self::is_valid(prefix) { Ok(Self(prefix.to_owned())) } else { Err(KeyFormatError::Malformed) }
+    }
+
+    /// Whether `prefix` is a well-formed prefix (no allocation).
+    fn is_valid(prefix: &str) -> bool {
+        prefix.len() >= 2
             && prefix.len() <= MAX_PREFIX_LEN
             && prefix.ends_with('_')
             && prefix.as_bytes()[0].is_ascii_lowercase()
             && !prefix.contains("__")
-            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if ok { Ok(Self(prefix.to_owned())) } else { Err(KeyFormatError::Malformed) }
+            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     }
 
     /// The prefix text, with its trailing `_`.
@@ -146,7 +150,7 @@ impl PlainKey {
         }
         let prefix_len = s.len() - BODY_LEN - CHECK_LEN;
         let (prefix, tail) = s.split_at(prefix_len);
-        if KeyPrefix::new(prefix).is_err() || !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if !KeyPrefix::is_valid(prefix) || !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(KeyFormatError::Malformed);
         }
         let (signed, check) = s.split_at(s.len() - CHECK_LEN);

@@ -8,6 +8,7 @@
 pub mod duration;
 pub mod id;
 pub mod key;
+pub mod password;
 pub mod role;
 pub mod scope;
 pub mod time_fmt;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::Scope;
+
 /// A member's role in an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -13,6 +15,26 @@ pub enum Role {
 }
 
 impl Role {
+    /// The most a credential acting for this role may do: an admin
+    /// anything in the organization; a member anything but `*`, `org:*`,
+    /// `org:write`, `org:members` and `admin:*` (`org:read` stays). A key
+    /// is checked against its scopes *and* its owner's role at the time of
+    /// use, so demoting an admin narrows their keys at once.
+    pub fn allows(self, scope: &Scope) -> bool {
+        match self {
+            Self::Admin => true,
+            Self::Member => match scope {
+                Scope::All => false,
+                Scope::Resource(r) => !matches!(r.as_str(), "org" | "admin"),
+                Scope::Action(r, a) => match r.as_str() {
+                    "org" => a == "read",
+                    "admin" => false,
+                    _ => true,
+                },
+            },
+        }
+    }
+
     /// The stored and wire form.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +62,23 @@ impl FromStr for Role {
             "admin" => Ok(Self::Admin),
             "member" => Ok(Self::Member),
             other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_ceiling() {
+        let p = |s: &str| Scope::parse(s).unwrap_or_else(|| panic!("{s}"));
+        for held in ["sandbox:*", "sandbox:read", "agent:run", "keys:verify", "org:read", "files:*"] {
+            assert!(Role::Member.allows(&p(held)), "{held}");
+        }
+        for refused in ["*", "org:*", "org:write", "org:members", "admin:*", "admin:resources"] {
+            assert!(!Role::Member.allows(&p(refused)), "{refused}");
+            assert!(Role::Admin.allows(&p(refused)), "{refused}");
         }
     }
 }

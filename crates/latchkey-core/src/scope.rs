@@ -121,6 +121,11 @@ impl ScopeSet {
         self.0.iter().map(ToString::to_string).collect()
     }
 
+    /// The scopes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
+        self.0.iter()
+    }
+
     /// Number of scopes.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -1,11 +1,18 @@
 //! Who is calling, and what they may do.
 //!
 //! [`authenticate`] is a middleware on every authenticated route: it reads
-//! `X-API-Key: <key>` or `Authorization: Bearer <key>`, runs the key through
-//! the verification pipeline (which also applies the key's own rate limits
-//! and counts its usage), puts the [`Caller`] in the request, and adds the
-//! `RateLimit-*` headers to the response of a limited key. Any failure is
-//! the same 401 for the client; the reason is logged on the request span.
+//! `X-API-Key: <key>` or `Authorization: Bearer <key or session token>`.
+//! A key goes through the verification pipeline (which also applies the
+//! key's own rate limits and counts its usage); a session token (`lks_…`) is
+//! looked up by hash, and its organization is the one named by
+//! `X-Latchkey-Org` or the session's current one. The middleware puts the
+//! [`Caller`] in the request and adds the `RateLimit-*` headers to the
+//! response of a limited key. Any failure is the same 401 for the client;
+//! the reason is logged on the request span.
+//!
+//! What a caller may do is its credential's scopes (`*` for a session)
+//! bounded by its role at the time of the request
+//! ([`latchkey_core::Role::allows`]).
 //! Repeated failures from one client address turn into 429s (valid callers
 //! from that address are never affected: they are checked first).
 //!
@@ -23,8 +30,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::time_fmt::now_ms;
-use latchkey_core::{Role, Scope, ScopeSet};
-use latchkey_store::ApiKeyRecord;
+use latchkey_core::{PlainKey, Role, Scope, ScopeSet};
+use latchkey_store::{ApiKeyRecord, Session};
 use latchkey_verify::ratelimit::{Limits, RateDecision};
 use latchkey_verify::{Checks, Code, Outcome};
 
@@ -38,34 +45,70 @@ pub type Requirement = (&'static str, &'static str);
 pub const ORG_READ: Requirement = ("org", "read");
 /// Change the organization: manage keys and projects.
 pub const ORG_WRITE: Requirement = ("org", "write");
+/// Manage the organization's members and invitations.
+pub const ORG_MEMBERS: Requirement = ("org", "members");
 /// Verify the organization's keys.
 pub const KEYS_VERIFY: Requirement = ("keys", "verify");
+
+/// How the caller authenticated.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// An API key.
+    Key(Arc<ApiKeyRecord>),
+    /// A person's login session.
+    Session(Arc<Session>),
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The organization every lookup is scoped to.
     pub org_id: String,
-    /// The person behind the credential.
+    /// The person behind the credential (`None` for organization-owned
+    /// keys).
     pub user_id: Option<String>,
-    /// Their role in the organization.
-    pub role: Option<Role>,
-    /// The key used.
-    pub key: Arc<ApiKeyRecord>,
+    /// The role in force: the session user's, or the key owner's at the
+    /// time of use (organization-owned keys act as admin, within their
+    /// scopes).
+    pub role: Role,
+    /// The credential used.
+    pub credential: Credential,
 }
 
+/// `*`, what a session holds (bounded by the role).
+static ALL: std::sync::LazyLock<ScopeSet> = std::sync::LazyLock::new(ScopeSet::all);
+
 impl Caller {
-    /// The scopes in force.
+    /// The scopes the credential carries (`*` for a session); what it may
+    /// actually do is also bounded by the role, see [`Caller::allows`].
     pub fn scopes(&self) -> &ScopeSet {
-        &self.key.scopes
+        match &self.credential {
+            Credential::Key(k) => &k.scopes,
+            Credential::Session(_) => &ALL,
+        }
+    }
+
+    /// Whether the caller may do `scope`: the credential carries it and the
+    /// role allows it.
+    pub fn allows(&self, scope: &Scope) -> bool {
+        self.scopes().allows(scope) && self.role.allows(scope)
     }
 
     /// Fails with 403 `insufficient_scope` unless the caller holds `req`.
     pub fn require(&self, (resource, action): Requirement) -> Result<(), ApiError> {
-        if self.key.scopes.allows(&Scope::action(resource, action)) {
+        if self.allows(&Scope::action(resource, action)) {
             Ok(())
         } else {
             Err(ApiError::insufficient_scope(format!("this credential lacks the `{resource}:{action}` scope")))
+        }
+    }
+
+    /// Managing API keys: a person (session) who is a member may manage
+    /// keys (their own; admins every key); a key needs `org:write`.
+    pub fn require_key_management(&self) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Session(_) => Ok(()),
+            Credential::Key(_) => self.require(ORG_WRITE),
         }
     }
 
@@ -76,7 +119,32 @@ impl Caller {
 
     /// Whether the caller is an admin of the organization.
     pub fn is_admin(&self) -> bool {
-        self.role == Some(Role::Admin)
+        self.role == Role::Admin
+    }
+
+    /// Fails with 403 `forbidden` unless the caller is a person's session.
+    pub fn require_session(&self) -> Result<&Session, ApiError> {
+        match &self.credential {
+            Credential::Session(s) => Ok(s),
+            Credential::Key(_) => Err(ApiError::forbidden("this action needs a login session, not an API key")),
+        }
+    }
+
+    /// The key used, if any.
+    pub fn key(&self) -> Option<&ApiKeyRecord> {
+        match &self.credential {
+            Credential::Key(k) => Some(k),
+            Credential::Session(_) => None,
+        }
+    }
+
+    /// Who acts, for the audit trail: (`user`, user id) for a session,
+    /// (`key`, key id) for a key.
+    pub fn actor(&self) -> (&'static str, &str) {
+        match &self.credential {
+            Credential::Key(k) => ("key", &k.id),
+            Credential::Session(s) => ("user", &s.user_id),
+        }
     }
 
     /// Whether the caller may see and manage `key` (admins: every key of
@@ -142,10 +210,30 @@ pub fn failed_auth(state: &AppState, ip: Option<&str>) -> Option<Response> {
     Some(ApiError::rate_limited("too many failed authentication attempts", decision.retry_after_secs()).into_response())
 }
 
-/// Middleware: authenticates the request's key or answers 401/403/429.
+/// Prefix of session tokens (`lks_…`).
+pub const SESSION_PREFIX: &str = "lks_";
+
+/// Middleware: authenticates the request's key or session token, or answers
+/// 401/403/404/429.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let now = now_ms();
     let presented = presented_credential(req.headers()).unwrap_or_default();
+    if presented.starts_with(SESSION_PREFIX) {
+        let named = req.headers().get("x-latchkey-org").map(|v| v.to_str().unwrap_or_default().trim().to_owned());
+        let token = presented.to_owned();
+        return match session_caller(&state, named.as_deref(), &token, now).await {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller);
+                next.run(req).await
+            }
+            Err(SessionRefusal::Invalid) => {
+                tracing::info!(reason = "session", "unauthorized");
+                failed_auth(&state, client_ip(&req).as_deref())
+                    .unwrap_or_else(|| ApiError::unauthorized().into_response())
+            }
+            Err(SessionRefusal::Error(e)) => e.into_response(),
+        };
+    }
     let outcome = match state.verifier.check(presented, &Checks::default(), now).await {
         Ok(o) => o,
         Err(e) => return ApiError::from(e).into_response(),
@@ -155,8 +243,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             let caller = Caller {
                 org_id: key.org_id.clone(),
                 user_id: key.owner_user_id.clone(),
-                role: key.owner_role,
-                key: Arc::clone(key),
+                // An organization-owned key has no owner ceiling.
+                role: key.owner_role.unwrap_or(Role::Admin),
+                credential: Credential::Key(Arc::clone(key)),
             };
             req.extensions_mut().insert(caller);
             let mut res = next.run(req).await;
@@ -171,6 +260,78 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             failed_auth(&state, client_ip(&req).as_deref()).unwrap_or_else(|| ApiError::unauthorized().into_response())
         }
     }
+}
+
+enum SessionRefusal {
+    /// Unknown, malformed, revoked or expired: 401.
+    Invalid,
+    /// Anything else, answered as is.
+    Error(ApiError),
+}
+
+impl From<latchkey_store::StoreError> for SessionRefusal {
+    fn from(e: latchkey_store::StoreError) -> Self {
+        Self::Error(e.into())
+    }
+}
+
+/// `lastUsedAt` of a session is written at most this often.
+const SESSION_TOUCH_MS: i64 = 60_000;
+
+/// The caller behind a session token, in the organization the request
+/// names (`X-Latchkey-Org`) or the session's current one.
+async fn session_caller(
+    state: &AppState,
+    named: Option<&str>,
+    token: &str,
+    now: i64,
+) -> Result<Caller, SessionRefusal> {
+    let Ok(plain) = PlainKey::parse(token) else {
+        return Err(SessionRefusal::Invalid);
+    };
+    let Some(session) = state.store.session_by_hash(&plain.hash()).await? else {
+        return Err(SessionRefusal::Invalid);
+    };
+    if session.revoked_at.is_some() || session.expires_at <= now {
+        return Err(SessionRefusal::Invalid);
+    }
+    let (org_id, role) = match named {
+        Some(org) => match state.store.role_of(org, &session.user_id).await? {
+            Some(role) => (org.to_owned(), role),
+            None => return Err(SessionRefusal::Error(ApiError::not_found("organization"))),
+        },
+        None => {
+            let current = match &session.current_org_id {
+                Some(org) => state.store.role_of(org, &session.user_id).await?.map(|r| (org.clone(), r)),
+                None => None,
+            };
+            match current {
+                Some(found) => found,
+                // The current organization is gone (the user left it): fall
+                // back to their newest membership.
+                None => {
+                    let page = latchkey_store::Page { limit: 1, before: None };
+                    match state.store.user_orgs(&session.user_id, &page).await?.into_iter().next() {
+                        Some((org, role)) => (org.id, role),
+                        None => {
+                            return Err(SessionRefusal::Error(ApiError::forbidden(
+                                "you are not a member of any organization",
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if session.last_used_at.is_none_or(|t| now - t >= SESSION_TOUCH_MS) {
+        state.store.touch_session(&session.id, now).await?;
+    }
+    Ok(Caller {
+        org_id,
+        user_id: Some(session.user_id.clone()),
+        role,
+        credential: Credential::Session(Arc::new(session)),
+    })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

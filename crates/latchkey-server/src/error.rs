@@ -27,6 +27,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The same error with its message prefixed by the field it is about
+    /// (`displayName: name must not be empty`).
+    #[must_use]
+    pub fn prefixed(mut self, field: &str) -> Self {
+        self.message = format!("{field}: {}", self.message);
+        self
+    }
+
     /// Any status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into(), retry_after: None }

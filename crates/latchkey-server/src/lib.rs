@@ -7,11 +7,13 @@
 //! * `auth.rs` — the [`auth::Caller`] extractor and scope requirements.
 //! * `error.rs` — the one error policy.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
 mod routes;
 pub mod state;
+pub mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,7 +36,8 @@ pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 pub fn state(store: Arc<dyn Store>, settings: Settings, verifier: &VerifierConfig) -> AppState {
     let verifier = Arc::new(KeyVerifier::new(Arc::clone(&store), verifier));
     let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
-    AppState { store, verifier, settings: Arc::new(settings), failed_auth }
+    let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
+    AppState { store, verifier, settings: Arc::new(settings), failed_auth, login_failures }
 }
 
 /// The whole application: routes plus request ids and tracing.
@@ -58,9 +61,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let flusher = state.verifier.spawn_flusher(USAGE_FLUSH_INTERVAL);
     let verifier = Arc::clone(&state.verifier);
+    let warming = Arc::clone(&verifier);
+    let warm = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warming.warm(latchkey_core::time_fmt::now_ms()).await {
+            Ok(n) => tracing::info!(keys = n, ms = started.elapsed().as_millis(), "key cache warmed"),
+            Err(e) => tracing::warn!(error = %e, "could not warm the key cache; keys load on first use"),
+        }
+    });
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     flusher.abort();
+    warm.abort();
     if let Err(e) = verifier.flush().await {
         tracing::warn!(error = %e, "could not write key usage at shutdown");
     }

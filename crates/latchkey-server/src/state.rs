@@ -19,6 +19,18 @@ pub struct Settings {
     pub failed_auth_per_minute: u32,
     /// Forward-auth route map: method and path prefix → required scope.
     pub routes: Vec<RouteRule>,
+    /// Mounts `POST /bench/echo`, a route that parses a verify body and does
+    /// nothing else: the ceiling the verify path is measured against
+    /// (`bench/`). Off unless `latchkey serve --bench-echo`.
+    pub bench_echo: bool,
+    /// Whether `POST /v1/auth/signup` is open.
+    pub signup: bool,
+    /// Lifetime of a login session, in milliseconds.
+    pub session_ttl_ms: i64,
+    /// Failed logins per account (email) and minute before 429s.
+    pub login_failures_per_account: u32,
+    /// Failed logins per client address and minute before 429s.
+    pub login_failures_per_ip: u32,
 }
 
 /// One entry of the forward-auth route map.
@@ -76,7 +88,17 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { brand: "lk".to_owned(), catalog: Catalog::runtools(), failed_auth_per_minute: 30, routes: Vec::new() }
+        Self {
+            brand: "lk".to_owned(),
+            catalog: Catalog::runtools(),
+            failed_auth_per_minute: 30,
+            routes: Vec::new(),
+            bench_echo: false,
+            signup: true,
+            session_ttl_ms: 30 * 86_400_000,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+        }
     }
 }
 
@@ -91,6 +113,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Failed authentications per client address.
     pub failed_auth: Arc<RateLimiter>,
+    /// Failed logins per account and per client address.
+    pub login_failures: Arc<crate::throttle::FailureWindow>,
 }
 
 impl std::fmt::Debug for AppState {

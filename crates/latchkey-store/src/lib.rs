@@ -1,5 +1,6 @@
 //! latchkey's storage: small capability traits ([`OrgStore`],
-//! [`ProjectStore`], [`KeyStore`]) gathered in [`Store`], and the adapters
+//! [`PeopleStore`], [`ProjectStore`], [`KeyStore`], [`AuditStore`]) gathered
+//! in [`Store`], and the adapters
 //! that implement them. The server picks one adapter at start-up and holds it
 //! as `Arc<dyn Store>`; no handler knows which database is behind it.
 //!
@@ -15,11 +16,15 @@ mod model;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
+use latchkey_core::{KeyHash, Role};
 
 pub use error::StoreError;
 pub use model::*;
+
+/// The [`StoreError::Conflict`] reason when a change would leave an
+/// organization without an admin.
+pub const LAST_ADMIN: &str = "last_admin";
 
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -41,6 +46,93 @@ pub trait OrgStore: Send + Sync {
 
     /// A user by id.
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+
+    /// Creates an organization with `admin_user_id` as its admin.
+    /// [`StoreError::Conflict`] if the slug is taken.
+    async fn create_org(&self, org: &NewOrg, admin_user_id: &str) -> StoreResult<()>;
+
+    /// Changes an organization; `None` if there is no such organization.
+    async fn update_org(&self, id: &str, patch: &OrgPatch) -> StoreResult<Option<Org>>;
+
+    /// Organizations `user_id` belongs to, with their role, newest first.
+    async fn user_orgs(&self, user_id: &str, page: &Page) -> StoreResult<Vec<(Org, Role)>>;
+
+    /// `user_id`'s role in `org_id`, if a member.
+    async fn role_of(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Role>>;
+
+    /// Members of `org_id`, by user id descending.
+    async fn list_members(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Member>>;
+
+    /// Changes a member's role. `Conflict("last_admin")` if that would leave
+    /// the organization without an admin; `None` if not a member.
+    async fn set_role(&self, org_id: &str, user_id: &str, role: Role) -> StoreResult<Option<Member>>;
+
+    /// Removes a member. `Conflict("last_admin")` if they are the last
+    /// admin; `false` if not a member.
+    async fn remove_member(&self, org_id: &str, user_id: &str) -> StoreResult<bool>;
+}
+
+/// People: accounts, passwords, sessions, invitations.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    /// Creates a user with a password hash, an organization they administer
+    /// and their first session, atomically. [`StoreError::Conflict`] if the
+    /// email or the slug is taken.
+    async fn sign_up(&self, user: &NewUser, password_hash: &str, org: &NewOrg, session: &Session) -> StoreResult<()>;
+
+    /// A user and their password hash by (lowercased) email.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
+
+    /// Sets a user's password hash; `false` if there is no such user.
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<bool>;
+
+    /// Inserts a session.
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+
+    /// A session by token hash (whatever its state).
+    async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>>;
+
+    /// Notes a request made with a session (callers throttle this).
+    async fn touch_session(&self, id: &str, at: Millis) -> StoreResult<()>;
+
+    /// A user's sessions that are neither revoked nor expired at `now`,
+    /// newest first.
+    async fn list_sessions(&self, user_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Session>>;
+
+    /// Revokes one of `user_id`'s sessions; `false` if there is no such
+    /// active session of theirs.
+    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis) -> StoreResult<bool>;
+
+    /// Sets the organization a session acts in by default.
+    async fn set_session_org(&self, id: &str, org_id: &str) -> StoreResult<()>;
+
+    /// Inserts an invitation.
+    async fn insert_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
+
+    /// Pending (not accepted, revoked or expired) invitations of `org_id`.
+    async fn list_invitations(&self, org_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>>;
+
+    /// Revokes a pending invitation of `org_id`; `false` if none.
+    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<bool>;
+
+    /// Accepts the pending invitation with this token hash for `user`,
+    /// atomically adding the membership and using up the invitation.
+    async fn accept_invitation(
+        &self,
+        token_hash: &KeyHash,
+        user: &User,
+        now: Millis,
+    ) -> StoreResult<Result<Invitation, AcceptError>>;
+}
+
+/// The audit trail: append and read, nothing else.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event.
+    async fn append_event(&self, event: &AuditEvent) -> StoreResult<()>;
+
+    /// Events of `org_id` matching `filter`, newest first.
+    async fn list_events(&self, org_id: &str, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// Projects: a grouping layer inside an organization.
@@ -133,10 +225,23 @@ pub trait KeyStore: Send + Sync {
     /// Writes batched `lastUsedAt` values (key id, time); never moves a
     /// value backwards.
     async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()>;
+
+    /// Keys usable at `now` (not revoked, not expired) of every organization,
+    /// by id after `after_id`, at most `limit`: how the verifier warms its
+    /// cache at start-up.
+    async fn usable_keys(&self, after_id: Option<&str>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Hashes of the keys `user_id` owns in `org_id` (to evict them from
+    /// caches when the member's role changes or they leave).
+    async fn owned_key_hashes(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<KeyHash>>;
+
+    /// Makes a key organization-owned (its creator stays on record); `None`
+    /// if there is no such key.
+    async fn transfer_key_to_org(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>>;
 }
 
 /// Everything the server needs from storage.
-pub trait Store: OrgStore + ProjectStore + KeyStore + 'static {
+pub trait Store: OrgStore + PeopleStore + ProjectStore + KeyStore + AuditStore + 'static {
     /// Whether the database answers (for readiness checks).
     fn backend_name(&self) -> &'static str;
 }

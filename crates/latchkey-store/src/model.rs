@@ -12,6 +12,8 @@ pub struct Org {
     pub name: String,
     /// Unique URL-safe name.
     pub slug: String,
+    /// Policy: members may list every key of the organization.
+    pub members_see_all_keys: bool,
     /// Creation time.
     pub created_at: Millis,
 }
@@ -123,6 +125,36 @@ pub struct NewApiKey {
     pub created_at: Millis,
     /// The key this one replaced (rotation).
     pub rotated_from: Option<String>,
+}
+
+impl NewApiKey {
+    /// A live `*` key for `plain`, owned and created by `user_id`, with no
+    /// limits, credits or expiry: the bootstrap admin key of `latchkey init`
+    /// (and of fixtures that need one).
+    pub fn admin(plain: &latchkey_core::PlainKey, org_id: &str, user_id: &str, name: &str, now: Millis) -> Self {
+        Self {
+            id: latchkey_core::id::new_id(latchkey_core::id::IdKind::Key),
+            org_id: org_id.to_owned(),
+            project_id: None,
+            name: name.to_owned(),
+            hash: plain.hash(),
+            key_prefix: plain.display_prefix(),
+            key_hint: plain.hint(),
+            environment: Environment::Live,
+            kind: KeyKind::Standard,
+            scopes: vec!["*".to_owned()],
+            owner_user_id: Some(user_id.to_owned()),
+            created_by_user_id: Some(user_id.to_owned()),
+            created_by_key_id: None,
+            rate_limit_per_minute: None,
+            rate_limit_per_day: None,
+            expires_at: None,
+            remaining: None,
+            refill: None,
+            created_at: now,
+            rotated_from: None,
+        }
+    }
 }
 
 /// How often credits are refilled.
@@ -300,6 +332,12 @@ impl ApiKeyRecord {
             KeyStatus::Active
         }
     }
+
+    /// Whether the key may do `scope`: it holds it, and its owner's current
+    /// role allows it (organization-owned keys have no owner ceiling).
+    pub fn allows(&self, scope: &latchkey_core::Scope) -> bool {
+        self.scopes.allows(scope) && self.owner_role.is_none_or(|r| r.allows(scope))
+    }
 }
 
 /// Which keys to list.
@@ -318,4 +356,131 @@ pub struct Page {
     pub limit: u32,
     /// Cursor: the last id of the previous page.
     pub before: Option<String>,
+}
+
+/// Changes to an organization; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New slug.
+    pub slug: Option<String>,
+    /// New key-visibility policy.
+    pub members_see_all_keys: Option<bool>,
+}
+
+/// A person's membership of an organization, with the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The person.
+    pub user: User,
+    /// Their role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: Millis,
+}
+
+/// A login session. Only the token's SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `ses_…`
+    pub id: String,
+    /// Whose session.
+    pub user_id: String,
+    /// SHA-256 of the `lks_…` token.
+    pub token_hash: KeyHash,
+    /// The organization requests act in when they name none.
+    pub current_org_id: Option<String>,
+    /// Client address at login.
+    pub ip: Option<String>,
+    /// `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// Login time.
+    pub created_at: Millis,
+    /// End of validity.
+    pub expires_at: Millis,
+    /// Last authenticated request (minute precision).
+    pub last_used_at: Option<Millis>,
+    /// Logout or revocation time.
+    pub revoked_at: Option<Millis>,
+}
+
+/// An invitation to join an organization. Only the token's SHA-256 is
+/// stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// `inv_…`
+    pub id: String,
+    /// The organization to join.
+    pub org_id: String,
+    /// Lowercased email of the invited person.
+    pub email: String,
+    /// Role given on acceptance.
+    pub role: Role,
+    /// SHA-256 of the `lki_…` token.
+    pub token_hash: KeyHash,
+    /// Who invited.
+    pub invited_by: Option<String>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// End of validity.
+    pub expires_at: Millis,
+    /// Acceptance time.
+    pub accepted_at: Option<Millis>,
+    /// Revocation time.
+    pub revoked_at: Option<Millis>,
+}
+
+/// Why accepting an invitation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// Unknown, used, revoked or expired.
+    NotFound,
+    /// The accepting user's email is not the invited one.
+    WrongUser,
+    /// Already a member.
+    AlreadyMember,
+}
+
+/// One audit event. Never updated or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// `evt_…` (time-ordered).
+    pub id: String,
+    /// The organization it belongs to (`None`: no organization, e.g. a
+    /// failed login for an unknown email).
+    pub org_id: Option<String>,
+    /// When.
+    pub at: Millis,
+    /// `user` or `key` (or `anonymous`).
+    pub actor_type: String,
+    /// The user or key id.
+    pub actor_id: Option<String>,
+    /// What happened, e.g. `api_key.create`.
+    pub action: String,
+    /// Kind of the target (`api_key`, `member`, …).
+    pub target_type: Option<String>,
+    /// Its id.
+    pub target_id: Option<String>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// The request's `x-request-id`.
+    pub request_id: Option<String>,
+    /// A JSON object of non-secret details.
+    pub details: String,
+}
+
+/// Filters for listing audit events.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exact action.
+    pub action: Option<String>,
+    /// Exact actor id.
+    pub actor_id: Option<String>,
+    /// Exact target id.
+    pub target_id: Option<String>,
+    /// At or after.
+    pub since: Option<Millis>,
+    /// Before.
+    pub until: Option<Millis>,
 }

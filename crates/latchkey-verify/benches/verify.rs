@@ -44,7 +44,7 @@ use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
-use latchkey_store::{KeyKind, KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
+use latchkey_store::{KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
 use latchkey_verify::{KeyVerifier, Verdict, VerifierConfig};
 
 /// Keys stored and cached.
@@ -83,29 +83,8 @@ fn temp_dir() -> tempfile::TempDir {
 }
 
 /// A key record owned by `user_id`, as `latchkey init` builds one.
-fn new_key(plain: &PlainKey, org_id: &str, user_id: &str, name: String, now: Millis) -> NewApiKey {
-    NewApiKey {
-        id: new_id(IdKind::Key),
-        org_id: org_id.to_owned(),
-        project_id: None,
-        name,
-        hash: plain.hash(),
-        key_prefix: plain.display_prefix(),
-        key_hint: plain.hint(),
-        environment: Environment::Live,
-        kind: KeyKind::Standard,
-        scopes: vec!["*".to_owned()],
-        owner_user_id: Some(user_id.to_owned()),
-        created_by_user_id: Some(user_id.to_owned()),
-        created_by_key_id: None,
-        rate_limit_per_minute: None,
-        rate_limit_per_day: None,
-        expires_at: None,
-        remaining: None,
-        refill: None,
-        created_at: now,
-        rotated_from: None,
-    }
+fn new_key(plain: &PlainKey, org_id: &str, user_id: &str, name: &str, now: Millis) -> NewApiKey {
+    NewApiKey::admin(plain, org_id, user_id, name, now)
 }
 
 /// Polls `fut` once with a no-op waker; `None` if it did not complete.
@@ -126,8 +105,13 @@ fn set_up() -> Fixture {
 
     let (store, keys) = rt.block_on(async {
         let store = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
-        let org =
-            NewOrg { id: new_id(IdKind::Org), name: "Bench".to_owned(), slug: "bench".to_owned(), created_at: now };
+        let org = NewOrg {
+            id: new_id(IdKind::Org),
+            name: "Bench".to_owned(),
+            slug: "bench".to_owned(),
+            members_see_all_keys: false,
+            created_at: now,
+        };
         let user = NewUser {
             id: new_id(IdKind::User),
             email: "bench@example.com".to_owned(),
@@ -135,7 +119,7 @@ fn set_up() -> Fixture {
             created_at: now,
         };
         let admin_plain = PlainKey::generate(&prefix);
-        let admin_key = new_key(&admin_plain, &org.id, &user.id, "bootstrap admin key".to_owned(), now);
+        let admin_key = new_key(&admin_plain, &org.id, &user.id, "bootstrap admin key", now);
         store.bootstrap(&org, &user, &admin_key).await.expect("bootstrap");
 
         let plains: Vec<PlainKey> = (0..KEYS).map(|_| PlainKey::generate(&prefix)).collect();
@@ -144,7 +128,7 @@ fn set_up() -> Fixture {
             if pending.len() >= INSERT_CONCURRENCY {
                 pending.join_next().await.unwrap().unwrap();
             }
-            let record = new_key(plain, &org.id, &user.id, format!("bench key {i}"), now);
+            let record = new_key(plain, &org.id, &user.id, &format!("bench key {i}"), now);
             let store = Arc::clone(&store);
             pending.spawn(async move { store.insert_key(&record).await.expect("insert key") });
         }

@@ -10,8 +10,12 @@
 //! 3. **Cache**: an in-memory map from hash to the key's record, holding
 //!    *negative* entries for unknown hashes too, so a flood of well-formed
 //!    random keys does not reach the database either. Entries live at most
-//!    `cache_ttl`; every mutation made through this node evicts the entry
-//!    ([`KeyVerifier::invalidate`]) so the very next verify sees it.
+//!    `cache_ttl`; a record used after half its life is re-read in the
+//!    background while the cached one keeps answering, so busy keys never
+//!    wait for storage. Every mutation made through this node evicts the
+//!    entry ([`KeyVerifier::invalidate`]) so the very next verify sees it,
+//!    and a read that raced with a mutation is not cached. At start-up
+//!    [`KeyVerifier::warm`] loads every usable key.
 //! 4. **Storage**: on a miss, one indexed lookup by hash; the result (found
 //!    or not) is cached.
 //! 5. **State**: revoked, expired, owner gone → `REVOKED`, `EXPIRED`,
@@ -29,16 +33,20 @@
 //! request: they are added up in memory and written in one transaction per
 //! flush interval and at shutdown ([`KeyVerifier::flush`]).
 //!
-//! Concurrency: the cache is a concurrent map (moka); the limiter is sharded
+//! Concurrency: the cache is a sharded concurrent map (quick_cache, S3-FIFO
+//! eviction at capacity); the limiter is sharded
 //! by key; pending usage sits behind one mutex held for a map update. Two
 //! concurrent misses for the same hash may both query storage; both get the
-//! same answer.
+//! same answer. Reads from storage carry the invalidation epoch they started
+//! in and are dropped instead of cached if any invalidation happened
+//! meanwhile, so a revocation can never be overwritten by an older read.
 
 pub mod ratelimit;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, start_of_day, start_of_month};
 use latchkey_core::{KeyHash, PlainKey, Scope};
@@ -194,27 +202,138 @@ struct KeyPending {
     counts: Vec<(i64, [u32; Code::ALL.len()])>,
 }
 
+/// One cached answer: the record of a hash (or none) and when it was read.
+#[derive(Debug)]
+struct Entry {
+    record: Option<Arc<ApiKeyRecord>>,
+    loaded: Instant,
+    /// A background re-read is under way.
+    refreshing: AtomicBool,
+}
+
+type Cache = quick_cache::sync::Cache<KeyHash, Arc<Entry>>;
+
+/// The cache and the invalidation epoch that guards it.
+#[derive(Clone)]
+struct Records {
+    cache: Arc<Cache>,
+    /// Bumped by every invalidation. A storage read is cached only if no
+    /// invalidation happened since it started.
+    epoch: Arc<AtomicU64>,
+}
+
+impl Records {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Caches `record` for `hash` unless an invalidation happened since
+    /// `epoch` (the read may predate a mutation).
+    fn insert_if_current(&self, epoch: u64, hash: KeyHash, record: Option<Arc<ApiKeyRecord>>) {
+        if self.epoch() == epoch {
+            let entry = Arc::new(Entry { record, loaded: Instant::now(), refreshing: AtomicBool::new(false) });
+            self.cache.insert(hash, entry);
+            // An invalidation between the check and the insert wins: it
+            // bumped the epoch first, so drop what may be stale.
+            if self.epoch() != epoch {
+                self.cache.remove(&hash);
+            }
+        }
+    }
+}
+
 /// The verifier: cache, negative cache, rate limits, credits and
 /// write-behind usage.
 pub struct KeyVerifier {
     store: Arc<dyn Store>,
-    cache: moka::sync::Cache<KeyHash, Option<Arc<ApiKeyRecord>>>,
+    records: Records,
+    ttl: Duration,
+    refresh_after: Duration,
+    capacity: u64,
     limiter: RateLimiter,
     pending: Mutex<HashMap<String, KeyPending>>,
+    /// The `lastUsedAt` this node wrote last per key, within the last
+    /// [`LAST_USED_PRECISION_MS`]: a busy key's value is rewritten once a
+    /// minute, not on every flush.
+    last_written: Mutex<HashMap<String, Millis>>,
 }
+
+/// `lastUsedAt` is written at most this often per key (and node).
+pub const LAST_USED_PRECISION_MS: Millis = 60_000;
 
 impl std::fmt::Debug for KeyVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyVerifier").field("cached", &self.cache.entry_count()).finish_non_exhaustive()
+        f.debug_struct("KeyVerifier").field("cached", &self.records.cache.len()).finish_non_exhaustive()
     }
 }
 
 impl KeyVerifier {
     /// A verifier over `store`.
     pub fn new(store: Arc<dyn Store>, config: &VerifierConfig) -> Self {
-        let cache =
-            moka::sync::Cache::builder().max_capacity(config.cache_capacity).time_to_live(config.cache_ttl).build();
-        Self { store, cache, limiter: RateLimiter::new(), pending: Mutex::new(HashMap::new()) }
+        let cache = Cache::new(usize::try_from(config.cache_capacity).unwrap_or(usize::MAX));
+        Self {
+            store,
+            records: Records { cache: Arc::new(cache), epoch: Arc::new(AtomicU64::new(0)) },
+            ttl: config.cache_ttl,
+            refresh_after: config.cache_ttl / 2,
+            capacity: config.cache_capacity,
+            limiter: RateLimiter::new(),
+            pending: Mutex::new(HashMap::new()),
+            last_written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Loads every key usable at `now` into the cache (up to its capacity),
+    /// page by page, so the first requests after a start do not each wait
+    /// for storage. Returns how many were loaded.
+    pub async fn warm(&self, now: Millis) -> Result<u64, StoreError> {
+        const PAGE: i64 = 1000;
+        let mut after: Option<String> = None;
+        let mut loaded = 0;
+        while loaded < self.capacity {
+            let epoch = self.records.epoch();
+            let page = self.store.usable_keys(after.as_deref(), PAGE, now).await?;
+            let full = page.len() as i64 == PAGE;
+            after = page.last().map(|k| k.id.clone());
+            for k in page {
+                loaded += 1;
+                self.records.insert_if_current(epoch, k.hash, Some(Arc::new(k)));
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// The cached answer for `hash`, reading storage on a miss. A record
+    /// older than half the TTL is re-read in the background (at most one
+    /// re-read at a time per entry) while this one answers.
+    async fn lookup(&self, hash: KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+        if let Some(entry) = self.records.cache.get(&hash).filter(|e| e.loaded.elapsed() < self.ttl) {
+            if entry.record.is_some()
+                && entry.loaded.elapsed() >= self.refresh_after
+                && !entry.refreshing.swap(true, Ordering::AcqRel)
+                && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            {
+                let (store, records, stale) = (Arc::clone(&self.store), self.records.clone(), Arc::clone(&entry));
+                let epoch = records.epoch();
+                runtime.spawn(async move {
+                    match store.find_key_by_hash(&hash).await {
+                        Ok(fresh) => records.insert_if_current(epoch, hash, fresh.map(Arc::new)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not re-read a cached key; will retry");
+                            stale.refreshing.store(false, Ordering::Release);
+                        }
+                    }
+                });
+            }
+            return Ok(entry.record.clone());
+        }
+        let epoch = self.records.epoch();
+        let loaded = self.store.find_key_by_hash(&hash).await?.map(Arc::new);
+        self.records.insert_if_current(epoch, hash, loaded.clone());
+        Ok(loaded)
     }
 
     /// Stages 1–5: who the key is and whether it is usable at `now`. Does not
@@ -223,16 +342,7 @@ impl KeyVerifier {
         let Ok(key) = PlainKey::parse(presented) else {
             return Ok(Verdict::Malformed);
         };
-        let hash = key.hash();
-        let record = match self.cache.get(&hash) {
-            Some(hit) => hit,
-            None => {
-                let loaded = self.store.find_key_by_hash(&hash).await?.map(Arc::new);
-                self.cache.insert(hash, loaded.clone());
-                loaded
-            }
-        };
-        let Some(record) = record else {
+        let Some(record) = self.lookup(key.hash()).await? else {
             return Ok(Verdict::NotFound);
         };
         Ok(match record.status(now) {
@@ -271,7 +381,7 @@ impl KeyVerifier {
         now: Millis,
         out: &mut Outcome,
     ) -> Result<Code, StoreError> {
-        if !checks.scopes.iter().all(|s| k.scopes.allows(s)) {
+        if !checks.scopes.iter().all(|s| k.allows(s)) {
             return Ok(Code::InsufficientScope);
         }
         if let (Some(want), Some(bound)) = (checks.project_id, &k.project_id)
@@ -308,7 +418,8 @@ impl KeyVerifier {
     /// Evicts a key's cached record and its rate-limit state; call after
     /// every mutation of the key.
     pub fn invalidate(&self, hash: &KeyHash) {
-        self.cache.invalidate(hash);
+        self.records.epoch.fetch_add(1, Ordering::AcqRel);
+        self.records.cache.remove(hash);
     }
 
     /// Forgets a key's rate-limit state (its limits changed).
@@ -348,8 +459,15 @@ impl KeyVerifier {
         if pending.is_empty() {
             return Ok(0);
         }
-        let last_used: Vec<(String, Millis)> =
-            pending.iter().filter_map(|(id, p)| p.last_used.map(|t| (id.clone(), t))).collect();
+        let last_used: Vec<(String, Millis)> = {
+            let written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
+            pending
+                .iter()
+                .filter_map(|(id, p)| p.last_used.map(|t| (id, t)))
+                .filter(|(id, t)| written.get(*id).is_none_or(|w| t - w >= LAST_USED_PRECISION_MS))
+                .map(|(id, t)| (id.clone(), t))
+                .collect()
+        };
         let mut counts = Vec::new();
         for (id, p) in &pending {
             for (day, c) in &p.counts {
@@ -371,7 +489,11 @@ impl KeyVerifier {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => Ok(pending.len()),
+            Ok(()) => {
+                let mut written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
+                written.extend(last_used);
+                Ok(pending.len())
+            }
             Err(e) => {
                 // Put everything back for the next flush. Each write is one
                 // transaction; re-writing last-used values is idempotent, and
@@ -405,7 +527,12 @@ impl KeyVerifier {
                 if let Err(e) = this.flush().await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
-                this.limiter.sweep(latchkey_core::time_fmt::now_ms());
+                let now = latchkey_core::time_fmt::now_ms();
+                this.limiter.sweep(now);
+                this.last_written
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|_, w| now - *w < LAST_USED_PRECISION_MS);
             }
         })
     }

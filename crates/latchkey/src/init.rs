@@ -5,7 +5,7 @@ use clap::Args;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
-use latchkey_store::{KeyKind, NewApiKey, NewOrg, NewUser, StoreError};
+use latchkey_store::{NewApiKey, NewOrg, NewUser, StoreError};
 
 use crate::storage::StorageArgs;
 
@@ -55,32 +55,17 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
     let prefix = KeyPrefix::branded(&args.brand, Environment::Live)
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
     let now = now_ms();
-    let org = NewOrg { id: new_id(IdKind::Org), name: org_name.to_owned(), slug: slugify(org_name), created_at: now };
+    let org = NewOrg {
+        id: new_id(IdKind::Org),
+        name: org_name.to_owned(),
+        slug: latchkey_core::id::slugify(org_name),
+        members_see_all_keys: false,
+        created_at: now,
+    };
     let display_name = args.name.clone().unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let user = NewUser { id: new_id(IdKind::User), email, display_name, created_at: now };
     let plain = PlainKey::generate(&prefix);
-    let key = NewApiKey {
-        id: new_id(IdKind::Key),
-        org_id: org.id.clone(),
-        project_id: None,
-        name: "bootstrap admin key".to_owned(),
-        hash: plain.hash(),
-        key_prefix: plain.display_prefix(),
-        key_hint: plain.hint(),
-        environment: Environment::Live,
-        kind: KeyKind::Standard,
-        scopes: vec!["*".to_owned()],
-        owner_user_id: Some(user.id.clone()),
-        created_by_user_id: Some(user.id.clone()),
-        created_by_key_id: None,
-        rate_limit_per_minute: None,
-        rate_limit_per_day: None,
-        expires_at: None,
-        remaining: None,
-        refill: None,
-        created_at: now,
-        rotated_from: None,
-    };
+    let key = NewApiKey::admin(&plain, &org.id, &user.id, "bootstrap admin key", now);
     Ok(Bootstrap { org, user, key, plain })
 }
 
@@ -115,19 +100,4 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// `Acme Corp!` → `acme-corp`.
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    let suffix = &new_id(IdKind::Org)[20..];
-    if slug.is_empty() { format!("org-{suffix}") } else { format!("{slug}-{suffix}") }
 }

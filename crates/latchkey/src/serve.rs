@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Log output: `text` or `json`.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Also serve `POST /bench/echo` (parses a verify body, no auth): the
+    /// baseline of the verify benchmark.
+    #[arg(long, hide = true)]
+    bench_echo: bool,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -46,7 +50,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
 
     let store = args.storage.open().await?;
-    let mut settings = Settings { brand: args.brand, ..Settings::default() };
+    let mut settings = Settings { brand: args.brand, bench_echo: args.bench_echo, ..Settings::default() };
     if let Some(path) = crate::config::apply(args.config.as_deref(), &args.storage.data_dir, &mut settings)? {
         tracing::info!(config = %path.display(), routes = settings.routes.len(), "configuration read");
     }

@@ -1,24 +1,29 @@
 //! `/v1/api-keys`: the RunTools-shaped key API (reference document 000).
 //!
-//! Managing keys needs `org:write` (reading them `org:read`). Admins manage
-//! every key of the organization; members only their own. Nobody can grant
-//! a scope they do not hold: not on create, and not by rotating someone
-//! else's broader key.
+//! A person (session) manages keys as a member of the organization; a key
+//! needs `org:write` (reading `org:read`). Admins manage every key of the
+//! organization; members only their own. Nobody can grant a scope they may
+//! not use themselves (scopes bounded by role): not on create, and not by
+//! rotating someone else's broader key. A key is owned by a member (it stops
+//! working when they leave) or by the organization (`"owner": "org"`, or
+//! `POST /v1/api-keys/{id}/transfer`; admins only).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{
-    ApiKeyView, CreateApiKey, Data, Paged, RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE, Shown,
-    UpdateApiKey, UsageDayView,
+    ApiKeyView, CreateApiKey, Data, KeyOwner, Paged, RefView, RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE,
+    Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{Environment, KeyPrefix, PlainKey, ScopeSet, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval};
 use serde::Deserialize;
+use serde_json::json;
 
-use crate::auth::{Caller, ORG_READ, ORG_WRITE};
+use crate::audit::Audit;
+use crate::auth::{Caller, ORG_READ};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
 use crate::routes::projects;
@@ -57,6 +62,13 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
                 RefillInterval::Monthly => RefillIntervalView::Monthly,
             },
         }),
+        owner: if k.owner_user_id.is_some() { KeyOwner::User } else { KeyOwner::Org },
+        // The credential that created it: a key, or a person's session.
+        created_by: match (&k.created_by_key_id, &k.created_by_user_id) {
+            (Some(key), _) => Some(RefView { kind: "key".to_owned(), id: Some(key.clone()) }),
+            (None, Some(u)) => Some(RefView { kind: "user".to_owned(), id: Some(u.clone()) }),
+            (None, None) => None,
+        },
         key: None,
     }
 }
@@ -81,9 +93,9 @@ fn expiry(expires_in: Option<&str>, expires_at: Option<&str>, now: Millis) -> Re
     }
 }
 
-/// Fails with 403 unless `caller` holds every scope of `requested`.
+/// Fails with 403 unless `caller` may use every scope of `requested`.
 fn check_grant(caller: &Caller, requested: &ScopeSet) -> Result<(), ApiError> {
-    let missing = caller.scopes().missing_from(requested);
+    let missing: Vec<String> = requested.iter().filter(|s| !caller.allows(s)).map(ToString::to_string).collect();
     if missing.is_empty() {
         Ok(())
     } else {
@@ -163,7 +175,7 @@ fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Mint
         scopes: spec.scopes,
         owner_user_id: spec.owner_user_id,
         created_by_user_id: caller.user_id.clone(),
-        created_by_key_id: Some(caller.key.id.clone()),
+        created_by_key_id: caller.key().map(|k| k.id.clone()),
         rate_limit_per_minute: spec.rate_limit_per_minute,
         rate_limit_per_day: spec.rate_limit_per_day,
         remaining: spec.remaining,
@@ -190,9 +202,13 @@ fn shown(k: &ApiKeyRecord, plain: &PlainKey, now: Millis) -> Shown<ApiKeyView> {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     JsonBody(req): JsonBody<CreateApiKey>,
 ) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
-    caller.require(ORG_WRITE)?;
+    caller.require_key_management()?;
+    if req.owner == KeyOwner::Org {
+        caller.require_admin()?;
+    }
     let now = now_ms();
     let name = check_name(&req.name)?;
     let scopes = state.settings.catalog.parse_scopes(&req.scopes).map_err(|e| ApiError::invalid_scopes(&e.0))?;
@@ -217,7 +233,7 @@ pub async fn create(
         environment,
         kind: KeyKind::Standard,
         scopes: scopes.to_strings(),
-        owner_user_id: caller.user_id.clone(),
+        owner_user_id: if req.owner == KeyOwner::Org { None } else { caller.user_id.clone() },
         rate_limit_per_minute,
         rate_limit_per_day,
         remaining,
@@ -233,6 +249,8 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
     tracing::info!(key_id = %stored.id, org_id = %stored.org_id, "api key created");
+    let details = json!({"name": stored.name, "scopes": stored.scopes.to_strings(), "owner": req.owner});
+    audit.by(&state, &caller, "api_key.create", Some(("api_key", &stored.id)), details).await;
     Ok((StatusCode::CREATED, Json(shown(&stored, &minted.plain, now))))
 }
 
@@ -259,8 +277,11 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Paged<ApiKeyView>>, ApiError> {
     caller.require(ORG_READ)?;
-    if q.all_org {
-        caller.require_admin()?;
+    if q.all_org && !caller.is_admin() {
+        let org = state.store.get_org(&caller.org_id).await?;
+        if !org.is_some_and(|o| o.members_see_all_keys) {
+            return Err(ApiError::forbidden("listing every key of the organization needs the admin role"));
+        }
     }
     let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
     let filter = KeyFilter {
@@ -301,10 +322,11 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<UpdateApiKey>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
-    caller.require(ORG_WRITE)?;
+    caller.require_key_management()?;
     let key = find(&state, &caller, &id).await?;
     let patch = KeyPatch {
         name: req.name.as_deref().map(check_name).transpose()?,
@@ -328,6 +350,13 @@ pub async fn update(
     if patch.rate_limit_per_minute.is_some() || patch.rate_limit_per_day.is_some() {
         state.verifier.reset_limits(&updated.id);
     }
+    let details = json!({
+        "name": req.name,
+        "rateLimitPerMinute": updated.rate_limit_per_minute,
+        "rateLimitPerDay": updated.rate_limit_per_day,
+        "remaining": updated.remaining,
+    });
+    audit.by(&state, &caller, "api_key.update", Some(("api_key", &updated.id)), details).await;
     Ok(Json(Data { data: view(&updated, now) }))
 }
 
@@ -374,15 +403,17 @@ pub async fn usage(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
-    caller.require(ORG_WRITE)?;
+    caller.require_key_management()?;
     let key = find(&state, &caller, &id).await?;
     let now = now_ms();
     let revoked =
         state.store.revoke_key(&caller.org_id, &key.id, now).await?.ok_or_else(|| ApiError::not_found("API key"))?;
     state.verifier.invalidate(&revoked.hash);
     tracing::info!(key_id = %revoked.id, "api key revoked");
+    audit.by(&state, &caller, "api_key.revoke", Some(("api_key", &revoked.id)), json!({})).await;
     Ok(Json(Data { data: view(&revoked, now) }))
 }
 
@@ -393,10 +424,11 @@ pub async fn revoke(
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     Path(id): Path<String>,
     OptionalJson(req): OptionalJson<RotateApiKey>,
 ) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
-    caller.require(ORG_WRITE)?;
+    caller.require_key_management()?;
     let old = find(&state, &caller, &id).await?;
     let now = now_ms();
     if old.status(now) != latchkey_store::KeyStatus::Active || old.rotated_to.is_some() {
@@ -443,6 +475,8 @@ pub async fn rotate(
         .ok_or_else(|| ApiError::conflict("the key was revoked or rotated meanwhile"))?;
     state.verifier.invalidate(&old.hash);
     tracing::info!(old_key_id = %old.id, new_key_id = %new.id, grace_ms = grace, "api key rotated");
+    let details = json!({"newKeyId": new.id, "gracePeriodMs": grace});
+    audit.by(&state, &caller, "api_key.rotate", Some(("api_key", &old.id)), details).await;
     Ok((StatusCode::CREATED, Json(shown(&new, &minted.plain, now))))
 }
 
@@ -451,12 +485,42 @@ pub async fn rotate(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(ORG_WRITE)?;
+    caller.require_key_management()?;
     let key = find(&state, &caller, &id).await?;
     let hash = state.store.delete_key(&caller.org_id, &key.id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
     state.verifier.invalidate(&hash);
     tracing::info!(key_id = %key.id, "api key deleted");
+    audit.by(&state, &caller, "api_key.delete", Some(("api_key", &key.id)), json!({"name": key.name})).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/api-keys/{id}/transfer` `{"to": "org"}`: the organization
+/// takes the key over (admins); it keeps working when its creator leaves,
+/// and `createdBy` keeps the record.
+pub async fn transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<TransferApiKey>,
+) -> Result<Json<Data<ApiKeyView>>, ApiError> {
+    caller.require_key_management()?;
+    caller.require_admin()?;
+    if req.to != "org" {
+        return Err(ApiError::bad_request("keys can only be transferred to the organization (`\"to\": \"org\"`)"));
+    }
+    let key = find(&state, &caller, &id).await?;
+    let now = now_ms();
+    let moved = state
+        .store
+        .transfer_key_to_org(&caller.org_id, &key.id, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    state.verifier.invalidate(&moved.hash);
+    let details = json!({"from": key.owner_user_id, "to": "org"});
+    audit.by(&state, &caller, "api_key.transfer", Some(("api_key", &moved.id)), details).await;
+    Ok(Json(Data { data: view(&moved, now) }))
 }

@@ -2,9 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use latchkey_api_types::{Data, MeView, OrgView, ScopeView, UserView};
+use latchkey_api_types::{Data, MeView, ScopeView, UserView};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Credential};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -18,10 +18,14 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Da
     Ok(Json(Data {
         data: MeView {
             user: user.map(|u| UserView { id: u.id, email: u.email, display_name: u.display_name }),
-            org: OrgView { id: org.id, name: org.name, slug: org.slug },
-            role: caller.role.map(|r| r.as_str().to_owned()),
-            auth_type: "api_key".to_owned(),
-            key_id: Some(caller.key.id.clone()),
+            org: crate::routes::orgs::org_view(&org, caller.role),
+            role: Some(caller.role.as_str().to_owned()),
+            auth_type: match caller.credential {
+                Credential::Key(_) => "api_key",
+                Credential::Session(_) => "session",
+            }
+            .to_owned(),
+            key_id: caller.key().map(|k| k.id.clone()),
             scopes: caller.scopes().to_strings(),
         },
     }))

@@ -3,13 +3,15 @@
 mod api_keys;
 mod health;
 mod me;
+mod orgs;
+mod people;
 mod projects;
 mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY;
@@ -27,10 +29,29 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/projects", post(projects::create).get(projects::list))
         .route("/v1/projects/{id}", get(projects::get).patch(projects::update).delete(projects::delete))
         .route("/v1/api-keys/{id}/usage", get(api_keys::usage))
+        .route("/v1/api-keys/{id}/transfer", post(api_keys::transfer))
         .route("/v1/keys/verify", post(verify::verify))
+        .route("/v1/auth/logout", post(people::logout))
+        .route("/v1/sessions", get(people::list))
+        .route("/v1/sessions/{id}", delete(people::revoke))
+        .route("/v1/me/org", post(orgs::switch))
+        .route("/v1/orgs", get(orgs::list).post(orgs::create))
+        .route("/v1/orgs/{id}", get(orgs::get).patch(orgs::update))
+        .route("/v1/members", get(orgs::members))
+        .route("/v1/members/{user_id}", patch(orgs::update_member).delete(orgs::remove_member))
+        .route("/v1/invitations", get(orgs::invitations).post(orgs::invite))
+        .route("/v1/invitations/{id}", delete(orgs::revoke_invitation))
+        .route("/v1/invitations/{id}/accept", post(orgs::accept))
+        .route("/v1/audit-events", get(orgs::audit_events))
         .route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate));
-    Router::new()
+    let mut public = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/v1/auth/signup", post(people::signup))
+        .route("/v1/auth/login", post(people::login));
+    if state.settings.bench_echo {
+        public = public.route("/bench/echo", post(verify::echo));
+    }
+    public
         .route("/v1/auth/check", get(verify::auth_check).post(verify::auth_check))
         .merge(authenticated)
         .fallback(not_found)

@@ -8,6 +8,9 @@ use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_store::{Project, ProjectPatch};
 
+use serde_json::json;
+
+use crate::audit::Audit;
 use crate::auth::{Caller, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
@@ -36,6 +39,7 @@ fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     JsonBody(req): JsonBody<CreateProject>,
 ) -> Result<(StatusCode, Json<Data<ProjectView>>), ApiError> {
     caller.require(ORG_WRITE)?;
@@ -49,6 +53,7 @@ pub async fn create(
         updated_at: now,
     };
     state.store.insert_project(&project).await?;
+    audit.by(&state, &caller, "project.create", Some(("project", &project.id)), json!({"name": project.name})).await;
     Ok((StatusCode::CREATED, Json(Data { data: view(project) })))
 }
 
@@ -80,6 +85,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<UpdateProject>,
 ) -> Result<Json<Data<ProjectView>>, ApiError> {
@@ -96,6 +102,7 @@ pub async fn update(
         .update_project(&caller.org_id, &id, &patch, now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("project"))?;
+    audit.by(&state, &caller, "project.update", Some(("project", &project.id)), json!({"name": patch.name})).await;
     Ok(Json(Data { data: view(project) }))
 }
 
@@ -103,10 +110,12 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(ORG_WRITE)?;
     if is_valid(IdKind::Project, &id) && state.store.delete_project(&caller.org_id, &id, now_ms()).await? {
+        audit.by(&state, &caller, "project.delete", Some(("project", &id)), json!({})).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("project"))

@@ -69,6 +69,13 @@ pub async fn verify(
     Ok(res)
 }
 
+/// `POST /bench/echo` (only with `serve --bench-echo`): parses a verify body
+/// like [`verify`] and answers its length, with no authentication or lookup.
+/// The same binary's ceiling for the verify benchmark.
+pub async fn echo(JsonBody(req): JsonBody<VerifyKey>) -> Json<Data<usize>> {
+    Json(Data { data: req.key.len() })
+}
+
 /// The end client of a forwarded request: the first `X-Forwarded-For`
 /// entry, else `X-Real-IP`, else the TCP peer (the proxy). Only failed
 /// attempts are charged to it, so a spoofed value cannot lock out a valid

@@ -243,22 +243,20 @@ impl KeyStore for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for u in batch {
-            // Keys deleted meanwhile are skipped (the foreign key would refuse them).
-            sqlx::query(
-                "INSERT INTO key_usage (key_id, day, outcome, count) \
-                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = $1) \
-                 ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
-            )
-            .bind(&u.key_id)
-            .bind(&u.day)
-            .bind(&u.outcome)
-            .bind(u.count)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        // One statement for the whole batch: the rows travel as one JSON array
+        // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
+        // skipped (the foreign key would refuse them).
+        let rows: Vec<(&str, &str, &str, i64)> =
+            batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
+        sqlx::query(
+            "INSERT INTO key_usage (key_id, day, outcome, count) \
+             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each($1) j \
+             WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = j.value ->> 0) \
+             ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
+        )
+        .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -339,21 +337,60 @@ impl KeyStore for SqliteStore {
         hash.map(|h| KeyHash::from_bytes(&h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".into()))).transpose()
     }
 
+    async fn owned_key_hashes(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<KeyHash>> {
+        let rows: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT key_hash FROM api_keys WHERE org_id = $1 AND owner_user_id = $2")
+                .bind(org_id)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|h| KeyHash::from_bytes(h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".to_owned())))
+            .collect()
+    }
+
+    async fn transfer_key_to_org(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>> {
+        let done =
+            sqlx::query("UPDATE api_keys SET owner_user_id = NULL, updated_at = $3 WHERE org_id = $1 AND id = $2")
+                .bind(org_id)
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.get_key(org_id, id).await
+    }
+
+    async fn usable_keys(&self, after_id: Option<&str>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(concat!(
+            select_keys!(),
+            "WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
+             AND ($2 IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3"
+        ))
+        .bind(now)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
     async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for (id, at) in batch {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
-            )
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
+        // never moves backwards.
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = u.at \
+             FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) j) u \
+             WHERE api_keys.id = u.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < u.at)",
+        )
+        .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 mod keys;
 mod orgs;
+mod people;
 mod projects;
 
 use std::path::Path;

@@ -1,11 +1,42 @@
 //! Organizations, users, memberships.
 
 use async_trait::async_trait;
+use latchkey_core::Role;
+use latchkey_core::time_fmt::Millis;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
-use super::SqliteStore;
 use super::keys::insert_key_tx;
-use crate::{NewApiKey, NewOrg, NewUser, Org, OrgStore, StoreError, StoreResult, User};
+use super::{SqliteStore, page_limit};
+use crate::{
+    LAST_ADMIN, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreError, StoreResult, User,
+};
+
+macro_rules! org_columns {
+    () => {
+        "o.id, o.name, o.slug, o.members_see_all_keys, o.created_at"
+    };
+}
+
+macro_rules! user_columns {
+    () => {
+        "u.id AS user_id, u.email, u.display_name, u.created_at AS user_created_at"
+    };
+}
+pub(super) use user_columns;
+
+/// Members of the organization `$1`, with the person; callers append
+/// `AND …` conditions.
+macro_rules! select_members {
+    () => {
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            ", m.role, m.created_at AS joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 "
+        )
+    };
+}
 
 #[async_trait]
 impl OrgStore for SqliteStore {
@@ -29,30 +60,190 @@ impl OrgStore for SqliteStore {
     }
 
     async fn get_org(&self, id: &str) -> StoreResult<Option<Org>> {
-        let row = sqlx::query("SELECT id, name, slug, created_at FROM orgs WHERE id = $1")
+        let row = sqlx::query(concat!("SELECT ", org_columns!(), " FROM orgs o WHERE o.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| Org {
-            id: r.get("id"),
-            name: r.get("name"),
-            slug: r.get("slug"),
-            created_at: r.get("created_at"),
-        }))
+        Ok(row.as_ref().map(org))
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT id, email, display_name, created_at FROM users WHERE id = $1")
+        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| User {
-            id: r.get("id"),
-            email: r.get("email"),
-            display_name: r.get("display_name"),
-            created_at: r.get("created_at"),
-        }))
+        Ok(row.as_ref().map(user))
     }
+
+    async fn create_org(&self, o: &NewOrg, admin_user_id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        insert_org(&mut tx, o).await?;
+        add_member(&mut tx, &o.id, admin_user_id, Role::Admin, o.created_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_org(&self, id: &str, patch: &OrgPatch) -> StoreResult<Option<Org>> {
+        let done = sqlx::query(
+            "UPDATE orgs SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
+             members_see_all_keys = COALESCE($4, members_see_all_keys) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&patch.name)
+        .bind(&patch.slug)
+        .bind(patch.members_see_all_keys)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.get_org(id).await
+    }
+
+    async fn user_orgs(&self, user_id: &str, page: &Page) -> StoreResult<Vec<(Org, Role)>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            org_columns!(),
+            ", m.role FROM memberships m JOIN orgs o ON o.id = m.org_id \
+             WHERE m.user_id = $1 AND ($2 IS NULL OR o.id < $2) ORDER BY o.id DESC LIMIT $3"
+        ))
+        .bind(user_id)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((org(r), role(r)?))).collect()
+    }
+
+    async fn role_of(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Role>> {
+        role_in(&self.pool, org_id, user_id).await
+    }
+
+    async fn list_members(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Member>> {
+        let rows = sqlx::query(concat!(select_members!(), "AND ($2 IS NULL OR u.id < $2) ORDER BY u.id DESC LIMIT $3"))
+            .bind(org_id)
+            .bind(&page.before)
+            .bind(page_limit(page) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(member).collect()
+    }
+
+    async fn set_role(&self, org_id: &str, user_id: &str, new_role: Role) -> StoreResult<Option<Member>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(current) = role_in(&mut *tx, org_id, user_id).await? else {
+            return Ok(None);
+        };
+        if current == Role::Admin && new_role != Role::Admin && admins(&mut tx, org_id).await? <= 1 {
+            return Err(StoreError::Conflict(LAST_ADMIN.to_owned()));
+        }
+        sqlx::query("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .bind(new_role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(concat!(select_members!(), "AND m.user_id = $2"))
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        member(&row).map(Some)
+    }
+
+    async fn remove_member(&self, org_id: &str, user_id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(current) = role_in(&mut *tx, org_id, user_id).await? else {
+            return Ok(false);
+        };
+        if current == Role::Admin && admins(&mut tx, org_id).await? <= 1 {
+            return Err(StoreError::Conflict(LAST_ADMIN.to_owned()));
+        }
+        sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn role_in<'c, E>(exec: E, org_id: &str, user_id: &str) -> StoreResult<Option<Role>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(exec)
+        .await?;
+    role.map(|r| r.parse().map_err(|_| StoreError::Corrupt("memberships.role".to_owned()))).transpose()
+}
+
+async fn admins(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, org_id: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'admin'")
+        .bind(org_id)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+pub(super) fn org(r: &SqliteRow) -> Org {
+    Org {
+        id: r.get("id"),
+        name: r.get("name"),
+        slug: r.get("slug"),
+        members_see_all_keys: r.get("members_see_all_keys"),
+        created_at: r.get("created_at"),
+    }
+}
+
+pub(super) fn user(r: &SqliteRow) -> User {
+    User {
+        id: r.get("user_id"),
+        email: r.get("email"),
+        display_name: r.get("display_name"),
+        created_at: r.get("user_created_at"),
+    }
+}
+
+fn role(r: &SqliteRow) -> StoreResult<Role> {
+    let role: String = r.get("role");
+    role.parse().map_err(|_| StoreError::Corrupt("memberships.role".to_owned()))
+}
+
+fn member(r: &SqliteRow) -> StoreResult<Member> {
+    Ok(Member { user: user(r), role: role(r)?, joined_at: r.get("joined_at") })
+}
+
+pub(super) async fn insert_org(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, o: &NewOrg) -> StoreResult<()> {
+    sqlx::query("INSERT INTO orgs (id, name, slug, members_see_all_keys, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&o.id)
+        .bind(&o.name)
+        .bind(&o.slug)
+        .bind(o.members_see_all_keys)
+        .bind(o.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn add_member(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+    at: Millis,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Inserts org, user (or reuses the user with that email), admin membership
@@ -63,13 +254,7 @@ async fn insert_org_admin(
     admin: &NewUser,
     key: &NewApiKey,
 ) -> StoreResult<String> {
-    sqlx::query("INSERT INTO orgs (id, name, slug, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&org.id)
-        .bind(&org.name)
-        .bind(&org.slug)
-        .bind(org.created_at)
-        .execute(&mut **tx)
-        .await?;
+    insert_org(tx, org).await?;
     let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(&admin.email)
         .fetch_optional(&mut **tx)
@@ -87,12 +272,7 @@ async fn insert_org_admin(
             admin.id.clone()
         }
     };
-    sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)")
-        .bind(&org.id)
-        .bind(&user_id)
-        .bind(org.created_at)
-        .execute(&mut **tx)
-        .await?;
+    add_member(tx, &org.id, &user_id, Role::Admin, org.created_at).await?;
     let key =
         NewApiKey { owner_user_id: Some(user_id.clone()), created_by_user_id: Some(user_id.clone()), ..key.clone() };
     insert_key_tx(tx, &key).await?;

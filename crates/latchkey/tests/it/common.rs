@@ -143,6 +143,16 @@ impl TestServer {
         self.with_key(&self.admin.api_key)
     }
 
+    /// A session token in `Authorization: Bearer`, acting in `org_id`
+    /// through `X-Latchkey-Org`.
+    pub fn with_session_in_org(&self, token: &str, org_id: &str) -> Api {
+        Api {
+            base: self.url.clone(),
+            auth: Auth::BearerInOrg(token.to_owned(), org_id.to_owned()),
+            http: self.http.clone(),
+        }
+    }
+
     /// No credentials.
     pub fn anonymous(&self) -> Api {
         Api { base: self.url.clone(), auth: Auth::None, http: self.http.clone() }
@@ -167,6 +177,8 @@ enum Auth {
     None,
     XApiKey(String),
     Bearer(String),
+    /// Bearer token plus `X-Latchkey-Org`.
+    BearerInOrg(String, String),
 }
 
 /// An HTTP client bound to one server and one credential.
@@ -203,6 +215,9 @@ impl Api {
             Auth::None => req,
             Auth::XApiKey(k) => req.header("X-API-Key", k),
             Auth::Bearer(t) => req.header("Authorization", format!("Bearer {t}")),
+            Auth::BearerInOrg(t, org) => {
+                req.header("Authorization", format!("Bearer {t}")).header("X-Latchkey-Org", org.as_str())
+            }
         };
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);
@@ -259,4 +274,84 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+/// The password every test user signs up with (at least 12 characters).
+pub const PASSWORD: &str = "correct-horse-battery-staple";
+
+/// A person who signed up through `POST /v1/auth/signup`.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub email: String,
+    /// The session token (`lks_…`) from the signup.
+    pub token: String,
+    pub session_id: String,
+    pub user_id: String,
+    /// The organization created at signup (the session's current org).
+    pub org_id: String,
+}
+
+/// Signs `email` up with [`PASSWORD`], creating the organization `org`.
+pub async fn signup(server: &TestServer, email: &str, org: &str) -> Person {
+    let display = email.split('@').next().unwrap_or(email);
+    let r = server
+        .anonymous()
+        .post("/v1/auth/signup", json!({"email": email, "password": PASSWORD, "displayName": display, "orgName": org}))
+        .await;
+    assert_eq!(r.status, 201, "signup {email}: {}", r.text);
+    let d = &r.body["data"];
+    Person {
+        email: d["user"]["email"].as_str().unwrap().to_owned(),
+        token: d["token"].as_str().unwrap().to_owned(),
+        session_id: d["sessionId"].as_str().unwrap().to_owned(),
+        user_id: d["user"]["id"].as_str().unwrap().to_owned(),
+        org_id: d["org"]["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// `POST /v1/auth/login`, returning the raw response.
+pub async fn login(server: &TestServer, email: &str, password: &str) -> Resp {
+    server.anonymous().post("/v1/auth/login", json!({"email": email, "password": password})).await
+}
+
+/// `admin` invites `email` with `role`; that person signs up (with an org of
+/// their own) and accepts with their session. Returns the person; act in the
+/// joined org with [`TestServer::with_session_in_org`].
+pub async fn join_org(server: &TestServer, admin: &Api, org_id: &str, email: &str, role: &str) -> Person {
+    let inv = admin.post("/v1/invitations", json!({"email": email, "role": role})).await;
+    assert_eq!(inv.status, 201, "invite {email}: {}", inv.text);
+    let token = inv.body["data"]["token"].as_str().unwrap().to_owned();
+    let person = signup(server, email, &format!("{email} home")).await;
+    let acc = server.with_bearer(&person.token).post_empty(&format!("/v1/invitations/{token}/accept")).await;
+    assert_eq!(acc.status, 200, "accept {email}: {}", acc.text);
+    assert_eq!(acc.body["data"]["id"], org_id, "{}", acc.text);
+    assert_eq!(acc.body["data"]["role"], role, "{}", acc.text);
+    person
+}
+
+/// The `x-request-id` response header.
+pub fn request_id(r: &Resp) -> String {
+    r.headers.get("x-request-id").expect("x-request-id header").to_str().unwrap().to_owned()
+}
+
+/// The `id` fields of a list response's `data`.
+pub fn ids(r: &Resp, field: &str) -> Vec<String> {
+    r.body["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {}", r.text))
+        .iter()
+        .map(|v| v[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Milliseconds since the epoch of an RFC 3339 timestamp.
+pub fn ms(ts: &Value) -> i64 {
+    let t = time::OffsetDateTime::parse(ts.as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{ts} is not RFC 3339: {e}"));
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

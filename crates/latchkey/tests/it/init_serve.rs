@@ -128,3 +128,43 @@ async fn plaintext_keys_never_reach_the_log() {
         assert!(!logs.contains(body), "plaintext key found in the log");
     }
 }
+
+/// `latchkey admin set-password` gives the user `init` created a password, so
+/// they can log in; the password comes from stdin and is checked for length.
+#[tokio::test]
+async fn admin_set_password_lets_the_init_user_log_in() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let server = TestServer::start().await;
+    let dir = server.data_dir();
+    let set = |password: &str| {
+        let mut child = Command::new(crate::common::BIN)
+            .args(["admin", "set-password", "--email", "ADA@example.com", "--data-dir", dir.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let login = |password: &'static str| {
+        let api = server.anonymous();
+        async move { api.post("/v1/auth/login", json!({"email": "ada@example.com", "password": password})).await }
+    };
+    assert_eq!(login("a brand new passphrase").await.status, 401, "no password yet");
+
+    let short = set("too short");
+    assert!(!short.status.success(), "a short password is refused");
+    let ok = set("a brand new passphrase");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(!String::from_utf8_lossy(&ok.stdout).contains("passphrase"), "the password is not echoed");
+
+    let r = login("a brand new passphrase").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.body["data"]["token"].as_str().unwrap().to_owned();
+    let me = server.with_bearer(&token).get("/v1/me").await;
+    assert_eq!(me.body["data"]["org"]["id"], server.admin.org_id.as_str());
+    assert_eq!(me.body["data"]["role"], "admin");
+}

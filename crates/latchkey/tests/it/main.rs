@@ -6,6 +6,8 @@ mod bad_input;
 mod common;
 mod forward_auth_nginx;
 mod init_serve;
+mod isolation;
+mod people;
 mod projects;
 mod readme;
 mod scopes_auth;

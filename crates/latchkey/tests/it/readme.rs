@@ -47,3 +47,33 @@ async fn the_curl_walkthrough_works_as_written() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn the_people_walkthrough_works_as_written() {
+    let server = TestServer::start().await;
+    let script = shell_block_after("### People: sign-up, login, inviting a member")
+        .lines()
+        .map(|l| if l.starts_with("export LK=") { format!("export LK={}", server.url) } else { l.to_owned() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "walkthrough failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"user":"ana@example.com","role":"admin"}"#,
+            r#"[{"email":"ben@example.com","role":"member"},{"email":"ana@example.com","role":"admin"}]"#,
+            r#"{"owner":"user","scopes":["sandbox:*"]}"#,
+            "api_key.create",
+            "invitation.accept",
+            "invitation.create",
+            "204",
+        ],
+        "the outputs the README shows"
+    );
+    for secret in ["a long passphrase", "another long one"] {
+        assert!(!server.logs().contains(secret), "a password reached the log");
+    }
+}

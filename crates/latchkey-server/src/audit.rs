@@ -1,0 +1,97 @@
+//! Appending to the audit trail.
+//!
+//! Handlers call [`Audit::record`] after a mutation has been stored. The
+//! event carries who acted (user or key), what, on what, from where, and the
+//! request id; `details` hold non-secret facts only (names, scopes, roles),
+//! never a key, token or password.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::time_fmt::now_ms;
+use latchkey_store::AuditEvent;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::state::AppState;
+
+/// Where a request came from: its client address and request id.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    /// The TCP peer's address.
+    pub ip: Option<String>,
+    /// The `x-request-id` of the request (set by the server when absent).
+    pub request_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Audit {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string()),
+            request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        })
+    }
+}
+
+/// Who acted.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// `user`, `key` or `anonymous`.
+    pub kind: &'static str,
+    /// Their id.
+    pub id: Option<&'a str>,
+}
+
+impl<'a> From<&'a Caller> for Actor<'a> {
+    fn from(c: &'a Caller) -> Self {
+        let (kind, id) = c.actor();
+        Self { kind, id: Some(id) }
+    }
+}
+
+impl Audit {
+    /// Appends an event to `org_id`'s trail. A failure to write is logged,
+    /// not returned: the mutation it describes has already happened.
+    pub async fn record(
+        &self,
+        state: &AppState,
+        org_id: Option<&str>,
+        actor: Actor<'_>,
+        action: &str,
+        target: Option<(&str, &str)>,
+        details: Value,
+    ) {
+        let event = AuditEvent {
+            id: new_id(IdKind::Event),
+            org_id: org_id.map(str::to_owned),
+            at: now_ms(),
+            actor_type: actor.kind.to_owned(),
+            actor_id: actor.id.map(str::to_owned),
+            action: action.to_owned(),
+            target_type: target.map(|(kind, _)| kind.to_owned()),
+            target_id: target.map(|(_, id)| id.to_owned()),
+            ip: self.ip.clone(),
+            request_id: self.request_id.clone(),
+            details: details.to_string(),
+        };
+        if let Err(e) = state.store.append_event(&event).await {
+            tracing::error!(error = %e, action, "could not append an audit event");
+        }
+    }
+
+    /// [`Audit::record`] for a caller acting in its organization.
+    pub async fn by(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        action: &str,
+        target: Option<(&str, &str)>,
+        details: Value,
+    ) {
+        self.record(state, Some(&caller.org_id), caller.into(), action, target, details).await;
+    }
+}

@@ -1,0 +1,416 @@
+//! `/v1/orgs`, `/v1/me/org`, `/v1/members`, `/v1/invitations`,
+//! `/v1/audit-events`: organizations and who belongs to them.
+//!
+//! Every lookup is scoped: an organization the caller does not belong to,
+//! and a member, invitation or event of another organization, is 404.
+//! Admin-only actions answer a member 403 `forbidden`. The last admin of an
+//! organization can be neither demoted nor removed (409 `last_admin`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use latchkey_api_types::{
+    AuditEventView, CreateInvitation, CreateOrg, Data, InvitationView, MemberView, OrgView, Paged, RefView, Shown,
+    SwitchOrg, UpdateMember, UpdateOrg,
+};
+use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
+use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
+use latchkey_core::{KeyPrefix, PlainKey, Role};
+use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, StoreError};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::{Actor, Audit};
+use crate::auth::{Caller, Credential, ORG_MEMBERS, ORG_READ, ORG_WRITE};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
+use crate::routes::people::check_email;
+use crate::state::AppState;
+
+/// Invitations are valid this long.
+const INVITATION_TTL_MS: Millis = 7 * 86_400_000;
+/// Prefix of invitation tokens.
+const INVITATION_PREFIX: &str = "lki_";
+
+pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
+    OrgView {
+        id: o.id.clone(),
+        name: o.name.clone(),
+        slug: o.slug.clone(),
+        role: Some(role.as_str().to_owned()),
+        members_see_all_keys: Some(o.members_see_all_keys),
+        created_at: Some(to_rfc3339(o.created_at)),
+    }
+}
+
+fn member_view(m: &Member) -> MemberView {
+    MemberView {
+        user_id: m.user.id.clone(),
+        email: m.user.email.clone(),
+        display_name: m.user.display_name.clone(),
+        role: m.role.as_str().to_owned(),
+        joined_at: to_rfc3339(m.joined_at),
+    }
+}
+
+fn parse_role(role: &str) -> Result<Role, ApiError> {
+    role.parse().map_err(|_| ApiError::bad_request("role must be `admin` or `member`"))
+}
+
+fn last_admin(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(m) if m == latchkey_store::LAST_ADMIN => ApiError::new(
+            StatusCode::CONFLICT,
+            "last_admin",
+            "an organization needs an admin: promote another member first",
+        ),
+        other => other.into(),
+    }
+}
+
+/// A URL-safe slug as given: 2–64 lowercase letters, digits and `-`.
+fn check_slug(slug: &str) -> Result<String, ApiError> {
+    let ok = (2..=64).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok { Ok(slug.to_owned()) } else { Err(ApiError::bad_request("slug must be 2-64 of a-z, 0-9 and `-`")) }
+}
+
+/// The caller's role in organization `id`, or 404. A key only knows its
+/// own organization.
+async fn role_in(state: &AppState, caller: &Caller, id: &str) -> Result<(Org, Role), ApiError> {
+    let role = match (&caller.credential, &caller.user_id) {
+        (Credential::Session(_), Some(user)) if is_valid(IdKind::Org, id) => state.store.role_of(id, user).await?,
+        (Credential::Key(_), _) if id == caller.org_id => Some(caller.role),
+        _ => None,
+    };
+    let Some(role) = role else { return Err(ApiError::not_found("organization")) };
+    let org = state.store.get_org(id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    Ok((org, role))
+}
+
+/// `GET /v1/orgs`: the organizations of the caller's user (a key: its own).
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<OrgView>>, ApiError> {
+    let page = q.page()?;
+    match (&caller.credential, &caller.user_id) {
+        (Credential::Session(_), Some(user)) => {
+            let rows = state.store.user_orgs(user, &page).await?;
+            let (rows, next_cursor) = paginate(rows, page.limit, |(o, _)| &o.id);
+            Ok(Json(Paged { data: rows.iter().map(|(o, r)| org_view(o, *r)).collect(), next_cursor }))
+        }
+        _ => {
+            let (org, role) = role_in(&state, &caller, &caller.org_id).await?;
+            let data = if page.before.as_deref().is_some_and(|c| c <= org.id.as_str()) {
+                Vec::new()
+            } else {
+                vec![org_view(&org, role)]
+            };
+            Ok(Json(Paged { data, next_cursor: None }))
+        }
+    }
+}
+
+/// `POST /v1/orgs`: a new organization; its creator (a person) is its admin.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    JsonBody(req): JsonBody<CreateOrg>,
+) -> Result<(StatusCode, Json<Data<OrgView>>), ApiError> {
+    let session = caller.require_session()?;
+    let name = check_name(&req.name)?;
+    let slug = match &req.slug {
+        Some(s) => check_slug(s)?,
+        None => slugify(&name),
+    };
+    let org = NewOrg { id: new_id(IdKind::Org), name, slug, members_see_all_keys: false, created_at: now_ms() };
+    state.store.create_org(&org, &session.user_id).await?;
+    let actor = Actor::from(&caller);
+    audit.record(&state, Some(&org.id), actor, "org.create", Some(("org", &org.id)), json!({"name": org.name})).await;
+    Ok((StatusCode::CREATED, Json(Data { data: org_view(&org, Role::Admin) })))
+}
+
+/// `GET /v1/orgs/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Data<OrgView>>, ApiError> {
+    let (org, role) = role_in(&state, &caller, &id).await?;
+    Ok(Json(Data { data: org_view(&org, role) }))
+}
+
+/// `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UpdateOrg>,
+) -> Result<Json<Data<OrgView>>, ApiError> {
+    let (_, role) = role_in(&state, &caller, &id).await?;
+    if role != Role::Admin {
+        return Err(ApiError::forbidden("changing the organization needs the admin role"));
+    }
+    if caller.key().is_some() {
+        caller.require(ORG_WRITE)?;
+    }
+    let patch = OrgPatch {
+        name: req.name.as_deref().map(check_name).transpose()?,
+        slug: req.slug.as_deref().map(check_slug).transpose()?,
+        members_see_all_keys: req.members_see_all_keys,
+    };
+    let org = state.store.update_org(&id, &patch).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    let details = json!({"name": patch.name, "slug": patch.slug, "membersSeeAllKeys": patch.members_see_all_keys});
+    audit.record(&state, Some(&id), Actor::from(&caller), "org.update", Some(("org", &id)), details).await;
+    Ok(Json(Data { data: org_view(&org, role) }))
+}
+
+/// `POST /v1/me/org` `{orgId}`: the organization this session acts in when
+/// a request names none.
+pub async fn switch(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<SwitchOrg>,
+) -> Result<Json<Data<OrgView>>, ApiError> {
+    let session = caller.require_session()?;
+    let (org, role) = role_in(&state, &caller, &req.org_id).await?;
+    state.store.set_session_org(&session.id, &org.id).await?;
+    Ok(Json(Data { data: org_view(&org, role) }))
+}
+
+/// `GET /v1/members`
+pub async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<MemberView>>, ApiError> {
+    caller.require(ORG_READ)?;
+    let page = q.page()?;
+    let rows = state.store.list_members(&caller.org_id, &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |m| &m.user.id);
+    Ok(Json(Paged { data: rows.iter().map(member_view).collect(), next_cursor }))
+}
+
+/// Evicts a member's keys from the verifier after their role changed or
+/// they left, so the very next request sees it.
+async fn invalidate_member_keys(state: &AppState, org_id: &str, user_id: &str) -> Result<(), ApiError> {
+    for hash in state.store.owned_key_hashes(org_id, user_id).await? {
+        state.verifier.invalidate(&hash);
+    }
+    Ok(())
+}
+
+fn admin_with_members_scope(caller: &Caller) -> Result<(), ApiError> {
+    caller.require_admin()?;
+    caller.require(ORG_MEMBERS)
+}
+
+/// `PATCH /v1/members/{userId}` `{role}`: admins.
+pub async fn update_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(user_id): Path<String>,
+    JsonBody(req): JsonBody<UpdateMember>,
+) -> Result<Json<Data<MemberView>>, ApiError> {
+    admin_with_members_scope(&caller)?;
+    let role = parse_role(&req.role)?;
+    if !is_valid(IdKind::User, &user_id) {
+        return Err(ApiError::not_found("member"));
+    }
+    let member = state
+        .store
+        .set_role(&caller.org_id, &user_id, role)
+        .await
+        .map_err(last_admin)?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    invalidate_member_keys(&state, &caller.org_id, &user_id).await?;
+    audit.by(&state, &caller, "member.update", Some(("member", &user_id)), json!({"role": role.as_str()})).await;
+    Ok(Json(Data { data: member_view(&member) }))
+}
+
+/// `DELETE /v1/members/{userId}`: admins, or members leaving. The member's
+/// own keys stop working at once; organization-owned keys they created do
+/// not.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let leaving = caller.user_id.as_deref() == Some(user_id.as_str());
+    if !leaving {
+        admin_with_members_scope(&caller)?;
+    }
+    if !is_valid(IdKind::User, &user_id)
+        || !state.store.remove_member(&caller.org_id, &user_id).await.map_err(last_admin)?
+    {
+        return Err(ApiError::not_found("member"));
+    }
+    invalidate_member_keys(&state, &caller.org_id, &user_id).await?;
+    audit.by(&state, &caller, "member.remove", Some(("member", &user_id)), json!({"left": leaving})).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn invitation_view(i: &Invitation, token: Option<&PlainKey>) -> InvitationView {
+    InvitationView {
+        id: i.id.clone(),
+        token: token.map(|t| t.expose().to_owned()),
+        email: i.email.clone(),
+        role: i.role.as_str().to_owned(),
+        expires_at: to_rfc3339(i.expires_at),
+        created_at: to_rfc3339(i.created_at),
+    }
+}
+
+/// `POST /v1/invitations` `{email, role}`: admins; the token is shown once.
+pub async fn invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    JsonBody(req): JsonBody<CreateInvitation>,
+) -> Result<(StatusCode, Json<Shown<InvitationView>>), ApiError> {
+    admin_with_members_scope(&caller)?;
+    let email = check_email(&req.email)?;
+    let role = parse_role(&req.role)?;
+    let now = now_ms();
+    let token = PlainKey::generate(&KeyPrefix::new(INVITATION_PREFIX).map_err(|e| ApiError::internal(&e))?);
+    let invitation = Invitation {
+        id: new_id(IdKind::Invitation),
+        org_id: caller.org_id.clone(),
+        email,
+        role,
+        token_hash: token.hash(),
+        invited_by: caller.user_id.clone(),
+        created_at: now,
+        expires_at: now + INVITATION_TTL_MS,
+        accepted_at: None,
+        revoked_at: None,
+    };
+    state.store.insert_invitation(&invitation).await?;
+    let details = json!({"email": invitation.email, "role": role.as_str()});
+    audit.by(&state, &caller, "invitation.create", Some(("invitation", &invitation.id)), details).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(Shown {
+            data: invitation_view(&invitation, Some(&token)),
+            message: "Send this token to the invited person; it is shown once and valid for 7 days.".to_owned(),
+        }),
+    ))
+}
+
+/// `GET /v1/invitations`: pending invitations (admins; never the tokens).
+pub async fn invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<InvitationView>>, ApiError> {
+    admin_with_members_scope(&caller)?;
+    let page = q.page()?;
+    let rows = state.store.list_invitations(&caller.org_id, now_ms(), &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |i| &i.id);
+    Ok(Json(Paged { data: rows.iter().map(|i| invitation_view(i, None)).collect(), next_cursor }))
+}
+
+/// `DELETE /v1/invitations/{id}`: revokes a pending invitation (admins).
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    admin_with_members_scope(&caller)?;
+    if !is_valid(IdKind::Invitation, &id) || !state.store.revoke_invitation(&caller.org_id, &id, now_ms()).await? {
+        return Err(ApiError::not_found("invitation"));
+    }
+    audit.by(&state, &caller, "invitation.delete", Some(("invitation", &id)), json!({})).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/invitations/{token}/accept`: the invited person (by email)
+/// joins with their session.
+pub async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(token): Path<String>,
+) -> Result<Json<Data<OrgView>>, ApiError> {
+    let session = caller.require_session()?;
+    let hash = match PlainKey::parse(&token) {
+        Ok(t) if t.expose().starts_with(INVITATION_PREFIX) => t.hash(),
+        _ => return Err(ApiError::not_found("invitation")),
+    };
+    let user = state.store.get_user(&session.user_id).await?.ok_or_else(ApiError::unauthorized)?;
+    let invitation = match state.store.accept_invitation(&hash, &user, now_ms()).await? {
+        Ok(i) => i,
+        Err(AcceptError::NotFound) => return Err(ApiError::not_found("invitation")),
+        Err(AcceptError::WrongUser) => {
+            return Err(ApiError::forbidden("this invitation is for another email address"));
+        }
+        Err(AcceptError::AlreadyMember) => return Err(ApiError::conflict("you are already a member")),
+    };
+    let org = state.store.get_org(&invitation.org_id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    let actor = Actor { kind: "user", id: Some(&user.id) };
+    let details = json!({"role": invitation.role.as_str()});
+    audit
+        .record(&state, Some(&org.id), actor, "invitation.accept", Some(("invitation", &invitation.id)), details)
+        .await;
+    Ok(Json(Data { data: org_view(&org, invitation.role) }))
+}
+
+/// `GET /v1/audit-events` query.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    action: Option<String>,
+    actor_id: Option<String>,
+    target_id: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/audit-events`: the organization's trail, newest first (admins).
+pub async fn audit_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Paged<AuditEventView>>, ApiError> {
+    caller.require_admin()?;
+    caller.require(ORG_READ)?;
+    let time = |field: &str, v: Option<&str>| {
+        v.map(|t| parse_rfc3339(t).ok_or_else(|| ApiError::bad_request(format!("{field} must be an RFC 3339 time"))))
+            .transpose()
+    };
+    let filter = AuditFilter {
+        action: q.action,
+        actor_id: q.actor_id,
+        target_id: q.target_id,
+        since: time("since", q.since.as_deref())?,
+        until: time("until", q.until.as_deref())?,
+    };
+    let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
+    let rows = state.store.list_events(&caller.org_id, &filter, &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |e| &e.id);
+    let data = rows
+        .into_iter()
+        .map(|e| AuditEventView {
+            at: to_rfc3339(e.at),
+            actor: RefView { kind: e.actor_type, id: e.actor_id },
+            target: e.target_type.map(|kind| RefView { kind, id: e.target_id }),
+            details: serde_json::from_str(&e.details).unwrap_or_else(|_| json!({})),
+            id: e.id,
+            action: e.action,
+            ip: e.ip,
+            request_id: e.request_id,
+        })
+        .collect();
+    Ok(Json(Paged { data, next_cursor }))
+}

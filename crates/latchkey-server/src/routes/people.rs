@@ -1,0 +1,254 @@
+//! `/v1/auth/signup`, `/v1/auth/login`, `/v1/auth/logout`, `/v1/sessions`:
+//! people and their login sessions.
+//!
+//! A session token (`lks_…`, 190 random bits and a checksum, like a key) is
+//! shown once, in the sign-up or login answer; only its SHA-256 is stored.
+//! Passwords are argon2id (hashed on the blocking pool). A wrong email and a
+//! wrong password get the same answer after the same work, and failures are
+//! counted per account and per client address: over the limit, attempts are
+//! refused with 429 before any password is checked.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use latchkey_api_types::{Data, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView};
+use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
+use latchkey_core::password::{PasswordError, check_password, hash_password, verify_password};
+use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
+use latchkey_core::{KeyPrefix, PlainKey};
+use latchkey_store::{NewOrg, NewUser, Page, Session, StoreError, User};
+use serde_json::json;
+
+use crate::audit::{Actor, Audit};
+use crate::auth::{Caller, SESSION_PREFIX};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
+use crate::state::AppState;
+
+/// The one answer to every failed login.
+const BAD_LOGIN: &str = "invalid email or password";
+
+/// A plausible email, lowercased: one `@`, a dot in the domain, no spaces,
+/// at most 254 characters.
+pub fn check_email(email: &str) -> Result<String, ApiError> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid { Ok(e) } else { Err(ApiError::bad_request("email is not a valid email address")) }
+}
+
+fn password_error(e: &PasswordError) -> ApiError {
+    match e {
+        PasswordError::Length => ApiError::bad_request(e.to_string()),
+        PasswordError::Hash => ApiError::internal(e),
+    }
+}
+
+async fn hash_blocking(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| password_error(&e))
+}
+
+pub(crate) fn user_view(u: &User) -> UserView {
+    UserView { id: u.id.clone(), email: u.email.clone(), display_name: u.display_name.clone() }
+}
+
+/// A new session for `user_id` acting in `org_id` by default, and its token.
+fn new_session(
+    state: &AppState,
+    user_id: &str,
+    org_id: Option<String>,
+    audit: &Audit,
+    headers: &HeaderMap,
+    now: Millis,
+) -> Result<(PlainKey, Session), ApiError> {
+    let prefix = KeyPrefix::new(SESSION_PREFIX).map_err(|e| ApiError::internal(&e))?;
+    let token = PlainKey::generate(&prefix);
+    let user_agent =
+        headers.get("user-agent").and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(255).collect::<String>());
+    let session = Session {
+        id: new_id(IdKind::Session),
+        user_id: user_id.to_owned(),
+        token_hash: token.hash(),
+        current_org_id: org_id,
+        ip: audit.ip.clone(),
+        user_agent,
+        created_at: now,
+        expires_at: now + state.settings.session_ttl_ms,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    Ok((token, session))
+}
+
+/// `POST /v1/auth/signup`: a user, their organization and a session.
+pub async fn signup(
+    State(state): State<AppState>,
+    audit: Audit,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SignUp>,
+) -> Result<(StatusCode, Json<Data<SessionGrant>>), ApiError> {
+    if !state.settings.signup {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "signup_disabled",
+            "sign-up is turned off on this server; ask an admin for an invitation",
+        ));
+    }
+    let email = check_email(&req.email)?;
+    let display_name = check_name(&req.display_name).map_err(|e| e.prefixed("displayName"))?;
+    let org_name = check_name(&req.org_name).map_err(|e| e.prefixed("orgName"))?;
+    check_password(&req.password).map_err(|e| password_error(&e))?;
+    let password_hash = hash_blocking(req.password).await?;
+    let now = now_ms();
+    let user = NewUser { id: new_id(IdKind::User), email, display_name, created_at: now };
+    let org = NewOrg {
+        id: new_id(IdKind::Org),
+        slug: slugify(&org_name),
+        name: org_name,
+        members_see_all_keys: false,
+        created_at: now,
+    };
+    let (token, session) = new_session(&state, &user.id, Some(org.id.clone()), &audit, &headers, now)?;
+    match state.store.sign_up(&user, &password_hash, &org, &session).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("an account with this email exists; log in")),
+        Err(e) => return Err(e.into()),
+    }
+    let actor = Actor { kind: "user", id: Some(&user.id) };
+    audit.record(&state, Some(&org.id), actor, "user.signup", Some(("user", &user.id)), json!({})).await;
+    audit.record(&state, Some(&org.id), actor, "org.create", Some(("org", &org.id)), json!({"name": org.name})).await;
+    audit.record(&state, Some(&org.id), actor, "session.create", Some(("session", &session.id)), json!({})).await;
+    tracing::info!(user_id = %user.id, org_id = %org.id, "signed up");
+    let grant = SessionGrant {
+        token: token.expose().to_owned(),
+        expires_at: to_rfc3339(session.expires_at),
+        session_id: session.id,
+        user: user_view(&user),
+        org: Some(OrgView {
+            id: org.id,
+            name: org.name,
+            slug: org.slug,
+            role: Some("admin".to_owned()),
+            members_see_all_keys: Some(false),
+            created_at: Some(to_rfc3339(org.created_at)),
+        }),
+    };
+    Ok((StatusCode::CREATED, Json(Data { data: grant })))
+}
+
+/// `POST /v1/auth/login`: a session for a correct email and password.
+pub async fn login(
+    State(state): State<AppState>,
+    audit: Audit,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<Login>,
+) -> Result<Json<Data<SessionGrant>>, ApiError> {
+    let email = req.email.trim().to_lowercase();
+    let account = format!("account:{email}");
+    let address = format!("ip:{}", audit.ip.as_deref().unwrap_or("-"));
+    let limits = &state.settings;
+    if let Some(wait) = state
+        .login_failures
+        .blocked(&account, limits.login_failures_per_account)
+        .or_else(|| state.login_failures.blocked(&address, limits.login_failures_per_ip))
+    {
+        tracing::warn!("login refused: too many failures");
+        return Err(ApiError::rate_limited("too many failed logins; try again later", wait));
+    }
+    let found = state.store.user_by_email(&email).await?;
+    let stored = found.as_ref().and_then(|(_, h)| h.clone());
+    let password = req.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let orgs = match &found {
+        Some((u, _)) => state.store.user_orgs(&u.id, &Page { limit: 100, before: None }).await?,
+        None => Vec::new(),
+    };
+    let Some((user, _)) = found.filter(|_| ok) else {
+        state.login_failures.record(&account);
+        state.login_failures.record(&address);
+        let actor = Actor { kind: "anonymous", id: None };
+        for (org, _) in &orgs {
+            audit.record(&state, Some(&org.id), actor, "auth.login_failed", None, json!({"email": email})).await;
+        }
+        if orgs.is_empty() {
+            audit.record(&state, None, actor, "auth.login_failed", None, json!({"email": email})).await;
+        }
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", BAD_LOGIN));
+    };
+    let now = now_ms();
+    let current = orgs.first().map(|(o, _)| o.id.clone());
+    let (token, session) = new_session(&state, &user.id, current.clone(), &audit, &headers, now)?;
+    state.store.insert_session(&session).await?;
+    let actor = Actor { kind: "user", id: Some(&user.id) };
+    audit.record(&state, current.as_deref(), actor, "session.create", Some(("session", &session.id)), json!({})).await;
+    tracing::info!(user_id = %user.id, "logged in");
+    Ok(Json(Data {
+        data: SessionGrant {
+            token: token.expose().to_owned(),
+            expires_at: to_rfc3339(session.expires_at),
+            session_id: session.id,
+            user: user_view(&user),
+            org: None,
+        },
+    }))
+}
+
+/// `POST /v1/auth/logout`: ends the session used for this request.
+pub async fn logout(State(state): State<AppState>, caller: Caller, audit: Audit) -> Result<StatusCode, ApiError> {
+    let session = caller.require_session()?;
+    state.store.revoke_session(&session.user_id, &session.id, now_ms()).await?;
+    audit.by(&state, &caller, "session.revoke", Some(("session", &session.id)), json!({"reason": "logout"})).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn session_view(s: &Session, current: &str) -> SessionView {
+    SessionView {
+        id: s.id.clone(),
+        created_at: to_rfc3339(s.created_at),
+        expires_at: to_rfc3339(s.expires_at),
+        last_used_at: s.last_used_at.map(to_rfc3339),
+        ip: s.ip.clone(),
+        user_agent: s.user_agent.clone(),
+        current: s.id == current,
+    }
+}
+
+/// `GET /v1/sessions`: the caller's active sessions.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<SessionView>>, ApiError> {
+    let me = caller.require_session()?;
+    let page = q.page()?;
+    let rows = state.store.list_sessions(&me.user_id, now_ms(), &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |s| &s.id);
+    Ok(Json(Paged { data: rows.iter().map(|s| session_view(s, &me.id)).collect(), next_cursor }))
+}
+
+/// `DELETE /v1/sessions/{id}`: revokes one of the caller's sessions.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let me = caller.require_session()?;
+    if !is_valid(IdKind::Session, &id) || !state.store.revoke_session(&me.user_id, &id, now_ms()).await? {
+        return Err(ApiError::not_found("session"));
+    }
+    audit.by(&state, &caller, "session.revoke", Some(("session", &id)), json!({})).await;
+    Ok(StatusCode::NO_CONTENT)
+}

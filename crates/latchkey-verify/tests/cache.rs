@@ -1,0 +1,121 @@
+//! The verifier's cache against a real SQLite store: warming at start-up,
+//! invalidation, and background re-reads that bound staleness for changes
+//! made by another process.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::time_fmt::{Millis, now_ms};
+use latchkey_core::{Environment, KeyPrefix, PlainKey};
+use latchkey_store::sqlite::SqliteStore;
+use latchkey_store::{KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
+use latchkey_verify::{Code, KeyVerifier, Verdict, VerifierConfig};
+
+struct Fixture {
+    store: Arc<SqliteStore>,
+    org_id: String,
+    user_id: String,
+    _dir: tempfile::TempDir,
+}
+
+fn new_key(plain: &PlainKey, f: &Fixture, expires_at: Option<Millis>) -> NewApiKey {
+    NewApiKey { expires_at, ..NewApiKey::admin(plain, &f.org_id, &f.user_id, "k", now_ms()) }
+}
+
+async fn fixture() -> (Fixture, PlainKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let now = now_ms();
+    let org = NewOrg {
+        id: new_id(IdKind::Org),
+        name: "Acme".to_owned(),
+        slug: "acme".to_owned(),
+        members_see_all_keys: false,
+        created_at: now,
+    };
+    let user = NewUser {
+        id: new_id(IdKind::User),
+        email: "a@example.com".to_owned(),
+        display_name: "A".to_owned(),
+        created_at: now,
+    };
+    let f = Fixture { store, org_id: org.id.clone(), user_id: user.id.clone(), _dir: dir };
+    let admin = PlainKey::generate(&prefix());
+    f.store.bootstrap(&org, &user, &new_key(&admin, &f, None)).await.unwrap();
+    (f, admin)
+}
+
+fn prefix() -> KeyPrefix {
+    KeyPrefix::branded("lk", Environment::Live).unwrap()
+}
+
+#[tokio::test]
+async fn warm_loads_usable_keys_only() {
+    let (f, _admin) = fixture().await;
+    let now = now_ms();
+    for _ in 0..2_500 {
+        f.store.insert_key(&new_key(&PlainKey::generate(&prefix()), &f, None)).await.unwrap();
+    }
+    let expired = new_key(&PlainKey::generate(&prefix()), &f, Some(now - 1_000));
+    f.store.insert_key(&expired).await.unwrap();
+    let revoked = new_key(&PlainKey::generate(&prefix()), &f, None);
+    f.store.insert_key(&revoked).await.unwrap();
+    f.store.revoke_key(&f.org_id, &revoked.id, now).await.unwrap();
+
+    let store: Arc<dyn Store> = f.store.clone();
+    let verifier = KeyVerifier::new(store, &VerifierConfig::default());
+    // 2,500 + the bootstrap key, over three pages; not the expired or revoked one.
+    assert_eq!(verifier.warm(now).await.unwrap(), 2_501);
+
+    let small = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_capacity: 1_000, ..Default::default() });
+    assert_eq!(small.warm(now).await.unwrap(), 1_000, "warming stops at the cache capacity");
+}
+
+#[tokio::test]
+async fn invalidation_takes_effect_on_the_next_verify() {
+    let (f, admin) = fixture().await;
+    let plain = PlainKey::generate(&prefix());
+    let key = new_key(&plain, &f, None);
+    f.store.insert_key(&key).await.unwrap();
+    let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
+    verifier.warm(now_ms()).await.unwrap();
+    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+
+    f.store.revoke_key(&f.org_id, &key.id, now_ms()).await.unwrap();
+    verifier.invalidate(&plain.hash());
+    assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code(), Code::Revoked);
+    // Other keys are untouched.
+    assert!(matches!(verifier.verify(admin.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+}
+
+/// A change made by another process (no invalidation here) shows after at
+/// most the TTL; a key in use is re-read in the background after half of
+/// it, so it shows sooner and no request waits for storage.
+#[tokio::test]
+async fn busy_keys_are_re_read_in_the_background() {
+    let (f, _admin) = fixture().await;
+    let plain = PlainKey::generate(&prefix());
+    let key = new_key(&plain, &f, None);
+    f.store.insert_key(&key).await.unwrap();
+    let ttl = Duration::from_secs(4);
+    let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_ttl: ttl, ..Default::default() });
+    let loaded = Instant::now();
+    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+
+    // "Another node" revokes the key: this verifier is not told.
+    f.store.revoke_key(&f.org_id, &key.id, now_ms()).await.unwrap();
+    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)), "cached");
+
+    tokio::time::sleep(ttl / 2 + Duration::from_millis(100)).await;
+    // Past half the TTL: answered from the cache, and a re-read starts.
+    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+    let mut code = Code::Valid;
+    while code == Code::Valid && loaded.elapsed() < ttl {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        code = verifier.verify(plain.expose(), now_ms()).await.unwrap().code();
+    }
+    assert_eq!(code, Code::Revoked);
+    assert!(loaded.elapsed() < ttl, "the background re-read replaced the entry before it expired");
+}
