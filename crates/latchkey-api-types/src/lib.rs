@@ -4,9 +4,13 @@
 //! Conventions (RunTools): JSON in camelCase; success is `{"data": …}` (plus
 //! `"message"` where a secret is shown once, and `"nextCursor"` on pages);
 //! failure is `{"error": {"code", "message"}}`. Request bodies refuse unknown
-//! fields.
+//! fields. The compatibility profiles' own shapes are in [`runloop`] and
+//! [`runtype`].
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+pub mod runloop;
+pub mod runtype;
 
 /// `{"data": …}`
 #[derive(Debug, Serialize, Deserialize)]
@@ -197,6 +201,11 @@ pub struct ApiKeyView {
     pub owner: KeyOwner,
     /// Who created it (`user` or `key`), kept when ownership moves.
     pub created_by: Option<RefView>,
+    /// `standard`, or `restricted` (a Runloop `rk_` key).
+    pub kind: String,
+    /// The Runtype surface the key belongs to (surface keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surface_id: Option<String>,
     /// The plaintext key: create and rotate responses only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

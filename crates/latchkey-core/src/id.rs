@@ -20,6 +20,10 @@ pub enum IdKind {
     Event,
     /// `inv_…`
     Invitation,
+    /// `prd_…` (Runtype profile)
+    Product,
+    /// `srf_…` (Runtype profile)
+    Surface,
 }
 
 impl IdKind {
@@ -33,6 +37,8 @@ impl IdKind {
             Self::Session => "ses",
             Self::Event => "evt",
             Self::Invitation => "inv",
+            Self::Product => "prd",
+            Self::Surface => "srf",
         }
     }
 }

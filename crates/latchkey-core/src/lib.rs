@@ -1,5 +1,6 @@
 //! latchkey's domain model: identifiers, the API key format, scopes and the
-//! permission check, roles and duration strings.
+//! permission check, roles, duration strings and the
+//! compatibility profiles' scope vocabularies.
 //!
 //! This crate does no I/O and is not async: everything here is a pure function
 //! of its inputs (the only source of entropy is the OS CSPRNG used to mint keys
@@ -9,6 +10,7 @@ pub mod duration;
 pub mod id;
 pub mod key;
 pub mod password;
+pub mod profiles;
 pub mod role;
 pub mod scope;
 pub mod time_fmt;

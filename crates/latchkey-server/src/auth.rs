@@ -104,10 +104,13 @@ impl Caller {
     }
 
     /// Managing API keys: a person (session) who is a member may manage
-    /// keys (their own; admins every key); a key needs `org:write`.
+    /// keys (their own; admins every key), and so may a member's key that
+    /// carries `*` (their full access, as a Runloop `ak_` key is); any other
+    /// key needs `org:write` (Runloop: ACCOUNT WRITE).
     pub fn require_key_management(&self) -> Result<(), ApiError> {
         match &self.credential {
             Credential::Session(_) => Ok(()),
+            Credential::Key(k) if k.owner_user_id.is_some() && k.scopes.allows(&Scope::All) => Ok(()),
             Credential::Key(_) => self.require(ORG_WRITE),
         }
     }

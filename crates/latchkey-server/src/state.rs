@@ -90,7 +90,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             brand: "lk".to_owned(),
-            catalog: Catalog::runtools(),
+            catalog: latchkey_core::profiles::default_catalog(),
             failed_auth_per_minute: 30,
             routes: Vec::new(),
             bench_echo: false,

@@ -1,7 +1,7 @@
 //! latchkey's storage: small capability traits ([`OrgStore`],
-//! [`PeopleStore`], [`ProjectStore`], [`KeyStore`], [`AuditStore`]) gathered
-//! in [`Store`], and the adapters
-//! that implement them. The server picks one adapter at start-up and holds it
+//! [`PeopleStore`], [`ProjectStore`], [`ProductStore`], [`KeyStore`],
+//! [`AuditStore`]) gathered in [`Store`], and the adapters that implement
+//! them. The server picks one adapter at start-up and holds it
 //! as `Arc<dyn Store>`; no handler knows which database is behind it.
 //!
 //! Every query is scoped by organization id: a record of another
@@ -161,6 +161,29 @@ pub trait ProjectStore: Send + Sync {
     async fn delete_project(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
 }
 
+/// Runtype products and their surfaces (organization-owned containers that
+/// surface keys are bound to).
+#[async_trait]
+pub trait ProductStore: Send + Sync {
+    /// Inserts a product.
+    async fn insert_product(&self, product: &Product) -> StoreResult<()>;
+
+    /// A product of `org_id`.
+    async fn get_product(&self, org_id: &str, id: &str) -> StoreResult<Option<Product>>;
+
+    /// Products of `org_id`, newest first.
+    async fn list_products(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Product>>;
+
+    /// Inserts a surface (its product must exist).
+    async fn insert_surface(&self, surface: &Surface) -> StoreResult<()>;
+
+    /// A surface of a product of `org_id`.
+    async fn get_surface(&self, org_id: &str, product_id: &str, id: &str) -> StoreResult<Option<Surface>>;
+
+    /// Surfaces of a product of `org_id`, newest first.
+    async fn list_surfaces(&self, org_id: &str, product_id: &str, page: &Page) -> StoreResult<Vec<Surface>>;
+}
+
 /// API keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
@@ -241,7 +264,7 @@ pub trait KeyStore: Send + Sync {
 }
 
 /// Everything the server needs from storage.
-pub trait Store: OrgStore + PeopleStore + ProjectStore + KeyStore + AuditStore + 'static {
+pub trait Store: OrgStore + PeopleStore + ProjectStore + ProductStore + KeyStore + AuditStore + 'static {
     /// Whether the database answers (for readiness checks).
     fn backend_name(&self) -> &'static str;
 }

@@ -63,6 +63,34 @@ pub struct ProjectPatch {
     pub description: Option<Option<String>>,
 }
 
+/// A Runtype product: a container for surfaces (organization-owned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    /// `prd_…`
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A Runtype surface of a product: what surface keys are bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Surface {
+    /// `srf_…`
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// The product.
+    pub product_id: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
 /// Whether a key has the full power of its owner or a restricted set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
@@ -125,6 +153,8 @@ pub struct NewApiKey {
     pub created_at: Millis,
     /// The key this one replaced (rotation).
     pub rotated_from: Option<String>,
+    /// The Runtype surface the key belongs to, if any.
+    pub surface_id: Option<String>,
 }
 
 impl NewApiKey {
@@ -153,6 +183,7 @@ impl NewApiKey {
             refill: None,
             created_at: now,
             rotated_from: None,
+            surface_id: None,
         }
     }
 }
@@ -291,6 +322,8 @@ pub struct ApiKeyRecord {
     pub rotated_from: Option<String>,
     /// Successor (rotation).
     pub rotated_to: Option<String>,
+    /// The Runtype surface the key belongs to, if any.
+    pub surface_id: Option<String>,
 }
 
 /// A key's lifecycle state at a given time.

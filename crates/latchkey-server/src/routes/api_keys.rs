@@ -69,12 +69,18 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
             (None, Some(u)) => Some(RefView { kind: "user".to_owned(), id: Some(u.clone()) }),
             (None, None) => None,
         },
+        kind: k.kind.as_str().to_owned(),
+        surface_id: k.surface_id.clone(),
         key: None,
     }
 }
 
 /// Expiry from `expiresIn` (duration) or `expiresAt` (RFC 3339), not both.
-fn expiry(expires_in: Option<&str>, expires_at: Option<&str>, now: Millis) -> Result<Option<Millis>, ApiError> {
+pub(crate) fn expiry(
+    expires_in: Option<&str>,
+    expires_at: Option<&str>,
+    now: Millis,
+) -> Result<Option<Millis>, ApiError> {
     match (expires_in, expires_at) {
         (Some(_), Some(_)) => Err(ApiError::bad_request("give either expiresIn or expiresAt, not both")),
         (Some(d), None) => {
@@ -94,7 +100,7 @@ fn expiry(expires_in: Option<&str>, expires_at: Option<&str>, now: Millis) -> Re
 }
 
 /// Fails with 403 unless `caller` may use every scope of `requested`.
-fn check_grant(caller: &Caller, requested: &ScopeSet) -> Result<(), ApiError> {
+pub(crate) fn check_grant(caller: &Caller, requested: &ScopeSet) -> Result<(), ApiError> {
     let missing: Vec<String> = requested.iter().filter(|s| !caller.allows(s)).map(ToString::to_string).collect();
     if missing.is_empty() {
         Ok(())
@@ -107,30 +113,56 @@ fn check_grant(caller: &Caller, requested: &ScopeSet) -> Result<(), ApiError> {
 }
 
 /// A freshly minted key: its plaintext and the record to insert.
-struct Minted {
-    plain: PlainKey,
-    record: NewApiKey,
+pub(crate) struct Minted {
+    /// The plaintext, for the one response that shows it.
+    pub plain: PlainKey,
+    /// What is stored.
+    pub record: NewApiKey,
 }
 
 /// The fields of a new key that are not derived from its plaintext.
-struct KeySpec {
-    org_id: String,
-    project_id: Option<String>,
-    name: String,
-    environment: Environment,
-    kind: KeyKind,
-    scopes: Vec<String>,
-    owner_user_id: Option<String>,
-    rate_limit_per_minute: Option<i64>,
-    rate_limit_per_day: Option<i64>,
-    remaining: Option<i64>,
-    refill: Option<Refill>,
-    expires_at: Option<Millis>,
-    rotated_from: Option<String>,
+pub(crate) struct KeySpec {
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub name: String,
+    pub environment: Environment,
+    pub kind: KeyKind,
+    pub scopes: Vec<String>,
+    pub owner_user_id: Option<String>,
+    pub rate_limit_per_minute: Option<i64>,
+    pub rate_limit_per_day: Option<i64>,
+    pub remaining: Option<i64>,
+    pub refill: Option<Refill>,
+    pub expires_at: Option<Millis>,
+    pub rotated_from: Option<String>,
+    pub surface_id: Option<String>,
+}
+
+impl KeySpec {
+    /// A key of the caller's organization owned as `owner_user_id`, with no
+    /// project, limits, credits or expiry (callers set what they need).
+    pub(crate) fn new(caller: &Caller, name: String, kind: KeyKind, scopes: Vec<String>) -> Self {
+        Self {
+            org_id: caller.org_id.clone(),
+            project_id: None,
+            name,
+            environment: Environment::Live,
+            kind,
+            scopes,
+            owner_user_id: caller.user_id.clone(),
+            rate_limit_per_minute: None,
+            rate_limit_per_day: None,
+            remaining: None,
+            refill: None,
+            expires_at: None,
+            rotated_from: None,
+            surface_id: None,
+        }
+    }
 }
 
 /// Validates a rate limit (≥ 1, at most a billion).
-fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
     match v {
         Some(n) if !(1..=1_000_000_000).contains(&n) => {
             Err(ApiError::bad_request(format!("{field} must be at least 1")))
@@ -160,7 +192,7 @@ fn check_refill(v: Option<RefillView>) -> Result<Option<Refill>, ApiError> {
     Ok(Some(Refill { amount: r.amount, interval }))
 }
 
-fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Minted {
+pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Minted {
     let plain = PlainKey::generate(prefix);
     let record = NewApiKey {
         id: new_id(IdKind::Key),
@@ -183,8 +215,29 @@ fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Mint
         expires_at: spec.expires_at,
         created_at: now,
         rotated_from: spec.rotated_from,
+        surface_id: spec.surface_id,
     };
     Minted { plain, record }
+}
+
+/// Stores a freshly minted key and reads it back; logs and audits the
+/// creation (`details` go to the audit event, never the plaintext).
+pub(crate) async fn store_minted(
+    state: &AppState,
+    caller: &Caller,
+    audit: &Audit,
+    minted: &Minted,
+    details: serde_json::Value,
+) -> Result<ApiKeyRecord, ApiError> {
+    state.store.insert_key(&minted.record).await?;
+    let stored = state
+        .store
+        .get_key(&caller.org_id, &minted.record.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
+    tracing::info!(key_id = %stored.id, org_id = %stored.org_id, kind = stored.kind.as_str(), "api key created");
+    audit.by(state, caller, "api_key.create", Some(("api_key", &stored.id)), details).await;
+    Ok(stored)
 }
 
 fn brand_prefix(state: &AppState, env: Environment) -> Result<KeyPrefix, ApiError> {
@@ -227,30 +280,19 @@ pub async fn create(
     };
     let environment = if req.is_test { Environment::Test } else { Environment::Live };
     let spec = KeySpec {
-        org_id: caller.org_id.clone(),
         project_id,
-        name,
         environment,
-        kind: KeyKind::Standard,
-        scopes: scopes.to_strings(),
         owner_user_id: if req.owner == KeyOwner::Org { None } else { caller.user_id.clone() },
         rate_limit_per_minute,
         rate_limit_per_day,
         remaining,
         refill,
         expires_at,
-        rotated_from: None,
+        ..KeySpec::new(&caller, name, KeyKind::Standard, scopes.to_strings())
     };
     let minted = mint(&brand_prefix(&state, environment)?, spec, &caller, now);
-    state.store.insert_key(&minted.record).await?;
-    let stored = state
-        .store
-        .get_key(&caller.org_id, &minted.record.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
-    tracing::info!(key_id = %stored.id, org_id = %stored.org_id, "api key created");
-    let details = json!({"name": stored.name, "scopes": stored.scopes.to_strings(), "owner": req.owner});
-    audit.by(&state, &caller, "api_key.create", Some(("api_key", &stored.id)), details).await;
+    let details = json!({"name": minted.record.name, "scopes": minted.record.scopes, "owner": req.owner});
+    let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok((StatusCode::CREATED, Json(shown(&stored, &minted.plain, now))))
 }
 
@@ -466,6 +508,7 @@ pub async fn rotate(
         refill: old.refill,
         expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
         rotated_from: Some(old.id.clone()),
+        surface_id: old.surface_id.clone(),
     };
     let minted = mint(&prefix, spec, &caller, now);
     let new = state

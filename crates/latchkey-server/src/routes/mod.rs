@@ -1,4 +1,5 @@
-//! The router: one module per resource.
+//! The router: one module per resource, plus one per compatibility profile
+//! (`runloop`, `runtype`).
 
 mod api_keys;
 mod health;
@@ -6,6 +7,8 @@ mod me;
 mod orgs;
 mod people;
 mod projects;
+mod runloop;
+mod runtype;
 mod verify;
 
 use axum::Router;
@@ -43,6 +46,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/invitations/{id}", delete(orgs::revoke_invitation))
         .route("/v1/invitations/{id}/accept", post(orgs::accept))
         .route("/v1/audit-events", get(orgs::audit_events))
+        // Runloop profile (reference 003).
+        .route("/v1/apikeys", post(runloop::create_api_key))
+        .route("/v1/restricted_keys", post(runloop::create_restricted_key))
+        // Runtype profile (reference 004).
+        .route("/v1/products", post(runtype::create_product).get(runtype::list_products))
+        .route("/v1/products/{id}", get(runtype::get_product))
+        .route("/v1/products/{id}/surfaces", post(runtype::create_surface).get(runtype::list_surfaces))
+        .route("/v1/products/{id}/surfaces/{surface_id}", get(runtype::get_surface))
+        .route("/v1/products/{id}/surfaces/{surface_id}/keys", post(runtype::create_surface_key))
         .route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate));
     let mut public = Router::new()
         .route("/healthz", get(health::healthz))

@@ -19,7 +19,7 @@ macro_rules! select_keys {
         "SELECT k.id, k.org_id, k.project_id, k.name, k.key_hash, k.key_prefix, k.key_hint, \
     k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
     k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
-    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, \
+    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
     u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
     FROM api_keys k \
     LEFT JOIN users u ON u.id = k.owner_user_id \
@@ -74,6 +74,7 @@ fn record(r: &SqliteRow) -> StoreResult<ApiKeyRecord> {
         revoked_at: r.get("revoked_at"),
         rotated_from: r.get("rotated_from"),
         rotated_to: r.get("rotated_to"),
+        surface_id: r.get("surface_id"),
     })
 }
 
@@ -87,8 +88,10 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::S
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
          scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
-         expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, $17)",
+         expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at, \
+         surface_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, $17, \
+         $22)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -111,6 +114,7 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::S
     .bind(k.remaining)
     .bind(k.refill.map(|r| r.amount))
     .bind(k.refill.map(|r| r.interval.as_str()))
+    .bind(&k.surface_id)
 }
 
 impl SqliteStore {

@@ -8,6 +8,7 @@
 mod keys;
 mod orgs;
 mod people;
+mod products;
 mod projects;
 
 use std::path::Path;

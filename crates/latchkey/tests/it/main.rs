@@ -10,5 +10,7 @@ mod isolation;
 mod people;
 mod projects;
 mod readme;
+mod runloop;
+mod runtype;
 mod scopes_auth;
 mod verify;

@@ -15,13 +15,11 @@ fn shell_block_after(marker: &str) -> String {
     rest[open..open + close].to_owned()
 }
 
-#[tokio::test]
-async fn the_curl_walkthrough_works_as_written() {
-    if Command::new("jq").arg("--version").output().is_err() {
-        panic!("jq is needed by the README walkthrough test (.ci/run installs it)");
-    }
-    let server = TestServer::start().await;
-    let script = shell_block_after("In another terminal")
+/// Runs the block after `marker` with bash (`-euo pipefail`), with the
+/// server's address and admin key in place of the `export LK=` and `export
+/// ADMIN_KEY=` lines; returns its standard output.
+fn run_block(server: &TestServer, marker: &str) -> String {
+    let script = shell_block_after(marker)
         .lines()
         .map(|l| {
             if l.starts_with("export LK=") {
@@ -35,8 +33,47 @@ async fn the_curl_walkthrough_works_as_written() {
         .collect::<Vec<_>>()
         .join("\n");
     let out = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "walkthrough failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{marker} failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// The `# …` output lines the README shows in the block after `marker`
+/// (comment lines that follow a command, not the explanatory ones before).
+fn shown_outputs(marker: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after_command = false;
+    for line in shell_block_after(marker).lines() {
+        if let Some(shown) = line.strip_prefix("# ") {
+            if after_command {
+                out.push(shown.to_owned());
+            }
+        } else {
+            after_command = !line.trim().is_empty();
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_profile_walkthroughs_work_as_written() {
+    let server = TestServer::start().await;
+    for marker in ["### Runloop: `POST /v1/apikeys`", "### Runtype: products, surfaces and surface keys"] {
+        let stdout = run_block(&server, marker);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let shown = shown_outputs(marker);
+        assert!(shown.len() >= 3, "{marker}: the README shows outputs");
+        assert_eq!(lines, shown, "{marker}: the outputs the README shows");
+    }
+}
+
+#[tokio::test]
+async fn the_curl_walkthrough_works_as_written() {
+    if Command::new("jq").arg("--version").output().is_err() {
+        panic!("jq is needed by the README walkthrough test (.ci/run installs it)");
+    }
+    let server = TestServer::start().await;
+    let stdout = run_block(&server, "In another terminal");
     assert!(stdout.contains("\"sandbox:create\""), "the new key is used: {stdout}");
     assert!(stdout.contains("insufficient_scope"), "escalation refused: {stdout}");
     assert!(stdout.contains("\"revoked\""), "revoked: {stdout}");
@@ -51,14 +88,7 @@ async fn the_curl_walkthrough_works_as_written() {
 #[tokio::test]
 async fn the_people_walkthrough_works_as_written() {
     let server = TestServer::start().await;
-    let script = shell_block_after("### People: sign-up, login, inviting a member")
-        .lines()
-        .map(|l| if l.starts_with("export LK=") { format!("export LK={}", server.url) } else { l.to_owned() })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let out = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "walkthrough failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = run_block(&server, "### People: sign-up, login, inviting a member");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines,

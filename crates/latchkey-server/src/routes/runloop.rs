@@ -1,0 +1,111 @@
+//! The Runloop profile (`reference/003_…`): `POST /v1/apikeys` mints a
+//! standard `ak_` key with its creator's full access, `POST
+//! /v1/restricted_keys` a restricted `rk_` key with structured scopes. Both
+//! are thin adapters over the native key model: the structured scopes become
+//! canonical scopes (`RESOURCE_TYPE_DEVBOXES`/`WRITE` → `devboxes:read`,
+//! `devboxes:write`; see [`latchkey_core::profiles`]) and the key is an
+//! ordinary key of the caller's organization from then on.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use latchkey_api_types::runloop::{
+    ApiKeyCreateParameters, ApiKeyCreatedView, RestrictedKeyCreateParameters, RestrictedKeyCreatedView,
+};
+use latchkey_core::profiles::runloop_scopes;
+use latchkey_core::time_fmt::{Millis, now_ms};
+use latchkey_core::{KeyPrefix, ScopeSet};
+use latchkey_store::KeyKind;
+use serde_json::json;
+
+use crate::audit::Audit;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{OptionalJson, check_name};
+use crate::routes::api_keys::{KeySpec, check_grant, mint, store_minted};
+use crate::state::AppState;
+
+/// Latest accepted expiry: 9999-12-31T23:59:59.999Z.
+const MAX_EXPIRY_MS: i64 = 253_402_300_799_999;
+
+/// The name as given; absent or empty is an unnamed key (`""`).
+fn name(given: Option<&str>) -> Result<String, ApiError> {
+    match given {
+        None | Some("") => Ok(String::new()),
+        Some(n) => check_name(n),
+    }
+}
+
+/// `expires_at_ms` must lie in the future (and before year 10000).
+fn expiry(expires_at_ms: Option<i64>, now: Millis) -> Result<Option<Millis>, ApiError> {
+    match expires_at_ms {
+        Some(at) if at <= now => Err(ApiError::bad_request("expires_at_ms must be in the future")),
+        Some(at) if at > MAX_EXPIRY_MS => Err(ApiError::bad_request("expires_at_ms is beyond the year 9999")),
+        other => Ok(other),
+    }
+}
+
+fn prefix(text: &str) -> Result<KeyPrefix, ApiError> {
+    KeyPrefix::new(text).map_err(|_| ApiError::internal(&std::io::Error::other("invalid profile key prefix")))
+}
+
+/// `POST /v1/apikeys`: a standard `ak_` key with the full access of its
+/// creator: exactly the creator's scopes (a session's or `*` key's `*`, a
+/// restricted key's own set), owned like a native key, so it can never do
+/// more than the credential that made it. Answers 200.
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    OptionalJson(req): OptionalJson<ApiKeyCreateParameters>,
+) -> Result<Json<ApiKeyCreatedView>, ApiError> {
+    caller.require_key_management()?;
+    let now = now_ms();
+    let name = name(req.name.as_deref())?;
+    let expires_at = expiry(req.expires_at_ms, now)?;
+    let scopes = caller.scopes().to_strings();
+    let spec = KeySpec { expires_at, ..KeySpec::new(&caller, name, KeyKind::Standard, scopes) };
+    let minted = mint(&prefix("ak_")?, spec, &caller, now);
+    let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
+    let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
+    Ok(Json(ApiKeyCreatedView {
+        id: stored.id,
+        name: stored.name,
+        key_secret: minted.plain.expose().to_owned(),
+        expires_at_ms: stored.expires_at,
+    }))
+}
+
+/// `POST /v1/restricted_keys`: an `rk_` key holding what its structured
+/// scopes grant, which the caller must hold itself (403 otherwise). Invalid
+/// scopes (unknown type or level, a type given twice) answer 400
+/// `invalid_scopes`. Answers 200.
+pub async fn create_restricted_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    OptionalJson(req): OptionalJson<RestrictedKeyCreateParameters>,
+) -> Result<Json<RestrictedKeyCreatedView>, ApiError> {
+    caller.require_key_management()?;
+    let now = now_ms();
+    let name = name(req.name.as_deref())?;
+    let entries = req.scopes.unwrap_or_default();
+    let pairs: Vec<(&str, &str)> =
+        entries.iter().map(|e| (e.resource_type.as_str(), e.access_level.as_str())).collect();
+    let granted = runloop_scopes(&pairs)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_scopes", format!("{e}; see GET /v1/scopes")))?;
+    let granted = ScopeSet::from_scopes(granted);
+    check_grant(&caller, &granted)?;
+    let expires_at = expiry(req.expires_at_ms, now)?;
+    let spec = KeySpec { expires_at, ..KeySpec::new(&caller, name, KeyKind::Restricted, granted.to_strings()) };
+    let minted = mint(&prefix("rk_")?, spec, &caller, now);
+    let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
+    let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
+    Ok(Json(RestrictedKeyCreatedView {
+        id: stored.id,
+        name: stored.name,
+        key_secret: minted.plain.expose().to_owned(),
+        scopes: entries,
+        expires_at_ms: stored.expires_at,
+    }))
+}

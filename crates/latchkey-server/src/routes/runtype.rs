@@ -1,0 +1,237 @@
+//! The Runtype profile (`reference/004_…`): minimal products and surfaces,
+//! and `POST /v1/products/{id}/surfaces/{surfaceId}/keys`, which mints an
+//! organization-owned `sk_live_…` / `sk_test_…` key bound to the surface.
+//! Runtype scopes (`read:products`) are stored canonically (`products:read`)
+//! and shown back as given; the key's per-minute and per-day limits are the
+//! native ones, so verify and forward auth enforce them.
+//!
+//! Products, surfaces and their keys belong to the organization: creating
+//! them needs `org:write` (admins), reading them `org:read`. Another
+//! organization's product or surface is a 404.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use latchkey_api_types::Paged;
+use latchkey_api_types::runtype::{
+    CreateProduct, CreateSurface, CreateSurfaceKey, ProductView, SurfaceKeyView, SurfaceView,
+};
+use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::profiles::runtype_scope;
+use latchkey_core::time_fmt::{now_ms, to_rfc3339};
+use latchkey_core::{Environment, KeyPrefix, ScopeSet};
+use latchkey_store::{KeyKind, Product, Surface};
+use serde_json::json;
+
+use crate::audit::Audit;
+use crate::auth::{Caller, ORG_READ, ORG_WRITE};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
+use crate::routes::api_keys::{KeySpec, check_grant, check_limit, expiry, mint, store_minted};
+use crate::state::AppState;
+
+fn product_view(p: &Product) -> ProductView {
+    ProductView { id: p.id.clone(), name: p.name.clone(), created_at: to_rfc3339(p.created_at) }
+}
+
+fn surface_view(s: &Surface) -> SurfaceView {
+    SurfaceView {
+        id: s.id.clone(),
+        product_id: s.product_id.clone(),
+        name: s.name.clone(),
+        created_at: to_rfc3339(s.created_at),
+    }
+}
+
+/// A product of the caller's organization, or 404.
+async fn find_product(state: &AppState, caller: &Caller, id: &str) -> Result<Product, ApiError> {
+    if !is_valid(IdKind::Product, id) {
+        return Err(ApiError::not_found("product"));
+    }
+    state.store.get_product(&caller.org_id, id).await?.ok_or_else(|| ApiError::not_found("product"))
+}
+
+/// A surface of a product of the caller's organization, or 404.
+async fn find_surface(state: &AppState, caller: &Caller, product_id: &str, id: &str) -> Result<Surface, ApiError> {
+    let product = find_product(state, caller, product_id).await?;
+    if !is_valid(IdKind::Surface, id) {
+        return Err(ApiError::not_found("surface"));
+    }
+    state.store.get_surface(&caller.org_id, &product.id, id).await?.ok_or_else(|| ApiError::not_found("surface"))
+}
+
+/// `POST /v1/products` `{name}` → 201.
+pub async fn create_product(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    JsonBody(req): JsonBody<CreateProduct>,
+) -> Result<(StatusCode, Json<ProductView>), ApiError> {
+    caller.require(ORG_WRITE)?;
+    let product = Product {
+        id: new_id(IdKind::Product),
+        org_id: caller.org_id.clone(),
+        name: check_name(&req.name)?,
+        created_at: now_ms(),
+    };
+    state.store.insert_product(&product).await?;
+    audit.by(&state, &caller, "product.create", Some(("product", &product.id)), json!({"name": product.name})).await;
+    Ok((StatusCode::CREATED, Json(product_view(&product))))
+}
+
+/// `GET /v1/products`: the organization's products, newest first.
+pub async fn list_products(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<ProductView>>, ApiError> {
+    caller.require(ORG_READ)?;
+    let page = q.page()?;
+    let rows = state.store.list_products(&caller.org_id, &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |p| &p.id);
+    Ok(Json(Paged { data: rows.iter().map(product_view).collect(), next_cursor }))
+}
+
+/// `GET /v1/products/{id}`
+pub async fn get_product(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ProductView>, ApiError> {
+    caller.require(ORG_READ)?;
+    Ok(Json(product_view(&find_product(&state, &caller, &id).await?)))
+}
+
+/// `POST /v1/products/{id}/surfaces` `{name}` → 201.
+pub async fn create_surface(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(product_id): Path<String>,
+    JsonBody(req): JsonBody<CreateSurface>,
+) -> Result<(StatusCode, Json<SurfaceView>), ApiError> {
+    caller.require(ORG_WRITE)?;
+    let product = find_product(&state, &caller, &product_id).await?;
+    let surface = Surface {
+        id: new_id(IdKind::Surface),
+        org_id: caller.org_id.clone(),
+        product_id: product.id,
+        name: check_name(&req.name)?,
+        created_at: now_ms(),
+    };
+    state.store.insert_surface(&surface).await?;
+    let details = json!({"name": surface.name, "productId": surface.product_id});
+    audit.by(&state, &caller, "surface.create", Some(("surface", &surface.id)), details).await;
+    Ok((StatusCode::CREATED, Json(surface_view(&surface))))
+}
+
+/// `GET /v1/products/{id}/surfaces`
+pub async fn list_surfaces(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(product_id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<SurfaceView>>, ApiError> {
+    caller.require(ORG_READ)?;
+    let product = find_product(&state, &caller, &product_id).await?;
+    let page = q.page()?;
+    let rows = state.store.list_surfaces(&caller.org_id, &product.id, &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |s| &s.id);
+    Ok(Json(Paged { data: rows.iter().map(surface_view).collect(), next_cursor }))
+}
+
+/// `GET /v1/products/{id}/surfaces/{surfaceId}`
+pub async fn get_surface(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((product_id, id)): Path<(String, String)>,
+) -> Result<Json<SurfaceView>, ApiError> {
+    caller.require(ORG_READ)?;
+    Ok(Json(surface_view(&find_surface(&state, &caller, &product_id, &id).await?)))
+}
+
+/// The environment of a surface key: `test` (default), `production` or its
+/// alias `live`.
+fn environment(given: Option<&str>) -> Result<Environment, ApiError> {
+    match given {
+        None | Some("test") => Ok(Environment::Test),
+        Some("production" | "live") => Ok(Environment::Live),
+        Some(other) => {
+            Err(ApiError::bad_request(format!("environment must be `test` or `production` (or `live`), not `{other}`")))
+        }
+    }
+}
+
+/// `POST /v1/products/{id}/surfaces/{surfaceId}/keys` → 201 with exactly
+/// the documented fields; the plaintext is in this response only.
+pub async fn create_surface_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path((product_id, surface_id)): Path<(String, String)>,
+    OptionalJson(req): OptionalJson<CreateSurfaceKey>,
+) -> Result<(StatusCode, Json<SurfaceKeyView>), ApiError> {
+    caller.require(ORG_WRITE)?;
+    let surface = find_surface(&state, &caller, &product_id, &surface_id).await?;
+    let now = now_ms();
+    let name = req.name.as_deref().map(check_name).transpose()?;
+    let given = req.scopes.unwrap_or_default();
+    let mut scopes = Vec::with_capacity(given.len());
+    let mut bad = Vec::new();
+    for s in &given {
+        match runtype_scope(s) {
+            Some(scope) => scopes.push(scope),
+            None => bad.push(s.clone()),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scopes",
+            format!("scopes must be `action:resource` (such as `read:products`): {}", bad.join(", ")),
+        ));
+    }
+    let scopes = ScopeSet::from_scopes(scopes);
+    check_grant(&caller, &scopes)?;
+    let environment = environment(req.environment.as_deref())?;
+    let spec = KeySpec {
+        environment,
+        // Surface keys belong to the organization: they outlive their creator's membership.
+        owner_user_id: None,
+        rate_limit_per_minute: check_limit("rateLimitPerMinute", req.rate_limit_per_minute)?,
+        rate_limit_per_day: check_limit("rateLimitPerDay", req.rate_limit_per_day)?,
+        expires_at: expiry(None, req.expires_at.as_deref(), now)?,
+        surface_id: Some(surface.id.clone()),
+        ..KeySpec::new(&caller, name.clone().unwrap_or_default(), KeyKind::Standard, scopes.to_strings())
+    };
+    let prefix = KeyPrefix::branded("sk", environment)
+        .map_err(|_| ApiError::internal(&std::io::Error::other("invalid profile key prefix")))?;
+    let minted = mint(&prefix, spec, &caller, now);
+    let details = json!({
+        "profile": "runtype",
+        "surfaceId": surface.id,
+        "name": minted.record.name,
+        "scopes": minted.record.scopes,
+    });
+    let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
+    let view = SurfaceKeyView {
+        id: stored.id.clone(),
+        surface_id: surface.id,
+        name,
+        key: minted.plain.expose().to_owned(),
+        key_prefix: stored.key_prefix.clone(),
+        key_hint: Some(stored.key_hint.clone()),
+        scopes: given,
+        rate_limit_per_minute: stored.rate_limit_per_minute,
+        rate_limit_per_day: stored.rate_limit_per_day,
+        expires_at: stored.expires_at.map(to_rfc3339),
+        is_active: stored.status(now) == latchkey_store::KeyStatus::Active,
+        environment: match stored.environment {
+            Environment::Live => "production",
+            Environment::Test => "test",
+        }
+        .to_owned(),
+        created_at: to_rfc3339(stored.created_at),
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
