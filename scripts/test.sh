@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property and integration
-# tests (the integration tests start the real binary on loopback ports).
+# tests (the integration tests start the real binary on loopback ports), then
+# the integration suite again on PostgreSQL (with Redis for the multi-node
+# tests). LATCHKEY_TEST_BACKENDS=sqlite skips the second pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+if [ "${LATCHKEY_TEST_BACKENDS:-sqlite,postgres}" = "sqlite" ]; then
+  exit 0
+fi
+export LATCHKEY_TEST_DATABASE_URL="${LATCHKEY_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+export LATCHKEY_TEST_REDIS_URL="${LATCHKEY_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+if ! pg_isready -q -d "$LATCHKEY_TEST_DATABASE_URL/postgres" 2>/dev/null; then
+  echo "PostgreSQL at $LATCHKEY_TEST_DATABASE_URL is needed for the second pass" \
+       "(start it, or run with LATCHKEY_TEST_BACKENDS=sqlite)" >&2
+  exit 1
+fi
+echo "== integration suite on PostgreSQL ($LATCHKEY_TEST_DATABASE_URL) and Redis ($LATCHKEY_TEST_REDIS_URL)"
+cargo test -p latchkey-store --test pg_smoke --locked
+cargo test -p latchkey --test it --locked

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 mod routes;
 pub mod state;
 pub mod throttle;
@@ -32,9 +33,21 @@ pub use state::{AppState, Settings};
 /// How often batched key usage is written.
 pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Builds the state over `store`.
-pub fn state(store: Arc<dyn Store>, settings: Settings, verifier: &VerifierConfig) -> AppState {
-    let verifier = Arc::new(KeyVerifier::new(Arc::clone(&store), verifier));
+/// Builds the state over `store`; with `shared_limits` (Redis) the keys'
+/// rate limits are counted across every node using it.
+pub fn state(
+    store: Arc<dyn Store>,
+    settings: Settings,
+    verifier: &VerifierConfig,
+    shared_limits: Option<latchkey_verify::shared_limits::RedisLimiter>,
+) -> AppState {
+    let mut built = KeyVerifier::new(Arc::clone(&store), verifier);
+    if let Some(shared) = shared_limits {
+        built = built.with_shared_limits(shared);
+    }
+    let verifier = Arc::new(built);
+    // Install the Prometheus recorder before the first request is counted.
+    let _ = metrics::handle();
     let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
     let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
     AppState { store, verifier, settings: Arc::new(settings), failed_auth, login_failures }
@@ -50,6 +63,29 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Applies invalidations published by other nodes (and this one) to this
+/// node's key cache, for as long as the server runs.
+fn spawn_invalidation_watcher(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = Arc::clone(&state.store);
+    let verifier = Arc::clone(&state.verifier);
+    let sink: latchkey_store::InvalidationSink = Arc::new(move |inv| match inv {
+        latchkey_store::Invalidation::Keys(hashes) => {
+            for hash in &hashes {
+                verifier.invalidate(hash);
+            }
+        }
+        latchkey_store::Invalidation::All => {
+            tracing::info!("key cache flushed after the invalidation listener reconnected");
+            verifier.clear();
+        }
+    });
+    tokio::spawn(async move {
+        if let Err(e) = store.watch_invalidations(sink).await {
+            tracing::error!(error = %e, "invalidations from other nodes are not received; the cache TTL bounds staleness");
+        }
+    })
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains
@@ -69,10 +105,12 @@ pub async fn serve(
             Err(e) => tracing::warn!(error = %e, "could not warm the key cache; keys load on first use"),
         }
     });
+    let watcher = spawn_invalidation_watcher(&state);
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     flusher.abort();
     warm.abort();
+    watcher.abort();
     if let Err(e) = verifier.flush().await {
         tracing::warn!(error = %e, "could not write key usage at shutdown");
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use latchkey_core::{Catalog, Scope};
+use latchkey_core::{Catalog, KeyHash, Scope};
 use latchkey_store::Store;
 use latchkey_verify::KeyVerifier;
 use latchkey_verify::ratelimit::RateLimiter;
@@ -115,6 +115,21 @@ pub struct AppState {
     pub failed_auth: Arc<RateLimiter>,
     /// Failed logins per account and per client address.
     pub login_failures: Arc<crate::throttle::FailureWindow>,
+}
+
+impl AppState {
+    /// Evicts keys from this node's cache and tells every other node sharing
+    /// the database to do the same (PostgreSQL `NOTIFY`). If publishing
+    /// fails, other nodes see the change when their cached copy reaches its
+    /// TTL.
+    pub async fn invalidate_keys(&self, hashes: &[KeyHash]) {
+        for hash in hashes {
+            self.verifier.invalidate(hash);
+        }
+        if let Err(e) = self.store.publish_invalidation(hashes).await {
+            tracing::warn!(error = %e, keys = hashes.len(), "could not tell other nodes about changed keys");
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -7,12 +7,16 @@
 //! Every query is scoped by organization id: a record of another
 //! organization is indistinguishable from a missing one.
 //!
-//! SQL is written to run unchanged on SQLite and PostgreSQL (`$n`
-//! placeholders, epoch-millisecond integers, text ids, `RETURNING`), so a
-//! second adapter is mostly a copy of the connection set-up and migrations.
+//! Two adapters: [`sqlite::SqliteStore`], one embedded database file for a
+//! single node, and [`postgres::PgStore`], a PostgreSQL database shared by
+//! several nodes (which also carries key-cache invalidations between them).
+//! SQL is written to run nearly unchanged on both (`$n` placeholders,
+//! epoch-millisecond integers, text ids, `RETURNING`); the PostgreSQL
+//! adapter differs where locking, JSON batches and types require it.
 
 mod error;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -263,8 +267,49 @@ pub trait KeyStore: Send + Sync {
     async fn transfer_key_to_org(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>>;
 }
 
+/// What a node must drop from its key cache because another node (or this
+/// one) changed keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// These keys changed (revoked, rotated, updated, deleted, transferred,
+    /// or their owner's role changed).
+    Keys(Vec<KeyHash>),
+    /// Anything may have changed (the listener reconnected after missing
+    /// messages): drop everything.
+    All,
+}
+
+/// Receives invalidations from [`Store::watch_invalidations`].
+pub type InvalidationSink = std::sync::Arc<dyn Fn(Invalidation) + Send + Sync>;
+
+/// Connection-pool figures, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+}
+
 /// Everything the server needs from storage.
+#[async_trait]
 pub trait Store: OrgStore + PeopleStore + ProjectStore + ProductStore + KeyStore + AuditStore + 'static {
-    /// Whether the database answers (for readiness checks).
+    /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
+
+    /// Whether the database answers (readiness): one trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Connection-pool figures.
+    fn pool_stats(&self) -> PoolStats;
+
+    /// Tells every node sharing this database (this one included) to drop
+    /// `hashes` from its key cache. Single-node backends do nothing.
+    async fn publish_invalidation(&self, hashes: &[KeyHash]) -> StoreResult<()>;
+
+    /// Delivers every published invalidation to `sink` until the process
+    /// ends; after losing its connection it reconnects (with backoff) and
+    /// then sends [`Invalidation::All`], since messages may have been
+    /// missed. Single-node backends return at once.
+    async fn watch_invalidations(&self, sink: InvalidationSink) -> StoreResult<()>;
 }

@@ -42,6 +42,7 @@
 //! meanwhile, so a revocation can never be overwritten by an older read.
 
 pub mod ratelimit;
+pub mod shared_limits;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -53,6 +54,7 @@ use latchkey_core::{KeyHash, PlainKey, Scope};
 use latchkey_store::{ApiKeyRecord, KeyStatus, RefillInterval, Spend, Store, StoreError, UsageCount};
 
 use crate::ratelimit::{Limits, RateDecision, RateLimiter};
+use crate::shared_limits::RedisLimiter;
 
 /// Verifier settings.
 #[derive(Debug, Clone)]
@@ -251,6 +253,11 @@ pub struct KeyVerifier {
     refresh_after: Duration,
     capacity: u64,
     limiter: RateLimiter,
+    /// Limits shared across nodes (Redis), if configured; `limiter` is the
+    /// fallback while Redis is unreachable.
+    shared: Option<RedisLimiter>,
+    /// Until when (ms) the next fallback warning is suppressed.
+    fallback_warned_until: std::sync::atomic::AtomicI64,
     pending: Mutex<HashMap<String, KeyPending>>,
     /// The `lastUsedAt` this node wrote last per key, within the last
     /// [`LAST_USED_PRECISION_MS`]: a busy key's value is rewritten once a
@@ -278,9 +285,48 @@ impl KeyVerifier {
             refresh_after: config.cache_ttl / 2,
             capacity: config.cache_capacity,
             limiter: RateLimiter::new(),
+            shared: None,
+            fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
             pending: Mutex::new(HashMap::new()),
             last_written: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Enforces rate limits through `shared` (Redis), so every node using it
+    /// shares one count per key.
+    #[must_use]
+    pub fn with_shared_limits(mut self, shared: RedisLimiter) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Number of cached records (positive and negative).
+    pub fn cached(&self) -> usize {
+        self.records.cache.len()
+    }
+
+    /// The shared limiter, if any (for readiness checks).
+    pub fn shared_limits(&self) -> Option<&RedisLimiter> {
+        self.shared.as_ref()
+    }
+
+    /// The rate-limit decision for a request of `key_id`: shared (Redis)
+    /// when configured and reachable, else this node's own. A Redis failure
+    /// never means "no limit": the node limits alone, logs a warning (at
+    /// most every 10 s) and counts `latchkey_ratelimit_fallback_total`.
+    async fn rate_decision(&self, key_id: &str, limits: Limits, now: Millis) -> Option<RateDecision> {
+        if let Some(shared) = &self.shared {
+            match shared.check(key_id, limits, now).await {
+                Ok(decision) => return decision,
+                Err(e) => {
+                    metrics::counter!("latchkey_ratelimit_fallback_total").increment(1);
+                    if now >= self.fallback_warned_until.swap(now + 10_000, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "shared rate limits unavailable; limiting on this node alone");
+                    }
+                }
+            }
+        }
+        self.limiter.check(key_id, limits, now)
     }
 
     /// Loads every key usable at `now` into the cache (up to its capacity),
@@ -311,6 +357,7 @@ impl KeyVerifier {
     /// re-read at a time per entry) while this one answers.
     async fn lookup(&self, hash: KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         if let Some(entry) = self.records.cache.get(&hash).filter(|e| e.loaded.elapsed() < self.ttl) {
+            metrics::counter!("latchkey_key_cache_hits_total").increment(1);
             if entry.record.is_some()
                 && entry.loaded.elapsed() >= self.refresh_after
                 && !entry.refreshing.swap(true, Ordering::AcqRel)
@@ -330,6 +377,7 @@ impl KeyVerifier {
             }
             return Ok(entry.record.clone());
         }
+        metrics::counter!("latchkey_key_cache_misses_total").increment(1);
         let epoch = self.records.epoch();
         let loaded = self.store.find_key_by_hash(&hash).await?.map(Arc::new);
         self.records.insert_if_current(epoch, hash, loaded.clone());
@@ -356,6 +404,14 @@ impl KeyVerifier {
     /// The whole pipeline (stages 1–8) for `presented` at `now`, counting the
     /// outcome in the key's usage.
     pub async fn check(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
+        let started = Instant::now();
+        let outcome = self.check_inner(presented, checks, now).await?;
+        metrics::counter!("latchkey_verify_total", "outcome" => outcome.code.as_str()).increment(1);
+        metrics::histogram!("latchkey_verify_duration_seconds").record(started.elapsed().as_secs_f64());
+        Ok(outcome)
+    }
+
+    async fn check_inner(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
         let (mut code, mut key) = self.verify(presented, now).await?.into_parts();
         if let (Some(org), Some(k)) = (checks.org_id, &key)
             && k.org_id != org
@@ -393,9 +449,10 @@ impl KeyVerifier {
             per_minute: k.rate_limit_per_minute.and_then(|l| u32::try_from(l).ok()),
             per_day: k.rate_limit_per_day.and_then(|l| u32::try_from(l).ok()),
         };
-        if let Some(decision) = self.limiter.check(&k.id, limits, now) {
+        if let Some(decision) = self.rate_decision(&k.id, limits, now).await {
             out.ratelimit = Some(decision);
             if !decision.allowed {
+                metrics::counter!("latchkey_ratelimit_rejections_total").increment(1);
                 return Ok(Code::RateLimited);
             }
         }
@@ -420,6 +477,13 @@ impl KeyVerifier {
     pub fn invalidate(&self, hash: &KeyHash) {
         self.records.epoch.fetch_add(1, Ordering::AcqRel);
         self.records.cache.remove(hash);
+    }
+
+    /// Evicts every cached record (positive and negative): what a node does
+    /// when it may have missed invalidations from other nodes.
+    pub fn clear(&self) {
+        self.records.epoch.fetch_add(1, Ordering::AcqRel);
+        self.records.cache.clear();
     }
 
     /// Forgets a key's rate-limit state (its limits changed).

@@ -74,7 +74,7 @@ pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &str) {
     if args.json {
         println!("{}", serde_json::json!({"orgId": b.org.id, "userId": user_id, "apiKey": b.plain.expose()}));
     } else {
-        println!("Initialized latchkey in {}", args.storage.data_dir.display());
+        println!("Initialized latchkey in {}", args.storage.describe());
         println!("  organization  {}  ({})", b.org.id, b.org.name);
         println!("  admin         {}  ({})", user_id, b.user.email);
         println!();
@@ -95,7 +95,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         Err(StoreError::Conflict(why)) => {
             bail!(
                 "{} is {why}; nothing was changed (use `latchkey admin create-org` for another organization)",
-                args.storage.data_dir.display()
+                args.storage.describe()
             )
         }
         Err(e) => Err(e.into()),

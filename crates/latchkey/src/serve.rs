@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Configuration file (default: `<data-dir>/latchkey.toml` if present).
     #[arg(long, env = "LATCHKEY_CONFIG")]
     config: Option<PathBuf>,
+    /// Redis for rate limits shared by every node (`redis://127.0.0.1:6379`);
+    /// without it each node limits on its own.
+    #[arg(long, env = "LATCHKEY_REDIS_URL")]
+    redis_url: Option<String>,
     /// Log output: `text` or `json`.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -36,7 +40,8 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
@@ -54,12 +59,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = crate::config::apply(args.config.as_deref(), &args.storage.data_dir, &mut settings)? {
         tracing::info!(config = %path.display(), routes = settings.routes.len(), "configuration read");
     }
-    let state = latchkey_server::state(store, settings, &VerifierConfig::default());
+    let shared_limits = match &args.redis_url {
+        Some(url) => Some(
+            latchkey_verify::shared_limits::RedisLimiter::new(url)
+                .with_context(|| format!("invalid --redis-url {url}"))?,
+        ),
+        None => None,
+    };
+    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %args.storage.data_dir.display(), "latchkey serving");
+    tracing::info!(%addr, storage = %args.storage.describe(), "latchkey serving");
     // A line for people and for scripts that started us on port 0.
     println!("latchkey listening on http://{addr}");
     latchkey_server::serve(listener, state, shutdown_signal()).await?;

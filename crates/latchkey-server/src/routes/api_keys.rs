@@ -388,7 +388,7 @@ pub async fn update(
         .update_key(&caller.org_id, &key.id, &patch, now)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
-    state.verifier.invalidate(&updated.hash);
+    state.invalidate_keys(&[updated.hash]).await;
     if patch.rate_limit_per_minute.is_some() || patch.rate_limit_per_day.is_some() {
         state.verifier.reset_limits(&updated.id);
     }
@@ -453,7 +453,7 @@ pub async fn revoke(
     let now = now_ms();
     let revoked =
         state.store.revoke_key(&caller.org_id, &key.id, now).await?.ok_or_else(|| ApiError::not_found("API key"))?;
-    state.verifier.invalidate(&revoked.hash);
+    state.invalidate_keys(&[revoked.hash]).await;
     tracing::info!(key_id = %revoked.id, "api key revoked");
     audit.by(&state, &caller, "api_key.revoke", Some(("api_key", &revoked.id)), json!({})).await;
     Ok(Json(Data { data: view(&revoked, now) }))
@@ -516,7 +516,7 @@ pub async fn rotate(
         .rotate_key(&caller.org_id, &old.id, &minted.record, now + grace)
         .await?
         .ok_or_else(|| ApiError::conflict("the key was revoked or rotated meanwhile"))?;
-    state.verifier.invalidate(&old.hash);
+    state.invalidate_keys(&[old.hash]).await;
     tracing::info!(old_key_id = %old.id, new_key_id = %new.id, grace_ms = grace, "api key rotated");
     let details = json!({"newKeyId": new.id, "gracePeriodMs": grace});
     audit.by(&state, &caller, "api_key.rotate", Some(("api_key", &old.id)), details).await;
@@ -534,7 +534,7 @@ pub async fn delete(
     caller.require_key_management()?;
     let key = find(&state, &caller, &id).await?;
     let hash = state.store.delete_key(&caller.org_id, &key.id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
-    state.verifier.invalidate(&hash);
+    state.invalidate_keys(&[hash]).await;
     tracing::info!(key_id = %key.id, "api key deleted");
     audit.by(&state, &caller, "api_key.delete", Some(("api_key", &key.id)), json!({"name": key.name})).await;
     Ok(StatusCode::NO_CONTENT)
@@ -562,7 +562,7 @@ pub async fn transfer(
         .transfer_key_to_org(&caller.org_id, &key.id, now)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
-    state.verifier.invalidate(&moved.hash);
+    state.invalidate_keys(&[moved.hash]).await;
     let details = json!({"from": key.owner_user_id, "to": "org"});
     audit.by(&state, &caller, "api_key.transfer", Some(("api_key", &moved.id)), details).await;
     Ok(Json(Data { data: view(&moved, now) }))

@@ -58,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate));
     let mut public = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(crate::metrics::readyz))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/auth/signup", post(people::signup))
         .route("/v1/auth/login", post(people::login));
     if state.settings.bench_echo {

@@ -197,12 +197,11 @@ pub async fn members(
     Ok(Json(Paged { data: rows.iter().map(member_view).collect(), next_cursor }))
 }
 
-/// Evicts a member's keys from the verifier after their role changed or
-/// they left, so the very next request sees it.
+/// Evicts a member's keys from every node's verifier after their role
+/// changed or they left, so the very next request sees it.
 async fn invalidate_member_keys(state: &AppState, org_id: &str, user_id: &str) -> Result<(), ApiError> {
-    for hash in state.store.owned_key_hashes(org_id, user_id).await? {
-        state.verifier.invalidate(&hash);
-    }
+    let hashes = state.store.owned_key_hashes(org_id, user_id).await?;
+    state.invalidate_keys(&hashes).await;
     Ok(())
 }
 

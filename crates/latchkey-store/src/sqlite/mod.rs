@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::{Page, Store, StoreResult};
+use latchkey_core::KeyHash;
+
+use crate::{InvalidationSink, Page, PoolStats, Store, StoreResult};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "latchkey.db";
@@ -50,9 +52,29 @@ impl SqliteStore {
     }
 }
 
+#[async_trait::async_trait]
 impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats { size: self.pool.size(), idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX) }
+    }
+
+    /// One process owns an SQLite database: its own cache is evicted by the
+    /// caller, and there is nobody else to tell.
+    async fn publish_invalidation(&self, _hashes: &[KeyHash]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn watch_invalidations(&self, _sink: InvalidationSink) -> StoreResult<()> {
+        Ok(())
     }
 }
 

@@ -1,5 +1,12 @@
 //! Test harness: runs the real `latchkey` binary on an ephemeral loopback
 //! port with a temporary data directory, and hands out HTTP clients.
+//!
+//! The suite runs on either backend: by default each server has its own
+//! SQLite database in its data directory; with
+//! `LATCHKEY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432` each data
+//! directory stands for a fresh PostgreSQL database of its own on that
+//! server (created by latchkey on first use, dropped when the test ends), and
+//! every command the tests run gets it through `LATCHKEY_DATABASE_URL`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -22,15 +29,129 @@ pub struct OrgCreds {
 /// A running server.
 pub struct TestServer {
     pub url: String,
+    /// Extra `serve` arguments, kept across restarts.
+    extra: Vec<String>,
     pub admin: OrgCreds,
     dir: tempfile::TempDir,
     child: Option<Child>,
     http: reqwest::Client,
 }
 
+/// The PostgreSQL server the suite runs against, if any
+/// (`LATCHKEY_TEST_DATABASE_URL`, without a database name).
+pub fn pg_base() -> Option<String> {
+    std::env::var("LATCHKEY_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|u| u.trim_end_matches('/').to_owned())
+}
+
+/// Data directories bound to a database of their own choosing
+/// ([`TestServer::start_on_database`]).
+static BOUND: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The PostgreSQL database a data directory stands for: one it was bound
+/// to, else (PostgreSQL mode) a fresh one named after it.
+pub fn database_url_for(data_dir: &Path) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let bound = BOUND.lock().unwrap().iter().find(|(d, _)| d == data_dir).map(|(_, url)| url.clone());
+    if bound.is_some() {
+        return bound;
+    }
+    let base = pg_base()?;
+    // SipHash with fixed keys: the same directory always maps to the same database.
+    let mut h = std::hash::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    Some(format!("{base}/lk_test_{:016x}", h.finish()))
+}
+
+/// `latchkey <args>`, with the storage that the `--data-dir` in `args`
+/// stands for (see the module doc).
+pub fn cli(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("LATCHKEY_DATA_DIR").env_remove("LATCHKEY_DATABASE_URL");
+    let dir = args.iter().position(|a| *a == "--data-dir").and_then(|i| args.get(i + 1));
+    if let Some(url) = dir.and_then(|d| database_url_for(Path::new(d))) {
+        cmd.env("LATCHKEY_DATABASE_URL", url);
+    }
+    cmd
+}
+
+/// Starts `latchkey serve` on a free loopback port; returns its URL once it
+/// listens.
+fn spawn_serve(data_dir: &Path, log: &Path, extra: &[&str]) -> (String, Child) {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let mut child = cli(&args)
+        .env("LATCHKEY_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn latchkey serve");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("latchkey listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(20)).expect("server did not report its address");
+    (url, child)
+}
+
+/// One more server process on a [`TestServer`]'s storage; killed on drop.
+pub struct Node {
+    pub url: String,
+    child: Option<Child>,
+    log: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Node {
+    /// A client authenticating with `key` in `X-API-Key`.
+    pub fn with_key(&self, key: &str) -> Api {
+        Api { base: self.url.clone(), auth: Auth::XApiKey(key.to_owned()), http: self.http.clone() }
+    }
+
+    /// Everything the node logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
 /// Runs `latchkey <args>` to completion.
 pub fn run_cli(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).env_remove("LATCHKEY_DATA_DIR").output().expect("run latchkey")
+    cli(args).output().expect("run latchkey")
+}
+
+/// Drops the PostgreSQL database of `data_dir` (PostgreSQL mode), ending
+/// its connections first. Best effort: a leftover database is harmless.
+fn drop_database(data_dir: &Path) {
+    let Some(url) = database_url_for(data_dir) else { return };
+    let Some((server, name)) = url.rsplit_once('/') else { return };
+    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    let _ = Command::new("psql")
+        .args([&format!("{server}/postgres"), "-q", "-c", &sql])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn create_org(data_dir: &Path, sub: &[&str], org: &str, email: &str) -> OrgCreds {
@@ -50,9 +171,26 @@ fn create_org(data_dir: &Path, sub: &[&str], org: &str, email: &str) -> OrgCreds
 impl TestServer {
     /// `latchkey init` + `latchkey serve` on a fresh data directory.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`TestServer::start`] with extra `serve` arguments.
+    pub async fn start_with(extra: &[&str]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    /// A server on the PostgreSQL database `url` (whatever the suite's
+    /// mode), e.g. one on a private PostgreSQL instance for fault tests.
+    pub async fn start_on_database(url: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        BOUND.lock().unwrap().push((dir.path().join("data"), url.to_owned()));
+        Self::start_in(dir, extra)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
         let admin = create_org(&dir.path().join("data"), &["init"], "Acme", "ada@example.com");
-        let mut s = Self { url: String::new(), admin, dir, child: None, http: reqwest::Client::new() };
+        let extra = extra.iter().map(|s| (*s).to_owned()).collect();
+        let mut s = Self { url: String::new(), extra, admin, dir, child: None, http: reqwest::Client::new() };
         s.spawn();
         s
     }
@@ -66,25 +204,19 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir().to_str().unwrap()])
-            .env("LATCHKEY_LOG", "debug")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn latchkey serve");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("latchkey listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        self.url = rx.recv_timeout(Duration::from_secs(20)).expect("server did not report its address");
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let (url, child) = spawn_serve(&self.data_dir(), &self.log_path(), &extra);
+        self.url = url;
         self.child = Some(child);
+    }
+
+    /// Another `latchkey serve` process on the same storage (a second node
+    /// of a cluster in PostgreSQL mode), with `extra` arguments; its log
+    /// goes to `node-<n>.log` in the test's directory.
+    pub fn node(&self, n: usize, extra: &[&str]) -> Node {
+        let log = self.dir.path().join(format!("node-{n}.log"));
+        let (url, child) = spawn_serve(&self.data_dir(), &log, extra);
+        Node { url, child: Some(child), log, http: self.http.clone() }
     }
 
     /// Another organization with its own admin key.
@@ -169,6 +301,14 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
+        let dir = self.data_dir();
+        let mut bound = BOUND.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let was_bound = bound.iter().any(|(d, _)| *d == dir);
+        bound.retain(|(d, _)| *d != dir);
+        drop(bound);
+        if !was_bound {
+            drop_database(&dir);
+        }
     }
 }
 

@@ -134,18 +134,24 @@ async fn plaintext_keys_never_reach_the_log() {
 #[tokio::test]
 async fn admin_set_password_lets_the_init_user_log_in() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     let server = TestServer::start().await;
     let dir = server.data_dir();
     let set = |password: &str| {
-        let mut child = Command::new(crate::common::BIN)
-            .args(["admin", "set-password", "--email", "ADA@example.com", "--data-dir", dir.to_str().unwrap()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = crate::common::cli(&[
+            "admin",
+            "set-password",
+            "--email",
+            "ADA@example.com",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
         child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };

@@ -3,7 +3,9 @@
 
 mod api_keys;
 mod bad_input;
+mod cluster;
 mod common;
+mod faults;
 mod forward_auth_nginx;
 mod init_serve;
 mod isolation;

@@ -317,10 +317,10 @@ async fn a_broken_config_file_stops_the_server_with_a_clear_error() {
         "[[auth_check.routes]]\npath_prefix = \"/x\"\nscope = \"warp:*\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(crate::common::BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", server.data_dir().to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out =
+        crate::common::cli(&["serve", "--listen", "127.0.0.1:0", "--data-dir", server.data_dir().to_str().unwrap()])
+            .output()
+            .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope `warp:*`"));
 }

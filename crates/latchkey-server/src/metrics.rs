@@ -1,0 +1,81 @@
+//! `GET /metrics` (Prometheus text format) and `GET /readyz`.
+//!
+//! Counters and histograms are recorded where things happen (the verifier
+//! counts outcomes, cache hits and misses, rate-limit rejections and
+//! fallbacks, and times each check); gauges that describe state (database
+//! pool, cache size) are sampled when the page is rendered.
+//!
+//! | metric | type |
+//! |---|---|
+//! | `latchkey_verify_total{outcome}` | counter: checks by verdict (`VALID`, `REVOKED`, …), verify and authentication alike |
+//! | `latchkey_verify_duration_seconds` | histogram: time of one check |
+//! | `latchkey_key_cache_hits_total`, `latchkey_key_cache_misses_total` | counters: hit ratio = hits / (hits + misses) |
+//! | `latchkey_ratelimit_rejections_total` | counter: requests refused by a key's rate limit |
+//! | `latchkey_ratelimit_fallback_total` | counter: checks decided on this node because Redis was unreachable |
+//! | `latchkey_db_pool_connections{state}` | gauge: `open` and `idle` connections |
+//! | `latchkey_key_cache_entries` | gauge: cached key records |
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Buckets of the check-time histogram, in seconds (10 µs … 1 s).
+const DURATION_BUCKETS: [f64; 12] = [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 5e-2, 0.25, 1.0];
+
+/// The process-wide Prometheus recorder, installed on first use. `None` if
+/// another recorder was installed first.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("latchkey_verify_duration_seconds".to_owned()), &DURATION_BUCKETS)
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// `GET /metrics`
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let Some(handle) = handle() else {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "metrics are not recorded")
+            .into_response();
+    };
+    let pool = state.store.pool_stats();
+    metrics::gauge!("latchkey_db_pool_connections", "state" => "open").set(f64::from(pool.size));
+    metrics::gauge!("latchkey_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    #[expect(clippy::cast_precision_loss, reason = "a gauge; exact below 2^53 entries")]
+    metrics::gauge!("latchkey_key_cache_entries").set(state.verifier.cached() as f64);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+}
+
+/// `GET /readyz`: 200 when the database (and Redis, if configured) answer;
+/// 503 `unavailable` naming what does not.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.store.ping().await.err().map(|e| format!("database: {e}"));
+    let redis = match state.verifier.shared_limits() {
+        Some(redis) => redis.ping().await.err().map(|e| format!("redis: {e}")),
+        None => None,
+    };
+    let down: Vec<String> = database.into_iter().chain(redis).collect();
+    if down.is_empty() {
+        let redis = if state.verifier.shared_limits().is_some() { "ok" } else { "not configured" };
+        axum::Json(json!({"status": "ready", "database": "ok", "redis": redis})).into_response()
+    } else {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", down.join("; ")).into_response()
+    }
+}

@@ -1,0 +1,418 @@
+//! API keys.
+
+use async_trait::async_trait;
+use latchkey_core::time_fmt::Millis;
+use latchkey_core::{Environment, KeyHash, ScopeSet};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{PgStore, page_limit};
+use crate::{
+    ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, KeyStore, NewApiKey, Page, Refill, RefillInterval, Spend, StoreError,
+    StoreResult, UsageCount,
+};
+
+/// Every key query selects the key with its owner's details and current
+/// role in the key's organization.
+macro_rules! select_keys {
+    () => {
+        "SELECT k.id, k.org_id, k.project_id, k.name, k.key_hash, k.key_prefix, k.key_hint, \
+    k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
+    k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
+    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
+    u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
+    FROM api_keys k \
+    LEFT JOIN users u ON u.id = k.owner_user_id \
+    LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.owner_user_id "
+    };
+}
+
+fn record(r: &PgRow) -> StoreResult<ApiKeyRecord> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("api_keys.{what}"));
+    let hash: Vec<u8> = r.get("key_hash");
+    let scopes: String = r.get("scopes");
+    let env: String = r.get("environment");
+    let kind: String = r.get("kind");
+    let role: Option<String> = r.get("owner_role");
+    let refill_amount: Option<i64> = r.get("refill_amount");
+    let refill_interval: Option<String> = r.get("refill_interval");
+    let refill = match (refill_amount, refill_interval) {
+        (Some(amount), Some(i)) => {
+            Some(Refill { amount, interval: RefillInterval::parse(&i).ok_or_else(|| corrupt("refill_interval"))? })
+        }
+        _ => None,
+    };
+    Ok(ApiKeyRecord {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        project_id: r.get("project_id"),
+        name: r.get("name"),
+        hash: KeyHash::from_bytes(&hash).ok_or_else(|| corrupt("key_hash"))?,
+        key_prefix: r.get("key_prefix"),
+        key_hint: r.get("key_hint"),
+        environment: Environment::parse(&env).ok_or_else(|| corrupt("environment"))?,
+        kind: match kind.as_str() {
+            "standard" => KeyKind::Standard,
+            "restricted" => KeyKind::Restricted,
+            _ => return Err(corrupt("kind")),
+        },
+        scopes: ScopeSet::from_stored(&serde_json::from_str::<Vec<String>>(&scopes).map_err(|_| corrupt("scopes"))?),
+        owner_user_id: r.get("owner_user_id"),
+        owner_email: r.get("owner_email"),
+        owner_display_name: r.get("owner_display_name"),
+        owner_role: role.map(|r| r.parse()).transpose().map_err(|_| corrupt("owner_role"))?,
+        created_by_user_id: r.get("created_by_user_id"),
+        created_by_key_id: r.get("created_by_key_id"),
+        rate_limit_per_minute: r.get("rate_limit_per_minute"),
+        rate_limit_per_day: r.get("rate_limit_per_day"),
+        expires_at: r.get("expires_at"),
+        remaining: r.get("remaining"),
+        refill,
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        last_used_at: r.get("last_used_at"),
+        revoked_at: r.get("revoked_at"),
+        rotated_from: r.get("rotated_from"),
+        rotated_to: r.get("rotated_to"),
+        surface_id: r.get("surface_id"),
+    })
+}
+
+/// Inserts a key inside a transaction (bootstrap, rotation).
+pub(super) async fn insert_key_tx(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, k: &NewApiKey) -> StoreResult<()> {
+    insert(k).execute(&mut **tx).await?;
+    Ok(())
+}
+
+fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
+         scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
+         expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at, \
+         surface_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, $17, \
+         $22)",
+    )
+    .bind(&k.id)
+    .bind(&k.org_id)
+    .bind(&k.project_id)
+    .bind(&k.name)
+    .bind(k.hash.as_bytes().as_slice())
+    .bind(&k.key_prefix)
+    .bind(&k.key_hint)
+    .bind(k.environment.as_str())
+    .bind(k.kind.as_str())
+    .bind(serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".to_owned()))
+    .bind(&k.owner_user_id)
+    .bind(&k.created_by_user_id)
+    .bind(&k.created_by_key_id)
+    .bind(k.rate_limit_per_minute)
+    .bind(k.rate_limit_per_day)
+    .bind(k.expires_at)
+    .bind(k.created_at)
+    .bind(&k.rotated_from)
+    .bind(k.remaining)
+    .bind(k.refill.map(|r| r.amount))
+    .bind(k.refill.map(|r| r.interval.as_str()))
+    .bind(&k.surface_id)
+}
+
+impl PgStore {
+    async fn fetch_key<'e, E>(&self, executor: E, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+    {
+        let row = sqlx::query(concat!(select_keys!(), "WHERE k.org_id = $1 AND k.id = $2"))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(executor)
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn insert_key(&self, key: &NewApiKey) -> StoreResult<()> {
+        insert(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn get_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        self.fetch_key(&self.pool, org_id, id).await
+    }
+
+    async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+        let row = sqlx::query(concat!(select_keys!(), "WHERE k.key_hash = $1"))
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(concat!(
+            select_keys!(),
+            "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
+             AND ($3 IS NULL OR k.project_id = $3) AND ($4 IS NULL OR k.id < $4) \
+             ORDER BY k.id DESC LIMIT $5"
+        ))
+        .bind(org_id)
+        .bind(&filter.owner_user_id)
+        .bind(&filter.project_id)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn update_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: &KeyPatch,
+        now: Millis,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        // Each optional field: a "set?" flag and the new value (NULL clears).
+        fn part<T: Copy>(v: Option<Option<T>>) -> (bool, Option<T>) {
+            (v.is_some(), v.flatten())
+        }
+        let (set_rpm, rpm) = part(patch.rate_limit_per_minute);
+        let (set_rpd, rpd) = part(patch.rate_limit_per_day);
+        let (set_rem, rem) = part(patch.remaining);
+        let (set_refill, refill) = part(patch.refill);
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE api_keys SET name = COALESCE($3, name), \
+             rate_limit_per_minute = CASE WHEN $4 THEN $5 ELSE rate_limit_per_minute END, \
+             rate_limit_per_day = CASE WHEN $6 THEN $7 ELSE rate_limit_per_day END, \
+             remaining = CASE WHEN $8 THEN $9 ELSE remaining END, \
+             refill_amount = CASE WHEN $10 THEN $11 ELSE refill_amount END, \
+             refill_interval = CASE WHEN $10 THEN $12 ELSE refill_interval END, \
+             refilled_at = CASE WHEN $8 OR $10 THEN $13 ELSE refilled_at END, \
+             updated_at = $13 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(&patch.name)
+        .bind(set_rpm)
+        .bind(rpm)
+        .bind(set_rpd)
+        .bind(rpd)
+        .bind(set_rem)
+        .bind(rem)
+        .bind(set_refill)
+        .bind(refill.map(|r| r.amount))
+        .bind(refill.map(|r| r.interval.as_str()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rec = if n == 0 { None } else { self.fetch_key(&mut *tx, org_id, id).await? };
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn spend_credits(
+        &self,
+        key_id: &str,
+        cost: i64,
+        now: Millis,
+        period_start: Option<Millis>,
+    ) -> StoreResult<Spend> {
+        // One statement: refill if a new period began, then spend if enough
+        // is left. A concurrent spend makes it wait for the row, after which
+        // PostgreSQL re-evaluates the condition and the new balance against
+        // the row as the other spend left it: exact under any concurrency.
+        let left: Option<i64> = sqlx::query_scalar(
+            "UPDATE api_keys SET \
+               remaining = (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                            THEN refill_amount ELSE remaining END) - $2, \
+               refilled_at = CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                            THEN $3 ELSE refilled_at END \
+             WHERE id = $1 AND remaining IS NOT NULL \
+               AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                    THEN refill_amount ELSE remaining END) >= $2 \
+             RETURNING remaining",
+        )
+        .bind(key_id)
+        .bind(cost)
+        .bind(now)
+        .bind(period_start)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(left.map_or(Spend::Exhausted, Spend::Spent))
+    }
+
+    async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // One statement for the whole batch: the rows travel as one JSON array
+        // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
+        // skipped: the key rows are share-locked (a deletion waits, or has
+        // removed the row before this statement sees it, instead of failing
+        // the foreign-key check). Duplicates are summed first (PostgreSQL
+        // refuses to update one row twice in a statement), and rows are
+        // written in key order so that concurrent flushes cannot deadlock.
+        let rows: Vec<(&str, &str, &str, i64)> =
+            batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
+        sqlx::query(
+            "INSERT INTO key_usage (key_id, day, outcome, count) \
+             SELECT b.key_id, b.day, b.outcome, b.count FROM ( \
+               SELECT j.value ->> 0 AS key_id, j.value ->> 1 AS day, j.value ->> 2 AS outcome, \
+                      SUM((j.value ->> 3)::bigint)::bigint AS count \
+               FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1, 2, 3) b \
+             JOIN api_keys k ON k.id = b.key_id \
+             ORDER BY b.key_id, b.day, b.outcome \
+             FOR KEY SHARE OF k \
+             ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
+        )
+        .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn key_usage(&self, org_id: &str, key_id: &str, since_day: &str) -> StoreResult<Vec<UsageCount>> {
+        let rows = sqlx::query(
+            "SELECT u.key_id, u.day, u.outcome, u.count FROM key_usage u JOIN api_keys k ON k.id = u.key_id \
+             WHERE k.org_id = $1 AND u.key_id = $2 AND u.day >= $3 ORDER BY u.day, u.outcome",
+        )
+        .bind(org_id)
+        .bind(key_id)
+        .bind(since_day)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| UsageCount {
+                key_id: r.get("key_id"),
+                day: r.get("day"),
+                outcome: r.get("outcome"),
+                count: r.get("count"),
+            })
+            .collect())
+    }
+
+    async fn revoke_key(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at IS NOT NULL AND revoked_at <= $3 \
+             THEN revoked_at ELSE $3 END, updated_at = $3 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rec = if n == 0 { None } else { self.fetch_key(&mut *tx, org_id, id).await? };
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn rotate_key(
+        &self,
+        org_id: &str,
+        old_id: &str,
+        new: &NewApiKey,
+        old_revoked_at: Millis,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $3, rotated_to = $4, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2 AND (revoked_at IS NULL OR revoked_at > $5) AND rotated_to IS NULL",
+        )
+        .bind(org_id)
+        .bind(old_id)
+        .bind(old_revoked_at)
+        .bind(&new.id)
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
+        insert_key_tx(&mut tx, new).await?;
+        let rec = self.fetch_key(&mut *tx, org_id, &new.id).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn delete_key(&self, org_id: &str, id: &str) -> StoreResult<Option<KeyHash>> {
+        let hash: Option<Vec<u8>> =
+            sqlx::query_scalar("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash")
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        hash.map(|h| KeyHash::from_bytes(&h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".into()))).transpose()
+    }
+
+    async fn owned_key_hashes(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<KeyHash>> {
+        let rows: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT key_hash FROM api_keys WHERE org_id = $1 AND owner_user_id = $2")
+                .bind(org_id)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|h| KeyHash::from_bytes(h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".to_owned())))
+            .collect()
+    }
+
+    async fn transfer_key_to_org(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>> {
+        let done =
+            sqlx::query("UPDATE api_keys SET owner_user_id = NULL, updated_at = $3 WHERE org_id = $1 AND id = $2")
+                .bind(org_id)
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.get_key(org_id, id).await
+    }
+
+    async fn usable_keys(&self, after_id: Option<&str>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(concat!(
+            select_keys!(),
+            "WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
+             AND ($2 IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3"
+        ))
+        .bind(now)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
+        // never moves backwards. The rows are locked in id order first, so
+        // that flushes of several nodes cannot deadlock.
+        sqlx::query(
+            "WITH u AS ( \
+               SELECT j.value ->> 0 AS id, MAX((j.value ->> 1)::bigint) AS at \
+               FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1), \
+             locked AS MATERIALIZED ( \
+               SELECT k.id, u.at FROM api_keys k JOIN u ON k.id = u.id \
+               WHERE k.last_used_at IS NULL OR k.last_used_at < u.at \
+               ORDER BY k.id FOR NO KEY UPDATE OF k) \
+             UPDATE api_keys SET last_used_at = locked.at FROM locked \
+             WHERE api_keys.id = locked.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < locked.at)",
+        )
+        .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! Accounts, sessions, invitations and the audit trail.
+
+use async_trait::async_trait;
+use latchkey_core::KeyHash;
+use latchkey_core::time_fmt::Millis;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::orgs::{add_member, insert_org, user, user_columns};
+use super::{PgStore, page_limit};
+use crate::{
+    AcceptError, AuditEvent, AuditFilter, AuditStore, Invitation, NewOrg, NewUser, Page, PeopleStore, Session,
+    StoreError, StoreResult, User,
+};
+
+macro_rules! session_columns {
+    () => {
+        "SELECT id, user_id, token_hash, current_org_id, ip, user_agent, created_at, expires_at, last_used_at, \
+         revoked_at FROM sessions "
+    };
+}
+
+macro_rules! invitation_columns {
+    () => {
+        "SELECT id, org_id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at, revoked_at \
+         FROM invitations "
+    };
+}
+
+fn hash(r: &PgRow, table: &str) -> StoreResult<KeyHash> {
+    let raw: Vec<u8> = r.get("token_hash");
+    KeyHash::from_bytes(&raw).ok_or_else(|| StoreError::Corrupt(format!("{table}.token_hash")))
+}
+
+fn session(r: &PgRow) -> StoreResult<Session> {
+    Ok(Session {
+        id: r.get("id"),
+        user_id: r.get("user_id"),
+        token_hash: hash(r, "sessions")?,
+        current_org_id: r.get("current_org_id"),
+        ip: r.get("ip"),
+        user_agent: r.get("user_agent"),
+        created_at: r.get("created_at"),
+        expires_at: r.get("expires_at"),
+        last_used_at: r.get("last_used_at"),
+        revoked_at: r.get("revoked_at"),
+    })
+}
+
+fn invitation(r: &PgRow) -> StoreResult<Invitation> {
+    let role: String = r.get("role");
+    Ok(Invitation {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        email: r.get("email"),
+        role: role.parse().map_err(|_| StoreError::Corrupt("invitations.role".to_owned()))?,
+        token_hash: hash(r, "invitations")?,
+        invited_by: r.get("invited_by"),
+        created_at: r.get("created_at"),
+        expires_at: r.get("expires_at"),
+        accepted_at: r.get("accepted_at"),
+        revoked_at: r.get("revoked_at"),
+    })
+}
+
+fn event(r: &PgRow) -> AuditEvent {
+    AuditEvent {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        at: r.get("at"),
+        actor_type: r.get("actor_type"),
+        actor_id: r.get("actor_id"),
+        action: r.get("action"),
+        target_type: r.get("target_type"),
+        target_id: r.get("target_id"),
+        ip: r.get("ip"),
+        request_id: r.get("request_id"),
+        details: r.get("details"),
+    }
+}
+
+async fn insert_session_tx<'c, E>(exec: E, s: &Session) -> StoreResult<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, token_hash, current_org_id, ip, user_agent, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&s.id)
+    .bind(&s.user_id)
+    .bind(s.token_hash.as_bytes().as_slice())
+    .bind(&s.current_org_id)
+    .bind(&s.ip)
+    .bind(&s.user_agent)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl PeopleStore for PgStore {
+    async fn sign_up(&self, u: &NewUser, password_hash: &str, org: &NewOrg, s: &Session) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&u.id)
+        .bind(&u.email)
+        .bind(&u.display_name)
+        .bind(password_hash)
+        .bind(u.created_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_org(&mut tx, org).await?;
+        add_member(&mut tx, &org.id, &u.id, latchkey_core::Role::Admin, org.created_at).await?;
+        insert_session_tx(&mut *tx, s).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let row = sqlx::query(concat!("SELECT ", user_columns!(), ", u.password_hash FROM users u WHERE u.email = $1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (user(&r), r.get("password_hash"))))
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_session(&self, s: &Session) -> StoreResult<()> {
+        insert_session_tx(&self.pool, s).await
+    }
+
+    async fn session_by_hash(&self, h: &KeyHash) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(concat!(session_columns!(), "WHERE token_hash = $1"))
+            .bind(h.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn touch_session(&self, id: &str, at: Millis) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Session>> {
+        let rows = sqlx::query(concat!(
+            session_columns!(),
+            "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND ($3 IS NULL OR id < $3) \
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session).collect()
+    }
+
+    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(user_id)
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_session_org(&self, id: &str, org_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET current_org_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(org_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_invitation(&self, i: &Invitation) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&i.id)
+        .bind(&i.org_id)
+        .bind(&i.email)
+        .bind(i.role.as_str())
+        .bind(i.token_hash.as_bytes().as_slice())
+        .bind(&i.invited_by)
+        .bind(i.created_at)
+        .bind(i.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_invitations(&self, org_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>> {
+        let rows = sqlx::query(concat!(
+            invitation_columns!(),
+            "WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(org_id)
+        .bind(now)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(invitation).collect()
+    }
+
+    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE invitations SET revoked_at = $3 WHERE org_id = $1 AND id = $2 \
+             AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn accept_invitation(
+        &self,
+        token_hash: &KeyHash,
+        u: &User,
+        now: Millis,
+    ) -> StoreResult<Result<Invitation, AcceptError>> {
+        let mut tx = self.pool.begin().await?;
+        // Locking the invitation makes a concurrent acceptance of the same
+        // token wait, then find it used up.
+        let row = sqlx::query(concat!(
+            invitation_columns!(),
+            "WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE"
+        ))
+        .bind(token_hash.as_bytes().as_slice())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(inv) = row.as_ref().map(invitation).transpose()? else {
+            return Ok(Err(AcceptError::NotFound));
+        };
+        if !inv.email.eq_ignore_ascii_case(&u.email) {
+            return Ok(Err(AcceptError::WrongUser));
+        }
+        // Check and insert in one statement, so a membership added meanwhile
+        // (another invitation to the same organization) is still reported
+        // as `AlreadyMember`, not as a conflict.
+        let added = sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, user_id) DO NOTHING",
+        )
+        .bind(&inv.org_id)
+        .bind(&u.id)
+        .bind(inv.role.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if added == 0 {
+            return Ok(Err(AcceptError::AlreadyMember));
+        }
+        sqlx::query("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
+            .bind(&inv.id)
+            .bind(now)
+            .bind(&u.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(Invitation { accepted_at: Some(now), ..inv }))
+    }
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn append_event(&self, e: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, action, target_type, target_id, ip, \
+             request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&e.id)
+        .bind(&e.org_id)
+        .bind(e.at)
+        .bind(&e.actor_type)
+        .bind(&e.actor_id)
+        .bind(&e.action)
+        .bind(&e.target_type)
+        .bind(&e.target_id)
+        .bind(&e.ip)
+        .bind(&e.request_id)
+        .bind(&e.details)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_events(&self, org_id: &str, f: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, at, actor_type, actor_id, action, target_type, target_id, ip, request_id, details \
+             FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR actor_id = $3) \
+             AND ($4 IS NULL OR target_id = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
+             AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
+        )
+        .bind(org_id)
+        .bind(&f.action)
+        .bind(&f.actor_id)
+        .bind(&f.target_id)
+        .bind(f.since)
+        .bind(f.until)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(event).collect())
+    }
+}

@@ -1,0 +1,97 @@
+//! Runtype products and surfaces.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{PgStore, page_limit};
+use crate::{Page, Product, ProductStore, StoreResult, Surface};
+
+fn product(r: &PgRow) -> Product {
+    Product { id: r.get("id"), org_id: r.get("org_id"), name: r.get("name"), created_at: r.get("created_at") }
+}
+
+fn surface(r: &PgRow) -> Surface {
+    Surface {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        product_id: r.get("product_id"),
+        name: r.get("name"),
+        created_at: r.get("created_at"),
+    }
+}
+
+#[async_trait]
+impl ProductStore for PgStore {
+    async fn insert_product(&self, p: &Product) -> StoreResult<()> {
+        sqlx::query("INSERT INTO products (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&p.id)
+            .bind(&p.org_id)
+            .bind(&p.name)
+            .bind(p.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_product(&self, org_id: &str, id: &str) -> StoreResult<Option<Product>> {
+        let row = sqlx::query("SELECT id, org_id, name, created_at FROM products WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(product))
+    }
+
+    async fn list_products(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Product>> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, name, created_at FROM products \
+             WHERE org_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(org_id)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(product).collect())
+    }
+
+    async fn insert_surface(&self, s: &Surface) -> StoreResult<()> {
+        sqlx::query("INSERT INTO surfaces (id, org_id, product_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&s.id)
+            .bind(&s.org_id)
+            .bind(&s.product_id)
+            .bind(&s.name)
+            .bind(s.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_surface(&self, org_id: &str, product_id: &str, id: &str) -> StoreResult<Option<Surface>> {
+        let row = sqlx::query(
+            "SELECT id, org_id, product_id, name, created_at FROM surfaces \
+             WHERE org_id = $1 AND product_id = $2 AND id = $3",
+        )
+        .bind(org_id)
+        .bind(product_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(surface))
+    }
+
+    async fn list_surfaces(&self, org_id: &str, product_id: &str, page: &Page) -> StoreResult<Vec<Surface>> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, product_id, name, created_at FROM surfaces \
+             WHERE org_id = $1 AND product_id = $2 AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+        )
+        .bind(org_id)
+        .bind(product_id)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(surface).collect())
+    }
+}

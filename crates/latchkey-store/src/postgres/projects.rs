@@ -1,0 +1,128 @@
+//! Projects.
+
+use async_trait::async_trait;
+use latchkey_core::time_fmt::Millis;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{PgStore, page_limit};
+use crate::{Page, Project, ProjectPatch, ProjectStore, StoreError, StoreResult};
+
+macro_rules! columns {
+    () => {
+        "id, org_id, name, description, created_at, updated_at"
+    };
+}
+
+fn project(r: &PgRow) -> Project {
+    Project {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        name: r.get("name"),
+        description: r.get("description"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+#[async_trait]
+impl ProjectStore for PgStore {
+    async fn insert_project(&self, p: &Project) -> StoreResult<()> {
+        sqlx::query("INSERT INTO projects (id, org_id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&p.id)
+            .bind(&p.org_id)
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(p.created_at)
+            .bind(p.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM projects WHERE org_id = $1 AND id = $2"))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(project))
+    }
+
+    async fn list_projects(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Project>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM projects WHERE org_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(org_id)
+        .bind(&page.before)
+        .bind(page_limit(page) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(project).collect())
+    }
+
+    async fn update_project(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: &ProjectPatch,
+        now: Millis,
+    ) -> StoreResult<Option<Project>> {
+        let (set_desc, desc) = match &patch.description {
+            Some(d) => (true, d.clone()),
+            None => (false, None),
+        };
+        let row = sqlx::query(concat!(
+            "UPDATE projects SET name = COALESCE($3, name), \
+             description = CASE WHEN $4 THEN $5 ELSE description END, updated_at = $6 \
+             WHERE org_id = $1 AND id = $2 RETURNING ",
+            columns!()
+        ))
+        .bind(org_id)
+        .bind(id)
+        .bind(&patch.name)
+        .bind(set_desc)
+        .bind(desc)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(project))
+    }
+
+    async fn delete_project(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Locking the project makes a key being added to it meanwhile (its
+        // foreign-key check share-locks the project) either finish first and
+        // be counted, or wait and then fail.
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE org_id = $1 AND id = $2 FOR UPDATE")
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM api_keys WHERE project_id = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active > 0 {
+            return Err(StoreError::Conflict(format!(
+                "project has {active} active API key(s); revoke or delete them first"
+            )));
+        }
+        sqlx::query("DELETE FROM projects WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
