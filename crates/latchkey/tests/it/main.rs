@@ -9,6 +9,7 @@ mod faults;
 mod forward_auth_nginx;
 mod init_serve;
 mod isolation;
+mod ops;
 mod people;
 mod projects;
 mod readme;
