@@ -106,11 +106,13 @@ pub async fn serve(
         }
     });
     let watcher = spawn_invalidation_watcher(&state);
+    let upkeep = metrics::spawn_upkeep();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     flusher.abort();
     warm.abort();
     watcher.abort();
+    upkeep.abort();
     if let Err(e) = verifier.flush().await {
         tracing::warn!(error = %e, "could not write key usage at shutdown");
     }

@@ -49,6 +49,21 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Drains recorded histogram samples into their buckets every second. Without
+/// it the recorder keeps every sample until the next scrape: memory would
+/// grow with traffic on a server nobody scrapes.
+pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            if let Some(h) = handle() {
+                h.run_upkeep();
+            }
+        }
+    })
+}
+
 /// `GET /metrics`
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let Some(handle) = handle() else {
