@@ -16,6 +16,8 @@
 
 mod error;
 mod model;
+#[macro_use]
+mod rows;
 pub mod postgres;
 pub mod sqlite;
 

@@ -1,82 +1,13 @@
 //! API keys.
 
 use async_trait::async_trait;
+use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
-use latchkey_core::{Environment, KeyHash, ScopeSet};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
+use super::rows::record;
 use super::{PgStore, page_limit};
-use crate::{
-    ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, KeyStore, NewApiKey, Page, Refill, RefillInterval, Spend, StoreError,
-    StoreResult, UsageCount,
-};
-
-/// Every key query selects the key with its owner's details and current
-/// role in the key's organization.
-macro_rules! select_keys {
-    () => {
-        "SELECT k.id, k.org_id, k.project_id, k.name, k.key_hash, k.key_prefix, k.key_hint, \
-    k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
-    k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
-    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
-    u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
-    FROM api_keys k \
-    LEFT JOIN users u ON u.id = k.owner_user_id \
-    LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.owner_user_id "
-    };
-}
-
-fn record(r: &PgRow) -> StoreResult<ApiKeyRecord> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("api_keys.{what}"));
-    let hash: Vec<u8> = r.get("key_hash");
-    let scopes: String = r.get("scopes");
-    let env: String = r.get("environment");
-    let kind: String = r.get("kind");
-    let role: Option<String> = r.get("owner_role");
-    let refill_amount: Option<i64> = r.get("refill_amount");
-    let refill_interval: Option<String> = r.get("refill_interval");
-    let refill = match (refill_amount, refill_interval) {
-        (Some(amount), Some(i)) => {
-            Some(Refill { amount, interval: RefillInterval::parse(&i).ok_or_else(|| corrupt("refill_interval"))? })
-        }
-        _ => None,
-    };
-    Ok(ApiKeyRecord {
-        id: r.get("id"),
-        org_id: r.get("org_id"),
-        project_id: r.get("project_id"),
-        name: r.get("name"),
-        hash: KeyHash::from_bytes(&hash).ok_or_else(|| corrupt("key_hash"))?,
-        key_prefix: r.get("key_prefix"),
-        key_hint: r.get("key_hint"),
-        environment: Environment::parse(&env).ok_or_else(|| corrupt("environment"))?,
-        kind: match kind.as_str() {
-            "standard" => KeyKind::Standard,
-            "restricted" => KeyKind::Restricted,
-            _ => return Err(corrupt("kind")),
-        },
-        scopes: ScopeSet::from_stored(&serde_json::from_str::<Vec<String>>(&scopes).map_err(|_| corrupt("scopes"))?),
-        owner_user_id: r.get("owner_user_id"),
-        owner_email: r.get("owner_email"),
-        owner_display_name: r.get("owner_display_name"),
-        owner_role: role.map(|r| r.parse()).transpose().map_err(|_| corrupt("owner_role"))?,
-        created_by_user_id: r.get("created_by_user_id"),
-        created_by_key_id: r.get("created_by_key_id"),
-        rate_limit_per_minute: r.get("rate_limit_per_minute"),
-        rate_limit_per_day: r.get("rate_limit_per_day"),
-        expires_at: r.get("expires_at"),
-        remaining: r.get("remaining"),
-        refill,
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-        last_used_at: r.get("last_used_at"),
-        revoked_at: r.get("revoked_at"),
-        rotated_from: r.get("rotated_from"),
-        rotated_to: r.get("rotated_to"),
-        surface_id: r.get("surface_id"),
-    })
-}
+use crate::{ApiKeyRecord, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreError, StoreResult, UsageCount};
 
 /// Inserts a key inside a transaction (bootstrap, rotation).
 pub(super) async fn insert_key_tx(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, k: &NewApiKey) -> StoreResult<()> {

@@ -18,6 +18,11 @@ mod people;
 mod products;
 mod projects;
 
+/// The shared row readers (`crate::rows`) for PostgreSQL rows.
+mod rows {
+    row_readers!(sqlx::postgres::PgRow);
+}
+
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;

@@ -4,80 +4,14 @@ use async_trait::async_trait;
 use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
-use super::orgs::{add_member, insert_org, user, user_columns};
+use super::orgs::{add_member, insert_org};
+use super::rows::{event, invitation, session, user};
 use super::{PgStore, page_limit};
 use crate::{
     AcceptError, AuditEvent, AuditFilter, AuditStore, Invitation, NewOrg, NewUser, Page, PeopleStore, Session,
-    StoreError, StoreResult, User,
+    StoreResult, User,
 };
-
-macro_rules! session_columns {
-    () => {
-        "SELECT id, user_id, token_hash, current_org_id, ip, user_agent, created_at, expires_at, last_used_at, \
-         revoked_at FROM sessions "
-    };
-}
-
-macro_rules! invitation_columns {
-    () => {
-        "SELECT id, org_id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at, revoked_at \
-         FROM invitations "
-    };
-}
-
-fn hash(r: &PgRow, table: &str) -> StoreResult<KeyHash> {
-    let raw: Vec<u8> = r.get("token_hash");
-    KeyHash::from_bytes(&raw).ok_or_else(|| StoreError::Corrupt(format!("{table}.token_hash")))
-}
-
-fn session(r: &PgRow) -> StoreResult<Session> {
-    Ok(Session {
-        id: r.get("id"),
-        user_id: r.get("user_id"),
-        token_hash: hash(r, "sessions")?,
-        current_org_id: r.get("current_org_id"),
-        ip: r.get("ip"),
-        user_agent: r.get("user_agent"),
-        created_at: r.get("created_at"),
-        expires_at: r.get("expires_at"),
-        last_used_at: r.get("last_used_at"),
-        revoked_at: r.get("revoked_at"),
-    })
-}
-
-fn invitation(r: &PgRow) -> StoreResult<Invitation> {
-    let role: String = r.get("role");
-    Ok(Invitation {
-        id: r.get("id"),
-        org_id: r.get("org_id"),
-        email: r.get("email"),
-        role: role.parse().map_err(|_| StoreError::Corrupt("invitations.role".to_owned()))?,
-        token_hash: hash(r, "invitations")?,
-        invited_by: r.get("invited_by"),
-        created_at: r.get("created_at"),
-        expires_at: r.get("expires_at"),
-        accepted_at: r.get("accepted_at"),
-        revoked_at: r.get("revoked_at"),
-    })
-}
-
-fn event(r: &PgRow) -> AuditEvent {
-    AuditEvent {
-        id: r.get("id"),
-        org_id: r.get("org_id"),
-        at: r.get("at"),
-        actor_type: r.get("actor_type"),
-        actor_id: r.get("actor_id"),
-        action: r.get("action"),
-        target_type: r.get("target_type"),
-        target_id: r.get("target_id"),
-        ip: r.get("ip"),
-        request_id: r.get("request_id"),
-        details: r.get("details"),
-    }
-}
 
 async fn insert_session_tx<'c, E>(exec: E, s: &Session) -> StoreResult<()>
 where

@@ -1,25 +1,10 @@
 //! Runtype products and surfaces.
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
+use super::rows::{product, surface};
 use super::{PgStore, page_limit};
 use crate::{Page, Product, ProductStore, StoreResult, Surface};
-
-fn product(r: &PgRow) -> Product {
-    Product { id: r.get("id"), org_id: r.get("org_id"), name: r.get("name"), created_at: r.get("created_at") }
-}
-
-fn surface(r: &PgRow) -> Surface {
-    Surface {
-        id: r.get("id"),
-        org_id: r.get("org_id"),
-        product_id: r.get("product_id"),
-        name: r.get("name"),
-        created_at: r.get("created_at"),
-    }
-}
 
 #[async_trait]
 impl ProductStore for PgStore {

@@ -11,6 +11,11 @@ mod people;
 mod products;
 mod projects;
 
+/// The shared row readers (`crate::rows`) for SQLite rows.
+mod rows {
+    row_readers!(sqlx::sqlite::SqliteRow);
+}
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

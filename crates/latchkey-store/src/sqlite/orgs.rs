@@ -3,40 +3,13 @@
 use async_trait::async_trait;
 use latchkey_core::Role;
 use latchkey_core::time_fmt::Millis;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 use super::keys::insert_key_tx;
+use super::rows::{member, org, role, user};
 use super::{SqliteStore, page_limit};
 use crate::{
     LAST_ADMIN, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreError, StoreResult, User,
 };
-
-macro_rules! org_columns {
-    () => {
-        "o.id, o.name, o.slug, o.members_see_all_keys, o.created_at"
-    };
-}
-
-macro_rules! user_columns {
-    () => {
-        "u.id AS user_id, u.email, u.display_name, u.created_at AS user_created_at"
-    };
-}
-pub(super) use user_columns;
-
-/// Members of the organization `$1`, with the person; callers append
-/// `AND …` conditions.
-macro_rules! select_members {
-    () => {
-        concat!(
-            "SELECT ",
-            user_columns!(),
-            ", m.role, m.created_at AS joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.org_id = $1 "
-        )
-    };
-}
 
 #[async_trait]
 impl OrgStore for SqliteStore {
@@ -187,34 +160,6 @@ async fn admins(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, org_id: &str) -> S
         .bind(org_id)
         .fetch_one(&mut **tx)
         .await?)
-}
-
-pub(super) fn org(r: &SqliteRow) -> Org {
-    Org {
-        id: r.get("id"),
-        name: r.get("name"),
-        slug: r.get("slug"),
-        members_see_all_keys: r.get("members_see_all_keys"),
-        created_at: r.get("created_at"),
-    }
-}
-
-pub(super) fn user(r: &SqliteRow) -> User {
-    User {
-        id: r.get("user_id"),
-        email: r.get("email"),
-        display_name: r.get("display_name"),
-        created_at: r.get("user_created_at"),
-    }
-}
-
-fn role(r: &SqliteRow) -> StoreResult<Role> {
-    let role: String = r.get("role");
-    role.parse().map_err(|_| StoreError::Corrupt("memberships.role".to_owned()))
-}
-
-fn member(r: &SqliteRow) -> StoreResult<Member> {
-    Ok(Member { user: user(r), role: role(r)?, joined_at: r.get("joined_at") })
 }
 
 pub(super) async fn insert_org(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, o: &NewOrg) -> StoreResult<()> {

@@ -2,28 +2,10 @@
 
 use async_trait::async_trait;
 use latchkey_core::time_fmt::Millis;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::rows::project;
 use super::{SqliteStore, page_limit};
 use crate::{Page, Project, ProjectPatch, ProjectStore, StoreError, StoreResult};
-
-macro_rules! columns {
-    () => {
-        "id, org_id, name, description, created_at, updated_at"
-    };
-}
-
-fn project(r: &SqliteRow) -> Project {
-    Project {
-        id: r.get("id"),
-        org_id: r.get("org_id"),
-        name: r.get("name"),
-        description: r.get("description"),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    }
-}
 
 #[async_trait]
 impl ProjectStore for SqliteStore {
@@ -41,7 +23,7 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn get_project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM projects WHERE org_id = $1 AND id = $2"))
+        let row = sqlx::query(concat!("SELECT ", project_columns!(), " FROM projects WHERE org_id = $1 AND id = $2"))
             .bind(org_id)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -52,7 +34,7 @@ impl ProjectStore for SqliteStore {
     async fn list_projects(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Project>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
-            columns!(),
+            project_columns!(),
             " FROM projects WHERE org_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
         ))
         .bind(org_id)
@@ -78,7 +60,7 @@ impl ProjectStore for SqliteStore {
             "UPDATE projects SET name = COALESCE($3, name), \
              description = CASE WHEN $4 THEN $5 ELSE description END, updated_at = $6 \
              WHERE org_id = $1 AND id = $2 RETURNING ",
-            columns!()
+            project_columns!()
         ))
         .bind(org_id)
         .bind(id)
