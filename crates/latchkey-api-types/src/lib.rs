@@ -125,16 +125,16 @@ pub struct UpdateApiKey {
     #[serde(default)]
     pub name: Option<String>,
     /// New per-minute limit (`null`: unlimited).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_minute: Option<Option<i64>>,
     /// New per-day limit (`null`: unlimited).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_day: Option<Option<i64>>,
     /// New credit balance (`null`: no credit budget).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub remaining: Option<Option<i64>>,
     /// New refill (`null`: none).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub refill: Option<Option<RefillView>>,
 }
 
@@ -230,7 +230,7 @@ pub struct UpdateProject {
     #[serde(default)]
     pub name: Option<String>,
     /// New description; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub description: Option<Option<String>>,
 }
 

@@ -1,6 +1,7 @@
 //! `latchkey`: the server (`latchkey serve`) and its command line.
 
 mod admin;
+mod cli;
 mod config;
 mod init;
 mod serve;
@@ -8,7 +9,7 @@ mod storage;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// latchkey: self-hosted API keys and access for developer platforms.
 #[derive(Debug, Parser)]
@@ -16,6 +17,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    global: cli::Global,
 }
 
 #[derive(Debug, Subcommand)]
@@ -27,10 +30,21 @@ enum Command {
     /// Operator commands that work on the data directory directly.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+    /// Print a shell completion script (`source <(latchkey completions bash)`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -43,13 +57,12 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Init(args) => init::run(args).await,
             Command::Admin(cmd) => admin::run(cmd).await,
+            Command::Client(cmd) => cli::run(cmd, &cli.global).await,
+            Command::Completions { .. } => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => cli::report(&e),
     }
 }
