@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod bad_input;
+mod cli;
 mod cluster;
 mod common;
 mod faults;

@@ -19,6 +19,12 @@ fn shell_block_after(marker: &str) -> String {
 /// server's address and admin key in place of the `export LK=` and `export
 /// ADMIN_KEY=` lines; returns its standard output.
 fn run_block(server: &TestServer, marker: &str) -> String {
+    run_block_with(server, marker, &[], &[])
+}
+
+/// [`run_block`], also replacing each line that starts with one of
+/// `replace`'s prefixes and adding `env`.
+fn run_block_with(server: &TestServer, marker: &str, replace: &[(&str, String)], env: &[(&str, String)]) -> String {
     let script = shell_block_after(marker)
         .lines()
         .map(|l| {
@@ -26,13 +32,19 @@ fn run_block(server: &TestServer, marker: &str) -> String {
                 format!("export LK={}", server.url)
             } else if l.starts_with("export ADMIN_KEY=") {
                 format!("export ADMIN_KEY={}", server.admin.api_key)
+            } else if let Some((_, with)) = replace.iter().find(|(prefix, _)| l.starts_with(prefix)) {
+                with.clone()
             } else {
                 l.to_owned()
             }
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let out = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{marker} failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
@@ -106,4 +118,54 @@ async fn the_people_walkthrough_works_as_written() {
     for secret in ["a long passphrase", "another long one"] {
         assert!(!server.logs().contains(secret), "a password reached the log");
     }
+}
+
+#[tokio::test]
+async fn the_cli_walkthrough_works_as_written() {
+    let server = TestServer::start().await;
+    // The admin `scripts/run.sh` initializes.
+    server.second_org("My Org", "admin@example.com");
+    let home = tempfile::tempdir().unwrap();
+    let bin_dir = std::path::Path::new(crate::common::BIN).parent().unwrap().display().to_string();
+    let data_dir = server.data_dir();
+    let mut env = vec![
+        ("HOME", home.path().display().to_string()),
+        ("XDG_CONFIG_HOME", home.path().join("config").display().to_string()),
+        ("LATCHKEY_DATA_DIR", data_dir.display().to_string()),
+        ("NO_COLOR", "1".to_owned()),
+    ];
+    if let Some(url) = crate::common::database_url_for(&data_dir) {
+        env.push(("LATCHKEY_DATABASE_URL", url));
+    }
+    let replace = [
+        ("export PATH=", format!("export PATH=\"{bin_dir}:$PATH\"")),
+        ("export LATCHKEY_API_URL=", format!("export LATCHKEY_API_URL={}", server.url)),
+    ];
+    let marker = "## Walkthrough (CLI)";
+    let stdout = run_block_with(&server, marker, &replace, &env);
+    // What each step shows.
+    for want in [
+        "Logged in to",
+        "admin@example.com",
+        "Created API key",
+        "shown once",
+        "sandbox:create",
+        "Rotated API key",
+        "keeps working for 1h",
+        "Revoked",
+        "Created project Payments",
+        "Invited ben@example.com as member",
+        "lki_",
+        "api_key.revoke",
+        "Logged out of",
+    ] {
+        assert!(stdout.contains(want), "{want:?} in:\n{stdout}");
+    }
+    let verdicts: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("Verdict")).map(str::trim).collect();
+    assert_eq!(verdicts, ["VALID", "INSUFFICIENT_SCOPE", "REVOKED"], "{stdout}");
+    let refused: Vec<&str> = stdout.lines().filter(|l| *l == "refused").collect();
+    assert_eq!(refused.len(), 2, "the wrong scope and the revoked key are refused:\n{stdout}");
+    assert_eq!(refused.len(), shown_outputs(marker).iter().filter(|l| *l == "refused").count());
+    assert!(!home.path().join("config/latchkey/credentials.toml").exists(), "logged out");
+    assert!(!server.logs().contains("a long passphrase"), "the password reached the log");
 }
