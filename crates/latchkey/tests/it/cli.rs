@@ -27,7 +27,7 @@ struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Self {
+    fn from(out: &Output) -> Self {
         Self {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -71,7 +71,7 @@ impl User {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.cmd(args).stdin(Stdio::null()).output().unwrap())
+        Run::from(&self.cmd(args).stdin(Stdio::null()).output().unwrap())
     }
 
     fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
@@ -79,7 +79,7 @@ impl User {
         cmd.envs(env.iter().copied()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        Run::from(child.wait_with_output().unwrap())
+        Run::from(&child.wait_with_output().unwrap())
     }
 
     fn login(&self, email: &str) -> Run {
