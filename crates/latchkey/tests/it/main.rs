@@ -4,6 +4,7 @@
 mod api_keys;
 mod bad_input;
 mod cli;
+mod client;
 mod cluster;
 mod common;
 mod faults;

@@ -1,0 +1,130 @@
+//! The Rust client crate against a real server: the typed methods the CLI
+//! does not use (profiles, forward auth, paging), and its error values.
+
+use latchkey_client::types::runloop::{RestrictedKeyCreateParameters, ScopeEntryView};
+use latchkey_client::types::runtype::{CreateProduct, CreateSurface, CreateSurfaceKey};
+use latchkey_client::types::{CreateApiKey, CreateProject, KeyOwner, SignUp, UpdateApiKey, VerifyKey};
+use latchkey_client::{Client, Error, KeyListQuery, PageRequest};
+
+use crate::common::{PASSWORD, TestServer};
+
+fn new_key(name: &str, scopes: &[&str]) -> CreateApiKey {
+    CreateApiKey {
+        name: name.to_owned(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        expires_in: None,
+        expires_at: None,
+        is_test: false,
+        project_id: None,
+        rate_limit_per_minute: None,
+        rate_limit_per_day: None,
+        remaining: None,
+        refill: None,
+        owner: KeyOwner::User,
+    }
+}
+
+#[tokio::test]
+async fn the_client_speaks_every_part_of_the_api() {
+    let server = TestServer::start().await;
+    let anon = Client::new(&server.url).unwrap();
+    anon.healthz().await.unwrap();
+    assert_eq!(anon.readyz().await.unwrap()["status"], "ready");
+    assert!(anon.metrics().await.unwrap().contains("latchkey_"));
+
+    let grant = anon
+        .signup(&SignUp {
+            email: "ana@example.com".into(),
+            password: PASSWORD.into(),
+            display_name: "Ana".into(),
+            org_name: "Acme".into(),
+        })
+        .await
+        .unwrap();
+    let ana = anon.clone().with_token(grant.token);
+    let me = ana.me().await.unwrap();
+    assert_eq!((me.auth_type.as_str(), me.org.name.as_str()), ("session", "Acme"));
+    assert!(ana.scopes().await.unwrap().iter().any(|s| s.scope == "keys:verify"));
+
+    // Errors carry the server's code and message.
+    match ana.key("key_nope").await {
+        Err(Error::Api { status: 404, code, message }) => {
+            assert_eq!(code, "not_found");
+            assert!(!message.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = anon.me().await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(401), Some("unauthorized")));
+
+    // Keys, with paging followed to the end.
+    let project = ana.create_project(&CreateProject { name: "P".into(), description: None }).await.unwrap();
+    for i in 0..3 {
+        ana.create_key(&new_key(&format!("k{i}"), &["sandbox:create"])).await.unwrap();
+    }
+    let first = ana
+        .keys(&KeyListQuery { page: PageRequest { limit: Some(2), cursor: None }, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(first.data.len(), 2);
+    assert!(first.next_cursor.is_some());
+    let all = ana
+        .all(|page| {
+            let q = KeyListQuery { page, ..Default::default() };
+            let ana = ana.clone();
+            async move { ana.keys(&q).await }
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+
+    let key = ana.create_key(&new_key("svc", &["sandbox:create"])).await.unwrap();
+    let plain = key.key.clone().unwrap();
+    let updated = ana
+        .update_key(&key.id, &UpdateApiKey { rate_limit_per_minute: Some(Some(100)), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(updated.rate_limit_per_minute, Some(100));
+    // Absent fields stay as they are (the client does not send them as null).
+    let renamed =
+        ana.update_key(&key.id, &UpdateApiKey { name: Some("svc2".into()), ..Default::default() }).await.unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.rate_limit_per_minute), ("svc2", Some(100)));
+
+    let verdict = ana
+        .verify(&VerifyKey { key: plain.clone(), scopes: vec!["sandbox:create".into()], project_id: None, cost: None })
+        .await
+        .unwrap();
+    assert!(verdict.valid, "{verdict:?}");
+    let id = anon.forward_auth(&plain, Some("sandbox:create")).await.unwrap();
+    assert_eq!((id.key_id.as_str(), id.org_id.as_str()), (key.id.as_str(), me.org.id.as_str()));
+    let refused = anon.forward_auth(&plain, Some("agent:run")).await.unwrap_err();
+    assert_eq!(refused.status(), Some(403));
+
+    // Profiles.
+    let rk = ana
+        .runloop_create_restricted_key(&RestrictedKeyCreateParameters {
+            name: Some("rk".into()),
+            scopes: Some(vec![ScopeEntryView {
+                resource_type: "RESOURCE_TYPE_DEVBOXES".into(),
+                access_level: "ACCESS_LEVEL_READ".into(),
+            }]),
+            expires_at_ms: None,
+        })
+        .await
+        .unwrap();
+    assert!(rk.key_secret.starts_with("rk_"), "{rk:?}");
+    let product = ana.create_product(&CreateProduct { name: "Widget".into() }).await.unwrap();
+    let surface = ana.create_surface(&product.id, &CreateSurface { name: "web".into() }).await.unwrap();
+    assert_eq!(ana.surface(&product.id, &surface.id).await.unwrap().name, "web");
+    let sk = ana.create_surface_key(&product.id, &surface.id, &CreateSurfaceKey::default()).await.unwrap();
+    assert!(sk.key.starts_with("sk_test_"), "{sk:?}");
+    assert_eq!(ana.products(&PageRequest::default()).await.unwrap().data.len(), 1);
+
+    // A hostile id stays inside its path segment.
+    let err = ana.project("../api-keys").await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    ana.delete_project(&project.id).await.unwrap();
+
+    ana.logout().await.unwrap();
+    assert_eq!(ana.me().await.unwrap_err().status(), Some(401));
+}
