@@ -3,6 +3,7 @@
 mod admin;
 mod config;
 mod init;
+mod master_key;
 mod serve;
 mod storage;
 
