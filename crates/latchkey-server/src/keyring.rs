@@ -20,8 +20,7 @@ use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use latchkey_core::crypto::{CryptoError, MasterKey};
 
@@ -29,8 +28,6 @@ use latchkey_core::crypto::{CryptoError, MasterKey};
 pub const MASTER_KEY_ENV: &str = "LATCHKEY_MASTER_KEY";
 /// File name of the master key in the data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
-/// A key file is re-read at most this often when an unknown key id shows up.
-const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the master key cannot be had.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +108,6 @@ pub struct Keyring {
     source: KeySource,
     /// `[0]` is current.
     keys: RwLock<Vec<Arc<MasterKey>>>,
-    last_reload: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -150,17 +146,13 @@ impl Keyring {
                 read_with_pending(path)?
             }
         };
-        let ring = Self {
-            source,
-            keys: RwLock::new(keys.into_iter().map(Arc::new).collect()),
-            last_reload: Mutex::new(Some(Instant::now())),
-        };
+        let ring = Self { source, keys: RwLock::new(keys.into_iter().map(Arc::new).collect()) };
         Ok((ring, created))
     }
 
     /// A keyring of one key that never reloads.
     pub fn from_key(key: MasterKey) -> Self {
-        Self { source: KeySource::Env, keys: RwLock::new(vec![Arc::new(key)]), last_reload: Mutex::new(None) }
+        Self { source: KeySource::Env, keys: RwLock::new(vec![Arc::new(key)]) }
     }
 
     /// Where the key comes from.
@@ -183,17 +175,18 @@ impl Keyring {
     /// The current key, re-reading a key file first: what a new data key is
     /// wrapped with, so that it is never a key a rotation has just retired.
     pub fn current_fresh(&self) -> Result<Arc<MasterKey>, KeyringError> {
-        self.reload(true)?;
+        self.reload()?;
         Ok(self.current())
     }
 
-    /// The key with id `id`; on a miss a key file is re-read (at most once a
-    /// second) in case a rotation moved to a new key.
+    /// The key with id `id`; on a miss a key file is re-read, in case a
+    /// rotation moved to a new key (a miss is rare: after a rotation, or on
+    /// a node configured with the wrong key, which then fails anyway).
     pub fn get(&self, id: &str) -> Result<Arc<MasterKey>, KeyringError> {
         if let Some(k) = self.find(id) {
             return Ok(k);
         }
-        self.reload(false)?;
+        self.reload()?;
         self.find(id).ok_or_else(|| KeyringError::Unknown { needed: id.to_owned(), have: self.ids().join(", ") })
     }
 
@@ -203,15 +196,8 @@ impl Keyring {
 
     /// Re-reads a key file source: its key becomes current, `<file>.new`
     /// (if any) is added, keys read before are kept.
-    fn reload(&self, force: bool) -> Result<(), KeyringError> {
+    fn reload(&self) -> Result<(), KeyringError> {
         let KeySource::File(path) = &self.source else { return Ok(()) };
-        {
-            let mut last = self.last_reload.lock().unwrap_or_else(PoisonError::into_inner);
-            if !force && last.is_some_and(|t| t.elapsed() < RELOAD_INTERVAL) {
-                return Ok(());
-            }
-            *last = Some(Instant::now());
-        }
         let fresh = read_with_pending(path)?;
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         let mut merged: Vec<Arc<MasterKey>> = fresh.into_iter().map(Arc::new).collect();
@@ -304,7 +290,6 @@ mod tests {
         // A rotation writes `<file>.new`: the ring finds it on a miss.
         let next = MasterKey::generate().unwrap();
         write_key_file(&pending_path(&path), &next).unwrap();
-        *ring.last_reload.lock().unwrap() = None;
         assert_eq!(ring.get(next.id()).unwrap().id(), next.id());
         assert_eq!(ring.current().id(), first.id(), "the file's key stays current until renamed");
         // ... then renames it over the file: it becomes current; the old key stays known.
