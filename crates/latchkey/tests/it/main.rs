@@ -18,4 +18,6 @@ mod runloop;
 mod runtype;
 mod scopes_auth;
 mod secrets;
+mod ssh_keys;
+mod sshd;
 mod verify;
