@@ -163,3 +163,42 @@ pub struct SshKeyView {
     /// Creation time.
     pub created_at: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_value() {
+        let put = PutSecret { value: "sk-ant-hidden".into(), category: "provider".into(), org_wide: None };
+        let view = SecretView {
+            id: "sec_1".into(),
+            name: "N".into(),
+            category: "tool".into(),
+            scope: OwnerScope::User,
+            owner_user_id: None,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let revealed = RevealedSecret { secret: view, value: "sk-ant-hidden".into() };
+        let resolved = ResolvedSecrets {
+            secrets: vec![ResolvedSecret {
+                name: "N".into(),
+                scope: OwnerScope::Org,
+                id: "sec_1".into(),
+                category: "tool".into(),
+                version: 1,
+                value: "sk-ant-hidden".into(),
+            }],
+            missing: vec![],
+        };
+        let shown = format!("{put:?} {revealed:?} {resolved:?}");
+        assert!(!shown.contains("sk-ant-hidden"), "{shown}");
+        // The wire form does carry it, and an absent orgWide is not sent.
+        let json = serde_json::to_string(&put).unwrap();
+        assert_eq!(json, r#"{"value":"sk-ant-hidden","category":"provider"}"#);
+        assert!(serde_json::to_string(&revealed).unwrap().contains(r#""value":"sk-ant-hidden""#));
+        assert!(serde_json::from_str::<PutSecret>(r#"{"value":"v","category":"c","x":1}"#).is_err());
+    }
+}

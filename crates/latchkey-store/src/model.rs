@@ -648,3 +648,33 @@ pub struct SshKeyFilter {
     /// Every member's keys (admins' `allOrg` view).
     pub all_users: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_material_is_not_in_debug() {
+        let secret = SecretRecord {
+            id: "sec_1".into(),
+            org_id: "org_1".into(),
+            name: "N".into(),
+            category: "tool".into(),
+            owner_user_id: None,
+            ciphertext: vec![0xde, 0xad, 0xbe, 0xef],
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let key = WrappedDataKey {
+            org_id: "org_1".into(),
+            master_key_id: "mk_1".into(),
+            wrapped: vec![0xde, 0xad, 0xbe, 0xef],
+            created_at: 0,
+            updated_at: 0,
+        };
+        let shown = format!("{secret:?} {key:?}");
+        assert!(shown.contains("sec_1") && shown.contains("mk_1"), "{shown}");
+        assert!(!shown.contains("222") && !shown.contains("173"), "{shown}");
+    }
+}
