@@ -248,15 +248,27 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, KeyringError> {
 }
 
 /// Writes `key` to a new file `path` (mode 0600, never overwriting) and
-/// syncs it and its directory.
+/// syncs it and its directory. The file appears complete or not at all
+/// (written aside, then hard-linked into place), so a node starting at the
+/// same moment never reads half a key.
 pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), KeyringError> {
     let io = |source| KeyringError::Io { path: path.to_owned(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
-    let text = key.to_base64();
-    file.write_all(text.as_bytes()).and_then(|()| file.write_all(b"\n")).and_then(|()| file.sync_all()).map_err(io)?;
+    let mut aside = path.as_os_str().to_os_string();
+    aside.push(format!(".tmp-{}", std::process::id()));
+    let aside = PathBuf::from(aside);
+    let written = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&aside)?;
+        let text = key.to_base64();
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::hard_link(&aside, path)
+    })();
+    let _ = std::fs::remove_file(&aside);
+    written.map_err(io)?;
     sync_dir(path).map_err(io)
 }
 

@@ -17,7 +17,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
 use latchkey_api_types::{Data, Paged};
 use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
@@ -310,6 +311,13 @@ pub async fn get(
     Ok(Json(Data { data: view(&secret) }))
 }
 
+/// A response holding values: never stored by a cache on the way.
+fn no_store<T: serde::Serialize>(data: T) -> Response {
+    let mut res = Json(Data { data }).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 /// `POST /v1/secrets/{name}/reveal?scope=`: the value (audited).
 pub async fn reveal(
     State(state): State<AppState>,
@@ -317,7 +325,7 @@ pub async fn reveal(
     audit: Audit,
     Path(name): Path<String>,
     Query(q): Query<ScopeQuery>,
-) -> Result<Json<Data<RevealedSecret>>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(SECRET_READ)?;
     let secret = find(&state, &caller, &name, q.scope).await?;
     let value = open(&state, &secret).await?;
@@ -330,7 +338,7 @@ pub async fn reveal(
             json!({"name": secret.name, "scope": scope_of(&secret), "version": secret.version}),
         )
         .await;
-    Ok(Json(Data { data: RevealedSecret { secret: view(&secret), value } }))
+    Ok(no_store(RevealedSecret { secret: view(&secret), value }))
 }
 
 /// `DELETE /v1/secrets/{name}?scope=`: the caller's own, or (admins) the
@@ -380,7 +388,7 @@ pub async fn resolve(
     caller: Caller,
     audit: Audit,
     Query(q): Query<ResolveQuery>,
-) -> Result<Json<Data<ResolvedSecrets>>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(SECRET_READ)?;
     let mut names: Vec<&str> = Vec::new();
     for n in q.names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -443,7 +451,7 @@ pub async fn resolve(
             )
             .await;
     }
-    Ok(Json(Data { data: out }))
+    Ok(no_store(out))
 }
 
 /// The id of a member of `org_id` named by id or email, or 404.

@@ -116,6 +116,7 @@ async fn a_member_sets_lists_reveals_and_deletes_own_secrets() {
     assert!(!meta.text.contains("sk-ant"), "{}", meta.text);
     let shown = reveal(&bob, "ANTHROPIC_API_KEY/reveal").await;
     assert_eq!(shown.body["data"]["value"], "sk-ant-second", "{}", shown.text);
+    assert_eq!(shown.headers["cache-control"], "no-store");
     assert_eq!(shown.body["data"]["version"], 2);
 
     // Bad input.
