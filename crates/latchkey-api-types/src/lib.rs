@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub mod runloop;
 pub mod runtype;
+pub mod secrets;
 
 /// `{"data": …}`
 #[derive(Debug, Serialize, Deserialize)]

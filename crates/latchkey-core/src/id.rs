@@ -24,6 +24,10 @@ pub enum IdKind {
     Product,
     /// `srf_…` (Runtype profile)
     Surface,
+    /// `sec_…`
+    Secret,
+    /// `ssh_…`
+    SshKey,
 }
 
 impl IdKind {
@@ -39,6 +43,8 @@ impl IdKind {
             Self::Invitation => "inv",
             Self::Product => "prd",
             Self::Surface => "srf",
+            Self::Secret => "sec",
+            Self::SshKey => "ssh",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! of its inputs (the only source of entropy is the OS CSPRNG used to mint keys
 //! and ids), so it can be tested exhaustively and reused by every other crate.
 
+pub mod crypto;
 pub mod duration;
 pub mod id;
 pub mod key;
@@ -13,6 +14,8 @@ pub mod password;
 pub mod profiles;
 pub mod role;
 pub mod scope;
+pub mod secret;
+pub mod ssh;
 pub mod time_fmt;
 
 pub use duration::{DurationError, parse_duration};

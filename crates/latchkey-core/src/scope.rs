@@ -163,6 +163,7 @@ impl Catalog {
         c.add("tool", &["read", "write", "run"], "Tool Hub installs, credentials, and execution");
         c.add("ssh-key", &["read", "write"], "SSH key management");
         c.add("files", &["read", "write"], "Workspace file access");
+        c.add("secret", &["read", "write"], "Secrets: reveal and resolve values (read), set and delete (write)");
         c.add("org", &["read", "write", "members"], "Organization settings, API keys and members");
         c.add("admin", &["resources"], "Administrative access to organization resources");
         c.add("keys", &["verify"], "Verify API keys of the organization (POST /v1/keys/verify)");
@@ -274,6 +275,11 @@ mod tests {
             "workflow:*",
             "tool:*",
             "ssh-key:*",
+            "ssh-key:read",
+            "ssh-key:write",
+            "secret:read",
+            "secret:write",
+            "secret:*",
             "keys:verify",
         ];
         assert_eq!(set(&documented).len(), documented.len());

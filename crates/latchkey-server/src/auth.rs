@@ -49,6 +49,14 @@ pub const ORG_WRITE: Requirement = ("org", "write");
 pub const ORG_MEMBERS: Requirement = ("org", "members");
 /// Verify the organization's keys.
 pub const KEYS_VERIFY: Requirement = ("keys", "verify");
+/// Read secrets: metadata, reveal, resolve.
+pub const SECRET_READ: Requirement = ("secret", "read");
+/// Set and delete secrets.
+pub const SECRET_WRITE: Requirement = ("secret", "write");
+/// Read SSH keys and `authorized_keys`.
+pub const SSH_KEY_READ: Requirement = ("ssh-key", "read");
+/// Add, delete SSH keys and choose the default.
+pub const SSH_KEY_WRITE: Requirement = ("ssh-key", "write");
 
 /// How the caller authenticated.
 #[derive(Debug, Clone)]
@@ -118,6 +126,22 @@ impl Caller {
     /// Fails with 403 `forbidden` unless the caller is an admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() { Ok(()) } else { Err(ApiError::forbidden("this action needs the admin role")) }
+    }
+
+    /// The member the caller acts for (a session's user, a user-owned key's
+    /// owner), or 403 for an organization-owned key, which has no user and
+    /// so no user-private resources.
+    pub fn acting_user(&self) -> Result<&str, ApiError> {
+        self.user_id.as_deref().ok_or_else(|| {
+            ApiError::forbidden(
+                "an organization-owned key acts for no member: it can use organization-wide resources only",
+            )
+        })
+    }
+
+    /// Whether the credential is an organization-owned key (a service key).
+    pub fn is_org_key(&self) -> bool {
+        matches!(&self.credential, Credential::Key(k) if k.owner_user_id.is_none())
     }
 
     /// Whether the caller is an admin of the organization.

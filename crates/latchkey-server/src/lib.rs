@@ -6,11 +6,14 @@
 //!   one line, validate, call storage, shape the view.
 //! * `auth.rs` — the [`auth::Caller`] extractor and scope requirements.
 //! * `error.rs` — the one error policy.
+//! * `keyring.rs` — the master keys that wrap the organizations' data keys
+//!   (the ciphers themselves are in `latchkey_core::crypto`).
 
 pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod keyring;
 pub mod metrics;
 mod routes;
 pub mod state;
@@ -50,7 +53,7 @@ pub fn state(
     let _ = metrics::handle();
     let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
     let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
-    AppState { store, verifier, settings: Arc::new(settings), failed_auth, login_failures }
+    AppState { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, keyring: None }
 }
 
 /// The whole application: routes plus request ids and tracing.

@@ -115,9 +115,19 @@ pub struct AppState {
     pub failed_auth: Arc<RateLimiter>,
     /// Failed logins per account and per client address.
     pub login_failures: Arc<crate::throttle::FailureWindow>,
+    /// The master keys that wrap the organizations' data keys; without
+    /// them the secret routes answer 503.
+    pub keyring: Option<Arc<crate::keyring::Keyring>>,
 }
 
 impl AppState {
+    /// The same state with `keyring` for secrets.
+    #[must_use]
+    pub fn with_keyring(mut self, keyring: Arc<crate::keyring::Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
     /// Evicts keys from this node's cache and tells every other node sharing
     /// the database to do the same (PostgreSQL `NOTIFY`). If publishing
     /// fails, other nodes see the change when their cached copy reaches its

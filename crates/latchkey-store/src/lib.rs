@@ -1,6 +1,6 @@
 //! latchkey's storage: small capability traits ([`OrgStore`],
 //! [`PeopleStore`], [`ProjectStore`], [`ProductStore`], [`KeyStore`],
-//! [`AuditStore`]) gathered in [`Store`], and the adapters that implement
+//! [`AuditStore`], [`SecretStore`], [`SshKeyStore`]) gathered in [`Store`], and the adapters that implement
 //! them. The server picks one adapter at start-up and holds it
 //! as `Arc<dyn Store>`; no handler knows which database is behind it.
 //!
@@ -269,6 +269,75 @@ pub trait KeyStore: Send + Sync {
     async fn transfer_key_to_org(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>>;
 }
 
+/// Secrets (sealed values only; encryption happens above storage) and the
+/// organizations' wrapped data keys.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The wrapped data key of `org_id`, if it has one yet.
+    async fn data_key(&self, org_id: &str) -> StoreResult<Option<WrappedDataKey>>;
+
+    /// Stores `key` as its organization's data key unless it has one
+    /// already (another node may have been first); returns the one stored.
+    async fn insert_data_key(&self, key: &WrappedDataKey) -> StoreResult<WrappedDataKey>;
+
+    /// Every organization's wrapped data key.
+    async fn all_data_keys(&self) -> StoreResult<Vec<WrappedDataKey>>;
+
+    /// Replaces wrapped data keys in one transaction; each applies only if
+    /// the key is still wrapped by its `old_master_key_id`, and if any does
+    /// not, nothing changes ([`StoreError::Conflict`]). Returns how many
+    /// were re-wrapped.
+    async fn rewrap_data_keys(&self, rewraps: &[Rewrap], now: Millis) -> StoreResult<usize>;
+
+    /// The secret `name` of `org_id` owned by `owner_user_id` (`None`: the
+    /// organization-wide one).
+    async fn get_secret(
+        &self,
+        org_id: &str,
+        owner_user_id: Option<&str>,
+        name: &str,
+    ) -> StoreResult<Option<SecretRecord>>;
+
+    /// Secrets of `org_id` matching `filter`, newest first. The records
+    /// carry no ciphertext (empty).
+    async fn list_secrets(&self, org_id: &str, filter: &SecretFilter, page: &Page) -> StoreResult<Vec<SecretRecord>>;
+
+    /// Inserts `secret` (`expected_version` `None`) or replaces the stored
+    /// one whose version is `expected_version`. `false` when another write
+    /// came first (the name was taken meanwhile, or the version moved on):
+    /// the caller re-reads and seals again.
+    async fn put_secret(&self, secret: &SecretRecord, expected_version: Option<i64>) -> StoreResult<bool>;
+
+    /// Deletes a secret of `org_id`; `false` if none.
+    async fn delete_secret(&self, org_id: &str, id: &str) -> StoreResult<bool>;
+}
+
+/// SSH public keys.
+#[async_trait]
+pub trait SshKeyStore: Send + Sync {
+    /// Inserts a key; it becomes its owner's default if they have none.
+    /// [`StoreError::Conflict`] if the same key (fingerprint) is already
+    /// registered in the same scope (the owner's, or organization-wide).
+    async fn insert_ssh_key(&self, key: &SshKeyRecord) -> StoreResult<SshKeyRecord>;
+
+    /// A key of `org_id`.
+    async fn get_ssh_key(&self, org_id: &str, id: &str) -> StoreResult<Option<SshKeyRecord>>;
+
+    /// Keys of `org_id` matching `filter`, newest first.
+    async fn list_ssh_keys(&self, org_id: &str, filter: &SshKeyFilter, page: &Page) -> StoreResult<Vec<SshKeyRecord>>;
+
+    /// Every key that lets `user_id` in: theirs and the organization-wide
+    /// ones, oldest first.
+    async fn authorized_ssh_keys(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<SshKeyRecord>>;
+
+    /// Deletes a key; `false` if none.
+    async fn delete_ssh_key(&self, org_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// Makes `id` (a key `user_id` owns) their one default key; `None` if
+    /// they own no such key.
+    async fn set_default_ssh_key(&self, org_id: &str, user_id: &str, id: &str) -> StoreResult<Option<SshKeyRecord>>;
+}
+
 /// What a node must drop from its key cache because another node (or this
 /// one) changed keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,7 +364,9 @@ pub struct PoolStats {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + PeopleStore + ProjectStore + ProductStore + KeyStore + AuditStore + 'static {
+pub trait Store:
+    OrgStore + PeopleStore + ProjectStore + ProductStore + KeyStore + AuditStore + SecretStore + SshKeyStore + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
 

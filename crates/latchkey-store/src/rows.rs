@@ -65,6 +65,32 @@ macro_rules! project_columns {
     };
 }
 
+macro_rules! data_key_columns {
+    () => {
+        "org_id, master_key_id, wrapped, created_at, updated_at"
+    };
+}
+
+/// Secrets with their sealed value.
+macro_rules! secret_columns {
+    () => {
+        "id, org_id, owner_user_id, name, category, ciphertext, version, created_at, updated_at"
+    };
+}
+
+/// Secrets without the value (lists): `ciphertext` is read as empty.
+macro_rules! secret_meta_columns {
+    () => {
+        "id, org_id, owner_user_id, name, category, NULL AS ciphertext, version, created_at, updated_at"
+    };
+}
+
+macro_rules! ssh_key_columns {
+    () => {
+        "id, org_id, owner_user_id, name, algorithm, public_key, comment, fingerprint, bits, is_default, created_at"
+    };
+}
+
 /// The row readers for one driver's row type (`sqlx::sqlite::SqliteRow`,
 /// `sqlx::postgres::PgRow`); invoked once in each adapter's `rows` module.
 macro_rules! row_readers {
@@ -222,6 +248,47 @@ macro_rules! row_readers {
                 id: r.get("id"),
                 org_id: r.get("org_id"),
                 name: r.get("name"),
+                created_at: r.get("created_at"),
+            }
+        }
+
+        pub(crate) fn data_key(r: &$row) -> $crate::WrappedDataKey {
+            $crate::WrappedDataKey {
+                org_id: r.get("org_id"),
+                master_key_id: r.get("master_key_id"),
+                wrapped: r.get("wrapped"),
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+            }
+        }
+
+        pub(crate) fn secret(r: &$row) -> $crate::SecretRecord {
+            let ciphertext: Option<Vec<u8>> = r.get("ciphertext");
+            $crate::SecretRecord {
+                id: r.get("id"),
+                org_id: r.get("org_id"),
+                owner_user_id: r.get("owner_user_id"),
+                name: r.get("name"),
+                category: r.get("category"),
+                ciphertext: ciphertext.unwrap_or_default(),
+                version: r.get("version"),
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+            }
+        }
+
+        pub(crate) fn ssh_key(r: &$row) -> $crate::SshKeyRecord {
+            $crate::SshKeyRecord {
+                id: r.get("id"),
+                org_id: r.get("org_id"),
+                owner_user_id: r.get("owner_user_id"),
+                name: r.get("name"),
+                algorithm: r.get("algorithm"),
+                public_key: r.get("public_key"),
+                comment: r.get("comment"),
+                fingerprint: r.get("fingerprint"),
+                bits: r.get("bits"),
+                is_default: r.get("is_default"),
                 created_at: r.get("created_at"),
             }
         }

@@ -1,11 +1,16 @@
 //! `latchkey admin …`: operator commands on the data directory.
 
 use std::io::BufRead;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use latchkey_core::crypto::MasterKey;
+use latchkey_server::keyring::{KeySource, Keyring, pending_path, read_key_file, sync_dir, write_key_file};
+use latchkey_store::{Rewrap, Store, StoreError};
 
 use crate::init::{InitArgs, prepare, report};
+use crate::master_key::MasterKeyArgs;
 use crate::storage::StorageArgs;
 
 /// Operator commands.
@@ -17,6 +22,26 @@ pub enum AdminCommand {
     /// Set a user's login password (read from the first line of stdin, so it
     /// stays out of the shell history and the process list).
     SetPassword(SetPasswordArgs),
+    /// Re-wrap every organization's data key with a new master key (secret
+    /// values are not touched). With a key file (`<data-dir>/master.key` or
+    /// LATCHKEY_MASTER_KEY_FILE) the new key replaces it once every data key
+    /// is re-wrapped, and running servers pick it up by themselves; with
+    /// LATCHKEY_MASTER_KEY, give the new key with --new-key-file and restart
+    /// every node with it afterwards.
+    RotateMasterKey(RotateArgs),
+}
+
+/// `latchkey admin rotate-master-key`
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    master_key: MasterKeyArgs,
+    /// The new master key: a file holding 32 bytes as base64 or hex.
+    /// Default: a new random key.
+    #[arg(long)]
+    new_key_file: Option<PathBuf>,
 }
 
 /// `latchkey admin set-password`
@@ -52,5 +77,102 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             println!("password set for {email} ({})", user.id);
             Ok(())
         }
+        AdminCommand::RotateMasterKey(args) => rotate_master_key(&args).await,
     }
+}
+
+/// Re-wraps every data key still wrapped by another key than `new`, in one
+/// transaction; returns how many.
+async fn rewrap_all(store: &dyn Store, ring: &Keyring, new: &MasterKey) -> anyhow::Result<usize> {
+    for attempt in 1..=3 {
+        let mut rewraps = Vec::new();
+        for k in store.all_data_keys().await?.into_iter().filter(|k| k.master_key_id != new.id()) {
+            let old = ring.get(&k.master_key_id).with_context(|| format!("the data key of {}", k.org_id))?;
+            let data_key = old
+                .unwrap(&k.org_id, &k.wrapped)
+                .with_context(|| format!("cannot unwrap the data key of {} with {}", k.org_id, old.id()))?;
+            rewraps.push(Rewrap {
+                org_id: k.org_id.clone(),
+                old_master_key_id: k.master_key_id.clone(),
+                new_master_key_id: new.id().to_owned(),
+                wrapped: new.wrap(&k.org_id, &data_key)?,
+            });
+        }
+        match store.rewrap_data_keys(&rewraps, latchkey_core::time_fmt::now_ms()).await {
+            Ok(n) => return Ok(n),
+            Err(StoreError::Conflict(why)) if attempt < 3 => eprintln!("retrying: {why}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("data keys kept changing during the re-wrap; nothing was changed, try again")
+}
+
+/// `latchkey admin rotate-master-key`: see [`AdminCommand::RotateMasterKey`].
+async fn rotate_master_key(args: &RotateArgs) -> anyhow::Result<()> {
+    let store = args.storage.open().await?;
+    let (ring, _) = args.master_key.load(&args.storage.data_dir, false)?;
+    let current = ring.current();
+    let given = match &args.new_key_file {
+        Some(path) => Some(read_key_file(path).with_context(|| format!("--new-key-file {}", path.display()))?),
+        None => None,
+    };
+    let (new, file) = match ring.source() {
+        KeySource::Env => {
+            let new = given.context(
+                "LATCHKEY_MASTER_KEY is set: give the new key with --new-key-file, then set LATCHKEY_MASTER_KEY to it \
+                 on every node",
+            )?;
+            (new, None)
+        }
+        KeySource::File(path) => {
+            let pending = pending_path(path);
+            // An interrupted rotation left its new key behind: finish that one.
+            let new = if pending.exists() {
+                let left = read_key_file(&pending)?;
+                if given.as_ref().is_some_and(|g| g.id() != left.id()) {
+                    anyhow::bail!(
+                        "{} holds the new key of an unfinished rotation ({}); run again without --new-key-file to \
+                         finish it",
+                        pending.display(),
+                        left.id()
+                    );
+                }
+                eprintln!("finishing the rotation to {} left in {}", left.id(), pending.display());
+                left
+            } else {
+                let new = match given {
+                    Some(k) => k,
+                    None => MasterKey::generate()?,
+                };
+                // Nodes find the new key here as soon as a data key needs it.
+                write_key_file(&pending, &new)?;
+                new
+            };
+            (new, Some((path.clone(), pending)))
+        }
+    };
+    if new.id() == current.id() && file.as_ref().is_none_or(|(_, p)| !p.exists()) {
+        anyhow::bail!("the new master key is the current one ({})", new.id());
+    }
+    let n = rewrap_all(store.as_ref(), &ring, &new).await?;
+    if let Some((path, pending)) = &file {
+        std::fs::rename(pending, path)
+            .with_context(|| format!("cannot move {} to {}", pending.display(), path.display()))?;
+        sync_dir(path)?;
+        // A node that wrapped a new organization's data key with the old key
+        // just before the file changed: re-wrap that too.
+        let late = rewrap_all(store.as_ref(), &ring, &new).await?;
+        println!(
+            "re-wrapped {} data key(s): master key {} replaces {} in {}",
+            n + late,
+            new.id(),
+            current.id(),
+            path.display()
+        );
+        println!("running servers read the new key file by themselves; back it up (the old key is gone)");
+    } else {
+        println!("re-wrapped {n} data key(s) with master key {} (was {})", new.id(), current.id());
+        println!("now set LATCHKEY_MASTER_KEY to the new key on every node and restart them");
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod config;
 mod init;
+mod master_key;
 mod serve;
 mod storage;
 

@@ -9,6 +9,7 @@ use latchkey_server::Settings;
 use latchkey_verify::VerifierConfig;
 use tracing_subscriber::EnvFilter;
 
+use crate::master_key::{MasterKeyArgs, check_data_keys};
 use crate::storage::StorageArgs;
 
 /// `latchkey serve` options.
@@ -16,6 +17,8 @@ use crate::storage::StorageArgs;
 pub struct ServeArgs {
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    master_key: MasterKeyArgs,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:7420")]
     listen: SocketAddr,
@@ -55,6 +58,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
 
     let store = args.storage.open().await?;
+    let (keyring, created) = args.master_key.load(&args.storage.data_dir, true)?;
+    if created {
+        tracing::warn!(
+            file = %keyring.source().describe(),
+            master_key = %keyring.current().id(),
+            "created a new master key for secrets; back it up: without it, stored secrets cannot be decrypted"
+        );
+    }
+    let data_keys = check_data_keys(store.as_ref(), &keyring).await?;
+    tracing::info!(master_key = %keyring.current().id(), source = %keyring.source().describe(), data_keys, "master key loaded");
     let mut settings = Settings { brand: args.brand, bench_echo: args.bench_echo, ..Settings::default() };
     if let Some(path) = crate::config::apply(args.config.as_deref(), &args.storage.data_dir, &mut settings)? {
         tracing::info!(config = %path.display(), routes = settings.routes.len(), "configuration read");
@@ -66,7 +79,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits);
+    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits)
+        .with_keyring(std::sync::Arc::new(keyring));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

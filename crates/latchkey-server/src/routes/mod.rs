@@ -9,6 +9,8 @@ mod people;
 mod projects;
 mod runloop;
 mod runtype;
+mod secrets;
+mod ssh_keys;
 mod verify;
 
 use axum::Router;
@@ -46,6 +48,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/invitations/{id}", delete(orgs::revoke_invitation))
         .route("/v1/invitations/{id}/accept", post(orgs::accept))
         .route("/v1/audit-events", get(orgs::audit_events))
+        .route("/v1/secrets", get(secrets::list))
+        .route("/v1/secrets/resolve", get(secrets::resolve))
+        .route("/v1/secrets/{name}", get(secrets::get).put(secrets::put).delete(secrets::delete))
+        .route("/v1/secrets/{name}/reveal", post(secrets::reveal))
+        .route("/v1/ssh-keys", get(ssh_keys::list).post(ssh_keys::create))
+        .route("/v1/ssh-keys/authorized-keys", get(ssh_keys::authorized_keys))
+        .route("/v1/ssh-keys/{id}", delete(ssh_keys::delete))
+        .route("/v1/ssh-keys/{id}/default", post(ssh_keys::set_default))
         // Runloop profile (reference 003).
         .route("/v1/apikeys", post(runloop::create_api_key))
         .route("/v1/restricted_keys", post(runloop::create_restricted_key))

@@ -17,6 +17,7 @@ mod orgs;
 mod people;
 mod products;
 mod projects;
+mod secrets;
 
 /// The shared row readers (`crate::rows`) for PostgreSQL rows.
 mod rows {

@@ -10,6 +10,7 @@ mod orgs;
 mod people;
 mod products;
 mod projects;
+mod secrets;
 
 /// The shared row readers (`crate::rows`) for SQLite rows.
 mod rows {

@@ -169,3 +169,16 @@ async fn the_cli_walkthrough_works_as_written() {
     assert!(!home.path().join("config/latchkey/credentials.toml").exists(), "logged out");
     assert!(!server.logs().contains("a long passphrase"), "the password reached the log");
 }
+
+#[tokio::test]
+async fn the_secrets_and_ssh_key_walkthroughs_work_as_written() {
+    let server = TestServer::start().await;
+    for marker in ["## Secrets\n", "## SSH keys\n"] {
+        let stdout = run_block(&server, marker);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let shown = shown_outputs(marker);
+        assert!(shown.len() >= 3, "{marker}: the README shows outputs");
+        assert_eq!(lines, shown, "{marker}: the outputs the README shows");
+    }
+    assert!(!server.logs().contains("sk-ant-xxx"), "a secret value reached the log");
+}

@@ -1,0 +1,471 @@
+//! `/v1/secrets`: user-private and organization-wide secrets, sealed with the
+//! organization's data key (`latchkey_core::crypto`), which is wrapped by
+//! the master key (`crate::keyring`).
+//!
+//! Who may do what (docs/API.md has the table):
+//! * every route needs `secret:read` (metadata, reveal, resolve) or
+//!   `secret:write` (set, delete) from a key; a session holds both;
+//! * a user-private secret exists only for its owner: anyone else, admins
+//!   included, gets 404 for it;
+//! * organization-wide secrets: every member reads the metadata and
+//!   reveals; only admins set or delete them;
+//! * resolving for another member (`?user=`) needs an organization-owned
+//!   (service) key.
+//!
+//! A value is in memory only while it is sealed or opened, in buffers that
+//! are wiped afterwards; it is never logged, audited or put in an error.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
+use latchkey_api_types::{Data, Paged};
+use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
+use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::secret::{MAX_VALUE_LEN, is_valid_category, is_valid_name};
+use latchkey_core::time_fmt::{now_ms, to_rfc3339};
+use latchkey_store::{SecretFilter, SecretRecord, WrappedDataKey};
+use serde::Deserialize;
+use serde_json::json;
+use zeroize::Zeroize as _;
+
+use crate::audit::Audit;
+use crate::auth::{Caller, SECRET_READ, SECRET_WRITE};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, PageQuery, Query, paginate};
+use crate::keyring::Keyring;
+use crate::state::AppState;
+
+/// Most names one resolve may ask for.
+const MAX_RESOLVE: usize = 100;
+/// Attempts at a write that lost a race with another write of the same name.
+const PUT_ATTEMPTS: usize = 5;
+
+fn scope_of(s: &SecretRecord) -> OwnerScope {
+    if s.owner_user_id.is_some() { OwnerScope::User } else { OwnerScope::Org }
+}
+
+fn view(s: &SecretRecord) -> SecretView {
+    SecretView {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        category: s.category.clone(),
+        scope: scope_of(s),
+        owner_user_id: s.owner_user_id.clone(),
+        version: s.version,
+        created_at: to_rfc3339(s.created_at),
+        updated_at: to_rfc3339(s.updated_at),
+    }
+}
+
+fn aad(s: &SecretRecord) -> SecretAad<'_> {
+    SecretAad {
+        org_id: &s.org_id,
+        secret_id: &s.id,
+        name: &s.name,
+        owner_user_id: s.owner_user_id.as_deref(),
+        version: s.version,
+    }
+}
+
+/// A failure to seal or open, with what it was about (ids only).
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+struct SealError {
+    what: String,
+    #[source]
+    source: CryptoError,
+}
+
+fn keyring(state: &AppState) -> Result<&Keyring, ApiError> {
+    state.keyring.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "secrets are unavailable: this server has no master key",
+        )
+    })
+}
+
+/// The organization's data key, unwrapped; created (and stored) first when
+/// `create` and the organization has none yet.
+async fn data_key(state: &AppState, org_id: &str, create: bool) -> Result<Option<DataKey>, ApiError> {
+    let ring = keyring(state)?;
+    let wrapped = match state.store.data_key(org_id).await? {
+        Some(w) => w,
+        None if create => {
+            let master = ring.current_fresh().map_err(|e| ApiError::internal(&e))?;
+            let key = DataKey::generate().map_err(|e| ApiError::internal(&e))?;
+            let now = now_ms();
+            let fresh = WrappedDataKey {
+                org_id: org_id.to_owned(),
+                master_key_id: master.id().to_owned(),
+                wrapped: master.wrap(org_id, &key).map_err(|e| ApiError::internal(&e))?,
+                created_at: now,
+                updated_at: now,
+            };
+            // Another node may have stored one first: use whichever won.
+            let stored = state.store.insert_data_key(&fresh).await?;
+            if stored.master_key_id == fresh.master_key_id && stored.wrapped == fresh.wrapped {
+                tracing::info!(org_id, master_key = master.id(), "created the organization's data key");
+                return Ok(Some(key));
+            }
+            stored
+        }
+        None => return Ok(None),
+    };
+    let master = ring.get(&wrapped.master_key_id).map_err(|e| ApiError::internal(&e))?;
+    let key = master.unwrap(org_id, &wrapped.wrapped).map_err(|e| {
+        ApiError::internal(&SealError {
+            what: format!("cannot unwrap the data key of {org_id} with master key {}", master.id()),
+            source: e,
+        })
+    })?;
+    Ok(Some(key))
+}
+
+/// Opens a secret's value.
+async fn open(state: &AppState, s: &SecretRecord) -> Result<String, ApiError> {
+    let Some(key) = data_key(state, &s.org_id, false).await? else {
+        return Err(ApiError::internal(&SealError {
+            what: format!("secret {} exists but {} has no data key", s.id, s.org_id),
+            source: CryptoError::Malformed,
+        }));
+    };
+    let plain = key.open(&aad(s), &s.ciphertext).map_err(|e| {
+        ApiError::internal(&SealError { what: format!("cannot open secret {} of {}", s.id, s.org_id), source: e })
+    })?;
+    String::from_utf8(plain.to_vec()).map_err(|_| {
+        ApiError::internal(&SealError {
+            what: format!("secret {} of {} is not UTF-8", s.id, s.org_id),
+            source: CryptoError::Malformed,
+        })
+    })
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("secret names are 1–128 characters of A-Z, 0-9 and _ (e.g. ANTHROPIC_API_KEY)"))
+    }
+}
+
+/// `?scope=user|org`: which of two secrets of the same name is meant
+/// (default: the caller's own if there is one, else the organization's).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScopeQuery {
+    scope: Option<OwnerScope>,
+}
+
+/// The secret `name` as the caller sees it, or 404: their own (user scope),
+/// or the organization's.
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    scope: Option<OwnerScope>,
+) -> Result<SecretRecord, ApiError> {
+    if !is_valid_name(name) {
+        return Err(ApiError::not_found("secret"));
+    }
+    let org = &caller.org_id;
+    let user = caller.user_id.as_deref();
+    let found = match (scope, user) {
+        (Some(OwnerScope::User), Some(u)) => state.store.get_secret(org, Some(u), name).await?,
+        (Some(OwnerScope::User), None) => None,
+        (Some(OwnerScope::Org), _) => state.store.get_secret(org, None, name).await?,
+        (None, Some(u)) => match state.store.get_secret(org, Some(u), name).await? {
+            Some(s) => Some(s),
+            None => state.store.get_secret(org, None, name).await?,
+        },
+        (None, None) => state.store.get_secret(org, None, name).await?,
+    };
+    found.ok_or_else(|| ApiError::not_found("secret"))
+}
+
+/// `PUT /v1/secrets/{name}`: creates (201) or replaces (200) the caller's
+/// secret, or with `orgWide: true` (admins) the organization's.
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(name): Path<String>,
+    JsonBody(mut req): JsonBody<PutSecret>,
+) -> Result<(StatusCode, Json<Data<SecretView>>), ApiError> {
+    let result = put_inner(&state, &caller, &name, &req).await;
+    req.value.zeroize();
+    let (secret, created) = result?;
+    audit
+        .by(
+            &state,
+            &caller,
+            "secret.set",
+            Some(("secret", &secret.id)),
+            json!({"name": secret.name, "scope": scope_of(&secret), "category": secret.category,
+                   "version": secret.version}),
+        )
+        .await;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Data { data: view(&secret) })))
+}
+
+async fn put_inner(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    req: &PutSecret,
+) -> Result<(SecretRecord, bool), ApiError> {
+    caller.require(SECRET_WRITE)?;
+    check_name(name)?;
+    if !is_valid_category(&req.category) {
+        return Err(ApiError::bad_request("category is 1–64 characters of a-z, 0-9, - and _ (e.g. provider, tool)"));
+    }
+    if req.value.is_empty() {
+        return Err(ApiError::bad_request("value must not be empty"));
+    }
+    if req.value.len() > MAX_VALUE_LEN {
+        return Err(ApiError::bad_request(format!("value must be at most {} KiB", MAX_VALUE_LEN / 1024)));
+    }
+    let owner = if req.org_wide.unwrap_or(false) {
+        if !caller.is_admin() {
+            return Err(ApiError::forbidden("organization-wide secrets need the admin role"));
+        }
+        None
+    } else {
+        Some(caller.acting_user()?.to_owned())
+    };
+    let key = data_key(state, &caller.org_id, true).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    for _ in 0..PUT_ATTEMPTS {
+        let existing = state.store.get_secret(&caller.org_id, owner.as_deref(), name).await?;
+        let now = now_ms();
+        let mut secret = match &existing {
+            Some(e) => SecretRecord {
+                category: req.category.clone(),
+                version: e.version + 1,
+                updated_at: now,
+                ciphertext: Vec::new(),
+                ..e.clone()
+            },
+            None => SecretRecord {
+                id: new_id(IdKind::Secret),
+                org_id: caller.org_id.clone(),
+                name: name.to_owned(),
+                category: req.category.clone(),
+                owner_user_id: owner.clone(),
+                ciphertext: Vec::new(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+        };
+        secret.ciphertext = key.seal(&aad(&secret), req.value.as_bytes()).map_err(|e| {
+            ApiError::internal(&SealError { what: format!("cannot seal secret {}", secret.id), source: e })
+        })?;
+        if state.store.put_secret(&secret, existing.as_ref().map(|e| e.version)).await? {
+            return Ok((secret, existing.is_none()));
+        }
+    }
+    Err(ApiError::conflict("the secret is being changed by someone else; try again"))
+}
+
+/// `GET /v1/secrets?orgOnly=&limit=&cursor=`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only organization-wide secrets.
+    #[serde(default)]
+    org_only: bool,
+    /// Page size.
+    limit: Option<u32>,
+    /// Cursor.
+    cursor: Option<String>,
+}
+
+/// `GET /v1/secrets`: the caller's own secrets and the organization's
+/// (`?orgOnly=true`: the organization's only), metadata only.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Paged<SecretView>>, ApiError> {
+    caller.require(SECRET_READ)?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
+    let filter = SecretFilter { user_id: if q.org_only { None } else { caller.user_id.clone() }, org_wide: true };
+    let rows = state.store.list_secrets(&caller.org_id, &filter, &page).await?;
+    let (rows, next_cursor) = paginate(rows, page.limit, |s| &s.id);
+    Ok(Json(Paged { data: rows.iter().map(view).collect(), next_cursor }))
+}
+
+/// `GET /v1/secrets/{name}?scope=`: metadata.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<ScopeQuery>,
+) -> Result<Json<Data<SecretView>>, ApiError> {
+    caller.require(SECRET_READ)?;
+    let secret = find(&state, &caller, &name, q.scope).await?;
+    Ok(Json(Data { data: view(&secret) }))
+}
+
+/// A response holding values: never stored by a cache on the way.
+fn no_store<T: serde::Serialize>(data: T) -> Response {
+    let mut res = Json(Data { data }).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `POST /v1/secrets/{name}/reveal?scope=`: the value (audited).
+pub async fn reveal(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(name): Path<String>,
+    Query(q): Query<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(SECRET_READ)?;
+    let secret = find(&state, &caller, &name, q.scope).await?;
+    let value = open(&state, &secret).await?;
+    audit
+        .by(
+            &state,
+            &caller,
+            "secret.reveal",
+            Some(("secret", &secret.id)),
+            json!({"name": secret.name, "scope": scope_of(&secret), "version": secret.version}),
+        )
+        .await;
+    Ok(no_store(RevealedSecret { secret: view(&secret), value }))
+}
+
+/// `DELETE /v1/secrets/{name}?scope=`: the caller's own, or (admins) the
+/// organization's.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Path(name): Path<String>,
+    Query(q): Query<ScopeQuery>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(SECRET_WRITE)?;
+    let secret = find(&state, &caller, &name, q.scope).await?;
+    if secret.owner_user_id.is_none() && !caller.is_admin() {
+        return Err(ApiError::forbidden("organization-wide secrets need the admin role"));
+    }
+    if !state.store.delete_secret(&caller.org_id, &secret.id).await? {
+        return Err(ApiError::not_found("secret"));
+    }
+    audit
+        .by(
+            &state,
+            &caller,
+            "secret.delete",
+            Some(("secret", &secret.id)),
+            json!({"name": secret.name, "scope": scope_of(&secret)}),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/secrets/resolve?names=A,B&user=`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResolveQuery {
+    /// Comma-separated names.
+    names: String,
+    /// The member to resolve for (id or email); default: the caller.
+    user: Option<String>,
+}
+
+/// `GET /v1/secrets/resolve`: the values the platform hands a member's
+/// workload: for each name, the member's own secret, else the
+/// organization's. Each value returned is audited as `secret.reveal`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    Query(q): Query<ResolveQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(SECRET_READ)?;
+    let mut names: Vec<&str> = Vec::new();
+    for n in q.names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        check_name(n)?;
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    if names.is_empty() || names.len() > MAX_RESOLVE {
+        return Err(ApiError::bad_request(format!("names: give 1–{MAX_RESOLVE} comma-separated secret names")));
+    }
+    let user = match &q.user {
+        Some(u) => {
+            let id = member_id(&state, &caller.org_id, u).await?;
+            if caller.user_id.as_deref() != Some(id.as_str()) && !caller.is_org_key() {
+                return Err(ApiError::forbidden(
+                    "resolving another member's secrets needs an organization-owned (service) key",
+                ));
+            }
+            Some(id)
+        }
+        None => caller.user_id.clone(),
+    };
+    let mut out = ResolvedSecrets { secrets: Vec::new(), missing: Vec::new() };
+    let mut found = Vec::new();
+    for name in names {
+        let own = match &user {
+            Some(u) => state.store.get_secret(&caller.org_id, Some(u), name).await?,
+            None => None,
+        };
+        let secret = match own {
+            Some(s) => Some(s),
+            None => state.store.get_secret(&caller.org_id, None, name).await?,
+        };
+        match secret {
+            Some(s) => found.push(s),
+            None => out.missing.push(name.to_owned()),
+        }
+    }
+    for s in &found {
+        let value = open(&state, s).await?;
+        out.secrets.push(ResolvedSecret {
+            name: s.name.clone(),
+            scope: scope_of(s),
+            id: s.id.clone(),
+            category: s.category.clone(),
+            version: s.version,
+            value,
+        });
+    }
+    for s in &found {
+        audit
+            .by(
+                &state,
+                &caller,
+                "secret.reveal",
+                Some(("secret", &s.id)),
+                json!({"name": s.name, "scope": scope_of(s), "version": s.version, "via": "resolve",
+                       "forUserId": user}),
+            )
+            .await;
+    }
+    Ok(no_store(out))
+}
+
+/// The id of a member of `org_id` named by id or email, or 404.
+pub(crate) async fn member_id(state: &AppState, org_id: &str, who: &str) -> Result<String, ApiError> {
+    let who = who.trim();
+    let id = if is_valid(IdKind::User, who) {
+        Some(who.to_owned())
+    } else if who.contains('@') {
+        state.store.user_by_email(&who.to_lowercase()).await?.map(|(u, _)| u.id)
+    } else {
+        None
+    };
+    match id {
+        Some(id) if state.store.role_of(org_id, &id).await?.is_some() => Ok(id),
+        _ => Err(ApiError::not_found("user")),
+    }
+}
