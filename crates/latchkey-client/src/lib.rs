@@ -32,13 +32,16 @@ use latchkey_api_types::runloop::{
 use latchkey_api_types::runtype::{
     CreateProduct, CreateSurface, CreateSurfaceKey, ProductView, SurfaceKeyView, SurfaceView,
 };
+use latchkey_api_types::secrets::{
+    CreateSshKey, OwnerScope, PutSecret, ResolvedSecrets, RevealedSecret, SecretView, SshKeyView,
+};
 use latchkey_api_types::{
     ApiKeyView, AuditEventView, CreateApiKey, CreateInvitation, CreateOrg, CreateProject, Data, ErrorEnvelope,
     InvitationView, Login, MeView, MemberView, OrgView, Paged, ProjectView, RotateApiKey, ScopeView, SessionGrant,
     SessionView, Shown, SignUp, SwitchOrg, TransferApiKey, UpdateApiKey, UpdateMember, UpdateOrg, UpdateProject,
     UsageDayView, VerifyKey, VerifyView,
 };
-pub use query::{AuditQuery, KeyListQuery, PageRequest};
+pub use query::{AuditQuery, KeyListQuery, PageRequest, SecretListQuery, SshKeyListQuery};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
@@ -537,6 +540,69 @@ impl Client {
     ) -> Result<SurfaceKeyView, Error> {
         let path = format!("/v1/products/{}/surfaces/{}/keys", seg(product_id), seg(surface_id));
         self.call(self.post(&path, body)).await
+    }
+
+    // --- secrets -------------------------------------------------------------
+
+    /// `PUT /v1/secrets/{name}`: creates or replaces (a new version).
+    pub async fn put_secret(&self, name: &str, body: &PutSecret) -> Result<SecretView, Error> {
+        self.data(self.request(Method::PUT, &format!("/v1/secrets/{}", seg(name))).json(body)).await
+    }
+
+    /// `GET /v1/secrets`: metadata only.
+    pub async fn secrets(&self, query: &SecretListQuery) -> Result<Paged<SecretView>, Error> {
+        self.call(self.get("/v1/secrets").query(query)).await
+    }
+
+    /// `GET /v1/secrets/{name}?scope=`: metadata; without `scope`, the
+    /// caller's own secret, else the organization's.
+    pub async fn secret(&self, name: &str, scope: Option<OwnerScope>) -> Result<SecretView, Error> {
+        self.data(self.get(&format!("/v1/secrets/{}", seg(name))).query(&[("scope", scope)])).await
+    }
+
+    /// `POST /v1/secrets/{name}/reveal?scope=`: the value (audited).
+    pub async fn reveal_secret(&self, name: &str, scope: Option<OwnerScope>) -> Result<RevealedSecret, Error> {
+        self.data(self.post_empty(&format!("/v1/secrets/{}/reveal", seg(name))).query(&[("scope", scope)])).await
+    }
+
+    /// `DELETE /v1/secrets/{name}?scope=`
+    pub async fn delete_secret(&self, name: &str, scope: Option<OwnerScope>) -> Result<(), Error> {
+        self.empty(self.delete(&format!("/v1/secrets/{}", seg(name))).query(&[("scope", scope)])).await
+    }
+
+    /// `GET /v1/secrets/resolve?names=&user=`: each name's value, the
+    /// member's own shadowing the organization's.
+    pub async fn resolve_secrets(&self, names: &[&str], user: Option<&str>) -> Result<ResolvedSecrets, Error> {
+        let names = names.join(",");
+        self.data(self.get("/v1/secrets/resolve").query(&[("names", Some(names.as_str())), ("user", user)])).await
+    }
+
+    // --- SSH keys -------------------------------------------------------------
+
+    /// `POST /v1/ssh-keys`
+    pub async fn add_ssh_key(&self, body: &CreateSshKey) -> Result<SshKeyView, Error> {
+        self.data(self.post("/v1/ssh-keys", body)).await
+    }
+
+    /// `GET /v1/ssh-keys`
+    pub async fn ssh_keys(&self, query: &SshKeyListQuery) -> Result<Paged<SshKeyView>, Error> {
+        self.call(self.get("/v1/ssh-keys").query(query)).await
+    }
+
+    /// `DELETE /v1/ssh-keys/{id}`
+    pub async fn delete_ssh_key(&self, id: &str) -> Result<(), Error> {
+        self.empty(self.delete(&format!("/v1/ssh-keys/{}", seg(id)))).await
+    }
+
+    /// `POST /v1/ssh-keys/{id}/default`
+    pub async fn set_default_ssh_key(&self, id: &str) -> Result<SshKeyView, Error> {
+        self.data(self.post_empty(&format!("/v1/ssh-keys/{}/default", seg(id)))).await
+    }
+
+    /// `GET /v1/ssh-keys/authorized-keys?user=`: an `authorized_keys` file.
+    pub async fn authorized_keys(&self, user: Option<&str>) -> Result<String, Error> {
+        let resp = self.send(self.get("/v1/ssh-keys/authorized-keys").query(&[("user", user)])).await?;
+        resp.text().await.map_err(|e| Error::Unreachable { url: self.base.clone(), reason: cause(&e) })
     }
 
     /// Fetches every page of a list, following `nextCursor`.

@@ -51,3 +51,30 @@ pub struct AuditQuery {
     #[serde(flatten)]
     pub page: PageRequest,
 }
+
+/// `GET /v1/secrets` query.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretListQuery {
+    /// Only organization-wide secrets.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub org_only: bool,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageRequest,
+}
+
+/// `GET /v1/ssh-keys` query.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SshKeyListQuery {
+    /// Only organization-wide keys.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub org_only: bool,
+    /// Every member's keys (admins).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all_org: bool,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageRequest,
+}

@@ -58,9 +58,12 @@ pub fn path() -> anyhow::Result<PathBuf> {
     Ok(dir()?.join(FILE))
 }
 
-/// The stored login, if any.
+/// The stored login, if any (none where there is no config directory, as
+/// under sshd's `AuthorizedKeysCommand`).
 pub fn load() -> anyhow::Result<Option<StoredLogin>> {
-    let path = path()?;
+    let Ok(path) = path() else {
+        return Ok(None);
+    };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -1,5 +1,5 @@
 //! The client side of the binary: `login`, `auth`, `org`, `project`,
-//! `member`, `audit`, `verify`. Every command talks to a server through
+//! `member`, `audit`, `verify`, `secret`, `ssh-key`. Every command talks to a server through
 //! [`latchkey_client`] and nothing else.
 //!
 //! Which server and which credential:
@@ -15,6 +15,7 @@ mod auth;
 pub mod credentials;
 mod output;
 mod team;
+mod vault;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,12 @@ pub enum ClientCommand {
     Audit(team::AuditArgs),
     /// Verify a key (needs `keys:verify`); exits 1 unless it is valid.
     Verify(team::VerifyArgs),
+    /// Encrypted secrets: set, list, reveal, delete.
+    #[command(subcommand)]
+    Secret(vault::SecretCommand),
+    /// SSH public keys: list, add, set-default, remove, authorized-keys.
+    #[command(subcommand)]
+    SshKey(vault::SshKeyCommand),
 }
 
 /// A failure the CLI explains itself, with its exit code.
@@ -175,6 +182,8 @@ pub async fn run(cmd: ClientCommand, global: &Global) -> anyhow::Result<()> {
                 ClientCommand::Member(cmd) => team::member(&ctx, cmd).await,
                 ClientCommand::Audit(args) => team::audit(&ctx, args).await,
                 ClientCommand::Verify(args) => team::verify(&ctx, args).await,
+                ClientCommand::Secret(cmd) => vault::secret(&ctx, cmd).await,
+                ClientCommand::SshKey(cmd) => vault::ssh_key(&ctx, cmd).await,
                 ClientCommand::Login(_) | ClientCommand::Logout => Ok(()),
             };
             result.map_err(|e| explain_refusal(e, &ctx.credential))

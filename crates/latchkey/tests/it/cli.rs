@@ -558,3 +558,86 @@ async fn login_prompts_for_the_password_without_echo_in_a_terminal() {
     let pane = tmux.pane("t:plain", true);
     assert!(pane.contains("Acme") && !pane.contains("\x1b[3"), "NO_COLOR: {pane:?}");
 }
+
+#[tokio::test]
+async fn secrets_and_ssh_keys_from_the_cli() {
+    let server = TestServer::start().await;
+    let ana_p = signup(&server, "ana@example.com", "Acme").await;
+    let admin = server.with_bearer(&ana_p.token);
+    crate::common::join_org(&server, &admin, &ana_p.org_id, "ben@example.com", "member").await;
+    let (ana, ben) = (User::new(&server.url), User::new(&server.url));
+    ana.login("ana@example.com").ok();
+    ben.login("ben@example.com").ok();
+    ben.run(&["org", "switch", "Acme"]).ok();
+
+    // Secrets: the value from stdin, or as an argument.
+    let set = ana.run_with(
+        &["secret", "set", "ANTHROPIC_API_KEY", "--value-stdin", "--category", "provider"],
+        &[],
+        "sk-ant-xxx\n",
+    );
+    assert!(set.ok().contains("Saved ANTHROPIC_API_KEY (user, provider, version 1)"), "{set:?}");
+    let set = ana.run(&["secret", "set", "SHARED_CRM_KEY", "crm_xxx", "--category", "tool", "--org-wide"]);
+    assert!(set.ok().contains("(org, tool"), "{set:?}");
+    let list = ana.run(&["secret", "list"]);
+    for want in ["NAME", "ANTHROPIC_API_KEY", "SHARED_CRM_KEY", "provider", "org"] {
+        assert!(list.ok().contains(want), "{want}: {list:?}");
+    }
+    assert!(!list.stdout.contains("sk-ant-xxx") && !list.stdout.contains("crm_xxx"), "lists carry no values");
+    let org_only = ana.run(&["secret", "list", "--org-only", "--json"]).json();
+    let names: Vec<&str> = org_only.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["SHARED_CRM_KEY"]);
+    assert_eq!(ana.run(&["secret", "reveal", "ANTHROPIC_API_KEY"]).ok(), "sk-ant-xxx\n");
+
+    // Ben (a member) reads the organization's, not Ana's, and cannot write org-wide.
+    assert_eq!(ben.run(&["secret", "reveal", "SHARED_CRM_KEY"]).ok(), "crm_xxx\n");
+    let r = ben.run(&["secret", "reveal", "ANTHROPIC_API_KEY"]);
+    assert_eq!((r.code, r.stderr.contains("(not_found)")), (1, true), "{r:?}");
+    let r = ben.run(&["secret", "set", "TEAM_KEY", "v", "--org-wide"]);
+    assert_eq!((r.code, r.stderr.contains("(forbidden)")), (1, true), "{r:?}");
+    let r = ben.run(&["secret", "set", "TEAM_KEY"]);
+    assert_eq!(r.code, 2, "a value or --value-stdin is needed: {r:?}");
+    let r = ben.run(&["secret", "set", "bad-name", "v"]);
+    assert_eq!(r.code, 1, "{r:?}");
+
+    ana.run(&["secret", "delete", "ANTHROPIC_API_KEY"]).ok();
+    assert_eq!(ana.run(&["secret", "reveal", "ANTHROPIC_API_KEY"]).code, 1);
+
+    // SSH keys.
+    let dir = tempfile::tempdir().unwrap();
+    let laptop = crate::ssh_keys::keygen(dir.path(), "laptop", "ed25519", None);
+    let desktop = crate::ssh_keys::keygen(dir.path(), "desktop", "ecdsa", None);
+    let pub_file = |k: &crate::ssh_keys::KeyPair| k.private.with_extension("pub").display().to_string();
+    let added = ana.run(&["ssh-key", "add", "personal-laptop", "--file", &pub_file(&laptop)]);
+    assert!(added.ok().contains(&laptop.fingerprint), "the fingerprint ssh-keygen prints: {added:?}");
+    let second = ana.run(&["ssh-key", "add", "desktop", "--file", &pub_file(&desktop), "--json"]).json();
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let r = ana.run(&["ssh-key", "add", "oops", "--file", laptop.private.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.to_lowercase().contains("private"), "a private key is refused as such: {r:?}");
+    let r = ana.run(&["ssh-key", "add", "missing", "--file", "/nonexistent/id.pub"]);
+    assert_eq!(r.code, 2, "{r:?}");
+
+    let default_name = |u: &User| {
+        let list = u.run(&["ssh-key", "list", "--json"]).json();
+        list.as_array().unwrap().iter().find(|k| k["isDefault"] == true).map(|k| k["name"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(default_name(&ana).as_deref(), Some("personal-laptop"), "the first key is the default");
+    assert!(ana.run(&["ssh-key", "set-default", &second_id]).ok().contains("default"));
+    assert_eq!(default_name(&ana).as_deref(), Some("desktop"));
+    assert!(ana.run(&["ssh-key", "list"]).ok().contains("FINGERPRINT"));
+
+    let body = |k: &crate::ssh_keys::KeyPair| k.public.split_whitespace().nth(1).unwrap().to_owned();
+    let file = ana.run(&["ssh-key", "authorized-keys", "ana@example.com"]);
+    assert!(file.ok().contains(&body(&laptop)) && file.stdout.contains(&body(&desktop)), "{file:?}");
+    ana.run(&["ssh-key", "remove", &second_id]).ok();
+    let file = ana.run(&["ssh-key", "authorized-keys", "ana@example.com"]);
+    assert!(!file.ok().contains(&body(&desktop)), "removed keys leave the file: {file:?}");
+    // A member may not read another member's file.
+    let r = ben.run(&["ssh-key", "authorized-keys", "ana@example.com"]);
+    assert_eq!(r.code, 1, "{r:?}");
+
+    for value in ["sk-ant-xxx", "crm_xxx"] {
+        assert!(!server.logs().contains(value), "a secret value reached the log");
+    }
+}

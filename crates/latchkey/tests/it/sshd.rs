@@ -29,10 +29,11 @@ const SSHD: &str = "/usr/sbin/sshd";
 /// (`%u`); the script prints that member's `authorized_keys`, and fails
 /// (no keys) when latchkey says no.
 fn authorized_keys_command(latchkey_url: &str, service_key: &str) -> String {
-    // CLI: swap to latchkey ssh-key authorized-keys
+    // sshd runs the command with an almost empty environment (no HOME).
     format!(
-        "exec curl -fsS --get -H 'X-API-Key: {service_key}' --data-urlencode \"user=$1@example.com\" \
-         '{latchkey_url}/v1/ssh-keys/authorized-keys'"
+        "export LATCHKEY_API_URL='{latchkey_url}' LATCHKEY_API_KEY='{service_key}'\n\
+         exec {bin} ssh-key authorized-keys \"$1@example.com\"",
+        bin = crate::common::BIN
     )
 }
 
