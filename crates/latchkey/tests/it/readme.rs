@@ -157,6 +157,10 @@ async fn the_cli_walkthrough_works_as_written() {
         "Invited ben@example.com as member",
         "lki_",
         "api_key.revoke",
+        "Saved ANTHROPIC_API_KEY (user, provider, version 1)",
+        "\nsk-ant-xxx\n",
+        "Added personal-laptop",
+        "\nssh-ed25519 ",
         "Logged out of",
     ] {
         assert!(stdout.contains(want), "{want:?} in:\n{stdout}");
