@@ -8,7 +8,8 @@
 //! port with every file (config, host key, pid, the command) in a directory
 //! of its own. OpenSSH runs the command only if it and every directory
 //! above it are owned by root and writable by nobody else, so that
-//! directory is under `CARGO_TARGET_TMPDIR` (not `/tmp`, which is 1777).
+//! directory is under `CARGO_TARGET_TMPDIR`, or `/run` when the checkout
+//! is below a directory such as `/tmp` (1777).
 //! The unix user is `root`; the command maps it to the latchkey member
 //! `root@example.com`.
 
@@ -151,14 +152,28 @@ impl Drop for Sshd {
     }
 }
 
-/// A directory for sshd's files that OpenSSH accepts for the command:
-/// under the target directory, mode 0755, owned by us (root).
+/// A directory for sshd's files that OpenSSH accepts for the command: it
+/// and every directory above it owned by root and writable by nobody else.
+/// The target directory qualifies unless the checkout lives somewhere like
+/// `/tmp` (1777); then `/run` (root's, 0755) is used.
 fn private_dir() -> tempfile::TempDir {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    std::fs::create_dir_all(base).unwrap();
-    let dir = tempfile::Builder::new().prefix("sshd-").tempdir_in(base).unwrap();
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(target).unwrap();
+    let base = if safe_path(target) { target.to_path_buf() } else { PathBuf::from("/run/latchkey-tests") };
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(safe_path(&base), "no directory sshd accepts for the AuthorizedKeysCommand ({})", base.display());
+    let dir = tempfile::Builder::new().prefix("sshd-").tempdir_in(&base).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
+}
+
+/// OpenSSH's `safe_path`: `dir` and each of its parents owned by root and not
+/// writable by group or others.
+fn safe_path(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(dir) = dir.canonicalize() else { return false };
+    dir.ancestors().all(|d| std::fs::metadata(d).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0))
 }
 
 #[tokio::test]
