@@ -28,10 +28,10 @@ use axum::Router;
 use axum::http::{HeaderName, Request};
 use latchkey_store::Store;
 use latchkey_verify::{KeyVerifier, VerifierConfig};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use state::{AppState, Settings};
+pub use state::{AppState, Settings, Shared};
 
 /// How often batched key usage is written.
 pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
@@ -44,16 +44,17 @@ pub fn state(
     verifier: &VerifierConfig,
     shared_limits: Option<latchkey_verify::shared_limits::RedisLimiter>,
 ) -> AppState {
+    // Install the Prometheus recorder first: the verifier registers its
+    // metrics when it is built.
+    let _ = metrics::handle();
     let mut built = KeyVerifier::new(Arc::clone(&store), verifier);
     if let Some(shared) = shared_limits {
         built = built.with_shared_limits(shared);
     }
     let verifier = Arc::new(built);
-    // Install the Prometheus recorder before the first request is counted.
-    let _ = metrics::handle();
     let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
     let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
-    AppState { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, keyring: None }
+    Shared { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, keyring: None }.into()
 }
 
 /// The whole application: routes plus request ids and tracing.
@@ -65,7 +66,30 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, RequestIds::new()))
+}
+
+/// Request ids: a random per-process prefix (a ULID) and a counter. As
+/// unique as UUIDs across nodes, without the system call for randomness
+/// that `MakeRequestUuid` makes on every request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let prefix = ulid::Ulid::new().to_string().to_lowercase();
+        Self { prefix: prefix.into(), next: Arc::new(std::sync::atomic::AtomicU64::new(0)) }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::try_from(format!("{}-{n:x}", self.prefix)).ok().map(RequestId::new)
+    }
 }
 
 /// Applies invalidations published by other nodes (and this one) to this

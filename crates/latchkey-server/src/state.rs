@@ -102,9 +102,30 @@ impl Default for Settings {
     }
 }
 
-/// State shared by every handler.
+/// State shared by every handler: one `Arc`, so the per-request clones
+/// that axum's router makes cost one reference count, not one per field.
 #[derive(Clone)]
 pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.inner
+    }
+}
+
+impl From<Shared> for AppState {
+    fn from(shared: Shared) -> Self {
+        Self { inner: Arc::new(shared) }
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct Shared {
     /// Storage, chosen at start-up.
     pub store: Arc<dyn Store>,
     /// The verification path (cache, usage).
@@ -124,7 +145,7 @@ impl AppState {
     /// The same state with `keyring` for secrets.
     #[must_use]
     pub fn with_keyring(mut self, keyring: Arc<crate::keyring::Keyring>) -> Self {
-        self.keyring = Some(keyring);
+        Arc::make_mut(&mut self.inner).keyring = Some(keyring);
         self
     }
 

@@ -263,6 +263,32 @@ pub struct KeyVerifier {
     /// [`LAST_USED_PRECISION_MS`]: a busy key's value is rewritten once a
     /// minute, not on every flush.
     last_written: Mutex<HashMap<String, Millis>>,
+    meters: Meters,
+}
+
+/// The verifier's metrics, registered once: on the hot path each is one
+/// atomic add, not a registry lookup. Registered with whatever recorder is
+/// installed when the verifier is built (none: they count nowhere).
+struct Meters {
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    outcomes: [metrics::Counter; Code::ALL.len()],
+    duration: metrics::Histogram,
+    rejections: metrics::Counter,
+    fallbacks: metrics::Counter,
+}
+
+impl Meters {
+    fn new() -> Self {
+        Self {
+            hits: metrics::counter!("latchkey_key_cache_hits_total"),
+            misses: metrics::counter!("latchkey_key_cache_misses_total"),
+            outcomes: Code::ALL.map(|c| metrics::counter!("latchkey_verify_total", "outcome" => c.as_str())),
+            duration: metrics::histogram!("latchkey_verify_duration_seconds"),
+            rejections: metrics::counter!("latchkey_ratelimit_rejections_total"),
+            fallbacks: metrics::counter!("latchkey_ratelimit_fallback_total"),
+        }
+    }
 }
 
 /// `lastUsedAt` is written at most this often per key (and node).
@@ -289,6 +315,7 @@ impl KeyVerifier {
             fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
             pending: Mutex::new(HashMap::new()),
             last_written: Mutex::new(HashMap::new()),
+            meters: Meters::new(),
         }
     }
 
@@ -319,7 +346,7 @@ impl KeyVerifier {
             match shared.check(key_id, limits, now).await {
                 Ok(decision) => return decision,
                 Err(e) => {
-                    metrics::counter!("latchkey_ratelimit_fallback_total").increment(1);
+                    self.meters.fallbacks.increment(1);
                     if now >= self.fallback_warned_until.swap(now + 10_000, Ordering::Relaxed) {
                         tracing::warn!(error = %e, "shared rate limits unavailable; limiting on this node alone");
                     }
@@ -357,7 +384,7 @@ impl KeyVerifier {
     /// re-read at a time per entry) while this one answers.
     async fn lookup(&self, hash: KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         if let Some(entry) = self.records.cache.get(&hash).filter(|e| e.loaded.elapsed() < self.ttl) {
-            metrics::counter!("latchkey_key_cache_hits_total").increment(1);
+            self.meters.hits.increment(1);
             if entry.record.is_some()
                 && entry.loaded.elapsed() >= self.refresh_after
                 && !entry.refreshing.swap(true, Ordering::AcqRel)
@@ -377,7 +404,7 @@ impl KeyVerifier {
             }
             return Ok(entry.record.clone());
         }
-        metrics::counter!("latchkey_key_cache_misses_total").increment(1);
+        self.meters.misses.increment(1);
         let epoch = self.records.epoch();
         let loaded = self.store.find_key_by_hash(&hash).await?.map(Arc::new);
         self.records.insert_if_current(epoch, hash, loaded.clone());
@@ -406,8 +433,8 @@ impl KeyVerifier {
     pub async fn check(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
         let started = Instant::now();
         let outcome = self.check_inner(presented, checks, now).await?;
-        metrics::counter!("latchkey_verify_total", "outcome" => outcome.code.as_str()).increment(1);
-        metrics::histogram!("latchkey_verify_duration_seconds").record(started.elapsed().as_secs_f64());
+        self.meters.outcomes[outcome.code as usize].increment(1);
+        self.meters.duration.record(started.elapsed().as_secs_f64());
         Ok(outcome)
     }
 
@@ -452,7 +479,7 @@ impl KeyVerifier {
         if let Some(decision) = self.rate_decision(&k.id, limits, now).await {
             out.ratelimit = Some(decision);
             if !decision.allowed {
-                metrics::counter!("latchkey_ratelimit_rejections_total").increment(1);
+                self.meters.rejections.increment(1);
                 return Ok(Code::RateLimited);
             }
         }
@@ -599,5 +626,17 @@ impl KeyVerifier {
                     .retain(|_, w| now - *w < LAST_USED_PRECISION_MS);
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_index_their_meters() {
+        for (i, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{code:?}");
+        }
     }
 }
