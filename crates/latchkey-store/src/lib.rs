@@ -18,6 +18,8 @@ mod error;
 mod model;
 #[macro_use]
 mod rows;
+#[macro_use]
+mod secrets_sql;
 pub mod postgres;
 pub mod sqlite;
 

@@ -184,7 +184,7 @@ pub async fn login(global: &Global, args: LoginArgs) -> anyhow::Result<()> {
 /// Reads one visible line from a terminal (prompt on stderr).
 fn ask_line(prompt: &str) -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Usage(format!("{} is required without a terminal", "--email")).into());
+        return Err(CliError::Usage("--email is required without a terminal".to_owned()).into());
     }
     eprint!("{prompt}");
     std::io::stderr().flush()?;
