@@ -221,7 +221,12 @@ pub fn refusal(outcome: &Outcome) -> Response {
 
 /// The client address of a request (the TCP peer).
 pub fn client_ip(req: &Request) -> Option<String> {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string())
+    peer_ip(req.extensions())
+}
+
+/// The TCP peer's address, from a request's extensions.
+fn peer_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string())
 }
 
 /// Charges a failed authentication to the client's address; `Some(429)` once
@@ -242,49 +247,61 @@ pub const SESSION_PREFIX: &str = "lks_";
 
 /// Middleware: authenticates the request's key or session token, or answers
 /// 401/403/404/429.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let now = now_ms();
-    let presented = presented_credential(req.headers()).unwrap_or_default();
-    if presented.starts_with(SESSION_PREFIX) {
-        let named = req.headers().get("x-latchkey-org").map(|v| v.to_str().unwrap_or_default().trim().to_owned());
-        let token = presented.to_owned();
-        return match session_caller(&state, named.as_deref(), &token, now).await {
-            Ok(caller) => {
-                req.extensions_mut().insert(caller);
-                next.run(req).await
+pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    match resolve(&state, &parts).await {
+        Ok((caller, limit)) => {
+            parts.extensions.insert(caller);
+            let mut res = next.run(Request::from_parts(parts, body)).await;
+            if let Some(d) = &limit {
+                ratelimit_headers(res.headers_mut(), d);
             }
+            res
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// Who is calling: the [`Caller`] behind the request's key or session token,
+/// with the key's rate-limit window for the response headers; or the answer
+/// that refuses it (401/403/404/429). What [`authenticate`] runs, and what
+/// `POST /v1/keys/verify` runs in its handler, without the middleware's
+/// per-request service clone and boxing.
+pub async fn resolve(state: &AppState, req: &Parts) -> Result<(Caller, Option<RateDecision>), Response> {
+    let now = now_ms();
+    let presented = presented_credential(&req.headers).unwrap_or_default();
+    if presented.starts_with(SESSION_PREFIX) {
+        let named = req.headers.get("x-latchkey-org").map(|v| v.to_str().unwrap_or_default().trim());
+        return match session_caller(state, named, presented, now).await {
+            Ok(caller) => Ok((caller, None)),
             Err(SessionRefusal::Invalid) => {
                 tracing::info!(reason = "session", "unauthorized");
-                failed_auth(&state, client_ip(&req).as_deref())
-                    .unwrap_or_else(|| ApiError::unauthorized().into_response())
+                Err(failed_auth(state, peer_ip(&req.extensions).as_deref())
+                    .unwrap_or_else(|| ApiError::unauthorized().into_response()))
             }
-            Err(SessionRefusal::Error(e)) => e.into_response(),
+            Err(SessionRefusal::Error(e)) => Err(e.into_response()),
         };
     }
     let outcome = match state.verifier.check(presented, &Checks::default(), now).await {
         Ok(o) => o,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return Err(ApiError::from(e).into_response()),
     };
     match (outcome.code, &outcome.key) {
-        (Code::Valid, Some(key)) => {
-            let caller = Caller {
+        (Code::Valid, Some(key)) => Ok((
+            Caller {
                 org_id: key.org_id.clone(),
                 user_id: key.owner_user_id.clone(),
                 // An organization-owned key has no owner ceiling.
                 role: key.owner_role.unwrap_or(Role::Admin),
                 credential: Credential::Key(Arc::clone(key)),
-            };
-            req.extensions_mut().insert(caller);
-            let mut res = next.run(req).await;
-            if let Some(d) = &outcome.ratelimit {
-                ratelimit_headers(res.headers_mut(), d);
-            }
-            res
-        }
-        (Code::RateLimited | Code::UsageExceeded, _) => refusal(&outcome),
+            },
+            outcome.ratelimit,
+        )),
+        (Code::RateLimited | Code::UsageExceeded, _) => Err(refusal(&outcome)),
         (code, _) => {
             tracing::info!(reason = code.as_str(), "unauthorized");
-            failed_auth(&state, client_ip(&req).as_deref()).unwrap_or_else(|| ApiError::unauthorized().into_response())
+            Err(failed_auth(state, peer_ip(&req.extensions).as_deref())
+                .unwrap_or_else(|| ApiError::unauthorized().into_response()))
         }
     }
 }

@@ -10,9 +10,10 @@
 //! 3. **Cache**: an in-memory map from hash to the key's record, holding
 //!    *negative* entries for unknown hashes too, so a flood of well-formed
 //!    random keys does not reach the database either. Entries live at most
-//!    `cache_ttl`; a record used after half its life is re-read in the
-//!    background while the cached one keeps answering, so busy keys never
-//!    wait for storage. Every mutation made through this node evicts the
+//!    `cache_ttl`; a record used after half to nine tenths of its life
+//!    (spread by its hash, so keys loaded together are not all re-read at
+//!    once) is re-read in the background while the cached one keeps
+//!    answering, so busy keys never wait for storage. Every mutation made through this node evicts the
 //!    entry ([`KeyVerifier::invalidate`]) so the very next verify sees it,
 //!    and a read that raced with a mutation is not cached. At start-up
 //!    [`KeyVerifier::warm`] loads every usable key.
@@ -35,7 +36,8 @@
 //!
 //! Concurrency: the cache is a sharded concurrent map (quick_cache, S3-FIFO
 //! eviction at capacity); the limiter is sharded
-//! by key; pending usage sits behind one mutex held for a map update. Two
+//! by key; pending usage sits behind one mutex held for a map update (keyed
+//! by the record's inline hash, with the day's counts inline). Two
 //! concurrent misses for the same hash may both query storage; both get the
 //! same answer. Reads from storage carry the invalidation epoch they started
 //! in and are dropped instead of cached if any invalidation happened
@@ -45,7 +47,7 @@ pub mod ratelimit;
 pub mod shared_limits;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -197,23 +199,65 @@ pub struct Outcome {
     pub remaining: Option<i64>,
 }
 
-/// Pending writes of one key: last use and counts per day and outcome.
-#[derive(Debug, Default)]
+/// Counts of one day by outcome.
+type Counts = [u32; Code::ALL.len()];
+
+/// Pending writes of one key: last use and counts per day and outcome. The
+/// current day's counts sit inline, so counting a verification touches one
+/// map slot and no other allocation.
+#[derive(Debug)]
 struct KeyPending {
+    id: String,
     last_used: Option<Millis>,
-    counts: Vec<(i64, [u32; Code::ALL.len()])>,
+    /// The newest day counted and its counts.
+    day: i64,
+    counts: Counts,
+    /// Other days not yet written (a flush that spans midnight, or one put
+    /// back after a failed write).
+    other_days: Vec<(i64, Counts)>,
 }
 
-/// One cached answer: the record of a hash (or none) and when it was read.
-#[derive(Debug)]
+impl KeyPending {
+    fn new(id: &str, day: i64) -> Self {
+        Self { id: id.to_owned(), last_used: None, day, counts: [0; Code::ALL.len()], other_days: Vec::new() }
+    }
+
+    /// Adds `counts` for `day`.
+    fn add(&mut self, day: i64, counts: &Counts) {
+        let slot = if day == self.day {
+            &mut self.counts
+        } else if day > self.day {
+            let older = std::mem::replace(&mut self.counts, [0; Code::ALL.len()]);
+            self.other_days.push((std::mem::replace(&mut self.day, day), older));
+            &mut self.counts
+        } else if let Some(i) = self.other_days.iter().position(|(d, _)| *d == day) {
+            &mut self.other_days[i].1
+        } else {
+            self.other_days.push((day, [0; Code::ALL.len()]));
+            &mut self.other_days.last_mut().unwrap_or_else(|| unreachable!("just pushed")).1
+        };
+        slot.iter_mut().zip(counts).for_each(|(a, b)| *a = a.saturating_add(*b));
+    }
+
+    /// Every day with its counts.
+    fn days(&self) -> impl Iterator<Item = (i64, &Counts)> {
+        std::iter::once((self.day, &self.counts)).chain(self.other_days.iter().map(|(d, c)| (*d, c)))
+    }
+}
+
+/// One cached answer: the record of a hash (or none) and its deadlines.
+/// Stored inline in the cache: a lookup copies it out without following
+/// another pointer.
+#[derive(Debug, Clone)]
 struct Entry {
     record: Option<Arc<ApiKeyRecord>>,
-    loaded: Instant,
-    /// A background re-read is under way.
-    refreshing: AtomicBool,
+    /// Served until then; a lookup after it reads storage.
+    expires: Instant,
+    /// From then on a lookup also starts a background re-read.
+    refresh_at: Instant,
 }
 
-type Cache = quick_cache::sync::Cache<KeyHash, Arc<Entry>>;
+type Cache = quick_cache::sync::Cache<KeyHash, Entry>;
 
 /// The cache and the invalidation epoch that guards it.
 #[derive(Clone)]
@@ -222,6 +266,10 @@ struct Records {
     /// Bumped by every invalidation. A storage read is cached only if no
     /// invalidation happened since it started.
     epoch: Arc<AtomicU64>,
+    /// How long an entry is served.
+    ttl: Duration,
+    /// Hashes being re-read in the background (one re-read at a time each).
+    refreshing: Arc<Mutex<std::collections::HashSet<KeyHash>>>,
 }
 
 impl Records {
@@ -229,11 +277,21 @@ impl Records {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// Marks `hash` as being re-read; false if it already is.
+    fn start_refresh(&self, hash: KeyHash) -> bool {
+        self.refreshing.lock().unwrap_or_else(PoisonError::into_inner).insert(hash)
+    }
+
+    fn end_refresh(&self, hash: &KeyHash) {
+        self.refreshing.lock().unwrap_or_else(PoisonError::into_inner).remove(hash);
+    }
+
     /// Caches `record` for `hash` unless an invalidation happened since
     /// `epoch` (the read may predate a mutation).
     fn insert_if_current(&self, epoch: u64, hash: KeyHash, record: Option<Arc<ApiKeyRecord>>) {
         if self.epoch() == epoch {
-            let entry = Arc::new(Entry { record, loaded: Instant::now(), refreshing: AtomicBool::new(false) });
+            let now = Instant::now();
+            let entry = Entry { record, expires: now + self.ttl, refresh_at: now + refresh_delay(self.ttl, &hash) };
             self.cache.insert(hash, entry);
             // An invalidation between the check and the insert wins: it
             // bumped the epoch first, so drop what may be stale.
@@ -244,13 +302,21 @@ impl Records {
     }
 }
 
+/// When a cached record is re-read: somewhere between half and nine tenths
+/// of the TTL, spread by the key's hash. Keys loaded together (the warm-up
+/// loads them all at once) are then re-read spread over a third of the TTL,
+/// not in one burst of storage reads that would stall verification.
+fn refresh_delay(ttl: Duration, hash: &KeyHash) -> Duration {
+    let b = hash.as_bytes();
+    let spread = f64::from(u16::from_le_bytes([b[0], b[1]])) / f64::from(u16::MAX);
+    ttl.mul_f64(0.5 + 0.4 * spread)
+}
+
 /// The verifier: cache, negative cache, rate limits, credits and
 /// write-behind usage.
 pub struct KeyVerifier {
     store: Arc<dyn Store>,
     records: Records,
-    ttl: Duration,
-    refresh_after: Duration,
     capacity: u64,
     limiter: RateLimiter,
     /// Limits shared across nodes (Redis), if configured; `limiter` is the
@@ -258,7 +324,9 @@ pub struct KeyVerifier {
     shared: Option<RedisLimiter>,
     /// Until when (ms) the next fallback warning is suppressed.
     fallback_warned_until: std::sync::atomic::AtomicI64,
-    pending: Mutex<HashMap<String, KeyPending>>,
+    /// Usage not yet written, by key hash (hashing the inline hash of a
+    /// cached record touches no other memory).
+    pending: Mutex<HashMap<KeyHash, KeyPending>>,
     /// The `lastUsedAt` this node wrote last per key, within the last
     /// [`LAST_USED_PRECISION_MS`]: a busy key's value is rewritten once a
     /// minute, not on every flush.
@@ -291,6 +359,12 @@ impl Meters {
     }
 }
 
+/// Keys whose usage one flush statement writes.
+pub const FLUSH_CHUNK: usize = 100;
+
+/// The periodic flush's pause between chunks.
+const FLUSH_PAUSE: Duration = Duration::from_millis(2);
+
 /// `lastUsedAt` is written at most this often per key (and node).
 pub const LAST_USED_PRECISION_MS: Millis = 60_000;
 
@@ -306,9 +380,12 @@ impl KeyVerifier {
         let cache = Cache::new(usize::try_from(config.cache_capacity).unwrap_or(usize::MAX));
         Self {
             store,
-            records: Records { cache: Arc::new(cache), epoch: Arc::new(AtomicU64::new(0)) },
-            ttl: config.cache_ttl,
-            refresh_after: config.cache_ttl / 2,
+            records: Records {
+                cache: Arc::new(cache),
+                epoch: Arc::new(AtomicU64::new(0)),
+                ttl: config.cache_ttl,
+                refreshing: Arc::default(),
+            },
             capacity: config.cache_capacity,
             limiter: RateLimiter::new(),
             shared: None,
@@ -380,29 +457,29 @@ impl KeyVerifier {
     }
 
     /// The cached answer for `hash`, reading storage on a miss. A record
-    /// older than half the TTL is re-read in the background (at most one
-    /// re-read at a time per entry) while this one answers.
+    /// past its refresh point ([`refresh_delay`]) is re-read in the
+    /// background (at most one re-read at a time per entry) while this one
+    /// answers.
     async fn lookup(&self, hash: KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
-        if let Some(entry) = self.records.cache.get(&hash).filter(|e| e.loaded.elapsed() < self.ttl) {
+        let now = Instant::now();
+        if let Some(entry) = self.records.cache.get(&hash).filter(|e| now < e.expires) {
             self.meters.hits.increment(1);
             if entry.record.is_some()
-                && entry.loaded.elapsed() >= self.refresh_after
-                && !entry.refreshing.swap(true, Ordering::AcqRel)
+                && now >= entry.refresh_at
                 && let Ok(runtime) = tokio::runtime::Handle::try_current()
+                && self.records.start_refresh(hash)
             {
-                let (store, records, stale) = (Arc::clone(&self.store), self.records.clone(), Arc::clone(&entry));
+                let (store, records) = (Arc::clone(&self.store), self.records.clone());
                 let epoch = records.epoch();
                 runtime.spawn(async move {
                     match store.find_key_by_hash(&hash).await {
                         Ok(fresh) => records.insert_if_current(epoch, hash, fresh.map(Arc::new)),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "could not re-read a cached key; will retry");
-                            stale.refreshing.store(false, Ordering::Release);
-                        }
+                        Err(e) => tracing::warn!(error = %e, "could not re-read a cached key; will retry"),
                     }
+                    records.end_refresh(&hash);
                 });
             }
-            return Ok(entry.record.clone());
+            return Ok(entry.record);
         }
         self.meters.misses.increment(1);
         let epoch = self.records.epoch();
@@ -452,7 +529,7 @@ impl KeyVerifier {
         if outcome.code == Code::Valid {
             outcome.code = self.grants(&k, checks, now, &mut outcome).await?;
         }
-        self.count(&k.id, outcome.code, now);
+        self.count(&k, outcome.code, now);
         Ok(outcome)
     }
 
@@ -520,54 +597,76 @@ impl KeyVerifier {
 
     /// Notes a verification of a key with its outcome, to be written by the
     /// next flush (`lastUsedAt` for valid ones, daily counts for all).
-    pub fn count(&self, key_id: &str, code: Code, now: Millis) {
+    pub fn count(&self, key: &ApiKeyRecord, code: Code, now: Millis) {
         let day = epoch_day(now);
+        let mut one = [0; Code::ALL.len()];
+        one[code.index()] = 1;
         let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = match map.get_mut(key_id) {
-            Some(e) => e,
-            None => map.entry(key_id.to_owned()).or_default(),
-        };
+        let entry = map.entry(key.hash).or_insert_with(|| KeyPending::new(&key.id, day));
         if code == Code::Valid {
             entry.last_used = Some(entry.last_used.map_or(now, |t| t.max(now)));
         }
-        match entry.counts.iter_mut().find(|(d, _)| *d == day) {
-            Some((_, c)) => c[code.index()] = c[code.index()].saturating_add(1),
-            None => {
-                let mut c = [0; Code::ALL.len()];
-                c[code.index()] = 1;
-                entry.counts.push((day, c));
-            }
-        }
+        entry.add(day, &one);
     }
 
-    /// Writes pending `lastUsedAt` values and usage counts in one batch each.
-    /// On failure the batch is put back for the next attempt.
+    /// Writes every pending `lastUsedAt` value and usage count, in chunks of
+    /// [`FLUSH_CHUNK`] keys (two statements each). Returns how many keys'
+    /// usage was written. On failure the chunk that failed and everything
+    /// after it are put back for the next attempt.
     pub async fn flush(&self) -> Result<usize, StoreError> {
-        let pending: Vec<(String, KeyPending)> = {
-            let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            map.drain().collect()
-        };
-        if pending.is_empty() {
-            return Ok(0);
+        self.flush_paced(Duration::ZERO).await
+    }
+
+    /// [`KeyVerifier::flush`], pausing `pause` between chunks. SQLite writes
+    /// on this process's CPU: a batch of thousands of keys written at once
+    /// would stall verification for tens of milliseconds, while small chunks
+    /// with pauses keep its latency flat. Entries are taken from the pending
+    /// map one chunk at a time, so a flush cut short loses at most the chunk
+    /// in flight.
+    async fn flush_paced(&self, pause: Duration) -> Result<usize, StoreError> {
+        let chunks = self.pending.lock().unwrap_or_else(PoisonError::into_inner).len().div_ceil(FLUSH_CHUNK);
+        let mut written = 0;
+        for i in 0..chunks {
+            let chunk: Vec<(KeyHash, KeyPending)> = {
+                let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                map.extract_if(|_, _| true).take(FLUSH_CHUNK).collect()
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            if let Err(e) = self.write(&chunk).await {
+                self.put_back(chunk);
+                return Err(e);
+            }
+            written += chunk.len();
+            if !pause.is_zero() && i + 1 < chunks {
+                tokio::time::sleep(pause).await;
+            }
         }
+        Ok(written)
+    }
+
+    /// Writes one chunk: `lastUsedAt` (at most once a minute per key), then
+    /// the counts.
+    async fn write(&self, chunk: &[(KeyHash, KeyPending)]) -> Result<(), StoreError> {
         let last_used: Vec<(String, Millis)> = {
             let written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
-            pending
+            chunk
                 .iter()
-                .filter_map(|(id, p)| p.last_used.map(|t| (id, t)))
+                .filter_map(|(_, p)| p.last_used.map(|t| (&p.id, t)))
                 .filter(|(id, t)| written.get(*id).is_none_or(|w| t - w >= LAST_USED_PRECISION_MS))
                 .map(|(id, t)| (id.clone(), t))
                 .collect()
         };
         let mut counts = Vec::new();
-        for (id, p) in &pending {
-            for (day, c) in &p.counts {
+        for (_, p) in chunk {
+            for (day, c) in p.days() {
                 for code in Code::ALL {
                     let n = c[code.index()];
                     if n > 0 {
                         counts.push(UsageCount {
-                            key_id: id.clone(),
-                            day: day_string(*day),
+                            key_id: p.id.clone(),
+                            day: day_string(day),
                             outcome: code.as_str().to_owned(),
                             count: i64::from(n),
                         });
@@ -575,33 +674,29 @@ impl KeyVerifier {
                 }
             }
         }
-        let result = match self.store.record_last_used(&last_used).await {
-            Ok(()) => self.store.record_usage(&counts).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                let mut written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
-                written.extend(last_used);
-                Ok(pending.len())
-            }
-            Err(e) => {
-                // Put everything back for the next flush. Each write is one
-                // transaction; re-writing last-used values is idempotent, and
-                // counts are only lost or doubled if the usage transaction
-                // itself half-failed, which it cannot.
-                let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                for (id, p) in pending {
-                    let e = map.entry(id).or_default();
-                    e.last_used = e.last_used.max(p.last_used);
-                    for (day, c) in p.counts {
-                        match e.counts.iter_mut().find(|(d, _)| *d == day) {
-                            Some((_, mine)) => mine.iter_mut().zip(c).for_each(|(a, b)| *a = a.saturating_add(b)),
-                            None => e.counts.push((day, c)),
-                        }
+        self.store.record_last_used(&last_used).await?;
+        // Each write is one transaction: re-writing last-used values after a
+        // failure here is idempotent, and counts cannot be half-written.
+        self.store.record_usage(&counts).await?;
+        self.last_written.lock().unwrap_or_else(PoisonError::into_inner).extend(last_used);
+        Ok(())
+    }
+
+    /// Returns an unwritten chunk to the pending map.
+    fn put_back(&self, chunk: Vec<(KeyHash, KeyPending)>) {
+        let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        for (hash, p) in chunk {
+            match map.entry(hash) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(p);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let mine = o.get_mut();
+                    mine.last_used = mine.last_used.max(p.last_used);
+                    for (day, c) in p.days() {
+                        mine.add(day, c);
                     }
                 }
-                Err(e)
             }
         }
     }
@@ -615,7 +710,7 @@ impl KeyVerifier {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = this.flush().await {
+                if let Err(e) = this.flush_paced(FLUSH_PAUSE).await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
                 let now = latchkey_core::time_fmt::now_ms();

@@ -11,7 +11,7 @@ use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
 use latchkey_store::{KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
-use latchkey_verify::{Code, KeyVerifier, Verdict, VerifierConfig};
+use latchkey_verify::{Checks, Code, FLUSH_CHUNK, KeyVerifier, Verdict, VerifierConfig};
 
 struct Fixture {
     store: Arc<SqliteStore>,
@@ -91,8 +91,8 @@ async fn invalidation_takes_effect_on_the_next_verify() {
 }
 
 /// A change made by another process (no invalidation here) shows after at
-/// most the TTL; a key in use is re-read in the background after half of
-/// it, so it shows sooner and no request waits for storage.
+/// most the TTL; a key in use is re-read in the background after half to
+/// nine tenths of it, so it shows sooner and no request waits for storage.
 #[tokio::test]
 async fn busy_keys_are_re_read_in_the_background() {
     let (f, _admin) = fixture().await;
@@ -109,7 +109,7 @@ async fn busy_keys_are_re_read_in_the_background() {
     assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)), "cached");
 
     tokio::time::sleep(ttl / 2 + Duration::from_millis(100)).await;
-    // Past half the TTL: answered from the cache, and a re-read starts.
+    // Past half the TTL: answered from the cache; a re-read starts by 0.9 TTL.
     assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
     let mut code = Code::Valid;
     while code == Code::Valid && loaded.elapsed() < ttl {
@@ -118,4 +118,51 @@ async fn busy_keys_are_re_read_in_the_background() {
     }
     assert_eq!(code, Code::Revoked);
     assert!(loaded.elapsed() < ttl, "the background re-read replaced the entry before it expired");
+}
+
+/// Usage of more keys than one flush statement takes is written chunk by
+/// chunk, every count exactly once, with days kept apart.
+#[tokio::test]
+async fn usage_of_many_keys_is_written_exactly_in_chunks() {
+    let (f, _admin) = fixture().await;
+    let n = FLUSH_CHUNK * 2 + 17;
+    let mut keys = Vec::new();
+    for _ in 0..n {
+        let plain = PlainKey::generate(&prefix());
+        let key = new_key(&plain, &f, None);
+        f.store.insert_key(&key).await.unwrap();
+        keys.push((plain, key.id));
+    }
+    let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
+    let now = now_ms();
+    let yesterday = now - 86_400_000;
+    for (i, (plain, _)) in keys.iter().enumerate() {
+        for _ in 0..=i % 3 {
+            assert_eq!(verifier.check(plain.expose(), &Checks::default(), now).await.unwrap().code, Code::Valid);
+        }
+        if i % 2 == 0 {
+            assert_eq!(verifier.check(plain.expose(), &Checks::default(), yesterday).await.unwrap().code, Code::Valid);
+        }
+    }
+    assert_eq!(verifier.flush().await.unwrap(), n);
+    assert_eq!(verifier.flush().await.unwrap(), 0, "nothing is written twice");
+
+    let today = latchkey_core::time_fmt::day_string(latchkey_core::time_fmt::epoch_day(now));
+    let before = latchkey_core::time_fmt::day_string(latchkey_core::time_fmt::epoch_day(yesterday));
+    for (i, (_, id)) in keys.iter().enumerate() {
+        let mut got: Vec<(String, String, i64)> = f
+            .store
+            .key_usage(&f.org_id, id, "2000-01-01")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.day, u.outcome, u.count))
+            .collect();
+        got.sort();
+        let mut want = vec![(today.clone(), "VALID".to_owned(), i64::try_from(i % 3 + 1).unwrap())];
+        if i % 2 == 0 {
+            want.insert(0, (before.clone(), "VALID".to_owned(), 1));
+        }
+        assert_eq!(got, want, "key {i}");
+    }
 }

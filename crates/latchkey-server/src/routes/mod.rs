@@ -35,7 +35,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/projects/{id}", get(projects::get).patch(projects::update).delete(projects::delete))
         .route("/v1/api-keys/{id}/usage", get(api_keys::usage))
         .route("/v1/api-keys/{id}/transfer", post(api_keys::transfer))
-        .route("/v1/keys/verify", post(verify::verify))
         .route("/v1/auth/logout", post(people::logout))
         .route("/v1/sessions", get(people::list))
         .route("/v1/sessions/{id}", delete(people::revoke))
@@ -77,6 +76,8 @@ pub fn router(state: AppState) -> Router {
     }
     public
         .route("/v1/auth/check", get(verify::auth_check).post(verify::auth_check))
+        // Authenticates its caller itself (the hot path skips the middleware).
+        .route("/v1/keys/verify", post(verify::verify))
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

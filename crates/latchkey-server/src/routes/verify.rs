@@ -2,13 +2,14 @@
 //! services, `GET /v1/auth/check` for reverse proxies.
 
 use axum::Json;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_api_types::{Data, RateLimitView, VerifyKey, VerifyView};
-use latchkey_core::Scope;
+use latchkey_api_types::{Data, RateLimitView, VerifyKey};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
+use latchkey_core::{Scope, ScopeSet};
 use latchkey_verify::{Checks, Code, Outcome};
+use serde::Serialize;
 
 use crate::auth::{Caller, KEYS_VERIFY, client_ip, failed_auth, presented_credential, ratelimit_headers, refusal};
 use crate::error::ApiError;
@@ -29,32 +30,102 @@ fn required_scopes(raw: &[String]) -> Result<Vec<Scope>, ApiError> {
     if bad.is_empty() { Ok(out) } else { Err(ApiError::invalid_scopes(&bad)) }
 }
 
-fn view(o: &Outcome) -> VerifyView {
-    let k = o.key.as_deref();
-    VerifyView {
-        valid: o.code == Code::Valid,
-        code: o.code.as_str().to_owned(),
-        key_id: k.map(|k| k.id.clone()),
-        org_id: k.map(|k| k.org_id.clone()),
-        project_id: k.and_then(|k| k.project_id.clone()),
-        environment: k.map(|k| k.environment.as_str().to_owned()),
-        scopes: k.map(|k| k.scopes.to_strings()),
-        owner_user_id: k.and_then(|k| k.owner_user_id.clone()),
-        expires_at: k.and_then(|k| k.expires_at).map(to_rfc3339),
-        ratelimit: o.ratelimit.map(|d| RateLimitView { limit: d.limit, remaining: d.remaining, reset: d.reset_secs() }),
-        remaining: o.remaining,
+/// The verify answer, serialized straight from the outcome: the JSON of
+/// [`VerifyView`] (a test holds the two equal) without copying the record's
+/// strings into a view first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<'a> {
+    valid: bool,
+    code: &'static str,
+    key_id: Option<&'a str>,
+    org_id: Option<&'a str>,
+    project_id: Option<&'a str>,
+    environment: Option<&'static str>,
+    scopes: Option<Scopes<'a>>,
+    owner_user_id: Option<&'a str>,
+    expires_at: Option<String>,
+    ratelimit: Option<RateLimitView>,
+    remaining: Option<i64>,
+}
+
+/// A key's scopes as a JSON array of strings, written without collecting
+/// them into strings first.
+struct Scopes<'a>(&'a ScopeSet);
+
+impl Serialize for Scopes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Collected))
     }
+}
+
+/// Serializes through `Display` (`collect_str`), with no intermediate `String`.
+struct Collected<'a>(&'a Scope);
+
+impl Serialize for Collected<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self.0)
+    }
+}
+
+impl<'a> Answer<'a> {
+    fn of(o: &'a Outcome) -> Self {
+        let k = o.key.as_deref();
+        Answer {
+            valid: o.code == Code::Valid,
+            code: o.code.as_str(),
+            key_id: k.map(|k| k.id.as_str()),
+            org_id: k.map(|k| k.org_id.as_str()),
+            project_id: k.and_then(|k| k.project_id.as_deref()),
+            environment: k.map(|k| k.environment.as_str()),
+            scopes: k.map(|k| Scopes(&k.scopes)),
+            owner_user_id: k.and_then(|k| k.owner_user_id.as_deref()),
+            expires_at: k.and_then(|k| k.expires_at).map(to_rfc3339),
+            ratelimit: o.ratelimit.map(|d| RateLimitView {
+                limit: d.limit,
+                remaining: d.remaining,
+                reset: d.reset_secs(),
+            }),
+            remaining: o.remaining,
+        }
+    }
+}
+
+/// `{"data": value}` as an `application/json` response, written into one
+/// buffer sized for a verify answer.
+fn json_data<T: Serialize>(value: T) -> Result<Response, ApiError> {
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(&mut body, &Data { data: value }).map_err(|e| ApiError::internal(&e))?;
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 /// `POST /v1/keys/verify` `{key, scopes?, projectId?, cost?}`: always 200
 /// with a verdict. The caller needs `keys:verify` and only finds keys of its
 /// own organization.
-pub async fn verify(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(req): JsonBody<VerifyKey>,
-) -> Result<Response, ApiError> {
+///
+/// The hottest route, so it authenticates its caller itself
+/// ([`crate::auth::resolve`], what the middleware of the other routes runs)
+/// and writes its answer without an intermediate view.
+pub async fn verify(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (caller, caller_limit) = match crate::auth::resolve(&state, &parts).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let mut res = match verify_for(&state, &caller, Request::from_parts(parts, body)).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    };
+    // The caller's own window wins the headers, as on every other route.
+    if let Some(d) = &caller_limit {
+        ratelimit_headers(res.headers_mut(), d);
+    }
+    res
+}
+
+async fn verify_for(state: &AppState, caller: &Caller, req: Request) -> Result<Response, ApiError> {
     caller.require(KEYS_VERIFY)?;
+    let JsonBody(req) = JsonBody::<VerifyKey>::from_request(req, state).await?;
     let scopes = required_scopes(&req.scopes)?;
     let cost = req.cost.unwrap_or(1);
     if !(0..=1_000_000).contains(&cost) {
@@ -62,7 +133,7 @@ pub async fn verify(
     }
     let checks = Checks { org_id: Some(&caller.org_id), scopes: &scopes, project_id: req.project_id.as_deref(), cost };
     let outcome = state.verifier.check(&req.key, &checks, now_ms()).await?;
-    let mut res = Json(Data { data: view(&outcome) }).into_response();
+    let mut res = json_data(Answer::of(&outcome))?;
     if let Some(d) = &outcome.ratelimit {
         ratelimit_headers(res.headers_mut(), d);
     }

@@ -7,10 +7,16 @@ use serde_json::{Value, json};
 
 use crate::common::{TestServer, eventually};
 
+/// The verify answer's `data`, after checking it is exactly the documented
+/// `VerifyView`: every field present, none extra, no field renamed.
 async fn verify(api: &crate::common::Api, body: Value) -> Value {
     let r = api.post("/v1/keys/verify", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    r.body["data"].clone()
+    assert_eq!(r.headers.get("content-type").map(|v| v.to_str().unwrap()), Some("application/json"));
+    let data = r.body["data"].clone();
+    let typed: latchkey_api_types::VerifyView = serde_json::from_value(data.clone()).unwrap();
+    assert_eq!(serde_json::to_value(typed).unwrap(), data, "the answer is not VerifyView's JSON");
+    data
 }
 
 #[tokio::test]
