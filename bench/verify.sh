@@ -6,6 +6,8 @@
 #   PIN [1]   1 = server on CPU 0, wrk on CPU 1 (clean 1-core server vs 1-core client on a 2-core box)
 #             0 = no pinning
 #   TARGET [verify]  verify  = POST /v1/keys/verify with random keys from keys.txt (X-API-Key: admin key)
+#                    pair    = verify and echo alternately on the same server, run by run, plus the
+#                              median of the per-run ratios verify/echo (machine drift hits both alike)
 #                    echo    = POST /bench/echo with the same bodies: parses the verify JSON and nothing
 #                              else (the same binary's bare JSON route; the server runs with --bench-echo)
 #                    healthz = GET /healthz (the same binary's HTTP ceiling, no auth work)
@@ -26,7 +28,7 @@ BIN="${LATCHKEY_BIN:-/work/main/target/release/latchkey}"
 BENCH_DIR="${BENCH_DIR:-/tmp/latchkey-bench/n$N}"
 DATA_DIR="$BENCH_DIR/data"
 BASE="http://127.0.0.1:$PORT"
-case "$TARGET" in verify|echo|healthz) ;; *) echo "TARGET must be verify, echo or healthz" >&2; exit 2 ;; esac
+case "$TARGET" in verify|echo|healthz|pair) ;; *) echo "TARGET must be verify, echo, healthz or pair" >&2; exit 2 ;; esac
 [ -x "$BIN" ] || { echo "no latchkey binary at $BIN (cargo build --release -p latchkey, or set LATCHKEY_BIN)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl missing" >&2; exit 1; }
@@ -91,11 +93,17 @@ export KEYS_FILE="$BENCH_DIR/keys.txt"
 # --- the measured server
 start_server "results/server-$TAG.log"
 
-if [ "$TARGET" = healthz ]; then WRK_ARGS=("$BASE/healthz")
-elif [ "$TARGET" = echo ]; then export VERIFY_PATH=/bench/echo; WRK_ARGS=(-s verify.lua "$BASE")
-else WRK_ARGS=(-s verify.lua "$BASE"); fi
+# wrk arguments per measured target
+wrk_args() {
+  case "$1" in
+    healthz) WRK_ARGS=("$BASE/healthz") ;;
+    echo) export VERIFY_PATH=/bench/echo; WRK_ARGS=(-s verify.lua "$BASE") ;;
+    *) export VERIFY_PATH=/v1/keys/verify; WRK_ARGS=(-s verify.lua "$BASE") ;;
+  esac
+}
+TARGETS="$TARGET"; [ "$TARGET" = pair ] && TARGETS="verify echo"
 
-if [ "$TARGET" = verify ] && [ "$SANITY" = 1 ]; then
+if [ "$TARGET" != echo ] && [ "$TARGET" != healthz ] && [ "$SANITY" = 1 ]; then
   K=$(head -n1 "$KEYS_FILE")
   for probe in "$K" "lk_live_bench_not_a_key"; do
     CODE=$(curl -s -o "$BENCH_DIR/sanity.json" -w '%{http_code}' --max-time 5 -X POST "$BASE/v1/keys/verify" \
@@ -114,26 +122,40 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)  target=$TARGET n=$N pin=$PIN duration=$DURATION runs=$RUNS bin=$BIN"
-"${WRK_PIN[@]}" wrk -t1 -c16 -d"$WARMUP" "${WRK_ARGS[@]}" > /dev/null   # warm-up (caches, page cache)
+for T in $TARGETS; do   # warm-up (caches, page cache)
+  wrk_args "$T"; "${WRK_PIN[@]}" wrk -t1 -c16 -d"$WARMUP" "${WRK_ARGS[@]}" > /dev/null
+done
 TMP=$(mktemp -d); trap 'stop_server; rm -rf "$TMP"' EXIT
+HZ=$(getconf CLK_TCK)
 for C in $CONCS; do
-  : > "$TMP/rps"; : > "$TMP/p50"; : > "$TMP/p99"; : > "$TMP/cpu"
+  for T in $TARGETS; do : > "$TMP/$T.rps"; : > "$TMP/$T.p50"; : > "$TMP/$T.p99"; : > "$TMP/$T.cpu"; done
+  : > "$TMP/ratio"
   for R in $(seq 1 "$RUNS"); do
-    OUTF="results/wrk-$TAG-c$C-r$R.txt"
-    T0=$(cpu_ticks)
-    "${WRK_PIN[@]}" wrk -t1 -c"$C" -d"$DURATION" --latency "${WRK_ARGS[@]}" > "$OUTF"
-    T1=$(cpu_ticks)
-    RPS=$(awk '/Requests\/sec/ {print $2}' "$OUTF")
-    REQS=$(awk '/requests in/ {print $1}' "$OUTF")
-    HZ=$(getconf CLK_TCK)
-    CPU_US=$(awk -v t="$((T1 - T0))" -v hz="$HZ" -v n="$REQS" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
-    P50=$(awk '$1=="50%" {print $2}' "$OUTF" | to_ms); P99=$(awk '$1=="99%" {print $2}' "$OUTF" | to_ms)
-    NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUTF"); SOCK=$(grep -c "Socket errors" "$OUTF" || true)
-    echo "c=$C run=$R rps=$RPS p50_ms=$P50 p99_ms=$P99 server_cpu_us_per_req=$CPU_US non2xx=${NON2XX:-0} socket_err_lines=$SOCK"
-    if [ "${NON2XX:-0}" != 0 ]; then echo "WARNING: c=$C run=$R had $NON2XX non-2xx answers (every key in keys.txt is valid, so the rps are not verify rps); see $OUTF and the server log"; fi
-    echo "$RPS" >> "$TMP/rps"; echo "$P50" >> "$TMP/p50"; echo "$P99" >> "$TMP/p99"; echo "$CPU_US" >> "$TMP/cpu"
+    for T in $TARGETS; do
+      wrk_args "$T"
+      OUTF="results/wrk-$TAG-$T-c$C-r$R.txt"
+      T0=$(cpu_ticks)
+      "${WRK_PIN[@]}" wrk -t1 -c"$C" -d"$DURATION" --latency "${WRK_ARGS[@]}" > "$OUTF"
+      T1=$(cpu_ticks)
+      RPS=$(awk '/Requests\/sec/ {print $2}' "$OUTF")
+      REQS=$(awk '/requests in/ {print $1}' "$OUTF")
+      CPU_US=$(awk -v t="$((T1 - T0))" -v hz="$HZ" -v n="$REQS" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+      P50=$(awk '$1=="50%" {print $2}' "$OUTF" | to_ms); P99=$(awk '$1=="99%" {print $2}' "$OUTF" | to_ms)
+      NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUTF"); SOCK=$(grep -c "Socket errors" "$OUTF" || true)
+      echo "$T c=$C run=$R rps=$RPS p50_ms=$P50 p99_ms=$P99 server_cpu_us_per_req=$CPU_US non2xx=${NON2XX:-0} socket_err_lines=$SOCK"
+      if [ "${NON2XX:-0}" != 0 ]; then echo "WARNING: $T c=$C run=$R had $NON2XX non-2xx answers (every key in keys.txt is valid, so the rps are not verify rps); see $OUTF and the server log"; fi
+      echo "$RPS" >> "$TMP/$T.rps"; echo "$P50" >> "$TMP/$T.p50"; echo "$P99" >> "$TMP/$T.p99"; echo "$CPU_US" >> "$TMP/$T.cpu"
+    done
+    if [ "$TARGET" = pair ]; then
+      paste "$TMP/verify.rps" "$TMP/echo.rps" | tail -n1 | awk '{printf "%.3f\n", $1 / $2}' >> "$TMP/ratio"
+    fi
   done
-  echo "SUMMARY target=$TARGET c=$C median_rps=$(median < "$TMP/rps") median_p50_ms=$(median < "$TMP/p50") median_p99_ms=$(median < "$TMP/p99") median_cpu_us_per_req=$(median < "$TMP/cpu")"
+  for T in $TARGETS; do
+    echo "SUMMARY target=$T c=$C median_rps=$(median < "$TMP/$T.rps") median_p50_ms=$(median < "$TMP/$T.p50") median_p99_ms=$(median < "$TMP/$T.p99") median_cpu_us_per_req=$(median < "$TMP/$T.cpu")"
+  done
+  if [ "$TARGET" = pair ]; then
+    echo "SUMMARY c=$C verify/echo per-run ratios: $(tr '\n' ' ' < "$TMP/ratio")median=$(median < "$TMP/ratio")"
+  fi
 done
 echo "server peak RSS (VmHWM): $(awk '/VmHWM/ {print $2, $3}' "/proc/$SRV/status" 2>/dev/null || echo "n/a (server gone?)")"
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -138,13 +138,27 @@ impl PlainKey {
             }
         }
         let check = checksum(text.as_bytes());
-        text.push_str(&check);
+        text.extend(check.iter().map(|&b| char::from(b)));
         Self { text, prefix_len: prefix.0.len() }
     }
 
     /// Checks structure and checksum of a presented key. This is pure CPU work
     /// on at most [`MAX_KEY_LEN`] bytes and is done before any lookup.
     pub fn parse(s: &str) -> Result<Self, KeyFormatError> {
+        let prefix_len = Self::check_format(s)?;
+        Ok(Self { text: s.to_owned(), prefix_len })
+    }
+
+    /// The hash of a presented key, after the same checks as
+    /// [`PlainKey::parse`], without copying the plaintext: what the
+    /// verification path needs.
+    pub fn hash_presented(s: &str) -> Result<KeyHash, KeyFormatError> {
+        Self::check_format(s)?;
+        Ok(KeyHash::of(s))
+    }
+
+    /// Format and checksum; returns the prefix length.
+    fn check_format(s: &str) -> Result<usize, KeyFormatError> {
         if s.len() > MAX_KEY_LEN || s.len() < 2 + BODY_LEN + CHECK_LEN {
             return Err(KeyFormatError::Malformed);
         }
@@ -154,10 +168,10 @@ impl PlainKey {
             return Err(KeyFormatError::Malformed);
         }
         let (signed, check) = s.split_at(s.len() - CHECK_LEN);
-        if checksum(signed.as_bytes()).as_bytes() != check.as_bytes() {
+        if checksum(signed.as_bytes()) != check.as_bytes() {
             return Err(KeyFormatError::Checksum);
         }
-        Ok(Self { text: s.to_owned(), prefix_len })
+        Ok(prefix_len)
     }
 
     /// The plaintext, for the one response that shows it.
@@ -246,14 +260,14 @@ impl fmt::Debug for KeyHash {
 
 /// CRC32 of `data` as exactly [`CHECK_LEN`] base62 digits, most significant
 /// first (62^6 > 2^32, so every value fits).
-fn checksum(data: &[u8]) -> String {
+fn checksum(data: &[u8]) -> [u8; CHECK_LEN] {
     let mut n = crc32fast::hash(data);
     let mut out = [b'0'; CHECK_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    out
 }
 
 #[cfg(test)]
@@ -301,10 +315,12 @@ mod tests {
             "LK_LIVE_0123456789012345678901234567890123456",
         ] {
             assert!(PlainKey::parse(bad).is_err(), "{bad}");
+            assert!(PlainKey::hash_presented(bad).is_err(), "{bad}");
         }
         let k = PlainKey::generate(&live());
         let with_space = format!("{} ", k.expose());
         assert!(PlainKey::parse(&with_space).is_err());
+        assert!(PlainKey::hash_presented(&with_space).is_err());
     }
 
     #[test]
@@ -336,6 +352,7 @@ mod tests {
             let parsed = PlainKey::parse(k.expose()).unwrap();
             prop_assert_eq!(parsed.expose(), k.expose());
             prop_assert_eq!(parsed.hash(), k.hash());
+            prop_assert_eq!(PlainKey::hash_presented(k.expose()), Ok(k.hash()));
             prop_assert_eq!(parsed.environment(), Some(env));
         }
 
@@ -349,6 +366,7 @@ mod tests {
             bytes[pos] = new;
             let tampered = String::from_utf8(bytes).unwrap();
             prop_assert!(PlainKey::parse(&tampered).is_err(), "{} accepted", tampered);
+            prop_assert_eq!(PlainKey::hash_presented(&tampered).err(), PlainKey::parse(&tampered).err());
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::Scope;
+use crate::{Scope, ScopeRef};
 
 /// A member's role in an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,12 +21,17 @@ impl Role {
     /// is checked against its scopes *and* its owner's role at the time of
     /// use, so demoting an admin narrows their keys at once.
     pub fn allows(self, scope: &Scope) -> bool {
+        self.allows_ref(scope.borrowed())
+    }
+
+    /// [`Role::allows`] for a borrowed scope.
+    pub fn allows_ref(self, scope: ScopeRef<'_>) -> bool {
         match self {
             Self::Admin => true,
             Self::Member => match scope {
-                Scope::All => false,
-                Scope::Resource(r) => !matches!(r.as_str(), "org" | "admin"),
-                Scope::Action(r, a) => match r.as_str() {
+                ScopeRef::All => false,
+                ScopeRef::Resource(r) => !matches!(r, "org" | "admin"),
+                ScopeRef::Action(r, a) => match r {
                     "org" => a == "read",
                     "admin" => false,
                     _ => true,

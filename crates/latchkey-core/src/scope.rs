@@ -49,11 +49,39 @@ impl Scope {
 
     /// Whether holding `self` grants `other` (which may itself be a wildcard).
     pub fn covers(&self, other: &Self) -> bool {
+        self.borrowed().covers(other.borrowed())
+    }
+
+    /// The borrowed form the checks compare.
+    pub fn borrowed(&self) -> ScopeRef<'_> {
+        match self {
+            Self::All => ScopeRef::All,
+            Self::Resource(r) => ScopeRef::Resource(r),
+            Self::Action(r, a) => ScopeRef::Action(r, a),
+        }
+    }
+}
+
+/// A scope borrowed: what the permission checks compare, so that checking a
+/// handler's static requirement (`ScopeRef::Action("org", "read")`)
+/// allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeRef<'a> {
+    /// `*`.
+    All,
+    /// `resource:*`.
+    Resource(&'a str),
+    /// `resource:action`.
+    Action(&'a str, &'a str),
+}
+
+impl ScopeRef<'_> {
+    /// Whether holding `self` grants `other` (which may itself be a wildcard).
+    pub fn covers(self, other: ScopeRef<'_>) -> bool {
         match (self, other) {
             (Self::All, _) => true,
-            (Self::Resource(r), Self::Resource(o)) => r == o,
-            (Self::Resource(r), Self::Action(o, _)) => r == o,
-            (Self::Action(r, a), Self::Action(o, b)) => r == o && a == b,
+            (Self::Resource(r), ScopeRef::Resource(o) | ScopeRef::Action(o, _)) => r == o,
+            (Self::Action(r, a), ScopeRef::Action(o, b)) => r == o && a == b,
             _ => false,
         }
     }
@@ -107,7 +135,12 @@ impl ScopeSet {
 
     /// Whether some held scope covers `required`.
     pub fn allows(&self, required: &Scope) -> bool {
-        self.0.iter().any(|held| held.covers(required))
+        self.allows_ref(required.borrowed())
+    }
+
+    /// [`ScopeSet::allows`] for a borrowed requirement.
+    pub fn allows_ref(&self, required: ScopeRef<'_>) -> bool {
+        self.0.iter().any(|held| held.borrowed().covers(required))
     }
 
     /// The scopes of `requested` that this set does not cover (empty when

@@ -30,7 +30,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::time_fmt::now_ms;
-use latchkey_core::{PlainKey, Role, Scope, ScopeSet};
+use latchkey_core::{PlainKey, Role, Scope, ScopeRef, ScopeSet};
 use latchkey_store::{ApiKeyRecord, Session};
 use latchkey_verify::ratelimit::{Limits, RateDecision};
 use latchkey_verify::{Checks, Code, Outcome};
@@ -99,12 +99,17 @@ impl Caller {
     /// Whether the caller may do `scope`: the credential carries it and the
     /// role allows it.
     pub fn allows(&self, scope: &Scope) -> bool {
-        self.scopes().allows(scope) && self.role.allows(scope)
+        self.allows_ref(scope.borrowed())
+    }
+
+    /// [`Caller::allows`] for a borrowed scope.
+    pub fn allows_ref(&self, scope: ScopeRef<'_>) -> bool {
+        self.scopes().allows_ref(scope) && self.role.allows_ref(scope)
     }
 
     /// Fails with 403 `insufficient_scope` unless the caller holds `req`.
     pub fn require(&self, (resource, action): Requirement) -> Result<(), ApiError> {
-        if self.allows(&Scope::action(resource, action)) {
+        if self.allows_ref(ScopeRef::Action(resource, action)) {
             Ok(())
         } else {
             Err(ApiError::insufficient_scope(format!("this credential lacks the `{resource}:{action}` scope")))

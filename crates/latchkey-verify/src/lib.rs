@@ -4,7 +4,7 @@
 //! forward-auth check goes through [`KeyVerifier`]. The stages, cheapest
 //! first, stopping at the first refusal:
 //!
-//! 1. **Format and checksum** ([`PlainKey::parse`]): a malformed string or a
+//! 1. **Format and checksum** ([`PlainKey::hash_presented`]): a malformed string or a
 //!    typo is `MALFORMED` from CPU work alone, before any lookup.
 //! 2. **Hash**: SHA-256 of the key, the only form ever stored.
 //! 3. **Cache**: an in-memory map from hash to the key's record, holding
@@ -37,7 +37,9 @@
 //! Concurrency: the cache is a sharded concurrent map (quick_cache, S3-FIFO
 //! eviction at capacity); the limiter is sharded
 //! by key; pending usage sits behind one mutex held for a map update (keyed
-//! by the record's inline hash, with the day's counts inline). Two
+//! by the record's inline hash, with the day's counts inline). A periodic
+//! flush writes at most [`FLUSH_BUDGET`] keys, oldest first, in small paced
+//! chunks, so write-behind never stalls verification. Two
 //! concurrent misses for the same hash may both query storage; both get the
 //! same answer. Reads from storage carry the invalidation epoch they started
 //! in and are dropped instead of cached if any invalidation happened
@@ -202,6 +204,42 @@ pub struct Outcome {
 /// Counts of one day by outcome.
 type Counts = [u32; Code::ALL.len()];
 
+/// Usage not yet written: by key hash (hashing the inline hash of a cached
+/// record touches no other memory), and the keys in the order they were
+/// first counted, so that flushes take them first in, first out and none
+/// waits longer than the others.
+#[derive(Debug, Default)]
+struct Pending {
+    map: HashMap<KeyHash, KeyPending>,
+    order: std::collections::VecDeque<KeyHash>,
+}
+
+impl Pending {
+    /// Takes up to `n` keys' usage, oldest first.
+    fn take(&mut self, n: usize) -> Vec<(KeyHash, KeyPending)> {
+        let mut out = Vec::with_capacity(n.min(self.map.len()));
+        while out.len() < n
+            && let Some(hash) = self.order.pop_front()
+        {
+            if let Some(p) = self.map.remove(&hash) {
+                out.push((hash, p));
+            }
+        }
+        out
+    }
+
+    /// The entry of `hash`, created (and queued) with `make` if absent.
+    fn entry(&mut self, hash: KeyHash, make: impl FnOnce() -> KeyPending) -> &mut KeyPending {
+        match self.map.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.order.push_back(hash);
+                v.insert(make())
+            }
+        }
+    }
+}
+
 /// Pending writes of one key: last use and counts per day and outcome. The
 /// current day's counts sit inline, so counting a verification touches one
 /// map slot and no other allocation.
@@ -324,9 +362,8 @@ pub struct KeyVerifier {
     shared: Option<RedisLimiter>,
     /// Until when (ms) the next fallback warning is suppressed.
     fallback_warned_until: std::sync::atomic::AtomicI64,
-    /// Usage not yet written, by key hash (hashing the inline hash of a
-    /// cached record touches no other memory).
-    pending: Mutex<HashMap<KeyHash, KeyPending>>,
+    /// Usage not yet written.
+    pending: Mutex<Pending>,
     /// The `lastUsedAt` this node wrote last per key, within the last
     /// [`LAST_USED_PRECISION_MS`]: a busy key's value is rewritten once a
     /// minute, not on every flush.
@@ -360,10 +397,14 @@ impl Meters {
 }
 
 /// Keys whose usage one flush statement writes.
-pub const FLUSH_CHUNK: usize = 100;
+pub const FLUSH_CHUNK: usize = 250;
+
+/// Keys whose usage one periodic flush writes at most: with more keys in
+/// use, each waits its turn (first counted, first written).
+pub const FLUSH_BUDGET: usize = 1_000;
 
 /// The periodic flush's pause between chunks.
-const FLUSH_PAUSE: Duration = Duration::from_millis(2);
+const FLUSH_PAUSE: Duration = Duration::from_millis(5);
 
 /// `lastUsedAt` is written at most this often per key (and node).
 pub const LAST_USED_PRECISION_MS: Millis = 60_000;
@@ -390,7 +431,7 @@ impl KeyVerifier {
             limiter: RateLimiter::new(),
             shared: None,
             fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::default(),
             last_written: Mutex::new(HashMap::new()),
             meters: Meters::new(),
         }
@@ -460,8 +501,7 @@ impl KeyVerifier {
     /// past its refresh point ([`refresh_delay`]) is re-read in the
     /// background (at most one re-read at a time per entry) while this one
     /// answers.
-    async fn lookup(&self, hash: KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
-        let now = Instant::now();
+    async fn lookup(&self, hash: KeyHash, now: Instant) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         if let Some(entry) = self.records.cache.get(&hash).filter(|e| now < e.expires) {
             self.meters.hits.increment(1);
             if entry.record.is_some()
@@ -491,10 +531,16 @@ impl KeyVerifier {
     /// Stages 1–5: who the key is and whether it is usable at `now`. Does not
     /// count usage or apply limits; see [`KeyVerifier::check`].
     pub async fn verify(&self, presented: &str, now: Millis) -> Result<Verdict, StoreError> {
-        let Ok(key) = PlainKey::parse(presented) else {
+        self.verify_at(presented, now, Instant::now()).await
+    }
+
+    /// [`KeyVerifier::verify`] with the monotonic time of the request too
+    /// (one clock read serves the cache deadlines and the timing metric).
+    async fn verify_at(&self, presented: &str, now: Millis, instant: Instant) -> Result<Verdict, StoreError> {
+        let Ok(hash) = PlainKey::hash_presented(presented) else {
             return Ok(Verdict::Malformed);
         };
-        let Some(record) = self.lookup(key.hash()).await? else {
+        let Some(record) = self.lookup(hash, instant).await? else {
             return Ok(Verdict::NotFound);
         };
         Ok(match record.status(now) {
@@ -509,14 +555,20 @@ impl KeyVerifier {
     /// outcome in the key's usage.
     pub async fn check(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
         let started = Instant::now();
-        let outcome = self.check_inner(presented, checks, now).await?;
+        let outcome = self.check_inner(presented, checks, now, started).await?;
         self.meters.outcomes[outcome.code as usize].increment(1);
         self.meters.duration.record(started.elapsed().as_secs_f64());
         Ok(outcome)
     }
 
-    async fn check_inner(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
-        let (mut code, mut key) = self.verify(presented, now).await?.into_parts();
+    async fn check_inner(
+        &self,
+        presented: &str,
+        checks: &Checks<'_>,
+        now: Millis,
+        started: Instant,
+    ) -> Result<Outcome, StoreError> {
+        let (mut code, mut key) = self.verify_at(presented, now, started).await?.into_parts();
         if let (Some(org), Some(k)) = (checks.org_id, &key)
             && k.org_id != org
         {
@@ -601,8 +653,8 @@ impl KeyVerifier {
         let day = epoch_day(now);
         let mut one = [0; Code::ALL.len()];
         one[code.index()] = 1;
-        let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = map.entry(key.hash).or_insert_with(|| KeyPending::new(&key.id, day));
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = pending.entry(key.hash, || KeyPending::new(&key.id, day));
         if code == Code::Valid {
             entry.last_used = Some(entry.last_used.map_or(now, |t| t.max(now)));
         }
@@ -611,35 +663,35 @@ impl KeyVerifier {
 
     /// Writes every pending `lastUsedAt` value and usage count, in chunks of
     /// [`FLUSH_CHUNK`] keys (two statements each). Returns how many keys'
-    /// usage was written. On failure the chunk that failed and everything
-    /// after it are put back for the next attempt.
+    /// usage was written. On failure the chunk that failed is put back for
+    /// the next attempt (with the rest, which was never taken).
     pub async fn flush(&self) -> Result<usize, StoreError> {
-        self.flush_paced(Duration::ZERO).await
+        self.flush_oldest(usize::MAX, Duration::ZERO).await
     }
 
-    /// [`KeyVerifier::flush`], pausing `pause` between chunks. SQLite writes
-    /// on this process's CPU: a batch of thousands of keys written at once
-    /// would stall verification for tens of milliseconds, while small chunks
-    /// with pauses keep its latency flat. Entries are taken from the pending
-    /// map one chunk at a time, so a flush cut short loses at most the chunk
-    /// in flight.
-    async fn flush_paced(&self, pause: Duration) -> Result<usize, StoreError> {
-        let chunks = self.pending.lock().unwrap_or_else(PoisonError::into_inner).len().div_ceil(FLUSH_CHUNK);
+    /// Writes the usage of up to `budget` keys, those counted first first,
+    /// pausing `pause` between chunks. SQLite writes on this process's CPU:
+    /// a batch of thousands of keys written at once would stall
+    /// verification for tens of milliseconds, while small chunks with pauses
+    /// keep its latency flat, and the budget bounds the write work per
+    /// flush when very many keys are in use (their counts keep adding up in
+    /// memory until their turn). Keys are taken one chunk at a time, so a
+    /// flush cut short loses at most the chunk in flight.
+    pub async fn flush_oldest(&self, budget: usize, pause: Duration) -> Result<usize, StoreError> {
+        let mut left = budget.min(self.pending.lock().unwrap_or_else(PoisonError::into_inner).map.len());
         let mut written = 0;
-        for i in 0..chunks {
-            let chunk: Vec<(KeyHash, KeyPending)> = {
-                let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                map.extract_if(|_, _| true).take(FLUSH_CHUNK).collect()
-            };
+        while left > 0 {
+            let chunk = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take(FLUSH_CHUNK.min(left));
             if chunk.is_empty() {
                 break;
             }
+            left -= chunk.len();
             if let Err(e) = self.write(&chunk).await {
                 self.put_back(chunk);
                 return Err(e);
             }
             written += chunk.len();
-            if !pause.is_zero() && i + 1 < chunks {
+            if !pause.is_zero() && left > 0 {
                 tokio::time::sleep(pause).await;
             }
         }
@@ -684,19 +736,12 @@ impl KeyVerifier {
 
     /// Returns an unwritten chunk to the pending map.
     fn put_back(&self, chunk: Vec<(KeyHash, KeyPending)>) {
-        let mut map = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         for (hash, p) in chunk {
-            match map.entry(hash) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(p);
-                }
-                std::collections::hash_map::Entry::Occupied(mut o) => {
-                    let mine = o.get_mut();
-                    mine.last_used = mine.last_used.max(p.last_used);
-                    for (day, c) in p.days() {
-                        mine.add(day, c);
-                    }
-                }
+            let mine = pending.entry(hash, || KeyPending::new(&p.id, p.day));
+            mine.last_used = mine.last_used.max(p.last_used);
+            for (day, c) in p.days() {
+                mine.add(day, c);
             }
         }
     }
@@ -710,7 +755,7 @@ impl KeyVerifier {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = this.flush_paced(FLUSH_PAUSE).await {
+                if let Err(e) = this.flush_oldest(FLUSH_BUDGET, FLUSH_PAUSE).await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
                 let now = latchkey_core::time_fmt::now_ms();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, now_ms};
+use latchkey_core::time_fmt::{day_string, epoch_day};
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
 use latchkey_store::{KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
@@ -147,8 +148,8 @@ async fn usage_of_many_keys_is_written_exactly_in_chunks() {
     assert_eq!(verifier.flush().await.unwrap(), n);
     assert_eq!(verifier.flush().await.unwrap(), 0, "nothing is written twice");
 
-    let today = latchkey_core::time_fmt::day_string(latchkey_core::time_fmt::epoch_day(now));
-    let before = latchkey_core::time_fmt::day_string(latchkey_core::time_fmt::epoch_day(yesterday));
+    let today = day_string(epoch_day(now));
+    let before = day_string(epoch_day(yesterday));
     for (i, (_, id)) in keys.iter().enumerate() {
         let mut got: Vec<(String, String, i64)> = f
             .store
@@ -165,4 +166,35 @@ async fn usage_of_many_keys_is_written_exactly_in_chunks() {
         }
         assert_eq!(got, want, "key {i}");
     }
+}
+
+/// A flush with a budget writes the keys counted first, and the next one
+/// goes on where it stopped: with more keys in use than one flush writes,
+/// every key still gets its turn.
+#[tokio::test]
+async fn budgeted_flushes_write_keys_first_counted_first() {
+    let (f, _admin) = fixture().await;
+    let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let plain = PlainKey::generate(&prefix());
+        let key = new_key(&plain, &f, None);
+        f.store.insert_key(&key).await.unwrap();
+        verifier.check(plain.expose(), &Checks::default(), now_ms()).await.unwrap();
+        ids.push(key.id);
+    }
+    let written = |id: &String| {
+        let (store, org, id) = (f.store.clone(), f.org_id.clone(), id.clone());
+        async move { !store.key_usage(&org, &id, "2000-01-01").await.unwrap().is_empty() }
+    };
+    assert_eq!(verifier.flush_oldest(2, Duration::ZERO).await.unwrap(), 2);
+    let mut seen = Vec::new();
+    for id in &ids {
+        seen.push(written(id).await);
+    }
+    assert_eq!(seen, [true, true, false, false, false]);
+    assert_eq!(verifier.flush_oldest(2, Duration::from_millis(1)).await.unwrap(), 2);
+    assert!(written(&ids[3]).await && !written(&ids[4]).await);
+    assert_eq!(verifier.flush().await.unwrap(), 1);
+    assert!(written(&ids[4]).await);
 }
