@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{Data, RateLimitView, VerifyKey};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
-use latchkey_core::{Scope, ScopeSet};
+use latchkey_core::{Scope, ScopeRef, ScopeSet};
 use latchkey_verify::{Checks, Code, Outcome};
 use serde::Serialize;
 
@@ -59,12 +59,30 @@ impl Serialize for Scopes<'_> {
     }
 }
 
-/// Serializes through `Display` (`collect_str`), with no intermediate `String`.
+/// One scope as its canonical text, joined on the stack (names are at most
+/// 64 characters), with no `String` and no formatting machinery.
 struct Collected<'a>(&'a Scope);
 
 impl Serialize for Collected<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self.0)
+        let (resource, action) = match self.0.borrowed() {
+            ScopeRef::All => return serializer.serialize_str("*"),
+            ScopeRef::Resource(r) => (r, "*"),
+            ScopeRef::Action(r, a) => (r, a),
+        };
+        let mut buf = [0u8; 160];
+        let len = resource.len() + 1 + action.len();
+        let Some(out) = buf.get_mut(..len) else {
+            return serializer.collect_str(self.0);
+        };
+        out[..resource.len()].copy_from_slice(resource.as_bytes());
+        out[resource.len()] = b':';
+        out[resource.len() + 1..].copy_from_slice(action.as_bytes());
+        // Joined from two `str`s and an ASCII colon: valid UTF-8.
+        match std::str::from_utf8(out) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => serializer.collect_str(self.0),
+        }
     }
 }
 
@@ -220,4 +238,18 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
         ratelimit_headers(h, d);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_serialize_as_their_canonical_text() {
+        let long = "a".repeat(64);
+        let texts = ["*".to_owned(), "sandbox:*".to_owned(), "keys:verify".to_owned(), format!("{long}:{long}")];
+        let set = ScopeSet::from_scopes(texts.iter().map(|t| Scope::parse(t).unwrap()));
+        assert_eq!(serde_json::to_value(Scopes(&set)).unwrap(), serde_json::json!(set.to_strings()));
+        assert_eq!(set.to_strings(), texts);
+    }
 }
