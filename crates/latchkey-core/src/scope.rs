@@ -42,7 +42,8 @@ impl Scope {
         }
     }
 
-    /// Shorthand for `resource:action`, for handlers' static requirements.
+    /// Shorthand for `resource:action` (an owned scope; a check against a
+    /// static requirement takes a [`ScopeRef`] and allocates nothing).
     pub fn action(resource: &str, action: &str) -> Self {
         Self::Action(resource.to_owned(), action.to_owned())
     }

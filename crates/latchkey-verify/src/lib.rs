@@ -268,11 +268,16 @@ impl KeyPending {
             let older = std::mem::replace(&mut self.counts, [0; Code::ALL.len()]);
             self.other_days.push((std::mem::replace(&mut self.day, day), older));
             &mut self.counts
-        } else if let Some(i) = self.other_days.iter().position(|(d, _)| *d == day) {
-            &mut self.other_days[i].1
         } else {
-            self.other_days.push((day, [0; Code::ALL.len()]));
-            &mut self.other_days.last_mut().unwrap_or_else(|| unreachable!("just pushed")).1
+            // An older day (rare: a count put back after a failed write).
+            let i = match self.other_days.iter().position(|(d, _)| *d == day) {
+                Some(i) => i,
+                None => {
+                    self.other_days.push((day, [0; Code::ALL.len()]));
+                    self.other_days.len() - 1
+                }
+            };
+            &mut self.other_days[i].1
         };
         slot.iter_mut().zip(counts).for_each(|(a, b)| *a = a.saturating_add(*b));
     }
