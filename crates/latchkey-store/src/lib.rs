@@ -204,6 +204,10 @@ pub trait KeyStore: Send + Sync {
     /// The key whose hash is `hash`, in any organization: the verify path.
     async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>>;
 
+    /// The keys whose hashes are in `hashes` (a few hundred at most), in one
+    /// query: the verifier's background re-reads. Unknown hashes are absent.
+    async fn find_keys_by_hashes(&self, hashes: &[KeyHash]) -> StoreResult<Vec<ApiKeyRecord>>;
+
     /// Keys of `org_id` matching `filter`, newest first.
     async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>>;
 

@@ -147,6 +147,10 @@ async fn round_trips_and_locking_rules() {
     assert_eq!(found.owner_email.as_deref(), Some("alice@example.com"));
     assert_eq!(store.get_key(&org.id, &key.id).await.unwrap(), Some(found.clone()));
     assert_eq!(store.get_key("org_other", &key.id).await.unwrap(), None);
+    // Several hashes in one query (the verifier's re-reads); unknown ones are absent.
+    let many = store.find_keys_by_hashes(&[plain_key().hash(), key_plain.hash()]).await.unwrap();
+    assert_eq!(many, vec![found.clone()]);
+    assert!(store.find_keys_by_hashes(&[]).await.unwrap().is_empty());
 
     // Organization patch and slug uniqueness.
     let patched = store

@@ -121,6 +121,46 @@ async fn busy_keys_are_re_read_in_the_background() {
     assert!(loaded.elapsed() < ttl, "the background re-read replaced the entry before it expired");
 }
 
+/// Keys due for a re-read are read together: a revoke and a delete made
+/// by another process both show, the deleted key as unknown, and a key
+/// nobody changed stays valid.
+#[tokio::test]
+async fn due_keys_are_re_read_together() {
+    let (f, _admin) = fixture().await;
+    let plains: Vec<PlainKey> = (0..3).map(|_| PlainKey::generate(&prefix())).collect();
+    let keys: Vec<NewApiKey> = plains.iter().map(|p| new_key(p, &f, None)).collect();
+    for k in &keys {
+        f.store.insert_key(k).await.unwrap();
+    }
+    let ttl = Duration::from_secs(4);
+    let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_ttl: ttl, ..Default::default() });
+    let loaded = Instant::now();
+    for p in &plains {
+        assert!(matches!(verifier.verify(p.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+    }
+    // "Another node" revokes one key and deletes another: this verifier is not told.
+    f.store.revoke_key(&f.org_id, &keys[0].id, now_ms()).await.unwrap();
+    f.store.delete_key(&f.org_id, &keys[1].id).await.unwrap();
+
+    let mut seen = codes_of(&verifier, &plains).await;
+    assert_eq!(seen, [Code::Valid, Code::Valid, Code::Valid], "cached");
+    while seen != [Code::Revoked, Code::NotFound, Code::Valid] && loaded.elapsed() < ttl {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        seen = codes_of(&verifier, &plains).await;
+    }
+    assert_eq!(seen, [Code::Revoked, Code::NotFound, Code::Valid]);
+    assert!(loaded.elapsed() < ttl, "the re-read replaced the entries before they expired");
+}
+
+/// The verdicts of three keys, in order.
+async fn codes_of(verifier: &KeyVerifier, plains: &[PlainKey]) -> [Code; 3] {
+    let mut out = [Code::Valid; 3];
+    for (slot, p) in out.iter_mut().zip(plains) {
+        *slot = verifier.verify(p.expose(), now_ms()).await.unwrap().code();
+    }
+    out
+}
+
 /// Usage of more keys than one flush statement takes is written chunk by
 /// chunk, every count exactly once, with days kept apart.
 #[tokio::test]

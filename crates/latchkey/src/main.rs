@@ -46,7 +46,17 @@ fn main() -> ExitCode {
         clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The server runs one worker per CPU it may use, and on one CPU the
+    // current-thread scheduler; the CLI commands need no more than one thread.
+    let mut builder = match &cli.command {
+        Command::Serve(args) if args.workers() > 1 => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(args.workers());
+            b
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

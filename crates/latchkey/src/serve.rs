@@ -1,6 +1,7 @@
 //! `latchkey serve`
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -32,6 +33,11 @@ pub struct ServeArgs {
     /// without it each node limits on its own.
     #[arg(long, env = "LATCHKEY_REDIS_URL")]
     redis_url: Option<String>,
+    /// Threads that serve requests (default: the CPUs this process may run
+    /// on). With one, the server runs on tokio's current-thread scheduler,
+    /// which has no work-stealing to pay for.
+    #[arg(long, env = "LATCHKEY_WORKERS")]
+    workers: Option<NonZeroUsize>,
     /// Log output: `text` or `json`.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -41,8 +47,17 @@ pub struct ServeArgs {
     bench_echo: bool,
 }
 
+impl ServeArgs {
+    /// How many threads serve requests: `--workers`, else the CPUs this
+    /// process may run on (its affinity and CPU quota), else one.
+    pub fn workers(&self) -> usize {
+        self.workers.or_else(|| std::thread::available_parallelism().ok()).map_or(1, NonZeroUsize::get)
+    }
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let workers = args.workers();
     let filter =
         EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let subscriber = tracing_subscriber::fmt()
@@ -85,7 +100,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, storage = %args.storage.describe(), "latchkey serving");
+    tracing::info!(%addr, storage = %args.storage.describe(), workers, "latchkey serving");
     // A line for people and for scripts that started us on port 0.
     println!("latchkey listening on http://{addr}");
     latchkey_server::serve(listener, state, shutdown_signal()).await?;

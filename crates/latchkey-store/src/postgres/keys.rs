@@ -81,6 +81,16 @@ impl KeyStore for PgStore {
         row.as_ref().map(record).transpose()
     }
 
+    async fn find_keys_by_hashes(&self, hashes: &[KeyHash]) -> StoreResult<Vec<ApiKeyRecord>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let raw: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+        let rows =
+            sqlx::query(concat!(select_keys!(), "WHERE k.key_hash = ANY($1)")).bind(raw).fetch_all(&self.pool).await?;
+        rows.iter().map(record).collect()
+    }
+
     async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = sqlx::query(concat!(
             select_keys!(),

@@ -81,6 +81,20 @@ impl KeyStore for SqliteStore {
         row.as_ref().map(record).transpose()
     }
 
+    async fn find_keys_by_hashes(&self, hashes: &[KeyHash]) -> StoreResult<Vec<ApiKeyRecord>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement whatever the count: the hashes travel as one JSON
+        // array of hex strings.
+        let hex: Vec<String> = hashes.iter().map(|h| hex::encode(h.as_bytes())).collect();
+        let rows = sqlx::query(concat!(select_keys!(), "WHERE k.key_hash IN (SELECT unhex(value) FROM json_each($1))"))
+            .bind(serde_json::to_string(&hex).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(record).collect()
+    }
+
     async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = sqlx::query(concat!(
             select_keys!(),

@@ -174,3 +174,38 @@ async fn admin_set_password_lets_the_init_user_log_in() {
     assert_eq!(me.body["data"]["org"]["id"], server.admin.org_id.as_str());
     assert_eq!(me.body["data"]["role"], "admin");
 }
+
+/// `--workers 1` runs the server on tokio's current-thread scheduler (what a
+/// process pinned to one core gets by default): verification, the next-request
+/// revocation, background usage writes and the graceful shutdown all work
+/// there too.
+#[tokio::test]
+async fn one_worker_serves_verifies_and_shuts_down_cleanly() {
+    let mut server = TestServer::start_with(&["--workers", "1"]).await;
+    assert!(server.logs().contains("workers=1"), "{}", server.logs());
+    let admin = server.admin();
+    let (id, key) = TestServer::create_key(&admin, json!({"name": "one-thread"})).await;
+    let verify = |admin: crate::common::Api, key: String| async move {
+        admin.post("/v1/keys/verify", json!({"key": key})).await.body["data"]["code"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(verify(admin.clone(), key.clone()).await, "VALID");
+    assert_eq!(admin.post_empty(&format!("/v1/api-keys/{id}/revoke")).await.status, 200);
+    assert_eq!(verify(admin.clone(), key.clone()).await, "REVOKED");
+    assert!(server.terminate(), "server did not exit cleanly on SIGTERM");
+    server.restart();
+    let usage = server.admin().get(&format!("/v1/api-keys/{id}/usage")).await;
+    assert_eq!(usage.status, 200, "{}", usage.text);
+    let days = usage.body["data"].as_array().unwrap();
+    let count = |outcome: &str| days.iter().filter_map(|d| d["counts"][outcome].as_i64()).sum::<i64>();
+    assert_eq!((count("VALID"), count("REVOKED")), (1, 1), "{}", usage.text);
+}
+
+#[test]
+fn zero_workers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        run_cli(&["serve", "--workers", "0", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--workers"), "{stderr}");
+}
