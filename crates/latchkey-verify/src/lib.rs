@@ -458,11 +458,10 @@ impl Meters {
 }
 
 /// Keys whose usage one flush statement writes. Small on purpose: on
-/// SQLite a chunk is written on this process's CPU, and each key's row sits
-/// on its own page, so a chunk costs about 13 µs a key in page writes.
-/// 25 keys are a third of a millisecond, short enough not to show in the
-/// latency of the verifications it delays; 250 keys took 2–3 ms and raised
-/// the p99 of verify at 64 connections from about 2 to 3–4 ms.
+/// SQLite each statement is a commit on this process's CPU, and each key's
+/// row sits on its own page. Measured on one core: 25 keys 0.4–0.6 ms, 50
+/// keys 0.55–0.7 ms, 250 keys 2–3 ms, which raised the p99 of verify at 64
+/// connections from about 2 to 3–4 ms; half a millisecond barely shows.
 pub const FLUSH_CHUNK: usize = 25;
 
 /// Keys whose usage one periodic flush writes at most (125 keys a second

@@ -48,13 +48,16 @@ fn main() -> ExitCode {
     }
     // The server runs one worker per CPU it may use, and on one CPU the
     // current-thread scheduler; the CLI commands need no more than one thread.
-    let mut builder = match &cli.command {
-        Command::Serve(args) if args.workers() > 1 => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(args.workers());
-            b
-        }
-        _ => tokio::runtime::Builder::new_current_thread(),
+    let workers = match &cli.command {
+        Command::Serve(args) => args.workers(),
+        _ => 1,
+    };
+    let mut builder = if workers > 1 {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
     };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
