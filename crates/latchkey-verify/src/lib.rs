@@ -319,7 +319,8 @@ struct Records {
 /// Background re-reads: hashes queue up and one task reads them together,
 /// up to [`REREAD_BATCH`] per query. One storage round trip (and, on
 /// SQLite, one wake-up of its thread) per batch instead of per key: with
-/// 10,000 keys in use, about 500 single-key reads a second became a few.
+/// 10,000 keys in use, about 500 single-key reads a second became about
+/// twenty queries.
 #[derive(Default)]
 struct Rereads {
     /// Queued or being read (each hash once).

@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(args, workers).await,
             Command::Init(args) => init::run(args).await,
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Client(cmd) => cli::run(cmd, &cli.global).await,

@@ -55,9 +55,9 @@ impl ServeArgs {
     }
 }
 
-/// Runs the server until SIGINT or SIGTERM.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let workers = args.workers();
+/// Runs the server until SIGINT or SIGTERM; `workers` is
+/// [`ServeArgs::workers`], which sized the runtime it runs on.
+pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let subscriber = tracing_subscriber::fmt()
