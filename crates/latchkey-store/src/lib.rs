@@ -391,4 +391,34 @@ pub trait Store:
     /// then sends [`Invalidation::All`], since messages may have been
     /// missed. Single-node backends return at once.
     async fn watch_invalidations(&self, sink: InvalidationSink) -> StoreResult<()>;
+
+    /// Where the key change log ends now: [`Store::key_changes`] from this
+    /// cursor on returns every change committed after this call (and any
+    /// still uncommitted). Take it before reading keys into a cache.
+    async fn key_changes_cursor(&self) -> StoreResult<ChangeCursor>;
+
+    /// The keys changed since `cursor` by any writer (triggers log every
+    /// change that can alter a verification), and the cursor to ask from
+    /// next time. More than [`MAX_KEY_CHANGES`] at once come back as
+    /// [`Invalidation::All`].
+    async fn key_changes(&self, cursor: ChangeCursor) -> StoreResult<(Invalidation, ChangeCursor)>;
+
+    /// Deletes change-log entries made before `before` (ms since the
+    /// epoch); returns how many.
+    async fn prune_key_changes(&self, before: Millis) -> StoreResult<u64>;
 }
+
+/// A position in the key change log (SQLite: the last entry read;
+/// PostgreSQL: the oldest transaction id not yet finished).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeCursor(pub i64);
+
+/// The hashes of change-log rows.
+fn change_log_hashes<'a>(rows: impl Iterator<Item = &'a Vec<u8>>) -> StoreResult<Vec<KeyHash>> {
+    rows.map(|h| KeyHash::from_bytes(h).ok_or_else(|| StoreError::Corrupt("a key_changes hash is not 32 bytes".into())))
+        .collect()
+}
+
+/// Changed keys one [`Store::key_changes`] call returns one by one at most;
+/// beyond that it answers [`Invalidation::All`].
+pub const MAX_KEY_CHANGES: usize = 10_000;

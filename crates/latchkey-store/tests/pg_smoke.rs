@@ -15,9 +15,9 @@ use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::{Environment, KeyHash, KeyPrefix, PlainKey, Role};
 use latchkey_store::postgres::PgStore;
 use latchkey_store::{
-    AcceptError, AuditEvent, AuditStore, Invalidation, InvalidationSink, Invitation, KeyFilter, KeyStore, LAST_ADMIN,
-    NewApiKey, Org, OrgPatch, OrgStore, Page, PeopleStore, Project, ProjectStore, Session, Spend, Store, StoreError,
-    UsageCount, User,
+    AcceptError, AuditEvent, AuditStore, ChangeCursor, Invalidation, InvalidationSink, Invitation, KeyFilter, KeyStore,
+    LAST_ADMIN, NewApiKey, Org, OrgPatch, OrgStore, Page, PeopleStore, Project, ProjectStore, Session, Spend, Store,
+    StoreError, UsageCount, User,
 };
 use sqlx::Connection as _;
 
@@ -441,4 +441,89 @@ async fn an_unreachable_server_is_unavailable_within_seconds() {
     let result = PgStore::connect("postgres://postgres@127.0.0.1:9/latchkey").await;
     assert!(matches!(result, Err(StoreError::Unavailable(_))), "{result:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// The hashes the change log names from `cursor` on, polled until `done`
+/// says so (other databases' transactions on the same server may hold the
+/// horizon back for a moment) or `polls` polls 50 ms apart pass; returns
+/// them and the cursor.
+async fn changes_until(
+    store: &PgStore,
+    mut cursor: ChangeCursor,
+    polls: usize,
+    done: impl Fn(&[KeyHash]) -> bool,
+) -> (Vec<KeyHash>, ChangeCursor) {
+    let mut seen = Vec::new();
+    for _ in 0..polls {
+        let (changed, next) = store.key_changes(cursor).await.unwrap();
+        let Invalidation::Keys(hashes) = changed else { panic!("a handful of changes is not everything") };
+        seen.extend(hashes);
+        cursor = next;
+        if done(&seen) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (seen, cursor)
+}
+
+/// The change log names every committed change that can alter a
+/// verification, including one whose transaction started first and commits
+/// last (polling by sequence number would skip it), and nothing that
+/// verification writes itself (usage, `lastUsedAt`, credits).
+#[tokio::test]
+async fn the_change_log_misses_no_late_commit() {
+    let Some(db) = TestDb::new() else { return };
+    let store = PgStore::connect(&db.url).await.unwrap();
+    let org = new_org("acme");
+    let alice = new_user("alice@example.com");
+    let admin = NewApiKey::admin(&plain_key(), &org.id, &alice.id, "admin", NOW);
+    store.bootstrap(&org, &alice, &admin).await.unwrap();
+    let (early, late) = (plain_key(), plain_key());
+    let early_key = NewApiKey::admin(&early, &org.id, &alice.id, "early", NOW);
+    let late_key = NewApiKey::admin(&late, &org.id, &alice.id, "late", NOW);
+    store.insert_key(&early_key).await.unwrap();
+    store.insert_key(&late_key).await.unwrap();
+    let start = store.key_changes_cursor().await.unwrap();
+
+    // A transaction changes `early` and stays open; meanwhile `late` is
+    // revoked and committed.
+    let mut slow = db.conn().await;
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query("UPDATE api_keys SET name = 'renamed' WHERE id = $1")
+        .bind(&early_key.id)
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    store.revoke_key(&org.id, &late_key.id, NOW + 1).await.unwrap();
+    // Nothing past the open transaction is handed out yet: the cursor
+    // stays before it.
+    let (seen, cursor) = changes_until(&store, start, 10, |_| false).await;
+    assert!(!seen.contains(&early.hash()) && !seen.contains(&late.hash()), "{seen:?}");
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    let (seen, cursor) =
+        changes_until(&store, cursor, 200, |s| s.contains(&early.hash()) && s.contains(&late.hash())).await;
+    assert!(seen.contains(&early.hash()) && seen.contains(&late.hash()), "{seen:?}");
+
+    // Verification's own writes are not changes; a deletion is.
+    store.record_last_used(&[(early_key.id.clone(), NOW + 5)]).await.unwrap();
+    store
+        .record_usage(&[UsageCount {
+            key_id: early_key.id.clone(),
+            day: "2025-06-15".into(),
+            outcome: "VALID".into(),
+            count: 3,
+        }])
+        .await
+        .unwrap();
+    store.delete_key(&org.id, &late_key.id).await.unwrap();
+    let (seen, _) = changes_until(&store, cursor, 200, |s| s.contains(&late.hash())).await;
+    assert_eq!(seen, vec![late.hash()]);
+
+    // Pruning empties the log.
+    assert!(store.prune_key_changes(i64::MAX).await.unwrap() >= 4);
+    let (seen, _) = changes_until(&store, ChangeCursor(0), 1, |_| true).await;
+    assert!(seen.is_empty(), "{seen:?}");
+    drop(slow);
+    db.drop_db().await;
 }

@@ -16,8 +16,13 @@
 //!    answering, so busy keys never wait for storage; due keys are read
 //!    together, up to 200 per query. Every mutation made through this node evicts the
 //!    entry ([`KeyVerifier::invalidate`]) so the very next verify sees it,
-//!    and a read that raced with a mutation is not cached. At start-up
-//!    [`KeyVerifier::warm`] loads every usable key.
+//!    and a read that raced with a mutation is not cached. Changes made
+//!    elsewhere (other nodes, other processes) arrive as invalidations
+//!    (PostgreSQL `NOTIFY`) and through the key change log, which storage
+//!    triggers fill and every node reads each second
+//!    ([`KeyVerifier::follow_changes`]); the TTL (5 minutes) only bounds
+//!    what escapes both. At start-up [`KeyVerifier::warm`] loads every
+//!    usable key.
 //! 4. **Storage**: on a miss, one indexed lookup by hash; the result (found
 //!    or not) is cached.
 //! 5. **State**: revoked, expired, owner gone → `REVOKED`, `EXPIRED`,
@@ -39,7 +44,7 @@
 //! eviction at capacity); the limiter is sharded
 //! by key; pending usage sits behind one mutex held for a map update (keyed
 //! by the record's inline hash, with the day's counts inline). A periodic
-//! flush writes at most [`FLUSH_BUDGET`] keys, oldest first, in small paced
+//! flush writes at most [`FLUSH_BUDGET`] keys, in key-id order (a sweep), in small paced
 //! chunks, so write-behind never stalls verification. Two
 //! concurrent misses for the same hash may both query storage; both get the
 //! same answer. Reads from storage carry the invalidation epoch they started
@@ -49,14 +54,17 @@
 pub mod ratelimit;
 pub mod shared_limits;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, start_of_day, start_of_month};
 use latchkey_core::{KeyHash, PlainKey, Scope};
-use latchkey_store::{ApiKeyRecord, KeyStatus, RefillInterval, Spend, Store, StoreError, UsageCount};
+use latchkey_store::{
+    ApiKeyRecord, ChangeCursor, Invalidation, KeyStatus, RefillInterval, Spend, Store, StoreError, UsageCount,
+};
 
 use crate::ratelimit::{Limits, RateDecision, RateLimiter};
 use crate::shared_limits::RedisLimiter;
@@ -65,8 +73,10 @@ use crate::shared_limits::RedisLimiter;
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
     /// How long a cached record (or a negative entry) may be served without
-    /// re-reading storage. Bounds staleness for changes made by other
-    /// processes.
+    /// re-reading storage: the last-resort bound on staleness, should a
+    /// change escape both the invalidations and the change log
+    /// ([`KeyVerifier::follow_changes`]), which normally show it within a
+    /// second.
     pub cache_ttl: Duration,
     /// Most records kept.
     pub cache_capacity: u64,
@@ -74,7 +84,7 @@ pub struct VerifierConfig {
 
 impl Default for VerifierConfig {
     fn default() -> Self {
-        Self { cache_ttl: Duration::from_secs(30), cache_capacity: 1_000_000 }
+        Self { cache_ttl: Duration::from_secs(300), cache_capacity: 1_000_000 }
     }
 }
 
@@ -206,25 +216,38 @@ pub struct Outcome {
 type Counts = [u32; Code::ALL.len()];
 
 /// Usage not yet written: by key hash (hashing the inline hash of a cached
-/// record touches no other memory), and the keys in the order they were
-/// first counted, so that flushes take them first in, first out and none
-/// waits longer than the others.
+/// record touches no other memory), and the same keys by id. Flushes sweep
+/// the keys in id order, from where the last one stopped: keys made one
+/// after another sit side by side in storage, so a chunk of neighbours
+/// rewrites a few pages where a chunk of keys taken in any order rewrites a
+/// page per key. Each pending key is written once per sweep, so none waits
+/// longer than one sweep, as with first in, first out.
 #[derive(Debug, Default)]
 struct Pending {
     map: HashMap<KeyHash, KeyPending>,
-    order: std::collections::VecDeque<KeyHash>,
+    by_id: BTreeMap<String, KeyHash>,
+    /// The id taken last: the sweep goes on after it.
+    cursor: Option<String>,
 }
 
 impl Pending {
-    /// Takes up to `n` keys' usage, oldest first.
+    /// Takes up to `n` keys' usage, the next ones in id order after the
+    /// last taken (starting again from the first id at the end).
     fn take(&mut self, n: usize) -> Vec<(KeyHash, KeyPending)> {
         let mut out = Vec::with_capacity(n.min(self.map.len()));
-        while out.len() < n
-            && let Some(hash) = self.order.pop_front()
-        {
+        while out.len() < n {
+            let next = self
+                .cursor
+                .as_deref()
+                .and_then(|c| self.by_id.range::<str, _>((Bound::Excluded(c), Bound::Unbounded)).next())
+                .or_else(|| self.by_id.first_key_value())
+                .map(|(id, hash)| (id.clone(), *hash));
+            let Some((id, hash)) = next else { break };
+            self.by_id.remove(&id);
             if let Some(p) = self.map.remove(&hash) {
                 out.push((hash, p));
             }
+            self.cursor = Some(id);
         }
         out
     }
@@ -234,8 +257,9 @@ impl Pending {
         match self.map.entry(hash) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                self.order.push_back(hash);
-                v.insert(make())
+                let p = make();
+                self.by_id.insert(p.id.clone(), hash);
+                v.insert(p)
             }
         }
     }
@@ -467,13 +491,25 @@ pub const FLUSH_CHUNK: usize = 25;
 
 /// Keys whose usage one periodic flush writes at most (125 keys a second
 /// at the 2 s interval): the write rate, in pages, that usage may cost.
-/// With more keys in use, each waits its turn (first counted, first
-/// written) and its counts add up in memory meanwhile.
+/// With more keys in use, each waits its turn (one sweep over the pending
+/// keys in id order) and its counts add up in memory meanwhile.
 pub const FLUSH_BUDGET: usize = 250;
 
 /// The periodic flush's pause between chunks: a full budget (10 chunks)
 /// is spread over about one second of the two-second interval.
 const FLUSH_PAUSE: Duration = Duration::from_millis(100);
+
+/// How often a server reads the key change log
+/// ([`KeyVerifier::follow_changes`]): the staleness bound for changes it
+/// was not told about.
+pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Change-log entries are kept this long (ms): a node that could not read
+/// the log for longer may miss changes until their cache TTL.
+pub const CHANGE_LOG_KEEP_MS: Millis = 3_600_000;
+
+/// The change log is pruned every this many polls.
+const PRUNE_EVERY_POLLS: u32 = 60;
 
 /// `lastUsedAt` is written at most this often per key (and node).
 pub const LAST_USED_PRECISION_MS: Millis = 60_000;
@@ -727,18 +763,18 @@ impl KeyVerifier {
     /// usage was written. On failure the chunk that failed is put back for
     /// the next attempt (with the rest, which was never taken).
     pub async fn flush(&self) -> Result<usize, StoreError> {
-        self.flush_oldest(usize::MAX, Duration::ZERO).await
+        self.flush_next(usize::MAX, Duration::ZERO).await
     }
 
-    /// Writes the usage of up to `budget` keys, those counted first first,
-    /// pausing `pause` between chunks. SQLite writes on this process's CPU:
+    /// Writes the usage of up to `budget` keys, the next ones of the sweep
+    /// in id order, pausing `pause` between chunks. SQLite writes on this process's CPU:
     /// a batch of thousands of keys written at once would stall
     /// verification for tens of milliseconds, while small chunks with pauses
     /// keep its latency flat, and the budget bounds the write work per
     /// flush when very many keys are in use (their counts keep adding up in
     /// memory until their turn). Keys are taken one chunk at a time, so a
     /// flush cut short loses at most the chunk in flight.
-    pub async fn flush_oldest(&self, budget: usize, pause: Duration) -> Result<usize, StoreError> {
+    pub async fn flush_next(&self, budget: usize, pause: Duration) -> Result<usize, StoreError> {
         let mut left = budget.min(self.pending.lock().unwrap_or_else(PoisonError::into_inner).map.len());
         let mut written = 0;
         while left > 0 {
@@ -807,6 +843,69 @@ impl KeyVerifier {
         }
     }
 
+    /// Where the key change log ends now, or `None` (logged) if storage
+    /// cannot say. Take it before [`KeyVerifier::warm`], then hand it to
+    /// [`KeyVerifier::follow_changes`]: a change committed while warming is
+    /// then evicted after it.
+    pub async fn change_cursor(&self) -> Option<ChangeCursor> {
+        match self.store.key_changes_cursor().await {
+            Ok(cursor) => Some(cursor),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the key change log; will retry");
+                None
+            }
+        }
+    }
+
+    /// Reads the key change log every `interval` from `cursor` on and evicts
+    /// every key it names, whoever changed it (another node whose `NOTIFY`
+    /// was lost, another process on the same SQLite file, the admin CLI), so
+    /// such changes show within about `interval` instead of the cache TTL.
+    /// Deletes log entries older than [`CHANGE_LOG_KEEP_MS`] now and then.
+    /// Runs until aborted.
+    pub async fn follow_changes(self: Arc<Self>, mut cursor: Option<ChangeCursor>, interval: Duration) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut polls: u32 = 0;
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            polls = polls.wrapping_add(1);
+            let Some(from) = cursor else {
+                // No cursor since start-up: what changed meanwhile is unknown.
+                cursor = self.change_cursor().await;
+                if cursor.is_some() {
+                    self.clear();
+                }
+                continue;
+            };
+            match self.store.key_changes(from).await {
+                Ok((changed, next)) => {
+                    failing = false;
+                    cursor = Some(next);
+                    match changed {
+                        Invalidation::Keys(hashes) => hashes.iter().for_each(|h| self.invalidate(h)),
+                        Invalidation::All => {
+                            tracing::info!("many keys changed at once; dropping every cached key");
+                            self.clear();
+                        }
+                    }
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "cannot read the key change log; will retry");
+                }
+                Err(_) => {}
+            }
+            if polls.is_multiple_of(PRUNE_EVERY_POLLS) {
+                let before = latchkey_core::time_fmt::now_ms() - CHANGE_LOG_KEEP_MS;
+                if let Err(e) = self.store.prune_key_changes(before).await {
+                    tracing::debug!(error = %e, "could not prune the key change log");
+                }
+            }
+        }
+    }
+
     /// Flushes usage (and sweeps idle rate-limit state) every `interval`
     /// until the returned handle is aborted.
     pub fn spawn_flusher(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -816,7 +915,7 @@ impl KeyVerifier {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = this.flush_oldest(FLUSH_BUDGET, FLUSH_PAUSE).await {
+                if let Err(e) = this.flush_next(FLUSH_BUDGET, FLUSH_PAUSE).await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
                 let now = latchkey_core::time_fmt::now_ms();
@@ -833,6 +932,26 @@ impl KeyVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Flushes sweep pending keys in id order from where the last one
+    /// stopped, wrapping around; a key counted again after its turn waits
+    /// for the next sweep, so every key is written once per sweep.
+    #[test]
+    fn flushes_sweep_keys_in_id_order() {
+        let mut pending = Pending::default();
+        let hash = |id: &str| KeyHash::of(id);
+        for id in ["k5", "k1", "k4", "k2", "k3"] {
+            pending.entry(hash(id), || KeyPending::new(id, 0));
+        }
+        let ids = |taken: Vec<(KeyHash, KeyPending)>| taken.into_iter().map(|(_, p)| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(pending.take(2)), ["k1", "k2"]);
+        // k1 is counted again: it is behind the sweep now.
+        pending.entry(hash("k1"), || KeyPending::new("k1", 0));
+        assert_eq!(ids(pending.take(2)), ["k3", "k4"]);
+        assert_eq!(ids(pending.take(5)), ["k5", "k1"]);
+        assert!(pending.take(5).is_empty());
+        assert!(pending.map.is_empty() && pending.by_id.is_empty());
+    }
 
     #[test]
     fn codes_index_their_meters() {

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use latchkey_core::Role;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::time_fmt::{day_string, epoch_day};
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
-use latchkey_store::{KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
+use latchkey_store::{Invalidation, Invitation, KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, PeopleStore, Store};
 use latchkey_verify::{Checks, Code, FLUSH_CHUNK, KeyVerifier, Verdict, VerifierConfig};
 
 struct Fixture {
@@ -89,6 +90,95 @@ async fn invalidation_takes_effect_on_the_next_verify() {
     assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code(), Code::Revoked);
     // Other keys are untouched.
     assert!(matches!(verifier.verify(admin.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+}
+
+/// Changes made elsewhere (no invalidation here) show through the change log
+/// within a poll or two, long before the TTL: a revoke, a delete, a new key
+/// whose hash was cached as unknown, and the owner leaving the organization.
+/// What verification writes itself (usage, `lastUsedAt`, credits) is not
+/// logged, so busy keys are not evicted by their own use.
+#[tokio::test]
+async fn changes_made_elsewhere_show_through_the_change_log() {
+    let (f, _admin) = fixture().await;
+    let plains: Vec<PlainKey> = (0..2).map(|_| PlainKey::generate(&prefix())).collect();
+    let keys: Vec<NewApiKey> = plains.iter().map(|p| new_key(p, &f, None)).collect();
+    for k in &keys {
+        f.store.insert_key(k).await.unwrap();
+    }
+    // A second organization, which the fixture's user joins as a member
+    // and holds a key in.
+    let org2 = NewOrg {
+        id: new_id(IdKind::Org),
+        name: "Other".to_owned(),
+        slug: "other".to_owned(),
+        members_see_all_keys: false,
+        created_at: now_ms(),
+    };
+    let admin2 = NewUser {
+        id: new_id(IdKind::User),
+        email: "b@example.com".to_owned(),
+        display_name: "B".to_owned(),
+        created_at: now_ms(),
+    };
+    let admin2_key = NewApiKey::admin(&PlainKey::generate(&prefix()), &org2.id, &admin2.id, "k", now_ms());
+    f.store.create_org_with_admin(&org2, &admin2, &admin2_key).await.unwrap();
+    let token = PlainKey::generate(&prefix());
+    let invitation = Invitation {
+        id: new_id(IdKind::Invitation),
+        org_id: org2.id.clone(),
+        email: "a@example.com".to_owned(),
+        role: Role::Member,
+        token_hash: token.hash(),
+        invited_by: Some(admin2.id.clone()),
+        created_at: now_ms(),
+        expires_at: now_ms() + 60_000,
+        accepted_at: None,
+        revoked_at: None,
+    };
+    f.store.insert_invitation(&invitation).await.unwrap();
+    let me = f.store.get_user(&f.user_id).await.unwrap().unwrap();
+    f.store.accept_invitation(&token.hash(), &me, now_ms()).await.unwrap().unwrap();
+    let owned = PlainKey::generate(&prefix());
+    f.store.insert_key(&NewApiKey::admin(&owned, &org2.id, &f.user_id, "k", now_ms())).await.unwrap();
+    let later = PlainKey::generate(&prefix());
+
+    // A TTL far beyond the test: only the change log can bring news.
+    let config = VerifierConfig { cache_ttl: Duration::from_secs(3600), ..Default::default() };
+    let verifier = Arc::new(KeyVerifier::new(f.store.clone(), &config));
+    let cursor = verifier.change_cursor().await;
+    assert!(cursor.is_some());
+    let all = [&plains[0], &plains[1], &owned, &later];
+    let codes = |v: Arc<KeyVerifier>| async move {
+        let mut out = Vec::new();
+        for p in all {
+            out.push(v.verify(p.expose(), now_ms()).await.unwrap().code());
+        }
+        out
+    };
+    assert_eq!(codes(verifier.clone()).await, [Code::Valid, Code::Valid, Code::Valid, Code::NotFound]);
+    let follower = tokio::spawn(verifier.clone().follow_changes(cursor, Duration::from_millis(50)));
+
+    // Verification's own writes are not changes.
+    verifier.check(plains[0].expose(), &Checks::default(), now_ms()).await.unwrap();
+    verifier.flush().await.unwrap();
+    let quiet = f.store.key_changes(f.store.key_changes_cursor().await.unwrap()).await.unwrap();
+    assert_eq!(quiet.0, Invalidation::Keys(Vec::new()));
+
+    // "Another process" changes things; this verifier is not told.
+    f.store.revoke_key(&f.org_id, &keys[0].id, now_ms()).await.unwrap();
+    f.store.delete_key(&f.org_id, &keys[1].id).await.unwrap();
+    assert!(f.store.remove_member(&org2.id, &f.user_id).await.unwrap());
+    f.store.insert_key(&new_key(&later, &f, None)).await.unwrap();
+
+    let started = Instant::now();
+    let want = [Code::Revoked, Code::NotFound, Code::Disabled, Code::Valid];
+    let mut seen = codes(verifier.clone()).await;
+    while seen != want && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        seen = codes(verifier.clone()).await;
+    }
+    assert_eq!(seen, want);
+    follower.abort();
 }
 
 /// A change made by another process (no invalidation here) shows after at
@@ -208,11 +298,11 @@ async fn usage_of_many_keys_is_written_exactly_in_chunks() {
     }
 }
 
-/// A flush with a budget writes the keys counted first, and the next one
-/// goes on where it stopped: with more keys in use than one flush writes,
-/// every key still gets its turn.
+/// A flush with a budget writes the first keys in id order, and the next
+/// one goes on where it stopped: with more keys in use than one flush
+/// writes, every key still gets its turn.
 #[tokio::test]
-async fn budgeted_flushes_write_keys_first_counted_first() {
+async fn budgeted_flushes_sweep_keys_in_id_order() {
     let (f, _admin) = fixture().await;
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
     let mut ids = Vec::new();
@@ -227,13 +317,13 @@ async fn budgeted_flushes_write_keys_first_counted_first() {
         let (store, org, id) = (f.store.clone(), f.org_id.clone(), id.clone());
         async move { !store.key_usage(&org, &id, "2000-01-01").await.unwrap().is_empty() }
     };
-    assert_eq!(verifier.flush_oldest(2, Duration::ZERO).await.unwrap(), 2);
+    assert_eq!(verifier.flush_next(2, Duration::ZERO).await.unwrap(), 2);
     let mut seen = Vec::new();
     for id in &ids {
         seen.push(written(id).await);
     }
     assert_eq!(seen, [true, true, false, false, false]);
-    assert_eq!(verifier.flush_oldest(2, Duration::from_millis(1)).await.unwrap(), 2);
+    assert_eq!(verifier.flush_next(2, Duration::from_millis(1)).await.unwrap(), 2);
     assert!(written(&ids[3]).await && !written(&ids[4]).await);
     assert_eq!(verifier.flush().await.unwrap(), 1);
     assert!(written(&ids[4]).await);

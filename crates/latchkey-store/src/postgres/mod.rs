@@ -33,7 +33,9 @@ use sqlx::{AssertSqlSafe, Executor as _};
 
 use latchkey_core::KeyHash;
 
-use crate::{Invalidation, InvalidationSink, Page, PoolStats, Store, StoreResult};
+use latchkey_core::time_fmt::Millis;
+
+use crate::{ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, Page, PoolStats, Store, StoreResult};
 
 /// The `NOTIFY` channel carrying key-cache invalidations.
 const CHANNEL: &str = "latchkey_keys";
@@ -249,6 +251,43 @@ impl Store for PgStore {
             tokio::time::sleep(backoff).await;
             backoff = next_backoff(backoff);
         }
+    }
+
+    /// The oldest transaction id still running: every log entry of an older
+    /// transaction is committed (or gone with a rollback), and every later
+    /// one has a transaction id at least this.
+    async fn key_changes_cursor(&self) -> StoreResult<ChangeCursor> {
+        let (xmin,): (i64,) = sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(ChangeCursor(xmin))
+    }
+
+    /// Entries of the transactions that finished since `cursor`: those
+    /// from `cursor` up to (not including) the oldest still running.
+    async fn key_changes(&self, cursor: ChangeCursor) -> StoreResult<(Invalidation, ChangeCursor)> {
+        let rows: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+            "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
+             SELECT s.xmin::text::bigint, c.key_hash FROM s LEFT JOIN LATERAL ( \
+               SELECT key_hash FROM key_changes \
+               WHERE tx >= $1::text::xid8 AND tx < s.xmin ORDER BY tx LIMIT $2) c ON true",
+        )
+        .bind(cursor.0.to_string())
+        .bind(i64::try_from(MAX_KEY_CHANGES + 1).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let next = ChangeCursor(rows.first().map_or(cursor.0, |(xmin, _)| *xmin));
+        let hashes: Vec<&Vec<u8>> = rows.iter().filter_map(|(_, h)| h.as_ref()).collect();
+        if hashes.len() > MAX_KEY_CHANGES {
+            return Ok((Invalidation::All, next));
+        }
+        Ok((Invalidation::Keys(crate::change_log_hashes(hashes.into_iter())?), next))
+    }
+
+    async fn prune_key_changes(&self, before: Millis) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM key_changes WHERE changed_at < $1").bind(before).execute(&self.pool).await?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -25,7 +25,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use latchkey_core::KeyHash;
 
-use crate::{InvalidationSink, Page, PoolStats, Store, StoreResult};
+use latchkey_core::time_fmt::Millis;
+
+use crate::{ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, Page, PoolStats, Store, StoreResult};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "latchkey.db";
@@ -86,6 +88,38 @@ impl Store for SqliteStore {
 
     async fn watch_invalidations(&self, _sink: InvalidationSink) -> StoreResult<()> {
         Ok(())
+    }
+
+    /// SQLite writers take turns, so log entries commit in `seq` order: the
+    /// cursor is the last `seq` read.
+    async fn key_changes_cursor(&self) -> StoreResult<ChangeCursor> {
+        let (seq,): (i64,) =
+            sqlx::query_as("SELECT coalesce(max(seq), 0) FROM key_changes").fetch_one(&self.pool).await?;
+        Ok(ChangeCursor(seq))
+    }
+
+    async fn key_changes(&self, cursor: ChangeCursor) -> StoreResult<(Invalidation, ChangeCursor)> {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, key_hash FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(cursor.0)
+                .bind(i64::try_from(MAX_KEY_CHANGES + 1).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+        let Some(&(last, _)) = rows.last() else {
+            return Ok((Invalidation::Keys(Vec::new()), cursor));
+        };
+        if rows.len() > MAX_KEY_CHANGES {
+            // Too many to evict one by one: drop everything, and go on from
+            // the end of the log.
+            return Ok((Invalidation::All, self.key_changes_cursor().await?));
+        }
+        Ok((Invalidation::Keys(crate::change_log_hashes(rows.iter().map(|(_, h)| h))?), ChangeCursor(last)))
+    }
+
+    async fn prune_key_changes(&self, before: Millis) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM key_changes WHERE changed_at < $1").bind(before).execute(&self.pool).await?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -139,6 +139,35 @@ async fn a_revoked_key_fails_verify_on_the_very_next_call() {
     assert_eq!(verify(&admin, json!({"key": key3})).await["code"], "NOT_FOUND");
 }
 
+/// Another server process on the same storage (two processes on one SQLite
+/// data directory, or a node whose `NOTIFY` never arrived) is not told of a
+/// change made here; it reads the key change log each second, so a
+/// revocation and a deletion made here are refused there within seconds,
+/// not after the 5-minute cache TTL.
+#[tokio::test]
+async fn a_change_made_by_another_process_shows_within_seconds() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let other = server.node(2, &[]);
+    let there = other.with_key(&server.admin.api_key);
+    let (revoked_id, revoked) = TestServer::create_key(&admin, json!({"name": "r"})).await;
+    let (deleted_id, deleted) = TestServer::create_key(&admin, json!({"name": "d"})).await;
+    // Cached by the other process.
+    assert_eq!(verify(&there, json!({"key": revoked})).await["code"], "VALID");
+    assert_eq!(verify(&there, json!({"key": deleted})).await["code"], "VALID");
+
+    let started = std::time::Instant::now();
+    admin.post_empty(&format!("/v1/api-keys/{revoked_id}/revoke")).await;
+    admin.delete(&format!("/v1/api-keys/{deleted_id}")).await;
+    let seen = eventually(Duration::from_secs(10), || async {
+        verify(&there, json!({"key": revoked})).await["code"] == "REVOKED"
+            && verify(&there, json!({"key": deleted})).await["code"] == "NOT_FOUND"
+    })
+    .await;
+    assert!(seen, "the other process still accepts the keys after {:?}", started.elapsed());
+    eprintln!("the other process refused both keys after {:?}", started.elapsed());
+}
+
 #[tokio::test]
 async fn credits_are_exact_under_concurrency() {
     let server = TestServer::start().await;
