@@ -261,6 +261,14 @@ pub trait KeyStore: Send + Sync {
     /// value backwards.
     async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()>;
 
+    /// A flush's `lastUsedAt` values and counts
+    /// ([`KeyStore::record_last_used`], then [`KeyStore::record_usage`]);
+    /// a backend may write both in one transaction.
+    async fn record_key_usage(&self, last_used: &[(String, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
+        self.record_last_used(last_used).await?;
+        self.record_usage(counts).await
+    }
+
     /// Keys usable at `now` (not revoked, not expired) of every organization,
     /// by id after `after_id`, at most `limit`: how the verifier warms its
     /// cache at start-up.

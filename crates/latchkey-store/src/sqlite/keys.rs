@@ -189,24 +189,7 @@ impl KeyStore for SqliteStore {
     }
 
     async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // One statement for the whole batch: the rows travel as one JSON array
-        // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
-        // skipped (the foreign key would refuse them).
-        let rows: Vec<(&str, &str, &str, i64)> =
-            batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
-        sqlx::query(
-            "INSERT INTO key_usage (key_id, day, outcome, count) \
-             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each($1) j \
-             WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = j.value ->> 0) \
-             ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
-        )
-        .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        write_usage(&self.usage, batch).await
     }
 
     async fn key_usage(&self, org_id: &str, key_id: &str, since_day: &str) -> StoreResult<Vec<UsageCount>> {
@@ -327,19 +310,66 @@ impl KeyStore for SqliteStore {
     }
 
     async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()> {
-        if batch.is_empty() {
-            return Ok(());
+        write_last_used(&self.usage, batch).await
+    }
+
+    /// One transaction (one commit, one WAL sync) for both: a flush chunk
+    /// costs the verifying core one commit instead of two.
+    async fn record_key_usage(&self, last_used: &[(String, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
+        if last_used.is_empty() || counts.is_empty() {
+            write_last_used(&self.usage, last_used).await?;
+            return write_usage(&self.usage, counts).await;
         }
-        // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
-        // never moves backwards.
-        sqlx::query(
-            "UPDATE api_keys SET last_used_at = u.at \
-             FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) j) u \
-             WHERE api_keys.id = u.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < u.at)",
-        )
-        .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.usage.begin_with("BEGIN IMMEDIATE").await?;
+        write_last_used(&mut *tx, last_used).await?;
+        write_usage(&mut *tx, counts).await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Adds verification counts: one statement for the whole batch.
+async fn write_usage<'c>(
+    exec: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    batch: &[UsageCount],
+) -> StoreResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // One statement for the whole batch: the rows travel as one JSON array
+    // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
+    // skipped (the foreign key would refuse them).
+    let rows: Vec<(&str, &str, &str, i64)> =
+        batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
+    sqlx::query(
+        "INSERT INTO key_usage (key_id, day, outcome, count) \
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each($1) j \
+         WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = j.value ->> 0) \
+         ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
+    )
+    .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// Writes `lastUsedAt` values: one statement for the whole batch.
+async fn write_last_used<'c>(
+    exec: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    batch: &[(String, Millis)],
+) -> StoreResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
+    // never moves backwards.
+    sqlx::query(
+        "UPDATE api_keys SET last_used_at = u.at \
+         FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) j) u \
+         WHERE api_keys.id = u.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < u.at)",
+    )
+    .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .execute(exec)
+    .await?;
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! The embedded SQLite adapter: one database file in the data directory, WAL
 //! journal, `synchronous = FULL` (an acknowledged write survives a crash of
-//! the process or the machine), foreign keys on, migrations applied at open.
+//! the process or the machine; the written-behind usage, on a connection of
+//! its own, is the one exception), foreign keys on, migrations applied at
+//! open.
 //!
 //! Writes that read before they write use `BEGIN IMMEDIATE`, so two writers
 //! queue on the busy timeout instead of failing on a lock upgrade.
@@ -36,6 +38,16 @@ pub const DB_FILE: &str = "latchkey.db";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection of its own for the verifier's write-behind usage
+    /// (counts and `lastUsedAt`), with `synchronous = NORMAL`. Its page
+    /// cache stays warm between flushes (SQLite empties a connection's
+    /// cache whenever another connection wrote, so flushes spread over the
+    /// shared pool started cold, reading every page back through a system
+    /// call), and its commits do not wait for a WAL `fsync`: usage is
+    /// written behind anyway, the `fsync` of any later commit (every API
+    /// write, the next checkpoint) covers it, and only a power cut in
+    /// between can lose it, never a crash of the process.
+    usage: SqlitePool,
 }
 
 impl SqliteStore {
@@ -58,10 +70,15 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let usage = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .await?;
+        Ok(Self { pool, usage })
     }
 }
 
