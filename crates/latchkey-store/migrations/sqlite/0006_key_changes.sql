@@ -13,12 +13,12 @@ CREATE INDEX key_changes_by_time ON key_changes (changed_at);
 
 CREATE TRIGGER api_keys_logged_insert AFTER INSERT ON api_keys
 BEGIN
-    INSERT INTO key_changes (key_hash, changed_at) VALUES (new.key_hash, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+    INSERT INTO key_changes (key_hash, changed_at) VALUES (new.key_hash, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
 END;
 
 CREATE TRIGGER api_keys_logged_delete AFTER DELETE ON api_keys
 BEGIN
-    INSERT INTO key_changes (key_hash, changed_at) VALUES (old.key_hash, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+    INSERT INTO key_changes (key_hash, changed_at) VALUES (old.key_hash, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
 END;
 
 CREATE TRIGGER api_keys_logged_update AFTER UPDATE ON api_keys
@@ -32,9 +32,9 @@ WHEN old.key_hash IS NOT new.key_hash OR old.org_id IS NOT new.org_id OR old.pro
   OR old.refill_amount IS NOT new.refill_amount OR old.refill_interval IS NOT new.refill_interval
   OR old.surface_id IS NOT new.surface_id
 BEGIN
-    INSERT INTO key_changes (key_hash, changed_at) VALUES (new.key_hash, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+    INSERT INTO key_changes (key_hash, changed_at) VALUES (new.key_hash, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
     INSERT INTO key_changes (key_hash, changed_at)
-        SELECT old.key_hash, CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE old.key_hash IS NOT new.key_hash;
+        SELECT old.key_hash, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) WHERE old.key_hash IS NOT new.key_hash;
 END;
 
 -- A key's owner leaving the organization or changing role changes the key's
@@ -42,7 +42,7 @@ END;
 CREATE TRIGGER memberships_logged_delete AFTER DELETE ON memberships
 BEGIN
     INSERT INTO key_changes (key_hash, changed_at)
-        SELECT key_hash, CAST(unixepoch('subsec') * 1000 AS INTEGER) FROM api_keys
+        SELECT key_hash, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM api_keys
         WHERE org_id = old.org_id AND owner_user_id = old.user_id;
 END;
 
@@ -50,13 +50,13 @@ CREATE TRIGGER memberships_logged_update AFTER UPDATE OF role ON memberships
 WHEN old.role IS NOT new.role
 BEGIN
     INSERT INTO key_changes (key_hash, changed_at)
-        SELECT key_hash, CAST(unixepoch('subsec') * 1000 AS INTEGER) FROM api_keys
+        SELECT key_hash, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM api_keys
         WHERE org_id = new.org_id AND owner_user_id = new.user_id;
 END;
 
 CREATE TRIGGER memberships_logged_insert AFTER INSERT ON memberships
 BEGIN
     INSERT INTO key_changes (key_hash, changed_at)
-        SELECT key_hash, CAST(unixepoch('subsec') * 1000 AS INTEGER) FROM api_keys
+        SELECT key_hash, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM api_keys
         WHERE org_id = new.org_id AND owner_user_id = new.user_id;
 END;
