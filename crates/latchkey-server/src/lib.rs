@@ -136,24 +136,24 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let flusher = state.verifier.spawn_flusher(USAGE_FLUSH_INTERVAL);
     let verifier = Arc::clone(&state.verifier);
-    let warming = Arc::clone(&verifier);
-    // The change log's cursor first, then the warm-up: whatever changes
-    // while keys load is evicted after.
-    let warm = tokio::spawn(async move {
-        let cursor = warming.change_cursor().await;
+    let cached = Arc::clone(&verifier);
+    // The key cache: the change log's cursor first, then the warm-up, then
+    // following the log, so whatever changes while keys load is evicted after.
+    let cache_upkeep = tokio::spawn(async move {
+        let cursor = cached.change_cursor().await;
         let started = std::time::Instant::now();
-        match warming.warm(latchkey_core::time_fmt::now_ms()).await {
+        match cached.warm(latchkey_core::time_fmt::now_ms()).await {
             Ok(n) => tracing::info!(keys = n, ms = started.elapsed().as_millis(), "key cache warmed"),
             Err(e) => tracing::warn!(error = %e, "could not warm the key cache; keys load on first use"),
         }
-        warming.follow_changes(cursor, latchkey_verify::CHANGE_POLL_INTERVAL).await;
+        cached.follow_changes(cursor, latchkey_verify::CHANGE_POLL_INTERVAL).await;
     });
     let watcher = spawn_invalidation_watcher(&state);
     let upkeep = metrics::spawn_upkeep();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     flusher.abort();
-    warm.abort();
+    cache_upkeep.abort();
     watcher.abort();
     upkeep.abort();
     if let Err(e) = verifier.flush().await {

@@ -30,23 +30,27 @@ async fn fixture() -> (Fixture, PlainKey) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
     let now = now_ms();
-    let org = NewOrg {
-        id: new_id(IdKind::Org),
-        name: "Acme".to_owned(),
-        slug: "acme".to_owned(),
-        members_see_all_keys: false,
-        created_at: now,
-    };
-    let user = NewUser {
-        id: new_id(IdKind::User),
-        email: "a@example.com".to_owned(),
-        display_name: "A".to_owned(),
-        created_at: now,
-    };
+    let (org, user) = (new_org("acme", now), new_user("a@example.com", now));
     let f = Fixture { store, org_id: org.id.clone(), user_id: user.id.clone(), _dir: dir };
     let admin = PlainKey::generate(&prefix());
     f.store.bootstrap(&org, &user, &new_key(&admin, &f, None)).await.unwrap();
     (f, admin)
+}
+
+/// An organization named and slugged `slug`.
+fn new_org(slug: &str, now: Millis) -> NewOrg {
+    NewOrg {
+        id: new_id(IdKind::Org),
+        name: slug.to_owned(),
+        slug: slug.to_owned(),
+        members_see_all_keys: false,
+        created_at: now,
+    }
+}
+
+/// A user with `email`, shown as it.
+fn new_user(email: &str, now: Millis) -> NewUser {
+    NewUser { id: new_id(IdKind::User), email: email.to_owned(), display_name: email.to_owned(), created_at: now }
 }
 
 fn prefix() -> KeyPrefix {
@@ -107,19 +111,7 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     }
     // A second organization, which the fixture's user joins as a member
     // and holds a key in.
-    let org2 = NewOrg {
-        id: new_id(IdKind::Org),
-        name: "Other".to_owned(),
-        slug: "other".to_owned(),
-        members_see_all_keys: false,
-        created_at: now_ms(),
-    };
-    let admin2 = NewUser {
-        id: new_id(IdKind::User),
-        email: "b@example.com".to_owned(),
-        display_name: "B".to_owned(),
-        created_at: now_ms(),
-    };
+    let (org2, admin2) = (new_org("other", now_ms()), new_user("b@example.com", now_ms()));
     let admin2_key = NewApiKey::admin(&PlainKey::generate(&prefix()), &org2.id, &admin2.id, "k", now_ms());
     f.store.create_org_with_admin(&org2, &admin2, &admin2_key).await.unwrap();
     let token = PlainKey::generate(&prefix());
