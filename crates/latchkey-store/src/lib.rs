@@ -430,3 +430,7 @@ fn change_log_hashes<'a>(rows: impl Iterator<Item = &'a Vec<u8>>) -> StoreResult
 /// Changed keys one [`Store::key_changes`] call returns one by one at most;
 /// beyond that it answers [`Invalidation::All`].
 pub const MAX_KEY_CHANGES: usize = 10_000;
+
+/// The `LIMIT` of a change-log read: one row more than
+/// [`MAX_KEY_CHANGES`], to tell "exactly that many" from "more".
+const KEY_CHANGES_LIMIT: i64 = MAX_KEY_CHANGES as i64 + 1;

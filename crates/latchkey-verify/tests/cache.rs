@@ -37,6 +37,16 @@ async fn fixture() -> (Fixture, PlainKey) {
     (f, admin)
 }
 
+/// `n` new keys of the fixture's admin, stored: their plaintexts and rows.
+async fn stored_keys(f: &Fixture, n: usize) -> (Vec<PlainKey>, Vec<NewApiKey>) {
+    let plains: Vec<PlainKey> = (0..n).map(|_| PlainKey::generate(&prefix())).collect();
+    let keys: Vec<NewApiKey> = plains.iter().map(|p| new_key(p, f, None)).collect();
+    for k in &keys {
+        f.store.insert_key(k).await.unwrap();
+    }
+    (plains, keys)
+}
+
 /// An organization named and slugged `slug`.
 fn new_org(slug: &str, now: Millis) -> NewOrg {
     NewOrg {
@@ -104,11 +114,7 @@ async fn invalidation_takes_effect_on_the_next_verify() {
 #[tokio::test]
 async fn changes_made_elsewhere_show_through_the_change_log() {
     let (f, _admin) = fixture().await;
-    let plains: Vec<PlainKey> = (0..2).map(|_| PlainKey::generate(&prefix())).collect();
-    let keys: Vec<NewApiKey> = plains.iter().map(|p| new_key(p, &f, None)).collect();
-    for k in &keys {
-        f.store.insert_key(k).await.unwrap();
-    }
+    let (plains, keys) = stored_keys(&f, 2).await;
     // A second organization, which the fixture's user joins as a member
     // and holds a key in.
     let (org2, admin2) = (new_org("other", now_ms()), new_user("b@example.com", now_ms()));
@@ -209,11 +215,7 @@ async fn busy_keys_are_re_read_in_the_background() {
 #[tokio::test]
 async fn due_keys_are_re_read_together() {
     let (f, _admin) = fixture().await;
-    let plains: Vec<PlainKey> = (0..3).map(|_| PlainKey::generate(&prefix())).collect();
-    let keys: Vec<NewApiKey> = plains.iter().map(|p| new_key(p, &f, None)).collect();
-    for k in &keys {
-        f.store.insert_key(k).await.unwrap();
-    }
+    let (plains, keys) = stored_keys(&f, 3).await;
     let ttl = Duration::from_secs(4);
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_ttl: ttl, ..Default::default() });
     let loaded = Instant::now();

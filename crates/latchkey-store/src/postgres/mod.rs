@@ -32,7 +32,6 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Executor as _};
 
 use latchkey_core::KeyHash;
-
 use latchkey_core::time_fmt::Millis;
 
 use crate::{ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, Page, PoolStats, Store, StoreResult};
@@ -273,7 +272,7 @@ impl Store for PgStore {
                WHERE tx >= $1::text::xid8 AND tx < s.xmin ORDER BY tx LIMIT $2) c ON true",
         )
         .bind(cursor.0.to_string())
-        .bind(i64::try_from(MAX_KEY_CHANGES + 1).unwrap_or(i64::MAX))
+        .bind(crate::KEY_CHANGES_LIMIT)
         .fetch_all(&self.pool)
         .await?;
         let next = ChangeCursor(rows.first().map_or(cursor.0, |(xmin, _)| *xmin));

@@ -26,7 +26,6 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use latchkey_core::KeyHash;
-
 use latchkey_core::time_fmt::Millis;
 
 use crate::{ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, Page, PoolStats, Store, StoreResult};
@@ -119,7 +118,7 @@ impl Store for SqliteStore {
         let rows: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, key_hash FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
                 .bind(cursor.0)
-                .bind(i64::try_from(MAX_KEY_CHANGES + 1).unwrap_or(i64::MAX))
+                .bind(crate::KEY_CHANGES_LIMIT)
                 .fetch_all(&self.pool)
                 .await?;
         let Some(&(last, _)) = rows.last() else {
