@@ -21,12 +21,25 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
 
 /// The current time in epoch milliseconds.
 pub fn now_ms() -> Millis {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    // Straight from the system clock: `OffsetDateTime::now_utc` would
+    // compute a calendar date first, on every verification.
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_is_the_calendar_clock() {
+        let before = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let now = i128::from(now_ms());
+        let after = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
+    }
 
     #[test]
     fn round_trip() {

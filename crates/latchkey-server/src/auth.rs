@@ -29,7 +29,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::time_fmt::now_ms;
+use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{PlainKey, Role, Scope, ScopeRef, ScopeSet};
 use latchkey_store::{ApiKeyRecord, Session};
 use latchkey_verify::ratelimit::{Limits, RateDecision};
@@ -254,7 +254,7 @@ pub const SESSION_PREFIX: &str = "lks_";
 /// 401/403/404/429.
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    match resolve(&state, &parts).await {
+    match resolve(&state, &parts, now_ms()).await {
         Ok((caller, limit)) => {
             parts.extensions.insert(caller);
             let mut res = next.run(Request::from_parts(parts, body)).await;
@@ -271,9 +271,8 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
 /// with the key's rate-limit window for the response headers; or the answer
 /// that refuses it (401/403/404/429). What [`authenticate`] runs, and what
 /// `POST /v1/keys/verify` runs in its handler, without the middleware's
-/// per-request service clone and boxing.
-pub async fn resolve(state: &AppState, req: &Parts) -> Result<(Caller, Option<RateDecision>), Response> {
-    let now = now_ms();
+/// per-request service clone and boxing. `now` is the request's time.
+pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Caller, Option<RateDecision>), Response> {
     let presented = presented_credential(&req.headers).unwrap_or_default();
     if presented.starts_with(SESSION_PREFIX) {
         let named = req.headers.get("x-latchkey-org").map(|v| v.to_str().unwrap_or_default().trim());

@@ -9,6 +9,7 @@
 //! * `keyring.rs` — the master keys that wrap the organizations' data keys
 //!   (the ciphers themselves are in `latchkey_core::crypto`).
 
+mod app;
 pub mod audit;
 pub mod auth;
 pub mod error;
@@ -24,13 +25,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{HeaderName, Request};
 use latchkey_store::Store;
 use latchkey_verify::{KeyVerifier, VerifierConfig};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
+pub use app::{HOT_PATHS, app};
 pub use state::{AppState, Settings, Shared};
 
 /// How often batched key usage is written.
@@ -55,53 +53,6 @@ pub fn state(
     let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
     let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
     Shared { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, keyring: None }.into()
-}
-
-/// The routes the platform's services call on every request of their
-/// customers. Their request span is opened at `debug` level: at `info`,
-/// formatting a span's fields for every request cost 5 % of verify's CPU.
-/// Their log lines (refusals, errors) then carry no request id unless
-/// `LATCHKEY_LOG` enables `latchkey_server=debug`.
-pub const HOT_PATHS: [&str; 2] = ["/v1/keys/verify", "/v1/auth/check"];
-
-/// The whole application: routes plus request ids and tracing.
-pub fn app(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    routes::router(state)
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = || req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            let path = req.uri().path();
-            if HOT_PATHS.contains(&path) {
-                tracing::debug_span!("request", method = %req.method(), path = %path, request_id = %id())
-            } else {
-                tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id())
-            }
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, RequestIds::new()))
-}
-
-/// Request ids: a random per-process prefix (a ULID) and a counter. As
-/// unique as UUIDs across nodes, without the system call for randomness
-/// that `MakeRequestUuid` makes on every request.
-#[derive(Clone)]
-struct RequestIds {
-    prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl RequestIds {
-    fn new() -> Self {
-        let prefix = ulid::Ulid::new().to_string().to_lowercase();
-        Self { prefix: prefix.into(), next: Arc::new(std::sync::atomic::AtomicU64::new(0)) }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        axum::http::HeaderValue::try_from(format!("{}-{n:x}", self.prefix)).ok().map(RequestId::new)
-    }
 }
 
 /// Applies invalidations published by other nodes (and this one) to this
@@ -150,7 +101,7 @@ pub async fn serve(
     });
     let watcher = spawn_invalidation_watcher(&state);
     let upkeep = metrics::spawn_upkeep();
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(app(state));
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     flusher.abort();
     cache_upkeep.abort();

@@ -14,12 +14,10 @@ mod ssh_keys;
 mod verify;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, patch, post};
 
 use crate::error::ApiError;
-use crate::extract::MAX_BODY;
 use crate::state::AppState;
 
 /// Every route of the native API.
@@ -81,7 +79,6 @@ pub fn router(state: AppState) -> Router {
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 

@@ -6,8 +6,9 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{Data, RateLimitView, VerifyKey};
-use latchkey_core::time_fmt::{now_ms, to_rfc3339};
+use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{Scope, ScopeRef, ScopeSet};
+use latchkey_store::ApiKeyRecord;
 use latchkey_verify::{Checks, Code, Outcome};
 use serde::Serialize;
 
@@ -30,23 +31,63 @@ fn required_scopes(raw: &[String]) -> Result<Vec<Scope>, ApiError> {
     if bad.is_empty() { Ok(out) } else { Err(ApiError::invalid_scopes(&bad)) }
 }
 
-/// The verify answer, serialized straight from the outcome: the JSON of
-/// [`VerifyView`] (a test holds the two equal) without copying the record's
-/// strings into a view first.
+/// A key's identity in a verify answer: the fields from `keyId` to
+/// `expiresAt` of [`latchkey_api_types::VerifyView`] (a test holds the two
+/// equal). They depend only on the record, so each cached record renders
+/// them once ([`ApiKeyRecord::verify_json`]).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Answer<'a> {
-    valid: bool,
-    code: &'static str,
-    key_id: Option<&'a str>,
-    org_id: Option<&'a str>,
+struct Identity<'a> {
+    key_id: &'a str,
+    org_id: &'a str,
     project_id: Option<&'a str>,
-    environment: Option<&'static str>,
-    scopes: Option<Scopes<'a>>,
+    environment: &'static str,
+    scopes: Scopes<'a>,
     owner_user_id: Option<&'a str>,
     expires_at: Option<String>,
-    ratelimit: Option<RateLimitView>,
-    remaining: Option<i64>,
+}
+
+/// The identity fields of an answer without a key (malformed or unknown).
+const NO_IDENTITY: &str = r#""keyId":null,"orgId":null,"projectId":null,"environment":null,"scopes":null,"ownerUserId":null,"expiresAt":null"#;
+
+/// `k`'s identity fields, rendered once per record.
+fn identity(k: &ApiKeyRecord) -> &str {
+    k.verify_json.get_or_init(|| {
+        let fields = Identity {
+            key_id: &k.id,
+            org_id: &k.org_id,
+            project_id: k.project_id.as_deref(),
+            environment: k.environment.as_str(),
+            scopes: Scopes(&k.scopes),
+            owner_user_id: k.owner_user_id.as_deref(),
+            expires_at: k.expires_at.map(to_rfc3339),
+        };
+        // Serializing borrowed strings into a String cannot fail.
+        let object = serde_json::to_string(&fields).unwrap_or_else(|_| "{}".to_owned());
+        object.strip_prefix('{').and_then(|o| o.strip_suffix('}')).unwrap_or_default().into()
+    })
+}
+
+/// The verify answer `{"data": VerifyView}` for `o`: the static parts
+/// copied, the key's identity from its record ([`identity`]), the rest
+/// serialized.
+fn answer(o: &Outcome) -> Result<Response, ApiError> {
+    let identity = o.key.as_deref().map_or(NO_IDENTITY, identity);
+    let mut body = Vec::with_capacity(identity.len() + 160);
+    body.extend_from_slice(br#"{"data":{"valid":"#);
+    body.extend_from_slice(if o.code == Code::Valid { b"true" } else { b"false" });
+    body.extend_from_slice(br#","code":""#);
+    body.extend_from_slice(o.code.as_str().as_bytes());
+    body.extend_from_slice(b"\",");
+    body.extend_from_slice(identity.as_bytes());
+    body.extend_from_slice(br#","ratelimit":"#);
+    let ratelimit =
+        o.ratelimit.map(|d| RateLimitView { limit: d.limit, remaining: d.remaining, reset: d.reset_secs() });
+    serde_json::to_writer(&mut body, &ratelimit).map_err(|e| ApiError::internal(&e))?;
+    body.extend_from_slice(br#","remaining":"#);
+    serde_json::to_writer(&mut body, &o.remaining).map_err(|e| ApiError::internal(&e))?;
+    body.extend_from_slice(b"}}");
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 /// A key's scopes as a JSON array of strings, written without collecting
@@ -86,37 +127,6 @@ impl Serialize for Collected<'_> {
     }
 }
 
-impl<'a> Answer<'a> {
-    fn of(o: &'a Outcome) -> Self {
-        let k = o.key.as_deref();
-        Answer {
-            valid: o.code == Code::Valid,
-            code: o.code.as_str(),
-            key_id: k.map(|k| k.id.as_str()),
-            org_id: k.map(|k| k.org_id.as_str()),
-            project_id: k.and_then(|k| k.project_id.as_deref()),
-            environment: k.map(|k| k.environment.as_str()),
-            scopes: k.map(|k| Scopes(&k.scopes)),
-            owner_user_id: k.and_then(|k| k.owner_user_id.as_deref()),
-            expires_at: k.and_then(|k| k.expires_at).map(to_rfc3339),
-            ratelimit: o.ratelimit.map(|d| RateLimitView {
-                limit: d.limit,
-                remaining: d.remaining,
-                reset: d.reset_secs(),
-            }),
-            remaining: o.remaining,
-        }
-    }
-}
-
-/// `{"data": value}` as an `application/json` response, written into one
-/// buffer sized for a verify answer.
-fn json_data<T: Serialize>(value: T) -> Result<Response, ApiError> {
-    let mut body = Vec::with_capacity(512);
-    serde_json::to_writer(&mut body, &Data { data: value }).map_err(|e| ApiError::internal(&e))?;
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
-}
-
 /// `POST /v1/keys/verify` `{key, scopes?, projectId?, cost?}`: always 200
 /// with a verdict. The caller needs `keys:verify` and only finds keys of its
 /// own organization.
@@ -126,11 +136,13 @@ fn json_data<T: Serialize>(value: T) -> Result<Response, ApiError> {
 /// and writes its answer without an intermediate view.
 pub async fn verify(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let (caller, caller_limit) = match crate::auth::resolve(&state, &parts).await {
+    // One clock reading for the caller's key and the verified one.
+    let now = now_ms();
+    let (caller, caller_limit) = match crate::auth::resolve(&state, &parts, now).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let mut res = match verify_for(&state, &caller, Request::from_parts(parts, body)).await {
+    let mut res = match verify_for(&state, &caller, Request::from_parts(parts, body), now).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
@@ -141,7 +153,7 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Response {
     res
 }
 
-async fn verify_for(state: &AppState, caller: &Caller, req: Request) -> Result<Response, ApiError> {
+async fn verify_for(state: &AppState, caller: &Caller, req: Request, now: Millis) -> Result<Response, ApiError> {
     caller.require(KEYS_VERIFY)?;
     let JsonBody(req) = JsonBody::<VerifyKey>::from_request(req, state).await?;
     let scopes = required_scopes(&req.scopes)?;
@@ -150,8 +162,8 @@ async fn verify_for(state: &AppState, caller: &Caller, req: Request) -> Result<R
         return Err(ApiError::bad_request("cost must be between 0 and 1000000"));
     }
     let checks = Checks { org_id: Some(&caller.org_id), scopes: &scopes, project_id: req.project_id.as_deref(), cost };
-    let outcome = state.verifier.check(&req.key, &checks, now_ms()).await?;
-    let mut res = json_data(Answer::of(&outcome))?;
+    let outcome = state.verifier.check(&req.key, &checks, now).await?;
+    let mut res = answer(&outcome)?;
     if let Some(d) = &outcome.ratelimit {
         ratelimit_headers(res.headers_mut(), d);
     }
@@ -251,5 +263,94 @@ mod tests {
         let set = ScopeSet::from_scopes(texts.iter().map(|t| Scope::parse(t).unwrap()));
         assert_eq!(serde_json::to_value(Scopes(&set)).unwrap(), serde_json::json!(set.to_strings()));
         assert_eq!(set.to_strings(), texts);
+    }
+
+    fn record(project: Option<&str>, expires_at: Option<i64>) -> ApiKeyRecord {
+        ApiKeyRecord {
+            id: "key_01".into(),
+            org_id: "org_01".into(),
+            project_id: project.map(Into::into),
+            name: "n".into(),
+            hash: latchkey_core::KeyHash::of("lk_test_x"),
+            key_prefix: "lk_test_abcd".into(),
+            key_hint: "wxyz".into(),
+            environment: latchkey_core::Environment::Test,
+            kind: latchkey_store::KeyKind::Standard,
+            scopes: ScopeSet::from_scopes(["sandbox:*", "keys:verify"].map(|t| Scope::parse(t).unwrap())),
+            owner_user_id: Some("usr_\"quoted\"".into()),
+            owner_email: None,
+            owner_display_name: None,
+            owner_role: None,
+            created_by_user_id: None,
+            created_by_key_id: None,
+            rate_limit_per_minute: None,
+            rate_limit_per_day: None,
+            expires_at,
+            remaining: None,
+            refill: None,
+            created_at: 0,
+            updated_at: 0,
+            last_used_at: None,
+            revoked_at: None,
+            rotated_from: None,
+            rotated_to: None,
+            surface_id: None,
+            verify_json: latchkey_store::Memo::default(),
+        }
+    }
+
+    /// The answer's bytes are exactly `{"data": VerifyView}` serialized, for
+    /// a key with every field set, one with none, no key, a rate-limit
+    /// window and a credit balance; and a record renders its identity once.
+    #[test]
+    fn answers_are_verify_views() {
+        let decision = latchkey_verify::ratelimit::RateDecision {
+            allowed: false,
+            limit: 10,
+            remaining: 0,
+            reset_ms: 4_500,
+            retry_after_ms: 1_000,
+        };
+        let full = std::sync::Arc::new(record(Some("prj_01"), Some(1_700_000_000_123)));
+        let bare = std::sync::Arc::new(record(None, None));
+        let outcomes = [
+            Outcome { code: Code::Valid, key: Some(full.clone()), ratelimit: None, remaining: Some(7) },
+            Outcome { code: Code::RateLimited, key: Some(bare), ratelimit: Some(decision), remaining: None },
+            Outcome { code: Code::NotFound, key: None, ratelimit: None, remaining: None },
+            Outcome { code: Code::Valid, key: Some(full), ratelimit: None, remaining: None },
+        ];
+        for o in &outcomes {
+            let k = o.key.as_deref();
+            let view = latchkey_api_types::VerifyView {
+                valid: o.code == Code::Valid,
+                code: o.code.as_str().to_owned(),
+                key_id: k.map(|k| k.id.clone()),
+                org_id: k.map(|k| k.org_id.clone()),
+                project_id: k.and_then(|k| k.project_id.clone()),
+                environment: k.map(|k| k.environment.as_str().to_owned()),
+                scopes: k.map(|k| k.scopes.to_strings()),
+                owner_user_id: k.and_then(|k| k.owner_user_id.clone()),
+                expires_at: k.and_then(|k| k.expires_at).map(to_rfc3339),
+                ratelimit: o.ratelimit.map(|d| RateLimitView {
+                    limit: d.limit,
+                    remaining: d.remaining,
+                    reset: d.reset_secs(),
+                }),
+                remaining: o.remaining,
+            };
+            let res = answer(o).unwrap();
+            let body = body_text(res);
+            assert_eq!(body, serde_json::to_string(&Data { data: view }).unwrap());
+        }
+        assert!(format!("{:?}", outcomes[0].key.as_deref().unwrap().verify_json).contains("set"));
+    }
+
+    fn body_text(res: Response) -> String {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(res.into_body(), usize::MAX))
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 }

@@ -48,6 +48,9 @@ async fn oversized_bodies_are_413() {
     assert_eq!((r.status, r.error_code()), (413, "payload_too_large"));
     let r = admin.post_raw("/v1/projects", vec![b' '; 65 * 1024]).await;
     assert_eq!(r.status, 413);
+    // The hot path (untraced, outside the middleware) has the same limit.
+    let r = admin.post_raw("/v1/keys/verify", json!({"key": "k".repeat(70 * 1024)}).to_string()).await;
+    assert_eq!((r.status, r.error_code()), (413, "payload_too_large"));
     // Just under the limit is read (and then judged on its content).
     let r = admin.post_raw("/v1/projects", json!({"name": "ok", "description": "d".repeat(900)}).to_string()).await;
     assert_eq!(r.status, 201);

@@ -13,6 +13,7 @@ async fn verify(api: &crate::common::Api, body: Value) -> Value {
     let r = api.post("/v1/keys/verify", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.headers.get("content-type").map(|v| v.to_str().unwrap()), Some("application/json"));
+    assert!(!crate::common::request_id(&r).is_empty(), "the hot path has request ids too");
     let data = r.body["data"].clone();
     let typed: latchkey_api_types::VerifyView = serde_json::from_value(data.clone()).unwrap();
     assert_eq!(serde_json::to_value(typed).unwrap(), data, "the answer is not VerifyView's JSON");
