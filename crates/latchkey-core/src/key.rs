@@ -343,6 +343,15 @@ mod tests {
         let with_space = format!("{} ", k.expose());
         assert!(PlainKey::parse(&with_space).is_err());
         assert!(PlainKey::hash_presented(&with_space).is_err());
+        // A body character outside base62 is malformed even under a correct checksum.
+        for (i, bad) in [(0, b'-'), (BODY_LEN / 2, b'_'), (BODY_LEN - 1, 0xff)] {
+            let mut body = k.expose()[..k.expose().len() - CHECK_LEN].as_bytes().to_vec();
+            body["lk_live_".len() + i] = bad;
+            let mut text = body.clone();
+            text.extend_from_slice(&checksum(&body));
+            let text = String::from_utf8_lossy(&text).into_owned();
+            assert_eq!(PlainKey::hash_presented(&text).err(), Some(KeyFormatError::Malformed), "{text}");
+        }
     }
 
     #[test]
