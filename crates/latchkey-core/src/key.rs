@@ -345,7 +345,7 @@ mod tests {
         assert!(PlainKey::hash_presented(&with_space).is_err());
         // A body character outside base62 is malformed even under a correct checksum.
         for (i, bad) in [(0, b'-'), (BODY_LEN / 2, b'_'), (BODY_LEN - 1, 0xff)] {
-            let mut body = k.expose()[..k.expose().len() - CHECK_LEN].as_bytes().to_vec();
+            let mut body = k.expose().as_bytes()[..k.expose().len() - CHECK_LEN].to_vec();
             body["lk_live_".len() + i] = bad;
             let mut text = body.clone();
             text.extend_from_slice(&checksum(&body));
