@@ -57,6 +57,7 @@ pub fn app(
             trace_hot: tracing::span_enabled!(tracing::Level::DEBUG),
         })
 }
+
 /// Each request's span: `info` level, `debug` for [`HOT_PATHS`].
 #[derive(Clone, Copy)]
 struct RequestSpan;

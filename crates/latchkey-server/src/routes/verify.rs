@@ -62,9 +62,13 @@ fn identity(k: &ApiKeyRecord) -> &str {
             owner_user_id: k.owner_user_id.as_deref(),
             expires_at: k.expires_at.map(to_rfc3339),
         };
-        // Serializing borrowed strings into a String cannot fail.
-        let object = serde_json::to_string(&fields).unwrap_or_else(|_| "{}".to_owned());
-        object.strip_prefix('{').and_then(|o| o.strip_suffix('}')).unwrap_or_default().into()
+        // Strings and options into a String: serde_json has no error to
+        // report here. Should it ever, the answer stays valid JSON.
+        let object = serde_json::to_string(&fields).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not render a key's identity");
+            format!("{{{NO_IDENTITY}}}")
+        });
+        object.strip_prefix('{').and_then(|o| o.strip_suffix('}')).unwrap_or(NO_IDENTITY).into()
     })
 }
 
