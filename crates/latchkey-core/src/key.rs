@@ -240,9 +240,7 @@ impl KeyHash {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
-}
 
-impl KeyHash {
     /// The hash as four words, for the comparisons and hashing below.
     fn words(&self) -> [u64; 4] {
         let mut words = [0; 4];
