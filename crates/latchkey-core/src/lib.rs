@@ -16,6 +16,7 @@ pub mod role;
 pub mod scope;
 pub mod secret;
 pub mod ssh;
+pub mod text;
 pub mod time_fmt;
 
 pub use duration::{DurationError, parse_duration};

@@ -52,7 +52,14 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     })
 }
 
+/// Parses a request body, which must be a JSON object: serde's derived
+/// structs also take a JSON array of their fields in order, so `["x"]`
+/// would otherwise rename a key (strings, numbers and `null` are refused
+/// by the structs themselves).
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON",
@@ -109,14 +116,9 @@ pub fn paginate<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> (Ve
     }
 }
 
-/// Validates a display name: 1–255 characters, not blank.
+/// Validates a name people will read (a key's, a project's, an
+/// organization's…): trimmed, 1–255 characters, no control characters
+/// (`latchkey_core::text::check_name`).
 pub fn check_name(name: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        return Err(ApiError::bad_request("name must not be empty"));
-    }
-    if trimmed.chars().count() > 255 {
-        return Err(ApiError::bad_request("name must be at most 255 characters"));
-    }
-    Ok(trimmed.to_owned())
+    latchkey_core::text::check_name(name).map(str::to_owned).map_err(|e| ApiError::bad_request(e.to_string()))
 }

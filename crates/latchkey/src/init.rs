@@ -41,17 +41,10 @@ pub struct Bootstrap {
 
 /// Validates the arguments and mints the records.
 pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
-    let org_name = args.org.trim();
-    if org_name.is_empty() || org_name.chars().count() > 255 {
-        bail!("--org must be 1 to 255 characters");
-    }
-    let email = args.email.trim().to_lowercase();
-    let valid_email = email.len() <= 254
-        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-        && !email.chars().any(char::is_whitespace);
-    if !valid_email {
-        bail!("--email `{}` is not an email address", args.email);
-    }
+    let org_name = latchkey_core::text::check_name(&args.org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+    let Some(email) = latchkey_core::text::check_email(&args.email) else {
+        bail!("--email `{}` is not an email address", latchkey_core::text::escape_controls(&args.email));
+    };
     let prefix = KeyPrefix::branded(&args.brand, Environment::Live)
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
     let now = now_ms();
@@ -62,7 +55,10 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
         members_see_all_keys: false,
         created_at: now,
     };
-    let display_name = args.name.clone().unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let display_name = match &args.name {
+        Some(name) => latchkey_core::text::check_name(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?.to_owned(),
+        None => email.split('@').next().unwrap_or_default().to_owned(),
+    };
     let user = NewUser { id: new_id(IdKind::User), email, display_name, created_at: now };
     let plain = PlainKey::generate(&prefix);
     let key = NewApiKey::admin(&plain, &org.id, &user.id, "bootstrap admin key", now);

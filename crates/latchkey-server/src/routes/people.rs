@@ -28,20 +28,9 @@ use crate::state::AppState;
 /// The one answer to every failed login.
 const BAD_LOGIN: &str = "invalid email or password";
 
-/// A plausible email, lowercased: one `@`, a dot in the domain, no spaces,
-/// at most 254 characters.
+/// A plausible email, lowercased (`latchkey_core::text::check_email`).
 pub fn check_email(email: &str) -> Result<String, ApiError> {
-    let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if valid { Ok(e) } else { Err(ApiError::bad_request("email is not a valid email address")) }
+    latchkey_core::text::check_email(email).ok_or_else(|| ApiError::bad_request("email is not a valid email address"))
 }
 
 fn password_error(e: &PasswordError) -> ApiError {

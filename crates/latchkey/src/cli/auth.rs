@@ -4,13 +4,12 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use comfy_table::Cell;
 use latchkey_client::types::{ApiKeyView, CreateApiKey, KeyOwner, Login, RotateApiKey};
 use latchkey_client::{Client, KeyListQuery};
 use serde_json::json;
 
 use super::credentials::{self, StoredLogin};
-use super::output::{Output, ago, print_fields};
+use super::output::{Output, ago, cell, clean, print_fields};
 use super::{CliError, Credential, Ctx, Global};
 
 /// `latchkey login`
@@ -171,7 +170,7 @@ pub async fn login(global: &Global, args: LoginArgs) -> anyhow::Result<()> {
         "Logged in to {} as {} ({}, {}).",
         stored.api_url,
         ctx.out.bold(&stored.email),
-        me.org.name,
+        clean(&me.org.name),
         me.role.as_deref().unwrap_or("-")
     );
     println!("Session expires {}; saved in {} (mode 0600).", ago(Some(&stored.expires_at)), path.display());
@@ -297,15 +296,15 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
             let mut t = out.table(&["id", "name", "key", "scopes", "env", "status", "last used", "expires", "created"]);
             for k in &keys {
                 t.add_row(vec![
-                    Cell::new(&k.id),
-                    Cell::new(&k.name),
-                    Cell::new(format!("{}…{}", k.key_prefix, k.key_hint)),
-                    Cell::new(k.scopes.join(",")),
-                    Cell::new(&k.environment),
+                    cell(&k.id),
+                    cell(&k.name),
+                    cell(&format!("{}…{}", k.key_prefix, k.key_hint)),
+                    cell(&k.scopes.join(",")),
+                    cell(&k.environment),
                     out.status_cell(&k.status),
-                    Cell::new(ago(k.last_used_at.as_deref())),
-                    Cell::new(k.expires_at.as_deref().map_or_else(|| "never".to_owned(), |e| ago(Some(e)))),
-                    Cell::new(ago(Some(&k.created_at))),
+                    cell(&ago(k.last_used_at.as_deref())),
+                    cell(&k.expires_at.as_deref().map_or_else(|| "never".to_owned(), |e| ago(Some(e)))),
+                    cell(&ago(Some(&k.created_at))),
                 ]);
             }
             out.print_table(&t);
@@ -352,7 +351,7 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&k);
             }
-            println!("Revoked {} ({}): it stops working at once.", k.id, k.name);
+            println!("Revoked {} ({}): it stops working at once.", k.id, clean(&k.name));
             Ok(())
         }
         KeysCommand::Delete { id } => {
@@ -375,7 +374,7 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
             let mut t = out.table(&["date", "total", "by outcome"]);
             for d in &usage {
                 let by: Vec<String> = d.counts.iter().map(|(code, n)| format!("{code} {n}")).collect();
-                t.add_row(vec![Cell::new(&d.date), Cell::new(d.total), Cell::new(by.join(", "))]);
+                t.add_row(vec![cell(&d.date), cell(&d.total), cell(&by.join(", "))]);
             }
             out.print_table(&t);
             Ok(())
@@ -389,7 +388,7 @@ fn shown_once(out: &Output, verb: &str, key: &ApiKeyView) -> anyhow::Result<()> 
         return out.print_json(key);
     }
     let plain = key.key.as_deref().unwrap_or_default();
-    println!("{verb} API key {} ({})", key.id, key.name);
+    println!("{verb} API key {} ({})", key.id, clean(&key.name));
     print_fields(&[
         ("  scopes", key.scopes.join(", ")),
         ("  environment", key.environment.clone()),

@@ -208,7 +208,7 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
     if let Some(err) = e.downcast_ref::<latchkey_client::Error>() {
         return match err {
             latchkey_client::Error::Api { code, message, .. } => {
-                eprintln!("error: {message} ({code})");
+                eprintln!("error: {} ({})", output::clean(message), output::clean(code));
                 ExitCode::from(1)
             }
             latchkey_client::Error::Unreachable { url, reason } => {

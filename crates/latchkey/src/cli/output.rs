@@ -73,10 +73,25 @@ impl Output {
     }
 }
 
-/// Prints `label  value` lines with the labels aligned.
+/// A table cell of text from the server, its control characters escaped.
+pub fn cell(content: &(impl ToString + ?Sized)) -> Cell {
+    Cell::new(clean(&content.to_string()))
+}
+
+/// Text from the server (names, emails, messages) as it may be printed to
+/// a terminal: control characters escaped, so that a name cannot move the
+/// cursor, recolour the screen or forge a line
+/// (`latchkey_core::text::escape_controls`).
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    latchkey_core::text::escape_controls(text)
+}
+
+/// Prints `label  value` lines with the labels aligned (values escaped with
+/// [`clean`]).
 pub fn print_fields(fields: &[(&str, String)]) {
     let width = fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     for (label, value) in fields {
+        let value = clean(value);
         println!("{label:<width$}  {value}");
     }
 }

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use comfy_table::Cell;
 use latchkey_client::types::{AuditEventView, CreateInvitation, CreateOrg, CreateProject, RefView, VerifyKey};
 use latchkey_client::{AuditQuery, PageRequest};
 use serde_json::json;
 
-use super::output::{Output, ago, print_fields};
+use super::output::{Output, ago, cell, clean, print_fields};
 use super::{CliError, Credential, Ctx};
 
 /// `latchkey org …`
@@ -131,12 +130,12 @@ pub async fn org(ctx: &Ctx, cmd: OrgCommand) -> anyhow::Result<()> {
             let mut t = out.table(&["", "id", "name", "slug", "role", "created"]);
             for o in &orgs {
                 t.add_row(vec![
-                    Cell::new(if o.id == current { "*" } else { "" }),
-                    Cell::new(&o.id),
-                    Cell::new(&o.name),
-                    Cell::new(&o.slug),
+                    cell(&if o.id == current { "*" } else { "" }),
+                    cell(&o.id),
+                    cell(&o.name),
+                    cell(&o.slug),
                     out.status_cell(o.role.as_deref().unwrap_or("-")),
-                    Cell::new(ago(o.created_at.as_deref())),
+                    cell(&ago(o.created_at.as_deref())),
                 ]);
             }
             out.print_table(&t);
@@ -147,7 +146,7 @@ pub async fn org(ctx: &Ctx, cmd: OrgCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&o);
             }
-            println!("Created organization {} ({}, slug {}); you are its admin.", o.name, o.id, o.slug);
+            println!("Created organization {} ({}, slug {}); you are its admin.", clean(&o.name), o.id, o.slug);
             println!("Switch to it with `latchkey org switch {}`.", o.slug);
             Ok(())
         }
@@ -170,7 +169,7 @@ pub async fn org(ctx: &Ctx, cmd: OrgCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&o);
             }
-            println!("Now acting in {} ({}) as {}.", o.name, o.id, o.role.as_deref().unwrap_or("-"));
+            println!("Now acting in {} ({}) as {}.", clean(&o.name), o.id, o.role.as_deref().unwrap_or("-"));
             Ok(())
         }
     }
@@ -192,10 +191,10 @@ pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> anyhow::Result<()> {
             let mut t = out.table(&["id", "name", "description", "created"]);
             for p in &projects {
                 t.add_row(vec![
-                    Cell::new(&p.id),
-                    Cell::new(&p.name),
-                    Cell::new(p.description.as_deref().unwrap_or("")),
-                    Cell::new(ago(Some(&p.created_at))),
+                    cell(&p.id),
+                    cell(&p.name),
+                    cell(&p.description.as_deref().unwrap_or("")),
+                    cell(&ago(Some(&p.created_at))),
                 ]);
             }
             out.print_table(&t);
@@ -206,7 +205,7 @@ pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&p);
             }
-            println!("Created project {} ({}).", p.name, p.id);
+            println!("Created project {} ({}).", clean(&p.name), p.id);
             Ok(())
         }
         ProjectCommand::Delete { id } => {
@@ -232,11 +231,11 @@ pub async fn member(ctx: &Ctx, cmd: MemberCommand) -> anyhow::Result<()> {
             let mut t = out.table(&["user id", "email", "name", "role", "joined"]);
             for m in &members {
                 t.add_row(vec![
-                    Cell::new(&m.user_id),
-                    Cell::new(&m.email),
-                    Cell::new(&m.display_name),
+                    cell(&m.user_id),
+                    cell(&m.email),
+                    cell(&m.display_name),
                     out.status_cell(&m.role),
-                    Cell::new(ago(Some(&m.joined_at))),
+                    cell(&ago(Some(&m.joined_at))),
                 ]);
             }
             out.print_table(&t);
@@ -249,7 +248,7 @@ pub async fn member(ctx: &Ctx, cmd: MemberCommand) -> anyhow::Result<()> {
             }
             println!(
                 "Invited {} as {} (invitation {}, expires {}).",
-                inv.email,
+                clean(&inv.email),
                 inv.role,
                 inv.id,
                 ago(Some(&inv.expires_at))
@@ -268,7 +267,7 @@ pub async fn member(ctx: &Ctx, cmd: MemberCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&o);
             }
-            println!("Joined {} ({}) as {}.", o.name, o.id, o.role.as_deref().unwrap_or("-"));
+            println!("Joined {} ({}) as {}.", clean(&o.name), o.id, o.role.as_deref().unwrap_or("-"));
             println!("Act in it with `latchkey org switch {}`.", o.slug);
             Ok(())
         }
@@ -278,7 +277,7 @@ pub async fn member(ctx: &Ctx, cmd: MemberCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&m);
             }
-            println!("{} is now {}.", m.email, m.role);
+            println!("{} is now {}.", clean(&m.email), m.role);
             Ok(())
         }
         MemberCommand::Remove { user } => {
@@ -327,11 +326,11 @@ pub async fn audit(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<()> {
         let mut t = out.table(&["when", "action", "actor", "target", "id"]);
         for e in &first {
             t.add_row(vec![
-                Cell::new(ago(Some(&e.at))),
-                Cell::new(&e.action),
-                Cell::new(reference(Some(&e.actor))),
-                Cell::new(reference(e.target.as_ref())),
-                Cell::new(&e.id),
+                cell(&ago(Some(&e.at))),
+                cell(&e.action),
+                cell(&reference(Some(&e.actor))),
+                cell(&reference(e.target.as_ref())),
+                cell(&e.id),
             ]);
         }
         out.print_table(&t);
@@ -378,7 +377,8 @@ fn print_event(out: &Output, e: &AuditEventView) -> anyhow::Result<()> {
     if out.json {
         println!("{}", serde_json::to_string(e)?);
     } else {
-        println!("{}  {:<24} {:<36} {}", e.at, e.action, reference(Some(&e.actor)), reference(e.target.as_ref()));
+        let (actor, target) = (reference(Some(&e.actor)), reference(e.target.as_ref()));
+        println!("{}  {:<24} {:<36} {}", e.at, clean(&e.action), clean(&actor), clean(&target));
     }
     Ok(())
 }

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use comfy_table::Cell;
 use latchkey_client::types::secrets::{CreateSshKey, OwnerScope, PutSecret};
 use latchkey_client::{SecretListQuery, SshKeyListQuery};
 use serde_json::json;
 
-use super::output::ago;
+use super::output::{ago, cell, clean};
 use super::{CliError, Ctx};
 
 /// Which of two same-named secrets (yours or the organization's).
@@ -138,7 +137,7 @@ pub async fn secret(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&s);
             }
-            println!("Saved {} ({}, {}, version {}).", s.name, scope_word(s.scope), s.category, s.version);
+            println!("Saved {} ({}, {}, version {}).", clean(&s.name), scope_word(s.scope), s.category, s.version);
             Ok(())
         }
         SecretCommand::List { org_only } => {
@@ -158,11 +157,11 @@ pub async fn secret(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
             let mut t = out.table(&["name", "category", "scope", "version", "updated"]);
             for s in &secrets {
                 t.add_row(vec![
-                    Cell::new(&s.name),
-                    Cell::new(&s.category),
-                    Cell::new(scope_word(s.scope)),
-                    Cell::new(s.version),
-                    Cell::new(ago(Some(&s.updated_at))),
+                    cell(&s.name),
+                    cell(&s.category),
+                    cell(&scope_word(s.scope)),
+                    cell(&s.version),
+                    cell(&ago(Some(&s.updated_at))),
                 ]);
             }
             out.print_table(&t);
@@ -216,13 +215,13 @@ pub async fn ssh_key(ctx: &Ctx, cmd: SshKeyCommand) -> anyhow::Result<()> {
             let mut t = out.table(&["id", "name", "type", "fingerprint", "scope", "default", "added"]);
             for k in &keys {
                 t.add_row(vec![
-                    Cell::new(&k.id),
-                    Cell::new(&k.name),
-                    Cell::new(format!("{} {}", k.algorithm, k.bits)),
-                    Cell::new(&k.fingerprint),
-                    Cell::new(scope_word(k.scope)),
-                    Cell::new(if k.is_default { "yes" } else { "" }),
-                    Cell::new(ago(Some(&k.created_at))),
+                    cell(&k.id),
+                    cell(&k.name),
+                    cell(&format!("{} {}", k.algorithm, k.bits)),
+                    cell(&k.fingerprint),
+                    cell(&scope_word(k.scope)),
+                    cell(&if k.is_default { "yes" } else { "" }),
+                    cell(&ago(Some(&k.created_at))),
                 ]);
             }
             out.print_table(&t);
@@ -235,7 +234,14 @@ pub async fn ssh_key(ctx: &Ctx, cmd: SshKeyCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&k);
             }
-            println!("Added {} ({}): {} {}, {}.", k.name, k.id, k.algorithm, k.fingerprint, scope_word(k.scope));
+            println!(
+                "Added {} ({}): {} {}, {}.",
+                clean(&k.name),
+                k.id,
+                k.algorithm,
+                k.fingerprint,
+                scope_word(k.scope)
+            );
             Ok(())
         }
         SshKeyCommand::SetDefault { id } => {
@@ -243,7 +249,7 @@ pub async fn ssh_key(ctx: &Ctx, cmd: SshKeyCommand) -> anyhow::Result<()> {
             if out.json {
                 return out.print_json(&k);
             }
-            println!("{} ({}) is now your default SSH key.", k.name, k.id);
+            println!("{} ({}) is now your default SSH key.", clean(&k.name), k.id);
             Ok(())
         }
         SshKeyCommand::Remove { id } => {

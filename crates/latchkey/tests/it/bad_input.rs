@@ -25,7 +25,7 @@ async fn malformed_bodies_are_400_and_store_nothing() {
         (json!({"scopes": ["*"]}).to_string(), "missing field `name`"),
         (json!({"name": long_name}).to_string(), "at most 255"),
         (json!({"name": "   "}).to_string(), "must not be empty"),
-        ("[]".to_owned(), "invalid request body"),
+        ("[]".to_owned(), "must be a JSON object"),
     ];
     for (body, expect) in cases {
         let r = admin.post_raw("/v1/api-keys", body.clone()).await;
