@@ -2,14 +2,26 @@
 # The whole test suite: formatting, lints, unit, property and integration
 # tests (the integration tests start the real binary on loopback ports), then
 # the integration suite again on PostgreSQL (with Redis for the multi-node
-# tests). LATCHKEY_TEST_BACKENDS=sqlite skips the second pass.
+# tests), then a short run of every fuzz target (scripts/fuzz.sh).
+# LATCHKEY_TEST_BACKENDS=sqlite skips the second pass;
+# LATCHKEY_TEST_FUZZ_SECONDS=0 skips fuzzing (default 20 s a target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
+fuzz_smoke() {
+  local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-20}"
+  [ "$seconds" = 0 ] && return 0
+  # cargo-fuzz builds with the nightly toolchain the machine carries.
+  cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  echo "== fuzz targets, ${seconds} s each"
+  FUZZ_SECONDS="$seconds" scripts/fuzz.sh
+}
+
 if [ "${LATCHKEY_TEST_BACKENDS:-sqlite,postgres}" = "sqlite" ]; then
+  fuzz_smoke
   exit 0
 fi
 export LATCHKEY_TEST_DATABASE_URL="${LATCHKEY_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -22,3 +34,4 @@ fi
 echo "== integration suite on PostgreSQL ($LATCHKEY_TEST_DATABASE_URL) and Redis ($LATCHKEY_TEST_REDIS_URL)"
 cargo test -p latchkey-store --test pg_smoke --locked
 cargo test -p latchkey --test it --locked
+fuzz_smoke

@@ -163,6 +163,11 @@ impl PlainKey {
             return Err(KeyFormatError::Malformed);
         }
         let prefix_len = s.len() - BODY_LEN - CHECK_LEN;
+        // Presented text may be any UTF-8 (a verify body's `key`): a split
+        // inside a character would panic. Found by fuzzing (fuzz/key_parse).
+        if !s.is_char_boundary(prefix_len) {
+            return Err(KeyFormatError::Malformed);
+        }
         let (prefix, tail) = s.split_at(prefix_len);
         // A fold without early exit, which the compiler vectorizes: every
         // presented key is checked, twice per verify request.
@@ -297,6 +302,18 @@ mod tests {
 
     fn live() -> KeyPrefix {
         KeyPrefix::branded("lk", Environment::Live).unwrap()
+    }
+
+    #[test]
+    fn non_ascii_text_is_malformed_not_a_panic() {
+        // Multi-byte characters across the prefix/body boundary (fuzz
+        // finds from fuzz/key_parse).
+        for text in
+            [format!("lk_live_\u{95}{}", "a".repeat(37)), format!("{}ҟ{}", "ab_", "A".repeat(37)), "é".repeat(30)]
+        {
+            assert_eq!(PlainKey::parse(&text).err(), Some(KeyFormatError::Malformed), "{text:?}");
+            assert_eq!(PlainKey::hash_presented(&text).err(), Some(KeyFormatError::Malformed), "{text:?}");
+        }
     }
 
     #[test]

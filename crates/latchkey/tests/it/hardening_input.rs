@@ -130,3 +130,18 @@ async fn d16_json_arrays_are_not_object_bodies() {
     // An empty body where one is optional still means the defaults.
     assert_eq!(admin.post_raw("/v1/apikeys", "").await.status, 200);
 }
+
+/// Found by fuzzing (`fuzz/key_parse`): a presented key with a multi-byte
+/// character where the prefix ends panicked the key parser, and with it
+/// the request (no answer at all).
+#[tokio::test]
+async fn fuzz_non_ascii_presented_keys_are_malformed_not_a_dropped_request() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    for key in [format!("lk_live_\u{95}{}", "a".repeat(37)), format!("ab_ҟ{}", "A".repeat(37))] {
+        let r = admin.post("/v1/keys/verify", json!({"key": key})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["data"]["valid"], false, "{}", r.text);
+    }
+    assert_eq!(admin.get("/v1/me").await.status, 200);
+}
