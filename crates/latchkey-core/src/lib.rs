@@ -8,6 +8,7 @@
 
 pub mod crypto;
 pub mod duration;
+pub mod forward_path;
 pub mod id;
 pub mod key;
 pub mod password;
