@@ -5,9 +5,7 @@
 //! request id; `details` hold non-secret facts only (names, scopes, roles),
 //! never a key, token or password.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::now_ms;
@@ -20,18 +18,19 @@ use crate::state::AppState;
 /// Where a request came from: its client address and request id.
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
-    /// The TCP peer's address.
+    /// The client's address ([`crate::auth::client_ip`]).
     pub ip: Option<String>,
-    /// The `x-request-id` of the request (set by the server when absent).
+    /// The `x-request-id` of the request: the client's when it is sane,
+    /// else one the server made (`app.rs`).
     pub request_id: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Audit {
+impl FromRequestParts<AppState> for Audit {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Self {
-            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string()),
+            ip: crate::auth::client_ip(parts, &state.settings).map(|ip| ip.to_string()),
             request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
         })
     }

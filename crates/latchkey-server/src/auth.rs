@@ -20,7 +20,7 @@
 //! `caller.require(ORG_WRITE)?` or `caller.require_admin()?`; the matching
 //! itself is the pure, table-tested [`latchkey_core::ScopeSet::allows`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -36,7 +36,7 @@ use latchkey_verify::ratelimit::{Limits, RateDecision};
 use latchkey_verify::{Checks, Code, Outcome};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Settings};
 
 /// A static scope requirement (`resource`, `action`).
 pub type Requirement = (&'static str, &'static str);
@@ -224,27 +224,41 @@ pub fn refusal(outcome: &Outcome) -> Response {
     res
 }
 
-/// The client address of a request (the TCP peer).
-pub fn client_ip(req: &Request) -> Option<String> {
-    peer_ip(req.extensions())
+/// The client's address: the TCP peer, or behind a trusted proxy the
+/// right-most `X-Forwarded-For` entry that is not one
+/// ([`crate::forwarded`]). The one answer to "who is the client" for
+/// failed-authentication budgets, login and sign-up limits and the audit
+/// trail. `None` only for a request that did not come over TCP (tests).
+pub fn client_ip(parts: &Parts, settings: &Settings) -> Option<IpAddr> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    Some(crate::forwarded::client_address(peer.ip(), &parts.headers, &settings.trusted_proxies))
 }
 
-/// The TCP peer's address, from a request's extensions.
-fn peer_ip(extensions: &axum::http::Extensions) -> Option<String> {
-    extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string())
-}
-
-/// Charges a failed authentication to the client's address; `Some(429)` once
-/// the address is over its budget.
-pub fn failed_auth(state: &AppState, ip: Option<&str>) -> Option<Response> {
+/// Charges a failed authentication to the client's address (an IPv6
+/// client by its /64, what one host usually holds); `Some(429)` once the
+/// address is over its budget.
+pub fn failed_auth(state: &AppState, ip: Option<IpAddr>) -> Option<Response> {
     let per_minute = state.settings.failed_auth_per_minute;
-    let ip = ip?;
-    let decision = state.failed_auth.check(ip, Limits { per_minute: Some(per_minute), per_day: None }, now_ms())?;
+    let subject = budget_subject(ip?);
+    let decision =
+        state.failed_auth.check(&subject, Limits { per_minute: Some(per_minute), per_day: None }, now_ms())?;
     if decision.allowed {
         return None;
     }
-    tracing::warn!(client = ip, "too many failed authentications");
+    tracing::warn!(client = subject, "too many failed authentications");
     Some(ApiError::rate_limited("too many failed authentication attempts", decision.retry_after_secs()).into_response())
+}
+
+/// The failed-authentication budget an address draws on: an IPv4 address,
+/// or an IPv6 address's /64 network.
+fn budget_subject(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 /// Prefix of session tokens (`lks_…`).
@@ -280,7 +294,7 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
             Ok(caller) => Ok((caller, None)),
             Err(SessionRefusal::Invalid) => {
                 tracing::info!(reason = "session", "unauthorized");
-                Err(failed_auth(state, peer_ip(&req.extensions).as_deref())
+                Err(failed_auth(state, client_ip(req, &state.settings))
                     .unwrap_or_else(|| ApiError::unauthorized().into_response()))
             }
             Err(SessionRefusal::Error(e)) => Err(e.into_response()),
@@ -304,7 +318,7 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
         (Code::RateLimited | Code::UsageExceeded, _) => Err(refusal(&outcome)),
         (code, _) => {
             tracing::info!(reason = code.as_str(), "unauthorized");
-            Err(failed_auth(state, peer_ip(&req.extensions).as_deref())
+            Err(failed_auth(state, client_ip(req, &state.settings))
                 .unwrap_or_else(|| ApiError::unauthorized().into_response()))
         }
     }
