@@ -32,6 +32,9 @@ use crate::state::AppState;
 /// carry no request id.
 pub const HOT_PATHS: [&str; 2] = ["/v1/keys/verify", "/v1/auth/check"];
 
+/// The request id header.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// `serve --bench-echo`'s route, verify's baseline in the benchmarks: as
 /// untraced as the hot paths.
 const BENCH_ECHO: &str = "/bench/echo";
@@ -45,9 +48,10 @@ pub fn app(
 + Send
 + Sync
 + 'static {
-    let request_id = HeaderName::from_static("x-request-id");
+    let request_id = X_REQUEST_ID;
     let router = crate::routes::router(state);
     ServiceBuilder::new()
+        .layer_fn(|inner| SaneRequestId { inner })
         .layer(SetRequestIdLayer::new(request_id.clone(), RequestIds::new()))
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -109,6 +113,49 @@ fn request_id(prefix: &str, n: u64) -> String {
         id.push(char::from(HEX[((n >> (i * 4)) & 0xf) as usize]));
     }
     id
+}
+
+/// The longest request id kept from a client.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Whether a client's `x-request-id` is kept: 1 to [`MAX_REQUEST_ID`]
+/// characters of `A-Z a-z 0-9 . _ : -`. Any other is replaced by one of ours,
+/// so that what lands in logs and the audit trail is short and printable.
+fn sane_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Drops a client's `x-request-id` that is not [`sane_request_id`] (every
+/// copy of it), so that `SetRequestId` makes one. `SetRequestId` alone keeps
+/// whatever the client sent.
+#[derive(Clone)]
+struct SaneRequestId<S> {
+    inner: S,
+}
+
+impl<S: Service<Request<Body>>> Service<Request<Body>> for SaneRequestId<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let headers = req.headers_mut();
+        let mut ids = headers.get_all(X_REQUEST_ID).iter();
+        let keep = match (ids.next(), ids.next()) {
+            (None, _) => true,
+            (Some(id), None) => sane_request_id(id.as_bytes()),
+            (Some(_), Some(_)) => false,
+        };
+        if !keep {
+            headers.remove(X_REQUEST_ID);
+        }
+        self.inner.call(req)
+    }
 }
 
 /// [`Trace`] for every request but those of [`HOT_PATHS`] (and the bench
@@ -176,6 +223,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        for good in ["a", "req-1", "01HZX.abc_def:42", &"x".repeat(128)] {
+            assert!(sane_request_id(good.as_bytes()), "{good}");
+        }
+        for bad in ["", &"x".repeat(129), "a b", "a\u{1b}[31m", "a\tb", "é", "a/b", "<script>", "a\0"] {
+            assert!(!sane_request_id(bad.as_bytes()), "{bad:?}");
+        }
+    }
 
     #[test]
     fn request_ids_are_the_prefix_and_a_hex_counter() {

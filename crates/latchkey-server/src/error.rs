@@ -118,6 +118,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// `{"error":{"code","message"}}` as bytes, for answers written below the
+/// router (the connection limit, hyper's own parse errors).
+pub fn envelope_bytes(code: &str, message: &str) -> Vec<u8> {
+    let body = ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message: message.to_owned() } };
+    serde_json::to_vec(&body)
+        .unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"internal error"}}"#.to_vec())
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorEnvelope { error: ErrorBody { code: self.code.to_owned(), message: self.message } };

@@ -6,14 +6,18 @@
 //!   one line, validate, call storage, shape the view.
 //! * `auth.rs` — the [`auth::Caller`] extractor and scope requirements.
 //! * `error.rs` — the one error policy.
+//! * `conn/` — serving connections: limits, timeouts, shutdown deadline.
+//! * `forwarded.rs` — the client's address behind trusted proxies.
 //! * `keyring.rs` — the master keys that wrap the organizations' data keys
 //!   (the ciphers themselves are in `latchkey_core::crypto`).
 
 mod app;
 pub mod audit;
 pub mod auth;
+pub mod conn;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod keyring;
 pub mod metrics;
 mod routes;
@@ -21,7 +25,6 @@ pub mod state;
 pub mod throttle;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,8 +81,25 @@ fn spawn_invalidation_watcher(state: &AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// How often idle failed-authentication budgets are dropped.
+const FAILED_AUTH_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Drops failed-authentication budgets that are back to full: an address
+/// is remembered for at most a minute after its last failure.
+fn spawn_failed_auth_sweeper(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let failed_auth = Arc::clone(&state.failed_auth);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(FAILED_AUTH_SWEEP_INTERVAL);
+        loop {
+            every.tick().await;
+            failed_auth.sweep(latchkey_core::time_fmt::now_ms());
+        }
+    })
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves, then drains
-/// in-flight requests and writes pending key usage.
+/// in-flight requests (within the shutdown deadline) and writes pending key
+/// usage. Connections are served as [`conn`] describes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -101,8 +121,10 @@ pub async fn serve(
     });
     let watcher = spawn_invalidation_watcher(&state);
     let upkeep = metrics::spawn_upkeep();
-    let app = axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(app(state));
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let sweeper = spawn_failed_auth_sweeper(&state);
+    let limits = state.settings.connections.clone();
+    conn::serve_connections(listener, app(state), &limits, shutdown).await;
+    sweeper.abort();
     flusher.abort();
     cache_upkeep.abort();
     watcher.abort();
@@ -110,5 +132,5 @@ pub async fn serve(
     if let Err(e) = verifier.flush().await {
         tracing::warn!(error = %e, "could not write key usage at shutdown");
     }
-    result
+    Ok(())
 }

@@ -18,7 +18,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
@@ -64,8 +64,20 @@ pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// `GET /metrics`
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: public, or with `metrics_token` set only for
+/// `Authorization: Bearer <token>` (else 401).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.settings.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        if !presented.is_some_and(|t| token.matches(t)) {
+            return ApiError::unauthorized().into_response();
+        }
+    }
     let Some(handle) = handle() else {
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "metrics are not recorded")
             .into_response();

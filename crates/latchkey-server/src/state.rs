@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use latchkey_core::forward_path::{self, AmbiguousPath};
 use latchkey_core::{Catalog, KeyHash, Scope};
 use latchkey_store::Store;
 use latchkey_verify::KeyVerifier;
@@ -19,6 +20,8 @@ pub struct Settings {
     pub failed_auth_per_minute: u32,
     /// Forward-auth route map: method and path prefix → required scope.
     pub routes: Vec<RouteRule>,
+    /// What the route map does with an ambiguous forwarded path.
+    pub ambiguous_paths: AmbiguousPaths,
     /// Mounts `POST /bench/echo`, a route that parses a verify body and does
     /// nothing else: the ceiling the verify path is measured against
     /// (`bench/`). Off unless `latchkey serve --bench-echo`.
@@ -31,6 +34,39 @@ pub struct Settings {
     pub login_failures_per_account: u32,
     /// Failed logins per client address and minute before 429s.
     pub login_failures_per_ip: u32,
+    /// Proxies whose `X-Forwarded-For` names the client
+    /// ([`crate::auth::client_ip`]); none by default.
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
+    /// Connection limits and timeouts of the listener.
+    pub connections: crate::conn::ConnectionLimits,
+    /// With a token, `GET /metrics` needs `Authorization: Bearer <token>`;
+    /// without, it is public.
+    pub metrics_token: Option<MetricsToken>,
+}
+
+/// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
+#[derive(Clone)]
+pub struct MetricsToken(zeroize::Zeroizing<String>);
+
+impl MetricsToken {
+    /// A token; `None` if it is empty.
+    pub fn new(token: &str) -> Option<Self> {
+        let token = token.trim();
+        (!token.is_empty()).then(|| Self(zeroize::Zeroizing::new(token.to_owned())))
+    }
+
+    /// Whether `presented` is the token, compared in constant time (the
+    /// length aside).
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(<redacted>)")
+    }
 }
 
 /// One entry of the forward-auth route map.
@@ -38,7 +74,8 @@ pub struct Settings {
 pub struct RouteRule {
     /// HTTP method, or any when `None`.
     pub method: Option<String>,
-    /// Path prefix of the forwarded request.
+    /// Path prefix of the forwarded request: plain characters only
+    /// ([`forward_path::is_route_prefix`]).
     pub path_prefix: String,
     /// The scope the key needs.
     pub scope: Scope,
@@ -47,43 +84,45 @@ pub struct RouteRule {
 impl Settings {
     /// The required scope of a forwarded request: the rule with the longest
     /// matching prefix wins (a method-specific rule over an any-method one).
-    /// The path is normalized first (see [`normalize_path`]) and prefixes
-    /// match whole segments, case-insensitively, so `/v1/%73andboxes`,
-    /// `//v1/sandboxes`, `/v1/x/../sandboxes` and `/V1/sandboxes` all match a
-    /// `/v1/sandboxes` rule, and `/v1/sandboxes-old` does not.
-    pub fn route_scope(&self, method: &str, uri: &str) -> Option<&Scope> {
-        let path = normalize_path(uri);
-        self.routes
+    /// Prefixes match whole segments, ASCII case-insensitively
+    /// ([`forward_path::prefix_matches`]), so `/V1/Sandboxes/x` matches a
+    /// `/v1/sandboxes` rule and `/v1/sandboxes-old` does not. A path that
+    /// routers could read two ways (`/v1/sandboxes/..%2fpublic`) is refused
+    /// ([`forward_path::normalize`]), unless [`Settings::ambiguous_paths`]
+    /// says to read it the older, lenient way.
+    pub fn route_scope(&self, method: &str, uri: &str) -> Result<Option<&Scope>, AmbiguousPath> {
+        if self.routes.is_empty() {
+            return Ok(None);
+        }
+        let lenient;
+        let path = match self.ambiguous_paths {
+            AmbiguousPaths::Refuse => forward_path::normalize(uri)?,
+            AmbiguousPaths::Normalize => {
+                lenient = forward_path::normalize_lenient(uri);
+                &lenient
+            }
+        };
+        Ok(self
+            .routes
             .iter()
             .filter(|r| r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)))
-            .filter(|r| prefix_matches(&r.path_prefix, &path))
-            .max_by_key(|r| (r.path_prefix.len(), r.method.is_some()))
-            .map(|r| &r.scope)
+            .filter(|r| forward_path::prefix_matches(&r.path_prefix, path))
+            .max_by_key(|r| (r.path_prefix.trim_end_matches('/').len(), r.method.is_some()))
+            .map(|r| &r.scope))
     }
 }
 
-/// The path of a forwarded URI as a server would route it: query dropped,
-/// percent-decoded, empty and `.` segments removed, `..` resolved,
-/// lowercased.
-pub fn normalize_path(uri: &str) -> String {
-    let raw = uri.split(['?', '#']).next().unwrap_or_default();
-    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().to_lowercase();
-    let mut segments: Vec<&str> = Vec::new();
-    for seg in decoded.split(['/', '\\']) {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    format!("/{}", segments.join("/"))
-}
-
-fn prefix_matches(prefix: &str, path: &str) -> bool {
-    let prefix = normalize_path(prefix);
-    prefix == "/" || path == prefix || path.strip_prefix(&prefix).is_some_and(|rest| rest.starts_with('/'))
+/// What forward auth does with a forwarded path that routers could read
+/// two ways (`auth_check.ambiguous_paths` in `latchkey.toml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AmbiguousPaths {
+    /// Refuse the check (403 `ambiguous_path`): the default.
+    #[default]
+    Refuse,
+    /// Decode, resolve dot segments and lowercase, then match
+    /// ([`forward_path::normalize_lenient`]); only safe when the service
+    /// behind the proxy routes paths exactly so.
+    Normalize,
 }
 
 impl Default for Settings {
@@ -93,11 +132,15 @@ impl Default for Settings {
             catalog: latchkey_core::profiles::default_catalog(),
             failed_auth_per_minute: 30,
             routes: Vec::new(),
+            ambiguous_paths: AmbiguousPaths::Refuse,
             bench_echo: false,
             signup: true,
             session_ttl_ms: 30 * 86_400_000,
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
+            trusted_proxies: crate::forwarded::TrustedProxies::default(),
+            connections: crate::conn::ConnectionLimits::default(),
+            metrics_token: None,
         }
     }
 }
@@ -188,20 +231,26 @@ mod tests {
             ],
             ..Settings::default()
         };
-        let scope = |m, p| settings.route_scope(m, p).map(ToString::to_string);
+        let scope = |m, p| settings.route_scope(m, p).unwrap().map(ToString::to_string);
         assert_eq!(scope("GET", "/v1/sandboxes/1"), Some("sandbox:read".into()));
         assert_eq!(scope("post", "/v1/sandboxes"), Some("sandbox:create".into()));
         assert_eq!(scope("POST", "/v1/sandboxes/exec/9"), Some("sandbox:write".into()));
         assert_eq!(scope("GET", "/v1/agents"), None);
-        for sneaky in [
-            "/v1/%73andboxes",
-            "//v1/sandboxes",
-            "/v1/./sandboxes",
-            "/v1/x/../sandboxes",
-            "/V1/Sandboxes",
-            "/v1/sandboxes?a=b",
-        ] {
-            assert_eq!(scope("POST", sneaky), Some("sandbox:create".into()), "{sneaky}");
+        for plain in ["/V1/Sandboxes", "/v1/sandboxes?a=b", "/v1/sandboxes/"] {
+            assert_eq!(scope("POST", plain), Some("sandbox:create".into()), "{plain}");
+        }
+        for sneaky in
+            ["/v1/%73andboxes", "//v1/sandboxes", "/v1/./sandboxes", "/v1/x/../sandboxes", "/v1/sandboxes/..%2fx"]
+        {
+            assert!(settings.route_scope("POST", sneaky).is_err(), "{sneaky}");
+        }
+        let lenient = Settings { ambiguous_paths: AmbiguousPaths::Normalize, ..settings.clone() };
+        for sneaky in ["/v1/%73andboxes", "//v1/sandboxes", "/v1/./sandboxes", "/v1/x/../sandboxes"] {
+            assert_eq!(
+                lenient.route_scope("POST", sneaky).unwrap().map(ToString::to_string),
+                Some("sandbox:create".into()),
+                "{sneaky}"
+            );
         }
         assert_eq!(scope("POST", "/v1/sandboxes-old"), None, "prefixes match whole segments");
     }

@@ -12,9 +12,28 @@
 //! login_failures_per_account = 5
 //! login_failures_per_ip = 20
 //!
+//! # Proxies whose X-Forwarded-For names the client (addresses or networks);
+//! # none by default: the client is the TCP peer.
+//! trusted_proxies = ["127.0.0.1", "::1"]
+//!
+//! # GET /metrics needs `Authorization: Bearer <token>` when a token is set
+//! # (or LATCHKEY_METRICS_TOKEN); public otherwise.
+//! metrics_token_file = "/etc/latchkey/metrics-token"
+//!
+//! # Connections (flags of the same names override these).
+//! [server]
+//! header_read_timeout = "10s"   # to complete a request's headers
+//! idle_timeout = "60s"          # between requests on a kept-alive connection
+//! max_connections = 10000       # more are answered 503 (default: fits the open-file limit)
+//! shutdown_deadline = "10s"     # on SIGTERM, then remaining connections are dropped
+//!
 //! # Forward auth (GET /v1/auth/check): required scope by method and path
 //! # prefix of the forwarded request; the longest prefix wins, and an
-//! # `X-Latchkey-Scope` header takes precedence.
+//! # `X-Latchkey-Scope` header takes precedence. Ambiguous forwarded paths
+//! # (`..`, `%2F`, `;`, …) are refused unless `ambiguous_paths = "normalize"`.
+//! [auth_check]
+//! ambiguous_paths = "refuse"
+//!
 //! [[auth_check.routes]]
 //! method = "POST"            # optional; any method when absent
 //! path_prefix = "/v1/sandboxes"
@@ -22,11 +41,14 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use latchkey_core::Scope;
+use latchkey_core::forward_path::is_route_prefix;
 use latchkey_server::Settings;
-use latchkey_server::state::RouteRule;
+use latchkey_server::forwarded::TrustedProxies;
+use latchkey_server::state::{AmbiguousPaths, MetricsToken, RouteRule};
 use serde::Deserialize;
 
 /// The file's contents.
@@ -43,15 +65,40 @@ pub struct FileConfig {
     pub login_failures_per_account: Option<u32>,
     /// Failed logins per client address and minute.
     pub login_failures_per_ip: Option<u32>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// The bearer token of `GET /metrics`.
+    pub metrics_token: Option<String>,
+    /// A file holding it.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Connection limits.
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Forward-auth settings.
     #[serde(default)]
     pub auth_check: AuthCheckConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Time to complete a request's headers.
+    pub header_read_timeout: Option<String>,
+    /// Time a connection may be idle between requests.
+    pub idle_timeout: Option<String>,
+    /// Connections served at once.
+    pub max_connections: Option<usize>,
+    /// Time in-flight requests get on shutdown.
+    pub shutdown_deadline: Option<String>,
 }
 
 /// `[auth_check]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthCheckConfig {
+    /// `refuse` (default) or `normalize`.
+    pub ambiguous_paths: Option<String>,
     /// The route map.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
@@ -106,12 +153,68 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
             *target = n;
         }
     }
+    if let Some(proxies) = &file.trusted_proxies {
+        settings.trusted_proxies = TrustedProxies::parse(proxies)
+            .map_err(|bad| anyhow::anyhow!("trusted_proxies: `{bad}` is not an IP address or network"))?;
+    }
+    anyhow::ensure!(
+        file.metrics_token.is_none() || file.metrics_token_file.is_none(),
+        "set metrics_token or metrics_token_file, not both"
+    );
+    if let Some(token) = &file.metrics_token {
+        settings.metrics_token = Some(MetricsToken::new(token).context("metrics_token must not be empty")?);
+    }
+    if let Some(file) = &file.metrics_token_file {
+        let token = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        settings.metrics_token =
+            Some(MetricsToken::new(&token).with_context(|| format!("{} is empty", file.display()))?);
+    }
+    let server = &file.server;
+    let conns = &mut settings.connections;
+    for (value, target, name) in [
+        (&server.header_read_timeout, &mut conns.header_read_timeout, "server.header_read_timeout"),
+        (&server.idle_timeout, &mut conns.idle_timeout, "server.idle_timeout"),
+        (&server.shutdown_deadline, &mut conns.shutdown_deadline, "server.shutdown_deadline"),
+    ] {
+        if let Some(text) = value {
+            *target = seconds(text).with_context(|| name.to_owned())?;
+        }
+    }
+    if let Some(n) = server.max_connections {
+        anyhow::ensure!(n >= 1, "server.max_connections must be at least 1");
+        conns.max_connections = n;
+    }
+    match file.auth_check.ambiguous_paths.as_deref() {
+        None | Some("refuse") => {}
+        Some("normalize") => settings.ambiguous_paths = AmbiguousPaths::Normalize,
+        Some(other) => anyhow::bail!("auth_check.ambiguous_paths must be `refuse` or `normalize`, not `{other}`"),
+    }
     for r in file.auth_check.routes {
         let scope = Scope::parse(&r.scope)
             .filter(|s| settings.catalog.contains(s))
             .with_context(|| format!("{}: unknown scope `{}` in auth_check.routes", path.display(), r.scope))?;
-        anyhow::ensure!(r.path_prefix.starts_with('/'), "auth_check.routes path_prefix must start with `/`");
+        anyhow::ensure!(
+            is_route_prefix(&r.path_prefix),
+            "auth_check.routes path_prefix `{}` must start with `/` and hold only letters, digits, `-._~` and \
+             `/`, with no empty, `.` or `..` segment",
+            r.path_prefix
+        );
         settings.routes.push(RouteRule { method: r.method, path_prefix: r.path_prefix, scope });
     }
     Ok(Some(path))
+}
+
+/// Applies `LATCHKEY_METRICS_TOKEN`, which wins over the file.
+pub fn apply_env(settings: &mut Settings) {
+    if let Some(token) = std::env::var("LATCHKEY_METRICS_TOKEN").ok().as_deref().and_then(MetricsToken::new) {
+        settings.metrics_token = Some(token);
+    }
+}
+
+/// A duration of at least a second (`10s`, `1m`), for the connection
+/// settings.
+pub fn seconds(text: &str) -> anyhow::Result<Duration> {
+    let secs = latchkey_core::parse_duration(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!((1..=86_400).contains(&secs), "must be between 1s and 1d");
+    Ok(Duration::from_secs(secs))
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -41,6 +42,21 @@ pub struct ServeArgs {
     /// Log output: `text` or `json`.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Time a connection has to send a request's headers (`10s`; overrides
+    /// `server.header_read_timeout` in latchkey.toml).
+    #[arg(long, value_parser = crate::config::seconds)]
+    header_read_timeout: Option<Duration>,
+    /// Time a kept-alive connection may sit idle between requests (`60s`).
+    #[arg(long, value_parser = crate::config::seconds)]
+    idle_timeout: Option<Duration>,
+    /// Connections served at once; more are answered 503 (default: 10000,
+    /// or fewer to fit the open-file limit).
+    #[arg(long)]
+    max_connections: Option<NonZeroUsize>,
+    /// On SIGTERM, time in-flight requests get before the remaining
+    /// connections are dropped (`10s`).
+    #[arg(long, value_parser = crate::config::seconds)]
+    shutdown_deadline: Option<Duration>,
     /// Also serve `POST /bench/echo` (parses a verify body, no auth): the
     /// baseline of the verify benchmark.
     #[arg(long, hide = true)]
@@ -87,6 +103,12 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
     if let Some(path) = crate::config::apply(args.config.as_deref(), &args.storage.data_dir, &mut settings)? {
         tracing::info!(config = %path.display(), routes = settings.routes.len(), "configuration read");
     }
+    crate::config::apply_env(&mut settings);
+    let conns = &mut settings.connections;
+    conns.header_read_timeout = args.header_read_timeout.unwrap_or(conns.header_read_timeout);
+    conns.idle_timeout = args.idle_timeout.unwrap_or(conns.idle_timeout);
+    conns.shutdown_deadline = args.shutdown_deadline.unwrap_or(conns.shutdown_deadline);
+    conns.max_connections = args.max_connections.map_or(conns.max_connections, NonZeroUsize::get);
     let shared_limits = match &args.redis_url {
         Some(url) => Some(
             latchkey_verify::shared_limits::RedisLimiter::new(url)
@@ -100,7 +122,16 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, storage = %args.storage.describe(), workers, "latchkey serving");
+    let conns = &state.settings.connections;
+    tracing::info!(
+        %addr,
+        storage = %args.storage.describe(),
+        workers,
+        max_connections = conns.max_connections,
+        header_read_timeout_s = conns.header_read_timeout.as_secs(),
+        idle_timeout_s = conns.idle_timeout.as_secs(),
+        "latchkey serving"
+    );
     // A line for people and for scripts that started us on port 0.
     println!("latchkey listening on http://{addr}");
     latchkey_server::serve(listener, state, shutdown_signal()).await?;

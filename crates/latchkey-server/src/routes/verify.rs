@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{Data, RateLimitView, VerifyKey};
+use latchkey_core::forward_path::AmbiguousPath;
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{Scope, ScopeRef, ScopeSet};
 use latchkey_store::ApiKeyRecord;
@@ -181,20 +182,6 @@ pub async fn echo(JsonBody(req): JsonBody<VerifyKey>) -> Json<Data<usize>> {
     Json(Data { data: req.key.len() })
 }
 
-/// The end client of a forwarded request: the first `X-Forwarded-For`
-/// entry, else `X-Real-IP`, else the TCP peer (the proxy). Only failed
-/// attempts are charged to it, so a spoofed value cannot lock out a valid
-/// key.
-fn forwarded_client(req: &Request) -> Option<String> {
-    let headers = req.headers();
-    header(headers, "x-forwarded-for")
-        .and_then(|v| v.split(',').next())
-        .or_else(|| header(headers, "x-real-ip"))
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .or_else(|| client_ip(req))
-}
-
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -207,7 +194,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// `X-Original-Method`/`X-Original-URI`). 200 with identity headers, or
 /// 401/403/429 with the error envelope.
 pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let headers = req.headers();
+    let (parts, _) = req.into_parts();
+    let headers = &parts.headers;
     // Every source of a requirement adds to it, none replaces another: a
     // client that smuggles its own header past the proxy can only ask for
     // more.
@@ -216,10 +204,16 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
         scopes.push(Scope::parse(s.trim()).ok_or_else(|| ApiError::invalid_scopes(&[s.to_owned()]))?);
     }
     for (m, u) in [("x-forwarded-method", "x-forwarded-uri"), ("x-original-method", "x-original-uri")] {
-        if let (Some(method), Some(uri)) = (header(headers, m), header(headers, u))
-            && let Some(scope) = state.settings.route_scope(method, uri)
-        {
-            scopes.push(scope.clone());
+        let (Some(method), Some(uri)) = (headers.get(m), headers.get(u)) else { continue };
+        // A URI that is not visible ASCII is as ambiguous as any (routers
+        // decode it their own way): refused, not skipped.
+        let (Ok(method), Ok(uri)) = (method.to_str(), uri.to_str()) else {
+            return Ok(ambiguous(AmbiguousPath::InvalidCharacter));
+        };
+        match state.settings.route_scope(method, uri) {
+            Ok(Some(scope)) => scopes.push(scope.clone()),
+            Ok(None) => {}
+            Err(why) => return Ok(ambiguous(why)),
         }
     }
     let presented = presented_credential(headers).unwrap_or_default();
@@ -227,7 +221,7 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
     let outcome = state.verifier.check(presented, &checks, now_ms()).await?;
     let Some(key) = outcome.key.as_deref().filter(|_| outcome.code == Code::Valid) else {
         if matches!(outcome.code, Code::Malformed | Code::NotFound | Code::Expired | Code::Revoked | Code::Disabled)
-            && let Some(slow) = failed_auth(&state, forwarded_client(&req).as_deref())
+            && let Some(slow) = failed_auth(&state, client_ip(&parts, &state.settings))
         {
             return Ok(slow);
         }
@@ -254,6 +248,13 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
         ratelimit_headers(h, d);
     }
     Ok(res)
+}
+
+/// 403 `ambiguous_path` for a forwarded path the route map refuses to read.
+fn ambiguous(why: AmbiguousPath) -> Response {
+    tracing::info!(reason = why.describe(), "forward auth refused an ambiguous path");
+    ApiError::new(axum::http::StatusCode::FORBIDDEN, "ambiguous_path", format!("forwarded path refused: {why}"))
+        .into_response()
 }
 
 #[cfg(test)]
