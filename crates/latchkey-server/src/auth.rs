@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{PlainKey, Role, Scope, ScopeRef, ScopeSet};
 use latchkey_store::{ApiKeyRecord, Session};
-use latchkey_verify::ratelimit::{Limits, RateDecision};
+use latchkey_verify::ratelimit::{Limits, RateDecision, RateLimiter};
 use latchkey_verify::{Checks, Code, Outcome};
 
 use crate::error::ApiError;
@@ -238,15 +238,18 @@ pub fn client_ip(parts: &Parts, settings: &Settings) -> Option<IpAddr> {
 /// client by its /64, what one host usually holds); `Some(429)` once the
 /// address is over its budget.
 pub fn failed_auth(state: &AppState, ip: Option<IpAddr>) -> Option<Response> {
-    let per_minute = state.settings.failed_auth_per_minute;
-    let subject = budget_subject(ip?);
-    let decision =
-        state.failed_auth.check(&subject, Limits { per_minute: Some(per_minute), per_day: None }, now_ms())?;
+    let ip = ip?;
+    let decision = charge_failure(&state.failed_auth, state.settings.failed_auth_per_minute, ip, now_ms())?;
     if decision.allowed {
         return None;
     }
-    tracing::warn!(client = subject, "too many failed authentications");
+    tracing::warn!(client = %ip, "too many failed authentications");
     Some(ApiError::rate_limited("too many failed authentication attempts", decision.retry_after_secs()).into_response())
+}
+
+/// Charges one failure of `ip` to `budgets` at `now`.
+fn charge_failure(budgets: &RateLimiter, per_minute: u32, ip: IpAddr, now: Millis) -> Option<RateDecision> {
+    budgets.check(&budget_subject(ip), Limits { per_minute: Some(per_minute), per_day: None }, now)
 }
 
 /// The failed-authentication budget an address draws on: an IPv4 address,
@@ -401,5 +404,46 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Self>().cloned().ok_or_else(ApiError::unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::forwarded::TrustedProxies;
+
+    fn parts(peer: &str, xff: &str) -> Parts {
+        let mut req = axum::http::Request::new(());
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 40_000)));
+        req.headers_mut().insert("x-forwarded-for", HeaderValue::from_str(xff).unwrap());
+        req.into_parts().0
+    }
+
+    /// 2,500 different 20 KB `X-Forwarded-For` values, from a client and
+    /// through a trusted proxy, cost one budget each: an address, never the
+    /// header's text.
+    #[test]
+    fn forwarded_values_do_not_grow_the_failed_auth_table() {
+        let budgets = RateLimiter::new();
+        let untrusted = Settings::default();
+        let behind_proxy =
+            Settings { trusted_proxies: TrustedProxies::parse(&["127.0.0.1"]).unwrap(), ..Settings::default() };
+        for i in 0..2_500 {
+            let xff = format!("{i}{}", "7".repeat(20_000));
+            for (peer, settings) in [("203.0.113.1", &untrusted), ("127.0.0.1", &behind_proxy)] {
+                let ip = client_ip(&parts(peer, &xff), settings).unwrap();
+                charge_failure(&budgets, 1_000_000, ip, 0);
+            }
+        }
+        assert_eq!(budgets.len(), 2, "one budget for the client, one for the proxy");
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64() {
+        assert_eq!(budget_subject("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(budget_subject("2001:db8:1:2:bbbb::9".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(budget_subject("192.0.2.7".parse().unwrap()), "192.0.2.7");
     }
 }

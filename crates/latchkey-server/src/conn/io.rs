@@ -29,12 +29,18 @@ pub struct EdgeIo {
     activity: Arc<Activity>,
     /// A replacement answer still to be written, and how much of it is.
     pending: Option<(Vec<u8>, usize)>,
+    /// Whether an answer was replaced: the connection is closing after it.
+    replaced: bool,
 }
+
+/// What is read and dropped of a refused request before closing, so that
+/// the close is not a reset that destroys the answer on its way.
+const DRAIN_ON_CLOSE: usize = 256 * 1024;
 
 impl EdgeIo {
     /// Wraps `stream`, reporting to `activity`.
     pub fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
-        Self { stream, activity, pending: None }
+        Self { stream, activity, pending: None, replaced: false }
     }
 
     /// Counts a write starting a response head; `Some(replacement)` if it is
@@ -110,6 +116,7 @@ impl AsyncWrite for EdgeIo {
         ready!(this.poll_pending(cx))?;
         if let Some(answer) = this.on_write(buf) {
             this.pending = Some((answer, 0));
+            this.replaced = true;
             // hyper's bytes count as written; ours follow on flush.
             return Poll::Ready(Ok(buf.len()));
         }
@@ -127,6 +134,7 @@ impl AsyncWrite for EdgeIo {
             && let Some(answer) = this.on_write(first)
         {
             this.pending = Some((answer, 0));
+            this.replaced = true;
             return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
         }
         Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
@@ -145,6 +153,17 @@ impl AsyncWrite for EdgeIo {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_pending(cx))?;
+        if std::mem::take(&mut this.replaced) {
+            // The rest of the request hyper refused, as far as it has arrived.
+            let mut sink = [0u8; 8192];
+            let mut drained = 0;
+            while drained < DRAIN_ON_CLOSE {
+                match this.stream.try_read(&mut sink) {
+                    Ok(n) if n > 0 => drained += n,
+                    _ => break,
+                }
+            }
+        }
         Pin::new(&mut this.stream).poll_shutdown(cx)
     }
 }

@@ -10,6 +10,7 @@ mod common;
 mod db;
 mod faults;
 mod forward_auth_nginx;
+mod hardening_edge;
 mod hardening_input;
 mod init_serve;
 mod isolation;
