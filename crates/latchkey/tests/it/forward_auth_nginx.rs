@@ -93,6 +93,7 @@ http {
             proxy_set_header Content-Length "";
             # Set here, never taken from the client.
             proxy_set_header X-Latchkey-Scope $latchkey_scope;
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Forwarded-Method $request_method;
@@ -137,7 +138,7 @@ http {
 "#;
 
 /// A running nginx; killed on drop.
-struct Nginx {
+pub struct Nginx {
     /// `http://127.0.0.1:PORT`, the server block with `auth_request`.
     front: String,
     dir: tempfile::TempDir,
@@ -151,7 +152,7 @@ fn free_port() -> u16 {
 
 impl Nginx {
     /// Starts nginx in front of the latchkey server at `latchkey_url`.
-    async fn start(latchkey_url: &str) -> Self {
+    pub async fn start(latchkey_url: &str) -> Self {
         assert!(
             Path::new(NGINX).exists(),
             "{NGINX} not found: the forward-auth tests run a real nginx. Install it with \
@@ -237,7 +238,7 @@ impl Nginx {
         Resp { status, body, text, headers }
     }
 
-    async fn post(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         self.send(reqwest::Method::POST, path, headers).await
     }
 
@@ -248,7 +249,7 @@ impl Nginx {
     /// Asserts `r` has `status` (and, for a refusal, the error `code`), with
     /// nginx's log in the message: a refusal nginx could not map shows there
     /// as `auth request unexpected status`.
-    fn expect(&self, r: &Resp, status: u16, code: Option<&str>, what: &str) {
+    pub fn expect(&self, r: &Resp, status: u16, code: Option<&str>, what: &str) {
         assert_eq!(r.status, status, "{what}: {}\n{}", r.text, self.logs());
         if let Some(code) = code {
             assert_eq!(r.error_code(), code, "{what}");

@@ -239,6 +239,22 @@ async fn d03_behind_a_trusted_proxy_the_right_most_untrusted_entry_is_counted() 
     assert_eq!(failed[0]["ip"], "203.0.113.5");
 }
 
+#[tokio::test]
+async fn d03_through_the_documented_nginx_a_client_cannot_choose_its_address() {
+    let mut server = TestServer::start().await;
+    configure(&mut server, "trusted_proxies = [\"127.0.0.1\", \"::1\"]\n");
+    let nginx = crate::forward_auth_nginx::Nginx::start(&server.url).await;
+    let bad = format!("lk_live_{}", "C".repeat(38));
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let spoofed = format!("198.51.100.{i}");
+        let r = nginx.post("/v1/sandboxes", &[("X-API-Key", &bad), ("X-Forwarded-For", &spoofed)]).await;
+        statuses.push(r.status);
+    }
+    assert!(statuses[..30].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[30..].iter().all(|s| *s == 429), "spoofed X-Forwarded-For split the budget: {statuses:?}");
+}
+
 /// `/v1/auth/check` for `key` on a forwarded request, through either pair
 /// of headers.
 async fn check(server: &TestServer, key: &str, nginx_style: bool, method: &str, uri: &[u8]) -> reqwest::Response {
