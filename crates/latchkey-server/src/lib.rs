@@ -100,8 +100,12 @@ fn spawn_failed_auth_sweeper(state: &AppState) -> tokio::task::JoinHandle<()> {
 /// Serves `state` on `listener` until `shutdown` resolves, then drains
 /// in-flight requests (within the shutdown deadline) and writes pending key
 /// usage. Connections are served as [`conn`] describes.
+/// With `metrics_listener` (bound to [`Settings::metrics_listen`]),
+/// `GET /metrics` is served there, with the same connection limits, until
+/// the main listener stops.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -123,7 +127,14 @@ pub async fn serve(
     let upkeep = metrics::spawn_upkeep();
     let sweeper = spawn_failed_auth_sweeper(&state);
     let limits = state.settings.connections.clone();
+    let metrics_server = metrics_listener.map(|l| {
+        let (router, limits) = (routes::metrics_router(state.clone()), limits.clone());
+        tokio::spawn(async move { conn::serve_connections(l, router, &limits, std::future::pending()).await })
+    });
     conn::serve_connections(listener, app(state), &limits, shutdown).await;
+    if let Some(task) = metrics_server {
+        task.abort();
+    }
     sweeper.abort();
     flusher.abort();
     cache_upkeep.abort();

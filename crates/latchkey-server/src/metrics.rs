@@ -14,6 +14,7 @@
 //! | `latchkey_ratelimit_fallback_total` | counter: checks decided on this node because Redis was unreachable |
 //! | `latchkey_db_pool_connections{state}` | gauge: `open` and `idle` connections |
 //! | `latchkey_key_cache_entries` | gauge: cached key records |
+//! | `latchkey_connections_refused_total` | counter: connections answered 503 at the connection limit |
 
 use std::sync::OnceLock;
 

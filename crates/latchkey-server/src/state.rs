@@ -42,6 +42,9 @@ pub struct Settings {
     /// With a token, `GET /metrics` needs `Authorization: Bearer <token>`;
     /// without, it is public.
     pub metrics_token: Option<MetricsToken>,
+    /// With an address, `GET /metrics` is served there and not on the main
+    /// listener.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -141,6 +144,7 @@ impl Default for Settings {
             trusted_proxies: crate::forwarded::TrustedProxies::default(),
             connections: crate::conn::ConnectionLimits::default(),
             metrics_token: None,
+            metrics_listen: None,
         }
     }
 }

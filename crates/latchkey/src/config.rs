@@ -19,6 +19,8 @@
 //! # GET /metrics needs `Authorization: Bearer <token>` when a token is set
 //! # (or LATCHKEY_METRICS_TOKEN); public otherwise.
 //! metrics_token_file = "/etc/latchkey/metrics-token"
+//! # Or serve it on an address of its own (then not on the main listener).
+//! metrics_listen = "127.0.0.1:9464"
 //!
 //! # Connections (flags of the same names override these).
 //! [server]
@@ -71,6 +73,8 @@ pub struct FileConfig {
     pub metrics_token: Option<String>,
     /// A file holding it.
     pub metrics_token_file: Option<PathBuf>,
+    /// Where `GET /metrics` is served instead of the main listener.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Connection limits.
     #[serde(default)]
     pub server: ServerConfig,
@@ -168,6 +172,9 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
         let token = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
         settings.metrics_token =
             Some(MetricsToken::new(&token).with_context(|| format!("{} is empty", file.display()))?);
+    }
+    if let Some(at) = file.metrics_listen {
+        settings.metrics_listen = Some(at);
     }
     let server = &file.server;
     let conns = &mut settings.connections;

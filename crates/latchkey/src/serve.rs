@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Log output: `text` or `json`.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Serve `GET /metrics` on this address instead of the main listener
+    /// (overrides `metrics_listen` in latchkey.toml).
+    #[arg(long, env = "LATCHKEY_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Time a connection has to send a request's headers (`10s`; overrides
     /// `server.header_read_timeout` in latchkey.toml).
     #[arg(long, value_parser = crate::config::seconds)]
@@ -104,6 +108,7 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
         tracing::info!(config = %path.display(), routes = settings.routes.len(), "configuration read");
     }
     crate::config::apply_env(&mut settings);
+    settings.metrics_listen = args.metrics_listen.or(settings.metrics_listen);
     let conns = &mut settings.connections;
     conns.header_read_timeout = args.header_read_timeout.unwrap_or(conns.header_read_timeout);
     conns.idle_timeout = args.idle_timeout.unwrap_or(conns.idle_timeout);
@@ -134,7 +139,17 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
     );
     // A line for people and for scripts that started us on port 0.
     println!("latchkey listening on http://{addr}");
-    latchkey_server::serve(listener, state, shutdown_signal()).await?;
+    let metrics_listener = match state.settings.metrics_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at}"))?;
+            let at = l.local_addr()?;
+            tracing::info!(%at, "metrics served on their own listener");
+            println!("latchkey metrics on http://{at}/metrics");
+            Some(l)
+        }
+        None => None,
+    };
+    latchkey_server::serve(listener, metrics_listener, state, shutdown_signal()).await?;
     tracing::info!("latchkey stopped");
     Ok(())
 }

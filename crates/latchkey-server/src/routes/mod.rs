@@ -66,9 +66,11 @@ pub fn router(state: AppState) -> Router {
     let mut public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(crate::metrics::readyz))
-        .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/auth/signup", post(people::signup))
         .route("/v1/auth/login", post(people::login));
+    if state.settings.metrics_listen.is_none() {
+        public = public.route("/metrics", get(crate::metrics::metrics));
+    }
     if state.settings.bench_echo {
         public = public.route("/bench/echo", post(verify::echo));
     }
@@ -77,6 +79,15 @@ pub fn router(state: AppState) -> Router {
         // Authenticates its caller itself (the hot path skips the middleware).
         .route("/v1/keys/verify", post(verify::verify))
         .merge(authenticated)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// `GET /metrics` alone, for its own listener (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(crate::metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

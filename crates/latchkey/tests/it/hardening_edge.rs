@@ -409,3 +409,18 @@ async fn d19_metrics_can_require_a_token() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.text.contains("latchkey_"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn d19_metrics_can_have_a_listener_of_their_own() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let at = format!("127.0.0.1:{port}");
+    let server = TestServer::start_with(&["--metrics-listen", &at]).await;
+    let r = server.anonymous().get("/metrics").await;
+    assert_eq!(r.status, 404, "not on the main listener: {}", r.text);
+    assert_envelope(&r.text, "not_found");
+    let page = reqwest::get(format!("http://{at}/metrics")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("latchkey_"));
+    let other = reqwest::get(format!("http://{at}/v1/me")).await.unwrap();
+    assert_eq!(other.status(), 404, "only the metrics there");
+}
