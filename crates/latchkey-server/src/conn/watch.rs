@@ -5,8 +5,9 @@
 //! no clock reading and no allocation. The [`watchdog`] wakes once per
 //! timeout period, compares the counters with its last look, and decides:
 //!
-//! * a request in flight: nothing to time out (the handlers bound their own
-//!   work);
+//! * a request in flight: it has until the next look (one idle timeout
+//!   later) to be answered; a request still unanswered then (a client
+//!   sending its body byte by byte, a stuck handler) ends the connection;
 //! * a request finished since the last look: the connection is idle from
 //!   now, and has the idle timeout;
 //! * idle, and bytes arrived: a request is being read from now, and has the
@@ -17,7 +18,8 @@
 //! watchdog's wake-ups, so a phase can last up to one period longer than its
 //! timeout: a connection that never completes a request lasts at most the
 //! header-read timeout, one that goes quiet after a request at most the idle
-//! timeout plus the header-read timeout.
+//! timeout plus the header-read timeout, and a request is answered within
+//! one to two idle timeouts or its connection closed.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -96,8 +98,13 @@ pub async fn watchdog(activity: &Activity, limits: &ConnectionLimits) {
         let busy = seen.started > seen.responded;
         let served = seen.responded != last.responded;
         let read = seen.reads != last.reads;
+        let same_request = seen.started == last.started;
         last = seen;
         phase = match phase {
+            Phase::Busy if busy && same_request => {
+                tracing::debug!("closing a connection whose request was not answered within the idle timeout");
+                return;
+            }
             _ if busy => Phase::Busy,
             _ if served => Phase::Idle,
             Phase::Busy => Phase::Idle,

@@ -184,6 +184,23 @@ async fn d02_a_half_sent_request_does_not_block_shutdown() {
     assert!(server.logs().contains("shutdown deadline passed"), "{}", server.logs());
 }
 
+#[tokio::test]
+async fn d02_a_trickling_body_does_not_hold_a_connection() {
+    let server = TestServer::start_with(&["--header-read-timeout", "1s", "--idle-timeout", "1s"]).await;
+    let mut s = TcpStream::connect(addr(&server)).await.unwrap();
+    s.write_all(
+        b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let _ =
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await.expect("still open after 10 s");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "closed after {took:?}");
+}
+
 /// A `/v1/auth/check` with a bad key, as from `xff` when given.
 async fn bad_check(server: &TestServer, xff: Option<&str>) -> u16 {
     let mut req = reqwest::Client::new()
