@@ -221,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn ambiguous_spellings_are_refused() {
+    fn d08_ambiguous_spellings_are_refused() {
         for (uri, why) in [
             ("", A::NotAbsolutePath),
             ("*", A::NotAbsolutePath),

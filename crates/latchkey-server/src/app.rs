@@ -225,7 +225,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_short_plain_request_ids_are_kept() {
+    fn d12_only_short_plain_request_ids_are_kept() {
         for good in ["a", "req-1", "01HZX.abc_def:42", &"x".repeat(128)] {
             assert!(sane_request_id(good.as_bytes()), "{good}");
         }

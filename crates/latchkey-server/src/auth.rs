@@ -425,7 +425,7 @@ mod tests {
     /// through a trusted proxy, cost one budget each: an address, never the
     /// header's text.
     #[test]
-    fn forwarded_values_do_not_grow_the_failed_auth_table() {
+    fn d03_forwarded_values_do_not_grow_the_failed_auth_table() {
         let budgets = RateLimiter::new();
         let untrusted = Settings::default();
         let behind_proxy =

@@ -173,7 +173,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hyper_statuses_get_the_envelope() {
+    fn d17_hyper_statuses_get_the_envelope() {
         for (status, code) in [("400", "invalid_request"), ("414", "uri_too_long"), ("431", "headers_too_large")] {
             let answer = String::from_utf8(replacement(status.as_bytes()).unwrap()).unwrap();
             let (head, body) = answer.split_once("\r\n\r\n").unwrap();
