@@ -100,6 +100,7 @@ fn spawn_failed_auth_sweeper(state: &AppState) -> tokio::task::JoinHandle<()> {
 /// Serves `state` on `listener` until `shutdown` resolves, then drains
 /// in-flight requests (within the shutdown deadline) and writes pending key
 /// usage. Connections are served as [`conn`] describes.
+///
 /// With `metrics_listener` (bound to [`Settings::metrics_listen`]),
 /// `GET /metrics` is served there, with the same connection limits, until
 /// the main listener stops.
