@@ -54,7 +54,7 @@ pub fn bump(counter: &AtomicU64) {
     counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Snapshot {
     reads: u64,
     started: u64,
@@ -71,7 +71,7 @@ impl Activity {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Reading a request's head.
     Head,
@@ -81,8 +81,27 @@ enum Phase {
     Busy,
 }
 
+/// The phase after a look at the counters (`last` at the previous look,
+/// `seen` now) that ends a period of `phase`; `None` to close the
+/// connection.
+fn step(phase: Phase, last: Snapshot, seen: Snapshot) -> Option<Phase> {
+    let busy = seen.started > seen.responded;
+    let served = seen.responded != last.responded;
+    let read = seen.reads != last.reads;
+    let same_request = seen.started == last.started;
+    match phase {
+        // Unanswered for a whole period.
+        Phase::Busy if busy && same_request => None,
+        _ if busy => Some(Phase::Busy),
+        _ if served => Some(Phase::Idle),
+        Phase::Busy => Some(Phase::Idle),
+        Phase::Idle if read => Some(Phase::Head),
+        Phase::Idle | Phase::Head => None,
+    }
+}
+
 /// Resolves when the connection has overstayed its header-read or idle
-/// timeout (see the module documentation).
+/// timeout, or a request its idle timeout (see the module documentation).
 pub async fn watchdog(activity: &Activity, limits: &ConnectionLimits) {
     let mut last = activity.snapshot();
     let mut phase = Phase::Head;
@@ -93,32 +112,12 @@ pub async fn watchdog(activity: &Activity, limits: &ConnectionLimits) {
             Phase::Idle | Phase::Busy => limits.idle_timeout,
         };
         tokio::time::sleep_until(since + period).await;
-        let now = Instant::now();
         let seen = activity.snapshot();
-        let busy = seen.started > seen.responded;
-        let served = seen.responded != last.responded;
-        let read = seen.reads != last.reads;
-        let same_request = seen.started == last.started;
-        last = seen;
-        phase = match phase {
-            Phase::Busy if busy && same_request => {
-                tracing::debug!("closing a connection whose request was not answered within the idle timeout");
-                return;
-            }
-            _ if busy => Phase::Busy,
-            _ if served => Phase::Idle,
-            Phase::Busy => Phase::Idle,
-            Phase::Idle if read => Phase::Head,
-            Phase::Idle => {
-                tracing::debug!("closing a connection idle past its timeout");
-                return;
-            }
-            Phase::Head => {
-                tracing::debug!("closing a connection that did not send a request in time");
-                return;
-            }
+        let Some(next) = step(phase, last, seen) else {
+            tracing::debug!(phase = ?phase, "closing a connection past its timeout");
+            return;
         };
-        since = now;
+        (phase, last, since) = (next, seen, Instant::now());
     }
 }
 
@@ -152,5 +151,33 @@ where
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(self.peer));
         self.app.clone().oneshot(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn d02_each_phase_has_its_timeout() {
+        let at = |reads, started, responded| Snapshot { reads, started, responded };
+        let start = at(0, 0, 0);
+        for (phase, last, seen, next, why) in [
+            (Phase::Head, start, start, None, "nothing sent in time"),
+            (Phase::Head, start, at(3, 0, 0), None, "headers not finished in time"),
+            (Phase::Head, start, at(1, 1, 0), Some(Phase::Busy), "a request in flight"),
+            (Phase::Head, start, at(1, 1, 1), Some(Phase::Idle), "answered: idle from now"),
+            (Phase::Idle, at(1, 1, 1), at(1, 1, 1), None, "idle past the timeout"),
+            (Phase::Idle, at(1, 1, 1), at(2, 1, 1), Some(Phase::Head), "a next request begins"),
+            (Phase::Idle, at(1, 1, 1), at(9, 5, 5), Some(Phase::Idle), "kept busy meanwhile"),
+            (Phase::Idle, at(1, 1, 1), at(3, 2, 2), Some(Phase::Idle), "answered meanwhile"),
+            (Phase::Busy, at(1, 1, 0), at(1, 1, 1), Some(Phase::Idle), "answered"),
+            (Phase::Busy, at(1, 1, 0), at(7, 1, 0), None, "the same request, unanswered for a period"),
+            (Phase::Busy, at(1, 1, 0), at(2, 2, 1), Some(Phase::Busy), "another request in flight"),
+            // hyper's own error answer counts as a response, owed to no request.
+            (Phase::Head, start, at(1, 0, 1), Some(Phase::Idle), "hyper answered"),
+        ] {
+            assert_eq!(step(phase, last, seen), next, "{why}");
+        }
     }
 }
