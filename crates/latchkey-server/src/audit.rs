@@ -1,7 +1,12 @@
 //! Appending to the audit trail.
 //!
-//! Handlers call [`Audit::record`] after a mutation has been stored. The
-//! event carries who acted (user or key), what, on what, from where, and the
+//! A handler builds the event of a change with [`Audit::event_by`] (or
+//! [`Audit::event`]) before making it, and hands it to the store method
+//! that makes the change, which appends it in the same transaction: a change
+//! is never stored without its event, even if the process is killed between
+//! two statements. [`Audit::record`] appends an event on its own, for what
+//! changes nothing else (a refused login, a revealed secret). The event
+//! carries who acted (user or key), what, on what, from where, and the
 //! request id; `details` hold non-secret facts only (names, scopes, roles),
 //! never a key, token or password.
 
@@ -53,18 +58,18 @@ impl<'a> From<&'a Caller> for Actor<'a> {
 }
 
 impl Audit {
-    /// Appends an event to `org_id`'s trail. A failure to write is logged,
-    /// not returned: the mutation it describes has already happened.
-    pub async fn record(
+    /// The event describing a change, built before the change is stored:
+    /// handlers hand it to the store method that makes the change, which
+    /// appends it in the same transaction (see `latchkey_store::KeyStore`).
+    pub fn event(
         &self,
-        state: &AppState,
         org_id: Option<&str>,
         actor: Actor<'_>,
         action: &str,
         target: Option<(&str, &str)>,
-        details: Value,
-    ) {
-        let event = AuditEvent {
+        details: &Value,
+    ) -> AuditEvent {
+        AuditEvent {
             id: new_id(IdKind::Event),
             org_id: org_id.map(str::to_owned),
             at: now_ms(),
@@ -76,7 +81,29 @@ impl Audit {
             ip: self.ip.clone(),
             request_id: self.request_id.clone(),
             details: details.to_string(),
-        };
+        }
+    }
+
+    /// [`Audit::event`] for a caller acting in its organization.
+    pub fn event_by(&self, caller: &Caller, action: &str, target: Option<(&str, &str)>, details: &Value) -> AuditEvent {
+        self.event(Some(&caller.org_id), caller.into(), action, target, details)
+    }
+
+    /// Appends an event to `org_id`'s trail on its own, for what changes
+    /// nothing else (a refused login, a revealed secret) and for changes
+    /// whose store method does not take their event yet. A failure to write
+    /// is logged, not returned: the mutation it describes has already
+    /// happened.
+    pub async fn record(
+        &self,
+        state: &AppState,
+        org_id: Option<&str>,
+        actor: Actor<'_>,
+        action: &str,
+        target: Option<(&str, &str)>,
+        details: Value,
+    ) {
+        let event = self.event(org_id, actor, action, target, &details);
         if let Err(e) = state.store.append_event(&event).await {
             tracing::error!(error = %e, action, "could not append an audit event");
         }

@@ -34,6 +34,32 @@ pub use model::*;
 /// organization without an admin.
 pub const LAST_ADMIN: &str = "last_admin";
 
+/// The statement appending an [`AuditEvent`], the same on both backends
+/// (bind the fields in declaration order).
+const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, action, target_type, \
+     target_id, ip, request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// Spends `$2` credits at `$3` (refilling first if the last refill is
+/// before `$4`) from the balance key `$1` spends from: the end of its
+/// rotation chain (the key itself unless rotated). The same statement on
+/// both backends; it returns the balance left, or no row when there is not
+/// enough (or the chain's end was rotated meanwhile: `rotated_to IS NULL`
+/// is re-checked against the locked row, so a balance a rotation has just
+/// handed over is never spent twice).
+const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
+       SELECT id, rotated_to, 0 FROM api_keys WHERE id = $1 \
+       UNION ALL \
+       SELECT k.id, k.rotated_to, c.depth + 1 FROM api_keys k JOIN chain c ON k.id = c.next WHERE c.depth < 64) \
+     UPDATE api_keys SET \
+       remaining = (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                    THEN refill_amount ELSE remaining END) - $2, \
+       refilled_at = CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                    THEN $3 ELSE refilled_at END \
+     WHERE id = (SELECT id FROM chain WHERE next IS NULL) AND rotated_to IS NULL AND remaining IS NOT NULL \
+       AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+            THEN refill_amount ELSE remaining END) >= $2 \
+     RETURNING remaining";
+
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -41,13 +67,22 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait OrgStore: Send + Sync {
     /// Creates the first organization, its admin user and the admin's first
-    /// key, atomically. Fails with [`StoreError::Conflict`] (changing nothing)
-    /// if any organization exists already.
-    async fn bootstrap(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<()>;
+    /// key, and appends `events`, atomically. Fails with
+    /// [`StoreError::Conflict`] (changing nothing) if any organization exists
+    /// already.
+    async fn bootstrap(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey, events: &[AuditEvent])
+    -> StoreResult<()>;
 
     /// Creates another organization with an admin (reusing the user if the
-    /// email is known) and the admin's first key, atomically.
-    async fn create_org_with_admin(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<String>;
+    /// email is known) and the admin's first key, and appends `events`,
+    /// atomically.
+    async fn create_org_with_admin(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        key: &NewApiKey,
+        events: &[AuditEvent],
+    ) -> StoreResult<String>;
 
     /// An organization by id.
     async fn get_org(&self, id: &str) -> StoreResult<Option<Org>>;
@@ -193,10 +228,16 @@ pub trait ProductStore: Send + Sync {
 }
 
 /// API keys.
+///
+/// Every method that changes a key takes the [`AuditEvent`] describing the
+/// change and appends it in the same transaction: a change is stored with
+/// its event or not at all (a crash between two commits cannot leave one
+/// without the other). The event is appended only when the change is made
+/// (not for a `None` answer).
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// Inserts a key.
-    async fn insert_key(&self, key: &NewApiKey) -> StoreResult<()>;
+    async fn insert_key(&self, key: &NewApiKey, event: &AuditEvent) -> StoreResult<()>;
 
     /// A key of `org_id` by id, with its owner.
     async fn get_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
@@ -218,30 +259,50 @@ pub trait KeyStore: Send + Sync {
         id: &str,
         patch: &KeyPatch,
         now: Millis,
+        event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>>;
 
-    /// Revokes a key at `at` (keeping an earlier revocation time if there is
-    /// one); `None` if no such key.
-    async fn revoke_key(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Revokes a key at `at`; `None` if no such key. Revocation only ever
+    /// moves `revoked_at` earlier: an earlier (or equal) revocation time is
+    /// kept, a later one (a rotation's grace period) is brought forward.
+    async fn revoke_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Inserts `new` as the successor of `old_id` and schedules the old key's
-    /// revocation at `old_revoked_at`, atomically. `None` if `old_id` does not
-    /// exist or is already revoked.
+    /// revocation at `old_revoked_at`, atomically. `None` (and nothing
+    /// changed) if `old_id` does not exist, has been rotated, or has a
+    /// revocation time at all, as decided under the row's write lock: a
+    /// revocation that committed first always wins, and one that commits
+    /// later only moves `revoked_at` earlier. The successor's credit balance
+    /// (and last refill) is the old key's at that moment, and from then on
+    /// the old key spends from it ([`KeyStore::spend_credits`]).
     async fn rotate_key(
         &self,
         org_id: &str,
         old_id: &str,
         new: &NewApiKey,
         old_revoked_at: Millis,
+        event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Deletes a key; returns its hash (to evict caches) if it existed.
-    async fn delete_key(&self, org_id: &str, id: &str) -> StoreResult<Option<KeyHash>>;
+    async fn delete_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<Option<KeyHash>>;
 
     /// Spends `cost` credits of a key atomically (exact under any
     /// concurrency, across processes sharing the database). When the key
     /// refills and its last refill is before `period_start`, the balance is
     /// first reset to the refill amount.
+    ///
+    /// A rotated key shares its balance with its successor: the credits are
+    /// spent from the end of its rotation chain (`rotated_to`, followed), so
+    /// an old key in its grace period and its successor together spend what
+    /// the old key had left, once. If the successor was deleted, the old key
+    /// has nothing left to spend.
     async fn spend_credits(
         &self,
         key_id: &str,
@@ -280,7 +341,13 @@ pub trait KeyStore: Send + Sync {
 
     /// Makes a key organization-owned (its creator stays on record); `None`
     /// if there is no such key.
-    async fn transfer_key_to_org(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn transfer_key_to_org(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
 }
 
 /// Secrets (sealed values only; encryption happens above storage) and the

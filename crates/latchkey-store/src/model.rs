@@ -520,7 +520,7 @@ pub struct AuditEvent {
     pub org_id: Option<String>,
     /// When.
     pub at: Millis,
-    /// `user` or `key` (or `anonymous`).
+    /// `user` or `key` (or `anonymous`, or `operator` at the command line).
     pub actor_type: String,
     /// The user or key id.
     pub actor_id: Option<String>,
@@ -536,6 +536,27 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     /// A JSON object of non-secret details.
     pub details: String,
+}
+
+impl AuditEvent {
+    /// An event of the operator at the command line (`latchkey init`,
+    /// `latchkey admin …`): actor type `operator`, no client address or
+    /// request id.
+    pub fn operator(org_id: &str, action: &str, target: (&str, &str), details: &serde_json::Value, at: Millis) -> Self {
+        Self {
+            id: latchkey_core::id::new_id(latchkey_core::id::IdKind::Event),
+            org_id: Some(org_id.to_owned()),
+            at,
+            actor_type: "operator".to_owned(),
+            actor_id: None,
+            action: action.to_owned(),
+            target_type: Some(target.0.to_owned()),
+            target_id: Some(target.1.to_owned()),
+            ip: None,
+            request_id: None,
+            details: details.to_string(),
+        }
+    }
 }
 
 /// Filters for listing audit events.

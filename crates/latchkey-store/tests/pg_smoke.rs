@@ -135,8 +135,8 @@ async fn round_trips_and_locking_rules() {
     let alice = new_user("alice@example.com");
     let key_plain = plain_key();
     let key = NewApiKey::admin(&key_plain, &org.id, &alice.id, "first", NOW);
-    store.bootstrap(&org, &alice, &key).await.unwrap();
-    let again = store.bootstrap(&new_org("other"), &new_user("x@example.com"), &key).await;
+    store.bootstrap(&org, &alice, &key, &[]).await.unwrap();
+    let again = store.bootstrap(&new_org("other"), &new_user("x@example.com"), &key, &[]).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
 
     assert_eq!(store.get_org(&org.id).await.unwrap(), Some(org.clone()));
@@ -176,6 +176,7 @@ async fn round_trips_and_locking_rules() {
             &gamma,
             &new_user("alice@example.com"),
             &NewApiKey::admin(&plain_key(), &gamma.id, "ignored", "g", NOW),
+            &[],
         )
         .await
         .unwrap();
@@ -229,7 +230,7 @@ async fn round_trips_and_locking_rules() {
     let mut credited = NewApiKey::admin(&plain_key(), &org.id, &alice.id, "credits", NOW);
     credited.owner_user_id = None;
     credited.remaining = Some(100);
-    store.insert_key(&credited).await.unwrap();
+    store.insert_key(&credited, &ev()).await.unwrap();
     let spends = futures_join_all((0..130).map(|i| store.spend_credits(&credited.id, 1, NOW + i, None))).await;
     let spent = spends.iter().filter(|s| matches!(s, Ok(Spend::Spent(_)))).count();
     let exhausted = spends.iter().filter(|s| matches!(s, Ok(Spend::Exhausted))).count();
@@ -284,9 +285,10 @@ async fn round_trips_and_locking_rules() {
         rotated_from: Some(key.id.clone()),
         ..NewApiKey::admin(&plain_key(), &org.id, &alice.id, "next", NOW)
     };
+    let (e1, e2) = (ev(), ev());
     let (r1, r2) = tokio::join!(
-        store.rotate_key(&org.id, &key.id, &successor, NOW + 1000),
-        store.rotate_key(&org.id, &key.id, &successor2, NOW + 1000)
+        store.rotate_key(&org.id, &key.id, &successor, NOW + 1000, &e1),
+        store.rotate_key(&org.id, &key.id, &successor2, NOW + 1000, &e2)
     );
     assert_eq!([&r1, &r2].iter().filter(|r| matches!(r, Ok(Some(_)))).count(), 1, "{r1:?} {r2:?}");
 
@@ -304,11 +306,11 @@ async fn round_trips_and_locking_rules() {
         project_id: Some(project.id.clone()),
         ..NewApiKey::admin(&plain_key(), &org.id, &alice.id, "p", NOW)
     };
-    store.insert_key(&in_project).await.unwrap();
+    store.insert_key(&in_project, &ev()).await.unwrap();
     assert!(matches!(store.delete_project(&org.id, &project.id, NOW).await, Err(StoreError::Conflict(_))));
-    store.revoke_key(&org.id, &in_project.id, NOW).await.unwrap().unwrap();
+    store.revoke_key(&org.id, &in_project.id, NOW, &ev()).await.unwrap().unwrap();
     assert!(store.delete_project(&org.id, &project.id, NOW + 1).await.unwrap());
-    assert_eq!(store.delete_key(&org.id, &in_project.id).await.unwrap(), Some(in_project.hash));
+    assert_eq!(store.delete_key(&org.id, &in_project.id, &ev()).await.unwrap(), Some(in_project.hash));
 
     // The audit trail is append-only.
     let event = AuditEvent {
@@ -478,12 +480,12 @@ async fn the_change_log_misses_no_late_commit() {
     let org = new_org("acme");
     let alice = new_user("alice@example.com");
     let admin = NewApiKey::admin(&plain_key(), &org.id, &alice.id, "admin", NOW);
-    store.bootstrap(&org, &alice, &admin).await.unwrap();
+    store.bootstrap(&org, &alice, &admin, &[]).await.unwrap();
     let (early, late) = (plain_key(), plain_key());
     let early_key = NewApiKey::admin(&early, &org.id, &alice.id, "early", NOW);
     let late_key = NewApiKey::admin(&late, &org.id, &alice.id, "late", NOW);
-    store.insert_key(&early_key).await.unwrap();
-    store.insert_key(&late_key).await.unwrap();
+    store.insert_key(&early_key, &ev()).await.unwrap();
+    store.insert_key(&late_key, &ev()).await.unwrap();
     let start = store.key_changes_cursor().await.unwrap();
 
     // A transaction changes `early` and stays open; meanwhile `late` is
@@ -495,7 +497,7 @@ async fn the_change_log_misses_no_late_commit() {
         .execute(&mut slow)
         .await
         .unwrap();
-    store.revoke_key(&org.id, &late_key.id, NOW + 1).await.unwrap();
+    store.revoke_key(&org.id, &late_key.id, NOW + 1, &ev()).await.unwrap();
     // Nothing past the open transaction is handed out yet: the cursor
     // stays before it.
     let (seen, cursor) = changes_until(&store, start, 10, |_| false).await;
@@ -516,7 +518,7 @@ async fn the_change_log_misses_no_late_commit() {
         }])
         .await
         .unwrap();
-    store.delete_key(&org.id, &late_key.id).await.unwrap();
+    store.delete_key(&org.id, &late_key.id, &ev()).await.unwrap();
     let (seen, _) = changes_until(&store, cursor, 200, |s| s.contains(&late.hash())).await;
     assert_eq!(seen, vec![late.hash()]);
 
@@ -526,4 +528,9 @@ async fn the_change_log_misses_no_late_commit() {
     assert!(seen.is_empty(), "{seen:?}");
     drop(slow);
     db.drop_db().await;
+}
+
+/// An audit event to hand to the store's mutating methods.
+fn ev() -> AuditEvent {
+    AuditEvent::operator("org_test", "test", ("api_key", "key_test"), &serde_json::json!({}), 0)
 }

@@ -120,7 +120,7 @@ fn set_up() -> Fixture {
         };
         let admin_plain = PlainKey::generate(&prefix);
         let admin_key = new_key(&admin_plain, &org.id, &user.id, "bootstrap admin key", now);
-        store.bootstrap(&org, &user, &admin_key).await.expect("bootstrap");
+        store.bootstrap(&org, &user, &admin_key, &[]).await.expect("bootstrap");
 
         let plains: Vec<PlainKey> = (0..KEYS).map(|_| PlainKey::generate(&prefix)).collect();
         let mut pending = tokio::task::JoinSet::new();
@@ -130,7 +130,7 @@ fn set_up() -> Fixture {
             }
             let record = new_key(plain, &org.id, &user.id, &format!("bench key {i}"), now);
             let store = Arc::clone(&store);
-            pending.spawn(async move { store.insert_key(&record).await.expect("insert key") });
+            pending.spawn(async move { store.insert_key(&record, &ev()).await.expect("insert key") });
         }
         while let Some(done) = pending.join_next().await {
             done.unwrap();
@@ -221,3 +221,8 @@ mod harness {
     criterion::criterion_group!(benches, super::bench_verify);
 }
 criterion_main!(harness::benches);
+
+/// An audit event to hand to the store's mutating methods.
+fn ev() -> latchkey_store::AuditEvent {
+    latchkey_store::AuditEvent::operator("org_test", "test", ("api_key", "key_test"), &serde_json::json!({}), 0)
+}

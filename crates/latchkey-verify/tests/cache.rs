@@ -33,7 +33,7 @@ async fn fixture() -> (Fixture, PlainKey) {
     let (org, user) = (new_org("acme", now), new_user("a@example.com", now));
     let f = Fixture { store, org_id: org.id.clone(), user_id: user.id.clone(), _dir: dir };
     let admin = PlainKey::generate(&prefix());
-    f.store.bootstrap(&org, &user, &new_key(&admin, &f, None)).await.unwrap();
+    f.store.bootstrap(&org, &user, &new_key(&admin, &f, None), &[]).await.unwrap();
     (f, admin)
 }
 
@@ -42,7 +42,7 @@ async fn stored_keys(f: &Fixture, n: usize) -> (Vec<PlainKey>, Vec<NewApiKey>) {
     let plains: Vec<PlainKey> = (0..n).map(|_| PlainKey::generate(&prefix())).collect();
     let keys: Vec<NewApiKey> = plains.iter().map(|p| new_key(p, f, None)).collect();
     for k in &keys {
-        f.store.insert_key(k).await.unwrap();
+        f.store.insert_key(k, &ev()).await.unwrap();
     }
     (plains, keys)
 }
@@ -72,13 +72,13 @@ async fn warm_loads_usable_keys_only() {
     let (f, _admin) = fixture().await;
     let now = now_ms();
     for _ in 0..2_500 {
-        f.store.insert_key(&new_key(&PlainKey::generate(&prefix()), &f, None)).await.unwrap();
+        f.store.insert_key(&new_key(&PlainKey::generate(&prefix()), &f, None), &ev()).await.unwrap();
     }
     let expired = new_key(&PlainKey::generate(&prefix()), &f, Some(now - 1_000));
-    f.store.insert_key(&expired).await.unwrap();
+    f.store.insert_key(&expired, &ev()).await.unwrap();
     let revoked = new_key(&PlainKey::generate(&prefix()), &f, None);
-    f.store.insert_key(&revoked).await.unwrap();
-    f.store.revoke_key(&f.org_id, &revoked.id, now).await.unwrap();
+    f.store.insert_key(&revoked, &ev()).await.unwrap();
+    f.store.revoke_key(&f.org_id, &revoked.id, now, &ev()).await.unwrap();
 
     let store: Arc<dyn Store> = f.store.clone();
     let verifier = KeyVerifier::new(store, &VerifierConfig::default());
@@ -94,12 +94,12 @@ async fn invalidation_takes_effect_on_the_next_verify() {
     let (f, admin) = fixture().await;
     let plain = PlainKey::generate(&prefix());
     let key = new_key(&plain, &f, None);
-    f.store.insert_key(&key).await.unwrap();
+    f.store.insert_key(&key, &ev()).await.unwrap();
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
     verifier.warm(now_ms()).await.unwrap();
     assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
 
-    f.store.revoke_key(&f.org_id, &key.id, now_ms()).await.unwrap();
+    f.store.revoke_key(&f.org_id, &key.id, now_ms(), &ev()).await.unwrap();
     verifier.invalidate(&plain.hash());
     assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code(), Code::Revoked);
     // Other keys are untouched.
@@ -119,7 +119,7 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     // and holds a key in.
     let (org2, admin2) = (new_org("other", now_ms()), new_user("b@example.com", now_ms()));
     let admin2_key = NewApiKey::admin(&PlainKey::generate(&prefix()), &org2.id, &admin2.id, "k", now_ms());
-    f.store.create_org_with_admin(&org2, &admin2, &admin2_key).await.unwrap();
+    f.store.create_org_with_admin(&org2, &admin2, &admin2_key, &[]).await.unwrap();
     let token = PlainKey::generate(&prefix());
     let invitation = Invitation {
         id: new_id(IdKind::Invitation),
@@ -137,7 +137,7 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     let me = f.store.get_user(&f.user_id).await.unwrap().unwrap();
     f.store.accept_invitation(&token.hash(), &me, now_ms()).await.unwrap().unwrap();
     let owned = PlainKey::generate(&prefix());
-    f.store.insert_key(&NewApiKey::admin(&owned, &org2.id, &f.user_id, "k", now_ms())).await.unwrap();
+    f.store.insert_key(&NewApiKey::admin(&owned, &org2.id, &f.user_id, "k", now_ms()), &ev()).await.unwrap();
     let later = PlainKey::generate(&prefix());
 
     // A TTL far beyond the test: only the change log can bring news.
@@ -163,10 +163,10 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     assert_eq!(quiet.0, Invalidation::Keys(Vec::new()));
 
     // "Another process" changes things; this verifier is not told.
-    f.store.revoke_key(&f.org_id, &keys[0].id, now_ms()).await.unwrap();
-    f.store.delete_key(&f.org_id, &keys[1].id).await.unwrap();
+    f.store.revoke_key(&f.org_id, &keys[0].id, now_ms(), &ev()).await.unwrap();
+    f.store.delete_key(&f.org_id, &keys[1].id, &ev()).await.unwrap();
     assert!(f.store.remove_member(&org2.id, &f.user_id).await.unwrap());
-    f.store.insert_key(&new_key(&later, &f, None)).await.unwrap();
+    f.store.insert_key(&new_key(&later, &f, None), &ev()).await.unwrap();
 
     let started = Instant::now();
     let want = [Code::Revoked, Code::NotFound, Code::Disabled, Code::Valid];
@@ -187,14 +187,14 @@ async fn busy_keys_are_re_read_in_the_background() {
     let (f, _admin) = fixture().await;
     let plain = PlainKey::generate(&prefix());
     let key = new_key(&plain, &f, None);
-    f.store.insert_key(&key).await.unwrap();
+    f.store.insert_key(&key, &ev()).await.unwrap();
     let ttl = Duration::from_secs(4);
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_ttl: ttl, ..Default::default() });
     let loaded = Instant::now();
     assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
 
     // "Another node" revokes the key: this verifier is not told.
-    f.store.revoke_key(&f.org_id, &key.id, now_ms()).await.unwrap();
+    f.store.revoke_key(&f.org_id, &key.id, now_ms(), &ev()).await.unwrap();
     assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)), "cached");
 
     tokio::time::sleep(ttl / 2 + Duration::from_millis(100)).await;
@@ -223,8 +223,8 @@ async fn due_keys_are_re_read_together() {
         assert!(matches!(verifier.verify(p.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
     }
     // "Another node" revokes one key and deletes another: this verifier is not told.
-    f.store.revoke_key(&f.org_id, &keys[0].id, now_ms()).await.unwrap();
-    f.store.delete_key(&f.org_id, &keys[1].id).await.unwrap();
+    f.store.revoke_key(&f.org_id, &keys[0].id, now_ms(), &ev()).await.unwrap();
+    f.store.delete_key(&f.org_id, &keys[1].id, &ev()).await.unwrap();
 
     let mut seen = codes_of(&verifier, &plains).await;
     assert_eq!(seen, [Code::Valid, Code::Valid, Code::Valid], "cached");
@@ -255,7 +255,7 @@ async fn usage_of_many_keys_is_written_exactly_in_chunks() {
     for _ in 0..n {
         let plain = PlainKey::generate(&prefix());
         let key = new_key(&plain, &f, None);
-        f.store.insert_key(&key).await.unwrap();
+        f.store.insert_key(&key, &ev()).await.unwrap();
         keys.push((plain, key.id));
     }
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
@@ -303,7 +303,7 @@ async fn budgeted_flushes_sweep_keys_in_id_order() {
     for _ in 0..5 {
         let plain = PlainKey::generate(&prefix());
         let key = new_key(&plain, &f, None);
-        f.store.insert_key(&key).await.unwrap();
+        f.store.insert_key(&key, &ev()).await.unwrap();
         verifier.check(plain.expose(), &Checks::default(), now_ms()).await.unwrap();
         ids.push(key.id);
     }
@@ -321,4 +321,9 @@ async fn budgeted_flushes_sweep_keys_in_id_order() {
     assert!(written(&ids[3]).await && !written(&ids[4]).await);
     assert_eq!(verifier.flush().await.unwrap(), 1);
     assert!(written(&ids[4]).await);
+}
+
+/// An audit event to hand to the store's mutating methods.
+fn ev() -> latchkey_store::AuditEvent {
+    latchkey_store::AuditEvent::operator("org_test", "test", ("api_key", "key_test"), &serde_json::json!({}), 0)
 }

@@ -9,7 +9,7 @@ use latchkey_core::crypto::MasterKey;
 use latchkey_server::keyring::{KeySource, Keyring, pending_path, read_key_file, sync_dir, write_key_file};
 use latchkey_store::{Rewrap, Store, StoreError};
 
-use crate::init::{InitArgs, prepare, report};
+use crate::init::{InitArgs, events, prepare, report};
 use crate::master_key::MasterKeyArgs;
 use crate::storage::StorageArgs;
 
@@ -60,7 +60,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::CreateOrg(args) => {
             let b = prepare(&args)?;
             let store = args.storage.open().await?;
-            let user_id = store.create_org_with_admin(&b.org, &b.user, &b.key).await?;
+            let user_id = store.create_org_with_admin(&b.org, &b.user, &b.key, &events(&b)).await?;
             report(&args, &b, &user_id);
             Ok(())
         }

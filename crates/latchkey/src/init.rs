@@ -5,7 +5,7 @@ use clap::Args;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
-use latchkey_store::{NewApiKey, NewOrg, NewUser, StoreError};
+use latchkey_store::{AuditEvent, NewApiKey, NewOrg, NewUser, StoreError};
 
 use crate::storage::StorageArgs;
 
@@ -65,6 +65,23 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
     Ok(Bootstrap { org, user, key, plain })
 }
 
+/// The audit events of a new organization made at the command line
+/// (`org.create`, and `api_key.create` for the admin's key), stored in the
+/// same transaction as the organization.
+pub fn events(b: &Bootstrap) -> Vec<AuditEvent> {
+    let at = b.org.created_at;
+    vec![
+        AuditEvent::operator(&b.org.id, "org.create", ("org", &b.org.id), &serde_json::json!({"name": b.org.name}), at),
+        AuditEvent::operator(
+            &b.org.id,
+            "api_key.create",
+            ("api_key", &b.key.id),
+            &serde_json::json!({"name": b.key.name, "scopes": b.key.scopes, "owner": "user"}),
+            at,
+        ),
+    ]
+}
+
 /// Prints the result; the key is printed once, here.
 pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &str) {
     if args.json {
@@ -83,7 +100,7 @@ pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &str) {
 pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     let b = prepare(&args)?;
     let store = args.storage.open().await?;
-    match store.bootstrap(&b.org, &b.user, &b.key).await {
+    match store.bootstrap(&b.org, &b.user, &b.key, &events(&b)).await {
         Ok(()) => {
             report(&args, &b, &b.user.id);
             Ok(())

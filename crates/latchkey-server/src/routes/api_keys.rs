@@ -220,8 +220,9 @@ pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Mill
     Minted { plain, record }
 }
 
-/// Stores a freshly minted key and reads it back; logs and audits the
-/// creation (`details` go to the audit event, never the plaintext).
+/// Stores a freshly minted key with its audit event (one transaction) and
+/// reads it back; logs the creation (`details` go to the audit event, never
+/// the plaintext).
 pub(crate) async fn store_minted(
     state: &AppState,
     caller: &Caller,
@@ -229,14 +230,14 @@ pub(crate) async fn store_minted(
     minted: &Minted,
     details: serde_json::Value,
 ) -> Result<ApiKeyRecord, ApiError> {
-    state.store.insert_key(&minted.record).await?;
+    let event = audit.event_by(caller, "api_key.create", Some(("api_key", &minted.record.id)), &details);
+    state.store.insert_key(&minted.record, &event).await?;
     let stored = state
         .store
         .get_key(&caller.org_id, &minted.record.id)
         .await?
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
     tracing::info!(key_id = %stored.id, org_id = %stored.org_id, kind = stored.kind.as_str(), "api key created");
-    audit.by(state, caller, "api_key.create", Some(("api_key", &stored.id)), details).await;
     Ok(stored)
 }
 
@@ -383,22 +384,22 @@ pub async fn update(
         return Err(ApiError::bad_request("refill needs remaining (a credit balance); clear refill too"));
     }
     let now = now_ms();
+    let details = json!({
+        "name": req.name,
+        "rateLimitPerMinute": patch.rate_limit_per_minute.unwrap_or(key.rate_limit_per_minute),
+        "rateLimitPerDay": patch.rate_limit_per_day.unwrap_or(key.rate_limit_per_day),
+        "remaining": remaining_after,
+    });
+    let event = audit.event_by(&caller, "api_key.update", Some(("api_key", &key.id)), &details);
     let updated = state
         .store
-        .update_key(&caller.org_id, &key.id, &patch, now)
+        .update_key(&caller.org_id, &key.id, &patch, now, &event)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     state.invalidate_keys(&[updated.hash]).await;
     if patch.rate_limit_per_minute.is_some() || patch.rate_limit_per_day.is_some() {
         state.verifier.reset_limits(&updated.id);
     }
-    let details = json!({
-        "name": req.name,
-        "rateLimitPerMinute": updated.rate_limit_per_minute,
-        "rateLimitPerDay": updated.rate_limit_per_day,
-        "remaining": updated.remaining,
-    });
-    audit.by(&state, &caller, "api_key.update", Some(("api_key", &updated.id)), details).await;
     Ok(Json(Data { data: view(&updated, now) }))
 }
 
@@ -451,11 +452,14 @@ pub async fn revoke(
     caller.require_key_management()?;
     let key = find(&state, &caller, &id).await?;
     let now = now_ms();
-    let revoked =
-        state.store.revoke_key(&caller.org_id, &key.id, now).await?.ok_or_else(|| ApiError::not_found("API key"))?;
+    let event = audit.event_by(&caller, "api_key.revoke", Some(("api_key", &key.id)), &json!({}));
+    let revoked = state
+        .store
+        .revoke_key(&caller.org_id, &key.id, now, &event)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
     state.invalidate_keys(&[revoked.hash]).await;
     tracing::info!(key_id = %revoked.id, "api key revoked");
-    audit.by(&state, &caller, "api_key.revoke", Some(("api_key", &revoked.id)), json!({})).await;
     Ok(Json(Data { data: view(&revoked, now) }))
 }
 
@@ -511,15 +515,15 @@ pub async fn rotate(
         surface_id: old.surface_id.clone(),
     };
     let minted = mint(&prefix, spec, &caller, now);
+    let details = json!({"newKeyId": minted.record.id, "gracePeriodMs": grace});
+    let event = audit.event_by(&caller, "api_key.rotate", Some(("api_key", &old.id)), &details);
     let new = state
         .store
-        .rotate_key(&caller.org_id, &old.id, &minted.record, now + grace)
+        .rotate_key(&caller.org_id, &old.id, &minted.record, now + grace, &event)
         .await?
         .ok_or_else(|| ApiError::conflict("the key was revoked or rotated meanwhile"))?;
     state.invalidate_keys(&[old.hash]).await;
     tracing::info!(old_key_id = %old.id, new_key_id = %new.id, grace_ms = grace, "api key rotated");
-    let details = json!({"newKeyId": new.id, "gracePeriodMs": grace});
-    audit.by(&state, &caller, "api_key.rotate", Some(("api_key", &old.id)), details).await;
     Ok((StatusCode::CREATED, Json(shown(&new, &minted.plain, now))))
 }
 
@@ -533,10 +537,11 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require_key_management()?;
     let key = find(&state, &caller, &id).await?;
-    let hash = state.store.delete_key(&caller.org_id, &key.id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
+    let event = audit.event_by(&caller, "api_key.delete", Some(("api_key", &key.id)), &json!({"name": key.name}));
+    let hash =
+        state.store.delete_key(&caller.org_id, &key.id, &event).await?.ok_or_else(|| ApiError::not_found("API key"))?;
     state.invalidate_keys(&[hash]).await;
     tracing::info!(key_id = %key.id, "api key deleted");
-    audit.by(&state, &caller, "api_key.delete", Some(("api_key", &key.id)), json!({"name": key.name})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -557,13 +562,13 @@ pub async fn transfer(
     }
     let key = find(&state, &caller, &id).await?;
     let now = now_ms();
+    let details = json!({"from": key.owner_user_id, "to": "org"});
+    let event = audit.event_by(&caller, "api_key.transfer", Some(("api_key", &key.id)), &details);
     let moved = state
         .store
-        .transfer_key_to_org(&caller.org_id, &key.id, now)
+        .transfer_key_to_org(&caller.org_id, &key.id, now, &event)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     state.invalidate_keys(&[moved.hash]).await;
-    let details = json!({"from": key.owner_user_id, "to": "org"});
-    audit.by(&state, &caller, "api_key.transfer", Some(("api_key", &moved.id)), details).await;
     Ok(Json(Data { data: view(&moved, now) }))
 }

@@ -6,8 +6,11 @@ use latchkey_core::time_fmt::Millis;
 use sqlx::Row;
 
 use super::rows::record;
-use super::{PgStore, page_limit};
-use crate::{ApiKeyRecord, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreError, StoreResult, UsageCount};
+use super::{PgStore, insert_event, page_limit};
+use crate::{
+    ApiKeyRecord, AuditEvent, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreError, StoreResult,
+    UsageCount,
+};
 
 /// Inserts a key inside a transaction (bootstrap, rotation).
 pub(super) async fn insert_key_tx(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, k: &NewApiKey) -> StoreResult<()> {
@@ -49,6 +52,16 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgre
 }
 
 impl PgStore {
+    /// Whether `key_id` has been rotated (so its balance lives, or has just
+    /// moved, further down its rotation chain).
+    async fn is_rotated(&self, key_id: &str) -> StoreResult<bool> {
+        let rotated: Option<bool> = sqlx::query_scalar("SELECT rotated_to IS NOT NULL FROM api_keys WHERE id = $1")
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(rotated.unwrap_or(false))
+    }
+
     async fn fetch_key<'e, E>(&self, executor: E, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>
     where
         E: sqlx::Executor<'e, Database = sqlx::Postgres>,
@@ -64,8 +77,11 @@ impl PgStore {
 
 #[async_trait]
 impl KeyStore for PgStore {
-    async fn insert_key(&self, key: &NewApiKey) -> StoreResult<()> {
-        insert(key).execute(&self.pool).await?;
+    async fn insert_key(&self, key: &NewApiKey, event: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert(key).execute(&mut *tx).await?;
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -114,6 +130,7 @@ impl KeyStore for PgStore {
         id: &str,
         patch: &KeyPatch,
         now: Millis,
+        event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
         // Each optional field: a "set?" flag and the new value (NULL clears).
         fn part<T: Copy>(v: Option<Option<T>>) -> (bool, Option<T>) {
@@ -150,7 +167,11 @@ impl KeyStore for PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let rec = if n == 0 { None } else { self.fetch_key(&mut *tx, org_id, id).await? };
+        if n == 0 {
+            return Ok(None);
+        }
+        let rec = self.fetch_key(&mut *tx, org_id, id).await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -166,24 +187,26 @@ impl KeyStore for PgStore {
         // is left. A concurrent spend makes it wait for the row, after which
         // PostgreSQL re-evaluates the condition and the new balance against
         // the row as the other spend left it: exact under any concurrency.
-        let left: Option<i64> = sqlx::query_scalar(
-            "UPDATE api_keys SET \
-               remaining = (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-                            THEN refill_amount ELSE remaining END) - $2, \
-               refilled_at = CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-                            THEN $3 ELSE refilled_at END \
-             WHERE id = $1 AND remaining IS NOT NULL \
-               AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-                    THEN refill_amount ELSE remaining END) >= $2 \
-             RETURNING remaining",
-        )
-        .bind(key_id)
-        .bind(cost)
-        .bind(now)
-        .bind(period_start)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(left.map_or(Spend::Exhausted, Spend::Spent))
+        // A rotation of the balance's key that commits while this statement
+        // waits makes it find no row (the balance moved to the successor):
+        // for a rotated key, another attempt, on a new snapshot, follows the
+        // chain to it (a key never rotated is simply exhausted).
+        for _ in 0..3 {
+            let left: Option<i64> = sqlx::query_scalar(crate::SPEND_CREDITS)
+                .bind(key_id)
+                .bind(cost)
+                .bind(now)
+                .bind(period_start)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(left) = left {
+                return Ok(Spend::Spent(left));
+            }
+            if !self.is_rotated(key_id).await? {
+                break;
+            }
+        }
+        Ok(Spend::Exhausted)
     }
 
     async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()> {
@@ -237,7 +260,13 @@ impl KeyStore for PgStore {
             .collect())
     }
 
-    async fn revoke_key(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn revoke_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
             "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at IS NOT NULL AND revoked_at <= $3 \
@@ -249,7 +278,11 @@ impl KeyStore for PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let rec = if n == 0 { None } else { self.fetch_key(&mut *tx, org_id, id).await? };
+        if n == 0 {
+            return Ok(None);
+        }
+        let rec = self.fetch_key(&mut *tx, org_id, id).await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -260,11 +293,15 @@ impl KeyStore for PgStore {
         old_id: &str,
         new: &NewApiKey,
         old_revoked_at: Millis,
+        event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = self.pool.begin().await?;
+        // Decided under the row's write lock, against the row as committed:
+        // a key with any revocation time (a revoke that came first) is not
+        // rotated, so the rotation never postpones a revocation.
         let n = sqlx::query(
             "UPDATE api_keys SET revoked_at = $3, rotated_to = $4, updated_at = $5 \
-             WHERE org_id = $1 AND id = $2 AND (revoked_at IS NULL OR revoked_at > $5) AND rotated_to IS NULL",
+             WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL AND rotated_to IS NULL",
         )
         .bind(org_id)
         .bind(old_id)
@@ -278,18 +315,35 @@ impl KeyStore for PgStore {
             return Ok(None);
         }
         insert_key_tx(&mut tx, new).await?;
+        // The successor takes over the balance as it is now (spends since
+        // the caller read the old key included); the old key spends from it.
+        sqlx::query(
+            "UPDATE api_keys SET remaining = o.remaining, refilled_at = o.refilled_at \
+             FROM (SELECT remaining, refilled_at FROM api_keys WHERE id = $2) o WHERE api_keys.id = $1",
+        )
+        .bind(&new.id)
+        .bind(old_id)
+        .execute(&mut *tx)
+        .await?;
         let rec = self.fetch_key(&mut *tx, org_id, &new.id).await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(rec)
     }
 
-    async fn delete_key(&self, org_id: &str, id: &str) -> StoreResult<Option<KeyHash>> {
+    async fn delete_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<Option<KeyHash>> {
+        let mut tx = self.pool.begin().await?;
         let hash: Option<Vec<u8>> =
             sqlx::query_scalar("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash")
                 .bind(org_id)
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+        if hash.is_none() {
+            return Ok(None);
+        }
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
         hash.map(|h| KeyHash::from_bytes(&h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".into()))).transpose()
     }
 
@@ -305,18 +359,28 @@ impl KeyStore for PgStore {
             .collect()
     }
 
-    async fn transfer_key_to_org(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn transfer_key_to_org(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("UPDATE api_keys SET owner_user_id = NULL, updated_at = $3 WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        self.get_key(org_id, id).await
+        let rec = self.fetch_key(&mut *tx, org_id, id).await?;
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
+        Ok(rec)
     }
 
     async fn usable_keys(&self, after_id: Option<&str>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {

@@ -6,16 +6,23 @@ use latchkey_core::time_fmt::Millis;
 
 use super::keys::insert_key_tx;
 use super::rows::{member, org, role, user};
-use super::{PgStore, page_limit};
+use super::{PgStore, insert_event, page_limit};
 use crate::{
-    LAST_ADMIN, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreError, StoreResult, User,
+    AuditEvent, LAST_ADMIN, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreError, StoreResult,
+    User,
 };
 
 type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
 #[async_trait]
 impl OrgStore for PgStore {
-    async fn bootstrap(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<()> {
+    async fn bootstrap(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        key: &NewApiKey,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         // Blocks every other writer of `orgs` (another bootstrap, a sign-up)
         // until this transaction ends, so "no organization yet" stays true
@@ -27,13 +34,25 @@ impl OrgStore for PgStore {
             return Err(StoreError::Conflict(format!("already initialized (organization `{name}` exists)")));
         }
         insert_org_admin(&mut tx, org, admin, key).await?;
+        for e in events {
+            insert_event(&mut *tx, e).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn create_org_with_admin(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<String> {
+    async fn create_org_with_admin(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        key: &NewApiKey,
+        events: &[AuditEvent],
+    ) -> StoreResult<String> {
         let mut tx = self.pool.begin().await?;
         let user_id = insert_org_admin(&mut tx, org, admin, key).await?;
+        for e in events {
+            insert_event(&mut *tx, e).await?;
+        }
         tx.commit().await?;
         Ok(user_id)
     }

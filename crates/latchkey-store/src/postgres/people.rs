@@ -229,24 +229,7 @@ impl PeopleStore for PgStore {
 #[async_trait]
 impl AuditStore for PgStore {
     async fn append_event(&self, e: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, action, target_type, target_id, ip, \
-             request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&e.id)
-        .bind(&e.org_id)
-        .bind(e.at)
-        .bind(&e.actor_type)
-        .bind(&e.actor_id)
-        .bind(&e.action)
-        .bind(&e.target_type)
-        .bind(&e.target_id)
-        .bind(&e.ip)
-        .bind(&e.request_id)
-        .bind(&e.details)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        super::insert_event(&self.pool, e).await
     }
 
     async fn list_events(&self, org_id: &str, f: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>> {

@@ -143,3 +143,26 @@ impl Store for SqliteStore {
 fn page_limit(page: &Page) -> i64 {
     i64::from(page.limit.clamp(1, 100))
 }
+
+/// Appends an audit event with `exec` (inside the transaction of the change
+/// it describes, or alone).
+pub(super) async fn insert_event<'c>(
+    exec: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    e: &crate::AuditEvent,
+) -> StoreResult<()> {
+    sqlx::query(crate::INSERT_AUDIT_EVENT)
+        .bind(&e.id)
+        .bind(&e.org_id)
+        .bind(e.at)
+        .bind(&e.actor_type)
+        .bind(&e.actor_id)
+        .bind(&e.action)
+        .bind(&e.target_type)
+        .bind(&e.target_id)
+        .bind(&e.ip)
+        .bind(&e.request_id)
+        .bind(&e.details)
+        .execute(exec)
+        .await?;
+    Ok(())
+}

@@ -6,14 +6,21 @@ use latchkey_core::time_fmt::Millis;
 
 use super::keys::insert_key_tx;
 use super::rows::{member, org, role, user};
-use super::{SqliteStore, page_limit};
+use super::{SqliteStore, insert_event, page_limit};
 use crate::{
-    LAST_ADMIN, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreError, StoreResult, User,
+    AuditEvent, LAST_ADMIN, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreError, StoreResult,
+    User,
 };
 
 #[async_trait]
 impl OrgStore for SqliteStore {
-    async fn bootstrap(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<()> {
+    async fn bootstrap(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        key: &NewApiKey,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<String> =
             sqlx::query_scalar("SELECT name FROM orgs LIMIT 1").fetch_optional(&mut *tx).await?;
@@ -21,13 +28,25 @@ impl OrgStore for SqliteStore {
             return Err(StoreError::Conflict(format!("already initialized (organization `{name}` exists)")));
         }
         insert_org_admin(&mut tx, org, admin, key).await?;
+        for e in events {
+            insert_event(&mut *tx, e).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn create_org_with_admin(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey) -> StoreResult<String> {
+    async fn create_org_with_admin(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        key: &NewApiKey,
+        events: &[AuditEvent],
+    ) -> StoreResult<String> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let user_id = insert_org_admin(&mut tx, org, admin, key).await?;
+        for e in events {
+            insert_event(&mut *tx, e).await?;
+        }
         tx.commit().await?;
         Ok(user_id)
     }
