@@ -18,7 +18,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -254,7 +254,7 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, KeyringError> {
 pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), KeyringError> {
     let io = |source| KeyringError::Io { path: path.to_owned(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
     }
     let mut aside = path.as_os_str().to_os_string();
     aside.push(format!(".tmp-{}", std::process::id()));

@@ -15,6 +15,7 @@
 //! adapter differs where locking, JSON batches and types require it.
 
 mod error;
+pub mod files;
 mod model;
 #[macro_use]
 mod rows;

@@ -27,8 +27,9 @@ impl StorageArgs {
     /// Opens the store, applying migrations.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         if let Some(url) = &self.database_url {
-            // The data directory still holds `latchkey.toml`.
-            std::fs::create_dir_all(&self.data_dir)
+            // The data directory still holds `latchkey.toml` (and the master
+            // key file): private like the SQLite one.
+            latchkey_store::files::private_dir(&self.data_dir)
                 .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))?;
             let store = PgStore::connect(url)
                 .await

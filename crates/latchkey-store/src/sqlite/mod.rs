@@ -28,7 +28,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
 
-use crate::{ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, Page, PoolStats, Store, StoreResult};
+use crate::{
+    ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, Page, PoolStats, Store, StoreResult, files,
+};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "latchkey.db";
@@ -51,11 +53,22 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/latchkey.db` and applies
-    /// pending migrations.
+    /// pending migrations. The directory is created 0700 and the database
+    /// 0600 ([`crate::files`]).
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
+        // The directory 0700 and the database 0600, whatever the umask
+        // (SQLite gives its -wal and -shm files the database file's mode);
+        // looser modes left by an older version are tightened.
+        let path = data_dir.join(DB_FILE);
+        files::private_dir(data_dir).map_err(sqlx::Error::Io)?;
+        files::private_file(&path).map_err(sqlx::Error::Io)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            files::tighten_if_exists(Path::new(&side)).map_err(sqlx::Error::Io)?;
+        }
         let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(data_dir.join(DB_FILE))
+            .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
