@@ -12,6 +12,7 @@ mod faults;
 mod forward_auth_nginx;
 mod hardening_edge;
 mod hardening_input;
+mod hardening_store;
 mod init_serve;
 mod isolation;
 mod ops;
