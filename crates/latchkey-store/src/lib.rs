@@ -64,7 +64,8 @@ const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Organizations, users and memberships.
+/// Organizations, users and memberships. Changes take their
+/// [`AuditEvent`]s into their transaction, as in [`KeyStore`].
 #[async_trait]
 pub trait OrgStore: Send + Sync {
     /// Creates the first organization, its admin user and the admin's first
@@ -93,10 +94,10 @@ pub trait OrgStore: Send + Sync {
 
     /// Creates an organization with `admin_user_id` as its admin.
     /// [`StoreError::Conflict`] if the slug is taken.
-    async fn create_org(&self, org: &NewOrg, admin_user_id: &str) -> StoreResult<()>;
+    async fn create_org(&self, org: &NewOrg, admin_user_id: &str, event: &AuditEvent) -> StoreResult<()>;
 
     /// Changes an organization; `None` if there is no such organization.
-    async fn update_org(&self, id: &str, patch: &OrgPatch) -> StoreResult<Option<Org>>;
+    async fn update_org(&self, id: &str, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>>;
 
     /// Organizations `user_id` belongs to, with their role, newest first.
     async fn user_orgs(&self, user_id: &str, page: &Page) -> StoreResult<Vec<(Org, Role)>>;
@@ -109,20 +110,35 @@ pub trait OrgStore: Send + Sync {
 
     /// Changes a member's role. `Conflict("last_admin")` if that would leave
     /// the organization without an admin; `None` if not a member.
-    async fn set_role(&self, org_id: &str, user_id: &str, role: Role) -> StoreResult<Option<Member>>;
+    async fn set_role(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: Role,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<Member>>;
 
     /// Removes a member. `Conflict("last_admin")` if they are the last
     /// admin; `false` if not a member.
-    async fn remove_member(&self, org_id: &str, user_id: &str) -> StoreResult<bool>;
+    async fn remove_member(&self, org_id: &str, user_id: &str, event: &AuditEvent) -> StoreResult<bool>;
 }
 
-/// People: accounts, passwords, sessions, invitations.
+/// People: accounts, passwords, sessions, invitations. Changes that are
+/// audited take their [`AuditEvent`]s into their transaction, as in
+/// [`KeyStore`].
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
     /// Creates a user with a password hash, an organization they administer
-    /// and their first session, atomically. [`StoreError::Conflict`] if the
-    /// email or the slug is taken.
-    async fn sign_up(&self, user: &NewUser, password_hash: &str, org: &NewOrg, session: &Session) -> StoreResult<()>;
+    /// and their first session, and appends `events`, atomically.
+    /// [`StoreError::Conflict`] if the email or the slug is taken.
+    async fn sign_up(
+        &self,
+        user: &NewUser,
+        password_hash: &str,
+        org: &NewOrg,
+        session: &Session,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
 
     /// A user and their password hash by (lowercased) email.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
@@ -130,8 +146,8 @@ pub trait PeopleStore: Send + Sync {
     /// Sets a user's password hash; `false` if there is no such user.
     async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<bool>;
 
-    /// Inserts a session.
-    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    /// Inserts a session (a login).
+    async fn insert_session(&self, session: &Session, event: &AuditEvent) -> StoreResult<()>;
 
     /// A session by token hash (whatever its state).
     async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>>;
@@ -145,27 +161,31 @@ pub trait PeopleStore: Send + Sync {
 
     /// Revokes one of `user_id`'s sessions; `false` if there is no such
     /// active session of theirs.
-    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis) -> StoreResult<bool>;
+    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool>;
 
     /// Sets the organization a session acts in by default.
     async fn set_session_org(&self, id: &str, org_id: &str) -> StoreResult<()>;
 
-    /// Inserts an invitation.
-    async fn insert_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
+    /// Inserts an invitation (with its audit event, in one transaction).
+    async fn insert_invitation(&self, invitation: &Invitation, event: &AuditEvent) -> StoreResult<()>;
 
     /// Pending (not accepted, revoked or expired) invitations of `org_id`.
     async fn list_invitations(&self, org_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>>;
 
-    /// Revokes a pending invitation of `org_id`; `false` if none.
-    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<bool>;
+    /// Revokes a pending invitation of `org_id` (with its audit event, in one
+    /// transaction); `false` if none.
+    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool>;
 
     /// Accepts the pending invitation with this token hash for `user`,
-    /// atomically adding the membership and using up the invitation.
+    /// atomically adding the membership, using up the invitation and
+    /// appending the audit event `event` builds from the invitation found
+    /// (its organization and id are known only then).
     async fn accept_invitation(
         &self,
         token_hash: &KeyHash,
         user: &User,
         now: Millis,
+        event: &(dyn for<'i> Fn(&'i Invitation) -> AuditEvent + Send + Sync),
     ) -> StoreResult<Result<Invitation, AcceptError>>;
 }
 
@@ -179,11 +199,12 @@ pub trait AuditStore: Send + Sync {
     async fn list_events(&self, org_id: &str, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>>;
 }
 
-/// Projects: a grouping layer inside an organization.
+/// Projects: a grouping layer inside an organization. Changes take their
+/// [`AuditEvent`] into their transaction, as in [`KeyStore`].
 #[async_trait]
 pub trait ProjectStore: Send + Sync {
     /// Inserts a project.
-    async fn insert_project(&self, project: &Project) -> StoreResult<()>;
+    async fn insert_project(&self, project: &Project, event: &AuditEvent) -> StoreResult<()>;
 
     /// A project of `org_id`.
     async fn get_project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>>;
@@ -198,19 +219,21 @@ pub trait ProjectStore: Send + Sync {
         id: &str,
         patch: &ProjectPatch,
         now: Millis,
+        event: &AuditEvent,
     ) -> StoreResult<Option<Project>>;
 
     /// Deletes a project. Refused with [`StoreError::Conflict`] while active
     /// (unrevoked) keys belong to it. `false` if no such project.
-    async fn delete_project(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
+    async fn delete_project(&self, org_id: &str, id: &str, now: Millis, event: &AuditEvent) -> StoreResult<bool>;
 }
 
 /// Runtype products and their surfaces (organization-owned containers that
-/// surface keys are bound to).
+/// surface keys are bound to). Changes take their [`AuditEvent`] into their
+/// transaction, as in [`KeyStore`].
 #[async_trait]
 pub trait ProductStore: Send + Sync {
     /// Inserts a product.
-    async fn insert_product(&self, product: &Product) -> StoreResult<()>;
+    async fn insert_product(&self, product: &Product, event: &AuditEvent) -> StoreResult<()>;
 
     /// A product of `org_id`.
     async fn get_product(&self, org_id: &str, id: &str) -> StoreResult<Option<Product>>;
@@ -219,7 +242,7 @@ pub trait ProductStore: Send + Sync {
     async fn list_products(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Product>>;
 
     /// Inserts a surface (its product must exist).
-    async fn insert_surface(&self, surface: &Surface) -> StoreResult<()>;
+    async fn insert_surface(&self, surface: &Surface, event: &AuditEvent) -> StoreResult<()>;
 
     /// A surface of a product of `org_id`.
     async fn get_surface(&self, org_id: &str, product_id: &str, id: &str) -> StoreResult<Option<Surface>>;
@@ -352,7 +375,8 @@ pub trait KeyStore: Send + Sync {
 }
 
 /// Secrets (sealed values only; encryption happens above storage) and the
-/// organizations' wrapped data keys.
+/// organizations' wrapped data keys. Changes of secrets take their
+/// [`AuditEvent`] into their transaction, as in [`KeyStore`].
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     /// The wrapped data key of `org_id`, if it has one yet.
@@ -388,19 +412,25 @@ pub trait SecretStore: Send + Sync {
     /// one whose version is `expected_version`. `false` when another write
     /// came first (the name was taken meanwhile, or the version moved on):
     /// the caller re-reads and seals again.
-    async fn put_secret(&self, secret: &SecretRecord, expected_version: Option<i64>) -> StoreResult<bool>;
+    async fn put_secret(
+        &self,
+        secret: &SecretRecord,
+        expected_version: Option<i64>,
+        event: &AuditEvent,
+    ) -> StoreResult<bool>;
 
     /// Deletes a secret of `org_id`; `false` if none.
-    async fn delete_secret(&self, org_id: &str, id: &str) -> StoreResult<bool>;
+    async fn delete_secret(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool>;
 }
 
-/// SSH public keys.
+/// SSH public keys. Changes take their [`AuditEvent`] into their
+/// transaction, as in [`KeyStore`].
 #[async_trait]
 pub trait SshKeyStore: Send + Sync {
     /// Inserts a key; it becomes its owner's default if they have none.
     /// [`StoreError::Conflict`] if the same key (fingerprint) is already
     /// registered in the same scope (the owner's, or organization-wide).
-    async fn insert_ssh_key(&self, key: &SshKeyRecord) -> StoreResult<SshKeyRecord>;
+    async fn insert_ssh_key(&self, key: &SshKeyRecord, event: &AuditEvent) -> StoreResult<SshKeyRecord>;
 
     /// A key of `org_id`.
     async fn get_ssh_key(&self, org_id: &str, id: &str) -> StoreResult<Option<SshKeyRecord>>;
@@ -413,11 +443,17 @@ pub trait SshKeyStore: Send + Sync {
     async fn authorized_ssh_keys(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<SshKeyRecord>>;
 
     /// Deletes a key; `false` if none.
-    async fn delete_ssh_key(&self, org_id: &str, id: &str) -> StoreResult<bool>;
+    async fn delete_ssh_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool>;
 
     /// Makes `id` (a key `user_id` owns) their one default key; `None` if
     /// they own no such key.
-    async fn set_default_ssh_key(&self, org_id: &str, user_id: &str, id: &str) -> StoreResult<Option<SshKeyRecord>>;
+    async fn set_default_ssh_key(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        id: &str,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<SshKeyRecord>>;
 }
 
 /// What a node must drop from its key cache because another node (or this

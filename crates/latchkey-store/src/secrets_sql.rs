@@ -111,7 +111,16 @@ macro_rules! secret_store_impls {
             Ok(rows.iter().map(secret).collect())
         }
 
-        async fn put_secret(&self, s: &SecretRecord, expected_version: Option<i64>) -> StoreResult<bool> {
+        async fn put_secret(
+            &self,
+            s: &SecretRecord,
+            expected_version: Option<i64>,
+            event: &AuditEvent,
+        ) -> StoreResult<bool> {
+            let mut tx = {
+                let $write_pool = &self.pool;
+                $begin_write
+            };
             let Some(expected) = expected_version else {
                 let inserted = sqlx::query(
                     "INSERT INTO secrets (id, org_id, owner_user_id, name, category, ciphertext, version, created_at, \
@@ -126,10 +135,14 @@ macro_rules! secret_store_impls {
                 .bind(s.version)
                 .bind(s.created_at)
                 .bind(s.updated_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await;
                 return match inserted {
-                    Ok(_) => Ok(true),
+                    Ok(_) => {
+                        insert_event(&mut *tx, event).await?;
+                        tx.commit().await?;
+                        Ok(true)
+                    }
                     Err(e) => match StoreError::from(e) {
                         StoreError::Conflict(_) => Ok(false),
                         other => Err(other),
@@ -147,24 +160,42 @@ macro_rules! secret_store_impls {
             .bind(s.version)
             .bind(s.updated_at)
             .bind(expected)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            insert_event(&mut *tx, event).await?;
+            tx.commit().await?;
+            Ok(true)
         }
 
-        async fn delete_secret(&self, org_id: &str, id: &str) -> StoreResult<bool> {
+        async fn delete_secret(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool> {
+            let mut tx = {
+                let $write_pool = &self.pool;
+                $begin_write
+            };
             let done = sqlx::query("DELETE FROM secrets WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            insert_event(&mut *tx, event).await?;
+            tx.commit().await?;
+            Ok(true)
         }
     }
 
     #[async_trait]
     impl SshKeyStore for $store {
-        async fn insert_ssh_key(&self, k: &SshKeyRecord) -> StoreResult<SshKeyRecord> {
+        async fn insert_ssh_key(&self, k: &SshKeyRecord, event: &AuditEvent) -> StoreResult<SshKeyRecord> {
+            let mut tx = {
+                let $write_pool = &self.pool;
+                $begin_write
+            };
             let row = sqlx::query(concat!(
                 "INSERT INTO ssh_keys (id, org_id, owner_user_id, name, algorithm, public_key, comment, fingerprint, \
                  bits, created_at, is_default) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
@@ -184,8 +215,10 @@ macro_rules! secret_store_impls {
             .bind(k.created_at)
             .bind(true)
             .bind(false)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
+            insert_event(&mut *tx, event).await?;
+            tx.commit().await?;
             Ok(ssh_key(&row))
         }
 
@@ -230,16 +263,31 @@ macro_rules! secret_store_impls {
             Ok(rows.iter().map(ssh_key).collect())
         }
 
-        async fn delete_ssh_key(&self, org_id: &str, id: &str) -> StoreResult<bool> {
+        async fn delete_ssh_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool> {
+            let mut tx = {
+                let $write_pool = &self.pool;
+                $begin_write
+            };
             let done = sqlx::query("DELETE FROM ssh_keys WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            insert_event(&mut *tx, event).await?;
+            tx.commit().await?;
+            Ok(true)
         }
 
-        async fn set_default_ssh_key(&self, org_id: &str, user_id: &str, id: &str) -> StoreResult<Option<SshKeyRecord>> {
+        async fn set_default_ssh_key(
+            &self,
+            org_id: &str,
+            user_id: &str,
+            id: &str,
+            event: &AuditEvent,
+        ) -> StoreResult<Option<SshKeyRecord>> {
             let mut tx = {
                 let $write_pool = &self.pool;
                 $begin_write
@@ -272,6 +320,7 @@ macro_rules! secret_store_impls {
             .bind(true)
             .fetch_one(&mut *tx)
             .await?;
+            insert_event(&mut *tx, event).await?;
             tx.commit().await?;
             Ok(Some(ssh_key(&row)))
         }

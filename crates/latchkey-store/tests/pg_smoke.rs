@@ -102,18 +102,21 @@ fn session(user_id: &str, org_id: &str) -> Session {
 async fn invite(store: &PgStore, org_id: &str, email: &str, role: Role) -> KeyHash {
     let token_hash = KeyHash::of(&new_id(IdKind::Invitation));
     store
-        .insert_invitation(&Invitation {
-            id: new_id(IdKind::Invitation),
-            org_id: org_id.to_owned(),
-            email: email.to_owned(),
-            role,
-            token_hash,
-            invited_by: None,
-            created_at: NOW,
-            expires_at: NOW + 3_600_000,
-            accepted_at: None,
-            revoked_at: None,
-        })
+        .insert_invitation(
+            &Invitation {
+                id: new_id(IdKind::Invitation),
+                org_id: org_id.to_owned(),
+                email: email.to_owned(),
+                role,
+                token_hash,
+                invited_by: None,
+                created_at: NOW,
+                expires_at: NOW + 3_600_000,
+                accepted_at: None,
+                revoked_at: None,
+            },
+            &ev(),
+        )
         .await
         .unwrap();
     token_hash
@@ -154,17 +157,18 @@ async fn round_trips_and_locking_rules() {
 
     // Organization patch and slug uniqueness.
     let patched = store
-        .update_org(&org.id, &OrgPatch { members_see_all_keys: Some(true), ..OrgPatch::default() })
+        .update_org(&org.id, &OrgPatch { members_see_all_keys: Some(true), ..OrgPatch::default() }, &ev())
         .await
         .unwrap()
         .unwrap();
     assert!(patched.members_see_all_keys);
     assert_eq!(patched.name, "acme");
     let other = new_org("beta");
-    store.create_org(&other, &alice.id).await.unwrap();
-    let taken = store.update_org(&other.id, &OrgPatch { slug: Some(org.slug.clone()), ..OrgPatch::default() }).await;
+    store.create_org(&other, &alice.id, &ev()).await.unwrap();
+    let taken =
+        store.update_org(&other.id, &OrgPatch { slug: Some(org.slug.clone()), ..OrgPatch::default() }, &ev()).await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
-    assert_eq!(store.update_org("org_missing", &OrgPatch::default()).await.unwrap(), None);
+    assert_eq!(store.update_org("org_missing", &OrgPatch::default(), &ev()).await.unwrap(), None);
     let orgs = store.user_orgs(&alice.id, &page(10)).await.unwrap();
     assert_eq!(orgs.len(), 2);
     assert!(orgs[0].0.id > orgs[1].0.id, "newest first");
@@ -185,26 +189,27 @@ async fn round_trips_and_locking_rules() {
     // Sign-up, invitations (accepted once, by the invited person only).
     let bob = new_user("bob@example.com");
     let bob_org = new_org("bobs");
-    store.sign_up(&bob, "hash", &bob_org, &session(&bob.id, &bob_org.id)).await.unwrap();
-    let dup = store.sign_up(&bob, "hash", &new_org("bobs2"), &session(&bob.id, &bob_org.id)).await;
+    store.sign_up(&bob, "hash", &bob_org, &session(&bob.id, &bob_org.id), &[]).await.unwrap();
+    let dup = store.sign_up(&bob, "hash", &new_org("bobs2"), &session(&bob.id, &bob_org.id), &[]).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     let token = invite(&store, &org.id, "bob@example.com", Role::Admin).await;
-    let wrong = store.accept_invitation(&token, &alice, NOW).await.unwrap();
+    let wrong = store.accept_invitation(&token, &alice, NOW, &|_| ev()).await.unwrap();
     assert_eq!(wrong, Err(AcceptError::WrongUser));
-    let accepts = futures_join_all((0..4).map(|_| store.accept_invitation(&token, &bob, NOW))).await;
+    let accepts = futures_join_all((0..4).map(|_| store.accept_invitation(&token, &bob, NOW, &|_| ev()))).await;
     let ok = accepts.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
     let not_found = accepts.iter().filter(|r| matches!(r, Ok(Err(AcceptError::NotFound)))).count();
     assert_eq!((ok, not_found), (1, 3), "{accepts:?}");
     let token2 = invite(&store, &org.id, "bob@example.com", Role::Member).await;
-    assert_eq!(store.accept_invitation(&token2, &bob, NOW).await.unwrap(), Err(AcceptError::AlreadyMember));
+    assert_eq!(store.accept_invitation(&token2, &bob, NOW, &|_| ev()).await.unwrap(), Err(AcceptError::AlreadyMember));
     assert_eq!(store.role_of(&org.id, &bob.id).await.unwrap(), Some(Role::Admin));
 
     // The last-admin rule under concurrency: of two simultaneous demotions of
     // the only two admins, exactly one succeeds.
     for round in 0..10 {
+        let (e1, e2) = (ev(), ev());
         let (a, b) = tokio::join!(
-            store.set_role(&org.id, &alice.id, Role::Member),
-            store.set_role(&org.id, &bob.id, Role::Member)
+            store.set_role(&org.id, &alice.id, Role::Member, &e1),
+            store.set_role(&org.id, &bob.id, Role::Member, &e2)
         );
         let refused =
             [&a, &b].iter().filter(|r| matches!(r, Err(StoreError::Conflict(reason)) if reason == LAST_ADMIN)).count();
@@ -218,13 +223,14 @@ async fn round_trips_and_locking_rules() {
             .collect();
         assert_eq!(admins.len(), 1);
         // Restore both as admins.
-        store.set_role(&org.id, &alice.id, Role::Admin).await.unwrap().unwrap();
-        store.set_role(&org.id, &bob.id, Role::Admin).await.unwrap().unwrap();
+        store.set_role(&org.id, &alice.id, Role::Admin, &ev()).await.unwrap().unwrap();
+        store.set_role(&org.id, &bob.id, Role::Admin, &ev()).await.unwrap().unwrap();
     }
-    let (a, b) = tokio::join!(store.remove_member(&org.id, &alice.id), store.remove_member(&org.id, &bob.id));
+    let (e1, e2) = (ev(), ev());
+    let (a, b) = tokio::join!(store.remove_member(&org.id, &alice.id, &e1), store.remove_member(&org.id, &bob.id, &e2));
     assert_eq!([&a, &b].iter().filter(|r| matches!(r, Ok(true))).count(), 1, "{a:?} {b:?}");
-    assert!(matches!(store.remove_member(&org.id, "usr_nobody").await, Ok(false)));
-    assert!(store.set_role(&org.id, "usr_nobody", Role::Member).await.unwrap().is_none());
+    assert!(matches!(store.remove_member(&org.id, "usr_nobody", &ev()).await, Ok(false)));
+    assert!(store.set_role(&org.id, "usr_nobody", Role::Member, &ev()).await.unwrap().is_none());
 
     // Credits are exact under concurrency.
     let mut credited = NewApiKey::admin(&plain_key(), &org.id, &alice.id, "credits", NOW);
@@ -301,15 +307,15 @@ async fn round_trips_and_locking_rules() {
         created_at: NOW,
         updated_at: NOW,
     };
-    store.insert_project(&project).await.unwrap();
+    store.insert_project(&project, &ev()).await.unwrap();
     let in_project = NewApiKey {
         project_id: Some(project.id.clone()),
         ..NewApiKey::admin(&plain_key(), &org.id, &alice.id, "p", NOW)
     };
     store.insert_key(&in_project, &ev()).await.unwrap();
-    assert!(matches!(store.delete_project(&org.id, &project.id, NOW).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.delete_project(&org.id, &project.id, NOW, &ev()).await, Err(StoreError::Conflict(_))));
     store.revoke_key(&org.id, &in_project.id, NOW, &ev()).await.unwrap().unwrap();
-    assert!(store.delete_project(&org.id, &project.id, NOW + 1).await.unwrap());
+    assert!(store.delete_project(&org.id, &project.id, NOW + 1, &ev()).await.unwrap());
     assert_eq!(store.delete_key(&org.id, &in_project.id, &ev()).await.unwrap(), Some(in_project.hash));
 
     // The audit trail is append-only.

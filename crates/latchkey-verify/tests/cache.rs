@@ -133,9 +133,9 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
         accepted_at: None,
         revoked_at: None,
     };
-    f.store.insert_invitation(&invitation).await.unwrap();
+    f.store.insert_invitation(&invitation, &ev()).await.unwrap();
     let me = f.store.get_user(&f.user_id).await.unwrap().unwrap();
-    f.store.accept_invitation(&token.hash(), &me, now_ms()).await.unwrap().unwrap();
+    f.store.accept_invitation(&token.hash(), &me, now_ms(), &|_| ev()).await.unwrap().unwrap();
     let owned = PlainKey::generate(&prefix());
     f.store.insert_key(&NewApiKey::admin(&owned, &org2.id, &f.user_id, "k", now_ms()), &ev()).await.unwrap();
     let later = PlainKey::generate(&prefix());
@@ -165,7 +165,7 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     // "Another process" changes things; this verifier is not told.
     f.store.revoke_key(&f.org_id, &keys[0].id, now_ms(), &ev()).await.unwrap();
     f.store.delete_key(&f.org_id, &keys[1].id, &ev()).await.unwrap();
-    assert!(f.store.remove_member(&org2.id, &f.user_id).await.unwrap());
+    assert!(f.store.remove_member(&org2.id, &f.user_id, &ev()).await.unwrap());
     f.store.insert_key(&new_key(&later, &f, None), &ev()).await.unwrap();
 
     let started = Instant::now();

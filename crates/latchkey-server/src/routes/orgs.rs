@@ -129,9 +129,14 @@ pub async fn create(
         None => slugify(&name),
     };
     let org = NewOrg { id: new_id(IdKind::Org), name, slug, members_see_all_keys: false, created_at: now_ms() };
-    state.store.create_org(&org, &session.user_id).await?;
-    let actor = Actor::from(&caller);
-    audit.record(&state, Some(&org.id), actor, "org.create", Some(("org", &org.id)), json!({"name": org.name})).await;
+    let event = audit.event(
+        Some(&org.id),
+        Actor::from(&caller),
+        "org.create",
+        Some(("org", &org.id)),
+        &json!({"name": org.name}),
+    );
+    state.store.create_org(&org, &session.user_id, &event).await?;
     Ok((StatusCode::CREATED, Json(Data { data: org_view(&org, Role::Admin) })))
 }
 
@@ -165,9 +170,9 @@ pub async fn update(
         slug: req.slug.as_deref().map(check_slug).transpose()?,
         members_see_all_keys: req.members_see_all_keys,
     };
-    let org = state.store.update_org(&id, &patch).await?.ok_or_else(|| ApiError::not_found("organization"))?;
     let details = json!({"name": patch.name, "slug": patch.slug, "membersSeeAllKeys": patch.members_see_all_keys});
-    audit.record(&state, Some(&id), Actor::from(&caller), "org.update", Some(("org", &id)), details).await;
+    let event = audit.event(Some(&id), Actor::from(&caller), "org.update", Some(("org", &id)), &details);
+    let org = state.store.update_org(&id, &patch, &event).await?.ok_or_else(|| ApiError::not_found("organization"))?;
     Ok(Json(Data { data: org_view(&org, role) }))
 }
 
@@ -223,14 +228,14 @@ pub async fn update_member(
     if !is_valid(IdKind::User, &user_id) {
         return Err(ApiError::not_found("member"));
     }
+    let event = audit.event_by(&caller, "member.update", Some(("member", &user_id)), &json!({"role": role.as_str()}));
     let member = state
         .store
-        .set_role(&caller.org_id, &user_id, role)
+        .set_role(&caller.org_id, &user_id, role, &event)
         .await
         .map_err(last_admin)?
         .ok_or_else(|| ApiError::not_found("member"))?;
     invalidate_member_keys(&state, &caller.org_id, &user_id).await?;
-    audit.by(&state, &caller, "member.update", Some(("member", &user_id)), json!({"role": role.as_str()})).await;
     Ok(Json(Data { data: member_view(&member) }))
 }
 
@@ -247,13 +252,13 @@ pub async fn remove_member(
     if !leaving {
         admin_with_members_scope(&caller)?;
     }
+    let event = audit.event_by(&caller, "member.remove", Some(("member", &user_id)), &json!({"left": leaving}));
     if !is_valid(IdKind::User, &user_id)
-        || !state.store.remove_member(&caller.org_id, &user_id).await.map_err(last_admin)?
+        || !state.store.remove_member(&caller.org_id, &user_id, &event).await.map_err(last_admin)?
     {
         return Err(ApiError::not_found("member"));
     }
     invalidate_member_keys(&state, &caller.org_id, &user_id).await?;
-    audit.by(&state, &caller, "member.remove", Some(("member", &user_id)), json!({"left": leaving})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -292,9 +297,9 @@ pub async fn invite(
         accepted_at: None,
         revoked_at: None,
     };
-    state.store.insert_invitation(&invitation).await?;
     let details = json!({"email": invitation.email, "role": role.as_str()});
-    audit.by(&state, &caller, "invitation.create", Some(("invitation", &invitation.id)), details).await;
+    let event = audit.event_by(&caller, "invitation.create", Some(("invitation", &invitation.id)), &details);
+    state.store.insert_invitation(&invitation, &event).await?;
     Ok((
         StatusCode::CREATED,
         Json(Shown {
@@ -325,10 +330,12 @@ pub async fn revoke_invitation(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_with_members_scope(&caller)?;
-    if !is_valid(IdKind::Invitation, &id) || !state.store.revoke_invitation(&caller.org_id, &id, now_ms()).await? {
+    let event = audit.event_by(&caller, "invitation.delete", Some(("invitation", &id)), &json!({}));
+    if !is_valid(IdKind::Invitation, &id)
+        || !state.store.revoke_invitation(&caller.org_id, &id, now_ms(), &event).await?
+    {
         return Err(ApiError::not_found("invitation"));
     }
-    audit.by(&state, &caller, "invitation.delete", Some(("invitation", &id)), json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -346,7 +353,12 @@ pub async fn accept(
         _ => return Err(ApiError::not_found("invitation")),
     };
     let user = state.store.get_user(&session.user_id).await?.ok_or_else(ApiError::unauthorized)?;
-    let invitation = match state.store.accept_invitation(&hash, &user, now_ms()).await? {
+    let event = |i: &Invitation| {
+        let actor = Actor { kind: "user", id: Some(&user.id) };
+        let details = json!({"role": i.role.as_str()});
+        audit.event(Some(&i.org_id), actor, "invitation.accept", Some(("invitation", &i.id)), &details)
+    };
+    let invitation = match state.store.accept_invitation(&hash, &user, now_ms(), &event).await? {
         Ok(i) => i,
         Err(AcceptError::NotFound) => return Err(ApiError::not_found("invitation")),
         Err(AcceptError::WrongUser) => {
@@ -355,11 +367,6 @@ pub async fn accept(
         Err(AcceptError::AlreadyMember) => return Err(ApiError::conflict("you are already a member")),
     };
     let org = state.store.get_org(&invitation.org_id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
-    let actor = Actor { kind: "user", id: Some(&user.id) };
-    let details = json!({"role": invitation.role.as_str()});
-    audit
-        .record(&state, Some(&org.id), actor, "invitation.accept", Some(("invitation", &invitation.id)), details)
-        .await;
     Ok(Json(Data { data: org_view(&org, invitation.role) }))
 }
 

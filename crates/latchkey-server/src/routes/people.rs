@@ -108,15 +108,17 @@ pub async fn signup(
         created_at: now,
     };
     let (token, session) = new_session(&state, &user.id, Some(org.id.clone()), &audit, &headers, now)?;
-    match state.store.sign_up(&user, &password_hash, &org, &session).await {
+    let actor = Actor { kind: "user", id: Some(&user.id) };
+    let events = [
+        audit.event(Some(&org.id), actor, "user.signup", Some(("user", &user.id)), &json!({})),
+        audit.event(Some(&org.id), actor, "org.create", Some(("org", &org.id)), &json!({"name": org.name})),
+        audit.event(Some(&org.id), actor, "session.create", Some(("session", &session.id)), &json!({})),
+    ];
+    match state.store.sign_up(&user, &password_hash, &org, &session, &events).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("an account with this email exists; log in")),
         Err(e) => return Err(e.into()),
     }
-    let actor = Actor { kind: "user", id: Some(&user.id) };
-    audit.record(&state, Some(&org.id), actor, "user.signup", Some(("user", &user.id)), json!({})).await;
-    audit.record(&state, Some(&org.id), actor, "org.create", Some(("org", &org.id)), json!({"name": org.name})).await;
-    audit.record(&state, Some(&org.id), actor, "session.create", Some(("session", &session.id)), json!({})).await;
     tracing::info!(user_id = %user.id, org_id = %org.id, "signed up");
     let grant = SessionGrant {
         token: token.expose().to_owned(),
@@ -179,9 +181,9 @@ pub async fn login(
     let now = now_ms();
     let current = orgs.first().map(|(o, _)| o.id.clone());
     let (token, session) = new_session(&state, &user.id, current.clone(), &audit, &headers, now)?;
-    state.store.insert_session(&session).await?;
     let actor = Actor { kind: "user", id: Some(&user.id) };
-    audit.record(&state, current.as_deref(), actor, "session.create", Some(("session", &session.id)), json!({})).await;
+    let event = audit.event(current.as_deref(), actor, "session.create", Some(("session", &session.id)), &json!({}));
+    state.store.insert_session(&session, &event).await?;
     tracing::info!(user_id = %user.id, "logged in");
     Ok(Json(Data {
         data: SessionGrant {
@@ -197,8 +199,8 @@ pub async fn login(
 /// `POST /v1/auth/logout`: ends the session used for this request.
 pub async fn logout(State(state): State<AppState>, caller: Caller, audit: Audit) -> Result<StatusCode, ApiError> {
     let session = caller.require_session()?;
-    state.store.revoke_session(&session.user_id, &session.id, now_ms()).await?;
-    audit.by(&state, &caller, "session.revoke", Some(("session", &session.id)), json!({"reason": "logout"})).await;
+    let event = audit.event_by(&caller, "session.revoke", Some(("session", &session.id)), &json!({"reason": "logout"}));
+    state.store.revoke_session(&session.user_id, &session.id, now_ms(), &event).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -235,9 +237,9 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let me = caller.require_session()?;
-    if !is_valid(IdKind::Session, &id) || !state.store.revoke_session(&me.user_id, &id, now_ms()).await? {
+    let event = audit.event_by(&caller, "session.revoke", Some(("session", &id)), &json!({}));
+    if !is_valid(IdKind::Session, &id) || !state.store.revoke_session(&me.user_id, &id, now_ms(), &event).await? {
         return Err(ApiError::not_found("session"));
     }
-    audit.by(&state, &caller, "session.revoke", Some(("session", &id)), json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,8 +52,9 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    state.store.insert_project(&project).await?;
-    audit.by(&state, &caller, "project.create", Some(("project", &project.id)), json!({"name": project.name})).await;
+    let event =
+        audit.event_by(&caller, "project.create", Some(("project", &project.id)), &json!({"name": project.name}));
+    state.store.insert_project(&project, &event).await?;
     Ok((StatusCode::CREATED, Json(Data { data: view(project) })))
 }
 
@@ -97,12 +98,12 @@ pub async fn update(
         name: req.name.as_deref().map(check_name).transpose()?,
         description: req.description.map(check_description).transpose()?,
     };
+    let event = audit.event_by(&caller, "project.update", Some(("project", &id)), &json!({"name": patch.name}));
     let project = state
         .store
-        .update_project(&caller.org_id, &id, &patch, now_ms())
+        .update_project(&caller.org_id, &id, &patch, now_ms(), &event)
         .await?
         .ok_or_else(|| ApiError::not_found("project"))?;
-    audit.by(&state, &caller, "project.update", Some(("project", &project.id)), json!({"name": patch.name})).await;
     Ok(Json(Data { data: view(project) }))
 }
 
@@ -114,8 +115,8 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(ORG_WRITE)?;
-    if is_valid(IdKind::Project, &id) && state.store.delete_project(&caller.org_id, &id, now_ms()).await? {
-        audit.by(&state, &caller, "project.delete", Some(("project", &id)), json!({})).await;
+    let event = audit.event_by(&caller, "project.delete", Some(("project", &id)), &json!({}));
+    if is_valid(IdKind::Project, &id) && state.store.delete_project(&caller.org_id, &id, now_ms(), &event).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("project"))

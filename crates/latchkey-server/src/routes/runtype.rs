@@ -74,8 +74,9 @@ pub async fn create_product(
         name: check_name(&req.name)?,
         created_at: now_ms(),
     };
-    state.store.insert_product(&product).await?;
-    audit.by(&state, &caller, "product.create", Some(("product", &product.id)), json!({"name": product.name})).await;
+    let event =
+        audit.event_by(&caller, "product.create", Some(("product", &product.id)), &json!({"name": product.name}));
+    state.store.insert_product(&product, &event).await?;
     Ok((StatusCode::CREATED, Json(product_view(&product))))
 }
 
@@ -119,9 +120,9 @@ pub async fn create_surface(
         name: check_name(&req.name)?,
         created_at: now_ms(),
     };
-    state.store.insert_surface(&surface).await?;
     let details = json!({"name": surface.name, "productId": surface.product_id});
-    audit.by(&state, &caller, "surface.create", Some(("surface", &surface.id)), details).await;
+    let event = audit.event_by(&caller, "surface.create", Some(("surface", &surface.id)), &details);
+    state.store.insert_surface(&surface, &event).await?;
     Ok((StatusCode::CREATED, Json(surface_view(&surface))))
 }
 

@@ -195,19 +195,9 @@ pub async fn put(
     Path(name): Path<String>,
     JsonBody(mut req): JsonBody<PutSecret>,
 ) -> Result<(StatusCode, Json<Data<SecretView>>), ApiError> {
-    let result = put_inner(&state, &caller, &name, &req).await;
+    let result = put_inner(&state, &caller, &audit, &name, &req).await;
     req.value.zeroize();
     let (secret, created) = result?;
-    audit
-        .by(
-            &state,
-            &caller,
-            "secret.set",
-            Some(("secret", &secret.id)),
-            json!({"name": secret.name, "scope": scope_of(&secret), "category": secret.category,
-                   "version": secret.version}),
-        )
-        .await;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Data { data: view(&secret) })))
 }
@@ -215,6 +205,7 @@ pub async fn put(
 async fn put_inner(
     state: &AppState,
     caller: &Caller,
+    audit: &Audit,
     name: &str,
     req: &PutSecret,
 ) -> Result<(SecretRecord, bool), ApiError> {
@@ -264,7 +255,10 @@ async fn put_inner(
         secret.ciphertext = key.seal(&aad(&secret), req.value.as_bytes()).map_err(|e| {
             ApiError::internal(&SealError { what: format!("cannot seal secret {}", secret.id), source: e })
         })?;
-        if state.store.put_secret(&secret, existing.as_ref().map(|e| e.version)).await? {
+        let details = json!({"name": secret.name, "scope": scope_of(&secret), "category": secret.category,
+                             "version": secret.version});
+        let event = audit.event_by(caller, "secret.set", Some(("secret", &secret.id)), &details);
+        if state.store.put_secret(&secret, existing.as_ref().map(|e| e.version), &event).await? {
             return Ok((secret, existing.is_none()));
         }
     }
@@ -355,18 +349,11 @@ pub async fn delete(
     if secret.owner_user_id.is_none() && !caller.is_admin() {
         return Err(ApiError::forbidden("organization-wide secrets need the admin role"));
     }
-    if !state.store.delete_secret(&caller.org_id, &secret.id).await? {
+    let details = json!({"name": secret.name, "scope": scope_of(&secret)});
+    let event = audit.event_by(&caller, "secret.delete", Some(("secret", &secret.id)), &details);
+    if !state.store.delete_secret(&caller.org_id, &secret.id, &event).await? {
         return Err(ApiError::not_found("secret"));
     }
-    audit
-        .by(
-            &state,
-            &caller,
-            "secret.delete",
-            Some(("secret", &secret.id)),
-            json!({"name": secret.name, "scope": scope_of(&secret)}),
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

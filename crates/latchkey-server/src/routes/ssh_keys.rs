@@ -84,7 +84,9 @@ pub async fn create(
         is_default: false,
         created_at: now_ms(),
     };
-    let stored = match state.store.insert_ssh_key(&record).await {
+    let details = json!({"name": record.name, "fingerprint": record.fingerprint, "scope": scope_name(&record)});
+    let event = audit.event_by(&caller, "ssh_key.add", Some(("ssh_key", &record.id)), &details);
+    let stored = match state.store.insert_ssh_key(&record, &event).await {
         Ok(k) => k,
         Err(StoreError::Conflict(_)) => {
             let scope = if record.owner_user_id.is_some() { "for you" } else { "organization-wide" };
@@ -95,15 +97,6 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    audit
-        .by(
-            &state,
-            &caller,
-            "ssh_key.add",
-            Some(("ssh_key", &stored.id)),
-            json!({"name": stored.name, "fingerprint": stored.fingerprint, "scope": scope_name(&stored)}),
-        )
-        .await;
     Ok((StatusCode::CREATED, Json(Data { data: view(&stored) })))
 }
 
@@ -171,19 +164,12 @@ pub async fn delete(
     if key.owner_user_id.is_none() && !caller.is_admin() {
         return Err(ApiError::forbidden("organization-wide SSH keys need the admin role"));
     }
-    if !state.store.delete_ssh_key(&caller.org_id, &key.id).await? {
+    let details = json!({"name": key.name, "fingerprint": key.fingerprint, "scope": scope_name(&key),
+                         "ownerUserId": key.owner_user_id});
+    let event = audit.event_by(&caller, "ssh_key.delete", Some(("ssh_key", &key.id)), &details);
+    if !state.store.delete_ssh_key(&caller.org_id, &key.id, &event).await? {
         return Err(ApiError::not_found("SSH key"));
     }
-    audit
-        .by(
-            &state,
-            &caller,
-            "ssh_key.delete",
-            Some(("ssh_key", &key.id)),
-            json!({"name": key.name, "fingerprint": key.fingerprint, "scope": scope_name(&key),
-                   "ownerUserId": key.owner_user_id}),
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,20 +191,13 @@ pub async fn set_default(
             ApiError::not_found("SSH key")
         });
     }
+    let details = json!({"name": key.name, "fingerprint": key.fingerprint});
+    let event = audit.event_by(&caller, "ssh_key.set_default", Some(("ssh_key", &key.id)), &details);
     let updated = state
         .store
-        .set_default_ssh_key(&caller.org_id, &user, &key.id)
+        .set_default_ssh_key(&caller.org_id, &user, &key.id, &event)
         .await?
         .ok_or_else(|| ApiError::not_found("SSH key"))?;
-    audit
-        .by(
-            &state,
-            &caller,
-            "ssh_key.set_default",
-            Some(("ssh_key", &updated.id)),
-            json!({"name": updated.name, "fingerprint": updated.fingerprint}),
-        )
-        .await;
     Ok(Json(Data { data: view(&updated) }))
 }
 

@@ -73,15 +73,17 @@ impl OrgStore for PgStore {
         Ok(row.as_ref().map(user))
     }
 
-    async fn create_org(&self, o: &NewOrg, admin_user_id: &str) -> StoreResult<()> {
+    async fn create_org(&self, o: &NewOrg, admin_user_id: &str, event: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         insert_org(&mut tx, o).await?;
         add_member(&mut tx, &o.id, admin_user_id, Role::Admin, o.created_at).await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn update_org(&self, id: &str, patch: &OrgPatch) -> StoreResult<Option<Org>> {
+    async fn update_org(&self, id: &str, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE orgs o SET name = COALESCE($2, o.name), slug = COALESCE($3, o.slug), \
              members_see_all_keys = COALESCE($4, o.members_see_all_keys) WHERE o.id = $1 RETURNING ",
@@ -91,8 +93,12 @@ impl OrgStore for PgStore {
         .bind(&patch.name)
         .bind(&patch.slug)
         .bind(patch.members_see_all_keys)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        if row.is_some() {
+            insert_event(&mut *tx, event).await?;
+            tx.commit().await?;
+        }
         Ok(row.as_ref().map(org))
     }
 
@@ -131,7 +137,13 @@ impl OrgStore for PgStore {
         rows.iter().map(member).collect()
     }
 
-    async fn set_role(&self, org_id: &str, user_id: &str, new_role: Role) -> StoreResult<Option<Member>> {
+    async fn set_role(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        new_role: Role,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<Member>> {
         let mut tx = self.pool.begin().await?;
         let Some((current, admins)) = lock_memberships(&mut tx, org_id, user_id).await? else {
             return Ok(None);
@@ -150,11 +162,12 @@ impl OrgStore for PgStore {
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         member(&row).map(Some)
     }
 
-    async fn remove_member(&self, org_id: &str, user_id: &str) -> StoreResult<bool> {
+    async fn remove_member(&self, org_id: &str, user_id: &str, event: &AuditEvent) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let Some((current, admins)) = lock_memberships(&mut tx, org_id, user_id).await? else {
             return Ok(false);
@@ -167,6 +180,7 @@ impl OrgStore for PgStore {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::orgs::{add_member, insert_org};
 use super::rows::{event, invitation, session, user};
-use super::{PgStore, page_limit};
+use super::{PgStore, insert_event, page_limit};
 use crate::{
     AcceptError, AuditEvent, AuditFilter, AuditStore, Invitation, NewOrg, NewUser, Page, PeopleStore, Session,
     StoreResult, User,
@@ -36,7 +36,14 @@ where
 
 #[async_trait]
 impl PeopleStore for PgStore {
-    async fn sign_up(&self, u: &NewUser, password_hash: &str, org: &NewOrg, s: &Session) -> StoreResult<()> {
+    async fn sign_up(
+        &self,
+        u: &NewUser,
+        password_hash: &str,
+        org: &NewOrg,
+        s: &Session,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -51,6 +58,9 @@ impl PeopleStore for PgStore {
         insert_org(&mut tx, org).await?;
         add_member(&mut tx, &org.id, &u.id, latchkey_core::Role::Admin, org.created_at).await?;
         insert_session_tx(&mut *tx, s).await?;
+        for e in events {
+            insert_event(&mut *tx, e).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -72,8 +82,12 @@ impl PeopleStore for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn insert_session(&self, s: &Session) -> StoreResult<()> {
-        insert_session_tx(&self.pool, s).await
+    async fn insert_session(&self, s: &Session, event: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_session_tx(&mut *tx, s).await?;
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn session_by_hash(&self, h: &KeyHash) -> StoreResult<Option<Session>> {
@@ -108,16 +122,22 @@ impl PeopleStore for PgStore {
         rows.iter().map(session).collect()
     }
 
-    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis) -> StoreResult<bool> {
+    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > $3",
         )
         .bind(user_id)
         .bind(id)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn set_session_org(&self, id: &str, org_id: &str) -> StoreResult<()> {
@@ -129,7 +149,8 @@ impl PeopleStore for PgStore {
         Ok(())
     }
 
-    async fn insert_invitation(&self, i: &Invitation) -> StoreResult<()> {
+    async fn insert_invitation(&self, i: &Invitation, event: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -142,8 +163,10 @@ impl PeopleStore for PgStore {
         .bind(&i.invited_by)
         .bind(i.created_at)
         .bind(i.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -162,7 +185,8 @@ impl PeopleStore for PgStore {
         rows.iter().map(invitation).collect()
     }
 
-    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis) -> StoreResult<bool> {
+    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE invitations SET revoked_at = $3 WHERE org_id = $1 AND id = $2 \
              AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
@@ -170,9 +194,14 @@ impl PeopleStore for PgStore {
         .bind(org_id)
         .bind(id)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn accept_invitation(
@@ -180,6 +209,7 @@ impl PeopleStore for PgStore {
         token_hash: &KeyHash,
         u: &User,
         now: Millis,
+        event: &(dyn for<'i> Fn(&'i Invitation) -> AuditEvent + Send + Sync),
     ) -> StoreResult<Result<Invitation, AcceptError>> {
         let mut tx = self.pool.begin().await?;
         // Locking the invitation makes a concurrent acceptance of the same
@@ -221,15 +251,17 @@ impl PeopleStore for PgStore {
             .bind(&u.id)
             .execute(&mut *tx)
             .await?;
+        let accepted = Invitation { accepted_at: Some(now), ..inv };
+        insert_event(&mut *tx, &event(&accepted)).await?;
         tx.commit().await?;
-        Ok(Ok(Invitation { accepted_at: Some(now), ..inv }))
+        Ok(Ok(accepted))
     }
 }
 
 #[async_trait]
 impl AuditStore for PgStore {
     async fn append_event(&self, e: &AuditEvent) -> StoreResult<()> {
-        super::insert_event(&self.pool, e).await
+        insert_event(&self.pool, e).await
     }
 
     async fn list_events(&self, org_id: &str, f: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>> {

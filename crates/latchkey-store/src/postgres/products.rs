@@ -3,19 +3,22 @@
 use async_trait::async_trait;
 
 use super::rows::{product, surface};
-use super::{PgStore, page_limit};
-use crate::{Page, Product, ProductStore, StoreResult, Surface};
+use super::{PgStore, insert_event, page_limit};
+use crate::{AuditEvent, Page, Product, ProductStore, StoreResult, Surface};
 
 #[async_trait]
 impl ProductStore for PgStore {
-    async fn insert_product(&self, p: &Product) -> StoreResult<()> {
+    async fn insert_product(&self, p: &Product, event: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO products (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&p.id)
             .bind(&p.org_id)
             .bind(&p.name)
             .bind(p.created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -41,15 +44,18 @@ impl ProductStore for PgStore {
         Ok(rows.iter().map(product).collect())
     }
 
-    async fn insert_surface(&self, s: &Surface) -> StoreResult<()> {
+    async fn insert_surface(&self, s: &Surface, event: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO surfaces (id, org_id, product_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&s.id)
             .bind(&s.org_id)
             .bind(&s.product_id)
             .bind(&s.name)
             .bind(s.created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use latchkey_core::time_fmt::Millis;
 
 use super::rows::{data_key, secret, ssh_key};
-use super::{PgStore, page_limit};
+use super::{PgStore, insert_event, page_limit};
 use crate::{
-    Page, Rewrap, SecretFilter, SecretRecord, SecretStore, SshKeyFilter, SshKeyRecord, SshKeyStore, StoreError,
-    StoreResult, WrappedDataKey,
+    AuditEvent, Page, Rewrap, SecretFilter, SecretRecord, SecretStore, SshKeyFilter, SshKeyRecord, SshKeyStore,
+    StoreError, StoreResult, WrappedDataKey,
 };
 
 secret_store_impls! {

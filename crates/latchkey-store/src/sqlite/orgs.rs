@@ -67,15 +67,17 @@ impl OrgStore for SqliteStore {
         Ok(row.as_ref().map(user))
     }
 
-    async fn create_org(&self, o: &NewOrg, admin_user_id: &str) -> StoreResult<()> {
+    async fn create_org(&self, o: &NewOrg, admin_user_id: &str, event: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_org(&mut tx, o).await?;
         add_member(&mut tx, &o.id, admin_user_id, Role::Admin, o.created_at).await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn update_org(&self, id: &str, patch: &OrgPatch) -> StoreResult<Option<Org>> {
+    async fn update_org(&self, id: &str, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE orgs SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
              members_see_all_keys = COALESCE($4, members_see_all_keys) WHERE id = $1",
@@ -84,11 +86,13 @@ impl OrgStore for SqliteStore {
         .bind(&patch.name)
         .bind(&patch.slug)
         .bind(patch.members_see_all_keys)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
         self.get_org(id).await
     }
 
@@ -121,7 +125,13 @@ impl OrgStore for SqliteStore {
         rows.iter().map(member).collect()
     }
 
-    async fn set_role(&self, org_id: &str, user_id: &str, new_role: Role) -> StoreResult<Option<Member>> {
+    async fn set_role(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        new_role: Role,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<Member>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(current) = role_in(&mut *tx, org_id, user_id).await? else {
             return Ok(None);
@@ -140,11 +150,12 @@ impl OrgStore for SqliteStore {
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         member(&row).map(Some)
     }
 
-    async fn remove_member(&self, org_id: &str, user_id: &str) -> StoreResult<bool> {
+    async fn remove_member(&self, org_id: &str, user_id: &str, event: &AuditEvent) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(current) = role_in(&mut *tx, org_id, user_id).await? else {
             return Ok(false);
@@ -157,6 +168,7 @@ impl OrgStore for SqliteStore {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use latchkey_core::time_fmt::Millis;
 
 use super::rows::project;
-use super::{SqliteStore, page_limit};
-use crate::{Page, Project, ProjectPatch, ProjectStore, StoreError, StoreResult};
+use super::{SqliteStore, insert_event, page_limit};
+use crate::{AuditEvent, Page, Project, ProjectPatch, ProjectStore, StoreError, StoreResult};
 
 #[async_trait]
 impl ProjectStore for SqliteStore {
-    async fn insert_project(&self, p: &Project) -> StoreResult<()> {
+    async fn insert_project(&self, p: &Project, event: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO projects (id, org_id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&p.id)
             .bind(&p.org_id)
@@ -17,8 +18,10 @@ impl ProjectStore for SqliteStore {
             .bind(&p.description)
             .bind(p.created_at)
             .bind(p.updated_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -51,11 +54,13 @@ impl ProjectStore for SqliteStore {
         id: &str,
         patch: &ProjectPatch,
         now: Millis,
+        event: &AuditEvent,
     ) -> StoreResult<Option<Project>> {
         let (set_desc, desc) = match &patch.description {
             Some(d) => (true, d.clone()),
             None => (false, None),
         };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(concat!(
             "UPDATE projects SET name = COALESCE($3, name), \
              description = CASE WHEN $4 THEN $5 ELSE description END, updated_at = $6 \
@@ -68,12 +73,16 @@ impl ProjectStore for SqliteStore {
         .bind(set_desc)
         .bind(desc)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        if row.is_some() {
+            insert_event(&mut *tx, event).await?;
+            tx.commit().await?;
+        }
         Ok(row.as_ref().map(project))
     }
 
-    async fn delete_project(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+    async fn delete_project(&self, org_id: &str, id: &str, now: Millis, event: &AuditEvent) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM projects WHERE org_id = $1 AND id = $2")
             .bind(org_id)
@@ -100,6 +109,7 @@ impl ProjectStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
