@@ -33,7 +33,9 @@
 //!    `RATE_LIMITED`.
 //! 8. **Credits**: for keys with a credit budget, one atomic decrement in
 //!    storage (exact under any concurrency, refilled per day or month) →
-//!    `USAGE_EXCEEDED`. Keys without credits never write on this path.
+//!    `USAGE_EXCEEDED`. Keys without credits never write on this path. A
+//!    rotated key in its grace period spends from its successor's balance
+//!    (storage follows the rotation chain), so the two share one budget.
 //!
 //! The result is a typed [`Outcome`], never an error; only storage failures
 //! are errors. `lastUsedAt` and per-day counts by outcome are not written per
