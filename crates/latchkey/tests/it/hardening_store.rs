@@ -124,6 +124,49 @@ async fn d10_rotation_with_a_grace_period_shares_credits_with_the_successor() {
     assert_eq!(spent, 3, "a chain of rotations shares one balance");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn d10_credits_stay_exact_when_a_key_is_rotated_while_it_spends() {
+    const CREDITS: usize = 60;
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let (id, old) = TestServer::create_key(&admin, json!({"name": "busy", "remaining": CREDITS})).await;
+    let old = Arc::new(old);
+    let new: Arc<Mutex<Option<String>>> = Arc::default();
+    // Eight clients spend on the old key (and, once it exists, alternately
+    // on the successor) while the key is rotated under them.
+    let mut clients = JoinSet::new();
+    for c in 0..8 {
+        let (admin, old, new) = (admin.clone(), Arc::clone(&old), Arc::clone(&new));
+        clients.spawn(async move {
+            let mut valid = 0;
+            for i in 0..12 {
+                let successor = new.lock().unwrap().clone();
+                let key = match successor {
+                    Some(k) if (c + i) % 2 == 0 => k,
+                    _ => old.as_str().to_owned(),
+                };
+                valid += usize::from(code(&admin, &key).await == "VALID");
+                // Paced, so that the rotation lands half-way.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            valid
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let r = admin.post(&format!("/v1/api-keys/{id}/rotate"), json!({"gracePeriod": "1h"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    *new.lock().unwrap() = Some(r.body["data"]["key"].as_str().unwrap().to_owned());
+    let mut spent = 0;
+    while let Some(done) = clients.join_next().await {
+        spent += done.unwrap();
+    }
+    let successor = new.lock().unwrap().clone().unwrap();
+    for key in [old.as_str(), &successor].iter().cycle().take(2 * CREDITS) {
+        spent += usize::from(code(&admin, key).await == "VALID");
+    }
+    assert_eq!(spent, CREDITS, "every credit spent once, whichever key spent it");
+}
+
 /// The mode bits of `path`.
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
