@@ -23,4 +23,4 @@ pub mod time_fmt;
 pub use duration::{DurationError, parse_duration};
 pub use key::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
 pub use role::Role;
-pub use scope::{Catalog, InvalidScopes, Scope, ScopeRef, ScopeSet};
+pub use scope::{Catalog, InvalidScopes, MAX_SCOPES, RESERVED, Scope, ScopeRef, ScopeSet};

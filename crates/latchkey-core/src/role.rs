@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Scope, ScopeRef};
+use crate::{Catalog, Scope, ScopeRef, ScopeSet};
 
 /// A member's role in an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +40,42 @@ impl Role {
         }
     }
 
+    /// The part of `held` this role may use, as scopes: each held scope the
+    /// role allows, and in place of a wildcard it does not allow (`*` or
+    /// `org:*` for a member) the catalog scopes under it that it does
+    /// (`sandbox:*`, …, `org:read`). What "the full access" of a credential
+    /// is for a key minted from it (a Runloop `ak_` key), so that a member's
+    /// never holds `*`. Reserved scopes are never included.
+    pub fn narrow(self, held: &ScopeSet, catalog: &Catalog) -> ScopeSet {
+        let mut out = Vec::new();
+        for scope in held.iter() {
+            if scope.is_reserved() {
+                continue;
+            }
+            if self.allows(scope) {
+                out.push(scope.clone());
+                continue;
+            }
+            for (resource, res) in catalog.resources() {
+                let wildcard = Scope::Resource(resource.to_owned());
+                if !scope.covers(&wildcard) {
+                    continue;
+                }
+                if self.allows(&wildcard) {
+                    out.push(wildcard);
+                } else {
+                    out.extend(
+                        res.actions
+                            .iter()
+                            .map(|a| Scope::action(resource, a))
+                            .filter(|s| !s.is_reserved() && self.allows(s)),
+                    );
+                }
+            }
+        }
+        ScopeSet::from_scopes(out)
+    }
+
     /// The stored and wire form.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -74,6 +110,28 @@ impl FromStr for Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrowing_expands_wildcards_into_what_the_role_allows() {
+        let catalog = Catalog::runtools();
+        let set = |items: &[&str]| catalog.parse_scopes(items).unwrap();
+        let member_all = Role::Member.narrow(&ScopeSet::all(), &catalog);
+        assert!(!member_all.allows(&Scope::All));
+        for held in ["sandbox:*", "secret:read", "secret:write", "org:read", "keys:verify"] {
+            assert!(member_all.allows(&Scope::parse(held).unwrap()), "{held} in {member_all:?}");
+        }
+        for refused in ["org:write", "org:members", "admin:resources", "secret:resolve"] {
+            assert!(!member_all.allows(&Scope::parse(refused).unwrap()), "{refused} in {member_all:?}");
+        }
+        assert!(member_all.iter().all(|s| Role::Member.allows(s)));
+        assert_eq!(
+            Role::Member.narrow(&set(&["org:*", "agent:run"]), &catalog).to_strings(),
+            ["org:read", "agent:run"]
+        );
+        assert_eq!(Role::Member.narrow(&set(&["org:write", "admin:*"]), &catalog).to_strings(), Vec::<String>::new());
+        assert_eq!(Role::Admin.narrow(&ScopeSet::all(), &catalog), ScopeSet::all());
+        assert_eq!(Role::Admin.narrow(&set(&["secret:resolve", "agent:run"]), &catalog).to_strings(), ["agent:run"]);
+    }
 
     #[test]
     fn member_ceiling() {

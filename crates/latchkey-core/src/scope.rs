@@ -7,6 +7,10 @@
 //! The one permission question is [`ScopeSet::allows`]: does any held scope
 //! cover the required one? "No escalation" is [`ScopeSet::missing_from`]:
 //! every scope a caller grants must be covered by what the caller holds.
+//!
+//! A few scopes are *reserved* ([`RESERVED`]): no wildcard covers them (not
+//! `*`, not `secret:*`), and no request can grant them; only the operator
+//! mints a key holding one, from the command line.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,6 +65,11 @@ impl Scope {
             Self::Action(r, a) => ScopeRef::Action(r, a),
         }
     }
+
+    /// Whether this is a [`RESERVED`] scope.
+    pub fn is_reserved(&self) -> bool {
+        self.borrowed().is_reserved()
+    }
 }
 
 /// A scope borrowed: what the permission checks compare, so that checking a
@@ -78,15 +87,33 @@ pub enum ScopeRef<'a> {
 
 impl ScopeRef<'_> {
     /// Whether holding `self` grants `other` (which may itself be a wildcard).
+    /// A reserved scope is covered only by itself.
     pub fn covers(self, other: ScopeRef<'_>) -> bool {
         match (self, other) {
-            (Self::All, _) => true,
-            (Self::Resource(r), ScopeRef::Resource(o) | ScopeRef::Action(o, _)) => r == o,
+            (Self::All, _) => !other.is_reserved(),
+            (Self::Resource(r), ScopeRef::Resource(o)) => r == o,
+            (Self::Resource(r), ScopeRef::Action(o, _)) => r == o && !other.is_reserved(),
             (Self::Action(r, a), ScopeRef::Action(o, b)) => r == o && a == b,
             _ => false,
         }
     }
+
+    /// Whether this is a [`RESERVED`] scope.
+    pub fn is_reserved(self) -> bool {
+        matches!(self, Self::Action(r, a) if RESERVED.contains(&(r, a)))
+    }
 }
+
+/// Scopes no wildcard covers and no API request can grant: a key holds one
+/// only when the operator minted it from the command line
+/// (`latchkey admin create-service-key`). `secret:resolve` resolves any
+/// member's private secrets, the platform's job, not an organization
+/// admin's.
+pub const RESERVED: [(&str, &str); 1] = [("secret", "resolve")];
+
+/// The most scopes one request may name (a key's scopes, the scopes a
+/// verify requires): longer lists are refused before any parsing.
+pub const MAX_SCOPES: usize = 100;
 
 fn is_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -197,7 +224,12 @@ impl Catalog {
         c.add("tool", &["read", "write", "run"], "Tool Hub installs, credentials, and execution");
         c.add("ssh-key", &["read", "write"], "SSH key management");
         c.add("files", &["read", "write"], "Workspace file access");
-        c.add("secret", &["read", "write"], "Secrets: reveal and resolve values (read), set and delete (write)");
+        c.add(
+            "secret",
+            &["read", "write", "resolve"],
+            "Secrets: reveal and resolve values (read), set and delete (write); resolve any member's (resolve: \
+             operator-issued service keys only, never granted through the API)",
+        );
         c.add("org", &["read", "write", "members"], "Organization settings, API keys and members");
         c.add("admin", &["resources"], "Administrative access to organization resources");
         c.add("keys", &["verify"], "Verify API keys of the organization (POST /v1/keys/verify)");
@@ -230,10 +262,14 @@ impl Catalog {
     }
 
     /// Parses requested scopes. Empty input means `["*"]`. Every entry that
-    /// is not a valid scope of this catalog is named in the error.
+    /// is not a valid scope of this catalog is named in the error; more than
+    /// [`MAX_SCOPES`] entries are refused before any is parsed.
     pub fn parse_scopes<S: AsRef<str>>(&self, input: &[S]) -> Result<ScopeSet, InvalidScopes> {
         if input.is_empty() {
             return Ok(ScopeSet::all());
+        }
+        if input.len() > MAX_SCOPES {
+            return Err(InvalidScopes(vec![format!("(more than {MAX_SCOPES} scopes)")]));
         }
         let mut bad = Vec::new();
         let mut good = Vec::new();
@@ -272,6 +308,12 @@ mod tests {
             ("sandbox:create", "sandbox:*", false),
             ("org:write", "org:read", false),
             ("org:*", "org:write", true),
+            // Reserved: covered by nothing but itself.
+            ("*", "secret:resolve", false),
+            ("secret:*", "secret:resolve", false),
+            ("secret:*", "secret:read", true),
+            ("secret:resolve", "secret:resolve", true),
+            ("secret:resolve", "secret:read", false),
         ];
         for (held, required, allowed) in cases {
             let h = Scope::parse(held).unwrap();
@@ -314,6 +356,7 @@ mod tests {
             "secret:read",
             "secret:write",
             "secret:*",
+            "secret:resolve",
             "keys:verify",
         ];
         assert_eq!(set(&documented).len(), documented.len());
@@ -330,6 +373,23 @@ mod tests {
     #[test]
     fn duplicates_are_dropped_in_order() {
         assert_eq!(set(&["agent:run", "sandbox:*", "agent:run"]).to_strings(), vec!["agent:run", "sandbox:*"]);
+    }
+
+    #[test]
+    fn too_many_scopes_are_refused_before_parsing() {
+        let many: Vec<String> = (0..=MAX_SCOPES).map(|i| format!("nope{i}:x")).collect();
+        let err = Catalog::runtools().parse_scopes(&many).unwrap_err();
+        assert_eq!(err.0.len(), 1, "one message, not {} parsed entries", many.len());
+        assert_eq!(Catalog::runtools().parse_scopes(&many[..MAX_SCOPES]).unwrap_err().0.len(), MAX_SCOPES);
+    }
+
+    #[test]
+    fn no_wildcard_grants_a_reserved_scope() {
+        assert!(ScopeSet::all().missing_from(&set(&["secret:resolve"])) == vec!["secret:resolve"]);
+        assert!(set(&["secret:*"]).missing_from(&set(&["secret:resolve"])) == vec!["secret:resolve"]);
+        assert!(Scope::parse("secret:resolve").unwrap().is_reserved());
+        assert!(!Scope::parse("secret:read").unwrap().is_reserved());
+        assert!(!Scope::All.is_reserved());
     }
 
     #[test]
