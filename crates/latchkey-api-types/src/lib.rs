@@ -402,6 +402,21 @@ pub struct SwitchOrg {
     pub org_id: String,
 }
 
+/// `POST /v1/invitations/accept`: the token travels in the body, never in
+/// a path (paths are logged).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The `lki_…` token from the invitation.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AcceptInvitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptInvitation").field("token", &"…").finish()
+    }
+}
+
 /// A member of an organization.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

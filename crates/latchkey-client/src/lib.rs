@@ -36,10 +36,10 @@ use latchkey_api_types::secrets::{
     CreateSshKey, OwnerScope, PutSecret, ResolvedSecrets, RevealedSecret, SecretView, SshKeyView,
 };
 use latchkey_api_types::{
-    ApiKeyView, AuditEventView, CreateApiKey, CreateInvitation, CreateOrg, CreateProject, Data, ErrorEnvelope,
-    InvitationView, Login, MeView, MemberView, OrgView, Paged, ProjectView, RotateApiKey, ScopeView, SessionGrant,
-    SessionView, Shown, SignUp, SwitchOrg, TransferApiKey, UpdateApiKey, UpdateMember, UpdateOrg, UpdateProject,
-    UsageDayView, VerifyKey, VerifyView,
+    AcceptInvitation, ApiKeyView, AuditEventView, CreateApiKey, CreateInvitation, CreateOrg, CreateProject, Data,
+    ErrorEnvelope, InvitationView, Login, MeView, MemberView, OrgView, Paged, ProjectView, RotateApiKey, ScopeView,
+    SessionGrant, SessionView, Shown, SignUp, SwitchOrg, TransferApiKey, UpdateApiKey, UpdateMember, UpdateOrg,
+    UpdateProject, UsageDayView, VerifyKey, VerifyView,
 };
 pub use query::{AuditQuery, KeyListQuery, PageRequest, SecretListQuery, SshKeyListQuery};
 use reqwest::Method;
@@ -373,9 +373,11 @@ impl Client {
         self.empty(self.delete(&format!("/v1/invitations/{}", seg(id)))).await
     }
 
-    /// `POST /v1/invitations/{token}/accept`: joins the organization.
+    /// `POST /v1/invitations/accept` `{token}`: joins the organization (the
+    /// token travels in the body, never in a path that could be logged).
     pub async fn accept_invitation(&self, token: &str) -> Result<OrgView, Error> {
-        self.data(self.post_empty(&format!("/v1/invitations/{}/accept", seg(token)))).await
+        let body = AcceptInvitation { token: token.to_owned() };
+        self.data(self.post("/v1/invitations/accept", &body)).await
     }
 
     /// `GET /v1/audit-events`: newest first.

@@ -73,9 +73,39 @@ impl<B> MakeSpan<B> for RequestSpan {
         if HOT_PATHS.contains(&path) {
             tracing::debug_span!("request", method = %req.method(), path = %path, request_id = %id())
         } else {
-            tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id())
+            tracing::info_span!("request", method = %req.method(), path = %loggable_path(path), request_id = %id())
         }
     }
+}
+
+/// A path as it may be logged: the token of `POST
+/// /v1/invitations/{token}/accept` (any segment after `/v1/invitations/`
+/// that is followed by another) and any segment that starts like a session
+/// or invitation token (`lks_`, `lki_`) replaced by `…`.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const INVITATIONS: &str = "/v1/invitations/";
+    let secret =
+        |seg: &str| seg.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("lks_") || p.eq_ignore_ascii_case("lki_"));
+    let token_at = path
+        .get(..INVITATIONS.len())
+        .filter(|p| p.eq_ignore_ascii_case(INVITATIONS))
+        .and_then(|_| path[INVITATIONS.len()..].find('/'))
+        .map(|end| INVITATIONS.len()..INVITATIONS.len() + end);
+    if token_at.is_none() && !path.split('/').any(secret) {
+        return path.into();
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut at = 0;
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let whole = at..at + seg.len();
+        let redact = secret(seg) || token_at.as_ref().is_some_and(|t| *t == whole && !seg.is_empty());
+        out.push_str(if redact { "…" } else { seg });
+        at = whole.end + 1;
+    }
+    out.into()
 }
 
 /// Request ids: a random per-process prefix (a ULID) and a counter. As
@@ -231,6 +261,25 @@ mod tests {
         }
         for bad in ["", &"x".repeat(129), "a b", "a\u{1b}[31m", "a\tb", "é", "a/b", "<script>", "a\0"] {
             assert!(!sane_request_id(bad.as_bytes()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_never_reach_a_logged_path() {
+        let cases = [
+            ("/v1/invitations/lki_secret/accept", "/v1/invitations/…/accept"),
+            ("/V1/Invitations/%6Cki_secret/accept", "/V1/Invitations/…/accept"),
+            ("/v1/invitations/anything/accept/", "/v1/invitations/…/accept/"),
+            ("/v1/invitations/inv_01abc", "/v1/invitations/inv_01abc"),
+            ("/v1/invitations/accept", "/v1/invitations/accept"),
+            ("/v1/sessions/LKS_token", "/v1/sessions/…"),
+            ("/x/lki_a/y", "/x/…/y"),
+            ("/v1/api-keys/key_01/rotate", "/v1/api-keys/key_01/rotate"),
+            ("/", "/"),
+            ("", ""),
+        ];
+        for (path, logged) in cases {
+            assert_eq!(loggable_path(path), logged, "{path}");
         }
     }
 

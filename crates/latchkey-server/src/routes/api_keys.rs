@@ -15,10 +15,10 @@ use latchkey_api_types::{
     ApiKeyView, CreateApiKey, Data, KeyOwner, Paged, RefView, RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE,
     Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
-use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::id::{IdKind, is_valid};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, parse_rfc3339, to_rfc3339};
-use latchkey_core::{Environment, KeyPrefix, PlainKey, ScopeSet, parse_duration};
-use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval};
+use latchkey_core::{Environment, KeyPrefix, PlainKey, Role, parse_duration};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, Refill, RefillInterval};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -26,6 +26,7 @@ use crate::audit::Audit;
 use crate::auth::{Caller, ORG_READ};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
+use crate::routes::minting::{KeySpec, Minted, check_ceiling, check_grant, check_scope_count, mint};
 use crate::routes::projects;
 use crate::state::AppState;
 
@@ -75,6 +76,16 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
     }
 }
 
+/// The most `key` may hold: its owner's role now (a member once they left,
+/// whose key no longer works anyway); admin for an organization-owned key.
+fn owner_ceiling(key: &ApiKeyRecord) -> Role {
+    match (&key.owner_user_id, key.owner_role) {
+        (None, _) => Role::Admin,
+        (Some(_), Some(role)) => role,
+        (Some(_), None) => Role::Member,
+    }
+}
+
 /// Expiry from `expiresIn` (duration) or `expiresAt` (RFC 3339), not both.
 pub(crate) fn expiry(
     expires_in: Option<&str>,
@@ -96,68 +107,6 @@ pub(crate) fn expiry(
             Ok(Some(at))
         }
         (None, None) => Ok(None),
-    }
-}
-
-/// Fails with 403 unless `caller` may use every scope of `requested`.
-pub(crate) fn check_grant(caller: &Caller, requested: &ScopeSet) -> Result<(), ApiError> {
-    let missing: Vec<String> = requested.iter().filter(|s| !caller.allows(s)).map(ToString::to_string).collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::insufficient_scope(format!(
-            "cannot grant scopes this credential does not hold: {}",
-            missing.join(", ")
-        )))
-    }
-}
-
-/// A freshly minted key: its plaintext and the record to insert.
-pub(crate) struct Minted {
-    /// The plaintext, for the one response that shows it.
-    pub plain: PlainKey,
-    /// What is stored.
-    pub record: NewApiKey,
-}
-
-/// The fields of a new key that are not derived from its plaintext.
-pub(crate) struct KeySpec {
-    pub org_id: String,
-    pub project_id: Option<String>,
-    pub name: String,
-    pub environment: Environment,
-    pub kind: KeyKind,
-    pub scopes: Vec<String>,
-    pub owner_user_id: Option<String>,
-    pub rate_limit_per_minute: Option<i64>,
-    pub rate_limit_per_day: Option<i64>,
-    pub remaining: Option<i64>,
-    pub refill: Option<Refill>,
-    pub expires_at: Option<Millis>,
-    pub rotated_from: Option<String>,
-    pub surface_id: Option<String>,
-}
-
-impl KeySpec {
-    /// A key of the caller's organization owned as `owner_user_id`, with no
-    /// project, limits, credits or expiry (callers set what they need).
-    pub(crate) fn new(caller: &Caller, name: String, kind: KeyKind, scopes: Vec<String>) -> Self {
-        Self {
-            org_id: caller.org_id.clone(),
-            project_id: None,
-            name,
-            environment: Environment::Live,
-            kind,
-            scopes,
-            owner_user_id: caller.user_id.clone(),
-            rate_limit_per_minute: None,
-            rate_limit_per_day: None,
-            remaining: None,
-            refill: None,
-            expires_at: None,
-            rotated_from: None,
-            surface_id: None,
-        }
     }
 }
 
@@ -190,34 +139,6 @@ fn check_refill(v: Option<RefillView>) -> Result<Option<Refill>, ApiError> {
         RefillIntervalView::Monthly => RefillInterval::Monthly,
     };
     Ok(Some(Refill { amount: r.amount, interval }))
-}
-
-pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Minted {
-    let plain = PlainKey::generate(prefix);
-    let record = NewApiKey {
-        id: new_id(IdKind::Key),
-        org_id: spec.org_id,
-        project_id: spec.project_id,
-        name: spec.name,
-        hash: plain.hash(),
-        key_prefix: plain.display_prefix(),
-        key_hint: plain.hint(),
-        environment: spec.environment,
-        kind: spec.kind,
-        scopes: spec.scopes,
-        owner_user_id: spec.owner_user_id,
-        created_by_user_id: caller.user_id.clone(),
-        created_by_key_id: caller.key().map(|k| k.id.clone()),
-        rate_limit_per_minute: spec.rate_limit_per_minute,
-        rate_limit_per_day: spec.rate_limit_per_day,
-        remaining: spec.remaining,
-        refill: spec.refill,
-        expires_at: spec.expires_at,
-        created_at: now,
-        rotated_from: spec.rotated_from,
-        surface_id: spec.surface_id,
-    };
-    Minted { plain, record }
 }
 
 /// Stores a freshly minted key with its audit event (one transaction) and
@@ -265,8 +186,8 @@ pub async fn create(
     }
     let now = now_ms();
     let name = check_name(&req.name)?;
+    check_scope_count(req.scopes.len())?;
     let scopes = state.settings.catalog.parse_scopes(&req.scopes).map_err(|e| ApiError::invalid_scopes(&e.0))?;
-    check_grant(&caller, &scopes)?;
     let expires_at = expiry(req.expires_in.as_deref(), req.expires_at.as_deref(), now)?;
     let rate_limit_per_minute = check_limit("rateLimitPerMinute", req.rate_limit_per_minute)?;
     let rate_limit_per_day = check_limit("rateLimitPerDay", req.rate_limit_per_day)?;
@@ -280,18 +201,20 @@ pub async fn create(
         None => None,
     };
     let environment = if req.is_test { Environment::Test } else { Environment::Live };
-    let spec = KeySpec {
+    let mut spec = KeySpec {
         project_id,
         environment,
-        owner_user_id: if req.owner == KeyOwner::Org { None } else { caller.user_id.clone() },
         rate_limit_per_minute,
         rate_limit_per_day,
         remaining,
         refill,
         expires_at,
-        ..KeySpec::new(&caller, name, KeyKind::Standard, scopes.to_strings())
+        ..KeySpec::new(&caller, name, KeyKind::Standard, scopes)
     };
-    let minted = mint(&brand_prefix(&state, environment)?, spec, &caller, now);
+    if req.owner == KeyOwner::Org {
+        spec = spec.owned_by_org();
+    }
+    let minted = mint(&brand_prefix(&state, environment)?, spec, &caller, now)?;
     let details = json!({"name": minted.record.name, "scopes": minted.record.scopes, "owner": req.owner});
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok((StatusCode::CREATED, Json(shown(&stored, &minted.plain, now))))
@@ -480,7 +403,6 @@ pub async fn rotate(
     if old.status(now) != latchkey_store::KeyStatus::Active || old.rotated_to.is_some() {
         return Err(ApiError::conflict("only an active key that has not been rotated can be rotated"));
     }
-    check_grant(&caller, &old.scopes)?;
     let name = match &req.name {
         Some(n) => check_name(n)?,
         None => old.name.clone(),
@@ -504,8 +426,9 @@ pub async fn rotate(
         name,
         environment: old.environment,
         kind: old.kind,
-        scopes: old.scopes.to_strings(),
+        scopes: old.scopes.clone(),
         owner_user_id: old.owner_user_id.clone(),
+        owner_role: owner_ceiling(&old),
         rate_limit_per_minute: old.rate_limit_per_minute,
         rate_limit_per_day: old.rate_limit_per_day,
         remaining: old.remaining,
@@ -514,7 +437,7 @@ pub async fn rotate(
         rotated_from: Some(old.id.clone()),
         surface_id: old.surface_id.clone(),
     };
-    let minted = mint(&prefix, spec, &caller, now);
+    let minted = mint(&prefix, spec, &caller, now)?;
     let details = json!({"newKeyId": minted.record.id, "gracePeriodMs": grace});
     let event = audit.event_by(&caller, "api_key.rotate", Some(("api_key", &old.id)), &details);
     let new = state
@@ -561,6 +484,12 @@ pub async fn transfer(
         return Err(ApiError::bad_request("keys can only be transferred to the organization (`\"to\": \"org\"`)"));
     }
     let key = find(&state, &caller, &id).await?;
+    // The organization's key holds what its owner held: nothing the admin
+    // doing it may not grant, nothing an organization-owned key may not
+    // hold, and nothing beyond its owner's role now (a key made before its
+    // owner was demoted keeps its old scopes, bounded by the role at use).
+    check_ceiling(&key.scopes, owner_ceiling(&key))?;
+    check_grant(&caller, &key.scopes, Role::Admin)?;
     let now = now_ms();
     let details = json!({"from": key.owner_user_id, "to": "org"});
     let event = audit.event_by(&caller, "api_key.transfer", Some(("api_key", &key.id)), &details);

@@ -4,6 +4,7 @@
 mod api_keys;
 mod health;
 mod me;
+mod minting;
 mod orgs;
 mod people;
 mod projects;
@@ -43,7 +44,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/members/{user_id}", patch(orgs::update_member).delete(orgs::remove_member))
         .route("/v1/invitations", get(orgs::invitations).post(orgs::invite))
         .route("/v1/invitations/{id}", delete(orgs::revoke_invitation))
-        .route("/v1/invitations/{id}/accept", post(orgs::accept))
+        .route("/v1/invitations/accept", post(orgs::accept))
+        .route("/v1/invitations/{id}/accept", post(orgs::accept_in_path))
         .route("/v1/audit-events", get(orgs::audit_events))
         .route("/v1/secrets", get(secrets::list))
         .route("/v1/secrets/resolve", get(secrets::resolve))

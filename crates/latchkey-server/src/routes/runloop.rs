@@ -22,7 +22,8 @@ use crate::audit::Audit;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{OptionalJson, check_name};
-use crate::routes::api_keys::{KeySpec, check_grant, mint, store_minted};
+use crate::routes::api_keys::store_minted;
+use crate::routes::minting::{KeySpec, check_scope_count, mint};
 use crate::state::AppState;
 
 /// Latest accepted expiry: 9999-12-31T23:59:59.999Z.
@@ -50,9 +51,10 @@ fn prefix(text: &str) -> Result<KeyPrefix, ApiError> {
 }
 
 /// `POST /v1/apikeys`: a standard `ak_` key with the full access of its
-/// creator: exactly the creator's scopes (a session's or `*` key's `*`, a
-/// restricted key's own set), owned like a native key, so it can never do
-/// more than the credential that made it. Answers 200.
+/// creator: the creator's scopes as far as its role allows them (an admin
+/// session's or `*` key's `*`; a member's `*` becomes every catalog scope a
+/// member may hold; a restricted key's own set), owned like a native key,
+/// so it can never do more than the credential that made it. Answers 200.
 pub async fn create_api_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,9 +65,14 @@ pub async fn create_api_key(
     let now = now_ms();
     let name = name(req.name.as_deref())?;
     let expires_at = expiry(req.expires_at_ms, now)?;
-    let scopes = caller.scopes().to_strings();
+    // The creator's full access: its scopes as far as its role allows them
+    // (a member's `*` is every scope but the admin ones, never `*` itself).
+    let scopes = caller.role.narrow(caller.scopes(), &state.settings.catalog);
+    if scopes.is_empty() {
+        return Err(ApiError::insufficient_scope("this credential holds nothing its role allows to pass on"));
+    }
     let spec = KeySpec { expires_at, ..KeySpec::new(&caller, name, KeyKind::Standard, scopes) };
-    let minted = mint(&prefix("ak_")?, spec, &caller, now);
+    let minted = mint(&prefix("ak_")?, spec, &caller, now)?;
     let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok(Json(ApiKeyCreatedView {
@@ -90,15 +97,15 @@ pub async fn create_restricted_key(
     let now = now_ms();
     let name = name(req.name.as_deref())?;
     let entries = req.scopes.unwrap_or_default();
+    check_scope_count(entries.len())?;
     let pairs: Vec<(&str, &str)> =
         entries.iter().map(|e| (e.resource_type.as_str(), e.access_level.as_str())).collect();
     let granted = runloop_scopes(&pairs)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_scopes", format!("{e}; see GET /v1/scopes")))?;
     let granted = ScopeSet::from_scopes(granted);
-    check_grant(&caller, &granted)?;
     let expires_at = expiry(req.expires_at_ms, now)?;
-    let spec = KeySpec { expires_at, ..KeySpec::new(&caller, name, KeyKind::Restricted, granted.to_strings()) };
-    let minted = mint(&prefix("rk_")?, spec, &caller, now);
+    let spec = KeySpec { expires_at, ..KeySpec::new(&caller, name, KeyKind::Restricted, granted) };
+    let minted = mint(&prefix("rk_")?, spec, &caller, now)?;
     let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok(Json(RestrictedKeyCreatedView {

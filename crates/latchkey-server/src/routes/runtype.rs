@@ -27,7 +27,8 @@ use crate::audit::Audit;
 use crate::auth::{Caller, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
-use crate::routes::api_keys::{KeySpec, check_grant, check_limit, expiry, mint, store_minted};
+use crate::routes::api_keys::{check_limit, expiry, store_minted};
+use crate::routes::minting::{KeySpec, check_scope_count, mint};
 use crate::state::AppState;
 
 fn product_view(p: &Product) -> ProductView {
@@ -177,6 +178,7 @@ pub async fn create_surface_key(
     let now = now_ms();
     let name = req.name.as_deref().map(check_name).transpose()?;
     let given = req.scopes.unwrap_or_default();
+    check_scope_count(given.len())?;
     let mut scopes = Vec::with_capacity(given.len());
     let mut bad = Vec::new();
     for s in &given {
@@ -193,21 +195,20 @@ pub async fn create_surface_key(
         ));
     }
     let scopes = ScopeSet::from_scopes(scopes);
-    check_grant(&caller, &scopes)?;
     let environment = environment(req.environment.as_deref())?;
     let spec = KeySpec {
         environment,
-        // Surface keys belong to the organization: they outlive their creator's membership.
-        owner_user_id: None,
         rate_limit_per_minute: check_limit("rateLimitPerMinute", req.rate_limit_per_minute)?,
         rate_limit_per_day: check_limit("rateLimitPerDay", req.rate_limit_per_day)?,
         expires_at: expiry(None, req.expires_at.as_deref(), now)?,
         surface_id: Some(surface.id.clone()),
-        ..KeySpec::new(&caller, name.clone().unwrap_or_default(), KeyKind::Standard, scopes.to_strings())
-    };
+        ..KeySpec::new(&caller, name.clone().unwrap_or_default(), KeyKind::Standard, scopes)
+    }
+    // Surface keys belong to the organization: they outlive their creator's membership.
+    .owned_by_org();
     let prefix = KeyPrefix::branded("sk", environment)
         .map_err(|_| ApiError::internal(&std::io::Error::other("invalid profile key prefix")))?;
-    let minted = mint(&prefix, spec, &caller, now);
+    let minted = mint(&prefix, spec, &caller, now)?;
     let details = json!({
         "profile": "runtype",
         "surfaceId": surface.id,

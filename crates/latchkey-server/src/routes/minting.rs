@@ -1,0 +1,160 @@
+//! Minting a key, for every path that does: `POST /v1/api-keys`, rotation,
+//! the Runloop (`/v1/apikeys`, `/v1/restricted_keys`) and Runtype (surface
+//! keys) profiles. A path builds a [`KeySpec`] and calls [`mint`], which
+//! refuses (403 `insufficient_scope`), in this one place:
+//!
+//! * a reserved scope (`secret:resolve`): only the operator mints such a
+//!   key, from the command line (`latchkey admin create-service-key`);
+//! * a scope the caller may not use itself (its credential's scopes bounded
+//!   by its role): nobody grants what they do not hold;
+//! * a scope beyond the role of the key's owner (a member's keys never hold
+//!   `*`, `org:write`, `org:members` or `admin:*`; an organization-owned
+//!   key may hold what an admin may).
+
+use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::time_fmt::Millis;
+use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet};
+use latchkey_store::{KeyKind, NewApiKey, Refill};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// 400 `invalid_scopes` for a list of more than [`MAX_SCOPES`] scopes,
+/// checked before any entry is parsed.
+pub(crate) fn check_scope_count(n: usize) -> Result<(), ApiError> {
+    if n > MAX_SCOPES {
+        Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_scopes",
+            format!("at most {MAX_SCOPES} scopes, not {n}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Fails with 403 `insufficient_scope` unless `caller` may give a key owned
+/// by someone of role `owner_role` (an organization-owned key: admin) every
+/// scope of `requested`.
+pub(crate) fn check_grant(caller: &Caller, requested: &ScopeSet, owner_role: Role) -> Result<(), ApiError> {
+    let reserved: Vec<String> = requested.iter().filter(|s| s.is_reserved()).map(ToString::to_string).collect();
+    if !reserved.is_empty() {
+        return Err(ApiError::insufficient_scope(format!(
+            "{} cannot be granted through the API: only the operator mints such a key, with `latchkey admin \
+             create-service-key`",
+            reserved.join(", ")
+        )));
+    }
+    let missing: Vec<String> = requested.iter().filter(|s| !caller.allows(s)).map(ToString::to_string).collect();
+    if !missing.is_empty() {
+        return Err(ApiError::insufficient_scope(format!(
+            "cannot grant scopes this credential does not hold: {}",
+            missing.join(", ")
+        )));
+    }
+    check_ceiling(requested, owner_role)
+}
+
+/// Fails with 403 `insufficient_scope` if `scopes` go beyond what a key
+/// owned by someone of `role` may hold.
+pub(crate) fn check_ceiling(scopes: &ScopeSet, role: Role) -> Result<(), ApiError> {
+    let beyond: Vec<String> = scopes.iter().filter(|s| !role.allows(s)).map(ToString::to_string).collect();
+    if beyond.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::insufficient_scope(format!(
+            "a key of a {role} cannot hold: {} (the {role} role does not allow it)",
+            beyond.join(", ")
+        )))
+    }
+}
+
+/// A freshly minted key: its plaintext and the record to insert.
+pub(crate) struct Minted {
+    /// The plaintext, for the one response that shows it.
+    pub plain: PlainKey,
+    /// What is stored.
+    pub record: NewApiKey,
+}
+
+/// The fields of a new key that are not derived from its plaintext.
+pub(crate) struct KeySpec {
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub name: String,
+    pub environment: Environment,
+    pub kind: KeyKind,
+    pub scopes: ScopeSet,
+    pub owner_user_id: Option<String>,
+    /// The owner's role now (admin for an organization-owned key): the
+    /// most the key may hold.
+    pub owner_role: Role,
+    pub rate_limit_per_minute: Option<i64>,
+    pub rate_limit_per_day: Option<i64>,
+    pub remaining: Option<i64>,
+    pub refill: Option<Refill>,
+    pub expires_at: Option<Millis>,
+    pub rotated_from: Option<String>,
+    pub surface_id: Option<String>,
+}
+
+impl KeySpec {
+    /// A key of the caller's organization owned by the caller (its user, or
+    /// the organization for an organization-owned key), with no project,
+    /// limits, credits or expiry (callers set what they need).
+    pub(crate) fn new(caller: &Caller, name: String, kind: KeyKind, scopes: ScopeSet) -> Self {
+        Self {
+            org_id: caller.org_id.clone(),
+            project_id: None,
+            name,
+            environment: Environment::Live,
+            kind,
+            scopes,
+            owner_user_id: caller.user_id.clone(),
+            owner_role: caller.role,
+            rate_limit_per_minute: None,
+            rate_limit_per_day: None,
+            remaining: None,
+            refill: None,
+            expires_at: None,
+            rotated_from: None,
+            surface_id: None,
+        }
+    }
+
+    /// The same key owned by the organization (ceiling: admin).
+    pub(crate) fn owned_by_org(self) -> Self {
+        Self { owner_user_id: None, owner_role: Role::Admin, ..self }
+    }
+}
+
+/// A new key of `spec` with a fresh plaintext under `prefix`, after
+/// [`check_grant`]: what every minting path goes through.
+pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Result<Minted, ApiError> {
+    check_grant(caller, &spec.scopes, spec.owner_role)?;
+    let plain = PlainKey::generate(prefix);
+    let record = NewApiKey {
+        id: new_id(IdKind::Key),
+        org_id: spec.org_id,
+        project_id: spec.project_id,
+        name: spec.name,
+        hash: plain.hash(),
+        key_prefix: plain.display_prefix(),
+        key_hint: plain.hint(),
+        environment: spec.environment,
+        kind: spec.kind,
+        scopes: spec.scopes.to_strings(),
+        owner_user_id: spec.owner_user_id,
+        created_by_user_id: caller.user_id.clone(),
+        created_by_key_id: caller.key().map(|k| k.id.clone()),
+        rate_limit_per_minute: spec.rate_limit_per_minute,
+        rate_limit_per_day: spec.rate_limit_per_day,
+        remaining: spec.remaining,
+        refill: spec.refill,
+        expires_at: spec.expires_at,
+        created_at: now,
+        rotated_from: spec.rotated_from,
+        surface_id: spec.surface_id,
+    };
+    Ok(Minted { plain, record })
+}
