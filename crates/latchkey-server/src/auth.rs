@@ -51,6 +51,9 @@ pub const ORG_MEMBERS: Requirement = ("org", "members");
 pub const KEYS_VERIFY: Requirement = ("keys", "verify");
 /// Read secrets: metadata, reveal, resolve.
 pub const SECRET_READ: Requirement = ("secret", "read");
+/// Resolve any member's secrets: a reserved scope, held only by service
+/// keys the operator mints (`latchkey admin create-service-key`).
+pub const SECRET_RESOLVE: Requirement = ("secret", "resolve");
 /// Set and delete secrets.
 pub const SECRET_WRITE: Requirement = ("secret", "write");
 /// Read SSH keys and `authorized_keys`.
@@ -142,11 +145,6 @@ impl Caller {
                 "an organization-owned key acts for no member: it can use organization-wide resources only",
             )
         })
-    }
-
-    /// Whether the credential is an organization-owned key (a service key).
-    pub fn is_org_key(&self) -> bool {
-        matches!(&self.credential, Credential::Key(k) if k.owner_user_id.is_none())
     }
 
     /// Whether the caller is an admin of the organization.

@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use latchkey_core::crypto::MasterKey;
+use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::time_fmt::now_ms;
+use latchkey_core::{Environment, KeyPrefix, PlainKey};
 use latchkey_server::keyring::{KeySource, Keyring, pending_path, read_key_file, sync_dir, write_key_file};
-use latchkey_store::{Rewrap, Store, StoreError};
+use latchkey_store::{AuditEvent, KeyKind, NewApiKey, Rewrap, Store, StoreError};
 
 use crate::init::{InitArgs, events, prepare, report};
 use crate::master_key::MasterKeyArgs;
@@ -29,6 +32,34 @@ pub enum AdminCommand {
     /// LATCHKEY_MASTER_KEY, give the new key with --new-key-file and restart
     /// every node with it afterwards.
     RotateMasterKey(RotateArgs),
+    /// Mint an organization-owned service key, printed once, with scopes no
+    /// API request can grant: `secret:resolve` (resolve any member's
+    /// secrets through `GET /v1/secrets/resolve?user=`) and, if given, any
+    /// catalog scope. The creation is in the organization's audit trail
+    /// (actor `operator`).
+    CreateServiceKey(ServiceKeyArgs),
+}
+
+/// `latchkey admin create-service-key`
+#[derive(Debug, Args)]
+pub struct ServiceKeyArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// The organization's id (`org_…`).
+    #[arg(long)]
+    org: String,
+    /// A scope of the key (repeat for several), e.g. `secret:resolve`.
+    #[arg(long = "scope", required = true)]
+    scopes: Vec<String>,
+    /// The key's name.
+    #[arg(long, default_value = "platform service key")]
+    name: String,
+    /// Brand prefix of the key (`lk` gives `lk_live_…`).
+    #[arg(long, env = "LATCHKEY_BRAND", default_value = "lk")]
+    brand: String,
+    /// Print `{"keyId","orgId","scopes","apiKey"}` instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `latchkey admin rotate-master-key`
@@ -78,7 +109,65 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AdminCommand::RotateMasterKey(args) => rotate_master_key(&args).await,
+        AdminCommand::CreateServiceKey(args) => create_service_key(&args).await,
     }
+}
+
+/// `latchkey admin create-service-key`: see [`AdminCommand::CreateServiceKey`].
+async fn create_service_key(args: &ServiceKeyArgs) -> anyhow::Result<()> {
+    let catalog = latchkey_core::profiles::default_catalog();
+    let scopes = catalog.parse_scopes(&args.scopes)?;
+    let name = args.name.trim();
+    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+        anyhow::bail!("--name must be 1 to 255 characters, without control characters");
+    }
+    let prefix = KeyPrefix::branded(&args.brand, Environment::Live)
+        .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
+    let store = args.storage.open().await?;
+    let org = store.get_org(&args.org).await?.with_context(|| format!("no organization {}", args.org))?;
+    let plain = PlainKey::generate(&prefix);
+    let now = now_ms();
+    let key = NewApiKey {
+        id: new_id(IdKind::Key),
+        org_id: org.id.clone(),
+        project_id: None,
+        name: name.to_owned(),
+        hash: plain.hash(),
+        key_prefix: plain.display_prefix(),
+        key_hint: plain.hint(),
+        environment: Environment::Live,
+        kind: KeyKind::Standard,
+        scopes: scopes.to_strings(),
+        owner_user_id: None,
+        created_by_user_id: None,
+        created_by_key_id: None,
+        rate_limit_per_minute: None,
+        rate_limit_per_day: None,
+        expires_at: None,
+        remaining: None,
+        refill: None,
+        created_at: now,
+        rotated_from: None,
+        surface_id: None,
+    };
+    let details = serde_json::json!({
+        "name": key.name, "scopes": key.scopes, "owner": "org", "via": "latchkey admin create-service-key",
+    });
+    let event = AuditEvent::operator(&org.id, "api_key.create", ("api_key", &key.id), &details, now);
+    // The key and its audit event in one transaction.
+    store.insert_key(&key, &event).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"keyId": key.id, "orgId": org.id, "scopes": key.scopes, "apiKey": plain.expose()})
+        );
+    } else {
+        println!("Service key {} of {} ({}), scopes {}", key.id, org.id, org.name, key.scopes.join(" "));
+        println!();
+        println!("API key (shown once; store it securely):");
+        println!("  {}", plain.expose());
+    }
+    Ok(())
 }
 
 /// Re-wraps every data key still wrapped by another key than `new`, in one
@@ -98,7 +187,7 @@ async fn rewrap_all(store: &dyn Store, ring: &Keyring, new: &MasterKey) -> anyho
                 wrapped: new.wrap(&k.org_id, &data_key)?,
             });
         }
-        match store.rewrap_data_keys(&rewraps, latchkey_core::time_fmt::now_ms()).await {
+        match store.rewrap_data_keys(&rewraps, now_ms()).await {
             Ok(n) => return Ok(n),
             Err(StoreError::Conflict(why)) if attempt < 3 => eprintln!("retrying: {why}"),
             Err(e) => return Err(e.into()),

@@ -9,8 +9,12 @@
 //!   included, gets 404 for it;
 //! * organization-wide secrets: every member reads the metadata and
 //!   reveals; only admins set or delete them;
-//! * resolving for another member (`?user=`) needs an organization-owned
-//!   (service) key.
+//! * resolving for another member (`?user=`) is the platform's job, not an
+//!   organization admin's: it needs `secret:resolve`, a reserved scope that
+//!   no request can grant (not even `*` covers it); only the operator mints
+//!   a service key holding it (`latchkey admin create-service-key`). Any
+//!   other credential resolves the organization's secrets and its own
+//!   user's (an organization-owned key: the organization's only).
 //!
 //! A value is in memory only while it is sealed or opened, in buffers that
 //! are wiped afterwards; it is never logged, audited or put in an error.
@@ -31,7 +35,7 @@ use serde_json::json;
 use zeroize::Zeroize as _;
 
 use crate::audit::Audit;
-use crate::auth::{Caller, SECRET_READ, SECRET_WRITE};
+use crate::auth::{Caller, SECRET_READ, SECRET_RESOLVE, SECRET_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, paginate};
 use crate::keyring::Keyring;
@@ -369,30 +373,42 @@ pub struct ResolveQuery {
 
 /// `GET /v1/secrets/resolve`: the values the platform hands a member's
 /// workload: for each name, the member's own secret, else the
-/// organization's. Each value returned is audited as `secret.reveal`.
+/// organization's. For another member than the caller's own user only with
+/// `secret:resolve` (see the module doc). Each value returned is audited as
+/// `secret.reveal`.
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
     Query(q): Query<ResolveQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(SECRET_READ)?;
-    let mut names: Vec<&str> = Vec::new();
-    for n in q.names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    let resolver = caller.require(SECRET_RESOLVE).is_ok();
+    if !resolver {
+        caller.require(SECRET_READ)?;
+    }
+    // The count first: no work on a list longer than the limit.
+    let bad_names = || ApiError::bad_request(format!("names: give 1–{MAX_RESOLVE} comma-separated secret names"));
+    let entries = || q.names.split(',').map(str::trim).filter(|n| !n.is_empty());
+    if entries().nth(MAX_RESOLVE).is_some() {
+        return Err(bad_names());
+    }
+    let mut names: Vec<&str> = Vec::with_capacity(MAX_RESOLVE);
+    for n in entries() {
         check_name(n)?;
         if !names.contains(&n) {
             names.push(n);
         }
     }
-    if names.is_empty() || names.len() > MAX_RESOLVE {
-        return Err(ApiError::bad_request(format!("names: give 1–{MAX_RESOLVE} comma-separated secret names")));
+    if names.is_empty() {
+        return Err(bad_names());
     }
     let user = match &q.user {
         Some(u) => {
             let id = member_id(&state, &caller.org_id, u).await?;
-            if caller.user_id.as_deref() != Some(id.as_str()) && !caller.is_org_key() {
+            if caller.user_id.as_deref() != Some(id.as_str()) && !resolver {
                 return Err(ApiError::forbidden(
-                    "resolving another member's secrets needs an organization-owned (service) key",
+                    "resolving another member's secrets needs a service key holding `secret:resolve`, which only \
+                     the operator mints (`latchkey admin create-service-key`)",
                 ));
             }
             Some(id)
