@@ -250,6 +250,12 @@ fn charge_failure(budgets: &RateLimiter, per_minute: u32, ip: IpAddr, now: Milli
     budgets.check(&budget_subject(ip), Limits { per_minute: Some(per_minute), per_day: None }, now)
 }
 
+/// The client's address as the per-address limits count it (sign-ups,
+/// failed logins): [`client_ip`] as [`budget_subject`] names it.
+pub fn client_subject(parts: &Parts, settings: &Settings) -> Option<String> {
+    client_ip(parts, settings).map(budget_subject)
+}
+
 /// The failed-authentication budget an address draws on: an IPv4 address,
 /// or an IPv6 address's /64 network.
 fn budget_subject(ip: IpAddr) -> String {

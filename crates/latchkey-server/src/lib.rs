@@ -55,7 +55,8 @@ pub fn state(
     let verifier = Arc::new(built);
     let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
     let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
-    Shared { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, keyring: None }.into()
+    let signups = Arc::new(throttle::FailureWindow::new(Duration::from_secs(3600)));
+    Shared { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, signups, keyring: None }.into()
 }
 
 /// Applies invalidations published by other nodes (and this one) to this

@@ -30,10 +30,17 @@ pub struct Settings {
     pub signup: bool,
     /// Lifetime of a login session, in milliseconds.
     pub session_ttl_ms: i64,
-    /// Failed logins per account (email) and minute before 429s.
+    /// Failed logins per account (email) *and* client address, and minute,
+    /// before that address gets 429s for that account.
+    pub login_failures_per_account_and_ip: u32,
+    /// Failed logins per account (email) and minute, from every address
+    /// together, before 429s: a ceiling well above the per-address one, so
+    /// that nobody locks a person out from a few addresses.
     pub login_failures_per_account: u32,
     /// Failed logins per client address and minute before 429s.
     pub login_failures_per_ip: u32,
+    /// Sign-ups per client address and hour before 429s.
+    pub signups_per_hour_per_ip: u32,
     /// Proxies whose `X-Forwarded-For` names the client
     /// ([`crate::auth::client_ip`]); none by default.
     pub trusted_proxies: crate::forwarded::TrustedProxies,
@@ -139,12 +146,14 @@ impl Default for Settings {
             bench_echo: false,
             signup: true,
             session_ttl_ms: 30 * 86_400_000,
-            login_failures_per_account: 5,
+            login_failures_per_account_and_ip: 5,
+            login_failures_per_account: 100,
             login_failures_per_ip: 20,
             trusted_proxies: crate::forwarded::TrustedProxies::default(),
             connections: crate::conn::ConnectionLimits::default(),
             metrics_token: None,
             metrics_listen: None,
+            signups_per_hour_per_ip: 20,
         }
     }
 }
@@ -181,8 +190,10 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     /// Failed authentications per client address.
     pub failed_auth: Arc<RateLimiter>,
-    /// Failed logins per account and per client address.
+    /// Failed logins per account, per client address, and per both.
     pub login_failures: Arc<crate::throttle::FailureWindow>,
+    /// Sign-ups per client address (an hour's window).
+    pub signups: Arc<crate::throttle::FailureWindow>,
     /// The master keys that wrap the organizations' data keys; without
     /// them the secret routes answer 503.
     pub keyring: Option<Arc<crate::keyring::Keyring>>,

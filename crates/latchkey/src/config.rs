@@ -4,12 +4,16 @@
 //! # Failed authentications per client address and minute before 429s.
 //! failed_auth_per_minute = 30
 //!
-//! # People: open sign-up (POST /v1/auth/signup), session lifetime, and how
-//! # many failed logins per account / per client address and minute are
-//! # allowed before further attempts get 429.
+//! # People: open sign-up (POST /v1/auth/signup), sign-ups per client
+//! # address and hour, session lifetime, and how many failed logins per
+//! # minute are allowed before further attempts get 429: per account from
+//! # one client address, per account from all addresses together, and per
+//! # client address.
 //! signup = true
+//! signups_per_hour_per_ip = 20
 //! session_ttl = "30d"
-//! login_failures_per_account = 5
+//! login_failures_per_account_and_ip = 5
+//! login_failures_per_account = 100
 //! login_failures_per_ip = 20
 //!
 //! # Proxies whose X-Forwarded-For names the client (addresses or networks);
@@ -61,9 +65,13 @@ pub struct FileConfig {
     pub failed_auth_per_minute: Option<u32>,
     /// Whether sign-up is open.
     pub signup: Option<bool>,
+    /// Sign-ups per client address and hour.
+    pub signups_per_hour_per_ip: Option<u32>,
     /// Session lifetime (`30d`, `12h`, …).
     pub session_ttl: Option<String>,
-    /// Failed logins per account and minute.
+    /// Failed logins per account and client address, and minute.
+    pub login_failures_per_account_and_ip: Option<u32>,
+    /// Failed logins per account (from every address) and minute.
     pub login_failures_per_account: Option<u32>,
     /// Failed logins per client address and minute.
     pub login_failures_per_ip: Option<u32>,
@@ -149,6 +157,12 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
         settings.session_ttl_ms = i64::try_from(secs)? * 1000;
     }
     for (value, target, name) in [
+        (file.signups_per_hour_per_ip, &mut settings.signups_per_hour_per_ip, "signups_per_hour_per_ip"),
+        (
+            file.login_failures_per_account_and_ip,
+            &mut settings.login_failures_per_account_and_ip,
+            "login_failures_per_account_and_ip",
+        ),
         (file.login_failures_per_account, &mut settings.login_failures_per_account, "login_failures_per_account"),
         (file.login_failures_per_ip, &mut settings.login_failures_per_ip, "login_failures_per_ip"),
     ] {

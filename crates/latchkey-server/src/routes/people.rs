@@ -5,11 +5,16 @@
 //! shown once, in the sign-up or login answer; only its SHA-256 is stored.
 //! Passwords are argon2id (hashed on the blocking pool). A wrong email and a
 //! wrong password get the same answer after the same work, and failures are
-//! counted per account and per client address: over the limit, attempts are
-//! refused with 429 before any password is checked.
+//! counted per account and client address (a low limit), per account from
+//! every address (a much higher one, so that an attacker cannot lock a person
+//! out) and per client address: over a limit, attempts are refused with 429
+//! before any password is checked. Sign-ups are counted per client address
+//! (an hour's window), and a duplicate email is refused before its password
+//! is hashed.
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use latchkey_api_types::{Data, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView};
 use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
@@ -20,7 +25,7 @@ use latchkey_store::{NewOrg, NewUser, Page, Session, StoreError, User};
 use serde_json::json;
 
 use crate::audit::{Actor, Audit};
-use crate::auth::{Caller, SESSION_PREFIX};
+use crate::auth::{Caller, SESSION_PREFIX, client_subject};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
 use crate::state::AppState;
@@ -79,11 +84,15 @@ fn new_session(
     Ok((token, session))
 }
 
+/// The message of a duplicate sign-up (the same whether the duplicate is
+/// found before hashing or by the store).
+const EMAIL_TAKEN: &str = "an account with this email exists; log in";
+
 /// `POST /v1/auth/signup`: a user, their organization and a session.
 pub async fn signup(
     State(state): State<AppState>,
     audit: Audit,
-    headers: HeaderMap,
+    parts: Parts,
     JsonBody(req): JsonBody<SignUp>,
 ) -> Result<(StatusCode, Json<Data<SessionGrant>>), ApiError> {
     if !state.settings.signup {
@@ -93,10 +102,21 @@ pub async fn signup(
             "sign-up is turned off on this server; ask an admin for an invitation",
         ));
     }
+    let address = format!("ip:{}", client_subject(&parts, &state.settings).as_deref().unwrap_or("-"));
+    if let Some(wait) = state.signups.blocked(&address, state.settings.signups_per_hour_per_ip) {
+        tracing::warn!("sign-up refused: too many from this address");
+        return Err(ApiError::rate_limited("too many sign-ups from this address; try again later", wait));
+    }
     let email = check_email(&req.email)?;
     let display_name = check_name(&req.display_name).map_err(|e| e.prefixed("displayName"))?;
     let org_name = check_name(&req.org_name).map_err(|e| e.prefixed("orgName"))?;
     check_password(&req.password).map_err(|e| password_error(&e))?;
+    state.signups.record(&address);
+    // A duplicate costs one indexed lookup, not an argon2 hash; the answer
+    // is the one the store gives when two sign-ups race.
+    if state.store.user_by_email(&email).await?.is_some() {
+        return Err(ApiError::conflict(EMAIL_TAKEN));
+    }
     let password_hash = hash_blocking(req.password).await?;
     let now = now_ms();
     let user = NewUser { id: new_id(IdKind::User), email, display_name, created_at: now };
@@ -107,7 +127,7 @@ pub async fn signup(
         members_see_all_keys: false,
         created_at: now,
     };
-    let (token, session) = new_session(&state, &user.id, Some(org.id.clone()), &audit, &headers, now)?;
+    let (token, session) = new_session(&state, &user.id, Some(org.id.clone()), &audit, &parts.headers, now)?;
     let actor = Actor { kind: "user", id: Some(&user.id) };
     let events = [
         audit.event(Some(&org.id), actor, "user.signup", Some(("user", &user.id)), &json!({})),
@@ -116,7 +136,7 @@ pub async fn signup(
     ];
     match state.store.sign_up(&user, &password_hash, &org, &session, &events).await {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("an account with this email exists; log in")),
+        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict(EMAIL_TAKEN)),
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user_id = %user.id, org_id = %org.id, "signed up");
@@ -141,17 +161,21 @@ pub async fn signup(
 pub async fn login(
     State(state): State<AppState>,
     audit: Audit,
-    headers: HeaderMap,
+    parts: Parts,
     JsonBody(req): JsonBody<Login>,
 ) -> Result<Json<Data<SessionGrant>>, ApiError> {
+    let ip = client_subject(&parts, &state.settings).unwrap_or_else(|| "-".to_owned());
     let email = req.email.trim().to_lowercase();
-    let account = format!("account:{email}");
-    let address = format!("ip:{}", audit.ip.as_deref().unwrap_or("-"));
-    let limits = &state.settings;
-    if let Some(wait) = state
-        .login_failures
-        .blocked(&account, limits.login_failures_per_account)
-        .or_else(|| state.login_failures.blocked(&address, limits.login_failures_per_ip))
+    // Counted as given, at most as long as an email can be (254).
+    let counted: String = email.chars().take(254).collect();
+    let account = format!("account:{counted}");
+    let account_here = format!("account:{counted} ip:{ip}");
+    let address = format!("ip:{ip}");
+    let (limits, failures) = (&state.settings, &state.login_failures);
+    if let Some(wait) = failures
+        .blocked(&account_here, limits.login_failures_per_account_and_ip)
+        .or_else(|| failures.blocked(&account, limits.login_failures_per_account))
+        .or_else(|| failures.blocked(&address, limits.login_failures_per_ip))
     {
         tracing::warn!("login refused: too many failures");
         return Err(ApiError::rate_limited("too many failed logins; try again later", wait));
@@ -167,8 +191,9 @@ pub async fn login(
         None => Vec::new(),
     };
     let Some((user, _)) = found.filter(|_| ok) else {
-        state.login_failures.record(&account);
-        state.login_failures.record(&address);
+        for subject in [&account_here, &account, &address] {
+            failures.record(subject);
+        }
         let actor = Actor { kind: "anonymous", id: None };
         for (org, _) in &orgs {
             audit.record(&state, Some(&org.id), actor, "auth.login_failed", None, json!({"email": email})).await;
@@ -180,7 +205,7 @@ pub async fn login(
     };
     let now = now_ms();
     let current = orgs.first().map(|(o, _)| o.id.clone());
-    let (token, session) = new_session(&state, &user.id, current.clone(), &audit, &headers, now)?;
+    let (token, session) = new_session(&state, &user.id, current.clone(), &audit, &parts.headers, now)?;
     let actor = Actor { kind: "user", id: Some(&user.id) };
     let event = audit.event(current.as_deref(), actor, "session.create", Some(("session", &session.id)), &json!({}));
     state.store.insert_session(&session, &event).await?;
