@@ -31,6 +31,9 @@ pub struct TestServer {
     pub url: String,
     /// Extra `serve` arguments, kept across restarts.
     extra: Vec<String>,
+    /// `LATCHKEY_LOG` of the server (`debug` unless started with
+    /// [`TestServer::start_with_log`]).
+    log_filter: String,
     pub admin: OrgCreds,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -79,12 +82,12 @@ pub fn cli(args: &[&str]) -> Command {
 
 /// Starts `latchkey serve` on a free loopback port; returns its URL once it
 /// listens.
-fn spawn_serve(data_dir: &Path, log: &Path, extra: &[&str]) -> (String, Child) {
+fn spawn_serve(data_dir: &Path, log: &Path, extra: &[&str], log_filter: &str) -> (String, Child) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()];
     args.extend_from_slice(extra);
     let mut child = cli(&args)
-        .env("LATCHKEY_LOG", "debug")
+        .env("LATCHKEY_LOG", log_filter)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -176,7 +179,13 @@ impl TestServer {
 
     /// [`TestServer::start`] with extra `serve` arguments.
     pub async fn start_with(extra: &[&str]) -> Self {
-        Self::start_in(tempfile::tempdir().unwrap(), extra)
+        Self::start_in(tempfile::tempdir().unwrap(), extra, "debug")
+    }
+
+    /// [`TestServer::start_with`] logging with the filter `log_filter`
+    /// (`LATCHKEY_LOG`, e.g. `trace`; the default is `debug`).
+    pub async fn start_with_log(log_filter: &str, extra: &[&str]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), extra, log_filter)
     }
 
     /// A server on the PostgreSQL database `url` (whatever the suite's
@@ -184,13 +193,21 @@ impl TestServer {
     pub async fn start_on_database(url: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         BOUND.lock().unwrap().push((dir.path().join("data"), url.to_owned()));
-        Self::start_in(dir, extra)
+        Self::start_in(dir, extra, "debug")
     }
 
-    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
+    fn start_in(dir: tempfile::TempDir, extra: &[&str], log_filter: &str) -> Self {
         let admin = create_org(&dir.path().join("data"), &["init"], "Acme", "ada@example.com");
         let extra = extra.iter().map(|s| (*s).to_owned()).collect();
-        let mut s = Self { url: String::new(), extra, admin, dir, child: None, http: reqwest::Client::new() };
+        let mut s = Self {
+            url: String::new(),
+            extra,
+            log_filter: log_filter.to_owned(),
+            admin,
+            dir,
+            child: None,
+            http: reqwest::Client::new(),
+        };
         s.spawn();
         s
     }
@@ -205,7 +222,7 @@ impl TestServer {
 
     fn spawn(&mut self) {
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let (url, child) = spawn_serve(&self.data_dir(), &self.log_path(), &extra);
+        let (url, child) = spawn_serve(&self.data_dir(), &self.log_path(), &extra, &self.log_filter);
         self.url = url;
         self.child = Some(child);
     }
@@ -215,7 +232,7 @@ impl TestServer {
     /// goes to `node-<n>.log` in the test's directory.
     pub fn node(&self, n: usize, extra: &[&str]) -> Node {
         let log = self.dir.path().join(format!("node-{n}.log"));
-        let (url, child) = spawn_serve(&self.data_dir(), &log, extra);
+        let (url, child) = spawn_serve(&self.data_dir(), &log, extra, "debug");
         Node { url, child: Some(child), log, http: self.http.clone() }
     }
 
@@ -265,6 +282,22 @@ impl TestServer {
         Api { base: self.url.clone(), auth: Auth::XApiKey(key.to_owned()), http: self.http.clone() }
     }
 
+    /// A service key of the first organization holding `scopes`, minted by
+    /// the operator (`latchkey admin create-service-key`), e.g. with the
+    /// reserved `secret:resolve` no request can grant.
+    pub fn service_key(&self, scopes: &[&str]) -> String {
+        let dir = self.data_dir();
+        let mut args = vec!["admin", "create-service-key", "--org", &self.admin.org_id, "--json"];
+        args.extend(["--data-dir", dir.to_str().unwrap()]);
+        for scope in scopes {
+            args.extend(["--scope", scope]);
+        }
+        let out = run_cli(&args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("create-service-key --json prints JSON");
+        v["apiKey"].as_str().unwrap().to_owned()
+    }
+
     /// A client authenticating with `Authorization: Bearer`.
     pub fn with_bearer(&self, token: &str) -> Api {
         Api { base: self.url.clone(), auth: Auth::Bearer(token.to_owned()), http: self.http.clone() }
@@ -288,6 +321,19 @@ impl TestServer {
     /// No credentials.
     pub fn anonymous(&self) -> Api {
         Api { base: self.url.clone(), auth: Auth::None, http: self.http.clone() }
+    }
+
+    /// No credentials, connecting from the loopback address `local` (any of
+    /// 127.0.0.0/8 works on Linux): another client address.
+    pub fn anonymous_from(&self, local: &str) -> Api {
+        let http =
+            reqwest::Client::builder().local_address(local.parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+        Api { base: self.url.clone(), auth: Auth::None, http }
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
     }
 
     /// Creates a key as `api` and returns (id, plaintext).
@@ -462,7 +508,7 @@ pub async fn join_org(server: &TestServer, admin: &Api, org_id: &str, email: &st
     assert_eq!(inv.status, 201, "invite {email}: {}", inv.text);
     let token = inv.body["data"]["token"].as_str().unwrap().to_owned();
     let person = signup(server, email, &format!("{email} home")).await;
-    let acc = server.with_bearer(&person.token).post_empty(&format!("/v1/invitations/{token}/accept")).await;
+    let acc = server.with_bearer(&person.token).post("/v1/invitations/accept", json!({"token": token})).await;
     assert_eq!(acc.status, 200, "accept {email}: {}", acc.text);
     assert_eq!(acc.body["data"]["id"], org_id, "{}", acc.text);
     assert_eq!(acc.body["data"]["role"], role, "{}", acc.text);

@@ -10,6 +10,7 @@ mod common;
 mod db;
 mod faults;
 mod forward_auth_nginx;
+mod hardening_authz;
 mod hardening_edge;
 mod hardening_input;
 mod hardening_store;

@@ -310,7 +310,9 @@ async fn resolve_lets_a_members_secret_shadow_the_organizations() {
     }
     put(&bob, "API_KEY", json!({"value": "bob-api", "category": "provider"})).await;
     put(&w.cy(), "CY_ONLY", json!({"value": "cy-only", "category": "provider"})).await;
-    let service = w.key(&ada, json!({"name": "platform", "owner": "org", "scopes": ["secret:read"]})).await;
+    // The platform's key: `secret:resolve`, which only the operator mints.
+    let service = w.server.with_key(&w.server.service_key(&["secret:resolve"]));
+    let org_key = w.key(&ada, json!({"name": "org", "owner": "org", "scopes": ["secret:read"]})).await;
 
     let values = |r: &Resp| -> Vec<(String, String, String)> {
         assert_eq!(r.status, 200, "{}", r.text);
@@ -340,7 +342,7 @@ async fn resolve_lets_a_members_secret_shadow_the_organizations() {
     assert_eq!(values(&bob.get("/v1/secrets/resolve?names=API_KEY").await), [t("API_KEY", "user", "bob-api")]);
     let own = bob.get(&format!("/v1/secrets/resolve?names=API_KEY&user={}", w.bob.user_id)).await;
     assert_eq!(values(&own), [t("API_KEY", "user", "bob-api")]);
-    for (who, api) in [("member", bob.clone()), ("admin's key", ada.clone())] {
+    for (who, api) in [("member", bob.clone()), ("admin's key", ada.clone()), ("org-owned key", org_key.clone())] {
         expect(
             &api.get(&format!("/v1/secrets/resolve?names=CY_ONLY&user={}", w.cy.user_id)).await,
             403,
@@ -392,7 +394,7 @@ async fn values_are_encrypted_at_rest_and_never_leak() {
     }
     assert_eq!(value_of(&bob, "PLAIN_ONE").await, values[0].1);
     assert_eq!(value_of(&bob, "PLAIN_TWO").await, values[1].1);
-    let service = w.key(&ada, json!({"name": "platform", "owner": "org", "scopes": ["secret:read"]})).await;
+    let service = w.server.with_key(&w.server.service_key(&["secret:resolve"]));
     let resolved = service.get(&format!("/v1/secrets/resolve?names=PLAIN_ONE,PLAIN_TWO&user={}", w.bob.user_id)).await;
     assert!(resolved.text.contains(values[0].1) && resolved.text.contains(values[1].1), "{}", resolved.text);
     // Refused writes that carry a value.
