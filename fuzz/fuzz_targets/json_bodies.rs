@@ -8,8 +8,8 @@ use latchkey_api_types::runloop::{ApiKeyCreateParameters, RestrictedKeyCreatePar
 use latchkey_api_types::runtype::{CreateProduct, CreateSurface, CreateSurfaceKey};
 use latchkey_api_types::secrets::{CreateSshKey, PutSecret};
 use latchkey_api_types::{
-    CreateApiKey, CreateInvitation, CreateOrg, CreateProject, Login, RotateApiKey, SignUp, SwitchOrg, TransferApiKey,
-    UpdateApiKey, UpdateMember, UpdateOrg, UpdateProject, VerifyKey,
+    AcceptInvitation, CreateApiKey, CreateInvitation, CreateOrg, CreateProject, Login, RotateApiKey, SignUp, SwitchOrg,
+    TransferApiKey, UpdateApiKey, UpdateMember, UpdateOrg, UpdateProject, VerifyKey,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,7 +24,7 @@ fn round_trip<T: Serialize + DeserializeOwned>(body: &[u8]) {
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
-    match which % 21 {
+    match which % 22 {
         0 => round_trip::<CreateApiKey>(body),
         1 => round_trip::<UpdateApiKey>(body),
         2 => round_trip::<RotateApiKey>(body),
@@ -45,6 +45,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         17 => round_trip::<RestrictedKeyCreateParameters>(body),
         18 => round_trip::<CreateProduct>(body),
         19 => round_trip::<CreateSurface>(body),
-        _ => round_trip::<CreateSurfaceKey>(body),
+        20 => round_trip::<CreateSurfaceKey>(body),
+        _ => round_trip::<AcceptInvitation>(body),
     }
 });

@@ -117,10 +117,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
 async fn create_service_key(args: &ServiceKeyArgs) -> anyhow::Result<()> {
     let catalog = latchkey_core::profiles::default_catalog();
     let scopes = catalog.parse_scopes(&args.scopes)?;
-    let name = args.name.trim();
-    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-        anyhow::bail!("--name must be 1 to 255 characters, without control characters");
-    }
+    let name = latchkey_core::text::check_name(&args.name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let prefix = KeyPrefix::branded(&args.brand, Environment::Live)
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
     let store = args.storage.open().await?;
