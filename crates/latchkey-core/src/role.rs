@@ -112,7 +112,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn narrowing_expands_wildcards_into_what_the_role_allows() {
+    fn d05_narrowing_expands_wildcards_into_what_the_role_allows() {
         let catalog = Catalog::runtools();
         let set = |items: &[&str]| catalog.parse_scopes(items).unwrap();
         let member_all = Role::Member.narrow(&ScopeSet::all(), &catalog);

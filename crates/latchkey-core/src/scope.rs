@@ -376,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn too_many_scopes_are_refused_before_parsing() {
+    fn d15_too_many_scopes_are_refused_before_parsing() {
         let many: Vec<String> = (0..=MAX_SCOPES).map(|i| format!("nope{i}:x")).collect();
         let err = Catalog::runtools().parse_scopes(&many).unwrap_err();
         assert_eq!(err.0.len(), 1, "one message, not {} parsed entries", many.len());
@@ -384,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn no_wildcard_grants_a_reserved_scope() {
+    fn d07_no_wildcard_grants_a_reserved_scope() {
         assert!(ScopeSet::all().missing_from(&set(&["secret:resolve"])) == vec!["secret:resolve"]);
         assert!(set(&["secret:*"]).missing_from(&set(&["secret:resolve"])) == vec!["secret:resolve"]);
         assert!(Scope::parse("secret:resolve").unwrap().is_reserved());

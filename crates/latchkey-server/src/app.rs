@@ -265,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn tokens_never_reach_a_logged_path() {
+    fn d06_tokens_never_reach_a_logged_path() {
         let cases = [
             ("/v1/invitations/lki_secret/accept", "/v1/invitations/…/accept"),
             ("/V1/Invitations/%6Cki_secret/accept", "/V1/Invitations/…/accept"),

@@ -104,7 +104,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_stays_bounded_whatever_the_subjects() {
+    fn d18_memory_stays_bounded_whatever_the_subjects() {
         let w = FailureWindow::with_capacity(Duration::from_secs(60), 1_000);
         for i in 0..20_000 {
             w.record(&format!("ip:10.0.{}.{}", i / 256, i % 256));
