@@ -232,20 +232,20 @@ impl Store for PgStore {
                             sink(Invalidation::Keys(hashes));
                         }
                     }
-                    // The connection was lost and has been re-established
-                    // (and `LISTEN` re-issued): notifications sent meanwhile
-                    // are gone.
-                    Ok(None) => {
-                        tracing::warn!("the key-invalidation listener reconnected; dropping every cached key");
-                        sink(Invalidation::All);
-                    }
-                    Err(error) => break error,
+                    // The connection was lost: notifications sent from now
+                    // until a new listener is in place are gone. The cache
+                    // is dropped when listening again (above), not now: while
+                    // the database is down, cached keys go on verifying, and
+                    // nothing can be revoked meanwhile.
+                    Ok(None) => break None,
+                    Err(error) => break Some(error),
                 }
             };
-            if matches!(error, sqlx::Error::PoolClosed) {
-                return Ok(());
+            match error {
+                Some(sqlx::Error::PoolClosed) => return Ok(()),
+                Some(error) => tracing::warn!(%error, retry_in = ?backoff, "lost the key-invalidation listener"),
+                None => tracing::warn!(retry_in = ?backoff, "lost the key-invalidation listener's connection"),
             }
-            tracing::warn!(%error, retry_in = ?backoff, "lost the key-invalidation listener");
             drop(listener);
             tokio::time::sleep(backoff).await;
             backoff = next_backoff(backoff);
