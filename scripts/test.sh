@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+# The SQLite pass runs the servers at `trace`: every test server's log is
+# searched for the secrets the tests handled when it stops (the log canary,
+# tests/it/common.rs).
+LATCHKEY_TEST_LOG="${LATCHKEY_TEST_LOG:-trace}" cargo test --workspace --locked
 
 fuzz_smoke() {
   local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-20}"

@@ -18,6 +18,66 @@ use serde_json::{Value, json};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
+/// The servers' log level: `LATCHKEY_TEST_LOG` (the test command runs the
+/// SQLite pass at `trace`, see [`assert_no_secrets_logged`]), else `debug`.
+pub fn server_log_level() -> String {
+    std::env::var("LATCHKEY_TEST_LOG").ok().filter(|l| !l.is_empty()).unwrap_or_else(|| "debug".to_owned())
+}
+
+/// Every secret the suite has sent or been given over [`Api`]: keys,
+/// session and invitation tokens, passwords, secret values.
+static SECRETS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// JSON fields that carry a secret, in requests and responses.
+const SECRET_FIELDS: [&str; 6] = ["key", "token", "key_secret", "password", "newPassword", "value"];
+
+/// Shorter strings are not remembered: they are too likely to appear in a
+/// log by chance (and no secret the suite makes is that short).
+const MIN_SECRET_LEN: usize = 8;
+
+/// Remembers `secret` for the log canary.
+pub fn remember_secret(secret: &str) {
+    if secret.len() >= MIN_SECRET_LEN {
+        SECRETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(secret.to_owned());
+    }
+}
+
+/// Remembers the secrets in a request or response body ([`SECRET_FIELDS`],
+/// at any depth).
+fn remember_secrets_in(v: &Value) {
+    match v {
+        Value::Object(map) => {
+            for (field, value) in map {
+                match value {
+                    Value::String(s) if SECRET_FIELDS.contains(&field.as_str()) => remember_secret(s),
+                    other => remember_secrets_in(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(remember_secrets_in),
+        _ => {}
+    }
+}
+
+/// The canary: fails if `log` (a server's whole log, at whatever level the
+/// suite runs it) holds any secret the suite has handled, or anything that
+/// parses as a credential with a valid checksum (a key, session token or
+/// invitation token, however it got there: CLI and client tests included).
+pub fn assert_no_secrets_logged(log: &str, source: &str) {
+    let secrets = SECRETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let leaked: Vec<&String> = secrets.iter().filter(|s| log.contains(s.as_str())).collect();
+    assert!(leaked.is_empty(), "{source} logged {} secret(s) the tests handled, e.g. {:?}", leaked.len(), leaked[0]);
+    for run in log.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        let shortest = latchkey_core::key::BODY_LEN + latchkey_core::key::CHECK_LEN + 2;
+        for start in 0..run.len().saturating_sub(shortest - 1) {
+            if let Ok(key) = latchkey_core::PlainKey::parse(&run[start..]) {
+                panic!("{source} logged a credential: {}…", key.display_prefix());
+            }
+        }
+    }
+}
+
 /// Credentials of an organization created by `init` or `admin create-org`.
 #[derive(Debug, Clone)]
 pub struct OrgCreds {
@@ -31,8 +91,8 @@ pub struct TestServer {
     pub url: String,
     /// Extra `serve` arguments, kept across restarts.
     extra: Vec<String>,
-    /// `LATCHKEY_LOG` of the server (`debug` unless started with
-    /// [`TestServer::start_with_log`]).
+    /// `LATCHKEY_LOG` of the server ([`server_log_level`] unless started
+    /// with [`TestServer::start_with_log`]).
     log_filter: String,
     pub admin: OrgCreds,
     dir: tempfile::TempDir,
@@ -136,6 +196,9 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill9();
+        if !std::thread::panicking() {
+            assert_no_secrets_logged(&self.logs(), &self.log.display().to_string());
+        }
     }
 }
 
@@ -179,11 +242,11 @@ impl TestServer {
 
     /// [`TestServer::start`] with extra `serve` arguments.
     pub async fn start_with(extra: &[&str]) -> Self {
-        Self::start_in(tempfile::tempdir().unwrap(), extra, "debug")
+        Self::start_in(tempfile::tempdir().unwrap(), extra, &server_log_level())
     }
 
     /// [`TestServer::start_with`] logging with the filter `log_filter`
-    /// (`LATCHKEY_LOG`, e.g. `trace`; the default is `debug`).
+    /// (`LATCHKEY_LOG`, e.g. `trace`; the default is [`server_log_level`]).
     pub async fn start_with_log(log_filter: &str, extra: &[&str]) -> Self {
         Self::start_in(tempfile::tempdir().unwrap(), extra, log_filter)
     }
@@ -193,7 +256,7 @@ impl TestServer {
     pub async fn start_on_database(url: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         BOUND.lock().unwrap().push((dir.path().join("data"), url.to_owned()));
-        Self::start_in(dir, extra, "debug")
+        Self::start_in(dir, extra, &server_log_level())
     }
 
     fn start_in(dir: tempfile::TempDir, extra: &[&str], log_filter: &str) -> Self {
@@ -232,7 +295,7 @@ impl TestServer {
     /// goes to `node-<n>.log` in the test's directory.
     pub fn node(&self, n: usize, extra: &[&str]) -> Node {
         let log = self.dir.path().join(format!("node-{n}.log"));
-        let (url, child) = spawn_serve(&self.data_dir(), &log, extra, "debug");
+        let (url, child) = spawn_serve(&self.data_dir(), &log, extra, &self.log_filter);
         Node { url, child: Some(child), log, http: self.http.clone() }
     }
 
@@ -347,6 +410,9 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
+        if !std::thread::panicking() {
+            assert_no_secrets_logged(&self.logs(), "the server");
+        }
         let dir = self.data_dir();
         let mut bound = BOUND.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let was_bound = bound.iter().any(|(d, _)| *d == dir);
@@ -405,7 +471,13 @@ impl Api {
                 req.header("Authorization", format!("Bearer {t}")).header("X-Latchkey-Org", org.as_str())
             }
         };
+        if let Auth::XApiKey(secret) | Auth::Bearer(secret) | Auth::BearerInOrg(secret, _) = &self.auth {
+            remember_secret(secret);
+        }
         if let Some(b) = body {
+            if let Some(sent) = b.as_bytes().and_then(|raw| serde_json::from_slice::<Value>(raw).ok()) {
+                remember_secrets_in(&sent);
+            }
             req = req.header("content-type", "application/json").body(b);
         }
         let res = req.send().await.expect("request");
@@ -413,6 +485,7 @@ impl Api {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        remember_secrets_in(&body);
         Resp { status, body, text, headers }
     }
 

@@ -145,3 +145,22 @@ async fn fuzz_non_ascii_presented_keys_are_malformed_not_a_dropped_request() {
     }
     assert_eq!(admin.get("/v1/me").await.status, 200);
 }
+
+/// The log canary (`common::assert_no_secrets_logged`, run on every test
+/// server's log when it stops) finds what it is there to find.
+#[test]
+fn canary_finds_credentials_and_remembered_secrets_in_a_log() {
+    use latchkey_core::{KeyPrefix, PlainKey};
+
+    use crate::common::{assert_no_secrets_logged, remember_secret};
+    let caught = |log: String| std::panic::catch_unwind(|| assert_no_secrets_logged(&log, "a log")).is_err();
+    for prefix in ["lk_live_", "lks_", "lki_", "ak_", "sk_test_"] {
+        let key = PlainKey::generate(&KeyPrefix::new(prefix).unwrap());
+        assert!(caught(format!("INFO request path=/v1/x/{}/accept", key.expose())), "{prefix}");
+        assert!(caught(format!("key=\"{}\"", key.expose())), "{prefix}");
+        assert!(!caught(format!("key_prefix={} hint={}", key.display_prefix(), key.hint())), "{prefix}");
+    }
+    remember_secret("correct horse battery staple");
+    assert!(caught("DEBUG body={\"value\":\"correct horse battery staple\"}".to_owned()));
+    assert!(!caught("DEBUG secret set name=DB_PASSWORD version=2".to_owned()));
+}
