@@ -195,11 +195,14 @@ pub async fn login(
             failures.record(subject);
         }
         let actor = Actor { kind: "anonymous", id: None };
+        // Only an address is kept: anything else (up to the body limit)
+        // may be a password typed into the wrong field.
+        let details = json!({"email": latchkey_core::text::check_email(&email)});
         for (org, _) in &orgs {
-            audit.record(&state, Some(&org.id), actor, "auth.login_failed", None, json!({"email": email})).await;
+            audit.record(&state, Some(&org.id), actor, "auth.login_failed", None, details.clone()).await;
         }
         if orgs.is_empty() {
-            audit.record(&state, None, actor, "auth.login_failed", None, json!({"email": email})).await;
+            audit.record(&state, None, actor, "auth.login_failed", None, details).await;
         }
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", BAD_LOGIN));
     };

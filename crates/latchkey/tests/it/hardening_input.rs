@@ -164,3 +164,24 @@ fn canary_finds_credentials_and_remembered_secrets_in_a_log() {
     assert!(caught("DEBUG body={\"value\":\"correct horse battery staple\"}".to_owned()));
     assert!(!caught("DEBUG secret set name=DB_PASSWORD version=2".to_owned()));
 }
+
+/// Like a client's request id (defect 12), the email of a failed login is
+/// kept in the audit trail only as far as it is an address: not 20 KB of
+/// it, and not a password typed into the email field.
+#[tokio::test]
+async fn d12_a_failed_login_keeps_only_an_email_address_in_the_audit_trail() {
+    let server = TestServer::start().await;
+    let anon = server.anonymous();
+    let huge = format!("{}@example.com", "a".repeat(20_000));
+    for email in [huge.as_str(), "my secret passphrase", "Ada@Example.com"] {
+        let r = anon.post("/v1/auth/login", json!({"email": email, "password": "wrong password"})).await;
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    let db = Db::connect(&server).await;
+    let details =
+        db.strings("SELECT details FROM audit_events WHERE action = 'auth.login_failed' ORDER BY at", "details").await;
+    assert_eq!(details.len(), 3, "{details:?}");
+    assert!(details.iter().all(|d| d.len() < 300), "{details:?}");
+    assert!(!details.iter().any(|d| d.contains("passphrase")), "{details:?}");
+    assert!(details.iter().any(|d| d.contains("ada@example.com")), "{details:?}");
+}
