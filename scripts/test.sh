@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The SQLite pass runs the servers at `trace`: every test server's log is
 # searched for the secrets the tests handled when it stops (the log canary,
-# tests/it/common.rs).
+# tests/it/canary.rs).
 LATCHKEY_TEST_LOG="${LATCHKEY_TEST_LOG:-trace}" cargo test --workspace --locked
 
 fuzz_smoke() {

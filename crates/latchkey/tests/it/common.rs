@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::canary::{assert_no_secrets_logged, remember_secret, remember_secrets_in};
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
@@ -22,60 +24,6 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 /// SQLite pass at `trace`, see [`assert_no_secrets_logged`]), else `debug`.
 pub fn server_log_level() -> String {
     std::env::var("LATCHKEY_TEST_LOG").ok().filter(|l| !l.is_empty()).unwrap_or_else(|| "debug".to_owned())
-}
-
-/// Every secret the suite has sent or been given over [`Api`]: keys,
-/// session and invitation tokens, passwords, secret values.
-static SECRETS: std::sync::Mutex<std::collections::BTreeSet<String>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
-
-/// JSON fields that carry a secret, in requests and responses.
-const SECRET_FIELDS: [&str; 6] = ["key", "token", "key_secret", "password", "newPassword", "value"];
-
-/// Shorter strings are not remembered: they are too likely to appear in a
-/// log by chance (and no secret the suite makes is that short).
-const MIN_SECRET_LEN: usize = 8;
-
-/// Remembers `secret` for the log canary.
-pub fn remember_secret(secret: &str) {
-    if secret.len() >= MIN_SECRET_LEN {
-        SECRETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(secret.to_owned());
-    }
-}
-
-/// Remembers the secrets in a request or response body ([`SECRET_FIELDS`],
-/// at any depth).
-fn remember_secrets_in(v: &Value) {
-    match v {
-        Value::Object(map) => {
-            for (field, value) in map {
-                match value {
-                    Value::String(s) if SECRET_FIELDS.contains(&field.as_str()) => remember_secret(s),
-                    other => remember_secrets_in(other),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(remember_secrets_in),
-        _ => {}
-    }
-}
-
-/// The canary: fails if `log` (a server's whole log, at whatever level the
-/// suite runs it) holds any secret the suite has handled, or anything that
-/// parses as a credential with a valid checksum (a key, session token or
-/// invitation token, however it got there: CLI and client tests included).
-pub fn assert_no_secrets_logged(log: &str, source: &str) {
-    let secrets = SECRETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let leaked: Vec<&String> = secrets.iter().filter(|s| log.contains(s.as_str())).collect();
-    assert!(leaked.is_empty(), "{source} logged {} secret(s) the tests handled, e.g. {:?}", leaked.len(), leaked[0]);
-    for run in log.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-        let shortest = latchkey_core::key::BODY_LEN + latchkey_core::key::CHECK_LEN + 2;
-        for start in 0..run.len().saturating_sub(shortest - 1) {
-            if let Ok(key) = latchkey_core::PlainKey::parse(&run[start..]) {
-                panic!("{source} logged a credential: {}…", key.display_prefix());
-            }
-        }
-    }
 }
 
 /// Credentials of an organization created by `init` or `admin create-org`.

@@ -152,7 +152,7 @@ async fn fuzz_non_ascii_presented_keys_are_malformed_not_a_dropped_request() {
 fn canary_finds_credentials_and_remembered_secrets_in_a_log() {
     use latchkey_core::{KeyPrefix, PlainKey};
 
-    use crate::common::{assert_no_secrets_logged, remember_secret};
+    use crate::canary::{assert_no_secrets_logged, remember_secret};
     let caught = |log: String| std::panic::catch_unwind(|| assert_no_secrets_logged(&log, "a log")).is_err();
     for prefix in ["lk_live_", "lks_", "lki_", "ak_", "sk_test_"] {
         let key = PlainKey::generate(&KeyPrefix::new(prefix).unwrap());

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod bad_input;
+mod canary;
 mod cli;
 mod client;
 mod cluster;
