@@ -242,17 +242,52 @@ where
 {
     type Output = Result<Response, Infallible>;
 
+    /// A handler that panics answers 500 with the envelope, instead of the
+    /// connection being dropped without an answer (the future is not polled
+    /// again: this poll is its last).
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.project() {
             MaybeTracedProj::Plain { fut } => fut.poll(cx),
             MaybeTracedProj::Traced { fut } => fut.poll(cx).map(|res| res.map(|r| r.map(Body::new))),
-        }
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!("a request handler panicked; answered 500");
+            Poll::Ready(Ok(axum::response::IntoResponse::into_response(crate::error::ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the server log (x-request-id)",
+            ))))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_envelope_on_hot_and_traced_routes() {
+        use tower::ServiceExt as _;
+        async fn boom() -> &'static str {
+            panic!("boom")
+        }
+        let router = axum::Router::new()
+            .route("/v1/keys/verify", axum::routing::post(boom))
+            .route("/v1/projects", axum::routing::post(boom));
+        let app = TracedUnlessHot {
+            traced: TraceLayer::new_for_http().make_span_with(RequestSpan).layer(router.clone()),
+            plain: router,
+            trace_hot: false,
+        };
+        for path in ["/v1/keys/verify", "/v1/projects"] {
+            let req = Request::post(path).body(Body::empty()).unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), 500, "{path}");
+            let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], "internal", "{path}");
+        }
+    }
 
     #[test]
     fn d12_only_short_plain_request_ids_are_kept() {
