@@ -162,6 +162,21 @@ impl NewApiKey {
     /// limits, credits or expiry: the bootstrap admin key of `latchkey init`
     /// (and of fixtures that need one).
     pub fn admin(plain: &latchkey_core::PlainKey, org_id: &str, user_id: &str, name: &str, now: Millis) -> Self {
+        Self::operator(plain, org_id, Some(user_id), name, vec!["*".to_owned()], now)
+    }
+
+    /// A live key for `plain` with `scopes`, minted by the operator on the
+    /// command line (`latchkey init`, `latchkey admin create-service-key`):
+    /// owned and created by `owner_user_id` (organization-owned if `None`),
+    /// with no limits, credits or expiry.
+    pub fn operator(
+        plain: &latchkey_core::PlainKey,
+        org_id: &str,
+        owner_user_id: Option<&str>,
+        name: &str,
+        scopes: Vec<String>,
+        now: Millis,
+    ) -> Self {
         Self {
             id: latchkey_core::id::new_id(latchkey_core::id::IdKind::Key),
             org_id: org_id.to_owned(),
@@ -172,9 +187,9 @@ impl NewApiKey {
             key_hint: plain.hint(),
             environment: Environment::Live,
             kind: KeyKind::Standard,
-            scopes: vec!["*".to_owned()],
-            owner_user_id: Some(user_id.to_owned()),
-            created_by_user_id: Some(user_id.to_owned()),
+            scopes,
+            owner_user_id: owner_user_id.map(str::to_owned),
+            created_by_user_id: owner_user_id.map(str::to_owned),
             created_by_key_id: None,
             rate_limit_per_minute: None,
             rate_limit_per_day: None,

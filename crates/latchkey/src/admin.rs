@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use latchkey_core::crypto::MasterKey;
-use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
 use latchkey_server::keyring::{KeySource, Keyring, pending_path, read_key_file, sync_dir, write_key_file};
-use latchkey_store::{AuditEvent, KeyKind, NewApiKey, Rewrap, Store, StoreError};
+use latchkey_store::{AuditEvent, NewApiKey, Rewrap, Store, StoreError};
 
 use crate::init::{InitArgs, events, prepare, report};
 use crate::master_key::MasterKeyArgs;
@@ -124,29 +123,7 @@ async fn create_service_key(args: &ServiceKeyArgs) -> anyhow::Result<()> {
     let org = store.get_org(&args.org).await?.with_context(|| format!("no organization {}", args.org))?;
     let plain = PlainKey::generate(&prefix);
     let now = now_ms();
-    let key = NewApiKey {
-        id: new_id(IdKind::Key),
-        org_id: org.id.clone(),
-        project_id: None,
-        name: name.to_owned(),
-        hash: plain.hash(),
-        key_prefix: plain.display_prefix(),
-        key_hint: plain.hint(),
-        environment: Environment::Live,
-        kind: KeyKind::Standard,
-        scopes: scopes.to_strings(),
-        owner_user_id: None,
-        created_by_user_id: None,
-        created_by_key_id: None,
-        rate_limit_per_minute: None,
-        rate_limit_per_day: None,
-        expires_at: None,
-        remaining: None,
-        refill: None,
-        created_at: now,
-        rotated_from: None,
-        surface_id: None,
-    };
+    let key = NewApiKey::operator(&plain, &org.id, None, name, scopes.to_strings(), now);
     let details = serde_json::json!({
         "name": key.name, "scopes": key.scopes, "owner": "org", "via": "latchkey admin create-service-key",
     });
