@@ -3,7 +3,10 @@
 //!
 //! * `app.rs` — tracing, request ids, body limits around the router.
 //! * `routes/` — one module per resource; handlers are thin: authorize in
-//!   one line, validate, call storage, shape the view.
+//!   one line, validate, call storage, shape the view. No route file uses
+//!   another: what several share is a module of its own.
+//! * `keys.rs` — keys as a service: minting (every path's one grant check),
+//!   the key fields' validators, storing a minted key.
 //! * `auth.rs` — the [`auth::Caller`] extractor and scope requirements.
 //! * `error.rs` — the one error policy.
 //! * `conn/` — serving connections: limits, timeouts, shutdown deadline.
@@ -19,6 +22,7 @@ pub mod error;
 pub mod extract;
 pub mod forwarded;
 pub mod keyring;
+mod keys;
 pub mod metrics;
 mod routes;
 pub mod state;

@@ -16,9 +16,9 @@ use latchkey_api_types::{
     Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
 use latchkey_core::id::{IdKind, is_valid};
-use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, parse_rfc3339, to_rfc3339};
+use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
 use latchkey_core::{Environment, KeyPrefix, PlainKey, Role, parse_duration};
-use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, Refill, RefillInterval};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, RefillInterval};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -26,7 +26,10 @@ use crate::audit::Audit;
 use crate::auth::{Caller, ORG_READ};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
-use crate::routes::minting::{KeySpec, Minted, check_ceiling, check_grant, check_scope_count, mint};
+use crate::keys::{
+    KeySpec, check_ceiling, check_grant, check_limit, check_refill, check_remaining, check_scope_count, expiry, mint,
+    owner_ceiling, store_minted,
+};
 use crate::routes::projects;
 use crate::state::AppState;
 
@@ -74,92 +77,6 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         surface_id: k.surface_id.clone(),
         key: None,
     }
-}
-
-/// The most `key` may hold: its owner's role now (a member once they left,
-/// whose key no longer works anyway); admin for an organization-owned key.
-fn owner_ceiling(key: &ApiKeyRecord) -> Role {
-    match (&key.owner_user_id, key.owner_role) {
-        (None, _) => Role::Admin,
-        (Some(_), Some(role)) => role,
-        (Some(_), None) => Role::Member,
-    }
-}
-
-/// Expiry from `expiresIn` (duration) or `expiresAt` (RFC 3339), not both.
-pub(crate) fn expiry(
-    expires_in: Option<&str>,
-    expires_at: Option<&str>,
-    now: Millis,
-) -> Result<Option<Millis>, ApiError> {
-    match (expires_in, expires_at) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request("give either expiresIn or expiresAt, not both")),
-        (Some(d), None) => {
-            let secs = parse_duration(d).map_err(|e| ApiError::bad_request(format!("expiresIn: {e}")))?;
-            Ok(Some(now + i64::try_from(secs).unwrap_or(i64::MAX / 2) * 1000))
-        }
-        (None, Some(t)) => {
-            let at =
-                parse_rfc3339(t).ok_or_else(|| ApiError::bad_request("expiresAt must be an RFC 3339 timestamp"))?;
-            if at <= now {
-                return Err(ApiError::bad_request("expiresAt must be in the future"));
-            }
-            Ok(Some(at))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
-/// Validates a rate limit (≥ 1, at most a billion).
-pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
-    match v {
-        Some(n) if !(1..=1_000_000_000).contains(&n) => {
-            Err(ApiError::bad_request(format!("{field} must be at least 1")))
-        }
-        other => Ok(other),
-    }
-}
-
-/// Validates a credit balance (≥ 0).
-fn check_remaining(v: Option<i64>) -> Result<Option<i64>, ApiError> {
-    match v {
-        Some(n) if !(0..=1_000_000_000_000).contains(&n) => Err(ApiError::bad_request("remaining must be at least 0")),
-        other => Ok(other),
-    }
-}
-
-/// Validates a refill.
-fn check_refill(v: Option<RefillView>) -> Result<Option<Refill>, ApiError> {
-    let Some(r) = v else { return Ok(None) };
-    if !(1..=1_000_000_000_000).contains(&r.amount) {
-        return Err(ApiError::bad_request("refill.amount must be at least 1"));
-    }
-    let interval = match r.interval {
-        RefillIntervalView::Daily => RefillInterval::Daily,
-        RefillIntervalView::Monthly => RefillInterval::Monthly,
-    };
-    Ok(Some(Refill { amount: r.amount, interval }))
-}
-
-/// Stores a freshly minted key with its audit event (one transaction) and
-/// reads it back; logs the creation (`details` go to the audit event, never
-/// the plaintext).
-pub(crate) async fn store_minted(
-    state: &AppState,
-    caller: &Caller,
-    audit: &Audit,
-    minted: &Minted,
-    details: serde_json::Value,
-) -> Result<ApiKeyRecord, ApiError> {
-    let event = audit.event_by(caller, "api_key.create", Some(("api_key", &minted.record.id)), &details);
-    state.store.insert_key(&minted.record, &event).await?;
-    let stored = state
-        .store
-        .get_key(&caller.org_id, &minted.record.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
-    tracing::info!(key_id = %stored.id, org_id = %stored.org_id, kind = stored.kind.as_str(), "api key created");
-    Ok(stored)
 }
 
 fn brand_prefix(state: &AppState, env: Environment) -> Result<KeyPrefix, ApiError> {

@@ -4,7 +4,6 @@
 mod api_keys;
 mod health;
 mod me;
-mod minting;
 mod orgs;
 mod people;
 mod projects;

@@ -22,8 +22,7 @@ use crate::audit::Audit;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{OptionalJson, check_name};
-use crate::routes::api_keys::store_minted;
-use crate::routes::minting::{KeySpec, check_scope_count, mint};
+use crate::keys::{KeySpec, check_scope_count, mint, store_minted};
 use crate::state::AppState;
 
 /// Latest accepted expiry: 9999-12-31T23:59:59.999Z.

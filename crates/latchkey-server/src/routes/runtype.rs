@@ -27,8 +27,7 @@ use crate::audit::Audit;
 use crate::auth::{Caller, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
-use crate::routes::api_keys::{check_limit, expiry, store_minted};
-use crate::routes::minting::{KeySpec, check_scope_count, mint};
+use crate::keys::{KeySpec, check_limit, check_scope_count, expiry, mint, store_minted};
 use crate::state::AppState;
 
 fn product_view(p: &Product) -> ProductView {

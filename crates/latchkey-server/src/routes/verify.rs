@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// Parses required scopes (syntax only: a key may hold scopes outside the
 /// catalog through `*` or `resource:*`); at most [`latchkey_core::MAX_SCOPES`].
 fn required_scopes(raw: &[String]) -> Result<Vec<Scope>, ApiError> {
-    crate::routes::minting::check_scope_count(raw.len())?;
+    crate::keys::check_scope_count(raw.len())?;
     let mut bad = Vec::new();
     let mut out = Vec::with_capacity(raw.len());
     for s in raw {

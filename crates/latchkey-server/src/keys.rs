@@ -1,7 +1,13 @@
-//! Minting a key, for every path that does: `POST /v1/api-keys`, rotation,
-//! the Runloop (`/v1/apikeys`, `/v1/restricted_keys`) and Runtype (surface
-//! keys) profiles. A path builds a [`KeySpec`] and calls [`mint`], which
-//! refuses (403 `insufficient_scope`), in this one place:
+//! Keys as a service of the server: minting, the validators of a key's
+//! fields, and storing a minted key. The routes call it (`POST
+//! /v1/api-keys` and rotation in `routes/api_keys.rs`, the Runloop
+//! `/v1/apikeys` and `/v1/restricted_keys` in `routes/runloop.rs`, Runtype
+//! surface keys in `routes/runtype.rs`); it knows no extractor and no route:
+//! it takes the state, the caller and plain values, and returns domain
+//! results or an [`ApiError`].
+//!
+//! A path builds a [`KeySpec`] and calls [`mint`], which refuses (403
+//! `insufficient_scope`), in this one place:
 //!
 //! * a reserved scope (`secret:resolve`): only the operator mints such a
 //!   key, from the command line (`latchkey admin create-service-key`);
@@ -10,14 +16,19 @@
 //! * a scope beyond the role of the key's owner (a member's keys never hold
 //!   `*`, `org:write`, `org:members` or `admin:*`; an organization-owned
 //!   key may hold what an admin may).
+//!
+//! [`store_minted`] then writes the key with its audit event.
 
+use latchkey_api_types::{RefillIntervalView, RefillView};
 use latchkey_core::id::{IdKind, new_id};
-use latchkey_core::time_fmt::Millis;
-use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet};
-use latchkey_store::{KeyKind, NewApiKey, Refill};
+use latchkey_core::time_fmt::{Millis, parse_rfc3339};
+use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
+use latchkey_store::{ApiKeyRecord, KeyKind, NewApiKey, Refill, RefillInterval};
 
+use crate::audit::Audit;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// 400 `invalid_scopes` for a list of more than [`MAX_SCOPES`] scopes,
 /// checked before any entry is parsed.
@@ -66,6 +77,16 @@ pub(crate) fn check_ceiling(scopes: &ScopeSet, role: Role) -> Result<(), ApiErro
             "a key of a {role} cannot hold: {} (the {role} role does not allow it)",
             beyond.join(", ")
         )))
+    }
+}
+
+/// The most `key` may hold: its owner's role now (a member once they left,
+/// whose key no longer works anyway); admin for an organization-owned key.
+pub(crate) fn owner_ceiling(key: &ApiKeyRecord) -> Role {
+    match (&key.owner_user_id, key.owner_role) {
+        (None, _) => Role::Admin,
+        (Some(_), Some(role)) => role,
+        (Some(_), None) => Role::Member,
     }
 }
 
@@ -157,4 +178,80 @@ pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Mill
         surface_id: spec.surface_id,
     };
     Ok(Minted { plain, record })
+}
+
+/// Stores a freshly minted key with its audit event (one transaction) and
+/// reads it back; logs the creation (`details` go to the audit event, never
+/// the plaintext).
+pub(crate) async fn store_minted(
+    state: &AppState,
+    caller: &Caller,
+    audit: &Audit,
+    minted: &Minted,
+    details: serde_json::Value,
+) -> Result<ApiKeyRecord, ApiError> {
+    let event = audit.event_by(caller, "api_key.create", Some(("api_key", &minted.record.id)), &details);
+    state.store.insert_key(&minted.record, &event).await?;
+    let stored = state
+        .store
+        .get_key(&caller.org_id, &minted.record.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
+    tracing::info!(key_id = %stored.id, org_id = %stored.org_id, kind = stored.kind.as_str(), "api key created");
+    Ok(stored)
+}
+
+/// Expiry from `expiresIn` (duration) or `expiresAt` (RFC 3339), not both.
+pub(crate) fn expiry(
+    expires_in: Option<&str>,
+    expires_at: Option<&str>,
+    now: Millis,
+) -> Result<Option<Millis>, ApiError> {
+    match (expires_in, expires_at) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request("give either expiresIn or expiresAt, not both")),
+        (Some(d), None) => {
+            let secs = parse_duration(d).map_err(|e| ApiError::bad_request(format!("expiresIn: {e}")))?;
+            Ok(Some(now + i64::try_from(secs).unwrap_or(i64::MAX / 2) * 1000))
+        }
+        (None, Some(t)) => {
+            let at =
+                parse_rfc3339(t).ok_or_else(|| ApiError::bad_request("expiresAt must be an RFC 3339 timestamp"))?;
+            if at <= now {
+                return Err(ApiError::bad_request("expiresAt must be in the future"));
+            }
+            Ok(Some(at))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Validates a rate limit (≥ 1, at most a billion).
+pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match v {
+        Some(n) if !(1..=1_000_000_000).contains(&n) => {
+            Err(ApiError::bad_request(format!("{field} must be at least 1")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Validates a credit balance (≥ 0).
+pub(crate) fn check_remaining(v: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match v {
+        Some(n) if !(0..=1_000_000_000_000).contains(&n) => Err(ApiError::bad_request("remaining must be at least 0")),
+        other => Ok(other),
+    }
+}
+
+/// Validates a refill.
+pub(crate) fn check_refill(v: Option<RefillView>) -> Result<Option<Refill>, ApiError> {
+    let Some(r) = v else { return Ok(None) };
+    if !(1..=1_000_000_000_000).contains(&r.amount) {
+        return Err(ApiError::bad_request("refill.amount must be at least 1"));
+    }
+    let interval = match r.interval {
+        RefillIntervalView::Daily => RefillInterval::Daily,
+        RefillIntervalView::Monthly => RefillInterval::Monthly,
+    };
+    Ok(Some(Refill { amount: r.amount, interval }))
 }
