@@ -1,5 +1,6 @@
 //! Request extractors that fail with the error envelope instead of axum's
-//! plain-text rejections.
+//! plain-text rejections, and the checks of the fields people type (names,
+//! emails) that several routes share.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -121,4 +122,9 @@ pub fn paginate<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> (Ve
 /// (`latchkey_core::text::check_name`).
 pub fn check_name(name: &str) -> Result<String, ApiError> {
     latchkey_core::text::check_name(name).map(str::to_owned).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// A plausible email, lowercased (`latchkey_core::text::check_email`).
+pub fn check_email(email: &str) -> Result<String, ApiError> {
+    latchkey_core::text::check_email(email).ok_or_else(|| ApiError::bad_request("email is not a valid email address"))
 }

@@ -7,6 +7,10 @@
 //!   another: what several share is a module of its own.
 //! * `keys.rs` — keys as a service: minting (every path's one grant check),
 //!   the key fields' validators, storing a minted key.
+//! * `lookup.rs` — what a request names (a project, a member), found in the
+//!   caller's organization or 404; `views.rs` — views several routes show.
+//! * `extract.rs` — JSON, query and paging with the error envelope, and the
+//!   checks of names and emails.
 //! * `auth.rs` — the [`auth::Caller`] extractor and scope requirements.
 //! * `error.rs` — the one error policy.
 //! * `conn/` — serving connections: limits, timeouts, shutdown deadline.
@@ -23,10 +27,12 @@ pub mod extract;
 pub mod forwarded;
 pub mod keyring;
 mod keys;
+mod lookup;
 pub mod metrics;
 mod routes;
 pub mod state;
 pub mod throttle;
+mod views;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -30,7 +30,7 @@ use crate::keys::{
     KeySpec, check_ceiling, check_grant, check_limit, check_refill, check_remaining, check_scope_count, expiry, mint,
     owner_ceiling, store_minted,
 };
-use crate::routes::projects;
+use crate::lookup;
 use crate::state::AppState;
 
 /// Longest rotation grace period.
@@ -114,7 +114,7 @@ pub async fn create(
         return Err(ApiError::bad_request("refill needs remaining (the starting credit balance)"));
     }
     let project_id = match &req.project_id {
-        Some(id) => Some(projects::find(&state, &caller, id).await?.id),
+        Some(id) => Some(lookup::project(&state, &caller, id).await?.id),
         None => None,
     };
     let environment = if req.is_test { Environment::Test } else { Environment::Live };

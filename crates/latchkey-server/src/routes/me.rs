@@ -7,6 +7,7 @@ use latchkey_api_types::{Data, MeView, ScopeView, UserView};
 use crate::auth::{Caller, Credential};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::views::org_view;
 
 /// `GET /v1/me`: who the caller is. Any valid credential.
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Data<MeView>>, ApiError> {
@@ -18,7 +19,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Da
     Ok(Json(Data {
         data: MeView {
             user: user.map(|u| UserView { id: u.id, email: u.email, display_name: u.display_name }),
-            org: crate::routes::orgs::org_view(&org, caller.role),
+            org: org_view(&org, caller.role),
             role: Some(caller.role.as_str().to_owned()),
             auth_type: match caller.credential {
                 Credential::Key(_) => "api_key",

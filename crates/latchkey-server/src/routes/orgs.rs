@@ -23,25 +23,14 @@ use serde_json::json;
 use crate::audit::{Actor, Audit};
 use crate::auth::{Caller, Credential, ORG_MEMBERS, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
-use crate::routes::people::check_email;
+use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
 use crate::state::AppState;
+use crate::views::org_view;
 
 /// Invitations are valid this long.
 const INVITATION_TTL_MS: Millis = 7 * 86_400_000;
 /// Prefix of invitation tokens.
 const INVITATION_PREFIX: &str = "lki_";
-
-pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
-    OrgView {
-        id: o.id.clone(),
-        name: o.name.clone(),
-        slug: o.slug.clone(),
-        role: Some(role.as_str().to_owned()),
-        members_see_all_keys: Some(o.members_see_all_keys),
-        created_at: Some(to_rfc3339(o.created_at)),
-    }
-}
 
 fn member_view(m: &Member) -> MemberView {
     MemberView {

@@ -27,16 +27,11 @@ use serde_json::json;
 use crate::audit::{Actor, Audit};
 use crate::auth::{Caller, SESSION_PREFIX, client_subject};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
+use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
 use crate::state::AppState;
 
 /// The one answer to every failed login.
 const BAD_LOGIN: &str = "invalid email or password";
-
-/// A plausible email, lowercased (`latchkey_core::text::check_email`).
-pub fn check_email(email: &str) -> Result<String, ApiError> {
-    latchkey_core::text::check_email(email).ok_or_else(|| ApiError::bad_request("email is not a valid email address"))
-}
 
 fn password_error(e: &PasswordError) -> ApiError {
     match e {

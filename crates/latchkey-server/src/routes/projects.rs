@@ -14,6 +14,7 @@ use crate::audit::Audit;
 use crate::auth::{Caller, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
+use crate::lookup;
 use crate::state::AppState;
 
 fn view(p: Project) -> ProjectView {
@@ -78,7 +79,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Data<ProjectView>>, ApiError> {
     caller.require(ORG_READ)?;
-    let project = find(&state, &caller, &id).await?;
+    let project = lookup::project(&state, &caller, &id).await?;
     Ok(Json(Data { data: view(project) }))
 }
 
@@ -121,12 +122,4 @@ pub async fn delete(
     } else {
         Err(ApiError::not_found("project"))
     }
-}
-
-/// A project of the caller's organization, or 404.
-pub(crate) async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Project, ApiError> {
-    if !is_valid(IdKind::Project, id) {
-        return Err(ApiError::not_found("project"));
-    }
-    state.store.get_project(&caller.org_id, id).await?.ok_or_else(|| ApiError::not_found("project"))
 }

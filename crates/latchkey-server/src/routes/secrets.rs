@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
 use latchkey_api_types::{Data, Paged};
 use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
-use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::secret::{MAX_VALUE_LEN, is_valid_category, is_valid_name};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_store::{SecretFilter, SecretRecord, WrappedDataKey};
@@ -39,6 +39,7 @@ use crate::auth::{Caller, SECRET_READ, SECRET_RESOLVE, SECRET_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, paginate};
 use crate::keyring::Keyring;
+use crate::lookup::member_id;
 use crate::state::AppState;
 
 /// Most names one resolve may ask for.
@@ -455,20 +456,4 @@ pub async fn resolve(
             .await;
     }
     Ok(no_store(out))
-}
-
-/// The id of a member of `org_id` named by id or email, or 404.
-pub(crate) async fn member_id(state: &AppState, org_id: &str, who: &str) -> Result<String, ApiError> {
-    let who = who.trim();
-    let id = if is_valid(IdKind::User, who) {
-        Some(who.to_owned())
-    } else if who.contains('@') {
-        state.store.user_by_email(&who.to_lowercase()).await?.map(|(u, _)| u.id)
-    } else {
-        None
-    };
-    match id {
-        Some(id) if state.store.role_of(org_id, &id).await?.is_some() => Ok(id),
-        _ => Err(ApiError::not_found("user")),
-    }
 }

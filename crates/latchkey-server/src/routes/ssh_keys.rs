@@ -25,7 +25,7 @@ use crate::audit::Audit;
 use crate::auth::{Caller, SSH_KEY_READ, SSH_KEY_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
-use crate::routes::secrets::member_id;
+use crate::lookup::member_id;
 use crate::state::AppState;
 
 fn view(k: &SshKeyRecord) -> SshKeyView {

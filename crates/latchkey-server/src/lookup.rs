@@ -1,0 +1,35 @@
+//! What a request names, found in the caller's organization, for the routes
+//! that share a lookup (a route's own lookups stay in its file). A record
+//! of another organization, or an id of the wrong kind, is the same 404 as
+//! one that does not exist.
+
+use latchkey_core::id::{IdKind, is_valid};
+use latchkey_store::Project;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A project of the caller's organization, or 404.
+pub(crate) async fn project(state: &AppState, caller: &Caller, id: &str) -> Result<Project, ApiError> {
+    if !is_valid(IdKind::Project, id) {
+        return Err(ApiError::not_found("project"));
+    }
+    state.store.get_project(&caller.org_id, id).await?.ok_or_else(|| ApiError::not_found("project"))
+}
+
+/// The id of a member of `org_id` named by id or email, or 404.
+pub(crate) async fn member_id(state: &AppState, org_id: &str, who: &str) -> Result<String, ApiError> {
+    let who = who.trim();
+    let id = if is_valid(IdKind::User, who) {
+        Some(who.to_owned())
+    } else if who.contains('@') {
+        state.store.user_by_email(&who.to_lowercase()).await?.map(|(u, _)| u.id)
+    } else {
+        None
+    };
+    match id {
+        Some(id) if state.store.role_of(org_id, &id).await?.is_some() => Ok(id),
+        _ => Err(ApiError::not_found("user")),
+    }
+}
