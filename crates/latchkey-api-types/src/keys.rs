@@ -1,0 +1,211 @@
+//! `/v1/api-keys`: creating, changing, rotating and transferring keys, their
+//! view and their daily usage.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{RefView, present};
+
+/// `POST /v1/api-keys`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// Display name, 1–255 characters.
+    pub name: String,
+    /// Scopes; empty means `["*"]`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime such as `30d`, `90d`, `1y`, `12h`.
+    #[serde(default)]
+    pub expires_in: Option<String>,
+    /// Absolute expiry (RFC 3339); exclusive with `expiresIn`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// `true` mints a `…_test_` key.
+    #[serde(default)]
+    pub is_test: bool,
+    /// Project of the caller's organization.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Requests per minute (≥ 1), enforced on verify and on every request.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day (≥ 1).
+    #[serde(default)]
+    pub rate_limit_per_day: Option<i64>,
+    /// Usage credits (≥ 0): each valid verify spends one (or `cost`).
+    #[serde(default)]
+    pub remaining: Option<i64>,
+    /// Periodic refill of the credits.
+    #[serde(default)]
+    pub refill: Option<RefillView>,
+    /// `user` (default: the key stops working when its owner leaves) or
+    /// `org` (admins only: it outlives its creator's membership).
+    #[serde(default)]
+    pub owner: KeyOwner,
+}
+
+/// A credit refill: `remaining` is set back to `amount` every day or month
+/// (00:00 UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefillView {
+    /// Credits after a refill (≥ 1).
+    pub amount: i64,
+    /// `daily` or `monthly`.
+    pub interval: RefillIntervalView,
+}
+
+/// Refill interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefillIntervalView {
+    /// Every day at 00:00 UTC.
+    Daily,
+    /// On the first of every month at 00:00 UTC.
+    Monthly,
+}
+
+/// `PATCH /v1/api-keys/{id}`: absent fields are kept, `null` clears.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateApiKey {
+    /// New display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New per-minute limit (`null`: unlimited).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_minute: Option<Option<i64>>,
+    /// New per-day limit (`null`: unlimited).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_day: Option<Option<i64>>,
+    /// New credit balance (`null`: no credit budget).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<Option<i64>>,
+    /// New refill (`null`: none).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub refill: Option<Option<RefillView>>,
+}
+
+/// `POST /v1/api-keys/{id}/rotate`
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateApiKey {
+    /// Name of the new key (default: the old key's name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How long the old key keeps working (`1h`); default: revoked now.
+    #[serde(default)]
+    pub grace_period: Option<String>,
+}
+
+/// An API key as the API shows it. `key` is present only in the create and
+/// rotate responses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    /// `key_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Prefix plus the first 4 body characters.
+    pub key_prefix: String,
+    /// Last 4 characters.
+    pub key_hint: String,
+    /// Canonical scopes.
+    pub scopes: Vec<String>,
+    /// Project, if any.
+    pub project_id: Option<String>,
+    /// `live` or `test`.
+    pub environment: String,
+    /// Expiry.
+    pub expires_at: Option<String>,
+    /// Last successful use (batched; may lag a few seconds).
+    pub last_used_at: Option<String>,
+    /// Revocation time (in the future during a rotation grace period).
+    pub revoked_at: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// `active`, `expired`, `revoked` or `disabled`.
+    pub status: String,
+    /// Owning member.
+    pub owner_user_id: Option<String>,
+    /// Owner's display name.
+    pub owner_display_name: Option<String>,
+    /// Owner's email.
+    pub owner_email: Option<String>,
+    /// The key this one replaced.
+    pub rotated_from: Option<String>,
+    /// The key that replaced this one.
+    pub rotated_to: Option<String>,
+    /// Requests per minute, if limited.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day, if limited.
+    pub rate_limit_per_day: Option<i64>,
+    /// Usage credits left (as last read; `null`: no credit budget).
+    pub remaining: Option<i64>,
+    /// Credit refill.
+    pub refill: Option<RefillView>,
+    /// `user` or `org`.
+    pub owner: KeyOwner,
+    /// Who created it (`user` or `key`), kept when ownership moves.
+    pub created_by: Option<RefView>,
+    /// `standard`, or `restricted` (a Runloop `rk_` key).
+    pub kind: String,
+    /// The Runtype surface the key belongs to (surface keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surface_id: Option<String>,
+    /// The plaintext key: create and rotate responses only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `POST /v1/api-keys/{id}/transfer`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransferApiKey {
+    /// Only `org`.
+    pub to: String,
+}
+
+/// Who owns a key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyOwner {
+    /// A member: the key stops working when they leave.
+    #[default]
+    User,
+    /// The organization: the key outlives its creator's membership.
+    Org,
+}
+
+/// One day of `GET /v1/api-keys/{id}/usage`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageDayView {
+    /// UTC date `YYYY-MM-DD`.
+    pub date: String,
+    /// Verifications by outcome code (only codes that occurred).
+    pub counts: std::collections::BTreeMap<String, i64>,
+    /// Sum of `counts`.
+    pub total: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_str::<CreateApiKey>(r#"{"name":"a","admin":true}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `admin`"), "{err}");
+    }
+
+    #[test]
+    fn documented_create_body_parses() {
+        let body = r#"{"name":"ci","scopes":["sandbox:create"],"expiresIn":"30d","isTest":false,
+                       "projectId":"3c90c3cc-0d44-4b50-8888-8dd25736052a"}"#;
+        let req: CreateApiKey = serde_json::from_str(body).unwrap();
+        assert_eq!(req.scopes, vec!["sandbox:create"]);
+        assert_eq!(req.expires_in.as_deref(), Some("30d"));
+    }
+}
