@@ -404,10 +404,12 @@ async fn write_last_used<'c>(
         return Ok(());
     }
     // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
-    // never moves backwards.
+    // never moves backwards. A key named twice takes its latest time (an
+    // `UPDATE … FROM` with several rows for one target row would use any
+    // one of them).
     sqlx::query(
         "UPDATE api_keys SET last_used_at = u.at \
-         FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) j) u \
+         FROM (SELECT j.value ->> 0 AS id, MAX(j.value ->> 1) AS at FROM json_each($1) j GROUP BY 1) u \
          WHERE api_keys.id = u.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < u.at)",
     )
     .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
