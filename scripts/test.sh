@@ -34,7 +34,9 @@ if ! pg_isready -q -d "$LATCHKEY_TEST_DATABASE_URL/postgres" 2>/dev/null; then
        "(start it, or run with LATCHKEY_TEST_BACKENDS=sqlite)" >&2
   exit 1
 fi
-echo "== integration suite on PostgreSQL ($LATCHKEY_TEST_DATABASE_URL) and Redis ($LATCHKEY_TEST_REDIS_URL)"
-cargo test -p latchkey-store --test pg_smoke --locked
+echo "== store suite and integration suite on PostgreSQL ($LATCHKEY_TEST_DATABASE_URL) and Redis ($LATCHKEY_TEST_REDIS_URL)"
+# The store suite (every storage method, as on SQLite above) and what only
+# the PostgreSQL adapter does, each case on a fresh database of its own.
+cargo test -p latchkey-store --test store --locked
 cargo test -p latchkey --test it --locked
 fuzz_smoke
