@@ -16,9 +16,8 @@
 //! Repeated failures from one client address turn into 429s (valid callers
 //! from that address are never affected: they are checked first).
 //!
-//! Each handler states its requirement in one line, e.g.
-//! `caller.require(ORG_WRITE)?` or `caller.require_admin()?`; the matching
-//! itself is the pure, table-tested [`latchkey_core::ScopeSet::allows`].
+//! What each operation requires is declared once per handler, as an
+//! [`crate::authz::AuthCheck`] (see there).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -37,29 +36,6 @@ use latchkey_verify::{Checks, Code, Outcome};
 
 use crate::error::ApiError;
 use crate::state::{AppState, Settings};
-
-/// A static scope requirement (`resource`, `action`).
-pub type Requirement = (&'static str, &'static str);
-
-/// Read the organization: settings, keys, members, projects.
-pub const ORG_READ: Requirement = ("org", "read");
-/// Change the organization: manage keys and projects.
-pub const ORG_WRITE: Requirement = ("org", "write");
-/// Manage the organization's members and invitations.
-pub const ORG_MEMBERS: Requirement = ("org", "members");
-/// Verify the organization's keys.
-pub const KEYS_VERIFY: Requirement = ("keys", "verify");
-/// Read secrets: metadata, reveal, resolve.
-pub const SECRET_READ: Requirement = ("secret", "read");
-/// Resolve any member's secrets: a reserved scope, held only by service
-/// keys the operator mints (`latchkey admin create-service-key`).
-pub const SECRET_RESOLVE: Requirement = ("secret", "resolve");
-/// Set and delete secrets.
-pub const SECRET_WRITE: Requirement = ("secret", "write");
-/// Read SSH keys and `authorized_keys`.
-pub const SSH_KEY_READ: Requirement = ("ssh-key", "read");
-/// Add, delete SSH keys and choose the default.
-pub const SSH_KEY_WRITE: Requirement = ("ssh-key", "write");
 
 /// How the caller authenticated.
 #[derive(Debug, Clone)]
@@ -110,32 +86,6 @@ impl Caller {
         self.scopes().allows_ref(scope) && self.role.allows_ref(scope)
     }
 
-    /// Fails with 403 `insufficient_scope` unless the caller holds `req`.
-    pub fn require(&self, (resource, action): Requirement) -> Result<(), ApiError> {
-        if self.allows_ref(ScopeRef::Action(resource, action)) {
-            Ok(())
-        } else {
-            Err(ApiError::insufficient_scope(format!("this credential lacks the `{resource}:{action}` scope")))
-        }
-    }
-
-    /// Managing API keys: a person (session) who is a member may manage
-    /// keys (their own; admins every key), and so may a member's key that
-    /// carries `*` (their full access, as a Runloop `ak_` key is); any other
-    /// key needs `org:write` (Runloop: ACCOUNT WRITE).
-    pub fn require_key_management(&self) -> Result<(), ApiError> {
-        match &self.credential {
-            Credential::Session(_) => Ok(()),
-            Credential::Key(k) if k.owner_user_id.is_some() && k.scopes.allows(&Scope::All) => Ok(()),
-            Credential::Key(_) => self.require(ORG_WRITE),
-        }
-    }
-
-    /// Fails with 403 `forbidden` unless the caller is an admin.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() { Ok(()) } else { Err(ApiError::forbidden("this action needs the admin role")) }
-    }
-
     /// The member the caller acts for (a session's user, a user-owned key's
     /// owner), or 403 for an organization-owned key, which has no user and
     /// so no user-private resources.
@@ -150,14 +100,6 @@ impl Caller {
     /// Whether the caller is an admin of the organization.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
-    }
-
-    /// Fails with 403 `forbidden` unless the caller is a person's session.
-    pub fn require_session(&self) -> Result<&Session, ApiError> {
-        match &self.credential {
-            Credential::Session(s) => Ok(s),
-            Credential::Key(_) => Err(ApiError::forbidden("this action needs a login session, not an API key")),
-        }
     }
 
     /// The key used, if any.

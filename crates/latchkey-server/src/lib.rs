@@ -11,7 +11,8 @@
 //!   caller's organization or 404; `views.rs` — views several routes show.
 //! * `extract.rs` — JSON, query and paging with the error envelope, and the
 //!   checks of names and emails.
-//! * `auth.rs` — the [`auth::Caller`] extractor and scope requirements.
+//! * `auth.rs` — who is calling: the [`auth::Caller`] extractor;
+//!   `authz.rs` — what they may do: one [`authz::AuthCheck`] per operation.
 //! * `error.rs` — the one error policy.
 //! * `conn/` — serving connections: limits, timeouts, shutdown deadline.
 //! * `forwarded.rs` — the client's address behind trusted proxies.
@@ -21,6 +22,7 @@
 mod app;
 pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod conn;
 pub mod error;
 pub mod extract;

@@ -23,7 +23,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::Audit;
-use crate::auth::{Caller, ORG_READ};
+use crate::auth::Caller;
+use crate::authz::{AuthCheck, ORG_READ};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
 use crate::keys::{
@@ -32,6 +33,9 @@ use crate::keys::{
 };
 use crate::lookup;
 use crate::state::AppState;
+
+/// `"owner": "org"` on create: a key the organization owns.
+const ORG_OWNED: AuthCheck = AuthCheck::any().admin();
 
 /// Longest rotation grace period.
 const MAX_GRACE_SECS: u64 = 30 * 86_400;
@@ -90,6 +94,9 @@ fn shown(k: &ApiKeyRecord, plain: &PlainKey, now: Millis) -> Shown<ApiKeyView> {
     Shown { data: v, message: SHOWN_ONCE.to_owned() }
 }
 
+/// Who may call [`create`].
+const CREATE: AuthCheck = AuthCheck::key_managers();
+
 /// `POST /v1/api-keys`: mints a key; the plaintext is in this response only.
 pub async fn create(
     State(state): State<AppState>,
@@ -97,9 +104,9 @@ pub async fn create(
     audit: Audit,
     JsonBody(req): JsonBody<CreateApiKey>,
 ) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
-    caller.require_key_management()?;
+    CREATE.check(&caller)?;
     if req.owner == KeyOwner::Org {
-        caller.require_admin()?;
+        ORG_OWNED.check(&caller)?;
     }
     let now = now_ms();
     let name = check_name(&req.name)?;
@@ -152,6 +159,9 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
+/// Who may call [`list`].
+const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/api-keys`: the caller's own keys; `?allOrg=true` (admins) for
 /// every key of the organization.
 pub async fn list(
@@ -159,7 +169,7 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Paged<ApiKeyView>>, ApiError> {
-    caller.require(ORG_READ)?;
+    LIST.check(&caller)?;
     if q.all_org && !caller.is_admin() {
         let org = state.store.get_org(&caller.org_id).await?;
         if !org.is_some_and(|o| o.members_see_all_keys) {
@@ -189,16 +199,22 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ApiKeyRecor
     }
 }
 
+/// Who may call [`get`].
+const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/api-keys/{id}`
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
-    caller.require(ORG_READ)?;
+    GET.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
     Ok(Json(Data { data: view(&key, now_ms()) }))
 }
+
+/// Who may call [`update`].
+const UPDATE: AuthCheck = AuthCheck::key_managers();
 
 /// `PATCH /v1/api-keys/{id}`: name, rate limits, credits and refill.
 /// Absent fields are kept; `null` clears a limit or the credit budget.
@@ -209,7 +225,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<UpdateApiKey>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
-    caller.require_key_management()?;
+    UPDATE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
     let patch = KeyPatch {
         name: req.name.as_deref().map(check_name).transpose()?,
@@ -251,6 +267,9 @@ pub struct UsageQuery {
     days: Option<u32>,
 }
 
+/// Who may call [`usage`].
+const USAGE: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/api-keys/{id}/usage`: daily verification counts by outcome
 /// (UTC days, oldest first; written behind, so the last seconds may be
 /// missing).
@@ -260,7 +279,7 @@ pub async fn usage(
     Path(id): Path<String>,
     Query(q): Query<UsageQuery>,
 ) -> Result<Json<Data<Vec<UsageDayView>>>, ApiError> {
-    caller.require(ORG_READ)?;
+    USAGE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
     let days = q.days.unwrap_or(30);
     if !(1..=90).contains(&days) {
@@ -281,6 +300,9 @@ pub async fn usage(
     Ok(Json(Data { data: out }))
 }
 
+/// Who may call [`revoke`].
+const REVOKE: AuthCheck = AuthCheck::key_managers();
+
 /// `POST /v1/api-keys/{id}/revoke`: immediate; the next request with the key
 /// is refused. Revoking a revoked key changes nothing.
 pub async fn revoke(
@@ -289,7 +311,7 @@ pub async fn revoke(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
-    caller.require_key_management()?;
+    REVOKE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
     let now = now_ms();
     let event = audit.event_by(&caller, "api_key.revoke", Some(("api_key", &key.id)), &json!({}));
@@ -303,6 +325,9 @@ pub async fn revoke(
     Ok(Json(Data { data: view(&revoked, now) }))
 }
 
+/// Who may call [`rotate`].
+const ROTATE: AuthCheck = AuthCheck::key_managers();
+
 /// `POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
 /// the same grants (scopes, project, environment, owner, limits, and the same
 /// lifetime length if the old one expires), shown once; the old key is
@@ -314,7 +339,7 @@ pub async fn rotate(
     Path(id): Path<String>,
     OptionalJson(req): OptionalJson<RotateApiKey>,
 ) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
-    caller.require_key_management()?;
+    ROTATE.check(&caller)?;
     let old = find(&state, &caller, &id).await?;
     let now = now_ms();
     if old.status(now) != latchkey_store::KeyStatus::Active || old.rotated_to.is_some() {
@@ -367,6 +392,9 @@ pub async fn rotate(
     Ok((StatusCode::CREATED, Json(shown(&new, &minted.plain, now))))
 }
 
+/// Who may call [`delete`].
+const DELETE: AuthCheck = AuthCheck::key_managers();
+
 /// `DELETE /v1/api-keys/{id}`: removes the key for good (it stops working
 /// at once).
 pub async fn delete(
@@ -375,7 +403,7 @@ pub async fn delete(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_key_management()?;
+    DELETE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
     let event = audit.event_by(&caller, "api_key.delete", Some(("api_key", &key.id)), &json!({"name": key.name}));
     let hash =
@@ -384,6 +412,9 @@ pub async fn delete(
     tracing::info!(key_id = %key.id, "api key deleted");
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Who may call [`transfer`].
+const TRANSFER: AuthCheck = AuthCheck::key_managers().admin();
 
 /// `POST /v1/api-keys/{id}/transfer` `{"to": "org"}`: the organization
 /// takes the key over (admins); it keeps working when its creator leaves,
@@ -395,8 +426,7 @@ pub async fn transfer(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<TransferApiKey>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
-    caller.require_key_management()?;
-    caller.require_admin()?;
+    TRANSFER.check(&caller)?;
     if req.to != "org" {
         return Err(ApiError::bad_request("keys can only be transferred to the organization (`\"to\": \"org\"`)"));
     }

@@ -5,12 +5,17 @@ use axum::extract::State;
 use latchkey_api_types::{Data, MeView, ScopeView, UserView};
 
 use crate::auth::{Caller, Credential};
+use crate::authz::AuthCheck;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::org_view;
 
+/// Who may call [`me`].
+const ME: AuthCheck = AuthCheck::any();
+
 /// `GET /v1/me`: who the caller is. Any valid credential.
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Data<MeView>>, ApiError> {
+    ME.check(&caller)?;
     let org = state.store.get_org(&caller.org_id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
     let user = match &caller.user_id {
         Some(id) => state.store.get_user(id).await?,
@@ -32,9 +37,13 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Da
     }))
 }
 
+/// Who may call [`scopes`].
+const SCOPES: AuthCheck = AuthCheck::any();
+
 /// `GET /v1/scopes`: the catalog, with each resource's wildcard. Any valid
 /// credential.
-pub async fn scopes(State(state): State<AppState>, _caller: Caller) -> Json<Data<Vec<ScopeView>>> {
+pub async fn scopes(State(state): State<AppState>, caller: Caller) -> Result<Json<Data<Vec<ScopeView>>>, ApiError> {
+    SCOPES.check(&caller)?;
     let mut out = vec![ScopeView {
         scope: "*".to_owned(),
         resource: None,
@@ -57,5 +66,5 @@ pub async fn scopes(State(state): State<AppState>, _caller: Caller) -> Json<Data
             });
         }
     }
-    Json(Data { data: out })
+    Ok(Json(Data { data: out }))
 }

@@ -16,16 +16,23 @@ use latchkey_api_types::{
 use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey, Role};
-use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, StoreError};
+use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, Session, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{Actor, Audit};
-use crate::auth::{Caller, Credential, ORG_MEMBERS, ORG_READ, ORG_WRITE};
+use crate::auth::{Caller, Credential};
+use crate::authz::{AuthCheck, ORG_MEMBERS, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
 use crate::state::AppState;
 use crate::views::org_view;
+
+/// Managing the members: changing roles, removing them, inviting.
+const MANAGE_MEMBERS: AuthCheck = AuthCheck::any().admin().scope(ORG_MEMBERS);
+/// A member leaving (removing themself): their session, or a key of theirs
+/// holding `org:members` (a narrow key cannot take its owner out).
+const LEAVE: AuthCheck = AuthCheck::any().key_scope(ORG_MEMBERS);
 
 /// Invitations are valid this long.
 const INVITATION_TTL_MS: Millis = 7 * 86_400_000;
@@ -79,12 +86,16 @@ async fn role_in(state: &AppState, caller: &Caller, id: &str) -> Result<(Org, Ro
     Ok((org, role))
 }
 
+/// Who may call [`list`].
+const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/orgs`: the organizations of the caller's user (a key: its own).
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<OrgView>>, ApiError> {
+    LIST.check(&caller)?;
     let page = q.page()?;
     match (&caller.credential, &caller.user_id) {
         (Credential::Session(_), Some(user)) => {
@@ -104,6 +115,9 @@ pub async fn list(
     }
 }
 
+/// Who may call [`create`].
+const CREATE: AuthCheck = AuthCheck::session_only();
+
 /// `POST /v1/orgs`: a new organization; its creator (a person) is its admin.
 pub async fn create(
     State(state): State<AppState>,
@@ -111,7 +125,7 @@ pub async fn create(
     audit: Audit,
     JsonBody(req): JsonBody<CreateOrg>,
 ) -> Result<(StatusCode, Json<Data<OrgView>>), ApiError> {
-    let session = caller.require_session()?;
+    let session = CREATE.check_session(&caller)?;
     let name = check_name(&req.name)?;
     let slug = match &req.slug {
         Some(s) => check_slug(s)?,
@@ -129,15 +143,23 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Data { data: org_view(&org, Role::Admin) })))
 }
 
+/// Who may call [`get`].
+const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/orgs/{id}`
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
+    GET.check(&caller)?;
     let (org, role) = role_in(&state, &caller, &id).await?;
     Ok(Json(Data { data: org_view(&org, role) }))
 }
+
+/// Who may call [`update`].
+const UPDATE: AuthCheck =
+    AuthCheck::any().admin_because("changing the organization needs the admin role").key_scope(ORG_WRITE);
 
 /// `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
 pub async fn update(
@@ -148,12 +170,7 @@ pub async fn update(
     JsonBody(req): JsonBody<UpdateOrg>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
     let (_, role) = role_in(&state, &caller, &id).await?;
-    if role != Role::Admin {
-        return Err(ApiError::forbidden("changing the organization needs the admin role"));
-    }
-    if caller.key().is_some() {
-        caller.require(ORG_WRITE)?;
-    }
+    UPDATE.check_as(&caller, role)?;
     let patch = OrgPatch {
         name: req.name.as_deref().map(check_name).transpose()?,
         slug: req.slug.as_deref().map(check_slug).transpose()?,
@@ -165,6 +182,9 @@ pub async fn update(
     Ok(Json(Data { data: org_view(&org, role) }))
 }
 
+/// Who may call [`switch`].
+const SWITCH: AuthCheck = AuthCheck::session_only();
+
 /// `POST /v1/me/org` `{orgId}`: the organization this session acts in when
 /// a request names none.
 pub async fn switch(
@@ -172,11 +192,14 @@ pub async fn switch(
     caller: Caller,
     JsonBody(req): JsonBody<SwitchOrg>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
-    let session = caller.require_session()?;
+    let session = SWITCH.check_session(&caller)?;
     let (org, role) = role_in(&state, &caller, &req.org_id).await?;
     state.store.set_session_org(&session.id, &org.id).await?;
     Ok(Json(Data { data: org_view(&org, role) }))
 }
+
+/// Who may call [`members`].
+const MEMBERS: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/members`
 pub async fn members(
@@ -184,7 +207,7 @@ pub async fn members(
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<MemberView>>, ApiError> {
-    caller.require(ORG_READ)?;
+    MEMBERS.check(&caller)?;
     let page = q.page()?;
     let rows = state.store.list_members(&caller.org_id, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |m| &m.user.id);
@@ -199,10 +222,8 @@ async fn invalidate_member_keys(state: &AppState, org_id: &str, user_id: &str) -
     Ok(())
 }
 
-fn admin_with_members_scope(caller: &Caller) -> Result<(), ApiError> {
-    caller.require_admin()?;
-    caller.require(ORG_MEMBERS)
-}
+/// Who may call [`update_member`].
+const UPDATE_MEMBER: AuthCheck = MANAGE_MEMBERS;
 
 /// `PATCH /v1/members/{userId}` `{role}`: admins.
 pub async fn update_member(
@@ -212,7 +233,7 @@ pub async fn update_member(
     Path(user_id): Path<String>,
     JsonBody(req): JsonBody<UpdateMember>,
 ) -> Result<Json<Data<MemberView>>, ApiError> {
-    admin_with_members_scope(&caller)?;
+    UPDATE_MEMBER.check(&caller)?;
     let role = parse_role(&req.role)?;
     if !is_valid(IdKind::User, &user_id) {
         return Err(ApiError::not_found("member"));
@@ -228,6 +249,9 @@ pub async fn update_member(
     Ok(Json(Data { data: member_view(&member) }))
 }
 
+/// Who may call [`remove_member`].
+const REMOVE_MEMBER: AuthCheck = MANAGE_MEMBERS;
+
 /// `DELETE /v1/members/{userId}`: admins, or members leaving (with their
 /// session, or a key holding `org:members`: a narrow key cannot take its
 /// owner out of the organization). The member's own keys stop working at
@@ -239,11 +263,7 @@ pub async fn remove_member(
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let leaving = caller.user_id.as_deref() == Some(user_id.as_str());
-    if !leaving {
-        admin_with_members_scope(&caller)?;
-    } else if caller.key().is_some() {
-        caller.require(ORG_MEMBERS)?;
-    }
+    if leaving { LEAVE } else { REMOVE_MEMBER }.check(&caller)?;
     let event = audit.event_by(&caller, "member.remove", Some(("member", &user_id)), &json!({"left": leaving}));
     if !is_valid(IdKind::User, &user_id)
         || !state.store.remove_member(&caller.org_id, &user_id, &event).await.map_err(last_admin)?
@@ -265,6 +285,9 @@ fn invitation_view(i: &Invitation, token: Option<&PlainKey>) -> InvitationView {
     }
 }
 
+/// Who may call [`invite`].
+const INVITE: AuthCheck = MANAGE_MEMBERS;
+
 /// `POST /v1/invitations` `{email, role}`: admins; the token is shown once.
 pub async fn invite(
     State(state): State<AppState>,
@@ -272,7 +295,7 @@ pub async fn invite(
     audit: Audit,
     JsonBody(req): JsonBody<CreateInvitation>,
 ) -> Result<(StatusCode, Json<Shown<InvitationView>>), ApiError> {
-    admin_with_members_scope(&caller)?;
+    INVITE.check(&caller)?;
     let email = check_email(&req.email)?;
     let role = parse_role(&req.role)?;
     let now = now_ms();
@@ -301,18 +324,24 @@ pub async fn invite(
     ))
 }
 
+/// Who may call [`invitations`].
+const INVITATIONS: AuthCheck = MANAGE_MEMBERS;
+
 /// `GET /v1/invitations`: pending invitations (admins; never the tokens).
 pub async fn invitations(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<InvitationView>>, ApiError> {
-    admin_with_members_scope(&caller)?;
+    INVITATIONS.check(&caller)?;
     let page = q.page()?;
     let rows = state.store.list_invitations(&caller.org_id, now_ms(), &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |i| &i.id);
     Ok(Json(Paged { data: rows.iter().map(|i| invitation_view(i, None)).collect(), next_cursor }))
 }
+
+/// Who may call [`revoke_invitation`].
+const REVOKE_INVITATION: AuthCheck = MANAGE_MEMBERS;
 
 /// `DELETE /v1/invitations/{id}`: revokes a pending invitation (admins).
 pub async fn revoke_invitation(
@@ -321,7 +350,7 @@ pub async fn revoke_invitation(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    admin_with_members_scope(&caller)?;
+    REVOKE_INVITATION.check(&caller)?;
     let event = audit.event_by(&caller, "invitation.delete", Some(("invitation", &id)), &json!({}));
     if !is_valid(IdKind::Invitation, &id)
         || !state.store.revoke_invitation(&caller.org_id, &id, now_ms(), &event).await?
@@ -331,6 +360,9 @@ pub async fn revoke_invitation(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Who may call [`accept`].
+const ACCEPT: AuthCheck = AuthCheck::session_only();
+
 /// `POST /v1/invitations/accept` `{token}`: the invited person (by email)
 /// joins with their session.
 pub async fn accept(
@@ -339,8 +371,12 @@ pub async fn accept(
     audit: Audit,
     JsonBody(req): JsonBody<AcceptInvitation>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
-    accept_token(&state, &caller, &audit, &req.token).await
+    let session = ACCEPT.check_session(&caller)?;
+    accept_token(&state, session, &audit, &req.token).await
 }
+
+/// Who may call [`accept_in_path`].
+const ACCEPT_IN_PATH: AuthCheck = AuthCheck::session_only();
 
 /// `POST /v1/invitations/{token}/accept`: the older form of [`accept`],
 /// kept for clients that use it (the request span logs its path with the
@@ -351,16 +387,18 @@ pub async fn accept_in_path(
     audit: Audit,
     Path(token): Path<String>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
-    accept_token(&state, &caller, &audit, &token).await
+    let session = ACCEPT_IN_PATH.check_session(&caller)?;
+    accept_token(&state, session, &audit, &token).await
 }
 
+/// Joins the organization of the invitation `token` for the user of
+/// `session`.
 async fn accept_token(
     state: &AppState,
-    caller: &Caller,
+    session: &Session,
     audit: &Audit,
     token: &str,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
-    let session = caller.require_session()?;
     let hash = match PlainKey::parse(token) {
         Ok(t) if t.expose().starts_with(INVITATION_PREFIX) => t.hash(),
         _ => return Err(ApiError::not_found("invitation")),
@@ -396,14 +434,16 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
+/// Who may call [`audit_events`].
+const AUDIT_EVENTS: AuthCheck = AuthCheck::any().admin().scope(ORG_READ);
+
 /// `GET /v1/audit-events`: the organization's trail, newest first (admins).
 pub async fn audit_events(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Paged<AuditEventView>>, ApiError> {
-    caller.require_admin()?;
-    caller.require(ORG_READ)?;
+    AUDIT_EVENTS.check(&caller)?;
     let time = |field: &str, v: Option<&str>| {
         v.map(|t| parse_rfc3339(t).ok_or_else(|| ApiError::bad_request(format!("{field} must be an RFC 3339 time"))))
             .transpose()

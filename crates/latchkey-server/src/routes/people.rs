@@ -26,6 +26,7 @@ use serde_json::json;
 
 use crate::audit::{Actor, Audit};
 use crate::auth::{Caller, SESSION_PREFIX, client_subject};
+use crate::authz::AuthCheck;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
 use crate::state::AppState;
@@ -219,9 +220,12 @@ pub async fn login(
     }))
 }
 
+/// Who may call [`logout`].
+const LOGOUT: AuthCheck = AuthCheck::session_only();
+
 /// `POST /v1/auth/logout`: ends the session used for this request.
 pub async fn logout(State(state): State<AppState>, caller: Caller, audit: Audit) -> Result<StatusCode, ApiError> {
-    let session = caller.require_session()?;
+    let session = LOGOUT.check_session(&caller)?;
     let event = audit.event_by(&caller, "session.revoke", Some(("session", &session.id)), &json!({"reason": "logout"}));
     state.store.revoke_session(&session.user_id, &session.id, now_ms(), &event).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -239,18 +243,24 @@ fn session_view(s: &Session, current: &str) -> SessionView {
     }
 }
 
+/// Who may call [`list`].
+const LIST: AuthCheck = AuthCheck::session_only();
+
 /// `GET /v1/sessions`: the caller's active sessions.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<SessionView>>, ApiError> {
-    let me = caller.require_session()?;
+    let me = LIST.check_session(&caller)?;
     let page = q.page()?;
     let rows = state.store.list_sessions(&me.user_id, now_ms(), &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |s| &s.id);
     Ok(Json(Paged { data: rows.iter().map(|s| session_view(s, &me.id)).collect(), next_cursor }))
 }
+
+/// Who may call [`revoke`].
+const REVOKE: AuthCheck = AuthCheck::session_only();
 
 /// `DELETE /v1/sessions/{id}`: revokes one of the caller's sessions.
 pub async fn revoke(
@@ -259,7 +269,7 @@ pub async fn revoke(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let me = caller.require_session()?;
+    let me = REVOKE.check_session(&caller)?;
     let event = audit.event_by(&caller, "session.revoke", Some(("session", &id)), &json!({}));
     if !is_valid(IdKind::Session, &id) || !state.store.revoke_session(&me.user_id, &id, now_ms(), &event).await? {
         return Err(ApiError::not_found("session"));

@@ -11,7 +11,8 @@ use latchkey_store::{Project, ProjectPatch};
 use serde_json::json;
 
 use crate::audit::Audit;
-use crate::auth::{Caller, ORG_READ, ORG_WRITE};
+use crate::auth::Caller;
+use crate::authz::{AuthCheck, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
 use crate::lookup;
@@ -36,6 +37,9 @@ fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Who may call [`create`].
+const CREATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
+
 /// `POST /v1/projects`
 pub async fn create(
     State(state): State<AppState>,
@@ -43,7 +47,7 @@ pub async fn create(
     audit: Audit,
     JsonBody(req): JsonBody<CreateProject>,
 ) -> Result<(StatusCode, Json<Data<ProjectView>>), ApiError> {
-    caller.require(ORG_WRITE)?;
+    CREATE.check(&caller)?;
     let now = now_ms();
     let project = Project {
         id: new_id(IdKind::Project),
@@ -59,18 +63,24 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Data { data: view(project) })))
 }
 
+/// Who may call [`list`].
+const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/projects`
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<ProjectView>>, ApiError> {
-    caller.require(ORG_READ)?;
+    LIST.check(&caller)?;
     let page = q.page()?;
     let rows = state.store.list_projects(&caller.org_id, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |p| &p.id);
     Ok(Json(Paged { data: rows.into_iter().map(view).collect(), next_cursor }))
 }
+
+/// Who may call [`get`].
+const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/projects/{id}`
 pub async fn get(
@@ -78,10 +88,13 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<ProjectView>>, ApiError> {
-    caller.require(ORG_READ)?;
+    GET.check(&caller)?;
     let project = lookup::project(&state, &caller, &id).await?;
     Ok(Json(Data { data: view(project) }))
 }
+
+/// Who may call [`update`].
+const UPDATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `PATCH /v1/projects/{id}`
 pub async fn update(
@@ -91,7 +104,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<UpdateProject>,
 ) -> Result<Json<Data<ProjectView>>, ApiError> {
-    caller.require(ORG_WRITE)?;
+    UPDATE.check(&caller)?;
     if !is_valid(IdKind::Project, &id) {
         return Err(ApiError::not_found("project"));
     }
@@ -108,6 +121,9 @@ pub async fn update(
     Ok(Json(Data { data: view(project) }))
 }
 
+/// Who may call [`delete`].
+const DELETE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
+
 /// `DELETE /v1/projects/{id}`: refused (409) while active keys belong to it.
 pub async fn delete(
     State(state): State<AppState>,
@@ -115,7 +131,7 @@ pub async fn delete(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(ORG_WRITE)?;
+    DELETE.check(&caller)?;
     let event = audit.event_by(&caller, "project.delete", Some(("project", &id)), &json!({}));
     if is_valid(IdKind::Project, &id) && state.store.delete_project(&caller.org_id, &id, now_ms(), &event).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -20,6 +20,7 @@ use serde_json::json;
 
 use crate::audit::Audit;
 use crate::auth::Caller;
+use crate::authz::AuthCheck;
 use crate::error::ApiError;
 use crate::extract::{OptionalJson, check_name};
 use crate::keys::{KeySpec, check_scope_count, mint, store_minted};
@@ -49,6 +50,9 @@ fn prefix(text: &str) -> Result<KeyPrefix, ApiError> {
     KeyPrefix::new(text).map_err(|_| ApiError::internal(&std::io::Error::other("invalid profile key prefix")))
 }
 
+/// Who may call [`create_api_key`].
+const CREATE_API_KEY: AuthCheck = AuthCheck::key_managers();
+
 /// `POST /v1/apikeys`: a standard `ak_` key with the full access of its
 /// creator: the creator's scopes as far as its role allows them (an admin
 /// session's or `*` key's `*`; a member's `*` becomes every catalog scope a
@@ -60,7 +64,7 @@ pub async fn create_api_key(
     audit: Audit,
     OptionalJson(req): OptionalJson<ApiKeyCreateParameters>,
 ) -> Result<Json<ApiKeyCreatedView>, ApiError> {
-    caller.require_key_management()?;
+    CREATE_API_KEY.check(&caller)?;
     let now = now_ms();
     let name = name(req.name.as_deref())?;
     let expires_at = expiry(req.expires_at_ms, now)?;
@@ -82,6 +86,9 @@ pub async fn create_api_key(
     }))
 }
 
+/// Who may call [`create_restricted_key`].
+const CREATE_RESTRICTED_KEY: AuthCheck = AuthCheck::key_managers();
+
 /// `POST /v1/restricted_keys`: an `rk_` key holding what its structured
 /// scopes grant, which the caller must hold itself (403 otherwise). Invalid
 /// scopes (unknown type or level, a type given twice) answer 400
@@ -92,7 +99,7 @@ pub async fn create_restricted_key(
     audit: Audit,
     OptionalJson(req): OptionalJson<RestrictedKeyCreateParameters>,
 ) -> Result<Json<RestrictedKeyCreatedView>, ApiError> {
-    caller.require_key_management()?;
+    CREATE_RESTRICTED_KEY.check(&caller)?;
     let now = now_ms();
     let name = name(req.name.as_deref())?;
     let entries = req.scopes.unwrap_or_default();

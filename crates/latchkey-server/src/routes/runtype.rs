@@ -24,7 +24,8 @@ use latchkey_store::{KeyKind, Product, Surface};
 use serde_json::json;
 
 use crate::audit::Audit;
-use crate::auth::{Caller, ORG_READ, ORG_WRITE};
+use crate::auth::Caller;
+use crate::authz::{AuthCheck, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
 use crate::keys::{KeySpec, check_limit, check_scope_count, expiry, mint, store_minted};
@@ -60,6 +61,9 @@ async fn find_surface(state: &AppState, caller: &Caller, product_id: &str, id: &
     state.store.get_surface(&caller.org_id, &product.id, id).await?.ok_or_else(|| ApiError::not_found("surface"))
 }
 
+/// Who may call [`create_product`].
+const CREATE_PRODUCT: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
+
 /// `POST /v1/products` `{name}` → 201.
 pub async fn create_product(
     State(state): State<AppState>,
@@ -67,7 +71,7 @@ pub async fn create_product(
     audit: Audit,
     JsonBody(req): JsonBody<CreateProduct>,
 ) -> Result<(StatusCode, Json<ProductView>), ApiError> {
-    caller.require(ORG_WRITE)?;
+    CREATE_PRODUCT.check(&caller)?;
     let product = Product {
         id: new_id(IdKind::Product),
         org_id: caller.org_id.clone(),
@@ -80,18 +84,24 @@ pub async fn create_product(
     Ok((StatusCode::CREATED, Json(product_view(&product))))
 }
 
+/// Who may call [`list_products`].
+const LIST_PRODUCTS: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/products`: the organization's products, newest first.
 pub async fn list_products(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<ProductView>>, ApiError> {
-    caller.require(ORG_READ)?;
+    LIST_PRODUCTS.check(&caller)?;
     let page = q.page()?;
     let rows = state.store.list_products(&caller.org_id, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |p| &p.id);
     Ok(Json(Paged { data: rows.iter().map(product_view).collect(), next_cursor }))
 }
+
+/// Who may call [`get_product`].
+const GET_PRODUCT: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/products/{id}`
 pub async fn get_product(
@@ -99,9 +109,12 @@ pub async fn get_product(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ProductView>, ApiError> {
-    caller.require(ORG_READ)?;
+    GET_PRODUCT.check(&caller)?;
     Ok(Json(product_view(&find_product(&state, &caller, &id).await?)))
 }
+
+/// Who may call [`create_surface`].
+const CREATE_SURFACE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `POST /v1/products/{id}/surfaces` `{name}` → 201.
 pub async fn create_surface(
@@ -111,7 +124,7 @@ pub async fn create_surface(
     Path(product_id): Path<String>,
     JsonBody(req): JsonBody<CreateSurface>,
 ) -> Result<(StatusCode, Json<SurfaceView>), ApiError> {
-    caller.require(ORG_WRITE)?;
+    CREATE_SURFACE.check(&caller)?;
     let product = find_product(&state, &caller, &product_id).await?;
     let surface = Surface {
         id: new_id(IdKind::Surface),
@@ -126,6 +139,9 @@ pub async fn create_surface(
     Ok((StatusCode::CREATED, Json(surface_view(&surface))))
 }
 
+/// Who may call [`list_surfaces`].
+const LIST_SURFACES: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/products/{id}/surfaces`
 pub async fn list_surfaces(
     State(state): State<AppState>,
@@ -133,7 +149,7 @@ pub async fn list_surfaces(
     Path(product_id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<SurfaceView>>, ApiError> {
-    caller.require(ORG_READ)?;
+    LIST_SURFACES.check(&caller)?;
     let product = find_product(&state, &caller, &product_id).await?;
     let page = q.page()?;
     let rows = state.store.list_surfaces(&caller.org_id, &product.id, &page).await?;
@@ -141,13 +157,16 @@ pub async fn list_surfaces(
     Ok(Json(Paged { data: rows.iter().map(surface_view).collect(), next_cursor }))
 }
 
+/// Who may call [`get_surface`].
+const GET_SURFACE: AuthCheck = AuthCheck::any().scope(ORG_READ);
+
 /// `GET /v1/products/{id}/surfaces/{surfaceId}`
 pub async fn get_surface(
     State(state): State<AppState>,
     caller: Caller,
     Path((product_id, id)): Path<(String, String)>,
 ) -> Result<Json<SurfaceView>, ApiError> {
-    caller.require(ORG_READ)?;
+    GET_SURFACE.check(&caller)?;
     Ok(Json(surface_view(&find_surface(&state, &caller, &product_id, &id).await?)))
 }
 
@@ -163,6 +182,9 @@ fn environment(given: Option<&str>) -> Result<Environment, ApiError> {
     }
 }
 
+/// Who may call [`create_surface_key`].
+const CREATE_SURFACE_KEY: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
+
 /// `POST /v1/products/{id}/surfaces/{surfaceId}/keys` → 201 with exactly
 /// the documented fields; the plaintext is in this response only.
 pub async fn create_surface_key(
@@ -172,7 +194,7 @@ pub async fn create_surface_key(
     Path((product_id, surface_id)): Path<(String, String)>,
     OptionalJson(req): OptionalJson<CreateSurfaceKey>,
 ) -> Result<(StatusCode, Json<SurfaceKeyView>), ApiError> {
-    caller.require(ORG_WRITE)?;
+    CREATE_SURFACE_KEY.check(&caller)?;
     let surface = find_surface(&state, &caller, &product_id, &surface_id).await?;
     let now = now_ms();
     let name = req.name.as_deref().map(check_name).transpose()?;

@@ -35,7 +35,8 @@ use serde_json::json;
 use zeroize::Zeroize as _;
 
 use crate::audit::Audit;
-use crate::auth::{Caller, SECRET_READ, SECRET_RESOLVE, SECRET_WRITE};
+use crate::auth::Caller;
+use crate::authz::{AuthCheck, SECRET_READ, SECRET_RESOLVE, SECRET_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, paginate};
 use crate::keyring::Keyring;
@@ -46,6 +47,12 @@ use crate::state::AppState;
 const MAX_RESOLVE: usize = 100;
 /// Attempts at a write that lost a race with another write of the same name.
 const PUT_ATTEMPTS: usize = 5;
+
+/// Organization-wide secrets: setting and deleting them.
+const ORG_WIDE: AuthCheck = AuthCheck::any().admin_because("organization-wide secrets need the admin role");
+/// Resolving another member's secrets (`?user=`): a service key the
+/// operator minted.
+const RESOLVE_FOR_OTHERS: AuthCheck = AuthCheck::any().scope(SECRET_RESOLVE);
 
 fn scope_of(s: &SecretRecord) -> OwnerScope {
     if s.owner_user_id.is_some() { OwnerScope::User } else { OwnerScope::Org }
@@ -191,6 +198,9 @@ async fn find(
     found.ok_or_else(|| ApiError::not_found("secret"))
 }
 
+/// Who may call [`put`].
+const PUT: AuthCheck = AuthCheck::any().scope(SECRET_WRITE);
+
 /// `PUT /v1/secrets/{name}`: creates (201) or replaces (200) the caller's
 /// secret, or with `orgWide: true` (admins) the organization's.
 pub async fn put(
@@ -214,7 +224,7 @@ async fn put_inner(
     name: &str,
     req: &PutSecret,
 ) -> Result<(SecretRecord, bool), ApiError> {
-    caller.require(SECRET_WRITE)?;
+    PUT.check(caller)?;
     check_name(name)?;
     if !is_valid_category(&req.category) {
         return Err(ApiError::bad_request("category is 1–64 characters of a-z, 0-9, - and _ (e.g. provider, tool)"));
@@ -226,9 +236,7 @@ async fn put_inner(
         return Err(ApiError::bad_request(format!("value must be at most {} KiB", MAX_VALUE_LEN / 1024)));
     }
     let owner = if req.org_wide.unwrap_or(false) {
-        if !caller.is_admin() {
-            return Err(ApiError::forbidden("organization-wide secrets need the admin role"));
-        }
+        ORG_WIDE.check(caller)?;
         None
     } else {
         Some(caller.acting_user()?.to_owned())
@@ -283,6 +291,9 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
+/// Who may call [`list`].
+const LIST: AuthCheck = AuthCheck::any().scope(SECRET_READ);
+
 /// `GET /v1/secrets`: the caller's own secrets and the organization's
 /// (`?orgOnly=true`: the organization's only), metadata only.
 pub async fn list(
@@ -290,13 +301,16 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Paged<SecretView>>, ApiError> {
-    caller.require(SECRET_READ)?;
+    LIST.check(&caller)?;
     let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
     let filter = SecretFilter { user_id: if q.org_only { None } else { caller.user_id.clone() }, org_wide: true };
     let rows = state.store.list_secrets(&caller.org_id, &filter, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |s| &s.id);
     Ok(Json(Paged { data: rows.iter().map(view).collect(), next_cursor }))
 }
+
+/// Who may call [`get`].
+const GET: AuthCheck = AuthCheck::any().scope(SECRET_READ);
 
 /// `GET /v1/secrets/{name}?scope=`: metadata.
 pub async fn get(
@@ -305,7 +319,7 @@ pub async fn get(
     Path(name): Path<String>,
     Query(q): Query<ScopeQuery>,
 ) -> Result<Json<Data<SecretView>>, ApiError> {
-    caller.require(SECRET_READ)?;
+    GET.check(&caller)?;
     let secret = find(&state, &caller, &name, q.scope).await?;
     Ok(Json(Data { data: view(&secret) }))
 }
@@ -317,6 +331,9 @@ fn no_store<T: serde::Serialize>(data: T) -> Response {
     res
 }
 
+/// Who may call [`reveal`].
+const REVEAL: AuthCheck = AuthCheck::any().scope(SECRET_READ);
+
 /// `POST /v1/secrets/{name}/reveal?scope=`: the value (audited).
 pub async fn reveal(
     State(state): State<AppState>,
@@ -325,7 +342,7 @@ pub async fn reveal(
     Path(name): Path<String>,
     Query(q): Query<ScopeQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(SECRET_READ)?;
+    REVEAL.check(&caller)?;
     let secret = find(&state, &caller, &name, q.scope).await?;
     let value = open(&state, &secret).await?;
     audit
@@ -340,6 +357,9 @@ pub async fn reveal(
     Ok(no_store(RevealedSecret { secret: view(&secret), value }))
 }
 
+/// Who may call [`delete`].
+const DELETE: AuthCheck = AuthCheck::any().scope(SECRET_WRITE);
+
 /// `DELETE /v1/secrets/{name}?scope=`: the caller's own, or (admins) the
 /// organization's.
 pub async fn delete(
@@ -349,10 +369,10 @@ pub async fn delete(
     Path(name): Path<String>,
     Query(q): Query<ScopeQuery>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(SECRET_WRITE)?;
+    DELETE.check(&caller)?;
     let secret = find(&state, &caller, &name, q.scope).await?;
-    if secret.owner_user_id.is_none() && !caller.is_admin() {
-        return Err(ApiError::forbidden("organization-wide secrets need the admin role"));
+    if secret.owner_user_id.is_none() {
+        ORG_WIDE.check(&caller)?;
     }
     let details = json!({"name": secret.name, "scope": scope_of(&secret)});
     let event = audit.event_by(&caller, "secret.delete", Some(("secret", &secret.id)), &details);
@@ -372,6 +392,9 @@ pub struct ResolveQuery {
     user: Option<String>,
 }
 
+/// Who may call [`resolve`].
+const RESOLVE: AuthCheck = AuthCheck::any().scope(SECRET_READ).or_scope(SECRET_RESOLVE);
+
 /// `GET /v1/secrets/resolve`: the values the platform hands a member's
 /// workload: for each name, the member's own secret, else the
 /// organization's. For another member than the caller's own user only with
@@ -383,10 +406,8 @@ pub async fn resolve(
     audit: Audit,
     Query(q): Query<ResolveQuery>,
 ) -> Result<Response, ApiError> {
-    let resolver = caller.require(SECRET_RESOLVE).is_ok();
-    if !resolver {
-        caller.require(SECRET_READ)?;
-    }
+    RESOLVE.check(&caller)?;
+    let resolver = RESOLVE_FOR_OTHERS.allows(&caller);
     // The count first: no work on a list longer than the limit.
     let bad_names = || ApiError::bad_request(format!("names: give 1–{MAX_RESOLVE} comma-separated secret names"));
     let entries = || q.names.split(',').map(str::trim).filter(|n| !n.is_empty());

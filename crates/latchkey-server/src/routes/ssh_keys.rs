@@ -22,11 +22,20 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::Audit;
-use crate::auth::{Caller, SSH_KEY_READ, SSH_KEY_WRITE};
+use crate::auth::Caller;
+use crate::authz::{AuthCheck, SSH_KEY_READ, SSH_KEY_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
 use crate::lookup::member_id;
 use crate::state::AppState;
+
+/// Organization-wide SSH keys: adding and deleting them.
+const ORG_WIDE: AuthCheck = AuthCheck::any().admin_because("organization-wide SSH keys need the admin role");
+/// `?allOrg=true`: every member's keys.
+const ALL_ORG: AuthCheck = AuthCheck::any().admin_because("listing every member's SSH keys needs the admin role");
+/// Another member's `authorized_keys`.
+const OTHER_MEMBER: AuthCheck =
+    AuthCheck::any().admin_because("another member's authorized_keys needs the admin role or a service key");
 
 fn view(k: &SshKeyRecord) -> SshKeyView {
     SshKeyView {
@@ -48,6 +57,9 @@ fn scope_name(k: &SshKeyRecord) -> &'static str {
     if k.owner_user_id.is_some() { "user" } else { "org" }
 }
 
+/// Who may call [`create`].
+const CREATE: AuthCheck = AuthCheck::any().scope(SSH_KEY_WRITE);
+
 /// `POST /v1/ssh-keys`: registers a public key for the caller, or with
 /// `orgWide: true` (admins) for every member. A member's first key becomes
 /// their default.
@@ -57,16 +69,14 @@ pub async fn create(
     audit: Audit,
     JsonBody(req): JsonBody<CreateSshKey>,
 ) -> Result<(StatusCode, Json<Data<SshKeyView>>), ApiError> {
-    caller.require(SSH_KEY_WRITE)?;
+    CREATE.check(&caller)?;
     let name = check_name(&req.name)?;
     if name.chars().any(char::is_control) {
         return Err(ApiError::bad_request("name must not contain control characters"));
     }
     let parsed = parse_public_key(&req.public_key).map_err(|e| ApiError::bad_request(format!("publicKey: {e}")))?;
     let owner = if req.org_wide.unwrap_or(false) {
-        if !caller.is_admin() {
-            return Err(ApiError::forbidden("organization-wide SSH keys need the admin role"));
-        }
+        ORG_WIDE.check(&caller)?;
         None
     } else {
         Some(caller.acting_user()?.to_owned())
@@ -116,15 +126,18 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
+/// Who may call [`list`].
+const LIST: AuthCheck = AuthCheck::any().scope(SSH_KEY_READ);
+
 /// `GET /v1/ssh-keys`: the caller's keys and the organization-wide ones.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Paged<SshKeyView>>, ApiError> {
-    caller.require(SSH_KEY_READ)?;
-    if q.all_org && !caller.is_admin() {
-        return Err(ApiError::forbidden("listing every member's SSH keys needs the admin role"));
+    LIST.check(&caller)?;
+    if q.all_org {
+        ALL_ORG.check(&caller)?;
     }
     let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
     let filter = SshKeyFilter {
@@ -151,6 +164,9 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<SshKeyRecor
     if visible { Ok(key) } else { Err(ApiError::not_found("SSH key")) }
 }
 
+/// Who may call [`delete`].
+const DELETE: AuthCheck = AuthCheck::any().scope(SSH_KEY_WRITE);
+
 /// `DELETE /v1/ssh-keys/{id}`: own keys; admins also organization-wide keys
 /// and members' keys.
 pub async fn delete(
@@ -159,10 +175,10 @@ pub async fn delete(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(SSH_KEY_WRITE)?;
+    DELETE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
-    if key.owner_user_id.is_none() && !caller.is_admin() {
-        return Err(ApiError::forbidden("organization-wide SSH keys need the admin role"));
+    if key.owner_user_id.is_none() {
+        ORG_WIDE.check(&caller)?;
     }
     let details = json!({"name": key.name, "fingerprint": key.fingerprint, "scope": scope_name(&key),
                          "ownerUserId": key.owner_user_id});
@@ -173,6 +189,9 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Who may call [`set_default`].
+const SET_DEFAULT: AuthCheck = AuthCheck::any().scope(SSH_KEY_WRITE);
+
 /// `POST /v1/ssh-keys/{id}/default`: makes one of the caller's own keys
 /// their default (one per member).
 pub async fn set_default(
@@ -181,7 +200,7 @@ pub async fn set_default(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<Json<Data<SshKeyView>>, ApiError> {
-    caller.require(SSH_KEY_WRITE)?;
+    SET_DEFAULT.check(&caller)?;
     let user = caller.acting_user()?.to_owned();
     let key = find(&state, &caller, &id).await?;
     if key.owner_user_id.as_deref() != Some(user.as_str()) {
@@ -209,6 +228,9 @@ pub struct AuthorizedKeysQuery {
     user: Option<String>,
 }
 
+/// Who may call [`authorized_keys`].
+const AUTHORIZED_KEYS: AuthCheck = AuthCheck::any().scope(SSH_KEY_READ);
+
 /// `GET /v1/ssh-keys/authorized-keys?user=<email or id>`: an
 /// `authorized_keys` file (text/plain): the member's keys and the
 /// organization-wide ones, one per line. Another member's needs an admin
@@ -218,13 +240,13 @@ pub async fn authorized_keys(
     caller: Caller,
     Query(q): Query<AuthorizedKeysQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(SSH_KEY_READ)?;
+    AUTHORIZED_KEYS.check(&caller)?;
     let user = match &q.user {
         Some(u) => member_id(&state, &caller.org_id, u).await?,
         None => caller.acting_user()?.to_owned(),
     };
-    if caller.user_id.as_deref() != Some(user.as_str()) && !caller.is_admin() {
-        return Err(ApiError::forbidden("another member's authorized_keys needs the admin role or a service key"));
+    if caller.user_id.as_deref() != Some(user.as_str()) {
+        OTHER_MEMBER.check(&caller)?;
     }
     let keys = state.store.authorized_ssh_keys(&caller.org_id, &user).await?;
     let mut body = format!("# latchkey: authorized_keys of {user} in {}\n", caller.org_id);

@@ -13,7 +13,8 @@ use latchkey_store::ApiKeyRecord;
 use latchkey_verify::{Checks, Code, Outcome};
 use serde::Serialize;
 
-use crate::auth::{Caller, KEYS_VERIFY, client_ip, failed_auth, presented_credential, ratelimit_headers, refusal};
+use crate::auth::{Caller, client_ip, failed_auth, presented_credential, ratelimit_headers, refusal};
+use crate::authz::{AuthCheck, KEYS_VERIFY};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -133,6 +134,9 @@ impl Serialize for Collected<'_> {
     }
 }
 
+/// Who may call [`verify`].
+const VERIFY: AuthCheck = AuthCheck::any().scope(KEYS_VERIFY);
+
 /// `POST /v1/keys/verify` `{key, scopes?, projectId?, cost?}`: always 200
 /// with a verdict. The caller needs `keys:verify` and only finds keys of its
 /// own organization.
@@ -160,7 +164,7 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn verify_for(state: &AppState, caller: &Caller, req: Request, now: Millis) -> Result<Response, ApiError> {
-    caller.require(KEYS_VERIFY)?;
+    VERIFY.check(caller)?;
     let JsonBody(req) = JsonBody::<VerifyKey>::from_request(req, state).await?;
     let scopes = required_scopes(&req.scopes)?;
     let cost = req.cost.unwrap_or(1);

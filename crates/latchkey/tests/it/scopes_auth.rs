@@ -191,3 +191,26 @@ async fn managing_keys_needs_org_write() {
     let v: Value = admin.get(&format!("/v1/api-keys/{victim}")).await.body;
     assert_eq!(v["data"]["status"], "active");
 }
+
+/// Reading the organization (`GET /v1/orgs`, `GET /v1/orgs/{id}`) needs
+/// `org:read`, like its members, keys and projects: a key made to create
+/// sandboxes learns nothing about the organization. Sessions and `*` keys
+/// read it as before.
+#[tokio::test]
+async fn reading_the_organization_needs_org_read() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let org = &server.admin.org_id;
+    let (_, narrow) = TestServer::create_key(&admin, json!({"name": "narrow", "scopes": ["sandbox:create"]})).await;
+    let (_, reader) = TestServer::create_key(&admin, json!({"name": "reader", "scopes": ["org:read"]})).await;
+    for path in ["/v1/orgs".to_owned(), format!("/v1/orgs/{org}")] {
+        let r = server.with_key(&narrow).get(&path).await;
+        assert_eq!((r.status, r.error_code()), (403, "insufficient_scope"), "narrow key: GET {path}: {}", r.text);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("org:read"), "{}", r.text);
+        for (who, api) in [("org:read key", server.with_key(&reader)), ("admin key", server.admin())] {
+            let r = api.get(&path).await;
+            assert_eq!(r.status, 200, "{who}: GET {path}: {}", r.text);
+            assert!(r.text.contains(org.as_str()), "{who}: GET {path}: {}", r.text);
+        }
+    }
+}
