@@ -2,11 +2,12 @@
 //! view and their daily usage.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{RefView, present};
 
 /// `POST /v1/api-keys`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKey {
     /// Display name, 1–255 characters.
@@ -46,7 +47,7 @@ pub struct CreateApiKey {
 
 /// A credit refill: `remaining` is set back to `amount` every day or month
 /// (00:00 UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefillView {
     /// Credits after a refill (≥ 1).
@@ -56,7 +57,7 @@ pub struct RefillView {
 }
 
 /// Refill interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RefillIntervalView {
     /// Every day at 00:00 UTC.
@@ -66,7 +67,7 @@ pub enum RefillIntervalView {
 }
 
 /// `PATCH /v1/api-keys/{id}`: absent fields are kept, `null` clears.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateApiKey {
     /// New display name.
@@ -87,7 +88,7 @@ pub struct UpdateApiKey {
 }
 
 /// `POST /v1/api-keys/{id}/rotate`
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateApiKey {
     /// Name of the new key (default: the old key's name).
@@ -100,7 +101,7 @@ pub struct RotateApiKey {
 
 /// An API key as the API shows it. `key` is present only in the create and
 /// rotate responses.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     /// `key_…`
@@ -160,7 +161,7 @@ pub struct ApiKeyView {
 }
 
 /// `POST /v1/api-keys/{id}/transfer`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransferApiKey {
     /// Only `org`.
@@ -168,7 +169,7 @@ pub struct TransferApiKey {
 }
 
 /// Who owns a key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyOwner {
     /// A member: the key stops working when they leave.
@@ -179,7 +180,7 @@ pub enum KeyOwner {
 }
 
 /// One day of `GET /v1/api-keys/{id}/usage`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageDayView {
     /// UTC date `YYYY-MM-DD`.

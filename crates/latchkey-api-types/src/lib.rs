@@ -12,6 +12,7 @@
 //! verification), re-exported here, so every type is at the crate's root.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 mod keys;
 mod orgs;
@@ -35,14 +36,14 @@ pub use projects::{CreateProject, ProjectView, UpdateProject};
 pub use verify::{RateLimitView, VerifyKey, VerifyView};
 
 /// `{"data": …}`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Data<T> {
     /// The payload.
     pub data: T,
 }
 
 /// `{"data": …, "message": …}`: the response that shows a secret once.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Shown<T> {
     /// The payload, including the secret.
     pub data: T,
@@ -54,7 +55,7 @@ pub struct Shown<T> {
 pub const SHOWN_ONCE: &str = "Store this key securely. You will not be able to see it again.";
 
 /// A page of a list: `{"data": […], "nextCursor": "…" | null}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Paged<T> {
     /// Items, newest first.
@@ -64,14 +65,14 @@ pub struct Paged<T> {
 }
 
 /// `{"error": {"code", "message"}}`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorEnvelope {
     /// The error.
     pub error: ErrorBody,
 }
 
 /// The body of an error.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code (`unauthorized`, `invalid_scopes`, …).
     pub code: String,
@@ -85,7 +86,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 }
 
 /// `{type, id}` of an actor or target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RefView {
     /// `user`, `key`, `api_key`, `member`, …
     #[serde(rename = "type")]

@@ -2,11 +2,12 @@
 //! `/v1/members`, `/v1/invitations`, `/v1/audit-events`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::RefView;
 
 /// An organization.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgView {
     /// `org_…`
@@ -27,7 +28,7 @@ pub struct OrgView {
 }
 
 /// `POST /v1/orgs`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateOrg {
     /// Display name.
@@ -38,7 +39,7 @@ pub struct CreateOrg {
 }
 
 /// `PATCH /v1/orgs/{id}`
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateOrg {
     /// New display name.
@@ -53,7 +54,7 @@ pub struct UpdateOrg {
 }
 
 /// `POST /v1/me/org`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SwitchOrg {
     /// The organization to act in by default.
@@ -62,7 +63,7 @@ pub struct SwitchOrg {
 
 /// `POST /v1/invitations/accept`: the token travels in the body, never in
 /// a path (paths are logged).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceptInvitation {
     /// The `lki_…` token from the invitation.
@@ -76,7 +77,7 @@ impl std::fmt::Debug for AcceptInvitation {
 }
 
 /// A member of an organization.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     /// `usr_…`
@@ -92,7 +93,7 @@ pub struct MemberView {
 }
 
 /// `PATCH /v1/members/{userId}`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateMember {
     /// `admin` or `member`.
@@ -100,7 +101,7 @@ pub struct UpdateMember {
 }
 
 /// `POST /v1/invitations`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateInvitation {
     /// Who is invited.
@@ -110,7 +111,7 @@ pub struct CreateInvitation {
 }
 
 /// An invitation. `token` only in the create response.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationView {
     /// `inv_…`
@@ -129,7 +130,7 @@ pub struct InvitationView {
 }
 
 /// One audit event.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventView {
     /// `evt_…`

@@ -2,11 +2,12 @@
 //! caller is (`/v1/me`, `/v1/scopes`).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::OrgView;
 
 /// `GET /v1/me`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeView {
     /// The person behind the credential, if any.
@@ -24,7 +25,7 @@ pub struct MeView {
 }
 
 /// A user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// `usr_…`
@@ -36,7 +37,7 @@ pub struct UserView {
 }
 
 /// `POST /v1/auth/signup`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignUp {
     /// Email (lowercased).
@@ -50,7 +51,7 @@ pub struct SignUp {
 }
 
 /// `POST /v1/auth/login`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Login {
     /// Email.
@@ -60,7 +61,7 @@ pub struct Login {
 }
 
 /// The answer to sign-up and login: the session token, shown once.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionGrant {
     /// `lks_…`: send as `Authorization: Bearer`.
@@ -77,7 +78,7 @@ pub struct SessionGrant {
 }
 
 /// A login session (never its token).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     /// `ses_…`
@@ -97,7 +98,7 @@ pub struct SessionView {
 }
 
 /// One entry of `GET /v1/scopes`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScopeView {
     /// The scope text (`sandbox:create`, `sandbox:*`, `*`).

@@ -1,11 +1,12 @@
 //! `/v1/projects`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::present;
 
 /// `POST /v1/projects`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateProject {
     /// Display name, 1–255 characters.
@@ -16,7 +17,7 @@ pub struct CreateProject {
 }
 
 /// `PATCH /v1/projects/{id}`
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateProject {
     /// New name.
@@ -28,7 +29,7 @@ pub struct UpdateProject {
 }
 
 /// A project.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectView {
     /// `prj_…`

@@ -2,9 +2,10 @@
 //! objects for single resources, `{"data": […]}` for lists.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /v1/products`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateProduct {
     /// Display name, 1–255 characters.
@@ -12,7 +13,7 @@ pub struct CreateProduct {
 }
 
 /// A product.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductView {
     /// `prd_…`
@@ -24,7 +25,7 @@ pub struct ProductView {
 }
 
 /// `POST /v1/products/{id}/surfaces`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSurface {
     /// Display name, 1–255 characters.
@@ -32,7 +33,7 @@ pub struct CreateSurface {
 }
 
 /// A surface of a product.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SurfaceView {
     /// `srf_…`
@@ -47,32 +48,51 @@ pub struct SurfaceView {
 
 /// `POST /v1/products/{id}/surfaces/{surfaceId}/keys`; every field is
 /// optional (the body may be `{}` or absent).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSurfaceKey {
     /// Display name, at most 255 characters.
     #[serde(default)]
+    #[schema(max_length = 255, nullable = false)]
     pub name: Option<String>,
     /// `action:resource` scopes (`read:products`); absent: none.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub scopes: Option<Vec<String>>,
     /// Requests per minute (≥ 1).
     #[serde(default)]
+    #[schema(minimum = 1, nullable = false)]
     pub rate_limit_per_minute: Option<i64>,
     /// Requests per day (≥ 1).
     #[serde(default)]
+    #[schema(minimum = 1, nullable = false)]
     pub rate_limit_per_day: Option<i64>,
     /// Expiry (RFC 3339).
     #[serde(default)]
+    #[schema(format = DateTime, nullable = false)]
     pub expires_at: Option<String>,
     /// `test` (default), `production`, or `live` (= `production`).
     #[serde(default)]
+    #[schema(nullable = false, value_type = Option<SurfaceEnvironment>, default = "test")]
     pub environment: Option<String>,
+}
+
+/// The environments of a surface key (the document's enum for
+/// [`CreateSurfaceKey::environment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SurfaceEnvironment {
+    /// `sk_test_…` keys (the default).
+    Test,
+    /// `sk_live_…` keys.
+    Production,
+    /// The same as `production`.
+    Live,
 }
 
 /// The answer of the surface key create (201), exactly the documented
 /// properties.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SurfaceKeyView {
     /// `key_…`

@@ -7,9 +7,10 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `PUT /v1/secrets/{name}`: create or replace.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutSecret {
     /// The value (1 byte to 32 KiB of UTF-8).
@@ -33,7 +34,7 @@ impl fmt::Debug for PutSecret {
 }
 
 /// Whose a secret or SSH key is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OwnerScope {
     /// One member's own.
@@ -43,7 +44,7 @@ pub enum OwnerScope {
 }
 
 /// A secret's metadata (never its value).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretView {
     /// `sec_…`
@@ -65,7 +66,7 @@ pub struct SecretView {
 }
 
 /// `POST /v1/secrets/{name}/reveal`: the metadata and the value.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RevealedSecret {
     /// The metadata.
@@ -82,7 +83,7 @@ impl fmt::Debug for RevealedSecret {
 }
 
 /// One entry of `GET /v1/secrets/resolve`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedSecret {
     /// The name asked for.
@@ -113,7 +114,7 @@ impl fmt::Debug for ResolvedSecret {
 }
 
 /// `GET /v1/secrets/resolve` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedSecrets {
     /// The names found, in the order asked.
@@ -123,7 +124,7 @@ pub struct ResolvedSecrets {
 }
 
 /// `POST /v1/ssh-keys`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSshKey {
     /// Display name (1–255 characters, no control characters).
@@ -137,7 +138,7 @@ pub struct CreateSshKey {
 }
 
 /// An SSH public key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SshKeyView {
     /// `ssh_…`

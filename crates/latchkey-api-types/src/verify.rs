@@ -1,9 +1,10 @@
 //! `POST /v1/keys/verify`: the request and the verdict.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /v1/keys/verify`
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyKey {
     /// The key to verify.
@@ -20,7 +21,7 @@ pub struct VerifyKey {
 }
 
 /// The answer of `POST /v1/keys/verify` (always 200).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyView {
     /// Whether the key may be used for this request.
@@ -49,7 +50,7 @@ pub struct VerifyView {
 }
 
 /// Rate-limit state of a key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RateLimitView {
     /// Requests per window.

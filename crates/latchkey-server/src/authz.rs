@@ -27,9 +27,23 @@
 
 use latchkey_core::{Role, Scope, ScopeRef, ScopeSet};
 use latchkey_store::Session;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::auth::{Caller, Credential};
 use crate::error::ApiError;
+
+/// The extension a handler's `#[utoipa::path]` attribute carries its
+/// check in: `extensions(("x-latchkey-auth" = json!(CREATE)))`. The
+/// document replaces it with the three below ([`crate::openapi::Contract`]).
+pub const AUTH_EXTENSION: &str = "x-latchkey-auth";
+/// Who may call: `["anonymous"]`, `["key", "session"]`, `["session"]`,
+/// `["key"]` or `["admin"]` ([`AuthCheck::callers`]).
+pub const CALLERS: &str = "x-latchkey-callers";
+/// The scope a key needs, or `null` ([`AuthCheck::scope_text`]).
+pub const SCOPE: &str = "x-latchkey-scope";
+/// Whether a session's role must allow that scope too
+/// ([`AuthCheck::scope_binds_sessions`]).
+pub const SCOPE_BINDS_SESSIONS: &str = "x-latchkey-scope-binds-sessions";
 
 /// A static scope requirement (`resource`, `action`).
 pub type Requirement = (&'static str, &'static str);
@@ -64,6 +78,8 @@ enum Credentials {
     Any,
     /// A person's login session only.
     SessionOnly,
+    /// A key only (forward auth, which checks the key it is forwarded).
+    KeyOnly,
     /// A session, or a key that carries `*` or may use `org:write`.
     KeyManagers,
 }
@@ -112,6 +128,8 @@ pub struct Facts<'a> {
 pub enum Refusal {
     /// 403 `forbidden`: the operation needs a login session.
     NeedsSession,
+    /// 401 `unauthorized`: the operation takes keys only.
+    NeedsKey,
     /// 403 `forbidden`: the operation needs the admin role.
     NeedsAdmin(&'static str),
     /// 403 `insufficient_scope`: the credential lacks the scope.
@@ -122,6 +140,7 @@ impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         match r {
             Refusal::NeedsSession => Self::forbidden("this action needs a login session, not an API key"),
+            Refusal::NeedsKey => Self::unauthorized(),
             Refusal::NeedsAdmin(message) => Self::forbidden(message),
             Refusal::LacksScope((resource, action)) => {
                 Self::insufficient_scope(format!("this credential lacks the `{resource}:{action}` scope"))
@@ -151,6 +170,13 @@ impl AuthCheck {
     /// A person's login session; a key is refused with 403 `forbidden`.
     pub const fn session_only() -> Self {
         Self::new(Credentials::SessionOnly)
+    }
+
+    /// An API key only: forward auth checks the key the proxy forwards
+    /// (with the scope the request or the route map names), and a session
+    /// token is no key (401).
+    pub const fn key_only() -> Self {
+        Self::new(Credentials::KeyOnly)
     }
 
     /// Managing API keys: a person's session (a member manages their own
@@ -251,6 +277,7 @@ impl AuthCheck {
         };
         match self.credentials {
             Credentials::SessionOnly if !facts.session => return Err(Refusal::NeedsSession),
+            Credentials::KeyOnly if facts.session => return Err(Refusal::NeedsKey),
             Credentials::KeyManagers if !facts.session && !facts.scopes.allows(&Scope::All) && !may(ORG_WRITE) => {
                 return Err(Refusal::LacksScope(ORG_WRITE));
             }
@@ -271,14 +298,16 @@ impl AuthCheck {
     }
 
     /// `x-latchkey-callers`: who may call. `["anonymous"]` (public),
-    /// `["session"]`, `["admin"]` (an admin's key or session), or `["key",
-    /// "session"]` (any member's).
+    /// `["session"]`, `["key"]`, `["admin"]` (an admin's key or session),
+    /// or `["key", "session"]` (any member's).
     pub fn callers(&self) -> &'static [&'static str] {
         match (self.credentials, self.admin) {
             (Credentials::Anonymous, _) => &["anonymous"],
             (Credentials::SessionOnly, None) => &["session"],
             (Credentials::SessionOnly, Some(_)) => &["admin-session"],
-            (_, Some(_)) => &["admin"],
+            (Credentials::KeyOnly, None) => &["key"],
+            (Credentials::KeyOnly, Some(_)) => &["admin-key"],
+            (Credentials::Any | Credentials::KeyManagers, Some(_)) => &["admin"],
             (Credentials::Any | Credentials::KeyManagers, None) => &["key", "session"],
         }
     }
@@ -298,6 +327,18 @@ impl AuthCheck {
     /// (`false`: only keys need it).
     pub fn scope_binds_sessions(&self) -> bool {
         self.scope.is_some_and(|p| p.binds == Binds::Everyone)
+    }
+}
+
+/// The three extensions of the document, as one object (what
+/// [`AUTH_EXTENSION`] holds).
+impl Serialize for AuthCheck {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry(CALLERS, self.callers())?;
+        map.serialize_entry(SCOPE, &self.scope_text())?;
+        map.serialize_entry(SCOPE_BINDS_SESSIONS, &self.scope_binds_sessions())?;
+        map.end()
     }
 }
 

@@ -14,6 +14,8 @@
 //! * `auth.rs` — who is calling: the [`auth::Caller`] extractor;
 //!   `authz.rs` — what they may do: one [`authz::AuthCheck`] per operation.
 //! * `error.rs` — the one error policy.
+//! * `openapi.rs` — the OpenAPI document, generated from the routes'
+//!   attributes; `routes/reference.rs` serves it and its viewer.
 //! * `conn/` — serving connections: limits, timeouts, shutdown deadline.
 //! * `forwarded.rs` — the client's address behind trusted proxies.
 //! * `keyring.rs` — the master keys that wrap the organizations' data keys
@@ -31,6 +33,7 @@ pub mod keyring;
 mod keys;
 mod lookup;
 pub mod metrics;
+pub mod openapi;
 mod routes;
 pub mod state;
 pub mod throttle;

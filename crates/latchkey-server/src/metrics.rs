@@ -21,9 +21,11 @@ use std::sync::OnceLock;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_api_types::ErrorEnvelope;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 
+use crate::authz::AuthCheck;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -65,8 +67,20 @@ pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Who may call [`metrics`]: anyone, or the bearer of the configured
+/// `metrics_token` (not a key).
+const METRICS: AuthCheck = AuthCheck::public();
+
 /// `GET /metrics`: public, or with `metrics_token` set only for
 /// `Authorization: Bearer <token>` (else 401).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain", body = String), (status = 401, description = "`unauthorized`: a `metrics_token` is configured and this is not it (`Authorization: Bearer`)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(METRICS)))
+)]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.settings.metrics_token {
         let presented = headers
@@ -91,8 +105,19 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }
 
+/// Who may call [`readyz`].
+const READYZ: AuthCheck = AuthCheck::public();
+
 /// `GET /readyz`: 200 when the database (and Redis, if configured) answer;
 /// 503 `unavailable` naming what does not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "getReadiness",
+    tag = "health",
+    responses((status = 200, description = "The database (and Redis, when configured) answer", body = Object), (status = 503, description = "`unavailable`: the database or Redis does not answer", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(READYZ)))
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.err().map(|e| format!("database: {e}"));
     let redis = match state.verifier.shared_limits() {

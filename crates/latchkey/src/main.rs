@@ -33,6 +33,9 @@ enum Command {
     Admin(admin::AdminCommand),
     #[command(flatten)]
     Client(cli::ClientCommand),
+    /// Print the API's OpenAPI document (what `GET /openapi.json` serves;
+    /// `latchkey openapi > docs/openapi.json` regenerates the committed copy).
+    Openapi,
     /// Print a shell completion script (`source <(latchkey completions bash)`).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -44,6 +47,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Completions { shell } = cli.command {
         clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    if let Command::Openapi = cli.command {
+        print!("{}", latchkey_server::openapi::json());
         return ExitCode::SUCCESS;
     }
     // The server runs one worker per CPU it may use, and on one CPU the
@@ -72,7 +79,7 @@ fn main() -> ExitCode {
             Command::Init(args) => init::run(args).await,
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Client(cmd) => cli::run(cmd, &cli.global).await,
-            Command::Completions { .. } => Ok(()),
+            Command::Completions { .. } | Command::Openapi => Ok(()),
         }
     });
     match result {

@@ -35,13 +35,14 @@ const KINDS: [Kind; 11] = [
 const SECRET_MESSAGE: &str = "organization-wide secrets need the admin role";
 
 /// Each check shape the routes use, and its answer for each of [`KINDS`]:
-/// `.` passes, `S` needs a session, `A` needs the admin role, `s` lacks the
-/// scope.
-const TABLE: [(&str, AuthCheck, &str); 15] = [
+/// `.` passes, `S` needs a session, `K` needs a key, `A` needs the admin
+/// role, `s` lacks the scope.
+const TABLE: [(&str, AuthCheck, &str); 16] = [
     ("public", AuthCheck::public(), "..........."),
     ("any credential", AuthCheck::any(), "..........."),
     ("session only", AuthCheck::session_only(), "..SSSSSSSSS"),
     ("session only, admin", AuthCheck::session_only().admin(), "A.SSSSSSSSS"),
+    ("key only", AuthCheck::key_only(), "KK........."),
     ("key managers", AuthCheck::key_managers(), "...ss..s.ss"),
     ("key managers, admin", AuthCheck::key_managers().admin(), "A.Ass..s.ss"),
     ("admin", AuthCheck::any().admin(), "A.AAA......"),
@@ -63,6 +64,7 @@ fn symbol(decision: Result<(), Refusal>) -> char {
     match decision {
         Ok(()) => '.',
         Err(Refusal::NeedsSession) => 'S',
+        Err(Refusal::NeedsKey) => 'K',
         Err(Refusal::NeedsAdmin(_)) => 'A',
         Err(Refusal::LacksScope(_)) => 's',
     }
@@ -102,8 +104,9 @@ fn a_refusal_names_what_is_missing() {
 
 /// The answers the refusals become: status, code and message.
 #[test]
-fn refusals_are_403_with_their_code() {
+fn refusals_answer_401_or_403_with_their_code() {
     let cases = [
+        (Refusal::NeedsKey, "unauthorized", "Invalid or missing authentication"),
         (Refusal::NeedsSession, "forbidden", "this action needs a login session, not an API key"),
         (Refusal::NeedsAdmin(SECRET_MESSAGE), "forbidden", SECRET_MESSAGE),
         (Refusal::LacksScope(ORG_WRITE), "insufficient_scope", "this credential lacks the `org:write` scope"),
@@ -111,7 +114,8 @@ fn refusals_are_403_with_their_code() {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     for (refusal, code, message) in cases {
         let res = ApiError::from(refusal).into_response();
-        assert_eq!(res.status(), 403, "{refusal:?}");
+        let status = if refusal == Refusal::NeedsKey { 401 } else { 403 };
+        assert_eq!(res.status(), status, "{refusal:?}");
         let body = rt.block_on(axum::body::to_bytes(res.into_body(), 4096)).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!((v["error"]["code"].as_str(), v["error"]["message"].as_str()), (Some(code), Some(message)));
@@ -122,8 +126,9 @@ fn refusals_are_403_with_their_code() {
 /// each shape.
 #[test]
 fn the_exported_declaration_follows_the_check() {
-    let cases: [(AuthCheck, &[&str], Option<&str>, bool); 8] = [
+    let cases: [(AuthCheck, &[&str], Option<&str>, bool); 9] = [
         (AuthCheck::public(), &["anonymous"], None, false),
+        (AuthCheck::key_only(), &["key"], None, false),
         (AuthCheck::any(), &["key", "session"], None, false),
         (AuthCheck::session_only(), &["session"], None, false),
         (AuthCheck::key_managers(), &["key", "session"], Some("org:write"), false),

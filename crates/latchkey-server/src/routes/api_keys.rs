@@ -12,8 +12,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{
-    ApiKeyView, CreateApiKey, Data, KeyOwner, Paged, RefView, RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE,
-    Shown, TransferApiKey, UpdateApiKey, UsageDayView,
+    ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyOwner, Paged, RefView, RefillIntervalView, RefillView,
+    RotateApiKey, SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
 use latchkey_core::id::{IdKind, is_valid};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
@@ -98,6 +98,15 @@ fn shown(k: &ApiKeyRecord, plain: &PlainKey, now: Millis) -> Shown<ApiKeyView> {
 const CREATE: AuthCheck = AuthCheck::key_managers();
 
 /// `POST /v1/api-keys`: mints a key; the plaintext is in this response only.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    operation_id = "createApiKey",
+    tag = "api-keys",
+    request_body = CreateApiKey,
+    responses((status = 201, description = "The key, its plaintext shown this once", body = Shown<ApiKeyView>), (status = 400, description = "`invalid_request` or `invalid_scopes`: a field is invalid, or a scope is not in the catalog", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope` (granting a scope the caller may not use, or beyond the owner's role) or `forbidden` (`owner: org` by a member)", body = ErrorEnvelope), (status = 404, description = "`not_found`: `projectId` names no project of the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(CREATE)))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,15 +154,17 @@ pub async fn create(
 }
 
 /// `GET /v1/api-keys` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Every member's keys (admins only).
     #[serde(default)]
     all_org: bool,
     /// Only keys of this project.
     project_id: Option<String>,
-    /// Page size.
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Cursor.
     cursor: Option<String>,
@@ -164,6 +175,15 @@ const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/api-keys`: the caller's own keys; `?allOrg=true` (admins) for
 /// every key of the organization.
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    operation_id = "listApiKeys",
+    tag = "api-keys",
+    params(ListQuery),
+    responses((status = 200, description = "A page of keys, newest first", body = Paged<ApiKeyView>), (status = 403, description = "`forbidden`: `allOrg` by a member, unless the organization lets members see every key", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(LIST)))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -203,6 +223,15 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ApiKeyRecor
 const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/api-keys/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/{id}",
+    operation_id = "getApiKey",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key (`key_…`)")),
+    responses((status = 200, description = "The key (never its plaintext)", body = Data<ApiKeyView>), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(GET)))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -218,6 +247,16 @@ const UPDATE: AuthCheck = AuthCheck::key_managers();
 
 /// `PATCH /v1/api-keys/{id}`: name, rate limits, credits and refill.
 /// Absent fields are kept; `null` clears a limit or the credit budget.
+#[utoipa::path(
+    patch,
+    path = "/v1/api-keys/{id}",
+    operation_id = "updateApiKey",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key (`key_…`)")),
+    request_body = UpdateApiKey,
+    responses((status = 200, description = "The key", body = Data<ApiKeyView>), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(UPDATE)))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -260,10 +299,12 @@ pub async fn update(
 }
 
 /// `GET /v1/api-keys/{id}/usage` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Days back from today (1–90, default 30).
+    #[param(minimum = 1, maximum = 90)]
     days: Option<u32>,
 }
 
@@ -273,6 +314,15 @@ const USAGE: AuthCheck = AuthCheck::any().scope(ORG_READ);
 /// `GET /v1/api-keys/{id}/usage`: daily verification counts by outcome
 /// (UTC days, oldest first; written behind, so the last seconds may be
 /// missing).
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/{id}/usage",
+    operation_id = "getApiKeyUsage",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key (`key_…`)"), UsageQuery),
+    responses((status = 200, description = "Daily verification counts by outcome, oldest first", body = Data<Vec<UsageDayView>>), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(USAGE)))
+)]
 pub async fn usage(
     State(state): State<AppState>,
     caller: Caller,
@@ -305,6 +355,15 @@ const REVOKE: AuthCheck = AuthCheck::key_managers();
 
 /// `POST /v1/api-keys/{id}/revoke`: immediate; the next request with the key
 /// is refused. Revoking a revoked key changes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{id}/revoke",
+    operation_id = "revokeApiKey",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key (`key_…`)")),
+    responses((status = 200, description = "The revoked key", body = Data<ApiKeyView>), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(REVOKE)))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -332,6 +391,16 @@ const ROTATE: AuthCheck = AuthCheck::key_managers();
 /// the same grants (scopes, project, environment, owner, limits, and the same
 /// lifetime length if the old one expires), shown once; the old key is
 /// revoked now, or when the grace period ends.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{id}/rotate",
+    operation_id = "rotateApiKey",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key (`key_…`)")),
+    request_body = Option<RotateApiKey>,
+    responses((status = 201, description = "The new key, its plaintext shown this once", body = Shown<ApiKeyView>), (status = 400, description = "`invalid_request`: a field is invalid (a grace period over 30 days)", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope`: the key holds what the caller may not grant (a reserved scope, or beyond its owner's role)", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope), (status = 409, description = "`conflict`: the key is not active, or was rotated already", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(ROTATE)))
+)]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
@@ -397,6 +466,15 @@ const DELETE: AuthCheck = AuthCheck::key_managers();
 
 /// `DELETE /v1/api-keys/{id}`: removes the key for good (it stops working
 /// at once).
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    operation_id = "deleteApiKey",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key (`key_…`)")),
+    responses((status = 204, description = "Deleted; the key stops working at once"), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(DELETE)))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -419,6 +497,16 @@ const TRANSFER: AuthCheck = AuthCheck::key_managers().admin();
 /// `POST /v1/api-keys/{id}/transfer` `{"to": "org"}`: the organization
 /// takes the key over (admins); it keeps working when its creator leaves,
 /// and `createdBy` keeps the record.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{id}/transfer",
+    operation_id = "transferApiKey",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key (`key_…`)")),
+    request_body = TransferApiKey,
+    responses((status = 200, description = "The key, now the organization's", body = Data<ApiKeyView>), (status = 403, description = "`forbidden` (not an admin) or `insufficient_scope` (the key holds what the admin or its owner's role does not allow)", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(TRANSFER)))
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,6 +14,14 @@ use crate::views::org_view;
 const ME: AuthCheck = AuthCheck::any();
 
 /// `GET /v1/me`: who the caller is. Any valid credential.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    operation_id = "getMe",
+    tag = "people",
+    responses((status = 200, description = "The caller: user, organization, role, credential, scopes", body = Data<MeView>)),
+    extensions(("x-latchkey-auth" = json!(ME)))
+)]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Data<MeView>>, ApiError> {
     ME.check(&caller)?;
     let org = state.store.get_org(&caller.org_id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
@@ -42,6 +50,14 @@ const SCOPES: AuthCheck = AuthCheck::any();
 
 /// `GET /v1/scopes`: the catalog, with each resource's wildcard. Any valid
 /// credential.
+#[utoipa::path(
+    get,
+    path = "/v1/scopes",
+    operation_id = "listScopes",
+    tag = "people",
+    responses((status = 200, description = "The scope catalog, with each resource's wildcard", body = Data<Vec<ScopeView>>)),
+    extensions(("x-latchkey-auth" = json!(SCOPES)))
+)]
 pub async fn scopes(State(state): State<AppState>, caller: Caller) -> Result<Json<Data<Vec<ScopeView>>>, ApiError> {
     SCOPES.check(&caller)?;
     let mut out = vec![ScopeView {

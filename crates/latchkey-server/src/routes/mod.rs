@@ -1,5 +1,12 @@
 //! The router: one module per resource, plus one per compatibility profile
-//! (`runloop`, `runtype`).
+//! (`runloop`, `runtype`) and the contract's own (`reference`).
+//!
+//! Every route is registered from its handler's `#[utoipa::path]`
+//! attribute (`utoipa_axum::routes!`), so the router and the OpenAPI
+//! document ([`crate::openapi`]) are built from one list: [`public`] and
+//! [`authenticated`]. Only two routes are outside it: `/metrics` is added
+//! here when it has no listener of its own (it is documented all the same),
+//! and `/bench/echo` exists only for the benchmarks.
 
 mod api_keys;
 mod health;
@@ -7,6 +14,7 @@ mod me;
 mod orgs;
 mod people;
 mod projects;
+mod reference;
 mod runloop;
 mod runtype;
 mod secrets;
@@ -15,74 +23,94 @@ mod verify;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The routes behind the authentication middleware ([`crate::auth::authenticate`]).
+fn authenticated() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me::me))
+        .routes(routes!(me::scopes))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::get, api_keys::update, api_keys::delete))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(api_keys::rotate))
+        .routes(routes!(api_keys::usage))
+        .routes(routes!(api_keys::transfer))
+        .routes(routes!(projects::create, projects::list))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(people::logout))
+        .routes(routes!(people::list))
+        .routes(routes!(people::revoke))
+        .routes(routes!(orgs::switch))
+        .routes(routes!(orgs::list, orgs::create))
+        .routes(routes!(orgs::get, orgs::update))
+        .routes(routes!(orgs::members))
+        .routes(routes!(orgs::update_member, orgs::remove_member))
+        .routes(routes!(orgs::invitations, orgs::invite))
+        .routes(routes!(orgs::revoke_invitation))
+        .routes(routes!(orgs::accept))
+        .routes(routes!(orgs::accept_in_path))
+        .routes(routes!(orgs::audit_events))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::resolve))
+        .routes(routes!(secrets::get, secrets::put, secrets::delete))
+        .routes(routes!(secrets::reveal))
+        .routes(routes!(ssh_keys::list, ssh_keys::create))
+        .routes(routes!(ssh_keys::authorized_keys))
+        .routes(routes!(ssh_keys::delete))
+        .routes(routes!(ssh_keys::set_default))
+        // Runloop profile (reference 003).
+        .routes(routes!(runloop::create_api_key))
+        .routes(routes!(runloop::create_restricted_key))
+        // Runtype profile (reference 004).
+        .routes(routes!(runtype::create_product, runtype::list_products))
+        .routes(routes!(runtype::get_product))
+        .routes(routes!(runtype::create_surface, runtype::list_surfaces))
+        .routes(routes!(runtype::get_surface))
+        .routes(routes!(runtype::create_surface_key))
+}
+
+/// The routes without the middleware: public ones, and the two hot ones,
+/// which authenticate what they are given themselves.
+fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(crate::metrics::readyz))
+        .routes(routes!(people::signup))
+        .routes(routes!(people::login))
+        .routes(routes!(verify::auth_check, verify::auth_check_post))
+        .routes(routes!(verify::verify))
+        .routes(routes!(reference::openapi))
+        .routes(routes!(reference::docs))
+        .routes(routes!(reference::docs_file))
+}
+
+/// Every documented route, on the document's fixed parts: what
+/// [`crate::openapi::document`] is made of.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .merge(public())
+        .merge(authenticated())
+        .routes(routes!(crate::metrics::metrics))
+}
+
 /// Every route of the native API.
 pub fn router(state: AppState) -> Router {
-    let authenticated = Router::new()
-        .route("/v1/me", get(me::me))
-        .route("/v1/scopes", get(me::scopes))
-        .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/v1/api-keys/{id}", get(api_keys::get).patch(api_keys::update).delete(api_keys::delete))
-        .route("/v1/api-keys/{id}/revoke", post(api_keys::revoke))
-        .route("/v1/api-keys/{id}/rotate", post(api_keys::rotate))
-        .route("/v1/projects", post(projects::create).get(projects::list))
-        .route("/v1/projects/{id}", get(projects::get).patch(projects::update).delete(projects::delete))
-        .route("/v1/api-keys/{id}/usage", get(api_keys::usage))
-        .route("/v1/api-keys/{id}/transfer", post(api_keys::transfer))
-        .route("/v1/auth/logout", post(people::logout))
-        .route("/v1/sessions", get(people::list))
-        .route("/v1/sessions/{id}", delete(people::revoke))
-        .route("/v1/me/org", post(orgs::switch))
-        .route("/v1/orgs", get(orgs::list).post(orgs::create))
-        .route("/v1/orgs/{id}", get(orgs::get).patch(orgs::update))
-        .route("/v1/members", get(orgs::members))
-        .route("/v1/members/{user_id}", patch(orgs::update_member).delete(orgs::remove_member))
-        .route("/v1/invitations", get(orgs::invitations).post(orgs::invite))
-        .route("/v1/invitations/{id}", delete(orgs::revoke_invitation))
-        .route("/v1/invitations/accept", post(orgs::accept))
-        .route("/v1/invitations/{id}/accept", post(orgs::accept_in_path))
-        .route("/v1/audit-events", get(orgs::audit_events))
-        .route("/v1/secrets", get(secrets::list))
-        .route("/v1/secrets/resolve", get(secrets::resolve))
-        .route("/v1/secrets/{name}", get(secrets::get).put(secrets::put).delete(secrets::delete))
-        .route("/v1/secrets/{name}/reveal", post(secrets::reveal))
-        .route("/v1/ssh-keys", get(ssh_keys::list).post(ssh_keys::create))
-        .route("/v1/ssh-keys/authorized-keys", get(ssh_keys::authorized_keys))
-        .route("/v1/ssh-keys/{id}", delete(ssh_keys::delete))
-        .route("/v1/ssh-keys/{id}/default", post(ssh_keys::set_default))
-        // Runloop profile (reference 003).
-        .route("/v1/apikeys", post(runloop::create_api_key))
-        .route("/v1/restricted_keys", post(runloop::create_restricted_key))
-        // Runtype profile (reference 004).
-        .route("/v1/products", post(runtype::create_product).get(runtype::list_products))
-        .route("/v1/products/{id}", get(runtype::get_product))
-        .route("/v1/products/{id}/surfaces", post(runtype::create_surface).get(runtype::list_surfaces))
-        .route("/v1/products/{id}/surfaces/{surface_id}", get(runtype::get_surface))
-        .route("/v1/products/{id}/surfaces/{surface_id}/keys", post(runtype::create_surface_key))
-        .route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate));
-    let mut public = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(crate::metrics::readyz))
-        .route("/v1/auth/signup", post(people::signup))
-        .route("/v1/auth/login", post(people::login));
+    let (authenticated, _) = authenticated().split_for_parts();
+    let authenticated = authenticated.route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate));
+    let (mut public, _) = public().split_for_parts();
     if state.settings.metrics_listen.is_none() {
         public = public.route("/metrics", get(crate::metrics::metrics));
     }
     if state.settings.bench_echo {
         public = public.route("/bench/echo", post(verify::echo));
     }
-    public
-        .route("/v1/auth/check", get(verify::auth_check).post(verify::auth_check))
-        // Authenticates its caller itself (the hot path skips the middleware).
-        .route("/v1/keys/verify", post(verify::verify))
-        .merge(authenticated)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+    public.merge(authenticated).fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state)
 }
 
 /// `GET /metrics` alone, for its own listener (`metrics_listen`).

@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{
-    AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, Data, InvitationView, MemberView, OrgView, Paged,
-    RefView, Shown, SwitchOrg, UpdateMember, UpdateOrg,
+    AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, Data, ErrorEnvelope, InvitationView, MemberView,
+    OrgView, Paged, RefView, Shown, SwitchOrg, UpdateMember, UpdateOrg,
 };
 use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
@@ -90,6 +90,15 @@ async fn role_in(state: &AppState, caller: &Caller, id: &str) -> Result<(Org, Ro
 const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/orgs`: the organizations of the caller's user (a key: its own).
+#[utoipa::path(
+    get,
+    path = "/v1/orgs",
+    operation_id = "listOrgs",
+    tag = "orgs",
+    params(PageQuery),
+    responses((status = 200, description = "The organizations of the caller's user (a key: its own)", body = Paged<OrgView>)),
+    extensions(("x-latchkey-auth" = json!(LIST)))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,6 +128,15 @@ pub async fn list(
 const CREATE: AuthCheck = AuthCheck::session_only();
 
 /// `POST /v1/orgs`: a new organization; its creator (a person) is its admin.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs",
+    operation_id = "createOrg",
+    tag = "orgs",
+    request_body = CreateOrg,
+    responses((status = 201, description = "The organization; its creator is its admin", body = Data<OrgView>), (status = 409, description = "`conflict`: the slug is taken", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(CREATE)))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,6 +165,15 @@ pub async fn create(
 const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/orgs/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{id}",
+    operation_id = "getOrg",
+    tag = "orgs",
+    params(("id" = String, Path, description = "The organization (`org_…`)")),
+    responses((status = 200, description = "The organization", body = Data<OrgView>), (status = 404, description = "`not_found`: no organization of the caller's with this id", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(GET)))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -162,6 +189,16 @@ const UPDATE: AuthCheck =
     AuthCheck::any().admin_because("changing the organization needs the admin role").key_scope(ORG_WRITE);
 
 /// `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{id}",
+    operation_id = "updateOrg",
+    tag = "orgs",
+    params(("id" = String, Path, description = "The organization (`org_…`)")),
+    request_body = UpdateOrg,
+    responses((status = 200, description = "The organization", body = Data<OrgView>), (status = 404, description = "`not_found`: no organization of the caller's with this id", body = ErrorEnvelope), (status = 409, description = "`conflict`: the slug is taken", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(UPDATE)))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,6 +224,15 @@ const SWITCH: AuthCheck = AuthCheck::session_only();
 
 /// `POST /v1/me/org` `{orgId}`: the organization this session acts in when
 /// a request names none.
+#[utoipa::path(
+    post,
+    path = "/v1/me/org",
+    operation_id = "switchOrg",
+    tag = "orgs",
+    request_body = SwitchOrg,
+    responses((status = 200, description = "The organization the session now acts in", body = Data<OrgView>), (status = 404, description = "`not_found`: no organization of the caller's with this id", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(SWITCH)))
+)]
 pub async fn switch(
     State(state): State<AppState>,
     caller: Caller,
@@ -202,6 +248,15 @@ pub async fn switch(
 const MEMBERS: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/members`
+#[utoipa::path(
+    get,
+    path = "/v1/members",
+    operation_id = "listMembers",
+    tag = "orgs",
+    params(PageQuery),
+    responses((status = 200, description = "A page of members", body = Paged<MemberView>)),
+    extensions(("x-latchkey-auth" = json!(MEMBERS)))
+)]
 pub async fn members(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,6 +281,16 @@ async fn invalidate_member_keys(state: &AppState, org_id: &str, user_id: &str) -
 const UPDATE_MEMBER: AuthCheck = MANAGE_MEMBERS;
 
 /// `PATCH /v1/members/{userId}` `{role}`: admins.
+#[utoipa::path(
+    patch,
+    path = "/v1/members/{userId}",
+    operation_id = "updateMember",
+    tag = "orgs",
+    params(("userId" = String, Path, description = "The member (`usr_…`)")),
+    request_body = UpdateMember,
+    responses((status = 200, description = "The member", body = Data<MemberView>), (status = 404, description = "`not_found`: no such member of the caller's organization", body = ErrorEnvelope), (status = 409, description = "`last_admin`: an organization needs an admin", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(UPDATE_MEMBER)))
+)]
 pub async fn update_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -256,6 +321,15 @@ const REMOVE_MEMBER: AuthCheck = MANAGE_MEMBERS;
 /// session, or a key holding `org:members`: a narrow key cannot take its
 /// owner out of the organization). The member's own keys stop working at
 /// once; organization-owned keys they created do not.
+#[utoipa::path(
+    delete,
+    path = "/v1/members/{userId}",
+    operation_id = "removeMember",
+    tag = "orgs",
+    params(("userId" = String, Path, description = "The member (`usr_…`)")),
+    responses((status = 204, description = "Removed; their own keys stop working at once"), (status = 404, description = "`not_found`: no such member of the caller's organization", body = ErrorEnvelope), (status = 409, description = "`last_admin`: an organization needs an admin", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(REMOVE_MEMBER)))
+)]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -289,6 +363,15 @@ fn invitation_view(i: &Invitation, token: Option<&PlainKey>) -> InvitationView {
 const INVITE: AuthCheck = MANAGE_MEMBERS;
 
 /// `POST /v1/invitations` `{email, role}`: admins; the token is shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations",
+    operation_id = "createInvitation",
+    tag = "orgs",
+    request_body = CreateInvitation,
+    responses((status = 201, description = "The invitation, its token shown this once", body = Shown<InvitationView>)),
+    extensions(("x-latchkey-auth" = json!(INVITE)))
+)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -328,6 +411,15 @@ pub async fn invite(
 const INVITATIONS: AuthCheck = MANAGE_MEMBERS;
 
 /// `GET /v1/invitations`: pending invitations (admins; never the tokens).
+#[utoipa::path(
+    get,
+    path = "/v1/invitations",
+    operation_id = "listInvitations",
+    tag = "orgs",
+    params(PageQuery),
+    responses((status = 200, description = "Pending invitations (never their tokens)", body = Paged<InvitationView>)),
+    extensions(("x-latchkey-auth" = json!(INVITATIONS)))
+)]
 pub async fn invitations(
     State(state): State<AppState>,
     caller: Caller,
@@ -344,6 +436,15 @@ pub async fn invitations(
 const REVOKE_INVITATION: AuthCheck = MANAGE_MEMBERS;
 
 /// `DELETE /v1/invitations/{id}`: revokes a pending invitation (admins).
+#[utoipa::path(
+    delete,
+    path = "/v1/invitations/{id}",
+    operation_id = "revokeInvitation",
+    tag = "orgs",
+    params(("id" = String, Path, description = "The invitation (`inv_…`)")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "`not_found`: no such pending invitation", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(REVOKE_INVITATION)))
+)]
 pub async fn revoke_invitation(
     State(state): State<AppState>,
     caller: Caller,
@@ -365,6 +466,15 @@ const ACCEPT: AuthCheck = AuthCheck::session_only();
 
 /// `POST /v1/invitations/accept` `{token}`: the invited person (by email)
 /// joins with their session.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/accept",
+    operation_id = "acceptInvitation",
+    tag = "orgs",
+    request_body = AcceptInvitation,
+    responses((status = 200, description = "The organization joined", body = Data<OrgView>), (status = 403, description = "`forbidden`: the invitation is for another email address (or the credential is a key)", body = ErrorEnvelope), (status = 404, description = "`not_found`: the token is unknown, used, revoked or expired", body = ErrorEnvelope), (status = 409, description = "`conflict`: already a member", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(ACCEPT)))
+)]
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
@@ -381,6 +491,15 @@ const ACCEPT_IN_PATH: AuthCheck = AuthCheck::session_only();
 /// `POST /v1/invitations/{token}/accept`: the older form of [`accept`],
 /// kept for clients that use it (the request span logs its path with the
 /// token redacted, see `app.rs`).
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/{id}/accept",
+    operation_id = "acceptInvitationInPath",
+    tag = "orgs",
+    params(("id" = String, Path, description = "The invitation token (`lki_…`); prefer `POST /v1/invitations/accept`, which keeps it out of the path")),
+    responses((status = 200, description = "The organization joined", body = Data<OrgView>), (status = 403, description = "`forbidden`: the invitation is for another email address (or the credential is a key)", body = ErrorEnvelope), (status = 404, description = "`not_found`: the token is unknown, used, revoked or expired", body = ErrorEnvelope), (status = 409, description = "`conflict`: already a member", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(ACCEPT_IN_PATH)))
+)]
 pub async fn accept_in_path(
     State(state): State<AppState>,
     caller: Caller,
@@ -422,15 +541,24 @@ async fn accept_token(
 }
 
 /// `GET /v1/audit-events` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only this action (`api_key.create`, …).
     action: Option<String>,
+    /// Only events by this user or key.
     actor_id: Option<String>,
+    /// Only events on this target.
     target_id: Option<String>,
+    /// Not before this time (RFC 3339).
     since: Option<String>,
+    /// Not after this time (RFC 3339).
     until: Option<String>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -438,6 +566,15 @@ pub struct AuditQuery {
 const AUDIT_EVENTS: AuthCheck = AuthCheck::any().admin().scope(ORG_READ);
 
 /// `GET /v1/audit-events`: the organization's trail, newest first (admins).
+#[utoipa::path(
+    get,
+    path = "/v1/audit-events",
+    operation_id = "listAuditEvents",
+    tag = "orgs",
+    params(AuditQuery),
+    responses((status = 200, description = "A page of the audit trail, newest first", body = Paged<AuditEventView>)),
+    extensions(("x-latchkey-auth" = json!(AUDIT_EVENTS)))
+)]
 pub async fn audit_events(
     State(state): State<AppState>,
     caller: Caller,

@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use latchkey_api_types::{Data, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView};
+use latchkey_api_types::{Data, ErrorEnvelope, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView};
 use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
 use latchkey_core::password::{PasswordError, check_password, hash_password, verify_password};
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
@@ -84,7 +84,19 @@ fn new_session(
 /// found before hashing or by the store).
 const EMAIL_TAKEN: &str = "an account with this email exists; log in";
 
+/// Who may call [`signup`].
+const SIGNUP: AuthCheck = AuthCheck::public();
+
 /// `POST /v1/auth/signup`: a user, their organization and a session.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/signup",
+    operation_id = "signUp",
+    tag = "people",
+    request_body = SignUp,
+    responses((status = 201, description = "The user, their organization and a session token (shown once)", body = Data<SessionGrant>), (status = 403, description = "`signup_disabled`: sign-up is turned off on this server", body = ErrorEnvelope), (status = 409, description = "`conflict`: an account with this email exists", body = ErrorEnvelope), (status = 429, description = "`rate_limited`: too many sign-ups from this address (`Retry-After`)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(SIGNUP)))
+)]
 pub async fn signup(
     State(state): State<AppState>,
     audit: Audit,
@@ -153,7 +165,19 @@ pub async fn signup(
     Ok((StatusCode::CREATED, Json(Data { data: grant })))
 }
 
+/// Who may call [`login`].
+const LOGIN: AuthCheck = AuthCheck::public();
+
 /// `POST /v1/auth/login`: a session for a correct email and password.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    operation_id = "logIn",
+    tag = "people",
+    request_body = Login,
+    responses((status = 200, description = "A session token (shown once)", body = Data<SessionGrant>), (status = 401, description = "`unauthorized`: wrong email or password (the same answer for both)", body = ErrorEnvelope), (status = 429, description = "`rate_limited`: too many failed logins for this account or from this address (`Retry-After`)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(LOGIN)))
+)]
 pub async fn login(
     State(state): State<AppState>,
     audit: Audit,
@@ -224,6 +248,14 @@ pub async fn login(
 const LOGOUT: AuthCheck = AuthCheck::session_only();
 
 /// `POST /v1/auth/logout`: ends the session used for this request.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    operation_id = "logOut",
+    tag = "people",
+    responses((status = 204, description = "The session is ended")),
+    extensions(("x-latchkey-auth" = json!(LOGOUT)))
+)]
 pub async fn logout(State(state): State<AppState>, caller: Caller, audit: Audit) -> Result<StatusCode, ApiError> {
     let session = LOGOUT.check_session(&caller)?;
     let event = audit.event_by(&caller, "session.revoke", Some(("session", &session.id)), &json!({"reason": "logout"}));
@@ -247,6 +279,15 @@ fn session_view(s: &Session, current: &str) -> SessionView {
 const LIST: AuthCheck = AuthCheck::session_only();
 
 /// `GET /v1/sessions`: the caller's active sessions.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions",
+    operation_id = "listSessions",
+    tag = "people",
+    params(PageQuery),
+    responses((status = 200, description = "The caller's active sessions, newest first", body = Paged<SessionView>)),
+    extensions(("x-latchkey-auth" = json!(LIST)))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -263,6 +304,15 @@ pub async fn list(
 const REVOKE: AuthCheck = AuthCheck::session_only();
 
 /// `DELETE /v1/sessions/{id}`: revokes one of the caller's sessions.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{id}",
+    operation_id = "revokeSession",
+    tag = "people",
+    params(("id" = String, Path, description = "The session (`ses_…`)")),
+    responses((status = 204, description = "The session is revoked"), (status = 404, description = "`not_found`: no such session of the caller's", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(REVOKE)))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

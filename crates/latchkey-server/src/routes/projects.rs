@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use latchkey_api_types::{CreateProject, Data, Paged, ProjectView, UpdateProject};
+use latchkey_api_types::{CreateProject, Data, ErrorEnvelope, Paged, ProjectView, UpdateProject};
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_store::{Project, ProjectPatch};
@@ -41,6 +41,15 @@ fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
 const CREATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `POST /v1/projects`
+#[utoipa::path(
+    post,
+    path = "/v1/projects",
+    operation_id = "createProject",
+    tag = "projects",
+    request_body = CreateProject,
+    responses((status = 201, description = "The project", body = Data<ProjectView>)),
+    extensions(("x-latchkey-auth" = json!(CREATE)))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,6 +76,15 @@ pub async fn create(
 const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/projects`
+#[utoipa::path(
+    get,
+    path = "/v1/projects",
+    operation_id = "listProjects",
+    tag = "projects",
+    params(PageQuery),
+    responses((status = 200, description = "A page of projects, newest first", body = Paged<ProjectView>)),
+    extensions(("x-latchkey-auth" = json!(LIST)))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,6 +101,15 @@ pub async fn list(
 const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/projects/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{id}",
+    operation_id = "getProject",
+    tag = "projects",
+    params(("id" = String, Path, description = "The project (`prj_…`)")),
+    responses((status = 200, description = "The project", body = Data<ProjectView>), (status = 404, description = "`not_found`: no such project in the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(GET)))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,6 +124,16 @@ pub async fn get(
 const UPDATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `PATCH /v1/projects/{id}`
+#[utoipa::path(
+    patch,
+    path = "/v1/projects/{id}",
+    operation_id = "updateProject",
+    tag = "projects",
+    params(("id" = String, Path, description = "The project (`prj_…`)")),
+    request_body = UpdateProject,
+    responses((status = 200, description = "The project", body = Data<ProjectView>), (status = 404, description = "`not_found`: no such project in the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(UPDATE)))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,6 +162,15 @@ pub async fn update(
 const DELETE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `DELETE /v1/projects/{id}`: refused (409) while active keys belong to it.
+#[utoipa::path(
+    delete,
+    path = "/v1/projects/{id}",
+    operation_id = "deleteProject",
+    tag = "projects",
+    params(("id" = String, Path, description = "The project (`prj_…`)")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "`not_found`: no such project in the caller's organization", body = ErrorEnvelope), (status = 409, description = "`conflict`: active keys belong to the project", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(DELETE)))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

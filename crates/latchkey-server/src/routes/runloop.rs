@@ -9,6 +9,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use latchkey_api_types::ErrorEnvelope;
 use latchkey_api_types::runloop::{
     ApiKeyCreateParameters, ApiKeyCreatedView, RestrictedKeyCreateParameters, RestrictedKeyCreatedView,
 };
@@ -58,6 +59,15 @@ const CREATE_API_KEY: AuthCheck = AuthCheck::key_managers();
 /// session's or `*` key's `*`; a member's `*` becomes every catalog scope a
 /// member may hold; a restricted key's own set), owned like a native key,
 /// so it can never do more than the credential that made it. Answers 200.
+#[utoipa::path(
+    post,
+    path = "/v1/apikeys",
+    operation_id = "createAPIKey",
+    tag = "runloop",
+    request_body = Option<ApiKeyCreateParameters>,
+    responses((status = 200, description = "OK", body = ApiKeyCreatedView), (status = 403, description = "`insufficient_scope`: the credential holds nothing its role lets it pass on", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(CREATE_API_KEY)))
+)]
 pub async fn create_api_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,6 +103,15 @@ const CREATE_RESTRICTED_KEY: AuthCheck = AuthCheck::key_managers();
 /// scopes grant, which the caller must hold itself (403 otherwise). Invalid
 /// scopes (unknown type or level, a type given twice) answer 400
 /// `invalid_scopes`. Answers 200.
+#[utoipa::path(
+    post,
+    path = "/v1/restricted_keys",
+    operation_id = "createRestrictedKey",
+    tag = "runloop",
+    request_body = Option<RestrictedKeyCreateParameters>,
+    responses((status = 200, description = "OK", body = RestrictedKeyCreatedView), (status = 400, description = "Invalid scopes (`invalid_scopes`), or another invalid field (`invalid_request`)", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope`: the scopes grant what the caller may not use", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(CREATE_RESTRICTED_KEY)))
+)]
 pub async fn create_restricted_key(
     State(state): State<AppState>,
     caller: Caller,

@@ -12,10 +12,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use latchkey_api_types::Paged;
 use latchkey_api_types::runtype::{
     CreateProduct, CreateSurface, CreateSurfaceKey, ProductView, SurfaceKeyView, SurfaceView,
 };
+use latchkey_api_types::{ErrorEnvelope, Paged};
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::profiles::runtype_scope;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
@@ -65,6 +65,15 @@ async fn find_surface(state: &AppState, caller: &Caller, product_id: &str, id: &
 const CREATE_PRODUCT: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `POST /v1/products` `{name}` → 201.
+#[utoipa::path(
+    post,
+    path = "/v1/products",
+    operation_id = "createProduct",
+    tag = "runtype",
+    request_body = CreateProduct,
+    responses((status = 201, description = "The product", body = ProductView)),
+    extensions(("x-latchkey-auth" = json!(CREATE_PRODUCT)))
+)]
 pub async fn create_product(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,6 +97,15 @@ pub async fn create_product(
 const LIST_PRODUCTS: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/products`: the organization's products, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/products",
+    operation_id = "listProducts",
+    tag = "runtype",
+    params(PageQuery),
+    responses((status = 200, description = "A page of products, newest first", body = Paged<ProductView>)),
+    extensions(("x-latchkey-auth" = json!(LIST_PRODUCTS)))
+)]
 pub async fn list_products(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,6 +122,15 @@ pub async fn list_products(
 const GET_PRODUCT: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/products/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/products/{id}",
+    operation_id = "getProduct",
+    tag = "runtype",
+    params(("id" = String, Path, description = "The product (`prd_…`)")),
+    responses((status = 200, description = "The product", body = ProductView), (status = 404, description = "`not_found`: no such product in the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(GET_PRODUCT)))
+)]
 pub async fn get_product(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,6 +144,16 @@ pub async fn get_product(
 const CREATE_SURFACE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `POST /v1/products/{id}/surfaces` `{name}` → 201.
+#[utoipa::path(
+    post,
+    path = "/v1/products/{id}/surfaces",
+    operation_id = "createSurface",
+    tag = "runtype",
+    params(("id" = String, Path, description = "The product (`prd_…`)")),
+    request_body = CreateSurface,
+    responses((status = 201, description = "The surface", body = SurfaceView), (status = 404, description = "`not_found`: no such product in the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(CREATE_SURFACE)))
+)]
 pub async fn create_surface(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,6 +180,15 @@ pub async fn create_surface(
 const LIST_SURFACES: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/products/{id}/surfaces`
+#[utoipa::path(
+    get,
+    path = "/v1/products/{id}/surfaces",
+    operation_id = "listSurfaces",
+    tag = "runtype",
+    params(("id" = String, Path, description = "The product (`prd_…`)"), PageQuery),
+    responses((status = 200, description = "A page of the product's surfaces", body = Paged<SurfaceView>), (status = 404, description = "`not_found`: no such product in the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(LIST_SURFACES)))
+)]
 pub async fn list_surfaces(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,6 +207,15 @@ pub async fn list_surfaces(
 const GET_SURFACE: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
 /// `GET /v1/products/{id}/surfaces/{surfaceId}`
+#[utoipa::path(
+    get,
+    path = "/v1/products/{id}/surfaces/{surfaceId}",
+    operation_id = "getSurface",
+    tag = "runtype",
+    params(("id" = String, Path, description = "The product (`prd_…`)"), ("surfaceId" = String, Path, description = "The surface (`srf_…`)")),
+    responses((status = 200, description = "The surface", body = SurfaceView), (status = 404, description = "`not_found`: no such product or surface in the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(GET_SURFACE)))
+)]
 pub async fn get_surface(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,6 +242,16 @@ const CREATE_SURFACE_KEY: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `POST /v1/products/{id}/surfaces/{surfaceId}/keys` → 201 with exactly
 /// the documented fields; the plaintext is in this response only.
+#[utoipa::path(
+    post,
+    path = "/v1/products/{id}/surfaces/{surfaceId}/keys",
+    operation_id = "createSurfaceKey",
+    tag = "runtype",
+    params(("id" = String, Path, description = "The product (`prd_…`)"), ("surfaceId" = String, Path, description = "The surface (`srf_…`)")),
+    request_body = Option<CreateSurfaceKey>,
+    responses((status = 201, description = "Surface key created", body = SurfaceKeyView), (status = 400, description = "Bad Request Error: an invalid field, or scopes not `action:resource` (`invalid_scopes`)", body = ErrorEnvelope), (status = 403, description = "Forbidden Error: the caller lacks `org:write`, or may not grant the scopes", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such product or surface in the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(CREATE_SURFACE_KEY)))
+)]
 pub async fn create_surface_key(
     State(state): State<AppState>,
     caller: Caller,

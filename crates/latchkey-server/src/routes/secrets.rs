@@ -24,7 +24,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
-use latchkey_api_types::{Data, Paged};
+use latchkey_api_types::{Data, ErrorEnvelope, Paged};
 use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::secret::{MAX_VALUE_LEN, is_valid_category, is_valid_name};
@@ -166,9 +166,12 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 
 /// `?scope=user|org`: which of two secrets of the same name is meant
 /// (default: the caller's own if there is one, else the organization's).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ScopeQuery {
+    /// `user` (the caller's own) or `org` (the organization's); default:
+    /// the caller's own if there is one.
     scope: Option<OwnerScope>,
 }
 
@@ -203,6 +206,16 @@ const PUT: AuthCheck = AuthCheck::any().scope(SECRET_WRITE);
 
 /// `PUT /v1/secrets/{name}`: creates (201) or replaces (200) the caller's
 /// secret, or with `orgWide: true` (admins) the organization's.
+#[utoipa::path(
+    put,
+    path = "/v1/secrets/{name}",
+    operation_id = "putSecret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)")),
+    request_body = PutSecret,
+    responses((status = 200, description = "Replaced (version + 1)", body = Data<SecretView>), (status = 201, description = "Created", body = Data<SecretView>), (status = 403, description = "`forbidden`: `orgWide` by a member, or an organization-owned key setting a private secret", body = ErrorEnvelope), (status = 409, description = "`conflict`: changed by someone else meanwhile; try again", body = ErrorEnvelope), (status = 503, description = "`unavailable`: the database cannot be reached, or this server has no master key", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(PUT)))
+)]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -279,13 +292,15 @@ async fn put_inner(
 }
 
 /// `GET /v1/secrets?orgOnly=&limit=&cursor=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only organization-wide secrets.
     #[serde(default)]
     org_only: bool,
-    /// Page size.
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Cursor.
     cursor: Option<String>,
@@ -296,6 +311,15 @@ const LIST: AuthCheck = AuthCheck::any().scope(SECRET_READ);
 
 /// `GET /v1/secrets`: the caller's own secrets and the organization's
 /// (`?orgOnly=true`: the organization's only), metadata only.
+#[utoipa::path(
+    get,
+    path = "/v1/secrets",
+    operation_id = "listSecrets",
+    tag = "secrets",
+    params(ListQuery),
+    responses((status = 200, description = "The caller's own and the organization's secrets, metadata only", body = Paged<SecretView>)),
+    extensions(("x-latchkey-auth" = json!(LIST)))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -313,6 +337,15 @@ pub async fn list(
 const GET: AuthCheck = AuthCheck::any().scope(SECRET_READ);
 
 /// `GET /v1/secrets/{name}?scope=`: metadata.
+#[utoipa::path(
+    get,
+    path = "/v1/secrets/{name}",
+    operation_id = "getSecret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
+    responses((status = 200, description = "The metadata", body = Data<SecretView>), (status = 404, description = "`not_found`: no such secret the caller may see (another member's private secret, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(GET)))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -335,6 +368,15 @@ fn no_store<T: serde::Serialize>(data: T) -> Response {
 const REVEAL: AuthCheck = AuthCheck::any().scope(SECRET_READ);
 
 /// `POST /v1/secrets/{name}/reveal?scope=`: the value (audited).
+#[utoipa::path(
+    post,
+    path = "/v1/secrets/{name}/reveal",
+    operation_id = "revealSecret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
+    responses((status = 200, description = "The metadata and the value (audited; `Cache-Control: no-store`)", body = Data<RevealedSecret>), (status = 404, description = "`not_found`: no such secret the caller may see (another member's private secret, another organization's)", body = ErrorEnvelope), (status = 503, description = "`unavailable`: the database cannot be reached, or this server has no master key", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(REVEAL)))
+)]
 pub async fn reveal(
     State(state): State<AppState>,
     caller: Caller,
@@ -362,6 +404,15 @@ const DELETE: AuthCheck = AuthCheck::any().scope(SECRET_WRITE);
 
 /// `DELETE /v1/secrets/{name}?scope=`: the caller's own, or (admins) the
 /// organization's.
+#[utoipa::path(
+    delete,
+    path = "/v1/secrets/{name}",
+    operation_id = "deleteSecret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "`forbidden`: an organization-wide secret, by a member", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such secret the caller may see (another member's private secret, another organization's)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(DELETE)))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -383,8 +434,9 @@ pub async fn delete(
 }
 
 /// `GET /v1/secrets/resolve?names=A,B&user=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ResolveQuery {
     /// Comma-separated names.
     names: String,
@@ -400,6 +452,15 @@ const RESOLVE: AuthCheck = AuthCheck::any().scope(SECRET_READ).or_scope(SECRET_R
 /// organization's. For another member than the caller's own user only with
 /// `secret:resolve` (see the module doc). Each value returned is audited as
 /// `secret.reveal`.
+#[utoipa::path(
+    get,
+    path = "/v1/secrets/resolve",
+    operation_id = "resolveSecrets",
+    tag = "secrets",
+    params(ResolveQuery),
+    responses((status = 200, description = "The values found (audited; `Cache-Control: no-store`) and the names missing", body = Data<ResolvedSecrets>), (status = 403, description = "`forbidden`: another member's secrets without `secret:resolve`", body = ErrorEnvelope), (status = 404, description = "`not_found`: `user` is not a member of the caller's organization", body = ErrorEnvelope), (status = 503, description = "`unavailable`: the database cannot be reached, or this server has no master key", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(RESOLVE)))
+)]
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,

@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{CreateSshKey, OwnerScope, SshKeyView};
-use latchkey_api_types::{Data, Paged};
+use latchkey_api_types::{Data, ErrorEnvelope, Paged};
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::ssh::parse_public_key;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
@@ -63,6 +63,15 @@ const CREATE: AuthCheck = AuthCheck::any().scope(SSH_KEY_WRITE);
 /// `POST /v1/ssh-keys`: registers a public key for the caller, or with
 /// `orgWide: true` (admins) for every member. A member's first key becomes
 /// their default.
+#[utoipa::path(
+    post,
+    path = "/v1/ssh-keys",
+    operation_id = "createSshKey",
+    tag = "ssh-keys",
+    request_body = CreateSshKey,
+    responses((status = 201, description = "The SSH key", body = Data<SshKeyView>), (status = 403, description = "`forbidden`: `orgWide` by a member, or an organization-owned key adding a member's key", body = ErrorEnvelope), (status = 409, description = "`conflict`: this fingerprint is registered already", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(CREATE)))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,8 +120,9 @@ pub async fn create(
 }
 
 /// `GET /v1/ssh-keys?orgOnly=&allOrg=&limit=&cursor=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only organization-wide keys.
     #[serde(default)]
@@ -120,7 +130,8 @@ pub struct ListQuery {
     /// Every member's keys too (admins).
     #[serde(default)]
     all_org: bool,
-    /// Page size.
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Cursor.
     cursor: Option<String>,
@@ -130,6 +141,15 @@ pub struct ListQuery {
 const LIST: AuthCheck = AuthCheck::any().scope(SSH_KEY_READ);
 
 /// `GET /v1/ssh-keys`: the caller's keys and the organization-wide ones.
+#[utoipa::path(
+    get,
+    path = "/v1/ssh-keys",
+    operation_id = "listSshKeys",
+    tag = "ssh-keys",
+    params(ListQuery),
+    responses((status = 200, description = "The caller's keys and the organization-wide ones", body = Paged<SshKeyView>), (status = 403, description = "`forbidden`: `allOrg` by a member", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(LIST)))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,6 +189,15 @@ const DELETE: AuthCheck = AuthCheck::any().scope(SSH_KEY_WRITE);
 
 /// `DELETE /v1/ssh-keys/{id}`: own keys; admins also organization-wide keys
 /// and members' keys.
+#[utoipa::path(
+    delete,
+    path = "/v1/ssh-keys/{id}",
+    operation_id = "deleteSshKey",
+    tag = "ssh-keys",
+    params(("id" = String, Path, description = "The SSH key (`ssh_…`)")),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "`forbidden`: an organization-wide key, by a member", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such SSH key the caller may see", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(DELETE)))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +223,15 @@ const SET_DEFAULT: AuthCheck = AuthCheck::any().scope(SSH_KEY_WRITE);
 
 /// `POST /v1/ssh-keys/{id}/default`: makes one of the caller's own keys
 /// their default (one per member).
+#[utoipa::path(
+    post,
+    path = "/v1/ssh-keys/{id}/default",
+    operation_id = "setDefaultSshKey",
+    tag = "ssh-keys",
+    params(("id" = String, Path, description = "The SSH key (`ssh_…`)")),
+    responses((status = 200, description = "The caller's default key", body = Data<SshKeyView>), (status = 400, description = "`invalid_request`: an organization-wide key cannot be a member's default", body = ErrorEnvelope), (status = 403, description = "`forbidden`: an organization-owned key has no member to choose for", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such SSH key the caller may see", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(SET_DEFAULT)))
+)]
 pub async fn set_default(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,8 +259,9 @@ pub async fn set_default(
 }
 
 /// `GET /v1/ssh-keys/authorized-keys?user=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuthorizedKeysQuery {
     /// The member (id or email); default: the caller.
     user: Option<String>,
@@ -235,6 +274,15 @@ const AUTHORIZED_KEYS: AuthCheck = AuthCheck::any().scope(SSH_KEY_READ);
 /// `authorized_keys` file (text/plain): the member's keys and the
 /// organization-wide ones, one per line. Another member's needs an admin
 /// or an organization-owned (service) key.
+#[utoipa::path(
+    get,
+    path = "/v1/ssh-keys/authorized-keys",
+    operation_id = "getAuthorizedKeys",
+    tag = "ssh-keys",
+    params(AuthorizedKeysQuery),
+    responses((status = 200, description = "An `authorized_keys` file for OpenSSH's `AuthorizedKeysCommand`", content_type = "text/plain", body = String), (status = 403, description = "`forbidden`: another member's file, without the admin role or a service key (or an organization-owned key naming no `user`)", body = ErrorEnvelope), (status = 404, description = "`not_found`: `user` is not a member of the caller's organization", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(AUTHORIZED_KEYS)))
+)]
 pub async fn authorized_keys(
     State(state): State<AppState>,
     caller: Caller,

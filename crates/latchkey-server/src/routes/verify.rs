@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_api_types::{Data, RateLimitView, VerifyKey};
+use latchkey_api_types::{Data, ErrorEnvelope, RateLimitView, VerifyKey, VerifyView};
 use latchkey_core::forward_path::AmbiguousPath;
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{Scope, ScopeRef, ScopeSet};
@@ -134,6 +134,10 @@ impl Serialize for Collected<'_> {
     }
 }
 
+/// Who may call [`auth_check`]: a key, the forwarded request's; checked by
+/// the verifier itself, with the scope the request or the route map names.
+const AUTH_CHECK: AuthCheck = AuthCheck::key_only();
+
 /// Who may call [`verify`].
 const VERIFY: AuthCheck = AuthCheck::any().scope(KEYS_VERIFY);
 
@@ -144,6 +148,15 @@ const VERIFY: AuthCheck = AuthCheck::any().scope(KEYS_VERIFY);
 /// The hottest route, so it authenticates its caller itself
 /// ([`crate::auth::resolve`], what the middleware of the other routes runs)
 /// and writes its answer without an intermediate view.
+#[utoipa::path(
+    post,
+    path = "/v1/keys/verify",
+    operation_id = "verifyKey",
+    tag = "verify",
+    request_body = VerifyKey,
+    responses((status = 200, description = "The verdict (always 200 for a caller allowed to verify: `valid` and `code` say whether the key may be used)", body = Data<VerifyView>), (status = 400, description = "`invalid_request` or `invalid_scopes`: the body, a required scope or `cost` is invalid", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(VERIFY)))
+)]
 pub async fn verify(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     // One clock reading for the caller's key and the verified one.
@@ -198,6 +211,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// matched against `X-Forwarded-Method`/`X-Forwarded-Uri` (or nginx's
 /// `X-Original-Method`/`X-Original-URI`). 200 with identity headers, or
 /// 401/403/429 with the error envelope.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/check",
+    operation_id = "checkForwardedRequest",
+    tag = "verify",
+    params(("x-latchkey-scope" = Option<String>, Header, description = "A scope the forwarded key must hold"), ("x-forwarded-method" = Option<String>, Header, description = "The forwarded request's method (Traefik, Caddy), for the route map"), ("x-forwarded-uri" = Option<String>, Header, description = "The forwarded request's path and query"), ("x-original-method" = Option<String>, Header, description = "nginx `auth_request`: the original method"), ("x-original-uri" = Option<String>, Header, description = "nginx `auth_request`: the original URI")),
+    responses((status = 200, description = "The key may pass: identity in `X-Latchkey-Org-Id`, `X-Latchkey-Key-Id`, `X-Latchkey-Environment`, `X-Latchkey-Project-Id`, `X-Latchkey-User-Id`"), (status = 400, description = "`invalid_scopes`: `X-Latchkey-Scope` is not a scope", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(AUTH_CHECK)))
+)]
 pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let (parts, _) = req.into_parts();
     let headers = &parts.headers;
@@ -253,6 +275,21 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
         ratelimit_headers(h, d);
     }
     Ok(res)
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/auth/check",
+    operation_id = "checkForwardedRequestPost",
+    tag = "verify",
+    params(("x-latchkey-scope" = Option<String>, Header, description = "A scope the forwarded key must hold"), ("x-forwarded-method" = Option<String>, Header, description = "The forwarded request's method (Traefik, Caddy), for the route map"), ("x-forwarded-uri" = Option<String>, Header, description = "The forwarded request's path and query"), ("x-original-method" = Option<String>, Header, description = "nginx `auth_request`: the original method"), ("x-original-uri" = Option<String>, Header, description = "nginx `auth_request`: the original URI")),
+    responses((status = 200, description = "The key may pass: identity in `X-Latchkey-Org-Id`, `X-Latchkey-Key-Id`, `X-Latchkey-Environment`, `X-Latchkey-Project-Id`, `X-Latchkey-User-Id`"), (status = 400, description = "`invalid_scopes`: `X-Latchkey-Scope` is not a scope", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(AUTH_CHECK)))
+)]
+/// `POST /v1/auth/check`: [`auth_check`], for proxies that forward the
+/// request's own method.
+pub async fn auth_check_post(state: State<AppState>, req: Request) -> Result<Response, ApiError> {
+    auth_check(state, req).await
 }
 
 /// 403 `ambiguous_path` for a forwarded path the route map refuses to read.
@@ -331,7 +368,7 @@ mod tests {
         ];
         for o in &outcomes {
             let k = o.key.as_deref();
-            let view = latchkey_api_types::VerifyView {
+            let view = VerifyView {
                 valid: o.code == Code::Valid,
                 code: o.code.as_str().to_owned(),
                 key_id: k.map(|k| k.id.clone()),

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod cluster;
 mod common;
+mod contract;
 mod db;
 mod faults;
 mod forward_auth_nginx;
