@@ -6,6 +6,9 @@
 //! * `cached_valid`: a valid key whose record is in the cache (parse,
 //!   checksum, SHA-256, cache hit, status at `now`). Rotates through all
 //!   10,000 stored keys so it does not measure one hot cache line.
+//! * `cached_check`: the same keys through the whole pipeline
+//!   ([`KeyVerifier::check`]: grants, rate limits, the outcome's metric and
+//!   usage counting), what every request's key costs in process.
 //! * `malformed`: a valid key with one body character changed; rejected at the
 //!   checksum (CRC32), before any hashing or lookup.
 //! * `unknown_well_formed`: a freshly minted key that was never stored,
@@ -45,7 +48,7 @@ use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
 use latchkey_store::{KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
-use latchkey_verify::{KeyVerifier, Verdict, VerifierConfig};
+use latchkey_verify::{Checks, KeyVerifier, Verdict, VerifierConfig};
 
 /// Keys stored and cached.
 const KEYS: usize = 10_000;
@@ -156,6 +159,8 @@ fn set_up() -> Fixture {
         let verdict = poll_once(verifier.verify(key, now)).expect("cache hit completes on the first poll");
         assert!(matches!(verdict.expect("verify"), Verdict::Valid(_)));
     }
+    let checked = poll_once(verifier.check(&keys[0], &Checks::default(), now)).expect("a cached check completes");
+    assert_eq!(checked.expect("check").code, latchkey_verify::Code::Valid);
 
     // One body character changed: the checksum no longer matches.
     let mut malformed = keys[0].clone().into_bytes();
@@ -193,6 +198,17 @@ fn bench_verify(c: &mut Criterion) {
             let verifier = &f.verifier;
             let now = f.now;
             async move { verifier.verify(black_box(key), now).await }
+        });
+    });
+
+    let mut next = 0usize;
+    group.bench_function("cached_check", |b| {
+        b.to_async(&rt).iter(|| {
+            let key = f.keys[next].as_str();
+            next = (next + 1) % f.keys.len();
+            let verifier = &f.verifier;
+            let now = f.now;
+            async move { verifier.check(black_box(key), &Checks::default(), now).await }
         });
     });
 
