@@ -1,6 +1,7 @@
-//! latchkey's domain model: identifiers, the API key format, scopes and the
-//! permission check, roles, duration strings and the
-//! compatibility profiles' scope vocabularies.
+//! latchkey's domain model: identifiers, the API key format, a key's state
+//! (lifecycle status and verify codes) and the rules deciding it, scopes and
+//! the permission check, roles, duration strings and the compatibility
+//! profiles' scope vocabularies.
 //!
 //! This crate does no I/O and is not async: everything here is a pure function
 //! of its inputs (the only source of entropy is the OS CSPRNG used to mint keys
@@ -11,6 +12,7 @@ pub mod duration;
 pub mod forward_path;
 pub mod id;
 pub mod key;
+pub mod key_state;
 pub mod password;
 pub mod profiles;
 pub mod role;
@@ -22,5 +24,6 @@ pub mod time_fmt;
 
 pub use duration::{DurationError, parse_duration};
 pub use key::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
+pub use key_state::{IssuedKey, KeyState};
 pub use role::Role;
 pub use scope::{Catalog, InvalidScopes, MAX_SCOPES, RESERVED, Scope, ScopeRef, ScopeSet};

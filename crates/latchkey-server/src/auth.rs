@@ -29,10 +29,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::time_fmt::{Millis, now_ms};
-use latchkey_core::{PlainKey, Role, Scope, ScopeRef, ScopeSet};
+use latchkey_core::{KeyState, PlainKey, Role, Scope, ScopeRef, ScopeSet};
 use latchkey_store::{ApiKeyRecord, Session};
 use latchkey_verify::ratelimit::{Limits, RateDecision, RateLimiter};
-use latchkey_verify::{Checks, Code, Outcome};
+use latchkey_verify::{Checks, Outcome};
 
 use crate::error::ApiError;
 use crate::state::{AppState, Settings};
@@ -150,12 +150,12 @@ pub fn ratelimit_headers(headers: &mut HeaderMap, d: &RateDecision) {
 /// The error for a refused outcome: 401, 403, or 429 with headers.
 pub fn refusal(outcome: &Outcome) -> Response {
     let mut res = match outcome.code {
-        Code::InsufficientScope => ApiError::insufficient_scope("this key lacks a required scope").into_response(),
-        Code::RateLimited => {
+        KeyState::InsufficientScope => ApiError::insufficient_scope("this key lacks a required scope").into_response(),
+        KeyState::RateLimited => {
             let retry = outcome.ratelimit.map_or(1, |d| d.retry_after_secs());
             ApiError::rate_limited("rate limit exceeded for this key", retry).into_response()
         }
-        Code::UsageExceeded => ApiError::rate_limited("this key has no usage credits left", 60).into_response(),
+        KeyState::UsageExceeded => ApiError::rate_limited("this key has no usage credits left", 60).into_response(),
         _ => ApiError::unauthorized().into_response(),
     };
     if let Some(d) = &outcome.ratelimit {
@@ -254,7 +254,7 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
         Err(e) => return Err(ApiError::from(e).into_response()),
     };
     match (outcome.code, &outcome.key) {
-        (Code::Valid, Some(key)) => Ok((
+        (KeyState::Valid, Some(key)) => Ok((
             Caller {
                 org_id: key.org_id.clone(),
                 user_id: key.owner_user_id.clone(),
@@ -264,7 +264,7 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
             },
             outcome.ratelimit,
         )),
-        (Code::RateLimited | Code::UsageExceeded, _) => Err(refusal(&outcome)),
+        (KeyState::RateLimited | KeyState::UsageExceeded, _) => Err(refusal(&outcome)),
         (code, _) => {
             tracing::info!(reason = code.as_str(), "unauthorized");
             Err(failed_auth(state, client_ip(req, &state.settings))

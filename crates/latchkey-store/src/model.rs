@@ -272,7 +272,7 @@ pub struct UsageCount {
     pub key_id: String,
     /// UTC date `YYYY-MM-DD`.
     pub day: String,
-    /// Verdict code (`VALID`, `REVOKED`, …).
+    /// The verification's code (`VALID`, `REVOKED`, …, [`latchkey_core::KeyState::as_str`]).
     pub outcome: String,
     /// How many.
     pub count: i64,
@@ -376,50 +376,25 @@ impl std::fmt::Debug for Memo {
     }
 }
 
-/// A key's lifecycle state at a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyStatus {
-    /// Usable.
-    Active,
-    /// Past its expiry.
-    Expired,
-    /// Revoked (immediately or at the end of a rotation grace period).
-    Revoked,
-    /// Its owner is no longer a member of the organization.
-    Disabled,
-}
-
-impl KeyStatus {
-    /// Wire form.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Expired => "expired",
-            Self::Revoked => "revoked",
-            Self::Disabled => "disabled",
-        }
-    }
-}
-
-impl ApiKeyRecord {
-    /// The status at `now`. Revocation wins over expiry, expiry over a
-    /// departed owner.
-    pub fn status(&self, now: Millis) -> KeyStatus {
-        if self.revoked_at.is_some_and(|t| t <= now) {
-            KeyStatus::Revoked
-        } else if self.expires_at.is_some_and(|t| t <= now) {
-            KeyStatus::Expired
-        } else if self.owner_user_id.is_some() && self.owner_role.is_none() {
-            KeyStatus::Disabled
-        } else {
-            KeyStatus::Active
-        }
+impl latchkey_core::IssuedKey for ApiKeyRecord {
+    fn revoked_at(&self) -> Option<Millis> {
+        self.revoked_at
     }
 
-    /// Whether the key may do `scope`: it holds it, and its owner's current
-    /// role allows it (organization-owned keys have no owner ceiling).
-    pub fn allows(&self, scope: &latchkey_core::Scope) -> bool {
-        self.scopes.allows(scope) && self.owner_role.is_none_or(|r| r.allows(scope))
+    fn expires_at(&self) -> Option<Millis> {
+        self.expires_at
+    }
+
+    fn has_owner(&self) -> bool {
+        self.owner_user_id.is_some()
+    }
+
+    fn owner_role(&self) -> Option<Role> {
+        self.owner_role
+    }
+
+    fn scopes(&self) -> &ScopeSet {
+        &self.scopes
     }
 }
 

@@ -45,10 +45,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_main};
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, now_ms};
-use latchkey_core::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
+use latchkey_core::{Environment, KeyFormatError, KeyHash, KeyPrefix, KeyState, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
 use latchkey_store::{KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, Store};
-use latchkey_verify::{Checks, KeyVerifier, Verdict, VerifierConfig};
+use latchkey_verify::{Checks, KeyVerifier, VerifierConfig};
 
 /// Keys stored and cached.
 const KEYS: usize = 10_000;
@@ -152,15 +152,15 @@ fn set_up() -> Fixture {
     rt.block_on(async {
         for key in &keys {
             let verdict = verifier.verify(key, now).await.expect("verify");
-            assert!(matches!(verdict, Verdict::Valid(_)), "stored key not valid: {verdict:?}");
+            assert_eq!(verdict.code, KeyState::Valid, "stored key not valid: {verdict:?}");
         }
     });
     for key in &keys {
         let verdict = poll_once(verifier.verify(key, now)).expect("cache hit completes on the first poll");
-        assert!(matches!(verdict.expect("verify"), Verdict::Valid(_)));
+        assert_eq!(verdict.expect("verify").code, KeyState::Valid);
     }
     let checked = poll_once(verifier.check(&keys[0], &Checks::default(), now)).expect("a cached check completes");
-    assert_eq!(checked.expect("check").code, latchkey_verify::Code::Valid);
+    assert_eq!(checked.expect("check").code, KeyState::Valid);
 
     // One body character changed: the checksum no longer matches.
     let mut malformed = keys[0].clone().into_bytes();
@@ -168,14 +168,17 @@ fn set_up() -> Fixture {
     malformed[pos] = if malformed[pos] == b'A' { b'B' } else { b'A' };
     let malformed = String::from_utf8(malformed).unwrap();
     assert_eq!(PlainKey::parse(&malformed).err(), Some(KeyFormatError::Checksum));
-    assert_eq!(poll_once(verifier.verify(&malformed, now)).expect("no await").expect("verify"), Verdict::Malformed);
+    assert_eq!(
+        poll_once(verifier.verify(&malformed, now)).expect("no await").expect("verify").code,
+        KeyState::Malformed
+    );
 
     // Never stored: the first verify asks the store and caches the absence.
     let unknown = PlainKey::generate(&prefix).expose().to_owned();
     let first = rt.block_on(verifier.verify(&unknown, now)).expect("verify");
-    assert_eq!(first, Verdict::NotFound);
+    assert_eq!(first.code, KeyState::NotFound);
     let again = poll_once(verifier.verify(&unknown, now)).expect("negative cache hit completes on the first poll");
-    assert_eq!(again.expect("verify"), Verdict::NotFound);
+    assert_eq!(again.expect("verify").code, KeyState::NotFound);
 
     eprintln!(
         "set-up: {KEYS} keys inserted in {:.1?}, cache warmed in {:.1?} ({verifier:?})",

@@ -63,10 +63,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, start_of_day, start_of_month};
-use latchkey_core::{KeyHash, PlainKey, Scope};
-use latchkey_store::{
-    ApiKeyRecord, ChangeCursor, Invalidation, KeyStatus, RefillInterval, Spend, Store, StoreError, UsageCount,
-};
+use latchkey_core::{IssuedKey, KeyHash, KeyState, PlainKey, Scope};
+use latchkey_store::{ApiKeyRecord, ChangeCursor, Invalidation, RefillInterval, Spend, Store, StoreError, UsageCount};
 
 use crate::ratelimit::{Limits, RateDecision, RateLimiter};
 use crate::shared_limits::RedisLimiter;
@@ -90,101 +88,15 @@ impl Default for VerifierConfig {
     }
 }
 
-/// Why a key is or is not usable: the `code` of a verify answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Code {
-    /// Usable.
-    Valid,
-    /// Not a well-formed key, or its checksum fails.
-    Malformed,
-    /// Well-formed, but no such key (or not one of the asking organization).
-    NotFound,
-    /// Past its expiry.
-    Expired,
-    /// Revoked.
-    Revoked,
-    /// Its owner is no longer a member.
-    Disabled,
-    /// Lacks a required scope, or belongs to another project.
-    InsufficientScope,
-    /// Over its per-minute or per-day limit.
-    RateLimited,
-    /// Out of usage credits.
-    UsageExceeded,
-}
-
-impl Code {
-    /// Every code, in wire order.
-    pub const ALL: [Self; 9] = [
-        Self::Valid,
-        Self::Malformed,
-        Self::NotFound,
-        Self::Expired,
-        Self::Revoked,
-        Self::Disabled,
-        Self::InsufficientScope,
-        Self::RateLimited,
-        Self::UsageExceeded,
-    ];
-
-    /// The wire form (`VALID`, `NOT_FOUND`, …).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Valid => "VALID",
-            Self::Malformed => "MALFORMED",
-            Self::NotFound => "NOT_FOUND",
-            Self::Expired => "EXPIRED",
-            Self::Revoked => "REVOKED",
-            Self::Disabled => "DISABLED",
-            Self::InsufficientScope => "INSUFFICIENT_SCOPE",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::UsageExceeded => "USAGE_EXCEEDED",
-        }
-    }
-
-    const fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// The identity stage's outcome: the key's record if it exists, and its
-/// state at the time asked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    /// Usable.
-    Valid(Arc<ApiKeyRecord>),
-    /// Not a well-formed key, or its checksum fails.
-    Malformed,
-    /// Well-formed, but no such key.
-    NotFound,
-    /// Past its expiry.
-    Expired(Arc<ApiKeyRecord>),
-    /// Revoked.
-    Revoked(Arc<ApiKeyRecord>),
-    /// Its owner is no longer a member.
-    Disabled(Arc<ApiKeyRecord>),
-}
-
-impl Verdict {
-    /// The wire code.
-    pub fn code(&self) -> Code {
-        match self {
-            Self::Valid(_) => Code::Valid,
-            Self::Malformed => Code::Malformed,
-            Self::NotFound => Code::NotFound,
-            Self::Expired(_) => Code::Expired,
-            Self::Revoked(_) => Code::Revoked,
-            Self::Disabled(_) => Code::Disabled,
-        }
-    }
-
-    fn into_parts(self) -> (Code, Option<Arc<ApiKeyRecord>>) {
-        let code = self.code();
-        match self {
-            Self::Valid(k) | Self::Expired(k) | Self::Revoked(k) | Self::Disabled(k) => (code, Some(k)),
-            Self::Malformed | Self::NotFound => (code, None),
-        }
-    }
+/// The identity stage's answer ([`KeyVerifier::verify`]): the key's state at
+/// the time asked (`Valid`, `Malformed`, `NotFound`, `Expired`, `Revoked` or
+/// `Disabled`), and its record whenever the key exists.
+#[derive(Debug, Clone)]
+pub struct Identified {
+    /// Why the key is or is not usable.
+    pub code: KeyState,
+    /// The key, when it exists.
+    pub key: Option<Arc<ApiKeyRecord>>,
 }
 
 /// What to check beyond the key's own state.
@@ -205,7 +117,7 @@ pub struct Checks<'a> {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// Why the key is or is not usable.
-    pub code: Code,
+    pub code: KeyState,
     /// The key, when it exists (and belongs to the asking organization).
     pub key: Option<Arc<ApiKeyRecord>>,
     /// The most constraining rate-limit window, for limited keys.
@@ -215,7 +127,7 @@ pub struct Outcome {
 }
 
 /// Counts of one day by outcome.
-type Counts = [u32; Code::ALL.len()];
+type Counts = [u32; KeyState::ALL.len()];
 
 /// Usage not yet written: by key hash (hashing the inline hash of a cached
 /// record touches no other memory), and the same keys by id. Flushes sweep
@@ -284,7 +196,7 @@ struct KeyPending {
 
 impl KeyPending {
     fn new(id: &str, day: i64) -> Self {
-        Self { id: id.to_owned(), last_used: None, day, counts: [0; Code::ALL.len()], other_days: Vec::new() }
+        Self { id: id.to_owned(), last_used: None, day, counts: [0; KeyState::ALL.len()], other_days: Vec::new() }
     }
 
     /// Adds `counts` for `day`.
@@ -292,7 +204,7 @@ impl KeyPending {
         let slot = if day == self.day {
             &mut self.counts
         } else if day > self.day {
-            let older = std::mem::replace(&mut self.counts, [0; Code::ALL.len()]);
+            let older = std::mem::replace(&mut self.counts, [0; KeyState::ALL.len()]);
             self.other_days.push((std::mem::replace(&mut self.day, day), older));
             &mut self.counts
         } else {
@@ -300,7 +212,7 @@ impl KeyPending {
             let i = match self.other_days.iter().position(|(d, _)| *d == day) {
                 Some(i) => i,
                 None => {
-                    self.other_days.push((day, [0; Code::ALL.len()]));
+                    self.other_days.push((day, [0; KeyState::ALL.len()]));
                     self.other_days.len() - 1
                 }
             };
@@ -465,7 +377,7 @@ pub struct KeyVerifier {
 struct Meters {
     hits: metrics::Counter,
     misses: metrics::Counter,
-    outcomes: [metrics::Counter; Code::ALL.len()],
+    outcomes: [metrics::Counter; KeyState::ALL.len()],
     duration: metrics::Histogram,
     rejections: metrics::Counter,
     fallbacks: metrics::Counter,
@@ -476,7 +388,7 @@ impl Meters {
         Self {
             hits: metrics::counter!("latchkey_key_cache_hits_total"),
             misses: metrics::counter!("latchkey_key_cache_misses_total"),
-            outcomes: Code::ALL.map(|c| metrics::counter!("latchkey_verify_total", "outcome" => c.as_str())),
+            outcomes: KeyState::ALL.map(|c| metrics::counter!("latchkey_verify_total", "outcome" => c.as_str())),
             duration: metrics::histogram!("latchkey_verify_duration_seconds"),
             rejections: metrics::counter!("latchkey_ratelimit_rejections_total"),
             fallbacks: metrics::counter!("latchkey_ratelimit_fallback_total"),
@@ -632,25 +544,20 @@ impl KeyVerifier {
 
     /// Stages 1–5: who the key is and whether it is usable at `now`. Does not
     /// count usage or apply limits; see [`KeyVerifier::check`].
-    pub async fn verify(&self, presented: &str, now: Millis) -> Result<Verdict, StoreError> {
+    pub async fn verify(&self, presented: &str, now: Millis) -> Result<Identified, StoreError> {
         self.verify_at(presented, now, Instant::now()).await
     }
 
     /// [`KeyVerifier::verify`] with the monotonic time of the request too
     /// (one clock read serves the cache deadlines and the timing metric).
-    async fn verify_at(&self, presented: &str, now: Millis, instant: Instant) -> Result<Verdict, StoreError> {
+    async fn verify_at(&self, presented: &str, now: Millis, instant: Instant) -> Result<Identified, StoreError> {
         let Ok(hash) = PlainKey::hash_presented(presented) else {
-            return Ok(Verdict::Malformed);
+            return Ok(Identified { code: KeyState::Malformed, key: None });
         };
         let Some(record) = self.lookup(hash, instant).await? else {
-            return Ok(Verdict::NotFound);
+            return Ok(Identified { code: KeyState::NotFound, key: None });
         };
-        Ok(match record.status(now) {
-            KeyStatus::Active => Verdict::Valid(record),
-            KeyStatus::Expired => Verdict::Expired(record),
-            KeyStatus::Revoked => Verdict::Revoked(record),
-            KeyStatus::Disabled => Verdict::Disabled(record),
-        })
+        Ok(Identified { code: record.status(now), key: Some(record) })
     }
 
     /// The whole pipeline (stages 1–8) for `presented` at `now`, counting the
@@ -658,7 +565,7 @@ impl KeyVerifier {
     pub async fn check(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
         let started = Instant::now();
         let outcome = self.check_inner(presented, checks, now, started).await?;
-        self.meters.outcomes[outcome.code as usize].increment(1);
+        self.meters.outcomes[outcome.code.index()].increment(1);
         self.meters.duration.record(started.elapsed().as_secs_f64());
         Ok(outcome)
     }
@@ -670,17 +577,17 @@ impl KeyVerifier {
         now: Millis,
         started: Instant,
     ) -> Result<Outcome, StoreError> {
-        let (mut code, mut key) = self.verify_at(presented, now, started).await?.into_parts();
+        let Identified { mut code, mut key } = self.verify_at(presented, now, started).await?;
         if let (Some(org), Some(k)) = (checks.org_id, &key)
             && k.org_id != org
         {
-            (code, key) = (Code::NotFound, None);
+            (code, key) = (KeyState::NotFound, None);
         }
         let mut outcome = Outcome { code, key, ratelimit: None, remaining: None };
         let Some(k) = outcome.key.clone() else {
             return Ok(outcome);
         };
-        if outcome.code == Code::Valid {
+        if outcome.code == KeyState::Valid {
             outcome.code = self.grants(&k, checks, now, &mut outcome).await?;
         }
         self.count(&k, outcome.code, now);
@@ -694,14 +601,14 @@ impl KeyVerifier {
         checks: &Checks<'_>,
         now: Millis,
         out: &mut Outcome,
-    ) -> Result<Code, StoreError> {
+    ) -> Result<KeyState, StoreError> {
         if !checks.scopes.iter().all(|s| k.allows(s)) {
-            return Ok(Code::InsufficientScope);
+            return Ok(KeyState::InsufficientScope);
         }
         if let (Some(want), Some(bound)) = (checks.project_id, &k.project_id)
             && want != bound
         {
-            return Ok(Code::InsufficientScope);
+            return Ok(KeyState::InsufficientScope);
         }
         let limits = Limits {
             per_minute: k.rate_limit_per_minute.and_then(|l| u32::try_from(l).ok()),
@@ -711,7 +618,7 @@ impl KeyVerifier {
             out.ratelimit = Some(decision);
             if !decision.allowed {
                 self.meters.rejections.increment(1);
-                return Ok(Code::RateLimited);
+                return Ok(KeyState::RateLimited);
             }
         }
         if checks.cost > 0 && k.remaining.is_some() {
@@ -723,11 +630,11 @@ impl KeyVerifier {
                 Spend::Spent(left) => out.remaining = Some(left),
                 Spend::Exhausted => {
                     out.remaining = Some(0);
-                    return Ok(Code::UsageExceeded);
+                    return Ok(KeyState::UsageExceeded);
                 }
             }
         }
-        Ok(Code::Valid)
+        Ok(KeyState::Valid)
     }
 
     /// Evicts a key's cached record and its rate-limit state; call after
@@ -751,13 +658,13 @@ impl KeyVerifier {
 
     /// Notes a verification of a key with its outcome, to be written by the
     /// next flush (`lastUsedAt` for valid ones, daily counts for all).
-    pub fn count(&self, key: &ApiKeyRecord, code: Code, now: Millis) {
+    pub fn count(&self, key: &ApiKeyRecord, code: KeyState, now: Millis) {
         let day = epoch_day(now);
-        let mut one = [0; Code::ALL.len()];
+        let mut one = [0; KeyState::ALL.len()];
         one[code.index()] = 1;
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = pending.entry(key.hash, || KeyPending::new(&key.id, day));
-        if code == Code::Valid {
+        if code == KeyState::Valid {
             entry.last_used = Some(entry.last_used.map_or(now, |t| t.max(now)));
         }
         entry.add(day, &one);
@@ -815,7 +722,7 @@ impl KeyVerifier {
         let mut counts = Vec::new();
         for (_, p) in chunk {
             for (day, c) in p.days() {
-                for code in Code::ALL {
+                for code in KeyState::ALL {
                     let n = c[code.index()];
                     if n > 0 {
                         counts.push(UsageCount {
@@ -955,12 +862,5 @@ mod tests {
         assert_eq!(ids(pending.take(5)), ["k5", "k1"]);
         assert!(pending.take(5).is_empty());
         assert!(pending.map.is_empty() && pending.by_id.is_empty());
-    }
-
-    #[test]
-    fn codes_index_their_meters() {
-        for (i, code) in Code::ALL.iter().enumerate() {
-            assert_eq!(*code as usize, i, "{code:?}");
-        }
     }
 }

@@ -10,10 +10,10 @@ use latchkey_core::Role;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::time_fmt::{day_string, epoch_day};
-use latchkey_core::{Environment, KeyPrefix, PlainKey};
+use latchkey_core::{Environment, KeyPrefix, KeyState, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
 use latchkey_store::{Invalidation, Invitation, KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, PeopleStore, Store};
-use latchkey_verify::{Checks, Code, FLUSH_CHUNK, KeyVerifier, Verdict, VerifierConfig};
+use latchkey_verify::{Checks, FLUSH_CHUNK, KeyVerifier, VerifierConfig};
 
 struct Fixture {
     store: Arc<SqliteStore>,
@@ -97,13 +97,13 @@ async fn invalidation_takes_effect_on_the_next_verify() {
     f.store.insert_key(&key, &ev()).await.unwrap();
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
     verifier.warm(now_ms()).await.unwrap();
-    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+    assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code, KeyState::Valid);
 
     f.store.revoke_key(&f.org_id, &key.id, now_ms(), &ev()).await.unwrap();
     verifier.invalidate(&plain.hash());
-    assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code(), Code::Revoked);
+    assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code, KeyState::Revoked);
     // Other keys are untouched.
-    assert!(matches!(verifier.verify(admin.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+    assert_eq!(verifier.verify(admin.expose(), now_ms()).await.unwrap().code, KeyState::Valid);
 }
 
 /// Changes made elsewhere (no invalidation here) show through the change log
@@ -149,11 +149,11 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     let codes = |v: Arc<KeyVerifier>| async move {
         let mut out = Vec::new();
         for p in all {
-            out.push(v.verify(p.expose(), now_ms()).await.unwrap().code());
+            out.push(v.verify(p.expose(), now_ms()).await.unwrap().code);
         }
         out
     };
-    assert_eq!(codes(verifier.clone()).await, [Code::Valid, Code::Valid, Code::Valid, Code::NotFound]);
+    assert_eq!(codes(verifier.clone()).await, [KeyState::Valid, KeyState::Valid, KeyState::Valid, KeyState::NotFound]);
     let follower = tokio::spawn(verifier.clone().follow_changes(cursor, Duration::from_millis(50)));
 
     // Verification's own writes are not changes.
@@ -169,7 +169,7 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     f.store.insert_key(&new_key(&later, &f, None), &ev()).await.unwrap();
 
     let started = Instant::now();
-    let want = [Code::Revoked, Code::NotFound, Code::Disabled, Code::Valid];
+    let want = [KeyState::Revoked, KeyState::NotFound, KeyState::Disabled, KeyState::Valid];
     let mut seen = codes(verifier.clone()).await;
     while seen != want && started.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -191,21 +191,21 @@ async fn busy_keys_are_re_read_in_the_background() {
     let ttl = Duration::from_secs(4);
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_ttl: ttl, ..Default::default() });
     let loaded = Instant::now();
-    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+    assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code, KeyState::Valid);
 
     // "Another node" revokes the key: this verifier is not told.
     f.store.revoke_key(&f.org_id, &key.id, now_ms(), &ev()).await.unwrap();
-    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)), "cached");
+    assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code, KeyState::Valid, "cached");
 
     tokio::time::sleep(ttl / 2 + Duration::from_millis(100)).await;
     // Past half the TTL: answered from the cache; a re-read starts by 0.9 TTL.
-    assert!(matches!(verifier.verify(plain.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
-    let mut code = Code::Valid;
-    while code == Code::Valid && loaded.elapsed() < ttl {
+    assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code, KeyState::Valid);
+    let mut code = KeyState::Valid;
+    while code == KeyState::Valid && loaded.elapsed() < ttl {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        code = verifier.verify(plain.expose(), now_ms()).await.unwrap().code();
+        code = verifier.verify(plain.expose(), now_ms()).await.unwrap().code;
     }
-    assert_eq!(code, Code::Revoked);
+    assert_eq!(code, KeyState::Revoked);
     assert!(loaded.elapsed() < ttl, "the background re-read replaced the entry before it expired");
 }
 
@@ -220,27 +220,27 @@ async fn due_keys_are_re_read_together() {
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_ttl: ttl, ..Default::default() });
     let loaded = Instant::now();
     for p in &plains {
-        assert!(matches!(verifier.verify(p.expose(), now_ms()).await.unwrap(), Verdict::Valid(_)));
+        assert_eq!(verifier.verify(p.expose(), now_ms()).await.unwrap().code, KeyState::Valid);
     }
     // "Another node" revokes one key and deletes another: this verifier is not told.
     f.store.revoke_key(&f.org_id, &keys[0].id, now_ms(), &ev()).await.unwrap();
     f.store.delete_key(&f.org_id, &keys[1].id, &ev()).await.unwrap();
 
     let mut seen = codes_of(&verifier, &plains).await;
-    assert_eq!(seen, [Code::Valid, Code::Valid, Code::Valid], "cached");
-    while seen != [Code::Revoked, Code::NotFound, Code::Valid] && loaded.elapsed() < ttl {
+    assert_eq!(seen, [KeyState::Valid, KeyState::Valid, KeyState::Valid], "cached");
+    while seen != [KeyState::Revoked, KeyState::NotFound, KeyState::Valid] && loaded.elapsed() < ttl {
         tokio::time::sleep(Duration::from_millis(20)).await;
         seen = codes_of(&verifier, &plains).await;
     }
-    assert_eq!(seen, [Code::Revoked, Code::NotFound, Code::Valid]);
+    assert_eq!(seen, [KeyState::Revoked, KeyState::NotFound, KeyState::Valid]);
     assert!(loaded.elapsed() < ttl, "the re-read replaced the entries before they expired");
 }
 
 /// The verdicts of three keys, in order.
-async fn codes_of(verifier: &KeyVerifier, plains: &[PlainKey]) -> [Code; 3] {
-    let mut out = [Code::Valid; 3];
+async fn codes_of(verifier: &KeyVerifier, plains: &[PlainKey]) -> [KeyState; 3] {
+    let mut out = [KeyState::Valid; 3];
     for (slot, p) in out.iter_mut().zip(plains) {
-        *slot = verifier.verify(p.expose(), now_ms()).await.unwrap().code();
+        *slot = verifier.verify(p.expose(), now_ms()).await.unwrap().code;
     }
     out
 }
@@ -263,10 +263,13 @@ async fn usage_of_many_keys_is_written_exactly_in_chunks() {
     let yesterday = now - 86_400_000;
     for (i, (plain, _)) in keys.iter().enumerate() {
         for _ in 0..=i % 3 {
-            assert_eq!(verifier.check(plain.expose(), &Checks::default(), now).await.unwrap().code, Code::Valid);
+            assert_eq!(verifier.check(plain.expose(), &Checks::default(), now).await.unwrap().code, KeyState::Valid);
         }
         if i % 2 == 0 {
-            assert_eq!(verifier.check(plain.expose(), &Checks::default(), yesterday).await.unwrap().code, Code::Valid);
+            assert_eq!(
+                verifier.check(plain.expose(), &Checks::default(), yesterday).await.unwrap().code,
+                KeyState::Valid
+            );
         }
     }
     assert_eq!(verifier.flush().await.unwrap(), n);

@@ -17,7 +17,7 @@ use latchkey_api_types::{
 };
 use latchkey_core::id::{IdKind, is_valid};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
-use latchkey_core::{Environment, KeyPrefix, PlainKey, Role, parse_duration};
+use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, PlainKey, Role, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, RefillInterval};
 use serde::Deserialize;
 use serde_json::json;
@@ -54,7 +54,8 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         last_used_at: k.last_used_at.map(to_rfc3339),
         revoked_at: k.revoked_at.map(to_rfc3339),
         created_at: to_rfc3339(k.created_at),
-        status: k.status(now).as_str().to_owned(),
+        // A status is always a lifecycle state, which has a wire form.
+        status: k.status(now).status_str().unwrap_or_default().to_owned(),
         owner_user_id: k.owner_user_id.clone(),
         owner_display_name: k.owner_display_name.clone(),
         owner_email: k.owner_email.clone(),
@@ -411,7 +412,7 @@ pub async fn rotate(
     ROTATE.check(&caller)?;
     let old = find(&state, &caller, &id).await?;
     let now = now_ms();
-    if old.status(now) != latchkey_store::KeyStatus::Active || old.rotated_to.is_some() {
+    if old.status(now) != KeyState::Valid || old.rotated_to.is_some() {
         return Err(ApiError::conflict("only an active key that has not been rotated can be rotated"));
     }
     let name = match &req.name {

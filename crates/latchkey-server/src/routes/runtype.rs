@@ -19,7 +19,7 @@ use latchkey_api_types::{ErrorEnvelope, Paged};
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::profiles::runtype_scope;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
-use latchkey_core::{Environment, KeyPrefix, ScopeSet};
+use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, ScopeSet};
 use latchkey_store::{KeyKind, Product, Surface};
 use serde_json::json;
 
@@ -313,7 +313,7 @@ pub async fn create_surface_key(
         rate_limit_per_minute: stored.rate_limit_per_minute,
         rate_limit_per_day: stored.rate_limit_per_day,
         expires_at: stored.expires_at.map(to_rfc3339),
-        is_active: stored.status(now) == latchkey_store::KeyStatus::Active,
+        is_active: stored.status(now) == KeyState::Valid,
         environment: match stored.environment {
             Environment::Live => "production",
             Environment::Test => "test",

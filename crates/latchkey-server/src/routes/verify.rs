@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{Data, ErrorEnvelope, RateLimitView, VerifyKey, VerifyView};
 use latchkey_core::forward_path::AmbiguousPath;
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
-use latchkey_core::{Scope, ScopeRef, ScopeSet};
+use latchkey_core::{KeyState, Scope, ScopeRef, ScopeSet};
 use latchkey_store::ApiKeyRecord;
-use latchkey_verify::{Checks, Code, Outcome};
+use latchkey_verify::{Checks, Outcome};
 use serde::Serialize;
 
 use crate::auth::{Caller, client_ip, failed_auth, presented_credential, ratelimit_headers, refusal};
@@ -82,7 +82,7 @@ fn answer(o: &Outcome) -> Result<Response, ApiError> {
     let identity = o.key.as_deref().map_or(NO_IDENTITY, identity);
     let mut body = Vec::with_capacity(identity.len() + 160);
     body.extend_from_slice(br#"{"data":{"valid":"#);
-    body.extend_from_slice(if o.code == Code::Valid { b"true" } else { b"false" });
+    body.extend_from_slice(if o.code == KeyState::Valid { b"true" } else { b"false" });
     body.extend_from_slice(br#","code":""#);
     body.extend_from_slice(o.code.as_str().as_bytes());
     body.extend_from_slice(b"\",");
@@ -246,9 +246,11 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
     let presented = presented_credential(headers).unwrap_or_default();
     let checks = Checks { org_id: None, scopes: &scopes, project_id: None, cost: 1 };
     let outcome = state.verifier.check(presented, &checks, now_ms()).await?;
-    let Some(key) = outcome.key.as_deref().filter(|_| outcome.code == Code::Valid) else {
-        if matches!(outcome.code, Code::Malformed | Code::NotFound | Code::Expired | Code::Revoked | Code::Disabled)
-            && let Some(slow) = failed_auth(&state, client_ip(&parts, &state.settings))
+    let Some(key) = outcome.key.as_deref().filter(|_| outcome.code == KeyState::Valid) else {
+        if matches!(
+            outcome.code,
+            KeyState::Malformed | KeyState::NotFound | KeyState::Expired | KeyState::Revoked | KeyState::Disabled
+        ) && let Some(slow) = failed_auth(&state, client_ip(&parts, &state.settings))
         {
             return Ok(slow);
         }
@@ -361,15 +363,15 @@ mod tests {
         let full = std::sync::Arc::new(record(Some("prj_01"), Some(1_700_000_000_123)));
         let bare = std::sync::Arc::new(record(None, None));
         let outcomes = [
-            Outcome { code: Code::Valid, key: Some(full.clone()), ratelimit: None, remaining: Some(7) },
-            Outcome { code: Code::RateLimited, key: Some(bare), ratelimit: Some(decision), remaining: None },
-            Outcome { code: Code::NotFound, key: None, ratelimit: None, remaining: None },
-            Outcome { code: Code::Valid, key: Some(full), ratelimit: None, remaining: None },
+            Outcome { code: KeyState::Valid, key: Some(full.clone()), ratelimit: None, remaining: Some(7) },
+            Outcome { code: KeyState::RateLimited, key: Some(bare), ratelimit: Some(decision), remaining: None },
+            Outcome { code: KeyState::NotFound, key: None, ratelimit: None, remaining: None },
+            Outcome { code: KeyState::Valid, key: Some(full), ratelimit: None, remaining: None },
         ];
         for o in &outcomes {
             let k = o.key.as_deref();
             let view = VerifyView {
-                valid: o.code == Code::Valid,
+                valid: o.code == KeyState::Valid,
                 code: o.code.as_str().to_owned(),
                 key_id: k.map(|k| k.id.clone()),
                 org_id: k.map(|k| k.org_id.clone()),

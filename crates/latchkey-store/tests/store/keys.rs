@@ -5,10 +5,8 @@
 use std::sync::Arc;
 
 use latchkey_core::id::{IdKind, new_id};
-use latchkey_core::{Environment, KeyHash, KeyPrefix, PlainKey, Role, Scope, ScopeSet};
-use latchkey_store::{
-    ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, KeyStatus, Memo, NewApiKey, Refill, RefillInterval, Store,
-};
+use latchkey_core::{Environment, IssuedKey, KeyHash, KeyPrefix, KeyState, PlainKey, Role, Scope, ScopeSet};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, Memo, NewApiKey, Refill, RefillInterval, Store};
 
 use crate::fixtures::{
     HOUR, NOW, ev, event, is_conflict, logged, new_org, page, page_before, plain_key, product, project, surface, world,
@@ -106,7 +104,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
     };
     assert_eq!(store.get_key(&w.org.id, &key.id).await.unwrap(), Some(expected.clone()));
     assert_eq!(store.find_key_by_hash(&plain.hash()).await.unwrap(), Some(expected.clone()));
-    assert_eq!(expected.status(NOW), KeyStatus::Active);
+    assert_eq!(expected.status(NOW), KeyState::Valid);
 
     // An organization-owned key with nothing optional.
     let bare = w.org_key("bare");
@@ -262,7 +260,7 @@ async fn revocation_only_moves_earlier(store: Arc<dyn Store>) {
     let revoked_event = event(&w.org.id, "api_key.revoke");
     let revoked = store.revoke_key(&w.org.id, &key.id, NOW + 100, &revoked_event).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(NOW + 100));
-    assert_eq!((revoked.status(NOW + 99), revoked.status(NOW + 100)), (KeyStatus::Active, KeyStatus::Revoked));
+    assert_eq!((revoked.status(NOW + 99), revoked.status(NOW + 100)), (KeyState::Valid, KeyState::Revoked));
     assert!(logged(&*store, &revoked_event).await);
     let revoke = |at| {
         let (store, org_id, id) = (Arc::clone(&store), w.org.id.clone(), key.id.clone());
@@ -314,7 +312,7 @@ async fn transfer_makes_a_key_organization_owned(store: Arc<dyn Store>) {
     // It outlives its creator's membership.
     assert!(store.remove_member(&w.org.id, &bob.id, &ev()).await.unwrap());
     let record = store.get_key(&w.org.id, &key.id).await.unwrap().unwrap();
-    assert_eq!(record.status(NOW + 2), KeyStatus::Active);
+    assert_eq!(record.status(NOW + 2), KeyState::Valid);
 
     let (other, _) = w.other_org(&*store, "carol@example.com").await;
     let none = event(&w.org.id, "api_key.transfer.missing");

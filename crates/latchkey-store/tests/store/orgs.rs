@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use latchkey_core::Role;
-use latchkey_store::{KeyStatus, Member, NewApiKey, Org, OrgPatch, Store, User};
+use latchkey_core::{IssuedKey, KeyState, Role};
+use latchkey_store::{Member, NewApiKey, Org, OrgPatch, Store, User};
 
 use crate::fixtures::{
     HOUR, NOW, at_once, ev, event, is_conflict, join, logged, new_org, new_user, page, page_before, person, plain_key,
@@ -310,7 +310,7 @@ async fn remove_member_keeps_an_admin(store: Arc<dyn Store>) {
     assert!(logged(&*store, &removed).await);
     assert_eq!(store.role_of(&w.org.id, &bob.id).await.unwrap(), None);
     let key = store.get_key(&w.org.id, &bob_key.id).await.unwrap().unwrap();
-    assert_eq!((key.owner_role, key.status(NOW + HOUR)), (None, KeyStatus::Disabled));
+    assert_eq!((key.owner_role, key.status(NOW + HOUR)), (None, KeyState::Disabled));
 
     // Not (or no longer) a member of this organization: `false`, no event.
     let (other, carol) = w.other_org(&*store, "carol@example.com").await;

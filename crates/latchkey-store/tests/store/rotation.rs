@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use latchkey_store::{KeyStatus, NewApiKey, Spend, Store};
+use latchkey_core::{IssuedKey, KeyState};
+use latchkey_store::{NewApiKey, Spend, Store};
 
 use crate::fixtures::{HOUR, NOW, World, at_once, ev, event, logged, world};
 
@@ -39,7 +40,7 @@ async fn rotation_hands_over_to_a_successor(store: Arc<dyn Store>) {
     // The old key works until the end of its grace period.
     let old_now = store.get_key(&w.org.id, &old.id).await.unwrap().unwrap();
     assert_eq!((old_now.rotated_to.as_deref(), old_now.revoked_at), (Some(new.id.as_str()), Some(NOW + HOUR)));
-    assert_eq!((old_now.status(NOW), old_now.status(NOW + HOUR)), (KeyStatus::Active, KeyStatus::Revoked));
+    assert_eq!((old_now.status(NOW), old_now.status(NOW + HOUR)), (KeyState::Valid, KeyState::Revoked));
     // A revocation during the grace period brings it forward.
     let revoked = store.revoke_key(&w.org.id, &old.id, NOW + 5, &ev()).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(NOW + 5));
