@@ -32,7 +32,7 @@ use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{KeyState, PlainKey, Role, Scope, ScopeRef, ScopeSet};
 use latchkey_store::{ApiKeyRecord, Session};
 use latchkey_verify::ratelimit::{Limits, RateDecision, RateLimiter};
-use latchkey_verify::{Checks, Outcome};
+use latchkey_verify::{CachedKey, Checks, Outcome};
 
 use crate::error::ApiError;
 use crate::state::{AppState, Settings};
@@ -40,8 +40,8 @@ use crate::state::{AppState, Settings};
 /// How the caller authenticated.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    /// An API key.
-    Key(Arc<ApiKeyRecord>),
+    /// An API key, as the verifier's cache holds it.
+    Key(Arc<CachedKey>),
     /// A person's login session.
     Session(Arc<Session>),
 }
@@ -70,7 +70,7 @@ impl Caller {
     /// actually do is also bounded by the role, see [`Caller::allows`].
     pub fn scopes(&self) -> &ScopeSet {
         match &self.credential {
-            Credential::Key(k) => &k.scopes,
+            Credential::Key(k) => &k.record.scopes,
             Credential::Session(_) => &ALL,
         }
     }
@@ -105,7 +105,7 @@ impl Caller {
     /// The key used, if any.
     pub fn key(&self) -> Option<&ApiKeyRecord> {
         match &self.credential {
-            Credential::Key(k) => Some(k),
+            Credential::Key(k) => Some(&k.record),
             Credential::Session(_) => None,
         }
     }
@@ -114,7 +114,7 @@ impl Caller {
     /// (`key`, key id) for a key.
     pub fn actor(&self) -> (&'static str, &str) {
         match &self.credential {
-            Credential::Key(k) => ("key", &k.id),
+            Credential::Key(k) => ("key", &k.record.id),
             Credential::Session(s) => ("user", &s.user_id),
         }
     }
@@ -256,10 +256,10 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
     match (outcome.code, &outcome.key) {
         (KeyState::Valid, Some(key)) => Ok((
             Caller {
-                org_id: key.org_id.clone(),
-                user_id: key.owner_user_id.clone(),
+                org_id: key.record.org_id.clone(),
+                user_id: key.record.owner_user_id.clone(),
                 // An organization-owned key has no owner ceiling.
-                role: key.owner_role.unwrap_or(Role::Admin),
+                role: key.record.owner_role.unwrap_or(Role::Admin),
                 credential: Credential::Key(Arc::clone(key)),
             },
             outcome.ratelimit,

@@ -279,7 +279,7 @@ pub struct UsageCount {
 }
 
 /// A stored key with its owner's details, as the API and the verifier see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     /// `key_…`
     pub id: String,
@@ -339,41 +339,6 @@ pub struct ApiKeyRecord {
     pub rotated_to: Option<String>,
     /// The Runtype surface the key belongs to, if any.
     pub surface_id: Option<String>,
-    /// The key's identity as a verify answer writes it (`"keyId":…` to
-    /// `"expiresAt":…`), rendered by the server on first use and kept with
-    /// the cached record.
-    pub verify_json: Memo,
-}
-
-/// A text computed from a record on first use and kept with it. A clone
-/// starts empty (the clone's fields may be changed), and equality ignores
-/// it.
-#[derive(Default)]
-pub struct Memo(std::sync::OnceLock<Box<str>>);
-
-impl Memo {
-    /// The text, computed by `make` if this is its first use.
-    pub fn get_or_init(&self, make: impl FnOnce() -> Box<str>) -> &str {
-        self.0.get_or_init(make)
-    }
-}
-
-impl Clone for Memo {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl PartialEq for Memo {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for Memo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.get().is_some() { "Memo(set)" } else { "Memo(empty)" })
-    }
 }
 
 impl latchkey_core::IssuedKey for ApiKeyRecord {

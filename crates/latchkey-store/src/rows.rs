@@ -148,7 +148,6 @@ macro_rules! row_readers {
                 rotated_from: r.get("rotated_from"),
                 rotated_to: r.get("rotated_to"),
                 surface_id: r.get("surface_id"),
-                verify_json: $crate::Memo::default(),
             })
         }
 

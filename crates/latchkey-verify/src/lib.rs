@@ -88,6 +88,44 @@ impl Default for VerifierConfig {
     }
 }
 
+/// A key as the cache holds it: the record storage returned, and what is
+/// rendered from it once and kept for as long as the entry lives. One
+/// allocation per cached key, shared by every answer that names it; the
+/// record itself stays plain data.
+#[derive(Debug)]
+pub struct CachedKey {
+    /// The stored record.
+    pub record: ApiKeyRecord,
+    /// The key's identity as a verify answer writes it (`"keyId":…` to
+    /// `"expiresAt":…`), rendered by the server on the first verification
+    /// that answers with it.
+    pub verify_json: Memo,
+}
+
+impl CachedKey {
+    /// An entry for `record`, with nothing rendered yet.
+    pub fn new(record: ApiKeyRecord) -> Self {
+        Self { record, verify_json: Memo::default() }
+    }
+}
+
+/// A text computed on first use and kept.
+#[derive(Default)]
+pub struct Memo(std::sync::OnceLock<Box<str>>);
+
+impl Memo {
+    /// The text, computed by `make` if this is its first use.
+    pub fn get_or_init(&self, make: impl FnOnce() -> Box<str>) -> &str {
+        self.0.get_or_init(make)
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "Memo(set)" } else { "Memo(empty)" })
+    }
+}
+
 /// The identity stage's answer ([`KeyVerifier::verify`]): the key's state at
 /// the time asked (`Valid`, `Malformed`, `NotFound`, `Expired`, `Revoked` or
 /// `Disabled`), and its record whenever the key exists.
@@ -96,7 +134,7 @@ pub struct Identified {
     /// Why the key is or is not usable.
     pub code: KeyState,
     /// The key, when it exists.
-    pub key: Option<Arc<ApiKeyRecord>>,
+    pub key: Option<Arc<CachedKey>>,
 }
 
 /// What to check beyond the key's own state.
@@ -119,7 +157,7 @@ pub struct Outcome {
     /// Why the key is or is not usable.
     pub code: KeyState,
     /// The key, when it exists (and belongs to the asking organization).
-    pub key: Option<Arc<ApiKeyRecord>>,
+    pub key: Option<Arc<CachedKey>>,
     /// The most constraining rate-limit window, for limited keys.
     pub ratelimit: Option<RateDecision>,
     /// Credits left after this request, for keys with a budget.
@@ -227,12 +265,12 @@ impl KeyPending {
     }
 }
 
-/// One cached answer: the record of a hash (or none) and its deadlines.
+/// One cached answer: the key of a hash (or none) and its deadlines.
 /// Stored inline in the cache: a lookup copies it out without following
 /// another pointer.
 #[derive(Debug, Clone)]
 struct Entry {
-    record: Option<Arc<ApiKeyRecord>>,
+    key: Option<Arc<CachedKey>>,
     /// Served until then; a lookup after it reads storage.
     expires: Instant,
     /// From then on a lookup also starts a background re-read.
@@ -312,7 +350,7 @@ impl Records {
                     let mut found: HashMap<KeyHash, ApiKeyRecord> = found.into_iter().map(|k| (k.hash, k)).collect();
                     // A hash not found any more is a deleted key: cached as unknown.
                     for hash in &batch {
-                        self.insert_if_current(epoch, *hash, found.remove(hash).map(Arc::new));
+                        self.insert_if_current(epoch, *hash, found.remove(hash).map(|k| Arc::new(CachedKey::new(k))));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, keys = batch.len(), "could not re-read cached keys; will retry"),
@@ -324,12 +362,12 @@ impl Records {
         }
     }
 
-    /// Caches `record` for `hash` unless an invalidation happened since
+    /// Caches `key` for `hash` unless an invalidation happened since
     /// `epoch` (the read may predate a mutation).
-    fn insert_if_current(&self, epoch: u64, hash: KeyHash, record: Option<Arc<ApiKeyRecord>>) {
+    fn insert_if_current(&self, epoch: u64, hash: KeyHash, key: Option<Arc<CachedKey>>) {
         if self.epoch() == epoch {
             let now = Instant::now();
-            let entry = Entry { record, expires: now + self.ttl, refresh_at: now + refresh_delay(self.ttl, &hash) };
+            let entry = Entry { key, expires: now + self.ttl, refresh_at: now + refresh_delay(self.ttl, &hash) };
             self.cache.insert(hash, entry);
             // An invalidation between the check and the insert wins: it
             // bumped the epoch first, so drop what may be stale.
@@ -510,7 +548,7 @@ impl KeyVerifier {
             after = page.last().map(|k| k.id.clone());
             for k in page {
                 loaded += 1;
-                self.records.insert_if_current(epoch, k.hash, Some(Arc::new(k)));
+                self.records.insert_if_current(epoch, k.hash, Some(Arc::new(CachedKey::new(k))));
             }
             if !full {
                 break;
@@ -523,21 +561,21 @@ impl KeyVerifier {
     /// past its refresh point ([`refresh_delay`]) is re-read in the
     /// background (queued once, read with other due keys by one task,
     /// [`Records::reread`]) while this one answers.
-    async fn lookup(&self, hash: KeyHash, now: Instant) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+    async fn lookup(&self, hash: KeyHash, now: Instant) -> Result<Option<Arc<CachedKey>>, StoreError> {
         if let Some(entry) = self.records.cache.get(&hash).filter(|e| now < e.expires) {
             self.meters.hits.increment(1);
-            if entry.record.is_some()
+            if entry.key.is_some()
                 && now >= entry.refresh_at
                 && let Ok(runtime) = tokio::runtime::Handle::try_current()
                 && self.records.queue_reread(hash)
             {
                 runtime.spawn(self.records.clone().reread(Arc::clone(&self.store)));
             }
-            return Ok(entry.record);
+            return Ok(entry.key);
         }
         self.meters.misses.increment(1);
         let epoch = self.records.epoch();
-        let loaded = self.store.find_key_by_hash(&hash).await?.map(Arc::new);
+        let loaded = self.store.find_key_by_hash(&hash).await?.map(|k| Arc::new(CachedKey::new(k)));
         self.records.insert_if_current(epoch, hash, loaded.clone());
         Ok(loaded)
     }
@@ -554,10 +592,10 @@ impl KeyVerifier {
         let Ok(hash) = PlainKey::hash_presented(presented) else {
             return Ok(Identified { code: KeyState::Malformed, key: None });
         };
-        let Some(record) = self.lookup(hash, instant).await? else {
+        let Some(key) = self.lookup(hash, instant).await? else {
             return Ok(Identified { code: KeyState::NotFound, key: None });
         };
-        Ok(Identified { code: record.status(now), key: Some(record) })
+        Ok(Identified { code: key.record.status(now), key: Some(key) })
     }
 
     /// The whole pipeline (stages 1–8) for `presented` at `now`, counting the
@@ -579,7 +617,7 @@ impl KeyVerifier {
     ) -> Result<Outcome, StoreError> {
         let Identified { mut code, mut key } = self.verify_at(presented, now, started).await?;
         if let (Some(org), Some(k)) = (checks.org_id, &key)
-            && k.org_id != org
+            && k.record.org_id != org
         {
             (code, key) = (KeyState::NotFound, None);
         }
@@ -588,9 +626,9 @@ impl KeyVerifier {
             return Ok(outcome);
         };
         if outcome.code == KeyState::Valid {
-            outcome.code = self.grants(&k, checks, now, &mut outcome).await?;
+            outcome.code = self.grants(&k.record, checks, now, &mut outcome).await?;
         }
-        self.count(&k, outcome.code, now);
+        self.count(&k.record, outcome.code, now);
         Ok(outcome)
     }
 

@@ -9,8 +9,7 @@ use latchkey_api_types::{Data, ErrorEnvelope, RateLimitView, VerifyKey, VerifyVi
 use latchkey_core::forward_path::AmbiguousPath;
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{KeyState, Scope, ScopeRef, ScopeSet};
-use latchkey_store::ApiKeyRecord;
-use latchkey_verify::{Checks, Outcome};
+use latchkey_verify::{CachedKey, Checks, Outcome};
 use serde::Serialize;
 
 use crate::auth::{Caller, client_ip, failed_auth, presented_credential, ratelimit_headers, refusal};
@@ -36,8 +35,8 @@ fn required_scopes(raw: &[String]) -> Result<Vec<Scope>, ApiError> {
 
 /// A key's identity in a verify answer: the fields from `keyId` to
 /// `expiresAt` of [`latchkey_api_types::VerifyView`] (a test holds the two
-/// equal). They depend only on the record, so each cached record renders
-/// them once ([`ApiKeyRecord::verify_json`]).
+/// equal). They depend only on the record, so each cached key renders
+/// them once ([`CachedKey::verify_json`]).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Identity<'a> {
@@ -53,9 +52,10 @@ struct Identity<'a> {
 /// The identity fields of an answer without a key (malformed or unknown).
 const NO_IDENTITY: &str = r#""keyId":null,"orgId":null,"projectId":null,"environment":null,"scopes":null,"ownerUserId":null,"expiresAt":null"#;
 
-/// `k`'s identity fields, rendered once per record.
-fn identity(k: &ApiKeyRecord) -> &str {
-    k.verify_json.get_or_init(|| {
+/// `cached`'s identity fields, rendered once per cached key.
+fn identity(cached: &CachedKey) -> &str {
+    let k = &cached.record;
+    cached.verify_json.get_or_init(|| {
         let fields = Identity {
             key_id: &k.id,
             org_id: &k.org_id,
@@ -264,6 +264,7 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
             h.insert(name, v);
         }
     };
+    let key = &key.record;
     set("x-latchkey-org-id", &key.org_id);
     set("x-latchkey-key-id", &key.id);
     set("x-latchkey-environment", key.environment.as_str());
@@ -303,6 +304,8 @@ fn ambiguous(why: AmbiguousPath) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use latchkey_store::ApiKeyRecord;
+
     use super::*;
 
     #[test]
@@ -344,7 +347,6 @@ mod tests {
             rotated_from: None,
             rotated_to: None,
             surface_id: None,
-            verify_json: latchkey_store::Memo::default(),
         }
     }
 
@@ -360,8 +362,8 @@ mod tests {
             reset_ms: 4_500,
             retry_after_ms: 1_000,
         };
-        let full = std::sync::Arc::new(record(Some("prj_01"), Some(1_700_000_000_123)));
-        let bare = std::sync::Arc::new(record(None, None));
+        let full = std::sync::Arc::new(CachedKey::new(record(Some("prj_01"), Some(1_700_000_000_123))));
+        let bare = std::sync::Arc::new(CachedKey::new(record(None, None)));
         let outcomes = [
             Outcome { code: KeyState::Valid, key: Some(full.clone()), ratelimit: None, remaining: Some(7) },
             Outcome { code: KeyState::RateLimited, key: Some(bare), ratelimit: Some(decision), remaining: None },
@@ -369,7 +371,7 @@ mod tests {
             Outcome { code: KeyState::Valid, key: Some(full), ratelimit: None, remaining: None },
         ];
         for o in &outcomes {
-            let k = o.key.as_deref();
+            let k = o.key.as_deref().map(|k| &k.record);
             let view = VerifyView {
                 valid: o.code == KeyState::Valid,
                 code: o.code.as_str().to_owned(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::{Environment, IssuedKey, KeyHash, KeyPrefix, KeyState, PlainKey, Role, Scope, ScopeSet};
-use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, Memo, NewApiKey, Refill, RefillInterval, Store};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, Store};
 
 use crate::fixtures::{
     HOUR, NOW, ev, event, is_conflict, logged, new_org, page, page_before, plain_key, product, project, surface, world,
@@ -100,7 +100,6 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         rotated_from: None,
         rotated_to: None,
         surface_id: Some(surface.id.clone()),
-        verify_json: Memo::default(),
     };
     assert_eq!(store.get_key(&w.org.id, &key.id).await.unwrap(), Some(expected.clone()));
     assert_eq!(store.find_key_by_hash(&plain.hash()).await.unwrap(), Some(expected.clone()));
