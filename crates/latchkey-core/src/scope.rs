@@ -129,14 +129,48 @@ impl fmt::Display for Scope {
     }
 }
 
+/// A scope serializes as its canonical text (`*`, `sandbox:*`,
+/// `agent:run`), joined on the stack (parsed names are at most 64
+/// characters) with no `String` and no formatting machinery.
+impl serde::Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (resource, action) = match self.borrowed() {
+            ScopeRef::All => return serializer.serialize_str("*"),
+            ScopeRef::Resource(r) => (r, "*"),
+            ScopeRef::Action(r, a) => (r, a),
+        };
+        let mut buf = [0u8; 160];
+        let len = resource.len() + 1 + action.len();
+        let Some(out) = buf.get_mut(..len) else {
+            return serializer.collect_str(self);
+        };
+        out[..resource.len()].copy_from_slice(resource.as_bytes());
+        out[resource.len()] = b':';
+        out[resource.len() + 1..].copy_from_slice(action.as_bytes());
+        // Joined from two `str`s and an ASCII colon: valid UTF-8.
+        match std::str::from_utf8(out) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => serializer.collect_str(self),
+        }
+    }
+}
+
 /// Scopes that are not in the catalog (or not scopes at all), by their text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown scopes: {}", .0.join(", "))]
 pub struct InvalidScopes(pub Vec<String>);
 
 /// A set of scopes held by a key, in the order given, without duplicates.
+/// It serializes as the list of its scopes' canonical text: the stored form
+/// ([`ScopeSet::from_stored`] reads it back) and the wire form.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScopeSet(Vec<Scope>);
+
+impl serde::Serialize for ScopeSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(&self.0)
+    }
+}
 
 impl ScopeSet {
     /// `["*"]`.
@@ -320,6 +354,21 @@ mod tests {
             let r = Scope::parse(required).unwrap();
             assert_eq!(h.covers(&r), allowed, "{held} covers {required}");
         }
+    }
+
+    #[test]
+    fn scopes_serialize_as_their_canonical_text() {
+        let long = "a".repeat(64);
+        let texts = ["*".to_owned(), "sandbox:*".to_owned(), "keys:verify".to_owned(), format!("{long}:{long}")];
+        let set = ScopeSet::from_scopes(texts.iter().map(|t| Scope::parse(t).unwrap()));
+        assert_eq!(serde_json::to_value(&set).unwrap(), serde_json::json!(set.to_strings()));
+        assert_eq!(set.to_strings(), texts);
+        // Longer than the stack buffer (never parsed, but constructible): the same text.
+        let huge = Scope::action(&"r".repeat(100), &"a".repeat(100));
+        assert_eq!(serde_json::to_value(&huge).unwrap(), serde_json::json!(huge.to_string()));
+        // What storage writes, it reads back.
+        let stored = serde_json::to_string(&set).unwrap();
+        assert_eq!(ScopeSet::from_stored(&serde_json::from_str::<Vec<String>>(&stored).unwrap()), set);
     }
 
     #[test]

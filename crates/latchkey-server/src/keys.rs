@@ -164,7 +164,7 @@ pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Mill
         key_hint: plain.hint(),
         environment: spec.environment,
         kind: spec.kind,
-        scopes: spec.scopes.to_strings(),
+        scopes: spec.scopes,
         owner_user_id: spec.owner_user_id,
         created_by_user_id: caller.user_id.clone(),
         created_by_key_id: caller.key().map(|k| k.id.clone()),

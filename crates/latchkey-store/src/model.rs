@@ -131,8 +131,8 @@ pub struct NewApiKey {
     pub environment: Environment,
     /// standard / restricted.
     pub kind: KeyKind,
-    /// Canonical scope strings.
-    pub scopes: Vec<String>,
+    /// Scopes (stored as their canonical text).
+    pub scopes: ScopeSet,
     /// The member who owns the key.
     pub owner_user_id: Option<String>,
     /// The user who created it (directly or through one of their keys).
@@ -162,7 +162,7 @@ impl NewApiKey {
     /// limits, credits or expiry: the bootstrap admin key of `latchkey init`
     /// (and of fixtures that need one).
     pub fn admin(plain: &latchkey_core::PlainKey, org_id: &str, user_id: &str, name: &str, now: Millis) -> Self {
-        Self::operator(plain, org_id, Some(user_id), name, vec!["*".to_owned()], now)
+        Self::operator(plain, org_id, Some(user_id), name, ScopeSet::all(), now)
     }
 
     /// A live key for `plain` with `scopes`, minted by the operator on the
@@ -174,7 +174,7 @@ impl NewApiKey {
         org_id: &str,
         owner_user_id: Option<&str>,
         name: &str,
-        scopes: Vec<String>,
+        scopes: ScopeSet,
         now: Millis,
     ) -> Self {
         Self {

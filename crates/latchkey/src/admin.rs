@@ -123,7 +123,7 @@ async fn create_service_key(args: &ServiceKeyArgs) -> anyhow::Result<()> {
     let org = store.get_org(&args.org).await?.with_context(|| format!("no organization {}", args.org))?;
     let plain = PlainKey::generate(&prefix);
     let now = now_ms();
-    let key = NewApiKey::operator(&plain, &org.id, None, name, scopes.to_strings(), now);
+    let key = NewApiKey::operator(&plain, &org.id, None, name, scopes, now);
     let details = serde_json::json!({
         "name": key.name, "scopes": key.scopes, "owner": "org", "via": "latchkey admin create-service-key",
     });
@@ -136,7 +136,7 @@ async fn create_service_key(args: &ServiceKeyArgs) -> anyhow::Result<()> {
             serde_json::json!({"keyId": key.id, "orgId": org.id, "scopes": key.scopes, "apiKey": plain.expose()})
         );
     } else {
-        println!("Service key {} of {} ({}), scopes {}", key.id, org.id, org.name, key.scopes.join(" "));
+        println!("Service key {} of {} ({}), scopes {}", key.id, org.id, org.name, key.scopes.to_strings().join(" "));
         println!();
         println!("API key (shown once; store it securely):");
         println!("  {}", plain.expose());

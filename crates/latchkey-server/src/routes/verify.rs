@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{Data, ErrorEnvelope, RateLimitView, VerifyKey, VerifyView};
 use latchkey_core::forward_path::AmbiguousPath;
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
-use latchkey_core::{KeyState, Scope, ScopeRef, ScopeSet};
+use latchkey_core::{KeyState, Scope, ScopeSet};
 use latchkey_verify::{CachedKey, Checks, Outcome};
 use serde::Serialize;
 
@@ -44,7 +44,7 @@ struct Identity<'a> {
     org_id: &'a str,
     project_id: Option<&'a str>,
     environment: &'static str,
-    scopes: Scopes<'a>,
+    scopes: &'a ScopeSet,
     owner_user_id: Option<&'a str>,
     expires_at: Option<String>,
 }
@@ -61,7 +61,7 @@ fn identity(cached: &CachedKey) -> &str {
             org_id: &k.org_id,
             project_id: k.project_id.as_deref(),
             environment: k.environment.as_str(),
-            scopes: Scopes(&k.scopes),
+            scopes: &k.scopes,
             owner_user_id: k.owner_user_id.as_deref(),
             expires_at: k.expires_at.map(to_rfc3339),
         };
@@ -95,43 +95,6 @@ fn answer(o: &Outcome) -> Result<Response, ApiError> {
     serde_json::to_writer(&mut body, &o.remaining).map_err(|e| ApiError::internal(&e))?;
     body.extend_from_slice(b"}}");
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
-}
-
-/// A key's scopes as a JSON array of strings, written without collecting
-/// them into strings first.
-struct Scopes<'a>(&'a ScopeSet);
-
-impl Serialize for Scopes<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(Collected))
-    }
-}
-
-/// One scope as its canonical text, joined on the stack (names are at most
-/// 64 characters), with no `String` and no formatting machinery.
-struct Collected<'a>(&'a Scope);
-
-impl Serialize for Collected<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (resource, action) = match self.0.borrowed() {
-            ScopeRef::All => return serializer.serialize_str("*"),
-            ScopeRef::Resource(r) => (r, "*"),
-            ScopeRef::Action(r, a) => (r, a),
-        };
-        let mut buf = [0u8; 160];
-        let len = resource.len() + 1 + action.len();
-        let Some(out) = buf.get_mut(..len) else {
-            return serializer.collect_str(self.0);
-        };
-        out[..resource.len()].copy_from_slice(resource.as_bytes());
-        out[resource.len()] = b':';
-        out[resource.len() + 1..].copy_from_slice(action.as_bytes());
-        // Joined from two `str`s and an ASCII colon: valid UTF-8.
-        match std::str::from_utf8(out) {
-            Ok(text) => serializer.serialize_str(text),
-            Err(_) => serializer.collect_str(self.0),
-        }
-    }
 }
 
 /// Who may call [`auth_check`]: a key, the forwarded request's; checked by
@@ -307,15 +270,6 @@ mod tests {
     use latchkey_store::ApiKeyRecord;
 
     use super::*;
-
-    #[test]
-    fn scopes_serialize_as_their_canonical_text() {
-        let long = "a".repeat(64);
-        let texts = ["*".to_owned(), "sandbox:*".to_owned(), "keys:verify".to_owned(), format!("{long}:{long}")];
-        let set = ScopeSet::from_scopes(texts.iter().map(|t| Scope::parse(t).unwrap()));
-        assert_eq!(serde_json::to_value(Scopes(&set)).unwrap(), serde_json::json!(set.to_strings()));
-        assert_eq!(set.to_strings(), texts);
-    }
 
     fn record(project: Option<&str>, expires_at: Option<i64>) -> ApiKeyRecord {
         ApiKeyRecord {

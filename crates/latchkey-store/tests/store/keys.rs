@@ -55,7 +55,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         key_hint: plain.hint(),
         environment: Environment::Test,
         kind: KeyKind::Restricted,
-        scopes: vec!["keys:read".into(), "projects:*".into()],
+        scopes: ScopeSet::from_scopes([Scope::action("keys", "read"), Scope::Resource("projects".into())]),
         owner_user_id: Some(w.alice.id.clone()),
         created_by_user_id: Some(w.alice.id.clone()),
         created_by_key_id: Some(w.admin_key.id.clone()),
