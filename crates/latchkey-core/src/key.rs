@@ -108,6 +108,51 @@ impl KeyPrefix {
     }
 }
 
+/// Body characters a [`DisplayPrefix`] shows. Never change: stored display
+/// prefixes hold this many.
+const DISPLAY_BODY_LEN: usize = 4;
+
+/// What may be shown to identify a key without revealing it: its prefix and
+/// the first 4 body characters (`lk_live_AbCd`), stored beside the hash.
+/// The key's [`KeyPrefix`] is a part of it ([`DisplayPrefix::prefix`]),
+/// so a rotation mints the successor under the same prefix without
+/// cutting strings. `Display` writes the stored text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayPrefix {
+    prefix: KeyPrefix,
+    /// The first body characters (base62, so ASCII).
+    head: [u8; DISPLAY_BODY_LEN],
+}
+
+impl DisplayPrefix {
+    /// Reads a stored display prefix: a well-formed key prefix followed by
+    /// 4 base62 characters.
+    pub fn parse(stored: &str) -> Result<Self, KeyFormatError> {
+        let split = stored.len().checked_sub(DISPLAY_BODY_LEN).ok_or(KeyFormatError::Malformed)?;
+        if !stored.is_char_boundary(split) {
+            return Err(KeyFormatError::Malformed);
+        }
+        let (prefix, head) = stored.split_at(split);
+        let head: [u8; DISPLAY_BODY_LEN] = head.as_bytes().try_into().map_err(|_| KeyFormatError::Malformed)?;
+        if !head.iter().all(u8::is_ascii_alphanumeric) {
+            return Err(KeyFormatError::Malformed);
+        }
+        Ok(Self { prefix: KeyPrefix::new(prefix)?, head })
+    }
+
+    /// The prefix of the key shown (`lk_live_`).
+    pub fn prefix(&self) -> &KeyPrefix {
+        &self.prefix
+    }
+}
+
+impl fmt::Display for DisplayPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.prefix.as_str())?;
+        self.head.iter().try_for_each(|&b| fmt::Write::write_char(f, char::from(b)))
+    }
+}
+
 /// A plaintext API key. It exists only between minting and the one response
 /// that shows it, or between receiving it and hashing it. `Debug` and
 /// `Display` are redacted.
@@ -205,8 +250,11 @@ impl PlainKey {
 
     /// What may be shown to identify the key: prefix plus the first 4 body
     /// characters (`lk_live_AbCd`).
-    pub fn display_prefix(&self) -> String {
-        self.text[..self.prefix_len + 4].to_owned()
+    pub fn display_prefix(&self) -> DisplayPrefix {
+        let bytes = self.text.as_bytes();
+        let mut head = [0; DISPLAY_BODY_LEN];
+        head.copy_from_slice(&bytes[self.prefix_len..self.prefix_len + DISPLAY_BODY_LEN]);
+        DisplayPrefix { prefix: KeyPrefix(self.prefix().to_owned()), head }
     }
 
     /// The last 4 characters, to tell keys apart in lists.
@@ -323,7 +371,8 @@ mod tests {
         assert!(s.starts_with("lk_live_"));
         assert_eq!(s.len(), "lk_live_".len() + BODY_LEN + CHECK_LEN);
         assert_eq!(k.environment(), Some(Environment::Live));
-        assert_eq!(k.display_prefix().len(), "lk_live_".len() + 4);
+        assert_eq!(k.display_prefix().to_string(), &s[.."lk_live_".len() + 4]);
+        assert_eq!(k.display_prefix().prefix().as_str(), "lk_live_");
         assert_eq!(k.hint(), &s[s.len() - 4..]);
         let t = PlainKey::generate(&KeyPrefix::branded("lk", Environment::Test).unwrap());
         assert_eq!(t.environment(), Some(Environment::Test));
@@ -366,6 +415,21 @@ mod tests {
             text.extend_from_slice(&checksum(&body));
             let text = String::from_utf8_lossy(&text).into_owned();
             assert_eq!(PlainKey::hash_presented(&text).err(), Some(KeyFormatError::Malformed), "{text}");
+        }
+    }
+
+    #[test]
+    fn display_prefixes_round_trip_through_storage() {
+        for prefix in [live(), KeyPrefix::new("ak_").unwrap(), KeyPrefix::branded("rt", Environment::Test).unwrap()] {
+            let shown = PlainKey::generate(&prefix).display_prefix();
+            let stored = shown.to_string();
+            assert_eq!(stored.len(), prefix.as_str().len() + DISPLAY_BODY_LEN);
+            let read = DisplayPrefix::parse(&stored).unwrap();
+            assert_eq!(read, shown);
+            assert_eq!(read.prefix(), &prefix);
+        }
+        for bad in ["", "abcd", "lk_live_", "lk_live_AbC", "lk_live_Ab-d", "LK_live_AbCd", "lk_live_Abcé", "_AbCd"] {
+            assert!(DisplayPrefix::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -23,7 +23,7 @@ pub mod text;
 pub mod time_fmt;
 
 pub use duration::{DurationError, parse_duration};
-pub use key::{Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
+pub use key::{DisplayPrefix, Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
 pub use key_state::{IssuedKey, KeyState};
 pub use role::Role;
 pub use scope::{Catalog, InvalidScopes, MAX_SCOPES, RESERVED, Scope, ScopeRef, ScopeSet};

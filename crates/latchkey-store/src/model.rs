@@ -1,7 +1,7 @@
 //! Records as stored and loaded.
 
 use latchkey_core::time_fmt::Millis;
-use latchkey_core::{Environment, KeyHash, Role, ScopeSet};
+use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub struct NewApiKey {
     /// SHA-256 of the key.
     pub hash: KeyHash,
     /// Prefix plus the first 4 body characters.
-    pub key_prefix: String,
+    pub key_prefix: DisplayPrefix,
     /// Last 4 characters.
     pub key_hint: String,
     /// live / test.
@@ -292,7 +292,7 @@ pub struct ApiKeyRecord {
     /// SHA-256 of the key.
     pub hash: KeyHash,
     /// Prefix plus the first 4 body characters.
-    pub key_prefix: String,
+    pub key_prefix: DisplayPrefix,
     /// Last 4 characters.
     pub key_hint: String,
     /// live / test.

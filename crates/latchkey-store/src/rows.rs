@@ -100,6 +100,7 @@ macro_rules! row_readers {
         pub(crate) fn record(r: &$row) -> $crate::StoreResult<$crate::ApiKeyRecord> {
             let corrupt = |what: &str| $crate::StoreError::Corrupt(format!("api_keys.{what}"));
             let hash: Vec<u8> = r.get("key_hash");
+            let key_prefix: String = r.get("key_prefix");
             let scopes: String = r.get("scopes");
             let env: String = r.get("environment");
             let kind: String = r.get("kind");
@@ -119,7 +120,7 @@ macro_rules! row_readers {
                 project_id: r.get("project_id"),
                 name: r.get("name"),
                 hash: ::latchkey_core::KeyHash::from_bytes(&hash).ok_or_else(|| corrupt("key_hash"))?,
-                key_prefix: r.get("key_prefix"),
+                key_prefix: ::latchkey_core::DisplayPrefix::parse(&key_prefix).map_err(|_| corrupt("key_prefix"))?,
                 key_hint: r.get("key_hint"),
                 environment: ::latchkey_core::Environment::parse(&env).ok_or_else(|| corrupt("environment"))?,
                 kind: match kind.as_str() {

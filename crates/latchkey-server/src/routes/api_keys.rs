@@ -45,7 +45,7 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
     ApiKeyView {
         id: k.id.clone(),
         name: k.name.clone(),
-        key_prefix: k.key_prefix.clone(),
+        key_prefix: k.key_prefix.to_string(),
         key_hint: k.key_hint.clone(),
         scopes: k.scopes.to_strings(),
         project_id: k.project_id.clone(),
@@ -429,9 +429,6 @@ pub async fn rotate(
         }
         None => 0,
     };
-    let prefix_text = &old.key_prefix[..old.key_prefix.len().saturating_sub(4)];
-    let prefix = KeyPrefix::new(prefix_text)
-        .map_err(|_| ApiError::internal(&std::io::Error::other("stored key prefix is invalid")))?;
     let spec = KeySpec {
         org_id: old.org_id.clone(),
         project_id: old.project_id.clone(),
@@ -449,7 +446,7 @@ pub async fn rotate(
         rotated_from: Some(old.id.clone()),
         surface_id: old.surface_id.clone(),
     };
-    let minted = mint(&prefix, spec, &caller, now)?;
+    let minted = mint(old.key_prefix.prefix(), spec, &caller, now)?;
     let details = json!({"newKeyId": minted.record.id, "gracePeriodMs": grace});
     let event = audit.event_by(&caller, "api_key.rotate", Some(("api_key", &old.id)), &details);
     let new = state

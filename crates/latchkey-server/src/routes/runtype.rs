@@ -307,7 +307,7 @@ pub async fn create_surface_key(
         surface_id: surface.id,
         name,
         key: minted.plain.expose().to_owned(),
-        key_prefix: stored.key_prefix.clone(),
+        key_prefix: stored.key_prefix.to_string(),
         key_hint: Some(stored.key_hint.clone()),
         scopes: given,
         rate_limit_per_minute: stored.rate_limit_per_minute,

@@ -278,7 +278,7 @@ mod tests {
             project_id: project.map(Into::into),
             name: "n".into(),
             hash: latchkey_core::KeyHash::of("lk_test_x"),
-            key_prefix: "lk_test_abcd".into(),
+            key_prefix: latchkey_core::DisplayPrefix::parse("lk_test_abcd").unwrap(),
             key_hint: "wxyz".into(),
             environment: latchkey_core::Environment::Test,
             kind: latchkey_store::KeyKind::Standard,

@@ -32,7 +32,7 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgre
     .bind(&k.project_id)
     .bind(&k.name)
     .bind(k.hash.as_bytes().as_slice())
-    .bind(&k.key_prefix)
+    .bind(k.key_prefix.to_string())
     .bind(&k.key_hint)
     .bind(k.environment.as_str())
     .bind(k.kind.as_str())
