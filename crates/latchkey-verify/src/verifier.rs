@@ -1,0 +1,238 @@
+//! The verifier: its settings, its state, and the pipeline a presented key
+//! goes through (stages 1–2 and 5–8 of the [crate documentation](crate);
+//! the cache of stages 3–4 is `cache.rs`).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use latchkey_core::time_fmt::{Millis, start_of_day, start_of_month};
+use latchkey_core::{IssuedKey, KeyState, PlainKey};
+use latchkey_store::{ApiKeyRecord, RefillInterval, Spend, Store, StoreError};
+
+use crate::cache::Records;
+use crate::outcome::{Checks, Identified, Outcome};
+use crate::ratelimit::{Limits, RateDecision, RateLimiter};
+use crate::shared_limits::RedisLimiter;
+use crate::usage::Pending;
+
+/// Verifier settings.
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// How long a cached record (or a negative entry) may be served without
+    /// re-reading storage: the last-resort bound on staleness, should a
+    /// change escape both the invalidations and the change log
+    /// ([`KeyVerifier::follow_changes`]), which normally show it within a
+    /// second.
+    pub cache_ttl: Duration,
+    /// Most records kept.
+    pub cache_capacity: u64,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        Self { cache_ttl: Duration::from_secs(300), cache_capacity: 1_000_000 }
+    }
+}
+
+/// The verifier: cache, negative cache, rate limits, credits and
+/// write-behind usage.
+pub struct KeyVerifier {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) records: Records,
+    pub(crate) capacity: u64,
+    pub(crate) limiter: RateLimiter,
+    /// Limits shared across nodes (Redis), if configured; `limiter` is the
+    /// fallback while Redis is unreachable.
+    pub(crate) shared: Option<RedisLimiter>,
+    /// Until when (ms) the next fallback warning is suppressed.
+    pub(crate) fallback_warned_until: std::sync::atomic::AtomicI64,
+    /// Usage not yet written.
+    pub(crate) pending: Mutex<Pending>,
+    /// The `lastUsedAt` this node wrote last per key, within the last
+    /// [`LAST_USED_PRECISION_MS`](crate::LAST_USED_PRECISION_MS): a busy
+    /// key's value is rewritten once a minute, not on every flush.
+    pub(crate) last_written: Mutex<HashMap<String, Millis>>,
+    pub(crate) meters: Meters,
+}
+
+/// The verifier's metrics, registered once: on the hot path each is one
+/// atomic add, not a registry lookup. Registered with whatever recorder is
+/// installed when the verifier is built (none: they count nowhere).
+pub(crate) struct Meters {
+    pub(crate) hits: metrics::Counter,
+    pub(crate) misses: metrics::Counter,
+    pub(crate) outcomes: [metrics::Counter; KeyState::ALL.len()],
+    pub(crate) duration: metrics::Histogram,
+    pub(crate) rejections: metrics::Counter,
+    pub(crate) fallbacks: metrics::Counter,
+}
+
+impl Meters {
+    fn new() -> Self {
+        Self {
+            hits: metrics::counter!("latchkey_key_cache_hits_total"),
+            misses: metrics::counter!("latchkey_key_cache_misses_total"),
+            outcomes: KeyState::ALL.map(|c| metrics::counter!("latchkey_verify_total", "outcome" => c.as_str())),
+            duration: metrics::histogram!("latchkey_verify_duration_seconds"),
+            rejections: metrics::counter!("latchkey_ratelimit_rejections_total"),
+            fallbacks: metrics::counter!("latchkey_ratelimit_fallback_total"),
+        }
+    }
+}
+
+impl std::fmt::Debug for KeyVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVerifier").field("cached", &self.cached()).finish_non_exhaustive()
+    }
+}
+
+impl KeyVerifier {
+    /// A verifier over `store`.
+    pub fn new(store: Arc<dyn Store>, config: &VerifierConfig) -> Self {
+        Self {
+            store,
+            records: Records::new(config),
+            capacity: config.cache_capacity,
+            limiter: RateLimiter::new(),
+            shared: None,
+            fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
+            pending: Mutex::default(),
+            last_written: Mutex::new(HashMap::new()),
+            meters: Meters::new(),
+        }
+    }
+
+    /// Enforces rate limits through `shared` (Redis), so every node using it
+    /// shares one count per key.
+    #[must_use]
+    pub fn with_shared_limits(mut self, shared: RedisLimiter) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// The shared limiter, if any (for readiness checks).
+    pub fn shared_limits(&self) -> Option<&RedisLimiter> {
+        self.shared.as_ref()
+    }
+
+    /// The rate-limit decision for a request of `key_id`: shared (Redis)
+    /// when configured and reachable, else this node's own. A Redis failure
+    /// never means "no limit": the node limits alone, logs a warning (at
+    /// most every 10 s) and counts `latchkey_ratelimit_fallback_total`.
+    async fn rate_decision(&self, key_id: &str, limits: Limits, now: Millis) -> Option<RateDecision> {
+        if let Some(shared) = &self.shared {
+            match shared.check(key_id, limits, now).await {
+                Ok(decision) => return decision,
+                Err(e) => {
+                    self.meters.fallbacks.increment(1);
+                    if now >= self.fallback_warned_until.swap(now + 10_000, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "shared rate limits unavailable; limiting on this node alone");
+                    }
+                }
+            }
+        }
+        self.limiter.check(key_id, limits, now)
+    }
+
+    /// Stages 1–5: who the key is and whether it is usable at `now`. Does not
+    /// count usage or apply limits; see [`KeyVerifier::check`].
+    pub async fn verify(&self, presented: &str, now: Millis) -> Result<Identified, StoreError> {
+        self.verify_at(presented, now, Instant::now()).await
+    }
+
+    /// [`KeyVerifier::verify`] with the monotonic time of the request too
+    /// (one clock read serves the cache deadlines and the timing metric).
+    async fn verify_at(&self, presented: &str, now: Millis, instant: Instant) -> Result<Identified, StoreError> {
+        let Ok(hash) = PlainKey::hash_presented(presented) else {
+            return Ok(Identified { code: KeyState::Malformed, key: None });
+        };
+        let Some(key) = self.lookup(hash, instant).await? else {
+            return Ok(Identified { code: KeyState::NotFound, key: None });
+        };
+        Ok(Identified { code: key.record.status(now), key: Some(key) })
+    }
+
+    /// The whole pipeline (stages 1–8) for `presented` at `now`, counting the
+    /// outcome in the key's usage.
+    pub async fn check(&self, presented: &str, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
+        let started = Instant::now();
+        let outcome = self.check_inner(presented, checks, now, started).await?;
+        self.meters.outcomes[outcome.code.index()].increment(1);
+        self.meters.duration.record(started.elapsed().as_secs_f64());
+        Ok(outcome)
+    }
+
+    async fn check_inner(
+        &self,
+        presented: &str,
+        checks: &Checks<'_>,
+        now: Millis,
+        started: Instant,
+    ) -> Result<Outcome, StoreError> {
+        let Identified { mut code, mut key } = self.verify_at(presented, now, started).await?;
+        if let (Some(org), Some(k)) = (checks.org_id, &key)
+            && k.record.org_id != org
+        {
+            (code, key) = (KeyState::NotFound, None);
+        }
+        let mut outcome = Outcome { code, key, ratelimit: None, remaining: None };
+        let Some(k) = outcome.key.clone() else {
+            return Ok(outcome);
+        };
+        if outcome.code == KeyState::Valid {
+            outcome.code = self.grants(&k.record, checks, now, &mut outcome).await?;
+        }
+        self.count(&k.record, outcome.code, now);
+        Ok(outcome)
+    }
+
+    /// Stages 6–8 for a key that is otherwise valid.
+    async fn grants(
+        &self,
+        k: &ApiKeyRecord,
+        checks: &Checks<'_>,
+        now: Millis,
+        out: &mut Outcome,
+    ) -> Result<KeyState, StoreError> {
+        if !checks.scopes.iter().all(|s| k.allows(s)) {
+            return Ok(KeyState::InsufficientScope);
+        }
+        if let (Some(want), Some(bound)) = (checks.project_id, &k.project_id)
+            && want != bound
+        {
+            return Ok(KeyState::InsufficientScope);
+        }
+        let limits = Limits {
+            per_minute: k.rate_limit_per_minute.and_then(|l| u32::try_from(l).ok()),
+            per_day: k.rate_limit_per_day.and_then(|l| u32::try_from(l).ok()),
+        };
+        if let Some(decision) = self.rate_decision(&k.id, limits, now).await {
+            out.ratelimit = Some(decision);
+            if !decision.allowed {
+                self.meters.rejections.increment(1);
+                return Ok(KeyState::RateLimited);
+            }
+        }
+        if checks.cost > 0 && k.remaining.is_some() {
+            let period_start = k.refill.map(|r| match r.interval {
+                RefillInterval::Daily => start_of_day(now),
+                RefillInterval::Monthly => start_of_month(now),
+            });
+            match self.store.spend_credits(&k.id, checks.cost, now, period_start).await? {
+                Spend::Spent(left) => out.remaining = Some(left),
+                Spend::Exhausted => {
+                    out.remaining = Some(0);
+                    return Ok(KeyState::UsageExceeded);
+                }
+            }
+        }
+        Ok(KeyState::Valid)
+    }
+
+    /// Forgets a key's rate-limit state (its limits changed).
+    pub fn reset_limits(&self, key_id: &str) {
+        self.limiter.forget(key_id);
+    }
+}
