@@ -295,6 +295,8 @@ impl KeyHash {
     }
 
     /// The hash as four words, for the comparisons and hashing below.
+    /// Inlined: the cache hashes and compares a hash on every lookup.
+    #[inline]
     fn words(&self) -> [u64; 4] {
         let mut words = [0; 4];
         for (w, chunk) in words.iter_mut().zip(self.0.chunks_exact(8)) {

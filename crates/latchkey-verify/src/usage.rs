@@ -54,6 +54,7 @@ impl Pending {
     }
 
     /// The entry of `hash`, created (and queued) with `make` if absent.
+    #[inline]
     fn entry(&mut self, hash: KeyHash, make: impl FnOnce() -> KeyPending) -> &mut KeyPending {
         match self.map.entry(hash) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
@@ -87,6 +88,7 @@ impl KeyPending {
     }
 
     /// Adds `counts` for `day`.
+    #[inline]
     fn add(&mut self, day: i64, counts: &Counts) {
         let slot = if day == self.day {
             &mut self.counts
