@@ -1,0 +1,286 @@
+//! API keys: what is inserted, what is read back (with the owner's
+//! details), changes, credits and usage counts.
+
+use latchkey_core::time_fmt::Millis;
+use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
+
+/// Whether a key has the full power of its owner or a restricted set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A normal key.
+    Standard,
+    /// A restricted key (Runloop `rk_`).
+    Restricted,
+}
+
+impl KeyKind {
+    /// Stored form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+/// A key to insert. Holds the hash, never the plaintext.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// `key_…`
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// Optional project.
+    pub project_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// Prefix plus the first 4 body characters.
+    pub key_prefix: DisplayPrefix,
+    /// Last 4 characters.
+    pub key_hint: String,
+    /// live / test.
+    pub environment: Environment,
+    /// standard / restricted.
+    pub kind: KeyKind,
+    /// Scopes (stored as their canonical text).
+    pub scopes: ScopeSet,
+    /// The member who owns the key.
+    pub owner_user_id: Option<String>,
+    /// The user who created it (directly or through one of their keys).
+    pub created_by_user_id: Option<String>,
+    /// The key that created it, if created with a key.
+    pub created_by_key_id: Option<String>,
+    /// Requests per minute, if limited.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day, if limited.
+    pub rate_limit_per_day: Option<i64>,
+    /// Expiry, if any.
+    pub expires_at: Option<Millis>,
+    /// Usage credits left, if the key has a credit budget.
+    pub remaining: Option<i64>,
+    /// Periodic credit refill.
+    pub refill: Option<Refill>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// The key this one replaced (rotation).
+    pub rotated_from: Option<String>,
+    /// The Runtype surface the key belongs to, if any.
+    pub surface_id: Option<String>,
+}
+
+impl NewApiKey {
+    /// A live `*` key for `plain`, owned and created by `user_id`, with no
+    /// limits, credits or expiry: the bootstrap admin key of `latchkey init`
+    /// (and of fixtures that need one).
+    pub fn admin(plain: &latchkey_core::PlainKey, org_id: &str, user_id: &str, name: &str, now: Millis) -> Self {
+        Self::operator(plain, org_id, Some(user_id), name, ScopeSet::all(), now)
+    }
+
+    /// A live key for `plain` with `scopes`, minted by the operator on the
+    /// command line (`latchkey init`, `latchkey admin create-service-key`):
+    /// owned and created by `owner_user_id` (organization-owned if `None`),
+    /// with no limits, credits or expiry.
+    pub fn operator(
+        plain: &latchkey_core::PlainKey,
+        org_id: &str,
+        owner_user_id: Option<&str>,
+        name: &str,
+        scopes: ScopeSet,
+        now: Millis,
+    ) -> Self {
+        Self {
+            id: latchkey_core::id::new_id(latchkey_core::id::IdKind::Key),
+            org_id: org_id.to_owned(),
+            project_id: None,
+            name: name.to_owned(),
+            hash: plain.hash(),
+            key_prefix: plain.display_prefix(),
+            key_hint: plain.hint(),
+            environment: Environment::Live,
+            kind: KeyKind::Standard,
+            scopes,
+            owner_user_id: owner_user_id.map(str::to_owned),
+            created_by_user_id: owner_user_id.map(str::to_owned),
+            created_by_key_id: None,
+            rate_limit_per_minute: None,
+            rate_limit_per_day: None,
+            expires_at: None,
+            remaining: None,
+            refill: None,
+            created_at: now,
+            rotated_from: None,
+            surface_id: None,
+        }
+    }
+}
+
+/// How often credits are refilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefillInterval {
+    /// At 00:00 UTC every day.
+    Daily,
+    /// At 00:00 UTC on the first day of every month.
+    Monthly,
+}
+
+impl RefillInterval {
+    /// Stored and wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::Monthly => "monthly",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "daily" => Some(Self::Daily),
+            "monthly" => Some(Self::Monthly),
+            _ => None,
+        }
+    }
+}
+
+/// A credit refill: `remaining` is set back to `amount` at the start of
+/// every `interval` (on the first spend in that period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    /// Credits after a refill.
+    pub amount: i64,
+    /// When.
+    pub interval: RefillInterval,
+}
+
+/// Changes to a key; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New per-minute limit.
+    pub rate_limit_per_minute: Option<Option<i64>>,
+    /// New per-day limit.
+    pub rate_limit_per_day: Option<Option<i64>>,
+    /// New credit balance.
+    pub remaining: Option<Option<i64>>,
+    /// New refill rule.
+    pub refill: Option<Option<Refill>>,
+}
+
+/// The result of spending credits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Spent; this many are left.
+    Spent(i64),
+    /// Not enough credits; nothing was spent.
+    Exhausted,
+}
+
+/// Verification count of one key, day and outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    /// The key.
+    pub key_id: String,
+    /// UTC date `YYYY-MM-DD`.
+    pub day: String,
+    /// The verification's code (`VALID`, `REVOKED`, …, [`latchkey_core::KeyState::as_str`]).
+    pub outcome: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// A stored key with its owner's details, as the API and the verifier see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// `key_…`
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// Optional project.
+    pub project_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// Prefix plus the first 4 body characters.
+    pub key_prefix: DisplayPrefix,
+    /// Last 4 characters.
+    pub key_hint: String,
+    /// live / test.
+    pub environment: Environment,
+    /// standard / restricted.
+    pub kind: KeyKind,
+    /// Scopes (parsed once when the record is loaded).
+    pub scopes: ScopeSet,
+    /// The member who owns the key.
+    pub owner_user_id: Option<String>,
+    /// Owner's email.
+    pub owner_email: Option<String>,
+    /// Owner's display name.
+    pub owner_display_name: Option<String>,
+    /// Owner's current role in the key's organization; `None` if the owner
+    /// is no longer a member (the key is then disabled).
+    pub owner_role: Option<Role>,
+    /// The user who created it.
+    pub created_by_user_id: Option<String>,
+    /// The key that created it.
+    pub created_by_key_id: Option<String>,
+    /// Requests per minute, if limited.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per day, if limited.
+    pub rate_limit_per_day: Option<i64>,
+    /// Expiry, if any.
+    pub expires_at: Option<Millis>,
+    /// Usage credits left when the record was read (the live balance is in
+    /// storage; a cached copy may be stale).
+    pub remaining: Option<i64>,
+    /// Periodic credit refill.
+    pub refill: Option<Refill>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+    /// Last successful use (written behind; may lag by a flush interval).
+    pub last_used_at: Option<Millis>,
+    /// Revocation time; in the future while a rotation grace period runs.
+    pub revoked_at: Option<Millis>,
+    /// Predecessor (rotation).
+    pub rotated_from: Option<String>,
+    /// Successor (rotation).
+    pub rotated_to: Option<String>,
+    /// The Runtype surface the key belongs to, if any.
+    pub surface_id: Option<String>,
+}
+
+impl latchkey_core::IssuedKey for ApiKeyRecord {
+    fn revoked_at(&self) -> Option<Millis> {
+        self.revoked_at
+    }
+
+    fn expires_at(&self) -> Option<Millis> {
+        self.expires_at
+    }
+
+    fn has_owner(&self) -> bool {
+        self.owner_user_id.is_some()
+    }
+
+    fn owner_role(&self) -> Option<Role> {
+        self.owner_role
+    }
+
+    fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+}
+
+/// Which keys to list.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    /// Only keys owned by this user.
+    pub owner_user_id: Option<String>,
+    /// Only keys of this project.
+    pub project_id: Option<String>,
+}

@@ -1,0 +1,25 @@
+//! Records as stored and loaded, one file per resource; all re-exported
+//! at the crate root.
+
+mod audit;
+mod keys;
+mod people;
+mod projects;
+mod secrets;
+mod ssh;
+
+pub use audit::*;
+pub use keys::*;
+pub use people::*;
+pub use projects::*;
+pub use secrets::*;
+pub use ssh::*;
+
+/// A page request: at most `limit` items with ids below `before`.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Items per page (1..=100).
+    pub limit: u32,
+    /// Cursor: the last id of the previous page.
+    pub before: Option<String>,
+}

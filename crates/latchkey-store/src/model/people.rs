@@ -1,0 +1,123 @@
+//! Organizations and the people in them: users, memberships, login
+//! sessions and invitations.
+
+use latchkey_core::time_fmt::Millis;
+use latchkey_core::{KeyHash, Role};
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    /// `org_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Unique URL-safe name.
+    pub slug: String,
+    /// Policy: members may list every key of the organization.
+    pub members_see_all_keys: bool,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A new organization.
+pub type NewOrg = Org;
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `usr_…`
+    pub id: String,
+    /// Lowercased email.
+    pub email: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A new user.
+pub type NewUser = User;
+
+/// Changes to an organization; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New slug.
+    pub slug: Option<String>,
+    /// New key-visibility policy.
+    pub members_see_all_keys: Option<bool>,
+}
+
+/// A person's membership of an organization, with the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The person.
+    pub user: User,
+    /// Their role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: Millis,
+}
+
+/// A login session. Only the token's SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `ses_…`
+    pub id: String,
+    /// Whose session.
+    pub user_id: String,
+    /// SHA-256 of the `lks_…` token.
+    pub token_hash: KeyHash,
+    /// The organization requests act in when they name none.
+    pub current_org_id: Option<String>,
+    /// Client address at login.
+    pub ip: Option<String>,
+    /// `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// Login time.
+    pub created_at: Millis,
+    /// End of validity.
+    pub expires_at: Millis,
+    /// Last authenticated request (minute precision).
+    pub last_used_at: Option<Millis>,
+    /// Logout or revocation time.
+    pub revoked_at: Option<Millis>,
+}
+
+/// An invitation to join an organization. Only the token's SHA-256 is
+/// stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// `inv_…`
+    pub id: String,
+    /// The organization to join.
+    pub org_id: String,
+    /// Lowercased email of the invited person.
+    pub email: String,
+    /// Role given on acceptance.
+    pub role: Role,
+    /// SHA-256 of the `lki_…` token.
+    pub token_hash: KeyHash,
+    /// Who invited.
+    pub invited_by: Option<String>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// End of validity.
+    pub expires_at: Millis,
+    /// Acceptance time.
+    pub accepted_at: Option<Millis>,
+    /// Revocation time.
+    pub revoked_at: Option<Millis>,
+}
+
+/// Why accepting an invitation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// Unknown, used, revoked or expired.
+    NotFound,
+    /// The accepting user's email is not the invited one.
+    WrongUser,
+    /// Already a member.
+    AlreadyMember,
+}
