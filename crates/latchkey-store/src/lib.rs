@@ -10,17 +10,15 @@
 //! Two adapters: [`sqlite::SqliteStore`], one embedded database file for a
 //! single node, and [`postgres::PgStore`], a PostgreSQL database shared by
 //! several nodes (which also carries key-cache invalidations between them).
-//! SQL is written to run nearly unchanged on both (`$n` placeholders,
-//! epoch-millisecond integers, text ids, `RETURNING`); the PostgreSQL
-//! adapter differs where locking, JSON batches and types require it.
+//! Both are [`sql::SqlStore`] over a [`sql::Dialect`]: the SQL is written
+//! once ([`sql`]), and each dialect holds only what differs (transactions,
+//! locks, batch upserts, the change log, notifications).
 
 mod error;
 pub mod files;
 mod model;
 #[macro_use]
-mod rows;
-#[macro_use]
-mod secrets_sql;
+pub mod sql;
 pub mod postgres;
 pub mod sqlite;
 
@@ -34,32 +32,6 @@ pub use model::*;
 /// The [`StoreError::Conflict`] reason when a change would leave an
 /// organization without an admin.
 pub const LAST_ADMIN: &str = "last_admin";
-
-/// The statement appending an [`AuditEvent`], the same on both backends
-/// (bind the fields in declaration order).
-const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, action, target_type, \
-     target_id, ip, request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
-/// Spends `$2` credits at `$3` (refilling first if the last refill is
-/// before `$4`) from the balance key `$1` spends from: the end of its
-/// rotation chain (the key itself unless rotated). The same statement on
-/// both backends; it returns the balance left, or no row when there is not
-/// enough (or the chain's end was rotated meanwhile: `rotated_to IS NULL`
-/// is re-checked against the locked row, so a balance a rotation has just
-/// handed over is never spent twice).
-const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
-       SELECT id, rotated_to, 0 FROM api_keys WHERE id = $1 \
-       UNION ALL \
-       SELECT k.id, k.rotated_to, c.depth + 1 FROM api_keys k JOIN chain c ON k.id = c.next WHERE c.depth < 64) \
-     UPDATE api_keys SET \
-       remaining = (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-                    THEN refill_amount ELSE remaining END) - $2, \
-       refilled_at = CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-                    THEN $3 ELSE refilled_at END \
-     WHERE id = (SELECT id FROM chain WHERE next IS NULL) AND rotated_to IS NULL AND remaining IS NOT NULL \
-       AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-            THEN refill_amount ELSE remaining END) >= $2 \
-     RETURNING remaining";
 
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -10,42 +10,27 @@
 //! PostgreSQL re-checks against the latest row version when it had to wait.
 //!
 //! Key-cache invalidations travel between nodes with `NOTIFY` on the
-//! `latchkey_keys` channel.
+//! `latchkey_keys` channel (`notify.rs`).
+//!
+//! The queries are [`crate::sql`]'s; this module holds only what is
+//! PostgreSQL's own: connecting (and creating the database), the table
+//! locks, the batch statements, the change-log cursor and notifications.
 
-mod keys;
-mod orgs;
-mod people;
-mod products;
-mod projects;
-mod secrets;
+mod notify;
 
-/// The shared row readers (`crate::rows`) for PostgreSQL rows.
-mod rows {
-    row_readers!(sqlx::postgres::PgRow);
-}
-
-use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Executor as _};
 
 use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
 
-use crate::{ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, Page, PoolStats, Store, StoreResult};
-
-/// The `NOTIFY` channel carrying key-cache invalidations.
-const CHANNEL: &str = "latchkey_keys";
-
-/// Hashes per notification: 64 hex digits and a comma each, so a payload
-/// stays well below PostgreSQL's 8,000-byte limit (here at most 6,499 bytes).
-const HASHES_PER_NOTIFICATION: usize = 100;
-
-/// First and longest wait before the invalidation listener reconnects.
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+use crate::sql::{Dialect, SqlStore, Tx, record};
+use crate::{
+    ApiKeyRecord, ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, StoreError, StoreResult, UsageCount,
+};
 
 /// SQLSTATE `invalid_catalog_name`: the database does not exist.
 const UNDEFINED_DATABASE: &str = "3D000";
@@ -57,9 +42,98 @@ const UNIQUE_VIOLATION: &str = "23505";
 const OBJECT_IN_USE: &str = "55006";
 
 /// The PostgreSQL store.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
+pub type PgStore = SqlStore<Postgres>;
+
+/// The PostgreSQL dialect.
+#[derive(Debug, Clone, Copy)]
+pub enum Postgres {}
+
+driver_impls!(PgArguments, PgRow);
+
+impl Dialect for Postgres {
+    type Db = sqlx::Postgres;
+    type Args = PgArguments;
+    type Row = PgRow;
+    type State = ();
+
+    const NAME: &'static str = "postgres";
+    const ROW_LOCKS: bool = true;
+    // Blocks every other writer of `orgs` (another bootstrap, a sign-up)
+    // until the transaction ends.
+    const BOOTSTRAP_LOCK: Option<&'static str> = Some("LOCK TABLE orgs IN SHARE ROW EXCLUSIVE MODE");
+    // No data key may be added while the re-wrap runs (readers go on).
+    const REWRAP_LOCK: Option<&'static str> = Some("LOCK TABLE org_data_keys IN SHARE ROW EXCLUSIVE MODE");
+
+    run_queries!();
+
+    /// A plain `READ COMMITTED` transaction: statements lock the rows they
+    /// decide on ([`Dialect::ROW_LOCKS`]) or decide in one conditional
+    /// statement.
+    async fn begin_write(pool: &PgPool) -> StoreResult<Tx<Self>> {
+        Ok(pool.begin().await?)
+    }
+
+    async fn find_keys_by_hashes(store: &PgStore, hashes: &[KeyHash]) -> StoreResult<Vec<ApiKeyRecord>> {
+        let raw: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+        let rows =
+            sqlx::query(concat!(select_keys!(), "WHERE k.key_hash = ANY($1)")).bind(raw).fetch_all(&store.pool).await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// `lastUsedAt` values, then counts: one statement each.
+    async fn record_key_usage(
+        store: &PgStore,
+        last_used: &[(String, Millis)],
+        counts: &[UsageCount],
+    ) -> StoreResult<()> {
+        if !last_used.is_empty() {
+            write_last_used(&store.pool, last_used).await?;
+        }
+        if !counts.is_empty() {
+            write_usage(&store.pool, counts).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish_invalidation(store: &PgStore, hashes: &[KeyHash]) -> StoreResult<()> {
+        notify::publish(store, hashes).await
+    }
+
+    /// Returns only when the pool has been closed (the process is ending).
+    async fn watch_invalidations(store: &PgStore, sink: InvalidationSink) -> StoreResult<()> {
+        notify::watch(store, &sink).await
+    }
+
+    /// The oldest transaction id still running: every log entry of an older
+    /// transaction is committed (or gone with a rollback), and every later
+    /// one has a transaction id at least this.
+    async fn key_changes_cursor(store: &PgStore) -> StoreResult<ChangeCursor> {
+        let (xmin,): (i64,) = sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(&store.pool)
+            .await?;
+        Ok(ChangeCursor(xmin))
+    }
+
+    /// Entries of the transactions that finished since `cursor`: those
+    /// from `cursor` up to (not including) the oldest still running.
+    async fn key_changes(store: &PgStore, cursor: ChangeCursor) -> StoreResult<(Invalidation, ChangeCursor)> {
+        let rows: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+            "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
+             SELECT s.xmin::text::bigint, c.key_hash FROM s LEFT JOIN LATERAL ( \
+               SELECT key_hash FROM key_changes \
+               WHERE tx >= $1::text::xid8 AND tx < s.xmin ORDER BY tx LIMIT $2) c ON true",
+        )
+        .bind(cursor.0.to_string())
+        .bind(crate::KEY_CHANGES_LIMIT)
+        .fetch_all(&store.pool)
+        .await?;
+        let next = ChangeCursor(rows.first().map_or(cursor.0, |(xmin, _)| *xmin));
+        let hashes: Vec<&Vec<u8>> = rows.iter().filter_map(|(_, h)| h.as_ref()).collect();
+        if hashes.len() > MAX_KEY_CHANGES {
+            return Ok((Invalidation::All, next));
+        }
+        Ok((Invalidation::Keys(crate::change_log_hashes(hashes.into_iter())?), next))
+    }
 }
 
 impl PgStore {
@@ -84,14 +158,7 @@ impl PgStore {
         // before it reads `_sqlx_migrations`, so one node migrates while the
         // others wait, then find nothing left to do.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
-    }
-
-    /// Opens a listener on the invalidation channel.
-    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
-        Ok(listener)
+        Ok(Self { pool, state: () })
     }
 }
 
@@ -138,220 +205,52 @@ async fn create_database(options: &PgConnectOptions) -> StoreResult<()> {
     Ok(result?)
 }
 
-/// Lowercase hex of a hash.
-fn hex(hash: &KeyHash) -> String {
-    let mut s = String::with_capacity(64);
-    for b in hash.as_bytes() {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// A hash from 64 hex digits.
-fn parse_hex(s: &str) -> Option<KeyHash> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let bytes = (0..32).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>()?;
-    KeyHash::from_bytes(&bytes)
-}
-
-/// Notification payloads for `hashes`: comma-separated lowercase hex, at
-/// most [`HASHES_PER_NOTIFICATION`] each.
-fn payloads(hashes: &[KeyHash]) -> Vec<String> {
-    hashes.chunks(HASHES_PER_NOTIFICATION).map(|c| c.iter().map(hex).collect::<Vec<_>>().join(",")).collect()
-}
-
-/// The hashes of a notification payload (comma-separated hex); garbage is
-/// skipped with a warning.
-fn parse_payload(payload: &str) -> Vec<KeyHash> {
-    let mut hashes = Vec::new();
-    for part in payload.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match parse_hex(part) {
-            Some(h) => hashes.push(h),
-            None => tracing::warn!(part, "ignoring a malformed key hash in a `{CHANNEL}` notification"),
-        }
-    }
-    hashes
-}
-
-/// Doubles `backoff`, up to [`MAX_BACKOFF`].
-fn next_backoff(backoff: Duration) -> Duration {
-    (backoff * 2).min(MAX_BACKOFF)
-}
-
-#[async_trait::async_trait]
-impl Store for PgStore {
-    fn backend_name(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    fn pool_stats(&self) -> PoolStats {
-        PoolStats { size: self.pool.size(), idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX) }
-    }
-
-    async fn publish_invalidation(&self, hashes: &[KeyHash]) -> StoreResult<()> {
-        for payload in payloads(hashes) {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
-    /// Returns only when the pool has been closed (the process is ending).
-    async fn watch_invalidations(&self, sink: InvalidationSink) -> StoreResult<()> {
-        let mut backoff = MIN_BACKOFF;
-        let mut first = true;
-        loop {
-            let mut listener = match self.listen().await {
-                Ok(listener) => listener,
-                Err(sqlx::Error::PoolClosed) => return Ok(()),
-                Err(error) => {
-                    tracing::warn!(%error, retry_in = ?backoff, "cannot listen for key invalidations");
-                    tokio::time::sleep(backoff).await;
-                    backoff = next_backoff(backoff);
-                    continue;
-                }
-            };
-            if first {
-                first = false;
-            } else {
-                tracing::info!("listening for key invalidations again; dropping every cached key");
-                sink(Invalidation::All);
-            }
-            backoff = MIN_BACKOFF;
-            let error = loop {
-                match listener.try_recv().await {
-                    Ok(Some(notification)) => {
-                        let hashes = parse_payload(notification.payload());
-                        if !hashes.is_empty() {
-                            sink(Invalidation::Keys(hashes));
-                        }
-                    }
-                    // The connection was lost: notifications sent from now
-                    // until a new listener is in place are gone. The cache
-                    // is dropped when listening again (above), not now: while
-                    // the database is down, cached keys go on verifying, and
-                    // nothing can be revoked meanwhile.
-                    Ok(None) => break None,
-                    Err(error) => break Some(error),
-                }
-            };
-            match error {
-                Some(sqlx::Error::PoolClosed) => return Ok(()),
-                Some(error) => tracing::warn!(%error, retry_in = ?backoff, "lost the key-invalidation listener"),
-                None => tracing::warn!(retry_in = ?backoff, "lost the key-invalidation listener's connection"),
-            }
-            drop(listener);
-            tokio::time::sleep(backoff).await;
-            backoff = next_backoff(backoff);
-        }
-    }
-
-    /// The oldest transaction id still running: every log entry of an older
-    /// transaction is committed (or gone with a rollback), and every later
-    /// one has a transaction id at least this.
-    async fn key_changes_cursor(&self) -> StoreResult<ChangeCursor> {
-        let (xmin,): (i64,) = sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(ChangeCursor(xmin))
-    }
-
-    /// Entries of the transactions that finished since `cursor`: those
-    /// from `cursor` up to (not including) the oldest still running.
-    async fn key_changes(&self, cursor: ChangeCursor) -> StoreResult<(Invalidation, ChangeCursor)> {
-        let rows: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
-            "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
-             SELECT s.xmin::text::bigint, c.key_hash FROM s LEFT JOIN LATERAL ( \
-               SELECT key_hash FROM key_changes \
-               WHERE tx >= $1::text::xid8 AND tx < s.xmin ORDER BY tx LIMIT $2) c ON true",
-        )
-        .bind(cursor.0.to_string())
-        .bind(crate::KEY_CHANGES_LIMIT)
-        .fetch_all(&self.pool)
-        .await?;
-        let next = ChangeCursor(rows.first().map_or(cursor.0, |(xmin, _)| *xmin));
-        let hashes: Vec<&Vec<u8>> = rows.iter().filter_map(|(_, h)| h.as_ref()).collect();
-        if hashes.len() > MAX_KEY_CHANGES {
-            return Ok((Invalidation::All, next));
-        }
-        Ok((Invalidation::Keys(crate::change_log_hashes(hashes.into_iter())?), next))
-    }
-
-    async fn prune_key_changes(&self, before: Millis) -> StoreResult<u64> {
-        let done =
-            sqlx::query("DELETE FROM key_changes WHERE changed_at < $1").bind(before).execute(&self.pool).await?;
-        Ok(done.rows_affected())
-    }
-}
-
-/// `limit + 1` rows are fetched by callers that page; this clamps the limit.
-fn page_limit(page: &Page) -> i64 {
-    i64::from(page.limit.clamp(1, 100))
-}
-
-/// Appends an audit event with `exec` (inside the transaction of the change
-/// it describes, or alone).
-pub(super) async fn insert_event<'c>(
-    exec: impl sqlx::Executor<'c, Database = sqlx::Postgres>,
-    e: &crate::AuditEvent,
-) -> StoreResult<()> {
-    sqlx::query(crate::INSERT_AUDIT_EVENT)
-        .bind(&e.id)
-        .bind(&e.org_id)
-        .bind(e.at)
-        .bind(&e.actor_type)
-        .bind(&e.actor_id)
-        .bind(&e.action)
-        .bind(&e.target_type)
-        .bind(&e.target_id)
-        .bind(&e.ip)
-        .bind(&e.request_id)
-        .bind(&e.details)
-        .execute(exec)
-        .await?;
+/// Adds verification counts: one statement for the whole batch.
+async fn write_usage(pool: &PgPool, batch: &[UsageCount]) -> StoreResult<()> {
+    // One statement for the whole batch: the rows travel as one JSON array
+    // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
+    // skipped: the key rows are share-locked (a deletion waits, or has
+    // removed the row before this statement sees it, instead of failing
+    // the foreign-key check). Duplicates are summed first (PostgreSQL
+    // refuses to update one row twice in a statement), and rows are
+    // written in key order so that concurrent flushes cannot deadlock.
+    let rows: Vec<(&str, &str, &str, i64)> =
+        batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
+    sqlx::query(
+        "INSERT INTO key_usage (key_id, day, outcome, count) \
+         SELECT b.key_id, b.day, b.outcome, b.count FROM ( \
+           SELECT j.value ->> 0 AS key_id, j.value ->> 1 AS day, j.value ->> 2 AS outcome, \
+                  SUM((j.value ->> 3)::bigint)::bigint AS count \
+           FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1, 2, 3) b \
+         JOIN api_keys k ON k.id = b.key_id \
+         ORDER BY b.key_id, b.day, b.outcome \
+         FOR KEY SHARE OF k \
+         ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
+    )
+    .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_round_trip_through_payloads() {
-        let a = KeyHash::of("a");
-        let b = KeyHash::of("b");
-        let payload = [hex(&a), hex(&b)].join(",");
-        assert_eq!(payload.len(), 129);
-        assert_eq!(parse_payload(&payload), vec![a, b]);
-        assert_eq!(parse_payload(""), vec![]);
-        assert_eq!(parse_payload(&format!("zz,{},{}x", hex(&a), hex(&b))), vec![a]);
-        assert!(parse_payload("é".repeat(32).as_str()).is_empty());
-    }
-
-    #[test]
-    fn payloads_stay_small() {
-        assert!(payloads(&[]).is_empty());
-        let hashes: Vec<KeyHash> = (0..250).map(|i| KeyHash::of(&i.to_string())).collect();
-        let all = payloads(&hashes);
-        assert_eq!(all.len(), 3);
-        assert!(all.iter().all(|p| p.len() < 7_000));
-        assert_eq!(all.iter().flat_map(|p| parse_payload(p)).collect::<Vec<_>>(), hashes);
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_five_seconds() {
-        let mut b = MIN_BACKOFF;
-        let mut seen = vec![];
-        for _ in 0..8 {
-            seen.push(b.as_millis());
-            b = next_backoff(b);
-        }
-        assert_eq!(seen, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-    }
+/// Writes `lastUsedAt` values: one statement for the whole batch.
+async fn write_last_used(pool: &PgPool, batch: &[(String, Millis)]) -> StoreResult<()> {
+    // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
+    // never moves backwards. The rows are locked in id order first, so
+    // that flushes of several nodes cannot deadlock.
+    sqlx::query(
+        "WITH u AS ( \
+           SELECT j.value ->> 0 AS id, MAX((j.value ->> 1)::bigint) AS at \
+           FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1), \
+         locked AS MATERIALIZED ( \
+           SELECT k.id, u.at FROM api_keys k JOIN u ON k.id = u.id \
+           WHERE k.last_used_at IS NULL OR k.last_used_at < u.at \
+           ORDER BY k.id FOR NO KEY UPDATE OF k) \
+         UPDATE api_keys SET last_used_at = locked.at FROM locked \
+         WHERE api_keys.id = locked.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < locked.at)",
+    )
+    .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

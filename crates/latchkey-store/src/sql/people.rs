@@ -3,21 +3,18 @@
 use async_trait::async_trait;
 use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
-use sqlx::Row;
 
 use super::orgs::{add_member, insert_org};
 use super::rows::{event, invitation, session, user};
-use super::{PgStore, insert_event, page_limit};
+use super::{Dialect, ReadRow, Runner, SqlStore, commit, commit_one, insert_event, page_limit, query};
 use crate::{
     AcceptError, AuditEvent, AuditFilter, AuditStore, Invitation, NewOrg, NewUser, Page, PeopleStore, Session,
     StoreResult, User,
 };
 
-async fn insert_session_tx<'c, E>(exec: E, s: &Session) -> StoreResult<()>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
-{
-    sqlx::query(
+/// Inserts a session on `on`.
+async fn insert_session_on<D: Dialect>(on: impl Runner<D>, s: &Session) -> StoreResult<()> {
+    query::<D>(
         "INSERT INTO sessions (id, user_id, token_hash, current_org_id, ip, user_agent, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -29,13 +26,13 @@ where
     .bind(&s.user_agent)
     .bind(s.created_at)
     .bind(s.expires_at)
-    .execute(exec)
+    .execute(on)
     .await?;
     Ok(())
 }
 
 #[async_trait]
-impl PeopleStore for PgStore {
+impl<D: Dialect> PeopleStore for SqlStore<D> {
     async fn sign_up(
         &self,
         u: &NewUser,
@@ -44,8 +41,8 @@ impl PeopleStore for PgStore {
         s: &Session,
         events: &[AuditEvent],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut tx = D::begin_write(&self.pool).await?;
+        query::<D>(
             "INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&u.id)
@@ -55,43 +52,37 @@ impl PeopleStore for PgStore {
         .bind(u.created_at)
         .execute(&mut *tx)
         .await?;
-        insert_org(&mut tx, org).await?;
-        add_member(&mut tx, &org.id, &u.id, latchkey_core::Role::Admin, org.created_at).await?;
-        insert_session_tx(&mut *tx, s).await?;
-        for e in events {
-            insert_event(&mut *tx, e).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        insert_org::<D>(&mut tx, org).await?;
+        add_member::<D>(&mut tx, &org.id, &u.id, latchkey_core::Role::Admin, org.created_at).await?;
+        insert_session_on::<D>(&mut *tx, s).await?;
+        commit::<D>(tx, events).await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
-        let row = sqlx::query(concat!("SELECT ", user_columns!(), ", u.password_hash FROM users u WHERE u.email = $1"))
+        let row = query::<D>(concat!("SELECT ", user_columns!(), ", u.password_hash FROM users u WHERE u.email = $1"))
             .bind(email)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| (user(&r), r.get("password_hash"))))
+        row.map(|r| Ok((user(&r)?, r.opt_text("password_hash")?))).transpose()
     }
 
     async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        let done = query::<D>("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
             .execute(&self.pool)
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     async fn insert_session(&self, s: &Session, event: &AuditEvent) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_session_tx(&mut *tx, s).await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut tx = D::begin_write(&self.pool).await?;
+        insert_session_on::<D>(&mut *tx, s).await?;
+        commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
     async fn session_by_hash(&self, h: &KeyHash) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(concat!(session_columns!(), "WHERE token_hash = $1"))
+        let row = query::<D>(concat!(session_columns!(), "WHERE token_hash = $1"))
             .bind(h.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await?;
@@ -99,16 +90,12 @@ impl PeopleStore for PgStore {
     }
 
     async fn touch_session(&self, id: &str, at: Millis) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
-            .execute(&self.pool)
-            .await?;
+        query::<D>("UPDATE sessions SET last_used_at = $2 WHERE id = $1").bind(id).bind(at).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn list_sessions(&self, user_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Session>> {
-        let rows = sqlx::query(concat!(
+        let rows = query::<D>(concat!(
             session_columns!(),
             "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND ($3 IS NULL OR id < $3) \
              ORDER BY id DESC LIMIT $4"
@@ -123,8 +110,8 @@ impl PeopleStore for PgStore {
     }
 
     async fn revoke_session(&self, user_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let mut tx = D::begin_write(&self.pool).await?;
+        let done = query::<D>(
             "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > $3",
         )
         .bind(user_id)
@@ -132,16 +119,11 @@ impl PeopleStore for PgStore {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
+        commit_one::<D>(tx, done, event).await
     }
 
     async fn set_session_org(&self, id: &str, org_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET current_org_id = $2 WHERE id = $1")
+        query::<D>("UPDATE sessions SET current_org_id = $2 WHERE id = $1")
             .bind(id)
             .bind(org_id)
             .execute(&self.pool)
@@ -150,8 +132,8 @@ impl PeopleStore for PgStore {
     }
 
     async fn insert_invitation(&self, i: &Invitation, event: &AuditEvent) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut tx = D::begin_write(&self.pool).await?;
+        query::<D>(
             "INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -165,13 +147,11 @@ impl PeopleStore for PgStore {
         .bind(i.expires_at)
         .execute(&mut *tx)
         .await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
     async fn list_invitations(&self, org_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>> {
-        let rows = sqlx::query(concat!(
+        let rows = query::<D>(concat!(
             invitation_columns!(),
             "WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
              AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
@@ -186,8 +166,8 @@ impl PeopleStore for PgStore {
     }
 
     async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let mut tx = D::begin_write(&self.pool).await?;
+        let done = query::<D>(
             "UPDATE invitations SET revoked_at = $3 WHERE org_id = $1 AND id = $2 \
              AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
         )
@@ -196,12 +176,7 @@ impl PeopleStore for PgStore {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
+        commit_one::<D>(tx, done, event).await
     }
 
     async fn accept_invitation(
@@ -211,12 +186,14 @@ impl PeopleStore for PgStore {
         now: Millis,
         event: &(dyn for<'i> Fn(&'i Invitation) -> AuditEvent + Send + Sync),
     ) -> StoreResult<Result<Invitation, AcceptError>> {
-        let mut tx = self.pool.begin().await?;
-        // Locking the invitation makes a concurrent acceptance of the same
-        // token wait, then find it used up.
-        let row = sqlx::query(concat!(
+        let mut tx = D::begin_write(&self.pool).await?;
+        // Locking the invitation (PostgreSQL; SQLite's write transaction
+        // excludes every other writer) makes a concurrent acceptance of the
+        // same token wait, then find it used up.
+        let row = query::<D>(for_update!(
+            D,
             invitation_columns!(),
-            "WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE"
+            "WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
         ))
         .bind(token_hash.as_bytes().as_slice())
         .bind(now)
@@ -231,7 +208,7 @@ impl PeopleStore for PgStore {
         // Check and insert in one statement, so a membership added meanwhile
         // (another invitation to the same organization) is still reported
         // as `AlreadyMember`, not as a conflict.
-        let added = sqlx::query(
+        let added = query::<D>(
             "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (org_id, user_id) DO NOTHING",
         )
@@ -240,32 +217,30 @@ impl PeopleStore for PgStore {
         .bind(inv.role.as_str())
         .bind(now)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
         if added == 0 {
             return Ok(Err(AcceptError::AlreadyMember));
         }
-        sqlx::query("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
+        query::<D>("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
             .bind(&inv.id)
             .bind(now)
             .bind(&u.id)
             .execute(&mut *tx)
             .await?;
         let accepted = Invitation { accepted_at: Some(now), ..inv };
-        insert_event(&mut *tx, &event(&accepted)).await?;
-        tx.commit().await?;
+        commit::<D>(tx, &[event(&accepted)]).await?;
         Ok(Ok(accepted))
     }
 }
 
 #[async_trait]
-impl AuditStore for PgStore {
+impl<D: Dialect> AuditStore for SqlStore<D> {
     async fn append_event(&self, e: &AuditEvent) -> StoreResult<()> {
-        insert_event(&self.pool, e).await
+        insert_event::<D>(&self.pool, e).await
     }
 
     async fn list_events(&self, org_id: &str, f: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>> {
-        let rows = sqlx::query(
+        let rows = query::<D>(
             "SELECT id, org_id, at, actor_type, actor_id, action, target_type, target_id, ip, request_id, details \
              FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR actor_id = $3) \
              AND ($4 IS NULL OR target_id = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
@@ -281,6 +256,6 @@ impl AuditStore for PgStore {
         .bind(page_limit(page) + 1)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(event).collect())
+        rows.iter().map(event).collect()
     }
 }

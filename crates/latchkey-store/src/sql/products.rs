@@ -3,36 +3,34 @@
 use async_trait::async_trait;
 
 use super::rows::{product, surface};
-use super::{PgStore, insert_event, page_limit};
+use super::{Dialect, SqlStore, commit, page_limit, query};
 use crate::{AuditEvent, Page, Product, ProductStore, StoreResult, Surface};
 
 #[async_trait]
-impl ProductStore for PgStore {
+impl<D: Dialect> ProductStore for SqlStore<D> {
     async fn insert_product(&self, p: &Product, event: &AuditEvent) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO products (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)")
+        let mut tx = D::begin_write(&self.pool).await?;
+        query::<D>("INSERT INTO products (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&p.id)
             .bind(&p.org_id)
             .bind(&p.name)
             .bind(p.created_at)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
     async fn get_product(&self, org_id: &str, id: &str) -> StoreResult<Option<Product>> {
-        let row = sqlx::query("SELECT id, org_id, name, created_at FROM products WHERE org_id = $1 AND id = $2")
+        let row = query::<D>("SELECT id, org_id, name, created_at FROM products WHERE org_id = $1 AND id = $2")
             .bind(org_id)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(product))
+        row.as_ref().map(product).transpose()
     }
 
     async fn list_products(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Product>> {
-        let rows = sqlx::query(
+        let rows = query::<D>(
             "SELECT id, org_id, name, created_at FROM products \
              WHERE org_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
         )
@@ -41,12 +39,12 @@ impl ProductStore for PgStore {
         .bind(page_limit(page) + 1)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(product).collect())
+        rows.iter().map(product).collect()
     }
 
     async fn insert_surface(&self, s: &Surface, event: &AuditEvent) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO surfaces (id, org_id, product_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+        let mut tx = D::begin_write(&self.pool).await?;
+        query::<D>("INSERT INTO surfaces (id, org_id, product_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&s.id)
             .bind(&s.org_id)
             .bind(&s.product_id)
@@ -54,13 +52,11 @@ impl ProductStore for PgStore {
             .bind(s.created_at)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
     async fn get_surface(&self, org_id: &str, product_id: &str, id: &str) -> StoreResult<Option<Surface>> {
-        let row = sqlx::query(
+        let row = query::<D>(
             "SELECT id, org_id, product_id, name, created_at FROM surfaces \
              WHERE org_id = $1 AND product_id = $2 AND id = $3",
         )
@@ -69,11 +65,11 @@ impl ProductStore for PgStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(surface))
+        row.as_ref().map(surface).transpose()
     }
 
     async fn list_surfaces(&self, org_id: &str, product_id: &str, page: &Page) -> StoreResult<Vec<Surface>> {
-        let rows = sqlx::query(
+        let rows = query::<D>(
             "SELECT id, org_id, product_id, name, created_at FROM surfaces \
              WHERE org_id = $1 AND product_id = $2 AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
         )
@@ -83,6 +79,6 @@ impl ProductStore for PgStore {
         .bind(page_limit(page) + 1)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(surface).collect())
+        rows.iter().map(surface).collect()
     }
 }

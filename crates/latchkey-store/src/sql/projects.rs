@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use latchkey_core::time_fmt::Millis;
 
 use super::rows::project;
-use super::{SqliteStore, insert_event, page_limit};
+use super::{Dialect, ReadRow, SqlStore, commit, page_limit, query};
 use crate::{AuditEvent, Page, Project, ProjectPatch, ProjectStore, StoreError, StoreResult};
 
 #[async_trait]
-impl ProjectStore for SqliteStore {
+impl<D: Dialect> ProjectStore for SqlStore<D> {
     async fn insert_project(&self, p: &Project, event: &AuditEvent) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO projects (id, org_id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        let mut tx = D::begin_write(&self.pool).await?;
+        query::<D>("INSERT INTO projects (id, org_id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&p.id)
             .bind(&p.org_id)
             .bind(&p.name)
@@ -20,22 +20,20 @@ impl ProjectStore for SqliteStore {
             .bind(p.updated_at)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
     async fn get_project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
-        let row = sqlx::query(concat!("SELECT ", project_columns!(), " FROM projects WHERE org_id = $1 AND id = $2"))
+        let row = query::<D>(concat!("SELECT ", project_columns!(), " FROM projects WHERE org_id = $1 AND id = $2"))
             .bind(org_id)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(project))
+        row.as_ref().map(project).transpose()
     }
 
     async fn list_projects(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Project>> {
-        let rows = sqlx::query(concat!(
+        let rows = query::<D>(concat!(
             "SELECT ",
             project_columns!(),
             " FROM projects WHERE org_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
@@ -45,7 +43,7 @@ impl ProjectStore for SqliteStore {
         .bind(page_limit(page) + 1)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(project).collect())
+        rows.iter().map(project).collect()
     }
 
     async fn update_project(
@@ -57,11 +55,11 @@ impl ProjectStore for SqliteStore {
         event: &AuditEvent,
     ) -> StoreResult<Option<Project>> {
         let (set_desc, desc) = match &patch.description {
-            Some(d) => (true, d.clone()),
+            Some(d) => (true, d.as_deref()),
             None => (false, None),
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(concat!(
+        let mut tx = D::begin_write(&self.pool).await?;
+        let row = query::<D>(concat!(
             "UPDATE projects SET name = COALESCE($3, name), \
              description = CASE WHEN $4 THEN $5 ELSE description END, updated_at = $6 \
              WHERE org_id = $1 AND id = $2 RETURNING ",
@@ -75,16 +73,20 @@ impl ProjectStore for SqliteStore {
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        if row.is_some() {
-            insert_event(&mut *tx, event).await?;
-            tx.commit().await?;
-        }
-        Ok(row.as_ref().map(project))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        commit::<D>(tx, std::slice::from_ref(event)).await?;
+        project(&row).map(Some)
     }
 
     async fn delete_project(&self, org_id: &str, id: &str, now: Millis, event: &AuditEvent) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM projects WHERE org_id = $1 AND id = $2")
+        let mut tx = D::begin_write(&self.pool).await?;
+        // Locking the project (PostgreSQL; SQLite's write transaction
+        // excludes every other writer) makes a key being added to it
+        // meanwhile (its foreign-key check share-locks the project) either
+        // finish first and be counted, or wait and then fail.
+        let exists = query::<D>(for_update!(D, "SELECT id FROM projects WHERE org_id = $1 AND id = $2"))
             .bind(org_id)
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -92,25 +94,25 @@ impl ProjectStore for SqliteStore {
         if exists.is_none() {
             return Ok(false);
         }
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM api_keys WHERE project_id = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
+        let active = query::<D>(
+            "SELECT COUNT(*) AS active FROM api_keys WHERE project_id = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
         )
         .bind(id)
         .bind(now)
         .fetch_one(&mut *tx)
-        .await?;
+        .await?
+        .i64("active")?;
         if active > 0 {
             return Err(StoreError::Conflict(format!(
                 "project has {active} active API key(s); revoke or delete them first"
             )));
         }
-        sqlx::query("DELETE FROM projects WHERE org_id = $1 AND id = $2")
+        query::<D>("DELETE FROM projects WHERE org_id = $1 AND id = $2")
             .bind(org_id)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
+        commit::<D>(tx, std::slice::from_ref(event)).await?;
         Ok(true)
     }
 }

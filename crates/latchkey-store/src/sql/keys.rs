@@ -3,23 +3,34 @@
 use async_trait::async_trait;
 use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
-use sqlx::Row;
 
-use super::rows::record;
-use super::{PgStore, insert_event, page_limit};
-use crate::{
-    ApiKeyRecord, AuditEvent, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreError, StoreResult,
-    UsageCount,
-};
+use super::rows::{key_hash, record};
+use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, page_limit, query};
+use crate::{ApiKeyRecord, AuditEvent, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreResult, UsageCount};
 
-/// Inserts a key inside a transaction (bootstrap, rotation).
-pub(super) async fn insert_key_tx(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, k: &NewApiKey) -> StoreResult<()> {
-    insert(k).execute(&mut **tx).await?;
-    Ok(())
-}
+/// Spends `$2` credits at `$3` (refilling first if the last refill is
+/// before `$4`) from the balance key `$1` spends from: the end of its
+/// rotation chain (the key itself unless rotated). It returns the balance
+/// left, or no row when there is not enough (or the chain's end was
+/// rotated meanwhile: `rotated_to IS NULL` is re-checked against the locked
+/// row, so a balance a rotation has just handed over is never spent twice).
+const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
+       SELECT id, rotated_to, 0 FROM api_keys WHERE id = $1 \
+       UNION ALL \
+       SELECT k.id, k.rotated_to, c.depth + 1 FROM api_keys k JOIN chain c ON k.id = c.next WHERE c.depth < 64) \
+     UPDATE api_keys SET \
+       remaining = (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                    THEN refill_amount ELSE remaining END) - $2, \
+       refilled_at = CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+                    THEN $3 ELSE refilled_at END \
+     WHERE id = (SELECT id FROM chain WHERE next IS NULL) AND rotated_to IS NULL AND remaining IS NOT NULL \
+       AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
+            THEN refill_amount ELSE remaining END) >= $2 \
+     RETURNING remaining";
 
-fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    sqlx::query(
+/// Inserts a key inside a transaction (bootstrap, rotation, a new key).
+pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> StoreResult<()> {
+    query::<D>(
         "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
          scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
          expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at, \
@@ -49,48 +60,64 @@ fn insert(k: &NewApiKey) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgre
     .bind(k.refill.map(|r| r.amount))
     .bind(k.refill.map(|r| r.interval.as_str()))
     .bind(&k.surface_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
-impl PgStore {
+/// A key of `org_id` with its owner, read on `on`.
+async fn fetch_key<D: Dialect>(on: impl Runner<D>, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+    let row = query::<D>(concat!(select_keys!(), "WHERE k.org_id = $1 AND k.id = $2"))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(on)
+        .await?;
+    row.as_ref().map(record).transpose()
+}
+
+impl<D: Dialect> SqlStore<D> {
     /// Whether `key_id` has been rotated (so its balance lives, or has just
     /// moved, further down its rotation chain).
     async fn is_rotated(&self, key_id: &str) -> StoreResult<bool> {
-        let rotated: Option<bool> = sqlx::query_scalar("SELECT rotated_to IS NOT NULL FROM api_keys WHERE id = $1")
-            .bind(key_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(rotated.unwrap_or(false))
+        let row =
+            query::<D>("SELECT rotated_to FROM api_keys WHERE id = $1").bind(key_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.opt_text("rotated_to")).transpose()?.flatten().is_some())
     }
 
-    async fn fetch_key<'e, E>(&self, executor: E, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>
-    where
-        E: sqlx::Executor<'e, Database = sqlx::Postgres>,
-    {
-        let row = sqlx::query(concat!(select_keys!(), "WHERE k.org_id = $1 AND k.id = $2"))
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(executor)
-            .await?;
-        row.as_ref().map(record).transpose()
+    /// Runs a key change that updates one row (`change`, binding `org_id`
+    /// and `id` as `$1` and `$2`): the key as changed, with `event`, or
+    /// `None` (nothing changed) if there is no such key.
+    async fn change_key(
+        &self,
+        change: super::Query<D>,
+        org_id: &str,
+        id: &str,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = D::begin_write(&self.pool).await?;
+        if change.execute(&mut *tx).await? == 0 {
+            return Ok(None);
+        }
+        let rec = fetch_key::<D>(&mut *tx, org_id, id).await?;
+        commit::<D>(tx, std::slice::from_ref(event)).await?;
+        Ok(rec)
     }
 }
 
 #[async_trait]
-impl KeyStore for PgStore {
+impl<D: Dialect> KeyStore for SqlStore<D> {
     async fn insert_key(&self, key: &NewApiKey, event: &AuditEvent) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert(key).execute(&mut *tx).await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut tx = D::begin_write(&self.pool).await?;
+        insert_key::<D>(&mut tx, key).await?;
+        commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
     async fn get_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        self.fetch_key(&self.pool, org_id, id).await
+        fetch_key::<D>(&self.pool, org_id, id).await
     }
 
     async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>> {
-        let row = sqlx::query(concat!(select_keys!(), "WHERE k.key_hash = $1"))
+        let row = query::<D>(concat!(select_keys!(), "WHERE k.key_hash = $1"))
             .bind(hash.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await?;
@@ -101,14 +128,11 @@ impl KeyStore for PgStore {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let raw: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
-        let rows =
-            sqlx::query(concat!(select_keys!(), "WHERE k.key_hash = ANY($1)")).bind(raw).fetch_all(&self.pool).await?;
-        rows.iter().map(record).collect()
+        D::find_keys_by_hashes(self, hashes).await
     }
 
     async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(concat!(
+        let rows = query::<D>(concat!(
             select_keys!(),
             "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
              AND ($3 IS NULL OR k.project_id = $3) AND ($4 IS NULL OR k.id < $4) \
@@ -140,8 +164,7 @@ impl KeyStore for PgStore {
         let (set_rpd, rpd) = part(patch.rate_limit_per_day);
         let (set_rem, rem) = part(patch.remaining);
         let (set_refill, refill) = part(patch.refill);
-        let mut tx = self.pool.begin().await?;
-        let n = sqlx::query(
+        let change = query::<D>(
             "UPDATE api_keys SET name = COALESCE($3, name), \
              rate_limit_per_minute = CASE WHEN $4 THEN $5 ELSE rate_limit_per_minute END, \
              rate_limit_per_day = CASE WHEN $6 THEN $7 ELSE rate_limit_per_day END, \
@@ -163,17 +186,8 @@ impl KeyStore for PgStore {
         .bind(set_refill)
         .bind(refill.map(|r| r.amount))
         .bind(refill.map(|r| r.interval.as_str()))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Ok(None);
-        }
-        let rec = self.fetch_key(&mut *tx, org_id, id).await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(rec)
+        .bind(now);
+        self.change_key(change, org_id, id, event).await
     }
 
     async fn spend_credits(
@@ -184,23 +198,24 @@ impl KeyStore for PgStore {
         period_start: Option<Millis>,
     ) -> StoreResult<Spend> {
         // One statement: refill if a new period began, then spend if enough
-        // is left. A concurrent spend makes it wait for the row, after which
-        // PostgreSQL re-evaluates the condition and the new balance against
-        // the row as the other spend left it: exact under any concurrency.
-        // A rotation of the balance's key that commits while this statement
-        // waits makes it find no row (the balance moved to the successor):
-        // for a rotated key, another attempt, on a new snapshot, follows the
-        // chain to it (a key never rotated is simply exhausted).
+        // is left. On PostgreSQL a concurrent spend makes it wait for the
+        // row, after which PostgreSQL re-evaluates the condition and the new
+        // balance against the row as the other spend left it (SQLite runs
+        // one writer at a time): exact under any concurrency. A rotation of
+        // the balance's key that commits while this statement waits makes it
+        // find no row (the balance moved to the successor): for a rotated
+        // key, another attempt, on a new snapshot, follows the chain to it
+        // (a key never rotated is simply exhausted).
         for _ in 0..3 {
-            let left: Option<i64> = sqlx::query_scalar(crate::SPEND_CREDITS)
+            let row = query::<D>(SPEND_CREDITS)
                 .bind(key_id)
                 .bind(cost)
                 .bind(now)
                 .bind(period_start)
                 .fetch_optional(&self.pool)
                 .await?;
-            if let Some(left) = left {
-                return Ok(Spend::Spent(left));
+            if let Some(row) = row {
+                return Ok(Spend::Spent(row.i64("remaining")?));
             }
             if !self.is_rotated(key_id).await? {
                 break;
@@ -210,37 +225,11 @@ impl KeyStore for PgStore {
     }
 
     async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // One statement for the whole batch: the rows travel as one JSON array
-        // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
-        // skipped: the key rows are share-locked (a deletion waits, or has
-        // removed the row before this statement sees it, instead of failing
-        // the foreign-key check). Duplicates are summed first (PostgreSQL
-        // refuses to update one row twice in a statement), and rows are
-        // written in key order so that concurrent flushes cannot deadlock.
-        let rows: Vec<(&str, &str, &str, i64)> =
-            batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
-        sqlx::query(
-            "INSERT INTO key_usage (key_id, day, outcome, count) \
-             SELECT b.key_id, b.day, b.outcome, b.count FROM ( \
-               SELECT j.value ->> 0 AS key_id, j.value ->> 1 AS day, j.value ->> 2 AS outcome, \
-                      SUM((j.value ->> 3)::bigint)::bigint AS count \
-               FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1, 2, 3) b \
-             JOIN api_keys k ON k.id = b.key_id \
-             ORDER BY b.key_id, b.day, b.outcome \
-             FOR KEY SHARE OF k \
-             ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
-        )
-        .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        D::record_key_usage(self, &[], batch).await
     }
 
     async fn key_usage(&self, org_id: &str, key_id: &str, since_day: &str) -> StoreResult<Vec<UsageCount>> {
-        let rows = sqlx::query(
+        let rows = query::<D>(
             "SELECT u.key_id, u.day, u.outcome, u.count FROM key_usage u JOIN api_keys k ON k.id = u.key_id \
              WHERE k.org_id = $1 AND u.key_id = $2 AND u.day >= $3 ORDER BY u.day, u.outcome",
         )
@@ -249,15 +238,16 @@ impl KeyStore for PgStore {
         .bind(since_day)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| UsageCount {
-                key_id: r.get("key_id"),
-                day: r.get("day"),
-                outcome: r.get("outcome"),
-                count: r.get("count"),
+        rows.iter()
+            .map(|r| {
+                Ok(UsageCount {
+                    key_id: r.text("key_id")?,
+                    day: r.text("day")?,
+                    outcome: r.text("outcome")?,
+                    count: r.i64("count")?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn revoke_key(
@@ -267,24 +257,14 @@ impl KeyStore for PgStore {
         at: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
-        let mut tx = self.pool.begin().await?;
-        let n = sqlx::query(
+        let change = query::<D>(
             "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at IS NOT NULL AND revoked_at <= $3 \
              THEN revoked_at ELSE $3 END, updated_at = $3 WHERE org_id = $1 AND id = $2",
         )
         .bind(org_id)
         .bind(id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Ok(None);
-        }
-        let rec = self.fetch_key(&mut *tx, org_id, id).await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(rec)
+        .bind(at);
+        self.change_key(change, org_id, id, event).await
     }
 
     async fn rotate_key(
@@ -295,11 +275,11 @@ impl KeyStore for PgStore {
         old_revoked_at: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = D::begin_write(&self.pool).await?;
         // Decided under the row's write lock, against the row as committed:
         // a key with any revocation time (a revoke that came first) is not
         // rotated, so the rotation never postpones a revocation.
-        let n = sqlx::query(
+        let n = query::<D>(
             "UPDATE api_keys SET revoked_at = $3, rotated_to = $4, updated_at = $5 \
              WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL AND rotated_to IS NULL",
         )
@@ -309,15 +289,14 @@ impl KeyStore for PgStore {
         .bind(&new.id)
         .bind(new.created_at)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
         if n == 0 {
             return Ok(None);
         }
-        insert_key_tx(&mut tx, new).await?;
+        insert_key::<D>(&mut tx, new).await?;
         // The successor takes over the balance as it is now (spends since
         // the caller read the old key included); the old key spends from it.
-        sqlx::query(
+        query::<D>(
             "UPDATE api_keys SET remaining = o.remaining, refilled_at = o.refilled_at \
              FROM (SELECT remaining, refilled_at FROM api_keys WHERE id = $2) o WHERE api_keys.id = $1",
         )
@@ -325,38 +304,32 @@ impl KeyStore for PgStore {
         .bind(old_id)
         .execute(&mut *tx)
         .await?;
-        let rec = self.fetch_key(&mut *tx, org_id, &new.id).await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
+        let rec = fetch_key::<D>(&mut *tx, org_id, &new.id).await?;
+        commit::<D>(tx, std::slice::from_ref(event)).await?;
         Ok(rec)
     }
 
     async fn delete_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<Option<KeyHash>> {
-        let mut tx = self.pool.begin().await?;
-        let hash: Option<Vec<u8>> =
-            sqlx::query_scalar("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash")
-                .bind(org_id)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if hash.is_none() {
+        let mut tx = D::begin_write(&self.pool).await?;
+        let row = query::<D>("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
             return Ok(None);
-        }
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        hash.map(|h| KeyHash::from_bytes(&h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".into()))).transpose()
+        };
+        commit::<D>(tx, std::slice::from_ref(event)).await?;
+        key_hash(&row, "key_hash", "api_keys").map(Some)
     }
 
     async fn owned_key_hashes(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<KeyHash>> {
-        let rows: Vec<Vec<u8>> =
-            sqlx::query_scalar("SELECT key_hash FROM api_keys WHERE org_id = $1 AND owner_user_id = $2")
-                .bind(org_id)
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|h| KeyHash::from_bytes(h).ok_or_else(|| StoreError::Corrupt("api_keys.key_hash".to_owned())))
-            .collect()
+        let rows = query::<D>("SELECT key_hash FROM api_keys WHERE org_id = $1 AND owner_user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| key_hash(r, "key_hash", "api_keys")).collect()
     }
 
     async fn transfer_key_to_org(
@@ -366,25 +339,16 @@ impl KeyStore for PgStore {
         now: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
-        let mut tx = self.pool.begin().await?;
-        let done =
-            sqlx::query("UPDATE api_keys SET owner_user_id = NULL, updated_at = $3 WHERE org_id = $1 AND id = $2")
+        let change =
+            query::<D>("UPDATE api_keys SET owner_user_id = NULL, updated_at = $3 WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let rec = self.fetch_key(&mut *tx, org_id, id).await?;
-        insert_event(&mut *tx, event).await?;
-        tx.commit().await?;
-        Ok(rec)
+                .bind(now);
+        self.change_key(change, org_id, id, event).await
     }
 
     async fn usable_keys(&self, after_id: Option<&str>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(concat!(
+        let rows = query::<D>(concat!(
             select_keys!(),
             "WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
              AND ($2 IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3"
@@ -398,26 +362,10 @@ impl KeyStore for PgStore {
     }
 
     async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
-        // never moves backwards. The rows are locked in id order first, so
-        // that flushes of several nodes cannot deadlock.
-        sqlx::query(
-            "WITH u AS ( \
-               SELECT j.value ->> 0 AS id, MAX((j.value ->> 1)::bigint) AS at \
-               FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1), \
-             locked AS MATERIALIZED ( \
-               SELECT k.id, u.at FROM api_keys k JOIN u ON k.id = u.id \
-               WHERE k.last_used_at IS NULL OR k.last_used_at < u.at \
-               ORDER BY k.id FOR NO KEY UPDATE OF k) \
-             UPDATE api_keys SET last_used_at = locked.at FROM locked \
-             WHERE api_keys.id = locked.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < locked.at)",
-        )
-        .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        D::record_key_usage(self, batch, &[]).await
+    }
+
+    async fn record_key_usage(&self, last_used: &[(String, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
+        D::record_key_usage(self, last_used, counts).await
     }
 }

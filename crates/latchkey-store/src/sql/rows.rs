@@ -1,0 +1,311 @@
+//! The column lists the queries select (macros, so that `concat!` keeps
+//! the SQL `&'static str`) and the readers that turn a row of either
+//! driver into a record ([`ReadRow`]).
+
+/// Every key query selects the key with its owner's details and current
+/// role in the key's organization.
+macro_rules! select_keys {
+    () => {
+        "SELECT k.id, k.org_id, k.project_id, k.name, k.key_hash, k.key_prefix, k.key_hint, \
+    k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
+    k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
+    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
+    u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
+    FROM api_keys k \
+    LEFT JOIN users u ON u.id = k.owner_user_id \
+    LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.owner_user_id "
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "SELECT id, user_id, token_hash, current_org_id, ip, user_agent, created_at, expires_at, last_used_at, \
+         revoked_at FROM sessions "
+    };
+}
+
+macro_rules! invitation_columns {
+    () => {
+        "SELECT id, org_id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at, revoked_at \
+         FROM invitations "
+    };
+}
+
+macro_rules! org_columns {
+    () => {
+        "o.id, o.name, o.slug, o.members_see_all_keys, o.created_at"
+    };
+}
+
+macro_rules! user_columns {
+    () => {
+        "u.id AS user_id, u.email, u.display_name, u.created_at AS user_created_at"
+    };
+}
+
+/// Members of the organization `$1`, with the person; callers append
+/// `AND …` conditions.
+macro_rules! select_members {
+    () => {
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            ", m.role, m.created_at AS joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 "
+        )
+    };
+}
+
+macro_rules! project_columns {
+    () => {
+        "id, org_id, name, description, created_at, updated_at"
+    };
+}
+
+macro_rules! data_key_columns {
+    () => {
+        "org_id, master_key_id, wrapped, created_at, updated_at"
+    };
+}
+
+/// Secrets with their sealed value.
+macro_rules! secret_columns {
+    () => {
+        "id, org_id, owner_user_id, name, category, ciphertext, version, created_at, updated_at"
+    };
+}
+
+/// Secrets without the value (lists): `ciphertext` is read as empty.
+macro_rules! secret_meta_columns {
+    () => {
+        "id, org_id, owner_user_id, name, category, NULL AS ciphertext, version, created_at, updated_at"
+    };
+}
+
+macro_rules! ssh_key_columns {
+    () => {
+        "id, org_id, owner_user_id, name, algorithm, public_key, comment, fingerprint, bits, is_default, created_at"
+    };
+}
+
+use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
+
+use super::ReadRow;
+use crate::{
+    ApiKeyRecord, AuditEvent, Invitation, KeyKind, Member, Org, Product, Project, Refill, RefillInterval,
+    SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, WrappedDataKey,
+};
+
+/// A key with its owner's details ([`select_keys!`]).
+pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("api_keys.{what}"));
+    let scopes = r.text("scopes")?;
+    let env = r.text("environment")?;
+    let role = r.opt_text("owner_role")?;
+    let refill = match (r.opt_i64("refill_amount")?, r.opt_text("refill_interval")?) {
+        (Some(amount), Some(i)) => {
+            Some(Refill { amount, interval: RefillInterval::parse(&i).ok_or_else(|| corrupt("refill_interval"))? })
+        }
+        _ => None,
+    };
+    Ok(ApiKeyRecord {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        project_id: r.opt_text("project_id")?,
+        name: r.text("name")?,
+        hash: key_hash(r, "key_hash", "api_keys")?,
+        key_prefix: DisplayPrefix::parse(&r.text("key_prefix")?).map_err(|_| corrupt("key_prefix"))?,
+        key_hint: r.text("key_hint")?,
+        environment: Environment::parse(&env).ok_or_else(|| corrupt("environment"))?,
+        kind: match r.text("kind")?.as_str() {
+            "standard" => KeyKind::Standard,
+            "restricted" => KeyKind::Restricted,
+            _ => return Err(corrupt("kind")),
+        },
+        scopes: ScopeSet::from_stored(&serde_json::from_str::<Vec<String>>(&scopes).map_err(|_| corrupt("scopes"))?),
+        owner_user_id: r.opt_text("owner_user_id")?,
+        owner_email: r.opt_text("owner_email")?,
+        owner_display_name: r.opt_text("owner_display_name")?,
+        owner_role: role.map(|r| r.parse()).transpose().map_err(|_| corrupt("owner_role"))?,
+        created_by_user_id: r.opt_text("created_by_user_id")?,
+        created_by_key_id: r.opt_text("created_by_key_id")?,
+        rate_limit_per_minute: r.opt_i64("rate_limit_per_minute")?,
+        rate_limit_per_day: r.opt_i64("rate_limit_per_day")?,
+        expires_at: r.opt_i64("expires_at")?,
+        remaining: r.opt_i64("remaining")?,
+        refill,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
+        last_used_at: r.opt_i64("last_used_at")?,
+        revoked_at: r.opt_i64("revoked_at")?,
+        rotated_from: r.opt_text("rotated_from")?,
+        rotated_to: r.opt_text("rotated_to")?,
+        surface_id: r.opt_text("surface_id")?,
+    })
+}
+
+/// A stored SHA-256 (`table.column`).
+pub(crate) fn key_hash(r: &impl ReadRow, column: &str, table: &str) -> StoreResult<KeyHash> {
+    KeyHash::from_bytes(&r.bytes(column)?).ok_or_else(|| StoreError::Corrupt(format!("{table}.{column}")))
+}
+
+/// A role as stored (`table.role`).
+pub(crate) fn parse_role(role: &str, table: &str) -> StoreResult<Role> {
+    role.parse().map_err(|_| StoreError::Corrupt(format!("{table}.role")))
+}
+
+/// A session ([`session_columns!`]).
+pub(crate) fn session(r: &impl ReadRow) -> StoreResult<Session> {
+    Ok(Session {
+        id: r.text("id")?,
+        user_id: r.text("user_id")?,
+        token_hash: key_hash(r, "token_hash", "sessions")?,
+        current_org_id: r.opt_text("current_org_id")?,
+        ip: r.opt_text("ip")?,
+        user_agent: r.opt_text("user_agent")?,
+        created_at: r.i64("created_at")?,
+        expires_at: r.i64("expires_at")?,
+        last_used_at: r.opt_i64("last_used_at")?,
+        revoked_at: r.opt_i64("revoked_at")?,
+    })
+}
+
+/// An invitation ([`invitation_columns!`]).
+pub(crate) fn invitation(r: &impl ReadRow) -> StoreResult<Invitation> {
+    Ok(Invitation {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        email: r.text("email")?,
+        role: parse_role(&r.text("role")?, "invitations")?,
+        token_hash: key_hash(r, "token_hash", "invitations")?,
+        invited_by: r.opt_text("invited_by")?,
+        created_at: r.i64("created_at")?,
+        expires_at: r.i64("expires_at")?,
+        accepted_at: r.opt_i64("accepted_at")?,
+        revoked_at: r.opt_i64("revoked_at")?,
+    })
+}
+
+/// An audit event (every column of `audit_events`).
+pub(crate) fn event(r: &impl ReadRow) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: r.text("id")?,
+        org_id: r.opt_text("org_id")?,
+        at: r.i64("at")?,
+        actor_type: r.text("actor_type")?,
+        actor_id: r.opt_text("actor_id")?,
+        action: r.text("action")?,
+        target_type: r.opt_text("target_type")?,
+        target_id: r.opt_text("target_id")?,
+        ip: r.opt_text("ip")?,
+        request_id: r.opt_text("request_id")?,
+        details: r.text("details")?,
+    })
+}
+
+/// An organization ([`org_columns!`]).
+pub(crate) fn org(r: &impl ReadRow) -> StoreResult<Org> {
+    Ok(Org {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        slug: r.text("slug")?,
+        members_see_all_keys: r.bool("members_see_all_keys")?,
+        created_at: r.i64("created_at")?,
+    })
+}
+
+/// A user ([`user_columns!`]).
+pub(crate) fn user(r: &impl ReadRow) -> StoreResult<User> {
+    Ok(User {
+        id: r.text("user_id")?,
+        email: r.text("email")?,
+        display_name: r.text("display_name")?,
+        created_at: r.i64("user_created_at")?,
+    })
+}
+
+/// A membership's role (`role`).
+pub(crate) fn role(r: &impl ReadRow) -> StoreResult<Role> {
+    parse_role(&r.text("role")?, "memberships")
+}
+
+/// A member ([`select_members!`]).
+pub(crate) fn member(r: &impl ReadRow) -> StoreResult<Member> {
+    Ok(Member { user: user(r)?, role: role(r)?, joined_at: r.i64("joined_at")? })
+}
+
+/// A project ([`project_columns!`]).
+pub(crate) fn project(r: &impl ReadRow) -> StoreResult<Project> {
+    Ok(Project {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        name: r.text("name")?,
+        description: r.opt_text("description")?,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
+    })
+}
+
+/// A product.
+pub(crate) fn product(r: &impl ReadRow) -> StoreResult<Product> {
+    Ok(Product {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        name: r.text("name")?,
+        created_at: r.i64("created_at")?,
+    })
+}
+
+/// A surface.
+pub(crate) fn surface(r: &impl ReadRow) -> StoreResult<Surface> {
+    Ok(Surface {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        product_id: r.text("product_id")?,
+        name: r.text("name")?,
+        created_at: r.i64("created_at")?,
+    })
+}
+
+/// A wrapped data key ([`data_key_columns!`]).
+pub(crate) fn data_key(r: &impl ReadRow) -> StoreResult<WrappedDataKey> {
+    Ok(WrappedDataKey {
+        org_id: r.text("org_id")?,
+        master_key_id: r.text("master_key_id")?,
+        wrapped: r.bytes("wrapped")?,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
+    })
+}
+
+/// A secret ([`secret_columns!`], or [`secret_meta_columns!`]: no value).
+pub(crate) fn secret(r: &impl ReadRow) -> StoreResult<SecretRecord> {
+    Ok(SecretRecord {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        owner_user_id: r.opt_text("owner_user_id")?,
+        name: r.text("name")?,
+        category: r.text("category")?,
+        ciphertext: r.opt_bytes("ciphertext")?.unwrap_or_default(),
+        version: r.i64("version")?,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
+    })
+}
+
+/// An SSH public key ([`ssh_key_columns!`]).
+pub(crate) fn ssh_key(r: &impl ReadRow) -> StoreResult<SshKeyRecord> {
+    Ok(SshKeyRecord {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        owner_user_id: r.opt_text("owner_user_id")?,
+        name: r.text("name")?,
+        algorithm: r.text("algorithm")?,
+        public_key: r.text("public_key")?,
+        comment: r.text("comment")?,
+        fingerprint: r.text("fingerprint")?,
+        bits: r.i64("bits")?,
+        is_default: r.bool("is_default")?,
+        created_at: r.i64("created_at")?,
+    })
+}
