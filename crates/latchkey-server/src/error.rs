@@ -4,7 +4,8 @@
 //!   `{"error": {"code", "message"}}` with a fitting status.
 //! * Client mistakes (400, 404, 409, 413) say what was wrong with the
 //!   request, never whether another organization's record exists: another
-//!   org's id is a plain 404.
+//!   org's id is a plain 404. A conflict is a fixed sentence naming the
+//!   field (`StoreError::Conflict`), never the database's message.
 //! * Authentication failures all say the same thing (401 `unauthorized`);
 //!   the real reason goes to the tracing span, not to the client.
 //! * Storage trouble: unreachable or saturated database → 503 `unavailable`;
@@ -15,7 +16,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{ErrorBody, ErrorEnvelope};
-use latchkey_store::StoreError;
+use latchkey_store::{Conflict, StoreError};
 
 /// An error response.
 #[derive(Debug)]
@@ -104,7 +105,12 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(msg) => Self::conflict(msg),
+            // The conflict's own sentence, the same on every backend; the
+            // database's message was logged where it was read.
+            StoreError::Conflict(c @ Conflict::LastAdmin) => {
+                Self::new(StatusCode::CONFLICT, "last_admin", c.to_string())
+            }
+            StoreError::Conflict(c) => Self::conflict(c.to_string()),
             StoreError::Unavailable(ref cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::new(

@@ -6,7 +6,7 @@
 pub enum StoreError {
     /// A uniqueness rule or a precondition was violated.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// The database cannot be reached or is overloaded (pool timeout, I/O).
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -21,13 +21,79 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
+/// Why a change was refused. Its `Display` is the sentence a client or an
+/// operator is shown, the same on every backend; the database's own message
+/// (which names tables, constraints and the driver) goes to the log only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// Another record already has this value.
+    #[error("{what}")]
+    Unique {
+        /// What the rule keeps unique.
+        what: Unique,
+    },
+    /// The change would leave the organization without an admin.
+    #[error("an organization needs an admin: promote another member first")]
+    LastAdmin,
+    /// A project that active (unrevoked) keys still belong to.
+    #[error("project has {active_keys} active API key(s); revoke or delete them first")]
+    InUse {
+        /// How many.
+        active_keys: u64,
+    },
+    /// `bootstrap` on a database that has an organization already.
+    #[error("already initialized (organization `{org_name}` exists)")]
+    AlreadyInitialized {
+        /// The organization found.
+        org_name: String,
+    },
+    /// A data key was re-wrapped or added by someone else during a re-wrap.
+    #[error("the data key of {org_id} changed during the re-wrap; nothing was changed")]
+    Changed {
+        /// Its organization.
+        org_id: String,
+    },
+}
+
+/// What a unique rule keeps from being stored twice: declared by the
+/// statement that may break it (`Query::on_unique`), never read from the
+/// database's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unique {
+    /// An organization's slug.
+    #[error("an organization with this slug already exists")]
+    OrgSlug,
+    /// A user's email.
+    #[error("an account with this email already exists")]
+    UserEmail,
+    /// An SSH key's fingerprint, in its scope (the owner's, or
+    /// organization-wide).
+    #[error("an SSH key with this fingerprint already exists")]
+    SshKeyFingerprint,
+    /// A secret's name, in its scope.
+    #[error("a secret with this name already exists")]
+    SecretName,
+    /// A rule the statement did not expect to break.
+    #[error("this conflicts with an existing record")]
+    Other,
+}
+
+impl StoreError {
+    /// `e` as a store error, where a unique violation means `what` (`None`:
+    /// the statement expected none). The database's message is logged, in
+    /// the caller's span (a request's carries its id).
+    pub(crate) fn from_query(e: sqlx::Error, what: Option<Unique>) -> Self {
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => {
                 Self::Unavailable(e)
             }
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(db.message().to_owned()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                match what {
+                    Some(what) => tracing::debug!(error = %db, ?what, "unique violation"),
+                    None => tracing::warn!(error = %db, "unexpected unique violation"),
+                }
+                Self::Conflict(Conflict::Unique { what: what.unwrap_or(Unique::Other) })
+            }
             // PostgreSQL: connection exception (08…), insufficient resources
             // (53…), operator intervention such as a shutdown or restart (57…).
             sqlx::Error::Database(db)
@@ -36,6 +102,48 @@ impl From<sqlx::Error> for StoreError {
                 Self::Unavailable(e)
             }
             _ => Self::Database(e),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::from_query(e, None)
+    }
+}
+
+impl From<Conflict> for StoreError {
+    fn from(c: Conflict) -> Self {
+        Self::Conflict(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_read_as_fixed_sentences() {
+        let cases = [
+            (Conflict::Unique { what: Unique::OrgSlug }, "an organization with this slug already exists"),
+            (Conflict::Unique { what: Unique::UserEmail }, "an account with this email already exists"),
+            (Conflict::Unique { what: Unique::SshKeyFingerprint }, "an SSH key with this fingerprint already exists"),
+            (Conflict::Unique { what: Unique::SecretName }, "a secret with this name already exists"),
+            (Conflict::Unique { what: Unique::Other }, "this conflicts with an existing record"),
+            (Conflict::LastAdmin, "an organization needs an admin: promote another member first"),
+            (Conflict::InUse { active_keys: 2 }, "project has 2 active API key(s); revoke or delete them first"),
+            (
+                Conflict::AlreadyInitialized { org_name: "Acme".into() },
+                "already initialized (organization `Acme` exists)",
+            ),
+            (
+                Conflict::Changed { org_id: "org_1".into() },
+                "the data key of org_1 changed during the re-wrap; nothing was changed",
+            ),
+        ];
+        for (conflict, sentence) in cases {
+            assert_eq!(conflict.to_string(), sentence);
+            assert_eq!(StoreError::from(conflict).to_string(), format!("conflict: {sentence}"));
         }
     }
 }

@@ -26,12 +26,8 @@ use async_trait::async_trait;
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, Role};
 
-pub use error::StoreError;
+pub use error::{Conflict, StoreError, Unique};
 pub use model::*;
-
-/// The [`StoreError::Conflict`] reason when a change would leave an
-/// organization without an admin.
-pub const LAST_ADMIN: &str = "last_admin";
 
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -42,8 +38,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait OrgStore: Send + Sync {
     /// Creates the first organization, its admin user and the admin's first
     /// key, and appends `events`, atomically. Fails with
-    /// [`StoreError::Conflict`] (changing nothing) if any organization exists
-    /// already.
+    /// [`Conflict::AlreadyInitialized`] (changing nothing) if any
+    /// organization exists already.
     async fn bootstrap(&self, org: &NewOrg, admin: &NewUser, key: &NewApiKey, events: &[AuditEvent])
     -> StoreResult<()>;
 
@@ -65,10 +61,11 @@ pub trait OrgStore: Send + Sync {
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
 
     /// Creates an organization with `admin_user_id` as its admin.
-    /// [`StoreError::Conflict`] if the slug is taken.
+    /// [`Unique::OrgSlug`] if the slug is taken.
     async fn create_org(&self, org: &NewOrg, admin_user_id: &str, event: &AuditEvent) -> StoreResult<()>;
 
-    /// Changes an organization; `None` if there is no such organization.
+    /// Changes an organization; `None` if there is no such organization,
+    /// [`Unique::OrgSlug`] if the new slug is taken.
     async fn update_org(&self, id: &str, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>>;
 
     /// Organizations `user_id` belongs to, with their role, newest first.
@@ -80,7 +77,7 @@ pub trait OrgStore: Send + Sync {
     /// Members of `org_id`, by user id descending.
     async fn list_members(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Member>>;
 
-    /// Changes a member's role. `Conflict("last_admin")` if that would leave
+    /// Changes a member's role. [`Conflict::LastAdmin`] if that would leave
     /// the organization without an admin; `None` if not a member.
     async fn set_role(
         &self,
@@ -90,7 +87,7 @@ pub trait OrgStore: Send + Sync {
         event: &AuditEvent,
     ) -> StoreResult<Option<Member>>;
 
-    /// Removes a member. `Conflict("last_admin")` if they are the last
+    /// Removes a member. [`Conflict::LastAdmin`] if they are the last
     /// admin; `false` if not a member.
     async fn remove_member(&self, org_id: &str, user_id: &str, event: &AuditEvent) -> StoreResult<bool>;
 }
@@ -102,7 +99,8 @@ pub trait OrgStore: Send + Sync {
 pub trait PeopleStore: Send + Sync {
     /// Creates a user with a password hash, an organization they administer
     /// and their first session, and appends `events`, atomically.
-    /// [`StoreError::Conflict`] if the email or the slug is taken.
+    /// [`Unique::UserEmail`] or [`Unique::OrgSlug`] if the email or the slug
+    /// is taken.
     async fn sign_up(
         &self,
         user: &NewUser,
@@ -194,7 +192,7 @@ pub trait ProjectStore: Send + Sync {
         event: &AuditEvent,
     ) -> StoreResult<Option<Project>>;
 
-    /// Deletes a project. Refused with [`StoreError::Conflict`] while active
+    /// Deletes a project. Refused with [`Conflict::InUse`] while active
     /// (unrevoked) keys belong to it. `false` if no such project.
     async fn delete_project(&self, org_id: &str, id: &str, now: Millis, event: &AuditEvent) -> StoreResult<bool>;
 }
@@ -363,7 +361,7 @@ pub trait SecretStore: Send + Sync {
 
     /// Replaces wrapped data keys in one transaction; each applies only if
     /// the key is still wrapped by its `old_master_key_id`, and if any does
-    /// not, nothing changes ([`StoreError::Conflict`]). Returns how many
+    /// not, nothing changes ([`Conflict::Changed`]). Returns how many
     /// were re-wrapped.
     async fn rewrap_data_keys(&self, rewraps: &[Rewrap], now: Millis) -> StoreResult<usize>;
 
@@ -400,8 +398,9 @@ pub trait SecretStore: Send + Sync {
 #[async_trait]
 pub trait SshKeyStore: Send + Sync {
     /// Inserts a key; it becomes its owner's default if they have none.
-    /// [`StoreError::Conflict`] if the same key (fingerprint) is already
-    /// registered in the same scope (the owner's, or organization-wide).
+    /// [`Unique::SshKeyFingerprint`] if the same key (fingerprint) is
+    /// already registered in the same scope (the owner's, or
+    /// organization-wide).
     async fn insert_ssh_key(&self, key: &SshKeyRecord, event: &AuditEvent) -> StoreResult<SshKeyRecord>;
 
     /// A key of `org_id`.

@@ -9,7 +9,7 @@ use latchkey_core::crypto::MasterKey;
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
 use latchkey_server::keyring::{KeySource, Keyring, pending_path, read_key_file, sync_dir, write_key_file};
-use latchkey_store::{AuditEvent, NewApiKey, Rewrap, Store, StoreError};
+use latchkey_store::{AuditEvent, Conflict, NewApiKey, Rewrap, Store, StoreError};
 
 use crate::init::{InitArgs, events, prepare, report};
 use crate::master_key::MasterKeyArgs;
@@ -163,7 +163,7 @@ async fn rewrap_all(store: &dyn Store, ring: &Keyring, new: &MasterKey) -> anyho
         }
         match store.rewrap_data_keys(&rewraps, now_ms()).await {
             Ok(n) => return Ok(n),
-            Err(StoreError::Conflict(why)) if attempt < 3 => eprintln!("retrying: {why}"),
+            Err(StoreError::Conflict(why @ Conflict::Changed { .. })) if attempt < 3 => eprintln!("retrying: {why}"),
             Err(e) => return Err(e.into()),
         }
     }

@@ -5,7 +5,7 @@ use clap::Args;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
-use latchkey_store::{AuditEvent, NewApiKey, NewOrg, NewUser, StoreError};
+use latchkey_store::{AuditEvent, Conflict, NewApiKey, NewOrg, NewUser, StoreError};
 
 use crate::storage::StorageArgs;
 
@@ -105,7 +105,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
             report(&args, &b, &b.user.id);
             Ok(())
         }
-        Err(StoreError::Conflict(why)) => {
+        Err(StoreError::Conflict(why @ Conflict::AlreadyInitialized { .. })) => {
             bail!(
                 "{} is {why}; nothing was changed (use `latchkey admin create-org` for another organization)",
                 args.storage.describe()

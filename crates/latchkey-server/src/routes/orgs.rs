@@ -16,7 +16,7 @@ use latchkey_api_types::{
 use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey, Role};
-use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, Session, StoreError};
+use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, Session};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -51,17 +51,6 @@ fn member_view(m: &Member) -> MemberView {
 
 fn parse_role(role: &str) -> Result<Role, ApiError> {
     role.parse().map_err(|_| ApiError::bad_request("role must be `admin` or `member`"))
-}
-
-fn last_admin(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict(m) if m == latchkey_store::LAST_ADMIN => ApiError::new(
-            StatusCode::CONFLICT,
-            "last_admin",
-            "an organization needs an admin: promote another member first",
-        ),
-        other => other.into(),
-    }
 }
 
 /// A URL-safe slug as given: 2–64 lowercase letters, digits and `-`.
@@ -307,8 +296,7 @@ pub async fn update_member(
     let member = state
         .store
         .set_role(&caller.org_id, &user_id, role, &event)
-        .await
-        .map_err(last_admin)?
+        .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
     invalidate_member_keys(&state, &caller.org_id, &user_id).await?;
     Ok(Json(Data { data: member_view(&member) }))
@@ -339,9 +327,7 @@ pub async fn remove_member(
     let leaving = caller.user_id.as_deref() == Some(user_id.as_str());
     if leaving { LEAVE } else { REMOVE_MEMBER }.check(&caller)?;
     let event = audit.event_by(&caller, "member.remove", Some(("member", &user_id)), &json!({"left": leaving}));
-    if !is_valid(IdKind::User, &user_id)
-        || !state.store.remove_member(&caller.org_id, &user_id, &event).await.map_err(last_admin)?
-    {
+    if !is_valid(IdKind::User, &user_id) || !state.store.remove_member(&caller.org_id, &user_id, &event).await? {
         return Err(ApiError::not_found("member"));
     }
     invalidate_member_keys(&state, &caller.org_id, &user_id).await?;

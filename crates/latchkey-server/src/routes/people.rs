@@ -21,7 +21,7 @@ use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
 use latchkey_core::password::{PasswordError, check_password, hash_password, verify_password};
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey};
-use latchkey_store::{NewOrg, NewUser, Page, Session, StoreError, User};
+use latchkey_store::{Conflict, NewOrg, NewUser, Page, Session, StoreError, Unique, User};
 use serde_json::json;
 
 use crate::audit::{Actor, Audit};
@@ -144,7 +144,9 @@ pub async fn signup(
     ];
     match state.store.sign_up(&user, &password_hash, &org, &session, &events).await {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict(EMAIL_TAKEN)),
+        Err(StoreError::Conflict(Conflict::Unique { what: Unique::UserEmail })) => {
+            return Err(ApiError::conflict(EMAIL_TAKEN));
+        }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user_id = %user.id, org_id = %org.id, "signed up");

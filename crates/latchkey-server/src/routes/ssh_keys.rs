@@ -17,7 +17,7 @@ use latchkey_api_types::{Data, ErrorEnvelope, Paged};
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::ssh::parse_public_key;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
-use latchkey_store::{SshKeyFilter, SshKeyRecord, StoreError};
+use latchkey_store::{Conflict, SshKeyFilter, SshKeyRecord, StoreError, Unique};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -107,7 +107,7 @@ pub async fn create(
     let event = audit.event_by(&caller, "ssh_key.add", Some(("ssh_key", &record.id)), &details);
     let stored = match state.store.insert_ssh_key(&record, &event).await {
         Ok(k) => k,
-        Err(StoreError::Conflict(_)) => {
+        Err(StoreError::Conflict(Conflict::Unique { what: Unique::SshKeyFingerprint })) => {
             let scope = if record.owner_user_id.is_some() { "for you" } else { "organization-wide" };
             return Err(ApiError::conflict(format!(
                 "the SSH key {} is already registered {scope}",

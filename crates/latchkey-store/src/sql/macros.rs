@@ -67,21 +67,36 @@ macro_rules! run_queries {
             conn: &mut $crate::sql::Conn<Self>,
             q: $crate::sql::Query<Self>,
         ) -> impl ::std::future::Future<Output = $crate::StoreResult<Vec<Self::Row>>> + Send {
-            async move { Ok(sqlx::query_with(q.sql, q.args.map_err(sqlx::Error::Encode)?).fetch_all(conn).await?) }
+            async move {
+                let $crate::sql::Query { sql, args, unique } = q;
+                let args = args.map_err(sqlx::Error::Encode)?;
+                sqlx::query_with(sql, args).fetch_all(conn).await.map_err(|e| $crate::StoreError::from_query(e, unique))
+            }
         }
 
         fn fetch_optional(
             conn: &mut $crate::sql::Conn<Self>,
             q: $crate::sql::Query<Self>,
         ) -> impl ::std::future::Future<Output = $crate::StoreResult<Option<Self::Row>>> + Send {
-            async move { Ok(sqlx::query_with(q.sql, q.args.map_err(sqlx::Error::Encode)?).fetch_optional(conn).await?) }
+            async move {
+                let $crate::sql::Query { sql, args, unique } = q;
+                let args = args.map_err(sqlx::Error::Encode)?;
+                sqlx::query_with(sql, args)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(|e| $crate::StoreError::from_query(e, unique))
+            }
         }
 
         fn fetch_one(
             conn: &mut $crate::sql::Conn<Self>,
             q: $crate::sql::Query<Self>,
         ) -> impl ::std::future::Future<Output = $crate::StoreResult<Self::Row>> + Send {
-            async move { Ok(sqlx::query_with(q.sql, q.args.map_err(sqlx::Error::Encode)?).fetch_one(conn).await?) }
+            async move {
+                let $crate::sql::Query { sql, args, unique } = q;
+                let args = args.map_err(sqlx::Error::Encode)?;
+                sqlx::query_with(sql, args).fetch_one(conn).await.map_err(|e| $crate::StoreError::from_query(e, unique))
+            }
         }
 
         fn execute(
@@ -89,8 +104,13 @@ macro_rules! run_queries {
             q: $crate::sql::Query<Self>,
         ) -> impl ::std::future::Future<Output = $crate::StoreResult<u64>> + Send {
             async move {
-                let args = q.args.map_err(sqlx::Error::Encode)?;
-                Ok(sqlx::query_with(q.sql, args).execute(conn).await?.rows_affected())
+                let $crate::sql::Query { sql, args, unique } = q;
+                let args = args.map_err(sqlx::Error::Encode)?;
+                let done = sqlx::query_with(sql, args)
+                    .execute(conn)
+                    .await
+                    .map_err(|e| $crate::StoreError::from_query(e, unique))?;
+                Ok(done.rows_affected())
             }
         }
     };

@@ -47,7 +47,8 @@ use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
 
 use crate::{
-    ApiKeyRecord, AuditEvent, ChangeCursor, Invalidation, InvalidationSink, Page, StoreError, StoreResult, UsageCount,
+    ApiKeyRecord, AuditEvent, ChangeCursor, Invalidation, InvalidationSink, Page, StoreError, StoreResult, Unique,
+    UsageCount,
 };
 
 pub(crate) use rows::record;
@@ -241,11 +242,13 @@ pub struct Query<D: Dialect> {
     /// The arguments bound so far, or the first value that failed to encode
     /// (reported when the query runs, as sqlx does).
     pub(crate) args: Result<D::Args, BindError>,
+    /// What a unique violation of this statement means ([`Query::on_unique`]).
+    pub(crate) unique: Option<Unique>,
 }
 
 /// A statement of dialect `D`.
 pub fn query<D: Dialect>(sql: &'static str) -> Query<D> {
-    Query { sql, args: Ok(D::Args::default()) }
+    Query { sql, args: Ok(D::Args::default()), unique: None }
 }
 
 impl<D: Dialect> Query<D> {
@@ -256,6 +259,16 @@ impl<D: Dialect> Query<D> {
         {
             self.args = Err(e);
         }
+        self
+    }
+
+    /// Declares what a unique violation of this statement means: it fails
+    /// with [`Conflict::Unique`] naming `what` (a statement that declares
+    /// nothing fails with [`Unique::Other`]).
+    ///
+    /// [`Conflict::Unique`]: crate::Conflict::Unique
+    pub fn on_unique(mut self, what: Unique) -> Self {
+        self.unique = Some(what);
         self
     }
 

@@ -8,8 +8,7 @@ use super::keys::insert_key;
 use super::rows::{member, org, parse_role, role, user};
 use super::{Dialect, ReadRow, SqlStore, Tx, commit, page_limit, query};
 use crate::{
-    AuditEvent, LAST_ADMIN, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreError, StoreResult,
-    User,
+    AuditEvent, Conflict, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreResult, Unique, User,
 };
 
 #[async_trait]
@@ -30,8 +29,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         }
         let existing = query::<D>("SELECT name FROM orgs ORDER BY id LIMIT 1").fetch_optional(&mut *tx).await?;
         if let Some(row) = existing {
-            let name = row.text("name")?;
-            return Err(StoreError::Conflict(format!("already initialized (organization `{name}` exists)")));
+            return Err(Conflict::AlreadyInitialized { org_name: row.text("name")? }.into());
         }
         insert_org_admin::<D>(&mut tx, org, admin, key).await?;
         commit::<D>(tx, events).await
@@ -84,6 +82,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         .bind(&patch.name)
         .bind(&patch.slug)
         .bind(patch.members_see_all_keys)
+        .on_unique(Unique::OrgSlug)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -139,7 +138,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
             return Ok(None);
         };
         if current == Role::Admin && new_role != Role::Admin && admins <= 1 {
-            return Err(StoreError::Conflict(LAST_ADMIN.to_owned()));
+            return Err(Conflict::LastAdmin.into());
         }
         query::<D>("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
@@ -162,7 +161,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
             return Ok(false);
         };
         if current == Role::Admin && admins <= 1 {
-            return Err(StoreError::Conflict(LAST_ADMIN.to_owned()));
+            return Err(Conflict::LastAdmin.into());
         }
         query::<D>("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
@@ -220,6 +219,7 @@ pub(super) async fn insert_org<D: Dialect>(tx: &mut Tx<D>, o: &NewOrg) -> StoreR
         .bind(&o.slug)
         .bind(o.members_see_all_keys)
         .bind(o.created_at)
+        .on_unique(Unique::OrgSlug)
         .execute(&mut **tx)
         .await?;
     Ok(())

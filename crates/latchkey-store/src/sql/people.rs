@@ -9,7 +9,7 @@ use super::rows::{event, invitation, session, user};
 use super::{Dialect, ReadRow, Runner, SqlStore, commit, commit_one, insert_event, page_limit, query};
 use crate::{
     AcceptError, AuditEvent, AuditFilter, AuditStore, Invitation, NewOrg, NewUser, Page, PeopleStore, Session,
-    StoreResult, User,
+    StoreResult, Unique, User,
 };
 
 /// Inserts a session on `on`.
@@ -50,6 +50,7 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         .bind(&u.display_name)
         .bind(password_hash)
         .bind(u.created_at)
+        .on_unique(Unique::UserEmail)
         .execute(&mut *tx)
         .await?;
         insert_org::<D>(&mut tx, org).await?;

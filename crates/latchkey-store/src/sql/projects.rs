@@ -5,7 +5,7 @@ use latchkey_core::time_fmt::Millis;
 
 use super::rows::project;
 use super::{Dialect, ReadRow, SqlStore, commit, page_limit, query};
-use crate::{AuditEvent, Page, Project, ProjectPatch, ProjectStore, StoreError, StoreResult};
+use crate::{AuditEvent, Conflict, Page, Project, ProjectPatch, ProjectStore, StoreResult};
 
 #[async_trait]
 impl<D: Dialect> ProjectStore for SqlStore<D> {
@@ -103,9 +103,7 @@ impl<D: Dialect> ProjectStore for SqlStore<D> {
         .await?
         .i64("active")?;
         if active > 0 {
-            return Err(StoreError::Conflict(format!(
-                "project has {active} active API key(s); revoke or delete them first"
-            )));
+            return Err(Conflict::InUse { active_keys: u64::try_from(active).unwrap_or(0) }.into());
         }
         query::<D>("DELETE FROM projects WHERE org_id = $1 AND id = $2")
             .bind(org_id)

@@ -7,7 +7,8 @@ use latchkey_core::time_fmt::Millis;
 use super::rows::{data_key, secret};
 use super::{Dialect, SqlStore, commit_one, page_limit, query};
 use crate::{
-    AuditEvent, Page, Rewrap, SecretFilter, SecretRecord, SecretStore, StoreError, StoreResult, WrappedDataKey,
+    AuditEvent, Conflict, Page, Rewrap, SecretFilter, SecretRecord, SecretStore, StoreError, StoreResult, Unique,
+    WrappedDataKey,
 };
 
 #[async_trait]
@@ -60,10 +61,7 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
             .execute(&mut *tx)
             .await?;
             if done != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "the data key of {} changed during the re-wrap; nothing was changed",
-                    r.org_id
-                )));
+                return Err(Conflict::Changed { org_id: r.org_id.clone() }.into());
             }
         }
         tx.commit().await?;
@@ -128,12 +126,13 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
             .bind(s.version)
             .bind(s.created_at)
             .bind(s.updated_at)
+            .on_unique(Unique::SecretName)
             .execute(&mut *tx)
             .await;
             return match inserted {
                 Ok(done) => commit_one::<D>(tx, done, event).await,
                 Err(e) => match e {
-                    StoreError::Conflict(_) => Ok(false),
+                    StoreError::Conflict(Conflict::Unique { what: Unique::SecretName }) => Ok(false),
                     other => Err(other),
                 },
             };

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::rows::ssh_key;
 use super::{Dialect, SqlStore, commit, commit_one, page_limit, query};
-use crate::{AuditEvent, Page, SshKeyFilter, SshKeyRecord, SshKeyStore, StoreResult};
+use crate::{AuditEvent, Page, SshKeyFilter, SshKeyRecord, SshKeyStore, StoreResult, Unique};
 
 #[async_trait]
 impl<D: Dialect> SshKeyStore for SqlStore<D> {
@@ -29,6 +29,7 @@ impl<D: Dialect> SshKeyStore for SqlStore<D> {
         .bind(k.created_at)
         .bind(true)
         .bind(false)
+        .on_unique(Unique::SshKeyFingerprint)
         .fetch_one(&mut *tx)
         .await?;
         commit::<D>(tx, std::slice::from_ref(event)).await?;

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod cluster;
 mod common;
+mod conflicts;
 mod contract;
 mod db;
 mod faults;
