@@ -92,8 +92,8 @@ use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 
 use super::ReadRow;
 use crate::{
-    ApiKeyRecord, AuditEvent, Invitation, KeyKind, Member, Org, Product, Project, Refill, RefillInterval,
-    SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, WrappedDataKey,
+    ApiKeyRecord, AuditEvent, Invitation, KeyKind, Member, Org, Product, Project, Refill, RefillInterval, SecretRecord,
+    Session, SshKeyRecord, StoreError, StoreResult, Surface, User, WrappedDataKey,
 };
 
 /// A key with its owner's details ([`select_keys!`]).

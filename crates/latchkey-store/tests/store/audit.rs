@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use latchkey_core::Role;
-use latchkey_store::{AuditEvent, AuditFilter, KeyPatch, NewApiKey, Store};
+use latchkey_store::{AuditEvent, AuditFilter, Conflict, KeyPatch, NewApiKey, Store, Unique};
 
 use crate::Db;
 use crate::fixtures::{
-    HOUR, NOW, ev, event, invitation, is_conflict, logged, new_org, page, page_before, person, project, secret,
-    session, ssh, world,
+    HOUR, NOW, conflict, ev, event, invitation, logged, new_org, page, page_before, person, project, secret, session,
+    ssh, world,
 };
 
 store_tests! {
@@ -98,7 +98,7 @@ async fn a_refused_change_appends_no_event(store: Arc<dyn Store>) {
     let late = event(&w.org.id, "api_key.create");
     let duplicate = NewApiKey { hash: w.admin_key.hash, ..w.key("dup") };
     let refused = store.insert_key(&duplicate, &late).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::Unique { what: Unique::Other }), "{refused:?}");
     assert!(!logged(&*store, &late).await);
     // Changes answered with `None` (no such record) append nothing either.
     let none = event(&w.org.id, "api_key.missing");

@@ -7,8 +7,8 @@ use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{Environment, KeyHash, KeyPrefix, PlainKey, Role};
 use latchkey_store::{
-    AuditEvent, AuditFilter, Invitation, NewApiKey, Org, Page, Product, Project, SecretRecord, Session, SshKeyRecord,
-    Store, StoreError, StoreResult, Surface, User,
+    AuditEvent, AuditFilter, Conflict, Invitation, NewApiKey, Org, Page, Product, Project, SecretRecord, Session,
+    SshKeyRecord, Store, StoreError, StoreResult, Surface, User,
 };
 
 /// The time the cases live at (mid-June 2025).
@@ -174,10 +174,13 @@ pub async fn logged(store: &dyn Store, e: &AuditEvent) -> bool {
     store.list_events(org_id, &filter, &page(100)).await.unwrap().contains(e)
 }
 
-/// Whether a storage call was refused as a conflict (a uniqueness rule or
-/// a precondition).
-pub fn is_conflict<T: Debug>(result: &StoreResult<T>) -> bool {
-    matches!(result, Err(StoreError::Conflict(_)))
+/// The conflict a storage call was refused with (a uniqueness rule or a
+/// precondition), if it was.
+pub fn conflict<T: Debug>(result: &StoreResult<T>) -> Option<Conflict> {
+    match result {
+        Err(StoreError::Conflict(c)) => Some(c.clone()),
+        _ => None,
+    }
 }
 
 /// Awaits `work`, failing the case if it takes longer than a minute (a

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::{Environment, IssuedKey, KeyHash, KeyPrefix, KeyState, PlainKey, Role, Scope, ScopeSet};
-use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, Store};
+use latchkey_store::{
+    ApiKeyRecord, Conflict, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, Store, Unique,
+};
 
 use crate::fixtures::{
-    HOUR, NOW, ev, event, is_conflict, logged, new_org, page, page_before, plain_key, product, project, surface, world,
+    HOUR, NOW, conflict, ev, event, logged, new_org, page, page_before, plain_key, product, project, surface, world,
 };
 
 store_tests! {
@@ -127,7 +129,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
     let twin = NewApiKey { hash: key.hash, ..w.key("twin") };
     let late = event(&w.org.id, "api_key.create.refused");
     let refused = store.insert_key(&twin, &late).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::Unique { what: Unique::Other }), "{refused:?}");
     assert_eq!(store.get_key(&w.org.id, &twin.id).await.unwrap(), None);
     assert!(!logged(&*store, &late).await);
 }

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use latchkey_core::{IssuedKey, KeyState, Role};
-use latchkey_store::{Member, NewApiKey, Org, OrgPatch, Store, User};
+use latchkey_store::{Conflict, Member, NewApiKey, Org, OrgPatch, Store, Unique, User};
 
 use crate::fixtures::{
-    HOUR, NOW, at_once, ev, event, is_conflict, join, logged, new_org, new_user, page, page_before, person, plain_key,
+    HOUR, NOW, at_once, conflict, ev, event, join, logged, new_org, new_user, page, page_before, person, plain_key,
     world,
 };
 
@@ -62,7 +62,7 @@ async fn bootstrap_happens_once(store: Arc<dyn Store>) {
             std::slice::from_ref(&late),
         )
         .await;
-    assert!(is_conflict(&again), "{again:?}");
+    assert_eq!(conflict(&again), Some(Conflict::AlreadyInitialized { org_name: org.name.clone() }), "{again:?}");
     assert_eq!(store.get_org(&second.id).await.unwrap(), None);
     assert_eq!(store.get_user(&bob.id).await.unwrap(), None);
     assert_eq!(store.find_key_by_hash(&plain2.hash()).await.unwrap(), None);
@@ -75,7 +75,7 @@ async fn bootstrap_is_refused_once_any_organization_exists(store: Arc<dyn Store>
     let (org, user, plain) = (new_org("later"), new_user("later@example.com"), plain_key());
     let key = NewApiKey::admin(&plain, &org.id, &user.id, "k", NOW);
     let refused = store.bootstrap(&org, &user, &key, &[]).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::AlreadyInitialized { org_name: "own".into() }), "{refused:?}");
     assert_eq!(store.get_org(&org.id).await.unwrap(), None);
     assert_eq!(store.find_key_by_hash(&plain.hash()).await.unwrap(), None);
 }
@@ -94,7 +94,9 @@ async fn concurrent_bootstraps_initialize_once(store: Arc<dyn Store>) {
     })
     .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
-    assert_eq!(results.iter().filter(|r| is_conflict(r)).count(), 1, "{results:?}");
+    let winner = &attempts[results.iter().position(Result::is_ok).unwrap()].0;
+    let loser = Some(Conflict::AlreadyInitialized { org_name: winner.name.clone() });
+    assert_eq!(results.iter().filter(|r| conflict(r) == loser).count(), 1, "{results:?}");
     let mut orgs = Vec::new();
     for (org, _, _) in &attempts {
         orgs.extend(store.get_org(&org.id).await.unwrap());
@@ -141,7 +143,7 @@ async fn create_org_with_admin_reuses_a_known_email(store: Arc<dyn Store>) {
     let late = event(&delta.id, "org.create");
     let key = NewApiKey::admin(&plain, &delta.id, &carol.id, "d", NOW);
     let taken = store.create_org_with_admin(&delta, &carol, &key, std::slice::from_ref(&late)).await;
-    assert!(is_conflict(&taken), "{taken:?}");
+    assert_eq!(conflict(&taken), Some(Conflict::Unique { what: Unique::OrgSlug }), "{taken:?}");
     assert_eq!(store.get_org(&delta.id).await.unwrap(), None);
     assert_eq!(store.user_by_email("carol@example.com").await.unwrap(), None);
     assert_eq!(store.find_key_by_hash(&plain.hash()).await.unwrap(), None);
@@ -161,7 +163,7 @@ async fn create_org_makes_its_creator_admin(store: Arc<dyn Store>) {
     let clash = Org { slug: beta.slug.clone(), ..new_org("clash") };
     let late = event(&clash.id, "org.create");
     let refused = store.create_org(&clash, &w.alice.id, &late).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::Unique { what: Unique::OrgSlug }), "{refused:?}");
     assert_eq!(store.get_org(&clash.id).await.unwrap(), None);
     assert!(!logged(&*store, &late).await);
 }
@@ -189,7 +191,7 @@ async fn update_org_changes_what_the_patch_names(store: Arc<dyn Store>) {
     let late = event(&w.org.id, "org.update.refused");
     let patch = OrgPatch { name: Some("Taken".into()), slug: Some(other.slug.clone()), ..OrgPatch::default() };
     let taken = store.update_org(&w.org.id, &patch, &late).await;
-    assert!(is_conflict(&taken), "{taken:?}");
+    assert_eq!(conflict(&taken), Some(Conflict::Unique { what: Unique::OrgSlug }), "{taken:?}");
     assert_eq!(store.get_org(&w.org.id).await.unwrap(), Some(expected));
     assert!(!logged(&*store, &late).await);
 
@@ -274,7 +276,7 @@ async fn set_role_keeps_an_admin(store: Arc<dyn Store>) {
     assert_eq!(alice.role, Role::Member);
     let late = event(&w.org.id, "member.demote.refused");
     let refused = store.set_role(&w.org.id, &bob.id, Role::Member, &late).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::LastAdmin), "{refused:?}");
     assert_eq!(store.role_of(&w.org.id, &bob.id).await.unwrap(), Some(Role::Admin));
     assert!(!logged(&*store, &late).await);
     // Staying admin is no demotion.
@@ -300,7 +302,7 @@ async fn remove_member_keeps_an_admin(store: Arc<dyn Store>) {
     // The last admin cannot leave.
     let late = event(&w.org.id, "member.remove.refused");
     let refused = store.remove_member(&w.org.id, &w.alice.id, &late).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::LastAdmin), "{refused:?}");
     assert_eq!(store.role_of(&w.org.id, &w.alice.id).await.unwrap(), Some(Role::Admin));
     assert!(!logged(&*store, &late).await);
 
@@ -337,7 +339,7 @@ async fn concurrent_demotions_leave_one_admin(store: Arc<dyn Store>) {
         })
         .await;
         let demoted = results.iter().filter(|r| matches!(r, Ok(Some(m)) if m.role == Role::Member)).count();
-        let refused = results.iter().filter(|r| is_conflict(r)).count();
+        let refused = results.iter().filter(|r| conflict(r) == Some(Conflict::LastAdmin)).count();
         assert_eq!((demoted, refused), (1, 1), "round {round}: {results:?}");
         let members = store.list_members(&org.id, &page(10)).await.unwrap();
         assert_eq!(members.iter().filter(|m| m.role == Role::Admin).count(), 1, "round {round}: {members:?}");
@@ -353,7 +355,7 @@ async fn concurrent_demotions_leave_one_admin(store: Arc<dyn Store>) {
     })
     .await;
     let removed = results.iter().filter(|r| matches!(r, Ok(true))).count();
-    let refused = results.iter().filter(|r| is_conflict(r)).count();
+    let refused = results.iter().filter(|r| conflict(r) == Some(Conflict::LastAdmin)).count();
     assert_eq!((removed, refused), (1, 1), "{results:?}");
     let members = store.list_members(&org.id, &page(10)).await.unwrap();
     assert_eq!(members.iter().map(|m| m.role).collect::<Vec<_>>(), [Role::Admin]);

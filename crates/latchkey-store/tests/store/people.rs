@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use latchkey_core::{KeyHash, Role};
-use latchkey_store::{AcceptError, AuditEvent, Invitation, Org, Session, Store, User};
+use latchkey_store::{AcceptError, AuditEvent, Conflict, Invitation, Org, Session, Store, Unique, User};
 
 use crate::fixtures::{
-    HOUR, NOW, at_once, ev, event, invitation, is_conflict, logged, new_org, new_user, page, page_before, person,
-    session, world,
+    HOUR, NOW, at_once, conflict, ev, event, invitation, logged, new_org, new_user, page, page_before, person, session,
+    world,
 };
 
 store_tests! {
@@ -35,18 +35,19 @@ async fn sign_up_creates_user_org_and_session(store: Arc<dyn Store>) {
 
     // A taken email, or a taken slug: refused, and nothing of it is stored.
     let (again, again_org) = (new_user("dana@example.com"), new_org("dana2"));
-    assert_refused(&*store, &again, &again_org).await;
+    assert_refused(&*store, &again, &again_org, Unique::UserEmail).await;
     let (erin, clash) = (new_user("erin@example.com"), Org { slug: org.slug.clone(), ..new_org("erin") });
-    assert_refused(&*store, &erin, &clash).await;
+    assert_refused(&*store, &erin, &clash, Unique::OrgSlug).await;
     assert_eq!(store.user_by_email("erin@example.com").await.unwrap(), None);
 }
 
-/// Signs `user` up with `org`, expecting a conflict that leaves no trace.
-async fn assert_refused(store: &dyn Store, user: &User, org: &Org) {
+/// Signs `user` up with `org`, expecting a conflict of `what` that leaves no
+/// trace.
+async fn assert_refused(store: &dyn Store, user: &User, org: &Org, what: Unique) {
     let login = session(&user.id, &org.id);
     let late = event(&org.id, "user.sign_up.refused");
     let refused = store.sign_up(user, "hash", org, &login, std::slice::from_ref(&late)).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::Unique { what }), "{refused:?}");
     assert_eq!(store.get_user(&user.id).await.unwrap(), None);
     assert_eq!(store.get_org(&org.id).await.unwrap(), None);
     assert_eq!(store.session_by_hash(&login.token_hash).await.unwrap(), None);

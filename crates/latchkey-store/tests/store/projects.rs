@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use latchkey_store::{NewApiKey, Project, ProjectPatch, Store};
+use latchkey_store::{Conflict, NewApiKey, Project, ProjectPatch, Store};
 
-use crate::fixtures::{HOUR, NOW, ev, event, is_conflict, logged, page, page_before, project, world};
+use crate::fixtures::{HOUR, NOW, conflict, ev, event, logged, page, page_before, project, world};
 
 store_tests! {
     projects_are_kept_per_organization,
@@ -82,11 +82,11 @@ async fn a_project_in_use_is_not_deleted(store: Arc<dyn Store>) {
 
     let late = event(&w.org.id, "project.delete.refused");
     let refused = store.delete_project(&w.org.id, &p.id, NOW, &late).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::InUse { active_keys: 1 }), "{refused:?}");
     // A key revoked in the future (a rotation's grace period) is still active.
     store.revoke_key(&w.org.id, &key.id, NOW + HOUR, &ev()).await.unwrap().unwrap();
     let refused = store.delete_project(&w.org.id, &p.id, NOW, &late).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::InUse { active_keys: 1 }), "{refused:?}");
     assert!(!logged(&*store, &late).await);
     assert_eq!(store.get_project(&w.org.id, &p.id).await.unwrap(), Some(p.clone()));
 

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use latchkey_core::Role;
-use latchkey_store::{Rewrap, SecretFilter, SecretRecord, Store, WrappedDataKey};
+use latchkey_store::{Conflict, Rewrap, SecretFilter, SecretRecord, Store, WrappedDataKey};
 
-use crate::fixtures::{NOW, at_once, ev, event, is_conflict, logged, page, page_before, secret, world};
+use crate::fixtures::{NOW, at_once, conflict, ev, event, logged, page, page_before, secret, world};
 
 store_tests! {
     data_keys_are_stored_once_and_rewrapped_together,
@@ -58,7 +58,7 @@ async fn data_keys_are_stored_once_and_rewrapped_together(store: Arc<dyn Store>)
     // One of them no longer wrapped by the key named: nothing changes.
     let stale = [rewrap(&w.org.id, "mk_a", 4), rewrap(&other.id, "mk_x", 5)];
     let refused = store.rewrap_data_keys(&stale, NOW + 5).await;
-    assert!(is_conflict(&refused), "{refused:?}");
+    assert_eq!(conflict(&refused), Some(Conflict::Changed { org_id: other.id.clone() }), "{refused:?}");
     assert_eq!(store.all_data_keys().await.unwrap(), all);
 
     let both = [rewrap(&w.org.id, "mk_a", 4), rewrap(&other.id, "mk_a", 5)];
@@ -68,7 +68,8 @@ async fn data_keys_are_stored_once_and_rewrapped_together(store: Arc<dyn Store>)
     let theirs = WrappedDataKey { master_key_id: "mk_c".into(), wrapped: vec![5; 57], updated_at: NOW + 5, ..theirs };
     assert_eq!(store.data_key(&other.id).await.unwrap(), Some(theirs));
     // Done already: the old master key no longer matches.
-    assert!(is_conflict(&store.rewrap_data_keys(&both, NOW + 6).await));
+    let done = store.rewrap_data_keys(&both, NOW + 6).await;
+    assert_eq!(conflict(&done), Some(Conflict::Changed { org_id: w.org.id.clone() }), "{done:?}");
     assert_eq!(store.rewrap_data_keys(&[], NOW + 6).await.unwrap(), 0);
     assert_eq!(store.data_key(&w.org.id).await.unwrap(), Some(rewrapped));
 }

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use latchkey_core::Role;
-use latchkey_store::{SshKeyFilter, SshKeyRecord, Store};
+use latchkey_store::{Conflict, SshKeyFilter, SshKeyRecord, Store, Unique};
 
-use crate::fixtures::{World, ev, event, is_conflict, logged, page, page_before, ssh, world};
+use crate::fixtures::{World, conflict, ev, event, logged, page, page_before, ssh, world};
 
 store_tests! {
     a_members_first_key_is_their_default,
@@ -68,7 +68,7 @@ async fn fingerprints_are_unique_per_scope(store: Arc<dyn Store>) {
     for owner in [Some(w.alice.id.as_str()), None] {
         let again = ssh(&w.org.id, owner, "again", "SHA256:same");
         let refused = store.insert_ssh_key(&again, &late).await;
-        assert!(is_conflict(&refused), "{refused:?}");
+        assert_eq!(conflict(&refused), Some(Conflict::Unique { what: Unique::SshKeyFingerprint }), "{refused:?}");
         assert_eq!(store.get_ssh_key(&w.org.id, &again.id).await.unwrap(), None);
     }
     assert!(!logged(&*store, &late).await);
