@@ -19,6 +19,7 @@ mod hardening_input;
 mod hardening_store;
 mod init_serve;
 mod isolation;
+mod matrix;
 mod ops;
 mod people;
 mod projects;
