@@ -11,15 +11,18 @@ use crate::{RefView, present};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKey {
     /// Display name, 1–255 characters.
+    #[schema(value_type = crate::constraints::Name)]
     pub name: String,
     /// Scopes; empty means `["*"]`.
     #[serde(default)]
     pub scopes: Vec<String>,
     /// Lifetime such as `30d`, `90d`, `1y`, `12h`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Duration>)]
     pub expires_in: Option<String>,
     /// Absolute expiry (RFC 3339); exclusive with `expiresIn`.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// `true` mints a `…_test_` key.
     #[serde(default)]
@@ -29,12 +32,15 @@ pub struct CreateApiKey {
     pub project_id: Option<String>,
     /// Requests per minute (≥ 1), enforced on verify and on every request.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub rate_limit_per_minute: Option<i64>,
     /// Requests per day (≥ 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub rate_limit_per_day: Option<i64>,
     /// Usage credits (≥ 0): each valid verify spends one (or `cost`).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000.0)]
     pub remaining: Option<i64>,
     /// Periodic refill of the credits.
     #[serde(default)]
@@ -51,6 +57,7 @@ pub struct CreateApiKey {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefillView {
     /// Credits after a refill (≥ 1).
+    #[schema(minimum = 1, maximum = 1_000_000_000_000.0)]
     pub amount: i64,
     /// `daily` or `monthly`.
     pub interval: RefillIntervalView,
@@ -72,15 +79,19 @@ pub enum RefillIntervalView {
 pub struct UpdateApiKey {
     /// New display name.
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Name>)]
     pub name: Option<String>,
     /// New per-minute limit (`null`: unlimited).
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub rate_limit_per_minute: Option<Option<i64>>,
     /// New per-day limit (`null`: unlimited).
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub rate_limit_per_day: Option<Option<i64>>,
     /// New credit balance (`null`: no credit budget).
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000.0)]
     pub remaining: Option<Option<i64>>,
     /// New refill (`null`: none).
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
@@ -93,9 +104,11 @@ pub struct UpdateApiKey {
 pub struct RotateApiKey {
     /// Name of the new key (default: the old key's name).
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Name>)]
     pub name: Option<String>,
     /// How long the old key keeps working (`1h`); default: revoked now.
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Duration>)]
     pub grace_period: Option<String>,
 }
 
@@ -165,6 +178,7 @@ pub struct ApiKeyView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransferApiKey {
     /// Only `org`.
+    #[schema(value_type = crate::constraints::TransferTarget)]
     pub to: String,
 }
 

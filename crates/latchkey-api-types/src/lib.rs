@@ -14,6 +14,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+mod constraints;
 mod keys;
 mod orgs;
 mod people;
@@ -23,6 +24,7 @@ pub mod runtype;
 pub mod secrets;
 mod verify;
 
+pub use constraints::SecretName;
 pub use keys::{
     ApiKeyView, CreateApiKey, KeyOwner, RefillIntervalView, RefillView, RotateApiKey, TransferApiKey, UpdateApiKey,
     UsageDayView,

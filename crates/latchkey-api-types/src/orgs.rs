@@ -32,9 +32,11 @@ pub struct OrgView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateOrg {
     /// Display name.
+    #[schema(value_type = crate::constraints::Name)]
     pub name: String,
     /// URL-safe name (derived from the name when absent).
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Slug>)]
     pub slug: Option<String>,
 }
 
@@ -44,9 +46,11 @@ pub struct CreateOrg {
 pub struct UpdateOrg {
     /// New display name.
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Name>)]
     pub name: Option<String>,
     /// New slug.
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Slug>)]
     pub slug: Option<String>,
     /// Let members list every key of the organization.
     #[serde(default)]
@@ -97,6 +101,7 @@ pub struct MemberView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateMember {
     /// `admin` or `member`.
+    #[schema(value_type = crate::constraints::RoleName)]
     pub role: String,
 }
 
@@ -105,8 +110,10 @@ pub struct UpdateMember {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateInvitation {
     /// Who is invited.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// `admin` or `member`.
+    #[schema(value_type = crate::constraints::RoleName)]
     pub role: String,
 }
 

@@ -41,12 +41,16 @@ pub struct UserView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignUp {
     /// Email (lowercased).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// At least 12 characters.
+    #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
     /// Name shown to others.
+    #[schema(value_type = crate::constraints::Name)]
     pub display_name: String,
     /// The organization created for the new user.
+    #[schema(value_type = crate::constraints::Name)]
     pub org_name: String,
 }
 

@@ -10,9 +10,11 @@ use crate::present;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateProject {
     /// Display name, 1–255 characters.
+    #[schema(value_type = crate::constraints::Name)]
     pub name: String,
     /// Optional description (≤ 1,000 characters).
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
 }
 
@@ -22,9 +24,11 @@ pub struct CreateProject {
 pub struct UpdateProject {
     /// New name.
     #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Name>)]
     pub name: Option<String>,
     /// New description; `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000)]
     pub description: Option<Option<String>>,
 }
 

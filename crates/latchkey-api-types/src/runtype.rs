@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateProduct {
     /// Display name, 1–255 characters.
+    #[schema(value_type = crate::constraints::Name)]
     pub name: String,
 }
 
@@ -29,6 +30,7 @@ pub struct ProductView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSurface {
     /// Display name, 1–255 characters.
+    #[schema(value_type = crate::constraints::Name)]
     pub name: String,
 }
 

@@ -14,8 +14,10 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutSecret {
     /// The value (1 byte to 32 KiB of UTF-8).
+    #[schema(min_length = 1)]
     pub value: String,
     /// `provider`, `tool`, … (`a-z0-9-_`, 1–64).
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub category: String,
     /// `true`: an organization-wide secret (admins only); default: the
     /// caller's own.
@@ -128,6 +130,7 @@ pub struct ResolvedSecrets {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSshKey {
     /// Display name (1–255 characters, no control characters).
+    #[schema(value_type = crate::constraints::Name)]
     pub name: String,
     /// One OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
     pub public_key: String,

@@ -24,7 +24,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
-use latchkey_api_types::{Data, ErrorEnvelope, Paged};
+use latchkey_api_types::{Data, ErrorEnvelope, Paged, SecretName};
 use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::secret::{MAX_VALUE_LEN, is_valid_category, is_valid_name};
@@ -211,7 +211,7 @@ const PUT: AuthCheck = AuthCheck::any().scope(SECRET_WRITE);
     path = "/v1/secrets/{name}",
     operation_id = "putSecret",
     tag = "secrets",
-    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)")),
+    params(("name" = inline(SecretName), Path, description = "The secret's name (`A-Z0-9_`, 1–128)")),
     request_body = PutSecret,
     responses((status = 200, description = "Replaced (version + 1)", body = Data<SecretView>), (status = 201, description = "Created", body = Data<SecretView>), (status = 403, description = "`forbidden`: `orgWide` by a member, or an organization-owned key setting a private secret", body = ErrorEnvelope), (status = 409, description = "`conflict`: changed by someone else meanwhile; try again", body = ErrorEnvelope), (status = 503, description = "`unavailable`: the database cannot be reached, or this server has no master key", body = ErrorEnvelope)),
     extensions(("x-latchkey-auth" = json!(PUT)))
@@ -342,7 +342,7 @@ const GET: AuthCheck = AuthCheck::any().scope(SECRET_READ);
     path = "/v1/secrets/{name}",
     operation_id = "getSecret",
     tag = "secrets",
-    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
+    params(("name" = inline(SecretName), Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
     responses((status = 200, description = "The metadata", body = Data<SecretView>), (status = 404, description = "`not_found`: no such secret the caller may see (another member's private secret, another organization's)", body = ErrorEnvelope)),
     extensions(("x-latchkey-auth" = json!(GET)))
 )]
@@ -373,7 +373,7 @@ const REVEAL: AuthCheck = AuthCheck::any().scope(SECRET_READ);
     path = "/v1/secrets/{name}/reveal",
     operation_id = "revealSecret",
     tag = "secrets",
-    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
+    params(("name" = inline(SecretName), Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
     responses((status = 200, description = "The metadata and the value (audited; `Cache-Control: no-store`)", body = Data<RevealedSecret>), (status = 404, description = "`not_found`: no such secret the caller may see (another member's private secret, another organization's)", body = ErrorEnvelope), (status = 503, description = "`unavailable`: the database cannot be reached, or this server has no master key", body = ErrorEnvelope)),
     extensions(("x-latchkey-auth" = json!(REVEAL)))
 )]
@@ -409,7 +409,7 @@ const DELETE: AuthCheck = AuthCheck::any().scope(SECRET_WRITE);
     path = "/v1/secrets/{name}",
     operation_id = "deleteSecret",
     tag = "secrets",
-    params(("name" = String, Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
+    params(("name" = inline(SecretName), Path, description = "The secret's name (`A-Z0-9_`, 1–128)"), ScopeQuery),
     responses((status = 204, description = "Deleted"), (status = 403, description = "`forbidden`: an organization-wide secret, by a member", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such secret the caller may see (another member's private secret, another organization's)", body = ErrorEnvelope)),
     extensions(("x-latchkey-auth" = json!(DELETE)))
 )]
@@ -438,7 +438,8 @@ pub async fn delete(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ResolveQuery {
-    /// Comma-separated names.
+    /// Comma-separated names, 1–100 of them.
+    #[param(pattern = "^ *[A-Z0-9_]{1,128} *(, *[A-Z0-9_]{1,128} *){0,99}$")]
     names: String,
     /// The member to resolve for (id or email); default: the caller.
     user: Option<String>,
