@@ -229,7 +229,7 @@ pub(crate) fn expiry(
 pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
     match v {
         Some(n) if !(1..=1_000_000_000).contains(&n) => {
-            Err(ApiError::bad_request(format!("{field} must be at least 1")))
+            Err(ApiError::bad_request(format!("{field} must be between 1 and 1000000000")))
         }
         other => Ok(other),
     }
@@ -238,7 +238,9 @@ pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, Ap
 /// Validates a credit balance (≥ 0).
 pub(crate) fn check_remaining(v: Option<i64>) -> Result<Option<i64>, ApiError> {
     match v {
-        Some(n) if !(0..=1_000_000_000_000).contains(&n) => Err(ApiError::bad_request("remaining must be at least 0")),
+        Some(n) if !(0..=1_000_000_000_000).contains(&n) => {
+            Err(ApiError::bad_request("remaining must be between 0 and 1000000000000"))
+        }
         other => Ok(other),
     }
 }
@@ -247,11 +249,30 @@ pub(crate) fn check_remaining(v: Option<i64>) -> Result<Option<i64>, ApiError> {
 pub(crate) fn check_refill(v: Option<RefillView>) -> Result<Option<Refill>, ApiError> {
     let Some(r) = v else { return Ok(None) };
     if !(1..=1_000_000_000_000).contains(&r.amount) {
-        return Err(ApiError::bad_request("refill.amount must be at least 1"));
+        return Err(ApiError::bad_request("refill.amount must be between 1 and 1000000000000"));
     }
     let interval = match r.interval {
         RefillIntervalView::Daily => RefillInterval::Daily,
         RefillIntervalView::Monthly => RefillInterval::Monthly,
     };
     Ok(Some(Refill { amount: r.amount, interval }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refusal names the range, whichever side the value fell off.
+    #[test]
+    fn limits_name_their_range_on_both_sides() {
+        for n in [0, 1_000_000_001] {
+            let e = format!("{:?}", check_limit("rateLimitPerMinute", Some(n)).unwrap_err());
+            assert!(e.contains("\"rateLimitPerMinute must be between 1 and 1000000000\""), "{n}: {e}");
+        }
+        assert_eq!(check_limit("rateLimitPerMinute", Some(1_000_000_000)).unwrap(), Some(1_000_000_000));
+        for n in [-1, 1_000_000_000_001] {
+            let e = format!("{:?}", check_remaining(Some(n)).unwrap_err());
+            assert!(e.contains("\"remaining must be between 0 and 1000000000000\""), "{n}: {e}");
+        }
+    }
 }
