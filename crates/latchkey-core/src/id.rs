@@ -71,6 +71,160 @@ pub fn is_valid(kind: IdKind, id: &str) -> bool {
         .is_some_and(|u| u.len() == ULID_LEN && u.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
+/// Defines owned id newtypes around `String`, one per [`IdKind`]. They are
+/// labels for the compiler (an organization id cannot be passed where a key
+/// id is expected), not parsers: any text converts into one, so an id of
+/// another kind in a path or a row stays a lookup that finds nothing (404),
+/// never a validation error. On the wire (serde) an id is its text.
+macro_rules! typed_ids {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Mints a new id of this kind ([`new_id`]).
+            #[must_use]
+            pub fn new() -> Self {
+                Self(new_id(IdKind::$kind))
+            }
+
+            /// The id as text.
+            #[inline]
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The id's text, owned.
+            #[inline]
+            #[must_use]
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            /// A new id ([`Self::new`]).
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            #[inline]
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            #[inline]
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            #[inline]
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            #[inline]
+            fn from(id: String) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            #[inline]
+            fn from(id: &str) -> Self {
+                Self(id.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            #[inline]
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                **self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+    )*};
+}
+
+typed_ids! {
+    /// An organization's id (`org_…`).
+    OrgId => Org;
+    /// A user's id (`usr_…`).
+    UserId => User;
+    /// A project's id (`prj_…`).
+    ProjectId => Project;
+    /// An API key's id (`key_…`).
+    KeyId => Key;
+    /// A login session's id (`ses_…`).
+    SessionId => Session;
+    /// An audit event's id (`evt_…`).
+    EventId => Event;
+    /// An invitation's id (`inv_…`).
+    InvitationId => Invitation;
+    /// A Runtype product's id (`prd_…`).
+    ProductId => Product;
+    /// A Runtype surface's id (`srf_…`).
+    SurfaceId => Surface;
+    /// A secret's id (`sec_…`).
+    SecretId => Secret;
+    /// An SSH public key's id (`ssh_…`).
+    SshKeyId => SshKey;
+}
+
 /// A URL-safe slug for an organization name: lowercase ASCII letters and
 /// digits joined by `-`, plus a random suffix so that two organizations of
 /// the same name do not collide (`Acme Corp` → `acme-corp-7k2x9q`).
@@ -114,5 +268,26 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let b = new_id(IdKind::Org);
         assert!(a < b);
+    }
+
+    #[test]
+    fn typed_ids_mint_their_kind_and_take_any_text() {
+        let key = KeyId::new();
+        assert!(is_valid(IdKind::Key, key.as_str()), "{key}");
+        assert!(OrgId::new().starts_with("org_"));
+        // A label, not a parser: another kind's id (or garbage) converts, so
+        // a lookup with it finds nothing rather than failing to parse.
+        let other = KeyId::from("org_01jf3x0000000000000000000a");
+        assert_eq!(other, "org_01jf3x0000000000000000000a");
+        assert_eq!(other.to_string(), "org_01jf3x0000000000000000000a");
+        assert_eq!(String::from(other.clone()), other.as_str());
+    }
+
+    #[test]
+    fn typed_ids_are_their_text_on_the_wire() {
+        let id = UserId::from("usr_abc");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"usr_abc\"");
+        let back: UserId = serde_json::from_str("\"prj_anything\"").unwrap();
+        assert_eq!(back, "prj_anything");
     }
 }

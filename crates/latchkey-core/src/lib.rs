@@ -23,6 +23,9 @@ pub mod text;
 pub mod time_fmt;
 
 pub use duration::{DurationError, parse_duration};
+pub use id::{
+    EventId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+};
 pub use key::{DisplayPrefix, Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
 pub use key_state::{IssuedKey, KeyState};
 pub use role::Role;
