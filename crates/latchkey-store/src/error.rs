@@ -51,7 +51,7 @@ pub enum Conflict {
     #[error("the data key of {org_id} changed during the re-wrap; nothing was changed")]
     Changed {
         /// Its organization.
-        org_id: String,
+        org_id: latchkey_core::id::OrgId,
     },
 }
 

@@ -23,6 +23,9 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use latchkey_core::id::{
+    InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+};
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, Role};
 
@@ -52,44 +55,44 @@ pub trait OrgStore: Send + Sync {
         admin: &NewUser,
         key: &NewApiKey,
         events: &[AuditEvent],
-    ) -> StoreResult<String>;
+    ) -> StoreResult<UserId>;
 
     /// An organization by id.
-    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>>;
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>>;
 
     /// A user by id.
-    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
 
     /// Creates an organization with `admin_user_id` as its admin.
     /// [`Unique::OrgSlug`] if the slug is taken.
-    async fn create_org(&self, org: &NewOrg, admin_user_id: &str, event: &AuditEvent) -> StoreResult<()>;
+    async fn create_org(&self, org: &NewOrg, admin_user_id: &UserId, event: &AuditEvent) -> StoreResult<()>;
 
     /// Changes an organization; `None` if there is no such organization,
     /// [`Unique::OrgSlug`] if the new slug is taken.
-    async fn update_org(&self, id: &str, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>>;
+    async fn update_org(&self, id: &OrgId, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>>;
 
     /// Organizations `user_id` belongs to, with their role, newest first.
-    async fn user_orgs(&self, user_id: &str, page: &Page) -> StoreResult<Vec<(Org, Role)>>;
+    async fn user_orgs(&self, user_id: &UserId, page: &Page) -> StoreResult<Vec<(Org, Role)>>;
 
     /// `user_id`'s role in `org_id`, if a member.
-    async fn role_of(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Role>>;
+    async fn role_of(&self, org_id: &OrgId, user_id: &UserId) -> StoreResult<Option<Role>>;
 
     /// Members of `org_id`, by user id descending.
-    async fn list_members(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Member>>;
+    async fn list_members(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<Member>>;
 
     /// Changes a member's role. [`Conflict::LastAdmin`] if that would leave
     /// the organization without an admin; `None` if not a member.
     async fn set_role(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         role: Role,
         event: &AuditEvent,
     ) -> StoreResult<Option<Member>>;
 
     /// Removes a member. [`Conflict::LastAdmin`] if they are the last
     /// admin; `false` if not a member.
-    async fn remove_member(&self, org_id: &str, user_id: &str, event: &AuditEvent) -> StoreResult<bool>;
+    async fn remove_member(&self, org_id: &OrgId, user_id: &UserId, event: &AuditEvent) -> StoreResult<bool>;
 }
 
 /// People: accounts, passwords, sessions, invitations. Changes that are
@@ -114,7 +117,7 @@ pub trait PeopleStore: Send + Sync {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
 
     /// Sets a user's password hash; `false` if there is no such user.
-    async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<bool>;
+    async fn set_password(&self, user_id: &UserId, password_hash: &str) -> StoreResult<bool>;
 
     /// Inserts a session (a login).
     async fn insert_session(&self, session: &Session, event: &AuditEvent) -> StoreResult<()>;
@@ -123,28 +126,40 @@ pub trait PeopleStore: Send + Sync {
     async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>>;
 
     /// Notes a request made with a session (callers throttle this).
-    async fn touch_session(&self, id: &str, at: Millis) -> StoreResult<()>;
+    async fn touch_session(&self, id: &SessionId, at: Millis) -> StoreResult<()>;
 
     /// A user's sessions that are neither revoked nor expired at `now`,
     /// newest first.
-    async fn list_sessions(&self, user_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Session>>;
+    async fn list_sessions(&self, user_id: &UserId, now: Millis, page: &Page) -> StoreResult<Vec<Session>>;
 
     /// Revokes one of `user_id`'s sessions; `false` if there is no such
     /// active session of theirs.
-    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool>;
+    async fn revoke_session(
+        &self,
+        user_id: &UserId,
+        id: &SessionId,
+        at: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<bool>;
 
     /// Sets the organization a session acts in by default.
-    async fn set_session_org(&self, id: &str, org_id: &str) -> StoreResult<()>;
+    async fn set_session_org(&self, id: &SessionId, org_id: &OrgId) -> StoreResult<()>;
 
     /// Inserts an invitation (with its audit event, in one transaction).
     async fn insert_invitation(&self, invitation: &Invitation, event: &AuditEvent) -> StoreResult<()>;
 
     /// Pending (not accepted, revoked or expired) invitations of `org_id`.
-    async fn list_invitations(&self, org_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>>;
+    async fn list_invitations(&self, org_id: &OrgId, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>>;
 
     /// Revokes a pending invitation of `org_id` (with its audit event, in one
     /// transaction); `false` if none.
-    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool>;
+    async fn revoke_invitation(
+        &self,
+        org_id: &OrgId,
+        id: &InvitationId,
+        at: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<bool>;
 
     /// Accepts the pending invitation with this token hash for `user`,
     /// atomically adding the membership, using up the invitation and
@@ -166,7 +181,7 @@ pub trait AuditStore: Send + Sync {
     async fn append_event(&self, event: &AuditEvent) -> StoreResult<()>;
 
     /// Events of `org_id` matching `filter`, newest first.
-    async fn list_events(&self, org_id: &str, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>>;
+    async fn list_events(&self, org_id: &OrgId, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// Projects: a grouping layer inside an organization. Changes take their
@@ -177,16 +192,16 @@ pub trait ProjectStore: Send + Sync {
     async fn insert_project(&self, project: &Project, event: &AuditEvent) -> StoreResult<()>;
 
     /// A project of `org_id`.
-    async fn get_project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>>;
+    async fn get_project(&self, org_id: &OrgId, id: &ProjectId) -> StoreResult<Option<Project>>;
 
     /// Projects of `org_id`, newest first.
-    async fn list_projects(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Project>>;
+    async fn list_projects(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<Project>>;
 
     /// Changes name and/or description; `None` if no such project.
     async fn update_project(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &ProjectId,
         patch: &ProjectPatch,
         now: Millis,
         event: &AuditEvent,
@@ -194,7 +209,13 @@ pub trait ProjectStore: Send + Sync {
 
     /// Deletes a project. Refused with [`Conflict::InUse`] while active
     /// (unrevoked) keys belong to it. `false` if no such project.
-    async fn delete_project(&self, org_id: &str, id: &str, now: Millis, event: &AuditEvent) -> StoreResult<bool>;
+    async fn delete_project(
+        &self,
+        org_id: &OrgId,
+        id: &ProjectId,
+        now: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<bool>;
 }
 
 /// Runtype products and their surfaces (organization-owned containers that
@@ -206,19 +227,20 @@ pub trait ProductStore: Send + Sync {
     async fn insert_product(&self, product: &Product, event: &AuditEvent) -> StoreResult<()>;
 
     /// A product of `org_id`.
-    async fn get_product(&self, org_id: &str, id: &str) -> StoreResult<Option<Product>>;
+    async fn get_product(&self, org_id: &OrgId, id: &ProductId) -> StoreResult<Option<Product>>;
 
     /// Products of `org_id`, newest first.
-    async fn list_products(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Product>>;
+    async fn list_products(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<Product>>;
 
     /// Inserts a surface (its product must exist).
     async fn insert_surface(&self, surface: &Surface, event: &AuditEvent) -> StoreResult<()>;
 
     /// A surface of a product of `org_id`.
-    async fn get_surface(&self, org_id: &str, product_id: &str, id: &str) -> StoreResult<Option<Surface>>;
+    async fn get_surface(&self, org_id: &OrgId, product_id: &ProductId, id: &SurfaceId)
+    -> StoreResult<Option<Surface>>;
 
     /// Surfaces of a product of `org_id`, newest first.
-    async fn list_surfaces(&self, org_id: &str, product_id: &str, page: &Page) -> StoreResult<Vec<Surface>>;
+    async fn list_surfaces(&self, org_id: &OrgId, product_id: &ProductId, page: &Page) -> StoreResult<Vec<Surface>>;
 }
 
 /// API keys.
@@ -234,7 +256,7 @@ pub trait KeyStore: Send + Sync {
     async fn insert_key(&self, key: &NewApiKey, event: &AuditEvent) -> StoreResult<()>;
 
     /// A key of `org_id` by id, with its owner.
-    async fn get_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn get_key(&self, org_id: &OrgId, id: &KeyId) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// The key whose hash is `hash`, in any organization: the verify path.
     async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKeyRecord>>;
@@ -244,13 +266,13 @@ pub trait KeyStore: Send + Sync {
     async fn find_keys_by_hashes(&self, hashes: &[KeyHash]) -> StoreResult<Vec<ApiKeyRecord>>;
 
     /// Keys of `org_id` matching `filter`, newest first.
-    async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn list_keys(&self, org_id: &OrgId, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>>;
 
     /// Applies `patch` to a key; `None` if no such key.
     async fn update_key(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &KeyId,
         patch: &KeyPatch,
         now: Millis,
         event: &AuditEvent,
@@ -261,8 +283,8 @@ pub trait KeyStore: Send + Sync {
     /// kept, a later one (a rotation's grace period) is brought forward.
     async fn revoke_key(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &KeyId,
         at: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>>;
@@ -277,15 +299,15 @@ pub trait KeyStore: Send + Sync {
     /// the old key spends from it ([`KeyStore::spend_credits`]).
     async fn rotate_key(
         &self,
-        org_id: &str,
-        old_id: &str,
+        org_id: &OrgId,
+        old_id: &KeyId,
         new: &NewApiKey,
         old_revoked_at: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Deletes a key; returns its hash (to evict caches) if it existed.
-    async fn delete_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<Option<KeyHash>>;
+    async fn delete_key(&self, org_id: &OrgId, id: &KeyId, event: &AuditEvent) -> StoreResult<Option<KeyHash>>;
 
     /// Spends `cost` credits of a key atomically (exact under any
     /// concurrency, across processes sharing the database). When the key
@@ -299,7 +321,7 @@ pub trait KeyStore: Send + Sync {
     /// has nothing left to spend.
     async fn spend_credits(
         &self,
-        key_id: &str,
+        key_id: &KeyId,
         cost: i64,
         now: Millis,
         period_start: Option<Millis>,
@@ -310,7 +332,7 @@ pub trait KeyStore: Send + Sync {
 
     /// Verification counts of a key of `org_id` from `since_day` on, by day
     /// (ascending) and outcome.
-    async fn key_usage(&self, org_id: &str, key_id: &str, since_day: &str) -> StoreResult<Vec<UsageCount>>;
+    async fn key_usage(&self, org_id: &OrgId, key_id: &KeyId, since_day: &str) -> StoreResult<Vec<UsageCount>>;
 
     /// Writes batched `lastUsedAt` values (key id, time); never moves a
     /// value backwards.
@@ -327,18 +349,18 @@ pub trait KeyStore: Send + Sync {
     /// Keys usable at `now` (not revoked, not expired) of every organization,
     /// by id after `after_id`, at most `limit`: how the verifier warms its
     /// cache at start-up.
-    async fn usable_keys(&self, after_id: Option<&str>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn usable_keys(&self, after_id: Option<&KeyId>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>>;
 
     /// Hashes of the keys `user_id` owns in `org_id` (to evict them from
     /// caches when the member's role changes or they leave).
-    async fn owned_key_hashes(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<KeyHash>>;
+    async fn owned_key_hashes(&self, org_id: &OrgId, user_id: &UserId) -> StoreResult<Vec<KeyHash>>;
 
     /// Makes a key organization-owned (its creator stays on record); `None`
     /// if there is no such key.
     async fn transfer_key_to_org(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &KeyId,
         now: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>>;
@@ -350,7 +372,7 @@ pub trait KeyStore: Send + Sync {
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     /// The wrapped data key of `org_id`, if it has one yet.
-    async fn data_key(&self, org_id: &str) -> StoreResult<Option<WrappedDataKey>>;
+    async fn data_key(&self, org_id: &OrgId) -> StoreResult<Option<WrappedDataKey>>;
 
     /// Stores `key` as its organization's data key unless it has one
     /// already (another node may have been first); returns the one stored.
@@ -369,14 +391,14 @@ pub trait SecretStore: Send + Sync {
     /// organization-wide one).
     async fn get_secret(
         &self,
-        org_id: &str,
-        owner_user_id: Option<&str>,
+        org_id: &OrgId,
+        owner_user_id: Option<&UserId>,
         name: &str,
     ) -> StoreResult<Option<SecretRecord>>;
 
     /// Secrets of `org_id` matching `filter`, newest first. The records
     /// carry no ciphertext (empty).
-    async fn list_secrets(&self, org_id: &str, filter: &SecretFilter, page: &Page) -> StoreResult<Vec<SecretRecord>>;
+    async fn list_secrets(&self, org_id: &OrgId, filter: &SecretFilter, page: &Page) -> StoreResult<Vec<SecretRecord>>;
 
     /// Inserts `secret` (`expected_version` `None`) or replaces the stored
     /// one whose version is `expected_version`. `false` when another write
@@ -390,7 +412,7 @@ pub trait SecretStore: Send + Sync {
     ) -> StoreResult<bool>;
 
     /// Deletes a secret of `org_id`; `false` if none.
-    async fn delete_secret(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool>;
+    async fn delete_secret(&self, org_id: &OrgId, id: &SecretId, event: &AuditEvent) -> StoreResult<bool>;
 }
 
 /// SSH public keys. Changes take their [`AuditEvent`] into their
@@ -404,25 +426,26 @@ pub trait SshKeyStore: Send + Sync {
     async fn insert_ssh_key(&self, key: &SshKeyRecord, event: &AuditEvent) -> StoreResult<SshKeyRecord>;
 
     /// A key of `org_id`.
-    async fn get_ssh_key(&self, org_id: &str, id: &str) -> StoreResult<Option<SshKeyRecord>>;
+    async fn get_ssh_key(&self, org_id: &OrgId, id: &SshKeyId) -> StoreResult<Option<SshKeyRecord>>;
 
     /// Keys of `org_id` matching `filter`, newest first.
-    async fn list_ssh_keys(&self, org_id: &str, filter: &SshKeyFilter, page: &Page) -> StoreResult<Vec<SshKeyRecord>>;
+    async fn list_ssh_keys(&self, org_id: &OrgId, filter: &SshKeyFilter, page: &Page)
+    -> StoreResult<Vec<SshKeyRecord>>;
 
     /// Every key that lets `user_id` in: theirs and the organization-wide
     /// ones, oldest first.
-    async fn authorized_ssh_keys(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<SshKeyRecord>>;
+    async fn authorized_ssh_keys(&self, org_id: &OrgId, user_id: &UserId) -> StoreResult<Vec<SshKeyRecord>>;
 
     /// Deletes a key; `false` if none.
-    async fn delete_ssh_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool>;
+    async fn delete_ssh_key(&self, org_id: &OrgId, id: &SshKeyId, event: &AuditEvent) -> StoreResult<bool>;
 
     /// Makes `id` (a key `user_id` owns) their one default key; `None` if
     /// they own no such key.
     async fn set_default_ssh_key(
         &self,
-        org_id: &str,
-        user_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
+        id: &SshKeyId,
         event: &AuditEvent,
     ) -> StoreResult<Option<SshKeyRecord>>;
 }

@@ -1,5 +1,6 @@
 //! The audit trail.
 
+use latchkey_core::id::OrgId;
 use latchkey_core::time_fmt::Millis;
 
 /// One audit event. Never updated or deleted.
@@ -9,7 +10,7 @@ pub struct AuditEvent {
     pub id: String,
     /// The organization it belongs to (`None`: no organization, e.g. a
     /// failed login for an unknown email).
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// When.
     pub at: Millis,
     /// `user` or `key` (or `anonymous`, or `operator` at the command line).
@@ -34,10 +35,16 @@ impl AuditEvent {
     /// An event of the operator at the command line (`latchkey init`,
     /// `latchkey admin …`): actor type `operator`, no client address or
     /// request id.
-    pub fn operator(org_id: &str, action: &str, target: (&str, &str), details: &serde_json::Value, at: Millis) -> Self {
+    pub fn operator(
+        org_id: &OrgId,
+        action: &str,
+        target: (&str, &str),
+        details: &serde_json::Value,
+        at: Millis,
+    ) -> Self {
         Self {
             id: latchkey_core::id::new_id(latchkey_core::id::IdKind::Event),
-            org_id: Some(org_id.to_owned()),
+            org_id: Some(org_id.clone()),
             at,
             actor_type: "operator".to_owned(),
             actor_id: None,

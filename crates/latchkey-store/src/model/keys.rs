@@ -1,6 +1,7 @@
 //! API keys: what is inserted, what is read back (with the owner's
 //! details), changes, credits and usage counts.
 
+use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 
@@ -27,11 +28,11 @@ impl KeyKind {
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     /// `key_…`
-    pub id: String,
+    pub id: KeyId,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Optional project.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     /// Display name.
     pub name: String,
     /// SHA-256 of the key.
@@ -47,11 +48,11 @@ pub struct NewApiKey {
     /// Scopes (stored as their canonical text).
     pub scopes: ScopeSet,
     /// The member who owns the key.
-    pub owner_user_id: Option<String>,
+    pub owner_user_id: Option<UserId>,
     /// The user who created it (directly or through one of their keys).
-    pub created_by_user_id: Option<String>,
+    pub created_by_user_id: Option<UserId>,
     /// The key that created it, if created with a key.
-    pub created_by_key_id: Option<String>,
+    pub created_by_key_id: Option<KeyId>,
     /// Requests per minute, if limited.
     pub rate_limit_per_minute: Option<i64>,
     /// Requests per day, if limited.
@@ -65,16 +66,16 @@ pub struct NewApiKey {
     /// Creation time.
     pub created_at: Millis,
     /// The key this one replaced (rotation).
-    pub rotated_from: Option<String>,
+    pub rotated_from: Option<KeyId>,
     /// The Runtype surface the key belongs to, if any.
-    pub surface_id: Option<String>,
+    pub surface_id: Option<SurfaceId>,
 }
 
 impl NewApiKey {
     /// A live `*` key for `plain`, owned and created by `user_id`, with no
     /// limits, credits or expiry: the bootstrap admin key of `latchkey init`
     /// (and of fixtures that need one).
-    pub fn admin(plain: &latchkey_core::PlainKey, org_id: &str, user_id: &str, name: &str, now: Millis) -> Self {
+    pub fn admin(plain: &latchkey_core::PlainKey, org_id: &OrgId, user_id: &UserId, name: &str, now: Millis) -> Self {
         Self::operator(plain, org_id, Some(user_id), name, ScopeSet::all(), now)
     }
 
@@ -84,15 +85,15 @@ impl NewApiKey {
     /// with no limits, credits or expiry.
     pub fn operator(
         plain: &latchkey_core::PlainKey,
-        org_id: &str,
-        owner_user_id: Option<&str>,
+        org_id: &OrgId,
+        owner_user_id: Option<&UserId>,
         name: &str,
         scopes: ScopeSet,
         now: Millis,
     ) -> Self {
         Self {
-            id: latchkey_core::id::new_id(latchkey_core::id::IdKind::Key),
-            org_id: org_id.to_owned(),
+            id: KeyId::new(),
+            org_id: org_id.clone(),
             project_id: None,
             name: name.to_owned(),
             hash: plain.hash(),
@@ -101,8 +102,8 @@ impl NewApiKey {
             environment: Environment::Live,
             kind: KeyKind::Standard,
             scopes,
-            owner_user_id: owner_user_id.map(str::to_owned),
-            created_by_user_id: owner_user_id.map(str::to_owned),
+            owner_user_id: owner_user_id.cloned(),
+            created_by_user_id: owner_user_id.cloned(),
             created_by_key_id: None,
             rate_limit_per_minute: None,
             rate_limit_per_day: None,
@@ -182,7 +183,7 @@ pub enum Spend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageCount {
     /// The key.
-    pub key_id: String,
+    pub key_id: KeyId,
     /// UTC date `YYYY-MM-DD`.
     pub day: String,
     /// The verification's code (`VALID`, `REVOKED`, …, [`latchkey_core::KeyState::as_str`]).
@@ -195,11 +196,11 @@ pub struct UsageCount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     /// `key_…`
-    pub id: String,
+    pub id: KeyId,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Optional project.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     /// Display name.
     pub name: String,
     /// SHA-256 of the key.
@@ -215,7 +216,7 @@ pub struct ApiKeyRecord {
     /// Scopes (parsed once when the record is loaded).
     pub scopes: ScopeSet,
     /// The member who owns the key.
-    pub owner_user_id: Option<String>,
+    pub owner_user_id: Option<UserId>,
     /// Owner's email.
     pub owner_email: Option<String>,
     /// Owner's display name.
@@ -224,9 +225,9 @@ pub struct ApiKeyRecord {
     /// is no longer a member (the key is then disabled).
     pub owner_role: Option<Role>,
     /// The user who created it.
-    pub created_by_user_id: Option<String>,
+    pub created_by_user_id: Option<UserId>,
     /// The key that created it.
-    pub created_by_key_id: Option<String>,
+    pub created_by_key_id: Option<KeyId>,
     /// Requests per minute, if limited.
     pub rate_limit_per_minute: Option<i64>,
     /// Requests per day, if limited.
@@ -247,11 +248,11 @@ pub struct ApiKeyRecord {
     /// Revocation time; in the future while a rotation grace period runs.
     pub revoked_at: Option<Millis>,
     /// Predecessor (rotation).
-    pub rotated_from: Option<String>,
+    pub rotated_from: Option<KeyId>,
     /// Successor (rotation).
-    pub rotated_to: Option<String>,
+    pub rotated_to: Option<KeyId>,
     /// The Runtype surface the key belongs to, if any.
-    pub surface_id: Option<String>,
+    pub surface_id: Option<SurfaceId>,
 }
 
 impl latchkey_core::IssuedKey for ApiKeyRecord {
@@ -280,7 +281,7 @@ impl latchkey_core::IssuedKey for ApiKeyRecord {
 #[derive(Debug, Clone, Default)]
 pub struct KeyFilter {
     /// Only keys owned by this user.
-    pub owner_user_id: Option<String>,
+    pub owner_user_id: Option<UserId>,
     /// Only keys of this project.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
 }

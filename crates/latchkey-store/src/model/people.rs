@@ -1,6 +1,7 @@
 //! Organizations and the people in them: users, memberships, login
 //! sessions and invitations.
 
+use latchkey_core::id::{InvitationId, OrgId, SessionId, UserId};
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, Role};
 
@@ -8,7 +9,7 @@ use latchkey_core::{KeyHash, Role};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
     /// `org_…`
-    pub id: String,
+    pub id: OrgId,
     /// Display name.
     pub name: String,
     /// Unique URL-safe name.
@@ -26,7 +27,7 @@ pub type NewOrg = Org;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// `usr_…`
-    pub id: String,
+    pub id: UserId,
     /// Lowercased email.
     pub email: String,
     /// Name shown to others.
@@ -64,13 +65,13 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// `ses_…`
-    pub id: String,
+    pub id: SessionId,
     /// Whose session.
-    pub user_id: String,
+    pub user_id: UserId,
     /// SHA-256 of the `lks_…` token.
     pub token_hash: KeyHash,
     /// The organization requests act in when they name none.
-    pub current_org_id: Option<String>,
+    pub current_org_id: Option<OrgId>,
     /// Client address at login.
     pub ip: Option<String>,
     /// `User-Agent` at login.
@@ -90,9 +91,9 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     /// `inv_…`
-    pub id: String,
+    pub id: InvitationId,
     /// The organization to join.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Lowercased email of the invited person.
     pub email: String,
     /// Role given on acceptance.
@@ -100,7 +101,7 @@ pub struct Invitation {
     /// SHA-256 of the `lki_…` token.
     pub token_hash: KeyHash,
     /// Who invited.
-    pub invited_by: Option<String>,
+    pub invited_by: Option<UserId>,
     /// Creation time.
     pub created_at: Millis,
     /// End of validity.

@@ -1,14 +1,15 @@
 //! Projects, and the Runtype profile's products and surfaces.
 
+use latchkey_core::id::{OrgId, ProductId, ProjectId, SurfaceId};
 use latchkey_core::time_fmt::Millis;
 
 /// A project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
     /// `prj_…`
-    pub id: String,
+    pub id: ProjectId,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Display name.
     pub name: String,
     /// Optional description.
@@ -32,9 +33,9 @@ pub struct ProjectPatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
     /// `prd_…`
-    pub id: String,
+    pub id: ProductId,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Display name.
     pub name: String,
     /// Creation time.
@@ -45,11 +46,11 @@ pub struct Product {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Surface {
     /// `srf_…`
-    pub id: String,
+    pub id: SurfaceId,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The product.
-    pub product_id: String,
+    pub product_id: ProductId,
     /// Display name.
     pub name: String,
     /// Creation time.

@@ -1,12 +1,13 @@
 //! Secrets and the organizations' wrapped data keys that seal them.
 
+use latchkey_core::id::{OrgId, SecretId, UserId};
 use latchkey_core::time_fmt::Millis;
 
 /// An organization's data key, wrapped by a master key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WrappedDataKey {
     /// The organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Id of the master key that wrapped it (`mk_…`).
     pub master_key_id: String,
     /// `MasterKey::wrap` output.
@@ -31,7 +32,7 @@ impl std::fmt::Debug for WrappedDataKey {
 #[derive(Clone)]
 pub struct Rewrap {
     /// The organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The master key it was wrapped by (the update applies only if it
     /// still is).
     pub old_master_key_id: String,
@@ -55,15 +56,15 @@ impl std::fmt::Debug for Rewrap {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretRecord {
     /// `sec_…`
-    pub id: String,
+    pub id: SecretId,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// `A-Z0-9_` name.
     pub name: String,
     /// `provider`, `tool`, …
     pub category: String,
     /// The member it belongs to; `None` for an organization-wide secret.
-    pub owner_user_id: Option<String>,
+    pub owner_user_id: Option<UserId>,
     /// The value sealed with the organization's data key.
     pub ciphertext: Vec<u8>,
     /// 1 on creation, +1 on every replacement.
@@ -90,7 +91,7 @@ impl std::fmt::Debug for SecretRecord {
 #[derive(Debug, Clone, Default)]
 pub struct SecretFilter {
     /// Include this member's own secrets (`None`: no user secrets).
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Include organization-wide secrets.
     pub org_wide: bool,
 }

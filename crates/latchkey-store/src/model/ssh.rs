@@ -1,16 +1,17 @@
 //! Registered SSH public keys.
 
+use latchkey_core::id::{OrgId, SshKeyId, UserId};
 use latchkey_core::time_fmt::Millis;
 
 /// A registered SSH public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshKeyRecord {
     /// `ssh_…`
-    pub id: String,
+    pub id: SshKeyId,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The member it belongs to; `None` for an organization-wide key.
-    pub owner_user_id: Option<String>,
+    pub owner_user_id: Option<UserId>,
     /// Display name (`personal-laptop`).
     pub name: String,
     /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, …
@@ -33,7 +34,7 @@ pub struct SshKeyRecord {
 #[derive(Debug, Clone, Default)]
 pub struct SshKeyFilter {
     /// Include this member's own keys.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Include organization-wide keys.
     pub org_wide: bool,
     /// Every member's keys (admins' `allOrg` view).

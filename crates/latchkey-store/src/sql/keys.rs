@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use latchkey_core::KeyHash;
+use latchkey_core::id::{KeyId, OrgId, UserId};
 use latchkey_core::time_fmt::Millis;
 
 use super::rows::{key_hash, record};
@@ -66,7 +67,7 @@ pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> Sto
 }
 
 /// A key of `org_id` with its owner, read on `on`.
-async fn fetch_key<D: Dialect>(on: impl Runner<D>, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+async fn fetch_key<D: Dialect>(on: impl Runner<D>, org_id: &OrgId, id: &KeyId) -> StoreResult<Option<ApiKeyRecord>> {
     let row = query::<D>(concat!(select_keys!(), "WHERE k.org_id = $1 AND k.id = $2"))
         .bind(org_id)
         .bind(id)
@@ -78,7 +79,7 @@ async fn fetch_key<D: Dialect>(on: impl Runner<D>, org_id: &str, id: &str) -> St
 impl<D: Dialect> SqlStore<D> {
     /// Whether `key_id` has been rotated (so its balance lives, or has just
     /// moved, further down its rotation chain).
-    async fn is_rotated(&self, key_id: &str) -> StoreResult<bool> {
+    async fn is_rotated(&self, key_id: &KeyId) -> StoreResult<bool> {
         let row =
             query::<D>("SELECT rotated_to FROM api_keys WHERE id = $1").bind(key_id).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.opt_text("rotated_to")).transpose()?.flatten().is_some())
@@ -90,8 +91,8 @@ impl<D: Dialect> SqlStore<D> {
     async fn change_key(
         &self,
         change: super::Query<D>,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &KeyId,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = D::begin_write(&self.pool).await?;
@@ -112,7 +113,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
-    async fn get_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn get_key(&self, org_id: &OrgId, id: &KeyId) -> StoreResult<Option<ApiKeyRecord>> {
         fetch_key::<D>(&self.pool, org_id, id).await
     }
 
@@ -131,7 +132,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         D::find_keys_by_hashes(self, hashes).await
     }
 
-    async fn list_keys(&self, org_id: &str, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
+    async fn list_keys(&self, org_id: &OrgId, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = query::<D>(concat!(
             select_keys!(),
             "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
@@ -150,8 +151,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn update_key(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &KeyId,
         patch: &KeyPatch,
         now: Millis,
         event: &AuditEvent,
@@ -192,7 +193,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn spend_credits(
         &self,
-        key_id: &str,
+        key_id: &KeyId,
         cost: i64,
         now: Millis,
         period_start: Option<Millis>,
@@ -228,7 +229,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         D::record_key_usage(self, &[], batch).await
     }
 
-    async fn key_usage(&self, org_id: &str, key_id: &str, since_day: &str) -> StoreResult<Vec<UsageCount>> {
+    async fn key_usage(&self, org_id: &OrgId, key_id: &KeyId, since_day: &str) -> StoreResult<Vec<UsageCount>> {
         let rows = query::<D>(
             "SELECT u.key_id, u.day, u.outcome, u.count FROM key_usage u JOIN api_keys k ON k.id = u.key_id \
              WHERE k.org_id = $1 AND u.key_id = $2 AND u.day >= $3 ORDER BY u.day, u.outcome",
@@ -241,7 +242,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         rows.iter()
             .map(|r| {
                 Ok(UsageCount {
-                    key_id: r.text("key_id")?,
+                    key_id: r.id("key_id")?,
                     day: r.text("day")?,
                     outcome: r.text("outcome")?,
                     count: r.i64("count")?,
@@ -252,8 +253,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn revoke_key(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &KeyId,
         at: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
@@ -269,8 +270,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn rotate_key(
         &self,
-        org_id: &str,
-        old_id: &str,
+        org_id: &OrgId,
+        old_id: &KeyId,
         new: &NewApiKey,
         old_revoked_at: Millis,
         event: &AuditEvent,
@@ -309,7 +310,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         Ok(rec)
     }
 
-    async fn delete_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<Option<KeyHash>> {
+    async fn delete_key(&self, org_id: &OrgId, id: &KeyId, event: &AuditEvent) -> StoreResult<Option<KeyHash>> {
         let mut tx = D::begin_write(&self.pool).await?;
         let row = query::<D>("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 RETURNING key_hash")
             .bind(org_id)
@@ -323,7 +324,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         key_hash(&row, "key_hash", "api_keys").map(Some)
     }
 
-    async fn owned_key_hashes(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<KeyHash>> {
+    async fn owned_key_hashes(&self, org_id: &OrgId, user_id: &UserId) -> StoreResult<Vec<KeyHash>> {
         let rows = query::<D>("SELECT key_hash FROM api_keys WHERE org_id = $1 AND owner_user_id = $2")
             .bind(org_id)
             .bind(user_id)
@@ -334,8 +335,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn transfer_key_to_org(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &KeyId,
         now: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
@@ -347,7 +348,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         self.change_key(change, org_id, id, event).await
     }
 
-    async fn usable_keys(&self, after_id: Option<&str>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {
+    async fn usable_keys(&self, after_id: Option<&KeyId>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = query::<D>(concat!(
             select_keys!(),
             "WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \

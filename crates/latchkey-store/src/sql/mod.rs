@@ -44,6 +44,9 @@ use std::fmt::Debug;
 use std::future::Future;
 
 use latchkey_core::KeyHash;
+use latchkey_core::id::{
+    InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+};
 use latchkey_core::time_fmt::Millis;
 
 use crate::{
@@ -208,6 +211,26 @@ sql_values! {
     &Vec<u8> => bytes,
 }
 
+/// A typed id or NULL, as text.
+fn opt_id_text<T: AsRef<str>>(id: Option<&T>) -> Option<&str> {
+    id.map(AsRef::as_ref)
+}
+
+/// `SqlValue` for the typed ids ([`latchkey_core::id`]): bound as their
+/// text, like the strings they were.
+macro_rules! sql_id_values {
+    ($($ty:ty),* $(,)?) => {$(
+        sql_values! {
+            &$ty => text,
+            $ty => string(String::from),
+            Option<&$ty> => opt_text(opt_id_text),
+            &Option<$ty> => opt_text(Option::as_deref),
+        }
+    )*};
+}
+
+sql_id_values!(OrgId, UserId, ProjectId, KeyId, SessionId, InvitationId, ProductId, SurfaceId, SecretId, SshKeyId);
+
 /// Typed reads of a driver's row by column name; implemented for each driver
 /// by `driver_impls!`. A column that is missing or of another type is
 /// [`StoreError::Corrupt`].
@@ -226,6 +249,16 @@ pub trait ReadRow {
     fn bytes(&self, column: &str) -> StoreResult<Vec<u8>>;
     /// A nullable binary column.
     fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// A text column read as a typed id ([`latchkey_core::id`]).
+    fn id<T: From<String>>(&self, column: &str) -> StoreResult<T> {
+        self.text(column).map(T::from)
+    }
+
+    /// A nullable text column read as a typed id.
+    fn opt_id<T: From<String>>(&self, column: &str) -> StoreResult<Option<T>> {
+        Ok(self.opt_text(column)?.map(T::from))
+    }
 }
 
 /// A column that could not be read.

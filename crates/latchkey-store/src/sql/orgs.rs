@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use latchkey_core::Role;
+use latchkey_core::id::{OrgId, UserId};
 use latchkey_core::time_fmt::Millis;
 
 use super::keys::insert_key;
@@ -41,14 +42,14 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         admin: &NewUser,
         key: &NewApiKey,
         events: &[AuditEvent],
-    ) -> StoreResult<String> {
+    ) -> StoreResult<UserId> {
         let mut tx = D::begin_write(&self.pool).await?;
         let user_id = insert_org_admin::<D>(&mut tx, org, admin, key).await?;
         commit::<D>(tx, events).await?;
         Ok(user_id)
     }
 
-    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>> {
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>> {
         let row = query::<D>(concat!("SELECT ", org_columns!(), " FROM orgs o WHERE o.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -56,7 +57,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         row.as_ref().map(org).transpose()
     }
 
-    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
         let row = query::<D>(concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -64,14 +65,14 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         row.as_ref().map(user).transpose()
     }
 
-    async fn create_org(&self, o: &NewOrg, admin_user_id: &str, event: &AuditEvent) -> StoreResult<()> {
+    async fn create_org(&self, o: &NewOrg, admin_user_id: &UserId, event: &AuditEvent) -> StoreResult<()> {
         let mut tx = D::begin_write(&self.pool).await?;
         insert_org::<D>(&mut tx, o).await?;
         add_member::<D>(&mut tx, &o.id, admin_user_id, Role::Admin, o.created_at).await?;
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
-    async fn update_org(&self, id: &str, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>> {
+    async fn update_org(&self, id: &OrgId, patch: &OrgPatch, event: &AuditEvent) -> StoreResult<Option<Org>> {
         let mut tx = D::begin_write(&self.pool).await?;
         let row = query::<D>(
             "UPDATE orgs SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
@@ -92,7 +93,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         org(&row).map(Some)
     }
 
-    async fn user_orgs(&self, user_id: &str, page: &Page) -> StoreResult<Vec<(Org, Role)>> {
+    async fn user_orgs(&self, user_id: &UserId, page: &Page) -> StoreResult<Vec<(Org, Role)>> {
         let rows = query::<D>(concat!(
             "SELECT ",
             org_columns!(),
@@ -107,7 +108,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         rows.iter().map(|r| Ok((org(r)?, role(r)?))).collect()
     }
 
-    async fn role_of(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Role>> {
+    async fn role_of(&self, org_id: &OrgId, user_id: &UserId) -> StoreResult<Option<Role>> {
         let row = query::<D>("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
@@ -116,7 +117,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         row.as_ref().map(role).transpose()
     }
 
-    async fn list_members(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Member>> {
+    async fn list_members(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<Member>> {
         let rows = query::<D>(concat!(select_members!(), "AND ($2 IS NULL OR u.id < $2) ORDER BY u.id DESC LIMIT $3"))
             .bind(org_id)
             .bind(&page.before)
@@ -128,8 +129,8 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
 
     async fn set_role(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         new_role: Role,
         event: &AuditEvent,
     ) -> StoreResult<Option<Member>> {
@@ -155,7 +156,7 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         member(&row).map(Some)
     }
 
-    async fn remove_member(&self, org_id: &str, user_id: &str, event: &AuditEvent) -> StoreResult<bool> {
+    async fn remove_member(&self, org_id: &OrgId, user_id: &UserId, event: &AuditEvent) -> StoreResult<bool> {
         let mut tx = D::begin_write(&self.pool).await?;
         let Some((current, admins)) = lock_memberships::<D>(&mut tx, org_id, user_id).await? else {
             return Ok(false);
@@ -185,8 +186,8 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
 /// lock from its start: the second caller starts after the first committed.
 async fn lock_memberships<D: Dialect>(
     tx: &mut Tx<D>,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
 ) -> StoreResult<Option<(Role, usize)>> {
     let rows = query::<D>(for_update!(
         D,
@@ -204,7 +205,7 @@ async fn lock_memberships<D: Dialect>(
         if role == Role::Admin.as_str() {
             admins += 1;
         }
-        if r.text("user_id")? == user_id {
+        if r.text("user_id")? == *user_id {
             current = Some(role);
         }
     }
@@ -228,8 +229,8 @@ pub(super) async fn insert_org<D: Dialect>(tx: &mut Tx<D>, o: &NewOrg) -> StoreR
 /// Adds a member.
 pub(super) async fn add_member<D: Dialect>(
     tx: &mut Tx<D>,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     role: Role,
     at: Millis,
 ) -> StoreResult<()> {
@@ -250,7 +251,7 @@ async fn insert_org_admin<D: Dialect>(
     org: &NewOrg,
     admin: &NewUser,
     key: &NewApiKey,
-) -> StoreResult<String> {
+) -> StoreResult<UserId> {
     insert_org::<D>(tx, org).await?;
     // Insert-or-reuse in one statement: a concurrent transaction creating
     // the same email makes this one wait, then reuse that user.
@@ -265,12 +266,12 @@ async fn insert_org_admin<D: Dialect>(
     .fetch_optional(&mut **tx)
     .await?;
     let user_id = match inserted {
-        Some(row) => row.text("id")?,
+        Some(row) => row.id("id")?,
         None => query::<D>("SELECT id FROM users WHERE email = $1")
             .bind(&admin.email)
             .fetch_one(&mut **tx)
             .await?
-            .text("id")?,
+            .id("id")?,
     };
     add_member::<D>(tx, &org.id, &user_id, Role::Admin, org.created_at).await?;
     let key =

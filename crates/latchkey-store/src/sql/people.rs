@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use latchkey_core::KeyHash;
+use latchkey_core::id::{InvitationId, OrgId, SessionId, UserId};
 use latchkey_core::time_fmt::Millis;
 
 use super::orgs::{add_member, insert_org};
@@ -67,7 +68,7 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         row.map(|r| Ok((user(&r)?, r.opt_text("password_hash")?))).transpose()
     }
 
-    async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
+    async fn set_password(&self, user_id: &UserId, password_hash: &str) -> StoreResult<bool> {
         let done = query::<D>("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
@@ -90,12 +91,12 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         row.as_ref().map(session).transpose()
     }
 
-    async fn touch_session(&self, id: &str, at: Millis) -> StoreResult<()> {
+    async fn touch_session(&self, id: &SessionId, at: Millis) -> StoreResult<()> {
         query::<D>("UPDATE sessions SET last_used_at = $2 WHERE id = $1").bind(id).bind(at).execute(&self.pool).await?;
         Ok(())
     }
 
-    async fn list_sessions(&self, user_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Session>> {
+    async fn list_sessions(&self, user_id: &UserId, now: Millis, page: &Page) -> StoreResult<Vec<Session>> {
         let rows = query::<D>(concat!(
             session_columns!(),
             "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND ($3 IS NULL OR id < $3) \
@@ -110,7 +111,13 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         rows.iter().map(session).collect()
     }
 
-    async fn revoke_session(&self, user_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool> {
+    async fn revoke_session(
+        &self,
+        user_id: &UserId,
+        id: &SessionId,
+        at: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<bool> {
         let mut tx = D::begin_write(&self.pool).await?;
         let done = query::<D>(
             "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > $3",
@@ -123,7 +130,7 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         commit_one::<D>(tx, done, event).await
     }
 
-    async fn set_session_org(&self, id: &str, org_id: &str) -> StoreResult<()> {
+    async fn set_session_org(&self, id: &SessionId, org_id: &OrgId) -> StoreResult<()> {
         query::<D>("UPDATE sessions SET current_org_id = $2 WHERE id = $1")
             .bind(id)
             .bind(org_id)
@@ -151,7 +158,7 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
-    async fn list_invitations(&self, org_id: &str, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>> {
+    async fn list_invitations(&self, org_id: &OrgId, now: Millis, page: &Page) -> StoreResult<Vec<Invitation>> {
         let rows = query::<D>(concat!(
             invitation_columns!(),
             "WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
@@ -166,7 +173,13 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         rows.iter().map(invitation).collect()
     }
 
-    async fn revoke_invitation(&self, org_id: &str, id: &str, at: Millis, event: &AuditEvent) -> StoreResult<bool> {
+    async fn revoke_invitation(
+        &self,
+        org_id: &OrgId,
+        id: &InvitationId,
+        at: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<bool> {
         let mut tx = D::begin_write(&self.pool).await?;
         let done = query::<D>(
             "UPDATE invitations SET revoked_at = $3 WHERE org_id = $1 AND id = $2 \
@@ -240,7 +253,7 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
         insert_event::<D>(&self.pool, e).await
     }
 
-    async fn list_events(&self, org_id: &str, f: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_events(&self, org_id: &OrgId, f: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>> {
         let rows = query::<D>(
             "SELECT id, org_id, at, actor_type, actor_id, action, target_type, target_id, ip, request_id, details \
              FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR actor_id = $3) \

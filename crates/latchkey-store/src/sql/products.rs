@@ -1,6 +1,7 @@
 //! Runtype products and surfaces.
 
 use async_trait::async_trait;
+use latchkey_core::id::{OrgId, ProductId, SurfaceId};
 
 use super::rows::{product, surface};
 use super::{Dialect, SqlStore, commit, page_limit, query};
@@ -20,7 +21,7 @@ impl<D: Dialect> ProductStore for SqlStore<D> {
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
-    async fn get_product(&self, org_id: &str, id: &str) -> StoreResult<Option<Product>> {
+    async fn get_product(&self, org_id: &OrgId, id: &ProductId) -> StoreResult<Option<Product>> {
         let row = query::<D>("SELECT id, org_id, name, created_at FROM products WHERE org_id = $1 AND id = $2")
             .bind(org_id)
             .bind(id)
@@ -29,7 +30,7 @@ impl<D: Dialect> ProductStore for SqlStore<D> {
         row.as_ref().map(product).transpose()
     }
 
-    async fn list_products(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Product>> {
+    async fn list_products(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<Product>> {
         let rows = query::<D>(
             "SELECT id, org_id, name, created_at FROM products \
              WHERE org_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
@@ -55,7 +56,12 @@ impl<D: Dialect> ProductStore for SqlStore<D> {
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
-    async fn get_surface(&self, org_id: &str, product_id: &str, id: &str) -> StoreResult<Option<Surface>> {
+    async fn get_surface(
+        &self,
+        org_id: &OrgId,
+        product_id: &ProductId,
+        id: &SurfaceId,
+    ) -> StoreResult<Option<Surface>> {
         let row = query::<D>(
             "SELECT id, org_id, product_id, name, created_at FROM surfaces \
              WHERE org_id = $1 AND product_id = $2 AND id = $3",
@@ -68,7 +74,7 @@ impl<D: Dialect> ProductStore for SqlStore<D> {
         row.as_ref().map(surface).transpose()
     }
 
-    async fn list_surfaces(&self, org_id: &str, product_id: &str, page: &Page) -> StoreResult<Vec<Surface>> {
+    async fn list_surfaces(&self, org_id: &OrgId, product_id: &ProductId, page: &Page) -> StoreResult<Vec<Surface>> {
         let rows = query::<D>(
             "SELECT id, org_id, product_id, name, created_at FROM surfaces \
              WHERE org_id = $1 AND product_id = $2 AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",

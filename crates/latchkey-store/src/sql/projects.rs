@@ -1,6 +1,7 @@
 //! Projects.
 
 use async_trait::async_trait;
+use latchkey_core::id::{OrgId, ProjectId};
 use latchkey_core::time_fmt::Millis;
 
 use super::rows::project;
@@ -23,7 +24,7 @@ impl<D: Dialect> ProjectStore for SqlStore<D> {
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
-    async fn get_project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
+    async fn get_project(&self, org_id: &OrgId, id: &ProjectId) -> StoreResult<Option<Project>> {
         let row = query::<D>(concat!("SELECT ", project_columns!(), " FROM projects WHERE org_id = $1 AND id = $2"))
             .bind(org_id)
             .bind(id)
@@ -32,7 +33,7 @@ impl<D: Dialect> ProjectStore for SqlStore<D> {
         row.as_ref().map(project).transpose()
     }
 
-    async fn list_projects(&self, org_id: &str, page: &Page) -> StoreResult<Vec<Project>> {
+    async fn list_projects(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<Project>> {
         let rows = query::<D>(concat!(
             "SELECT ",
             project_columns!(),
@@ -48,8 +49,8 @@ impl<D: Dialect> ProjectStore for SqlStore<D> {
 
     async fn update_project(
         &self,
-        org_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        id: &ProjectId,
         patch: &ProjectPatch,
         now: Millis,
         event: &AuditEvent,
@@ -80,7 +81,13 @@ impl<D: Dialect> ProjectStore for SqlStore<D> {
         project(&row).map(Some)
     }
 
-    async fn delete_project(&self, org_id: &str, id: &str, now: Millis, event: &AuditEvent) -> StoreResult<bool> {
+    async fn delete_project(
+        &self,
+        org_id: &OrgId,
+        id: &ProjectId,
+        now: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<bool> {
         let mut tx = D::begin_write(&self.pool).await?;
         // Locking the project (PostgreSQL; SQLite's write transaction
         // excludes every other writer) makes a key being added to it

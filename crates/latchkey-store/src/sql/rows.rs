@@ -109,9 +109,9 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
         _ => None,
     };
     Ok(ApiKeyRecord {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
-        project_id: r.opt_text("project_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        project_id: r.opt_id("project_id")?,
         name: r.text("name")?,
         hash: key_hash(r, "key_hash", "api_keys")?,
         key_prefix: DisplayPrefix::parse(&r.text("key_prefix")?).map_err(|_| corrupt("key_prefix"))?,
@@ -123,12 +123,12 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
             _ => return Err(corrupt("kind")),
         },
         scopes: ScopeSet::from_stored(&serde_json::from_str::<Vec<String>>(&scopes).map_err(|_| corrupt("scopes"))?),
-        owner_user_id: r.opt_text("owner_user_id")?,
+        owner_user_id: r.opt_id("owner_user_id")?,
         owner_email: r.opt_text("owner_email")?,
         owner_display_name: r.opt_text("owner_display_name")?,
         owner_role: role.map(|r| r.parse()).transpose().map_err(|_| corrupt("owner_role"))?,
-        created_by_user_id: r.opt_text("created_by_user_id")?,
-        created_by_key_id: r.opt_text("created_by_key_id")?,
+        created_by_user_id: r.opt_id("created_by_user_id")?,
+        created_by_key_id: r.opt_id("created_by_key_id")?,
         rate_limit_per_minute: r.opt_i64("rate_limit_per_minute")?,
         rate_limit_per_day: r.opt_i64("rate_limit_per_day")?,
         expires_at: r.opt_i64("expires_at")?,
@@ -138,9 +138,9 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
         updated_at: r.i64("updated_at")?,
         last_used_at: r.opt_i64("last_used_at")?,
         revoked_at: r.opt_i64("revoked_at")?,
-        rotated_from: r.opt_text("rotated_from")?,
-        rotated_to: r.opt_text("rotated_to")?,
-        surface_id: r.opt_text("surface_id")?,
+        rotated_from: r.opt_id("rotated_from")?,
+        rotated_to: r.opt_id("rotated_to")?,
+        surface_id: r.opt_id("surface_id")?,
     })
 }
 
@@ -157,10 +157,10 @@ pub(crate) fn parse_role(role: &str, table: &str) -> StoreResult<Role> {
 /// A session ([`session_columns!`]).
 pub(crate) fn session(r: &impl ReadRow) -> StoreResult<Session> {
     Ok(Session {
-        id: r.text("id")?,
-        user_id: r.text("user_id")?,
+        id: r.id("id")?,
+        user_id: r.id("user_id")?,
         token_hash: key_hash(r, "token_hash", "sessions")?,
-        current_org_id: r.opt_text("current_org_id")?,
+        current_org_id: r.opt_id("current_org_id")?,
         ip: r.opt_text("ip")?,
         user_agent: r.opt_text("user_agent")?,
         created_at: r.i64("created_at")?,
@@ -173,12 +173,12 @@ pub(crate) fn session(r: &impl ReadRow) -> StoreResult<Session> {
 /// An invitation ([`invitation_columns!`]).
 pub(crate) fn invitation(r: &impl ReadRow) -> StoreResult<Invitation> {
     Ok(Invitation {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         email: r.text("email")?,
         role: parse_role(&r.text("role")?, "invitations")?,
         token_hash: key_hash(r, "token_hash", "invitations")?,
-        invited_by: r.opt_text("invited_by")?,
+        invited_by: r.opt_id("invited_by")?,
         created_at: r.i64("created_at")?,
         expires_at: r.i64("expires_at")?,
         accepted_at: r.opt_i64("accepted_at")?,
@@ -190,7 +190,7 @@ pub(crate) fn invitation(r: &impl ReadRow) -> StoreResult<Invitation> {
 pub(crate) fn event(r: &impl ReadRow) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: r.text("id")?,
-        org_id: r.opt_text("org_id")?,
+        org_id: r.opt_id("org_id")?,
         at: r.i64("at")?,
         actor_type: r.text("actor_type")?,
         actor_id: r.opt_text("actor_id")?,
@@ -206,7 +206,7 @@ pub(crate) fn event(r: &impl ReadRow) -> StoreResult<AuditEvent> {
 /// An organization ([`org_columns!`]).
 pub(crate) fn org(r: &impl ReadRow) -> StoreResult<Org> {
     Ok(Org {
-        id: r.text("id")?,
+        id: r.id("id")?,
         name: r.text("name")?,
         slug: r.text("slug")?,
         members_see_all_keys: r.bool("members_see_all_keys")?,
@@ -217,7 +217,7 @@ pub(crate) fn org(r: &impl ReadRow) -> StoreResult<Org> {
 /// A user ([`user_columns!`]).
 pub(crate) fn user(r: &impl ReadRow) -> StoreResult<User> {
     Ok(User {
-        id: r.text("user_id")?,
+        id: r.id("user_id")?,
         email: r.text("email")?,
         display_name: r.text("display_name")?,
         created_at: r.i64("user_created_at")?,
@@ -237,8 +237,8 @@ pub(crate) fn member(r: &impl ReadRow) -> StoreResult<Member> {
 /// A project ([`project_columns!`]).
 pub(crate) fn project(r: &impl ReadRow) -> StoreResult<Project> {
     Ok(Project {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         name: r.text("name")?,
         description: r.opt_text("description")?,
         created_at: r.i64("created_at")?,
@@ -248,20 +248,15 @@ pub(crate) fn project(r: &impl ReadRow) -> StoreResult<Project> {
 
 /// A product.
 pub(crate) fn product(r: &impl ReadRow) -> StoreResult<Product> {
-    Ok(Product {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
-        name: r.text("name")?,
-        created_at: r.i64("created_at")?,
-    })
+    Ok(Product { id: r.id("id")?, org_id: r.id("org_id")?, name: r.text("name")?, created_at: r.i64("created_at")? })
 }
 
 /// A surface.
 pub(crate) fn surface(r: &impl ReadRow) -> StoreResult<Surface> {
     Ok(Surface {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
-        product_id: r.text("product_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        product_id: r.id("product_id")?,
         name: r.text("name")?,
         created_at: r.i64("created_at")?,
     })
@@ -270,7 +265,7 @@ pub(crate) fn surface(r: &impl ReadRow) -> StoreResult<Surface> {
 /// A wrapped data key ([`data_key_columns!`]).
 pub(crate) fn data_key(r: &impl ReadRow) -> StoreResult<WrappedDataKey> {
     Ok(WrappedDataKey {
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         master_key_id: r.text("master_key_id")?,
         wrapped: r.bytes("wrapped")?,
         created_at: r.i64("created_at")?,
@@ -281,9 +276,9 @@ pub(crate) fn data_key(r: &impl ReadRow) -> StoreResult<WrappedDataKey> {
 /// A secret ([`secret_columns!`], or [`secret_meta_columns!`]: no value).
 pub(crate) fn secret(r: &impl ReadRow) -> StoreResult<SecretRecord> {
     Ok(SecretRecord {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
-        owner_user_id: r.opt_text("owner_user_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        owner_user_id: r.opt_id("owner_user_id")?,
         name: r.text("name")?,
         category: r.text("category")?,
         ciphertext: r.opt_bytes("ciphertext")?.unwrap_or_default(),
@@ -296,9 +291,9 @@ pub(crate) fn secret(r: &impl ReadRow) -> StoreResult<SecretRecord> {
 /// An SSH public key ([`ssh_key_columns!`]).
 pub(crate) fn ssh_key(r: &impl ReadRow) -> StoreResult<SshKeyRecord> {
     Ok(SshKeyRecord {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
-        owner_user_id: r.opt_text("owner_user_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        owner_user_id: r.opt_id("owner_user_id")?,
         name: r.text("name")?,
         algorithm: r.text("algorithm")?,
         public_key: r.text("public_key")?,

@@ -2,6 +2,7 @@
 //! organizations' wrapped data keys.
 
 use async_trait::async_trait;
+use latchkey_core::id::{OrgId, SecretId, UserId};
 use latchkey_core::time_fmt::Millis;
 
 use super::rows::{data_key, secret};
@@ -13,7 +14,7 @@ use crate::{
 
 #[async_trait]
 impl<D: Dialect> SecretStore for SqlStore<D> {
-    async fn data_key(&self, org_id: &str) -> StoreResult<Option<WrappedDataKey>> {
+    async fn data_key(&self, org_id: &OrgId) -> StoreResult<Option<WrappedDataKey>> {
         let row = query::<D>(concat!("SELECT ", data_key_columns!(), " FROM org_data_keys WHERE org_id = $1"))
             .bind(org_id)
             .fetch_optional(&self.pool)
@@ -70,8 +71,8 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
 
     async fn get_secret(
         &self,
-        org_id: &str,
-        owner_user_id: Option<&str>,
+        org_id: &OrgId,
+        owner_user_id: Option<&UserId>,
         name: &str,
     ) -> StoreResult<Option<SecretRecord>> {
         let row = query::<D>(concat!(
@@ -88,7 +89,7 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         row.as_ref().map(secret).transpose()
     }
 
-    async fn list_secrets(&self, org_id: &str, filter: &SecretFilter, page: &Page) -> StoreResult<Vec<SecretRecord>> {
+    async fn list_secrets(&self, org_id: &OrgId, filter: &SecretFilter, page: &Page) -> StoreResult<Vec<SecretRecord>> {
         let rows = query::<D>(concat!(
             "SELECT ",
             secret_meta_columns!(),
@@ -153,7 +154,7 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         commit_one::<D>(tx, done, event).await
     }
 
-    async fn delete_secret(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool> {
+    async fn delete_secret(&self, org_id: &OrgId, id: &SecretId, event: &AuditEvent) -> StoreResult<bool> {
         let mut tx = D::begin_write(&self.pool).await?;
         let done = query::<D>("DELETE FROM secrets WHERE org_id = $1 AND id = $2")
             .bind(org_id)

@@ -1,6 +1,7 @@
 //! SSH public keys.
 
 use async_trait::async_trait;
+use latchkey_core::id::{OrgId, SshKeyId, UserId};
 
 use super::rows::ssh_key;
 use super::{Dialect, SqlStore, commit, commit_one, page_limit, query};
@@ -36,7 +37,7 @@ impl<D: Dialect> SshKeyStore for SqlStore<D> {
         ssh_key(&row)
     }
 
-    async fn get_ssh_key(&self, org_id: &str, id: &str) -> StoreResult<Option<SshKeyRecord>> {
+    async fn get_ssh_key(&self, org_id: &OrgId, id: &SshKeyId) -> StoreResult<Option<SshKeyRecord>> {
         let row = query::<D>(concat!("SELECT ", ssh_key_columns!(), " FROM ssh_keys WHERE org_id = $1 AND id = $2"))
             .bind(org_id)
             .bind(id)
@@ -45,7 +46,7 @@ impl<D: Dialect> SshKeyStore for SqlStore<D> {
         row.as_ref().map(ssh_key).transpose()
     }
 
-    async fn list_ssh_keys(&self, org_id: &str, f: &SshKeyFilter, page: &Page) -> StoreResult<Vec<SshKeyRecord>> {
+    async fn list_ssh_keys(&self, org_id: &OrgId, f: &SshKeyFilter, page: &Page) -> StoreResult<Vec<SshKeyRecord>> {
         let rows = query::<D>(concat!(
             "SELECT ",
             ssh_key_columns!(),
@@ -64,7 +65,7 @@ impl<D: Dialect> SshKeyStore for SqlStore<D> {
         rows.iter().map(ssh_key).collect()
     }
 
-    async fn authorized_ssh_keys(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<SshKeyRecord>> {
+    async fn authorized_ssh_keys(&self, org_id: &OrgId, user_id: &UserId) -> StoreResult<Vec<SshKeyRecord>> {
         let rows = query::<D>(concat!(
             "SELECT ",
             ssh_key_columns!(),
@@ -77,7 +78,7 @@ impl<D: Dialect> SshKeyStore for SqlStore<D> {
         rows.iter().map(ssh_key).collect()
     }
 
-    async fn delete_ssh_key(&self, org_id: &str, id: &str, event: &AuditEvent) -> StoreResult<bool> {
+    async fn delete_ssh_key(&self, org_id: &OrgId, id: &SshKeyId, event: &AuditEvent) -> StoreResult<bool> {
         let mut tx = D::begin_write(&self.pool).await?;
         let done = query::<D>("DELETE FROM ssh_keys WHERE org_id = $1 AND id = $2")
             .bind(org_id)
@@ -89,9 +90,9 @@ impl<D: Dialect> SshKeyStore for SqlStore<D> {
 
     async fn set_default_ssh_key(
         &self,
-        org_id: &str,
-        user_id: &str,
-        id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
+        id: &SshKeyId,
         event: &AuditEvent,
     ) -> StoreResult<Option<SshKeyRecord>> {
         let mut tx = D::begin_write(&self.pool).await?;
