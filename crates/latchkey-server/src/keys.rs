@@ -20,6 +20,7 @@
 //! [`store_minted`] then writes the key with its audit event.
 
 use latchkey_api_types::{RefillIntervalView, RefillView};
+use latchkey_core::id::KeyId;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, parse_rfc3339};
 use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
@@ -155,7 +156,7 @@ pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Mill
     check_grant(caller, &spec.scopes, spec.owner_role)?;
     let plain = PlainKey::generate(prefix);
     let record = NewApiKey {
-        id: new_id(IdKind::Key),
+        id: KeyId::new(),
         org_id: spec.org_id,
         project_id: spec.project_id,
         name: spec.name,

@@ -336,12 +336,12 @@ pub trait KeyStore: Send + Sync {
 
     /// Writes batched `lastUsedAt` values (key id, time); never moves a
     /// value backwards.
-    async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()>;
+    async fn record_last_used(&self, batch: &[(KeyId, Millis)]) -> StoreResult<()>;
 
     /// A flush's `lastUsedAt` values and counts
     /// ([`KeyStore::record_last_used`], then [`KeyStore::record_usage`]);
     /// a backend may write both in one transaction.
-    async fn record_key_usage(&self, last_used: &[(String, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
+    async fn record_key_usage(&self, last_used: &[(KeyId, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
         self.record_last_used(last_used).await?;
         self.record_usage(counts).await
     }

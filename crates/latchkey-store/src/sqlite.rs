@@ -20,8 +20,8 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
+use latchkey_core::{KeyHash, KeyId};
 
 use crate::sql::{Dialect, Runner, SqlStore, Tx, query, record};
 use crate::{
@@ -94,7 +94,7 @@ impl Dialect for Sqlite {
     /// core one commit instead of two.
     async fn record_key_usage(
         store: &SqliteStore,
-        last_used: &[(String, Millis)],
+        last_used: &[(KeyId, Millis)],
         counts: &[UsageCount],
     ) -> StoreResult<()> {
         let usage = &store.state.usage;
@@ -212,7 +212,7 @@ async fn write_usage(on: impl Runner<Sqlite>, batch: &[UsageCount]) -> StoreResu
 }
 
 /// Writes `lastUsedAt` values: one statement for the whole batch.
-async fn write_last_used(on: impl Runner<Sqlite>, batch: &[(String, Millis)]) -> StoreResult<()> {
+async fn write_last_used(on: impl Runner<Sqlite>, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
     if batch.is_empty() {
         return Ok(());
     }

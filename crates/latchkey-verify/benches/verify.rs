@@ -36,6 +36,7 @@
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
+use latchkey_core::id::{OrgId, UserId};
 use std::hint::black_box;
 use std::path::Path;
 use std::pin::pin;
@@ -44,7 +45,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_main};
-use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{Environment, KeyFormatError, KeyHash, KeyPrefix, KeyState, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
@@ -87,7 +87,7 @@ fn temp_dir() -> tempfile::TempDir {
 }
 
 /// A key record owned by `user_id`, as `latchkey init` builds one.
-fn new_key(plain: &PlainKey, org_id: &str, user_id: &str, name: &str, now: Millis) -> NewApiKey {
+fn new_key(plain: &PlainKey, org_id: &OrgId, user_id: &UserId, name: &str, now: Millis) -> NewApiKey {
     NewApiKey::admin(plain, org_id, user_id, name, now)
 }
 
@@ -110,14 +110,14 @@ fn set_up() -> Fixture {
     let (store, keys) = rt.block_on(async {
         let store = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
         let org = NewOrg {
-            id: new_id(IdKind::Org),
+            id: OrgId::new(),
             name: "Bench".to_owned(),
             slug: "bench".to_owned(),
             members_see_all_keys: false,
             created_at: now,
         };
         let user = NewUser {
-            id: new_id(IdKind::User),
+            id: UserId::new(),
             email: "bench@example.com".to_owned(),
             display_name: "bench".to_owned(),
             created_at: now,
@@ -248,5 +248,11 @@ criterion_main!(harness::benches);
 
 /// An audit event to hand to the store's mutating methods.
 fn ev() -> latchkey_store::AuditEvent {
-    latchkey_store::AuditEvent::operator("org_test", "test", ("api_key", "key_test"), &serde_json::json!({}), 0)
+    latchkey_store::AuditEvent::operator(
+        &OrgId::from("org_test"),
+        "test",
+        ("api_key", "key_test"),
+        &serde_json::json!({}),
+        0,
+    )
 }

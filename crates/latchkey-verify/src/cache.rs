@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
+use latchkey_core::{KeyHash, KeyId};
 use latchkey_store::{ApiKeyRecord, Store, StoreError};
 
 use crate::{KeyVerifier, VerifierConfig};
@@ -197,11 +197,11 @@ impl KeyVerifier {
     /// for storage. Returns how many were loaded.
     pub async fn warm(&self, now: Millis) -> Result<u64, StoreError> {
         const PAGE: i64 = 1000;
-        let mut after: Option<String> = None;
+        let mut after: Option<KeyId> = None;
         let mut loaded = 0;
         while loaded < self.capacity {
             let epoch = self.records.epoch();
-            let page = self.store.usable_keys(after.as_deref(), PAGE, now).await?;
+            let page = self.store.usable_keys(after.as_ref(), PAGE, now).await?;
             let full = page.len() as i64 == PAGE;
             after = page.last().map(|k| k.id.clone());
             for k in page {

@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day};
-use latchkey_core::{KeyHash, KeyState};
+use latchkey_core::{KeyHash, KeyId, KeyState};
 use latchkey_store::{ApiKeyRecord, StoreError, UsageCount};
 
 use crate::KeyVerifier;
@@ -26,9 +26,9 @@ type Counts = [u32; KeyState::ALL.len()];
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     map: HashMap<KeyHash, KeyPending>,
-    by_id: BTreeMap<String, KeyHash>,
+    by_id: BTreeMap<KeyId, KeyHash>,
     /// The id taken last: the sweep goes on after it.
-    cursor: Option<String>,
+    cursor: Option<KeyId>,
 }
 
 impl Pending {
@@ -72,7 +72,7 @@ impl Pending {
 /// map slot and no other allocation.
 #[derive(Debug)]
 struct KeyPending {
-    id: String,
+    id: KeyId,
     last_used: Option<Millis>,
     /// The newest day counted and its counts.
     day: i64,
@@ -83,8 +83,8 @@ struct KeyPending {
 }
 
 impl KeyPending {
-    fn new(id: &str, day: i64) -> Self {
-        Self { id: id.to_owned(), last_used: None, day, counts: [0; KeyState::ALL.len()], other_days: Vec::new() }
+    fn new(id: &KeyId, day: i64) -> Self {
+        Self { id: id.clone(), last_used: None, day, counts: [0; KeyState::ALL.len()], other_days: Vec::new() }
     }
 
     /// Adds `counts` for `day`.
@@ -194,7 +194,7 @@ impl KeyVerifier {
     /// Writes one chunk: `lastUsedAt` (at most once a minute per key), then
     /// the counts.
     async fn write(&self, chunk: &[(KeyHash, KeyPending)]) -> Result<(), StoreError> {
-        let last_used: Vec<(String, Millis)> = {
+        let last_used: Vec<(KeyId, Millis)> = {
             let written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
             chunk
                 .iter()
@@ -273,12 +273,12 @@ mod tests {
         let mut pending = Pending::default();
         let hash = |id: &str| KeyHash::of(id);
         for id in ["k5", "k1", "k4", "k2", "k3"] {
-            pending.entry(hash(id), || KeyPending::new(id, 0));
+            pending.entry(hash(id), || KeyPending::new(&KeyId::from(id), 0));
         }
         let ids = |taken: Vec<(KeyHash, KeyPending)>| taken.into_iter().map(|(_, p)| p.id).collect::<Vec<_>>();
         assert_eq!(ids(pending.take(2)), ["k1", "k2"]);
         // k1 is counted again: it is behind the sweep now.
-        pending.entry(hash("k1"), || KeyPending::new("k1", 0));
+        pending.entry(hash("k1"), || KeyPending::new(&KeyId::from("k1"), 0));
         assert_eq!(ids(pending.take(2)), ["k3", "k4"]);
         assert_eq!(ids(pending.take(5)), ["k5", "k1"]);
         assert!(pending.take(5).is_empty());

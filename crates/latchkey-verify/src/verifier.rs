@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey_core::time_fmt::{Millis, start_of_day, start_of_month};
-use latchkey_core::{IssuedKey, KeyState, PlainKey};
+use latchkey_core::{IssuedKey, KeyId, KeyState, PlainKey};
 use latchkey_store::{ApiKeyRecord, RefillInterval, Spend, Store, StoreError};
 
 use crate::cache::Records;
@@ -53,7 +53,7 @@ pub struct KeyVerifier {
     /// The `lastUsedAt` this node wrote last per key, within the last
     /// [`LAST_USED_PRECISION_MS`](crate::LAST_USED_PRECISION_MS): a busy
     /// key's value is rewritten once a minute, not on every flush.
-    pub(crate) last_written: Mutex<HashMap<String, Millis>>,
+    pub(crate) last_written: Mutex<HashMap<KeyId, Millis>>,
     pub(crate) meters: Meters,
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latchkey_core::Role;
-use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::id::{InvitationId, KeyId, OrgId, UserId};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::time_fmt::{day_string, epoch_day};
 use latchkey_core::{Environment, KeyPrefix, KeyState, PlainKey};
@@ -17,8 +17,8 @@ use latchkey_verify::{Checks, FLUSH_CHUNK, KeyVerifier, VerifierConfig};
 
 struct Fixture {
     store: Arc<SqliteStore>,
-    org_id: String,
-    user_id: String,
+    org_id: OrgId,
+    user_id: UserId,
     _dir: tempfile::TempDir,
 }
 
@@ -50,7 +50,7 @@ async fn stored_keys(f: &Fixture, n: usize) -> (Vec<PlainKey>, Vec<NewApiKey>) {
 /// An organization named and slugged `slug`.
 fn new_org(slug: &str, now: Millis) -> NewOrg {
     NewOrg {
-        id: new_id(IdKind::Org),
+        id: OrgId::new(),
         name: slug.to_owned(),
         slug: slug.to_owned(),
         members_see_all_keys: false,
@@ -60,7 +60,7 @@ fn new_org(slug: &str, now: Millis) -> NewOrg {
 
 /// A user with `email`, shown as it.
 fn new_user(email: &str, now: Millis) -> NewUser {
-    NewUser { id: new_id(IdKind::User), email: email.to_owned(), display_name: email.to_owned(), created_at: now }
+    NewUser { id: UserId::new(), email: email.to_owned(), display_name: email.to_owned(), created_at: now }
 }
 
 fn prefix() -> KeyPrefix {
@@ -122,7 +122,7 @@ async fn changes_made_elsewhere_show_through_the_change_log() {
     f.store.create_org_with_admin(&org2, &admin2, &admin2_key, &[]).await.unwrap();
     let token = PlainKey::generate(&prefix());
     let invitation = Invitation {
-        id: new_id(IdKind::Invitation),
+        id: InvitationId::new(),
         org_id: org2.id.clone(),
         email: "a@example.com".to_owned(),
         role: Role::Member,
@@ -310,7 +310,7 @@ async fn budgeted_flushes_sweep_keys_in_id_order() {
         verifier.check(plain.expose(), &Checks::default(), now_ms()).await.unwrap();
         ids.push(key.id);
     }
-    let written = |id: &String| {
+    let written = |id: &KeyId| {
         let (store, org, id) = (f.store.clone(), f.org_id.clone(), id.clone());
         async move { !store.key_usage(&org, &id, "2000-01-01").await.unwrap().is_empty() }
     };
@@ -328,5 +328,5 @@ async fn budgeted_flushes_sweep_keys_in_id_order() {
 
 /// An audit event to hand to the store's mutating methods.
 fn ev() -> latchkey_store::AuditEvent {
-    latchkey_store::AuditEvent::operator("org_test", "test", ("api_key", "key_test"), &serde_json::json!({}), 0)
+    latchkey_store::AuditEvent::operator(&OrgId::from("org_test"), "test", ("api_key", "key_test"), &serde_json::json!({}), 0)
 }

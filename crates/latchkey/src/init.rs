@@ -3,6 +3,7 @@
 use anyhow::bail;
 use clap::Args;
 use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::id::{OrgId, UserId};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
 use latchkey_store::{AuditEvent, Conflict, NewApiKey, NewOrg, NewUser, StoreError};
@@ -49,7 +50,7 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
     let now = now_ms();
     let org = NewOrg {
-        id: new_id(IdKind::Org),
+        id: OrgId::new(),
         name: org_name.to_owned(),
         slug: latchkey_core::id::slugify(org_name),
         members_see_all_keys: false,
@@ -59,7 +60,7 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
         Some(name) => latchkey_core::text::check_name(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?.to_owned(),
         None => email.split('@').next().unwrap_or_default().to_owned(),
     };
-    let user = NewUser { id: new_id(IdKind::User), email, display_name, created_at: now };
+    let user = NewUser { id: UserId::new(), email, display_name, created_at: now };
     let plain = PlainKey::generate(&prefix);
     let key = NewApiKey::admin(&plain, &org.id, &user.id, "bootstrap admin key", now);
     Ok(Bootstrap { org, user, key, plain })

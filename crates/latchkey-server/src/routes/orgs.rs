@@ -14,6 +14,7 @@ use latchkey_api_types::{
     OrgView, Paged, RefView, Shown, SwitchOrg, UpdateMember, UpdateOrg,
 };
 use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
+use latchkey_core::id::{InvitationId, OrgId};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey, Role};
 use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, Session};
@@ -138,7 +139,7 @@ pub async fn create(
         Some(s) => check_slug(s)?,
         None => slugify(&name),
     };
-    let org = NewOrg { id: new_id(IdKind::Org), name, slug, members_see_all_keys: false, created_at: now_ms() };
+    let org = NewOrg { id: OrgId::new(), name, slug, members_see_all_keys: false, created_at: now_ms() };
     let event = audit.event(
         Some(&org.id),
         Actor::from(&caller),
@@ -370,7 +371,7 @@ pub async fn invite(
     let now = now_ms();
     let token = PlainKey::generate(&KeyPrefix::new(INVITATION_PREFIX).map_err(|e| ApiError::internal(&e))?);
     let invitation = Invitation {
-        id: new_id(IdKind::Invitation),
+        id: InvitationId::new(),
         org_id: caller.org_id.clone(),
         email,
         role,

@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use latchkey_api_types::{Data, ErrorEnvelope, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView};
 use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
+use latchkey_core::id::{OrgId, SessionId, UserId};
 use latchkey_core::password::{PasswordError, check_password, hash_password, verify_password};
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey};
@@ -66,7 +67,7 @@ fn new_session(
     let user_agent =
         headers.get("user-agent").and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(255).collect::<String>());
     let session = Session {
-        id: new_id(IdKind::Session),
+        id: SessionId::new(),
         user_id: user_id.to_owned(),
         token_hash: token.hash(),
         current_org_id: org_id,
@@ -127,9 +128,9 @@ pub async fn signup(
     }
     let password_hash = hash_blocking(req.password).await?;
     let now = now_ms();
-    let user = NewUser { id: new_id(IdKind::User), email, display_name, created_at: now };
+    let user = NewUser { id: UserId::new(), email, display_name, created_at: now };
     let org = NewOrg {
-        id: new_id(IdKind::Org),
+        id: OrgId::new(),
         slug: slugify(&org_name),
         name: org_name,
         members_see_all_keys: false,

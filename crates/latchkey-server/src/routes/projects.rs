@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{CreateProject, Data, ErrorEnvelope, Paged, ProjectView, UpdateProject};
+use latchkey_core::id::ProjectId;
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_store::{Project, ProjectPatch};
@@ -59,7 +60,7 @@ pub async fn create(
     CREATE.check(&caller)?;
     let now = now_ms();
     let project = Project {
-        id: new_id(IdKind::Project),
+        id: ProjectId::new(),
         org_id: caller.org_id.clone(),
         name: check_name(&req.name)?,
         description: check_description(req.description)?,

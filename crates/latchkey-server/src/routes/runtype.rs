@@ -17,6 +17,7 @@ use latchkey_api_types::runtype::{
 };
 use latchkey_api_types::{ErrorEnvelope, Paged};
 use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::id::{ProductId, SurfaceId};
 use latchkey_core::profiles::runtype_scope;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, ScopeSet};
@@ -82,7 +83,7 @@ pub async fn create_product(
 ) -> Result<(StatusCode, Json<ProductView>), ApiError> {
     CREATE_PRODUCT.check(&caller)?;
     let product = Product {
-        id: new_id(IdKind::Product),
+        id: ProductId::new(),
         org_id: caller.org_id.clone(),
         name: check_name(&req.name)?,
         created_at: now_ms(),
@@ -164,7 +165,7 @@ pub async fn create_surface(
     CREATE_SURFACE.check(&caller)?;
     let product = find_product(&state, &caller, &product_id).await?;
     let surface = Surface {
-        id: new_id(IdKind::Surface),
+        id: SurfaceId::new(),
         org_id: caller.org_id.clone(),
         product_id: product.id,
         name: check_name(&req.name)?,

@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
 use latchkey_api_types::{Data, ErrorEnvelope, Paged, SecretName};
 use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
+use latchkey_core::id::SecretId;
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::secret::{MAX_VALUE_LEN, is_valid_category, is_valid_name};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
@@ -267,7 +268,7 @@ async fn put_inner(
                 ..e.clone()
             },
             None => SecretRecord {
-                id: new_id(IdKind::Secret),
+                id: SecretId::new(),
                 org_id: caller.org_id.clone(),
                 name: name.to_owned(),
                 category: req.category.clone(),

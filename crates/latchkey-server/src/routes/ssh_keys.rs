@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{CreateSshKey, OwnerScope, SshKeyView};
 use latchkey_api_types::{Data, ErrorEnvelope, Paged};
+use latchkey_core::id::SshKeyId;
 use latchkey_core::id::{IdKind, is_valid, new_id};
 use latchkey_core::ssh::parse_public_key;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
@@ -91,7 +92,7 @@ pub async fn create(
         Some(caller.acting_user()?.to_owned())
     };
     let record = SshKeyRecord {
-        id: new_id(IdKind::SshKey),
+        id: SshKeyId::new(),
         org_id: caller.org_id.clone(),
         owner_user_id: owner,
         name,

@@ -24,8 +24,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Executor as _};
 
-use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
+use latchkey_core::{KeyHash, KeyId};
 
 use crate::sql::{Dialect, SqlStore, Tx, record};
 use crate::{
@@ -83,7 +83,7 @@ impl Dialect for Postgres {
     /// `lastUsedAt` values, then counts: one statement each.
     async fn record_key_usage(
         store: &PgStore,
-        last_used: &[(String, Millis)],
+        last_used: &[(KeyId, Millis)],
         counts: &[UsageCount],
     ) -> StoreResult<()> {
         if !last_used.is_empty() {
@@ -234,7 +234,7 @@ async fn write_usage(pool: &PgPool, batch: &[UsageCount]) -> StoreResult<()> {
 }
 
 /// Writes `lastUsedAt` values: one statement for the whole batch.
-async fn write_last_used(pool: &PgPool, batch: &[(String, Millis)]) -> StoreResult<()> {
+async fn write_last_used(pool: &PgPool, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
     // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
     // never moves backwards. The rows are locked in id order first, so
     // that flushes of several nodes cannot deadlock.

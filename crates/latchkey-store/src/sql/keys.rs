@@ -362,11 +362,11 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         rows.iter().map(record).collect()
     }
 
-    async fn record_last_used(&self, batch: &[(String, Millis)]) -> StoreResult<()> {
+    async fn record_last_used(&self, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
         D::record_key_usage(self, batch, &[]).await
     }
 
-    async fn record_key_usage(&self, last_used: &[(String, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
+    async fn record_key_usage(&self, last_used: &[(KeyId, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
         D::record_key_usage(self, last_used, counts).await
     }
 }

@@ -124,7 +124,7 @@ pub trait Dialect: Debug + Send + Sync + Sized + 'static {
     /// [`crate::KeyStore::record_usage`] do with the other batch empty.
     fn record_key_usage(
         store: &SqlStore<Self>,
-        last_used: &[(String, Millis)],
+        last_used: &[(KeyId, Millis)],
         counts: &[UsageCount],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 

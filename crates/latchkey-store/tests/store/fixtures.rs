@@ -1,5 +1,8 @@
 //! Records to store and the small helpers every case uses.
 
+use latchkey_core::id::{
+    InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+};
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -38,9 +41,9 @@ pub fn page_before(limit: u32, before: &str) -> Page {
 /// A new organization named `name`, with a unique slug.
 pub fn new_org(name: &str) -> Org {
     Org {
-        id: new_id(IdKind::Org),
+        id: OrgId::new(),
         name: name.to_owned(),
-        slug: format!("{name}-{}", new_id(IdKind::Org).to_lowercase()),
+        slug: format!("{name}-{}", OrgId::new().to_lowercase()),
         members_see_all_keys: false,
         created_at: NOW,
     }
@@ -48,15 +51,15 @@ pub fn new_org(name: &str) -> Org {
 
 /// A new user with `email`, shown as `email`.
 pub fn new_user(email: &str) -> User {
-    User { id: new_id(IdKind::User), email: email.to_owned(), display_name: email.to_owned(), created_at: NOW }
+    User { id: UserId::new(), email: email.to_owned(), display_name: email.to_owned(), created_at: NOW }
 }
 
 /// A login session of `user_id` acting in `org_id`, valid for an hour.
 pub fn session(user_id: &str, org_id: &str) -> Session {
     Session {
-        id: new_id(IdKind::Session),
+        id: SessionId::new(),
         user_id: user_id.to_owned(),
-        token_hash: KeyHash::of(&new_id(IdKind::Session)),
+        token_hash: KeyHash::of(&SessionId::new()),
         current_org_id: Some(org_id.to_owned()),
         ip: Some("192.0.2.1".to_owned()),
         user_agent: Some("suite".to_owned()),
@@ -70,11 +73,11 @@ pub fn session(user_id: &str, org_id: &str) -> Session {
 /// A pending invitation of `email` to `org_id` as `role`, valid for an hour.
 pub fn invitation(org_id: &str, email: &str, role: Role) -> Invitation {
     Invitation {
-        id: new_id(IdKind::Invitation),
+        id: InvitationId::new(),
         org_id: org_id.to_owned(),
         email: email.to_owned(),
         role,
-        token_hash: KeyHash::of(&new_id(IdKind::Invitation)),
+        token_hash: KeyHash::of(&InvitationId::new()),
         invited_by: None,
         created_at: NOW,
         expires_at: NOW + HOUR,
@@ -86,7 +89,7 @@ pub fn invitation(org_id: &str, email: &str, role: Role) -> Invitation {
 /// A new project of `org_id` named `name`, with a description.
 pub fn project(org_id: &str, name: &str) -> Project {
     Project {
-        id: new_id(IdKind::Project),
+        id: ProjectId::new(),
         org_id: org_id.to_owned(),
         name: name.to_owned(),
         description: Some(format!("about {name}")),
@@ -97,13 +100,13 @@ pub fn project(org_id: &str, name: &str) -> Project {
 
 /// A new product of `org_id`.
 pub fn product(org_id: &str, name: &str) -> Product {
-    Product { id: new_id(IdKind::Product), org_id: org_id.to_owned(), name: name.to_owned(), created_at: NOW }
+    Product { id: ProductId::new(), org_id: org_id.to_owned(), name: name.to_owned(), created_at: NOW }
 }
 
 /// A new surface of `product_id` in `org_id`.
 pub fn surface(org_id: &str, product_id: &str, name: &str) -> Surface {
     Surface {
-        id: new_id(IdKind::Surface),
+        id: SurfaceId::new(),
         org_id: org_id.to_owned(),
         product_id: product_id.to_owned(),
         name: name.to_owned(),
@@ -115,12 +118,12 @@ pub fn surface(org_id: &str, product_id: &str, name: &str) -> Surface {
 /// version 1.
 pub fn secret(org_id: &str, owner: Option<&str>, name: &str) -> SecretRecord {
     SecretRecord {
-        id: new_id(IdKind::Secret),
+        id: SecretId::new(),
         org_id: org_id.to_owned(),
         name: name.to_owned(),
         category: "tool".to_owned(),
         owner_user_id: owner.map(str::to_owned),
-        ciphertext: new_id(IdKind::Secret).into_bytes(),
+        ciphertext: SecretId::new().into_bytes(),
         version: 1,
         created_at: NOW,
         updated_at: NOW,
@@ -130,7 +133,7 @@ pub fn secret(org_id: &str, owner: Option<&str>, name: &str) -> SecretRecord {
 /// A new SSH key of `org_id` (organization-wide unless `owner`).
 pub fn ssh(org_id: &str, owner: Option<&str>, name: &str, fingerprint: &str) -> SshKeyRecord {
     SshKeyRecord {
-        id: new_id(IdKind::SshKey),
+        id: SshKeyId::new(),
         org_id: org_id.to_owned(),
         owner_user_id: owner.map(str::to_owned),
         name: name.to_owned(),
@@ -152,10 +155,10 @@ pub fn event(org_id: &str, action: &str) -> AuditEvent {
         org_id: Some(org_id.to_owned()),
         at: NOW,
         actor_type: "user".to_owned(),
-        actor_id: Some(new_id(IdKind::User)),
+        actor_id: Some(UserId::new()),
         action: action.to_owned(),
         target_type: Some("test".to_owned()),
-        target_id: Some(new_id(IdKind::Key)),
+        target_id: Some(KeyId::new()),
         ip: Some("192.0.2.1".to_owned()),
         request_id: Some("req-1".to_owned()),
         details: r#"{"test":true}"#.to_owned(),

@@ -2,6 +2,7 @@
 //! revoked, deleted, handed to the organization, and read for the
 //! verifier's cache.
 
+use latchkey_core::id::KeyId;
 use std::sync::Arc;
 
 use latchkey_core::id::{IdKind, new_id};
@@ -48,7 +49,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
 
     let plain = PlainKey::generate(&KeyPrefix::branded("lk", Environment::Test).unwrap());
     let key = NewApiKey {
-        id: new_id(IdKind::Key),
+        id: KeyId::new(),
         org_id: w.org.id.clone(),
         project_id: Some(project.id.clone()),
         name: "every field".into(),
