@@ -328,5 +328,11 @@ async fn budgeted_flushes_sweep_keys_in_id_order() {
 
 /// An audit event to hand to the store's mutating methods.
 fn ev() -> latchkey_store::AuditEvent {
-    latchkey_store::AuditEvent::operator(&OrgId::from("org_test"), "test", ("api_key", "key_test"), &serde_json::json!({}), 0)
+    latchkey_store::AuditEvent::operator(
+        &OrgId::from("org_test"),
+        "test",
+        ("api_key", "key_test"),
+        &serde_json::json!({}),
+        0,
+    )
 }

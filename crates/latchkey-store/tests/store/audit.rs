@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use latchkey_core::Role;
+use latchkey_core::id::KeyId;
 use latchkey_store::{AuditEvent, AuditFilter, Conflict, KeyPatch, NewApiKey, Store, Unique};
 
 use crate::Db;
@@ -103,10 +104,10 @@ async fn a_refused_change_appends_no_event(store: Arc<dyn Store>) {
     // Changes answered with `None` (no such record) append nothing either.
     let none = event(&w.org.id, "api_key.missing");
     let patch = KeyPatch { name: Some("x".into()), ..KeyPatch::default() };
-    assert_eq!(store.update_key(&w.org.id, "key_missing", &patch, NOW, &none).await.unwrap(), None);
-    assert_eq!(store.revoke_key(&w.org.id, "key_missing", NOW, &none).await.unwrap(), None);
-    assert_eq!(store.delete_key(&w.org.id, "key_missing", &none).await.unwrap(), None);
-    assert_eq!(store.transfer_key_to_org(&w.org.id, "key_missing", NOW, &none).await.unwrap(), None);
+    assert_eq!(store.update_key(&w.org.id, &KeyId::from("key_missing"), &patch, NOW, &none).await.unwrap(), None);
+    assert_eq!(store.revoke_key(&w.org.id, &KeyId::from("key_missing"), NOW, &none).await.unwrap(), None);
+    assert_eq!(store.delete_key(&w.org.id, &KeyId::from("key_missing"), &none).await.unwrap(), None);
+    assert_eq!(store.transfer_key_to_org(&w.org.id, &KeyId::from("key_missing"), NOW, &none).await.unwrap(), None);
     assert!(!logged(&*store, &none).await);
 }
 

@@ -1,6 +1,7 @@
 //! `KeyStore::spend_credits`: balances spent exactly (also concurrently),
 //! refilled once a period, and shared along a rotation chain.
 
+use latchkey_core::id::KeyId;
 use std::sync::Arc;
 
 use latchkey_store::{KeyPatch, NewApiKey, Refill, RefillInterval, Spend, Store};
@@ -25,7 +26,7 @@ async fn credited(store: &dyn Store, w: &World, remaining: i64, refill: Option<R
 
 /// The balance stored for `key_id`.
 async fn balance(store: &dyn Store, w: &World, key_id: &str) -> Option<i64> {
-    store.get_key(&w.org.id, key_id).await.unwrap().unwrap().remaining
+    store.get_key(&w.org.id, &KeyId::from(key_id)).await.unwrap().unwrap().remaining
 }
 
 async fn credits_are_spent_while_they_last(store: Arc<dyn Store>) {
@@ -38,7 +39,7 @@ async fn credits_are_spent_while_they_last(store: Arc<dyn Store>) {
     assert_eq!(store.spend_credits(&key.id, 3, NOW, None).await.unwrap(), Spend::Spent(0));
     assert_eq!(store.spend_credits(&key.id, 1, NOW, None).await.unwrap(), Spend::Exhausted);
     assert_eq!(balance(&*store, &w, &key.id).await, Some(0));
-    assert_eq!(store.spend_credits("key_missing", 1, NOW, None).await.unwrap(), Spend::Exhausted);
+    assert_eq!(store.spend_credits(&KeyId::from("key_missing"), 1, NOW, None).await.unwrap(), Spend::Exhausted);
 }
 
 async fn credits_are_refilled_once_a_period(store: Arc<dyn Store>) {
@@ -77,7 +78,7 @@ async fn credits_are_refilled_once_a_period(store: Arc<dyn Store>) {
 
 async fn a_rotated_key_spends_from_the_end_of_its_chain(store: Arc<dyn Store>) {
     let w = world(&*store).await;
-    let rotate = |old_id: String| {
+    let rotate = |old_id: KeyId| {
         let (store, org_id) = (Arc::clone(&store), w.org.id.clone());
         let new = NewApiKey { rotated_from: Some(old_id.clone()), ..w.org_key("next") };
         async move {

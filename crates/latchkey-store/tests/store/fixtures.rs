@@ -1,12 +1,11 @@
 //! Records to store and the small helpers every case uses.
 
-use latchkey_core::id::{
-    InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
-};
 use std::fmt::Debug;
 use std::time::Duration;
 
-use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::id::{
+    IdKind, InvitationId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId, new_id,
+};
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{Environment, KeyHash, KeyPrefix, PlainKey, Role};
 use latchkey_store::{
@@ -55,12 +54,12 @@ pub fn new_user(email: &str) -> User {
 }
 
 /// A login session of `user_id` acting in `org_id`, valid for an hour.
-pub fn session(user_id: &str, org_id: &str) -> Session {
+pub fn session(user_id: &UserId, org_id: &OrgId) -> Session {
     Session {
         id: SessionId::new(),
-        user_id: user_id.to_owned(),
+        user_id: user_id.clone(),
         token_hash: KeyHash::of(&SessionId::new()),
-        current_org_id: Some(org_id.to_owned()),
+        current_org_id: Some(org_id.clone()),
         ip: Some("192.0.2.1".to_owned()),
         user_agent: Some("suite".to_owned()),
         created_at: NOW,
@@ -71,10 +70,10 @@ pub fn session(user_id: &str, org_id: &str) -> Session {
 }
 
 /// A pending invitation of `email` to `org_id` as `role`, valid for an hour.
-pub fn invitation(org_id: &str, email: &str, role: Role) -> Invitation {
+pub fn invitation(org_id: &OrgId, email: &str, role: Role) -> Invitation {
     Invitation {
         id: InvitationId::new(),
-        org_id: org_id.to_owned(),
+        org_id: org_id.clone(),
         email: email.to_owned(),
         role,
         token_hash: KeyHash::of(&InvitationId::new()),
@@ -87,10 +86,10 @@ pub fn invitation(org_id: &str, email: &str, role: Role) -> Invitation {
 }
 
 /// A new project of `org_id` named `name`, with a description.
-pub fn project(org_id: &str, name: &str) -> Project {
+pub fn project(org_id: &OrgId, name: &str) -> Project {
     Project {
         id: ProjectId::new(),
-        org_id: org_id.to_owned(),
+        org_id: org_id.clone(),
         name: name.to_owned(),
         description: Some(format!("about {name}")),
         created_at: NOW,
@@ -99,16 +98,16 @@ pub fn project(org_id: &str, name: &str) -> Project {
 }
 
 /// A new product of `org_id`.
-pub fn product(org_id: &str, name: &str) -> Product {
-    Product { id: ProductId::new(), org_id: org_id.to_owned(), name: name.to_owned(), created_at: NOW }
+pub fn product(org_id: &OrgId, name: &str) -> Product {
+    Product { id: ProductId::new(), org_id: org_id.clone(), name: name.to_owned(), created_at: NOW }
 }
 
 /// A new surface of `product_id` in `org_id`.
-pub fn surface(org_id: &str, product_id: &str, name: &str) -> Surface {
+pub fn surface(org_id: &OrgId, product_id: &ProductId, name: &str) -> Surface {
     Surface {
         id: SurfaceId::new(),
-        org_id: org_id.to_owned(),
-        product_id: product_id.to_owned(),
+        org_id: org_id.clone(),
+        product_id: product_id.clone(),
         name: name.to_owned(),
         created_at: NOW,
     }
@@ -116,14 +115,14 @@ pub fn surface(org_id: &str, product_id: &str, name: &str) -> Surface {
 
 /// A new secret `name` of `org_id` (organization-wide unless `owner`), at
 /// version 1.
-pub fn secret(org_id: &str, owner: Option<&str>, name: &str) -> SecretRecord {
+pub fn secret(org_id: &OrgId, owner: Option<&UserId>, name: &str) -> SecretRecord {
     SecretRecord {
         id: SecretId::new(),
-        org_id: org_id.to_owned(),
+        org_id: org_id.clone(),
         name: name.to_owned(),
         category: "tool".to_owned(),
-        owner_user_id: owner.map(str::to_owned),
-        ciphertext: SecretId::new().into_bytes(),
+        owner_user_id: owner.cloned(),
+        ciphertext: new_id(IdKind::Secret).into_bytes(),
         version: 1,
         created_at: NOW,
         updated_at: NOW,
@@ -131,11 +130,11 @@ pub fn secret(org_id: &str, owner: Option<&str>, name: &str) -> SecretRecord {
 }
 
 /// A new SSH key of `org_id` (organization-wide unless `owner`).
-pub fn ssh(org_id: &str, owner: Option<&str>, name: &str, fingerprint: &str) -> SshKeyRecord {
+pub fn ssh(org_id: &OrgId, owner: Option<&UserId>, name: &str, fingerprint: &str) -> SshKeyRecord {
     SshKeyRecord {
         id: SshKeyId::new(),
-        org_id: org_id.to_owned(),
-        owner_user_id: owner.map(str::to_owned),
+        org_id: org_id.clone(),
+        owner_user_id: owner.cloned(),
         name: name.to_owned(),
         algorithm: "ssh-ed25519".to_owned(),
         public_key: format!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5{name}"),
@@ -152,13 +151,13 @@ pub fn ssh(org_id: &str, owner: Option<&str>, name: &str, fingerprint: &str) -> 
 pub fn event(org_id: &str, action: &str) -> AuditEvent {
     AuditEvent {
         id: new_id(IdKind::Event),
-        org_id: Some(org_id.to_owned()),
+        org_id: Some(org_id.into()),
         at: NOW,
         actor_type: "user".to_owned(),
-        actor_id: Some(UserId::new()),
+        actor_id: Some(new_id(IdKind::User)),
         action: action.to_owned(),
         target_type: Some("test".to_owned()),
-        target_id: Some(KeyId::new()),
+        target_id: Some(new_id(IdKind::Key)),
         ip: Some("192.0.2.1".to_owned()),
         request_id: Some("req-1".to_owned()),
         details: r#"{"test":true}"#.to_owned(),
@@ -174,7 +173,7 @@ pub fn ev() -> AuditEvent {
 pub async fn logged(store: &dyn Store, e: &AuditEvent) -> bool {
     let org_id = e.org_id.as_deref().unwrap();
     let filter = AuditFilter { action: Some(e.action.clone()), ..AuditFilter::default() };
-    store.list_events(org_id, &filter, &page(100)).await.unwrap().contains(e)
+    store.list_events(&OrgId::from(org_id), &filter, &page(100)).await.unwrap().contains(e)
 }
 
 /// The conflict a storage call was refused with (a uniqueness rule or a
@@ -252,7 +251,7 @@ pub async fn person(store: &dyn Store, email: &str) -> User {
 }
 
 /// Makes `user` a member of `org_id` as `role` (invited, and accepting).
-pub async fn join(store: &dyn Store, org_id: &str, user: &User, role: Role) {
+pub async fn join(store: &dyn Store, org_id: &OrgId, user: &User, role: Role) {
     let invited = invitation(org_id, &user.email, role);
     store.insert_invitation(&invited, &ev()).await.unwrap();
     store.accept_invitation(&invited.token_hash, user, NOW, &|_| ev()).await.unwrap().unwrap();

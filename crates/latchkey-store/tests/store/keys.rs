@@ -2,10 +2,9 @@
 //! revoked, deleted, handed to the organization, and read for the
 //! verifier's cache.
 
-use latchkey_core::id::KeyId;
 use std::sync::Arc;
 
-use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::id::{KeyId, OrgId, UserId};
 use latchkey_core::{Environment, IssuedKey, KeyHash, KeyPrefix, KeyState, PlainKey, Role, Scope, ScopeSet};
 use latchkey_store::{
     ApiKeyRecord, Conflict, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, Store, Unique,
@@ -126,7 +125,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
     // Another organization's id finds nothing; hashes are unique.
     let (other, _) = w.other_org(&*store, "bob@example.com").await;
     assert_eq!(store.get_key(&other.id, &key.id).await.unwrap(), None);
-    assert_eq!(store.get_key(&w.org.id, "key_missing").await.unwrap(), None);
+    assert_eq!(store.get_key(&w.org.id, &KeyId::from("key_missing")).await.unwrap(), None);
     let twin = NewApiKey { hash: key.hash, ..w.key("twin") };
     let late = event(&w.org.id, "api_key.create.refused");
     let refused = store.insert_key(&twin, &late).await;
@@ -139,7 +138,7 @@ async fn keys_are_found_by_hash_alone_or_many_at_once(store: Arc<dyn Store>) {
     let w = world(&*store).await;
     let (other, _) = w.other_org(&*store, "bob@example.com").await;
     // In any organization.
-    let theirs = NewApiKey::admin(&plain_key(), &other.id, "usr_none", "theirs", NOW);
+    let theirs = NewApiKey::admin(&plain_key(), &other.id, &UserId::from("usr_none"), "theirs", NOW);
     let theirs = NewApiKey { owner_user_id: None, created_by_user_id: None, ..theirs };
     store.insert_key(&theirs, &ev()).await.unwrap();
     assert_eq!(store.find_key_by_hash(&theirs.hash).await.unwrap().unwrap().org_id, other.id);
@@ -192,7 +191,7 @@ async fn list_keys_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(ids(&list(KeyFilter::default(), page(10)).await), all);
     assert_eq!(ids(&list(KeyFilter::default(), page(2)).await), all[..3]);
     assert_eq!(ids(&list(KeyFilter::default(), page_before(2, &b1.id)).await), all[2..]);
-    let owner = |u: &str| KeyFilter { owner_user_id: Some(u.to_owned()), ..KeyFilter::default() };
+    let owner = |u: &str| KeyFilter { owner_user_id: Some(u.into()), ..KeyFilter::default() };
     assert_eq!(ids(&list(owner(&w.alice.id), page(10)).await), [&a2.id, &a1.id, &w.admin_key.id]);
     assert_eq!(ids(&list(owner(&bob.id), page(10)).await), [&b1.id]);
     assert_eq!(ids(&list(owner(&carol.id), page(10)).await), Vec::<&str>::new());
@@ -340,15 +339,15 @@ async fn owned_key_hashes_are_per_member_and_organization(store: Arc<dyn Store>)
     for k in [&a1, &b1, &b2, &o1, &elsewhere] {
         store.insert_key(k, &ev()).await.unwrap();
     }
-    let owned = |org_id: &str, user_id: &str| {
-        let (store, org_id, user_id) = (Arc::clone(&store), org_id.to_owned(), user_id.to_owned());
+    let owned = |org_id: &OrgId, user_id: &UserId| {
+        let (store, org_id, user_id) = (Arc::clone(&store), org_id.clone(), user_id.clone());
         async move { sorted(store.owned_key_hashes(&org_id, &user_id).await.unwrap()) }
     };
     assert_eq!(owned(&w.org.id, &w.alice.id).await, sorted(vec![w.admin_key.hash, a1.hash]));
     assert_eq!(owned(&w.org.id, &bob.id).await, sorted(vec![b1.hash, b2.hash]));
     assert_eq!(owned(&beta.id, &w.alice.id).await, [elsewhere.hash]);
     assert_eq!(owned(&beta.id, &bob.id).await, []);
-    assert_eq!(owned(&w.org.id, "usr_nobody").await, []);
+    assert_eq!(owned(&w.org.id, &UserId::from("usr_nobody")).await, []);
 }
 
 async fn usable_keys_are_paged_by_id_across_organizations(store: Arc<dyn Store>) {
@@ -368,8 +367,8 @@ async fn usable_keys_are_paged_by_id_across_organizations(store: Arc<dyn Store>)
     usable.sort_unstable();
     assert_eq!(ids(&store.usable_keys(None, 100, NOW).await.unwrap()), usable);
     assert_eq!(ids(&store.usable_keys(None, 2, NOW).await.unwrap()), usable[..2]);
-    assert_eq!(ids(&store.usable_keys(Some(usable[1]), 2, NOW).await.unwrap()), usable[2..]);
-    assert_eq!(store.usable_keys(Some(usable[3]), 2, NOW).await.unwrap(), []);
+    assert_eq!(ids(&store.usable_keys(Some(&KeyId::from(usable[1])), 2, NOW).await.unwrap()), usable[2..]);
+    assert_eq!(store.usable_keys(Some(&KeyId::from(usable[3])), 2, NOW).await.unwrap(), []);
     // Records come with their owners, as everywhere.
     let all = store.usable_keys(None, 100, NOW).await.unwrap();
     let admin = all.iter().find(|k| k.id == w.admin_key.id).unwrap();

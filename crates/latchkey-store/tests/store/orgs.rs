@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use latchkey_core::id::{OrgId, UserId};
 use latchkey_core::{IssuedKey, KeyState, Role};
 use latchkey_store::{Conflict, Member, NewApiKey, Org, OrgPatch, Store, Unique, User};
 
@@ -48,8 +49,8 @@ async fn bootstrap_happens_once(store: Arc<dyn Store>) {
     for e in &events {
         assert!(logged(&*store, e).await, "{e:?}");
     }
-    assert_eq!(store.get_org("org_missing").await.unwrap(), None);
-    assert_eq!(store.get_user("usr_missing").await.unwrap(), None);
+    assert_eq!(store.get_org(&OrgId::from("org_missing")).await.unwrap(), None);
+    assert_eq!(store.get_user(&UserId::from("usr_missing")).await.unwrap(), None);
 
     // A second bootstrap is refused and changes nothing.
     let (second, bob, plain2) = (new_org("second"), new_user("bob@example.com"), plain_key());
@@ -198,7 +199,7 @@ async fn update_org_changes_what_the_patch_names(store: Arc<dyn Store>) {
     // No such organization.
     let none = event(&w.org.id, "org.update.missing");
     let patch = OrgPatch { name: Some("x".into()), ..OrgPatch::default() };
-    assert_eq!(store.update_org("org_missing", &patch, &none).await.unwrap(), None);
+    assert_eq!(store.update_org(&OrgId::from("org_missing"), &patch, &none).await.unwrap(), None);
     assert!(!logged(&*store, &none).await);
 }
 
@@ -222,7 +223,7 @@ async fn user_orgs_pages_newest_first(store: Arc<dyn Store>) {
     assert_eq!(first, mine[..3]);
     assert_eq!(store.user_orgs(&w.alice.id, &page_before(2, &first[1].0.id)).await.unwrap(), mine[2..]);
     assert_eq!(store.user_orgs(&w.alice.id, &page_before(2, &mine[4].0.id)).await.unwrap(), []);
-    assert_eq!(store.user_orgs("usr_nobody", &page(10)).await.unwrap(), []);
+    assert_eq!(store.user_orgs(&UserId::from("usr_nobody"), &page(10)).await.unwrap(), []);
 }
 
 async fn role_of_is_per_organization(store: Arc<dyn Store>) {
@@ -233,7 +234,7 @@ async fn role_of_is_per_organization(store: Arc<dyn Store>) {
     assert_eq!(store.role_of(&w.org.id, &bob.id).await.unwrap(), Some(Role::Member));
     assert_eq!(store.role_of(&w.org.id, &carol.id).await.unwrap(), None);
     assert_eq!(store.role_of(&other.id, &w.alice.id).await.unwrap(), None);
-    assert_eq!(store.role_of(&w.org.id, "usr_nobody").await.unwrap(), None);
+    assert_eq!(store.role_of(&w.org.id, &UserId::from("usr_nobody")).await.unwrap(), None);
 }
 
 async fn list_members_pages_by_user_id(store: Arc<dyn Store>) {
@@ -254,7 +255,7 @@ async fn list_members_pages_by_user_id(store: Arc<dyn Store>) {
     assert_eq!(store.list_members(&w.org.id, &page_before(2, &first[1].user.id)).await.unwrap(), members[2..]);
     let theirs = store.list_members(&other.id, &page(10)).await.unwrap();
     assert_eq!(theirs.iter().map(|m| &m.user.id).collect::<Vec<_>>(), [&erin.id]);
-    assert_eq!(store.list_members("org_missing", &page(10)).await.unwrap(), []);
+    assert_eq!(store.list_members(&OrgId::from("org_missing"), &page(10)).await.unwrap(), []);
 }
 
 async fn set_role_keeps_an_admin(store: Arc<dyn Store>) {
@@ -286,7 +287,7 @@ async fn set_role_keeps_an_admin(store: Arc<dyn Store>) {
     // Not a member (of this organization): `None`, and no event.
     let (other, carol) = w.other_org(&*store, "carol@example.com").await;
     let none = event(&w.org.id, "member.role.missing");
-    assert_eq!(store.set_role(&w.org.id, "usr_nobody", Role::Member, &none).await.unwrap(), None);
+    assert_eq!(store.set_role(&w.org.id, &UserId::from("usr_nobody"), Role::Member, &none).await.unwrap(), None);
     assert_eq!(store.set_role(&w.org.id, &carol.id, Role::Member, &none).await.unwrap(), None);
     assert_eq!(store.set_role(&other.id, &bob.id, Role::Admin, &none).await.unwrap(), None);
     assert_eq!(store.role_of(&other.id, &bob.id).await.unwrap(), None);
@@ -318,7 +319,7 @@ async fn remove_member_keeps_an_admin(store: Arc<dyn Store>) {
     let (other, carol) = w.other_org(&*store, "carol@example.com").await;
     let none = event(&w.org.id, "member.remove.missing");
     assert!(!store.remove_member(&w.org.id, &bob.id, &none).await.unwrap());
-    assert!(!store.remove_member(&w.org.id, "usr_nobody", &none).await.unwrap());
+    assert!(!store.remove_member(&w.org.id, &UserId::from("usr_nobody"), &none).await.unwrap());
     assert!(!store.remove_member(&w.org.id, &carol.id, &none).await.unwrap());
     assert_eq!(store.role_of(&other.id, &carol.id).await.unwrap(), Some(Role::Admin));
     assert!(!logged(&*store, &none).await);

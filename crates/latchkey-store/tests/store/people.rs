@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use latchkey_core::id::{InvitationId, SessionId, UserId};
 use latchkey_core::{KeyHash, Role};
 use latchkey_store::{AcceptError, AuditEvent, Conflict, Invitation, Org, Session, Store, Unique, User};
 
@@ -62,7 +63,7 @@ async fn passwords_are_kept_per_user(store: Arc<dyn Store>) {
     assert!(store.set_password(&w.alice.id, "new-hash").await.unwrap());
     assert_eq!(store.user_by_email("alice@example.com").await.unwrap(), Some((w.alice, Some("new-hash".to_owned()))));
     assert_eq!(store.user_by_email("bob@example.com").await.unwrap(), Some((bob, Some("argon2-hash".to_owned()))));
-    assert!(!store.set_password("usr_nobody", "hash").await.unwrap());
+    assert!(!store.set_password(&UserId::from("usr_nobody"), "hash").await.unwrap());
     assert_eq!(store.user_by_email("nobody@example.com").await.unwrap(), None);
 }
 
@@ -121,7 +122,7 @@ async fn sessions_are_revoked_once_by_their_user(store: Arc<dyn Store>) {
     assert!(!store.revoke_session(&w.alice.id, &second.id, NOW + 2, &none).await.unwrap());
     assert!(!store.revoke_session(&bob.id, &first.id, NOW + 2, &none).await.unwrap());
     assert!(!store.revoke_session(&w.alice.id, &expired.id, NOW + 2, &none).await.unwrap());
-    assert!(!store.revoke_session(&w.alice.id, "ses_missing", NOW + 2, &none).await.unwrap());
+    assert!(!store.revoke_session(&w.alice.id, &SessionId::from("ses_missing"), NOW + 2, &none).await.unwrap());
     assert!(!logged(&*store, &none).await);
     assert_eq!(store.session_by_hash(&second.token_hash).await.unwrap(), Some(revoked));
     assert_eq!(store.session_by_hash(&first.token_hash).await.unwrap(), Some(first));
@@ -157,7 +158,7 @@ async fn invitations_are_listed_while_pending(store: Arc<dyn Store>) {
     assert!(!store.revoke_invitation(&w.org.id, &third.id, NOW + 2, &none).await.unwrap());
     assert!(!store.revoke_invitation(&w.org.id, &elsewhere.id, NOW + 2, &none).await.unwrap());
     assert!(!store.revoke_invitation(&w.org.id, &expired.id, NOW + 2, &none).await.unwrap());
-    assert!(!store.revoke_invitation(&w.org.id, "inv_missing", NOW + 2, &none).await.unwrap());
+    assert!(!store.revoke_invitation(&w.org.id, &InvitationId::from("inv_missing"), NOW + 2, &none).await.unwrap());
     assert!(!logged(&*store, &none).await);
     assert_eq!(store.list_invitations(&w.org.id, NOW + 2, &page(10)).await.unwrap(), pending[1..]);
     assert_eq!(store.list_invitations(&other.id, NOW + 2, &page(10)).await.unwrap(), [elsewhere]);
@@ -172,7 +173,7 @@ async fn an_invitation_is_accepted_once_by_the_invited_person(store: Arc<dyn Sto
     let template = event("org_unknown", "invitation.accept");
     let build = |i: &Invitation| AuditEvent {
         org_id: Some(i.org_id.clone()),
-        target_id: Some(i.id.clone()),
+        target_id: Some(i.id.to_string()),
         ..template.clone()
     };
     let expected_event = build(&invited);

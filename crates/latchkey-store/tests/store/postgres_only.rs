@@ -149,7 +149,7 @@ async fn the_change_log_misses_no_late_commit() {
         let mut slow = db.conn().await;
         sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
         sqlx::query("UPDATE api_keys SET name = 'renamed' WHERE id = $1")
-            .bind(&early_key.id)
+            .bind(early_key.id.as_str())
             .execute(&mut slow)
             .await
             .unwrap();

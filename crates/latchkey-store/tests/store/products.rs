@@ -1,5 +1,6 @@
 //! `ProductStore`: Runtype products and their surfaces, per organization.
 
+use latchkey_core::id::ProductId;
 use std::sync::Arc;
 
 use latchkey_store::Store;
@@ -60,9 +61,9 @@ async fn surfaces_belong_to_a_product(store: Arc<dyn Store>) {
     assert_eq!(store.list_surfaces(&other.id, &shop.id, &page(10)).await.unwrap(), []);
 
     // The product must exist.
-    let orphan = surface(&w.org.id, "prd_missing", "lost");
+    let orphan = surface(&w.org.id, &ProductId::from("prd_missing"), "lost");
     let late = event(&w.org.id, "surface.create.refused");
     assert!(store.insert_surface(&orphan, &late).await.is_err());
-    assert_eq!(store.get_surface(&w.org.id, "prd_missing", &orphan.id).await.unwrap(), None);
+    assert_eq!(store.get_surface(&w.org.id, &ProductId::from("prd_missing"), &orphan.id).await.unwrap(), None);
     assert!(!logged(&*store, &late).await);
 }

@@ -1,6 +1,7 @@
 //! `ProjectStore`: projects of an organization, patched, and deleted only
 //! when no active key belongs to them.
 
+use latchkey_core::id::ProjectId;
 use std::sync::Arc;
 
 use latchkey_store::{Conflict, NewApiKey, Project, ProjectPatch, Store};
@@ -67,7 +68,10 @@ async fn update_project_changes_what_the_patch_names(store: Arc<dyn Store>) {
     let none = event(&w.org.id, "project.update.missing");
     let patch = ProjectPatch { name: Some("x".into()), description: Some(None) };
     assert_eq!(store.update_project(&other.id, &original.id, &patch, NOW + 4, &none).await.unwrap(), None);
-    assert_eq!(store.update_project(&w.org.id, "prj_missing", &patch, NOW + 4, &none).await.unwrap(), None);
+    assert_eq!(
+        store.update_project(&w.org.id, &ProjectId::from("prj_missing"), &patch, NOW + 4, &none).await.unwrap(),
+        None
+    );
     assert!(!logged(&*store, &none).await);
     assert_eq!(store.get_project(&w.org.id, &original.id).await.unwrap(), Some(expected));
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use latchkey_core::id::KeyId;
 use latchkey_core::{IssuedKey, KeyState};
 use latchkey_store::{NewApiKey, Spend, Store};
 
@@ -18,7 +19,7 @@ store_tests! {
 
 /// A successor for `old_id` (not stored).
 fn successor(w: &World, old_id: &str) -> NewApiKey {
-    NewApiKey { rotated_from: Some(old_id.to_owned()), ..w.key("next") }
+    NewApiKey { rotated_from: Some(old_id.into()), ..w.key("next") }
 }
 
 async fn rotation_hands_over_to_a_successor(store: Arc<dyn Store>) {
@@ -60,7 +61,7 @@ async fn rotation_happens_once_and_never_after_a_revocation(store: Arc<dyn Store
     store.revoke_key(&w.org.id, &revoked.id, NOW + HOUR, &ev()).await.unwrap().unwrap();
     let none = event(&w.org.id, "api_key.rotate.refused");
     for (org_id, old_id) in
-        [(&w.org.id, &key.id), (&w.org.id, &revoked.id), (&other.id, &key.id), (&w.org.id, &"key_missing".to_owned())]
+        [(&w.org.id, &key.id), (&w.org.id, &revoked.id), (&other.id, &key.id), (&w.org.id, &KeyId::from("key_missing"))]
     {
         let new = successor(&w, old_id);
         let answer = store.rotate_key(org_id, old_id, &new, NOW + HOUR, &none).await.unwrap();
@@ -116,7 +117,7 @@ async fn concurrent_rotations_make_one_successor(store: Arc<dyn Store>) {
             async move { store.rotate_key(&w.org.id, &key_id, &new, NOW + HOUR, &ev()).await.unwrap().map(|r| r.id) }
         })
         .await;
-        let winners: Vec<&String> = answers.iter().flatten().collect();
+        let winners: Vec<&KeyId> = answers.iter().flatten().collect();
         assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
         let old = store.get_key(&w.org.id, &key.id).await.unwrap().unwrap();
         assert_eq!(old.rotated_to.as_ref(), Some(winners[0]), "round {round}");

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use latchkey_core::Role;
+use latchkey_core::id::UserId;
 use latchkey_store::{Conflict, Rewrap, SecretFilter, SecretRecord, Store, WrappedDataKey};
 
 use crate::fixtures::{NOW, at_once, conflict, ev, event, logged, page, page_before, secret, world};
@@ -20,7 +21,7 @@ store_tests! {
 /// A data key of `org_id` wrapped by `master_key_id`.
 fn data_key(org_id: &str, master_key_id: &str, byte: u8) -> WrappedDataKey {
     WrappedDataKey {
-        org_id: org_id.to_owned(),
+        org_id: org_id.into(),
         master_key_id: master_key_id.to_owned(),
         wrapped: vec![byte; 57],
         created_at: NOW,
@@ -50,7 +51,7 @@ async fn data_keys_are_stored_once_and_rewrapped_together(store: Arc<dyn Store>)
     assert_eq!(store.all_data_keys().await.unwrap(), all);
 
     let rewrap = |org_id: &str, old: &str, byte| Rewrap {
-        org_id: org_id.to_owned(),
+        org_id: org_id.into(),
         old_master_key_id: old.to_owned(),
         new_master_key_id: "mk_c".to_owned(),
         wrapped: vec![byte; 57],
@@ -159,8 +160,8 @@ async fn secrets_are_listed_without_their_values(store: Arc<dyn Store>) {
     for s in [&team, &alices[0], &alices[1], &bobs, &team2, &theirs] {
         store.put_secret(s, None, &ev()).await.unwrap();
     }
-    let list = |user_id: Option<&str>, org_wide: bool, page| {
-        let filter = SecretFilter { user_id: user_id.map(str::to_owned), org_wide };
+    let list = |user_id: Option<&UserId>, org_wide: bool, page| {
+        let filter = SecretFilter { user_id: user_id.cloned(), org_wide };
         let (store, org_id) = (Arc::clone(&store), w.org.id.clone());
         async move { store.list_secrets(&org_id, &filter, &page).await.unwrap() }
     };

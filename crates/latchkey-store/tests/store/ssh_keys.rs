@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use latchkey_core::Role;
+use latchkey_core::id::{SshKeyId, UserId};
 use latchkey_store::{Conflict, SshKeyFilter, SshKeyRecord, Store, Unique};
 
 use crate::fixtures::{World, conflict, ev, event, logged, page, page_before, ssh, world};
@@ -22,7 +23,7 @@ async fn insert(store: &dyn Store, key: &SshKeyRecord) -> SshKeyRecord {
 
 /// Alice's two keys, an organization-wide key and bob's key, stored in
 /// that order.
-async fn keys(store: &dyn Store, w: &World, bob: &str) -> [SshKeyRecord; 4] {
+async fn keys(store: &dyn Store, w: &World, bob: &UserId) -> [SshKeyRecord; 4] {
     [
         insert(store, &ssh(&w.org.id, Some(&w.alice.id), "laptop", "SHA256:a")).await,
         insert(store, &ssh(&w.org.id, Some(&w.alice.id), "desktop", "SHA256:b")).await,
@@ -49,7 +50,7 @@ async fn a_members_first_key_is_their_default(store: Arc<dyn Store>) {
 
     let (other, _) = w.other_org(&*store, "carol@example.com").await;
     assert_eq!(store.get_ssh_key(&other.id, &desktop.id).await.unwrap(), None);
-    assert_eq!(store.get_ssh_key(&w.org.id, "ssh_missing").await.unwrap(), None);
+    assert_eq!(store.get_ssh_key(&w.org.id, &SshKeyId::from("ssh_missing")).await.unwrap(), None);
 }
 
 async fn fingerprints_are_unique_per_scope(store: Arc<dyn Store>) {
@@ -61,11 +62,11 @@ async fn fingerprints_are_unique_per_scope(store: Arc<dyn Store>) {
     for (org_id, owner) in
         [(&w.org.id, Some(&w.alice.id)), (&w.org.id, Some(&bob.id)), (&w.org.id, None), (&other.id, None)]
     {
-        insert(&*store, &ssh(org_id, owner.map(String::as_str), "shared", "SHA256:same")).await;
+        insert(&*store, &ssh(org_id, owner, "shared", "SHA256:same")).await;
     }
     // Twice in one scope: refused, no event.
     let late = event(&w.org.id, "ssh_key.create.refused");
-    for owner in [Some(w.alice.id.as_str()), None] {
+    for owner in [Some(&w.alice.id), None] {
         let again = ssh(&w.org.id, owner, "again", "SHA256:same");
         let refused = store.insert_ssh_key(&again, &late).await;
         assert_eq!(conflict(&refused), Some(Conflict::Unique { what: Unique::SshKeyFingerprint }), "{refused:?}");
@@ -80,8 +81,8 @@ async fn ssh_keys_are_listed_by_scope(store: Arc<dyn Store>) {
     let [laptop, desktop, deploy, bobs] = keys(&*store, &w, &bob.id).await;
     let (other, _) = w.other_org(&*store, "carol@example.com").await;
     let theirs = insert(&*store, &ssh(&other.id, None, "theirs", "SHA256:e")).await;
-    let list = |user_id: Option<&str>, org_wide, all_users, page| {
-        let filter = SshKeyFilter { user_id: user_id.map(str::to_owned), org_wide, all_users };
+    let list = |user_id: Option<&UserId>, org_wide, all_users, page| {
+        let filter = SshKeyFilter { user_id: user_id.cloned(), org_wide, all_users };
         let (store, org_id) = (Arc::clone(&store), w.org.id.clone());
         async move { store.list_ssh_keys(&org_id, &filter, &page).await.unwrap() }
     };
@@ -109,7 +110,7 @@ async fn the_default_moves_and_keys_are_deleted(store: Arc<dyn Store>) {
     let bob = w.member(&*store, "bob@example.com", Role::Member).await;
     let [laptop, desktop, deploy, bobs] = keys(&*store, &w, &bob.id).await;
     let (other, _) = w.other_org(&*store, "carol@example.com").await;
-    let is_default = |id: String| {
+    let is_default = |id: SshKeyId| {
         let (store, org_id) = (Arc::clone(&store), w.org.id.clone());
         async move { store.get_ssh_key(&org_id, &id).await.unwrap().unwrap().is_default }
     };

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use latchkey_core::id::KeyId;
 use latchkey_store::{Store, UsageCount};
 
 use crate::fixtures::{NOW, ev, world};
@@ -15,7 +16,7 @@ store_tests! {
 
 /// One count of `key_id` on `day`.
 fn usage(key_id: &str, day: &str, outcome: &str, count: i64) -> UsageCount {
-    UsageCount { key_id: key_id.to_owned(), day: day.to_owned(), outcome: outcome.to_owned(), count }
+    UsageCount { key_id: key_id.into(), day: day.to_owned(), outcome: outcome.to_owned(), count }
 }
 
 const DAY1: &str = "2025-06-15";
@@ -60,7 +61,7 @@ async fn last_use_never_moves_back(store: Arc<dyn Store>) {
     let (k1, k2) = (w.key("k1"), w.key("k2"));
     store.insert_key(&k1, &ev()).await.unwrap();
     store.insert_key(&k2, &ev()).await.unwrap();
-    let last_used = |id: String| {
+    let last_used = |id: KeyId| {
         let (store, org_id) = (Arc::clone(&store), w.org.id.clone());
         async move { store.get_key(&org_id, &id).await.unwrap().unwrap().last_used_at }
     };
