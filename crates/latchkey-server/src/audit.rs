@@ -12,7 +12,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::id::{IdKind, OrgId, new_id};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_store::AuditEvent;
 use serde_json::Value;
@@ -63,7 +63,7 @@ impl Audit {
     /// appends it in the same transaction (see `latchkey_store::KeyStore`).
     pub fn event(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         actor: Actor<'_>,
         action: &str,
         target: Option<(&str, &str)>,
@@ -71,7 +71,7 @@ impl Audit {
     ) -> AuditEvent {
         AuditEvent {
             id: new_id(IdKind::Event),
-            org_id: org_id.map(str::to_owned),
+            org_id: org_id.cloned(),
             at: now_ms(),
             actor_type: actor.kind.to_owned(),
             actor_id: actor.id.map(str::to_owned),
@@ -97,7 +97,7 @@ impl Audit {
     pub async fn record(
         &self,
         state: &AppState,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         actor: Actor<'_>,
         action: &str,
         target: Option<(&str, &str)>,

@@ -28,6 +28,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::id::{OrgId, UserId};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{KeyState, PlainKey, Role, Scope, ScopeRef, ScopeSet};
 use latchkey_store::{ApiKeyRecord, Session};
@@ -50,10 +51,10 @@ pub enum Credential {
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The organization every lookup is scoped to.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The person behind the credential (`None` for organization-owned
     /// keys).
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// The role in force: the session user's, or the key owner's at the
     /// time of use (organization-owned keys act as admin, within their
     /// scopes).
@@ -89,8 +90,8 @@ impl Caller {
     /// The member the caller acts for (a session's user, a user-owned key's
     /// owner), or 403 for an organization-owned key, which has no user and
     /// so no user-private resources.
-    pub fn acting_user(&self) -> Result<&str, ApiError> {
-        self.user_id.as_deref().ok_or_else(|| {
+    pub fn acting_user(&self) -> Result<&UserId, ApiError> {
+        self.user_id.as_ref().ok_or_else(|| {
             ApiError::forbidden(
                 "an organization-owned key acts for no member: it can use organization-wide resources only",
             )
@@ -307,10 +308,13 @@ async fn session_caller(
         return Err(SessionRefusal::Invalid);
     }
     let (org_id, role) = match named {
-        Some(org) => match state.store.role_of(org, &session.user_id).await? {
-            Some(role) => (org.to_owned(), role),
-            None => return Err(SessionRefusal::Error(ApiError::not_found("organization"))),
-        },
+        Some(org) => {
+            let org = OrgId::from(org);
+            match state.store.role_of(&org, &session.user_id).await? {
+                Some(role) => (org, role),
+                None => return Err(SessionRefusal::Error(ApiError::not_found("organization"))),
+            }
+        }
         None => {
             let current = match &session.current_org_id {
                 Some(org) => state.store.role_of(org, &session.user_id).await?.map(|r| (org.clone(), r)),

@@ -20,8 +20,7 @@
 //! [`store_minted`] then writes the key with its audit event.
 
 use latchkey_api_types::{RefillIntervalView, RefillView};
-use latchkey_core::id::KeyId;
-use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
 use latchkey_core::time_fmt::{Millis, parse_rfc3339};
 use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyKind, NewApiKey, Refill, RefillInterval};
@@ -101,13 +100,13 @@ pub(crate) struct Minted {
 
 /// The fields of a new key that are not derived from its plaintext.
 pub(crate) struct KeySpec {
-    pub org_id: String,
-    pub project_id: Option<String>,
+    pub org_id: OrgId,
+    pub project_id: Option<ProjectId>,
     pub name: String,
     pub environment: Environment,
     pub kind: KeyKind,
     pub scopes: ScopeSet,
-    pub owner_user_id: Option<String>,
+    pub owner_user_id: Option<UserId>,
     /// The owner's role now (admin for an organization-owned key): the
     /// most the key may hold.
     pub owner_role: Role,
@@ -116,8 +115,8 @@ pub(crate) struct KeySpec {
     pub remaining: Option<i64>,
     pub refill: Option<Refill>,
     pub expires_at: Option<Millis>,
-    pub rotated_from: Option<String>,
-    pub surface_id: Option<String>,
+    pub rotated_from: Option<KeyId>,
+    pub surface_id: Option<SurfaceId>,
 }
 
 impl KeySpec {

@@ -3,7 +3,7 @@
 //! of another organization, or an id of the wrong kind, is the same 404 as
 //! one that does not exist.
 
-use latchkey_core::id::{IdKind, is_valid};
+use latchkey_core::id::{IdKind, OrgId, ProjectId, UserId, is_valid};
 use latchkey_store::Project;
 
 use crate::auth::Caller;
@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A project of the caller's organization, or 404.
-pub(crate) async fn project(state: &AppState, caller: &Caller, id: &str) -> Result<Project, ApiError> {
+pub(crate) async fn project(state: &AppState, caller: &Caller, id: &ProjectId) -> Result<Project, ApiError> {
     if !is_valid(IdKind::Project, id) {
         return Err(ApiError::not_found("project"));
     }
@@ -19,10 +19,10 @@ pub(crate) async fn project(state: &AppState, caller: &Caller, id: &str) -> Resu
 }
 
 /// The id of a member of `org_id` named by id or email, or 404.
-pub(crate) async fn member_id(state: &AppState, org_id: &str, who: &str) -> Result<String, ApiError> {
+pub(crate) async fn member_id(state: &AppState, org_id: &OrgId, who: &str) -> Result<UserId, ApiError> {
     let who = who.trim();
     let id = if is_valid(IdKind::User, who) {
-        Some(who.to_owned())
+        Some(UserId::from(who))
     } else if who.contains('@') {
         state.store.user_by_email(&who.to_lowercase()).await?.map(|(u, _)| u.id)
     } else {

@@ -9,7 +9,7 @@ use latchkey_store::Org;
 /// An organization as a member of role `role` sees it.
 pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
     OrgView {
-        id: o.id.clone(),
+        id: o.id.to_string(),
         name: o.name.clone(),
         slug: o.slug.clone(),
         role: Some(role.as_str().to_owned()),

@@ -15,7 +15,7 @@ use latchkey_api_types::{
     ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyOwner, Paged, RefView, RefillIntervalView, RefillView,
     RotateApiKey, SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
-use latchkey_core::id::{IdKind, is_valid};
+use latchkey_core::id::{IdKind, KeyId, ProjectId, is_valid};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
 use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, PlainKey, Role, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, RefillInterval};
@@ -43,12 +43,12 @@ const MAX_GRACE_SECS: u64 = 30 * 86_400;
 /// The API view of a stored key at `now` (without plaintext).
 pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
     ApiKeyView {
-        id: k.id.clone(),
+        id: k.id.to_string(),
         name: k.name.clone(),
         key_prefix: k.key_prefix.to_string(),
         key_hint: k.key_hint.clone(),
         scopes: k.scopes.to_strings(),
-        project_id: k.project_id.clone(),
+        project_id: k.project_id.clone().map(String::from),
         environment: k.environment.as_str().to_owned(),
         expires_at: k.expires_at.map(to_rfc3339),
         last_used_at: k.last_used_at.map(to_rfc3339),
@@ -56,11 +56,11 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         created_at: to_rfc3339(k.created_at),
         // A status is always a lifecycle state, which has a wire form.
         status: k.status(now).status_str().unwrap_or_default().to_owned(),
-        owner_user_id: k.owner_user_id.clone(),
+        owner_user_id: k.owner_user_id.clone().map(String::from),
         owner_display_name: k.owner_display_name.clone(),
         owner_email: k.owner_email.clone(),
-        rotated_from: k.rotated_from.clone(),
-        rotated_to: k.rotated_to.clone(),
+        rotated_from: k.rotated_from.clone().map(String::from),
+        rotated_to: k.rotated_to.clone().map(String::from),
         rate_limit_per_minute: k.rate_limit_per_minute,
         rate_limit_per_day: k.rate_limit_per_day,
         remaining: k.remaining,
@@ -74,12 +74,12 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         owner: if k.owner_user_id.is_some() { KeyOwner::User } else { KeyOwner::Org },
         // The credential that created it: a key, or a person's session.
         created_by: match (&k.created_by_key_id, &k.created_by_user_id) {
-            (Some(key), _) => Some(RefView { kind: "key".to_owned(), id: Some(key.clone()) }),
-            (None, Some(u)) => Some(RefView { kind: "user".to_owned(), id: Some(u.clone()) }),
+            (Some(key), _) => Some(RefView { kind: "key".to_owned(), id: Some(key.to_string()) }),
+            (None, Some(u)) => Some(RefView { kind: "user".to_owned(), id: Some(u.to_string()) }),
             (None, None) => None,
         },
         kind: k.kind.as_str().to_owned(),
-        surface_id: k.surface_id.clone(),
+        surface_id: k.surface_id.clone().map(String::from),
         key: None,
     }
 }
@@ -130,8 +130,8 @@ pub async fn create(
     if refill.is_some() && remaining.is_none() {
         return Err(ApiError::bad_request("refill needs remaining (the starting credit balance)"));
     }
-    let project_id = match &req.project_id {
-        Some(id) => Some(lookup::project(&state, &caller, id).await?.id),
+    let project_id = match req.project_id.as_deref().map(ProjectId::from) {
+        Some(id) => Some(lookup::project(&state, &caller, &id).await?.id),
         None => None,
     };
     let environment = if req.is_test { Environment::Test } else { Environment::Live };
@@ -200,7 +200,7 @@ pub async fn list(
     let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
     let filter = KeyFilter {
         owner_user_id: if q.all_org { None } else { Some(caller.user_id.clone().unwrap_or_default()) },
-        project_id: q.project_id,
+        project_id: q.project_id.map(ProjectId::from),
     };
     let rows = state.store.list_keys(&caller.org_id, &filter, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |k| &k.id);
@@ -210,7 +210,7 @@ pub async fn list(
 
 /// A key the caller may manage, or 404 (also for other orgs' and, for
 /// members, other members' keys).
-async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ApiKeyRecord, ApiError> {
+async fn find(state: &AppState, caller: &Caller, id: &KeyId) -> Result<ApiKeyRecord, ApiError> {
     if !is_valid(IdKind::Key, id) {
         return Err(ApiError::not_found("API key"));
     }
@@ -236,7 +236,7 @@ const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
     GET.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
@@ -262,7 +262,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
     JsonBody(req): JsonBody<UpdateApiKey>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
     UPDATE.check(&caller)?;
@@ -327,7 +327,7 @@ const USAGE: AuthCheck = AuthCheck::any().scope(ORG_READ);
 pub async fn usage(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
     Query(q): Query<UsageQuery>,
 ) -> Result<Json<Data<Vec<UsageDayView>>>, ApiError> {
     USAGE.check(&caller)?;
@@ -369,7 +369,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
     REVOKE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
@@ -406,7 +406,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
     OptionalJson(req): OptionalJson<RotateApiKey>,
 ) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
     ROTATE.check(&caller)?;
@@ -477,7 +477,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
 ) -> Result<StatusCode, ApiError> {
     DELETE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
@@ -509,7 +509,7 @@ pub async fn transfer(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
     JsonBody(req): JsonBody<TransferApiKey>,
 ) -> Result<Json<Data<ApiKeyView>>, ApiError> {
     TRANSFER.check(&caller)?;

@@ -31,7 +31,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Da
     };
     Ok(Json(Data {
         data: MeView {
-            user: user.map(|u| UserView { id: u.id, email: u.email, display_name: u.display_name }),
+            user: user.map(|u| UserView { id: u.id.into(), email: u.email, display_name: u.display_name }),
             org: org_view(&org, caller.role),
             role: Some(caller.role.as_str().to_owned()),
             auth_type: match caller.credential {
@@ -39,7 +39,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Da
                 Credential::Session(_) => "session",
             }
             .to_owned(),
-            key_id: caller.key().map(|k| k.id.clone()),
+            key_id: caller.key().map(|k| k.id.to_string()),
             scopes: caller.scopes().to_strings(),
         },
     }))

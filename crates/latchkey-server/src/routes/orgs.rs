@@ -13,8 +13,7 @@ use latchkey_api_types::{
     AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, Data, ErrorEnvelope, InvitationView, MemberView,
     OrgView, Paged, RefView, Shown, SwitchOrg, UpdateMember, UpdateOrg,
 };
-use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
-use latchkey_core::id::{InvitationId, OrgId};
+use latchkey_core::id::{IdKind, InvitationId, OrgId, UserId, is_valid, slugify};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey, Role};
 use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, Session};
@@ -42,7 +41,7 @@ const INVITATION_PREFIX: &str = "lki_";
 
 fn member_view(m: &Member) -> MemberView {
     MemberView {
-        user_id: m.user.id.clone(),
+        user_id: m.user.id.to_string(),
         email: m.user.email.clone(),
         display_name: m.user.display_name.clone(),
         role: m.role.as_str().to_owned(),
@@ -65,10 +64,10 @@ fn check_slug(slug: &str) -> Result<String, ApiError> {
 
 /// The caller's role in organization `id`, or 404. A key only knows its
 /// own organization.
-async fn role_in(state: &AppState, caller: &Caller, id: &str) -> Result<(Org, Role), ApiError> {
+async fn role_in(state: &AppState, caller: &Caller, id: &OrgId) -> Result<(Org, Role), ApiError> {
     let role = match (&caller.credential, &caller.user_id) {
         (Credential::Session(_), Some(user)) if is_valid(IdKind::Org, id) => state.store.role_of(id, user).await?,
-        (Credential::Key(_), _) if id == caller.org_id => Some(caller.role),
+        (Credential::Key(_), _) if *id == caller.org_id => Some(caller.role),
         _ => None,
     };
     let Some(role) = role else { return Err(ApiError::not_found("organization")) };
@@ -167,7 +166,7 @@ const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<OrgId>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
     GET.check(&caller)?;
     let (org, role) = role_in(&state, &caller, &id).await?;
@@ -193,7 +192,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<OrgId>,
     JsonBody(req): JsonBody<UpdateOrg>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
     let (_, role) = role_in(&state, &caller, &id).await?;
@@ -229,7 +228,7 @@ pub async fn switch(
     JsonBody(req): JsonBody<SwitchOrg>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
     let session = SWITCH.check_session(&caller)?;
-    let (org, role) = role_in(&state, &caller, &req.org_id).await?;
+    let (org, role) = role_in(&state, &caller, &OrgId::from(req.org_id)).await?;
     state.store.set_session_org(&session.id, &org.id).await?;
     Ok(Json(Data { data: org_view(&org, role) }))
 }
@@ -261,7 +260,7 @@ pub async fn members(
 
 /// Evicts a member's keys from every node's verifier after their role
 /// changed or they left, so the very next request sees it.
-async fn invalidate_member_keys(state: &AppState, org_id: &str, user_id: &str) -> Result<(), ApiError> {
+async fn invalidate_member_keys(state: &AppState, org_id: &OrgId, user_id: &UserId) -> Result<(), ApiError> {
     let hashes = state.store.owned_key_hashes(org_id, user_id).await?;
     state.invalidate_keys(&hashes).await;
     Ok(())
@@ -285,7 +284,7 @@ pub async fn update_member(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
     JsonBody(req): JsonBody<UpdateMember>,
 ) -> Result<Json<Data<MemberView>>, ApiError> {
     UPDATE_MEMBER.check(&caller)?;
@@ -323,7 +322,7 @@ pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
 ) -> Result<StatusCode, ApiError> {
     let leaving = caller.user_id.as_deref() == Some(user_id.as_str());
     if leaving { LEAVE } else { REMOVE_MEMBER }.check(&caller)?;
@@ -337,7 +336,7 @@ pub async fn remove_member(
 
 fn invitation_view(i: &Invitation, token: Option<&PlainKey>) -> InvitationView {
     InvitationView {
-        id: i.id.clone(),
+        id: i.id.to_string(),
         token: token.map(|t| t.expose().to_owned()),
         email: i.email.clone(),
         role: i.role.as_str().to_owned(),
@@ -436,7 +435,7 @@ pub async fn revoke_invitation(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<InvitationId>,
 ) -> Result<StatusCode, ApiError> {
     REVOKE_INVITATION.check(&caller)?;
     let event = audit.event_by(&caller, "invitation.delete", Some(("invitation", &id)), &json!({}));

@@ -17,8 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use latchkey_api_types::{Data, ErrorEnvelope, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView};
-use latchkey_core::id::{IdKind, is_valid, new_id, slugify};
-use latchkey_core::id::{OrgId, SessionId, UserId};
+use latchkey_core::id::{IdKind, OrgId, SessionId, UserId, is_valid, slugify};
 use latchkey_core::password::{PasswordError, check_password, hash_password, verify_password};
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey};
@@ -50,14 +49,14 @@ async fn hash_blocking(password: String) -> Result<String, ApiError> {
 }
 
 pub(crate) fn user_view(u: &User) -> UserView {
-    UserView { id: u.id.clone(), email: u.email.clone(), display_name: u.display_name.clone() }
+    UserView { id: u.id.to_string(), email: u.email.clone(), display_name: u.display_name.clone() }
 }
 
 /// A new session for `user_id` acting in `org_id` by default, and its token.
 fn new_session(
     state: &AppState,
-    user_id: &str,
-    org_id: Option<String>,
+    user_id: &UserId,
+    org_id: Option<OrgId>,
     audit: &Audit,
     headers: &HeaderMap,
     now: Millis,
@@ -68,7 +67,7 @@ fn new_session(
         headers.get("user-agent").and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(255).collect::<String>());
     let session = Session {
         id: SessionId::new(),
-        user_id: user_id.to_owned(),
+        user_id: user_id.clone(),
         token_hash: token.hash(),
         current_org_id: org_id,
         ip: audit.ip.clone(),
@@ -154,10 +153,10 @@ pub async fn signup(
     let grant = SessionGrant {
         token: token.expose().to_owned(),
         expires_at: to_rfc3339(session.expires_at),
-        session_id: session.id,
+        session_id: session.id.into(),
         user: user_view(&user),
         org: Some(OrgView {
-            id: org.id,
+            id: org.id.into(),
             name: org.name,
             slug: org.slug,
             role: Some("admin".to_owned()),
@@ -233,14 +232,14 @@ pub async fn login(
     let current = orgs.first().map(|(o, _)| o.id.clone());
     let (token, session) = new_session(&state, &user.id, current.clone(), &audit, &parts.headers, now)?;
     let actor = Actor { kind: "user", id: Some(&user.id) };
-    let event = audit.event(current.as_deref(), actor, "session.create", Some(("session", &session.id)), &json!({}));
+    let event = audit.event(current.as_ref(), actor, "session.create", Some(("session", &session.id)), &json!({}));
     state.store.insert_session(&session, &event).await?;
     tracing::info!(user_id = %user.id, "logged in");
     Ok(Json(Data {
         data: SessionGrant {
             token: token.expose().to_owned(),
             expires_at: to_rfc3339(session.expires_at),
-            session_id: session.id,
+            session_id: session.id.into(),
             user: user_view(&user),
             org: None,
         },
@@ -268,7 +267,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller, audit: Audit)
 
 fn session_view(s: &Session, current: &str) -> SessionView {
     SessionView {
-        id: s.id.clone(),
+        id: s.id.to_string(),
         created_at: to_rfc3339(s.created_at),
         expires_at: to_rfc3339(s.expires_at),
         last_used_at: s.last_used_at.map(to_rfc3339),
@@ -320,7 +319,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> Result<StatusCode, ApiError> {
     let me = REVOKE.check_session(&caller)?;
     let event = audit.event_by(&caller, "session.revoke", Some(("session", &id)), &json!({}));

@@ -4,8 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{CreateProject, Data, ErrorEnvelope, Paged, ProjectView, UpdateProject};
-use latchkey_core::id::ProjectId;
-use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::id::{IdKind, ProjectId, is_valid};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_store::{Project, ProjectPatch};
 
@@ -21,7 +20,7 @@ use crate::state::AppState;
 
 fn view(p: Project) -> ProjectView {
     ProjectView {
-        id: p.id,
+        id: p.id.into(),
         name: p.name,
         description: p.description,
         created_at: to_rfc3339(p.created_at),
@@ -114,7 +113,7 @@ const GET: AuthCheck = AuthCheck::any().scope(ORG_READ);
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ProjectId>,
 ) -> Result<Json<Data<ProjectView>>, ApiError> {
     GET.check(&caller)?;
     let project = lookup::project(&state, &caller, &id).await?;
@@ -139,7 +138,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<ProjectId>,
     JsonBody(req): JsonBody<UpdateProject>,
 ) -> Result<Json<Data<ProjectView>>, ApiError> {
     UPDATE.check(&caller)?;
@@ -176,7 +175,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<ProjectId>,
 ) -> Result<StatusCode, ApiError> {
     DELETE.check(&caller)?;
     let event = audit.event_by(&caller, "project.delete", Some(("project", &id)), &json!({}));

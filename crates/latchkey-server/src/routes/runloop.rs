@@ -89,7 +89,7 @@ pub async fn create_api_key(
     let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok(Json(ApiKeyCreatedView {
-        id: stored.id,
+        id: stored.id.into(),
         name: stored.name,
         key_secret: minted.plain.expose().to_owned(),
         expires_at_ms: stored.expires_at,
@@ -134,7 +134,7 @@ pub async fn create_restricted_key(
     let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok(Json(RestrictedKeyCreatedView {
-        id: stored.id,
+        id: stored.id.into(),
         name: stored.name,
         key_secret: minted.plain.expose().to_owned(),
         scopes: entries,

@@ -16,8 +16,7 @@ use latchkey_api_types::runtype::{
     CreateProduct, CreateSurface, CreateSurfaceKey, ProductView, SurfaceKeyView, SurfaceView,
 };
 use latchkey_api_types::{ErrorEnvelope, Paged};
-use latchkey_core::id::{IdKind, is_valid, new_id};
-use latchkey_core::id::{ProductId, SurfaceId};
+use latchkey_core::id::{IdKind, ProductId, SurfaceId, is_valid};
 use latchkey_core::profiles::runtype_scope;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, ScopeSet};
@@ -33,20 +32,20 @@ use crate::keys::{KeySpec, check_limit, check_scope_count, expiry, mint, store_m
 use crate::state::AppState;
 
 fn product_view(p: &Product) -> ProductView {
-    ProductView { id: p.id.clone(), name: p.name.clone(), created_at: to_rfc3339(p.created_at) }
+    ProductView { id: p.id.to_string(), name: p.name.clone(), created_at: to_rfc3339(p.created_at) }
 }
 
 fn surface_view(s: &Surface) -> SurfaceView {
     SurfaceView {
-        id: s.id.clone(),
-        product_id: s.product_id.clone(),
+        id: s.id.to_string(),
+        product_id: s.product_id.to_string(),
         name: s.name.clone(),
         created_at: to_rfc3339(s.created_at),
     }
 }
 
 /// A product of the caller's organization, or 404.
-async fn find_product(state: &AppState, caller: &Caller, id: &str) -> Result<Product, ApiError> {
+async fn find_product(state: &AppState, caller: &Caller, id: &ProductId) -> Result<Product, ApiError> {
     if !is_valid(IdKind::Product, id) {
         return Err(ApiError::not_found("product"));
     }
@@ -54,7 +53,12 @@ async fn find_product(state: &AppState, caller: &Caller, id: &str) -> Result<Pro
 }
 
 /// A surface of a product of the caller's organization, or 404.
-async fn find_surface(state: &AppState, caller: &Caller, product_id: &str, id: &str) -> Result<Surface, ApiError> {
+async fn find_surface(
+    state: &AppState,
+    caller: &Caller,
+    product_id: &ProductId,
+    id: &SurfaceId,
+) -> Result<Surface, ApiError> {
     let product = find_product(state, caller, product_id).await?;
     if !is_valid(IdKind::Surface, id) {
         return Err(ApiError::not_found("surface"));
@@ -135,7 +139,7 @@ const GET_PRODUCT: AuthCheck = AuthCheck::any().scope(ORG_READ);
 pub async fn get_product(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ProductId>,
 ) -> Result<Json<ProductView>, ApiError> {
     GET_PRODUCT.check(&caller)?;
     Ok(Json(product_view(&find_product(&state, &caller, &id).await?)))
@@ -159,7 +163,7 @@ pub async fn create_surface(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(product_id): Path<String>,
+    Path(product_id): Path<ProductId>,
     JsonBody(req): JsonBody<CreateSurface>,
 ) -> Result<(StatusCode, Json<SurfaceView>), ApiError> {
     CREATE_SURFACE.check(&caller)?;
@@ -193,7 +197,7 @@ const LIST_SURFACES: AuthCheck = AuthCheck::any().scope(ORG_READ);
 pub async fn list_surfaces(
     State(state): State<AppState>,
     caller: Caller,
-    Path(product_id): Path<String>,
+    Path(product_id): Path<ProductId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Paged<SurfaceView>>, ApiError> {
     LIST_SURFACES.check(&caller)?;
@@ -220,7 +224,7 @@ const GET_SURFACE: AuthCheck = AuthCheck::any().scope(ORG_READ);
 pub async fn get_surface(
     State(state): State<AppState>,
     caller: Caller,
-    Path((product_id, id)): Path<(String, String)>,
+    Path((product_id, id)): Path<(ProductId, SurfaceId)>,
 ) -> Result<Json<SurfaceView>, ApiError> {
     GET_SURFACE.check(&caller)?;
     Ok(Json(surface_view(&find_surface(&state, &caller, &product_id, &id).await?)))
@@ -257,7 +261,7 @@ pub async fn create_surface_key(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path((product_id, surface_id)): Path<(String, String)>,
+    Path((product_id, surface_id)): Path<(ProductId, SurfaceId)>,
     OptionalJson(req): OptionalJson<CreateSurfaceKey>,
 ) -> Result<(StatusCode, Json<SurfaceKeyView>), ApiError> {
     CREATE_SURFACE_KEY.check(&caller)?;
@@ -304,8 +308,8 @@ pub async fn create_surface_key(
     });
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     let view = SurfaceKeyView {
-        id: stored.id.clone(),
-        surface_id: surface.id,
+        id: stored.id.to_string(),
+        surface_id: surface.id.into(),
         name,
         key: minted.plain.expose().to_owned(),
         key_prefix: stored.key_prefix.to_string(),

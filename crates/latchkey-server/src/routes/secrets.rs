@@ -26,8 +26,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
 use latchkey_api_types::{Data, ErrorEnvelope, Paged, SecretName};
 use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
-use latchkey_core::id::SecretId;
-use latchkey_core::id::{IdKind, new_id};
+use latchkey_core::id::{OrgId, SecretId};
 use latchkey_core::secret::{MAX_VALUE_LEN, is_valid_category, is_valid_name};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_store::{SecretFilter, SecretRecord, WrappedDataKey};
@@ -61,11 +60,11 @@ fn scope_of(s: &SecretRecord) -> OwnerScope {
 
 fn view(s: &SecretRecord) -> SecretView {
     SecretView {
-        id: s.id.clone(),
+        id: s.id.to_string(),
         name: s.name.clone(),
         category: s.category.clone(),
         scope: scope_of(s),
-        owner_user_id: s.owner_user_id.clone(),
+        owner_user_id: s.owner_user_id.clone().map(String::from),
         version: s.version,
         created_at: to_rfc3339(s.created_at),
         updated_at: to_rfc3339(s.updated_at),
@@ -103,7 +102,7 @@ fn keyring(state: &AppState) -> Result<&Keyring, ApiError> {
 
 /// The organization's data key, unwrapped; created (and stored) first when
 /// `create` and the organization has none yet.
-async fn data_key(state: &AppState, org_id: &str, create: bool) -> Result<Option<DataKey>, ApiError> {
+async fn data_key(state: &AppState, org_id: &OrgId, create: bool) -> Result<Option<DataKey>, ApiError> {
     let ring = keyring(state)?;
     let wrapped = match state.store.data_key(org_id).await? {
         Some(w) => w,
@@ -112,7 +111,7 @@ async fn data_key(state: &AppState, org_id: &str, create: bool) -> Result<Option
             let key = DataKey::generate().map_err(|e| ApiError::internal(&e))?;
             let now = now_ms();
             let fresh = WrappedDataKey {
-                org_id: org_id.to_owned(),
+                org_id: org_id.clone(),
                 master_key_id: master.id().to_owned(),
                 wrapped: master.wrap(org_id, &key).map_err(|e| ApiError::internal(&e))?,
                 created_at: now,
@@ -121,7 +120,7 @@ async fn data_key(state: &AppState, org_id: &str, create: bool) -> Result<Option
             // Another node may have stored one first: use whichever won.
             let stored = state.store.insert_data_key(&fresh).await?;
             if stored.master_key_id == fresh.master_key_id && stored.wrapped == fresh.wrapped {
-                tracing::info!(org_id, master_key = master.id(), "created the organization's data key");
+                tracing::info!(%org_id, master_key = master.id(), "created the organization's data key");
                 return Ok(Some(key));
             }
             stored
@@ -188,7 +187,7 @@ async fn find(
         return Err(ApiError::not_found("secret"));
     }
     let org = &caller.org_id;
-    let user = caller.user_id.as_deref();
+    let user = caller.user_id.as_ref();
     let found = match (scope, user) {
         (Some(OwnerScope::User), Some(u)) => state.store.get_secret(org, Some(u), name).await?,
         (Some(OwnerScope::User), None) => None,
@@ -253,11 +252,11 @@ async fn put_inner(
         ORG_WIDE.check(caller)?;
         None
     } else {
-        Some(caller.acting_user()?.to_owned())
+        Some(caller.acting_user()?.clone())
     };
     let key = data_key(state, &caller.org_id, true).await?.ok_or_else(|| ApiError::not_found("organization"))?;
     for _ in 0..PUT_ATTEMPTS {
-        let existing = state.store.get_secret(&caller.org_id, owner.as_deref(), name).await?;
+        let existing = state.store.get_secret(&caller.org_id, owner.as_ref(), name).await?;
         let now = now_ms();
         let mut secret = match &existing {
             Some(e) => SecretRecord {
@@ -521,7 +520,7 @@ pub async fn resolve(
         out.secrets.push(ResolvedSecret {
             name: s.name.clone(),
             scope: scope_of(s),
-            id: s.id.clone(),
+            id: s.id.to_string(),
             category: s.category.clone(),
             version: s.version,
             value,

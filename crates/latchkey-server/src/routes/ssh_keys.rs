@@ -14,8 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{CreateSshKey, OwnerScope, SshKeyView};
 use latchkey_api_types::{Data, ErrorEnvelope, Paged};
-use latchkey_core::id::SshKeyId;
-use latchkey_core::id::{IdKind, is_valid, new_id};
+use latchkey_core::id::{IdKind, SshKeyId, is_valid};
 use latchkey_core::ssh::parse_public_key;
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use latchkey_store::{Conflict, SshKeyFilter, SshKeyRecord, StoreError, Unique};
@@ -40,10 +39,10 @@ const OTHER_MEMBER: AuthCheck =
 
 fn view(k: &SshKeyRecord) -> SshKeyView {
     SshKeyView {
-        id: k.id.clone(),
+        id: k.id.to_string(),
         name: k.name.clone(),
         scope: if k.owner_user_id.is_some() { OwnerScope::User } else { OwnerScope::Org },
-        owner_user_id: k.owner_user_id.clone(),
+        owner_user_id: k.owner_user_id.clone().map(String::from),
         algorithm: k.algorithm.clone(),
         bits: k.bits,
         fingerprint: k.fingerprint.clone(),
@@ -173,7 +172,7 @@ pub async fn list(
 
 /// A key the caller may see, or 404: their own or organization-wide (and,
 /// for admins, any member's).
-async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<SshKeyRecord, ApiError> {
+async fn find(state: &AppState, caller: &Caller, id: &SshKeyId) -> Result<SshKeyRecord, ApiError> {
     if !is_valid(IdKind::SshKey, id) {
         return Err(ApiError::not_found("SSH key"));
     }
@@ -203,7 +202,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<SshKeyId>,
 ) -> Result<StatusCode, ApiError> {
     DELETE.check(&caller)?;
     let key = find(&state, &caller, &id).await?;
@@ -237,7 +236,7 @@ pub async fn set_default(
     State(state): State<AppState>,
     caller: Caller,
     audit: Audit,
-    Path(id): Path<String>,
+    Path(id): Path<SshKeyId>,
 ) -> Result<Json<Data<SshKeyView>>, ApiError> {
     SET_DEFAULT.check(&caller)?;
     let user = caller.acting_user()?.to_owned();

@@ -329,12 +329,12 @@ mod tests {
             let view = VerifyView {
                 valid: o.code == KeyState::Valid,
                 code: o.code.as_str().to_owned(),
-                key_id: k.map(|k| k.id.clone()),
-                org_id: k.map(|k| k.org_id.clone()),
-                project_id: k.and_then(|k| k.project_id.clone()),
+                key_id: k.map(|k| k.id.to_string()),
+                org_id: k.map(|k| k.org_id.to_string()),
+                project_id: k.and_then(|k| k.project_id.as_ref()).map(ToString::to_string),
                 environment: k.map(|k| k.environment.as_str().to_owned()),
                 scopes: k.map(|k| k.scopes.to_strings()),
-                owner_user_id: k.and_then(|k| k.owner_user_id.clone()),
+                owner_user_id: k.and_then(|k| k.owner_user_id.as_ref()).map(ToString::to_string),
                 expires_at: k.and_then(|k| k.expires_at).map(to_rfc3339),
                 ratelimit: o.ratelimit.map(|d| RateLimitView {
                     limit: d.limit,
