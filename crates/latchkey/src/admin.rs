@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use latchkey_core::OrgId;
 use latchkey_core::crypto::MasterKey;
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
@@ -46,7 +47,7 @@ pub struct ServiceKeyArgs {
     storage: StorageArgs,
     /// The organization's id (`org_…`).
     #[arg(long)]
-    org: String,
+    org: OrgId,
     /// A scope of the key (repeat for several), e.g. `secret:resolve`.
     #[arg(long = "scope", required = true)]
     scopes: Vec<String>,

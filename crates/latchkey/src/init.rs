@@ -2,7 +2,6 @@
 
 use anyhow::bail;
 use clap::Args;
-use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::id::{OrgId, UserId};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_core::{Environment, KeyPrefix, PlainKey};
