@@ -12,7 +12,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use latchkey_core::id::{IdKind, OrgId, new_id};
+use latchkey_core::id::{EventId, OrgId};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_store::AuditEvent;
 use serde_json::Value;
@@ -70,7 +70,7 @@ impl Audit {
         details: &Value,
     ) -> AuditEvent {
         AuditEvent {
-            id: new_id(IdKind::Event),
+            id: EventId::new(),
             org_id: org_id.cloned(),
             at: now_ms(),
             actor_type: actor.kind.to_owned(),

@@ -232,7 +232,7 @@ impl KeyVerifier {
     }
 
     /// Forgets a key's rate-limit state (its limits changed).
-    pub fn reset_limits(&self, key_id: &str) {
+    pub fn reset_limits(&self, key_id: &KeyId) {
         self.limiter.forget(key_id);
     }
 }

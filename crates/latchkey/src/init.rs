@@ -83,7 +83,7 @@ pub fn events(b: &Bootstrap) -> Vec<AuditEvent> {
 }
 
 /// Prints the result; the key is printed once, here.
-pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &str) {
+pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &UserId) {
     if args.json {
         println!("{}", serde_json::json!({"orgId": b.org.id, "userId": user_id, "apiKey": b.plain.expose()}));
     } else {

@@ -588,7 +588,7 @@ pub async fn audit_events(
             actor: RefView { kind: e.actor_type, id: e.actor_id },
             target: e.target_type.map(|kind| RefView { kind, id: e.target_id }),
             details: serde_json::from_str(&e.details).unwrap_or_else(|_| json!({})),
-            id: e.id,
+            id: e.id.into(),
             action: e.action,
             ip: e.ip,
             request_id: e.request_id,

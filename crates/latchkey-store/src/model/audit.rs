@@ -1,13 +1,13 @@
 //! The audit trail.
 
-use latchkey_core::id::OrgId;
+use latchkey_core::id::{EventId, OrgId};
 use latchkey_core::time_fmt::Millis;
 
 /// One audit event. Never updated or deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// `evt_…` (time-ordered).
-    pub id: String,
+    pub id: EventId,
     /// The organization it belongs to (`None`: no organization, e.g. a
     /// failed login for an unknown email).
     pub org_id: Option<OrgId>,
@@ -43,7 +43,7 @@ impl AuditEvent {
         at: Millis,
     ) -> Self {
         Self {
-            id: latchkey_core::id::new_id(latchkey_core::id::IdKind::Event),
+            id: EventId::new(),
             org_id: Some(org_id.clone()),
             at,
             actor_type: "operator".to_owned(),

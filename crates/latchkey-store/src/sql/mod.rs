@@ -45,7 +45,7 @@ use std::future::Future;
 
 use latchkey_core::KeyHash;
 use latchkey_core::id::{
-    InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+    EventId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
 };
 use latchkey_core::time_fmt::Millis;
 
@@ -229,7 +229,19 @@ macro_rules! sql_id_values {
     )*};
 }
 
-sql_id_values!(OrgId, UserId, ProjectId, KeyId, SessionId, InvitationId, ProductId, SurfaceId, SecretId, SshKeyId);
+sql_id_values!(
+    OrgId,
+    UserId,
+    ProjectId,
+    KeyId,
+    SessionId,
+    EventId,
+    InvitationId,
+    ProductId,
+    SurfaceId,
+    SecretId,
+    SshKeyId
+);
 
 /// Typed reads of a driver's row by column name; implemented for each driver
 /// by `driver_impls!`. A column that is missing or of another type is

@@ -189,7 +189,7 @@ pub(crate) fn invitation(r: &impl ReadRow) -> StoreResult<Invitation> {
 /// An audit event (every column of `audit_events`).
 pub(crate) fn event(r: &impl ReadRow) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
-        id: r.text("id")?,
+        id: r.id("id")?,
         org_id: r.opt_id("org_id")?,
         at: r.i64("at")?,
         actor_type: r.text("actor_type")?,

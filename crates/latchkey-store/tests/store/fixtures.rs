@@ -4,7 +4,8 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use latchkey_core::id::{
-    IdKind, InvitationId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId, new_id,
+    EventId, IdKind, InvitationId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+    new_id,
 };
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{Environment, KeyHash, KeyPrefix, PlainKey, Role};
@@ -150,7 +151,7 @@ pub fn ssh(org_id: &OrgId, owner: Option<&UserId>, name: &str, fingerprint: &str
 /// and look for afterwards ([`logged`]).
 pub fn event(org_id: &str, action: &str) -> AuditEvent {
     AuditEvent {
-        id: new_id(IdKind::Event),
+        id: EventId::new(),
         org_id: Some(org_id.into()),
         at: NOW,
         actor_type: "user".to_owned(),
