@@ -36,7 +36,6 @@
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
-use latchkey_core::id::{OrgId, UserId};
 use std::hint::black_box;
 use std::path::Path;
 use std::pin::pin;
@@ -45,6 +44,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_main};
+use latchkey_core::id::{OrgId, UserId};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{Environment, KeyFormatError, KeyHash, KeyPrefix, KeyState, PlainKey};
 use latchkey_store::sqlite::SqliteStore;

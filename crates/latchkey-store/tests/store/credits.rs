@@ -1,9 +1,9 @@
 //! `KeyStore::spend_credits`: balances spent exactly (also concurrently),
 //! refilled once a period, and shared along a rotation chain.
 
-use latchkey_core::id::KeyId;
 use std::sync::Arc;
 
+use latchkey_core::id::KeyId;
 use latchkey_store::{KeyPatch, NewApiKey, Refill, RefillInterval, Spend, Store};
 
 use crate::fixtures::{HOUR, NOW, World, at_once, ev, world};

@@ -1,8 +1,8 @@
 //! `ProductStore`: Runtype products and their surfaces, per organization.
 
-use latchkey_core::id::ProductId;
 use std::sync::Arc;
 
+use latchkey_core::id::ProductId;
 use latchkey_store::Store;
 
 use crate::fixtures::{ev, event, logged, page, page_before, product, surface, world};

@@ -1,9 +1,9 @@
 //! `ProjectStore`: projects of an organization, patched, and deleted only
 //! when no active key belongs to them.
 
-use latchkey_core::id::ProjectId;
 use std::sync::Arc;
 
+use latchkey_core::id::ProjectId;
 use latchkey_store::{Conflict, NewApiKey, Project, ProjectPatch, Store};
 
 use crate::fixtures::{HOUR, NOW, conflict, ev, event, logged, page, page_before, project, world};
