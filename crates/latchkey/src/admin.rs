@@ -47,7 +47,7 @@ pub struct ServiceKeyArgs {
     storage: StorageArgs,
     /// The organization's id (`org_…`).
     #[arg(long)]
-    org: OrgId,
+    org: String,
     /// A scope of the key (repeat for several), e.g. `secret:resolve`.
     #[arg(long = "scope", required = true)]
     scopes: Vec<String>,
@@ -121,7 +121,12 @@ async fn create_service_key(args: &ServiceKeyArgs) -> anyhow::Result<()> {
     let prefix = KeyPrefix::branded(&args.brand, Environment::Live)
         .map_err(|_| anyhow::anyhow!("--brand must be lowercase letters and digits, starting with a letter"))?;
     let store = args.storage.open().await?;
-    let org = store.get_org(&args.org).await?.with_context(|| format!("no organization {}", args.org))?;
+    // A String, not an OrgId: `--org` is also the client commands' global
+    // flag, and clap holds one type per flag name.
+    let org = store
+        .get_org(&OrgId::from(args.org.as_str()))
+        .await?
+        .with_context(|| format!("no organization {}", args.org))?;
     let plain = PlainKey::generate(&prefix);
     let now = now_ms();
     let key = NewApiKey::operator(&plain, &org.id, None, name, scopes, now);
