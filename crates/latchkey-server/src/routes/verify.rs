@@ -167,6 +167,44 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The headers forward auth reads (documentation of both methods of
+/// `/v1/auth/check`; [`auth_check`] reads them from the request itself).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(dead_code, reason = "a documentation type: the handler reads the request itself")]
+struct ForwardedRequest {
+    /// A scope the forwarded key must hold
+    #[param(rename = "x-latchkey-scope")]
+    scope: Option<String>,
+    /// The forwarded request's method (Traefik, Caddy), for the route map
+    #[param(rename = "x-forwarded-method")]
+    forwarded_method: Option<String>,
+    /// The forwarded request's path and query
+    #[param(rename = "x-forwarded-uri")]
+    forwarded_uri: Option<String>,
+    /// nginx `auth_request`: the original method
+    #[param(rename = "x-original-method")]
+    original_method: Option<String>,
+    /// nginx `auth_request`: the original URI
+    #[param(rename = "x-original-uri")]
+    original_uri: Option<String>,
+}
+
+/// What forward auth answers (both methods of `/v1/auth/check`).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a documentation type: the handler reads the request itself")]
+enum ForwardAuthAnswers {
+    /// The key may pass: identity in `X-Latchkey-Org-Id`, `X-Latchkey-Key-Id`, `X-Latchkey-Environment`, `X-Latchkey-Project-Id`, `X-Latchkey-User-Id`
+    #[response(status = 200)]
+    Pass,
+    /// `invalid_scopes`: `X-Latchkey-Scope` is not a scope
+    #[response(status = 400)]
+    InvalidScopes(ErrorEnvelope),
+    /// `insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways)
+    #[response(status = 403)]
+    Refused(ErrorEnvelope),
+}
+
 /// `GET /v1/auth/check`: forward auth for nginx `auth_request`, Traefik
 /// ForwardAuth, Caddy `forward_auth` and Envoy ext_authz (HTTP). The key
 /// comes from the forwarded request's `X-API-Key` or `Authorization:
@@ -179,8 +217,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     path = "/v1/auth/check",
     operation_id = "checkForwardedRequest",
     tag = "verify",
-    params(("x-latchkey-scope" = Option<String>, Header, description = "A scope the forwarded key must hold"), ("x-forwarded-method" = Option<String>, Header, description = "The forwarded request's method (Traefik, Caddy), for the route map"), ("x-forwarded-uri" = Option<String>, Header, description = "The forwarded request's path and query"), ("x-original-method" = Option<String>, Header, description = "nginx `auth_request`: the original method"), ("x-original-uri" = Option<String>, Header, description = "nginx `auth_request`: the original URI")),
-    responses((status = 200, description = "The key may pass: identity in `X-Latchkey-Org-Id`, `X-Latchkey-Key-Id`, `X-Latchkey-Environment`, `X-Latchkey-Project-Id`, `X-Latchkey-User-Id`"), (status = 400, description = "`invalid_scopes`: `X-Latchkey-Scope` is not a scope", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways)", body = ErrorEnvelope)),
+    params(ForwardedRequest),
+    responses(ForwardAuthAnswers),
     extensions(("x-latchkey-auth" = json!(AUTH_CHECK)))
 )]
 pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
@@ -248,8 +286,8 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
     path = "/v1/auth/check",
     operation_id = "checkForwardedRequestPost",
     tag = "verify",
-    params(("x-latchkey-scope" = Option<String>, Header, description = "A scope the forwarded key must hold"), ("x-forwarded-method" = Option<String>, Header, description = "The forwarded request's method (Traefik, Caddy), for the route map"), ("x-forwarded-uri" = Option<String>, Header, description = "The forwarded request's path and query"), ("x-original-method" = Option<String>, Header, description = "nginx `auth_request`: the original method"), ("x-original-uri" = Option<String>, Header, description = "nginx `auth_request`: the original URI")),
-    responses((status = 200, description = "The key may pass: identity in `X-Latchkey-Org-Id`, `X-Latchkey-Key-Id`, `X-Latchkey-Environment`, `X-Latchkey-Project-Id`, `X-Latchkey-User-Id`"), (status = 400, description = "`invalid_scopes`: `X-Latchkey-Scope` is not a scope", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways)", body = ErrorEnvelope)),
+    params(ForwardedRequest),
+    responses(ForwardAuthAnswers),
     extensions(("x-latchkey-auth" = json!(AUTH_CHECK)))
 )]
 /// `POST /v1/auth/check`: [`auth_check`], for proxies that forward the
