@@ -36,6 +36,15 @@ pub fn check_password(password: &str) -> Result<(), PasswordError> {
     if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&n) { Ok(()) } else { Err(PasswordError::Length) }
 }
 
+/// A new random password (128 bits, 22 characters of base64url), for a
+/// first admin who has none yet.
+pub fn generate_password() -> Result<String, PasswordError> {
+    use base64ct::Encoding as _;
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| PasswordError::Hash)?;
+    Ok(base64ct::Base64UrlUnpadded::encode_string(&bytes))
+}
+
 /// Hashes `password` with a fresh random salt into a PHC string
 /// (`$argon2id$v=19$m=19456,t=2,p=1$…`).
 pub fn hash_password(password: &str) -> Result<String, PasswordError> {

@@ -274,7 +274,7 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
     }
 }
 
-enum SessionRefusal {
+pub(crate) enum SessionRefusal {
     /// Unknown, malformed, revoked or expired: 401.
     Invalid,
     /// Anything else, answered as is.
@@ -292,7 +292,7 @@ const SESSION_TOUCH_MS: i64 = 60_000;
 
 /// The caller behind a session token, in the organization the request
 /// names (`X-Latchkey-Org`) or the session's current one.
-async fn session_caller(
+pub(crate) async fn session_caller(
     state: &AppState,
     named: Option<&str>,
     token: &str,

@@ -28,6 +28,21 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The machine-readable code (`not_found`, `last_admin`, …).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The sentence for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The same error with its message prefixed by the field it is about
     /// (`displayName: name must not be empty`).
     #[must_use]

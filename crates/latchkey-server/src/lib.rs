@@ -13,6 +13,7 @@
 //!   checks of names and emails.
 //! * `auth.rs` — who is calling: the [`auth::Caller`] extractor;
 //!   `authz.rs` — what they may do: one [`authz::AuthCheck`] per operation.
+//! * `dashboard/` — the HTML pages for people, adapters over `routes/`.
 //! * `error.rs` — the one error policy.
 //! * `openapi.rs` — the OpenAPI document, generated from the routes'
 //!   attributes; `routes/reference.rs` serves it and its viewer.
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod conn;
+mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod forwarded;

@@ -30,6 +30,9 @@ pub struct Settings {
     pub signup: bool,
     /// Lifetime of a login session, in milliseconds.
     pub session_ttl_ms: i64,
+    /// Whether people reach the server over HTTPS (through a proxy that
+    /// ends TLS): the dashboard's cookies are then `Secure`.
+    pub behind_https: bool,
     /// Failed logins per account (email) *and* client address, and minute,
     /// before that address gets 429s for that account.
     pub login_failures_per_account_and_ip: u32,
@@ -146,6 +149,7 @@ impl Default for Settings {
             bench_echo: false,
             signup: true,
             session_ttl_ms: 30 * 86_400_000,
+            behind_https: false,
             login_failures_per_account_and_ip: 5,
             login_failures_per_account: 100,
             login_failures_per_ip: 20,

@@ -92,7 +92,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             let b = prepare(&args)?;
             let store = args.storage.open().await?;
             let user_id = store.create_org_with_admin(&b.org, &b.user, &b.key, &events(&b)).await?;
-            report(&args, &b, &user_id);
+            report(&args, &b, &user_id, None);
             Ok(())
         }
         AdminCommand::SetPassword(args) => {

@@ -16,6 +16,10 @@
 //! login_failures_per_account = 100
 //! login_failures_per_ip = 20
 //!
+//! # The dashboard's cookies are `Secure` when people reach the server over
+//! # HTTPS (a proxy in front ends TLS); off by default (plain http on loopback).
+//! behind_https = true
+//!
 //! # Proxies whose X-Forwarded-For names the client (addresses or networks);
 //! # none by default: the client is the TCP peer.
 //! trusted_proxies = ["127.0.0.1", "::1"]
@@ -69,6 +73,8 @@ pub struct FileConfig {
     pub signups_per_hour_per_ip: Option<u32>,
     /// Session lifetime (`30d`, `12h`, …).
     pub session_ttl: Option<String>,
+    /// Whether people reach the server over HTTPS (`Secure` cookies).
+    pub behind_https: Option<bool>,
     /// Failed logins per account and client address, and minute.
     pub login_failures_per_account_and_ip: Option<u32>,
     /// Failed logins per account (from every address) and minute.
@@ -150,6 +156,9 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
     }
     if let Some(open) = file.signup {
         settings.signup = open;
+    }
+    if let Some(https) = file.behind_https {
+        settings.behind_https = https;
     }
     if let Some(ttl) = &file.session_ttl {
         let secs = latchkey_core::parse_duration(ttl).map_err(|e| anyhow::anyhow!("session_ttl: {e}"))?;

@@ -82,10 +82,15 @@ pub fn events(b: &Bootstrap) -> Vec<AuditEvent> {
     ]
 }
 
-/// Prints the result; the key is printed once, here.
-pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &UserId) {
+/// Prints the result; the key (and the first admin's password, when `init`
+/// made one) is printed once, here.
+pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &UserId, password: Option<&str>) {
     if args.json {
-        println!("{}", serde_json::json!({"orgId": b.org.id, "userId": user_id, "apiKey": b.plain.expose()}));
+        let mut out = serde_json::json!({"orgId": b.org.id, "userId": user_id, "apiKey": b.plain.expose()});
+        if let Some(p) = password {
+            out["password"] = p.into();
+        }
+        println!("{out}");
     } else {
         println!("Initialized latchkey in {}", args.storage.describe());
         println!("  organization  {}  ({})", b.org.id, b.org.name);
@@ -93,6 +98,11 @@ pub fn report(args: &InitArgs, b: &Bootstrap, user_id: &UserId) {
         println!();
         println!("API key with scope `*` (shown once; store it securely):");
         println!("  {}", b.plain.expose());
+        if let Some(p) = password {
+            println!();
+            println!("Dashboard (/dashboard): sign in as {} with this password (shown once):", b.user.email);
+            println!("  {p}");
+        }
     }
 }
 
@@ -102,7 +112,13 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     let store = args.storage.open().await?;
     match store.bootstrap(&b.org, &b.user, &b.key, &events(&b)).await {
         Ok(()) => {
-            report(&args, &b, &b.user.id);
+            // The first admin signs in to the dashboard with a password of
+            // their own: a random one, shown once (change it with
+            // `latchkey admin set-password`).
+            let password = latchkey_core::password::generate_password()?;
+            let hash = latchkey_core::password::hash_password(&password)?;
+            store.set_password(&b.user.id, &hash).await?;
+            report(&args, &b, &b.user.id, Some(&password));
             Ok(())
         }
         Err(StoreError::Conflict(why @ Conflict::AlreadyInitialized { .. })) => {

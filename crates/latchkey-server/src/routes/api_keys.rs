@@ -161,14 +161,14 @@ pub async fn create(
 pub struct ListQuery {
     /// Every member's keys (admins only).
     #[serde(default)]
-    all_org: bool,
+    pub all_org: bool,
     /// Only keys of this project.
-    project_id: Option<String>,
+    pub project_id: Option<String>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Cursor.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
 }
 
 /// Who may call [`list`].

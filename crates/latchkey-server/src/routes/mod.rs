@@ -8,17 +8,17 @@
 //! here when it has no listener of its own (it is documented all the same),
 //! and `/bench/echo` exists only for the benchmarks.
 
-mod api_keys;
+pub(crate) mod api_keys;
 mod health;
-mod me;
-mod orgs;
-mod people;
-mod projects;
+pub(crate) mod me;
+pub(crate) mod orgs;
+pub(crate) mod people;
+pub(crate) mod projects;
 mod reference;
 mod runloop;
 mod runtype;
-mod secrets;
-mod ssh_keys;
+pub(crate) mod secrets;
+pub(crate) mod ssh_keys;
 mod verify;
 
 use axum::Router;
@@ -110,7 +110,12 @@ pub fn router(state: AppState) -> Router {
     if state.settings.bench_echo {
         public = public.route("/bench/echo", post(verify::echo));
     }
-    public.merge(authenticated).fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state)
+    public
+        .merge(authenticated)
+        .merge(crate::dashboard::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
 }
 
 /// `GET /metrics` alone, for its own listener (`metrics_listen`).

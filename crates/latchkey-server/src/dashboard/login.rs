@@ -1,0 +1,129 @@
+//! Signing in and out, and switching organizations: the API's login,
+//! logout and switch handlers, with the session token in a cookie.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use latchkey_api_types::{Login, SwitchOrg};
+use serde::Deserialize;
+
+use super::page::{Problem, render};
+use super::session::{
+    AnonymousForm, LOGIN, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Submitted, Viewer, clear_cookie, new_login_csrf,
+    request_id, set_cookie,
+};
+use crate::audit::Audit;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::routes::{orgs, people};
+use crate::state::AppState;
+
+/// The sign-in routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(LOGIN, get(form).post(sign_in))
+        .route("/dashboard/logout", post(sign_out))
+        .route("/dashboard/org", post(switch_org))
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/login.html")]
+struct LoginPage {
+    csrf: String,
+    email: String,
+    problem: Option<Problem>,
+}
+
+/// The sign-in form with a fresh double-submit token in its cookie.
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    email: String,
+    problem: Option<Problem>,
+) -> Result<Response, ApiError> {
+    let csrf = new_login_csrf()?;
+    let mut res = render(status, &LoginPage { csrf: csrf.clone(), email, problem });
+    // Short-lived: the form is filled in within minutes.
+    let cookie = set_cookie(LOGIN_CSRF_COOKIE, &csrf, Some(3600), state.settings.behind_https);
+    res.headers_mut().append(SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// `GET /dashboard/login`: the form, or the keys page for a signed-in
+/// visitor.
+async fn form(State(state): State<AppState>, viewer: Result<Viewer, Response>) -> Result<Response, ApiError> {
+    if viewer.is_ok() {
+        return Ok(Redirect::to(super::keys::HOME).into_response());
+    }
+    login_page(&state, StatusCode::OK, String::new(), None)
+}
+
+/// The sign-in form's fields.
+#[derive(Deserialize)]
+struct SignIn {
+    email: String,
+    password: String,
+}
+
+/// `POST /dashboard/login`: `POST /v1/auth/login`, its token set as the
+/// session cookie.
+async fn sign_in(
+    State(state): State<AppState>,
+    audit: Audit,
+    parts: Parts,
+    AnonymousForm(f): AnonymousForm<SignIn>,
+) -> Result<Response, ApiError> {
+    let rid = request_id(&parts.headers);
+    let secure = state.settings.behind_https;
+    let ttl_secs = state.settings.session_ttl_ms / 1000;
+    let email = f.email.clone();
+    match people::login(State(state.clone()), audit, parts, JsonBody(Login { email: f.email, password: f.password }))
+        .await
+    {
+        Ok(grant) => {
+            let mut res = Redirect::to(super::keys::HOME).into_response();
+            let h = res.headers_mut();
+            h.append(SET_COOKIE, set_cookie(SESSION_COOKIE, &grant.0.data.token, Some(ttl_secs), secure));
+            h.append(SET_COOKIE, clear_cookie(LOGIN_CSRF_COOKIE));
+            Ok(res)
+        }
+        // The same words for an unknown email and a wrong password.
+        Err(e) if e.code() == "unauthorized" => {
+            let wrong = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Wrong email or password.");
+            login_page(&state, StatusCode::UNAUTHORIZED, email, Some(Problem::new(&wrong, rid.as_deref())))
+        }
+        Err(e) => login_page(&state, e.status(), email, Some(Problem::new(&e, rid.as_deref()))),
+    }
+}
+
+/// No fields but the CSRF token.
+#[derive(Deserialize)]
+struct Empty {}
+
+/// `POST /dashboard/logout`: ends the session on the server
+/// (`POST /v1/auth/logout`) and forgets the cookie.
+async fn sign_out(State(state): State<AppState>, audit: Audit, s: Submitted<Empty>) -> Result<Response, ApiError> {
+    people::logout(State(state), s.viewer.caller, audit).await?;
+    let mut res = Redirect::to(LOGIN).into_response();
+    res.headers_mut().append(SET_COOKIE, clear_cookie(SESSION_COOKIE));
+    Ok(res)
+}
+
+/// The switcher's field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Switch {
+    org_id: String,
+}
+
+/// `POST /dashboard/org`: `POST /v1/me/org`, then the keys page of the
+/// organization switched to.
+async fn switch_org(State(state): State<AppState>, s: Submitted<Switch>) -> Result<Response, ApiError> {
+    let _switched = orgs::switch(State(state), s.viewer.caller, JsonBody(SwitchOrg { org_id: s.form.org_id })).await?;
+    Ok(Redirect::to(super::keys::HOME).into_response())
+}

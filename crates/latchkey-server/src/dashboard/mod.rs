@@ -1,0 +1,47 @@
+//! The dashboard: server-rendered HTML pages at `/dashboard`, for people.
+//!
+//! Each page is a thin adapter over the JSON API's own handlers
+//! (`crate::routes`): a page handler builds the handler's input from the
+//! form or the query string, calls it with the viewer's [`Caller`], and
+//! renders what it returns. Authorization, validation, audit events and
+//! errors are therefore exactly the API's: a member sees and may do what
+//! the API lets a member do, and a refused action shows the API's `code`,
+//! message and the request id.
+//!
+//! * `session.rs` — the viewer: the session cookie, the CSRF token, and
+//!   the form extractor that refuses a POST without it.
+//! * `page.rs` — what every page shares: the header (organization switcher,
+//!   navigation, sign-out), rendering, the error page, and the security
+//!   headers of every dashboard response.
+//! * `login.rs` — sign-in, sign-out and switching organizations.
+//! * `assets.rs` — the stylesheet and the script, embedded in the binary.
+//! * one module per page (`keys.rs`, …), with its templates in
+//!   `templates/dashboard/`.
+//!
+//! Every action is a real form or link first; `assets/dashboard/dashboard.js`
+//! only opens dialogs, copies text and asks before closing an uncopied key.
+
+mod assets;
+mod keys;
+mod login;
+mod page;
+mod session;
+
+use axum::Router;
+use axum::middleware::{from_fn, map_response};
+use axum::response::Redirect;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+/// Every dashboard route, with the security headers on each response.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard", get(|| async { Redirect::to(keys::HOME) }))
+        .merge(assets::routes())
+        .merge(login::routes())
+        .merge(keys::routes())
+        .layer(from_fn(page::html_errors))
+        .layer(map_response(page::security_headers))
+}

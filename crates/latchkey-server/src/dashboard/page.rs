@@ -1,0 +1,220 @@
+//! What every dashboard page shares: the header (organization switcher,
+//! navigation, sign-out), rendering a template, the error page, and the
+//! security headers of every dashboard response.
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use latchkey_api_types::ErrorEnvelope;
+use latchkey_store::Page;
+
+use super::session::{Viewer, request_id};
+use crate::authz::AuthCheck;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The dashboard's `Content-Security-Policy`: nothing inline, nothing from
+/// elsewhere, never framed.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// One organization in the header's switcher.
+#[derive(Debug, Clone)]
+pub struct OrgChoice {
+    /// `org_…`
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether the viewer acts in it now.
+    pub current: bool,
+}
+
+/// The header of a signed-in page: who, in which organization, where.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The viewer's email.
+    pub email: String,
+    /// The viewer's role in the current organization (`admin`, `member`).
+    pub role: &'static str,
+    /// The current organization's name.
+    pub org_name: String,
+    /// The viewer's organizations (the switcher shows when there are two or more).
+    pub orgs: Vec<OrgChoice>,
+    /// The CSRF token of the page's forms.
+    pub csrf: String,
+    /// The navigation entry of this page (its label).
+    pub active: &'static str,
+}
+
+/// The navigation: (group, [(label, path)]).
+pub const NAV: [(&str, &[(&str, &str)]); 2] = [
+    (
+        "Credentials",
+        &[("API keys", "/dashboard/keys"), ("Secrets", "/dashboard/secrets"), ("SSH keys", "/dashboard/ssh-keys")],
+    ),
+    (
+        "Organization",
+        &[
+            ("Team", "/dashboard/team"),
+            ("Projects", "/dashboard/projects"),
+            ("Audit log", "/dashboard/audit"),
+            ("Settings", "/dashboard/settings"),
+        ],
+    ),
+];
+
+impl Chrome {
+    /// The header for `viewer` on the page whose navigation label is `active`.
+    pub async fn load(state: &AppState, viewer: &Viewer, active: &'static str) -> Result<Self, ApiError> {
+        let caller = &viewer.caller;
+        let user_id = caller.acting_user()?;
+        let user = state.store.get_user(user_id).await?.ok_or_else(ApiError::unauthorized)?;
+        let orgs = state.store.user_orgs(user_id, &Page { limit: 100, before: None }).await?;
+        let org_name =
+            orgs.iter().find(|(o, _)| o.id == caller.org_id).map(|(o, _)| o.name.clone()).unwrap_or_default();
+        Ok(Self {
+            email: user.email,
+            role: caller.role.as_str(),
+            org_name,
+            orgs: orgs
+                .into_iter()
+                .map(|(o, _)| OrgChoice { current: o.id == caller.org_id, id: o.id.to_string(), name: o.name })
+                .collect(),
+            csrf: viewer.csrf.clone(),
+            active,
+        })
+    }
+}
+
+/// Why `viewer` may not do what `check` guards, in the API's words
+/// (`None`: they may). Pages show an admin-only control disabled with this
+/// reason instead of hiding it.
+#[expect(dead_code, reason = "the Team, Settings and Projects pages use it; remove this once one does")]
+pub fn denial(check: &AuthCheck, viewer: &Viewer) -> Option<String> {
+    check.check(&viewer.caller).err().map(|e| e.message().to_owned())
+}
+
+/// An error as a page shows it: the API's code and message, and the
+/// request id to quote.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The API's error code.
+    pub code: String,
+    /// Its message.
+    pub message: String,
+    /// The request id.
+    pub request_id: String,
+}
+
+impl Problem {
+    /// `e` as seen by the request `request_id`.
+    pub fn new(e: &ApiError, request_id: Option<&str>) -> Self {
+        Self {
+            code: e.code().to_owned(),
+            message: e.message().to_owned(),
+            request_id: request_id.unwrap_or("-").to_owned(),
+        }
+    }
+}
+
+/// The page `t`, with `status`.
+pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><title>Error</title><p>internal error</p>"))
+                .into_response()
+        }
+    }
+}
+
+/// The error page.
+#[derive(Template)]
+#[template(path = "dashboard/error.html")]
+struct ErrorPage<'a> {
+    problem: &'a Problem,
+}
+
+/// The error page for `e`, with its status (and `Retry-After`, if any).
+pub fn error_page(e: &ApiError, request_id: Option<&str>) -> Response {
+    render(e.status(), &ErrorPage { problem: &Problem::new(e, request_id) })
+}
+
+/// Largest JSON error body turned into a page.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Middleware on every dashboard route: a JSON error answer (from a page
+/// handler's `?` on the API's handlers, or from an extractor) becomes the
+/// error page, with its status and headers; the answers a page renders
+/// itself pass unchanged.
+pub async fn html_errors(req: Request, next: Next) -> Response {
+    let rid = request_id(req.headers());
+    let res = next.run(req).await;
+    let is_json = res.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(res.status().is_client_error() || res.status().is_server_error()) || !is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let problem = match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
+        Ok(env) => Problem {
+            code: env.error.code,
+            message: env.error.message,
+            request_id: rid.unwrap_or_else(|| "-".to_owned()),
+        },
+        Err(_) => return Response::from_parts(parts, Body::from(bytes)),
+    };
+    let mut page = render(parts.status, &ErrorPage { problem: &problem });
+    if let Some(retry) = parts.headers.get(axum::http::header::RETRY_AFTER) {
+        page.headers_mut().insert(axum::http::header::RETRY_AFTER, retry.clone());
+    }
+    page
+}
+
+/// Adds the security headers to every dashboard response; HTML is never
+/// cached (a page may show a key once).
+pub async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    if !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// An RFC 3339 time as a page shows it: `2026-12-06 11:58 UTC`.
+pub fn short_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(day), Some(hm)) => format!("{day} {hm} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_show_to_the_minute_in_utc() {
+        assert_eq!(short_time("2026-12-06T11:58:16.123Z"), "2026-12-06 11:58 UTC");
+        assert_eq!(short_time("oops"), "oops");
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_script_and_no_framing() {
+        let script = CSP.split(';').map(str::trim).find(|d| d.starts_with("script-src")).unwrap();
+        assert_eq!(script, "script-src 'self'");
+        assert!(!CSP.contains("unsafe-inline") && !CSP.contains("unsafe-eval"));
+        assert!(CSP.contains("frame-ancestors 'none'"));
+    }
+}
