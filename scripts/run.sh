@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds latchkey, initializes the data directory on first run (printing the
-# admin API key once), then serves on 127.0.0.1:7420 (Ctrl-C stops it).
+# admin API key and the dashboard password once), then serves on 127.0.0.1:7420
+# (Ctrl-C stops it). Open http://127.0.0.1:7420/ for the dashboard.
 #   LATCHKEY_DATA_DIR  data directory        [./latchkey-data]
 #   LATCHKEY_LISTEN    listen address        [127.0.0.1:7420]
 #   LATCHKEY_ORG       first organization    [My Org]

@@ -32,6 +32,9 @@ pub struct OrgCreds {
     pub org_id: String,
     pub user_id: String,
     pub api_key: String,
+    /// The first admin's password, which `init` (not `admin create-org`)
+    /// makes and prints once.
+    pub password: Option<String>,
 }
 
 /// A running server.
@@ -179,6 +182,7 @@ fn create_org(data_dir: &Path, sub: &[&str], org: &str, email: &str) -> OrgCreds
         org_id: v["orgId"].as_str().unwrap().to_owned(),
         user_id: v["userId"].as_str().unwrap().to_owned(),
         api_key: v["apiKey"].as_str().unwrap().to_owned(),
+        password: v["password"].as_str().map(str::to_owned),
     }
 }
 

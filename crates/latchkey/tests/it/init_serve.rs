@@ -30,6 +30,23 @@ async fn init_prints_credentials_once_and_refuses_a_second_time() {
     assert_eq!(me.body["data"]["scopes"], json!(["*"]));
 }
 
+/// A newcomer with the README's two commands signs in to the dashboard with
+/// the password `init` printed once; `admin create-org` (whose admin may
+/// already have one) prints none.
+#[tokio::test]
+async fn the_first_admin_signs_in_with_the_password_init_printed() {
+    let server = TestServer::start().await;
+    let password = server.admin.password.clone().expect("init prints a password");
+    assert!(password.len() >= 22, "{password}");
+    let ok = crate::common::login(&server, "ada@example.com", &password).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    let wrong = crate::common::login(&server, "ada@example.com", &format!("{password}x")).await;
+    assert_eq!(wrong.status, 401);
+
+    let other = server.second_org("Other", "bo@example.com");
+    assert_eq!(other.password, None);
+}
+
 #[tokio::test]
 async fn init_human_output_shows_the_key_and_validates_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -39,6 +56,7 @@ async fn init_human_output_shows_the_key_and_validates_input() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("shown once"), "{text}");
     assert_eq!(text.matches("lk_live_").count(), 1, "{text}");
+    assert!(text.contains("sign in as ada@example.com with this password (shown once)"), "{text}");
 
     let bad = run_cli(&[
         "init",
