@@ -3,9 +3,10 @@
 # tests (the integration tests start the real binary on loopback ports), the
 # contract run (scripts/contract.sh: schemathesis against a live server with
 # docs/openapi.json; it sets up its Python environment, .venv, when
-# missing), then the integration suite again on PostgreSQL (with Redis for
-# the multi-node tests), then a short run of every fuzz target
-# (scripts/fuzz.sh).
+# missing), the dashboard's tests in Chromium (scripts/browser.sh; it runs
+# `npm ci` in tests/browser when needed), then the integration suite again
+# on PostgreSQL (with Redis for the multi-node tests), then a short run of
+# every fuzz target (scripts/fuzz.sh).
 # LATCHKEY_TEST_BACKENDS=sqlite skips the second pass;
 # CONTRACT_EXAMPLES sets schemathesis' examples per operation (default 25);
 # LATCHKEY_TEST_FUZZ_SECONDS=0 skips fuzzing (default 20 s a target).
@@ -18,6 +19,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # tests/it/canary.rs).
 LATCHKEY_TEST_LOG="${LATCHKEY_TEST_LOG:-trace}" cargo test --workspace --locked
 scripts/contract.sh
+scripts/browser.sh
 
 fuzz_smoke() {
   local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-20}"

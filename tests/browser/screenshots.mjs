@@ -1,0 +1,91 @@
+// @ts-check
+/**
+ * Screenshots of the dashboard for docs/dashboard/: a fresh server, a little
+ * realistic data made through the JSON API, then a 1280×800 PNG of every
+ * page in PAGES as the admin sees it. Not part of CI; run it after changing
+ * a page (the debug binary must be built):
+ *
+ *   cargo build -p latchkey && node tests/browser/screenshots.mjs
+ *
+ * A page that does not render (no 200) stops the run: add a page's line
+ * once it exists.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, api, launch, signIn, startServer } from './harness.mjs';
+
+/**
+ * The pages, one a line: the PNG's name and the page's path. `signedIn:
+ * false` shows the page to a visitor.
+ * @type {{ name: string, path: string, signedIn?: boolean }[]}
+ */
+const PAGES = [
+  { name: 'login', path: '/dashboard/login', signedIn: false },
+  { name: 'keys', path: '/dashboard/keys' },
+];
+
+const OUT = path.join(ROOT, 'docs/dashboard');
+
+/**
+ * A few keys of different scopes and environments, in a project and not,
+ * one of them rotated and one revoked, and a member.
+ * @param {import('./harness.mjs').Server} server
+ */
+async function seed(server) {
+  const admin = api(server.base, server.adminKey);
+  /**
+   * @param {string} p
+   * @param {unknown} [body]
+   */
+  const post = async (p, body) => {
+    const { status, body: answer } = await admin.post(p, body);
+    assert.ok(status >= 200 && status < 300, `POST ${p} answered ${status}: ${JSON.stringify(answer)}`);
+    return answer.data;
+  };
+  const checkout = await post('/v1/projects', { name: 'Checkout service', description: 'Payments and orders' });
+  await post('/v1/projects', { name: 'Internal tools' });
+  await post('/v1/api-keys', {
+    name: 'Checkout production',
+    scopes: ['sandbox:create', 'devboxes:read', 'devboxes:write'],
+    projectId: checkout.id,
+    rateLimitPerMinute: 600,
+  });
+  await post('/v1/api-keys', {
+    name: 'Checkout staging',
+    scopes: ['devboxes:read'],
+    projectId: checkout.id,
+    isTest: true,
+    expiresIn: '30d',
+  });
+  const ci = await post('/v1/api-keys', { name: 'CI deploy', scopes: ['devboxes:write'], expiresIn: '90d' });
+  await post(`/v1/api-keys/${ci.id}/rotate`, { gracePeriod: '24h' });
+  const old = await post('/v1/api-keys', { name: 'Laptop (old)', scopes: ['org:read'], isTest: true });
+  await post(`/v1/api-keys/${old.id}/revoke`);
+  await post('/v1/api-keys', { name: 'Verifier for the gateway', scopes: ['keys:verify'], owner: 'org' });
+}
+
+const server = await startServer({ org: 'Acme Robotics', email: 'ada@acme.example' });
+try {
+  await seed(server);
+  const browser = await launch();
+  try {
+    const viewport = { width: 1280, height: 800 };
+    const visitor = await (await browser.newContext({ viewport })).newPage();
+    const admin = await (await browser.newContext({ viewport })).newPage();
+    await signIn(admin, server.base, server.adminEmail, server.adminPassword);
+    mkdirSync(OUT, { recursive: true });
+    for (const p of PAGES) {
+      const page = (p.signedIn ?? true) ? admin : visitor;
+      const response = await page.goto(`${server.base}${p.path}`);
+      assert.equal(response?.status(), 200, `${p.path} answered ${response?.status()}`);
+      const file = path.join(OUT, `${p.name}.png`);
+      await page.screenshot({ path: file });
+      console.log(`${p.path} → ${path.relative(ROOT, file)}`);
+    }
+  } finally {
+    await browser.close();
+  }
+} finally {
+  await server.stop();
+}
