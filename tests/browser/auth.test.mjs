@@ -14,6 +14,7 @@ import {
   csrfField,
   expectAccessible,
   fixture,
+  newPage as harnessPage,
   parseCsp,
   sessionToken,
   signIn,
@@ -29,15 +30,10 @@ const WRONG = 'Wrong email or password.';
 const NAV = ['API keys', 'Team', 'Projects', 'Secrets', 'SSH keys', 'Audit log', 'Settings'];
 
 /**
- * A page in a browser context of its own (its own cookies), closed after the test.
+ * A page in a browser context of its own, closed after the test.
  * @param {TestContext} t
- * @returns {Promise<Page>}
  */
-async function newPage(t) {
-  const context = await f.browser.newContext();
-  t.after(() => context.close());
-  return context.newPage();
-}
+const newPage = (t) => harnessPage(t, f.browser);
 
 /**
  * A location header resolved against the server: its path.

@@ -322,6 +322,24 @@ export function fixture(options) {
   };
 }
 
+/** How long a step in the page (a click, waiting for an element) may take: the server is local. */
+export const STEP_TIMEOUT = 10_000;
+
+/**
+ * A page in a browser context of its own (its own cookies), closed after
+ * the test `t`.
+ * @param {import('node:test').TestContext} t
+ * @param {Browser} browser
+ * @param {import('playwright-core').BrowserContextOptions} [options]
+ * @returns {Promise<Page>}
+ */
+export async function newPage(t, browser, options) {
+  const context = await browser.newContext(options);
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  t.after(() => context.close());
+  return context.newPage();
+}
+
 /**
  * Fills the sign-in form and submits it; resolves with the answer to the
  * form's POST (not following where it leads).
