@@ -6,6 +6,7 @@
  * server, and axe on the sign-in and keys pages.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { test } from 'node:test';
 import {
   LOGIN_CSRF_COOKIE,
@@ -18,6 +19,7 @@ import {
   parseCsp,
   sessionToken,
   signIn,
+  startServer,
   submitLogin,
 } from './harness.mjs';
 
@@ -139,19 +141,29 @@ test('a wrong password and an unknown email get the same answer, and no session'
   const before = await sessionCount(await apiSession());
   const page = await newPage(t);
 
-  const wrongPassword = await submitLogin(page, base, adminEmail, `${adminPassword}x`);
-  assert.equal(wrongPassword.status(), 401);
-  assert.equal(await alertText(page), WRONG);
-  assert.equal(new URL(page.url()).pathname, '/dashboard/login');
-  assert.equal(await sessionToken(page.context()), undefined);
+  /**
+   * The refusal's alert: it says `Wrong email or password.` and shows the
+   * request id (error pages do); returned with the id masked, to compare.
+   * @param {import('playwright-core').Response} response
+   */
+  const refusal = async (response) => {
+    assert.equal(response.status(), 401);
+    assert.equal(new URL(page.url()).pathname, '/dashboard/login');
+    assert.equal(await sessionToken(page.context()), undefined);
+    const text = await alertText(page);
+    assert.ok(text.startsWith(WRONG), `the alert says ${WRONG}: ${text}`);
+    const requestId = await response.headerValue('x-request-id');
+    assert.ok(requestId && text.includes(requestId), `the alert shows the request id ${requestId}: ${text}`);
+    return text.replace(requestId, '<request id>');
+  };
+
+  const wrongPassword = await refusal(await submitLogin(page, base, adminEmail, `${adminPassword}x`));
   // The form is there to try again, and accessible with its error.
   await page.getByLabel('Password', { exact: true }).waitFor();
   await expectAccessible(page, 'sign-in, after a wrong password');
-
-  const unknownEmail = await submitLogin(page, base, 'nobody@example.com', adminPassword);
-  assert.equal(unknownEmail.status(), 401);
-  assert.equal(await alertText(page), WRONG);
-  assert.equal(await sessionToken(page.context()), undefined);
+  const unknownEmail = await refusal(await submitLogin(page, base, 'nobody@example.com', adminPassword));
+  // Nothing tells the two apart.
+  assert.equal(unknownEmail, wrongPassword);
 
   // Neither attempt made a session (the count includes the watching one).
   assert.equal(await sessionCount(await apiSession()), before + 1);
@@ -228,15 +240,23 @@ test('every dashboard response carries the security headers, and Chromium enforc
     return /** @type {any} */ (window).__inlineRan === true;
   });
   assert.equal(ran, false, 'an inline script ran despite the CSP');
-  // Nor may another site frame the dashboard.
+  // Nor may another site frame the dashboard. The framing page is served
+  // from loopback too (another port, another origin), or Chromium's
+  // local-network protection would block the frame for its own reason.
+  const framing = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><title>elsewhere</title><iframe src="${base}/dashboard/login"></iframe>`);
+  });
+  await new Promise((resolve) => framing.listen(0, '127.0.0.1', () => resolve(undefined)));
+  t.after(() => framing.close());
+  const address = /** @type {import('node:net').AddressInfo} */ (framing.address());
   const framer = await newPage(t);
-  await framer.route('http://framer.test/', (route) =>
-    route.fulfill({ contentType: 'text/html', body: `<iframe src="${base}/dashboard/login"></iframe>` }),
-  );
-  await framer.goto('http://framer.test/');
-  const frame = framer.frames().find((fr) => fr.url().startsWith(base));
-  const framed = frame ? await frame.evaluate(() => document.querySelector('form') !== null).catch(() => false) : false;
-  assert.equal(framed, false, 'the sign-in page rendered inside another site');
+  const framed = framer.waitForResponse((r) => r.url() === `${base}/dashboard/login`);
+  await framer.goto(`http://127.0.0.1:${address.port}/`);
+  // The server answered the frame's request; the browser did not show it.
+  assert.equal((await framed).status(), 200);
+  const shown = await framer.frameLocator('iframe').getByRole('button', { name: 'Sign in' }).count();
+  assert.equal(shown, 0, 'the sign-in page rendered inside another site');
 });
 
 test('a POST without a valid csrf token is refused with csrf_failed and changes nothing', async (t) => {
@@ -249,15 +269,17 @@ test('a POST without a valid csrf token is refused with csrf_failed and changes 
   const real = await csrfField(page);
   const wrong = `${real.slice(0, -1)}${real.endsWith('A') ? 'B' : 'A'}`;
 
-  /** @type {[string, Record<string, string>][]} */
+  /** @type {[string, Record<string, string>, Record<string, string>][]} */
   const cases = [
-    ['no csrf field', {}],
-    ['an empty csrf field', { csrf: '' }],
-    ['a wrong csrf token', { csrf: wrong }],
+    ['no csrf field', {}, {}],
+    ['an empty csrf field', { csrf: '' }, {}],
+    ['a wrong csrf token', { csrf: wrong }, {}],
+    // A browser names the page a form was sent from; another site's is refused.
+    ['the right token from another site', { csrf: real }, { origin: 'http://elsewhere.test' }],
   ];
-  for (const [what, form] of cases) {
+  for (const [what, form, headers] of cases) {
     // Sent with the browser's session cookie, as a forged form would be.
-    const res = await page.request.post(`${base}/dashboard/logout`, { form, maxRedirects: 0 });
+    const res = await page.request.post(`${base}/dashboard/logout`, { form, headers, maxRedirects: 0 });
     assert.equal(res.status(), 403, `${what}: refused`);
     const text = await res.text();
     assert.match(text, /csrf_failed/, `${what}: the error page names the code`);
@@ -354,4 +376,22 @@ test('signing out ends the session on the server', async (t) => {
   await other.context().addCookies([{ name: SESSION_COOKIE, value: token, url: base, httpOnly: true, sameSite: 'Lax' }]);
   await other.goto(`${base}/dashboard/keys`);
   assert.equal(new URL(other.url()).pathname, '/dashboard/login');
+});
+
+test('behind HTTPS (behind_https = true) the cookies are Secure', async (t) => {
+  const server = await startServer({ toml: 'behind_https = true\n' });
+  t.after(() => server.stop());
+  const page = await newPage(t);
+  const login = await page.goto(`${server.base}/dashboard/login`);
+  assert.ok(login);
+  const csrfFlags = cookieAttributes(await login.headerValue('set-cookie'), LOGIN_CSRF_COOKIE);
+  assert.ok(csrfFlags?.includes('secure'), `${LOGIN_CSRF_COOKIE} is Secure: ${csrfFlags}`);
+  const response = await submitLogin(page, server.base, server.adminEmail, server.adminPassword);
+  assert.equal(response.status(), 303);
+  const flags = cookieAttributes(await response.headerValue('set-cookie'), SESSION_COOKIE);
+  assert.ok(flags, 'the sign-in sets the session cookie');
+  assert.ok(flags.includes('secure') && flags.includes('httponly') && flags.includes('samesite=lax'), `${flags}`);
+  const token = await sessionToken(page.context());
+  assert.ok(token);
+  server.secret(token);
 });
