@@ -21,7 +21,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -51,13 +51,15 @@ export const SESSION_COOKIE = 'latchkey_session';
 /** The login form's double-submit cookie. */
 export const LOGIN_CSRF_COOKIE = 'latchkey_csrf';
 
-// Every server this process started and has not stopped yet.
-/** @type {Set<ChildProcess>} */
-const running = new Set();
+// Every server this process started and has not stopped yet, with its data directory.
+/** @type {Map<ChildProcess, string>} */
+const running = new Map();
 
+/** Kills every server still running and removes its data directory (synchronously: this runs on exit). */
 function killRunning() {
-  for (const child of running) {
+  for (const [child, dataDir] of running) {
     child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
   }
   running.clear();
 }
@@ -190,7 +192,7 @@ export async function startServer(options = {}) {
       },
     );
     closeSync(log);
-    running.add(child);
+    running.set(child, dataDir);
     const base = await listeningOn(child, logFile);
     const started = child;
     return {
