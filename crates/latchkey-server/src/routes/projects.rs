@@ -38,7 +38,7 @@ fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// Who may call [`create`].
-const CREATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
+pub(crate) const CREATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `POST /v1/projects`
 #[utoipa::path(
@@ -121,7 +121,7 @@ pub async fn get(
 }
 
 /// Who may call [`update`].
-const UPDATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
+pub(crate) const UPDATE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `PATCH /v1/projects/{id}`
 #[utoipa::path(
@@ -159,7 +159,7 @@ pub async fn update(
 }
 
 /// Who may call [`delete`].
-const DELETE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
+pub(crate) const DELETE: AuthCheck = AuthCheck::any().scope(ORG_WRITE);
 
 /// `DELETE /v1/projects/{id}`: refused (409) while active keys belong to it.
 #[utoipa::path(

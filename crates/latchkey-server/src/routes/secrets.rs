@@ -49,7 +49,7 @@ const MAX_RESOLVE: usize = 100;
 const PUT_ATTEMPTS: usize = 5;
 
 /// Organization-wide secrets: setting and deleting them.
-const ORG_WIDE: AuthCheck = AuthCheck::any().admin_because("organization-wide secrets need the admin role");
+pub(crate) const ORG_WIDE: AuthCheck = AuthCheck::any().admin_because("organization-wide secrets need the admin role");
 /// Resolving another member's secrets (`?user=`): a service key the
 /// operator minted.
 const RESOLVE_FOR_OTHERS: AuthCheck = AuthCheck::any().scope(SECRET_RESOLVE);
@@ -172,7 +172,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 pub struct ScopeQuery {
     /// `user` (the caller's own) or `org` (the organization's); default:
     /// the caller's own if there is one.
-    scope: Option<OwnerScope>,
+    pub scope: Option<OwnerScope>,
 }
 
 /// The secret `name` as the caller sees it, or 404: their own (user scope),
@@ -298,12 +298,12 @@ async fn put_inner(
 pub struct ListQuery {
     /// Only organization-wide secrets.
     #[serde(default)]
-    org_only: bool,
+    pub org_only: bool,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Cursor.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
 }
 
 /// Who may call [`list`].
@@ -384,19 +384,31 @@ pub async fn reveal(
     Path(name): Path<String>,
     Query(q): Query<ScopeQuery>,
 ) -> Result<Response, ApiError> {
-    REVEAL.check(&caller)?;
-    let secret = find(&state, &caller, &name, q.scope).await?;
-    let value = open(&state, &secret).await?;
+    Ok(no_store(revealed(&state, &caller, &audit, &name, q.scope).await?))
+}
+
+/// What [`reveal`] answers, checked and audited: the dashboard's reveal
+/// shows the same value in a page instead.
+pub(crate) async fn revealed(
+    state: &AppState,
+    caller: &Caller,
+    audit: &Audit,
+    name: &str,
+    scope: Option<OwnerScope>,
+) -> Result<RevealedSecret, ApiError> {
+    REVEAL.check(caller)?;
+    let secret = find(state, caller, name, scope).await?;
+    let value = open(state, &secret).await?;
     audit
         .by(
-            &state,
-            &caller,
+            state,
+            caller,
             "secret.reveal",
             Some(("secret", &secret.id)),
             json!({"name": secret.name, "scope": scope_of(&secret), "version": secret.version}),
         )
         .await;
-    Ok(no_store(RevealedSecret { secret: view(&secret), value }))
+    Ok(RevealedSecret { secret: view(&secret), value })
 }
 
 /// Who may call [`delete`].

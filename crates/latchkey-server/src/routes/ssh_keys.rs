@@ -30,9 +30,10 @@ use crate::lookup::member_id;
 use crate::state::AppState;
 
 /// Organization-wide SSH keys: adding and deleting them.
-const ORG_WIDE: AuthCheck = AuthCheck::any().admin_because("organization-wide SSH keys need the admin role");
+pub(crate) const ORG_WIDE: AuthCheck = AuthCheck::any().admin_because("organization-wide SSH keys need the admin role");
 /// `?allOrg=true`: every member's keys.
-const ALL_ORG: AuthCheck = AuthCheck::any().admin_because("listing every member's SSH keys needs the admin role");
+pub(crate) const ALL_ORG: AuthCheck =
+    AuthCheck::any().admin_because("listing every member's SSH keys needs the admin role");
 /// Another member's `authorized_keys`.
 const OTHER_MEMBER: AuthCheck =
     AuthCheck::any().admin_because("another member's authorized_keys needs the admin role or a service key");
@@ -126,15 +127,15 @@ pub async fn create(
 pub struct ListQuery {
     /// Only organization-wide keys.
     #[serde(default)]
-    org_only: bool,
+    pub org_only: bool,
     /// Every member's keys too (admins).
     #[serde(default)]
-    all_org: bool,
+    pub all_org: bool,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Cursor.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
 }
 
 /// Who may call [`list`].
