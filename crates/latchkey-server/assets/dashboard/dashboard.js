@@ -1,7 +1,8 @@
 // latchkey dashboard: a few enhancements over plain forms and links.
 // - A link or button with data-dialog="ID" opens <dialog id="ID"> as a modal
 //   (without script, the link goes to a page with the same form).
-// - A dialog with data-open is opened when the page loads (a key shown once).
+// - A dialog with data-open is opened as a modal when the page loads (a key
+//   shown once, a form refused).
 // - A button with data-copy="ID" copies the text of #ID and says so.
 // - A dialog with data-confirm-close asks before closing while nothing was copied.
 "use strict";
@@ -92,6 +93,11 @@ document.addEventListener("cancel", (event) => {
   }
 }, true);
 
+// A dialog with data-open is rendered with the open attribute too, so that
+// it shows without script; with script it becomes a modal.
 document.addEventListener("DOMContentLoaded", () => {
-  for (const dialog of document.querySelectorAll("dialog[data-open]")) openDialog(dialog);
+  for (const dialog of document.querySelectorAll("dialog[data-open]")) {
+    if (dialog.open) dialog.close();
+    openDialog(dialog);
+  }
 });

@@ -25,7 +25,10 @@ mod assets;
 mod keys;
 mod login;
 mod page;
+mod projects;
+mod secrets;
 mod session;
+mod ssh_keys;
 
 use axum::Router;
 use axum::middleware::{from_fn, map_response};
@@ -42,6 +45,9 @@ pub fn router() -> Router<AppState> {
         .merge(assets::routes())
         .merge(login::routes())
         .merge(keys::routes())
+        .merge(projects::routes())
+        .merge(secrets::routes())
+        .merge(ssh_keys::routes())
         .layer(from_fn(page::html_errors))
         .layer(map_response(page::security_headers))
 }

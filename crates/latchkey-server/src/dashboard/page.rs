@@ -93,9 +93,50 @@ impl Chrome {
 /// Why `viewer` may not do what `check` guards, in the API's words
 /// (`None`: they may). Pages show an admin-only control disabled with this
 /// reason instead of hiding it.
-#[expect(dead_code, reason = "the Team, Settings and Projects pages use it; remove this once one does")]
 pub fn denial(check: &AuthCheck, viewer: &Viewer) -> Option<String> {
     check.check(&viewer.caller).err().map(|e| e.message().to_owned())
+}
+
+/// The reasons a page's disabled controls give: each sentence is one
+/// paragraph (`dashboard/reasons.html`) that every control it concerns
+/// names with `aria-describedby`, however many rows cite it.
+#[derive(Debug, Clone, Default)]
+pub struct Reasons {
+    /// (paragraph id, sentence), in the order first cited.
+    pub list: Vec<(String, String)>,
+}
+
+impl Reasons {
+    /// Why `viewer` may not do what `check` guards ([`denial`]), as the id
+    /// of the paragraph that says so; `None`: they may.
+    pub fn cite(&mut self, check: &AuthCheck, viewer: &Viewer) -> Option<String> {
+        denial(check, viewer).map(|why| self.id_of(why))
+    }
+
+    /// The id of the paragraph saying `why`, added if new.
+    fn id_of(&mut self, why: String) -> String {
+        if let Some((id, _)) = self.list.iter().find(|(_, w)| *w == why) {
+            return id.clone();
+        }
+        let id = format!("why-{}", self.list.len() + 1);
+        self.list.push((id.clone(), why));
+        id
+    }
+}
+
+/// The notice a list shows after a change (Post/Redirect/Get with
+/// `?done=CODE`): the sentence of `done` among the page's `known` codes.
+/// Anything else shows nothing: the query string is never echoed.
+pub fn notice(done: Option<&str>, known: &[(&str, &'static str)]) -> Option<&'static str> {
+    let done = done?;
+    known.iter().find(|(code, _)| *code == done).map(|(_, sentence)| *sentence)
+}
+
+/// `303 See Other` to `path` with `done=CODE` added to its query (the
+/// notice, [`notice`]).
+pub fn done(path: &str, code: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    axum::response::Redirect::to(&format!("{path}{sep}done={code}")).into_response()
 }
 
 /// An error as a page shows it: the API's code and message, and the
@@ -208,6 +249,31 @@ mod tests {
     fn times_show_to_the_minute_in_utc() {
         assert_eq!(short_time("2026-12-06T11:58:16.123Z"), "2026-12-06 11:58 UTC");
         assert_eq!(short_time("oops"), "oops");
+    }
+
+    #[test]
+    fn a_reason_cited_twice_is_one_paragraph() {
+        let mut r = Reasons::default();
+        assert_eq!(r.id_of("admins only".into()), "why-1");
+        assert_eq!(r.id_of("needs org:write".into()), "why-2");
+        assert_eq!(r.id_of("admins only".into()), "why-1");
+        assert_eq!(r.list.len(), 2);
+        assert_eq!(r.list[1], ("why-2".to_owned(), "needs org:write".to_owned()));
+    }
+
+    #[test]
+    fn only_a_known_done_code_shows_a_notice() {
+        let known = [("created", "Project created."), ("deleted", "Project deleted.")];
+        assert_eq!(notice(Some("deleted"), &known), Some("Project deleted."));
+        assert_eq!(notice(Some("<script>"), &known), None);
+        assert_eq!(notice(None, &known), None);
+        let res = done("/dashboard/projects", "created");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], "/dashboard/projects?done=created");
+        assert_eq!(
+            done("/dashboard/ssh-keys?all=true", "added").headers()["location"],
+            "/dashboard/ssh-keys?all=true&done=added"
+        );
     }
 
     #[test]
