@@ -23,6 +23,9 @@ import { ROOT, api, launch, signIn, startServer } from './harness.mjs';
 const PAGES = [
   { name: 'login', path: '/dashboard/login', signedIn: false },
   { name: 'keys', path: '/dashboard/keys' },
+  { name: 'projects', path: '/dashboard/projects' },
+  { name: 'secrets', path: '/dashboard/secrets' },
+  { name: 'ssh-keys', path: '/dashboard/ssh-keys' },
 ];
 
 const OUT = path.join(ROOT, 'docs/dashboard');
@@ -63,6 +66,26 @@ async function seed(server) {
   const old = await post('/v1/api-keys', { name: 'Laptop (old)', scopes: ['org:read'], isTest: true });
   await post(`/v1/api-keys/${old.id}/revoke`);
   await post('/v1/api-keys', { name: 'Verifier for the gateway', scopes: ['keys:verify'], owner: 'org' });
+  // Secrets: values are made up here and never shown by the pages.
+  for (const [name, category, orgWide] of /** @type {const} */ ([
+    ['ANTHROPIC_API_KEY', 'provider', false],
+    ['GITHUB_TOKEN', 'tool', false],
+    ['SENTRY_DSN', 'tool', true],
+    ['STRIPE_SECRET_KEY', 'provider', true],
+  ])) {
+    const { status } = await admin.put(`/v1/secrets/${name}`, { value: `example-${name}`, category, orgWide });
+    assert.equal(status, 201, `PUT /v1/secrets/${name} answered ${status}`);
+  }
+  // SSH public keys (public halves only; their private keys were thrown away).
+  await post('/v1/ssh-keys', {
+    name: 'ada laptop',
+    publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMKnmkQmxqeIW/KlgzqBWZ2ETUPZXUaCpkncP27Ql07B ada@laptop',
+  });
+  await post('/v1/ssh-keys', {
+    name: 'bastion (shared)',
+    publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGBcHSr7BNw2pGkCf1yCgEft2EEwXICieXVxlBqy3xPy ops@bastion',
+    orgWide: true,
+  });
 }
 
 const server = await startServer({ org: 'Acme Robotics', email: 'ada@acme.example' });

@@ -1,0 +1,133 @@
+// @ts-check
+/**
+ * People besides the admin, for the tests of what a member may and may not
+ * do in the dashboard, and a little more of the pages' common ground: the
+ * HTML a page answered, and posting a form the way a forger would.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { api, signIn } from './harness.mjs';
+
+/** @typedef {import('./harness.mjs').Server} Server */
+/** @typedef {import('playwright-core').Page} Page */
+/** @typedef {import('playwright-core').APIResponse} APIResponse */
+
+/**
+ * @typedef {object} Person
+ * @property {string} email
+ * @property {string} password
+ * @property {string} displayName
+ * @property {string} userId
+ * @property {string} ownOrgId the organization their sign-up made: another organization than the server's
+ * @property {string} token a session of theirs through the JSON API, acting in their own organization
+ */
+
+/**
+ * Signs a person up (which gives them an organization of their own) and
+ * makes them a member of the server's organization with `role`, through
+ * an invitation from the admin that they accept.
+ * @param {Server} server
+ * @param {string} displayName
+ * @param {'member' | 'admin'} [role]
+ * @returns {Promise<Person>}
+ */
+export async function addMember(server, displayName, role = 'member') {
+  const email = `${displayName.toLowerCase().replace(/[^a-z0-9]+/g, '.')}.${randomBytes(3).toString('hex')}@example.com`;
+  const password = `pw-${randomBytes(12).toString('base64url')}`;
+  server.secret(password);
+  const up = await api(server.base).post('/v1/auth/signup', {
+    email,
+    password,
+    displayName,
+    orgName: `${displayName}'s own`,
+  });
+  assert.equal(up.status, 201, `sign-up answered ${up.status}: ${JSON.stringify(up.body)}`);
+  const token = up.body.data.token;
+  server.secret(token);
+  const invited = await api(server.base, server.adminKey).post('/v1/invitations', { email, role });
+  assert.equal(invited.status, 201, `invitation answered ${invited.status}: ${JSON.stringify(invited.body)}`);
+  server.secret(invited.body.data.token);
+  const accepted = await api(server.base, token).post('/v1/invitations/accept', { token: invited.body.data.token });
+  assert.equal(accepted.status, 200, `accepting answered ${accepted.status}: ${JSON.stringify(accepted.body)}`);
+  return { email, password, displayName, userId: up.body.data.user.id, ownOrgId: up.body.data.org.id, token };
+}
+
+/**
+ * Signs `person` in through the form and, when the sign-in landed in
+ * another of their organizations, switches to the server's with the
+ * header's organization switcher.
+ * @param {Page} page
+ * @param {Server} server
+ * @param {Person} person
+ * @param {string} orgName the server's organization's name
+ */
+export async function signInAsMember(page, server, person, orgName) {
+  await signIn(page, server.base, person.email, person.password);
+  const switcher = page.getByLabel('Organization', { exact: true });
+  const current = await switcher.evaluate((el) => {
+    const select = /** @type {HTMLSelectElement} */ (el);
+    return select.options[select.selectedIndex]?.text;
+  });
+  if (current !== orgName) {
+    await switcher.selectOption({ label: orgName });
+    await page.getByRole('button', { name: 'Switch', exact: true }).click();
+    await page.waitForURL(`${server.base}/dashboard/keys`);
+  }
+  assert.equal(
+    await switcher.evaluate((el) => {
+      const select = /** @type {HTMLSelectElement} */ (el);
+      return select.options[select.selectedIndex]?.text;
+    }),
+    orgName,
+  );
+}
+
+/**
+ * Posts a form from the page's browser context (its cookies: the signed-in
+ * person), as a forger who got hold of the page's CSRF token would: the
+ * dashboard's own controls are not used.
+ * @param {Page} page
+ * @param {string} path
+ * @param {Record<string, string>} fields
+ * @returns {Promise<{ status: number, html: string }>}
+ */
+export async function forge(page, path, fields) {
+  const base = new URL(page.url()).origin;
+  const res = await page.request.post(`${base}${path}`, { form: fields, maxRedirects: 0 });
+  return { status: res.status(), html: await res.text() };
+}
+
+/**
+ * The problem a page shows (`role="alert"`), whitespace collapsed.
+ * @param {Page} page
+ */
+export async function alertText(page) {
+  const text = await page.getByRole('alert').first().textContent();
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * @typedef {object} Document
+ * @property {string} method the request's method
+ * @property {string} url
+ * @property {number} status
+ * @property {string} html what the server answered
+ */
+
+/**
+ * Records every HTML document the page is answered with from now on (not
+ * redirects), for checks of where a secret appears; the returned function
+ * resolves to those seen so far.
+ * @param {Page} page
+ * @returns {() => Promise<Document[]>}
+ */
+export function recordDocuments(page) {
+  /** @type {Promise<Document>[]} */
+  const pending = [];
+  page.on('response', (r) => {
+    if (r.request().resourceType() !== 'document' || (r.status() >= 300 && r.status() < 400)) return;
+    const method = r.request().method();
+    pending.push(r.text().then((html) => ({ method, url: r.url(), status: r.status(), html })));
+  });
+  return () => Promise.all(pending);
+}
