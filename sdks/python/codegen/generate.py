@@ -63,7 +63,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "listInvitations": ("invitations", "list"),
     "createInvitation": ("invitations", "create"),
     "acceptInvitation": ("invitations", "accept"),
-    "acceptInvitationInPath": ("invitations", "accept_by_id"),
+    "acceptInvitationInPath": ("invitations", "accept_in_path"),
     "revokeInvitation": ("invitations", "revoke"),
     "listAuditEvents": ("audit_events", "list"),
     # projects

@@ -165,6 +165,12 @@ class Cutoff:
         """Closes the listener and every open connection."""
         with self._lock:
             if self._listener is not None:
+                # shutdown() wakes the thread blocked in accept(); close()
+                # alone would leave it accepting on Linux.
+                try:
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 self._listener.close()
                 self._listener = None
             for s in self._sockets:
@@ -187,6 +193,10 @@ class Cutoff:
                 client.close()
                 continue
             with self._lock:
+                if self._listener is not listener:  # cut meanwhile
+                    client.close()
+                    upstream.close()
+                    return
                 self._sockets += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
@@ -248,6 +258,10 @@ class Silent:
 
     def close(self) -> None:
         """Stops listening and drops the held connections."""
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         for c in self._open:
             c.close()

@@ -11,7 +11,7 @@ Both take their settings from arguments, else from the environment
   subclass of its status, a failure to get an answer
   :class:`~latchkey.APIConnectionError` or :class:`~latchkey.APITimeoutError`;
 * retries (``max_retries``, default 2): after a 429 or 503 answer, waiting
-  what ``Retry-After`` says (not retried when that is over a minute), else
+  what ``Retry-After`` says (not retried when that is over 20 s), else
   an exponential backoff with jitter (0.5 s, 1 s, … up to 8 s, each cut by
   up to a quarter at random); after a connection failure the same backoff,
   but a request that is not idempotent (``POST``, ``PATCH``) is retried
@@ -56,8 +56,11 @@ DEFAULT_MAX_RETRIES = 2
 """Retries after the first attempt, by default."""
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
-MAX_RETRY_AFTER = 60.0
-"""A ``Retry-After`` longer than this is not waited for: the error is raised."""
+MAX_RETRY_AFTER = 20.0
+"""A ``Retry-After`` longer than this is not waited for: the
+:class:`~latchkey.RateLimitError` is raised at once, with its
+``retry_after``, and the caller decides (a per-minute limit of one says
+60 s)."""
 RETRY_STATUSES = frozenset({429, 503})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Failures that happen before a byte of the request left: safe to retry

@@ -503,7 +503,7 @@ class InvitationsResource:
         )
 
     @operation("acceptInvitationInPath")
-    def accept_by_id(
+    def accept_in_path(
         self,
         id: str,
         *,
@@ -2165,7 +2165,7 @@ class AsyncInvitationsResource:
         )
 
     @operation("acceptInvitationInPath")
-    async def accept_by_id(
+    async def accept_in_path(
         self,
         id: str,
         *,
