@@ -4,9 +4,10 @@
 # contract run (scripts/contract.sh: schemathesis against a live server with
 # docs/openapi.json; it sets up its Python environment, .venv, when
 # missing), the dashboard's tests in Chromium (scripts/browser.sh; it runs
-# `npm ci` in tests/browser when needed), then the integration suite again
-# on PostgreSQL (with Redis for the multi-node tests), then a short run of
-# every fuzz target (scripts/fuzz.sh).
+# `npm ci` in tests/browser when needed), the Python SDK's tests
+# (scripts/sdk-python.sh, with its own sdks/python/.venv), then the
+# integration suite again on PostgreSQL (with Redis for the multi-node
+# tests), then a short run of every fuzz target (scripts/fuzz.sh).
 # LATCHKEY_TEST_BACKENDS=sqlite skips the second pass;
 # CONTRACT_EXAMPLES sets schemathesis' examples per operation (default 25);
 # LATCHKEY_TEST_FUZZ_SECONDS=0 skips fuzzing (default 20 s a target).
@@ -20,6 +21,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 LATCHKEY_TEST_LOG="${LATCHKEY_TEST_LOG:-trace}" cargo test --workspace --locked
 scripts/contract.sh
 scripts/browser.sh
+scripts/sdk-python.sh
 
 fuzz_smoke() {
   local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-20}"
