@@ -37,6 +37,8 @@ RESOURCES_OUT = SDK / "src" / "latchkey" / "_resources.py"
 
 # operationId → (resource path on the client, method name). The resource
 # path is dotted for nested resources; "" is a method of the client itself.
+# The names are the TypeScript SDK's (sdks/typescript/src/operations.ts), in
+# snake_case.
 OPERATIONS: Dict[str, Tuple[str, str]] = {
     # keys
     "listApiKeys": ("keys", "list"),
@@ -63,7 +65,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "listInvitations": ("invitations", "list"),
     "createInvitation": ("invitations", "create"),
     "acceptInvitation": ("invitations", "accept"),
-    "acceptInvitationInPath": ("invitations", "accept_in_path"),
+    "acceptInvitationInPath": ("invitations", "accept_by_token"),
     "revokeInvitation": ("invitations", "revoke"),
     "listAuditEvents": ("audit_events", "list"),
     # projects
@@ -91,9 +93,8 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "deleteSshKey": ("ssh_keys", "delete"),
     "setDefaultSshKey": ("ssh_keys", "set_default"),
     "getAuthorizedKeys": ("ssh_keys", "authorized_keys"),
-    # forward auth
-    "checkForwardedRequest": ("forward_auth", "check"),
-    "checkForwardedRequestPost": ("forward_auth", "check_post"),
+    "checkForwardedRequest": ("auth", "check"),
+    "checkForwardedRequestPost": ("auth", "check_post"),
     # compatibility profiles
     "createAPIKey": ("runloop", "create_api_key"),
     "createRestrictedKey": ("runloop", "create_restricted_key"),
@@ -105,12 +106,12 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "getSurface": ("products.surfaces", "get"),
     "createSurfaceKey": ("products.surfaces", "create_key"),
     # the server itself
-    "getHealth": ("health", "check"),
-    "getReadiness": ("health", "ready"),
-    "getMetrics": ("health", "metrics"),
-    "getOpenApiDocument": ("reference", "openapi"),
-    "getApiReference": ("reference", "docs"),
-    "getApiReferenceFile": ("reference", "docs_file"),
+    "getHealth": ("system", "health"),
+    "getReadiness": ("system", "readiness"),
+    "getMetrics": ("system", "metrics"),
+    "getOpenApiDocument": ("system", "openapi"),
+    "getApiReference": ("system", "api_reference"),
+    "getApiReferenceFile": ("system", "api_reference_file"),
 }
 
 # What each resource is about (the class docstring).
@@ -121,17 +122,15 @@ RESOURCE_DOCS: Dict[str, str] = {
     "invitations": "Invitations into the caller's organization.",
     "audit_events": "The organization's audit trail (admins).",
     "projects": "Projects of the caller's organization.",
-    "auth": "Sign-up, login and logout: session tokens for people.",
+    "auth": "Sign-up, login and logout (session tokens for people), and forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy).",
     "sessions": "The signed-in person's sessions.",
     "scopes": "The scope catalog.",
     "secrets": "Encrypted secrets, the caller's own or organization-wide.",
     "ssh_keys": "SSH public keys, and the `authorized_keys` text for OpenSSH.",
-    "forward_auth": "Forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy).",
     "runloop": "The Runloop compatibility profile (`ak_`/`rk_` keys).",
     "products": "The Runtype compatibility profile: products.",
     "products.surfaces": "The Runtype compatibility profile: a product's surfaces and their keys.",
-    "health": "Liveness, readiness and metrics.",
-    "reference": "The OpenAPI document and its viewer.",
+    "system": "The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer.",
 }
 
 # Fields whose values are secrets: kept out of the models' repr().

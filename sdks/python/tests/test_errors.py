@@ -61,7 +61,7 @@ def test_no_key_is_refused_before_any_request(server: Server, monkeypatch: pytes
         with pytest.raises(LatchkeyError, match="LATCHKEY_API_KEY") as e:
             keyless.me()
         assert e.value.status is None and sent == []
-        assert keyless.health.check() == {"status": "ok"}, "operations without a credential still work"
+        assert keyless.system.health() == {"status": "ok"}, "operations without a credential still work"
     http.close()
 
 

@@ -101,7 +101,7 @@ def test_people_sessions_and_invitations(lk: Latchkey, server: Server) -> None:
     inv = lk.invitations.create(email=email, role="member")
     joiner = anonymous.auth.signup(email=email, password="correct horse battery", display_name="J", org_name=unique("J"))
     with Latchkey(api_key=joiner.token, base_url=server.url) as person:
-        assert inv.token and person.invitations.accept_in_path(inv.token).id == server.org_id
+        assert inv.token and person.invitations.accept_by_token(inv.token).id == server.org_id
     assert lk.members.update(joiner.user.id, role="admin").role == "admin"
     assert lk.members.update(joiner.user.id, role="member").role == "member"
     lk.members.remove(joiner.user.id)
@@ -116,11 +116,11 @@ def test_forward_auth(lk: Latchkey, make_key: MakeKey, server: Server) -> None:
     k = make_key(scopes=["sandbox:read"])
     assert k.key
     caller = lk.with_options(api_key=k.key)
-    identity = caller.forward_auth.check(scope="sandbox:read", forwarded_method="GET", forwarded_uri="/sandboxes")
+    identity = caller.auth.check(scope="sandbox:read", forwarded_method="GET", forwarded_uri="/sandboxes")
     assert (identity.key_id, identity.org_id, identity.environment) == (k.id, server.org_id, "live")
-    assert caller.forward_auth.check_post(scope="sandbox:read").key_id == k.id
+    assert caller.auth.check_post(scope="sandbox:read").key_id == k.id
     with pytest.raises(PermissionDeniedError) as e:
-        caller.forward_auth.check(scope="sandbox:write")
+        caller.auth.check(scope="sandbox:write")
     assert e.value.code == "insufficient_scope"
 
 
@@ -144,9 +144,9 @@ def test_runloop_and_runtype_profiles(lk: Latchkey) -> None:
 
 def test_health_metrics_and_reference(lk: Latchkey) -> None:
     anonymous = lk.with_options(api_key=None)
-    assert anonymous.health.check() == {"status": "ok"}
-    assert anonymous.health.ready()
-    assert "latchkey" in anonymous.health.metrics()
-    document = anonymous.reference.openapi()
+    assert anonymous.system.health() == {"status": "ok"}
+    assert anonymous.system.readiness()
+    assert "latchkey" in anonymous.system.metrics()
+    document = anonymous.system.openapi()
     assert document["info"]["title"] == "latchkey" and "/v1/keys/verify" in document["paths"]
-    assert "<html" in anonymous.reference.docs().lower()
+    assert "<html" in anonymous.system.api_reference().lower()

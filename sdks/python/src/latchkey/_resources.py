@@ -202,81 +202,7 @@ class AuditEventsResource:
 
 
 class AuthResource:
-    """Sign-up, login and logout: session tokens for people."""
-
-    def __init__(self, client: Latchkey) -> None:
-        self._client = client
-
-    @operation("logIn")
-    def login(
-        self,
-        *,
-        email: str,
-        password: str,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> SessionGrant:
-        """`POST /v1/auth/login`: a session for a correct email and password.
-
-        Args:
-            email: Email.
-            password: Password.
-        """
-        return self._client._request(
-            "POST",
-            "/v1/auth/login",
-            parse=_response.data(SessionGrant),
-            body=_base.body({"email": email, "password": password}),
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("logOut")
-    def logout(
-        self,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> None:
-        """`POST /v1/auth/logout`: ends the session used for this request."""
-        return self._client._request(
-            "POST",
-            "/v1/auth/logout",
-            parse=_response.nothing,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("signUp")
-    def signup(
-        self,
-        *,
-        display_name: Name,
-        email: str,
-        org_name: Name,
-        password: str,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> SessionGrant:
-        """`POST /v1/auth/signup`: a user, their organization and a session.
-
-        Args:
-            display_name: Name shown to others.
-            email: Email (lowercased).
-            org_name: The organization created for the new user.
-            password: At least 12 characters.
-        """
-        return self._client._request(
-            "POST",
-            "/v1/auth/signup",
-            parse=_response.data(SessionGrant),
-            body=_base.body({"displayName": display_name, "email": email, "orgName": org_name, "password": password}),
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-
-class ForwardAuthResource:
-    """Forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
+    """Sign-up, login and logout (session tokens for people), and forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
 
     def __init__(self, client: Latchkey) -> None:
         self._client = client
@@ -346,66 +272,69 @@ class ForwardAuthResource:
             options=RequestOptions(extra_headers, timeout),
         )
 
-
-class HealthResource:
-    """Liveness, readiness and metrics."""
-
-    def __init__(self, client: Latchkey) -> None:
-        self._client = client
-
-    @operation("getHealth")
-    def check(
+    @operation("logIn")
+    def login(
         self,
         *,
+        email: str,
+        password: str,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> Dict[str, Any]:
-        """`GET /healthz`: the process is up and serving."""
-        return self._client._request(
-            "GET",
-            "/healthz",
-            parse=_response.json_object,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("getMetrics")
-    def metrics(
-        self,
-        *,
-        metrics_token: Union[str, None, NotGiven] = NOT_GIVEN,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> str:
-        """`GET /metrics`: public, or with `metrics_token` set only for
-        `Authorization: Bearer <token>` (else 401).
+    ) -> SessionGrant:
+        """`POST /v1/auth/login`: a session for a correct email and password.
 
         Args:
-            metrics_token: The server's `metrics_token`, when it has one (sent as `Authorization: Bearer`).
+            email: Email.
+            password: Password.
         """
         return self._client._request(
-            "GET",
-            "/metrics",
-            parse=_response.text,
-            headers=_base.headers({"Authorization": f"Bearer {metrics_token}" if metrics_token else None}),
+            "POST",
+            "/v1/auth/login",
+            parse=_response.data(SessionGrant),
+            body=_base.body({"email": email, "password": password}),
             auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 
-    @operation("getReadiness")
-    def ready(
+    @operation("logOut")
+    def logout(
         self,
         *,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> Dict[str, Any]:
-        """`GET /readyz`: 200 when the database (and Redis, if configured) answer;
-        503 `unavailable` naming what does not.
+    ) -> None:
+        """`POST /v1/auth/logout`: ends the session used for this request."""
+        return self._client._request(
+            "POST",
+            "/v1/auth/logout",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("signUp")
+    def signup(
+        self,
+        *,
+        display_name: Name,
+        email: str,
+        org_name: Name,
+        password: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/auth/signup`: a user, their organization and a session.
+
+        Args:
+            display_name: Name shown to others.
+            email: Email (lowercased).
+            org_name: The organization created for the new user.
+            password: At least 12 characters.
         """
         return self._client._request(
-            "GET",
-            "/readyz",
-            parse=_response.json_object,
+            "POST",
+            "/v1/auth/signup",
+            parse=_response.data(SessionGrant),
+            body=_base.body({"displayName": display_name, "email": email, "orgName": org_name, "password": password}),
             auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
@@ -503,7 +432,7 @@ class InvitationsResource:
         )
 
     @operation("acceptInvitationInPath")
-    def accept_in_path(
+    def accept_by_token(
         self,
         id: str,
         *,
@@ -1159,64 +1088,6 @@ class ProjectsResource:
         )
 
 
-class ReferenceResource:
-    """The OpenAPI document and its viewer."""
-
-    def __init__(self, client: Latchkey) -> None:
-        self._client = client
-
-    @operation("getApiReference")
-    def docs(
-        self,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> str:
-        """`GET /docs`: the API reference, rendered in the browser from
-        `/openapi.json`.
-        """
-        return self._client._request(
-            "GET",
-            "/docs",
-            parse=_response.text,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("getApiReferenceFile")
-    def docs_file(
-        self,
-        file: str,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> bytes:
-        """`GET /docs/{file}`: one of the viewer's files (scripts, styles, icons)."""
-        return self._client._request(
-            "GET",
-            f"/docs/{_base.segment(file)}",
-            parse=_response.raw,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("getOpenApiDocument")
-    def openapi(
-        self,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> Dict[str, Any]:
-        """`GET /openapi.json`: the OpenAPI 3.1 document of this API."""
-        return self._client._request(
-            "GET",
-            "/openapi.json",
-            parse=_response.json_object,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-
 class RunloopResource:
     """The Runloop compatibility profile (`ak_`/`rk_` keys)."""
 
@@ -1627,6 +1498,121 @@ class SshKeysResource:
         )
 
 
+class SystemResource:
+    """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
+
+    def __init__(self, client: Latchkey) -> None:
+        self._client = client
+
+    @operation("getApiReference")
+    def api_reference(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> str:
+        """`GET /docs`: the API reference, rendered in the browser from
+        `/openapi.json`.
+        """
+        return self._client._request(
+            "GET",
+            "/docs",
+            parse=_response.text,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getApiReferenceFile")
+    def api_reference_file(
+        self,
+        file: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> bytes:
+        """`GET /docs/{file}`: one of the viewer's files (scripts, styles, icons)."""
+        return self._client._request(
+            "GET",
+            f"/docs/{_base.segment(file)}",
+            parse=_response.raw,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getHealth")
+    def health(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> Dict[str, Any]:
+        """`GET /healthz`: the process is up and serving."""
+        return self._client._request(
+            "GET",
+            "/healthz",
+            parse=_response.json_object,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getMetrics")
+    def metrics(
+        self,
+        *,
+        metrics_token: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> str:
+        """`GET /metrics`: public, or with `metrics_token` set only for
+        `Authorization: Bearer <token>` (else 401).
+
+        Args:
+            metrics_token: The server's `metrics_token`, when it has one (sent as `Authorization: Bearer`).
+        """
+        return self._client._request(
+            "GET",
+            "/metrics",
+            parse=_response.text,
+            headers=_base.headers({"Authorization": f"Bearer {metrics_token}" if metrics_token else None}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getOpenApiDocument")
+    def openapi(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> Dict[str, Any]:
+        """`GET /openapi.json`: the OpenAPI 3.1 document of this API."""
+        return self._client._request(
+            "GET",
+            "/openapi.json",
+            parse=_response.json_object,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getReadiness")
+    def readiness(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> Dict[str, Any]:
+        """`GET /readyz`: 200 when the database (and Redis, if configured) answer;
+        503 `unavailable` naming what does not.
+        """
+        return self._client._request(
+            "GET",
+            "/readyz",
+            parse=_response.json_object,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class LatchkeyResources:
     """The resources of :class:`Latchkey`, and its own methods."""
 
@@ -1634,13 +1620,7 @@ class LatchkeyResources:
     """The organization's audit trail (admins)."""
 
     auth: AuthResource
-    """Sign-up, login and logout: session tokens for people."""
-
-    forward_auth: ForwardAuthResource
-    """Forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
-
-    health: HealthResource
-    """Liveness, readiness and metrics."""
+    """Sign-up, login and logout (session tokens for people), and forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
 
     invitations: InvitationsResource
     """Invitations into the caller's organization."""
@@ -1660,9 +1640,6 @@ class LatchkeyResources:
     projects: ProjectsResource
     """Projects of the caller's organization."""
 
-    reference: ReferenceResource
-    """The OpenAPI document and its viewer."""
-
     runloop: RunloopResource
     """The Runloop compatibility profile (`ak_`/`rk_` keys)."""
 
@@ -1678,24 +1655,25 @@ class LatchkeyResources:
     ssh_keys: SshKeysResource
     """SSH public keys, and the `authorized_keys` text for OpenSSH."""
 
+    system: SystemResource
+    """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
+
     def __init__(self) -> None:
         client = cast("Latchkey", self)
         self.audit_events = AuditEventsResource(client)
         self.auth = AuthResource(client)
-        self.forward_auth = ForwardAuthResource(client)
-        self.health = HealthResource(client)
         self.invitations = InvitationsResource(client)
         self.keys = KeysResource(client)
         self.members = MembersResource(client)
         self.orgs = OrgsResource(client)
         self.products = ProductsResource(client)
         self.projects = ProjectsResource(client)
-        self.reference = ReferenceResource(client)
         self.runloop = RunloopResource(client)
         self.scopes = ScopesResource(client)
         self.secrets = SecretsResource(client)
         self.sessions = SessionsResource(client)
         self.ssh_keys = SshKeysResource(client)
+        self.system = SystemResource(client)
 
     @property
     def _client(self) -> Latchkey:
@@ -1864,81 +1842,7 @@ class AsyncAuditEventsResource:
 
 
 class AsyncAuthResource:
-    """Sign-up, login and logout: session tokens for people."""
-
-    def __init__(self, client: AsyncLatchkey) -> None:
-        self._client = client
-
-    @operation("logIn")
-    async def login(
-        self,
-        *,
-        email: str,
-        password: str,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> SessionGrant:
-        """`POST /v1/auth/login`: a session for a correct email and password.
-
-        Args:
-            email: Email.
-            password: Password.
-        """
-        return await self._client._request(
-            "POST",
-            "/v1/auth/login",
-            parse=_response.data(SessionGrant),
-            body=_base.body({"email": email, "password": password}),
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("logOut")
-    async def logout(
-        self,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> None:
-        """`POST /v1/auth/logout`: ends the session used for this request."""
-        return await self._client._request(
-            "POST",
-            "/v1/auth/logout",
-            parse=_response.nothing,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("signUp")
-    async def signup(
-        self,
-        *,
-        display_name: Name,
-        email: str,
-        org_name: Name,
-        password: str,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> SessionGrant:
-        """`POST /v1/auth/signup`: a user, their organization and a session.
-
-        Args:
-            display_name: Name shown to others.
-            email: Email (lowercased).
-            org_name: The organization created for the new user.
-            password: At least 12 characters.
-        """
-        return await self._client._request(
-            "POST",
-            "/v1/auth/signup",
-            parse=_response.data(SessionGrant),
-            body=_base.body({"displayName": display_name, "email": email, "orgName": org_name, "password": password}),
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-
-class AsyncForwardAuthResource:
-    """Forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
+    """Sign-up, login and logout (session tokens for people), and forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
 
     def __init__(self, client: AsyncLatchkey) -> None:
         self._client = client
@@ -2008,66 +1912,69 @@ class AsyncForwardAuthResource:
             options=RequestOptions(extra_headers, timeout),
         )
 
-
-class AsyncHealthResource:
-    """Liveness, readiness and metrics."""
-
-    def __init__(self, client: AsyncLatchkey) -> None:
-        self._client = client
-
-    @operation("getHealth")
-    async def check(
+    @operation("logIn")
+    async def login(
         self,
         *,
+        email: str,
+        password: str,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> Dict[str, Any]:
-        """`GET /healthz`: the process is up and serving."""
-        return await self._client._request(
-            "GET",
-            "/healthz",
-            parse=_response.json_object,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("getMetrics")
-    async def metrics(
-        self,
-        *,
-        metrics_token: Union[str, None, NotGiven] = NOT_GIVEN,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> str:
-        """`GET /metrics`: public, or with `metrics_token` set only for
-        `Authorization: Bearer <token>` (else 401).
+    ) -> SessionGrant:
+        """`POST /v1/auth/login`: a session for a correct email and password.
 
         Args:
-            metrics_token: The server's `metrics_token`, when it has one (sent as `Authorization: Bearer`).
+            email: Email.
+            password: Password.
         """
         return await self._client._request(
-            "GET",
-            "/metrics",
-            parse=_response.text,
-            headers=_base.headers({"Authorization": f"Bearer {metrics_token}" if metrics_token else None}),
+            "POST",
+            "/v1/auth/login",
+            parse=_response.data(SessionGrant),
+            body=_base.body({"email": email, "password": password}),
             auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 
-    @operation("getReadiness")
-    async def ready(
+    @operation("logOut")
+    async def logout(
         self,
         *,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> Dict[str, Any]:
-        """`GET /readyz`: 200 when the database (and Redis, if configured) answer;
-        503 `unavailable` naming what does not.
+    ) -> None:
+        """`POST /v1/auth/logout`: ends the session used for this request."""
+        return await self._client._request(
+            "POST",
+            "/v1/auth/logout",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("signUp")
+    async def signup(
+        self,
+        *,
+        display_name: Name,
+        email: str,
+        org_name: Name,
+        password: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/auth/signup`: a user, their organization and a session.
+
+        Args:
+            display_name: Name shown to others.
+            email: Email (lowercased).
+            org_name: The organization created for the new user.
+            password: At least 12 characters.
         """
         return await self._client._request(
-            "GET",
-            "/readyz",
-            parse=_response.json_object,
+            "POST",
+            "/v1/auth/signup",
+            parse=_response.data(SessionGrant),
+            body=_base.body({"displayName": display_name, "email": email, "orgName": org_name, "password": password}),
             auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
@@ -2165,7 +2072,7 @@ class AsyncInvitationsResource:
         )
 
     @operation("acceptInvitationInPath")
-    async def accept_in_path(
+    async def accept_by_token(
         self,
         id: str,
         *,
@@ -2821,64 +2728,6 @@ class AsyncProjectsResource:
         )
 
 
-class AsyncReferenceResource:
-    """The OpenAPI document and its viewer."""
-
-    def __init__(self, client: AsyncLatchkey) -> None:
-        self._client = client
-
-    @operation("getApiReference")
-    async def docs(
-        self,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> str:
-        """`GET /docs`: the API reference, rendered in the browser from
-        `/openapi.json`.
-        """
-        return await self._client._request(
-            "GET",
-            "/docs",
-            parse=_response.text,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("getApiReferenceFile")
-    async def docs_file(
-        self,
-        file: str,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> bytes:
-        """`GET /docs/{file}`: one of the viewer's files (scripts, styles, icons)."""
-        return await self._client._request(
-            "GET",
-            f"/docs/{_base.segment(file)}",
-            parse=_response.raw,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("getOpenApiDocument")
-    async def openapi(
-        self,
-        *,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> Dict[str, Any]:
-        """`GET /openapi.json`: the OpenAPI 3.1 document of this API."""
-        return await self._client._request(
-            "GET",
-            "/openapi.json",
-            parse=_response.json_object,
-            auth=False,
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-
 class AsyncRunloopResource:
     """The Runloop compatibility profile (`ak_`/`rk_` keys)."""
 
@@ -3289,6 +3138,121 @@ class AsyncSshKeysResource:
         )
 
 
+class AsyncSystemResource:
+    """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
+
+    def __init__(self, client: AsyncLatchkey) -> None:
+        self._client = client
+
+    @operation("getApiReference")
+    async def api_reference(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> str:
+        """`GET /docs`: the API reference, rendered in the browser from
+        `/openapi.json`.
+        """
+        return await self._client._request(
+            "GET",
+            "/docs",
+            parse=_response.text,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getApiReferenceFile")
+    async def api_reference_file(
+        self,
+        file: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> bytes:
+        """`GET /docs/{file}`: one of the viewer's files (scripts, styles, icons)."""
+        return await self._client._request(
+            "GET",
+            f"/docs/{_base.segment(file)}",
+            parse=_response.raw,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getHealth")
+    async def health(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> Dict[str, Any]:
+        """`GET /healthz`: the process is up and serving."""
+        return await self._client._request(
+            "GET",
+            "/healthz",
+            parse=_response.json_object,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getMetrics")
+    async def metrics(
+        self,
+        *,
+        metrics_token: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> str:
+        """`GET /metrics`: public, or with `metrics_token` set only for
+        `Authorization: Bearer <token>` (else 401).
+
+        Args:
+            metrics_token: The server's `metrics_token`, when it has one (sent as `Authorization: Bearer`).
+        """
+        return await self._client._request(
+            "GET",
+            "/metrics",
+            parse=_response.text,
+            headers=_base.headers({"Authorization": f"Bearer {metrics_token}" if metrics_token else None}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getOpenApiDocument")
+    async def openapi(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> Dict[str, Any]:
+        """`GET /openapi.json`: the OpenAPI 3.1 document of this API."""
+        return await self._client._request(
+            "GET",
+            "/openapi.json",
+            parse=_response.json_object,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getReadiness")
+    async def readiness(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> Dict[str, Any]:
+        """`GET /readyz`: 200 when the database (and Redis, if configured) answer;
+        503 `unavailable` naming what does not.
+        """
+        return await self._client._request(
+            "GET",
+            "/readyz",
+            parse=_response.json_object,
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class AsyncLatchkeyResources:
     """The resources of :class:`AsyncLatchkey`, and its own methods."""
 
@@ -3296,13 +3260,7 @@ class AsyncLatchkeyResources:
     """The organization's audit trail (admins)."""
 
     auth: AsyncAuthResource
-    """Sign-up, login and logout: session tokens for people."""
-
-    forward_auth: AsyncForwardAuthResource
-    """Forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
-
-    health: AsyncHealthResource
-    """Liveness, readiness and metrics."""
+    """Sign-up, login and logout (session tokens for people), and forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
 
     invitations: AsyncInvitationsResource
     """Invitations into the caller's organization."""
@@ -3322,9 +3280,6 @@ class AsyncLatchkeyResources:
     projects: AsyncProjectsResource
     """Projects of the caller's organization."""
 
-    reference: AsyncReferenceResource
-    """The OpenAPI document and its viewer."""
-
     runloop: AsyncRunloopResource
     """The Runloop compatibility profile (`ak_`/`rk_` keys)."""
 
@@ -3340,24 +3295,25 @@ class AsyncLatchkeyResources:
     ssh_keys: AsyncSshKeysResource
     """SSH public keys, and the `authorized_keys` text for OpenSSH."""
 
+    system: AsyncSystemResource
+    """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
+
     def __init__(self) -> None:
         client = cast("AsyncLatchkey", self)
         self.audit_events = AsyncAuditEventsResource(client)
         self.auth = AsyncAuthResource(client)
-        self.forward_auth = AsyncForwardAuthResource(client)
-        self.health = AsyncHealthResource(client)
         self.invitations = AsyncInvitationsResource(client)
         self.keys = AsyncKeysResource(client)
         self.members = AsyncMembersResource(client)
         self.orgs = AsyncOrgsResource(client)
         self.products = AsyncProductsResource(client)
         self.projects = AsyncProjectsResource(client)
-        self.reference = AsyncReferenceResource(client)
         self.runloop = AsyncRunloopResource(client)
         self.scopes = AsyncScopesResource(client)
         self.secrets = AsyncSecretsResource(client)
         self.sessions = AsyncSessionsResource(client)
         self.ssh_keys = AsyncSshKeysResource(client)
+        self.system = AsyncSystemResource(client)
 
     @property
     def _client(self) -> AsyncLatchkey:
