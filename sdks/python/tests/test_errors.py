@@ -65,6 +65,25 @@ def test_no_key_is_refused_before_any_request(server: Server, monkeypatch: pytes
     http.close()
 
 
+def test_the_credential_goes_only_to_operations_that_take_one(server: Server) -> None:
+    sent: list = []
+    http = httpx.Client(event_hooks={"request": [sent.append]})
+    with Latchkey(api_key=server.admin_key, base_url=server.url, http_client=http) as lk:
+        lk.me()
+        lk.system.health()
+        with pytest.raises(AuthenticationError):
+            lk.auth.login(email="nobody@example.com", password="not the password")
+    http.close()
+    assert [r.headers.get("authorization") for r in sent] == [f"Bearer {server.admin_key}", None, None]
+
+
+def test_an_invitation_token_in_a_path_stays_out_of_messages(server: Server) -> None:
+    with Latchkey(api_key="lks_x", base_url=closed_port_url(), max_retries=0) as lk:
+        with pytest.raises(APIConnectionError) as e:
+            lk.invitations.accept_by_token("lki_secretsecretsecret")
+    assert "lki_secretsecretsecret" not in str(e.value) and "/v1/invitations/lki_…/accept" in str(e.value)
+
+
 def test_403_permission_denied(lk: Latchkey, service_key: str) -> None:
     with pytest.raises(PermissionDeniedError) as e:
         lk.with_options(api_key=service_key).keys.create(name="escalation")

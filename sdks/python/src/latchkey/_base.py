@@ -79,6 +79,13 @@ def headers(fields: Mapping[str, Any]) -> Dict[str, str]:
     return {k: str(v) for k, v in fields.items() if not isinstance(v, NotGiven) and v is not None}
 
 
+def describe(request: httpx.Request) -> str:
+    """``METHOD /path`` for messages and logs, with an invitation token
+    (``lki_…``, the one secret the API takes in a path) masked."""
+    path = "/".join("lki_…" if part.startswith("lki_") else part for part in request.url.path.split("/"))
+    return f"{request.method} {path}"
+
+
 def segment(value: str) -> str:
     """``value`` as one path segment, percent-encoded (an id never reaches
     another route, whatever it holds)."""

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
 import anyio
 import httpx
 
-from ._base import NOT_GIVEN, NotGiven, RequestOptions, Timeout
+from ._base import NOT_GIVEN, NotGiven, RequestOptions, Timeout, describe
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -186,14 +186,14 @@ class _BaseClient:
         return backoff * (1.0 - 0.25 * random.random())
 
     def _no_answer(self, error: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
-        where = f"{request.method} {request.url.path}"
+        where = describe(request)
         if isinstance(error, httpx.TimeoutException):
             return APITimeoutError(f"latchkey did not answer {where} in time ({error})", request=request)
         return APIConnectionError(f"could not reach latchkey at {self.base_url} for {where}: {error}", request=request)
 
     @staticmethod
     def _log_retry(request: httpx.Request, delay: float, reason: str) -> None:
-        log.info("retrying %s %s in %.2f s (%s)", request.method, request.url.path, delay, reason)
+        log.info("retrying %s in %.2f s (%s)", describe(request), delay, reason)
 
     def _settings(self, **overrides: Any) -> Dict[str, Any]:
         settings: Dict[str, Any] = {

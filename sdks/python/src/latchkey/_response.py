@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Type, TypeVar
 import httpx
 import pydantic
 
+from ._base import describe
 from ._exceptions import APIResponseValidationError
 from ._models import Data, Shown
 
@@ -27,7 +28,7 @@ def _validate(tp: Any, response: httpx.Response) -> Any:
         return _adapter(tp).validate_json(response.content)
     except pydantic.ValidationError as e:
         raise APIResponseValidationError(
-            f"the answer of {response.request.method} {response.request.url.path} "
+            f"the answer of {describe(response.request)} "
             f"does not match the contract: {e.error_count()} error(s), first: {e.errors()[0]['msg']} "
             f"at {'.'.join(str(p) for p in e.errors()[0]['loc'])}",
             response=response,
