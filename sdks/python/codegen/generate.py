@@ -578,15 +578,22 @@ class Generator:
             if where in groups:
                 groups[where].append(f'"{wire}": {py}')
         call: List[str] = []
+        def mapping(entries: List[str]) -> str:
+            one_line = f"{{{', '.join(entries)}}}"
+            if len(one_line) <= 60:
+                return one_line
+            inner = "".join(f"\n                {e}," for e in entries)
+            return f"{{{inner}\n            }}"
+
         if groups["query"]:
-            call.append(f"query=_base.query({{{', '.join(groups['query'])}}})")
-        headers = f"_base.headers({{{', '.join(groups['header'])}}})" if groups["header"] else None
+            call.append(f"query=_base.query({mapping(groups['query'])})")
+        headers = f"_base.headers({mapping(groups['header'])})" if groups["header"] else None
         if o["id"] == "getMetrics":
             headers = '_base.headers({"Authorization": f"Bearer {metrics_token}" if metrics_token else None})'
         if headers:
             call.append(f"headers={headers}")
         if args["has_body"]:
-            fields = f"{{{', '.join(groups['body'])}}}"
+            fields = mapping(groups["body"])
             call.append(f"body=_base.body({fields})" if args["body_required"] else f"body=_base.body({fields}) or None")
         if not auth:
             call.append("auth=False")

@@ -155,7 +155,14 @@ class ProductsSurfacesResource:
             "POST",
             f"/v1/products/{_base.segment(id)}/surfaces/{_base.segment(surface_id)}/keys",
             parse=_response.model(SurfaceKeyView),
-            body=_base.body({"environment": environment, "expiresAt": expires_at, "name": name, "rateLimitPerDay": rate_limit_per_day, "rateLimitPerMinute": rate_limit_per_minute, "scopes": scopes}) or None,
+            body=_base.body({
+                "environment": environment,
+                "expiresAt": expires_at,
+                "name": name,
+                "rateLimitPerDay": rate_limit_per_day,
+                "rateLimitPerMinute": rate_limit_per_minute,
+                "scopes": scopes,
+            }) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -195,7 +202,15 @@ class AuditEventsResource:
         """
         return self._client._paginate(
             "/v1/audit-events",
-            query=_base.query({"action": action, "actorId": actor_id, "targetId": target_id, "since": since, "until": until, "limit": limit, "cursor": cursor}),
+            query=_base.query({
+                "action": action,
+                "actorId": actor_id,
+                "targetId": target_id,
+                "since": since,
+                "until": until,
+                "limit": limit,
+                "cursor": cursor,
+            }),
             options=RequestOptions(extra_headers, timeout),
             item=AuditEventView,
         )
@@ -238,7 +253,13 @@ class AuthResource:
             "GET",
             "/v1/auth/check",
             parse=_forward.forwarded_identity,
-            headers=_base.headers({"x-latchkey-scope": scope, "x-forwarded-method": forwarded_method, "x-forwarded-uri": forwarded_uri, "x-original-method": original_method, "x-original-uri": original_uri}),
+            headers=_base.headers({
+                "x-latchkey-scope": scope,
+                "x-forwarded-method": forwarded_method,
+                "x-forwarded-uri": forwarded_uri,
+                "x-original-method": original_method,
+                "x-original-uri": original_uri,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -268,7 +289,13 @@ class AuthResource:
             "POST",
             "/v1/auth/check",
             parse=_forward.forwarded_identity,
-            headers=_base.headers({"x-latchkey-scope": scope, "x-forwarded-method": forwarded_method, "x-forwarded-uri": forwarded_uri, "x-original-method": original_method, "x-original-uri": original_uri}),
+            headers=_base.headers({
+                "x-latchkey-scope": scope,
+                "x-forwarded-method": forwarded_method,
+                "x-forwarded-uri": forwarded_uri,
+                "x-original-method": original_method,
+                "x-original-uri": original_uri,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -334,7 +361,12 @@ class AuthResource:
             "POST",
             "/v1/auth/signup",
             parse=_response.data(SessionGrant),
-            body=_base.body({"displayName": display_name, "email": email, "orgName": org_name, "password": password}),
+            body=_base.body({
+                "displayName": display_name,
+                "email": email,
+                "orgName": org_name,
+                "password": password,
+            }),
             auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
@@ -481,7 +513,12 @@ class KeysResource:
         """
         return self._client._paginate(
             "/v1/api-keys",
-            query=_base.query({"allOrg": all_org, "projectId": project_id, "limit": limit, "cursor": cursor}),
+            query=_base.query({
+                "allOrg": all_org,
+                "projectId": project_id,
+                "limit": limit,
+                "cursor": cursor,
+            }),
             options=RequestOptions(extra_headers, timeout),
             item=ApiKeyView,
         )
@@ -523,7 +560,19 @@ class KeysResource:
             "POST",
             "/v1/api-keys",
             parse=_response.shown(ApiKeyView),
-            body=_base.body({"name": name, "expiresAt": expires_at, "expiresIn": expires_in, "isTest": is_test, "owner": owner, "projectId": project_id, "rateLimitPerDay": rate_limit_per_day, "rateLimitPerMinute": rate_limit_per_minute, "refill": refill, "remaining": remaining, "scopes": scopes}),
+            body=_base.body({
+                "name": name,
+                "expiresAt": expires_at,
+                "expiresIn": expires_in,
+                "isTest": is_test,
+                "owner": owner,
+                "projectId": project_id,
+                "rateLimitPerDay": rate_limit_per_day,
+                "rateLimitPerMinute": rate_limit_per_minute,
+                "refill": refill,
+                "remaining": remaining,
+                "scopes": scopes,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -588,7 +637,13 @@ class KeysResource:
             "PATCH",
             f"/v1/api-keys/{_base.segment(id)}",
             parse=_response.data(ApiKeyView),
-            body=_base.body({"name": name, "rateLimitPerDay": rate_limit_per_day, "rateLimitPerMinute": rate_limit_per_minute, "refill": refill, "remaining": remaining}),
+            body=_base.body({
+                "name": name,
+                "rateLimitPerDay": rate_limit_per_day,
+                "rateLimitPerMinute": rate_limit_per_minute,
+                "refill": refill,
+                "remaining": remaining,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -710,7 +765,12 @@ class KeysResource:
             "POST",
             "/v1/keys/verify",
             parse=_response.data(VerifyView),
-            body=_base.body({"key": key, "cost": cost, "projectId": project_id, "scopes": scopes}),
+            body=_base.body({
+                "key": key,
+                "cost": cost,
+                "projectId": project_id,
+                "scopes": scopes,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -901,7 +961,11 @@ class OrgsResource:
             "PATCH",
             f"/v1/orgs/{_base.segment(id)}",
             parse=_response.data(OrgView),
-            body=_base.body({"membersSeeAllKeys": members_see_all_keys, "name": name, "slug": slug}),
+            body=_base.body({
+                "membersSeeAllKeys": members_see_all_keys,
+                "name": name,
+                "slug": slug,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1145,7 +1209,11 @@ class RunloopResource:
             "POST",
             "/v1/restricted_keys",
             parse=_response.model(RestrictedKeyCreatedView),
-            body=_base.body({"expires_at_ms": expires_at_ms, "name": name, "scopes": scopes}) or None,
+            body=_base.body({
+                "expires_at_ms": expires_at_ms,
+                "name": name,
+                "scopes": scopes,
+            }) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1405,7 +1473,12 @@ class SshKeysResource:
         """
         return self._client._paginate(
             "/v1/ssh-keys",
-            query=_base.query({"orgOnly": org_only, "allOrg": all_org, "limit": limit, "cursor": cursor}),
+            query=_base.query({
+                "orgOnly": org_only,
+                "allOrg": all_org,
+                "limit": limit,
+                "cursor": cursor,
+            }),
             options=RequestOptions(extra_headers, timeout),
             item=SshKeyView,
         )
@@ -1795,7 +1868,14 @@ class AsyncProductsSurfacesResource:
             "POST",
             f"/v1/products/{_base.segment(id)}/surfaces/{_base.segment(surface_id)}/keys",
             parse=_response.model(SurfaceKeyView),
-            body=_base.body({"environment": environment, "expiresAt": expires_at, "name": name, "rateLimitPerDay": rate_limit_per_day, "rateLimitPerMinute": rate_limit_per_minute, "scopes": scopes}) or None,
+            body=_base.body({
+                "environment": environment,
+                "expiresAt": expires_at,
+                "name": name,
+                "rateLimitPerDay": rate_limit_per_day,
+                "rateLimitPerMinute": rate_limit_per_minute,
+                "scopes": scopes,
+            }) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1835,7 +1915,15 @@ class AsyncAuditEventsResource:
         """
         return self._client._paginate(
             "/v1/audit-events",
-            query=_base.query({"action": action, "actorId": actor_id, "targetId": target_id, "since": since, "until": until, "limit": limit, "cursor": cursor}),
+            query=_base.query({
+                "action": action,
+                "actorId": actor_id,
+                "targetId": target_id,
+                "since": since,
+                "until": until,
+                "limit": limit,
+                "cursor": cursor,
+            }),
             options=RequestOptions(extra_headers, timeout),
             item=AuditEventView,
         )
@@ -1878,7 +1966,13 @@ class AsyncAuthResource:
             "GET",
             "/v1/auth/check",
             parse=_forward.forwarded_identity,
-            headers=_base.headers({"x-latchkey-scope": scope, "x-forwarded-method": forwarded_method, "x-forwarded-uri": forwarded_uri, "x-original-method": original_method, "x-original-uri": original_uri}),
+            headers=_base.headers({
+                "x-latchkey-scope": scope,
+                "x-forwarded-method": forwarded_method,
+                "x-forwarded-uri": forwarded_uri,
+                "x-original-method": original_method,
+                "x-original-uri": original_uri,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1908,7 +2002,13 @@ class AsyncAuthResource:
             "POST",
             "/v1/auth/check",
             parse=_forward.forwarded_identity,
-            headers=_base.headers({"x-latchkey-scope": scope, "x-forwarded-method": forwarded_method, "x-forwarded-uri": forwarded_uri, "x-original-method": original_method, "x-original-uri": original_uri}),
+            headers=_base.headers({
+                "x-latchkey-scope": scope,
+                "x-forwarded-method": forwarded_method,
+                "x-forwarded-uri": forwarded_uri,
+                "x-original-method": original_method,
+                "x-original-uri": original_uri,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1974,7 +2074,12 @@ class AsyncAuthResource:
             "POST",
             "/v1/auth/signup",
             parse=_response.data(SessionGrant),
-            body=_base.body({"displayName": display_name, "email": email, "orgName": org_name, "password": password}),
+            body=_base.body({
+                "displayName": display_name,
+                "email": email,
+                "orgName": org_name,
+                "password": password,
+            }),
             auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
@@ -2121,7 +2226,12 @@ class AsyncKeysResource:
         """
         return self._client._paginate(
             "/v1/api-keys",
-            query=_base.query({"allOrg": all_org, "projectId": project_id, "limit": limit, "cursor": cursor}),
+            query=_base.query({
+                "allOrg": all_org,
+                "projectId": project_id,
+                "limit": limit,
+                "cursor": cursor,
+            }),
             options=RequestOptions(extra_headers, timeout),
             item=ApiKeyView,
         )
@@ -2163,7 +2273,19 @@ class AsyncKeysResource:
             "POST",
             "/v1/api-keys",
             parse=_response.shown(ApiKeyView),
-            body=_base.body({"name": name, "expiresAt": expires_at, "expiresIn": expires_in, "isTest": is_test, "owner": owner, "projectId": project_id, "rateLimitPerDay": rate_limit_per_day, "rateLimitPerMinute": rate_limit_per_minute, "refill": refill, "remaining": remaining, "scopes": scopes}),
+            body=_base.body({
+                "name": name,
+                "expiresAt": expires_at,
+                "expiresIn": expires_in,
+                "isTest": is_test,
+                "owner": owner,
+                "projectId": project_id,
+                "rateLimitPerDay": rate_limit_per_day,
+                "rateLimitPerMinute": rate_limit_per_minute,
+                "refill": refill,
+                "remaining": remaining,
+                "scopes": scopes,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -2228,7 +2350,13 @@ class AsyncKeysResource:
             "PATCH",
             f"/v1/api-keys/{_base.segment(id)}",
             parse=_response.data(ApiKeyView),
-            body=_base.body({"name": name, "rateLimitPerDay": rate_limit_per_day, "rateLimitPerMinute": rate_limit_per_minute, "refill": refill, "remaining": remaining}),
+            body=_base.body({
+                "name": name,
+                "rateLimitPerDay": rate_limit_per_day,
+                "rateLimitPerMinute": rate_limit_per_minute,
+                "refill": refill,
+                "remaining": remaining,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -2350,7 +2478,12 @@ class AsyncKeysResource:
             "POST",
             "/v1/keys/verify",
             parse=_response.data(VerifyView),
-            body=_base.body({"key": key, "cost": cost, "projectId": project_id, "scopes": scopes}),
+            body=_base.body({
+                "key": key,
+                "cost": cost,
+                "projectId": project_id,
+                "scopes": scopes,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -2541,7 +2674,11 @@ class AsyncOrgsResource:
             "PATCH",
             f"/v1/orgs/{_base.segment(id)}",
             parse=_response.data(OrgView),
-            body=_base.body({"membersSeeAllKeys": members_see_all_keys, "name": name, "slug": slug}),
+            body=_base.body({
+                "membersSeeAllKeys": members_see_all_keys,
+                "name": name,
+                "slug": slug,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -2785,7 +2922,11 @@ class AsyncRunloopResource:
             "POST",
             "/v1/restricted_keys",
             parse=_response.model(RestrictedKeyCreatedView),
-            body=_base.body({"expires_at_ms": expires_at_ms, "name": name, "scopes": scopes}) or None,
+            body=_base.body({
+                "expires_at_ms": expires_at_ms,
+                "name": name,
+                "scopes": scopes,
+            }) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -3045,7 +3186,12 @@ class AsyncSshKeysResource:
         """
         return self._client._paginate(
             "/v1/ssh-keys",
-            query=_base.query({"orgOnly": org_only, "allOrg": all_org, "limit": limit, "cursor": cursor}),
+            query=_base.query({
+                "orgOnly": org_only,
+                "allOrg": all_org,
+                "limit": limit,
+                "cursor": cursor,
+            }),
             options=RequestOptions(extra_headers, timeout),
             item=SshKeyView,
         )
