@@ -95,15 +95,20 @@ impl StoreError {
                 Self::Conflict(Conflict::Unique { what: what.unwrap_or(Unique::Other) })
             }
             // PostgreSQL: connection exception (08…), insufficient resources
-            // (53…), operator intervention such as a shutdown or restart (57…).
-            sqlx::Error::Database(db)
-                if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57")) =>
-            {
-                Self::Unavailable(e)
-            }
+            // (53…), operator intervention such as a shutdown or restart
+            // (57…), and what a new connection meets when the database is
+            // closed to connections (55000 "not currently accepting
+            // connections"), gone (3D000) or refuses the credentials (28…).
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| unavailable_code(&c)) => Self::Unavailable(e),
             _ => Self::Database(e),
         }
     }
+}
+
+/// Whether a PostgreSQL error code means the database cannot be used now
+/// (retry later: 503), not that the statement is wrong.
+fn unavailable_code(code: &str) -> bool {
+    ["08", "53", "57", "28"].iter().any(|class| code.starts_with(class)) || code == "55000" || code == "3D000"
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -121,6 +126,16 @@ impl From<Conflict> for StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_trouble_is_unavailable_and_statement_errors_are_not() {
+        for code in ["08006", "53300", "57P01", "57P03", "55000", "3D000", "28P01"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "42601", "22P02", "40001", "55P03"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+    }
 
     #[test]
     fn conflicts_read_as_fixed_sentences() {

@@ -124,6 +124,33 @@ async fn an_unreachable_server_is_unavailable_within_seconds() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// A database closed to connections (`ALLOW_CONNECTIONS false`, its
+/// sessions ended) is `Unavailable`, which the API answers 503: before, the
+/// new connection's 55000 error was an internal error (500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_closed_to_connections_is_unavailable() {
+    let Some(db) = PgDb::from_env("a_database_closed_to_connections_is_unavailable") else { return };
+    db.run(|db| async move {
+        let store = PgStore::connect(&db.url).await.unwrap();
+        let w = world(&store).await;
+        let mut admin = db.admin().await;
+        let allow = |on: bool| format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {on}", db.name);
+        sqlx::query(sqlx::AssertSqlSafe(allow(false))).execute(&mut admin).await.unwrap();
+        let _: Vec<bool> =
+            sqlx::query_scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&db.name)
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+        let closed = store.get_org(&w.org.id).await;
+        sqlx::query(sqlx::AssertSqlSafe(allow(true))).execute(&mut admin).await.unwrap();
+        admin.close().await.unwrap();
+        assert!(matches!(closed, Err(StoreError::Unavailable(_))), "{closed:?}");
+        assert_eq!(store.get_org(&w.org.id).await.unwrap(), Some(w.org.clone()), "usable again once reopened");
+    })
+    .await;
+}
+
 /// The change log names a change whose transaction started first and
 /// commits last (polling by sequence number would skip it), and hands out
 /// nothing past a transaction still open.
