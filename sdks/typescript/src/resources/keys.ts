@@ -1,0 +1,84 @@
+/** `lk.keys`: API keys (`/v1/api-keys`) and their verification (`/v1/keys/verify`). */
+import type { PagePromise } from '../core/pagination.js';
+import { APIResource } from '../core/resource.js';
+import { path } from '../core/transport.js';
+import type { RequestOptions } from '../core/transport.js';
+import type { BodyOf, DataOf, ItemOf, QueryOf, Schemas } from '../core/types.js';
+
+/** The codes of a verdict (`VerifyView.code`). */
+export const VERIFY_CODES = [
+  'VALID',
+  'MALFORMED',
+  'NOT_FOUND',
+  'EXPIRED',
+  'REVOKED',
+  'DISABLED',
+  'INSUFFICIENT_SCOPE',
+  'RATE_LIMITED',
+  'USAGE_EXCEEDED',
+] as const;
+
+/** A verdict's code: `VALID` or why the key may not be used. */
+export type VerifyCode = (typeof VERIFY_CODES)[number];
+
+/** The answer of `keys.verify`: whether the key may be used, and whose it is. */
+export type Verdict = Omit<Schemas['VerifyView'], 'code'> & { code: VerifyCode };
+
+/** An API key as the API shows it. */
+export type ApiKey = Schemas['ApiKeyView'];
+
+/** API keys: mint, list, inspect, change, rotate, revoke, delete, verify. */
+export class Keys extends APIResource {
+  /** `createApiKey`: mints a key; its plaintext `key` is in this answer only. */
+  create(body: BodyOf<'createApiKey'>, options?: RequestOptions): Promise<DataOf<'createApiKey'>> {
+    return this.data({ method: 'POST', path: '/v1/api-keys', body, options });
+  }
+
+  /**
+   * `verifyKey`: the verdict on a key (an invalid key is a verdict, not an
+   * error). The caller needs `keys:verify`.
+   */
+  verify(body: BodyOf<'verifyKey'>, options?: RequestOptions): Promise<Verdict> {
+    return this.data({ method: 'POST', path: '/v1/keys/verify', body, options });
+  }
+
+  /** `listApiKeys`: the caller's keys (every member's with `allOrg`), newest first. */
+  list(query: QueryOf<'listApiKeys'> = {}, options?: RequestOptions): PagePromise<ItemOf<'listApiKeys'>> {
+    return this.paged('/v1/api-keys', query, options);
+  }
+
+  /** `getApiKey`: one key. */
+  get(id: string, options?: RequestOptions): Promise<DataOf<'getApiKey'>> {
+    return this.data({ method: 'GET', path: path`/v1/api-keys/${id}`, options });
+  }
+
+  /** `updateApiKey`: changes name, limits or credits (absent fields are kept, `null` clears). */
+  update(id: string, body: BodyOf<'updateApiKey'>, options?: RequestOptions): Promise<DataOf<'updateApiKey'>> {
+    return this.data({ method: 'PATCH', path: path`/v1/api-keys/${id}`, body, options });
+  }
+
+  /** `rotateApiKey`: a successor key (shown once); the old one works for `gracePeriod`. */
+  rotate(id: string, body: BodyOf<'rotateApiKey'> = {}, options?: RequestOptions): Promise<DataOf<'rotateApiKey'>> {
+    return this.data({ method: 'POST', path: path`/v1/api-keys/${id}/rotate`, body, options });
+  }
+
+  /** `revokeApiKey`: the key stops working now. */
+  revoke(id: string, options?: RequestOptions): Promise<DataOf<'revokeApiKey'>> {
+    return this.data({ method: 'POST', path: path`/v1/api-keys/${id}/revoke`, options });
+  }
+
+  /** `transferApiKey`: gives the key to another member or to the organization (admins). */
+  transfer(id: string, body: BodyOf<'transferApiKey'>, options?: RequestOptions): Promise<DataOf<'transferApiKey'>> {
+    return this.data({ method: 'POST', path: path`/v1/api-keys/${id}/transfer`, body, options });
+  }
+
+  /** `deleteApiKey`: removes the key. */
+  async delete(id: string, options?: RequestOptions): Promise<void> {
+    await this.transport.request({ method: 'DELETE', path: path`/v1/api-keys/${id}`, accept: 'none', options });
+  }
+
+  /** `getApiKeyUsage`: verifications per day by outcome. */
+  usage(id: string, query: QueryOf<'getApiKeyUsage'> = {}, options?: RequestOptions): Promise<DataOf<'getApiKeyUsage'>> {
+    return this.data({ method: 'GET', path: path`/v1/api-keys/${id}/usage`, query, options });
+  }
+}
