@@ -73,6 +73,16 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<T> {
     return this.#firstPage().then(onfulfilled, onrejected);
   }
 
+  /** The first page's failure, handled. */
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<Page<T> | R> {
+    return this.#firstPage().catch(onrejected);
+  }
+
+  /** Runs `onfinally` once the first page is settled. */
+  finally(onfinally?: (() => void) | null): Promise<Page<T>> {
+    return this.#firstPage().finally(onfinally);
+  }
+
   /** Every item of every page. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     yield* await this.#firstPage();

@@ -6,7 +6,7 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { Server as NetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,8 +21,9 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '
 export const SDK_DIR = join(REPO_ROOT, 'sdks/typescript');
 const BIN = process.env['LATCHKEY_BIN'] ?? join(REPO_ROOT, 'target/debug/latchkey');
 
-/** Settings that keep the tests' many sign-ins and failures from being throttled. */
-export const RELAXED_LIMITS = `signups_per_hour_per_ip = 1000000
+/** Open sign-up, and limits that keep the tests' many sign-ins and failures from being throttled. */
+export const RELAXED_LIMITS = `signup = true
+signups_per_hour_per_ip = 1000000
 failed_auth_per_minute = 1000000
 login_failures_per_account_and_ip = 1000000
 login_failures_per_account = 1000000
@@ -123,12 +124,16 @@ export async function closedPort(): Promise<number> {
   return address.port;
 }
 
-/** A TCP server that accepts connections and never answers (for timeouts). */
-export async function silentServer(): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+/**
+ * A TCP server that accepts connections and never answers (for timeouts);
+ * `requests()` counts the connections that sent something (fetch may open
+ * a spare connection that carries no request).
+ */
+export async function silentServer(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   let count = 0;
   const server: NetServer = createServer((socket) => {
-    count++;
+    socket.once('data', () => count++);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => sockets.delete(socket));
@@ -138,7 +143,7 @@ export async function silentServer(): Promise<{ url: string; connections: () => 
   if (typeof address !== 'object' || address === null) throw new Error('no port');
   return {
     url: `http://127.0.0.1:${address.port}`,
-    connections: () => count,
+    requests: () => count,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((ok) => server.close(() => ok()));
@@ -160,4 +165,42 @@ export function recordingFetch(): { fetch: typeof fetch; statuses: (number | 'er
     }
   };
   return { fetch: wrapped, statuses };
+}
+
+/**
+ * A TCP proxy on a loopback port to `target`: `cut()` closes it and every
+ * connection through it (what lies behind becomes unreachable: connections
+ * are refused), `restore()` listens on the same port again.
+ */
+export async function tcpProxy(
+  targetHost: string,
+  targetPort: number,
+): Promise<{ port: number; cut: () => Promise<void>; restore: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: NetServer = createServer((client) => {
+    const upstream = connect(targetPort, targetHost);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number): Promise<void> => new Promise((ok) => server.listen(port, '127.0.0.1', ok));
+  await listen(0);
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  const port = address.port;
+  return {
+    port,
+    cut: async () => {
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    restore: () => listen(port),
+  };
 }
