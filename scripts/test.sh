@@ -22,6 +22,7 @@ LATCHKEY_TEST_LOG="${LATCHKEY_TEST_LOG:-trace}" cargo test --workspace --locked
 scripts/contract.sh
 scripts/browser.sh
 scripts/sdk-python.sh
+scripts/sdk-typescript.sh
 
 fuzz_smoke() {
   local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-20}"
