@@ -32,8 +32,8 @@ const binary = process.env['LATCHKEY_BIN'] ?? join(REPO_ROOT, 'target/debug/latc
 
 const server = await startServer();
 const admin = new Latchkey({ apiKey: server.apiKey, baseUrl: server.url });
-const service = (await admin.keys.create({ name: 'bench service', scopes: ['keys:verify'] })).key ?? '';
-const caller = (await admin.keys.create({ name: 'bench caller', scopes: ['sandbox:read'] })).key ?? '';
+const service = (await admin.keys.create({ name: 'bench service', scopes: ['keys:verify'] })).key;
+const caller = (await admin.keys.create({ name: 'bench caller', scopes: ['sandbox:read'] })).key;
 const lk = new Latchkey({ apiKey: service, baseUrl: server.url, maxRetries: 0 });
 
 const apps = spawn(process.execPath, [fileURLToPath(new URL('./apps.js', import.meta.url))], {

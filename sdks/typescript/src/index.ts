@@ -26,7 +26,7 @@ export { MAX_RETRY_AFTER_MS } from './core/transport.js';
 export type { BodyOf, DataOf, ItemOf, OperationId, QueryOf, ResponseOf, Schemas } from './core/types.js';
 export { OPERATIONS } from './operations.js';
 export { VERIFY_CODES } from './resources/keys.js';
-export type { ApiKey, Verdict, VerifyCode } from './resources/keys.js';
+export type { ApiKey, CreatedApiKey, Verdict, VerifyCode } from './resources/keys.js';
 export type { ForwardAuthHeaders, ForwardedIdentity } from './resources/auth.js';
 export type { ResolveSecretsQuery } from './resources/secrets.js';
 export type { components, operations, paths } from './generated/openapi.js';

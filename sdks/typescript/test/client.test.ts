@@ -83,46 +83,46 @@ describe('settings', () => {
 describe('keys', () => {
   it('create shows the key once; get and list never show it', async () => {
     const created = await lk.keys.create({ name: 'ci', scopes: ['sandbox:create'], expiresIn: '30d' });
-    assert.match(created.key ?? '', /^lk_live_/);
+    assert.match(created.key, /^lk_live_/);
     assert.deepEqual(created.scopes, ['sandbox:create']);
     assert.ok(created.expiresAt);
     const fetched = await lk.keys.get(created.id);
     assert.equal(fetched.id, created.id);
     assert.ok(fetched.key === undefined || fetched.key === null);
     for await (const k of lk.keys.list()) assert.ok(k.key === undefined || k.key === null);
-    assert.equal(await code(created.key ?? '', { scopes: ['sandbox:create'] }), 'VALID');
+    assert.equal(await code(created.key, { scopes: ['sandbox:create'] }), 'VALID');
   });
 
   it('verify answers every code as a verdict, not an exception', async () => {
     const valid = await lk.keys.create({ name: 'valid', scopes: ['sandbox:read'] });
-    assert.equal(await code(valid.key ?? ''), 'VALID');
+    assert.equal(await code(valid.key), 'VALID');
     assert.equal(await code('not a key'), 'MALFORMED');
-    assert.equal(await code(valid.key ?? '', { scopes: ['sandbox:write'] }), 'INSUFFICIENT_SCOPE');
+    assert.equal(await code(valid.key, { scopes: ['sandbox:write'] }), 'INSUFFICIENT_SCOPE');
 
     const deleted = await lk.keys.create({ name: 'deleted' });
     await lk.keys.delete(deleted.id);
-    assert.equal(await code(deleted.key ?? ''), 'NOT_FOUND');
+    assert.equal(await code(deleted.key), 'NOT_FOUND');
 
     const revoked = await lk.keys.create({ name: 'revoked' });
     const view = await lk.keys.revoke(revoked.id);
     assert.ok(view.revokedAt);
-    assert.equal(await code(revoked.key ?? ''), 'REVOKED');
+    assert.equal(await code(revoked.key), 'REVOKED');
 
     const expiring = await lk.keys.create({ name: 'expiring', expiresIn: '1s' });
     await new Promise((r) => setTimeout(r, 1_200));
-    assert.equal(await code(expiring.key ?? ''), 'EXPIRED');
+    assert.equal(await code(expiring.key), 'EXPIRED');
 
     const limited = await lk.keys.create({ name: 'limited', rateLimitPerMinute: 1 });
-    assert.equal(await code(limited.key ?? ''), 'VALID');
-    const refused = await lk.keys.verify({ key: limited.key ?? '' });
+    assert.equal(await code(limited.key), 'VALID');
+    const refused = await lk.keys.verify({ key: limited.key });
     seenCodes.add(refused.code);
     assert.equal(refused.code, 'RATE_LIMITED');
     assert.equal(refused.ratelimit?.limit, 1);
     assert.equal(refused.ratelimit?.remaining, 0);
 
     const budget = await lk.keys.create({ name: 'budget', remaining: 1 });
-    assert.equal(await code(budget.key ?? ''), 'VALID');
-    assert.equal(await code(budget.key ?? ''), 'USAGE_EXCEEDED');
+    assert.equal(await code(budget.key), 'VALID');
+    assert.equal(await code(budget.key), 'USAGE_EXCEEDED');
   });
 
   it("verify answers DISABLED once the key's owner has left", async () => {
@@ -141,10 +141,10 @@ describe('keys', () => {
     assert.equal(joined.id, server.orgId);
     const inAcme = new Latchkey({ apiKey: grant.token, baseUrl: server.url, orgId: server.orgId });
     const theirs = await inAcme.keys.create({ name: 'member key', scopes: ['org:read'] });
-    assert.equal(await code(theirs.key ?? ''), 'VALID');
+    assert.equal(await code(theirs.key), 'VALID');
 
     await lk.members.remove(grant.user.id);
-    assert.equal(await code(theirs.key ?? ''), 'DISABLED');
+    assert.equal(await code(theirs.key), 'DISABLED');
   });
 
   it('list follows nextCursor across pages, and pages() shows each page', async () => {
@@ -186,17 +186,17 @@ describe('keys', () => {
     const renamed = await lk.keys.update(key.id, { name: 'renamed', rateLimitPerMinute: 100 });
     assert.equal(renamed.name, 'renamed');
     assert.equal(renamed.rateLimitPerMinute, 100);
-    assert.equal(await code(key.key ?? ''), 'VALID');
+    assert.equal(await code(key.key), 'VALID');
 
     const graced = await lk.keys.rotate(key.id, { gracePeriod: '1h' });
     assert.notEqual(graced.key, key.key);
     assert.equal(graced.rotatedFrom, key.id);
-    assert.equal(await code(graced.key ?? ''), 'VALID');
-    assert.equal(await code(key.key ?? ''), 'VALID', 'the old key works during the grace period');
+    assert.equal(await code(graced.key), 'VALID');
+    assert.equal(await code(key.key), 'VALID', 'the old key works during the grace period');
 
     const next = await lk.keys.rotate(graced.id);
-    assert.equal(await code(next.key ?? ''), 'VALID');
-    assert.equal(await code(graced.key ?? ''), 'REVOKED', 'no grace period: revoked now');
+    assert.equal(await code(next.key), 'VALID');
+    assert.equal(await code(graced.key), 'REVOKED', 'no grace period: revoked now');
 
     const usage = await lk.keys.usage(key.id, { days: 30 });
     assert.ok(Array.isArray(usage));
@@ -205,7 +205,7 @@ describe('keys', () => {
     assert.equal(orgOwned.owner, 'org');
     const revoked = await lk.keys.revoke(next.id);
     assert.ok(revoked.revokedAt);
-    assert.equal(await code(next.key ?? ''), 'REVOKED');
+    assert.equal(await code(next.key), 'REVOKED');
   });
 });
 
@@ -287,7 +287,7 @@ describe('other resources', () => {
 
   it('forward auth: the check names the key it let through', async () => {
     const key = await lk.keys.create({ name: 'proxy', scopes: ['sandbox:read'] });
-    const proxied = new Latchkey({ apiKey: key.key ?? '', baseUrl: server.url });
+    const proxied = new Latchkey({ apiKey: key.key, baseUrl: server.url });
     const who = await proxied.auth.check({ 'x-latchkey-scope': 'sandbox:read' });
     assert.equal(who.keyId, key.id);
     assert.equal(who.orgId, server.orgId);

@@ -69,7 +69,7 @@ describe('answers of the server', () => {
 
   it('403 PermissionDeniedError', async () => {
     const reader = await lk.keys.create({ name: 'reader', scopes: ['org:read'] });
-    const client = new Latchkey({ apiKey: reader.key ?? '', baseUrl: server.url, maxRetries: 0 });
+    const client = new Latchkey({ apiKey: reader.key, baseUrl: server.url, maxRetries: 0 });
     await expectError(client.keys.create({ name: 'nope' }), PermissionDeniedError, 403, 'insufficient_scope');
   });
 
@@ -91,7 +91,7 @@ describe('answers of the server', () => {
   it('429 RateLimitError with retryAfter, thrown at once when Retry-After is over a minute away', async () => {
     const limited = await lk.keys.create({ name: 'one a minute', rateLimitPerMinute: 1 });
     const { fetch, statuses } = recordingFetch();
-    const client = new Latchkey({ apiKey: limited.key ?? '', baseUrl: server.url, maxRetries: 0, fetch });
+    const client = new Latchkey({ apiKey: limited.key, baseUrl: server.url, maxRetries: 0, fetch });
     await client.me();
     const e = await expectError(client.me(), RateLimitError, 429, 'rate_limited');
     assert.ok(e.retryAfter !== undefined && e.retryAfter >= 50 && e.retryAfter <= 60, `retryAfter ${e.retryAfter}`);

@@ -83,6 +83,10 @@ export async function check(key: string): Promise<VerifyCode> {
   for await (const k of lk.keys.list({ allOrg: true })) k.id.toUpperCase();
   return verdict.code;
 }
+export async function mint(): Promise<boolean> {
+  const created = await lk.keys.create({ name: 'ci', scopes: ['sandbox:create'], expiresIn: '30d' });
+  return (await lk.keys.verify({ key: created.key, scopes: ['sandbox:create'] })).valid;
+}
 // @ts-expect-error: the types are real (with \`any\` this line would not be an error, and tsc would fail)
 export const url: number = lk.baseUrl;
 `,

@@ -29,10 +29,10 @@ describe('against a real 429', () => {
     // 60 a minute: a burst of 60, then one a second (Retry-After: 1).
     const limited = await lk.keys.create({ name: 'sixty', rateLimitPerMinute: 60 });
     const { fetch, statuses } = recordingFetch();
-    const client = new Latchkey({ apiKey: limited.key ?? '', baseUrl: server.url, fetch, maxRetries: 2 });
+    const client = new Latchkey({ apiKey: limited.key, baseUrl: server.url, fetch, maxRetries: 2 });
     const exhaust = async (): Promise<void> => {
       for (;;) {
-        const res = await fetch(`${server.url}/v1/me`, { headers: { 'x-api-key': limited.key ?? '' } });
+        const res = await fetch(`${server.url}/v1/me`, { headers: { 'x-api-key': limited.key } });
         await res.body?.cancel();
         if (res.status === 429) return;
       }

@@ -1,7 +1,7 @@
 /** What every resource (`lk.keys`, `lk.projects`, …) is built on. */
 import { paginate } from './pagination.js';
 import type { PageBody, PagePromise } from './pagination.js';
-import type { Request, RequestOptions, Transport } from './transport.js';
+import type { ApiRequest, RequestOptions, Transport } from './transport.js';
 
 /** A group of methods over one transport. */
 export abstract class APIResource {
@@ -13,7 +13,7 @@ export abstract class APIResource {
   }
 
   /** Sends a request and returns the `data` of its `{"data": …}` answer. */
-  protected async data<T>(req: Request): Promise<T> {
+  protected async data<T>(req: ApiRequest): Promise<T> {
     return (await this.transport.request<{ data: T }>(req)).data;
   }
 

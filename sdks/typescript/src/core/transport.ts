@@ -29,7 +29,7 @@ export interface RequestOptions {
 export type Accept = 'json' | 'text' | 'bytes' | 'none';
 
 /** A request, before the client's rules apply. */
-export interface Request {
+export interface ApiRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path with its parameters already encoded (see {@link path}). */
   path: string;
@@ -95,12 +95,12 @@ export class Transport {
   }
 
   /** Sends `req`, retrying as the rules allow, and returns the answer's body. */
-  async request<T>(req: Request): Promise<T> {
+  async request<T>(req: ApiRequest): Promise<T> {
     return (await this.requestWithHeaders<T>(req)).body;
   }
 
   /** Like {@link request}, with the answer's status and headers. */
-  async requestWithHeaders<T>(req: Request): Promise<Answer<T>> {
+  async requestWithHeaders<T>(req: ApiRequest): Promise<Answer<T>> {
     const maxRetries = req.options?.maxRetries ?? this.#settings.maxRetries;
     const idempotent = IDEMPOTENT.has(req.method);
     for (let attempt = 0; ; attempt++) {
@@ -136,7 +136,7 @@ export class Transport {
   }
 
   /** One attempt, bounded by the timeout and the caller's signal. */
-  async #attempt(req: Request): Promise<Response> {
+  async #attempt(req: ApiRequest): Promise<Response> {
     const settings = this.#settings;
     const url = new URL(settings.baseUrl.replace(/\/+$/, '') + req.path);
     for (const [name, value] of Object.entries(req.query ?? {})) {

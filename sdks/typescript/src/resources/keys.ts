@@ -27,10 +27,13 @@ export type Verdict = Omit<Schemas['VerifyView'], 'code'> & { code: VerifyCode }
 /** An API key as the API shows it. */
 export type ApiKey = Schemas['ApiKeyView'];
 
+/** A key as `create` and `rotate` answer it: with its plaintext `key`, shown this once. */
+export type CreatedApiKey = Omit<DataOf<'createApiKey'>, 'key'> & { key: string };
+
 /** API keys: mint, list, inspect, change, rotate, revoke, delete, verify. */
 export class Keys extends APIResource {
   /** `createApiKey`: mints a key; its plaintext `key` is in this answer only. */
-  create(body: BodyOf<'createApiKey'>, options?: RequestOptions): Promise<DataOf<'createApiKey'>> {
+  create(body: BodyOf<'createApiKey'>, options?: RequestOptions): Promise<CreatedApiKey> {
     return this.data({ method: 'POST', path: '/v1/api-keys', body, options });
   }
 
@@ -58,7 +61,7 @@ export class Keys extends APIResource {
   }
 
   /** `rotateApiKey`: a successor key (shown once); the old one works for `gracePeriod`. */
-  rotate(id: string, body: BodyOf<'rotateApiKey'> = {}, options?: RequestOptions): Promise<DataOf<'rotateApiKey'>> {
+  rotate(id: string, body: BodyOf<'rotateApiKey'> = {}, options?: RequestOptions): Promise<CreatedApiKey> {
     return this.data({ method: 'POST', path: path`/v1/api-keys/${id}/rotate`, body, options });
   }
 

@@ -52,7 +52,7 @@ export function middlewareSuite(framework: string, startApp: StartApp): void {
     };
     const mint = async (body: Parameters<Latchkey['keys']['create']>[0]): Promise<{ id: string; key: string }> => {
       const created = await lk.keys.create(body);
-      return { id: created.id, key: created.key ?? '' };
+      return { id: created.id, key: created.key };
     };
 
     before(async () => {
