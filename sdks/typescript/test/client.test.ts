@@ -198,8 +198,14 @@ describe('keys', () => {
     assert.equal(await code(next.key), 'VALID');
     assert.equal(await code(graced.key), 'REVOKED', 'no grace period: revoked now');
 
-    const usage = await lk.keys.usage(key.id, { days: 30 });
-    assert.ok(Array.isArray(usage));
+    // Usage is written behind (batched): wait for the verifications above to land.
+    let valid = 0;
+    for (const deadline = Date.now() + 15_000; valid < 2 && Date.now() < deadline; ) {
+      const usage = await lk.keys.usage(key.id, { days: 30 });
+      valid = usage.reduce((n, day) => n + (day.counts['VALID'] ?? 0), 0);
+      if (valid < 2) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(valid >= 2, `usage shows ${valid} valid verifications of the key`);
 
     const orgOwned = await lk.keys.transfer(next.id, { to: 'org' });
     assert.equal(orgOwned.owner, 'org');
