@@ -3,6 +3,8 @@
  * get one): status, envelope code and message, request id.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   APIConnectionError,
@@ -138,6 +140,22 @@ describe('failures to get an answer', () => {
       assert.equal(silent.requests(), 1, 'an abort is not retried');
     } finally {
       await silent.close();
+    }
+  });
+
+  it('LatchkeyError invalid_response when a 200 is not JSON (something else answers at the URL)', async () => {
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html', 'x-request-id': 'other-1' }).end('<html>a proxy page</html>');
+    });
+    await new Promise<void>((ok) => other.listen(0, '127.0.0.1', ok));
+    try {
+      const { port } = other.address() as AddressInfo;
+      const client = new Latchkey({ apiKey: 'lk_live_x', baseUrl: `http://127.0.0.1:${port}`, maxRetries: 0 });
+      const e = await expectError(client.me(), LatchkeyError, 200, 'invalid_response');
+      assert.equal(e.requestId, 'other-1');
+    } finally {
+      other.closeAllConnections();
+      await new Promise<void>((ok) => other.close(() => ok()));
     }
   });
 });

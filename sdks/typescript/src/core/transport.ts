@@ -8,10 +8,10 @@ import {
   APIConnectionError,
   APITimeoutError,
   APIUserAbortError,
+  LatchkeyError,
   errorFromResponse,
   retryAfterSeconds,
 } from '../errors.js';
-import type { LatchkeyError } from '../errors.js';
 
 /** Options of one call, the last argument of every method. */
 export interface RequestOptions {
@@ -57,7 +57,7 @@ export interface TransportSettings {
   headers: Record<string, string>;
 }
 
-/** `Retry-After` longer than this is not waited for: the error is thrown for the caller to decide. */
+/** A `Retry-After` of this or longer is not waited for: the error is thrown for the caller to decide. */
 export const MAX_RETRY_AFTER_MS = 60_000;
 const INITIAL_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 8_000;
@@ -120,14 +120,13 @@ export class Transport {
         throw error;
       }
       if (res.ok) {
-        return { status: res.status, headers: res.headers, body: decode(res.status, bytes, req.accept ?? 'json') as T };
+        return { status: res.status, headers: res.headers, body: decode(res, bytes, req.accept ?? 'json') as T };
       }
       const text = new TextDecoder().decode(bytes);
       if ((res.status === 429 || res.status === 503) && retriesLeft) {
         const after = retryAfterSeconds(res.headers);
-        const delay = after === undefined ? backoffMs(attempt) : after * 1000 + Math.random() * 250;
-        if (delay <= MAX_RETRY_AFTER_MS) {
-          await sleep(delay, req.options?.signal);
+        if (after === undefined || after * 1000 < MAX_RETRY_AFTER_MS) {
+          await sleep(after === undefined ? backoffMs(attempt) : after * 1000 + Math.random() * 250, req.options?.signal);
           continue;
         }
       }
@@ -172,12 +171,23 @@ export class Transport {
 }
 
 /** Reads a successful answer's body as `accept` asks. */
-function decode(status: number, bytes: Uint8Array, accept: Accept): unknown {
-  if (accept === 'none' || status === 204) return undefined;
+function decode(res: Response, bytes: Uint8Array, accept: Accept): unknown {
+  if (accept === 'none' || res.status === 204) return undefined;
   if (accept === 'bytes') return bytes;
   const text = new TextDecoder().decode(bytes);
   if (accept === 'text') return text;
-  return text === '' ? undefined : JSON.parse(text);
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new LatchkeyError(`latchkey answered ${res.status} with a body that is not JSON`, {
+      status: res.status,
+      code: 'invalid_response',
+      requestId: res.headers.get('x-request-id') ?? undefined,
+      headers: res.headers,
+      cause,
+    });
+  }
 }
 
 function parseJson(text: string): unknown {
