@@ -73,9 +73,7 @@ const noPostgres = process.env['LATCHKEY_TEST_BACKENDS'] === 'sqlite';
 
 describe('against a real 503 (PostgreSQL unreachable)', { skip: noPostgres && 'LATCHKEY_TEST_BACKENDS=sqlite' }, () => {
   // latchkey reaches PostgreSQL through a proxy of the test's own, which the
-  // test closes (connections refused) and opens again. (Refusing connections
-  // with `ALTER DATABASE … ALLOW_CONNECTIONS false` gets 500 `internal`, not
-  // 503: the server reads that FATAL as a database error.)
+  // test closes (every connection cut, new ones refused) and opens again.
   const base = new URL(process.env['LATCHKEY_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432');
   const dbName = `sdk_ts_${randomBytes(6).toString('hex')}`;
   const dropDatabase = (): Promise<unknown> =>
