@@ -3,7 +3,7 @@
 
 use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
 use latchkey_core::time_fmt::Millis;
-use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
+use latchkey_core::{DisplayPrefix, Environment, KeyHash, KeyState, Role, ScopeSet};
 
 /// Whether a key has the full power of its owner or a restricted set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,11 +277,30 @@ impl latchkey_core::IssuedKey for ApiKeyRecord {
     }
 }
 
-/// Which keys to list.
+/// Which keys to list. Every filter given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct KeyFilter {
     /// Only keys owned by this user.
     pub owner_user_id: Option<UserId>,
     /// Only keys of this project.
     pub project_id: Option<ProjectId>,
+    /// Only keys of this environment.
+    pub environment: Option<Environment>,
+    /// Only keys in this lifecycle status at a time.
+    pub status: Option<StatusAt>,
+    /// Only keys whose name contains this text (case-insensitively: on
+    /// SQLite for ASCII letters only), whose shown form
+    /// (`lk_live_AbCd…wxyz`) starts with it, or whose id it is.
+    pub search: Option<String>,
+}
+
+/// A lifecycle status ([`latchkey_core::IssuedKey::status`]) as judged at
+/// a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusAt {
+    /// `Valid`, `Expired`, `Revoked` or `Disabled` (the states a key's
+    /// status can be; any other matches no key).
+    pub status: KeyState,
+    /// When.
+    pub at: Millis,
 }

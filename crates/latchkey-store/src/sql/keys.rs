@@ -1,9 +1,9 @@
 //! API keys.
 
 use async_trait::async_trait;
-use latchkey_core::KeyHash;
 use latchkey_core::id::{KeyId, OrgId, UserId};
 use latchkey_core::time_fmt::Millis;
+use latchkey_core::{Environment, KeyHash};
 
 use super::rows::{key_hash, record};
 use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, page_limit, query};
@@ -28,6 +28,30 @@ const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
        AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
             THEN refill_amount ELSE remaining END) >= $2 \
      RETURNING remaining";
+
+/// A key's lifecycle status at `$8` (`active`, `expired`, `revoked`,
+/// `disabled`), over the columns of `select_keys!`: the rule of
+/// `IssuedKey::status`, revocation first, then expiry, then a departed
+/// owner.
+macro_rules! key_status {
+    () => {
+        "(CASE WHEN k.revoked_at <= $8 THEN 'revoked' WHEN k.expires_at <= $8 THEN 'expired' \
+         WHEN k.owner_user_id IS NOT NULL AND m.role IS NULL THEN 'disabled' ELSE 'active' END)"
+    };
+}
+
+/// `text` with the `LIKE` wildcards (`%`, `_`) and the escape character
+/// (`\`) escaped, to match literally.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// Inserts a key inside a transaction (bootstrap, rotation, a new key).
 pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> StoreResult<()> {
@@ -133,10 +157,17 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
     }
 
     async fn list_keys(&self, org_id: &OrgId, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
+        let search = filter.search.as_deref();
         let rows = query::<D>(concat!(
             select_keys!(),
             "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
              AND ($3 IS NULL OR k.project_id = $3) AND ($4 IS NULL OR k.id < $4) \
+             AND ($6 IS NULL OR k.environment = $6) \
+             AND ($7 IS NULL OR ",
+            key_status!(),
+            " = $7) \
+             AND ($9 IS NULL OR LOWER(k.name) LIKE $10 ESCAPE '\\' \
+                  OR substr(k.key_prefix || '…' || k.key_hint, 1, length($9)) = $9 OR k.id = $9) \
              ORDER BY k.id DESC LIMIT $5"
         ))
         .bind(org_id)
@@ -144,6 +175,12 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         .bind(&filter.project_id)
         .bind(&page.before)
         .bind(page_limit(page) + 1)
+        .bind(filter.environment.map(Environment::as_str))
+        // A state no key's status can be matches no key.
+        .bind(filter.status.map(|s| s.status.status_str().unwrap_or("")))
+        .bind(filter.status.map(|s| s.at))
+        .bind(search)
+        .bind(&search.map(|s| format!("%{}%", like_escaped(&s.to_lowercase()))))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(record).collect()

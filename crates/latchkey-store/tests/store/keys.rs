@@ -7,7 +7,7 @@ use std::sync::Arc;
 use latchkey_core::id::{KeyId, OrgId, UserId};
 use latchkey_core::{Environment, IssuedKey, KeyHash, KeyPrefix, KeyState, PlainKey, Role, Scope, ScopeSet};
 use latchkey_store::{
-    ApiKeyRecord, Conflict, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, Store, Unique,
+    ApiKeyRecord, Conflict, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, StatusAt, Store, Unique,
 };
 
 use crate::fixtures::{
@@ -18,6 +18,7 @@ store_tests! {
     keys_round_trip_with_every_field,
     keys_are_found_by_hash_alone_or_many_at_once,
     list_keys_filters_and_pages,
+    list_keys_filters_by_environment_status_and_search,
     update_key_changes_what_the_patch_names,
     revocation_only_moves_earlier,
     delete_key_answers_its_hash,
@@ -202,6 +203,95 @@ async fn list_keys_filters_and_pages(store: Arc<dyn Store>) {
     // The other organization lists its own key only.
     let theirs = store.list_keys(&other.id, &KeyFilter::default(), &page(10)).await.unwrap();
     assert_eq!(theirs.iter().map(|k| k.owner_user_id.as_deref()).collect::<Vec<_>>(), [Some(carol.id.as_str())]);
+}
+
+async fn list_keys_filters_by_environment_status_and_search(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let bob = w.member(&*store, "bob@example.com", Role::Member).await;
+    let test_plain = PlainKey::generate(&KeyPrefix::branded("lk", Environment::Test).unwrap());
+    let test = NewApiKey {
+        environment: Environment::Test,
+        hash: test_plain.hash(),
+        key_prefix: test_plain.display_prefix(),
+        key_hint: test_plain.hint(),
+        ..w.key("Deploy Bot")
+    };
+    let expiring = NewApiKey { expires_at: Some(NOW + HOUR), ..w.key("50%_off\\x") };
+    let revoked = w.key("deploy-old");
+    let departed = NewApiKey::admin(&plain_key(), &w.org.id, &bob.id, "bob's", NOW);
+    let org_owned = w.org_key("ORG deploy");
+    for k in [&test, &expiring, &revoked, &departed, &org_owned] {
+        store.insert_key(k, &ev()).await.unwrap();
+    }
+    store.revoke_key(&w.org.id, &revoked.id, NOW + 10, &ev()).await.unwrap().unwrap();
+    assert!(store.remove_member(&w.org.id, &bob.id, &ev()).await.unwrap());
+    // Another organization's key matches every filter but the organization.
+    let (other, _) = w.other_org(&*store, "carol@example.com").await;
+    let theirs = NewApiKey { owner_user_id: None, ..NewApiKey::admin(&plain_key(), &other.id, &bob.id, "deploy", NOW) };
+    store.insert_key(&theirs, &ev()).await.unwrap();
+
+    let list = |filter: KeyFilter| {
+        let (store, org_id) = (Arc::clone(&store), w.org.id.clone());
+        async move { store.list_keys(&org_id, &filter, &page(50)).await.unwrap() }
+    };
+    let at = |status: KeyState, at| KeyFilter { status: Some(StatusAt { status, at }), ..KeyFilter::default() };
+    let search = |s: &str| KeyFilter { search: Some(s.to_owned()), ..KeyFilter::default() };
+
+    let env = |e| KeyFilter { environment: Some(e), ..KeyFilter::default() };
+    assert_eq!(ids(&list(env(Environment::Test)).await), [&test.id]);
+    assert_eq!(
+        ids(&list(env(Environment::Live)).await),
+        [&org_owned.id, &departed.id, &revoked.id, &expiring.id, &w.admin_key.id]
+    );
+
+    // The status at a time, as `IssuedKey::status` decides it: revocation
+    // first, then expiry, then a departed owner.
+    assert_eq!(
+        ids(&list(at(KeyState::Valid, NOW)).await),
+        [&org_owned.id, &revoked.id, &expiring.id, &test.id, &w.admin_key.id]
+    );
+    assert_eq!(ids(&list(at(KeyState::Revoked, NOW + 10)).await), [&revoked.id]);
+    assert_eq!(ids(&list(at(KeyState::Revoked, NOW + 9)).await), Vec::<&str>::new());
+    assert_eq!(ids(&list(at(KeyState::Disabled, NOW)).await), [&departed.id]);
+    assert_eq!(ids(&list(at(KeyState::Expired, NOW + HOUR - 1)).await), Vec::<&str>::new());
+    assert_eq!(ids(&list(at(KeyState::Expired, NOW + HOUR)).await), [&expiring.id]);
+    let later = list(at(KeyState::Valid, NOW + HOUR)).await;
+    assert_eq!(ids(&later), [&org_owned.id, &test.id, &w.admin_key.id]);
+    // Every listed record agrees with its own status; a state that is no
+    // status matches nothing.
+    for state in [KeyState::Valid, KeyState::Expired, KeyState::Revoked, KeyState::Disabled] {
+        for k in list(at(state, NOW + HOUR)).await {
+            assert_eq!(k.status(NOW + HOUR), state, "{}", k.name);
+        }
+    }
+    assert_eq!(ids(&list(at(KeyState::RateLimited, NOW)).await), Vec::<&str>::new());
+
+    // Search: the name, case-insensitively, anywhere in it.
+    assert_eq!(ids(&list(search("deploy")).await), [&org_owned.id, &revoked.id, &test.id]);
+    assert_eq!(ids(&list(search("DEPLOY B")).await), [&test.id]);
+    // LIKE's wildcards and escape are plain characters.
+    assert_eq!(ids(&list(search("50%_")).await), [&expiring.id]);
+    assert_eq!(ids(&list(search("%")).await), [&expiring.id]);
+    assert_eq!(ids(&list(search("_")).await), [&expiring.id]);
+    assert_eq!(ids(&list(search("\\x")).await), [&expiring.id]);
+    // The shown form's start (prefix, then the hint), and the id.
+    let shown = format!("{}…{}", test.key_prefix, test.key_hint);
+    assert_eq!(ids(&list(search("lk_test_")).await), [&test.id]);
+    assert_eq!(ids(&list(search(&test.key_prefix.to_string())).await), [&test.id]);
+    assert_eq!(ids(&list(search(&shown)).await), [&test.id]);
+    assert_eq!(ids(&list(search(&format!("{shown}x"))).await), Vec::<&str>::new());
+    assert_eq!(ids(&list(search(&test.key_hint)).await), Vec::<&str>::new(), "the hint alone is not a prefix");
+    assert_eq!(ids(&list(search(test.id.as_str())).await), [&test.id]);
+    assert_eq!(ids(&list(search("nothing like it")).await), Vec::<&str>::new());
+
+    // Filters combine with each other, the owner and the cursor.
+    let both = KeyFilter { owner_user_id: Some(w.alice.id.clone()), ..search("deploy") };
+    assert_eq!(ids(&list(both).await), [&revoked.id, &test.id]);
+    let live_active = KeyFilter { environment: Some(Environment::Live), ..at(KeyState::Valid, NOW) };
+    let first = store.list_keys(&w.org.id, &live_active, &page(2)).await.unwrap();
+    assert_eq!(ids(&first), [&org_owned.id, &revoked.id, &expiring.id]);
+    let rest = store.list_keys(&w.org.id, &live_active, &page_before(2, &revoked.id)).await.unwrap();
+    assert_eq!(ids(&rest), [&expiring.id, &w.admin_key.id]);
 }
 
 async fn update_key_changes_what_the_patch_names(store: Arc<dyn Store>) {
