@@ -193,6 +193,60 @@ pub enum KeyOwner {
     Org,
 }
 
+/// A key's lifecycle status, as `GET /v1/api-keys?status=` filters by it
+/// (a key's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked (at once, or at the end of a rotation's grace period).
+    Revoked,
+    /// Its owner is no longer a member of the organization.
+    Disabled,
+}
+
+impl KeyStatus {
+    /// Every status, in this order.
+    pub const ALL: [Self; 4] = [Self::Active, Self::Expired, Self::Revoked, Self::Disabled];
+
+    /// The wire form (`active`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// A key's environment, as `GET /v1/api-keys?environment=` filters by it
+/// (a key's `environment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyEnvironment {
+    /// `…_live_…` keys.
+    Live,
+    /// `…_test_…` keys.
+    Test,
+}
+
+impl KeyEnvironment {
+    /// Both environments, in this order.
+    pub const ALL: [Self; 2] = [Self::Live, Self::Test];
+
+    /// The wire form (`live`, `test`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+}
+
 /// One day of `GET /v1/api-keys/{id}/usage`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

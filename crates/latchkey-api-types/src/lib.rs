@@ -26,8 +26,8 @@ mod verify;
 
 pub use constraints::SecretName;
 pub use keys::{
-    ApiKeyView, CreateApiKey, KeyOwner, RefillIntervalView, RefillView, RotateApiKey, TransferApiKey, UpdateApiKey,
-    UsageDayView,
+    ApiKeyView, CreateApiKey, KeyEnvironment, KeyOwner, KeyStatus, RefillIntervalView, RefillView, RotateApiKey,
+    TransferApiKey, UpdateApiKey, UsageDayView,
 };
 pub use orgs::{
     AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, InvitationView, MemberView, OrgView, SwitchOrg,

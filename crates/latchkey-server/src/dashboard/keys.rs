@@ -81,7 +81,13 @@ async fn list(
     let chrome = Chrome::load(&state, &viewer, "API keys").await?;
     // An empty choice in the form means no filter.
     let project = p.project.filter(|id| !id.is_empty());
-    let q = ListQuery { all_org: p.all, project_id: project.clone(), limit: Some(PAGE_SIZE), cursor: p.cursor };
+    let q = ListQuery {
+        all_org: p.all,
+        project_id: project.clone(),
+        limit: Some(PAGE_SIZE),
+        cursor: p.cursor,
+        ..ListQuery::default()
+    };
     let page = api_keys::list(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
     let everyone = Page { limit: 100, before: None };
     let projects: Vec<(String, String)> = state

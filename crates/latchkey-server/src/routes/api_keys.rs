@@ -12,13 +12,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{
-    ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyOwner, Paged, RefView, RefillIntervalView, RefillView,
-    RotateApiKey, SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
+    ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyEnvironment, KeyOwner, KeyStatus, Paged, RefView,
+    RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
 use latchkey_core::id::{IdKind, KeyId, ProjectId, is_valid};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
 use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, PlainKey, Role, parse_duration};
-use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, RefillInterval};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, RefillInterval, StatusAt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -155,15 +155,27 @@ pub async fn create(
 }
 
 /// `GET /v1/api-keys` query.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Every member's keys (admins only).
+    /// Every member's keys (admins, or everyone when the organization lets
+    /// members see every key).
     #[serde(default)]
     pub all_org: bool,
     /// Only keys of this project.
     pub project_id: Option<String>,
+    /// Only keys in this lifecycle status now.
+    #[param(inline)]
+    pub status: Option<KeyStatus>,
+    /// Only keys of this environment.
+    #[param(inline)]
+    pub environment: Option<KeyEnvironment>,
+    /// Only keys whose name contains this text (case-insensitively), whose
+    /// shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is;
+    /// at most 100 characters.
+    #[param(max_length = 100)]
+    pub search: Option<String>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -171,18 +183,39 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// Longest `search` of [`ListQuery`], in characters.
+const MAX_SEARCH: usize = 100;
+
 /// Who may call [`list`].
 const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
+/// Whether `caller` may list every key of the organization (`allOrg`):
+/// admins, and everyone when the organization lets members see every key.
+///
+/// # Errors
+/// 403 `forbidden` with the reason, or a storage error.
+pub(crate) async fn check_all_org(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        return Ok(());
+    }
+    let org = state.store.get_org(&caller.org_id).await?;
+    if org.is_some_and(|o| o.members_see_all_keys) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("listing every key of the organization needs the admin role"))
+    }
+}
+
 /// `GET /v1/api-keys`: the caller's own keys; `?allOrg=true` (admins) for
-/// every key of the organization.
+/// every key of the organization; filtered by project, status, environment
+/// and a search.
 #[utoipa::path(
     get,
     path = "/v1/api-keys",
     operation_id = "listApiKeys",
     tag = "api-keys",
     params(ListQuery),
-    responses((status = 200, description = "A page of keys, newest first", body = Paged<ApiKeyView>), (status = 403, description = "`forbidden`: `allOrg` by a member, unless the organization lets members see every key", body = ErrorEnvelope)),
+    responses((status = 200, description = "A page of keys, newest first", body = Paged<ApiKeyView>), (status = 400, description = "`invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters)", body = ErrorEnvelope), (status = 403, description = "`forbidden`: `allOrg` by a member, unless the organization lets members see every key", body = ErrorEnvelope)),
     extensions(("x-latchkey-auth" = json!(LIST)))
 )]
 pub async fn list(
@@ -191,20 +224,35 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Paged<ApiKeyView>>, ApiError> {
     LIST.check(&caller)?;
-    if q.all_org && !caller.is_admin() {
-        let org = state.store.get_org(&caller.org_id).await?;
-        if !org.is_some_and(|o| o.members_see_all_keys) {
-            return Err(ApiError::forbidden("listing every key of the organization needs the admin role"));
-        }
+    if q.all_org {
+        check_all_org(&state, &caller).await?;
     }
     let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
+    if q.search.as_deref().is_some_and(|s| s.chars().count() > MAX_SEARCH) {
+        return Err(ApiError::bad_request(format!("search must be at most {MAX_SEARCH} characters")));
+    }
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let now = now_ms();
     let filter = KeyFilter {
         owner_user_id: if q.all_org { None } else { Some(caller.user_id.clone().unwrap_or_default()) },
         project_id: q.project_id.map(ProjectId::from),
+        environment: q.environment.map(|e| match e {
+            KeyEnvironment::Live => Environment::Live,
+            KeyEnvironment::Test => Environment::Test,
+        }),
+        status: q.status.map(|s| StatusAt {
+            status: match s {
+                KeyStatus::Active => KeyState::Valid,
+                KeyStatus::Expired => KeyState::Expired,
+                KeyStatus::Revoked => KeyState::Revoked,
+                KeyStatus::Disabled => KeyState::Disabled,
+            },
+            at: now,
+        }),
+        search: search.map(str::to_owned),
     };
     let rows = state.store.list_keys(&caller.org_id, &filter, &page).await?;
     let (rows, next_cursor) = paginate(rows, page.limit, |k| &k.id);
-    let now = now_ms();
     Ok(Json(Paged { data: rows.iter().map(|k| view(k, now)).collect(), next_cursor }))
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, empty};
+use crate::common::{TestServer, empty, ids, join_org};
 
 fn keys_of(v: &Value) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
@@ -164,6 +164,76 @@ async fn list_filters_by_project_and_pages_with_a_cursor() {
         let r = admin.get(&format!("/v1/api-keys?{bad}")).await;
         assert_eq!((r.status, r.error_code()), (400, "invalid_request"), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn list_filters_by_status_environment_and_search() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let org = server.admin.org_id.clone();
+    let (live, _) = TestServer::create_key(&admin, json!({"name": "Deploy bot"})).await;
+    let (test, test_key) = TestServer::create_key(&admin, json!({"name": "deploy-test", "isTest": true})).await;
+    let (revoked, _) = TestServer::create_key(&admin, json!({"name": "old 100%_key"})).await;
+    let (expiring, _) = TestServer::create_key(&admin, json!({"name": "short", "expiresIn": "1s"})).await;
+    assert_eq!(admin.post_empty(&format!("/v1/api-keys/{revoked}/revoke")).await.status, 200);
+    let bob = join_org(&server, &admin, &org, "bob@example.com", "member").await;
+    let bob_api = server.with_session_in_org(&bob.token, &org);
+    let (bobs, _) = TestServer::create_key(&bob_api, json!({"name": "bob deploys", "scopes": ["org:read"]})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let names = |r: &crate::common::Resp| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["data"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let list = |q: &str| {
+        let (admin, path) = (admin.clone(), format!("/v1/api-keys?{q}"));
+        async move { admin.get(&path).await }
+    };
+    assert_eq!(names(&list("environment=test").await), ["deploy-test"]);
+    let expired = list("status=expired").await;
+    assert_eq!(ids(&expired, "id"), [expiring.as_str()]);
+    assert_eq!(expired.body["data"][0]["status"], "expired");
+    assert_eq!(ids(&list("status=revoked").await, "id"), [revoked.as_str()]);
+    assert_eq!(names(&list("status=disabled").await), Vec::<String>::new());
+    let active = list("status=active&environment=live").await;
+    assert!(ids(&active, "id").contains(&live) && !ids(&active, "id").contains(&test), "{}", active.text);
+    assert!(active.body["data"].as_array().unwrap().iter().all(|k| k["status"] == "active"));
+    // The name (any case, LIKE's wildcards literal), the shown form's start, the id.
+    assert_eq!(names(&list("search=DEPLOY").await), ["deploy-test", "Deploy bot"]);
+    assert_eq!(names(&list("search=100%25_").await), ["old 100%_key"]);
+    assert_eq!(names(&list("search=%25").await), ["old 100%_key"]);
+    assert_eq!(names(&list("search=lk_test_").await), ["deploy-test"]);
+    let shown = format!("{}…{}", &test_key[..12], &test_key[test_key.len() - 4..]);
+    let by_shown = list(&format!("search={}", urlencoding(&shown))).await;
+    assert_eq!(ids(&by_shown, "id"), [test.as_str()]);
+    assert_eq!(ids(&list(&format!("search={live}")).await, "id"), [live.as_str()]);
+    // Another member's key only with allOrg, which a member may not use.
+    assert_eq!(names(&list("search=deploy&allOrg=true").await), ["bob deploys", "deploy-test", "Deploy bot"]);
+    let bobs_list = bob_api.get("/v1/api-keys?search=deploy").await;
+    assert_eq!(ids(&bobs_list, "id"), [bobs.as_str()]);
+    let refused = bob_api.get("/v1/api-keys?search=deploy&allOrg=true").await;
+    assert_eq!((refused.status, refused.error_code()), (403, "forbidden"));
+    // Filters keep the cursor's order.
+    let first = list("search=deploy&allOrg=true&limit=2").await;
+    assert_eq!(names(&first), ["bob deploys", "deploy-test"]);
+    let cursor = first.body["nextCursor"].as_str().unwrap();
+    let rest = list(&format!("search=deploy&allOrg=true&limit=2&cursor={cursor}")).await;
+    assert_eq!(names(&rest), ["Deploy bot"]);
+    assert!(rest.body["nextCursor"].is_null());
+    let too_long = "x".repeat(101);
+    for bad in ["status=rotating", "status=ACTIVE", "environment=prod", &format!("search={too_long}")] {
+        let r = list(bad).await;
+        assert_eq!((r.status, r.error_code()), (400, "invalid_request"), "{bad}: {}", r.text);
+    }
+    // An empty or blank search is no search.
+    assert_eq!(ids(&list("search=%20").await, "id").len(), ids(&list("").await, "id").len());
+}
+
+/// `s` percent-encoded for a query string.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 #[tokio::test]
