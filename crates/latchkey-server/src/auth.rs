@@ -123,7 +123,13 @@ impl Caller {
     /// Whether the caller may see and manage `key` (admins: every key of
     /// the org; members: their own).
     pub fn can_manage(&self, key: &ApiKeyRecord) -> bool {
-        self.is_admin() || (key.owner_user_id.is_some() && key.owner_user_id == self.user_id)
+        self.can_manage_owned_by(key.owner_user_id.as_deref())
+    }
+
+    /// [`Caller::can_manage`] for a key owned by `owner_user_id` (`None`:
+    /// the organization).
+    pub fn can_manage_owned_by(&self, owner_user_id: Option<&str>) -> bool {
+        self.is_admin() || owner_user_id.is_some_and(|o| self.user_id.as_deref() == Some(o))
     }
 }
 

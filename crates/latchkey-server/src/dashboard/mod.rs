@@ -15,13 +15,15 @@
 //!   headers of every dashboard response.
 //! * `login.rs` — sign-in, sign-out and switching organizations.
 //! * `assets.rs` — the stylesheet and the script, embedded in the binary.
-//! * one module per page (`keys.rs`, …), with its templates in
+//! * `chart.rs` — the geometry of the server-drawn SVG charts.
+//! * one module per page (`keys/`, …), with its templates in
 //!   `templates/dashboard/`.
 //!
 //! Every action is a real form or link first; `assets/dashboard/dashboard.js`
 //! only opens dialogs, copies text and asks before closing an uncopied key.
 
 mod assets;
+mod chart;
 mod keys;
 mod login;
 mod page;

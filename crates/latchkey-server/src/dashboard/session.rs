@@ -105,6 +105,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Submitted<T> {
     }
 }
 
+/// The query string of a page (a `GET` form's fields: filters, a cursor)
+/// as `T`, parsed like a submitted form: a repeated field into a `Vec`, an
+/// empty field as `None`. Refused with the API's 400 `invalid_request`.
+#[derive(Debug)]
+pub struct PageQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        serde_html_form::from_str(parts.uri.query().unwrap_or_default())
+            .map(Self)
+            .map_err(|e| ApiError::bad_request(format!("invalid query parameters: {e}")))
+    }
+}
+
 /// A form sent before there is a session (sign-in): checked against the
 /// double-submit cookie.
 #[derive(Debug)]
@@ -291,6 +307,22 @@ mod tests {
     fn the_csrf_field_is_read_among_others() {
         assert_eq!(csrf_field(b"name=x&csrf=tok&scopes=a&scopes=b").as_deref(), Some("tok"));
         assert_eq!(csrf_field(b"name=x"), None);
+    }
+
+    #[test]
+    fn a_page_query_reads_empty_fields_as_none_and_repeated_ones_as_a_list() {
+        #[derive(Deserialize)]
+        struct Q {
+            status: Option<latchkey_api_types::KeyStatus>,
+            search: Option<String>,
+            #[serde(default)]
+            scopes: Vec<String>,
+        }
+        let q: Q = serde_html_form::from_str("status=&search=&scopes=a&scopes=b").unwrap();
+        assert_eq!((q.status, q.search, q.scopes), (None, None, vec!["a".to_owned(), "b".to_owned()]));
+        let q: Q = serde_html_form::from_str("status=revoked&search=a+b%26c").unwrap();
+        assert_eq!((q.status, q.search.as_deref()), (Some(latchkey_api_types::KeyStatus::Revoked), Some("a b&c")));
+        assert!(serde_html_form::from_str::<Q>("status=rotating").is_err());
     }
 
     #[test]

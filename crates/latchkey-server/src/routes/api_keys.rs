@@ -96,7 +96,7 @@ fn shown(k: &ApiKeyRecord, plain: &PlainKey, now: Millis) -> Shown<ApiKeyView> {
 }
 
 /// Who may call [`create`].
-const CREATE: AuthCheck = AuthCheck::key_managers();
+pub(crate) const CREATE: AuthCheck = AuthCheck::key_managers();
 
 /// `POST /v1/api-keys`: mints a key; the plaintext is in this response only.
 #[utoipa::path(
@@ -348,13 +348,13 @@ pub async fn update(
 }
 
 /// `GET /v1/api-keys/{id}/usage` query.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Days back from today (1–90, default 30).
     #[param(minimum = 1, maximum = 90)]
-    days: Option<u32>,
+    pub days: Option<u32>,
 }
 
 /// Who may call [`usage`].
@@ -400,7 +400,7 @@ pub async fn usage(
 }
 
 /// Who may call [`revoke`].
-const REVOKE: AuthCheck = AuthCheck::key_managers();
+pub(crate) const REVOKE: AuthCheck = AuthCheck::key_managers();
 
 /// `POST /v1/api-keys/{id}/revoke`: immediate; the next request with the key
 /// is refused. Revoking a revoked key changes nothing.
@@ -434,7 +434,7 @@ pub async fn revoke(
 }
 
 /// Who may call [`rotate`].
-const ROTATE: AuthCheck = AuthCheck::key_managers();
+pub(crate) const ROTATE: AuthCheck = AuthCheck::key_managers();
 
 /// `POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
 /// the same grants (scopes, project, environment, owner, limits, and the same

@@ -1,0 +1,241 @@
+//! `GET /dashboard/keys/{id}`: a key's fields and its verifications per
+//! day for the last 30 days, stacked by outcome (`GET /v1/api-keys/{id}`
+//! and `GET /v1/api-keys/{id}/usage`). A key the viewer may not manage is
+//! the API's 404.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use latchkey_api_types::{ApiKeyView, UsageDayView};
+use latchkey_core::id::KeyId;
+use latchkey_core::time_fmt::{day_string, epoch_day, now_ms, to_rfc3339};
+use serde::Deserialize;
+
+use super::{Row, Shown, frame, row};
+use crate::dashboard::chart::{HEIGHT, Series, StackedBars, WIDTH};
+use crate::dashboard::page::{Chrome, render, short_time};
+use crate::dashboard::session::{PageQuery, Viewer};
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::routes::api_keys::{self, UsageQuery};
+use crate::state::AppState;
+
+/// Days the chart covers, today included.
+const DAYS: i64 = 30;
+
+/// The outcomes a key's verifications are counted under, in stacking
+/// order: (code, label, colour). Colours keep 3:1 contrast on white.
+const OUTCOMES: [(&str, &str, &str); 7] = [
+    ("VALID", "Valid", "#1a7f37"),
+    ("RATE_LIMITED", "Rate limited", "#bc4c00"),
+    ("INSUFFICIENT_SCOPE", "Insufficient scope", "#8250df"),
+    ("USAGE_EXCEEDED", "Usage exceeded", "#0550ae"),
+    ("EXPIRED", "Expired", "#6e7781"),
+    ("REVOKED", "Revoked", "#cf222e"),
+    ("DISABLED", "Disabled", "#4d2d00"),
+];
+
+/// The colour of an outcome this page does not know.
+const OTHER_COLOUR: &str = "#24292f";
+
+/// One outcome's total over the chart's days.
+#[derive(Debug, Clone)]
+struct Total {
+    label: String,
+    color: &'static str,
+    count: i64,
+}
+
+/// The chart and what it says.
+#[derive(Debug)]
+struct Usage {
+    chart: StackedBars,
+    totals: Vec<Total>,
+    total: i64,
+    /// The chart's description (its text alternative).
+    summary: String,
+}
+
+impl Usage {
+    /// `days` (the API's answer, oldest first, days without verifications
+    /// absent) laid out over the `DAYS` days ending `today` (an epoch day).
+    fn new(days: &[UsageDayView], today: i64) -> Self {
+        let dates: Vec<String> = (today - DAYS + 1..=today).map(day_string).collect();
+        let mut outcomes: Vec<(String, String, &'static str)> =
+            OUTCOMES.iter().map(|(code, label, color)| ((*code).to_owned(), (*label).to_owned(), *color)).collect();
+        for day in days {
+            for code in day.counts.keys() {
+                if !outcomes.iter().any(|(c, ..)| c == code) {
+                    outcomes.push((code.clone(), code.clone(), OTHER_COLOUR));
+                }
+            }
+        }
+        let by_date: BTreeMap<&str, &UsageDayView> = days.iter().map(|d| (d.date.as_str(), d)).collect();
+        let series: Vec<Series> = outcomes
+            .iter()
+            .map(|(code, label, color)| Series {
+                label: label.clone(),
+                color,
+                values: dates
+                    .iter()
+                    .map(|d| by_date.get(d.as_str()).and_then(|day| day.counts.get(code)).copied().unwrap_or(0))
+                    .collect(),
+            })
+            .collect();
+        let totals: Vec<Total> = series
+            .iter()
+            .map(|s| Total { label: s.label.clone(), color: s.color, count: s.values.iter().sum() })
+            .collect();
+        let total = totals.iter().map(|t| t.count).sum();
+        let (first, last) = (dates.first().cloned().unwrap_or_default(), dates.last().cloned().unwrap_or_default());
+        let parts: Vec<String> =
+            totals.iter().filter(|t| t.count > 0).map(|t| format!("{} {}", t.count, t.label.to_lowercase())).collect();
+        let summary = if total == 0 {
+            format!("No verifications from {first} to {last}.")
+        } else {
+            format!("{total} verifications from {first} to {last}: {}.", parts.join(", "))
+        };
+        // Columns are labelled by month and day.
+        let columns: Vec<String> = dates.iter().map(|d| d.get(5..).unwrap_or(d).to_owned()).collect();
+        Self { chart: StackedBars::new(&columns, &series), totals, total, summary }
+    }
+}
+
+/// The detail page's query string.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct DetailParams {
+    /// What the previous request did (`revoked`).
+    done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/keys_detail.html")]
+struct DetailPage {
+    chrome: Chrome,
+    r: Row,
+    k: ApiKeyView,
+    revoked: Option<String>,
+    usage: Usage,
+    width: f64,
+    height: f64,
+    notice: Option<&'static str>,
+    shown: Option<Shown>,
+    /// Where the actions come back to.
+    from: &'static str,
+}
+
+/// `GET /dashboard/keys/{id}`
+pub(super) async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<KeyId>,
+    PageQuery(q): PageQuery<DetailParams>,
+) -> Result<Response, ApiError> {
+    let notice = match q.done.as_deref() {
+        Some("revoked") => Some("The key was revoked: it stops working at once."),
+        _ => None,
+    };
+    render_page(&state, &viewer, id, None, notice, StatusCode::OK).await
+}
+
+/// The detail page of `id` with a key shown once (after a rotation).
+pub(super) async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: KeyId,
+    shown: Option<Shown>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    render_page(state, viewer, id, shown, None, status).await
+}
+
+async fn render_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: KeyId,
+    shown: Option<Shown>,
+    notice: Option<&'static str>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let k = api_keys::get(State(state.clone()), viewer.caller.clone(), Path(id.clone())).await?.0.data;
+    let q = UsageQuery { days: Some(u32::try_from(DAYS).unwrap_or(30)) };
+    let days = api_keys::usage(State(state.clone()), viewer.caller.clone(), Path(id), Query(q)).await?.0.data;
+    let (chrome, names) = frame(state, viewer).await?;
+    let now = now_ms();
+    let now_text = to_rfc3339(now);
+    let usage = Usage::new(&days, epoch_day(now));
+    let revoked = k.revoked_at.as_deref().filter(|t| *t <= now_text.as_str()).map(short_time);
+    let page = DetailPage {
+        chrome,
+        r: row(k.clone(), &names, viewer, &now_text),
+        k,
+        revoked,
+        usage,
+        width: WIDTH,
+        height: HEIGHT,
+        notice,
+        shown,
+        from: "detail",
+    };
+    Ok(render(status, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn day(date: &str, counts: &[(&str, i64)]) -> UsageDayView {
+        let counts: BTreeMap<String, i64> = counts.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        UsageDayView { date: date.to_owned(), total: counts.values().sum(), counts: counts.into_iter().collect() }
+    }
+
+    #[test]
+    fn days_are_placed_by_date_and_every_outcome_is_totalled() {
+        let today = epoch_day(latchkey_core::time_fmt::parse_rfc3339("2026-06-30T12:00:00Z").unwrap());
+        let days = [
+            day("2026-05-20", &[("VALID", 100)]), // before the chart's first day: not drawn
+            day("2026-06-01", &[("VALID", 3), ("REVOKED", 1)]),
+            day("2026-06-30", &[("VALID", 2), ("RATE_LIMITED", 4), ("SOMETHING_NEW", 1)]),
+        ];
+        let u = Usage::new(&days, today);
+        let totals: Vec<(&str, i64)> = u.totals.iter().map(|t| (t.label.as_str(), t.count)).collect();
+        assert_eq!(
+            totals,
+            [
+                ("Valid", 5),
+                ("Rate limited", 4),
+                ("Insufficient scope", 0),
+                ("Usage exceeded", 0),
+                ("Expired", 0),
+                ("Revoked", 1),
+                ("Disabled", 0),
+                ("SOMETHING_NEW", 1),
+            ]
+        );
+        assert_eq!(u.total, 11);
+        assert_eq!(
+            u.summary,
+            "11 verifications from 2026-06-01 to 2026-06-30: 5 valid, 4 rate limited, 1 revoked, 1 something_new."
+        );
+        // Two columns drawn: 06-01 (2 segments) and 06-30 (3 segments), 06-30 last.
+        let titles: Vec<&str> = u.chart.segments.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            ["06-01: 3 Valid", "06-01: 1 Revoked", "06-30: 2 Valid", "06-30: 4 Rate limited", "06-30: 1 SOMETHING_NEW"]
+        );
+        assert!(u.chart.labels.iter().any(|l| l.text == "06-30"));
+    }
+
+    #[test]
+    fn no_verifications_say_so() {
+        let u = Usage::new(&[], 20_000);
+        assert_eq!(u.total, 0);
+        assert!(u.summary.starts_with("No verifications from "), "{}", u.summary);
+        assert!(u.chart.segments.is_empty());
+    }
+}

@@ -1,0 +1,204 @@
+//! `GET /dashboard/keys`: the keys table over `GET /v1/api-keys`, with its
+//! search, filters and cursor paging kept in the URL.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use latchkey_api_types::{KeyEnvironment, KeyStatus};
+use latchkey_core::time_fmt::{now_ms, to_rfc3339};
+use serde::Deserialize;
+
+use super::create::CreateDialog;
+use super::{HOME, Row, Shown, frame, row};
+use crate::dashboard::page::{Chrome, render};
+use crate::dashboard::session::{PageQuery, Viewer};
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::routes::api_keys::{self, ListQuery};
+use crate::state::AppState;
+
+/// Keys listed per page.
+const PAGE_SIZE: u32 = 50;
+
+/// The list's query string: the filters, the page, and what was just done.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListParams {
+    /// A name, the start of a shown key (`lk_live_AbCd…`), or a key id.
+    pub search: Option<String>,
+    /// Only keys in this status.
+    pub status: Option<KeyStatus>,
+    /// Only keys of this environment.
+    pub environment: Option<KeyEnvironment>,
+    /// Only this project's keys.
+    pub project: Option<String>,
+    /// Every member's keys (admins, or everyone when the organization lets
+    /// members see all keys).
+    #[serde(default)]
+    pub all: bool,
+    /// The page after this cursor.
+    pub cursor: Option<String>,
+    /// What the previous request did (`revoked`), for a notice.
+    pub done: Option<String>,
+}
+
+impl ListParams {
+    /// The list's URL with these filters, at the page after `cursor`.
+    fn href(&self, cursor: Option<&str>) -> String {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = self.search.as_deref() {
+            pairs.push(("search", s));
+        }
+        if let Some(s) = self.status {
+            pairs.push(("status", s.as_str()));
+        }
+        if let Some(e) = self.environment {
+            pairs.push(("environment", e.as_str()));
+        }
+        if let Some(p) = self.project.as_deref() {
+            pairs.push(("project", p));
+        }
+        if self.all {
+            pairs.push(("all", "true"));
+        }
+        if let Some(c) = cursor {
+            pairs.push(("cursor", c));
+        }
+        match serde_html_form::to_string(&pairs) {
+            Ok(q) if !q.is_empty() => format!("{HOME}?{q}"),
+            _ => HOME.to_owned(),
+        }
+    }
+
+    /// Whether any filter is set.
+    fn filtered(&self) -> bool {
+        self.search.is_some() || self.status.is_some() || self.environment.is_some() || self.project.is_some()
+    }
+
+    /// The notice for `done`; only known codes make one.
+    fn notice(&self) -> Option<&'static str> {
+        match self.done.as_deref() {
+            Some("revoked") => Some("The key was revoked: it stops working at once."),
+            _ => None,
+        }
+    }
+}
+
+/// What a page built by an action shows besides the list.
+#[derive(Debug)]
+pub(super) struct Extras {
+    /// The create dialog, open (with what was typed and why it failed) or not.
+    pub create: CreateDialog,
+    /// A key shown once.
+    pub shown: Option<Shown>,
+    /// The answer's status.
+    pub status: StatusCode,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/keys.html")]
+struct KeysPage {
+    chrome: Chrome,
+    p: ListParams,
+    filtered: bool,
+    rows: Vec<Row>,
+    projects: Vec<(String, String)>,
+    statuses: [KeyStatus; 4],
+    environments: [KeyEnvironment; 2],
+    /// Why the viewer may not list every member's keys.
+    all_denied: Option<String>,
+    next: Option<String>,
+    first: Option<String>,
+    notice: Option<&'static str>,
+    create: CreateDialog,
+    shown: Option<Shown>,
+    /// Where the row actions come back to.
+    from: &'static str,
+}
+
+/// `GET /dashboard/keys`
+pub(super) async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PageQuery(p): PageQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let create = CreateDialog::closed(&state, &viewer).await?;
+    page(&state, &viewer, p, Extras { create, shown: None, status: StatusCode::OK }).await
+}
+
+/// The list page for the filters `p`, with `extras`.
+pub(super) async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    mut p: ListParams,
+    extras: Extras,
+) -> Result<Response, ApiError> {
+    p.search = p.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let q = ListQuery {
+        all_org: p.all,
+        project_id: p.project.clone(),
+        status: p.status,
+        environment: p.environment,
+        search: p.search.clone(),
+        limit: Some(PAGE_SIZE),
+        cursor: p.cursor.clone(),
+    };
+    let listed = api_keys::list(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
+    let (chrome, names) = frame(state, viewer).await?;
+    let all_denied = api_keys::check_all_org(state, &viewer.caller).await.err().map(|e| e.message().to_owned());
+    let now = to_rfc3339(now_ms());
+    let rows = listed.data.into_iter().map(|k| row(k, &names, viewer, &now)).collect();
+    let page = KeysPage {
+        chrome,
+        filtered: p.filtered(),
+        rows,
+        statuses: KeyStatus::ALL,
+        environments: KeyEnvironment::ALL,
+        all_denied,
+        next: listed.next_cursor.as_deref().map(|c| p.href(Some(c))),
+        first: p.cursor.is_some().then(|| p.href(None)),
+        notice: p.notice(),
+        projects: names.projects,
+        create: extras.create,
+        shown: extras.shown,
+        from: "list",
+        p,
+    };
+    Ok(render(extras.status, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_keep_every_filter_and_encode_the_search() {
+        let p = ListParams {
+            search: Some("a b&c…".into()),
+            status: Some(KeyStatus::Revoked),
+            environment: Some(KeyEnvironment::Test),
+            project: Some("prj_1".into()),
+            all: true,
+            cursor: Some("key_old".into()),
+            done: Some("revoked".into()),
+        };
+        assert_eq!(
+            p.href(Some("key_2")),
+            "/dashboard/keys?search=a+b%26c%E2%80%A6&status=revoked&environment=test&project=prj_1&all=true&cursor=key_2"
+        );
+        assert_eq!(
+            p.href(None),
+            "/dashboard/keys?search=a+b%26c%E2%80%A6&status=revoked&environment=test&project=prj_1&all=true"
+        );
+        assert_eq!(ListParams::default().href(None), "/dashboard/keys");
+        assert!(p.filtered() && !ListParams { all: true, ..ListParams::default() }.filtered());
+    }
+
+    #[test]
+    fn only_known_codes_make_a_notice() {
+        let done = |d: &str| ListParams { done: Some(d.into()), ..ListParams::default() }.notice();
+        assert!(done("revoked").is_some());
+        assert_eq!(done("<script>"), None);
+    }
+}
