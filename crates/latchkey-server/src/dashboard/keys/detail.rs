@@ -163,7 +163,7 @@ async fn render_page(
     let k = api_keys::get(State(state.clone()), viewer.caller.clone(), Path(id.clone())).await?.0.data;
     let q = UsageQuery { days: Some(u32::try_from(DAYS).unwrap_or(30)) };
     let days = api_keys::usage(State(state.clone()), viewer.caller.clone(), Path(id), Query(q)).await?.0.data;
-    let (chrome, names) = frame(state, viewer).await?;
+    let (chrome, names) = frame(state, viewer, std::slice::from_ref(&k)).await?;
     let now = now_ms();
     let now_text = to_rfc3339(now);
     let usage = Usage::new(&days, epoch_day(now));

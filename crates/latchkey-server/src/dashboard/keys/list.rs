@@ -3,8 +3,8 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_api_types::{KeyEnvironment, KeyStatus};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use serde::Deserialize;
@@ -117,12 +117,20 @@ struct KeysPage {
     from: &'static str,
 }
 
-/// `GET /dashboard/keys`
+/// `GET /dashboard/keys`. A query with empty or untrimmed fields (the
+/// filter form sends every field) is redirected to its shortest form, so
+/// the URL says only what is in force.
 pub(super) async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
-    PageQuery(p): PageQuery<ListParams>,
+    uri: Uri,
+    PageQuery(mut p): PageQuery<ListParams>,
 ) -> Result<Response, ApiError> {
+    p.search = p.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let canonical = p.href(p.cursor.as_deref());
+    if p.done.is_none() && uri.path_and_query().is_some_and(|asked| asked.as_str() != canonical) {
+        return Ok(Redirect::to(&canonical).into_response());
+    }
     let create = CreateDialog::closed(&state, &viewer).await?;
     page(&state, &viewer, p, Extras { create, shown: None, status: StatusCode::OK }).await
 }
@@ -131,10 +139,9 @@ pub(super) async fn list(
 pub(super) async fn page(
     state: &AppState,
     viewer: &Viewer,
-    mut p: ListParams,
+    p: ListParams,
     extras: Extras,
 ) -> Result<Response, ApiError> {
-    p.search = p.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let q = ListQuery {
         all_org: p.all,
         project_id: p.project.clone(),
@@ -145,7 +152,7 @@ pub(super) async fn page(
         cursor: p.cursor.clone(),
     };
     let listed = api_keys::list(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
-    let (chrome, names) = frame(state, viewer).await?;
+    let (chrome, names) = frame(state, viewer, &listed.data).await?;
     let all_denied = api_keys::check_all_org(state, &viewer.caller).await.err().map(|e| e.message().to_owned());
     let now = to_rfc3339(now_ms());
     let rows = listed.data.into_iter().map(|k| row(k, &names, viewer, &now)).collect();

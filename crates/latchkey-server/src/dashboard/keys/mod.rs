@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::routing::{get, post};
 use latchkey_api_types::ApiKeyView;
+use latchkey_core::id::KeyId;
 use latchkey_store::Page;
 
 use super::page::{Chrome, denial, short_time};
@@ -56,17 +57,21 @@ pub(super) struct Shown {
     note: Option<String>,
 }
 
-/// The names a key row shows in place of ids: projects and members.
+/// The names a key row shows in place of ids: projects, members, and the
+/// keys that created keys.
 struct Names {
     /// (project id, name), as the project menus list them.
     projects: Vec<(String, String)>,
     /// Member id → display name.
     members: HashMap<String, String>,
+    /// Key id → name, of the keys that created the keys shown.
+    creators: HashMap<String, String>,
 }
 
 impl Names {
-    /// The organization's projects and members, for `viewer`.
-    async fn load(state: &AppState, viewer: &Viewer) -> Result<Self, ApiError> {
+    /// The organization's projects and members, and the names of the keys
+    /// that created `keys`, for `viewer`.
+    async fn load(state: &AppState, viewer: &Viewer, keys: &[ApiKeyView]) -> Result<Self, ApiError> {
         let everyone = Page { limit: 100, before: None };
         let org = &viewer.caller.org_id;
         let projects =
@@ -78,7 +83,16 @@ impl Names {
             .into_iter()
             .map(|m| (m.user.id.to_string(), m.user.display_name))
             .collect();
-        Ok(Self { projects, members })
+        let mut creators = HashMap::new();
+        let by_keys = keys.iter().filter_map(|k| k.created_by.as_ref()).filter(|r| r.kind == "key");
+        for id in by_keys.filter_map(|r| r.id.as_deref()) {
+            if !creators.contains_key(id)
+                && let Some(k) = state.store.get_key(org, &KeyId::from(id)).await?
+            {
+                creators.insert(id.to_owned(), k.name);
+            }
+        }
+        Ok(Self { projects, members, creators })
     }
 
     /// The name of the project `id`, or the id.
@@ -97,11 +111,16 @@ pub(super) struct Row {
     environment: String,
     scopes: Vec<String>,
     project: Option<String>,
+    /// The creation time (`2026-12-06 11:58 UTC`).
     created: String,
+    /// Its day (`2026-12-06`).
+    created_day: String,
     created_by: String,
     owner: String,
     last_used: Option<String>,
     expires: Option<String>,
+    /// The expiry's day.
+    expires_day: Option<String>,
     expires_soon: bool,
     status: String,
     /// A rotated key's end of grace (`revokedAt` still ahead).
@@ -122,7 +141,11 @@ fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str) -> Row {
         Some(r) if r.kind == "user" => {
             r.id.as_ref().and_then(|id| names.members.get(id)).cloned().unwrap_or_else(|| "a former member".to_owned())
         }
-        Some(r) => format!("key {}", r.id.as_deref().unwrap_or("-")),
+        Some(r) => match r.id.as_deref().map(|id| (id, names.creators.get(id))) {
+            Some((_, Some(name))) => format!("API key “{name}”"),
+            Some((id, None)) => format!("API key {id}"),
+            None => "an API key".to_owned(),
+        },
         None => "the operator".to_owned(),
     };
     let owner = match (&k.owner_display_name, &k.owner_email, &k.owner_user_id) {
@@ -147,9 +170,11 @@ fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str) -> Row {
         shown: format!("{}…{}", k.key_prefix, k.key_hint),
         project: k.project_id.as_deref().map(|id| names.project(id)),
         created: short_time(&k.created_at),
+        created_day: short_day(&k.created_at),
         last_used: k.last_used_at.as_deref().map(short_time),
         expires_soon: active && k.expires_at.as_deref().is_some_and(|e| e < soon.as_str()),
         expires: k.expires_at.as_deref().map(short_time),
+        expires_day: k.expires_at.as_deref().map(short_day),
         until: k.revoked_at.as_deref().filter(|t| *t > now).map(short_time),
         linked: manage,
         can_rotate: active && manage && k.rotated_to.is_none() && rotate_denied.is_none(),
@@ -165,7 +190,12 @@ fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str) -> Row {
     }
 }
 
-/// The header and the names of a key page.
-async fn frame(state: &AppState, viewer: &Viewer) -> Result<(Chrome, Names), ApiError> {
-    Ok((Chrome::load(state, viewer, "API keys").await?, Names::load(state, viewer).await?))
+/// The header of a key page and the names its keys (`keys`) show.
+async fn frame(state: &AppState, viewer: &Viewer, keys: &[ApiKeyView]) -> Result<(Chrome, Names), ApiError> {
+    Ok((Chrome::load(state, viewer, "API keys").await?, Names::load(state, viewer, keys).await?))
+}
+
+/// The day of an RFC 3339 time (`2026-12-06`), as the table shows it.
+fn short_day(rfc3339: &str) -> String {
+    rfc3339.get(..10).unwrap_or(rfc3339).to_owned()
 }
