@@ -126,7 +126,7 @@ impl StackedBars {
         let labels = columns
             .iter()
             .enumerate()
-            .filter(|(i, _)| (last - i) % 7 == 0)
+            .filter(|(i, _)| (last - i).is_multiple_of(7))
             .map(|(i, c)| ColumnLabel { x: round(LEFT + (i as f64 + 0.5) * slot), text: c.clone() })
             .collect();
         Self {
