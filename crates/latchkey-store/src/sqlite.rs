@@ -64,6 +64,7 @@ impl Dialect for Sqlite {
 
     const NAME: &'static str = "sqlite";
     const ROW_LOCKS: bool = false;
+    const ILIKE: bool = false;
     const BOOTSTRAP_LOCK: Option<&'static str> = None;
     const REWRAP_LOCK: Option<&'static str> = None;
 

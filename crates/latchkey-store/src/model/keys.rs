@@ -288,8 +288,8 @@ pub struct KeyFilter {
     pub environment: Option<Environment>,
     /// Only keys in this lifecycle status at a time.
     pub status: Option<StatusAt>,
-    /// Only keys whose name contains this text (case-insensitively: on
-    /// SQLite for ASCII letters only), whose shown form
+    /// Only keys whose name contains this text (ignoring case: on SQLite
+    /// the case of ASCII letters only), whose shown form
     /// (`lk_live_AbCd…wxyz`) starts with it, or whose id it is.
     pub search: Option<String>,
 }

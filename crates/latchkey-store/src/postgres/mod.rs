@@ -58,6 +58,7 @@ impl Dialect for Postgres {
 
     const NAME: &'static str = "postgres";
     const ROW_LOCKS: bool = true;
+    const ILIKE: bool = true;
     // Blocks every other writer of `orgs` (another bootstrap, a sign-up)
     // until the transaction ends.
     const BOOTSTRAP_LOCK: Option<&'static str> = Some("LOCK TABLE orgs IN SHARE ROW EXCLUSIVE MODE");

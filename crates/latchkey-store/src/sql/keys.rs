@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use latchkey_core::id::{KeyId, OrgId, UserId};
 use latchkey_core::time_fmt::Millis;
-use latchkey_core::{Environment, KeyHash};
+use latchkey_core::{Environment, KeyHash, KeyState};
 
 use super::rows::{key_hash, record};
 use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, page_limit, query};
@@ -29,14 +29,30 @@ const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
             THEN refill_amount ELSE remaining END) >= $2 \
      RETURNING remaining";
 
-/// A key's lifecycle status at `$8` (`active`, `expired`, `revoked`,
-/// `disabled`), over the columns of `select_keys!`: the rule of
-/// `IssuedKey::status`, revocation first, then expiry, then a departed
-/// owner.
-macro_rules! key_status {
-    () => {
-        "(CASE WHEN k.revoked_at <= $8 THEN 'revoked' WHEN k.expires_at <= $8 THEN 'expired' \
-         WHEN k.owner_user_id IS NOT NULL AND m.role IS NULL THEN 'disabled' ELSE 'active' END)"
+/// `list_keys`' statement, `$like` the dialect's case-insensitive `LIKE`.
+/// Each filter is its own `AND` term, so that those over the key's own
+/// columns are decided before the owner's rows are joined: the status as
+/// `IssuedKey::status` decides it (revocation, then expiry, then a departed
+/// owner) is two terms, the time-decided part (`$7`: `revoked`, `expired`
+/// or `live`, at `$8`) and the owner's membership (`$9`: whether the owner
+/// has left, for `disabled` and `active`).
+macro_rules! list_keys_sql {
+    ($like:literal) => {
+        concat!(
+            select_keys!(),
+            "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
+             AND ($3 IS NULL OR k.project_id = $3) AND ($4 IS NULL OR k.id < $4) \
+             AND ($6 IS NULL OR k.environment = $6) \
+             AND ($7 IS NULL OR (CASE WHEN k.revoked_at <= $8 THEN 'revoked' WHEN k.expires_at <= $8 THEN 'expired' \
+                  ELSE 'live' END) = $7) \
+             AND ($9 IS NULL OR (k.owner_user_id IS NOT NULL AND m.role IS NULL) = $9) \
+             AND ($10 IS NULL OR k.name ",
+            $like,
+            " $11 ESCAPE '\\' OR k.id = $10 \
+                  OR (substr(k.key_prefix, 1, length($12)) = $12 \
+                      AND ($13 IS NULL OR (k.key_prefix = $12 AND substr(k.key_hint, 1, length($13)) = $13)))) \
+             ORDER BY k.id DESC LIMIT $5"
+        )
     };
 }
 
@@ -157,32 +173,41 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
     }
 
     async fn list_keys(&self, org_id: &OrgId, filter: &KeyFilter, page: &Page) -> StoreResult<Vec<ApiKeyRecord>> {
+        let sql = if D::ILIKE { list_keys_sql!("ILIKE") } else { list_keys_sql!("LIKE") };
+        // The status: its time-decided part, and whether the owner has left.
+        let (by_time, departed) = match filter.status.map(|s| s.status) {
+            None => (None, None),
+            Some(KeyState::Revoked) => (Some("revoked"), None),
+            Some(KeyState::Expired) => (Some("expired"), None),
+            Some(KeyState::Valid) => (Some("live"), Some(false)),
+            Some(KeyState::Disabled) => (Some("live"), Some(true)),
+            // A state no key's status can be matches no key.
+            Some(_) => (Some(""), None),
+        };
         let search = filter.search.as_deref();
-        let rows = query::<D>(concat!(
-            select_keys!(),
-            "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
-             AND ($3 IS NULL OR k.project_id = $3) AND ($4 IS NULL OR k.id < $4) \
-             AND ($6 IS NULL OR k.environment = $6) \
-             AND ($7 IS NULL OR ",
-            key_status!(),
-            " = $7) \
-             AND ($9 IS NULL OR LOWER(k.name) LIKE $10 ESCAPE '\\' \
-                  OR substr(k.key_prefix || '…' || k.key_hint, 1, length($9)) = $9 OR k.id = $9) \
-             ORDER BY k.id DESC LIMIT $5"
-        ))
-        .bind(org_id)
-        .bind(&filter.owner_user_id)
-        .bind(&filter.project_id)
-        .bind(&page.before)
-        .bind(page_limit(page) + 1)
-        .bind(filter.environment.map(Environment::as_str))
-        // A state no key's status can be matches no key.
-        .bind(filter.status.map(|s| s.status.status_str().unwrap_or("")))
-        .bind(filter.status.map(|s| s.at))
-        .bind(search)
-        .bind(&search.map(|s| format!("%{}%", like_escaped(&s.to_lowercase()))))
-        .fetch_all(&self.pool)
-        .await?;
+        // A shown key (`lk_live_AbCd…wxyz`) is matched from its start: the
+        // prefix up to `…`, then the hint.
+        let (shown_prefix, shown_hint) = match search.map(|s| s.split_once('…')) {
+            Some(Some((prefix, hint))) => (Some(prefix), Some(hint)),
+            Some(None) => (search, None),
+            None => (None, None),
+        };
+        let rows = query::<D>(sql)
+            .bind(org_id)
+            .bind(&filter.owner_user_id)
+            .bind(&filter.project_id)
+            .bind(&page.before)
+            .bind(page_limit(page) + 1)
+            .bind(filter.environment.map(Environment::as_str))
+            .bind(by_time)
+            .bind(filter.status.map(|s| s.at))
+            .bind(departed)
+            .bind(search)
+            .bind(&search.map(|s| format!("%{}%", like_escaped(s))))
+            .bind(shown_prefix)
+            .bind(shown_hint)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(record).collect()
     }
 

@@ -86,6 +86,11 @@ pub trait Dialect: Debug + Send + Sync + Sized + 'static {
     /// write lock from their start (`BEGIN IMMEDIATE`).
     const ROW_LOCKS: bool;
 
+    /// Whether a case-insensitive `LIKE` is spelled `ILIKE` (PostgreSQL,
+    /// whose `LIKE` heeds case) rather than `LIKE` (SQLite's ignores the
+    /// case of ASCII letters).
+    const ILIKE: bool;
+
     /// Run first in `bootstrap`'s transaction, to keep every other writer of
     /// `orgs` out until it ends (`None` where the transaction alone does).
     const BOOTSTRAP_LOCK: Option<&'static str>;

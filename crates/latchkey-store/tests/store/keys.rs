@@ -280,6 +280,9 @@ async fn list_keys_filters_by_environment_status_and_search(store: Arc<dyn Store
     assert_eq!(ids(&list(search(&test.key_prefix.to_string())).await), [&test.id]);
     assert_eq!(ids(&list(search(&shown)).await), [&test.id]);
     assert_eq!(ids(&list(search(&format!("{shown}x"))).await), Vec::<&str>::new());
+    assert_eq!(ids(&list(search(&format!("{}…", test.key_prefix))).await), [&test.id]);
+    let short = &test.key_prefix.to_string()[..10];
+    assert_eq!(ids(&list(search(&format!("{short}…{}", test.key_hint))).await), Vec::<&str>::new());
     assert_eq!(ids(&list(search(&test.key_hint)).await), Vec::<&str>::new(), "the hint alone is not a prefix");
     assert_eq!(ids(&list(search(test.id.as_str())).await), [&test.id]);
     assert_eq!(ids(&list(search("nothing like it")).await), Vec::<&str>::new());
