@@ -10,12 +10,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, csrfField, expectAccessible, fixture, newPage as harnessPage, signIn, verify } from './harness.mjs';
+import { addMember, alertText, forge, signInAsMember } from './members.mjs';
 
 /** @typedef {import('node:test').TestContext} TestContext */
 /** @typedef {import('playwright-core').Page} Page */
 /** @typedef {import('playwright-core').Locator} Locator */
 
-const f = fixture();
+const ORG = 'Key Tests';
+const f = fixture({ org: ORG });
 
 /** What `POST /v1/api-keys` and its rotation answer: a key shown once. */
 const KEY = /^[a-z]+_(live|test)_[A-Za-z0-9]{38}$/;
@@ -78,6 +80,17 @@ async function listedNames(page) {
     names.push(((await row.getByRole('cell').first().textContent()) ?? '').trim());
   }
   return names;
+}
+
+/**
+ * The text of the element that describes `control` (its `aria-describedby`).
+ * @param {Page} page
+ * @param {Locator} control
+ */
+async function describedBy(page, control) {
+  const id = await control.getAttribute('aria-describedby');
+  assert.ok(id, 'the control has a description');
+  return ((await page.locator(`[id="${id}"]`).textContent()) ?? '').trim();
 }
 
 /**
@@ -392,143 +405,75 @@ test('the detail page charts the verifications just made, by outcome', async (t)
   assert.equal((await page.content()).includes('theirs'), false);
 });
 
-/**
- * Makes `email` a member of the test organization (invited by the admin, signed up, accepted)
- * and answers their password and session token.
- * @param {string} email
- */
-async function member(email) {
-  const invite = await admin().post('/v1/invitations', { email, role: 'member' });
-  assert.equal(invite.status, 201, JSON.stringify(invite.body));
-  f.server.secret(invite.body.data.token);
-  const password = `pw-${email}-long-enough`;
-  const signup = await api(f.server.base).post('/v1/auth/signup', {
-    email,
-    password,
-    displayName: email.split('@')[0],
-    orgName: `${email} home`,
-  });
-  assert.equal(signup.status, 201, JSON.stringify(signup.body));
-  const token = signup.body.data.token;
-  const accepted = await api(f.server.base, token).post('/v1/invitations/accept', { token: invite.body.data.token });
-  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-  return { password, token };
-}
-
-/**
- * An API client acting with the session `token` in the test organization (`X-Latchkey-Org`).
- * @param {string} token
- * @returns {import('./harness.mjs').Api}
- */
-function inOrg(token) {
-  /**
-   * @param {string} method
-   * @param {string} p
-   * @param {unknown} [body]
-   */
-  const call = async (method, p, body) => {
-    const res = await fetch(`${f.server.base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'x-latchkey-org': f.server.orgId, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json(), headers: res.headers };
-  };
-  return {
-    get: (p) => call('GET', p),
-    post: (p, body) => call('POST', p, body),
-    patch: (p, body) => call('PATCH', p, body),
-    put: (p, body) => call('PUT', p, body),
-    delete: (p) => call('DELETE', p),
-  };
-}
-
-/**
- * Signs `email` in and switches to the test organization if it is not the current one.
- * @param {TestContext} t
- * @param {string} email
- * @param {string} password
- */
-async function memberPage(t, email, password) {
-  const page = await harnessPage(t, f.browser);
-  await signIn(page, f.server.base, email, password);
-  const switcher = page.getByLabel('Organization', { exact: true });
-  if ((await switcher.inputValue()) !== f.server.orgId) {
-    await switcher.selectOption(f.server.orgId);
-    await page.getByRole('button', { name: 'Switch' }).click();
-    await page.waitForURL(`${f.server.base}/dashboard/keys`);
-  }
-  assert.equal(await switcher.inputValue(), f.server.orgId);
-  return page;
-}
-
 test("a member sees their own keys, may not act on another's, and a forged POST gets the API's refusal", async (t) => {
   const adminsKey = await createKey({ name: "the admin's key", scopes: ['sandbox:read'] });
-  const bob = await member('bob@example.com');
-  // Bob's session acts in his own organization unless told otherwise: a key there is not listed here.
+  const bob = await addMember(f.server, 'Bob');
+  // Bob's API session acts in his own organization: a key there is not listed here.
   await createKey({ name: "bob's key elsewhere", scopes: ['sandbox:read'] }, api(f.server.base, bob.token));
-  const here = await createKey({ name: "bob's key here", scopes: ['sandbox:read'] }, inOrg(bob.token));
-  const page = await memberPage(t, 'bob@example.com', bob.password);
-  assert.deepEqual(await listedNames(page), ["bob's key here"]);
-  // Their own key offers both actions.
-  await rowOf(page, "bob's key here").getByRole('button', { name: 'Revoke' }).waitFor();
+  const page = await harnessPage(t, f.browser);
+  await signInAsMember(page, f.server, bob, ORG);
+
+  // Scopes a member may not grant are disabled in the create dialog, with the API's reason.
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const create = page.getByRole('dialog', { name: 'Create key' });
+  for (const scope of ['*', 'org:write', 'org:*', 'admin:resources']) {
+    assert.equal(await create.getByRole('checkbox', { name: scope, exact: true }).isDisabled(), true, scope);
+  }
+  await create.getByText('cannot grant scopes this credential does not hold: org:write').waitFor();
+  await expectAccessible(page, 'keys: create dialog as a member');
+  await create.getByLabel('Name', { exact: true }).fill("bob's key");
+  await create.getByRole('checkbox', { name: 'sandbox:read', exact: true }).check();
+  await create.getByRole('button', { name: 'Create', exact: true }).click();
+  const shown = await shownKey(page, 'Key created');
+  await shown.dialog.getByRole('button', { name: 'Close', exact: true }).click();
+  await shown.dialog.getByRole('button', { name: 'Close anyway' }).click();
+  const bobsId = (await admin().get(`/v1/api-keys?allOrg=true&search=${encodeURIComponent("bob's key")}`)).body.data[0].id;
+
+  // Only his own key, with both actions.
+  await page.goto(`${f.server.base}/dashboard/keys`);
+  assert.deepEqual(await listedNames(page), ["bob's key"]);
+  await rowOf(page, "bob's key").getByRole('button', { name: 'Revoke' }).waitFor();
   // Every member's keys: disabled, with the API's reason.
   const all = page.getByRole('checkbox', { name: "Every member's keys" });
   assert.equal(await all.isDisabled(), true);
-  assert.match((await all.getAttribute('aria-describedby')) ?? '', /why-all/);
-  await page.getByText('listing every key of the organization needs the admin role').waitFor();
-  // Scopes a member may not grant are disabled in the create dialog, with the reason.
-  await page.getByRole('button', { name: 'Create key' }).click();
-  const create = page.getByRole('dialog', { name: 'Create key' });
-  assert.equal(await create.getByRole('checkbox', { name: '*', exact: true }).isDisabled(), true);
-  assert.equal(await create.getByRole('checkbox', { name: 'org:write', exact: true }).isDisabled(), true);
-  assert.equal(await create.getByRole('checkbox', { name: 'sandbox:create', exact: true }).isDisabled(), false);
-  await expectAccessible(page, 'keys: create dialog as a member');
-  await page.keyboard.press('Escape');
+  assert.equal(await describedBy(page, all), 'listing every key of the organization needs the admin role');
   // Asked for by hand, the whole organization's list is the API's 403.
   const refused = await page.goto(`${f.server.base}/dashboard/keys?all=true`);
   assert.equal(refused?.status(), 403);
-  await page.getByRole('alert').getByText('forbidden').waitFor();
+  assert.match(await alertText(page), /listing every key of the organization needs the admin role.*forbidden/);
 
   // Once the organization lets members see every key, the admin's key is
   // listed, but neither linked nor offered: Rotate and Revoke are disabled with the reason.
   assert.equal((await admin().patch(`/v1/orgs/${f.server.orgId}`, { membersSeeAllKeys: true })).status, 200);
   t.after(() => admin().patch(`/v1/orgs/${f.server.orgId}`, { membersSeeAllKeys: false }));
-  await page.goto(`${f.server.base}/dashboard/keys?all=true&search=key`);
+  await page.goto(`${f.server.base}/dashboard/keys?search=key&all=true`);
   const row = rowOf(page, "the admin's key");
   await row.waitFor();
   assert.equal(await row.getByRole('link').count(), 0);
   for (const action of ['Rotate', 'Revoke']) {
-    assert.equal(await row.getByRole('button', { name: action }).isDisabled(), true, action);
+    const button = row.getByRole('button', { name: action });
+    assert.equal(await button.isDisabled(), true, action);
+    assert.equal(await describedBy(page, button), "Only the key's owner or an admin can rotate or revoke it.");
   }
-  await row.getByText("Only the key's owner or an admin can rotate or revoke it.").waitFor();
   await expectAccessible(page, "keys: a member's view of every key");
 
   // A forged revoke of the admin's key, with the member's valid CSRF token: the API's 404.
   const csrf = await csrfField(page);
-  const forged = await page.request.post(`${f.server.base}/dashboard/keys/${adminsKey.id}/revoke`, {
-    form: { csrf, from: 'list' },
-    maxRedirects: 0,
-  });
-  assert.equal(forged.status(), 404);
-  assert.match(await forged.text(), /not_found/);
-  // Without the CSRF token, even their own key's revoke is refused.
-  const noToken = await page.request.post(`${f.server.base}/dashboard/keys/${here.id}/revoke`, {
-    form: { from: 'list' },
-    maxRedirects: 0,
-  });
-  assert.equal(noToken.status(), 403);
-  assert.match(await noToken.text(), /csrf_failed/);
-  const wrongToken = await page.request.post(`${f.server.base}/dashboard/keys/${here.id}/rotate`, {
-    form: { csrf: 'x'.repeat(43), grace: 'now' },
-    maxRedirects: 0,
-  });
-  assert.equal(wrongToken.status(), 403);
+  const forged = await forge(page, `/dashboard/keys/${adminsKey.id}/revoke`, { csrf, from: 'list' });
+  assert.equal(forged.status, 404);
+  assert.match(forged.html, /not_found/);
+  const rotated = await forge(page, `/dashboard/keys/${adminsKey.id}/rotate`, { csrf, grace: 'now' });
+  assert.equal(rotated.status, 404);
+  // Without the CSRF token, or with a wrong one, even their own key's revoke is refused.
+  const noToken = await forge(page, `/dashboard/keys/${bobsId}/revoke`, { from: 'list' });
+  assert.equal(noToken.status, 403);
+  assert.match(noToken.html, /csrf_failed/);
+  const wrongToken = await forge(page, `/dashboard/keys/${bobsId}/revoke`, { csrf: 'x'.repeat(43) });
+  assert.equal(wrongToken.status, 403);
   assert.equal(await verify(f.server.base, adminsKey.key, f.server.adminKey), 'VALID');
-  assert.equal(await verify(f.server.base, here.key, f.server.adminKey), 'VALID');
-  // The member's own key: the detail page, and another member's is a 404.
-  const own = await page.goto(`${f.server.base}/dashboard/keys/${here.id}`);
-  assert.equal(own?.status(), 200);
-  const other = await page.goto(`${f.server.base}/dashboard/keys/${adminsKey.id}`);
-  assert.equal(other?.status(), 404);
+  assert.equal(await verify(f.server.base, shown.key, f.server.adminKey), 'VALID');
+  // His own key's page, and the 404 page for the admin's.
+  assert.equal((await page.goto(`${f.server.base}/dashboard/keys/${bobsId}`))?.status(), 200);
+  assert.equal((await page.goto(`${f.server.base}/dashboard/keys/${adminsKey.id}`))?.status(), 404);
+  assert.match(await alertText(page), /not_found/);
 });

@@ -113,8 +113,9 @@ impl Reasons {
         denial(check, viewer).map(|why| self.id_of(why))
     }
 
-    /// The id of the paragraph saying `why`, added if new.
-    fn id_of(&mut self, why: String) -> String {
+    /// The id of the paragraph saying `why`, added if new (for a reason
+    /// that is not an [`AuthCheck`]'s).
+    pub fn id_of(&mut self, why: String) -> String {
         if let Some((id, _)) = self.list.iter().find(|(_, w)| *w == why) {
             return id.clone();
         }

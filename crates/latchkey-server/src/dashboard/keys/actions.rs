@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use latchkey_api_types::RotateApiKey;
 use latchkey_core::id::KeyId;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use super::create::CreateDialog;
 use super::list::{Extras, ListParams};
 use super::{HOME, Shown, detail};
 use crate::audit::Audit;
-use crate::dashboard::page::short_time;
+use crate::dashboard::page::{done, short_time};
 use crate::dashboard::session::Submitted;
 use crate::error::ApiError;
 use crate::extract::OptionalJson;
@@ -116,11 +116,10 @@ pub(super) async fn revoke(
     Submitted { viewer, form }: Submitted<RevokeForm>,
 ) -> Result<Response, ApiError> {
     let revoked = api_keys::revoke(State(state), viewer.caller, audit, Path(id)).await?.0.data;
-    let to = match form.from {
-        Origin::List => format!("{HOME}?done=revoked"),
-        Origin::Detail => format!("{HOME}/{}?done=revoked", revoked.id),
-    };
-    Ok(Redirect::to(&to).into_response())
+    Ok(match form.from {
+        Origin::List => done(HOME, "revoked"),
+        Origin::Detail => done(&format!("{HOME}/{}", revoked.id), "revoked"),
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::Shown;
 use super::list::{Extras, ListParams, page};
 use crate::audit::Audit;
-use crate::dashboard::page::{Problem, denial};
+use crate::dashboard::page::Problem;
 use crate::dashboard::session::{Submitted, Viewer};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -133,8 +133,6 @@ pub(super) struct CreateDialog {
     pub form: CreateForm,
     /// The catalog's scopes, grouped by resource.
     pub groups: Vec<ScopeGroup>,
-    /// Why the viewer may not create keys at all.
-    pub denied: Option<String>,
 }
 
 impl CreateDialog {
@@ -166,7 +164,7 @@ impl CreateDialog {
                 _ => groups.push(ScopeGroup { name, description: s.description, choices: vec![choice] }),
             }
         }
-        Ok(Self { open: problem.is_some(), problem, form, groups, denied: denial(&api_keys::CREATE, viewer) })
+        Ok(Self { open: problem.is_some(), problem, form, groups })
     }
 }
 

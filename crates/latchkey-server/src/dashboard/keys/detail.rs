@@ -14,9 +14,9 @@ use latchkey_core::id::KeyId;
 use latchkey_core::time_fmt::{day_string, epoch_day, now_ms, to_rfc3339};
 use serde::Deserialize;
 
-use super::{Row, Shown, frame, row};
+use super::{NOTICES, Row, Shown, frame, row};
 use crate::dashboard::chart::{HEIGHT, Series, StackedBars, WIDTH};
-use crate::dashboard::page::{Chrome, render, short_time};
+use crate::dashboard::page::{Chrome, Reasons, notice, render, short_time};
 use crate::dashboard::session::{PageQuery, Viewer};
 use crate::error::ApiError;
 use crate::extract::Query;
@@ -118,6 +118,8 @@ struct DetailPage {
     r: Row,
     k: ApiKeyView,
     revoked: Option<String>,
+    /// The reasons the disabled controls cite.
+    reasons: Reasons,
     usage: Usage,
     width: f64,
     height: f64,
@@ -134,11 +136,7 @@ pub(super) async fn detail(
     Path(id): Path<KeyId>,
     PageQuery(q): PageQuery<DetailParams>,
 ) -> Result<Response, ApiError> {
-    let notice = match q.done.as_deref() {
-        Some("revoked") => Some("The key was revoked: it stops working at once."),
-        _ => None,
-    };
-    render_page(&state, &viewer, id, None, notice, StatusCode::OK).await
+    render_page(&state, &viewer, id, None, notice(q.done.as_deref(), &NOTICES), StatusCode::OK).await
 }
 
 /// The detail page of `id` with a key shown once (after a rotation).
@@ -168,9 +166,12 @@ async fn render_page(
     let now_text = to_rfc3339(now);
     let usage = Usage::new(&days, epoch_day(now));
     let revoked = k.revoked_at.as_deref().filter(|t| *t <= now_text.as_str()).map(short_time);
+    let mut reasons = Reasons::default();
+    let r = row(k.clone(), &names, viewer, &now_text, &mut reasons);
     let page = DetailPage {
         chrome,
-        r: row(k.clone(), &names, viewer, &now_text),
+        r,
+        reasons,
         k,
         revoked,
         usage,

@@ -10,8 +10,8 @@ use latchkey_core::time_fmt::{now_ms, to_rfc3339};
 use serde::Deserialize;
 
 use super::create::CreateDialog;
-use super::{HOME, Row, Shown, frame, row};
-use crate::dashboard::page::{Chrome, render};
+use super::{HOME, NOTICES, Row, Shown, frame, row};
+use crate::dashboard::page::{Chrome, Reasons, notice, render};
 use crate::dashboard::session::{PageQuery, Viewer};
 use crate::error::ApiError;
 use crate::extract::Query;
@@ -75,14 +75,6 @@ impl ListParams {
     fn filtered(&self) -> bool {
         self.search.is_some() || self.status.is_some() || self.environment.is_some() || self.project.is_some()
     }
-
-    /// The notice for `done`; only known codes make one.
-    fn notice(&self) -> Option<&'static str> {
-        match self.done.as_deref() {
-            Some("revoked") => Some("The key was revoked: it stops working at once."),
-            _ => None,
-        }
-    }
 }
 
 /// What a page built by an action shows besides the list.
@@ -106,8 +98,12 @@ struct KeysPage {
     projects: Vec<(String, String)>,
     statuses: [KeyStatus; 4],
     environments: [KeyEnvironment; 2],
-    /// Why the viewer may not list every member's keys.
-    all_denied: Option<String>,
+    /// The reasons the disabled controls cite.
+    reasons: Reasons,
+    /// Why the viewer may not create keys (a paragraph's id).
+    create_why: Option<String>,
+    /// Why the viewer may not list every member's keys (a paragraph's id).
+    all_why: Option<String>,
     next: Option<String>,
     first: Option<String>,
     notice: Option<&'static str>,
@@ -153,19 +149,24 @@ pub(super) async fn page(
     };
     let listed = api_keys::list(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
     let (chrome, names) = frame(state, viewer, &listed.data).await?;
-    let all_denied = api_keys::check_all_org(state, &viewer.caller).await.err().map(|e| e.message().to_owned());
+    let mut reasons = Reasons::default();
+    let create_why = reasons.cite(&api_keys::CREATE, viewer);
+    let all_why =
+        api_keys::check_all_org(state, &viewer.caller).await.err().map(|e| reasons.id_of(e.message().to_owned()));
     let now = to_rfc3339(now_ms());
-    let rows = listed.data.into_iter().map(|k| row(k, &names, viewer, &now)).collect();
+    let rows = listed.data.into_iter().map(|k| row(k, &names, viewer, &now, &mut reasons)).collect();
     let page = KeysPage {
         chrome,
         filtered: p.filtered(),
         rows,
         statuses: KeyStatus::ALL,
         environments: KeyEnvironment::ALL,
-        all_denied,
+        reasons,
+        create_why,
+        all_why,
         next: listed.next_cursor.as_deref().map(|c| p.href(Some(c))),
         first: p.cursor.is_some().then(|| p.href(None)),
-        notice: p.notice(),
+        notice: notice(p.done.as_deref(), &NOTICES),
         projects: names.projects,
         create: extras.create,
         shown: extras.shown,
@@ -200,12 +201,5 @@ mod tests {
         );
         assert_eq!(ListParams::default().href(None), "/dashboard/keys");
         assert!(p.filtered() && !ListParams { all: true, ..ListParams::default() }.filtered());
-    }
-
-    #[test]
-    fn only_known_codes_make_a_notice() {
-        let done = |d: &str| ListParams { done: Some(d.into()), ..ListParams::default() }.notice();
-        assert!(done("revoked").is_some());
-        assert_eq!(done("<script>"), None);
     }
 }

@@ -22,7 +22,7 @@ use latchkey_api_types::ApiKeyView;
 use latchkey_core::id::KeyId;
 use latchkey_store::Page;
 
-use super::page::{Chrome, denial, short_time};
+use super::page::{Chrome, Reasons, short_time};
 use super::session::Viewer;
 use crate::error::ApiError;
 use crate::routes::api_keys;
@@ -34,6 +34,9 @@ pub const HOME: &str = "/dashboard/keys";
 /// Why a member may not rotate or revoke a key that is not theirs (the API
 /// answers such a request as if the key did not exist).
 const NOT_YOURS: &str = "Only the key's owner or an admin can rotate or revoke it.";
+
+/// The notices after a change (`?done=CODE`).
+const NOTICES: [(&str, &str); 1] = [("revoked", "The key was revoked: it stops working at once.")];
 
 /// The API-key pages.
 pub fn routes() -> Router<AppState> {
@@ -131,12 +134,14 @@ pub(super) struct Row {
     can_rotate: bool,
     /// `Revoke` is offered: active (a grace period included), and the viewer may.
     can_revoke: bool,
-    /// Why the viewer may not rotate or revoke this active key.
-    denied: Option<String>,
+    /// Why the viewer may not rotate or revoke this active key: the id of
+    /// the paragraph that says so ([`Reasons`]).
+    why: Option<String>,
 }
 
-/// The row of `k` for `viewer`; `now` is the current time (RFC 3339).
-fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str) -> Row {
+/// The row of `k` for `viewer`; `now` is the current time (RFC 3339). The
+/// reasons of its disabled controls are cited in `reasons`.
+fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str, reasons: &mut Reasons) -> Row {
     let created_by = match &k.created_by {
         Some(r) if r.kind == "user" => {
             r.id.as_ref().and_then(|id| names.members.get(id)).cloned().unwrap_or_else(|| "a former member".to_owned())
@@ -157,14 +162,17 @@ fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str) -> Row {
     let soon = latchkey_core::time_fmt::to_rfc3339(latchkey_core::time_fmt::now_ms() + 7 * 86_400_000);
     let active = k.status == "active";
     let manage = viewer.caller.can_manage_owned_by(k.owner_user_id.as_deref());
-    let rotate_denied = denial(&api_keys::ROTATE, viewer);
-    let revoke_denied = denial(&api_keys::REVOKE, viewer);
-    let denied = if !active {
+    let (rotate_why, revoke_why) = if active && manage {
+        (reasons.cite(&api_keys::ROTATE, viewer), reasons.cite(&api_keys::REVOKE, viewer))
+    } else {
+        (None, None)
+    };
+    let why = if !active {
         None
     } else if !manage {
-        Some(NOT_YOURS.to_owned())
+        Some(reasons.id_of(NOT_YOURS.to_owned()))
     } else {
-        rotate_denied.clone().or_else(|| revoke_denied.clone())
+        rotate_why.clone().or_else(|| revoke_why.clone())
     };
     Row {
         shown: format!("{}…{}", k.key_prefix, k.key_hint),
@@ -177,9 +185,9 @@ fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str) -> Row {
         expires_day: k.expires_at.as_deref().map(short_day),
         until: k.revoked_at.as_deref().filter(|t| *t > now).map(short_time),
         linked: manage,
-        can_rotate: active && manage && k.rotated_to.is_none() && rotate_denied.is_none(),
-        can_revoke: active && manage && revoke_denied.is_none(),
-        denied,
+        can_rotate: active && manage && k.rotated_to.is_none() && rotate_why.is_none(),
+        can_revoke: active && manage && revoke_why.is_none(),
+        why,
         created_by,
         owner,
         id: k.id,
