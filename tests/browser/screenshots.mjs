@@ -16,13 +16,15 @@ import path from 'node:path';
 import { ROOT, api, launch, signIn, startServer } from './harness.mjs';
 
 /**
- * The pages, one a line: the PNG's name and the page's path. `signedIn:
- * false` shows the page to a visitor.
+ * The pages, one a line: the PNG's name and the page's path (`{checkout}`:
+ * the id of the key seed() calls Checkout production). `signedIn: false`
+ * shows the page to a visitor.
  * @type {{ name: string, path: string, signedIn?: boolean }[]}
  */
 const PAGES = [
   { name: 'login', path: '/dashboard/login', signedIn: false },
   { name: 'keys', path: '/dashboard/keys' },
+  { name: 'key-detail', path: '/dashboard/keys/{checkout}' },
   { name: 'projects', path: '/dashboard/projects' },
   { name: 'secrets', path: '/dashboard/secrets' },
   { name: 'ssh-keys', path: '/dashboard/ssh-keys' },
@@ -32,7 +34,8 @@ const OUT = path.join(ROOT, 'docs/dashboard');
 
 /**
  * A few keys of different scopes and environments, in a project and not,
- * one of them rotated and one revoked, and a member.
+ * one of them rotated and one revoked, one verified a few times, and a
+ * member; answers the ids the PAGES' paths need.
  * @param {import('./harness.mjs').Server} server
  */
 async function seed(server) {
@@ -48,12 +51,15 @@ async function seed(server) {
   };
   const checkout = await post('/v1/projects', { name: 'Checkout service', description: 'Payments and orders' });
   await post('/v1/projects', { name: 'Internal tools' });
-  await post('/v1/api-keys', {
+  const production = await post('/v1/api-keys', {
     name: 'Checkout production',
     scopes: ['sandbox:create', 'devboxes:read', 'devboxes:write'],
     projectId: checkout.id,
-    rateLimitPerMinute: 600,
+    rateLimitPerMinute: 20,
   });
+  // Verifications for its chart: valid ones, a few over its limit, one lacking a scope.
+  for (let i = 0; i < 24; i += 1) await admin.post('/v1/keys/verify', { key: production.key });
+  await admin.post('/v1/keys/verify', { key: production.key, scopes: ['org:write'] });
   await post('/v1/api-keys', {
     name: 'Checkout staging',
     scopes: ['devboxes:read'],
@@ -66,6 +72,7 @@ async function seed(server) {
   const old = await post('/v1/api-keys', { name: 'Laptop (old)', scopes: ['org:read'], isTest: true });
   await post(`/v1/api-keys/${old.id}/revoke`);
   await post('/v1/api-keys', { name: 'Verifier for the gateway', scopes: ['keys:verify'], owner: 'org' });
+  server.secret(production.key);
   // Secrets: values are made up here and never shown by the pages.
   for (const [name, category, orgWide] of /** @type {const} */ ([
     ['ANTHROPIC_API_KEY', 'provider', false],
@@ -86,11 +93,14 @@ async function seed(server) {
     publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGBcHSr7BNw2pGkCf1yCgEft2EEwXICieXVxlBqy3xPy ops@bastion',
     orgWide: true,
   });
+  // Verification counts are written behind (every 2 s).
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  return { checkout: /** @type {string} */ (production.id) };
 }
 
 const server = await startServer({ org: 'Acme Robotics', email: 'ada@acme.example' });
 try {
-  await seed(server);
+  const ids = await seed(server);
   const browser = await launch();
   try {
     const viewport = { width: 1280, height: 800 };
@@ -100,7 +110,7 @@ try {
     mkdirSync(OUT, { recursive: true });
     for (const p of PAGES) {
       const page = (p.signedIn ?? true) ? admin : visitor;
-      const response = await page.goto(`${server.base}${p.path}`);
+      const response = await page.goto(`${server.base}${p.path.replace('{checkout}', ids.checkout)}`);
       assert.equal(response?.status(), 200, `${p.path} answered ${response?.status()}`);
       const file = path.join(OUT, `${p.name}.png`);
       await page.screenshot({ path: file });
