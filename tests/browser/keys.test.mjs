@@ -165,6 +165,21 @@ test('an admin creates a key in the dialog, reads it once, copies it, and it ver
   assert.equal((await page.content()).includes(shown.key), false, 'the list never shows the key again');
 });
 
+test('without JavaScript, the create form and the key shown once still work', async (t) => {
+  const page = await harnessPage(t, f.browser, { javaScriptEnabled: false });
+  await signIn(page, f.server.base, f.server.adminEmail, f.server.adminPassword);
+  assert.equal(await page.getByRole('dialog').count(), 0, 'no dialog shows before it is asked for');
+  // The Create key link leads to its dialog (#create-key), which the stylesheet shows.
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create key' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Name', { exact: true }).fill('no script');
+  await dialog.getByRole('checkbox', { name: 'sandbox:read', exact: true }).check();
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+  const shown = await shownKey(page, 'Key created');
+  assert.equal(await verify(f.server.base, shown.key, f.server.adminKey), 'VALID');
+});
+
 test('closing the show-once dialog without copying asks first', async (t) => {
   const page = await adminPage(t);
   await page.getByRole('button', { name: 'Create key' }).click();
