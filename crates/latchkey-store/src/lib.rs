@@ -161,6 +161,27 @@ pub trait PeopleStore: Send + Sync {
         event: &AuditEvent,
     ) -> StoreResult<bool>;
 
+    /// The pending (neither accepted nor revoked, and not expired at `now`)
+    /// invitation with this token hash.
+    async fn pending_invitation(&self, token_hash: &KeyHash, now: Millis) -> StoreResult<Option<Invitation>>;
+
+    /// Signs a new person up through the pending invitation with this token
+    /// hash, atomically: `user` (whose email must be the invited one, else
+    /// [`AcceptError::WrongUser`]), their membership of the invitation's
+    /// organization with its role, the invitation used up, `session` and
+    /// `events`. Nothing is stored if the invitation is not pending
+    /// ([`AcceptError::NotFound`]) or the email is taken (a conflict,
+    /// [`Unique::UserEmail`]).
+    async fn sign_up_invited(
+        &self,
+        token_hash: &KeyHash,
+        user: &NewUser,
+        password_hash: &str,
+        session: &Session,
+        now: Millis,
+        events: &[AuditEvent],
+    ) -> StoreResult<Result<Invitation, AcceptError>>;
+
     /// Accepts the pending invitation with this token hash for `user`,
     /// atomically adding the membership, using up the invitation and
     /// appending the audit event `event` builds from the invitation found

@@ -7,11 +7,57 @@ use latchkey_core::time_fmt::Millis;
 
 use super::orgs::{add_member, insert_org};
 use super::rows::{event, invitation, session, user};
-use super::{Dialect, ReadRow, Runner, SqlStore, commit, commit_one, insert_event, page_limit, query};
+use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, commit_one, insert_event, page_limit, query};
 use crate::{
     AcceptError, AuditEvent, AuditFilter, AuditStore, Invitation, NewOrg, NewUser, Page, PeopleStore, Session,
     StoreResult, Unique, User,
 };
+
+/// The `WHERE` clause of a pending invitation by token hash (`$1`) at `$2`.
+macro_rules! pending_by_hash {
+    () => {
+        "WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
+    };
+}
+
+/// The pending invitation with this token hash, locked for the rest of
+/// `tx`: a concurrent acceptance of the same token waits (PostgreSQL's row
+/// lock; SQLite's write transaction excludes every other writer), then
+/// finds it used up.
+async fn lock_pending<D: Dialect>(tx: &mut Tx<D>, token_hash: &KeyHash, now: Millis) -> StoreResult<Option<Invitation>> {
+    let row = query::<D>(for_update!(D, invitation_columns!(), pending_by_hash!()))
+        .bind(token_hash.as_bytes().as_slice())
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(invitation).transpose()
+}
+
+/// Marks `inv` accepted by `user_id` at `now`.
+async fn use_up<D: Dialect>(tx: &mut Tx<D>, inv: Invitation, user_id: &UserId, now: Millis) -> StoreResult<Invitation> {
+    query::<D>("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
+        .bind(&inv.id)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Invitation { accepted_at: Some(now), ..inv })
+}
+
+/// Inserts a person who signs up with a password; a taken email is a
+/// conflict ([`Unique::UserEmail`]).
+async fn insert_user<D: Dialect>(tx: &mut Tx<D>, u: &NewUser, password_hash: &str) -> StoreResult<()> {
+    query::<D>("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&u.id)
+        .bind(&u.email)
+        .bind(&u.display_name)
+        .bind(password_hash)
+        .bind(u.created_at)
+        .on_unique(Unique::UserEmail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 /// Inserts a session on `on`.
 async fn insert_session_on<D: Dialect>(on: impl Runner<D>, s: &Session) -> StoreResult<()> {
@@ -43,17 +89,7 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         events: &[AuditEvent],
     ) -> StoreResult<()> {
         let mut tx = D::begin_write(&self.pool).await?;
-        query::<D>(
-            "INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&u.id)
-        .bind(&u.email)
-        .bind(&u.display_name)
-        .bind(password_hash)
-        .bind(u.created_at)
-        .on_unique(Unique::UserEmail)
-        .execute(&mut *tx)
-        .await?;
+        insert_user::<D>(&mut tx, u, password_hash).await?;
         insert_org::<D>(&mut tx, org).await?;
         add_member::<D>(&mut tx, &org.id, &u.id, latchkey_core::Role::Admin, org.created_at).await?;
         insert_session_on::<D>(&mut *tx, s).await?;
@@ -193,6 +229,39 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         commit_one::<D>(tx, done, event).await
     }
 
+    async fn pending_invitation(&self, token_hash: &KeyHash, now: Millis) -> StoreResult<Option<Invitation>> {
+        let row = query::<D>(concat!(invitation_columns!(), pending_by_hash!()))
+            .bind(token_hash.as_bytes().as_slice())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(invitation).transpose()
+    }
+
+    async fn sign_up_invited(
+        &self,
+        token_hash: &KeyHash,
+        u: &NewUser,
+        password_hash: &str,
+        s: &Session,
+        now: Millis,
+        events: &[AuditEvent],
+    ) -> StoreResult<Result<Invitation, AcceptError>> {
+        let mut tx = D::begin_write(&self.pool).await?;
+        let Some(inv) = lock_pending::<D>(&mut tx, token_hash, now).await? else {
+            return Ok(Err(AcceptError::NotFound));
+        };
+        if !inv.email.eq_ignore_ascii_case(&u.email) {
+            return Ok(Err(AcceptError::WrongUser));
+        }
+        insert_user::<D>(&mut tx, u, password_hash).await?;
+        add_member::<D>(&mut tx, &inv.org_id, &u.id, inv.role, now).await?;
+        let accepted = use_up::<D>(&mut tx, inv, &u.id, now).await?;
+        insert_session_on::<D>(&mut *tx, s).await?;
+        commit::<D>(tx, events).await?;
+        Ok(Ok(accepted))
+    }
+
     async fn accept_invitation(
         &self,
         token_hash: &KeyHash,
@@ -201,19 +270,7 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         event: &(dyn for<'i> Fn(&'i Invitation) -> AuditEvent + Send + Sync),
     ) -> StoreResult<Result<Invitation, AcceptError>> {
         let mut tx = D::begin_write(&self.pool).await?;
-        // Locking the invitation (PostgreSQL; SQLite's write transaction
-        // excludes every other writer) makes a concurrent acceptance of the
-        // same token wait, then find it used up.
-        let row = query::<D>(for_update!(
-            D,
-            invitation_columns!(),
-            "WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
-        ))
-        .bind(token_hash.as_bytes().as_slice())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(inv) = row.as_ref().map(invitation).transpose()? else {
+        let Some(inv) = lock_pending::<D>(&mut tx, token_hash, now).await? else {
             return Ok(Err(AcceptError::NotFound));
         };
         if !inv.email.eq_ignore_ascii_case(&u.email) {
@@ -235,13 +292,7 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
         if added == 0 {
             return Ok(Err(AcceptError::AlreadyMember));
         }
-        query::<D>("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
-            .bind(&inv.id)
-            .bind(now)
-            .bind(&u.id)
-            .execute(&mut *tx)
-            .await?;
-        let accepted = Invitation { accepted_at: Some(now), ..inv };
+        let accepted = use_up::<D>(&mut tx, inv, &u.id, now).await?;
         commit::<D>(tx, &[event(&accepted)]).await?;
         Ok(Ok(accepted))
     }

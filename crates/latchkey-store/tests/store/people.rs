@@ -19,6 +19,7 @@ store_tests! {
     sessions_are_revoked_once_by_their_user,
     invitations_are_listed_while_pending,
     an_invitation_is_accepted_once_by_the_invited_person,
+    an_invitation_signs_a_new_person_up_once,
     concurrent_acceptances_use_an_invitation_once,
 }
 
@@ -228,4 +229,63 @@ async fn concurrent_acceptances_use_an_invitation_once(store: Arc<dyn Store>) {
     let not_found = results.iter().filter(|r| matches!(r, Ok(Err(AcceptError::NotFound)))).count();
     assert_eq!((accepted, not_found), (1, 3), "{results:?}");
     assert_eq!(store.role_of(&w.org.id, &bob.id).await.unwrap(), Some(Role::Member));
+}
+
+async fn an_invitation_signs_a_new_person_up_once(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let invited = invitation(&w.org.id, "nina@example.com", Role::Member);
+    store.insert_invitation(&invited, &ev()).await.unwrap();
+    assert_eq!(store.pending_invitation(&invited.token_hash, NOW).await.unwrap(), Some(invited.clone()));
+    assert_eq!(store.pending_invitation(&KeyHash::of("unknown"), NOW).await.unwrap(), None);
+    assert_eq!(store.pending_invitation(&invited.token_hash, invited.expires_at).await.unwrap(), None);
+
+    // Another email than the invited one, or an unknown token: nothing is stored.
+    let nora = new_user("nora@example.com");
+    let nora_login = session(&nora.id, &w.org.id);
+    let refused = event(&w.org.id, "user.signup.refused");
+    let events = std::slice::from_ref(&refused);
+    let wrong = store.sign_up_invited(&invited.token_hash, &nora, "hash", &nora_login, NOW, events).await.unwrap();
+    assert_eq!(wrong, Err(AcceptError::WrongUser));
+    let unknown = store.sign_up_invited(&KeyHash::of("unknown"), &nora, "hash", &nora_login, NOW, events).await.unwrap();
+    assert_eq!(unknown, Err(AcceptError::NotFound));
+    assert_eq!(store.get_user(&nora.id).await.unwrap(), None);
+    assert_eq!(store.session_by_hash(&nora_login.token_hash).await.unwrap(), None);
+    assert!(!logged(&*store, &refused).await);
+
+    // An email that has an account already: a conflict, and the invitation
+    // stays pending for that person to accept with their login.
+    let taken = invitation(&w.org.id, "alice@example.com", Role::Member);
+    store.insert_invitation(&taken, &ev()).await.unwrap();
+    let again = new_user("alice@example.com");
+    let again_login = session(&again.id, &w.org.id);
+    let clash = store.sign_up_invited(&taken.token_hash, &again, "hash", &again_login, NOW, events).await;
+    assert_eq!(conflict(&clash), Some(Conflict::Unique { what: Unique::UserEmail }), "{clash:?}");
+    assert_eq!(store.get_user(&again.id).await.unwrap(), None);
+    assert_eq!(store.session_by_hash(&again_login.token_hash).await.unwrap(), None);
+    assert_eq!(store.pending_invitation(&taken.token_hash, NOW).await.unwrap(), Some(taken));
+    assert!(!logged(&*store, &refused).await);
+
+    // The invited person: their account, membership with the invited role,
+    // session and events, and the invitation used up.
+    let nina = new_user("nina@example.com");
+    let login = session(&nina.id, &w.org.id);
+    let joined = [event(&w.org.id, "user.signup"), event(&w.org.id, "invitation.accept")];
+    let accepted = store.sign_up_invited(&invited.token_hash, &nina, "argon2-hash", &login, NOW + 5, &joined).await;
+    assert_eq!(accepted.unwrap(), Ok(Invitation { accepted_at: Some(NOW + 5), ..invited.clone() }));
+    let found = store.user_by_email("nina@example.com").await.unwrap();
+    assert_eq!(found, Some((nina.clone(), Some("argon2-hash".to_owned()))));
+    assert_eq!(store.role_of(&w.org.id, &nina.id).await.unwrap(), Some(Role::Member));
+    assert_eq!(store.user_orgs(&nina.id, &page(10)).await.unwrap().len(), 1, "no organization of her own");
+    assert_eq!(store.session_by_hash(&login.token_hash).await.unwrap(), Some(login));
+    for e in &joined {
+        assert!(logged(&*store, e).await, "{}", e.action);
+    }
+    assert_eq!(store.pending_invitation(&invited.token_hash, NOW + 5).await.unwrap(), None);
+
+    // Used up: a second sign-up with it finds nothing.
+    let late = new_user("nina@example.com");
+    let late_login = session(&late.id, &w.org.id);
+    let used = store.sign_up_invited(&invited.token_hash, &late, "hash", &late_login, NOW + 6, &[]).await.unwrap();
+    assert_eq!(used, Err(AcceptError::NotFound));
+    assert_eq!(store.get_user(&late.id).await.unwrap(), None);
 }
