@@ -33,7 +33,7 @@ pub use orgs::{
     AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, InvitationView, MemberView, OrgView, SwitchOrg,
     UpdateMember, UpdateOrg,
 };
-pub use people::{Login, MeView, ScopeView, SessionGrant, SessionView, SignUp, UserView};
+pub use people::{InvitedSignUp, Login, MeView, ScopeView, SessionGrant, SessionView, SignUp, UserView};
 pub use projects::{CreateProject, ProjectView, UpdateProject};
 pub use verify::{RateLimitView, VerifyKey, VerifyView};
 

@@ -64,6 +64,31 @@ pub struct Login {
     pub password: String,
 }
 
+/// `POST /v1/invitations/signup`: an account for the invited person (the
+/// invitation's email), who joins the inviting organization.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvitedSignUp {
+    /// The `lki_…` token from the invitation.
+    pub token: String,
+    /// At least 12 characters.
+    #[schema(min_length = 12, max_length = 1024)]
+    pub password: String,
+    /// Name shown to others.
+    #[schema(value_type = crate::constraints::Name)]
+    pub display_name: String,
+}
+
+impl std::fmt::Debug for InvitedSignUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitedSignUp")
+            .field("token", &"…")
+            .field("password", &"…")
+            .field("display_name", &self.display_name)
+            .finish()
+    }
+}
+
 /// The answer to sign-up and login: the session token, shown once.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -76,7 +101,8 @@ pub struct SessionGrant {
     pub session_id: String,
     /// Who logged in.
     pub user: UserView,
-    /// The organization created at sign-up.
+    /// The organization created at sign-up, or joined by an invited
+    /// sign-up (the session acts in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<OrgView>,
 }

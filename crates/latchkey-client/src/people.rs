@@ -1,7 +1,9 @@
 //! People and their sessions (`/v1/auth/*`, `/v1/sessions`), and who the
 //! caller is (`/v1/me`, `/v1/scopes`, `/v1/me/org`).
 
-use latchkey_api_types::{Login, MeView, OrgView, Paged, ScopeView, SessionGrant, SessionView, SignUp, SwitchOrg};
+use latchkey_api_types::{
+    InvitedSignUp, Login, MeView, OrgView, Paged, ScopeView, SessionGrant, SessionView, SignUp, SwitchOrg,
+};
 
 use crate::{Client, Error, PageRequest, seg};
 
@@ -9,6 +11,12 @@ impl Client {
     /// `POST /v1/auth/signup`: a user, their organization and a session.
     pub async fn signup(&self, body: &SignUp) -> Result<SessionGrant, Error> {
         self.data(self.post("/v1/auth/signup", body)).await
+    }
+
+    /// `POST /v1/invitations/signup`: an account for the invited person, a
+    /// member of the inviting organization, and a session acting in it.
+    pub async fn signup_invited(&self, body: &InvitedSignUp) -> Result<SessionGrant, Error> {
+        self.data(self.post("/v1/invitations/signup", body)).await
     }
 
     /// `POST /v1/auth/login`: a new session (its token is in the answer once).

@@ -4,6 +4,7 @@
 //! one that does not exist.
 
 use latchkey_core::id::{IdKind, OrgId, ProjectId, UserId, is_valid};
+use latchkey_core::{KeyHash, PlainKey};
 use latchkey_store::Project;
 
 use crate::auth::Caller;
@@ -31,5 +32,20 @@ pub(crate) async fn member_id(state: &AppState, org_id: &OrgId, who: &str) -> Re
     match id {
         Some(id) if state.store.role_of(org_id, &id).await?.is_some() => Ok(id),
         _ => Err(ApiError::not_found("user")),
+    }
+}
+
+/// Prefix of invitation tokens (`lki_…`). Never change it: issued
+/// invitations carry it, and the request log redacts path segments that
+/// start with it (`app.rs`).
+pub(crate) const INVITATION_PREFIX: &str = "lki_";
+
+/// The stored hash of an invitation token, if `token` is one (its prefix and
+/// checksum are checked before any I/O); anything else is answered as an
+/// unknown invitation.
+pub(crate) fn invitation_hash(token: &str) -> Result<KeyHash, ApiError> {
+    match PlainKey::parse(token) {
+        Ok(t) if t.expose().starts_with(INVITATION_PREFIX) => Ok(t.hash()),
+        _ => Err(ApiError::not_found("invitation")),
     }
 }

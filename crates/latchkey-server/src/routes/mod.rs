@@ -82,6 +82,7 @@ fn public() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(crate::metrics::readyz))
         .routes(routes!(people::signup))
+        .routes(routes!(people::signup_invited))
         .routes(routes!(people::login))
         .routes(routes!(verify::auth_check, verify::auth_check_post))
         .routes(routes!(verify::verify))

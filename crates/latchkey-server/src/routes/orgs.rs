@@ -25,6 +25,7 @@ use crate::auth::{Caller, Credential};
 use crate::authz::{AuthCheck, ORG_MEMBERS, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
+use crate::lookup::{INVITATION_PREFIX, invitation_hash};
 use crate::state::AppState;
 use crate::views::org_view;
 
@@ -36,8 +37,6 @@ const LEAVE: AuthCheck = AuthCheck::any().key_scope(ORG_MEMBERS);
 
 /// Invitations are valid this long.
 const INVITATION_TTL_MS: Millis = 7 * 86_400_000;
-/// Prefix of invitation tokens.
-const INVITATION_PREFIX: &str = "lki_";
 
 fn member_view(m: &Member) -> MemberView {
     MemberView {
@@ -504,10 +503,7 @@ async fn accept_token(
     audit: &Audit,
     token: &str,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
-    let hash = match PlainKey::parse(token) {
-        Ok(t) if t.expose().starts_with(INVITATION_PREFIX) => t.hash(),
-        _ => return Err(ApiError::not_found("invitation")),
-    };
+    let hash = invitation_hash(token)?;
     let user = state.store.get_user(&session.user_id).await?.ok_or_else(ApiError::unauthorized)?;
     let event = |i: &Invitation| {
         let actor = Actor { kind: "user", id: Some(&user.id) };

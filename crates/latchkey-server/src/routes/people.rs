@@ -16,12 +16,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use latchkey_api_types::{Data, ErrorEnvelope, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView};
+use latchkey_api_types::{
+    Data, ErrorEnvelope, InvitedSignUp, Login, OrgView, Paged, SessionGrant, SessionView, SignUp, UserView,
+};
 use latchkey_core::id::{IdKind, OrgId, SessionId, UserId, is_valid, slugify};
 use latchkey_core::password::{PasswordError, check_password, hash_password, verify_password};
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey};
-use latchkey_store::{Conflict, NewOrg, NewUser, Page, Session, StoreError, Unique, User};
+use latchkey_store::{AcceptError, Conflict, NewOrg, NewUser, Page, Session, StoreError, Unique, User};
 use serde_json::json;
 
 use crate::audit::{Actor, Audit};
@@ -29,7 +31,9 @@ use crate::auth::{Caller, SESSION_PREFIX, client_subject};
 use crate::authz::AuthCheck;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
+use crate::lookup::invitation_hash;
 use crate::state::AppState;
+use crate::views::org_view;
 
 /// The one answer to every failed login.
 const BAD_LOGIN: &str = "invalid email or password";
@@ -84,6 +88,17 @@ fn new_session(
 /// found before hashing or by the store).
 const EMAIL_TAKEN: &str = "an account with this email exists; log in";
 
+/// The sign-up budget `parts`' client address draws on, or 429 if it is
+/// spent.
+fn signup_address(state: &AppState, parts: &Parts) -> Result<String, ApiError> {
+    let address = format!("ip:{}", client_subject(parts, &state.settings).as_deref().unwrap_or("-"));
+    if let Some(wait) = state.signups.blocked(&address, state.settings.signups_per_hour_per_ip) {
+        tracing::warn!("sign-up refused: too many from this address");
+        return Err(ApiError::rate_limited("too many sign-ups from this address; try again later", wait));
+    }
+    Ok(address)
+}
+
 /// Who may call [`signup`].
 const SIGNUP: AuthCheck = AuthCheck::public();
 
@@ -110,11 +125,7 @@ pub async fn signup(
             "sign-up is turned off on this server; ask an admin for an invitation",
         ));
     }
-    let address = format!("ip:{}", client_subject(&parts, &state.settings).as_deref().unwrap_or("-"));
-    if let Some(wait) = state.signups.blocked(&address, state.settings.signups_per_hour_per_ip) {
-        tracing::warn!("sign-up refused: too many from this address");
-        return Err(ApiError::rate_limited("too many sign-ups from this address; try again later", wait));
-    }
+    let address = signup_address(&state, &parts)?;
     let email = check_email(&req.email)?;
     let display_name = check_name(&req.display_name).map_err(|e| e.prefixed("displayName"))?;
     let org_name = check_name(&req.org_name).map_err(|e| e.prefixed("orgName"))?;
@@ -163,6 +174,83 @@ pub async fn signup(
             members_see_all_keys: Some(false),
             created_at: Some(to_rfc3339(org.created_at)),
         }),
+    };
+    Ok((StatusCode::CREATED, Json(Data { data: grant })))
+}
+
+/// The message of an invited sign-up whose email has an account.
+const INVITED_EMAIL_TAKEN: &str = "an account with the invited email exists; log in with it and accept the invitation";
+
+/// Who may call [`signup_invited`].
+const SIGNUP_INVITED: AuthCheck = AuthCheck::public();
+
+/// `POST /v1/invitations/signup` `{token, password, displayName}`: an
+/// account for the invited person (the invitation's email), a member of the
+/// inviting organization with the invited role, and a session acting in it.
+/// Open when sign-up is turned off: an invitation is how people join then.
+/// Counted with sign-ups per client address; an invalid token is refused
+/// before the password is hashed.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/signup",
+    operation_id = "signUpInvited",
+    tag = "people",
+    request_body = InvitedSignUp,
+    responses((status = 201, description = "The new user, the organization joined and a session token (shown once)", body = Data<SessionGrant>), (status = 404, description = "`not_found`: the token is unknown, used, revoked or expired", body = ErrorEnvelope), (status = 409, description = "`conflict`: an account with the invited email exists (log in and accept the invitation)", body = ErrorEnvelope), (status = 429, description = "`rate_limited`: too many sign-ups from this address (`Retry-After`)", body = ErrorEnvelope)),
+    extensions(("x-latchkey-auth" = json!(SIGNUP_INVITED)))
+)]
+pub async fn signup_invited(
+    State(state): State<AppState>,
+    audit: Audit,
+    parts: Parts,
+    JsonBody(req): JsonBody<InvitedSignUp>,
+) -> Result<(StatusCode, Json<Data<SessionGrant>>), ApiError> {
+    let address = signup_address(&state, &parts)?;
+    let display_name = check_name(&req.display_name).map_err(|e| e.prefixed("displayName"))?;
+    check_password(&req.password).map_err(|e| password_error(&e))?;
+    let hash = invitation_hash(&req.token)?;
+    state.signups.record(&address);
+    let invitation =
+        state.store.pending_invitation(&hash, now_ms()).await?.ok_or_else(|| ApiError::not_found("invitation"))?;
+    if state.store.user_by_email(&invitation.email).await?.is_some() {
+        return Err(ApiError::conflict(INVITED_EMAIL_TAKEN));
+    }
+    let password_hash = hash_blocking(req.password).await?;
+    let now = now_ms();
+    let user = NewUser { id: UserId::new(), email: invitation.email.clone(), display_name, created_at: now };
+    let org_id = invitation.org_id.clone();
+    let (token, session) = new_session(&state, &user.id, Some(org_id.clone()), &audit, &parts.headers, now)?;
+    let actor = Actor { kind: "user", id: Some(&user.id) };
+    let role = json!({"role": invitation.role.as_str()});
+    let events = [
+        audit.event(
+            Some(&org_id),
+            actor,
+            "user.signup",
+            Some(("user", &user.id)),
+            &json!({"invitation": invitation.id}),
+        ),
+        audit.event(Some(&org_id), actor, "invitation.accept", Some(("invitation", &invitation.id)), &role),
+        audit.event(Some(&org_id), actor, "session.create", Some(("session", &session.id)), &json!({})),
+    ];
+    match state.store.sign_up_invited(&hash, &user, &password_hash, &session, now, &events).await {
+        Ok(Ok(_)) => {}
+        // Used, revoked or expired since it was read.
+        Ok(Err(AcceptError::NotFound | AcceptError::WrongUser)) => return Err(ApiError::not_found("invitation")),
+        Ok(Err(AcceptError::AlreadyMember))
+        | Err(StoreError::Conflict(Conflict::Unique { what: Unique::UserEmail })) => {
+            return Err(ApiError::conflict(INVITED_EMAIL_TAKEN));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user_id = %user.id, org_id = %org_id, "signed up by invitation");
+    let org = state.store.get_org(&org_id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    let grant = SessionGrant {
+        token: token.expose().to_owned(),
+        expires_at: to_rfc3339(session.expires_at),
+        session_id: session.id.into(),
+        user: user_view(&user),
+        org: Some(org_view(&org, invitation.role)),
     };
     Ok((StatusCode::CREATED, Json(Data { data: grant })))
 }

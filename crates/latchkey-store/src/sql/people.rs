@@ -24,7 +24,11 @@ macro_rules! pending_by_hash {
 /// `tx`: a concurrent acceptance of the same token waits (PostgreSQL's row
 /// lock; SQLite's write transaction excludes every other writer), then
 /// finds it used up.
-async fn lock_pending<D: Dialect>(tx: &mut Tx<D>, token_hash: &KeyHash, now: Millis) -> StoreResult<Option<Invitation>> {
+async fn lock_pending<D: Dialect>(
+    tx: &mut Tx<D>,
+    token_hash: &KeyHash,
+    now: Millis,
+) -> StoreResult<Option<Invitation>> {
     let row = query::<D>(for_update!(D, invitation_columns!(), pending_by_hash!()))
         .bind(token_hash.as_bytes().as_slice())
         .bind(now)

@@ -246,7 +246,8 @@ async fn an_invitation_signs_a_new_person_up_once(store: Arc<dyn Store>) {
     let events = std::slice::from_ref(&refused);
     let wrong = store.sign_up_invited(&invited.token_hash, &nora, "hash", &nora_login, NOW, events).await.unwrap();
     assert_eq!(wrong, Err(AcceptError::WrongUser));
-    let unknown = store.sign_up_invited(&KeyHash::of("unknown"), &nora, "hash", &nora_login, NOW, events).await.unwrap();
+    let unknown =
+        store.sign_up_invited(&KeyHash::of("unknown"), &nora, "hash", &nora_login, NOW, events).await.unwrap();
     assert_eq!(unknown, Err(AcceptError::NotFound));
     assert_eq!(store.get_user(&nora.id).await.unwrap(), None);
     assert_eq!(store.session_by_hash(&nora_login.token_hash).await.unwrap(), None);

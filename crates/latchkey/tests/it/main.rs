@@ -18,6 +18,7 @@ mod hardening_edge;
 mod hardening_input;
 mod hardening_store;
 mod init_serve;
+mod invited_signup;
 mod isolation;
 mod matrix;
 mod ops;

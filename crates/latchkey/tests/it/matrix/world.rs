@@ -388,6 +388,13 @@ impl World {
                 let body = json!({"email": email, "password": PASSWORD, "displayName": "m", "orgName": email});
                 (op.path.clone(), Some(body), false)
             }
+            // An invitation elsewhere: the answer names the organization joined.
+            "signUpInvited" => {
+                let email = self.fresh_email();
+                let token = self.invitation_to_elsewhere(&email).await;
+                let body = json!({"token": token, "password": PASSWORD, "displayName": "m"});
+                (op.path.clone(), Some(body), false)
+            }
             // The host's: the answer names the person the body names, and
             // that must not be one of organization A's (the leak check).
             "logIn" => {
