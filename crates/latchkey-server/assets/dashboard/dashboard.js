@@ -5,6 +5,9 @@
 //   shown once, a form refused).
 // - A button with data-copy="ID" copies the text of #ID and says so.
 // - A dialog with data-confirm-close asks before closing while nothing was copied.
+// - Inputs with data-from-fragment take the address's fragment (a token that
+//   must never reach the server in a URL), which then leaves the address bar
+//   and the history; their field (data-fragment-field) is hidden once filled.
 "use strict";
 
 function openDialog(dialog) {
@@ -93,9 +96,22 @@ document.addEventListener("cancel", (event) => {
   }
 }, true);
 
+function fillFromFragment() {
+  const inputs = document.querySelectorAll("input[data-from-fragment]");
+  const fragment = location.hash.slice(1);
+  if (inputs.length === 0 || fragment === "") return;
+  for (const input of inputs) {
+    input.value = fragment;
+    const field = input.closest("[data-fragment-field]");
+    if (field) field.hidden = true;
+  }
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 // A dialog with data-open is rendered with the open attribute too, so that
 // it shows without script; with script it becomes a modal.
 document.addEventListener("DOMContentLoaded", () => {
+  fillFromFragment();
   for (const dialog of document.querySelectorAll("dialog[data-open]")) {
     if (dialog.open) dialog.close();
     openDialog(dialog);

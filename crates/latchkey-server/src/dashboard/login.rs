@@ -4,9 +4,9 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use latchkey_api_types::{Login, SwitchOrg};
@@ -46,12 +46,48 @@ fn login_page(
     email: String,
     problem: Option<Problem>,
 ) -> Result<Response, ApiError> {
+    with_anonymous_csrf(state, |csrf| render(status, &LoginPage { csrf, email, problem }))
+}
+
+/// The page `page` renders with a fresh double-submit token for its forms
+/// sent before there is a session ([`AnonymousForm`]), and the cookie that
+/// carries the token.
+pub(super) fn with_anonymous_csrf(
+    state: &AppState,
+    page: impl FnOnce(String) -> Response,
+) -> Result<Response, ApiError> {
     let csrf = new_login_csrf()?;
-    let mut res = render(status, &LoginPage { csrf: csrf.clone(), email, problem });
     // Short-lived: the form is filled in within minutes.
     let cookie = set_cookie(LOGIN_CSRF_COOKIE, &csrf, Some(3600), state.settings.behind_https);
+    let mut res = page(csrf);
     res.headers_mut().append(SET_COOKIE, cookie);
     Ok(res)
+}
+
+/// The answer to a sign-in that granted the session `token`: its cookie
+/// set, the sign-in form's cookie forgotten, and on to `to`.
+pub(super) fn signed_in(state: &AppState, token: &str, to: &str) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    let h = res.headers_mut();
+    h.append(SET_COOKIE, session_cookie(state, token));
+    h.append(SET_COOKIE, clear_cookie(LOGIN_CSRF_COOKIE));
+    res
+}
+
+/// The session cookie carrying `token`, for as long as the session lasts.
+pub(super) fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
+    let ttl_secs = state.settings.session_ttl_ms / 1000;
+    set_cookie(SESSION_COOKIE, token, Some(ttl_secs), state.settings.behind_https)
+}
+
+/// A refused login as a page tells it: the same words for an unknown email
+/// and a wrong password.
+pub(super) fn login_refusal(e: ApiError) -> ApiError {
+    if e.code() == "unauthorized" {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Wrong email or password.")
+    } else {
+        e
+    }
 }
 
 /// `GET /dashboard/login`: the form, or the keys page for a signed-in
@@ -79,31 +115,21 @@ async fn sign_in(
     AnonymousForm(f): AnonymousForm<SignIn>,
 ) -> Result<Response, ApiError> {
     let rid = request_id(&parts.headers);
-    let secure = state.settings.behind_https;
-    let ttl_secs = state.settings.session_ttl_ms / 1000;
     let email = f.email.clone();
     match people::login(State(state.clone()), audit, parts, JsonBody(Login { email: f.email, password: f.password }))
         .await
     {
-        Ok(grant) => {
-            let mut res = Redirect::to(super::keys::HOME).into_response();
-            let h = res.headers_mut();
-            h.append(SET_COOKIE, set_cookie(SESSION_COOKIE, &grant.0.data.token, Some(ttl_secs), secure));
-            h.append(SET_COOKIE, clear_cookie(LOGIN_CSRF_COOKIE));
-            Ok(res)
+        Ok(grant) => Ok(signed_in(&state, &grant.0.data.token, super::keys::HOME)),
+        Err(e) => {
+            let e = login_refusal(e);
+            login_page(&state, e.status(), email, Some(Problem::new(&e, rid.as_deref())))
         }
-        // The same words for an unknown email and a wrong password.
-        Err(e) if e.code() == "unauthorized" => {
-            let wrong = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Wrong email or password.");
-            login_page(&state, StatusCode::UNAUTHORIZED, email, Some(Problem::new(&wrong, rid.as_deref())))
-        }
-        Err(e) => login_page(&state, e.status(), email, Some(Problem::new(&e, rid.as_deref()))),
     }
 }
 
 /// No fields but the CSRF token.
-#[derive(Deserialize)]
-struct Empty {}
+#[derive(Debug, Deserialize)]
+pub(super) struct Empty {}
 
 /// `POST /dashboard/logout`: ends the session on the server
 /// (`POST /v1/auth/logout`) and forgets the cookie.

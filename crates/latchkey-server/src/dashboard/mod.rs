@@ -23,14 +23,18 @@
 //! only opens dialogs, copies text and asks before closing an uncopied key.
 
 mod assets;
+mod audit;
 mod chart;
+mod join;
 mod keys;
 mod login;
 mod page;
 mod projects;
 mod secrets;
 mod session;
+mod settings;
 mod ssh_keys;
+mod team;
 
 use axum::Router;
 use axum::middleware::{from_fn, map_response};
@@ -50,6 +54,10 @@ pub fn router() -> Router<AppState> {
         .merge(projects::routes())
         .merge(secrets::routes())
         .merge(ssh_keys::routes())
+        .merge(team::routes())
+        .merge(join::routes())
+        .merge(settings::routes())
+        .merge(audit::routes())
         .layer(from_fn(page::html_errors))
         .layer(map_response(page::security_headers))
 }

@@ -173,7 +173,7 @@ pub async fn get(
 }
 
 /// Who may call [`update`].
-const UPDATE: AuthCheck =
+pub(crate) const UPDATE: AuthCheck =
     AuthCheck::any().admin_because("changing the organization needs the admin role").key_scope(ORG_WRITE);
 
 /// `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
@@ -266,7 +266,7 @@ async fn invalidate_member_keys(state: &AppState, org_id: &OrgId, user_id: &User
 }
 
 /// Who may call [`update_member`].
-const UPDATE_MEMBER: AuthCheck = MANAGE_MEMBERS;
+pub(crate) const UPDATE_MEMBER: AuthCheck = MANAGE_MEMBERS;
 
 /// `PATCH /v1/members/{userId}` `{role}`: admins.
 #[utoipa::path(
@@ -302,7 +302,7 @@ pub async fn update_member(
 }
 
 /// Who may call [`remove_member`].
-const REMOVE_MEMBER: AuthCheck = MANAGE_MEMBERS;
+pub(crate) const REMOVE_MEMBER: AuthCheck = MANAGE_MEMBERS;
 
 /// `DELETE /v1/members/{userId}`: admins, or members leaving (with their
 /// session, or a key holding `org:members`: a narrow key cannot take its
@@ -345,7 +345,7 @@ fn invitation_view(i: &Invitation, token: Option<&PlainKey>) -> InvitationView {
 }
 
 /// Who may call [`invite`].
-const INVITE: AuthCheck = MANAGE_MEMBERS;
+pub(crate) const INVITE: AuthCheck = MANAGE_MEMBERS;
 
 /// `POST /v1/invitations` `{email, role}`: admins; the token is shown once.
 #[utoipa::path(
@@ -393,7 +393,7 @@ pub async fn invite(
 }
 
 /// Who may call [`invitations`].
-const INVITATIONS: AuthCheck = MANAGE_MEMBERS;
+pub(crate) const INVITATIONS: AuthCheck = MANAGE_MEMBERS;
 
 /// `GET /v1/invitations`: pending invitations (admins; never the tokens).
 #[utoipa::path(
@@ -528,24 +528,24 @@ async fn accept_token(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this action (`api_key.create`, …).
-    action: Option<String>,
+    pub action: Option<String>,
     /// Only events by this user or key.
-    actor_id: Option<String>,
+    pub actor_id: Option<String>,
     /// Only events on this target.
-    target_id: Option<String>,
+    pub target_id: Option<String>,
     /// Not before this time (RFC 3339).
-    since: Option<String>,
+    pub since: Option<String>,
     /// Not after this time (RFC 3339).
-    until: Option<String>,
+    pub until: Option<String>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// The `nextCursor` of the previous page.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
 }
 
 /// Who may call [`audit_events`].
-const AUDIT_EVENTS: AuthCheck = AuthCheck::any().admin().scope(ORG_READ);
+pub(crate) const AUDIT_EVENTS: AuthCheck = AuthCheck::any().admin().scope(ORG_READ);
 
 /// `GET /v1/audit-events`: the organization's trail, newest first (admins).
 #[utoipa::path(
