@@ -107,7 +107,7 @@ async fn show(
             return Ok(render(e.status(), &t));
         }
     };
-    let names = Names::of(&state, &viewer.caller.org_id, &page.data).await?;
+    let names = Names::of(&state, (&viewer.caller.org_id, &t.chrome.org_name), &page.data).await?;
     t.next = page.next_cursor.map(|c| filtered(&t.action, Some(&c)));
     t.rows = page.data.into_iter().map(|e| names.row(e)).collect();
     t.actions = t.rows.iter().map(|r| r.action.clone()).collect();
@@ -138,13 +138,16 @@ struct Names {
     users: HashMap<String, String>,
     /// Key id → "name (prefix…)".
     keys: HashMap<String, String>,
+    /// The organization's id and name.
+    org: (String, String),
 }
 
 impl Names {
     /// The names of the actors and targets of `events` (one lookup per
     /// person or key named).
-    async fn of(state: &AppState, org_id: &OrgId, events: &[AuditEventView]) -> Result<Self, ApiError> {
-        let mut names = Self::default();
+    async fn of(state: &AppState, org: (&OrgId, &str), events: &[AuditEventView]) -> Result<Self, ApiError> {
+        let (org_id, org_name) = org;
+        let mut names = Self { org: (org_id.to_string(), org_name.to_owned()), ..Self::default() };
         let named: Vec<(&str, &str)> = events
             .iter()
             .flat_map(|e| std::iter::once(&e.actor).chain(e.target.as_ref()))
@@ -178,6 +181,7 @@ impl Names {
         let known = match r.kind.as_str() {
             "user" | "member" => self.users.get(id),
             "key" | "api_key" => self.keys.get(id),
+            "org" => (self.org.0 == id).then_some(&self.org.1),
             _ => None,
         };
         match (r.kind.as_str(), known) {
@@ -248,5 +252,8 @@ mod tests {
         assert_eq!(names.shown(&r("api_key", Some("key_1"))), "key ci (lk_live_AbCd…)");
         assert_eq!(names.shown(&r("project", Some("prj_1"))), "project prj_1");
         assert_eq!(names.shown(&r("operator", None)), "operator");
+        names.org = ("org_1".into(), "Acme".into());
+        assert_eq!(names.shown(&r("org", Some("org_1"))), "org Acme");
+        assert_eq!(names.shown(&r("org", Some("org_2"))), "org org_2");
     }
 }

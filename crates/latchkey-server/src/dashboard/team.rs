@@ -183,10 +183,13 @@ async fn page(state: &AppState, viewer: &Viewer, status: StatusCode, extras: Ext
         (Some(pending.data.into_iter().map(InvitationRow::from).collect()), pending.next_cursor.is_some())
     };
     // A refusal in a dialog re-opens it: the invitation's, or a removal's
-    // if its member is on the page.
-    let invite_open = extras.open.as_deref() == Some(INVITE_DIALOG);
+    // if its member is on the page. A viewer who may not manage members has
+    // neither dialog: the refusal shows above the lists.
+    let denied = denial(&orgs::UPDATE_MEMBER, viewer);
+    let open = extras.open.filter(|_| denied.is_none());
+    let invite_open = open.as_deref() == Some(INVITE_DIALOG);
     for m in &mut members {
-        m.open = extras.open.as_deref().and_then(|o| o.strip_prefix("remove-")) == Some(m.id.as_str());
+        m.open = open.as_deref().and_then(|o| o.strip_prefix("remove-")) == Some(m.id.as_str());
     }
     let dialog_open = invite_open || members.iter().any(|m| m.open);
     let t = TeamPage {
@@ -195,7 +198,7 @@ async fn page(state: &AppState, viewer: &Viewer, status: StatusCode, extras: Ext
         next: listed.next_cursor,
         invitations,
         more_invitations,
-        denied: denial(&orgs::UPDATE_MEMBER, viewer),
+        denied,
         notice: extras.notice,
         problem: extras.problem,
         dialog_open,
