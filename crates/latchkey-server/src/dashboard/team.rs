@@ -74,16 +74,21 @@ struct MemberRow {
     email: String,
     role: String,
     joined: String,
-    /// The viewer themself.
+    /// The viewer themself (who may leave: the API lets members remove
+    /// themselves).
     you: bool,
+    /// Why the viewer may not remove this member (`None`: they may).
+    denied: Option<String>,
     /// Its removal dialog is shown open (with the page's problem).
     open: bool,
 }
 
 impl MemberRow {
     fn new(m: MemberView, viewer: &Viewer) -> Self {
+        let you = viewer.caller.user_id.as_deref() == Some(m.user_id.as_str());
         Self {
-            you: viewer.caller.user_id.as_deref() == Some(m.user_id.as_str()),
+            denied: denial(if you { &orgs::LEAVE } else { &orgs::REMOVE_MEMBER }, viewer),
+            you,
             open: false,
             joined: short_time(&m.joined_at),
             id: m.user_id,
@@ -183,13 +188,13 @@ async fn page(state: &AppState, viewer: &Viewer, status: StatusCode, extras: Ext
         (Some(pending.data.into_iter().map(InvitationRow::from).collect()), pending.next_cursor.is_some())
     };
     // A refusal in a dialog re-opens it: the invitation's, or a removal's
-    // if its member is on the page. A viewer who may not manage members has
-    // neither dialog: the refusal shows above the lists.
+    // if its member is on the page. A dialog the viewer is not offered (a
+    // member's) is not there: the refusal shows above the lists.
     let denied = denial(&orgs::UPDATE_MEMBER, viewer);
-    let open = extras.open.filter(|_| denied.is_none());
-    let invite_open = open.as_deref() == Some(INVITE_DIALOG);
+    let invite_open = denied.is_none() && extras.open.as_deref() == Some(INVITE_DIALOG);
     for m in &mut members {
-        m.open = open.as_deref().and_then(|o| o.strip_prefix("remove-")) == Some(m.id.as_str());
+        let named = extras.open.as_deref().and_then(|o| o.strip_prefix("remove-")) == Some(m.id.as_str());
+        m.open = named && m.denied.is_none();
     }
     let dialog_open = invite_open || members.iter().any(|m| m.open);
     let t = TeamPage {

@@ -33,7 +33,7 @@ use crate::views::org_view;
 const MANAGE_MEMBERS: AuthCheck = AuthCheck::any().admin().scope(ORG_MEMBERS);
 /// A member leaving (removing themself): their session, or a key of theirs
 /// holding `org:members` (a narrow key cannot take its owner out).
-const LEAVE: AuthCheck = AuthCheck::any().key_scope(ORG_MEMBERS);
+pub(crate) const LEAVE: AuthCheck = AuthCheck::any().key_scope(ORG_MEMBERS);
 
 /// Invitations are valid this long.
 const INVITATION_TTL_MS: Millis = 7 * 86_400_000;
