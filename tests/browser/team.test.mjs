@@ -187,6 +187,9 @@ test('a member sees the admin controls disabled with the reason, and their forge
   assert.match(await reasonOf(adminRow.getByRole('combobox')), /needs the admin role/);
   assert.match(await reasonOf(adminRow.getByRole('button', { name: 'Change role' })), /needs the admin role/);
   assert.match(await reasonOf(adminRow.getByRole('button', { name: 'Remove' })), /needs the admin role/);
+  // Leaving is theirs to do (the API lets members remove themselves).
+  const ownRow = page.getByRole('row', { name: new RegExp(member.email) });
+  assert.equal(await ownRow.getByRole('button', { name: 'Leave' }).isDisabled(), false);
   await page.getByText('Only admins see pending invitations.').waitFor();
   await expectAccessible(page, 'team, member');
 
@@ -281,10 +284,10 @@ test('the last admin can be neither demoted nor removed, and the page says why',
   assert.match(text, new RegExp((await demoted.headerValue('x-request-id')) ?? 'no request id'));
 
   await page.goto(`${base}/dashboard/team`);
-  await me.getByRole('button', { name: 'Remove' }).click();
+  await me.getByRole('button', { name: 'Leave' }).click();
   const leave = page.getByRole('dialog', { name: `Leave ${ORG}?` });
   await expectAccessible(page, 'team, removal dialog');
-  const removed = await submit(page, leave.getByRole('button', { name: 'Remove' }), `/dashboard/team/members/${f.server.adminUserId}/remove`);
+  const removed = await submit(page, leave.getByRole('button', { name: 'Leave' }), `/dashboard/team/members/${f.server.adminUserId}/remove`);
   assert.equal(removed.status(), 409);
   // The dialog is open again, with the API's message in it.
   assert.match(await alertText(leave), /an organization needs an admin.*last_admin/);
@@ -392,4 +395,16 @@ test('a person with an account signs in through the link, joins, and switches or
   const foreign = await submit(page, accept.getByRole('button', { name: 'Join organization' }), '/dashboard/join/accept');
   assert.equal(foreign.status(), 403);
   assert.match(await alertText(page), /this invitation is for another email address.*forbidden/);
+
+  // She leaves the organization she joined, and acts in her own again.
+  await page.goto(`${base}/dashboard/team`);
+  const mine = page.getByRole('row', { name: new RegExp(email) });
+  await mine.getByRole('button', { name: 'Leave' }).click();
+  const confirm = page.getByRole('dialog', { name: `Leave ${ORG}?` });
+  const left = await submit(page, confirm.getByRole('button', { name: 'Leave' }), `/dashboard/team/members/${own.body.data.user.id}/remove`);
+  assert.equal(left.status(), 303);
+  await page.waitForURL(`${base}/dashboard/keys`);
+  assert.ok(!(await roles()).has(email));
+  assert.equal(await page.getByLabel('Organization', { exact: true }).count(), 0, 'one organization left');
+  assert.equal((await api(base, session).get('/v1/me')).body.data.org.name, 'Ola Studio');
 });
