@@ -16,11 +16,13 @@
 //! * `login.rs` — sign-in, sign-out and switching organizations.
 //! * `assets.rs` — the stylesheet and the script, embedded in the binary.
 //! * `chart.rs` — the geometry of the server-drawn SVG charts.
-//! * one module per page (`keys/`, …), with its templates in
-//!   `templates/dashboard/`.
+//! * one module per page (`keys/`, `team.rs`, `settings.rs`, `audit.rs`,
+//!   …), with its templates in `templates/dashboard/`; `join.rs` is the
+//!   page an invitation link opens.
 //!
 //! Every action is a real form or link first; `assets/dashboard/dashboard.js`
-//! only opens dialogs, copies text and asks before closing an uncopied key.
+//! only opens dialogs, copies text, asks before closing an uncopied key and
+//! moves an invitation link's token from the address into the join forms.
 
 mod assets;
 mod audit;
