@@ -6,12 +6,12 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use latchkey_api_types::{OrgView, UpdateOrg};
 use serde::Deserialize;
 
-use super::page::{Chrome, Problem, denial, render};
+use super::page::{Chrome, Problem, Reasons, done, notice, render};
 use super::session::{Submitted, Viewer};
 use crate::audit::Audit;
 use crate::error::ApiError;
@@ -45,18 +45,23 @@ struct SettingsPage {
     /// The name in the form: the organization's, or what was typed.
     name: String,
     members_see_all_keys: bool,
-    /// Why the viewer may not change them (`None`: they may).
-    denied: Option<String>,
-    saved: bool,
+    /// Why the viewer's controls are disabled.
+    reasons: Reasons,
+    /// The id of the reason the viewer may not change them (`None`: they may).
+    update_why: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<Problem>,
 }
 
 /// The page's query string.
 #[derive(Debug, Default, Deserialize)]
 struct SettingsParams {
-    /// `saved` after a change.
+    /// What was just done (a notice).
     done: Option<String>,
 }
+
+/// The notice after a change (`?done=…`).
+const DONE: [(&str, &str); 1] = [("saved", "Settings saved.")];
 
 /// The page, its form holding `typed` (or the organization's values).
 async fn page(
@@ -64,7 +69,7 @@ async fn page(
     viewer: &Viewer,
     status: StatusCode,
     typed: Option<SettingsForm>,
-    saved: bool,
+    notice: Option<&'static str>,
     problem: Option<Problem>,
 ) -> Result<Response, ApiError> {
     let chrome = Chrome::load(state, viewer, "Settings").await?;
@@ -74,8 +79,10 @@ async fn page(
         Some(f) => (f.name, f.members_see_all_keys.is_some()),
         None => (org.name.clone(), org.members_see_all_keys.unwrap_or(false)),
     };
-    let denied = denial(&orgs::UPDATE, viewer);
-    Ok(render(status, &SettingsPage { chrome, org, name, members_see_all_keys, denied, saved, problem }))
+    let mut reasons = Reasons::default();
+    let update_why = reasons.cite(&orgs::UPDATE, viewer);
+    let t = SettingsPage { chrome, org, name, members_see_all_keys, reasons, update_why, notice, problem };
+    Ok(render(status, &t))
 }
 
 /// `GET /dashboard/settings`
@@ -84,7 +91,7 @@ async fn show(
     viewer: Viewer,
     Query(p): Query<SettingsParams>,
 ) -> Result<Response, ApiError> {
-    page(&state, &viewer, StatusCode::OK, None, p.done.as_deref() == Some("saved"), None).await
+    page(&state, &viewer, StatusCode::OK, None, notice(p.done.as_deref(), &DONE), None).await
 }
 
 /// `POST /dashboard/settings`: `PATCH /v1/orgs/{id}` of the organization
@@ -97,10 +104,10 @@ async fn save(State(state): State<AppState>, audit: Audit, s: Submitted<Settings
     };
     let id = s.viewer.caller.org_id.clone();
     match orgs::update(State(state.clone()), s.viewer.caller.clone(), audit, Path(id), JsonBody(body)).await {
-        Ok(_) => Ok(Redirect::to("/dashboard/settings?done=saved").into_response()),
+        Ok(_) => Ok(done(SETTINGS, "saved")),
         Err(e) => {
             let problem = Some(Problem::new(&e, s.viewer.request_id.as_deref()));
-            page(&state, &s.viewer, e.status(), Some(s.form), false, problem).await
+            page(&state, &s.viewer, e.status(), Some(s.form), None, problem).await
         }
     }
 }

@@ -18,7 +18,7 @@ use latchkey_core::id::{InvitationId, UserId};
 use serde::Deserialize;
 
 use super::login::Empty;
-use super::page::{Chrome, Problem, denial, render, short_time};
+use super::page::{Chrome, Problem, Reasons, done, notice, render, short_time};
 use super::session::{Submitted, Viewer};
 use crate::audit::Audit;
 use crate::error::ApiError;
@@ -57,15 +57,9 @@ struct TeamParams {
     cursor: Option<String>,
 }
 
-/// The notice for `?done=…`: fixed sentences, never the query's text.
-fn notice(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "role" => Some("Role changed."),
-        "removed" => Some("Member removed."),
-        "revoked" => Some("Invitation revoked."),
-        _ => None,
-    }
-}
+/// The notices after a change (`?done=…`).
+const DONE: [(&str, &str); 3] =
+    [("role", "Role changed."), ("removed", "Member removed."), ("revoked", "Invitation revoked.")];
 
 /// A member as a row shows them.
 struct MemberRow {
@@ -77,17 +71,18 @@ struct MemberRow {
     /// The viewer themself (who may leave: the API lets members remove
     /// themselves).
     you: bool,
-    /// Why the viewer may not remove this member (`None`: they may).
-    denied: Option<String>,
+    /// The id of the reason the viewer may not remove this member (`None`:
+    /// they may).
+    remove_why: Option<String>,
     /// Its removal dialog is shown open (with the page's problem).
     open: bool,
 }
 
 impl MemberRow {
-    fn new(m: MemberView, viewer: &Viewer) -> Self {
+    fn new(m: MemberView, viewer: &Viewer, reasons: &mut Reasons) -> Self {
         let you = viewer.caller.user_id.as_deref() == Some(m.user_id.as_str());
         Self {
-            denied: denial(if you { &orgs::LEAVE } else { &orgs::REMOVE_MEMBER }, viewer),
+            remove_why: reasons.cite(if you { &orgs::LEAVE } else { &orgs::REMOVE_MEMBER }, viewer),
             you,
             open: false,
             joined: short_time(&m.joined_at),
@@ -149,8 +144,11 @@ struct TeamPage {
     invitations: Option<Vec<InvitationRow>>,
     /// More pending invitations than are shown.
     more_invitations: bool,
-    /// Why the viewer may not manage members (`None`: they may).
-    denied: Option<String>,
+    /// Why the viewer's controls are disabled.
+    reasons: Reasons,
+    /// The id of the reason the viewer may not manage members (invite,
+    /// change roles; `None`: they may).
+    manage_why: Option<String>,
     notice: Option<&'static str>,
     /// A refusal, shown in the dialog open or, without one, above the lists.
     problem: Option<Problem>,
@@ -179,8 +177,11 @@ async fn page(state: &AppState, viewer: &Viewer, status: StatusCode, extras: Ext
     let chrome = Chrome::load(state, viewer, "Team").await?;
     let q = PageQuery { limit: Some(PAGE_SIZE), cursor: extras.cursor };
     let listed = orgs::members(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
-    let mut members: Vec<MemberRow> = listed.data.into_iter().map(|m| MemberRow::new(m, viewer)).collect();
-    let (invitations, more_invitations) = if denial(&orgs::INVITATIONS, viewer).is_some() {
+    let mut reasons = Reasons::default();
+    let manage_why = reasons.cite(&orgs::UPDATE_MEMBER, viewer);
+    let mut members: Vec<MemberRow> =
+        listed.data.into_iter().map(|m| MemberRow::new(m, viewer, &mut reasons)).collect();
+    let (invitations, more_invitations) = if manage_why.is_some() {
         (None, false)
     } else {
         let q = PageQuery { limit: Some(100), cursor: None };
@@ -190,11 +191,10 @@ async fn page(state: &AppState, viewer: &Viewer, status: StatusCode, extras: Ext
     // A refusal in a dialog re-opens it: the invitation's, or a removal's
     // if its member is on the page. A dialog the viewer is not offered (a
     // member's) is not there: the refusal shows above the lists.
-    let denied = denial(&orgs::UPDATE_MEMBER, viewer);
-    let invite_open = denied.is_none() && extras.open.as_deref() == Some(INVITE_DIALOG);
+    let invite_open = manage_why.is_none() && extras.open.as_deref() == Some(INVITE_DIALOG);
     for m in &mut members {
         let named = extras.open.as_deref().and_then(|o| o.strip_prefix("remove-")) == Some(m.id.as_str());
-        m.open = named && m.denied.is_none();
+        m.open = named && m.remove_why.is_none();
     }
     let dialog_open = invite_open || members.iter().any(|m| m.open);
     let t = TeamPage {
@@ -203,7 +203,8 @@ async fn page(state: &AppState, viewer: &Viewer, status: StatusCode, extras: Ext
         next: listed.next_cursor,
         invitations,
         more_invitations,
-        denied,
+        reasons,
+        manage_why,
         notice: extras.notice,
         problem: extras.problem,
         dialog_open,
@@ -233,8 +234,8 @@ async fn show(
     viewer: Viewer,
     Query(p): Query<TeamParams>,
 ) -> Result<Response, ApiError> {
-    let extras =
-        Extras { cursor: p.cursor.filter(|c| !c.is_empty()), notice: notice(p.done.as_deref()), ..Extras::default() };
+    let cursor = p.cursor.filter(|c| !c.is_empty());
+    let extras = Extras { cursor, notice: notice(p.done.as_deref(), &DONE), ..Extras::default() };
     page(&state, &viewer, StatusCode::OK, extras).await
 }
 
@@ -253,7 +254,7 @@ async fn change_role(
 ) -> Result<Response, ApiError> {
     let body = JsonBody(UpdateMember { role: s.form.role });
     match orgs::update_member(State(state.clone()), s.viewer.caller.clone(), audit, Path(user_id), body).await {
-        Ok(_) => Ok(Redirect::to("/dashboard/team?done=role").into_response()),
+        Ok(_) => Ok(done(TEAM, "role")),
         Err(e) => refused(&state, &s.viewer, &e, None, InviteForm::default()).await,
     }
 }
@@ -271,7 +272,7 @@ async fn remove(
     let dialog = format!("remove-{user_id}");
     match orgs::remove_member(State(state.clone()), s.viewer.caller.clone(), audit, Path(user_id)).await {
         Ok(_) if left => Ok(Redirect::to(super::keys::HOME).into_response()),
-        Ok(_) => Ok(Redirect::to("/dashboard/team?done=removed").into_response()),
+        Ok(_) => Ok(done(TEAM, "removed")),
         Err(e) => refused(&state, &s.viewer, &e, Some(dialog), InviteForm::default()).await,
     }
 }
@@ -306,7 +307,7 @@ async fn revoke(
     s: Submitted<Empty>,
 ) -> Result<Response, ApiError> {
     match orgs::revoke_invitation(State(state.clone()), s.viewer.caller.clone(), audit, Path(id)).await {
-        Ok(_) => Ok(Redirect::to("/dashboard/team?done=revoked").into_response()),
+        Ok(_) => Ok(done(TEAM, "revoked")),
         Err(e) => refused(&state, &s.viewer, &e, None, InviteForm::default()).await,
     }
 }
@@ -353,12 +354,5 @@ mod tests {
             assert_eq!(invitation_link(&host(odd), false, "lki_x"), "/dashboard/join#lki_x", "{odd}");
         }
         assert_eq!(invitation_link(&HeaderMap::new(), false, "lki_x"), "/dashboard/join#lki_x");
-    }
-
-    #[test]
-    fn notices_are_fixed_sentences() {
-        assert_eq!(notice(Some("role")), Some("Role changed."));
-        assert_eq!(notice(Some("<script>")), None);
-        assert_eq!(notice(None), None);
     }
 }
