@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, expectAccessible, fixture, newPage, signIn } from './harness.mjs';
-import { alertText, freshEmail, joined, signedIn } from './people.mjs';
+import { alertText, freshEmail, joined } from './members.mjs';
 
 /** @typedef {import('playwright-core').Page} Page */
 /** @typedef {import('playwright-core').Locator} Locator */
@@ -178,7 +178,8 @@ test('cursor paging walks the whole trail, filtered or not', async (t) => {
 
 test('a member is refused the audit log with the API\'s reason', async (t) => {
   const member = await joined(f.server, 'nia');
-  const page = await signedIn(t, f.browser, f.server, member);
+  const page = await newPage(t, f.browser);
+  await signIn(page, f.server.base, member.email, member.password);
   const res = await page.goto(`${f.server.base}/dashboard/audit`);
   assert.equal(res?.status(), 403);
   const text = await alertText(page);

@@ -98,8 +98,9 @@ export async function forge(page, path, fields) {
 }
 
 /**
- * The problem a page shows (`role="alert"`), whitespace collapsed.
- * @param {Page} page
+ * The problem a page (or a dialog of it) shows (`role="alert"`),
+ * whitespace collapsed.
+ * @param {Page | import('playwright-core').Locator} page
  */
 export async function alertText(page) {
   const text = await page.getByRole('alert').first().textContent();
@@ -130,4 +131,68 @@ export function recordDocuments(page) {
     pending.push(r.text().then((html) => ({ method, url: r.url(), status: r.status(), html })));
   });
   return () => Promise.all(pending);
+}
+
+/** A password of the length the API asks for; the caller registers it as a secret. */
+export function newPassword() {
+  return `pw-${randomBytes(12).toString('base64url')}`;
+}
+
+let serial = 0;
+
+/**
+ * An address no other test of the file uses.
+ * @param {string} who
+ */
+export function freshEmail(who) {
+  serial += 1;
+  return `${who}-${process.pid}-${serial}@example.com`;
+}
+
+/**
+ * `POST /v1/invitations` as the server's admin: the invitation's id and
+ * token (registered as a secret: the server's log must not hold it).
+ * @param {Server} server
+ * @param {string} email
+ * @param {'member' | 'admin'} [role]
+ */
+export async function invite(server, email, role = 'member') {
+  const { status, body } = await api(server.base, server.adminKey).post('/v1/invitations', { email, role });
+  assert.equal(status, 201, `invite ${email}: ${JSON.stringify(body)}`);
+  server.secret(body.data.token);
+  return { id: /** @type {string} */ (body.data.id), token: /** @type {string} */ (body.data.token) };
+}
+
+/**
+ * @typedef {object} Invitee
+ * @property {string} email
+ * @property {string} name their display name
+ * @property {string} password
+ * @property {string} userId
+ * @property {string} token a session of theirs (from the sign-up), acting in the server's organization
+ */
+
+/**
+ * Someone invited with `role` who signed up through the invitation
+ * (`POST /v1/invitations/signup`): a member of the server's organization
+ * and of no other.
+ * @param {Server} server
+ * @param {string} who a word to make their address and name from
+ * @param {'member' | 'admin'} [role]
+ * @returns {Promise<Invitee>}
+ */
+export async function joined(server, who, role = 'member') {
+  const email = freshEmail(who);
+  const { token } = await invite(server, email, role);
+  const password = newPassword();
+  server.secret(password);
+  const name = `${who[0]?.toUpperCase() ?? ''}${who.slice(1)} Tester`;
+  const { status, body } = await api(server.base).post('/v1/invitations/signup', {
+    token,
+    displayName: name,
+    password,
+  });
+  assert.equal(status, 201, `sign-up of ${email}: ${JSON.stringify(body)}`);
+  server.secret(body.data.token);
+  return { email, name, password, userId: body.data.user.id, token: body.data.token };
 }

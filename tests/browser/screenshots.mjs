@@ -28,14 +28,19 @@ const PAGES = [
   { name: 'projects', path: '/dashboard/projects' },
   { name: 'secrets', path: '/dashboard/secrets' },
   { name: 'ssh-keys', path: '/dashboard/ssh-keys' },
+  { name: 'team', path: '/dashboard/team' },
+  { name: 'audit', path: '/dashboard/audit' },
+  { name: 'settings', path: '/dashboard/settings' },
+  { name: 'join', path: '/dashboard/join', signedIn: false },
 ];
 
 const OUT = path.join(ROOT, 'docs/dashboard');
 
 /**
  * A few keys of different scopes and environments, in a project and not,
- * one of them rotated and one revoked, one verified a few times, and a
- * member; answers the ids the PAGES' paths need.
+ * one of them rotated and one revoked, one verified a few times, secrets,
+ * SSH keys, two members who joined by invitation and a pending invitation;
+ * answers the ids the PAGES' paths need.
  * @param {import('./harness.mjs').Server} server
  */
 async function seed(server) {
@@ -93,6 +98,20 @@ async function seed(server) {
     publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGBcHSr7BNw2pGkCf1yCgEft2EEwXICieXVxlBqy3xPy ops@bastion',
     orgWide: true,
   });
+  // The team: two people who joined by invitation, one invitation pending.
+  for (const [email, role, displayName] of /** @type {const} */ ([
+    ['grace@acme.example', 'member', 'Grace Hopper'],
+    ['linus@acme.example', 'admin', 'Linus Park'],
+  ])) {
+    const { token } = await post('/v1/invitations', { email, role });
+    const { status } = await api(server.base).post('/v1/invitations/signup', {
+      token,
+      displayName,
+      password: `example-password-${displayName}`,
+    });
+    assert.equal(status, 201, `POST /v1/invitations/signup answered ${status}`);
+  }
+  await post('/v1/invitations', { email: 'margaret@acme.example', role: 'member' });
   // Verification counts are written behind (every 2 s).
   await new Promise((resolve) => setTimeout(resolve, 2500));
   return { checkout: /** @type {string} */ (production.id) };

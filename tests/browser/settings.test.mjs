@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { api, expectAccessible, fixture, newPage, signIn } from './harness.mjs';
-import { alertText, csrfOf, joined, postForm, signedIn } from './people.mjs';
+import { api, csrfField, expectAccessible, fixture, newPage, signIn } from './harness.mjs';
+import { alertText, forge, joined } from './members.mjs';
 
 /** @typedef {import('playwright-core').Page} Page */
 
@@ -91,7 +91,8 @@ test('an admin renames the organization and lets members see all keys', async (t
 test('a member sees the settings disabled with the reason, and a forged POST is refused', async (t) => {
   const { base } = f.server;
   const member = await joined(f.server, 'mel');
-  const page = await signedIn(t, f.browser, f.server, member);
+  const page = await newPage(t, f.browser);
+  await signIn(page, f.server.base, member.email, member.password);
   await page.goto(`${base}/dashboard/settings`);
   for (const control of [
     page.getByLabel('Organization name'),
@@ -105,19 +106,19 @@ test('a member sees the settings disabled with the reason, and a forged POST is 
   }
   await expectAccessible(page, 'settings, member');
 
-  const res = await postForm(page, `${base}/dashboard/settings`, {
-    csrf: await csrfOf(page),
+  const res = await forge(page, '/dashboard/settings', {
+    csrf: await csrfField(page),
     name: 'Taken over',
     membersSeeAllKeys: 'true',
   });
   assert.equal(res.status, 403);
-  assert.match(res.text, /forbidden/);
-  assert.match(res.text, /changing the organization needs the admin role/);
+  assert.match(res.html, /forbidden/);
+  assert.match(res.html, /changing the organization needs the admin role/);
   const after = await org();
   assert.equal(after.name, 'Browser Tests');
   assert.equal(after.membersSeeAllKeys, false);
   // Without the token: csrf_failed.
-  const forged = await postForm(page, `${base}/dashboard/settings`, { name: 'Taken over' });
+  const forged = await forge(page, '/dashboard/settings', { name: 'Taken over' });
   assert.equal(forged.status, 403);
-  assert.match(forged.text, /csrf_failed/);
+  assert.match(forged.html, /csrf_failed/);
 });

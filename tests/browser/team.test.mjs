@@ -12,8 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { api, expectAccessible, fixture, newPage, sessionToken, signIn } from './harness.mjs';
-import { alertText, csrfOf, freshEmail, invite, joined, newPassword, postForm, signedIn } from './people.mjs';
+import { api, csrfField, expectAccessible, fixture, newPage, sessionToken, signIn } from './harness.mjs';
+import { alertText, forge, freshEmail, invite, joined, newPassword } from './members.mjs';
 
 /** @typedef {import('node:test').TestContext} TestContext */
 /** @typedef {import('playwright-core').Page} Page */
@@ -173,7 +173,8 @@ test('an admin invites through the dialog and reads the link once; the person cr
 test('a member sees the admin controls disabled with the reason, and their forged POSTs are refused with the API code', async (t) => {
   const { base } = f.server;
   const member = await joined(f.server, 'milo');
-  const page = await signedIn(t, f.browser, f.server, member);
+  const page = await newPage(t, f.browser);
+  await signIn(page, f.server.base, member.email, member.password);
   await page.goto(`${base}/dashboard/team`);
 
   const reasonOf = async (/** @type {import('playwright-core').Locator} */ control) => {
@@ -194,7 +195,7 @@ test('a member sees the admin controls disabled with the reason, and their forge
   await expectAccessible(page, 'team, member');
 
   // The same actions forged with the member's own, valid CSRF token.
-  const csrf = await csrfOf(page);
+  const csrf = await csrfField(page);
   const victim = await invite(f.server, freshEmail('victim'));
   const before = await pending();
   const attempts = [
@@ -204,10 +205,10 @@ test('a member sees the admin controls disabled with the reason, and their forge
     [`/dashboard/team/invitations/${victim.id}/revoke`, { csrf }],
   ];
   for (const [path, form] of /** @type {[string, Record<string, string>][]} */ (attempts)) {
-    const res = await postForm(page, `${base}${path}`, form);
+    const res = await forge(page, path, form);
     assert.equal(res.status, 403, `${path}: ${res.status}`);
-    assert.match(res.text, /forbidden/, `${path}: the API's code`);
-    assert.match(res.text, /this action needs the admin role/, `${path}: the API's message`);
+    assert.match(res.html, /forbidden/, `${path}: the API's code`);
+    assert.match(res.html, /this action needs the admin role/, `${path}: the API's message`);
   }
   assert.deepEqual(await pending(), before, 'no invitation made or revoked');
   assert.equal((await roles()).get(f.server.adminEmail), 'admin', 'the admin is still one');
@@ -216,10 +217,10 @@ test('a member sees the admin controls disabled with the reason, and their forge
   const key = await adminApi().post('/v1/api-keys', { name: 'Not yours', scopes: ['devboxes:read'] });
   assert.equal(key.status, 201);
   f.server.secret(key.body.data.key);
-  const res = await postForm(page, `${base}/dashboard/keys/${key.body.data.id}/revoke`, { csrf });
+  const res = await forge(page, `/dashboard/keys/${key.body.data.id}/revoke`, { csrf });
   assert.equal(res.status, 404, 'another member\'s key is not the member\'s to see');
-  assert.match(res.text, /API key not found/);
-  assert.match(res.text, /not_found/);
+  assert.match(res.html, /API key not found/);
+  assert.match(res.html, /not_found/);
   const still = await adminApi().get(`/v1/api-keys/${key.body.data.id}`);
   assert.equal(still.body.data.status, 'active');
 });
@@ -234,9 +235,9 @@ test('a POST without the CSRF token, and ids of another organization, change not
     { csrf: 'forged', email: freshEmail('x'), role: 'member' },
   ];
   for (const form of forms) {
-    const res = await postForm(page, `${base}/dashboard/team/invitations`, form);
+    const res = await forge(page, '/dashboard/team/invitations', form);
     assert.equal(res.status, 403);
-    assert.match(res.text, /csrf_failed/);
+    assert.match(res.html, /csrf_failed/);
   }
   assert.deepEqual(await pending(), before);
 
@@ -253,15 +254,15 @@ test('a POST without the CSRF token, and ids of another organization, change not
   assert.equal(theirs.status, 201);
   f.server.secret(theirs.body.data.token);
 
-  const csrf = await csrfOf(page);
+  const csrf = await csrfField(page);
   for (const [path, form] of /** @type {[string, Record<string, string>][]} */ ([
     [`/dashboard/team/members/${outsider.body.data.user.id}/role`, { csrf, role: 'admin' }],
     [`/dashboard/team/members/${outsider.body.data.user.id}/remove`, { csrf }],
     [`/dashboard/team/invitations/${theirs.body.data.id}/revoke`, { csrf }],
   ])) {
-    const res = await postForm(page, `${base}${path}`, form);
+    const res = await forge(page, path, form);
     assert.equal(res.status, 404, path);
-    assert.match(res.text, /not_found/, path);
+    assert.match(res.html, /not_found/, path);
   }
   const elsewhere = await api(base, outsider.body.data.token).get('/v1/invitations');
   assert.equal(elsewhere.body.data.length, 1, 'their invitation is still pending');
@@ -407,4 +408,39 @@ test('a person with an account signs in through the link, joins, and switches or
   assert.ok(!(await roles()).has(email));
   assert.equal(await page.getByLabel('Organization', { exact: true }).count(), 0, 'one organization left');
   assert.equal((await api(base, session).get('/v1/me')).body.data.org.name, 'Ola Studio');
+});
+
+test('without JavaScript, the invitation is made, read and used through plain forms', async (t) => {
+  const { base } = f.server;
+  const admin = await newPage(t, f.browser, { javaScriptEnabled: false });
+  await signIn(admin, base, f.server.adminEmail, f.server.adminPassword);
+  await admin.goto(`${base}/dashboard/team`);
+  // The Invite member link leads to its dialog (#invite), which the stylesheet shows.
+  await admin.getByRole('button', { name: 'Invite member' }).click();
+  const dialog = admin.getByRole('dialog', { name: 'Invite member' });
+  const email = freshEmail('noscript');
+  await dialog.getByLabel('Email').fill(email);
+  const made = await submit(admin, dialog.getByRole('button', { name: 'Send invitation' }), '/dashboard/team/invitations');
+  assert.equal(made.status(), 201);
+  const shown = admin.getByRole('dialog', { name: `Invitation link for ${email}` });
+  const link = ((await shown.getByText(/\/dashboard\/join#lki_/).textContent()) ?? '').trim();
+  const token = link.slice(link.indexOf('#') + 1);
+  assert.match(token, /^lki_\w+$/);
+  f.server.secret(token);
+
+  // Without script the code stays in the address: the person pastes it.
+  const guest = await newPage(t, f.browser, { javaScriptEnabled: false });
+  await guest.goto(link);
+  const form = guest.getByRole('form', { name: 'Create your account' });
+  const code = form.getByLabel('Invitation code');
+  assert.equal(await code.inputValue(), '');
+  await code.fill(token);
+  await form.getByLabel('Name').fill('No Script');
+  const password = newPassword();
+  f.server.secret(password);
+  await form.getByLabel('Password').fill(password);
+  const res = await submit(guest, form.getByRole('button', { name: 'Create account and join' }), '/dashboard/join/signup');
+  assert.equal(res.status(), 303);
+  await guest.waitForURL(`${base}/dashboard/keys`);
+  assert.equal((await roles()).get(email), 'member');
 });
