@@ -76,6 +76,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "deleteProject": ("projects", "delete"),
     # people
     "signUp": ("auth", "signup"),
+    "signUpInvited": ("auth", "signup_invited"),
     "logIn": ("auth", "login"),
     "logOut": ("auth", "logout"),
     "listSessions": ("sessions", "list"),

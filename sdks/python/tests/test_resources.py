@@ -106,6 +106,17 @@ def test_people_sessions_and_invitations(lk: Latchkey, server: Server) -> None:
     assert lk.members.update(joiner.user.id, role="member").role == "member"
     lk.members.remove(joiner.user.id)
 
+    # Someone without an account signs up through an invitation: a member of
+    # this organization, and of no other.
+    email = f"{unique('invitee')}@example.com"
+    inv = lk.invitations.create(email=email, role="member")
+    assert inv.token
+    grant = anonymous.auth.signup_invited(token=inv.token, display_name="I", password="correct horse battery")
+    assert grant.org is not None and (grant.org.id, grant.org.role) == (server.org_id, "member")
+    with Latchkey(api_key=grant.token, base_url=server.url) as person:
+        assert [o.id for o in person.orgs.list()] == [server.org_id]
+    lk.members.remove(grant.user.id)
+
 
 def test_transfer_to_the_organization(lk: Latchkey, make_key: MakeKey) -> None:
     k = make_key()

@@ -371,6 +371,41 @@ class AuthResource:
             options=RequestOptions(extra_headers, timeout),
         )
 
+    @operation("signUpInvited")
+    def signup_invited(
+        self,
+        *,
+        display_name: Name,
+        password: str,
+        token: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/invitations/signup` `{token, password, displayName}`: an
+        account for the invited person (the invitation's email), a member of the
+        inviting organization with the invited role, and a session acting in it.
+        Open when sign-up is turned off: an invitation is how people join then.
+        Counted with sign-ups per client address; an invalid token is refused
+        before the password is hashed.
+
+        Args:
+            display_name: Name shown to others.
+            password: At least 12 characters.
+            token: The `lki_…` token from the invitation.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/invitations/signup",
+            parse=_response.data(SessionGrant),
+            body=_base.body({
+                "displayName": display_name,
+                "password": password,
+                "token": token,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
 
 class InvitationsResource:
     """Invitations into the caller's organization."""
@@ -2079,6 +2114,41 @@ class AsyncAuthResource:
                 "email": email,
                 "orgName": org_name,
                 "password": password,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("signUpInvited")
+    async def signup_invited(
+        self,
+        *,
+        display_name: Name,
+        password: str,
+        token: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/invitations/signup` `{token, password, displayName}`: an
+        account for the invited person (the invitation's email), a member of the
+        inviting organization with the invited role, and a session acting in it.
+        Open when sign-up is turned off: an invitation is how people join then.
+        Counted with sign-ups per client address; an invalid token is refused
+        before the password is hashed.
+
+        Args:
+            display_name: Name shown to others.
+            password: At least 12 characters.
+            token: The `lki_…` token from the invitation.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/invitations/signup",
+            parse=_response.data(SessionGrant),
+            body=_base.body({
+                "displayName": display_name,
+                "password": password,
+                "token": token,
             }),
             auth=False,
             options=RequestOptions(extra_headers, timeout),

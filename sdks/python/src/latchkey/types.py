@@ -383,6 +383,21 @@ class InvitationView(LatchkeyModel):
     """`lki_…`, one-time: create response only."""
 
 
+class InvitedSignUp(LatchkeyModel):
+    """`POST /v1/invitations/signup`: an account for the invited person (the
+    invitation's email), who joins the inviting organization.
+    """
+
+    display_name: Name = Field(alias="displayName")
+    """Name shown to others."""
+
+    password: str = Field(repr=False)
+    """At least 12 characters."""
+
+    token: str = Field(repr=False)
+    """The `lki_…` token from the invitation."""
+
+
 class Login(LatchkeyModel):
     """`POST /v1/auth/login`"""
 
@@ -681,7 +696,9 @@ class SessionGrant(LatchkeyModel):
     """End of validity."""
 
     org: Optional[OrgView] = Field(default=None)
-    """The organization created at sign-up."""
+    """The organization created at sign-up, or joined by an invited
+    sign-up (the session acts in it).
+    """
 
     session_id: str = Field(alias="sessionId")
     """`ses_…`"""
@@ -1022,6 +1039,7 @@ SCHEMAS: Dict[str, Any] = {
     "ErrorBody": ErrorBody,
     "ErrorEnvelope": ErrorEnvelope,
     "InvitationView": InvitationView,
+    "InvitedSignUp": InvitedSignUp,
     "KeyOwner": KeyOwner,
     "Login": Login,
     "MeView": MeView,
@@ -1102,6 +1120,7 @@ __all__ = [
     "ErrorEnvelope",
     "ForwardedIdentity",
     "InvitationView",
+    "InvitedSignUp",
     "KeyOwner",
     "Login",
     "MeView",
