@@ -33,6 +33,7 @@ export const OPERATIONS = {
   logIn: 'auth.login',
   logOut: 'auth.logout',
   signUp: 'auth.signup',
+  signUpInvited: 'auth.signupInvited',
   listInvitations: 'invitations.list',
   createInvitation: 'invitations.create',
   acceptInvitation: 'invitations.accept',

@@ -147,6 +147,25 @@ describe('keys', () => {
     assert.equal(await code(theirs.key), 'DISABLED');
   });
 
+  it('an invitation signs someone without an account up, into the inviting organization only', async () => {
+    const invitation = await lk.invitations.create({ email: 'invitee@example.com', role: 'member' });
+    assert.ok(invitation.token);
+    const anon = new Latchkey({ apiKey: null, baseUrl: server.url });
+    const grant = await anon.auth.signupInvited({
+      token: invitation.token ?? '',
+      displayName: 'Invitee',
+      password: 'correct horse battery staple',
+    });
+    assert.equal(grant.user.email, 'invitee@example.com');
+    assert.equal(grant.org?.id, server.orgId);
+    assert.equal(grant.org?.role, 'member');
+    const person = new Latchkey({ apiKey: grant.token, baseUrl: server.url });
+    const orgs: string[] = [];
+    for await (const o of person.orgs.list()) orgs.push(o.id);
+    assert.deepEqual(orgs, [server.orgId]);
+    await lk.members.remove(grant.user.id);
+  });
+
   it('list follows nextCursor across pages, and pages() shows each page', async () => {
     const project = await lk.projects.create({ name: 'paging' });
     const ids = new Set<string>();

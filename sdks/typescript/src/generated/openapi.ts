@@ -403,6 +403,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/invitations/signup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/invitations/signup` `{token, password, displayName}`: an
+         *     account for the invited person (the invitation's email), a member of the
+         *     inviting organization with the invited role, and a session acting in it.
+         *     Open when sign-up is turned off: an invitation is how people join then.
+         *     Counted with sign-ups per client address; an invalid token is refused
+         *     before the password is hashed.
+         */
+        post: operations["signUpInvited"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/invitations/{id}": {
         parameters: {
             query?: never;
@@ -1504,6 +1528,18 @@ export interface components {
             role: string;
             /** @description `lki_…`, one-time: create response only. */
             token?: string | null;
+        };
+        /**
+         * @description `POST /v1/invitations/signup`: an account for the invited person (the
+         *     invitation's email), who joins the inviting organization.
+         */
+        InvitedSignUp: {
+            /** @description Name shown to others. */
+            displayName: components["schemas"]["Name"];
+            /** @description At least 12 characters. */
+            password: string;
+            /** @description The `lki_…` token from the invitation. */
+            token: string;
         };
         /**
          * @description Who owns a key.
@@ -4055,6 +4091,84 @@ export interface operations {
                 };
             };
             /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    signUpInvited: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitedSignUp"];
+            };
+        };
+        responses: {
+            /** @description The new user, the organization joined and a session token (shown once) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_SessionGrant"];
+                };
+            };
+            /** @description `invalid_request`: malformed JSON, unknown fields, wrong types, invalid values or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: the token is unknown, used, revoked or expired */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: an account with the invited email exists (log in and accept the invitation) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: too many sign-ups from this address (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -23,6 +23,15 @@ export class Auth extends APIResource {
     return this.data({ method: 'POST', path: '/v1/auth/signup', body, options });
   }
 
+  /**
+   * `signUpInvited`: an account for the person an invitation names (its
+   * email), a member of the inviting organization only; answers a session
+   * token acting in it. Works when open sign-up is turned off.
+   */
+  signupInvited(body: BodyOf<'signUpInvited'>, options?: RequestOptions): Promise<DataOf<'signUpInvited'>> {
+    return this.data({ method: 'POST', path: '/v1/invitations/signup', body, options });
+  }
+
   /** `logIn`: a session token for an email and password. */
   login(body: BodyOf<'logIn'>, options?: RequestOptions): Promise<DataOf<'logIn'>> {
     return this.data({ method: 'POST', path: '/v1/auth/login', body, options });
