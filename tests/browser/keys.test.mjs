@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, csrfField, expectAccessible, fixture, newPage as harnessPage, signIn, verify } from './harness.mjs';
-import { addMember, alertText, forge, signInAsMember } from './members.mjs';
+import { addMember, alertText, auditLogActions, forge, signInAsMember } from './members.mjs';
 
 /** @typedef {import('node:test').TestContext} TestContext */
 /** @typedef {import('playwright-core').Page} Page */
@@ -303,6 +303,13 @@ test('rotate shows the new key once and keeps the old one through its grace; rev
   // A revoked key offers neither action.
   assert.equal(await page.getByRole('button', { name: 'Rotate' }).count(), 0);
   assert.equal(await page.getByRole('button', { name: 'Revoke' }).count(), 0);
+
+  // The Audit log lists what was done here: two rotations, two revocations.
+  const logged = await auditLogActions(page, f.server.base);
+  for (const action of ['api_key.rotate', 'api_key.revoke', 'api_key.create']) {
+    assert.ok(logged.filter((a) => a === action).length >= 2, `${action} twice in ${logged}`);
+  }
+  assert.deepEqual([...new Set(await auditLogActions(page, f.server.base, 'api_key.revoke'))], ['api_key.revoke']);
 });
 
 test('search, filters and paging are kept in the URL', async (t) => {

@@ -133,6 +133,23 @@ export function recordDocuments(page) {
   return () => Promise.all(pending);
 }
 
+/**
+ * The actions the dashboard's Audit log lists (its first page, newest
+ * first), for an admin's page; with `action`, through the page's filter.
+ * @param {Page} page
+ * @param {string} base
+ * @param {string} [action]
+ * @returns {Promise<string[]>}
+ */
+export async function auditLogActions(page, base, action) {
+  const url = new URL('/dashboard/audit', base);
+  if (action) url.searchParams.set('action', action);
+  await page.goto(url.toString());
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  const events = page.getByRole('table').getByRole('row').filter({ has: page.getByRole('cell') });
+  return (await events.getByRole('link').allTextContents()).map((a) => a.trim());
+}
+
 /** A password of the length the API asks for; the caller registers it as a secret. */
 export function newPassword() {
   return `pw-${randomBytes(12).toString('base64url')}`;

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { api, csrfField, expectAccessible, fixture, newPage, signIn } from './harness.mjs';
-import { addMember, forge, recordDocuments, signInAsMember } from './members.mjs';
+import { addMember, auditLogActions, forge, recordDocuments, signInAsMember } from './members.mjs';
 
 /** @typedef {import('node:test').TestContext} TestContext */
 /** @typedef {import('playwright-core').Page} Page */
@@ -194,6 +194,8 @@ test('revealing asks first, shows the value once with a Copy button, and is audi
     ['POST /dashboard/secrets/STRIPE_KEY/reveal', 'GET /dashboard/secrets'],
     'the reveal and the list shown again were recorded',
   );
+  // The reveal is in the dashboard's Audit log.
+  assert.deepEqual(await auditLogActions(page, f.server.base, 'secret.reveal'), ['secret.reveal']);
 });
 
 test("no dashboard page holds a secret's value, after setting, revealing and deleting", async (t) => {

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { api, csrfField, expectAccessible, fixture, newPage, signIn } from './harness.mjs';
-import { addMember, alertText, forge, signInAsMember } from './members.mjs';
+import { addMember, alertText, auditLogActions, forge, signInAsMember } from './members.mjs';
 
 /** @typedef {import('node:test').TestContext} TestContext */
 /** @typedef {import('playwright-core').Page} Page */
@@ -150,6 +150,8 @@ test('an admin adds SSH keys from pasted text, sets the default and removes one'
   assert.ok(!file.body.includes(laptop.line.split(' ')[1]));
   const actions = (await admin().get('/v1/audit-events?limit=100')).body.data.map((/** @type {any} */ e) => e.action);
   for (const a of ['ssh_key.add', 'ssh_key.set_default', 'ssh_key.delete']) assert.ok(actions.includes(a), a);
+  const logged = await auditLogActions(page, f.server.base);
+  for (const a of ['ssh_key.add', 'ssh_key.set_default', 'ssh_key.delete']) assert.ok(logged.includes(a), `${a} in the Audit log`);
 
   for (const k of (await keys()).values()) assert.equal((await admin().delete(`/v1/ssh-keys/${k.id}`)).status, 204);
 });
