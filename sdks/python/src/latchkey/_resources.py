@@ -530,17 +530,24 @@ class KeysResource:
         *,
         all_org: Union[bool, NotGiven] = NOT_GIVEN,
         project_id: Union[str, NotGiven] = NOT_GIVEN,
+        status: Union[str, NotGiven] = NOT_GIVEN,
+        environment: Union[str, NotGiven] = NOT_GIVEN,
+        search: Union[str, NotGiven] = NOT_GIVEN,
         limit: Union[int, NotGiven] = NOT_GIVEN,
         cursor: Union[str, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> SyncPage[ApiKeyView]:
         """`GET /v1/api-keys`: the caller's own keys; `?allOrg=true` (admins) for
-        every key of the organization.
+        every key of the organization; filtered by project, status, environment
+        and a search.
 
         Args:
-            all_org: Every member's keys (admins only).
+            all_org: Every member's keys (admins, or everyone when the organization lets members see every key).
             project_id: Only keys of this project.
+            status: Only keys in this lifecycle status now.
+            environment: Only keys of this environment.
+            search: Only keys whose name contains this text (case-insensitively), whose shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is; at most 100 characters.
             limit: Page size, 1–100 (default 50).
             cursor: Cursor.
 
@@ -551,6 +558,9 @@ class KeysResource:
             query=_base.query({
                 "allOrg": all_org,
                 "projectId": project_id,
+                "status": status,
+                "environment": environment,
+                "search": search,
                 "limit": limit,
                 "cursor": cursor,
             }),
@@ -2278,17 +2288,24 @@ class AsyncKeysResource:
         *,
         all_org: Union[bool, NotGiven] = NOT_GIVEN,
         project_id: Union[str, NotGiven] = NOT_GIVEN,
+        status: Union[str, NotGiven] = NOT_GIVEN,
+        environment: Union[str, NotGiven] = NOT_GIVEN,
+        search: Union[str, NotGiven] = NOT_GIVEN,
         limit: Union[int, NotGiven] = NOT_GIVEN,
         cursor: Union[str, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> AsyncPaginator[ApiKeyView]:
         """`GET /v1/api-keys`: the caller's own keys; `?allOrg=true` (admins) for
-        every key of the organization.
+        every key of the organization; filtered by project, status, environment
+        and a search.
 
         Args:
-            all_org: Every member's keys (admins only).
+            all_org: Every member's keys (admins, or everyone when the organization lets members see every key).
             project_id: Only keys of this project.
+            status: Only keys in this lifecycle status now.
+            environment: Only keys of this environment.
+            search: Only keys whose name contains this text (case-insensitively), whose shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is; at most 100 characters.
             limit: Page size, 1–100 (default 50).
             cursor: Cursor.
 
@@ -2299,6 +2316,9 @@ class AsyncKeysResource:
             query=_base.query({
                 "allOrg": all_org,
                 "projectId": project_id,
+                "status": status,
+                "environment": environment,
+                "search": search,
                 "limit": limit,
                 "cursor": cursor,
             }),

@@ -124,7 +124,8 @@ export interface paths {
         };
         /**
          * `GET /v1/api-keys`: the caller's own keys; `?allOrg=true` (admins) for
-         *     every key of the organization.
+         *     every key of the organization; filtered by project, status, environment
+         *     and a search.
          */
         get: operations["listApiKeys"];
         put?: never;
@@ -2586,10 +2587,23 @@ export interface operations {
     listApiKeys: {
         parameters: {
             query?: {
-                /** @description Every member's keys (admins only). */
+                /**
+                 * @description Every member's keys (admins, or everyone when the organization lets
+                 *     members see every key).
+                 */
                 allOrg?: boolean;
                 /** @description Only keys of this project. */
                 projectId?: string;
+                /** @description Only keys in this lifecycle status now. */
+                status?: "active" | "expired" | "revoked" | "disabled";
+                /** @description Only keys of this environment. */
+                environment?: "live" | "test";
+                /**
+                 * @description Only keys whose name contains this text (case-insensitively), whose
+                 *     shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is;
+                 *     at most 100 characters.
+                 */
+                search?: string;
                 /** @description Page size, 1–100 (default 50). */
                 limit?: number;
                 /** @description Cursor. */
@@ -2610,7 +2624,7 @@ export interface operations {
                     "application/json": components["schemas"]["Paged_ApiKeyView"];
                 };
             };
-            /** @description `invalid_request`: malformed JSON, unknown fields, wrong types, invalid values or query parameters */
+            /** @description `invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters) */
             400: {
                 headers: {
                     [name: string]: unknown;
