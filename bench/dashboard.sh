@@ -24,6 +24,8 @@
 set -euo pipefail
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 cd "$HERE"
 N="${N:-10000}"; SAMPLES="${SAMPLES:-300}"; DURATION="${DURATION:-10s}"; WARMUP="${WARMUP:-3s}"
 PORT="${PORT:-7422}"; PIN="${PIN:-1}"
@@ -42,22 +44,8 @@ SRV_PIN=(); CLI_PIN=()
 if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c 0); CLI_PIN=(taskset -c 1); fi
 
 main() {
-if [ "${FRESH:-0}" = 1 ] && [ -f "$BENCH_DIR/.latchkey-bench" ]; then rm -rf "$BENCH_DIR"; fi
-mkdir -p "$BENCH_DIR"
-if [ ! -f "$BENCH_DIR/.latchkey-bench" ]; then
-  [ -z "$(ls -A "$BENCH_DIR")" ] || { echo "$BENCH_DIR is not empty and not a bench dir; set BENCH_DIR" >&2; exit 1; }
-  touch "$BENCH_DIR/.latchkey-bench"
-fi
+bench_dir_init
 
-SRV=""
-stop_server() {
-  [ -n "$SRV" ] || return 0
-  kill -TERM "$SRV" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SRV" 2>/dev/null || true
-  wait "$SRV" 2>/dev/null || true
-  SRV=""
-}
 TMP=$(mktemp -d)
 trap 'stop_server; rm -rf "$TMP"' EXIT
 start_server() {  # $1 = log file

@@ -21,6 +21,8 @@
 set -euo pipefail
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # as scripts/run.sh serves
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 cd "$HERE"
 CONCS="${CONCS:-16 64}"; DURATION="${DURATION:-15s}"; RUNS="${RUNS:-3}"; WARMUP="${WARMUP:-5s}"
 PIN="${PIN:-1}"; TARGET="${TARGET:-verify}"; PORT="${PORT:-7421}"; N="${N:-10000}"; SANITY="${SANITY:-1}"
@@ -42,24 +44,8 @@ SRV_PIN=(); WRK_PIN=()
 if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c 0); WRK_PIN=(taskset -c 1); fi
 
 main() {
-# --- bench dir: our own scratch space, marked so that FRESH=1 never wipes anything else.
-if [ "${FRESH:-0}" = 1 ] && [ -f "$BENCH_DIR/.latchkey-bench" ]; then rm -rf "$BENCH_DIR"; fi
-mkdir -p "$BENCH_DIR"
-if [ ! -f "$BENCH_DIR/.latchkey-bench" ]; then
-  [ -z "$(ls -A "$BENCH_DIR")" ] || { echo "$BENCH_DIR is not empty and not a bench dir; set BENCH_DIR" >&2; exit 1; }
-  touch "$BENCH_DIR/.latchkey-bench"
-fi
+bench_dir_init
 
-# --- server start/stop (the one started last is the one measured)
-SRV=""
-stop_server() {
-  [ -n "$SRV" ] || return 0
-  kill -TERM "$SRV" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SRV" 2>/dev/null || true
-  wait "$SRV" 2>/dev/null || true
-  SRV=""
-}
 trap stop_server EXIT
 start_server() {  # $1 = log file
   "${SRV_PIN[@]}" "$BIN" serve --bench-echo --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" > "$1" 2>&1 &
