@@ -28,6 +28,8 @@ pub enum IdKind {
     Secret,
     /// `ssh_…`
     SshKey,
+    /// `idn_…`
+    Identity,
 }
 
 impl IdKind {
@@ -45,6 +47,7 @@ impl IdKind {
             Self::Surface => "srf",
             Self::Secret => "sec",
             Self::SshKey => "ssh",
+            Self::Identity => "idn",
         }
     }
 }
@@ -223,6 +226,8 @@ typed_ids! {
     SecretId => Secret;
     /// An SSH public key's id (`ssh_…`).
     SshKeyId => SshKey;
+    /// A person's linked identity at an identity provider (`idn_…`).
+    IdentityId => Identity;
 }
 
 /// A URL-safe slug for an organization name: lowercase ASCII letters and

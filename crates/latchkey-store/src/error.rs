@@ -35,6 +35,10 @@ pub enum Conflict {
     /// The change would leave the organization without an admin.
     #[error("an organization needs an admin: promote another member first")]
     LastAdmin,
+    /// Removing the only way a person can sign in (an account without a
+    /// password and with one identity).
+    #[error("this is the account's only way to sign in: set a password or link another identity first")]
+    LastSignInMethod,
     /// A project that active (unrevoked) keys still belong to.
     #[error("project has {active_keys} active API key(s); revoke or delete them first")]
     InUse {
@@ -73,6 +77,9 @@ pub enum Unique {
     /// A secret's name, in its scope.
     #[error("a secret with this name already exists")]
     SecretName,
+    /// An identity at an identity provider (issuer and subject).
+    #[error("this identity is linked to an account already")]
+    Identity,
     /// A rule the statement did not expect to break.
     #[error("this conflicts with an existing record")]
     Other,
@@ -144,7 +151,12 @@ mod tests {
             (Conflict::Unique { what: Unique::UserEmail }, "an account with this email already exists"),
             (Conflict::Unique { what: Unique::SshKeyFingerprint }, "an SSH key with this fingerprint already exists"),
             (Conflict::Unique { what: Unique::SecretName }, "a secret with this name already exists"),
+            (Conflict::Unique { what: Unique::Identity }, "this identity is linked to an account already"),
             (Conflict::Unique { what: Unique::Other }, "this conflicts with an existing record"),
+            (
+                Conflict::LastSignInMethod,
+                "this is the account's only way to sign in: set a password or link another identity first",
+            ),
             (Conflict::LastAdmin, "an organization needs an admin: promote another member first"),
             (Conflict::InUse { active_keys: 2 }, "project has 2 active API key(s); revoke or delete them first"),
             (

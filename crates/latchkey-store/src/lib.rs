@@ -1,5 +1,5 @@
 //! latchkey's storage: small capability traits ([`OrgStore`],
-//! [`PeopleStore`], [`ProjectStore`], [`ProductStore`], [`KeyStore`],
+//! [`PeopleStore`], [`SignInStore`], [`ProjectStore`], [`ProductStore`], [`KeyStore`],
 //! [`AuditStore`], [`SecretStore`], [`SshKeyStore`]) gathered in [`Store`], and the adapters that implement
 //! them. The server picks one adapter at start-up and holds it
 //! as `Arc<dyn Store>`; no handler knows which database is behind it.
@@ -24,7 +24,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use latchkey_core::id::{
-    InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+    IdentityId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
 };
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, Role};
@@ -193,6 +193,110 @@ pub trait PeopleStore: Send + Sync {
         now: Millis,
         event: &(dyn for<'i> Fn(&'i Invitation) -> AuditEvent + Send + Sync),
     ) -> StoreResult<Result<Invitation, AcceptError>>;
+}
+
+/// Signing in without a password: identities at identity providers, and
+/// sign-ins in progress ([`AuthRequest`]). Changes that are audited take
+/// their [`AuditEvent`]s into their transaction.
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    /// The identity with this issuer and subject.
+    async fn identity(&self, issuer: &str, subject: &str) -> StoreResult<Option<Identity>>;
+
+    /// A person's identities, oldest first.
+    async fn list_identities(&self, user_id: &UserId) -> StoreResult<Vec<Identity>>;
+
+    /// Links `identity` to its user and appends `event`, atomically.
+    /// [`Unique::Identity`] if the issuer and subject are linked already.
+    async fn link_identity(&self, identity: &Identity, event: &AuditEvent) -> StoreResult<()>;
+
+    /// Unlinks one of `user_id`'s identities and appends `event`; `false` if
+    /// they have no such identity. [`Conflict::LastSignInMethod`] (nothing
+    /// changed) if it is the only way they can sign in: no password and no
+    /// other identity.
+    async fn unlink_identity(&self, user_id: &UserId, id: &IdentityId, event: &AuditEvent) -> StoreResult<bool>;
+
+    /// Signs in with a linked identity: notes the sign-in and the email the
+    /// provider gave on the identity, inserts `session` and appends
+    /// `event`, atomically.
+    async fn sign_in_with_identity(
+        &self,
+        id: &IdentityId,
+        email: Option<&str>,
+        session: &Session,
+        event: &AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Creates a person who arrives from an identity provider (just in
+    /// time): `user` without a password (its email verified at its creation
+    /// when `email_verified`), their membership of `org_id` with `role`,
+    /// `identity`, `session` and `events`, atomically. [`Unique::UserEmail`]
+    /// or [`Unique::Identity`] if either is taken.
+    #[expect(clippy::too_many_arguments, reason = "one atomic sign-up, each part a record of its own")]
+    async fn sign_up_with_identity(
+        &self,
+        user: &NewUser,
+        email_verified: bool,
+        org_id: &OrgId,
+        role: Role,
+        identity: &Identity,
+        session: &Session,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
+
+    /// The user with this (lowercased) email, if their email is verified.
+    async fn verified_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+
+    /// An organization by id or slug.
+    async fn org_by_id_or_slug(&self, id_or_slug: &str) -> StoreResult<Option<Org>>;
+
+    /// Stores a sign-in in progress; expired ones are dropped on the way.
+    async fn insert_auth_request(&self, request: &AuthRequest) -> StoreResult<()>;
+
+    /// Takes (deletes and returns) the unexpired request of `kind` with
+    /// this hash: a second take of the same one finds nothing.
+    async fn take_auth_request(
+        &self,
+        kind: AuthRequestKind,
+        hash: &KeyHash,
+        now: Millis,
+    ) -> StoreResult<Option<AuthRequest>>;
+
+    /// The unexpired device authorization with this user code, undecided.
+    async fn pending_device(&self, user_code_hash: &KeyHash, now: Millis) -> StoreResult<Option<AuthRequest>>;
+
+    /// Records a person's decision on the undecided, unexpired device
+    /// authorization with this user code (approving binds it to `user_id`
+    /// acting in `org_id`), and appends `event`; `false` if there is none.
+    async fn decide_device(
+        &self,
+        user_code_hash: &KeyHash,
+        decision: Decision,
+        user_id: &UserId,
+        org_id: Option<&OrgId>,
+        now: Millis,
+        event: &AuditEvent,
+    ) -> StoreResult<bool>;
+
+    /// A device's poll: notes it (keeping the poll before it in
+    /// `prev_polled_at`) and returns the authorization as it stands, expired
+    /// or not; `None` if there is no such device code.
+    async fn poll_device(&self, hash: &KeyHash, now: Millis) -> StoreResult<Option<AuthRequest>>;
+
+    /// Takes the approved device authorization with this hash (as
+    /// [`SignInStore::take_auth_request`], only once approved), inserts
+    /// `session` for the approver and appends `event`, atomically; `None`
+    /// (nothing stored) if another poll took it first.
+    async fn redeem_device(
+        &self,
+        hash: &KeyHash,
+        session: &Session,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<AuthRequest>>;
+
+    /// Drops a device authorization (expired or denied, once its device
+    /// was told).
+    async fn drop_auth_request(&self, hash: &KeyHash) -> StoreResult<()>;
 }
 
 /// The audit trail: append and read, nothing else.
@@ -498,7 +602,16 @@ pub struct PoolStats {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    OrgStore + PeopleStore + ProjectStore + ProductStore + KeyStore + AuditStore + SecretStore + SshKeyStore + 'static
+    OrgStore
+    + PeopleStore
+    + SignInStore
+    + ProjectStore
+    + ProductStore
+    + KeyStore
+    + AuditStore
+    + SecretStore
+    + SshKeyStore
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

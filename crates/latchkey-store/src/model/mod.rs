@@ -6,6 +6,7 @@ mod keys;
 mod people;
 mod projects;
 mod secrets;
+mod sign_in;
 mod ssh;
 
 pub use audit::*;
@@ -13,6 +14,7 @@ pub use keys::*;
 pub use people::*;
 pub use projects::*;
 pub use secrets::*;
+pub use sign_in::*;
 pub use ssh::*;
 
 /// A page request: at most `limit` items with ids below `before`.

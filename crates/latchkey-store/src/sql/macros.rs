@@ -31,6 +31,9 @@ macro_rules! driver_impls {
             fn bytes(&mut self, v: &[u8]) -> Result<(), $crate::sql::BindError> {
                 sqlx::Arguments::add(self, v)
             }
+            fn opt_bytes(&mut self, v: Option<&[u8]>) -> Result<(), $crate::sql::BindError> {
+                sqlx::Arguments::add(self, v)
+            }
         }
 
         impl $crate::sql::ReadRow for $row {

@@ -37,6 +37,7 @@ mod people;
 mod products;
 mod projects;
 mod secrets;
+mod sign_in;
 mod ssh_keys;
 mod store;
 
@@ -45,7 +46,8 @@ use std::future::Future;
 
 use latchkey_core::KeyHash;
 use latchkey_core::id::{
-    EventId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+    EventId, IdentityId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId,
+    UserId,
 };
 use latchkey_core::time_fmt::Millis;
 
@@ -182,6 +184,8 @@ pub trait Bind {
     fn opt_bool(&mut self, v: Option<bool>) -> Result<(), BindError>;
     /// Bytes.
     fn bytes(&mut self, v: &[u8]) -> Result<(), BindError>;
+    /// Bytes or NULL.
+    fn opt_bytes(&mut self, v: Option<&[u8]>) -> Result<(), BindError>;
 }
 
 /// A Rust value a statement binds.
@@ -214,6 +218,7 @@ sql_values! {
     Option<bool> => opt_bool,
     &[u8] => bytes,
     &Vec<u8> => bytes,
+    Option<&[u8]> => opt_bytes,
 }
 
 /// A typed id or NULL, as text.
@@ -235,6 +240,7 @@ macro_rules! sql_id_values {
 }
 
 sql_id_values!(
+    IdentityId,
     OrgId,
     UserId,
     ProjectId,

@@ -253,10 +253,10 @@ async fn insert_org_admin<D: Dialect>(
     key: &NewApiKey,
 ) -> StoreResult<UserId> {
     insert_org::<D>(tx, org).await?;
-    // Insert-or-reuse in one statement: a concurrent transaction creating
+    // The operator named the email: it counts as verified. Insert-or-reuse in one statement: a concurrent transaction creating
     // the same email makes this one wait, then reuse that user.
     let inserted = query::<D>(
-        "INSERT INTO users (id, email, display_name, created_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO users (id, email, display_name, created_at, email_verified_at) VALUES ($1, $2, $3, $4, $4) \
          ON CONFLICT (email) DO NOTHING RETURNING id",
     )
     .bind(&admin.id)

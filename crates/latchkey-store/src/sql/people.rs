@@ -37,12 +37,19 @@ async fn lock_pending<D: Dialect>(
     row.as_ref().map(invitation).transpose()
 }
 
-/// Marks `inv` accepted by `user_id` at `now`.
+/// Marks `inv` accepted by `user_id` at `now`, and the user's email (the
+/// invited one: callers check) verified: the invitation's token was sent
+/// to it.
 async fn use_up<D: Dialect>(tx: &mut Tx<D>, inv: Invitation, user_id: &UserId, now: Millis) -> StoreResult<Invitation> {
     query::<D>("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
         .bind(&inv.id)
         .bind(now)
         .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    query::<D>("UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $1")
+        .bind(user_id)
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     Ok(Invitation { accepted_at: Some(now), ..inv })
@@ -64,7 +71,7 @@ async fn insert_user<D: Dialect>(tx: &mut Tx<D>, u: &NewUser, password_hash: &st
 }
 
 /// Inserts a session on `on`.
-async fn insert_session_on<D: Dialect>(on: impl Runner<D>, s: &Session) -> StoreResult<()> {
+pub(super) async fn insert_session_on<D: Dialect>(on: impl Runner<D>, s: &Session) -> StoreResult<()> {
     query::<D>(
         "INSERT INTO sessions (id, user_id, token_hash, current_org_id, ip, user_agent, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

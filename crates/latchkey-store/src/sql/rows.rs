@@ -24,6 +24,19 @@ macro_rules! session_columns {
     };
 }
 
+macro_rules! identity_columns {
+    () => {
+        "SELECT id, user_id, provider, issuer, subject, email, created_at, last_used_at FROM user_identities "
+    };
+}
+
+macro_rules! auth_request_columns {
+    () => {
+        "hash, kind, user_code_hash, payload, user_id, org_id, decision, polled_at, prev_polled_at, created_at, \
+         expires_at"
+    };
+}
+
 macro_rules! invitation_columns {
     () => {
         "SELECT id, org_id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at, revoked_at \
@@ -92,8 +105,9 @@ use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 
 use super::ReadRow;
 use crate::{
-    ApiKeyRecord, AuditEvent, Invitation, KeyKind, Member, Org, Product, Project, Refill, RefillInterval, SecretRecord,
-    Session, SshKeyRecord, StoreError, StoreResult, Surface, User, WrappedDataKey,
+    ApiKeyRecord, AuditEvent, AuthRequest, AuthRequestKind, Decision, Identity, Invitation, KeyKind, Member, Org,
+    Product, Project, Refill, RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface,
+    User, WrappedDataKey,
 };
 
 /// A key with its owner's details ([`select_keys!`]).
@@ -211,6 +225,44 @@ pub(crate) fn org(r: &impl ReadRow) -> StoreResult<Org> {
         slug: r.text("slug")?,
         members_see_all_keys: r.bool("members_see_all_keys")?,
         created_at: r.i64("created_at")?,
+    })
+}
+
+/// An identity ([`identity_columns!`]).
+pub(crate) fn identity(r: &impl ReadRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        id: r.id("id")?,
+        user_id: r.id("user_id")?,
+        provider: r.text("provider")?,
+        issuer: r.text("issuer")?,
+        subject: r.text("subject")?,
+        email: r.opt_text("email")?,
+        created_at: r.i64("created_at")?,
+        last_used_at: r.opt_i64("last_used_at")?,
+    })
+}
+
+/// A sign-in in progress ([`auth_request_columns!`]).
+pub(crate) fn auth_request(r: &impl ReadRow) -> StoreResult<AuthRequest> {
+    let corrupt = |column: &str| StoreError::Corrupt(format!("auth_requests.{column}"));
+    Ok(AuthRequest {
+        hash: key_hash(r, "hash", "auth_requests")?,
+        kind: AuthRequestKind::parse(&r.text("kind")?).ok_or_else(|| corrupt("kind"))?,
+        user_code_hash: r
+            .opt_bytes("user_code_hash")?
+            .map(|b| KeyHash::from_bytes(&b).ok_or_else(|| corrupt("user_code_hash")))
+            .transpose()?,
+        payload: r.text("payload")?,
+        user_id: r.opt_id("user_id")?,
+        org_id: r.opt_id("org_id")?,
+        decision: r
+            .opt_text("decision")?
+            .map(|d| Decision::parse(&d).ok_or_else(|| corrupt("decision")))
+            .transpose()?,
+        polled_at: r.opt_i64("polled_at")?,
+        prev_polled_at: r.opt_i64("prev_polled_at")?,
+        created_at: r.i64("created_at")?,
+        expires_at: r.i64("expires_at")?,
     })
 }
 

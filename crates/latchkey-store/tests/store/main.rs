@@ -54,6 +54,7 @@ mod products;
 mod projects;
 mod rotation;
 mod secrets;
+mod sign_in;
 mod ssh_keys;
 mod usage;
 
