@@ -130,3 +130,64 @@ pub fn check_name(name: &str) -> Result<String, ApiError> {
 pub fn check_email(email: &str) -> Result<String, ApiError> {
     latchkey_core::text::check_email(email).ok_or_else(|| ApiError::bad_request("email is not a valid email address"))
 }
+
+/// `to` if it is a path on this server, for the redirect after a sign-in
+/// (`return_to`): it starts with one `/` (not `//` or `/\`, which browsers
+/// read as another host), and holds no control character or backslash.
+/// Anything else (`https://evil.example`, `//evil.example`, `javascript:`)
+/// is `None`.
+pub fn local_path(to: &str) -> Option<&str> {
+    let ok = to.starts_with('/')
+        && !to.starts_with("//")
+        && to.len() <= 2048
+        && !to.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(to)
+}
+
+/// The origin people reach this server at (`https://latchkey.example.com`,
+/// no trailing `/`): `public_url` when configured, else the request's
+/// `Host` with `https` when [`crate::Settings::behind_https`], `http`
+/// otherwise. Used for the URLs latchkey hands to browsers and identity
+/// providers (callbacks, device verification).
+pub fn public_origin(parts: &Parts, settings: &crate::Settings) -> String {
+    if let Some(url) = &settings.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b'\\' && b != b'@'))
+        .unwrap_or("localhost");
+    let scheme = if settings.behind_https { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_on_this_server_are_return_targets() {
+        for ok in [
+            "/dashboard",
+            "/dashboard/keys?status=active",
+            "/dashboard/cli/authorize?redirect_uri=http%3A%2F%2F127.0.0.1",
+        ] {
+            assert_eq!(local_path(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "dashboard",
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/dash\nboard",
+            "/\tx",
+            " /dashboard",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
+}

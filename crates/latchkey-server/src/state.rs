@@ -55,6 +55,12 @@ pub struct Settings {
     /// With an address, `GET /metrics` is served there and not on the main
     /// listener.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The origin people and identity providers reach this server at
+    /// (`https://latchkey.example.com`); when unset, each request's `Host`
+    /// ([`crate::extract::public_origin`]).
+    pub public_url: Option<String>,
+    /// The OpenID Connect providers people may sign in with.
+    pub oidc: Vec<crate::oidc::ProviderConfig>,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -158,6 +164,8 @@ impl Default for Settings {
             metrics_token: None,
             metrics_listen: None,
             signups_per_hour_per_ip: 20,
+            public_url: None,
+            oidc: Vec::new(),
         }
     }
 }

@@ -30,6 +30,23 @@
 //! # Or serve it on an address of its own (then not on the main listener).
 //! metrics_listen = "127.0.0.1:9464"
 //!
+//! # The origin people and identity providers reach the server at; by
+//! # default each request's Host.
+//! public_url = "https://latchkey.example.com"
+//!
+//! # Single sign-on: any number of OpenID Connect providers (README,
+//! # "Single sign-on").
+//! [[auth.oidc]]
+//! id = "corp"                          # in URLs: /v1/auth/oidc/corp/start
+//! display_name = "Corp SSO"            # on the sign-in button
+//! issuer = "https://login.example.com" # http:// only on loopback
+//! client_id = "latchkey"
+//! client_secret_file = "/etc/latchkey/corp.secret"  # or client_secret, or LATCHKEY_OIDC_CORP_CLIENT_SECRET
+//! scopes = ["openid", "email", "profile"]
+//! allowed_email_domains = ["example.com"]           # optional
+//! jit = { org = "acme", role = "member" }           # optional
+//! link_by_verified_email = false                    # optional
+//!
 //! # Connections (flags of the same names override these).
 //! [server]
 //! header_read_timeout = "10s"   # to complete a request's headers
@@ -54,10 +71,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use latchkey_core::Scope;
 use latchkey_core::forward_path::is_route_prefix;
+use latchkey_core::{Role, Scope};
 use latchkey_server::Settings;
 use latchkey_server::forwarded::TrustedProxies;
+use latchkey_server::oidc::{ClientSecret, JitConfig, ProviderConfig};
 use latchkey_server::state::{AmbiguousPaths, MetricsToken, RouteRule};
 use serde::Deserialize;
 
@@ -95,6 +113,95 @@ pub struct FileConfig {
     /// Forward-auth settings.
     #[serde(default)]
     pub auth_check: AuthCheckConfig,
+    /// The origin people reach the server at (`https://latchkey.example.com`).
+    pub public_url: Option<String>,
+    /// Sign-in settings.
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// OpenID Connect providers.
+    #[serde(default)]
+    pub oidc: Vec<OidcConfig>,
+}
+
+/// `[[auth.oidc]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Used in URLs.
+    pub id: String,
+    /// On the sign-in button.
+    pub display_name: Option<String>,
+    /// The issuer URL.
+    pub issuer: String,
+    /// latchkey's client id there.
+    pub client_id: String,
+    /// latchkey's client secret there.
+    pub client_secret: Option<String>,
+    /// A file holding it.
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes (default `openid email profile`).
+    pub scopes: Option<Vec<String>>,
+    /// Email domains allowed to sign in (all when absent).
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    /// Just-in-time accounts.
+    pub jit: Option<JitTable>,
+    /// Link unknown identities by verified email.
+    #[serde(default)]
+    pub link_by_verified_email: bool,
+}
+
+/// `jit = { org = "acme", role = "member" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JitTable {
+    /// Organization id or slug.
+    pub org: String,
+    /// `admin` or `member` (default `member`).
+    pub role: Option<String>,
+}
+
+/// The provider `c` describes, its secret read from `client_secret`,
+/// `client_secret_file` or `LATCHKEY_OIDC_<ID>_CLIENT_SECRET` (which wins).
+fn oidc_provider(c: OidcConfig) -> anyhow::Result<ProviderConfig> {
+    anyhow::ensure!(
+        c.client_secret.is_none() || c.client_secret_file.is_none(),
+        "auth.oidc `{}`: set client_secret or client_secret_file, not both",
+        c.id
+    );
+    let env = format!("LATCHKEY_OIDC_{}_CLIENT_SECRET", c.id.to_ascii_uppercase().replace('-', "_"));
+    let secret = match (std::env::var(&env).ok(), &c.client_secret, &c.client_secret_file) {
+        (Some(s), _, _) => Some(s),
+        (None, Some(s), _) => Some(s.clone()),
+        (None, None, Some(file)) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("auth.oidc `{}`: cannot read {}", c.id, file.display()))?,
+        ),
+        (None, None, None) => None,
+    };
+    let role = match c.jit.as_ref().and_then(|j| j.role.as_deref()).unwrap_or("member") {
+        "member" => Role::Member,
+        "admin" => Role::Admin,
+        other => anyhow::bail!("auth.oidc `{}`: jit role must be `member` or `admin`, not `{other}`", c.id),
+    };
+    let provider = ProviderConfig {
+        display_name: c.display_name.unwrap_or_else(|| c.id.clone()),
+        issuer: c.issuer.trim_end_matches('/').to_owned(),
+        client_id: c.client_id,
+        client_secret: secret.as_deref().and_then(ClientSecret::new),
+        scopes: c.scopes.unwrap_or_else(|| ["openid", "email", "profile"].map(str::to_owned).to_vec()),
+        allowed_email_domains: c.allowed_email_domains.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
+        jit: c.jit.map(|j| JitConfig { org: j.org, role }),
+        link_by_verified_email: c.link_by_verified_email,
+        id: c.id,
+    };
+    Ok(provider)
 }
 
 /// `[server]`
@@ -214,6 +321,17 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
         anyhow::ensure!(n >= 1, "server.max_connections must be at least 1");
         conns.max_connections = n;
     }
+    if let Some(url) = &file.public_url {
+        let ok = url::Url::parse(url).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.query().is_none() && u.path() == "/"
+        });
+        anyhow::ensure!(ok, "public_url must be an http(s) origin such as https://latchkey.example.com, not `{url}`");
+        settings.public_url = Some(url.trim_end_matches('/').to_owned());
+    }
+    for c in file.auth.oidc {
+        settings.oidc.push(oidc_provider(c)?);
+    }
+    latchkey_server::oidc::check_all(&settings.oidc)?;
     match file.auth_check.ambiguous_paths.as_deref() {
         None | Some("refuse") => {}
         Some("normalize") => settings.ambiguous_paths = AmbiguousPaths::Normalize,

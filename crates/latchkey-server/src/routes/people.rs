@@ -57,7 +57,7 @@ pub(crate) fn user_view(u: &User) -> UserView {
 }
 
 /// A new session for `user_id` acting in `org_id` by default, and its token.
-fn new_session(
+pub(crate) fn new_session(
     state: &AppState,
     user_id: &UserId,
     org_id: Option<OrgId>,
@@ -82,6 +82,48 @@ fn new_session(
         revoked_at: None,
     };
     Ok((token, session))
+}
+
+/// The answer that hands a new session's token over (once).
+pub(crate) fn session_grant(token: &PlainKey, session: &Session, user: &User) -> SessionGrant {
+    SessionGrant {
+        token: token.expose().to_owned(),
+        expires_at: to_rfc3339(session.expires_at),
+        session_id: session.id.to_string(),
+        user: user_view(user),
+        org: None,
+    }
+}
+
+/// Signs `user` in: a new session acting in `org_id` (their first
+/// organization when `None`), stored with its `session.create` event, whose
+/// details say how they signed in (`via`: `cli`, `device`, …).
+#[expect(dead_code, reason = "the CLI's browser and device sign-ins (issue 22) call it; remove this with their routes")]
+pub(crate) async fn open_session(
+    state: &AppState,
+    audit: &Audit,
+    headers: &HeaderMap,
+    user: &User,
+    org_id: Option<OrgId>,
+    via: &str,
+) -> Result<SessionGrant, ApiError> {
+    let current = match org_id {
+        Some(id) => Some(id),
+        None => state
+            .store
+            .user_orgs(&user.id, &Page { limit: 1, before: None })
+            .await?
+            .into_iter()
+            .next()
+            .map(|(o, _)| o.id),
+    };
+    let (token, session) = new_session(state, &user.id, current.clone(), audit, headers, now_ms())?;
+    let actor = Actor { kind: "user", id: Some(&user.id) };
+    let event =
+        audit.event(current.as_ref(), actor, "session.create", Some(("session", &session.id)), &json!({"via": via}));
+    state.store.insert_session(&session, &event).await?;
+    tracing::info!(user_id = %user.id, via, "signed in");
+    Ok(session_grant(&token, &session, user))
 }
 
 /// The message of a duplicate sign-up (the same whether the duplicate is
@@ -323,15 +365,7 @@ pub async fn login(
     let event = audit.event(current.as_ref(), actor, "session.create", Some(("session", &session.id)), &json!({}));
     state.store.insert_session(&session, &event).await?;
     tracing::info!(user_id = %user.id, "logged in");
-    Ok(Json(Data {
-        data: SessionGrant {
-            token: token.expose().to_owned(),
-            expires_at: to_rfc3339(session.expires_at),
-            session_id: session.id.into(),
-            user: user_view(&user),
-            org: None,
-        },
-    }))
+    Ok(Json(Data { data: session_grant(&token, &session, &user) }))
 }
 
 /// Who may call [`logout`].
