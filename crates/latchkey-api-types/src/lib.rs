@@ -22,6 +22,7 @@ mod projects;
 pub mod runloop;
 pub mod runtype;
 pub mod secrets;
+mod sign_in;
 mod verify;
 
 pub use constraints::SecretName;
@@ -35,6 +36,7 @@ pub use orgs::{
 };
 pub use people::{InvitedSignUp, Login, MeView, ScopeView, SessionGrant, SessionView, SignUp, UserView};
 pub use projects::{CreateProject, ProjectView, UpdateProject};
+pub use sign_in::{IdentityView, OidcProviderView};
 pub use verify::{RateLimitView, VerifyKey, VerifyView};
 
 /// `{"data": …}`

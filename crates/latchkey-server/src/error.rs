@@ -125,6 +125,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(c @ Conflict::LastAdmin) => {
                 Self::new(StatusCode::CONFLICT, "last_admin", c.to_string())
             }
+            StoreError::Conflict(c @ Conflict::LastSignInMethod) => {
+                Self::new(StatusCode::CONFLICT, "last_sign_in_method", c.to_string())
+            }
             StoreError::Conflict(c) => Self::conflict(c.to_string()),
             StoreError::Unavailable(ref cause) => {
                 tracing::warn!(error = %cause, "database unavailable");

@@ -74,7 +74,9 @@ pub fn state(
     let failed_auth = Arc::new(latchkey_verify::ratelimit::RateLimiter::new());
     let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
     let signups = Arc::new(throttle::FailureWindow::new(Duration::from_secs(3600)));
-    Shared { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, signups, keyring: None }.into()
+    let oidc = Arc::new(oidc::Providers::new(&settings.oidc));
+    Shared { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, signups, keyring: None, oidc }
+        .into()
 }
 
 /// Applies invalidations published by other nodes (and this one) to this
@@ -146,6 +148,9 @@ pub async fn serve(
     let watcher = spawn_invalidation_watcher(&state);
     let upkeep = metrics::spawn_upkeep();
     let sweeper = spawn_failed_auth_sweeper(&state);
+    // Identity providers that cannot be reached now are retried: the server
+    // starts without them.
+    let discovery = tokio::spawn(Arc::clone(&state.oidc).discover_all());
     let limits = state.settings.connections.clone();
     let metrics_server = metrics_listener.map(|l| {
         let (router, limits) = (routes::metrics_router(state.clone()), limits.clone());
@@ -156,6 +161,7 @@ pub async fn serve(
         task.abort();
     }
     sweeper.abort();
+    discovery.abort();
     flusher.abort();
     cache_upkeep.abort();
     watcher.abort();

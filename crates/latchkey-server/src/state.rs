@@ -209,6 +209,8 @@ pub struct Shared {
     /// The master keys that wrap the organizations' data keys; without
     /// them the secret routes answer 503.
     pub keyring: Option<Arc<crate::keyring::Keyring>>,
+    /// The OpenID Connect providers, discovered or not yet.
+    pub oidc: Arc<crate::oidc::Providers>,
 }
 
 impl AppState {

@@ -37,6 +37,8 @@ struct LoginPage {
     csrf: String,
     email: String,
     problem: Option<Problem>,
+    /// One button per identity provider.
+    providers: Vec<latchkey_api_types::OidcProviderView>,
 }
 
 /// The sign-in form with a fresh double-submit token in its cookie.
@@ -46,7 +48,12 @@ fn login_page(
     email: String,
     problem: Option<Problem>,
 ) -> Result<Response, ApiError> {
-    with_anonymous_csrf(state, |csrf| render(status, &LoginPage { csrf, email, problem }))
+    let providers = state
+        .oidc
+        .configs()
+        .map(|c| latchkey_api_types::OidcProviderView { id: c.id.clone(), display_name: c.display_name.clone() })
+        .collect();
+    with_anonymous_csrf(state, |csrf| render(status, &LoginPage { csrf, email, problem, providers }))
 }
 
 /// The page `page` renders with a fresh double-submit token for its forms
@@ -66,7 +73,7 @@ pub(super) fn with_anonymous_csrf(
 
 /// The answer to a sign-in that granted the session `token`: its cookie
 /// set, the sign-in form's cookie forgotten, and on to `to`.
-pub(super) fn signed_in(state: &AppState, token: &str, to: &str) -> Response {
+pub(crate) fn signed_in(state: &AppState, token: &str, to: &str) -> Response {
     let mut res = Redirect::to(to).into_response();
     let h = res.headers_mut();
     h.append(SET_COOKIE, session_cookie(state, token));
@@ -75,7 +82,7 @@ pub(super) fn signed_in(state: &AppState, token: &str, to: &str) -> Response {
 }
 
 /// The session cookie carrying `token`, for as long as the session lasts.
-pub(super) fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
+pub(crate) fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
     let ttl_secs = state.settings.session_ttl_ms / 1000;
     set_cookie(SESSION_COOKIE, token, Some(ttl_secs), state.settings.behind_https)
 }

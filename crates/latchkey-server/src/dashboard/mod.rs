@@ -24,6 +24,7 @@
 //! only opens dialogs, copies text, asks before closing an uncopied key and
 //! moves an invitation link's token from the address into the join forms.
 
+mod account;
 mod assets;
 mod audit;
 mod chart;
@@ -45,12 +46,19 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+// What the single sign-on routes (`crate::routes::sso`) share with the
+// pages: the session cookie they set, the error page they show.
+pub(crate) use login::signed_in;
+pub(crate) use page::{error_page, with_security_headers};
+pub(crate) use session::{SESSION_COOKIE, cookie, new_login_csrf, request_id, set_cookie};
+
 /// Every dashboard route, with the security headers on each response.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard", get(|| async { Redirect::to(keys::HOME) }))
         .merge(assets::routes())
+        .merge(account::routes())
         .merge(login::routes())
         .merge(keys::routes())
         .merge(projects::routes())

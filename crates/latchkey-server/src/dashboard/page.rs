@@ -51,7 +51,7 @@ pub struct Chrome {
 }
 
 /// The navigation: (group, [(label, path)]).
-pub const NAV: [(&str, &[(&str, &str)]); 2] = [
+pub const NAV: [(&str, &[(&str, &str)]); 3] = [
     (
         "Credentials",
         &[("API keys", "/dashboard/keys"), ("Secrets", "/dashboard/secrets"), ("SSH keys", "/dashboard/ssh-keys")],
@@ -65,6 +65,7 @@ pub const NAV: [(&str, &[(&str, &str)]); 2] = [
             ("Settings", "/dashboard/settings"),
         ],
     ),
+    ("You", &[("Sign-in methods", "/dashboard/account")]),
 ];
 
 impl Chrome {
@@ -222,7 +223,13 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
 
 /// Adds the security headers to every dashboard response; HTML is never
 /// cached (a page may show a key once).
-pub async fn security_headers(mut res: Response) -> Response {
+pub async fn security_headers(res: Response) -> Response {
+    with_security_headers(res)
+}
+
+/// [`security_headers`] for a page answered outside the dashboard's router
+/// (a single sign-on refusal).
+pub fn with_security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));

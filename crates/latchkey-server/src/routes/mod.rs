@@ -19,6 +19,7 @@ mod runloop;
 mod runtype;
 pub(crate) mod secrets;
 pub(crate) mod ssh_keys;
+pub(crate) mod sso;
 mod verify;
 
 use axum::Router;
@@ -44,6 +45,8 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(people::logout))
+        .routes(routes!(sso::identities))
+        .routes(routes!(sso::unlink))
         .routes(routes!(people::list))
         .routes(routes!(people::revoke))
         .routes(routes!(orgs::switch))
@@ -84,6 +87,9 @@ fn public() -> OpenApiRouter<AppState> {
         .routes(routes!(people::signup))
         .routes(routes!(people::signup_invited))
         .routes(routes!(people::login))
+        .routes(routes!(sso::providers))
+        .routes(routes!(sso::start))
+        .routes(routes!(sso::callback))
         .routes(routes!(verify::auth_check, verify::auth_check_post))
         .routes(routes!(verify::verify))
         .routes(routes!(reference::openapi))

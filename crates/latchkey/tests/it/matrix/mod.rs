@@ -52,6 +52,12 @@ fn leak(tenant: &[String], call: &Call, answer: &str) -> Option<String> {
     tenant.iter().find(|id| answer.contains(id.as_str()) && !sent.contains(id.as_str())).cloned()
 }
 
+/// Public operations a browser follows through an identity provider: their
+/// answers are redirects that depend on the provider, not on the caller's
+/// credential, so they have no column to predict. `sso.rs` tests them
+/// against a real provider (every refusal included).
+const BROWSER_REDIRECTS: [&str; 2] = ["startOidcSignIn", "finishOidcSignIn"];
+
 #[tokio::test]
 async fn every_operation_answers_every_caller_as_declared() {
     let started = std::time::Instant::now();
@@ -61,7 +67,7 @@ async fn every_operation_answers_every_caller_as_declared() {
     let mut world = World::new().await;
     let mut rows: Vec<(&Operation, Vec<Cell>)> = Vec::new();
     let mut missing = Vec::new();
-    for op in &ops {
+    for op in ops.iter().filter(|op| !BROWSER_REDIRECTS.contains(&op.id.as_str())) {
         let mut cells = Vec::new();
         for caller in Caller::ALL {
             let call = match world.call(op, caller).await {

@@ -291,6 +291,23 @@ impl World {
         id
     }
 
+    /// An identity at an identity provider, linked to `actor`'s account
+    /// (who has a password, so it may be unlinked). Written to the database:
+    /// linking one through a provider is `sso.rs`'s business.
+    async fn fresh_identity(&mut self, actor: Actor) -> String {
+        let n = self.fresh("");
+        let id =
+            format!("idn_{:0>26}", n.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase());
+        let user = self.own(actor).person.user_id.clone();
+        let sql = format!(
+            "INSERT INTO user_identities (id, user_id, provider, issuer, subject, created_at) \
+             VALUES ('{id}', '{user}', 'corp', 'http://127.0.0.1:9', 'matrix-{n}', 0)"
+        );
+        assert_eq!(crate::db::Db::connect(&self.server).await.exec(&sql).await, 1);
+        self.tenant.push(id.clone());
+        id
+    }
+
     async fn fresh_project(&mut self) -> String {
         let name = self.fresh("project ");
         let id = id_of(&self.admin.session.post("/v1/projects", json!({"name": name})).await, "project");
@@ -414,6 +431,8 @@ impl World {
                 (format!("/v1/sessions/{id}"), None, true)
             }
             "listSessions"
+            | "listOidcProviders"
+            | "listMyIdentities"
             | "getMe"
             | "listScopes"
             | "listApiKeys"
@@ -502,6 +521,7 @@ impl World {
             }
             "deleteSshKey" => (op.path.replace("{id}", &self.fresh_ssh_key(actor).await), None, true),
             "setDefaultSshKey" => (op.path.replace("{id}", &self.own(actor).ssh_key), None, true),
+            "unlinkMyIdentity" => (op.path.replace("{id}", &self.fresh_identity(actor).await), None, true),
             other => return Err(format!("{} {} ({other}): no request for it in matrix/world.rs", op.method, op.path)),
         };
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();
