@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property and integration
-# tests (the integration tests start the real binary on loopback ports), the
-# contract run (scripts/contract.sh: schemathesis against a live server with
+# tests (the integration tests start the real binary on loopback ports, the
+# sign-in tests a real OpenID provider, tests/idp, under Node: its npm
+# packages are installed first when missing or stale), the contract run
+# (scripts/contract.sh: schemathesis against a live server with
 # docs/openapi.json; it sets up its Python environment, .venv, when
 # missing), the dashboard's tests in Chromium (scripts/browser.sh; it runs
 # `npm ci` in tests/browser when needed), the Python SDK's tests
@@ -15,6 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The sign-in tests' OpenID provider (tests/idp, oidc-provider under Node):
+# `npm ci` when node_modules is missing or older than package-lock.json (npm
+# writes node_modules/.package-lock.json on every install). The harness
+# (crates/latchkey/tests/it/idp.rs) would install it when missing, not stale.
+idp=tests/idp
+if [ ! -f "$idp/node_modules/.package-lock.json" ] || [ "$idp/package-lock.json" -nt "$idp/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$idp" --no-audit --no-fund
+fi
 # The SQLite pass runs the servers at `trace`: every test server's log is
 # searched for the secrets the tests handled when it stops (the log canary,
 # tests/it/canary.rs).

@@ -17,6 +17,7 @@ mod hardening_authz;
 mod hardening_edge;
 mod hardening_input;
 mod hardening_store;
+mod idp;
 mod init_serve;
 mod invited_signup;
 mod isolation;
