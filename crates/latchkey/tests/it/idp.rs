@@ -46,8 +46,16 @@ pub struct Idp {
     pub issuer: String,
     /// The tail of the IdP's stderr.
     log: Arc<Mutex<String>>,
-    /// The `node` process; its stdin is held open until this process exits.
-    _process: Child,
+    /// The `node` process; its stdin is held open until this process exits
+    /// (or this is dropped: then it is killed).
+    process: Child,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 /// A user of the test IdP ([`Idp::add_user`]).
@@ -118,11 +126,21 @@ fn install_packages(dir: &Path) {
 impl Idp {
     /// Starts the IdP and waits for its `idp listening on …` line.
     fn start() -> Self {
+        Self::launch(0)
+    }
+
+    /// Another IdP, on `port` (a test of a provider that comes up late);
+    /// killed when dropped.
+    pub fn start_on_port(port: u16) -> Self {
+        Self::launch(port)
+    }
+
+    fn launch(port: u16) -> Self {
         let dir = idp_dir();
         install_packages(&dir);
         let mut process = Command::new("node")
             .arg(dir.join("server.mjs"))
-            .args(["--port", "0"])
+            .args(["--port", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -157,7 +175,7 @@ impl Idp {
         });
 
         match rx.recv_timeout(START_TIMEOUT) {
-            Ok(issuer) => Self { issuer, log, _process: process },
+            Ok(issuer) => Self { issuer, log, process },
             Err(e) => {
                 let _ = process.kill();
                 let status = process.wait();

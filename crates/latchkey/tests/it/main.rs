@@ -32,4 +32,5 @@ mod scopes_auth;
 mod secrets;
 mod ssh_keys;
 mod sshd;
+mod sso;
 mod verify;
