@@ -366,3 +366,67 @@ pub fn seconds(text: &str) -> anyhow::Result<Duration> {
     anyhow::ensure!((1..=86_400).contains(&secs), "must be between 1s and 1d");
     Ok(Duration::from_secs(secs))
 }
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::*;
+
+    /// The README's single sign-on example, as an operator would copy it.
+    fn readme_example() -> String {
+        let readme = include_str!("../../../README.md");
+        let section = &readme[readme.find("## Single sign-on").unwrap()..];
+        let block = &section[section.find("```toml\n").unwrap() + 8..];
+        block[..block.find("```").unwrap()].to_owned()
+    }
+
+    #[test]
+    fn the_readme_single_sign_on_example_configures_a_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("corp.secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        let text = readme_example().replace("/etc/latchkey/corp.secret", secret.to_str().unwrap());
+        let file = dir.path().join("latchkey.toml");
+        std::fs::write(&file, text).unwrap();
+        let mut settings = Settings::default();
+        apply(Some(&file), dir.path(), &mut settings).unwrap();
+        assert_eq!(settings.public_url.as_deref(), Some("https://latchkey.example.com"));
+        let corp = &settings.oidc[0];
+        assert_eq!((corp.id.as_str(), corp.display_name.as_str()), ("corp", "Corp SSO"));
+        assert_eq!((corp.issuer.as_str(), corp.client_id.as_str()), ("https://login.example.com", "latchkey"));
+        assert_eq!(
+            corp.client_secret.as_ref().map(ClientSecret::expose),
+            Some("s3cret"),
+            "read from the file, trimmed"
+        );
+        assert_eq!(corp.scopes, ["openid", "email", "profile"]);
+        assert_eq!(corp.allowed_email_domains, ["example.com"]);
+        assert_eq!(corp.jit, Some(JitConfig { org: "acme".into(), role: Role::Member }));
+        assert!(!corp.link_by_verified_email);
+    }
+
+    #[test]
+    fn a_wrong_provider_configuration_is_refused_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("issuer = \"http://login.example.com\"\nclient_id = \"x\"", "must be an https:// URL"),
+            ("issuer = \"https://a.example\"\nclient_id = \"x\"\nscopes = [\"email\"]", "scopes must include `openid`"),
+            ("issuer = \"https://a.example\"\nclient_id = \"x\"\njit = { org = \"a\", role = \"owner\" }", "jit role"),
+            (
+                "issuer = \"https://a.example\"\nclient_id = \"x\"\nclient_secret = \"a\"\nclient_secret_file = \"/x\"",
+                "not both",
+            ),
+            ("issuer = \"https://a.example\"\nclient_id = \"x\"\nclient_secret_file = \"/nonexistent\"", "cannot read"),
+        ];
+        for (table, reason) in cases {
+            let file = dir.path().join("latchkey.toml");
+            std::fs::write(&file, format!("[[auth.oidc]]\nid = \"corp\"\n{table}\n")).unwrap();
+            let err = apply(Some(&file), dir.path(), &mut Settings::default()).unwrap_err();
+            assert!(format!("{err:#}").contains(reason), "{table}: {err:#}");
+        }
+        let file = dir.path().join("latchkey.toml");
+        std::fs::write(&file, "public_url = \"https://x.example/path?q\"\n").unwrap();
+        assert!(apply(Some(&file), dir.path(), &mut Settings::default()).is_err());
+    }
+}
