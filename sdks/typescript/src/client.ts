@@ -11,6 +11,7 @@ import { Orgs } from './resources/orgs.js';
 import { Products } from './resources/products.js';
 import { Projects } from './resources/projects.js';
 import { Runloop } from './resources/runloop.js';
+import { Identities } from './resources/identities.js';
 import { Scopes } from './resources/scopes.js';
 import { Secrets } from './resources/secrets.js';
 import { Sessions } from './resources/sessions.js';
@@ -89,6 +90,8 @@ export class Latchkey {
   readonly orgs: Orgs;
   /** A person's sessions. */
   readonly sessions: Sessions;
+  /** A person's linked identities at identity providers. */
+  readonly identities: Identities;
   /** Sign-up, sign-in, sign-out and forward auth. */
   readonly auth: Auth;
   /** The scope catalogue. */
@@ -128,6 +131,7 @@ export class Latchkey {
     this.auditEvents = new AuditEvents(t);
     this.orgs = new Orgs(t);
     this.sessions = new Sessions(t);
+    this.identities = new Identities(t);
     this.auth = new Auth(t);
     this.scopes = new Scopes(t);
     this.products = new Products(t);

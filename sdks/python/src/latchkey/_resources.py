@@ -14,11 +14,13 @@ from .types import (
     ApiKeyView,
     AuditEventView,
     Duration,
+    IdentityView,
     InvitationView,
     KeyOwner,
     MeView,
     MemberView,
     Name,
+    OidcProviderView,
     OrgView,
     OwnerScope,
     ProductView,
@@ -338,6 +340,87 @@ class AuthResource:
             options=RequestOptions(extra_headers, timeout),
         )
 
+    @operation("listOidcProviders")
+    def oidc_providers(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[OidcProviderView]:
+        """`GET /v1/auth/oidc/providers`: the identity providers people may sign in
+        with (empty when none is configured).
+        """
+        return self._client._request(
+            "GET",
+            "/v1/auth/oidc/providers",
+            parse=_response.data_list(OidcProviderView),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("finishOidcSignIn")
+    def oidc_callback(
+        self,
+        id: str,
+        *,
+        code: Union[str, NotGiven] = NOT_GIVEN,
+        state: Union[str, NotGiven] = NOT_GIVEN,
+        iss: Union[str, NotGiven] = NOT_GIVEN,
+        error: Union[str, NotGiven] = NOT_GIVEN,
+        error_description: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/auth/oidc/{id}/callback`: where the provider sends the browser
+        back; signs the person in and redirects to `return_to`.
+
+        Args:
+            code: The authorization code.
+            state: The `state` of the sign-in.
+            iss: The issuer that answered (RFC 9207).
+            error: The provider's refusal (`access_denied`, …).
+            error_description: Its explanation.
+        """
+        return self._client._request(
+            "GET",
+            f"/v1/auth/oidc/{_base.segment(id)}/callback",
+            parse=_response.nothing,
+            query=_base.query({
+                "code": code,
+                "state": state,
+                "iss": iss,
+                "error": error,
+                "error_description": error_description,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("startOidcSignIn")
+    def oidc_start(
+        self,
+        id: str,
+        *,
+        return_to: Union[str, NotGiven] = NOT_GIVEN,
+        login_hint: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/auth/oidc/{id}/start`: redirects the browser to the provider.
+
+        Args:
+            return_to: Where to go once signed in: a path on this server (default `/dashboard`).
+            login_hint: Passed to the provider (an email or user name to preselect).
+        """
+        return self._client._request(
+            "GET",
+            f"/v1/auth/oidc/{_base.segment(id)}/start",
+            parse=_response.nothing,
+            query=_base.query({"return_to": return_to, "login_hint": login_hint}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
     @operation("signUp")
     def signup(
         self,
@@ -403,6 +486,44 @@ class AuthResource:
                 "token": token,
             }),
             auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
+class IdentitiesResource:
+    """The identities at identity providers linked to the signed-in person's account."""
+
+    def __init__(self, client: Latchkey) -> None:
+        self._client = client
+
+    @operation("listMyIdentities")
+    def list(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[IdentityView]:
+        """`GET /v1/me/identities`: the identities linked to the caller's account."""
+        return self._client._request(
+            "GET",
+            "/v1/me/identities",
+            parse=_response.data_list(IdentityView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("unlinkMyIdentity")
+    def unlink(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/me/identities/{id}`: unlinks one of the caller's identities."""
+        return self._client._request(
+            "DELETE",
+            f"/v1/me/identities/{_base.segment(id)}",
+            parse=_response.nothing,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1740,6 +1861,9 @@ class LatchkeyResources:
     auth: AuthResource
     """Sign-up, login and logout (session tokens for people), and forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
 
+    identities: IdentitiesResource
+    """The identities at identity providers linked to the signed-in person's account."""
+
     invitations: InvitationsResource
     """Invitations into the caller's organization."""
 
@@ -1780,6 +1904,7 @@ class LatchkeyResources:
         client = cast("Latchkey", self)
         self.audit_events = AuditEventsResource(client)
         self.auth = AuthResource(client)
+        self.identities = IdentitiesResource(client)
         self.invitations = InvitationsResource(client)
         self.keys = KeysResource(client)
         self.members = MembersResource(client)
@@ -2096,6 +2221,87 @@ class AsyncAuthResource:
             options=RequestOptions(extra_headers, timeout),
         )
 
+    @operation("listOidcProviders")
+    async def oidc_providers(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[OidcProviderView]:
+        """`GET /v1/auth/oidc/providers`: the identity providers people may sign in
+        with (empty when none is configured).
+        """
+        return await self._client._request(
+            "GET",
+            "/v1/auth/oidc/providers",
+            parse=_response.data_list(OidcProviderView),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("finishOidcSignIn")
+    async def oidc_callback(
+        self,
+        id: str,
+        *,
+        code: Union[str, NotGiven] = NOT_GIVEN,
+        state: Union[str, NotGiven] = NOT_GIVEN,
+        iss: Union[str, NotGiven] = NOT_GIVEN,
+        error: Union[str, NotGiven] = NOT_GIVEN,
+        error_description: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/auth/oidc/{id}/callback`: where the provider sends the browser
+        back; signs the person in and redirects to `return_to`.
+
+        Args:
+            code: The authorization code.
+            state: The `state` of the sign-in.
+            iss: The issuer that answered (RFC 9207).
+            error: The provider's refusal (`access_denied`, …).
+            error_description: Its explanation.
+        """
+        return await self._client._request(
+            "GET",
+            f"/v1/auth/oidc/{_base.segment(id)}/callback",
+            parse=_response.nothing,
+            query=_base.query({
+                "code": code,
+                "state": state,
+                "iss": iss,
+                "error": error,
+                "error_description": error_description,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("startOidcSignIn")
+    async def oidc_start(
+        self,
+        id: str,
+        *,
+        return_to: Union[str, NotGiven] = NOT_GIVEN,
+        login_hint: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/auth/oidc/{id}/start`: redirects the browser to the provider.
+
+        Args:
+            return_to: Where to go once signed in: a path on this server (default `/dashboard`).
+            login_hint: Passed to the provider (an email or user name to preselect).
+        """
+        return await self._client._request(
+            "GET",
+            f"/v1/auth/oidc/{_base.segment(id)}/start",
+            parse=_response.nothing,
+            query=_base.query({"return_to": return_to, "login_hint": login_hint}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
     @operation("signUp")
     async def signup(
         self,
@@ -2161,6 +2367,44 @@ class AsyncAuthResource:
                 "token": token,
             }),
             auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
+class AsyncIdentitiesResource:
+    """The identities at identity providers linked to the signed-in person's account."""
+
+    def __init__(self, client: AsyncLatchkey) -> None:
+        self._client = client
+
+    @operation("listMyIdentities")
+    async def list(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[IdentityView]:
+        """`GET /v1/me/identities`: the identities linked to the caller's account."""
+        return await self._client._request(
+            "GET",
+            "/v1/me/identities",
+            parse=_response.data_list(IdentityView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("unlinkMyIdentity")
+    async def unlink(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/me/identities/{id}`: unlinks one of the caller's identities."""
+        return await self._client._request(
+            "DELETE",
+            f"/v1/me/identities/{_base.segment(id)}",
+            parse=_response.nothing,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -3498,6 +3742,9 @@ class AsyncLatchkeyResources:
     auth: AsyncAuthResource
     """Sign-up, login and logout (session tokens for people), and forward auth for reverse proxies (nginx `auth_request`, Traefik, Caddy, Envoy)."""
 
+    identities: AsyncIdentitiesResource
+    """The identities at identity providers linked to the signed-in person's account."""
+
     invitations: AsyncInvitationsResource
     """Invitations into the caller's organization."""
 
@@ -3538,6 +3785,7 @@ class AsyncLatchkeyResources:
         client = cast("AsyncLatchkey", self)
         self.audit_events = AsyncAuditEventsResource(client)
         self.auth = AsyncAuthResource(client)
+        self.identities = AsyncIdentitiesResource(client)
         self.invitations = AsyncInvitationsResource(client)
         self.keys = AsyncKeysResource(client)
         self.members = AsyncMembersResource(client)

@@ -361,6 +361,34 @@ class ErrorEnvelope(LatchkeyModel):
     """The error."""
 
 
+class IdentityView(LatchkeyModel):
+    """An identity at a provider, linked to the caller's account."""
+
+    created_at: str = Field(alias="createdAt")
+    """When it was linked."""
+
+    email: Optional[str] = Field(default=None)
+    """The email the provider gave at the last sign-in."""
+
+    id: str
+    """`idn_…`"""
+
+    issuer: str
+    """The provider's issuer."""
+
+    last_used_at: Optional[str] = Field(default=None, alias="lastUsedAt")
+    """The last sign-in with it."""
+
+    provider: str
+    """The configured provider's id."""
+
+    provider_name: str = Field(alias="providerName")
+    """Its display name (the id when the provider is no longer configured)."""
+
+    subject: str
+    """The person's subject (`sub`) there."""
+
+
 class InvitationView(LatchkeyModel):
     """An invitation. `token` only in the create response."""
 
@@ -482,6 +510,16 @@ class MemberView(LatchkeyModel):
 
     user_id: str = Field(alias="userId")
     """`usr_…`"""
+
+
+class OidcProviderView(LatchkeyModel):
+    """An identity provider people may sign in with."""
+
+    display_name: str = Field(alias="displayName")
+    """The name on the sign-in button."""
+
+    id: str
+    """Its id, in URLs: `GET /v1/auth/oidc/{id}/start`."""
 
 
 OwnerScope = Literal["user", "org"]
@@ -1032,12 +1070,15 @@ SCHEMAS: Dict[str, Any] = {
     "Data_SecretView": Data[SecretView],
     "Data_SessionGrant": Data[SessionGrant],
     "Data_SshKeyView": Data[SshKeyView],
+    "Data_Vec_IdentityView": Data[List[IdentityView]],
+    "Data_Vec_OidcProviderView": Data[List[OidcProviderView]],
     "Data_Vec_ScopeView": Data[List[ScopeView]],
     "Data_Vec_UsageDayView": Data[List[UsageDayView]],
     "Data_VerifyView": Data[VerifyView],
     "Duration": Duration,
     "ErrorBody": ErrorBody,
     "ErrorEnvelope": ErrorEnvelope,
+    "IdentityView": IdentityView,
     "InvitationView": InvitationView,
     "InvitedSignUp": InvitedSignUp,
     "KeyOwner": KeyOwner,
@@ -1045,6 +1086,7 @@ SCHEMAS: Dict[str, Any] = {
     "MeView": MeView,
     "MemberView": MemberView,
     "Name": Name,
+    "OidcProviderView": OidcProviderView,
     "OrgView": OrgView,
     "OwnerScope": OwnerScope,
     "Paged_ApiKeyView": Paged[ApiKeyView],
@@ -1119,6 +1161,7 @@ __all__ = [
     "ErrorBody",
     "ErrorEnvelope",
     "ForwardedIdentity",
+    "IdentityView",
     "InvitationView",
     "InvitedSignUp",
     "KeyOwner",
@@ -1126,6 +1169,7 @@ __all__ = [
     "MeView",
     "MemberView",
     "Name",
+    "OidcProviderView",
     "OrgView",
     "OwnerScope",
     "ProductView",

@@ -349,6 +349,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oidc/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/auth/oidc/providers`: the identity providers people may sign in
+         *     with (empty when none is configured).
+         */
+        get: operations["listOidcProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/{id}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/auth/oidc/{id}/callback`: where the provider sends the browser
+         *     back; signs the person in and redirects to `return_to`.
+         */
+        get: operations["finishOidcSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/auth/oidc/{id}/start`: redirects the browser to the provider. */
+        get: operations["startOidcSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/signup": {
         parameters: {
             query?: never;
@@ -502,6 +559,40 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/me/identities`: the identities linked to the caller's account. */
+        get: operations["listMyIdentities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/identities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** `DELETE /v1/me/identities/{id}`: unlinks one of the caller's identities. */
+        delete: operations["unlinkMyIdentity"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1440,6 +1531,36 @@ export interface components {
             };
         };
         /** @description `{"data": …}` */
+        Data_Vec_IdentityView: {
+            data: {
+                /** @description When it was linked. */
+                createdAt: string;
+                /** @description The email the provider gave at the last sign-in. */
+                email?: string | null;
+                /** @description `idn_…` */
+                id: string;
+                /** @description The provider's issuer. */
+                issuer: string;
+                /** @description The last sign-in with it. */
+                lastUsedAt?: string | null;
+                /** @description The configured provider's id. */
+                provider: string;
+                /** @description Its display name (the id when the provider is no longer configured). */
+                providerName: string;
+                /** @description The person's subject (`sub`) there. */
+                subject: string;
+            }[];
+        };
+        /** @description `{"data": …}` */
+        Data_Vec_OidcProviderView: {
+            data: {
+                /** @description The name on the sign-in button. */
+                displayName: string;
+                /** @description Its id, in URLs: `GET /v1/auth/oidc/{id}/start`. */
+                id: string;
+            }[];
+        };
+        /** @description `{"data": …}` */
         Data_Vec_ScopeView: {
             data: {
                 /** @description Action, `*`, or `null` for `*`. */
@@ -1515,6 +1636,25 @@ export interface components {
             /** @description The error. */
             error: components["schemas"]["ErrorBody"];
         };
+        /** @description An identity at a provider, linked to the caller's account. */
+        IdentityView: {
+            /** @description When it was linked. */
+            createdAt: string;
+            /** @description The email the provider gave at the last sign-in. */
+            email?: string | null;
+            /** @description `idn_…` */
+            id: string;
+            /** @description The provider's issuer. */
+            issuer: string;
+            /** @description The last sign-in with it. */
+            lastUsedAt?: string | null;
+            /** @description The configured provider's id. */
+            provider: string;
+            /** @description Its display name (the id when the provider is no longer configured). */
+            providerName: string;
+            /** @description The person's subject (`sub`) there. */
+            subject: string;
+        };
         /** @description An invitation. `token` only in the create response. */
         InvitationView: {
             /** @description Creation time. */
@@ -1583,6 +1723,13 @@ export interface components {
         };
         /** @description A name: 1–255 characters once trimmed, not all whitespace, no control characters. */
         Name: string;
+        /** @description An identity provider people may sign in with. */
+        OidcProviderView: {
+            /** @description The name on the sign-in button. */
+            displayName: string;
+            /** @description Its id, in URLs: `GET /v1/auth/oidc/{id}/start`. */
+            id: string;
+        };
         /** @description An organization. */
         OrgView: {
             /** @description Creation time. */
@@ -3784,6 +3931,177 @@ export interface operations {
             };
         };
     };
+    listOidcProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The configured providers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_OidcProviderView"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    finishOidcSignIn: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string;
+                /** @description The `state` of the sign-in. */
+                state?: string;
+                /** @description The issuer that answered (RFC 9207). */
+                iss?: string;
+                /** @description The provider's refusal (`access_denied`, …). */
+                error?: string;
+                /** @description Its explanation. */
+                error_description?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The provider's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in (the session cookie is set) or identity linked: to `return_to` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_state` (unknown, used or expired), `state_mismatch` (started in another browser), `issuer_mismatch`, `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The ID token is refused: `invalid_signature`, `invalid_audience`, `invalid_nonce`, `token_expired`, `issuer_mismatch`, `invalid_id_token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `access_denied` (the provider refused), `no_account`, `email_domain_not_allowed`, `link_session_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `account_exists` (an unlinked account has this email), `identity_linked_elsewhere` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `provider_error`: the provider failed the code exchange */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `provider_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    startOidcSignIn: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where to go once signed in: a path on this server (default
+                 *     `/dashboard`).
+                 */
+                return_to?: string;
+                /** @description Passed to the provider (an email or user name to preselect). */
+                login_hint?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The provider's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's authorization page (state, nonce, PKCE S256) */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_return_to`: `return_to` is not a path on this server; `bad_request`: `login_hint` is too long */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `provider_unavailable`: the provider cannot be reached (discovery is retried) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     signUp: {
         parameters: {
             query?: never;
@@ -4470,6 +4788,146 @@ export interface operations {
             };
             /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listMyIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's linked identities, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_IdentityView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden` or `insufficient_scope`: the caller may not do this (`x-latchkey-callers`, `x-latchkey-scope`), or a session's user belongs to no organization */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    unlinkMyIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `idn_…` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden` or `insufficient_scope`: the caller may not do this (`x-latchkey-callers`, `x-latchkey-scope`), or a session's user belongs to no organization */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such identity of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `last_sign_in_method`: the account has no password and no other identity */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,8 @@
 /** `lk.auth`: sign-up, sign-in, sign-out, and forward auth (`/v1/auth/check`). */
 import { APIResource } from '../core/resource.js';
+import { path } from '../core/transport.js';
 import type { RequestOptions } from '../core/transport.js';
-import type { BodyOf, DataOf } from '../core/types.js';
+import type { BodyOf, DataOf, QueryOf } from '../core/types.js';
 import type { operations } from '../generated/openapi.js';
 
 /** The headers a forward-auth check reads (`x-latchkey-scope`, `x-forwarded-uri`, …). */
@@ -35,6 +36,38 @@ export class Auth extends APIResource {
   /** `logIn`: a session token for an email and password. */
   login(body: BodyOf<'logIn'>, options?: RequestOptions): Promise<DataOf<'logIn'>> {
     return this.data({ method: 'POST', path: '/v1/auth/login', body, options });
+  }
+
+  /** `listOidcProviders`: the identity providers people may sign in with. */
+  oidcProviders(options?: RequestOptions): Promise<DataOf<'listOidcProviders'>> {
+    return this.data({ method: 'GET', path: '/v1/auth/oidc/providers', options });
+  }
+
+  /**
+   * `startOidcSignIn`: a browser's route to the provider (a redirect; the
+   * sign-in is bound to the browser that follows it). Programs send people
+   * to `{baseUrl}/v1/auth/oidc/{id}/start?return_to=…` instead; this method
+   * answers what that route answers, as text.
+   */
+  oidcStart(id: string, query: QueryOf<'startOidcSignIn'> = {}, options?: RequestOptions): Promise<string> {
+    return this.transport.request({
+      method: 'GET',
+      path: path`/v1/auth/oidc/${id}/start`,
+      query,
+      accept: 'text',
+      options,
+    });
+  }
+
+  /** `finishOidcSignIn`: where the provider sends the browser back; answered as text (see {@link oidcStart}). */
+  oidcCallback(id: string, query: QueryOf<'finishOidcSignIn'> = {}, options?: RequestOptions): Promise<string> {
+    return this.transport.request({
+      method: 'GET',
+      path: path`/v1/auth/oidc/${id}/callback`,
+      query,
+      accept: 'text',
+      options,
+    });
   }
 
   /** `logOut`: revokes the calling session. */
