@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use reqwest::Url;
 use serde_json::{Value, json};
 
+use crate::canary::remember_secret;
 use crate::common::{Api, PASSWORD, TestServer, signup};
 use crate::idp::{Browser, IdpUser, idp, unique_sub};
 
@@ -33,6 +34,9 @@ impl Sso {
     /// is known only once the server ran: the server starts, then restarts
     /// with the whole configuration).
     async fn start(options: &str) -> Self {
+        // The client secret, like every code, state and session below, must
+        // never reach the server's log (the canary, canary.rs).
+        remember_secret(SECRET);
         let client_id = unique_sub("latchkey");
         let config = tempfile::tempdir().unwrap();
         let file = config.path().join("latchkey.toml");
@@ -111,6 +115,11 @@ async fn to_callback(browser: &Browser, url: &str) -> Url {
 }
 
 async fn finish(browser: &Browser, callback: &Url, html: bool) -> Outcome {
+    for (name, value) in callback.query_pairs() {
+        if name == "code" || name == "state" {
+            remember_secret(&value);
+        }
+    }
     let accept = if html { "text/html" } else { "application/json" };
     let r = browser.client().get(callback.clone()).header("accept", accept).send().await.unwrap();
     let status = r.status().as_u16();
@@ -122,6 +131,9 @@ async fn finish(browser: &Browser, callback: &Url, html: bool) -> Outcome {
         .filter_map(|c| c.to_str().ok())
         .find_map(|c| c.strip_prefix("latchkey_session=").map(|v| v.split(';').next().unwrap().to_owned()))
         .filter(|v| !v.is_empty());
+    if let Some(token) = &session {
+        remember_secret(token);
+    }
     let text = r.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Outcome { status, location, session, callback: callback.clone(), body, text }
