@@ -36,7 +36,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::audit::{Actor, Audit};
-use crate::auth::Caller;
+use crate::auth::{Caller, client_subject};
 use crate::authz::AuthCheck;
 use crate::dashboard::{SESSION_COOKIE, cookie, error_page, new_login_csrf, request_id, set_cookie, signed_in};
 use crate::error::ApiError;
@@ -51,6 +51,11 @@ const BROWSER_COOKIE: &str = "latchkey_oidc";
 const PENDING_MS: i64 = 10 * 60 * 1000;
 /// Where a sign-in goes when it names no `return_to`.
 const DEFAULT_RETURN: &str = "/dashboard";
+/// Sign-ins one client address may start a minute: each stores a pending
+/// request for ten minutes, so starts are counted (in the one-minute window
+/// of failed logins, under a subject of their own) and refused with 429
+/// beyond this.
+const STARTS_PER_MINUTE_PER_IP: u32 = 60;
 
 /// What a started sign-in keeps for its callback (the stored request's
 /// payload).
@@ -112,6 +117,7 @@ const START: AuthCheck = AuthCheck::public();
         (status = 303, description = "To the provider's authorization page (state, nonce, PKCE S256)"),
         (status = 400, description = "`invalid_return_to`: `return_to` is not a path on this server; `bad_request`: `login_hint` is too long", body = ErrorEnvelope),
         (status = 404, description = "`not_found`: no such provider", body = ErrorEnvelope),
+        (status = 429, description = "`rate_limited`: too many sign-ins started from this address (`Retry-After`)", body = ErrorEnvelope),
         (status = 503, description = "`provider_unavailable`: the provider cannot be reached (discovery is retried)", body = ErrorEnvelope)
     ),
     extensions(("x-latchkey-auth" = json!(START)))
@@ -146,6 +152,10 @@ pub(crate) async fn begin(
     login_hint: Option<&str>,
     link: Option<&UserId>,
 ) -> Result<Response, ApiError> {
+    let address = format!("oidc-start ip:{}", client_subject(parts, &state.settings).as_deref().unwrap_or("-"));
+    if let Some(wait) = state.login_failures.blocked(&address, STARTS_PER_MINUTE_PER_IP) {
+        return Err(ApiError::rate_limited("too many sign-ins started from this address; try again shortly", wait));
+    }
     let redirect_uri = format!("{}/v1/auth/oidc/{id}/callback", public_origin(parts, &state.settings));
     let auth = match state.oidc.authorize(id, &redirect_uri, login_hint).await {
         None => return Err(ApiError::not_found("identity provider")),
@@ -179,6 +189,7 @@ pub(crate) async fn begin(
         created_at: now,
         expires_at: now + PENDING_MS,
     };
+    state.login_failures.record(&address);
     state.store.insert_auth_request(&request).await?;
     let mut res = Redirect::to(&auth.url).into_response();
     if fresh {

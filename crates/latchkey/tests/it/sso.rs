@@ -612,3 +612,18 @@ async fn a_provider_on_plain_http_elsewhere_than_loopback_stops_the_server_at_st
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("issuer `http://login.example.com` must be an https:// URL"), "{err}");
 }
+
+#[tokio::test]
+async fn sign_ins_started_from_one_address_are_limited() {
+    let sso = Sso::start("").await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let start = format!("{}/v1/auth/oidc/corp/start", sso.server.url);
+    let mut statuses = Vec::new();
+    for _ in 0..61 {
+        statuses.push(http.get(&start).send().await.unwrap().status().as_u16());
+    }
+    assert!(statuses[..60].iter().all(|s| *s == 303), "{statuses:?}");
+    let r = http.get(&start).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+}
