@@ -2,14 +2,16 @@
 # The dashboard's tests in a real browser (tests/browser/, issue 20): Debian's
 # Chromium driven by playwright-core under `node --test`, each test file
 # against a latchkey server of its own (the debug build, a fresh data
-# directory, a free loopback port), with axe-core on the pages.
+# directory, a free loopback port), with axe-core on the pages; the single
+# sign-on tests also against the test identity provider (tests/idp).
 #
 # It builds the binary, installs what is missing (Chromium and Node from
-# Debian when run as root, the npm packages with `npm ci` when node_modules
-# is missing or older than package-lock.json), type-checks the tests
+# Debian when run as root, the npm packages of tests/browser and tests/idp
+# with `npm ci` when node_modules is missing or older than
+# package-lock.json), type-checks the tests
 # (`tsc -p tests/browser`), runs them two files at a time, and prints a
-# one-line axe summary. Servers' logs and axe's report are left in
-# target/browser/.
+# one-line axe summary. Servers' and the IdP's logs and axe's report are
+# left in target/browser/.
 #   BROWSER_FILE_TIMEOUT  seconds a test file may take  [180]
 #   BROWSER_TIMEOUT       seconds the whole run may take  [900]
 #   BROWSER_TESTS         test files or directories  [tests/browser/]
@@ -41,10 +43,17 @@ fi
 
 cargo build --locked -p latchkey
 
-# npm writes node_modules/.package-lock.json on every install.
-if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-  (cd "$dir" && npm ci --no-audit --no-fund)
-fi
+# npm ci in a package directory when its node_modules is missing or older than
+# its package-lock.json (npm writes node_modules/.package-lock.json on every
+# install): the tests' own packages, and the test identity provider's
+# (tests/idp, which sso.test.mjs signs in through).
+npm_ci() {
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    npm ci --prefix "$1" --no-audit --no-fund
+  fi
+}
+npm_ci "$dir"
+npm_ci tests/idp
 "$dir/node_modules/.bin/tsc" -p "$dir"
 
 rm -rf "$out"

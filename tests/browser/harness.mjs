@@ -95,8 +95,15 @@ login_failures_per_ip = 1000000
  * @property {string} [org] the organization's name
  * @property {string} [email] the admin's email
  * @property {boolean} [raiseLimits] raise the throttles of sign-up, login failures and failed authentication (default true)
- * @property {string} [toml] more lines of latchkey.toml
+ * @property {string | ((init: InitIds) => string)} [toml] more lines of latchkey.toml, or a function of
+ *   what `latchkey init` made (written before the server starts, so it may name init's organization)
  * @property {string[]} [args] more arguments of `latchkey serve`
+ */
+
+/**
+ * @typedef {object} InitIds
+ * @property {string} orgId the organization `latchkey init` made
+ * @property {string} adminUserId its admin
  */
 
 /**
@@ -179,7 +186,9 @@ export async function startServer(options = {}) {
     // init makes the first admin a password of its own too; the test's replaces it.
     if (init.password) secrets.add(init.password);
     const raise = options.raiseLimits ?? true;
-    await writeFile(path.join(dataDir, 'latchkey.toml'), `${raise ? RAISED_LIMITS : ''}${options.toml ?? ''}`);
+    const toml =
+      typeof options.toml === 'function' ? options.toml({ orgId: init.orgId, adminUserId: init.userId }) : options.toml;
+    await writeFile(path.join(dataDir, 'latchkey.toml'), `${raise ? RAISED_LIMITS : ''}${toml ?? ''}`);
     await runCli(['admin', 'set-password', '--email', adminEmail, '--data-dir', dataDir], `${adminPassword}\n`);
 
     const log = openSync(logFile, 'w');
