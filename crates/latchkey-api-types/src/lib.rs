@@ -14,6 +14,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+mod cli_login;
 mod constraints;
 mod keys;
 mod orgs;
@@ -25,6 +26,7 @@ pub mod secrets;
 mod sign_in;
 mod verify;
 
+pub use cli_login::{CliToken, DeviceCode, DeviceCodeRequest, DeviceToken};
 pub use constraints::SecretName;
 pub use keys::{
     ApiKeyView, CreateApiKey, KeyEnvironment, KeyOwner, KeyStatus, RefillIntervalView, RefillView, RotateApiKey,

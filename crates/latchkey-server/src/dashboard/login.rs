@@ -1,5 +1,7 @@
 //! Signing in and out, and switching organizations: the API's login,
-//! logout and switch handlers, with the session token in a cookie.
+//! logout and switch handlers, with the session token in a cookie. The
+//! sign-in form carries `return_to` (the page a visitor without a session
+//! opened) and leads there once signed in, when it is a local path.
 
 use askama::Template;
 use axum::Router;
@@ -14,12 +16,12 @@ use serde::Deserialize;
 
 use super::page::{Problem, render};
 use super::session::{
-    AnonymousForm, LOGIN, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Submitted, Viewer, clear_cookie, new_login_csrf,
-    request_id, set_cookie,
+    AnonymousForm, LOGIN, LOGIN_CSRF_COOKIE, PageQuery, SESSION_COOKIE, Submitted, Viewer, clear_cookie,
+    new_login_csrf, request_id, set_cookie,
 };
 use crate::audit::Audit;
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, local_path};
 use crate::routes::{orgs, people};
 use crate::state::AppState;
 
@@ -36,9 +38,33 @@ pub fn routes() -> Router<AppState> {
 struct LoginPage {
     csrf: String,
     email: String,
+    /// Where to go after signing in (a local path), carried by the form.
+    return_to: Option<String>,
     problem: Option<Problem>,
     /// One button per identity provider.
     providers: Vec<latchkey_api_types::OidcProviderView>,
+}
+
+impl LoginPage {
+    /// `return_to` (or the dashboard) for the provider buttons' links,
+    /// percent-encoded.
+    fn provider_return_to(&self) -> String {
+        let to = self.return_to.as_deref().unwrap_or("/dashboard");
+        url::form_urlencoded::byte_serialize(to.as_bytes()).collect()
+    }
+}
+
+/// Where a sign-in leads: `return_to` when it is a path on this server
+/// ([`local_path`]), else the keys page.
+pub(super) fn after_sign_in(return_to: Option<&str>) -> &str {
+    return_to.and_then(local_path).unwrap_or(super::keys::HOME)
+}
+
+/// The sign-in page's query string.
+#[derive(Debug, Default, Deserialize)]
+struct LoginParams {
+    /// The page to come back to.
+    return_to: Option<String>,
 }
 
 /// The sign-in form with a fresh double-submit token in its cookie.
@@ -46,6 +72,7 @@ fn login_page(
     state: &AppState,
     status: StatusCode,
     email: String,
+    return_to: Option<String>,
     problem: Option<Problem>,
 ) -> Result<Response, ApiError> {
     let providers = state
@@ -53,7 +80,9 @@ fn login_page(
         .configs()
         .map(|c| latchkey_api_types::OidcProviderView { id: c.id.clone(), display_name: c.display_name.clone() })
         .collect();
-    with_anonymous_csrf(state, |csrf| render(status, &LoginPage { csrf, email, problem, providers }))
+    // Only a local path is carried on: anything else is dropped here.
+    let return_to = return_to.filter(|to| local_path(to).is_some());
+    with_anonymous_csrf(state, |csrf| render(status, &LoginPage { csrf, email, return_to, problem, providers }))
 }
 
 /// The page `page` renders with a fresh double-submit token for its forms
@@ -99,11 +128,15 @@ pub(super) fn login_refusal(e: ApiError) -> ApiError {
 
 /// `GET /dashboard/login`: the form, or the keys page for a signed-in
 /// visitor.
-async fn form(State(state): State<AppState>, viewer: Result<Viewer, Response>) -> Result<Response, ApiError> {
+async fn form(
+    State(state): State<AppState>,
+    viewer: Result<Viewer, Response>,
+    PageQuery(q): PageQuery<LoginParams>,
+) -> Result<Response, ApiError> {
     if viewer.is_ok() {
-        return Ok(Redirect::to(super::keys::HOME).into_response());
+        return Ok(Redirect::to(after_sign_in(q.return_to.as_deref())).into_response());
     }
-    login_page(&state, StatusCode::OK, String::new(), None)
+    login_page(&state, StatusCode::OK, String::new(), q.return_to, None)
 }
 
 /// The sign-in form's fields.
@@ -111,6 +144,8 @@ async fn form(State(state): State<AppState>, viewer: Result<Viewer, Response>) -
 struct SignIn {
     email: String,
     password: String,
+    /// The page to come back to (a hidden field).
+    return_to: Option<String>,
 }
 
 /// `POST /dashboard/login`: `POST /v1/auth/login`, its token set as the
@@ -126,10 +161,10 @@ async fn sign_in(
     match people::login(State(state.clone()), audit, parts, JsonBody(Login { email: f.email, password: f.password }))
         .await
     {
-        Ok(grant) => Ok(signed_in(&state, &grant.0.data.token, super::keys::HOME)),
+        Ok(grant) => Ok(signed_in(&state, &grant.0.data.token, after_sign_in(f.return_to.as_deref()))),
         Err(e) => {
             let e = login_refusal(e);
-            login_page(&state, e.status(), email, Some(Problem::new(&e, rid.as_deref())))
+            login_page(&state, e.status(), email, f.return_to, Some(Problem::new(&e, rid.as_deref())))
         }
     }
 }

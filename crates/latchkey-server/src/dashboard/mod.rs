@@ -13,7 +13,10 @@
 //! * `page.rs` — what every page shares: the header (organization switcher,
 //!   navigation, sign-out), rendering, the error page, and the security
 //!   headers of every dashboard response.
-//! * `login.rs` — sign-in, sign-out and switching organizations.
+//! * `login.rs` — sign-in (coming back to the page that asked for it),
+//!   sign-out and switching organizations.
+//! * `cli.rs`, `device.rs` — the pages that sign the CLI in: authorizing
+//!   its loopback sign-in, and approving a device's.
 //! * `assets.rs` — the stylesheet and the script, embedded in the binary.
 //! * `chart.rs` — the geometry of the server-drawn SVG charts.
 //! * one module per page (`keys/`, `team.rs`, `settings.rs`, `audit.rs`,
@@ -28,6 +31,8 @@ mod account;
 mod assets;
 mod audit;
 mod chart;
+mod cli;
+mod device;
 mod join;
 mod keys;
 mod login;
@@ -68,6 +73,8 @@ pub fn router() -> Router<AppState> {
         .merge(join::routes())
         .merge(settings::routes())
         .merge(audit::routes())
+        .merge(cli::routes())
+        .merge(device::routes())
         .layer(from_fn(page::html_errors))
         .layer(map_response(page::security_headers))
 }

@@ -221,8 +221,9 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
     page
 }
 
-/// Adds the security headers to every dashboard response; HTML is never
-/// cached (a page may show a key once).
+/// Adds the security headers to every dashboard response (the
+/// `Content-Security-Policy` [`CSP`] unless the page set its own); HTML is
+/// never cached (a page may show a key once).
 pub async fn security_headers(res: Response) -> Response {
     with_security_headers(res)
 }
@@ -231,7 +232,11 @@ pub async fn security_headers(res: Response) -> Response {
 /// (a single sign-on refusal).
 pub fn with_security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    // A page may widen it for its own needs (the CLI's authorization page
+    // lets its form lead to the CLI's loopback address).
+    if !h.contains_key("content-security-policy") {
+        h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    }
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));

@@ -30,7 +30,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::{Caller, SessionRefusal, session_caller};
 use crate::error::ApiError;
-use crate::extract::MAX_BODY;
+use crate::extract::{MAX_BODY, local_path};
 use crate::state::AppState;
 
 /// The session cookie.
@@ -59,20 +59,37 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(Redirect::to(LOGIN).into_response());
+            return Err(Redirect::to(&login_for(parts)).into_response());
         };
         match session_caller(state, None, token, now_ms()).await {
             Ok(caller) => Ok(Self { caller, csrf: session_csrf(token), request_id: request_id(&parts.headers) }),
             // Signed out, expired or revoked: back to the sign-in page,
             // forgetting the cookie.
             Err(SessionRefusal::Invalid) => {
-                let mut res = Redirect::to(LOGIN).into_response();
+                let mut res = Redirect::to(&login_for(parts)).into_response();
                 res.headers_mut().append(axum::http::header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
                 Err(res)
             }
             Err(SessionRefusal::Error(e)) => Err(super::page::error_page(&e, request_id(&parts.headers).as_deref())),
         }
     }
+}
+
+/// The sign-in page for a visitor without a session at `parts`' page: with
+/// `return_to` naming the page (path and query) when it is one to come back
+/// to (a `GET` of a path [`local_path`] accepts), so that signing in leads
+/// there.
+pub fn login_for(parts: &Parts) -> String {
+    let here = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    match local_path(here) {
+        Some(to) if parts.method == axum::http::Method::GET => login_returning_to(to),
+        _ => LOGIN.to_owned(),
+    }
+}
+
+/// The sign-in page, coming back to the local path `to` after signing in.
+pub fn login_returning_to(to: &str) -> String {
+    format!("{LOGIN}?return_to={}", url::form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>())
 }
 
 /// A submitted form of a signed-in viewer, its CSRF token checked: the
@@ -323,6 +340,19 @@ mod tests {
         let q: Q = serde_html_form::from_str("status=revoked&search=a+b%26c").unwrap();
         assert_eq!((q.status, q.search.as_deref()), (Some(latchkey_api_types::KeyStatus::Revoked), Some("a b&c")));
         assert!(serde_html_form::from_str::<Q>("status=rotating").is_err());
+    }
+
+    #[test]
+    fn a_page_opened_without_a_session_is_returned_to_after_signing_in() {
+        let parts = |method: &str, uri: &str| {
+            axum::http::Request::builder().method(method).uri(uri).body(()).unwrap().into_parts().0
+        };
+        assert_eq!(
+            login_for(&parts("GET", "/dashboard/keys?status=active&search=a")),
+            "/dashboard/login?return_to=%2Fdashboard%2Fkeys%3Fstatus%3Dactive%26search%3Da"
+        );
+        assert_eq!(login_for(&parts("POST", "/dashboard/keys")), LOGIN);
+        assert_eq!(login_for(&parts("GET", "//evil.example/x")), LOGIN);
     }
 
     #[test]

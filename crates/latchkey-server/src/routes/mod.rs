@@ -9,6 +9,8 @@
 //! and `/bench/echo` exists only for the benchmarks.
 
 pub(crate) mod api_keys;
+pub(crate) mod cli_login;
+pub(crate) mod device;
 mod health;
 pub(crate) mod me;
 pub(crate) mod orgs;
@@ -90,6 +92,9 @@ fn public() -> OpenApiRouter<AppState> {
         .routes(routes!(sso::providers))
         .routes(routes!(sso::start))
         .routes(routes!(sso::callback))
+        .routes(routes!(cli_login::token))
+        .routes(routes!(device::code))
+        .routes(routes!(device::token))
         .routes(routes!(verify::auth_check, verify::auth_check_post))
         .routes(routes!(verify::verify))
         .routes(routes!(reference::openapi))

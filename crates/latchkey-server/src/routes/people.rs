@@ -98,7 +98,6 @@ pub(crate) fn session_grant(token: &PlainKey, session: &Session, user: &User) ->
 /// Signs `user` in: a new session acting in `org_id` (their first
 /// organization when `None`), stored with its `session.create` event, whose
 /// details say how they signed in (`via`: `cli`, `device`, …).
-#[expect(dead_code, reason = "the CLI's browser and device sign-ins (issue 22) call it; remove this with their routes")]
 pub(crate) async fn open_session(
     state: &AppState,
     audit: &Audit,
