@@ -22,7 +22,7 @@
 //!
 //! This file holds the client and how it talks (requests, errors, paging);
 //! the endpoints are in one module per resource: health, people and
-//! sessions, organizations, API keys, verification, projects, the
+//! sessions, signing in without a password, organizations, API keys, verification, projects, the
 //! compatibility profiles, secrets and SSH keys.
 
 mod health;
@@ -33,6 +33,7 @@ mod profiles;
 mod projects;
 mod query;
 mod secrets;
+mod sign_in;
 mod ssh_keys;
 mod verify;
 
@@ -45,6 +46,7 @@ pub use query::{AuditQuery, KeyListQuery, PageRequest, SecretListQuery, SshKeyLi
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+pub use sign_in::Provider;
 pub use verify::ForwardIdentity;
 
 /// Where a fresh install serves (`latchkey serve`'s default).

@@ -1,27 +1,100 @@
-//! `latchkey login`, `logout`, `auth status` and `auth keys …`.
+//! `latchkey login`, `logout`, `auth status` and `auth keys …`. The
+//! browser and device sign-ins are in `sign_in.rs`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use latchkey_client::types::{ApiKeyView, CreateApiKey, KeyOwner, Login, RotateApiKey};
+use latchkey_client::types::{ApiKeyView, CreateApiKey, KeyOwner, Login, RotateApiKey, SessionGrant};
 use latchkey_client::{Client, KeyListQuery};
 use serde_json::json;
 
 use super::credentials::{self, StoredLogin};
 use super::output::{Output, ago, cell, clean, print_fields};
+use super::sign_in;
 use super::{CliError, Credential, Ctx, Global};
 
 /// `latchkey login`
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// Your email (asked for when absent).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["sso", "browser", "device"])]
     email: Option<String>,
     /// Read the password from the first line of standard input instead of
     /// asking for it at a hidden prompt (for scripts).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["sso", "browser", "device"])]
     password_stdin: bool,
+    /// Sign in in a browser through the identity provider ID (without ID:
+    /// the server's only provider). With --device, the verification page
+    /// leads through it.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    sso: Option<String>,
+    /// Sign in in a browser, with whatever sign-in the dashboard offers.
+    #[arg(long, conflicts_with = "device")]
+    browser: bool,
+    /// Sign in by approving a code on another device (for machines without
+    /// a browser).
+    #[arg(long)]
+    device: bool,
+    /// Print the browser sign-in's URL instead of opening a browser.
+    #[arg(long)]
+    no_browser: bool,
+}
+
+/// How `latchkey login` signs in.
+enum Method {
+    /// Email and password.
+    Password,
+    /// In a browser, through this provider if any.
+    Browser(Option<String>),
+    /// On another device, through this provider if any.
+    Device(Option<String>),
+}
+
+/// The identity provider `--sso` names, or the server's only one (`--sso`
+/// alone); `None` without `--sso`.
+async fn sso_provider(client: &Client, sso: Option<&str>) -> anyhow::Result<Option<String>> {
+    match sso {
+        None => Ok(None),
+        Some(id) if !id.is_empty() => Ok(Some(id.to_owned())),
+        Some(_) => match client.oidc_providers().await?.as_slice() {
+            [] => {
+                Err(CliError::Usage("this server offers no single sign-on provider; log in with --email".into()).into())
+            }
+            [only] => Ok(Some(only.id.clone())),
+            several => Err(several_providers(several)),
+        },
+    }
+}
+
+fn several_providers(list: &[latchkey_client::Provider]) -> anyhow::Error {
+    let names: Vec<String> = list.iter().map(|p| format!("{} ({})", p.id, clean(&p.display_name))).collect();
+    CliError::Usage(format!(
+        "this server offers several sign-on providers; pick one with --sso ID: {}",
+        names.join(", ")
+    ))
+    .into()
+}
+
+/// What `args` ask for; without a method, on a terminal, the browser when
+/// the server offers a single provider (and a usage error naming them when
+/// it offers several), else the password.
+async fn method(client: &Client, args: &LoginArgs) -> anyhow::Result<Method> {
+    let provider = sso_provider(client, args.sso.as_deref()).await?;
+    if args.device {
+        return Ok(Method::Device(provider));
+    }
+    if args.browser || provider.is_some() {
+        return Ok(Method::Browser(provider));
+    }
+    if args.email.is_some() || args.password_stdin || !std::io::stdin().is_terminal() {
+        return Ok(Method::Password);
+    }
+    match client.oidc_providers().await?.as_slice() {
+        [] => Ok(Method::Password),
+        [only] => Ok(Method::Browser(Some(only.id.clone()))),
+        several => Err(several_providers(several)),
+    }
 }
 
 /// `latchkey auth …`
@@ -116,9 +189,22 @@ pub struct CreateArgs {
     org_owned: bool,
 }
 
-/// `latchkey login`
+/// `latchkey login`: by password, in a browser or on another device; the
+/// session is stored the same way whichever.
 pub async fn login(global: &Global, args: LoginArgs) -> anyhow::Result<()> {
     let ctx = Ctx::resolve(global)?;
+    // Sign in anonymously even when LATCHKEY_API_KEY is set.
+    let anonymous = Client::new(ctx.client.base_url())?;
+    let grant = match method(&anonymous, &args).await? {
+        Method::Password => password_grant(&anonymous, args).await?,
+        Method::Browser(provider) => sign_in::browser(&anonymous, provider.as_deref(), !args.no_browser).await?,
+        Method::Device(provider) => sign_in::device(&anonymous, provider.as_deref()).await?,
+    };
+    save_login(&ctx, &anonymous, grant).await
+}
+
+/// The password sign-in (`--email`, `--password-stdin` or the prompts).
+async fn password_grant(anonymous: &Client, args: LoginArgs) -> anyhow::Result<SessionGrant> {
     let email = match args.email {
         Some(e) => e,
         None if args.password_stdin => {
@@ -142,9 +228,11 @@ pub async fn login(global: &Global, args: LoginArgs) -> anyhow::Result<()> {
     if password.is_empty() {
         return Err(CliError::Usage("the password is empty".to_owned()).into());
     }
-    // Log in anonymously even when LATCHKEY_API_KEY is set.
-    let anonymous = Client::new(ctx.client.base_url())?;
-    let grant = anonymous.login(&Login { email: email.trim().to_owned(), password }).await?;
+    Ok(anonymous.login(&Login { email: email.trim().to_owned(), password }).await?)
+}
+
+/// Stores the session `grant` and says who signed in.
+async fn save_login(ctx: &Ctx, anonymous: &Client, grant: SessionGrant) -> anyhow::Result<()> {
     let stored = StoredLogin {
         api_url: ctx.client.base_url().to_owned(),
         token: grant.token,
@@ -154,7 +242,7 @@ pub async fn login(global: &Global, args: LoginArgs) -> anyhow::Result<()> {
         email: grant.user.email.clone(),
     };
     let path = credentials::save(&stored)?;
-    let session = anonymous.with_token(stored.token.clone());
+    let session = anonymous.clone().with_token(stored.token.clone());
     let me = session.me().await?;
     if ctx.out.json {
         return ctx.out.print_json(&json!({

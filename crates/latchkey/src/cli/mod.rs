@@ -14,6 +14,7 @@
 mod auth;
 pub mod credentials;
 mod output;
+mod sign_in;
 mod team;
 mod vault;
 
@@ -43,7 +44,8 @@ pub struct Global {
 /// The client commands.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Log in with email and password; the session is saved for later commands.
+    /// Log in (email and password, a browser, or another device); the
+    /// session is saved for later commands.
     Login(auth::LoginArgs),
     /// End the stored session on the server and forget it.
     Logout,
