@@ -5,6 +5,7 @@ mod api_keys;
 mod bad_input;
 mod canary;
 mod cli;
+mod cli_login;
 mod client;
 mod cluster;
 mod common;
