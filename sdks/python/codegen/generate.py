@@ -87,6 +87,9 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "finishOidcSignIn": ("auth", "oidc_callback"),
     "listMyIdentities": ("identities", "list"),
     "unlinkMyIdentity": ("identities", "unlink"),
+    "exchangeCliCode": ("auth", "cli_token"),
+    "startDeviceAuthorization": ("auth", "device_code"),
+    "pollDeviceAuthorization": ("auth", "device_token"),
     # secrets and SSH keys
     "listSecrets": ("secrets", "list"),
     "getSecret": ("secrets", "get"),

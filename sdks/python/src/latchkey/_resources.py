@@ -13,6 +13,7 @@ from .types import (
     ApiKeyCreatedView,
     ApiKeyView,
     AuditEventView,
+    DeviceCode,
     Duration,
     IdentityView,
     InvitationView,
@@ -298,6 +299,82 @@ class AuthResource:
                 "x-original-method": original_method,
                 "x-original-uri": original_uri,
             }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("exchangeCliCode")
+    def cli_token(
+        self,
+        *,
+        code: str,
+        code_verifier: str,
+        redirect_uri: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/auth/cli/token` `{code, codeVerifier, redirectUri}`: the
+        session of the person who authorized the CLI.
+
+        Args:
+            code: The `code` the loopback redirect carried (single use, 2 minutes).
+            code_verifier: The PKCE code verifier whose S256 challenge the authorization page was given (43–128 characters of `[A-Za-z0-9-._~]`).
+            redirect_uri: The loopback redirect URI the authorization page was given, exactly.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/auth/cli/token",
+            parse=_response.data(SessionGrant),
+            body=_base.body({
+                "code": code,
+                "codeVerifier": code_verifier,
+                "redirectUri": redirect_uri,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("startDeviceAuthorization")
+    def device_code(
+        self,
+        *,
+        client_name: Union[None, Name, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> DeviceCode:
+        """`POST /v1/auth/device/code` `{clientName?}`: a device code and the user
+        code a person approves it with.
+
+        Args:
+            client_name: What the person approving sees as the device's name (`latchkey CLI on build-01`).
+        """
+        return self._client._request(
+            "POST",
+            "/v1/auth/device/code",
+            parse=_response.data(DeviceCode),
+            body=_base.body({"clientName": client_name}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("pollDeviceAuthorization")
+    def device_token(
+        self,
+        *,
+        device_code: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/auth/device/token` `{deviceCode}`: the device's poll.
+
+        Args:
+            device_code: The `deviceCode` of `POST /v1/auth/device/code`.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/auth/device/token",
+            parse=_response.data(SessionGrant),
+            body=_base.body({"deviceCode": device_code}),
+            auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -2179,6 +2256,82 @@ class AsyncAuthResource:
                 "x-original-method": original_method,
                 "x-original-uri": original_uri,
             }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("exchangeCliCode")
+    async def cli_token(
+        self,
+        *,
+        code: str,
+        code_verifier: str,
+        redirect_uri: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/auth/cli/token` `{code, codeVerifier, redirectUri}`: the
+        session of the person who authorized the CLI.
+
+        Args:
+            code: The `code` the loopback redirect carried (single use, 2 minutes).
+            code_verifier: The PKCE code verifier whose S256 challenge the authorization page was given (43–128 characters of `[A-Za-z0-9-._~]`).
+            redirect_uri: The loopback redirect URI the authorization page was given, exactly.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/auth/cli/token",
+            parse=_response.data(SessionGrant),
+            body=_base.body({
+                "code": code,
+                "codeVerifier": code_verifier,
+                "redirectUri": redirect_uri,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("startDeviceAuthorization")
+    async def device_code(
+        self,
+        *,
+        client_name: Union[None, Name, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> DeviceCode:
+        """`POST /v1/auth/device/code` `{clientName?}`: a device code and the user
+        code a person approves it with.
+
+        Args:
+            client_name: What the person approving sees as the device's name (`latchkey CLI on build-01`).
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/auth/device/code",
+            parse=_response.data(DeviceCode),
+            body=_base.body({"clientName": client_name}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("pollDeviceAuthorization")
+    async def device_token(
+        self,
+        *,
+        device_code: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SessionGrant:
+        """`POST /v1/auth/device/token` `{deviceCode}`: the device's poll.
+
+        Args:
+            device_code: The `deviceCode` of `POST /v1/auth/device/code`.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/auth/device/token",
+            parse=_response.data(SessionGrant),
+            body=_base.body({"deviceCode": device_code}),
+            auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 

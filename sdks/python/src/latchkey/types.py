@@ -200,6 +200,24 @@ class AuditEventView(LatchkeyModel):
     """On what."""
 
 
+class CliToken(LatchkeyModel):
+    """`POST /v1/auth/cli/token`: the code the dashboard's authorization page
+    sent to the CLI's loopback address, with the PKCE verifier it was made
+    for.
+    """
+
+    code: str
+    """The `code` the loopback redirect carried (single use, 2 minutes)."""
+
+    code_verifier: str = Field(alias="codeVerifier")
+    """The PKCE code verifier whose S256 challenge the authorization page
+    was given (43–128 characters of `[A-Za-z0-9-._~]`).
+    """
+
+    redirect_uri: str = Field(alias="redirectUri")
+    """The loopback redirect URI the authorization page was given, exactly."""
+
+
 Duration = str
 """A duration: numbers with a unit s, m, h, d, w or y (`12h`, `30d`, `1y`, `1d12h`), in all more than zero and at most 100 years."""
 
@@ -342,6 +360,44 @@ class CreateSurfaceKey(LatchkeyModel):
 
     scopes: Optional[List[str]] = Field(default=None)
     """`action:resource` scopes (`read:products`); absent: none."""
+
+
+class DeviceCode(LatchkeyModel):
+    """The answer to `POST /v1/auth/device/code` (RFC 8628 §3.2, in camelCase)."""
+
+    device_code: str = Field(alias="deviceCode")
+    """The device's secret: what it polls `/v1/auth/device/token` with."""
+
+    expires_in: int = Field(alias="expiresIn")
+    """Seconds until the codes expire."""
+
+    interval: int
+    """Seconds to wait between polls."""
+
+    user_code: str = Field(alias="userCode")
+    """What the person types on the verification page (`BCDF-GHJK`)."""
+
+    verification_uri: str = Field(alias="verificationUri")
+    """The dashboard page where the person enters the user code."""
+
+    verification_uri_complete: str = Field(alias="verificationUriComplete")
+    """The same page with the user code filled in."""
+
+
+class DeviceCodeRequest(LatchkeyModel):
+    """`POST /v1/auth/device/code`: a device asks to be signed in."""
+
+    client_name: Optional[Name] = Field(default=None, alias="clientName")
+    """What the person approving sees as the device's name (`latchkey CLI
+    on build-01`).
+    """
+
+
+class DeviceToken(LatchkeyModel):
+    """`POST /v1/auth/device/token`: a device's poll."""
+
+    device_code: str = Field(alias="deviceCode")
+    """The `deviceCode` of `POST /v1/auth/device/code`."""
 
 
 class ErrorBody(LatchkeyModel):
@@ -1052,6 +1108,7 @@ SCHEMAS: Dict[str, Any] = {
     "ApiKeyView": ApiKeyView,
     "ApiResourceType": ApiResourceType,
     "AuditEventView": AuditEventView,
+    "CliToken": CliToken,
     "CreateApiKey": CreateApiKey,
     "CreateInvitation": CreateInvitation,
     "CreateOrg": CreateOrg,
@@ -1061,6 +1118,7 @@ SCHEMAS: Dict[str, Any] = {
     "CreateSurface": CreateSurface,
     "CreateSurfaceKey": CreateSurfaceKey,
     "Data_ApiKeyView": Data[ApiKeyView],
+    "Data_DeviceCode": Data[DeviceCode],
     "Data_MeView": Data[MeView],
     "Data_MemberView": Data[MemberView],
     "Data_OrgView": Data[OrgView],
@@ -1075,6 +1133,9 @@ SCHEMAS: Dict[str, Any] = {
     "Data_Vec_ScopeView": Data[List[ScopeView]],
     "Data_Vec_UsageDayView": Data[List[UsageDayView]],
     "Data_VerifyView": Data[VerifyView],
+    "DeviceCode": DeviceCode,
+    "DeviceCodeRequest": DeviceCodeRequest,
+    "DeviceToken": DeviceToken,
     "Duration": Duration,
     "ErrorBody": ErrorBody,
     "ErrorEnvelope": ErrorEnvelope,
@@ -1149,6 +1210,7 @@ __all__ = [
     "ApiKeyView",
     "ApiResourceType",
     "AuditEventView",
+    "CliToken",
     "CreateApiKey",
     "CreateInvitation",
     "CreateOrg",
@@ -1157,6 +1219,9 @@ __all__ = [
     "CreateSshKey",
     "CreateSurface",
     "CreateSurfaceKey",
+    "DeviceCode",
+    "DeviceCodeRequest",
+    "DeviceToken",
     "Duration",
     "ErrorBody",
     "ErrorEnvelope",

@@ -315,6 +315,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/cli/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/auth/cli/token` `{code, codeVerifier, redirectUri}`: the
+         *     session of the person who authorized the CLI.
+         */
+        post: operations["exchangeCliCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/device/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/auth/device/code` `{clientName?}`: a device code and the user
+         *     code a person approves it with.
+         */
+        post: operations["startDeviceAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/device/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /v1/auth/device/token` `{deviceCode}`: the device's poll. */
+        post: operations["pollDeviceAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -1196,6 +1253,22 @@ export interface components {
             requestId?: string | null;
             target?: null | components["schemas"]["RefView"];
         };
+        /**
+         * @description `POST /v1/auth/cli/token`: the code the dashboard's authorization page
+         *     sent to the CLI's loopback address, with the PKCE verifier it was made
+         *     for.
+         */
+        CliToken: {
+            /** @description The `code` the loopback redirect carried (single use, 2 minutes). */
+            code: string;
+            /**
+             * @description The PKCE code verifier whose S256 challenge the authorization page
+             *     was given (43–128 characters of `[A-Za-z0-9-._~]`).
+             */
+            codeVerifier: string;
+            /** @description The loopback redirect URI the authorization page was given, exactly. */
+            redirectUri: string;
+        };
         /** @description `POST /v1/api-keys` */
         CreateApiKey: {
             /**
@@ -1372,6 +1445,30 @@ export interface components {
                 status: string;
                 /** @description The Runtype surface the key belongs to (surface keys only). */
                 surfaceId?: string | null;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_DeviceCode: {
+            /** @description The answer to `POST /v1/auth/device/code` (RFC 8628 §3.2, in camelCase). */
+            data: {
+                /** @description The device's secret: what it polls `/v1/auth/device/token` with. */
+                deviceCode: string;
+                /**
+                 * Format: int64
+                 * @description Seconds until the codes expire.
+                 */
+                expiresIn: number;
+                /**
+                 * Format: int64
+                 * @description Seconds to wait between polls.
+                 */
+                interval: number;
+                /** @description What the person types on the verification page (`BCDF-GHJK`). */
+                userCode: string;
+                /** @description The dashboard page where the person enters the user code. */
+                verificationUri: string;
+                /** @description The same page with the user code filled in. */
+                verificationUriComplete: string;
             };
         };
         /** @description `{"data": …}` */
@@ -1621,6 +1718,36 @@ export interface components {
                 /** @description Whether the key may be used for this request. */
                 valid: boolean;
             };
+        };
+        /** @description The answer to `POST /v1/auth/device/code` (RFC 8628 §3.2, in camelCase). */
+        DeviceCode: {
+            /** @description The device's secret: what it polls `/v1/auth/device/token` with. */
+            deviceCode: string;
+            /**
+             * Format: int64
+             * @description Seconds until the codes expire.
+             */
+            expiresIn: number;
+            /**
+             * Format: int64
+             * @description Seconds to wait between polls.
+             */
+            interval: number;
+            /** @description What the person types on the verification page (`BCDF-GHJK`). */
+            userCode: string;
+            /** @description The dashboard page where the person enters the user code. */
+            verificationUri: string;
+            /** @description The same page with the user code filled in. */
+            verificationUriComplete: string;
+        };
+        /** @description `POST /v1/auth/device/code`: a device asks to be signed in. */
+        DeviceCodeRequest: {
+            clientName?: null | components["schemas"]["Name"];
+        };
+        /** @description `POST /v1/auth/device/token`: a device's poll. */
+        DeviceToken: {
+            /** @description The `deviceCode` of `POST /v1/auth/device/code`. */
+            deviceCode: string;
         };
         /** @description A duration: numbers with a unit s, m, h, d, w or y (`12h`, `30d`, `1y`, `1d12h`), in all more than zero and at most 100 years. */
         Duration: string;
@@ -3781,6 +3908,169 @@ export interface operations {
             };
             /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    exchangeCliCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CliToken"];
+            };
+        };
+        responses: {
+            /** @description A session token (shown once) for the person who authorized the CLI, acting in the organization they were in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_SessionGrant"];
+                };
+            };
+            /** @description `invalid_grant`: the code is unknown, used or expired, or the verifier or redirect URI does not match it (the code is spent either way) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    startDeviceAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Optional: the device's name */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description The device code (poll `/v1/auth/device/token` with it) and the user code to enter on the verification page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_DeviceCode"];
+                };
+            };
+            /** @description `invalid_request`: malformed JSON, unknown fields, wrong types, invalid values or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: too many device authorizations from this address (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    pollDeviceAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceToken"];
+            };
+        };
+        responses: {
+            /** @description Approved: a session token (shown once) for the person who approved, acting in the organization they were in; handed out once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_SessionGrant"];
+                };
+            };
+            /** @description `authorization_pending` (no decision yet), `slow_down` (polled again within `interval` seconds: wait 5 s longer), `access_denied` (denied), `expired_token` (expired: start again) or `invalid_grant` (unknown or already used device code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
