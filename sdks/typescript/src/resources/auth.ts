@@ -38,6 +38,21 @@ export class Auth extends APIResource {
     return this.data({ method: 'POST', path: '/v1/auth/login', body, options });
   }
 
+  /** `exchangeCliCode`: the session of the person who authorized a CLI, for its one-time loopback code and PKCE verifier. */
+  cliToken(body: BodyOf<'exchangeCliCode'>, options?: RequestOptions): Promise<DataOf<'exchangeCliCode'>> {
+    return this.data({ method: 'POST', path: '/v1/auth/cli/token', body, options });
+  }
+
+  /** `startDeviceAuthorization`: a device code and the user code a person approves on the dashboard. */
+  deviceCode(body: BodyOf<'startDeviceAuthorization'> = {}, options?: RequestOptions): Promise<DataOf<'startDeviceAuthorization'>> {
+    return this.data({ method: 'POST', path: '/v1/auth/device/code', body, options });
+  }
+
+  /** `pollDeviceAuthorization`: one poll; while waiting it rejects with codes `authorization_pending`, `slow_down`, `access_denied`, `expired_token`. */
+  deviceToken(body: BodyOf<'pollDeviceAuthorization'>, options?: RequestOptions): Promise<DataOf<'pollDeviceAuthorization'>> {
+    return this.data({ method: 'POST', path: '/v1/auth/device/token', body, options });
+  }
+
   /** `listOidcProviders`: the identity providers people may sign in with. */
   oidcProviders(options?: RequestOptions): Promise<DataOf<'listOidcProviders'>> {
     return this.data({ method: 'GET', path: '/v1/auth/oidc/providers', options });
