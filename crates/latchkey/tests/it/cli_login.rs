@@ -32,7 +32,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// The value of the hidden `csrf` field of a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no csrf field in {html}"));
     let rest = &html[at + "name=\"csrf\" value=\"".len()..];
     rest[..rest.find('"').unwrap()].to_owned()
@@ -104,13 +104,13 @@ async fn exchange(server: &TestServer, code: &str, verifier: &str, redirect_uri:
 }
 
 /// The CLI as a child process with a config directory of its own.
-struct Cli {
+pub(crate) struct Cli {
     home: tempfile::TempDir,
     url: String,
 }
 
 impl Cli {
-    fn new(server: &TestServer) -> Self {
+    pub(crate) fn new(server: &TestServer) -> Self {
         Self { home: tempfile::tempdir().unwrap(), url: server.url.clone() }
     }
 
@@ -127,7 +127,7 @@ impl Cli {
     }
 
     /// Starts `args`; its stderr lines arrive on the receiver.
-    fn spawn(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    pub(crate) fn spawn(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
         let mut child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -141,7 +141,7 @@ impl Cli {
         (child, rx)
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let out = self.cmd(&["auth", "status", "--json"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
@@ -153,7 +153,7 @@ impl Cli {
 }
 
 /// The first stderr line starting with `prefix`, the rest of it.
-fn line_after(rx: &mpsc::Receiver<String>, prefix: &str, seen: &mut Vec<String>) -> String {
+pub(crate) fn line_after(rx: &mpsc::Receiver<String>, prefix: &str, seen: &mut Vec<String>) -> String {
     loop {
         let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no {prefix:?} in {seen:?}"));
         seen.push(line.clone());
@@ -164,7 +164,7 @@ fn line_after(rx: &mpsc::Receiver<String>, prefix: &str, seen: &mut Vec<String>)
 }
 
 /// Waits for the child; returns (exit code, stdout, the rest of stderr).
-fn finish(child: Child, rx: &mpsc::Receiver<String>) -> (i32, String, String) {
+pub(crate) fn finish(child: Child, rx: &mpsc::Receiver<String>) -> (i32, String, String) {
     let out = child.wait_with_output().unwrap();
     let rest: Vec<String> = rx.try_iter().collect();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), rest.join("\n"))
