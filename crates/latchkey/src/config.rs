@@ -369,7 +369,6 @@ pub fn seconds(text: &str) -> anyhow::Result<Duration> {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
     use super::*;
 
