@@ -369,7 +369,6 @@ pub fn seconds(text: &str) -> anyhow::Result<Duration> {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     /// The README's single sign-on example, as an operator would copy it.
