@@ -308,6 +308,50 @@ impl World {
         id
     }
 
+    /// A one-time CLI code the host authorized on the dashboard's
+    /// authorization page (the host's session as its cookie), for
+    /// `redirect_uri` and the PKCE challenge of [`CLI_VERIFIER`]: the
+    /// exchange answers the host's session, which names nothing of
+    /// organization A (the leak check).
+    async fn fresh_cli_code(&mut self, redirect_uri: &str) -> String {
+        let state = self.fresh("st");
+        let query = [
+            ("redirect_uri", redirect_uri),
+            ("state", state.as_str()),
+            ("code_challenge", CLI_CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let cookie = format!("latchkey_session={}", self.host.token);
+        let page_url = format!("{}/dashboard/cli/authorize", self.server.url);
+        let page = http.get(&page_url).query(&query).header("cookie", &cookie).send().await.unwrap();
+        let html = page.text().await.unwrap();
+        let csrf = crate::cli_login::csrf_of(&html);
+        let mut form: Vec<(&str, &str)> = query.to_vec();
+        form.extend([("csrf", csrf.as_str()), ("decision", "authorize")]);
+        let r = http.post(&page_url).form(&form).header("cookie", &cookie).send().await.unwrap();
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let to = reqwest::Url::parse(&to).unwrap();
+        to.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).unwrap()
+    }
+
+    /// A device code the host approved (written to the database: the
+    /// dashboard's approval is `cli_login.rs`' business); polling it answers
+    /// the host's session.
+    async fn fresh_approved_device(&mut self) -> String {
+        let r = self.server.anonymous().post("/v1/auth/device/code", json!({"clientName": "matrix"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let device_code = r.body["data"]["deviceCode"].as_str().unwrap().to_owned();
+        let sql = format!(
+            "UPDATE auth_requests SET decision = 'approved', user_id = '{}', org_id = '{}' \
+             WHERE kind = 'device' AND decision IS NULL",
+            self.host.user_id, self.host.org_id
+        );
+        // Every undecided one (the ones `startDeviceAuthorization` left too).
+        assert!(crate::db::Db::connect(&self.server).await.exec(&sql).await >= 1);
+        device_code
+    }
+
     async fn fresh_project(&mut self) -> String {
         let name = self.fresh("project ");
         let id = id_of(&self.admin.session.post("/v1/projects", json!({"name": name})).await, "project");
@@ -522,6 +566,17 @@ impl World {
             "deleteSshKey" => (op.path.replace("{id}", &self.fresh_ssh_key(actor).await), None, true),
             "setDefaultSshKey" => (op.path.replace("{id}", &self.own(actor).ssh_key), None, true),
             "unlinkMyIdentity" => (op.path.replace("{id}", &self.fresh_identity(actor).await), None, true),
+            "startDeviceAuthorization" => (op.path.clone(), Some(json!({"clientName": "matrix"})), false),
+            "pollDeviceAuthorization" => {
+                let body = json!({"deviceCode": self.fresh_approved_device().await});
+                (op.path.clone(), Some(body), false)
+            }
+            "exchangeCliCode" => {
+                let redirect_uri = "http://127.0.0.1:45678/callback";
+                let code = self.fresh_cli_code(redirect_uri).await;
+                let body = json!({"code": code, "codeVerifier": CLI_VERIFIER, "redirectUri": redirect_uri});
+                (op.path.clone(), Some(body), false)
+            }
             other => return Err(format!("{} {} ({other}): no request for it in matrix/world.rs", op.method, op.path)),
         };
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();
@@ -529,6 +584,10 @@ impl World {
         Ok(Call { api, facts, method, path, body, foreign })
     }
 }
+
+/// The PKCE pair of the CLI codes the matrix exchanges (RFC 7636's example).
+const CLI_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CLI_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 fn secret_body(value: &str) -> Value {
     json!({"value": value, "category": "tool"})
