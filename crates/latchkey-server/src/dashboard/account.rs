@@ -19,7 +19,7 @@ use super::session::{Submitted, Viewer};
 use crate::audit::Audit;
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::routes::sso;
+use crate::routes::{identities, sso};
 use crate::state::AppState;
 
 /// The page.
@@ -60,7 +60,7 @@ async fn page(
     problem: Option<Problem>,
 ) -> Result<Response, ApiError> {
     let chrome = Chrome::load(state, viewer, "Sign-in methods").await?;
-    let identities = sso::identities(State(state.clone()), viewer.caller.clone()).await?.0.data;
+    let identities = identities::list(State(state.clone()), viewer.caller.clone()).await?.0.data;
     let providers = sso::providers(State(state.clone())).await.0.data;
     Ok(render(status, &AccountPage { chrome, identities, providers, notice, problem }))
 }
@@ -101,7 +101,7 @@ async fn unlink(
     Path(id): Path<String>,
     s: Submitted<Empty>,
 ) -> Result<Response, ApiError> {
-    match sso::unlink(State(state.clone()), s.viewer.caller.clone(), audit, Path(id)).await {
+    match identities::unlink(State(state.clone()), s.viewer.caller.clone(), audit, Path(id)).await {
         Ok(_) => Ok(done(ACCOUNT, "unlinked")),
         Err(e) => {
             let problem = Some(Problem::new(&e, s.viewer.request_id.as_deref()));

@@ -12,6 +12,7 @@ pub(crate) mod api_keys;
 pub(crate) mod cli_login;
 pub(crate) mod device;
 mod health;
+pub(crate) mod identities;
 pub(crate) mod me;
 pub(crate) mod orgs;
 pub(crate) mod people;
@@ -47,8 +48,8 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(people::logout))
-        .routes(routes!(sso::identities))
-        .routes(routes!(sso::unlink))
+        .routes(routes!(identities::list))
+        .routes(routes!(identities::unlink))
         .routes(routes!(people::list))
         .routes(routes!(people::revoke))
         .routes(routes!(orgs::switch))

@@ -18,6 +18,10 @@
 //! callback links only for that same person's session.
 //!
 //! Browsers get refusals as a page; other clients as the error envelope.
+//! Who the identity signs in as is `accounts.rs`'s; the caller's own
+//! identities are `routes/identities.rs`.
+
+mod accounts;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,23 +30,22 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use latchkey_api_types::{Data, ErrorEnvelope, IdentityView, OidcProviderView};
+use latchkey_api_types::{Data, ErrorEnvelope, OidcProviderView};
 use latchkey_core::KeyHash;
-use latchkey_core::id::{IdKind, IdentityId, OrgId, UserId, is_valid};
-use latchkey_core::time_fmt::{now_ms, to_rfc3339};
-use latchkey_store::{AuthRequest, AuthRequestKind, Conflict, Identity, NewUser, Page, StoreError, Unique, User};
+use latchkey_core::id::UserId;
+use latchkey_core::time_fmt::now_ms;
+use latchkey_store::{AuthRequest, AuthRequestKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::audit::{Actor, Audit};
-use crate::auth::{Caller, client_subject};
+use crate::auth::client_subject;
 use crate::authz::AuthCheck;
-use crate::dashboard::{SESSION_COOKIE, cookie, error_page, new_login_csrf, request_id, set_cookie, signed_in};
+use crate::dashboard::{cookie, error_page, new_login_csrf, request_id, set_cookie};
 use crate::error::ApiError;
 use crate::extract::{Query, local_path, public_origin};
-use crate::oidc::{OidcError, ProviderConfig, Verified};
-use crate::routes::people::new_session;
+use crate::oidc::OidcError;
 use crate::state::AppState;
 
 /// The cookie binding a sign-in in progress to the browser that started it.
@@ -368,291 +371,7 @@ async fn complete(
         ));
     }
     if let Some(user_id) = &request.user_id {
-        return link(state, audit, parts, config, &who, user_id, &pending.return_to).await;
+        return accounts::link(state, audit, parts, config, &who, user_id, &pending.return_to).await;
     }
-    sign_in(state, audit, parts, config, &who, &pending.return_to).await
-}
-
-/// The identity record for `who` at `config`, for `user_id`.
-fn identity_of(config: &ProviderConfig, who: &Verified, user_id: &UserId, now: i64) -> Identity {
-    Identity {
-        id: IdentityId::new(),
-        user_id: user_id.clone(),
-        provider: config.id.clone(),
-        issuer: config.issuer.clone(),
-        subject: who.subject.clone(),
-        email: who.email.clone(),
-        created_at: now,
-        last_used_at: Some(now),
-    }
-}
-
-/// Links `who` to the signed-in `user_id`, who started the linking: only
-/// when this browser's session is still theirs.
-async fn link(
-    state: &AppState,
-    audit: &Audit,
-    parts: &Parts,
-    config: &ProviderConfig,
-    who: &Verified,
-    user_id: &UserId,
-    return_to: &str,
-) -> Result<Response, ApiError> {
-    let now = now_ms();
-    let caller = match cookie(&parts.headers, SESSION_COOKIE) {
-        Some(token) => crate::auth::session_caller(state, None, token, now).await.ok(),
-        None => None,
-    };
-    let Some(caller) = caller.filter(|c| c.user_id.as_ref() == Some(user_id)) else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "link_session_mismatch",
-            "the identity can be linked only while the person who asked for it is signed in here",
-        ));
-    };
-    match state.store.identity(&config.issuer, &who.subject).await? {
-        Some(existing) if existing.user_id == *user_id => {}
-        Some(_) => return Err(linked_elsewhere(config)),
-        None => {
-            let identity = identity_of(config, who, user_id, now);
-            let event = audit.event_by(
-                &caller,
-                "identity.link",
-                Some(("identity", &identity.id)),
-                &json!({"provider": config.id, "subject": who.subject}),
-            );
-            match state.store.link_identity(&identity, &event).await {
-                Err(StoreError::Conflict(Conflict::Unique { what: Unique::Identity })) => {
-                    return Err(linked_elsewhere(config));
-                }
-                other => other?,
-            }
-        }
-    }
-    Ok(Redirect::to(return_to).into_response())
-}
-
-fn linked_elsewhere(config: &ProviderConfig) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "identity_linked_elsewhere",
-        format!("this {} identity is linked to another account", config.display_name),
-    )
-}
-
-/// Signs `who` in: a linked identity, an account found by verified email
-/// (when allowed), a new account (just in time), or `no_account`.
-async fn sign_in(
-    state: &AppState,
-    audit: &Audit,
-    parts: &Parts,
-    config: &ProviderConfig,
-    who: &Verified,
-    return_to: &str,
-) -> Result<Response, ApiError> {
-    let now = now_ms();
-    let known = state.store.identity(&config.issuer, &who.subject).await?;
-    let identity = match known {
-        Some(identity) => identity,
-        None => match linkable(state, config, who).await? {
-            Some(user) => {
-                let identity = identity_of(config, who, &user.id, now);
-                let org = first_org(state, &user.id).await?;
-                let actor = Actor { kind: "user", id: Some(&user.id) };
-                let details = json!({"provider": config.id, "subject": who.subject, "by": "verified_email"});
-                let event =
-                    audit.event(org.as_ref(), actor, "identity.link", Some(("identity", &identity.id)), &details);
-                match state.store.link_identity(&identity, &event).await {
-                    // Linked meanwhile by a concurrent sign-in: sign in with it.
-                    Err(StoreError::Conflict(Conflict::Unique { what: Unique::Identity })) => state
-                        .store
-                        .identity(&config.issuer, &who.subject)
-                        .await?
-                        .ok_or_else(|| ApiError::conflict("the identity changed meanwhile; sign in again"))?,
-                    other => {
-                        other?;
-                        identity
-                    }
-                }
-            }
-            None => return just_in_time(state, audit, parts, config, who, return_to).await,
-        },
-    };
-    let org = first_org(state, &identity.user_id).await?;
-    let (token, session) = new_session(state, &identity.user_id, org.clone(), audit, &parts.headers, now)?;
-    let actor = Actor { kind: "user", id: Some(&identity.user_id) };
-    let details = json!({"via": "oidc", "provider": config.id});
-    let event = audit.event(org.as_ref(), actor, "session.create", Some(("session", &session.id)), &details);
-    state.store.sign_in_with_identity(&identity.id, who.email.as_deref(), &session, &event).await?;
-    tracing::info!(user_id = %identity.user_id, provider = %config.id, "signed in through an identity provider");
-    Ok(signed_in(state, token.expose(), return_to))
-}
-
-/// The person's first organization, which a new session acts in.
-async fn first_org(state: &AppState, user_id: &UserId) -> Result<Option<OrgId>, ApiError> {
-    let orgs = state.store.user_orgs(user_id, &Page { limit: 1, before: None }).await?;
-    Ok(orgs.into_iter().next().map(|(o, _)| o.id))
-}
-
-/// The account an unknown identity may be linked to by email: only with
-/// `link_by_verified_email`, and when the provider and latchkey both
-/// verified that email.
-async fn linkable(state: &AppState, config: &ProviderConfig, who: &Verified) -> Result<Option<User>, ApiError> {
-    if !config.link_by_verified_email || !who.email_verified {
-        return Ok(None);
-    }
-    let Some(email) = who.email.as_deref() else { return Ok(None) };
-    Ok(state.store.verified_user_by_email(email).await?)
-}
-
-/// 403 `no_account`, saying what the person can do.
-fn no_account(config: &ProviderConfig, why: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "no_account",
-        format!(
-            "no latchkey account is linked to this {} identity{why}; ask an admin for an invitation, or sign in \
-             with your password and link {} in Settings",
-            config.display_name, config.display_name
-        ),
-    )
-}
-
-/// Creates the person in the `jit` organization, when configured and their
-/// email allows it.
-async fn just_in_time(
-    state: &AppState,
-    audit: &Audit,
-    parts: &Parts,
-    config: &ProviderConfig,
-    who: &Verified,
-    return_to: &str,
-) -> Result<Response, ApiError> {
-    let Some(jit) = &config.jit else { return Err(no_account(config, "")) };
-    let Some(email) = who.email.as_deref().and_then(latchkey_core::text::check_email) else {
-        return Err(no_account(config, " (the provider shared no email address)"));
-    };
-    if !config.email_allowed(&email) {
-        return Err(no_account(config, " (this email's domain may not sign up)"));
-    }
-    let Some(org) = state.store.org_by_id_or_slug(&jit.org).await? else {
-        tracing::error!(provider = %config.id, org = %jit.org, "auth.oidc jit names an organization that does not exist");
-        return Err(no_account(config, " (the organization for new people is missing)"));
-    };
-    let now = now_ms();
-    let fallback = email.split('@').next().unwrap_or(&email).to_owned();
-    let display_name =
-        who.name.as_deref().and_then(|n| latchkey_core::text::check_name(n).ok()).map_or(fallback, str::to_owned);
-    let user = NewUser { id: UserId::new(), email: email.to_owned(), display_name, created_at: now };
-    let identity = identity_of(config, who, &user.id, now);
-    let (token, session) = new_session(state, &user.id, Some(org.id.clone()), audit, &parts.headers, now)?;
-    let actor = Actor { kind: "user", id: Some(&user.id) };
-    let events = [
-        audit.event(
-            Some(&org.id),
-            actor,
-            "user.jit_create",
-            Some(("user", &user.id)),
-            &json!({"provider": config.id, "role": jit.role.as_str(), "identity": identity.id}),
-        ),
-        audit.event(
-            Some(&org.id),
-            actor,
-            "session.create",
-            Some(("session", &session.id)),
-            &json!({"via": "oidc", "provider": config.id}),
-        ),
-    ];
-    let created = state
-        .store
-        .sign_up_with_identity(&user, who.email_verified, &org.id, jit.role, &identity, &session, &events)
-        .await;
-    match created {
-        Ok(()) => {}
-        Err(StoreError::Conflict(Conflict::Unique { what: Unique::UserEmail })) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "account_exists",
-                format!(
-                    "an account with {email} exists but is not linked to {0}; sign in with its password and link {0} \
-                     in Settings",
-                    config.display_name
-                ),
-            ));
-        }
-        Err(StoreError::Conflict(Conflict::Unique { what: Unique::Identity })) => {
-            return Err(ApiError::conflict("this identity was linked meanwhile; sign in again"));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!(user_id = %user.id, org_id = %org.id, provider = %config.id, "account created at first sign-in");
-    Ok(signed_in(state, token.expose(), return_to))
-}
-
-/// Who may call [`identities`] and [`unlink`]: a person, for themselves.
-const IDENTITIES: AuthCheck = AuthCheck::session_only();
-
-fn identity_view(state: &AppState, i: Identity) -> IdentityView {
-    let provider_name = state.oidc.config(&i.provider).map_or_else(|| i.provider.clone(), |c| c.display_name.clone());
-    IdentityView {
-        id: i.id.to_string(),
-        provider_name,
-        provider: i.provider,
-        issuer: i.issuer,
-        subject: i.subject,
-        email: i.email,
-        created_at: to_rfc3339(i.created_at),
-        last_used_at: i.last_used_at.map(to_rfc3339),
-    }
-}
-
-/// `GET /v1/me/identities`: the identities linked to the caller's account.
-#[utoipa::path(
-    get,
-    path = "/v1/me/identities",
-    operation_id = "listMyIdentities",
-    tag = "people",
-    responses((status = 200, description = "The caller's linked identities, oldest first", body = Data<Vec<IdentityView>>)),
-    extensions(("x-latchkey-auth" = json!(IDENTITIES)))
-)]
-pub async fn identities(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Data<Vec<IdentityView>>>, ApiError> {
-    let session = IDENTITIES.check_session(&caller)?;
-    let list = state.store.list_identities(&session.user_id).await?;
-    Ok(Json(Data { data: list.into_iter().map(|i| identity_view(&state, i)).collect() }))
-}
-
-/// `DELETE /v1/me/identities/{id}`: unlinks one of the caller's identities.
-#[utoipa::path(
-    delete,
-    path = "/v1/me/identities/{id}",
-    operation_id = "unlinkMyIdentity",
-    tag = "people",
-    params(("id" = String, Path, description = "`idn_…`")),
-    responses(
-        (status = 204, description = "Unlinked"),
-        (status = 404, description = "`not_found`: no such identity of the caller's", body = ErrorEnvelope),
-        (status = 409, description = "`last_sign_in_method`: the account has no password and no other identity", body = ErrorEnvelope)
-    ),
-    extensions(("x-latchkey-auth" = json!(IDENTITIES)))
-)]
-pub async fn unlink(
-    State(state): State<AppState>,
-    caller: Caller,
-    audit: Audit,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let session = IDENTITIES.check_session(&caller)?;
-    if !is_valid(IdKind::Identity, &id) {
-        return Err(ApiError::not_found("identity"));
-    }
-    let id = IdentityId::from(id);
-    let event = audit.event_by(&caller, "identity.unlink", Some(("identity", &id)), &json!({}));
-    if state.store.unlink_identity(&session.user_id, &id, &event).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("identity"))
-    }
+    accounts::sign_in(state, audit, parts, config, &who, &pending.return_to).await
 }
