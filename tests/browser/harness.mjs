@@ -237,33 +237,50 @@ export async function startServer(options = {}) {
  * @returns {Promise<string>}
  */
 function listeningOn(child, logFile) {
+  return announced(child, 'latchkey listening on', (why) => {
+    let tail = '';
+    try {
+      tail = readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
+    } catch {
+      // no log yet
+    }
+    return `latchkey serve ${why}; its log (${logFile}) ends:\n${tail}`;
+  });
+}
+
+/**
+ * Waits (20 s at most) for the line `<prefix> URL` on a child's standard
+ * output and resolves with the URL; then keeps draining the output, so a
+ * full pipe never blocks the child. A child that fails to start or exits
+ * first rejects with `explain(why)`.
+ * @param {ChildProcess} child
+ * @param {string} prefix
+ * @param {(why: string) => string} explain
+ * @returns {Promise<string>}
+ */
+export function announced(child, prefix, explain) {
   return new Promise((resolve, reject) => {
     const stdout = child.stdout;
     if (!stdout) return reject(new Error('no stdout'));
     let seen = '';
     const fail = (/** @type {string} */ why) => {
       clearTimeout(timer);
-      let tail = '';
-      try {
-        tail = readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
-      } catch {
-        // no log yet
-      }
-      reject(new Error(`latchkey serve ${why}; its log (${logFile}) ends:\n${tail}`));
+      reject(new Error(explain(why)));
     };
     const timer = setTimeout(() => fail('did not report its address within 20 s'), 20_000);
+    const line = new RegExp(`^${prefix} (\\S+)$`, 'm');
     stdout.setEncoding('utf8');
     stdout.on('data', (/** @type {string} */ d) => {
       seen += d;
-      const m = /^latchkey listening on (\S+)$/m.exec(seen);
+      const m = line.exec(seen);
       if (m) {
         clearTimeout(timer);
-        // Keep draining, so a full pipe never blocks the server.
         stdout.removeAllListeners('data');
         stdout.resume();
-        resolve(m[1]);
+        resolve(m[1] ?? '');
       }
     });
+    child.once('error', (e) => fail(`could not start (${e.message})`));
     child.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`));
   });
 }

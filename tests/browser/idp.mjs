@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { OUT, ROOT } from './harness.mjs';
+import { OUT, ROOT, announced } from './harness.mjs';
 
 /** @typedef {import('node:child_process').ChildProcess} ChildProcess */
 
@@ -108,30 +108,7 @@ export async function startIdp() {
  * @returns {Promise<string>}
  */
 function listeningOn(child, logFile) {
-  return new Promise((resolve, reject) => {
-    const stdout = child.stdout;
-    if (!stdout) return reject(new Error('no stdout'));
-    let seen = '';
-    const fail = (/** @type {string} */ why) => {
-      clearTimeout(timer);
-      reject(new Error(`the test IdP ${why}; its log is ${logFile}`));
-    };
-    const timer = setTimeout(() => fail('did not report its address within 20 s'), 20_000);
-    child.once('error', (e) => fail(`could not start (${e.message})`));
-    child.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`));
-    stdout.setEncoding('utf8');
-    stdout.on('data', (/** @type {string} */ d) => {
-      seen += d;
-      const m = /^idp listening on (\S+)$/m.exec(seen);
-      if (m) {
-        clearTimeout(timer);
-        // Keep draining, so a full pipe never blocks it.
-        stdout.removeAllListeners('data');
-        stdout.resume();
-        resolve(m[1]);
-      }
-    });
-  });
+  return announced(child, 'idp listening on', (why) => `the test IdP ${why}; its log is ${logFile}`);
 }
 
 /**
