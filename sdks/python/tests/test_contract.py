@@ -159,7 +159,8 @@ def strategy(schema: Dict[str, Any]) -> st.SearchStrategy[Any]:
         lo, hi = schema.get("minLength", 0), schema.get("maxLength", 40)
         if "pattern" in schema:
             return st.from_regex(schema["pattern"], fullmatch=True).filter(lambda v: lo <= len(v) <= hi)
-        return st.text(min_size=lo, max_size=min(hi, 40))
+        # Short strings keep the examples small, but never shorter than allowed.
+        return st.text(min_size=lo, max_size=max(lo, min(hi, 40)))
     if t == "array":
         return st.lists(strategy(schema.get("items", {})), max_size=3)
     if t == "object":
