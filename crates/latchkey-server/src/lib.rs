@@ -35,6 +35,7 @@ pub mod keyring;
 mod keys;
 mod lookup;
 pub mod metrics;
+pub mod oauth;
 pub mod oidc;
 pub mod openapi;
 mod routes;

@@ -61,6 +61,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// The OpenID Connect providers people may sign in with.
     pub oidc: Vec<crate::oidc::ProviderConfig>,
+    /// The OAuth providers people may connect their accounts at.
+    pub oauth: Vec<crate::oauth::OAuthProviderConfig>,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -166,6 +168,7 @@ impl Default for Settings {
             signups_per_hour_per_ip: 20,
             public_url: None,
             oidc: Vec::new(),
+            oauth: Vec::new(),
         }
     }
 }

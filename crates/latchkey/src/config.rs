@@ -75,6 +75,7 @@ use latchkey_core::forward_path::is_route_prefix;
 use latchkey_core::{Role, Scope};
 use latchkey_server::Settings;
 use latchkey_server::forwarded::TrustedProxies;
+use latchkey_server::oauth::OAuthProviderConfig;
 use latchkey_server::oidc::{ClientSecret, JitConfig, ProviderConfig};
 use latchkey_server::state::{AmbiguousPaths, MetricsToken, RouteRule};
 use serde::Deserialize;
@@ -118,6 +119,100 @@ pub struct FileConfig {
     /// Sign-in settings.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Connected apps.
+    #[serde(default)]
+    pub oauth: OAuthConfig,
+}
+
+/// `[oauth]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The providers people may connect.
+    #[serde(default)]
+    pub providers: Vec<OAuthProviderTable>,
+}
+
+/// `[[oauth.providers]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthProviderTable {
+    /// Used in URLs and commands.
+    pub id: String,
+    /// Shown to people.
+    pub display_name: Option<String>,
+    /// The authorization endpoint.
+    pub authorize_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// The revocation endpoint (RFC 7009).
+    pub revocation_url: Option<String>,
+    /// Where the account's id and label are read.
+    pub userinfo_url: Option<String>,
+    /// The userinfo field of the account id (default `id`).
+    pub userinfo_id_field: Option<String>,
+    /// The userinfo field of its label (default `login`).
+    pub userinfo_label_field: Option<String>,
+    /// Default scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Scope separator (default a space).
+    pub scope_separator: Option<String>,
+    /// PKCE (default on).
+    pub pkce: Option<bool>,
+    /// latchkey's client id there.
+    pub client_id: Option<String>,
+    /// Its client secret.
+    pub client_secret: Option<String>,
+    /// A file holding it.
+    pub client_secret_file: Option<PathBuf>,
+}
+
+/// A client secret from `inline`, `file` or the environment variable
+/// `LATCHKEY_<KIND>_<ID>_CLIENT_SECRET` (which wins); `table` names the
+/// table in messages (`auth.oidc`, `oauth.providers`).
+fn client_secret(
+    table: &str,
+    kind: &str,
+    id: &str,
+    inline: Option<&String>,
+    file: Option<&PathBuf>,
+) -> anyhow::Result<Option<ClientSecret>> {
+    anyhow::ensure!(
+        inline.is_none() || file.is_none(),
+        "{table} `{id}`: set client_secret or client_secret_file, not both"
+    );
+    let env = format!("LATCHKEY_{kind}_{}_CLIENT_SECRET", id.to_ascii_uppercase().replace('-', "_"));
+    let secret = match (std::env::var(&env).ok(), inline, file) {
+        (Some(s), _, _) => Some(s),
+        (None, Some(s), _) => Some(s.clone()),
+        (None, None, Some(file)) => Some(
+            std::fs::read_to_string(file).with_context(|| format!("{table} `{id}`: cannot read {}", file.display()))?,
+        ),
+        (None, None, None) => None,
+    };
+    Ok(secret.as_deref().and_then(ClientSecret::new))
+}
+
+/// The catalog entry `t` describes.
+fn oauth_provider(t: OAuthProviderTable) -> anyhow::Result<OAuthProviderConfig> {
+    let client_secret =
+        client_secret("oauth.providers", "OAUTH", &t.id, t.client_secret.as_ref(), t.client_secret_file.as_ref())?;
+    Ok(OAuthProviderConfig {
+        display_name: t.display_name.unwrap_or_else(|| t.id.clone()),
+        authorize_url: t.authorize_url,
+        token_url: t.token_url,
+        revocation_url: t.revocation_url,
+        userinfo_url: t.userinfo_url,
+        userinfo_id_field: t.userinfo_id_field.unwrap_or_else(|| "id".to_owned()),
+        userinfo_label_field: t.userinfo_label_field.unwrap_or_else(|| "login".to_owned()),
+        scopes: t.scopes,
+        scope_separator: t.scope_separator.unwrap_or_else(|| " ".to_owned()),
+        pkce: t.pkce.unwrap_or(true),
+        client_id: t.client_id,
+        client_secret,
+        id: t.id,
+    })
 }
 
 /// `[auth]`
@@ -170,21 +265,7 @@ pub struct JitTable {
 /// The provider `c` describes, its secret read from `client_secret`,
 /// `client_secret_file` or `LATCHKEY_OIDC_<ID>_CLIENT_SECRET` (which wins).
 fn oidc_provider(c: OidcConfig) -> anyhow::Result<ProviderConfig> {
-    anyhow::ensure!(
-        c.client_secret.is_none() || c.client_secret_file.is_none(),
-        "auth.oidc `{}`: set client_secret or client_secret_file, not both",
-        c.id
-    );
-    let env = format!("LATCHKEY_OIDC_{}_CLIENT_SECRET", c.id.to_ascii_uppercase().replace('-', "_"));
-    let secret = match (std::env::var(&env).ok(), &c.client_secret, &c.client_secret_file) {
-        (Some(s), _, _) => Some(s),
-        (None, Some(s), _) => Some(s.clone()),
-        (None, None, Some(file)) => Some(
-            std::fs::read_to_string(file)
-                .with_context(|| format!("auth.oidc `{}`: cannot read {}", c.id, file.display()))?,
-        ),
-        (None, None, None) => None,
-    };
+    let secret = client_secret("auth.oidc", "OIDC", &c.id, c.client_secret.as_ref(), c.client_secret_file.as_ref())?;
     let role = match c.jit.as_ref().and_then(|j| j.role.as_deref()).unwrap_or("member") {
         "member" => Role::Member,
         "admin" => Role::Admin,
@@ -194,7 +275,7 @@ fn oidc_provider(c: OidcConfig) -> anyhow::Result<ProviderConfig> {
         display_name: c.display_name.unwrap_or_else(|| c.id.clone()),
         issuer: c.issuer.trim_end_matches('/').to_owned(),
         client_id: c.client_id,
-        client_secret: secret.as_deref().and_then(ClientSecret::new),
+        client_secret: secret,
         scopes: c.scopes.unwrap_or_else(|| ["openid", "email", "profile"].map(str::to_owned).to_vec()),
         allowed_email_domains: c.allowed_email_domains.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
         jit: c.jit.map(|j| JitConfig { org: j.org, role }),
@@ -332,6 +413,10 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
         settings.oidc.push(oidc_provider(c)?);
     }
     latchkey_server::oidc::check_all(&settings.oidc)?;
+    for t in file.oauth.providers {
+        settings.oauth.push(oauth_provider(t)?);
+    }
+    latchkey_server::oauth::check_catalog(&settings.oauth)?;
     match file.auth_check.ambiguous_paths.as_deref() {
         None | Some("refuse") => {}
         Some("normalize") => settings.ambiguous_paths = AmbiguousPaths::Normalize,
@@ -426,5 +511,28 @@ mod tests {
         let file = dir.path().join("latchkey.toml");
         std::fs::write(&file, "public_url = \"https://x.example/path?q\"\n").unwrap();
         assert!(apply(Some(&file), dir.path(), &mut Settings::default()).is_err());
+    }
+
+    #[test]
+    fn an_oauth_catalog_is_read_with_its_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("latchkey.toml");
+        let toml = "[[oauth.providers]]\nid = \"github\"\ndisplay_name = \"GitHub\"\n\
+                    authorize_url = \"https://github.com/login/oauth/authorize\"\n\
+                    token_url = \"https://github.com/login/oauth/access_token\"\n\
+                    userinfo_url = \"https://api.github.com/user\"\nscopes = [\"repo\", \"read:user\"]\n\
+                    client_id = \"Iv1.x\"\nclient_secret = \"s3cret\"\n";
+        std::fs::write(&file, toml).unwrap();
+        let mut settings = Settings::default();
+        apply(Some(&file), dir.path(), &mut settings).unwrap();
+        let gh = &settings.oauth[0];
+        assert_eq!((gh.id.as_str(), gh.display_name.as_str()), ("github", "GitHub"));
+        assert_eq!((gh.userinfo_id_field.as_str(), gh.userinfo_label_field.as_str()), ("id", "login"));
+        assert_eq!((gh.scope_separator.as_str(), gh.pkce), (" ", true));
+        assert_eq!(gh.client_secret.as_ref().map(ClientSecret::expose), Some("s3cret"));
+        std::fs::write(&file, toml.replace("https://github.com/login/oauth/access_token", "http://github.com/t"))
+            .unwrap();
+        let err = apply(Some(&file), dir.path(), &mut Settings::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("token_url `http://github.com/t` must be an https:// URL"), "{err:#}");
     }
 }

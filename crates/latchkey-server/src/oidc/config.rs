@@ -93,7 +93,7 @@ impl ProviderConfig {
         if !id_ok {
             return Err(ConfigError::Id(self.id.clone()));
         }
-        if !issuer_allowed(&self.issuer) {
+        if !endpoint_allowed(&self.issuer) {
             return Err(ConfigError::Issuer { id: self.id.clone(), issuer: self.issuer.clone() });
         }
         if !self.scopes.iter().any(|s| s == "openid") {
@@ -127,9 +127,10 @@ pub fn check_all(providers: &[ProviderConfig]) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Whether latchkey may call `url` (an issuer, an OAuth endpoint):
 /// `https://…`, or `http://` with a loopback IP address or `localhost` as
 /// its host; no user info, query or fragment.
-fn issuer_allowed(issuer: &str) -> bool {
+pub(crate) fn endpoint_allowed(issuer: &str) -> bool {
     let Ok(url) = url::Url::parse(issuer) else { return false };
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
         return false;

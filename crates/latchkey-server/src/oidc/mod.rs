@@ -4,7 +4,7 @@
 //! verification (`provider.rs`). Who a verified identity signs in as is
 //! decided by the routes (`routes/sso.rs`).
 
-mod config;
+pub(crate) mod config;
 mod provider;
 
 pub use config::{ClientSecret, ConfigError, JitConfig, ProviderConfig, check_all};

@@ -1,0 +1,7 @@
+//! Connected apps: latchkey as the OAuth client that holds people's and
+//! organizations' grants to third-party providers (issue 23). The catalog
+//! of providers (`config.rs`).
+
+mod config;
+
+pub use config::{CatalogError, OAuthProviderConfig, check_catalog};
