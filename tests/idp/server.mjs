@@ -12,12 +12,29 @@
 // What a test gets:
 // - the authorization code flow with PKCE (S256, required), confidential
 //   clients authenticating with client_secret_basic or client_secret_post,
-//   scopes openid email profile, `iss` in authorization responses (RFC 9207),
+//   scopes openid email profile (and repo, read:user: below), `iss` in
+//   authorization responses (RFC 9207),
 //   RS256 ID tokens signed by a key made at start (published at jwks_uri);
+// - a GitHub-like OAuth 2.0 server for the connected-apps tests (issue 23,
+//   oauth.mjs): scopes repo and read:user, requests without openid, refresh
+//   tokens with rotation and reuse detection, access token lifetimes per
+//   client, GET /user (the account behind an access token with read:user),
+//   the revocation endpoint (RFC 7009, /token/revocation: revoking an access
+//   or refresh token revokes its whole grant);
 // - a control API (latchkey's port is not known when the IdP starts):
-//     POST /__test/clients  {client_id, client_secret, redirect_uris}      → 204
+//     POST /__test/clients  {client_id, client_secret, redirect_uris,
+//                            grant_types?, access_token_ttl?}            → 204
+//       (grant_types ["authorization_code"] by default, or with
+//       "refresh_token"; access_token_ttl in seconds, an hour by default)
 //     POST /__test/users    {sub, email, email_verified, name, tamper?, deny?} → 204
 //     POST /__test/default-user {sub, client_id?}                         → 204
+//     POST /__test/revoke-grant {sub, client_id}                          → 200 {revoked: N}
+//       (the user's grants to the client end, with every token of them, as
+//       when a person revokes an app at the provider: the next refresh gets
+//       invalid_grant)
+//     GET  /__test/stats?client_id=ID → 200 {refresh_grants, refresh_grant_errors}
+//       (token endpoint requests with grant_type=refresh_token by that
+//       client, and how many of them were refused)
 //   (a default user per client lets tests that run at the same time each
 //   have their own; without client_id it is the default for every client);
 // - an interaction without a form: it signs in the user named by the
@@ -37,6 +54,16 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
 import * as jose from 'jose';
+
+import {
+  OAUTH_SCOPES,
+  countRefreshGrants,
+  oauthClientOptions,
+  oauthConfiguration,
+  refreshStatsOf,
+  setAccessTokenTtl,
+  userEndpoint,
+} from './oauth.mjs';
 
 // stdout carries the ready line only: oidc-provider prints its notices with
 // console.info, so everything but that line goes to stderr. (The import is
@@ -135,6 +162,24 @@ class Adapter {
 }
 
 /**
+ * Ends every grant of user `sub` to `clientId`, with every token and code
+ * of it; returns how many grants there were.
+ */
+async function revokeGrants(sub, clientId) {
+  let revoked = 0;
+  for (const [key, { payload, expiresAt }] of stored) {
+    if (!key.startsWith('Grant:') || expiresAt <= Date.now()) continue;
+    if (payload.accountId !== sub || payload.clientId !== clientId) continue;
+    const grantId = key.slice('Grant:'.length);
+    for (const member of grantMembers.get(grantId) ?? []) stored.delete(member);
+    grantMembers.delete(grantId);
+    stored.delete(key);
+    revoked += 1;
+  }
+  return revoked;
+}
+
+/**
  * Starts the provider for `issuer` (known once the port is bound).
  * @param {string} issuer
  */
@@ -146,16 +191,17 @@ function makeProvider(issuer) {
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
-      profile: ['name'],
+      profile: ['name', 'preferred_username'],
     },
-    scopes: ['openid', 'email', 'profile'],
+    scopes: ['openid', 'email', 'profile', ...OAUTH_SCOPES],
     // The scopes' claims in the ID token too, not only at userinfo.
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     // PKCE is required of every client: a relying party that forgets it fails.
     pkce: { required: () => true },
-    ttl: { AccessToken: 3600, AuthorizationCode: 60, Grant: 3600, IdToken: 3600, Interaction: 600, Session: 3600 },
-    features: { devInteractions: { enabled: false } },
+    ...oauthConfiguration,
+    ttl: { ...oauthConfiguration.ttl, AuthorizationCode: 60, Grant: 86400, IdToken: 3600, Interaction: 600, Session: 3600 },
+    features: { devInteractions: { enabled: false }, revocation: { enabled: true } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(_ctx, sub) {
       const user = users.get(sub);
@@ -163,16 +209,27 @@ function makeProvider(issuer) {
       return {
         accountId: sub,
         async claims() {
-          return { sub, email: user.email, email_verified: user.email_verified, name: user.name };
+          return {
+            sub,
+            email: user.email,
+            email_verified: user.email_verified,
+            name: user.name,
+            preferred_username: user.email,
+          };
         },
       };
     },
   });
-  for (const event of ['server_error', 'authorization.error', 'grant.error', 'userinfo.error']) {
-    provider.on(event, (_ctx, err) => console.error(`idp: ${event}: ${err.message}${err.error_description ? ` (${err.error_description})` : ''}`));
+  for (const event of ['server_error', 'authorization.error', 'grant.error', 'userinfo.error', 'revocation.error']) {
+    provider.on(event, (_ctx, err) => {
+      const why = [err.error_description, err.error_detail].filter(Boolean).join('; ');
+      console.error(`idp: ${event}: ${err.message}${why ? ` (${why})` : ''}`);
+    });
   }
   provider.use(logRequests);
   provider.use((ctx, next) => controlApi(provider, ctx, next));
+  provider.use((ctx, next) => userEndpoint(provider, users, ctx, next));
+  provider.use(countRefreshGrants);
   provider.use((ctx, next) => freshSession(provider, ctx, next));
   provider.use((ctx, next) => interaction(provider, ctx, next));
   provider.use(tamperIdTokens);
@@ -198,9 +255,26 @@ async function readJson(req) {
 
 const isString = (v) => typeof v === 'string' && v.length > 0;
 
-/** POST /__test/{clients,users,default-user}: what a test sets up. */
+/**
+ * POST /__test/{clients,users,default-user,revoke-grant}: what a test sets
+ * up or does at the provider; GET /__test/stats: what the provider saw.
+ */
 async function controlApi(provider, ctx, next) {
   if (!ctx.path.startsWith('/__test/')) return next();
+  if (ctx.path === '/__test/stats') {
+    if (ctx.method !== 'GET') {
+      ctx.status = 405;
+      return undefined;
+    }
+    const clientId = ctx.query.client_id;
+    if (!isString(clientId)) {
+      ctx.status = 400;
+      ctx.body = { error: 'client_id (one, in the query) is required' };
+      return undefined;
+    }
+    ctx.body = refreshStatsOf(clientId);
+    return undefined;
+  }
   if (ctx.method !== 'POST') {
     ctx.status = 405;
     return undefined;
@@ -223,11 +297,13 @@ async function controlApi(provider, ctx, next) {
       if (!isString(client_id) || !isString(client_secret) || !Array.isArray(redirect_uris)) {
         return refuse('client_id, client_secret (strings) and redirect_uris (an array) are required');
       }
+      const options = oauthClientOptions(body);
+      if (options.error) return refuse(options.error);
       const metadata = {
         client_id,
         client_secret,
         redirect_uris,
-        grant_types: ['authorization_code'],
+        grant_types: options.grantTypes,
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
       };
@@ -237,6 +313,7 @@ async function controlApi(provider, ctx, next) {
         return refuse(`invalid client: ${err.error_description ?? err.message}`);
       }
       clients.set(client_id, metadata);
+      setAccessTokenTtl(client_id, options.accessTokenTtl);
       break;
     }
     case '/__test/users': {
@@ -257,6 +334,12 @@ async function controlApi(provider, ctx, next) {
       else if (isString(body.client_id)) defaultSubs.set(body.client_id, body.sub);
       else return refuse('client_id must be a string');
       break;
+    }
+    case '/__test/revoke-grant': {
+      if (!isString(body.sub) || !isString(body.client_id)) return refuse('sub and client_id (strings) are required');
+      ctx.body = { revoked: await revokeGrants(body.sub, body.client_id) };
+      console.error(`idp: revoked ${ctx.body.revoked} grant(s) of ${body.sub} to ${body.client_id}`);
+      return undefined;
     }
     default:
       ctx.status = 404;
@@ -310,7 +393,8 @@ async function interaction(provider, ctx, next) {
     result = { error: 'access_denied', error_description: 'the user refused the authorization' };
   } else {
     const grant = new provider.Grant({ accountId: user.sub, clientId: params.client_id });
-    grant.addOIDCScope(params.scope);
+    // A plain OAuth request (no openid) may come without a scope at all.
+    if (params.scope) grant.addOIDCScope(params.scope);
     if (params.claims) {
       const requested = JSON.parse(params.claims);
       grant.addOIDCClaims(Object.keys({ ...requested.id_token, ...requested.userinfo }));

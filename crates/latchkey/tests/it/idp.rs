@@ -20,9 +20,21 @@
 //! does, so a test sees every URL of a sign-in (latchkey start → IdP
 //! authorize → interaction → IdP resume → latchkey callback → …).
 //!
+//! It is also a GitHub-like OAuth 2.0 provider for the connected-apps tests
+//! (issue 23; `tests/idp/oauth.mjs`): [`Idp::register_oauth_client`] makes a
+//! client that gets rotated refresh tokens (reuse of a rotated one revokes
+//! the grant) and access tokens of the lifetime it asks for; requests may
+//! leave out `openid` and ask for [`OAUTH_SCOPES`]; [`Idp::oauth_endpoints`]
+//! names the endpoints a provider catalog needs (the account is at
+//! `GET /user`, `{sub, preferred_username, name, email}`, for a token with
+//! `read:user`); [`Idp::revoke_grant`] revokes a person's grant from the
+//! provider's side and [`Idp::stats`] counts a client's refreshes.
+//!
 //! Its own tests (`idp/self_tests.rs`) prove the IdP does what latchkey's
 //! tests rely on: a code flow with PKCE, state, nonce and `iss`, the claims
-//! in the ID token, every tamper mode, and `deny`.
+//! in the ID token, every tamper mode, and `deny`; `idp/oauth_self_tests.rs`
+//! the GitHub-like flow, refresh, rotation and reuse, revocation, the
+//! controls and short lifetimes.
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
@@ -34,6 +46,9 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Value, json};
+
+/// The GitHub-like scopes the IdP knows beside `openid email profile`.
+pub const OAUTH_SCOPES: &str = "repo read:user";
 
 /// How long the IdP may take to say it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -76,6 +91,33 @@ pub struct IdpUser<'a> {
     pub tamper: Option<&'a str>,
     /// The user refuses: the authorization ends with `error=access_denied`.
     pub deny: bool,
+}
+
+/// The endpoints of the IdP that an OAuth 2.0 client is configured with
+/// ([`Idp::oauth_endpoints`]).
+#[derive(Debug, Clone)]
+pub struct OAuthEndpoints {
+    /// The authorization endpoint (`/auth`).
+    pub authorize: String,
+    /// The token endpoint (`/token`): codes and refresh tokens.
+    pub token: String,
+    /// The revocation endpoint (`/token/revocation`, RFC 7009): revoking an
+    /// access or a refresh token ends its whole grant.
+    pub revocation: String,
+    /// The GitHub-like account endpoint (`/user`): `{sub,
+    /// preferred_username, name, email}` for an access token with
+    /// `read:user`, with or without `openid`.
+    pub user: String,
+}
+
+/// What the IdP saw of one client ([`Idp::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdpStats {
+    /// Token endpoint requests with `grant_type=refresh_token` by the
+    /// client (authenticated), answered or refused.
+    pub refresh_grants: u64,
+    /// How many of those were refused (`invalid_grant` and the like).
+    pub refresh_grant_errors: u64,
 }
 
 /// The test IdP, started on first use (once per test binary).
@@ -210,6 +252,77 @@ impl Idp {
         .await;
     }
 
+    /// Registers (or replaces) a GitHub-like OAuth client: the
+    /// authorization code flow with PKCE and the refresh token grant, a
+    /// refresh token with every code, rotated at every use (presenting a
+    /// rotated one again revokes the grant). Its access tokens live
+    /// `access_token_ttl` (whole seconds, at least one), or an hour.
+    pub async fn register_oauth_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+        access_token_ttl: Option<Duration>,
+    ) {
+        let ttl = access_token_ttl.map(|ttl| {
+            assert!(ttl.subsec_nanos() == 0 && ttl.as_secs() >= 1, "the IdP's token lifetimes are whole seconds");
+            ttl.as_secs()
+        });
+        self.control(
+            "/__test/clients",
+            json!({
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uris": redirect_uris,
+                "grant_types": ["authorization_code", "refresh_token"],
+                "access_token_ttl": ttl,
+            }),
+        )
+        .await;
+    }
+
+    /// The endpoints an OAuth client of the IdP is configured with.
+    pub fn oauth_endpoints(&self) -> OAuthEndpoints {
+        OAuthEndpoints {
+            authorize: format!("{}/auth", self.issuer),
+            token: format!("{}/token", self.issuer),
+            revocation: format!("{}/token/revocation", self.issuer),
+            user: format!("{}/user", self.issuer),
+        }
+    }
+
+    /// Revokes every grant of user `sub` to `client_id` at the provider,
+    /// with all its tokens, as a person who revokes an app there: the
+    /// client's next refresh gets `invalid_grant`. Returns how many grants
+    /// there were.
+    pub async fn revoke_grant(&self, sub: &str, client_id: &str) -> u64 {
+        let res = reqwest::Client::new()
+            .post(format!("{}/__test/revoke-grant", self.issuer))
+            .json(&json!({"sub": sub, "client_id": client_id}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "test IdP /__test/revoke-grant: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        body["revoked"].as_u64().unwrap_or_else(|| panic!("test IdP /__test/revoke-grant: {text}"))
+    }
+
+    /// What the IdP saw of `client_id` so far (zeros for a client it never
+    /// heard from).
+    pub async fn stats(&self, client_id: &str) -> IdpStats {
+        let mut url = Url::parse(&format!("{}/__test/stats", self.issuer)).unwrap();
+        url.query_pairs_mut().append_pair("client_id", client_id);
+        let res = reqwest::Client::new().get(url).send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "test IdP /__test/stats: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        let count = |name: &str| body[name].as_u64().unwrap_or_else(|| panic!("test IdP /__test/stats: {text}"));
+        IdpStats { refresh_grants: count("refresh_grants"), refresh_grant_errors: count("refresh_grant_errors") }
+    }
+
     /// Registers (or replaces) a user.
     pub async fn add_user(&self, user: IdpUser<'_>) {
         self.control(
@@ -325,4 +438,5 @@ pub fn query_of(url: &Url) -> HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
+mod oauth_self_tests;
 mod self_tests;

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 /// A loopback "client" whose redirect URI answers 200 to anything (a
 /// thread of its own, for the life of the test binary).
-fn redirect_sink() -> String {
+pub(super) fn redirect_sink() -> String {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -31,7 +31,7 @@ fn redirect_sink() -> String {
     format!("http://{addr}/callback")
 }
 
-fn random_b64(bytes: usize) -> String {
+pub(super) fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).unwrap();
     Base64UrlUnpadded::encode_string(&buf)
