@@ -13,7 +13,7 @@
 //! rotation needs no restart, and a token signed by a key the provider
 //! does not publish is still refused.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
@@ -107,7 +107,9 @@ struct Discovered {
 struct Entry {
     config: ProviderConfig,
     discovered: RwLock<Option<Discovered>>,
-    last_attempt: Mutex<Option<Instant>>,
+    /// When discovery was last attempted; held while an attempt runs, so
+    /// that a sign-in started meanwhile waits for its outcome.
+    last_attempt: tokio::sync::Mutex<Option<Instant>>,
 }
 
 /// Every configured provider.
@@ -150,7 +152,11 @@ impl Providers {
             .unwrap_or_default();
         let entries = configs
             .iter()
-            .map(|c| Entry { config: c.clone(), discovered: RwLock::new(None), last_attempt: Mutex::new(None) })
+            .map(|c| Entry {
+                config: c.clone(),
+                discovered: RwLock::new(None),
+                last_attempt: tokio::sync::Mutex::new(None),
+            })
             .collect();
         Self { http, entries }
     }
@@ -194,7 +200,17 @@ impl Providers {
 
     /// Reads the discovery document and the keys of `e`, and keeps them.
     async fn discover(&self, e: &Entry) -> Result<Discovered, String> {
-        *e.last_attempt.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        let mut last = e.last_attempt.lock().await;
+        if let Some(d) = self.discovered(e) {
+            return Ok(d);
+        }
+        self.attempt(e, &mut last).await
+    }
+
+    /// One discovery attempt of `e` (its `last_attempt` lock held by the
+    /// caller); keeps what it found.
+    async fn attempt(&self, e: &Entry, last: &mut Option<Instant>) -> Result<Discovered, String> {
+        *last = Some(Instant::now());
         let result = self.fetch_metadata(&e.config).await;
         match &result {
             Ok(d) => {
@@ -236,12 +252,14 @@ impl Providers {
         if let Some(d) = self.discovered(e) {
             return Ok(d);
         }
-        let recent = e
-            .last_attempt
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|at| at.elapsed() < RETRY_ON_DEMAND);
-        if !recent && let Ok(d) = self.discover(e).await {
+        // Waits for an attempt in flight (the one at start, say), then
+        // takes its outcome, or tries again if the last attempt is old.
+        let mut last = e.last_attempt.lock().await;
+        if let Some(d) = self.discovered(e) {
+            return Ok(d);
+        }
+        let recent = last.is_some_and(|at| at.elapsed() < RETRY_ON_DEMAND);
+        if !recent && let Ok(d) = self.attempt(e, &mut last).await {
             return Ok(d);
         }
         Err(OidcError::Unavailable(e.config.display_name.clone()))
