@@ -30,6 +30,10 @@ pub enum IdKind {
     SshKey,
     /// `idn_…`
     Identity,
+    /// `ocr_…` (an OAuth connect request in progress)
+    OAuthConnectRequest,
+    /// `ocn_…` (an OAuth connection to a third-party provider)
+    OAuthConnection,
 }
 
 impl IdKind {
@@ -48,6 +52,8 @@ impl IdKind {
             Self::Secret => "sec",
             Self::SshKey => "ssh",
             Self::Identity => "idn",
+            Self::OAuthConnectRequest => "ocr",
+            Self::OAuthConnection => "ocn",
         }
     }
 }
@@ -228,6 +234,10 @@ typed_ids! {
     SshKeyId => SshKey;
     /// A person's linked identity at an identity provider (`idn_…`).
     IdentityId => Identity;
+    /// An OAuth connect request in progress (`ocr_…`).
+    OAuthConnectRequestId => OAuthConnectRequest;
+    /// An OAuth connection to a third-party provider (`ocn_…`).
+    OAuthConnectionId => OAuthConnection;
 }
 
 /// A URL-safe slug for an organization name: lowercase ASCII letters and

@@ -1,7 +1,7 @@
 //! latchkey's storage: small capability traits ([`OrgStore`],
 //! [`PeopleStore`], [`SignInStore`], [`ProjectStore`], [`ProductStore`], [`KeyStore`],
-//! [`AuditStore`], [`SecretStore`], [`SshKeyStore`]) gathered in [`Store`], and the adapters that implement
-//! them. The server picks one adapter at start-up and holds it
+//! [`AuditStore`], [`SecretStore`], [`SshKeyStore`], [`OAuthStore`]) gathered in [`Store`], and the
+//! adapters that implement them. The server picks one adapter at start-up and holds it
 //! as `Arc<dyn Store>`; no handler knows which database is behind it.
 //!
 //! Every query is scoped by organization id: a record of another
@@ -17,6 +17,7 @@
 mod error;
 pub mod files;
 mod model;
+mod oauth;
 #[macro_use]
 pub mod sql;
 pub mod postgres;
@@ -31,6 +32,7 @@ use latchkey_core::{KeyHash, Role};
 
 pub use error::{Conflict, StoreError, Unique};
 pub use model::*;
+pub use oauth::OAuthStore;
 
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -611,6 +613,7 @@ pub trait Store:
     + AuditStore
     + SecretStore
     + SshKeyStore
+    + OAuthStore
     + 'static
 {
     /// `sqlite` or `postgres`.

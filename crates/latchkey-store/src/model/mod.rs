@@ -3,6 +3,7 @@
 
 mod audit;
 mod keys;
+mod oauth;
 mod people;
 mod projects;
 mod secrets;
@@ -11,6 +12,7 @@ mod ssh;
 
 pub use audit::*;
 pub use keys::*;
+pub use oauth::*;
 pub use people::*;
 pub use projects::*;
 pub use secrets::*;

@@ -32,6 +32,7 @@ mod macros;
 #[macro_use]
 mod rows;
 mod keys;
+mod oauth;
 mod orgs;
 mod people;
 mod products;
@@ -46,8 +47,8 @@ use std::future::Future;
 
 use latchkey_core::KeyHash;
 use latchkey_core::id::{
-    EventId, IdentityId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId,
-    UserId,
+    EventId, IdentityId, InvitationId, KeyId, OAuthConnectRequestId, OAuthConnectionId, OrgId, ProductId, ProjectId,
+    SecretId, SessionId, SshKeyId, SurfaceId, UserId,
 };
 use latchkey_core::time_fmt::Millis;
 
@@ -251,7 +252,9 @@ sql_id_values!(
     ProductId,
     SurfaceId,
     SecretId,
-    SshKeyId
+    SshKeyId,
+    OAuthConnectRequestId,
+    OAuthConnectionId
 );
 
 /// Typed reads of a driver's row by column name; implemented for each driver

@@ -101,13 +101,44 @@ macro_rules! ssh_key_columns {
     };
 }
 
+macro_rules! oauth_client_columns {
+    () => {
+        "org_id, provider, client_id, client_secret_sealed, updated_at"
+    };
+}
+
+macro_rules! connect_request_columns {
+    () => {
+        "id, org_id, user_id, provider, scopes, shared, state_hash, pkce_verifier, status, error, connection_id, \
+         created_at, expires_at"
+    };
+}
+
+/// OAuth connections with their sealed tokens.
+macro_rules! connection_columns {
+    () => {
+        "id, org_id, owner_user_id, provider, account_id, account_label, requested_scopes, granted_scopes, \
+         access_token_sealed, refresh_token_sealed, token_type, expires_at, status, is_default, version, \
+         refresh_lease_until, refresh_lease_holder, cooldown_until, created_at, updated_at"
+    };
+}
+
+/// OAuth connections without their tokens (lists): read as empty.
+macro_rules! connection_meta_columns {
+    () => {
+        "id, org_id, owner_user_id, provider, account_id, account_label, requested_scopes, granted_scopes, \
+         NULL AS access_token_sealed, NULL AS refresh_token_sealed, token_type, expires_at, status, is_default, \
+         version, refresh_lease_until, refresh_lease_holder, cooldown_until, created_at, updated_at"
+    };
+}
+
 use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 
 use super::ReadRow;
 use crate::{
-    ApiKeyRecord, AuditEvent, AuthRequest, AuthRequestKind, Decision, Identity, Invitation, KeyKind, Member, Org,
-    Product, Project, Refill, RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface,
-    User, WrappedDataKey,
+    ApiKeyRecord, AuditEvent, AuthRequest, AuthRequestKind, ConnectStatus, ConnectionStatus, Decision, Identity,
+    Invitation, KeyKind, Member, OAuthClient, OAuthConnectRequest, OAuthConnection, Org, Product, Project, Refill,
+    RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, WrappedDataKey,
 };
 
 /// A key with its owner's details ([`select_keys!`]).
@@ -354,5 +385,64 @@ pub(crate) fn ssh_key(r: &impl ReadRow) -> StoreResult<SshKeyRecord> {
         bits: r.i64("bits")?,
         is_default: r.bool("is_default")?,
         created_at: r.i64("created_at")?,
+    })
+}
+
+/// An organization's OAuth client credentials ([`oauth_client_columns!`]).
+pub(crate) fn oauth_client(r: &impl ReadRow) -> StoreResult<OAuthClient> {
+    Ok(OAuthClient {
+        org_id: r.id("org_id")?,
+        provider: r.text("provider")?,
+        client_id: r.text("client_id")?,
+        client_secret_sealed: r.opt_bytes("client_secret_sealed")?,
+        updated_at: r.i64("updated_at")?,
+    })
+}
+
+/// An OAuth connection in progress ([`connect_request_columns!`]).
+pub(crate) fn connect_request(r: &impl ReadRow) -> StoreResult<OAuthConnectRequest> {
+    Ok(OAuthConnectRequest {
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        user_id: r.id("user_id")?,
+        provider: r.text("provider")?,
+        scopes: r.text("scopes")?,
+        shared: r.bool("shared")?,
+        state_hash: key_hash(r, "state_hash", "oauth_connect_requests")?,
+        pkce_verifier: r.text("pkce_verifier")?,
+        status: ConnectStatus::parse(&r.text("status")?)
+            .ok_or_else(|| StoreError::Corrupt("oauth_connect_requests.status".to_owned()))?,
+        error: r.opt_text("error")?,
+        connection_id: r.opt_id("connection_id")?,
+        created_at: r.i64("created_at")?,
+        expires_at: r.i64("expires_at")?,
+    })
+}
+
+/// An OAuth connection ([`connection_columns!`], or
+/// [`connection_meta_columns!`]: no tokens).
+pub(crate) fn connection(r: &impl ReadRow) -> StoreResult<OAuthConnection> {
+    Ok(OAuthConnection {
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        owner_user_id: r.opt_id("owner_user_id")?,
+        provider: r.text("provider")?,
+        account_id: r.text("account_id")?,
+        account_label: r.text("account_label")?,
+        requested_scopes: r.text("requested_scopes")?,
+        granted_scopes: r.text("granted_scopes")?,
+        access_token_sealed: r.opt_bytes("access_token_sealed")?.unwrap_or_default(),
+        refresh_token_sealed: r.opt_bytes("refresh_token_sealed")?,
+        token_type: r.text("token_type")?,
+        expires_at: r.opt_i64("expires_at")?,
+        status: ConnectionStatus::parse(&r.text("status")?)
+            .ok_or_else(|| StoreError::Corrupt("oauth_connections.status".to_owned()))?,
+        is_default: r.bool("is_default")?,
+        version: r.i64("version")?,
+        refresh_lease_until: r.opt_i64("refresh_lease_until")?,
+        refresh_lease_holder: r.opt_text("refresh_lease_holder")?,
+        cooldown_until: r.opt_i64("cooldown_until")?,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
     })
 }

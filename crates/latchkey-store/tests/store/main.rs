@@ -47,6 +47,8 @@ mod audit;
 mod changes;
 mod credits;
 mod keys;
+mod oauth;
+mod oauth_refresh;
 mod orgs;
 mod people;
 mod postgres_only;
