@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod oidc;
 pub mod openapi;
+pub mod outbound;
 mod routes;
 pub mod state;
 pub mod throttle;

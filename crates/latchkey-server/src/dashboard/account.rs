@@ -61,7 +61,7 @@ async fn page(
 ) -> Result<Response, ApiError> {
     let chrome = Chrome::load(state, viewer, "Sign-in methods").await?;
     let identities = identities::list(State(state.clone()), viewer.caller.clone()).await?.0.data;
-    let providers = sso::providers(State(state.clone())).await.0.data;
+    let providers = sso::provider_views(state);
     Ok(render(status, &AccountPage { chrome, identities, providers, notice, problem }))
 }
 

@@ -75,11 +75,7 @@ fn login_page(
     return_to: Option<String>,
     problem: Option<Problem>,
 ) -> Result<Response, ApiError> {
-    let providers = state
-        .oidc
-        .configs()
-        .map(|c| latchkey_api_types::OidcProviderView { id: c.id.clone(), display_name: c.display_name.clone() })
-        .collect();
+    let providers = crate::routes::sso::provider_views(state);
     // Only a local path is carried on: anything else is dropped here.
     let return_to = return_to.filter(|to| local_path(to).is_some());
     with_anonymous_csrf(state, |csrf| render(status, &LoginPage { csrf, email, return_to, problem, providers }))

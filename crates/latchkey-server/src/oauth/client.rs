@@ -1,10 +1,8 @@
 //! What latchkey asks of an OAuth provider (the `oauth2` crate over
-//! reqwest, redirects never followed, 10 s timeout): the authorization URL
+//! [`crate::outbound`]'s client: redirects never followed, 10 s timeout): the authorization URL
 //! (state, PKCE S256), the code exchange, a refresh, a revocation (RFC
 //! 7009, by hand: the crate's insists on https, and test providers are on
 //! loopback), and the account behind a token (its userinfo URL).
-
-use std::time::Duration;
 
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -16,8 +14,6 @@ use zeroize::Zeroizing;
 use super::OAuthProviderConfig;
 use crate::oidc::ClientSecret;
 
-/// Time a provider gets to answer.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest userinfo answer read.
 const MAX_USERINFO: usize = 256 * 1024;
 
@@ -81,13 +77,9 @@ pub struct Authorization {
     pub pkce_verifier: Option<String>,
 }
 
-/// The HTTP client for providers: no redirects, a timeout.
+/// The HTTP client for providers ([`crate::outbound::client`]).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(HTTP_TIMEOUT)
-        .build()
-        .unwrap_or_default()
+    crate::outbound::client()
 }
 
 fn client(
@@ -249,7 +241,7 @@ pub async fn account(
     access_token: &str,
 ) -> Result<Option<(String, String)>, TokenError> {
     let Some(url) = &p.userinfo_url else { return Ok(None) };
-    let mut res = http
+    let res = http
         .get(url)
         .bearer_auth(access_token)
         .header("accept", "application/json")
@@ -257,16 +249,7 @@ pub async fn account(
         .send()
         .await
         .map_err(|e| TokenError::Other(e.to_string()))?;
-    if !res.status().is_success() {
-        return Err(TokenError::Other(format!("{url} answered {}", res.status())));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(|e| TokenError::Other(e.to_string()))? {
-        if body.len() + chunk.len() > MAX_USERINFO {
-            return Err(TokenError::Other(format!("{url} answered more than {MAX_USERINFO} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::outbound::read_capped(res, url, MAX_USERINFO).await.map_err(TokenError::Other)?;
     let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| TokenError::Other(format!("{url}: {e}")))?;
     let text = |field: &str| match v.get(field) {
         Some(serde_json::Value::String(s)) => Some(s.clone()),

@@ -3,8 +3,8 @@
 //! verification.
 //!
 //! Discovery reads `{issuer}/.well-known/openid-configuration` and the
-//! provider's JWKS itself (no redirects followed, 10 s timeout, 1 MiB at
-//! most), checks that the document names the configured issuer, and keeps
+//! provider's JWKS itself ([`crate::outbound`]: no redirects followed, 10 s
+//! timeout; 1 MiB at most), checks that the document names the configured issuer, and keeps
 //! the result. A provider that cannot be discovered at start is retried in
 //! the background (1 s, doubling to a minute) and on demand when someone
 //! starts a sign-in with it (at most every 2 s): the server starts without
@@ -26,8 +26,6 @@ use openidconnect::{
 
 use super::ProviderConfig;
 
-/// Time a provider gets to answer any request of ours.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest discovery document or key set read.
 const MAX_DOCUMENT: usize = 1024 * 1024;
 /// Least time between two on-demand discovery attempts of one provider.
@@ -124,32 +122,16 @@ impl std::fmt::Debug for Providers {
     }
 }
 
-/// Reads at most [`MAX_DOCUMENT`] bytes of a JSON answer.
+/// A JSON document from `url`, at most [`MAX_DOCUMENT`] bytes.
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
-    let mut res = http.get(url).header("accept", "application/json").send().await.map_err(|e| e.to_string())?;
-    if !res.status().is_success() {
-        return Err(format!("{url} answered {}", res.status()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_DOCUMENT {
-            return Err(format!("{url} answered more than {MAX_DOCUMENT} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    let res = http.get(url).header("accept", "application/json").send().await.map_err(|e| e.to_string())?;
+    crate::outbound::read_capped(res, url, MAX_DOCUMENT).await
 }
 
 impl Providers {
     /// The providers of `configs`, none discovered yet.
     pub fn new(configs: &[ProviderConfig]) -> Self {
-        // No redirects: a provider's endpoints are the ones it names, and a
-        // redirect could point requests carrying the client secret elsewhere.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(HTTP_TIMEOUT)
-            .build()
-            .unwrap_or_default();
+        let http = crate::outbound::client();
         let entries = configs
             .iter()
             .map(|c| Entry {

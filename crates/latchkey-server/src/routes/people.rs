@@ -108,13 +108,7 @@ pub(crate) async fn open_session(
 ) -> Result<SessionGrant, ApiError> {
     let current = match org_id {
         Some(id) => Some(id),
-        None => state
-            .store
-            .user_orgs(&user.id, &Page { limit: 1, before: None })
-            .await?
-            .into_iter()
-            .next()
-            .map(|(o, _)| o.id),
+        None => first_org(state, &user.id).await?,
     };
     let (token, session) = new_session(state, &user.id, current.clone(), audit, headers, now_ms())?;
     let actor = Actor { kind: "user", id: Some(&user.id) };
@@ -123,6 +117,13 @@ pub(crate) async fn open_session(
     state.store.insert_session(&session, &event).await?;
     tracing::info!(user_id = %user.id, via, "signed in");
     Ok(session_grant(&token, &session, user))
+}
+
+/// The person's first organization, which a new session acts in when
+/// nothing names another.
+pub(crate) async fn first_org(state: &AppState, user_id: &UserId) -> Result<Option<OrgId>, ApiError> {
+    let orgs = state.store.user_orgs(user_id, &Page { limit: 1, before: None }).await?;
+    Ok(orgs.into_iter().next().map(|(o, _)| o.id))
 }
 
 /// The message of a duplicate sign-up (the same whether the duplicate is

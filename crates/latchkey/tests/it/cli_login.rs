@@ -166,7 +166,9 @@ pub(crate) fn line_after(rx: &mpsc::Receiver<String>, prefix: &str, seen: &mut V
 /// Waits for the child; returns (exit code, stdout, the rest of stderr).
 pub(crate) fn finish(child: Child, rx: &mpsc::Receiver<String>) -> (i32, String, String) {
     let out = child.wait_with_output().unwrap();
-    let rest: Vec<String> = rx.try_iter().collect();
+    // Every line the child wrote: the reader thread sends them until the
+    // pipe closes (the child has exited), then drops its sender.
+    let rest: Vec<String> = rx.iter().collect();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), rest.join("\n"))
 }
 

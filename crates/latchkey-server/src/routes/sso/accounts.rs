@@ -7,16 +7,16 @@
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::id::{IdentityId, OrgId, UserId};
+use latchkey_core::id::{IdentityId, UserId};
 use latchkey_core::time_fmt::now_ms;
-use latchkey_store::{Conflict, Identity, NewUser, Page, StoreError, Unique, User};
+use latchkey_store::{Conflict, Identity, NewUser, StoreError, Unique, User};
 use serde_json::json;
 
 use crate::audit::{Actor, Audit};
 use crate::dashboard::{SESSION_COOKIE, cookie, signed_in};
 use crate::error::ApiError;
 use crate::oidc::{ProviderConfig, Verified};
-use crate::routes::people::new_session;
+use crate::routes::people::{first_org, new_session};
 use crate::state::AppState;
 
 /// The identity record for `who` at `config`, for `user_id`.
@@ -132,12 +132,6 @@ pub(super) async fn sign_in(
     state.store.sign_in_with_identity(&identity.id, who.email.as_deref(), &session, &event).await?;
     tracing::info!(user_id = %identity.user_id, provider = %config.id, "signed in through an identity provider");
     Ok(signed_in(state, token.expose(), return_to))
-}
-
-/// The person's first organization, which a new session acts in.
-async fn first_org(state: &AppState, user_id: &UserId) -> Result<Option<OrgId>, ApiError> {
-    let orgs = state.store.user_orgs(user_id, &Page { limit: 1, before: None }).await?;
-    Ok(orgs.into_iter().next().map(|(o, _)| o.id))
 }
 
 /// The account an unknown identity may be linked to by email: only with

@@ -87,12 +87,13 @@ const PROVIDERS: AuthCheck = AuthCheck::public();
     extensions(("x-latchkey-auth" = json!(PROVIDERS)))
 )]
 pub async fn providers(State(state): State<AppState>) -> Json<Data<Vec<OidcProviderView>>> {
-    let data = state
-        .oidc
-        .configs()
-        .map(|c| OidcProviderView { id: c.id.clone(), display_name: c.display_name.clone() })
-        .collect();
-    Json(Data { data })
+    Json(Data { data: provider_views(&state) })
+}
+
+/// The configured providers as people see them (the list above, the
+/// sign-in page's buttons).
+pub(crate) fn provider_views(state: &AppState) -> Vec<OidcProviderView> {
+    state.oidc.configs().map(|c| OidcProviderView { id: c.id.clone(), display_name: c.display_name.clone() }).collect()
 }
 
 /// `start`'s query.
