@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 mod cli_login;
 mod constraints;
 mod keys;
+pub mod oauth;
 mod orgs;
 mod people;
 mod projects;
@@ -79,11 +80,17 @@ pub struct ErrorEnvelope {
 
 /// The body of an error.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable machine-readable code (`unauthorized`, `invalid_scopes`, …).
     pub code: String,
     /// A sentence for people.
     pub message: String,
+    /// Where the person can connect (or reconnect) the app a connected-app
+    /// error is about (`POST /v1/oauth/token`'s `not_connected`,
+    /// `needs_reauthorization`, `insufficient_scope`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_url: Option<String>,
 }
 
 /// Tells a field that is present with `null` from an absent one.

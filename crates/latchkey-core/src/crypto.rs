@@ -40,6 +40,7 @@ const FORMAT_XCHACHA: u8 = 1;
 /// Domain separation of the associated data.
 const WRAP_CONTEXT: &[u8] = b"latchkey data key v1";
 const SECRET_CONTEXT: &[u8] = b"latchkey secret v1";
+const OAUTH_CONTEXT: &[u8] = b"latchkey oauth v1";
 const ID_CONTEXT: &[u8] = b"latchkey master key id v1";
 
 /// A cryptographic failure. Messages never contain key material or values.
@@ -203,14 +204,14 @@ impl DataKey {
         Ok(Self(random_bytes::<KEY_LEN>()?))
     }
 
-    /// Seals a secret value for the row `aad` describes.
-    pub fn seal(&self, aad: &SecretAad<'_>, value: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    /// Seals a value for the record `aad` describes.
+    pub fn seal(&self, aad: &impl Binding, value: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.0, value, &aad.bytes())
     }
 
     /// Opens a sealed value; fails unless it was sealed with this key for
-    /// exactly the row `aad` describes.
-    pub fn open(&self, aad: &SecretAad<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    /// exactly the record `aad` describes.
+    pub fn open(&self, aad: &impl Binding, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         open(&self.0, sealed, &aad.bytes())
     }
 }
@@ -219,6 +220,13 @@ impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("DataKey(…)")
     }
+}
+
+/// What a sealed value is bound to (its associated data): [`SecretAad`]
+/// for secrets, [`OAuthAad`] for connected apps' tokens and client secrets.
+pub trait Binding {
+    /// The associated data, with its own context label.
+    fn bytes(&self) -> Vec<u8>;
 }
 
 /// What a sealed secret value is bound to.
@@ -236,7 +244,7 @@ pub struct SecretAad<'a> {
     pub version: i64,
 }
 
-impl SecretAad<'_> {
+impl Binding for SecretAad<'_> {
     fn bytes(&self) -> Vec<u8> {
         let owner = match self.owner_user_id {
             Some(u) => [b"user:".as_slice(), u.as_bytes()].concat(),
@@ -251,6 +259,58 @@ impl SecretAad<'_> {
                 &owner,
                 &self.version.to_be_bytes(),
             ],
+        )
+    }
+}
+
+/// Which value of a connected app is sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthField {
+    /// A connection's access token.
+    AccessToken,
+    /// A connection's refresh token.
+    RefreshToken,
+    /// An organization's client secret at a provider.
+    ClientSecret,
+}
+
+impl OAuthField {
+    const fn label(self) -> &'static [u8] {
+        match self {
+            Self::AccessToken => b"access_token",
+            Self::RefreshToken => b"refresh_token",
+            Self::ClientSecret => b"client_secret",
+        }
+    }
+}
+
+/// What a connected app's sealed value is bound to: the organization, the
+/// provider, the owner and the account at the provider (a connection's
+/// unique key, which a reconnect keeps while its tokens change), and which
+/// value it is. A client secret has no owner and no account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OAuthAad<'a> {
+    /// The organization.
+    pub org_id: &'a str,
+    /// The catalog provider's id.
+    pub provider: &'a str,
+    /// The person the connection belongs to (`None`: the organization's).
+    pub owner_user_id: Option<&'a str>,
+    /// The account's id at the provider (empty for a client secret).
+    pub account_id: &'a str,
+    /// Which value.
+    pub field: OAuthField,
+}
+
+impl Binding for OAuthAad<'_> {
+    fn bytes(&self) -> Vec<u8> {
+        let owner = match self.owner_user_id {
+            Some(u) => [b"user:".as_slice(), u.as_bytes()].concat(),
+            None => b"org".to_vec(),
+        };
+        associated_data(
+            OAUTH_CONTEXT,
+            &[self.org_id.as_bytes(), self.provider.as_bytes(), &owner, self.account_id.as_bytes(), self.field.label()],
         )
     }
 }
@@ -295,6 +355,35 @@ mod tests {
         assert_eq!(dk.open(&a, &[]).unwrap_err(), CryptoError::Malformed);
         // Two seals of the same value differ (random nonces).
         assert_ne!(dk.seal(&a, b"v").unwrap(), dk.seal(&a, b"v").unwrap());
+    }
+
+    #[test]
+    fn oauth_values_are_bound_to_their_connection_and_field() {
+        let dk = DataKey::generate().unwrap();
+        let a = OAuthAad {
+            org_id: "org_a",
+            provider: "github",
+            owner_user_id: Some("usr_1"),
+            account_id: "42",
+            field: OAuthField::AccessToken,
+        };
+        let sealed = dk.seal(&a, b"gho_token").unwrap();
+        assert_eq!(dk.open(&a, &sealed).unwrap().as_slice(), b"gho_token");
+        for moved in [
+            OAuthAad { org_id: "org_b", ..a },
+            OAuthAad { provider: "gitlab", ..a },
+            OAuthAad { owner_user_id: Some("usr_2"), ..a },
+            OAuthAad { owner_user_id: None, ..a },
+            OAuthAad { account_id: "43", ..a },
+            OAuthAad { field: OAuthField::RefreshToken, ..a },
+        ] {
+            assert_eq!(dk.open(&moved, &sealed).unwrap_err(), CryptoError::Decrypt, "{moved:?}");
+        }
+        // A secret's binding never opens a connected app's value, even with
+        // the same texts.
+        let secret =
+            SecretAad { org_id: "org_a", secret_id: "github", name: "42", owner_user_id: Some("usr_1"), version: 1 };
+        assert_eq!(dk.open(&secret, &sealed).unwrap_err(), CryptoError::Decrypt);
     }
 
     #[test]

@@ -120,7 +120,7 @@ mod tests {
         for held in ["sandbox:*", "secret:read", "secret:write", "org:read", "keys:verify"] {
             assert!(member_all.allows(&Scope::parse(held).unwrap()), "{held} in {member_all:?}");
         }
-        for refused in ["org:write", "org:members", "admin:resources", "secret:resolve"] {
+        for refused in ["org:write", "org:members", "admin:resources", "secret:resolve", "oauth:token"] {
             assert!(!member_all.allows(&Scope::parse(refused).unwrap()), "{refused} in {member_all:?}");
         }
         assert!(member_all.iter().all(|s| Role::Member.allows(s)));

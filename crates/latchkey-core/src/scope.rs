@@ -107,9 +107,10 @@ impl ScopeRef<'_> {
 /// Scopes no wildcard covers and no API request can grant: a key holds one
 /// only when the operator minted it from the command line
 /// (`latchkey admin create-service-key`). `secret:resolve` resolves any
-/// member's private secrets, the platform's job, not an organization
+/// member's private secrets and `oauth:token` hands out any member's
+/// connected-app access tokens: the platform's jobs, not an organization
 /// admin's.
-pub const RESERVED: [(&str, &str); 1] = [("secret", "resolve")];
+pub const RESERVED: [(&str, &str); 2] = [("secret", "resolve"), ("oauth", "token")];
 
 /// The most scopes one request may name (a key's scopes, the scopes a
 /// verify requires): longer lists are refused before any parsing.
@@ -264,6 +265,13 @@ impl Catalog {
             "Secrets: reveal and resolve values (read), set and delete (write); resolve any member's (resolve: \
              operator-issued service keys only, never granted through the API)",
         );
+        c.add(
+            "oauth",
+            &["read", "write", "token"],
+            "Connected apps: list providers and connections (read); connect, disconnect, choose defaults and set the \
+             organization's client credentials (write); hand out any member's access tokens (token: operator-issued \
+             service keys only, never granted through the API)",
+        );
         c.add("org", &["read", "write", "members"], "Organization settings, API keys and members");
         c.add("admin", &["resources"], "Administrative access to organization resources");
         c.add("keys", &["verify"], "Verify API keys of the organization (POST /v1/keys/verify)");
@@ -348,6 +356,11 @@ mod tests {
             ("secret:*", "secret:read", true),
             ("secret:resolve", "secret:resolve", true),
             ("secret:resolve", "secret:read", false),
+            ("*", "oauth:token", false),
+            ("oauth:*", "oauth:token", false),
+            ("oauth:*", "oauth:read", true),
+            ("oauth:token", "oauth:token", true),
+            ("oauth:token", "oauth:read", false),
         ];
         for (held, required, allowed) in cases {
             let h = Scope::parse(held).unwrap();
@@ -407,6 +420,10 @@ mod tests {
             "secret:*",
             "secret:resolve",
             "keys:verify",
+            "oauth:read",
+            "oauth:write",
+            "oauth:token",
+            "oauth:*",
         ];
         assert_eq!(set(&documented).len(), documented.len());
     }
@@ -437,6 +454,8 @@ mod tests {
         assert!(ScopeSet::all().missing_from(&set(&["secret:resolve"])) == vec!["secret:resolve"]);
         assert!(set(&["secret:*"]).missing_from(&set(&["secret:resolve"])) == vec!["secret:resolve"]);
         assert!(Scope::parse("secret:resolve").unwrap().is_reserved());
+        assert!(Scope::parse("oauth:token").unwrap().is_reserved());
+        assert!(set(&["oauth:*"]).missing_from(&set(&["oauth:token"])) == vec!["oauth:token"]);
         assert!(!Scope::parse("secret:read").unwrap().is_reserved());
         assert!(!Scope::All.is_reserved());
     }

@@ -63,6 +63,12 @@ pub const SECRET_READ: Requirement = ("secret", "read");
 pub const SECRET_RESOLVE: Requirement = ("secret", "resolve");
 /// Set and delete secrets.
 pub const SECRET_WRITE: Requirement = ("secret", "write");
+/// Listing connected-app providers and connections.
+pub const OAUTH_READ: Requirement = ("oauth", "read");
+/// Connecting, disconnecting, defaults, an organization's client credentials.
+pub const OAUTH_WRITE: Requirement = ("oauth", "write");
+/// Handing out any member's connected-app access tokens (reserved).
+pub const OAUTH_TOKEN: Requirement = ("oauth", "token");
 /// Read SSH keys and `authorized_keys`.
 pub const SSH_KEY_READ: Requirement = ("ssh-key", "read");
 /// Add, delete SSH keys and choose the default.

@@ -25,6 +25,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     retry_after: Option<u64>,
+    connect_url: Option<String>,
 }
 
 impl ApiError {
@@ -51,9 +52,17 @@ impl ApiError {
         self
     }
 
+    /// The same error naming where the person can connect the app it is
+    /// about (`connectUrl` in the body).
+    #[must_use]
+    pub fn with_connect_url(mut self, url: String) -> Self {
+        self.connect_url = Some(url);
+        self
+    }
+
     /// Any status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self { status, code, message: message.into(), retry_after: None, connect_url: None }
     }
 
     /// 401: the same answer for missing, malformed, unknown, revoked and
@@ -145,14 +154,17 @@ impl From<StoreError> for ApiError {
 /// `{"error":{"code","message"}}` as bytes, for answers written below the
 /// router (the connection limit, hyper's own parse errors).
 pub fn envelope_bytes(code: &str, message: &str) -> Vec<u8> {
-    let body = ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message: message.to_owned() } };
+    let body =
+        ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message: message.to_owned(), connect_url: None } };
     serde_json::to_vec(&body)
         .unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"internal error"}}"#.to_vec())
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorEnvelope { error: ErrorBody { code: self.code.to_owned(), message: self.message } };
+        let body = ErrorEnvelope {
+            error: ErrorBody { code: self.code.to_owned(), message: self.message, connect_url: self.connect_url },
+        };
         let mut res = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -40,6 +40,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod outbound;
 mod routes;
+mod sealing;
 pub mod state;
 pub mod throttle;
 mod views;

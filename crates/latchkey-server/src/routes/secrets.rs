@@ -25,11 +25,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
 use latchkey_api_types::{Data, ErrorEnvelope, Paged, SecretName};
-use latchkey_core::crypto::{CryptoError, DataKey, SecretAad};
-use latchkey_core::id::{OrgId, SecretId};
+use latchkey_core::crypto::{CryptoError, SecretAad};
+use latchkey_core::id::SecretId;
 use latchkey_core::secret::{MAX_VALUE_LEN, is_valid_category, is_valid_name};
 use latchkey_core::time_fmt::{now_ms, to_rfc3339};
-use latchkey_store::{SecretFilter, SecretRecord, WrappedDataKey};
+use latchkey_store::{SecretFilter, SecretRecord};
 use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroize as _;
@@ -39,8 +39,8 @@ use crate::auth::Caller;
 use crate::authz::{AuthCheck, SECRET_READ, SECRET_RESOLVE, SECRET_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, paginate};
-use crate::keyring::Keyring;
 use crate::lookup::member_id;
+use crate::sealing::{SealError, data_key};
 use crate::state::AppState;
 
 /// Most names one resolve may ask for.
@@ -79,62 +79,6 @@ fn aad(s: &SecretRecord) -> SecretAad<'_> {
         owner_user_id: s.owner_user_id.as_deref(),
         version: s.version,
     }
-}
-
-/// A failure to seal or open, with what it was about (ids only).
-#[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
-struct SealError {
-    what: String,
-    #[source]
-    source: CryptoError,
-}
-
-fn keyring(state: &AppState) -> Result<&Keyring, ApiError> {
-    state.keyring.as_deref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "secrets are unavailable: this server has no master key",
-        )
-    })
-}
-
-/// The organization's data key, unwrapped; created (and stored) first when
-/// `create` and the organization has none yet.
-async fn data_key(state: &AppState, org_id: &OrgId, create: bool) -> Result<Option<DataKey>, ApiError> {
-    let ring = keyring(state)?;
-    let wrapped = match state.store.data_key(org_id).await? {
-        Some(w) => w,
-        None if create => {
-            let master = ring.current_fresh().map_err(|e| ApiError::internal(&e))?;
-            let key = DataKey::generate().map_err(|e| ApiError::internal(&e))?;
-            let now = now_ms();
-            let fresh = WrappedDataKey {
-                org_id: org_id.clone(),
-                master_key_id: master.id().to_owned(),
-                wrapped: master.wrap(org_id, &key).map_err(|e| ApiError::internal(&e))?,
-                created_at: now,
-                updated_at: now,
-            };
-            // Another node may have stored one first: use whichever won.
-            let stored = state.store.insert_data_key(&fresh).await?;
-            if stored.master_key_id == fresh.master_key_id && stored.wrapped == fresh.wrapped {
-                tracing::info!(%org_id, master_key = master.id(), "created the organization's data key");
-                return Ok(Some(key));
-            }
-            stored
-        }
-        None => return Ok(None),
-    };
-    let master = ring.get(&wrapped.master_key_id).map_err(|e| ApiError::internal(&e))?;
-    let key = master.unwrap(org_id, &wrapped.wrapped).map_err(|e| {
-        ApiError::internal(&SealError {
-            what: format!("cannot unwrap the data key of {org_id} with master key {}", master.id()),
-            source: e,
-        })
-    })?;
-    Ok(Some(key))
 }
 
 /// Opens a secret's value.

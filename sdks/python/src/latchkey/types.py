@@ -406,6 +406,12 @@ class ErrorBody(LatchkeyModel):
     code: str
     """Stable machine-readable code (`unauthorized`, `invalid_scopes`, …)."""
 
+    connect_url: Optional[str] = Field(default=None, alias="connectUrl")
+    """Where the person can connect (or reconnect) the app a connected-app
+    error is about (`POST /v1/oauth/token`'s `not_connected`,
+    `needs_reauthorization`, `insufficient_scope`); absent otherwise.
+    """
+
     message: str
     """A sentence for people."""
 

@@ -1755,6 +1755,12 @@ export interface components {
         ErrorBody: {
             /** @description Stable machine-readable code (`unauthorized`, `invalid_scopes`, …). */
             code: string;
+            /**
+             * @description Where the person can connect (or reconnect) the app a connected-app
+             *     error is about (`POST /v1/oauth/token`'s `not_connected`,
+             *     `needs_reauthorization`, `insufficient_scope`); absent otherwise.
+             */
+            connectUrl?: string | null;
             /** @description A sentence for people. */
             message: string;
         };
