@@ -21,7 +21,9 @@
 //   endpoint (/me) serves only tokens with `openid`, so a GitHub-like client
 //   uses /user; /me also has preferred_username (scope profile).
 // - Token endpoint refresh_token grants counted per client, for a test
-//   that asserts how many refreshes its client made.
+//   that asserts how many refreshes its client made; and the tokens the
+//   token endpoint issued per client, for a test that looks for them where
+//   they must not be (a client's logs, lists, database).
 
 /** Scopes a GitHub-like client asks for (GitHub's names). */
 export const OAUTH_SCOPES = ['repo', 'read:user'];
@@ -40,6 +42,8 @@ const REFRESH_TOKEN_TTL = 14 * 24 * 3600;
 const accessTokenTtls = new Map();
 /** Refresh grants per client_id: {refresh_grants, refresh_grant_errors}. */
 const refreshStats = new Map();
+/** Tokens the token endpoint issued per client_id (access and refresh tokens, in order). */
+const issuedTokens = new Map();
 
 /**
  * The OAuth options of a client registration body: grant_types (default
@@ -95,6 +99,13 @@ export async function countRefreshGrants(ctx, next) {
   } finally {
     if (ctx.method === 'POST' && ctx.path === '/token') {
       const clientId = ctx.oidc?.client?.clientId;
+      if (clientId !== undefined && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+        const issued = issuedTokens.get(clientId) ?? [];
+        for (const field of ['access_token', 'refresh_token']) {
+          if (typeof ctx.body[field] === 'string') issued.push(ctx.body[field]);
+        }
+        issuedTokens.set(clientId, issued);
+      }
       if (clientId !== undefined && ctx.oidc.params?.grant_type === 'refresh_token') {
         const stats = refreshStatsOf(clientId);
         stats.refresh_grants += 1;
@@ -108,6 +119,11 @@ export async function countRefreshGrants(ctx, next) {
 /** GET /__test/stats?client_id=: the refresh grant counts of a client (zeros for an unknown one). */
 export function refreshStatsOf(clientId) {
   return { ...(refreshStats.get(clientId) ?? { refresh_grants: 0, refresh_grant_errors: 0 }) };
+}
+
+/** GET /__test/tokens?client_id=: the tokens issued to a client (empty for an unknown one). */
+export function issuedTokensOf(clientId) {
+  return [...(issuedTokens.get(clientId) ?? [])];
 }
 
 /**

@@ -35,6 +35,9 @@
 //     GET  /__test/stats?client_id=ID → 200 {refresh_grants, refresh_grant_errors}
 //       (token endpoint requests with grant_type=refresh_token by that
 //       client, and how many of them were refused)
+//     GET  /__test/tokens?client_id=ID → 200 {tokens: [...]}
+//       (every access and refresh token the token endpoint issued to that
+//       client, in order)
 //   (a default user per client lets tests that run at the same time each
 //   have their own; without client_id it is the default for every client);
 // - an interaction without a form: it signs in the user named by the
@@ -61,6 +64,7 @@ import {
   oauthClientOptions,
   oauthConfiguration,
   refreshStatsOf,
+  issuedTokensOf,
   setAccessTokenTtl,
   userEndpoint,
 } from './oauth.mjs';
@@ -257,11 +261,12 @@ const isString = (v) => typeof v === 'string' && v.length > 0;
 
 /**
  * POST /__test/{clients,users,default-user,revoke-grant}: what a test sets
- * up or does at the provider; GET /__test/stats: what the provider saw.
+ * up or does at the provider; GET /__test/stats and /__test/tokens: what the
+ * provider saw and issued.
  */
 async function controlApi(provider, ctx, next) {
   if (!ctx.path.startsWith('/__test/')) return next();
-  if (ctx.path === '/__test/stats') {
+  if (ctx.path === '/__test/stats' || ctx.path === '/__test/tokens') {
     if (ctx.method !== 'GET') {
       ctx.status = 405;
       return undefined;
@@ -272,7 +277,7 @@ async function controlApi(provider, ctx, next) {
       ctx.body = { error: 'client_id (one, in the query) is required' };
       return undefined;
     }
-    ctx.body = refreshStatsOf(clientId);
+    ctx.body = ctx.path === '/__test/stats' ? refreshStatsOf(clientId) : { tokens: issuedTokensOf(clientId) };
     return undefined;
   }
   if (ctx.method !== 'POST') {

@@ -44,6 +44,11 @@ impl ApiError {
         &self.message
     }
 
+    /// Where the person can connect the app the error is about, if it says.
+    pub fn connect_url(&self) -> Option<&str> {
+        self.connect_url.as_deref()
+    }
+
     /// The same error with its message prefixed by the field it is about
     /// (`displayName: name must not be empty`).
     #[must_use]

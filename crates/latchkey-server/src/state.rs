@@ -59,6 +59,10 @@ pub struct Settings {
     /// (`https://latchkey.example.com`); when unset, each request's `Host`
     /// ([`crate::extract::public_origin`]).
     pub public_url: Option<String>,
+    /// `http://{the address the server listens on}`: the origin of the
+    /// URLs made without a request at hand (connected apps' callback and
+    /// connect links) when [`Settings::public_url`] is unset.
+    pub listen_origin: Option<String>,
     /// The OpenID Connect providers people may sign in with.
     pub oidc: Vec<crate::oidc::ProviderConfig>,
     /// The OAuth providers people may connect their accounts at.
@@ -167,6 +171,7 @@ impl Default for Settings {
             metrics_listen: None,
             signups_per_hour_per_ip: 20,
             public_url: None,
+            listen_origin: None,
             oidc: Vec::new(),
             oauth: Vec::new(),
         }

@@ -121,12 +121,21 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits)
-        .with_keyring(std::sync::Arc::new(keyring));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    settings.listen_origin = Some(format!("http://{addr}"));
+    if settings.public_url.is_none() && !settings.oauth.is_empty() {
+        tracing::warn!(
+            callback = %format!("http://{addr}/v1/oauth/callback"),
+            "connected apps are configured without public_url: their callback URL is made from the listening \
+             address; set public_url to the origin people reach latchkey at, and register its /v1/oauth/callback \
+             at each provider"
+        );
+    }
+    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits)
+        .with_keyring(std::sync::Arc::new(keyring));
     let conns = &state.settings.connections;
     tracing::info!(
         %addr,

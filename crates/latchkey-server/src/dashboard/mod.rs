@@ -51,11 +51,12 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
-// What the single sign-on routes (`crate::routes::sso`) share with the
-// pages: the session cookie they set, the error page they show.
+// What the single sign-on and connected-apps routes (`crate::routes::sso`,
+// `crate::routes::oauth`) share with the pages: the session cookie they set
+// or read, the pages they show.
 pub(crate) use login::signed_in;
-pub(crate) use page::{error_page, with_security_headers};
-pub(crate) use session::{SESSION_COOKIE, cookie, new_login_csrf, request_id, set_cookie};
+pub(crate) use page::{error_page, render, with_security_headers};
+pub(crate) use session::{SESSION_COOKIE, Viewer, cookie, new_login_csrf, request_id, set_cookie};
 
 /// Every dashboard route, with the security headers on each response.
 pub fn router() -> Router<AppState> {

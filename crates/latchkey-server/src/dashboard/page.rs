@@ -151,6 +151,8 @@ pub struct Problem {
     pub message: String,
     /// The request id.
     pub request_id: String,
+    /// Where to connect the app the error is about again (`connectUrl`).
+    pub connect_url: Option<String>,
 }
 
 impl Problem {
@@ -160,6 +162,7 @@ impl Problem {
             code: e.code().to_owned(),
             message: e.message().to_owned(),
             request_id: request_id.unwrap_or("-").to_owned(),
+            connect_url: e.connect_url().map(str::to_owned),
         }
     }
 }
@@ -211,6 +214,7 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
             code: env.error.code,
             message: env.error.message,
             request_id: rid.unwrap_or_else(|| "-".to_owned()),
+            connect_url: env.error.connect_url,
         },
         Err(_) => return Response::from_parts(parts, Body::from(bytes)),
     };

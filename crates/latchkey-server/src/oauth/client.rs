@@ -66,17 +66,6 @@ pub enum TokenError {
     Other(String),
 }
 
-/// A started authorization.
-#[derive(Debug)]
-pub struct Authorization {
-    /// Where to send the browser.
-    pub url: String,
-    /// `state`.
-    pub state: String,
-    /// The PKCE verifier, when PKCE is on.
-    pub pkce_verifier: Option<String>,
-}
-
 /// The HTTP client for providers ([`crate::outbound::client`]).
 pub fn http_client() -> reqwest::Client {
     crate::outbound::client()
@@ -105,28 +94,42 @@ fn client(
     Ok(c)
 }
 
+/// A fresh `state` for an authorization request: 256 random bits,
+/// base64url (URL-safe as it is).
+pub fn new_state() -> String {
+    CsrfToken::new_random_len(32).secret().clone()
+}
+
+/// A fresh PKCE code verifier (RFC 7636: 32 random bytes, base64url, 43
+/// characters).
+pub fn new_pkce_verifier() -> String {
+    PkceCodeChallenge::new_random_sha256().1.secret().clone()
+}
+
 /// The authorization URL for `scopes` (joined with the provider's
-/// separator), with a fresh `state` and, when on, PKCE S256.
+/// separator), carrying `state` and, when the provider uses PKCE, the S256
+/// challenge of `pkce_verifier`; both made by the caller ([`new_state`],
+/// [`new_pkce_verifier`]), who keeps them for the callback.
 pub fn authorize(
     p: &OAuthProviderConfig,
     creds: &Credentials,
     redirect_uri: &str,
     scopes: &[String],
-) -> Result<Authorization, TokenError> {
+    state: &str,
+    pkce_verifier: &str,
+) -> Result<String, TokenError> {
     let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| TokenError::Other(e.to_string()))?;
     let c = client(p, creds)?.set_redirect_uri(redirect);
-    let mut request = c.authorize_url(CsrfToken::new_random);
+    let state = state.to_owned();
+    let mut request = c.authorize_url(move || CsrfToken::new(state));
     if !scopes.is_empty() {
         request = request.add_extra_param("scope", scopes.join(&p.scope_separator));
     }
-    let mut verifier = None;
     if p.pkce {
-        let (challenge, v) = PkceCodeChallenge::new_random_sha256();
-        request = request.set_pkce_challenge(challenge);
-        verifier = Some(v.secret().clone());
+        let verifier = PkceCodeVerifier::new(pkce_verifier.to_owned());
+        request = request.set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
     }
-    let (url, state) = request.url();
-    Ok(Authorization { url: url.to_string(), state: state.secret().clone(), pkce_verifier: verifier })
+    Ok(request.url().0.to_string())
 }
 
 /// Reads a token answer: scopes split on the provider's separator (or

@@ -1,9 +1,16 @@
 //! Connected apps: latchkey as the OAuth client that holds people's and
 //! organizations' grants to third-party providers (issue 23). The catalog
-//! of providers (`config.rs`) and what latchkey asks of them
-//! (`client.rs`).
+//! of providers (`config.rs`), what latchkey asks of them (`client.rs`),
+//! and what the connected-apps routes share (`sealed.rs`: credentials,
+//! sealed tokens, views, the URLs handed out); the routes are
+//! `crate::routes::oauth`.
 
 pub mod client;
 mod config;
+mod sealed;
 
 pub use config::{CatalogError, OAuthProviderConfig, check_catalog};
+pub(crate) use sealed::{
+    ConnectionKey, OpenedTokens, authorize_page_url, client_secret_aad, connect_url, connection_view, credentials,
+    open_tokens, provider, redirect_uri, scope_list, seal_tokens,
+};

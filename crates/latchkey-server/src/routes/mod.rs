@@ -14,6 +14,7 @@ pub(crate) mod device;
 mod health;
 pub(crate) mod identities;
 pub(crate) mod me;
+pub(crate) mod oauth;
 pub(crate) mod orgs;
 pub(crate) mod people;
 pub(crate) mod projects;
@@ -70,6 +71,13 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(ssh_keys::authorized_keys))
         .routes(routes!(ssh_keys::delete))
         .routes(routes!(ssh_keys::set_default))
+        .routes(routes!(oauth::providers::list))
+        .routes(routes!(oauth::providers::put, oauth::providers::delete))
+        .routes(routes!(oauth::connect::start))
+        .routes(routes!(oauth::connect::get))
+        .routes(routes!(oauth::connections::list))
+        .routes(routes!(oauth::connections::delete))
+        .routes(routes!(oauth::connections::set_default))
         // Runloop profile (reference 003).
         .routes(routes!(runloop::create_api_key))
         .routes(routes!(runloop::create_restricted_key))
@@ -93,6 +101,8 @@ fn public() -> OpenApiRouter<AppState> {
         .routes(routes!(sso::providers))
         .routes(routes!(sso::start))
         .routes(routes!(sso::callback))
+        .routes(routes!(oauth::callback::authorize))
+        .routes(routes!(oauth::callback::callback))
         .routes(routes!(cli_login::token))
         .routes(routes!(device::code))
         .routes(routes!(device::token))

@@ -28,7 +28,8 @@
 //! names the endpoints a provider catalog needs (the account is at
 //! `GET /user`, `{sub, preferred_username, name, email}`, for a token with
 //! `read:user`); [`Idp::revoke_grant`] revokes a person's grant from the
-//! provider's side and [`Idp::stats`] counts a client's refreshes.
+//! provider's side, [`Idp::stats`] counts a client's refreshes and
+//! [`Idp::issued_tokens`] lists the tokens it issued to a client.
 //!
 //! Its own tests (`idp/self_tests.rs`) prove the IdP does what latchkey's
 //! tests rely on: a code flow with PKCE, state, nonce and `iss`, the claims
@@ -323,6 +324,21 @@ impl Idp {
         IdpStats { refresh_grants: count("refresh_grants"), refresh_grant_errors: count("refresh_grant_errors") }
     }
 
+    /// Every access and refresh token the IdP's token endpoint issued to
+    /// `client_id` so far, in order (none for a client it never heard
+    /// from): what a client must keep out of its logs, lists and storage.
+    pub async fn issued_tokens(&self, client_id: &str) -> Vec<String> {
+        let mut url = Url::parse(&format!("{}/__test/tokens", self.issuer)).unwrap();
+        url.query_pairs_mut().append_pair("client_id", client_id);
+        let res = reqwest::Client::new().get(url).send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "test IdP /__test/tokens: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        let tokens = body["tokens"].as_array().unwrap_or_else(|| panic!("test IdP /__test/tokens: {text}"));
+        tokens.iter().map(|t| t.as_str().unwrap().to_owned()).collect()
+    }
+
     /// Registers (or replaces) a user.
     pub async fn add_user(&self, user: IdpUser<'_>) {
         self.control(
@@ -382,6 +398,21 @@ impl Browser {
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self { http }
+    }
+
+    /// A browser whose jar holds the cookie `name=value` for `url`'s host
+    /// (a latchkey dashboard session: `latchkey_session`, the session
+    /// token).
+    pub fn with_cookie(url: &str, name: &str, value: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        jar.add_cookie_str(&format!("{name}={value}; Path=/"), &Url::parse(url).unwrap());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()

@@ -23,6 +23,7 @@ mod init_serve;
 mod invited_signup;
 mod isolation;
 mod matrix;
+mod oauth;
 mod oauth_client;
 mod ops;
 mod people;

@@ -48,20 +48,23 @@ async fn provider(ttl_secs: u64) -> (OAuthProviderConfig, Credentials, String, S
 /// Runs the authorization in a browser up to the redirect back (never
 /// followed: nothing listens there); returns the code.
 async fn authorize(p: &OAuthProviderConfig, creds: &Credentials, redirect_uri: &str) -> (String, Option<String>) {
-    let auth = client::authorize(p, creds, redirect_uri, &p.scopes).unwrap();
-    let url = reqwest::Url::parse(&auth.url).unwrap();
+    let (state, verifier) = (client::new_state(), client::new_pkce_verifier());
+    assert!(state.len() >= 43 && verifier.len() == 43, "256 random bits each: {state} {verifier}");
+    assert_ne!(state, client::new_state());
+    let url = client::authorize(p, creds, redirect_uri, &p.scopes, &state, &verifier).unwrap();
+    let url = reqwest::Url::parse(&url).unwrap();
     let q = query_of(&url);
     assert_eq!(q.get("scope").map(String::as_str), Some("repo read:user"));
     assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"));
-    assert_eq!(q.get("state"), Some(&auth.state));
+    assert_eq!(q.get("state"), Some(&state));
     let browser = Browser::new();
     let http = browser.client();
     let mut at = url;
     for _ in 0..20 {
         if at.as_str().starts_with(redirect_uri) {
             let back = query_of(&at);
-            assert_eq!(back.get("state"), Some(&auth.state));
-            return (back["code"].clone(), auth.pkce_verifier);
+            assert_eq!(back.get("state"), Some(&state));
+            return (back["code"].clone(), Some(verifier));
         }
         let r = http.get(at.clone()).send().await.unwrap();
         let next = r.headers()["location"].to_str().unwrap().to_owned();

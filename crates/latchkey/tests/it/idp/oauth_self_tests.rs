@@ -2,7 +2,7 @@
 //! with no latchkey: a code flow without `openid` (scopes `repo read:user`,
 //! PKCE, state, `iss`), the account at `/user`, refresh with rotation, reuse
 //! of a rotated refresh token revoking the grant, the revocation endpoint,
-//! the revoke-grant and stats controls, and short access token lifetimes.
+//! the revoke-grant, stats and tokens controls, and short access token lifetimes.
 
 use super::self_tests::{random_b64, redirect_sink};
 use super::*;
@@ -252,6 +252,13 @@ async fn the_test_idp_rotates_refresh_tokens_and_counts_refreshes() {
         (refresh, access) = (new_refresh.to_owned(), new_access.to_owned());
         assert_eq!(idp.stats(&app.id).await, IdpStats { refresh_grants: n, refresh_grant_errors: 0 });
     }
+    // Every token issued to the client is listed, in order; none of another's.
+    let issued = idp.issued_tokens(&app.id).await;
+    assert_eq!(issued.len(), 8, "a code and three refreshes, two tokens each: {issued:?}");
+    assert_eq!(issued[0], text(&tokens, "access_token"));
+    assert_eq!(issued[1], text(&tokens, "refresh_token"));
+    assert_eq!(issued[6..], [access.clone(), refresh.clone()]);
+    assert!(idp.issued_tokens(&other.id).await.is_empty());
     // Another client's count is its own; a code exchange is no refresh.
     assert_eq!(idp.stats(&other.id).await, none);
     other.connect(&sub, OAUTH_SCOPES).await;
