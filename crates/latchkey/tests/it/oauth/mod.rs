@@ -15,7 +15,10 @@
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
+mod connections;
 mod flow;
+mod providers;
+mod secrecy;
 
 use crate::canary::remember_secret;
 use crate::common::{Api, Person, TestServer, join_org, signup};
