@@ -55,8 +55,8 @@ use crate::state::AppState;
 // `crate::routes::oauth`) share with the pages: the session cookie they set
 // or read, the pages they show.
 pub(crate) use login::signed_in;
-pub(crate) use page::{error_page, render, with_security_headers};
-pub(crate) use session::{SESSION_COOKIE, Viewer, cookie, new_login_csrf, request_id, set_cookie};
+pub(crate) use page::{refusal_answer, render, with_security_headers};
+pub(crate) use session::{SESSION_COOKIE, Viewer, cookie, new_login_csrf, set_cookie};
 
 /// Every dashboard route, with the security headers on each response.
 pub fn router() -> Router<AppState> {

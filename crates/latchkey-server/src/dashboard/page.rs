@@ -191,6 +191,15 @@ pub fn error_page(e: &ApiError, request_id: Option<&str>) -> Response {
     render(e.status(), &ErrorPage { problem: &Problem::new(e, request_id) })
 }
 
+/// A refusal of a route a browser follows (single sign-on, connected
+/// apps) as its client reads it: the error page for a browser (`Accept:
+/// text/html`), with the security headers; the envelope otherwise.
+pub fn refusal_answer(headers: &axum::http::HeaderMap, e: ApiError) -> Response {
+    let browser =
+        headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if browser { with_security_headers(error_page(&e, request_id(headers).as_deref())) } else { e.into_response() }
+}
+
 /// Largest JSON error body turned into a page.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 

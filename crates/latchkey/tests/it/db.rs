@@ -32,6 +32,19 @@ impl Db {
         }
     }
 
+    /// Runs a statement whose one parameter (`$1`) is `value`; returns
+    /// rows affected.
+    pub async fn exec_bytes(&self, sql: &str, value: &[u8]) -> u64 {
+        match self {
+            Self::Sqlite(p) => {
+                sqlx::query(AssertSqlSafe(sql.to_owned())).bind(value).execute(p).await.unwrap().rows_affected()
+            }
+            Self::Pg(p) => {
+                sqlx::query(AssertSqlSafe(sql.to_owned())).bind(value).execute(p).await.unwrap().rows_affected()
+            }
+        }
+    }
+
     /// The bytes in column `col` of the first row of `sql`.
     pub async fn bytes(&self, sql: &str, col: &str) -> Vec<u8> {
         match self {

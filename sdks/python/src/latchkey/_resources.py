@@ -13,6 +13,8 @@ from .types import (
     ApiKeyCreatedView,
     ApiKeyView,
     AuditEventView,
+    ConnectRequestView,
+    ConnectStarted,
     DeviceCode,
     Duration,
     IdentityView,
@@ -21,6 +23,8 @@ from .types import (
     MeView,
     MemberView,
     Name,
+    OAuthConnectionView,
+    OAuthProviderView,
     OidcProviderView,
     OrgView,
     OwnerScope,
@@ -56,6 +60,77 @@ __all__ = ["LatchkeyResources", "AsyncLatchkeyResources"]
 
 # Used by the annotations of some methods only.
 _ = (datetime, Any, Dict, List, Sequence)
+
+
+class OauthConnectionsResource:
+    """Connected apps' connections: the caller's own and the organization's shared ones."""
+
+    def __init__(self, client: Latchkey) -> None:
+        self._client = client
+
+    @operation("listOAuthConnections")
+    def list(
+        self,
+        *,
+        provider: Union[str, NotGiven] = NOT_GIVEN,
+        all_org: Union[bool, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[OAuthConnectionView]:
+        """`GET /v1/oauth/connections`: the caller's own connections and the
+        organization's shared ones (an organization-owned key: the shared ones),
+        by provider and then oldest first; never tokens.
+
+        Args:
+            provider: Only this provider's.
+            all_org: Every member's connections too (admins only).
+        """
+        return self._client._request(
+            "GET",
+            "/v1/oauth/connections",
+            parse=_response.data_list(OAuthConnectionView),
+            query=_base.query({"provider": provider, "allOrg": all_org}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteOAuthConnection")
+    def delete(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/oauth/connections/{id}`: disconnects, revoking the grant at
+        the provider when it has a revocation endpoint. A provider that fails
+        does not keep the connection: it is deleted all the same, and the audit
+        event says `revokedAtProvider: false` and why. The owner's oldest other
+        connection to the provider becomes the default.
+        """
+        return self._client._request(
+            "DELETE",
+            f"/v1/oauth/connections/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("setDefaultOAuthConnection")
+    def set_default(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> OAuthConnectionView:
+        """`POST /v1/oauth/connections/{id}/default`: makes a connection its
+        owner's default for its provider (the previous default no longer is).
+        """
+        return self._client._request(
+            "POST",
+            f"/v1/oauth/connections/{_base.segment(id)}/default",
+            parse=_response.data(OAuthConnectionView),
+            options=RequestOptions(extra_headers, timeout),
+        )
 
 
 class ProductsSurfacesResource:
@@ -1091,6 +1166,183 @@ class MembersResource:
         )
 
 
+class OauthResource:
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+
+    connections: OauthConnectionsResource
+    """Connected apps' connections: the caller's own and the organization's shared ones."""
+
+    def __init__(self, client: Latchkey) -> None:
+        self._client = client
+        self.connections = OauthConnectionsResource(client)
+
+    @operation("finishOAuthConnect")
+    def callback(
+        self,
+        *,
+        code: Union[str, NotGiven] = NOT_GIVEN,
+        state: Union[str, NotGiven] = NOT_GIVEN,
+        error: Union[str, NotGiven] = NOT_GIVEN,
+        error_description: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/oauth/callback`: where every provider sends the browser back;
+        stores the connection and says so.
+
+        Args:
+            code: The authorization code.
+            state: The connect's `state`.
+            error: The provider's refusal (`access_denied`, …).
+            error_description: Its explanation.
+        """
+        return self._client._request(
+            "GET",
+            "/v1/oauth/callback",
+            parse=_response.nothing,
+            query=_base.query({
+                "code": code,
+                "state": state,
+                "error": error,
+                "error_description": error_description,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("startOAuthConnect")
+    def connect(
+        self,
+        *,
+        provider: str,
+        scopes: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        shared: Union[bool, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ConnectStarted:
+        """`POST /v1/oauth/connect`: starts connecting the caller's account at a
+        provider (or, `shared: true`, the organization's). Open `authorizeUrl`
+        in a browser signed in to latchkey as the same person, then poll `GET
+        /v1/oauth/connect/{id}`.
+
+        Args:
+            provider: The catalog provider's id (`github`).
+            scopes: The scopes to ask for (default: the provider's default scopes).
+            shared: `true`: the organization's shared connection, which every member's tools may use (admins only).
+        """
+        return self._client._request(
+            "POST",
+            "/v1/oauth/connect",
+            parse=_response.data(ConnectStarted),
+            body=_base.body({"provider": provider, "scopes": scopes, "shared": shared}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getOAuthConnect")
+    def get_connect(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ConnectRequestView:
+        """`GET /v1/oauth/connect/{id}`: where a connect stands (`pending` until the
+        provider's callback is done, then `completed` with the connection or
+        `failed` with why; `expired` once past `expiresAt` unfinished). Only the
+        person who started it sees it.
+        """
+        return self._client._request(
+            "GET",
+            f"/v1/oauth/connect/{_base.segment(id)}",
+            parse=_response.data(ConnectRequestView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("authorizeOAuthConnect")
+    def authorize_page(
+        self,
+        id: str,
+        *,
+        state: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/oauth/connect/{id}/authorize`: the page `authorizeUrl` opens;
+        sends the person who started the connect on to the provider.
+
+        Args:
+            state: The connect's `state` (in `authorizeUrl`).
+        """
+        return self._client._request(
+            "GET",
+            f"/v1/oauth/connect/{_base.segment(id)}/authorize",
+            parse=_response.nothing,
+            query=_base.query({"state": state}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("listOAuthProviders")
+    def list_providers(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[OAuthProviderView]:
+        """`GET /v1/oauth/providers`: the providers that can be connected, with
+        whether each is configured for the caller's organization.
+        """
+        return self._client._request(
+            "GET",
+            "/v1/oauth/providers",
+            parse=_response.data_list(OAuthProviderView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteOAuthProviderClient")
+    def delete_provider_client(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/oauth/providers/{id}`: removes the organization's own
+        client credentials (the operator's apply again, if any).
+        """
+        return self._client._request(
+            "DELETE",
+            f"/v1/oauth/providers/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("putOAuthProviderClient")
+    def set_provider_client(
+        self,
+        id: str,
+        *,
+        client_id: str,
+        client_secret: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> OAuthProviderView:
+        """`PUT /v1/oauth/providers/{id}`: sets the organization's own client
+        credentials at a provider (the secret sealed; audited without it).
+
+        Args:
+            client_id: The client id registered at the provider (1–256 characters).
+            client_secret: The client secret (at most 4 KiB); absent for a public client.
+        """
+        return self._client._request(
+            "PUT",
+            f"/v1/oauth/providers/{_base.segment(id)}",
+            parse=_response.data(OAuthProviderView),
+            body=_base.body({"clientId": client_id, "clientSecret": client_secret}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class OrgsResource:
     """Organizations the caller belongs to."""
 
@@ -1950,6 +2202,9 @@ class LatchkeyResources:
     members: MembersResource
     """Members of the caller's organization."""
 
+    oauth: OauthResource
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+
     orgs: OrgsResource
     """Organizations the caller belongs to."""
 
@@ -1985,6 +2240,7 @@ class LatchkeyResources:
         self.invitations = InvitationsResource(client)
         self.keys = KeysResource(client)
         self.members = MembersResource(client)
+        self.oauth = OauthResource(client)
         self.orgs = OrgsResource(client)
         self.products = ProductsResource(client)
         self.projects = ProjectsResource(client)
@@ -2011,6 +2267,77 @@ class LatchkeyResources:
             "GET",
             "/v1/me",
             parse=_response.data(MeView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
+class AsyncOauthConnectionsResource:
+    """Connected apps' connections: the caller's own and the organization's shared ones."""
+
+    def __init__(self, client: AsyncLatchkey) -> None:
+        self._client = client
+
+    @operation("listOAuthConnections")
+    async def list(
+        self,
+        *,
+        provider: Union[str, NotGiven] = NOT_GIVEN,
+        all_org: Union[bool, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[OAuthConnectionView]:
+        """`GET /v1/oauth/connections`: the caller's own connections and the
+        organization's shared ones (an organization-owned key: the shared ones),
+        by provider and then oldest first; never tokens.
+
+        Args:
+            provider: Only this provider's.
+            all_org: Every member's connections too (admins only).
+        """
+        return await self._client._request(
+            "GET",
+            "/v1/oauth/connections",
+            parse=_response.data_list(OAuthConnectionView),
+            query=_base.query({"provider": provider, "allOrg": all_org}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteOAuthConnection")
+    async def delete(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/oauth/connections/{id}`: disconnects, revoking the grant at
+        the provider when it has a revocation endpoint. A provider that fails
+        does not keep the connection: it is deleted all the same, and the audit
+        event says `revokedAtProvider: false` and why. The owner's oldest other
+        connection to the provider becomes the default.
+        """
+        return await self._client._request(
+            "DELETE",
+            f"/v1/oauth/connections/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("setDefaultOAuthConnection")
+    async def set_default(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> OAuthConnectionView:
+        """`POST /v1/oauth/connections/{id}/default`: makes a connection its
+        owner's default for its provider (the previous default no longer is).
+        """
+        return await self._client._request(
+            "POST",
+            f"/v1/oauth/connections/{_base.segment(id)}/default",
+            parse=_response.data(OAuthConnectionView),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -3048,6 +3375,183 @@ class AsyncMembersResource:
         )
 
 
+class AsyncOauthResource:
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+
+    connections: AsyncOauthConnectionsResource
+    """Connected apps' connections: the caller's own and the organization's shared ones."""
+
+    def __init__(self, client: AsyncLatchkey) -> None:
+        self._client = client
+        self.connections = AsyncOauthConnectionsResource(client)
+
+    @operation("finishOAuthConnect")
+    async def callback(
+        self,
+        *,
+        code: Union[str, NotGiven] = NOT_GIVEN,
+        state: Union[str, NotGiven] = NOT_GIVEN,
+        error: Union[str, NotGiven] = NOT_GIVEN,
+        error_description: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/oauth/callback`: where every provider sends the browser back;
+        stores the connection and says so.
+
+        Args:
+            code: The authorization code.
+            state: The connect's `state`.
+            error: The provider's refusal (`access_denied`, …).
+            error_description: Its explanation.
+        """
+        return await self._client._request(
+            "GET",
+            "/v1/oauth/callback",
+            parse=_response.nothing,
+            query=_base.query({
+                "code": code,
+                "state": state,
+                "error": error,
+                "error_description": error_description,
+            }),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("startOAuthConnect")
+    async def connect(
+        self,
+        *,
+        provider: str,
+        scopes: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        shared: Union[bool, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ConnectStarted:
+        """`POST /v1/oauth/connect`: starts connecting the caller's account at a
+        provider (or, `shared: true`, the organization's). Open `authorizeUrl`
+        in a browser signed in to latchkey as the same person, then poll `GET
+        /v1/oauth/connect/{id}`.
+
+        Args:
+            provider: The catalog provider's id (`github`).
+            scopes: The scopes to ask for (default: the provider's default scopes).
+            shared: `true`: the organization's shared connection, which every member's tools may use (admins only).
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/oauth/connect",
+            parse=_response.data(ConnectStarted),
+            body=_base.body({"provider": provider, "scopes": scopes, "shared": shared}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getOAuthConnect")
+    async def get_connect(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ConnectRequestView:
+        """`GET /v1/oauth/connect/{id}`: where a connect stands (`pending` until the
+        provider's callback is done, then `completed` with the connection or
+        `failed` with why; `expired` once past `expiresAt` unfinished). Only the
+        person who started it sees it.
+        """
+        return await self._client._request(
+            "GET",
+            f"/v1/oauth/connect/{_base.segment(id)}",
+            parse=_response.data(ConnectRequestView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("authorizeOAuthConnect")
+    async def authorize_page(
+        self,
+        id: str,
+        *,
+        state: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`GET /v1/oauth/connect/{id}/authorize`: the page `authorizeUrl` opens;
+        sends the person who started the connect on to the provider.
+
+        Args:
+            state: The connect's `state` (in `authorizeUrl`).
+        """
+        return await self._client._request(
+            "GET",
+            f"/v1/oauth/connect/{_base.segment(id)}/authorize",
+            parse=_response.nothing,
+            query=_base.query({"state": state}),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("listOAuthProviders")
+    async def list_providers(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[OAuthProviderView]:
+        """`GET /v1/oauth/providers`: the providers that can be connected, with
+        whether each is configured for the caller's organization.
+        """
+        return await self._client._request(
+            "GET",
+            "/v1/oauth/providers",
+            parse=_response.data_list(OAuthProviderView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteOAuthProviderClient")
+    async def delete_provider_client(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/oauth/providers/{id}`: removes the organization's own
+        client credentials (the operator's apply again, if any).
+        """
+        return await self._client._request(
+            "DELETE",
+            f"/v1/oauth/providers/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("putOAuthProviderClient")
+    async def set_provider_client(
+        self,
+        id: str,
+        *,
+        client_id: str,
+        client_secret: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> OAuthProviderView:
+        """`PUT /v1/oauth/providers/{id}`: sets the organization's own client
+        credentials at a provider (the secret sealed; audited without it).
+
+        Args:
+            client_id: The client id registered at the provider (1–256 characters).
+            client_secret: The client secret (at most 4 KiB); absent for a public client.
+        """
+        return await self._client._request(
+            "PUT",
+            f"/v1/oauth/providers/{_base.segment(id)}",
+            parse=_response.data(OAuthProviderView),
+            body=_base.body({"clientId": client_id, "clientSecret": client_secret}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class AsyncOrgsResource:
     """Organizations the caller belongs to."""
 
@@ -3907,6 +4411,9 @@ class AsyncLatchkeyResources:
     members: AsyncMembersResource
     """Members of the caller's organization."""
 
+    oauth: AsyncOauthResource
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+
     orgs: AsyncOrgsResource
     """Organizations the caller belongs to."""
 
@@ -3942,6 +4449,7 @@ class AsyncLatchkeyResources:
         self.invitations = AsyncInvitationsResource(client)
         self.keys = AsyncKeysResource(client)
         self.members = AsyncMembersResource(client)
+        self.oauth = AsyncOauthResource(client)
         self.orgs = AsyncOrgsResource(client)
         self.products = AsyncProductsResource(client)
         self.projects = AsyncProjectsResource(client)

@@ -218,6 +218,51 @@ class CliToken(LatchkeyModel):
     """The loopback redirect URI the authorization page was given, exactly."""
 
 
+ConnectState = Literal["pending", "completed", "failed", "expired"]
+"""Where a connection in progress stands."""
+
+
+class ConnectRequestView(LatchkeyModel):
+    """`GET /v1/oauth/connect/{id}`: a connection in progress."""
+
+    connection_id: Optional[str] = Field(default=None, alias="connectionId")
+    """The connection it stored (`completed`)."""
+
+    error: Optional[str] = Field(default=None)
+    """Why it failed (`failed`)."""
+
+    expires_at: str = Field(alias="expiresAt")
+    """The provider must send the person back before this."""
+
+    id: str
+    """`ocr_…`"""
+
+    provider: str
+    """The catalog provider's id."""
+
+    status: ConnectState
+    """Where it stands."""
+
+
+class ConnectStarted(LatchkeyModel):
+    """The answer to `POST /v1/oauth/connect`."""
+
+    authorize_url: str = Field(alias="authorizeUrl")
+    """The latchkey page to open in a browser signed in as the same person;
+    it sends the browser on to the provider.
+    """
+
+    expires_at: str = Field(alias="expiresAt")
+    """The provider must send the person back before this."""
+
+    id: str
+    """`ocr_…`: poll `GET /v1/oauth/connect/{id}`."""
+
+
+ConnectionState = Literal["active", "needs_reauthorization", "revoked"]
+"""A connection's state."""
+
+
 Duration = str
 """A duration: numbers with a unit s, m, h, d, w or y (`12h`, `30d`, `1y`, `1d12h`), in all more than zero and at most 100 years."""
 
@@ -574,6 +619,98 @@ class MemberView(LatchkeyModel):
     """`usr_…`"""
 
 
+class OAuthClientView(LatchkeyModel):
+    """An organization's own client credentials at a provider (never the
+    secret).
+    """
+
+    client_id: str = Field(alias="clientId")
+    """The client id registered at the provider."""
+
+    has_client_secret: bool = Field(alias="hasClientSecret")
+    """Whether a client secret is set (a public client otherwise)."""
+
+    updated_at: str = Field(alias="updatedAt")
+    """Last change."""
+
+
+OwnerScope = Literal["user", "org"]
+"""Whose a secret or SSH key is."""
+
+
+class OAuthConnectionView(LatchkeyModel):
+    """A connected app: a person's or the organization's grant at a provider
+    (never its tokens).
+    """
+
+    account_id: str = Field(alias="accountId")
+    """The account's id at the provider."""
+
+    account_label: str = Field(alias="accountLabel")
+    """How the account is shown (a login, an email)."""
+
+    created_at: str = Field(alias="createdAt")
+    """Creation time."""
+
+    expires_at: Optional[str] = Field(default=None, alias="expiresAt")
+    """When the current access token expires (`null`: the provider did not
+    say).
+    """
+
+    granted_scopes: List[str] = Field(alias="grantedScopes")
+    """The scopes the provider granted (it may grant fewer)."""
+
+    id: str
+    """`ocn_…`"""
+
+    is_default: bool = Field(alias="isDefault")
+    """Its owner's default for the provider."""
+
+    owner: OwnerScope
+    """`user` (a person's own) or `org` (the organization's shared one)."""
+
+    owner_user_id: Optional[str] = Field(default=None, alias="ownerUserId")
+    """The person it belongs to (`null` for the organization's)."""
+
+    provider: str
+    """The catalog provider's id."""
+
+    requested_scopes: List[str] = Field(alias="requestedScopes")
+    """The scopes asked for."""
+
+    status: ConnectionState
+    """Whether it can be used."""
+
+    updated_at: str = Field(alias="updatedAt")
+    """Last change."""
+
+
+class OAuthProviderView(LatchkeyModel):
+    """`GET /v1/oauth/providers`: a provider of the operator's catalog."""
+
+    configured: bool
+    """Whether it can be connected in this organization: the operator's
+    catalog or the organization has client credentials for it.
+    """
+
+    default_scopes: List[str] = Field(alias="defaultScopes")
+    """The scopes asked for when a connect names none."""
+
+    display_name: str = Field(alias="displayName")
+    """Shown to people (`GitHub`)."""
+
+    id: str
+    """Used in URLs and commands (`github`)."""
+
+    org_client: Optional[OAuthClientView] = Field(default=None, alias="orgClient")
+    """The organization's own client credentials, when an admin set them
+    (they take precedence over the operator's).
+    """
+
+    revokes_on_disconnect: bool = Field(alias="revokesOnDisconnect")
+    """Whether disconnecting revokes the grant at the provider."""
+
+
 class OidcProviderView(LatchkeyModel):
     """An identity provider people may sign in with."""
 
@@ -582,10 +719,6 @@ class OidcProviderView(LatchkeyModel):
 
     id: str
     """Its id, in URLs: `GET /v1/auth/oidc/{id}/start`."""
-
-
-OwnerScope = Literal["user", "org"]
-"""Whose a secret or SSH key is."""
 
 
 class ProductView(LatchkeyModel):
@@ -618,6 +751,18 @@ class ProjectView(LatchkeyModel):
 
     updated_at: str = Field(alias="updatedAt")
     """Last change."""
+
+
+class PutOAuthClient(LatchkeyModel):
+    """`PUT /v1/oauth/providers/{id}` (admins): the organization's own client
+    credentials at a provider, replacing any.
+    """
+
+    client_id: str = Field(alias="clientId")
+    """The client id registered at the provider (1–256 characters)."""
+
+    client_secret: Optional[str] = Field(default=None, alias="clientSecret")
+    """The client secret (at most 4 KiB); absent for a public client."""
 
 
 class PutSecret(LatchkeyModel):
@@ -888,6 +1033,21 @@ class SshKeyView(LatchkeyModel):
     """`user` or `org`."""
 
 
+class StartConnect(LatchkeyModel):
+    """`POST /v1/oauth/connect`: start connecting an account at a provider."""
+
+    provider: str
+    """The catalog provider's id (`github`)."""
+
+    scopes: Optional[List[str]] = Field(default=None)
+    """The scopes to ask for (default: the provider's default scopes)."""
+
+    shared: Optional[bool] = Field(default=None)
+    """`true`: the organization's shared connection, which every member's
+    tools may use (admins only).
+    """
+
+
 class SurfaceKeyView(LatchkeyModel):
     """The answer of the surface key create (201), exactly the documented
     properties.
@@ -1115,6 +1275,10 @@ SCHEMAS: Dict[str, Any] = {
     "ApiResourceType": ApiResourceType,
     "AuditEventView": AuditEventView,
     "CliToken": CliToken,
+    "ConnectRequestView": ConnectRequestView,
+    "ConnectStarted": ConnectStarted,
+    "ConnectState": ConnectState,
+    "ConnectionState": ConnectionState,
     "CreateApiKey": CreateApiKey,
     "CreateInvitation": CreateInvitation,
     "CreateOrg": CreateOrg,
@@ -1124,9 +1288,13 @@ SCHEMAS: Dict[str, Any] = {
     "CreateSurface": CreateSurface,
     "CreateSurfaceKey": CreateSurfaceKey,
     "Data_ApiKeyView": Data[ApiKeyView],
+    "Data_ConnectRequestView": Data[ConnectRequestView],
+    "Data_ConnectStarted": Data[ConnectStarted],
     "Data_DeviceCode": Data[DeviceCode],
     "Data_MeView": Data[MeView],
     "Data_MemberView": Data[MemberView],
+    "Data_OAuthConnectionView": Data[OAuthConnectionView],
+    "Data_OAuthProviderView": Data[OAuthProviderView],
     "Data_OrgView": Data[OrgView],
     "Data_ProjectView": Data[ProjectView],
     "Data_ResolvedSecrets": Data[ResolvedSecrets],
@@ -1135,6 +1303,8 @@ SCHEMAS: Dict[str, Any] = {
     "Data_SessionGrant": Data[SessionGrant],
     "Data_SshKeyView": Data[SshKeyView],
     "Data_Vec_IdentityView": Data[List[IdentityView]],
+    "Data_Vec_OAuthConnectionView": Data[List[OAuthConnectionView]],
+    "Data_Vec_OAuthProviderView": Data[List[OAuthProviderView]],
     "Data_Vec_OidcProviderView": Data[List[OidcProviderView]],
     "Data_Vec_ScopeView": Data[List[ScopeView]],
     "Data_Vec_UsageDayView": Data[List[UsageDayView]],
@@ -1153,6 +1323,9 @@ SCHEMAS: Dict[str, Any] = {
     "MeView": MeView,
     "MemberView": MemberView,
     "Name": Name,
+    "OAuthClientView": OAuthClientView,
+    "OAuthConnectionView": OAuthConnectionView,
+    "OAuthProviderView": OAuthProviderView,
     "OidcProviderView": OidcProviderView,
     "OrgView": OrgView,
     "OwnerScope": OwnerScope,
@@ -1169,6 +1342,7 @@ SCHEMAS: Dict[str, Any] = {
     "Paged_SurfaceView": Paged[SurfaceView],
     "ProductView": ProductView,
     "ProjectView": ProjectView,
+    "PutOAuthClient": PutOAuthClient,
     "PutSecret": PutSecret,
     "RateLimitView": RateLimitView,
     "RefView": RefView,
@@ -1191,6 +1365,7 @@ SCHEMAS: Dict[str, Any] = {
     "SignUp": SignUp,
     "Slug": Slug,
     "SshKeyView": SshKeyView,
+    "StartConnect": StartConnect,
     "SurfaceEnvironment": SurfaceEnvironment,
     "SurfaceKeyView": SurfaceKeyView,
     "SurfaceView": SurfaceView,
@@ -1217,6 +1392,10 @@ __all__ = [
     "ApiResourceType",
     "AuditEventView",
     "CliToken",
+    "ConnectRequestView",
+    "ConnectStarted",
+    "ConnectState",
+    "ConnectionState",
     "CreateApiKey",
     "CreateInvitation",
     "CreateOrg",
@@ -1240,11 +1419,15 @@ __all__ = [
     "MeView",
     "MemberView",
     "Name",
+    "OAuthClientView",
+    "OAuthConnectionView",
+    "OAuthProviderView",
     "OidcProviderView",
     "OrgView",
     "OwnerScope",
     "ProductView",
     "ProjectView",
+    "PutOAuthClient",
     "PutSecret",
     "RateLimitView",
     "RefView",
@@ -1268,6 +1451,7 @@ __all__ = [
     "SignUp",
     "Slug",
     "SshKeyView",
+    "StartConnect",
     "SurfaceEnvironment",
     "SurfaceKeyView",
     "SurfaceView",

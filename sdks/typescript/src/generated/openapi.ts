@@ -715,6 +715,198 @@ export interface paths {
         patch: operations["updateMember"];
         trace?: never;
     };
+    "/v1/oauth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/oauth/callback`: where every provider sends the browser back;
+         *     stores the connection and says so.
+         */
+        get: operations["finishOAuthConnect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/oauth/connect`: starts connecting the caller's account at a
+         *     provider (or, `shared: true`, the organization's). Open `authorizeUrl`
+         *     in a browser signed in to latchkey as the same person, then poll `GET
+         *     /v1/oauth/connect/{id}`.
+         */
+        post: operations["startOAuthConnect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/connect/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/oauth/connect/{id}`: where a connect stands (`pending` until the
+         *     provider's callback is done, then `completed` with the connection or
+         *     `failed` with why; `expired` once past `expiresAt` unfinished). Only the
+         *     person who started it sees it.
+         */
+        get: operations["getOAuthConnect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/connect/{id}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/oauth/connect/{id}/authorize`: the page `authorizeUrl` opens;
+         *     sends the person who started the connect on to the provider.
+         */
+        get: operations["authorizeOAuthConnect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/oauth/connections`: the caller's own connections and the
+         *     organization's shared ones (an organization-owned key: the shared ones),
+         *     by provider and then oldest first; never tokens.
+         */
+        get: operations["listOAuthConnections"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/connections/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * `DELETE /v1/oauth/connections/{id}`: disconnects, revoking the grant at
+         *     the provider when it has a revocation endpoint. A provider that fails
+         *     does not keep the connection: it is deleted all the same, and the audit
+         *     event says `revokedAtProvider: false` and why. The owner's oldest other
+         *     connection to the provider becomes the default.
+         */
+        delete: operations["deleteOAuthConnection"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/connections/{id}/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/oauth/connections/{id}/default`: makes a connection its
+         *     owner's default for its provider (the previous default no longer is).
+         */
+        post: operations["setDefaultOAuthConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/oauth/providers`: the providers that can be connected, with
+         *     whether each is configured for the caller's organization.
+         */
+        get: operations["listOAuthProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * `PUT /v1/oauth/providers/{id}`: sets the organization's own client
+         *     credentials at a provider (the secret sealed; audited without it).
+         */
+        put: operations["putOAuthProviderClient"];
+        post?: never;
+        /**
+         * `DELETE /v1/oauth/providers/{id}`: removes the organization's own
+         *     client credentials (the operator's apply again, if any).
+         */
+        delete: operations["deleteOAuthProviderClient"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orgs": {
         parameters: {
             query?: never;
@@ -1269,6 +1461,43 @@ export interface components {
             /** @description The loopback redirect URI the authorization page was given, exactly. */
             redirectUri: string;
         };
+        /** @description `GET /v1/oauth/connect/{id}`: a connection in progress. */
+        ConnectRequestView: {
+            /** @description The connection it stored (`completed`). */
+            connectionId?: string | null;
+            /** @description Why it failed (`failed`). */
+            error?: string | null;
+            /** @description The provider must send the person back before this. */
+            expiresAt: string;
+            /** @description `ocr_…` */
+            id: string;
+            /** @description The catalog provider's id. */
+            provider: string;
+            /** @description Where it stands. */
+            status: components["schemas"]["ConnectState"];
+        };
+        /** @description The answer to `POST /v1/oauth/connect`. */
+        ConnectStarted: {
+            /**
+             * @description The latchkey page to open in a browser signed in as the same person;
+             *     it sends the browser on to the provider.
+             */
+            authorizeUrl: string;
+            /** @description The provider must send the person back before this. */
+            expiresAt: string;
+            /** @description `ocr_…`: poll `GET /v1/oauth/connect/{id}`. */
+            id: string;
+        };
+        /**
+         * @description Where a connection in progress stands.
+         * @enum {string}
+         */
+        ConnectState: "pending" | "completed" | "failed" | "expired";
+        /**
+         * @description A connection's state.
+         * @enum {string}
+         */
+        ConnectionState: "active" | "needs_reauthorization" | "revoked";
         /** @description `POST /v1/api-keys` */
         CreateApiKey: {
             /**
@@ -1448,6 +1677,39 @@ export interface components {
             };
         };
         /** @description `{"data": …}` */
+        Data_ConnectRequestView: {
+            /** @description `GET /v1/oauth/connect/{id}`: a connection in progress. */
+            data: {
+                /** @description The connection it stored (`completed`). */
+                connectionId?: string | null;
+                /** @description Why it failed (`failed`). */
+                error?: string | null;
+                /** @description The provider must send the person back before this. */
+                expiresAt: string;
+                /** @description `ocr_…` */
+                id: string;
+                /** @description The catalog provider's id. */
+                provider: string;
+                /** @description Where it stands. */
+                status: components["schemas"]["ConnectState"];
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_ConnectStarted: {
+            /** @description The answer to `POST /v1/oauth/connect`. */
+            data: {
+                /**
+                 * @description The latchkey page to open in a browser signed in as the same person;
+                 *     it sends the browser on to the provider.
+                 */
+                authorizeUrl: string;
+                /** @description The provider must send the person back before this. */
+                expiresAt: string;
+                /** @description `ocr_…`: poll `GET /v1/oauth/connect/{id}`. */
+                id: string;
+            };
+        };
+        /** @description `{"data": …}` */
         Data_DeviceCode: {
             /** @description The answer to `POST /v1/auth/device/code` (RFC 8628 §3.2, in camelCase). */
             data: {
@@ -1502,6 +1764,64 @@ export interface components {
                 role: string;
                 /** @description `usr_…` */
                 userId: string;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_OAuthConnectionView: {
+            /**
+             * @description A connected app: a person's or the organization's grant at a provider
+             *     (never its tokens).
+             */
+            data: {
+                /** @description The account's id at the provider. */
+                accountId: string;
+                /** @description How the account is shown (a login, an email). */
+                accountLabel: string;
+                /** @description Creation time. */
+                createdAt: string;
+                /**
+                 * @description When the current access token expires (`null`: the provider did not
+                 *     say).
+                 */
+                expiresAt?: string | null;
+                /** @description The scopes the provider granted (it may grant fewer). */
+                grantedScopes: string[];
+                /** @description `ocn_…` */
+                id: string;
+                /** @description Its owner's default for the provider. */
+                isDefault: boolean;
+                /** @description `user` (a person's own) or `org` (the organization's shared one). */
+                owner: components["schemas"]["OwnerScope"];
+                /** @description The person it belongs to (`null` for the organization's). */
+                ownerUserId?: string | null;
+                /** @description The catalog provider's id. */
+                provider: string;
+                /** @description The scopes asked for. */
+                requestedScopes: string[];
+                /** @description Whether it can be used. */
+                status: components["schemas"]["ConnectionState"];
+                /** @description Last change. */
+                updatedAt: string;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_OAuthProviderView: {
+            /** @description `GET /v1/oauth/providers`: a provider of the operator's catalog. */
+            data: {
+                /**
+                 * @description Whether it can be connected in this organization: the operator's
+                 *     catalog or the organization has client credentials for it.
+                 */
+                configured: boolean;
+                /** @description The scopes asked for when a connect names none. */
+                defaultScopes: string[];
+                /** @description Shown to people (`GitHub`). */
+                displayName: string;
+                /** @description Used in URLs and commands (`github`). */
+                id: string;
+                orgClient?: null | components["schemas"]["OAuthClientView"];
+                /** @description Whether disconnecting revokes the grant at the provider. */
+                revokesOnDisconnect: boolean;
             };
         };
         /** @description `{"data": …}` */
@@ -1646,6 +1966,59 @@ export interface components {
                 providerName: string;
                 /** @description The person's subject (`sub`) there. */
                 subject: string;
+            }[];
+        };
+        /** @description `{"data": …}` */
+        Data_Vec_OAuthConnectionView: {
+            data: {
+                /** @description The account's id at the provider. */
+                accountId: string;
+                /** @description How the account is shown (a login, an email). */
+                accountLabel: string;
+                /** @description Creation time. */
+                createdAt: string;
+                /**
+                 * @description When the current access token expires (`null`: the provider did not
+                 *     say).
+                 */
+                expiresAt?: string | null;
+                /** @description The scopes the provider granted (it may grant fewer). */
+                grantedScopes: string[];
+                /** @description `ocn_…` */
+                id: string;
+                /** @description Its owner's default for the provider. */
+                isDefault: boolean;
+                /** @description `user` (a person's own) or `org` (the organization's shared one). */
+                owner: components["schemas"]["OwnerScope"];
+                /** @description The person it belongs to (`null` for the organization's). */
+                ownerUserId?: string | null;
+                /** @description The catalog provider's id. */
+                provider: string;
+                /** @description The scopes asked for. */
+                requestedScopes: string[];
+                /** @description Whether it can be used. */
+                status: components["schemas"]["ConnectionState"];
+                /** @description Last change. */
+                updatedAt: string;
+            }[];
+        };
+        /** @description `{"data": …}` */
+        Data_Vec_OAuthProviderView: {
+            data: {
+                /**
+                 * @description Whether it can be connected in this organization: the operator's
+                 *     catalog or the organization has client credentials for it.
+                 */
+                configured: boolean;
+                /** @description The scopes asked for when a connect names none. */
+                defaultScopes: string[];
+                /** @description Shown to people (`GitHub`). */
+                displayName: string;
+                /** @description Used in URLs and commands (`github`). */
+                id: string;
+                orgClient?: null | components["schemas"]["OAuthClientView"];
+                /** @description Whether disconnecting revokes the grant at the provider. */
+                revokesOnDisconnect: boolean;
             }[];
         };
         /** @description `{"data": …}` */
@@ -1856,6 +2229,70 @@ export interface components {
         };
         /** @description A name: 1–255 characters once trimmed, not all whitespace, no control characters. */
         Name: string;
+        /**
+         * @description An organization's own client credentials at a provider (never the
+         *     secret).
+         */
+        OAuthClientView: {
+            /** @description The client id registered at the provider. */
+            clientId: string;
+            /** @description Whether a client secret is set (a public client otherwise). */
+            hasClientSecret: boolean;
+            /** @description Last change. */
+            updatedAt: string;
+        };
+        /**
+         * @description A connected app: a person's or the organization's grant at a provider
+         *     (never its tokens).
+         */
+        OAuthConnectionView: {
+            /** @description The account's id at the provider. */
+            accountId: string;
+            /** @description How the account is shown (a login, an email). */
+            accountLabel: string;
+            /** @description Creation time. */
+            createdAt: string;
+            /**
+             * @description When the current access token expires (`null`: the provider did not
+             *     say).
+             */
+            expiresAt?: string | null;
+            /** @description The scopes the provider granted (it may grant fewer). */
+            grantedScopes: string[];
+            /** @description `ocn_…` */
+            id: string;
+            /** @description Its owner's default for the provider. */
+            isDefault: boolean;
+            /** @description `user` (a person's own) or `org` (the organization's shared one). */
+            owner: components["schemas"]["OwnerScope"];
+            /** @description The person it belongs to (`null` for the organization's). */
+            ownerUserId?: string | null;
+            /** @description The catalog provider's id. */
+            provider: string;
+            /** @description The scopes asked for. */
+            requestedScopes: string[];
+            /** @description Whether it can be used. */
+            status: components["schemas"]["ConnectionState"];
+            /** @description Last change. */
+            updatedAt: string;
+        };
+        /** @description `GET /v1/oauth/providers`: a provider of the operator's catalog. */
+        OAuthProviderView: {
+            /**
+             * @description Whether it can be connected in this organization: the operator's
+             *     catalog or the organization has client credentials for it.
+             */
+            configured: boolean;
+            /** @description The scopes asked for when a connect names none. */
+            defaultScopes: string[];
+            /** @description Shown to people (`GitHub`). */
+            displayName: string;
+            /** @description Used in URLs and commands (`github`). */
+            id: string;
+            orgClient?: null | components["schemas"]["OAuthClientView"];
+            /** @description Whether disconnecting revokes the grant at the provider. */
+            revokesOnDisconnect: boolean;
+        };
         /** @description An identity provider people may sign in with. */
         OidcProviderView: {
             /** @description The name on the sign-in button. */
@@ -2182,6 +2619,16 @@ export interface components {
             name: string;
             /** @description Last change. */
             updatedAt: string;
+        };
+        /**
+         * @description `PUT /v1/oauth/providers/{id}` (admins): the organization's own client
+         *     credentials at a provider, replacing any.
+         */
+        PutOAuthClient: {
+            /** @description The client id registered at the provider (1–256 characters). */
+            clientId: string;
+            /** @description The client secret (at most 4 KiB); absent for a public client. */
+            clientSecret?: string | null;
         };
         /** @description `PUT /v1/secrets/{name}`: create or replace. */
         PutSecret: {
@@ -2517,6 +2964,18 @@ export interface components {
             publicKey: string;
             /** @description `user` or `org`. */
             scope: components["schemas"]["OwnerScope"];
+        };
+        /** @description `POST /v1/oauth/connect`: start connecting an account at a provider. */
+        StartConnect: {
+            /** @description The catalog provider's id (`github`). */
+            provider: string;
+            /** @description The scopes to ask for (default: the provider's default scopes). */
+            scopes?: string[] | null;
+            /**
+             * @description `true`: the organization's shared connection, which every member's
+             *     tools may use (admins only).
+             */
+            shared?: boolean | null;
         };
         /**
          * @description The environments of a surface key (the document's enum for
@@ -5573,6 +6032,727 @@ export interface operations {
             };
             /** @description `payload_too_large`: a body over 64 KiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    finishOAuthConnect: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string;
+                /** @description The connect's `state`. */
+                state?: string;
+                /** @description The provider's refusal (`access_denied`, …). */
+                error?: string;
+                /** @description Its explanation. */
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page: the account is connected (the connect request is `completed`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_state` (unknown, used or expired), `invalid_request` (no code); a page for a browser, else the envelope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden` (this browser is not signed in as the person who started the connect), `access_denied` (refused at the provider) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `provider_error`: the provider failed the exchange or the account */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    startOAuthConnect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartConnect"];
+            };
+        };
+        responses: {
+            /** @description Started: open `authorizeUrl` before `expiresAt` (10 minutes) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ConnectStarted"];
+                };
+            };
+            /** @description `bad_request`: a malformed scope or too many; `provider_not_configured`: no client credentials for the provider */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: an organization-owned key (no person to finish the connect), or `shared` by a member */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such provider in the catalog */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getOAuthConnect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The connect request's id (`ocr_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where it stands */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ConnectRequestView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden` or `insufficient_scope`: the caller may not do this (`x-latchkey-callers`, `x-latchkey-scope`), or a session's user belongs to no organization */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such request of the caller's (another person's, admins' included, another organization's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    authorizeOAuthConnect: {
+        parameters: {
+            query?: {
+                /** @description The connect's `state` (in `authorizeUrl`). */
+                state?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The connect request's id (`ocr_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's authorization page (state, PKCE S256, scopes); without a dashboard session, to the sign-in page, coming back here */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_state` (not this request's state, or finished already), `expired`, `provider_not_configured` (a page for a browser, else the envelope) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: the connect was started by someone else */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such connect request in the person's organizations */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `provider_error`: the provider's authorization URL cannot be made */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listOAuthConnections: {
+        parameters: {
+            query?: {
+                /** @description Only this provider's. */
+                provider?: string;
+                /** @description Every member's connections too (admins only). */
+                allOrg?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connections (never their tokens) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_OAuthConnectionView"];
+                };
+            };
+            /** @description `invalid_request`: malformed JSON, unknown fields, wrong types, invalid values or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: `allOrg` by a member */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteOAuthConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The connection's id (`ocn_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Disconnected */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: a shared connection, by a member */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such connection the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    setDefaultOAuthConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The connection's id (`ocn_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection, now the default */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_OAuthConnectionView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: a shared connection, by a member */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such connection the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listOAuthProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operator's catalog, in its order (empty when none is configured) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_OAuthProviderView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden` or `insufficient_scope`: the caller may not do this (`x-latchkey-callers`, `x-latchkey-scope`), or a session's user belongs to no organization */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    putOAuthProviderClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The catalog provider's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutOAuthClient"];
+            };
+        };
+        responses: {
+            /** @description The provider, with the organization's client (never its secret) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_OAuthProviderView"];
+                };
+            };
+            /** @description `bad_request`: a client id of 1–256 characters, a secret of at most 4 KiB */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such provider in the catalog */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached, or this server has no master key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteOAuthProviderClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The catalog provider's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such provider, or the organization has no credentials of its own there */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

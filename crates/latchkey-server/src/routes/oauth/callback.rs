@@ -28,6 +28,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_api_types::ErrorEnvelope;
 use latchkey_core::KeyHash;
 use latchkey_core::id::{OAuthConnectRequestId, OAuthConnectionId, OrgId, UserId};
 use latchkey_core::time_fmt::now_ms;
@@ -38,7 +39,7 @@ use subtle::ConstantTimeEq;
 
 use crate::audit::{Actor, Audit};
 use crate::authz::AuthCheck;
-use crate::dashboard::{Viewer, error_page, render, request_id, with_security_headers};
+use crate::dashboard::{Viewer, refusal_answer, render, with_security_headers};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::oauth::client::{self, TokenError};
@@ -77,9 +78,10 @@ const AUTHORIZE: AuthCheck = AuthCheck::public();
     params(("id" = String, Path, description = "The connect request's id (`ocr_…`)"), AuthorizeQuery),
     responses(
         (status = 303, description = "To the provider's authorization page (state, PKCE S256, scopes); without a dashboard session, to the sign-in page, coming back here"),
-        (status = 400, description = "A page: `invalid_state` (not this request's state, or finished already), `expired`, `provider_not_configured`"),
-        (status = 403, description = "A page: `forbidden`, the connect was started by someone else"),
-        (status = 404, description = "A page: `not_found`, no such connect request in the person's organizations")
+        (status = 400, description = "`invalid_state` (not this request's state, or finished already), `expired`, `provider_not_configured` (a page for a browser, else the envelope)", body = ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the connect was started by someone else", body = ErrorEnvelope),
+        (status = 404, description = "`not_found`: no such connect request in the person's organizations", body = ErrorEnvelope),
+        (status = 502, description = "`provider_error`: the provider's authorization URL cannot be made", body = ErrorEnvelope)
     ),
     extensions(("x-latchkey-auth" = json!(AUTHORIZE)))
 )]
@@ -99,14 +101,9 @@ pub async fn authorize(
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => {
             tracing::info!(request = %id.chars().take(40).collect::<String>(), code = e.code(), "connect page refused");
-            page_of(&parts, &e)
+            refusal_answer(&parts.headers, e)
         }
     }
-}
-
-/// A refusal as a page.
-fn page_of(parts: &Parts, e: &ApiError) -> Response {
-    with_security_headers(error_page(e, request_id(&parts.headers).as_deref()))
 }
 
 /// 400 `invalid_state`.
@@ -224,9 +221,9 @@ struct ConnectedPage<'a> {
     params(CallbackQuery),
     responses(
         (status = 200, description = "A page: the account is connected (the connect request is `completed`)"),
-        (status = 400, description = "A page: `invalid_state` (unknown, used or expired), `invalid_request` (no code)"),
-        (status = 403, description = "A page: `forbidden` (this browser is not signed in as the person who started the connect), `access_denied` (refused at the provider)"),
-        (status = 502, description = "A page: `provider_error`, the provider failed the exchange or the account")
+        (status = 400, description = "`invalid_state` (unknown, used or expired), `invalid_request` (no code); a page for a browser, else the envelope", body = ErrorEnvelope),
+        (status = 403, description = "`forbidden` (this browser is not signed in as the person who started the connect), `access_denied` (refused at the provider)", body = ErrorEnvelope),
+        (status = 502, description = "`provider_error`: the provider failed the exchange or the account", body = ErrorEnvelope)
     ),
     extensions(("x-latchkey-auth" = json!(CALLBACK)))
 )]
@@ -238,13 +235,18 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let Some(given) = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= MAX_STATE) else {
-        return page_of(&parts, &invalid_state("the provider's answer has no state"));
+        return refusal_answer(&parts.headers, invalid_state("the provider's answer has no state"));
     };
     // Taken first: whatever follows, this state is used up.
     let request = match state.store.take_pending_by_state(&KeyHash::of(given), now_ms()).await {
         Ok(Some(r)) => r,
-        Ok(None) => return page_of(&parts, &invalid_state("this connect is unknown, was finished already or expired")),
-        Err(e) => return page_of(&parts, &e.into()),
+        Ok(None) => {
+            return refusal_answer(
+                &parts.headers,
+                invalid_state("this connect is unknown, was finished already or expired"),
+            );
+        }
+        Err(e) => return refusal_answer(&parts.headers, e.into()),
     };
     match complete(&state, &audit, viewer.ok().as_ref(), &request, &q).await {
         Ok((provider, label, connection)) => {
@@ -262,7 +264,7 @@ pub async fn callback(
             if let Err(err) = state.store.finish_connect_request(&request.org_id, &request.id, Err(&reason)).await {
                 tracing::error!(error = %err, request = %request.id, "could not mark a connect failed");
             }
-            page_of(&parts, &e)
+            refusal_answer(&parts.headers, e)
         }
     }
 }

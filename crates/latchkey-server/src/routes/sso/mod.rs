@@ -25,9 +25,9 @@ mod accounts;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{ACCEPT, SET_COOKIE};
+use axum::http::StatusCode;
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use latchkey_api_types::{Data, ErrorEnvelope, OidcProviderView};
@@ -42,7 +42,7 @@ use subtle::ConstantTimeEq;
 use crate::audit::{Actor, Audit};
 use crate::auth::client_subject;
 use crate::authz::AuthCheck;
-use crate::dashboard::{cookie, error_page, new_login_csrf, request_id, set_cookie};
+use crate::dashboard::{cookie, new_login_csrf, refusal_answer, set_cookie};
 use crate::error::ApiError;
 use crate::extract::{Query, local_path, public_origin};
 use crate::oidc::OidcError;
@@ -262,18 +262,6 @@ pub async fn callback(
             audit.record(&state, None, Actor { kind: "anonymous", id: None }, "auth.login_failed", None, details).await;
             refusal_answer(&parts.headers, e)
         }
-    }
-}
-
-/// A refusal as its client reads it: a page for a browser, the envelope
-/// otherwise.
-fn refusal_answer(headers: &HeaderMap, e: ApiError) -> Response {
-    let browser = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
-    if browser {
-        let rid = request_id(headers);
-        crate::dashboard::with_security_headers(error_page(&e, rid.as_deref()))
-    } else {
-        e.into_response()
     }
 }
 

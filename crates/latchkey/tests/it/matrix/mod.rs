@@ -53,10 +53,12 @@ fn leak(tenant: &[String], call: &Call, answer: &str) -> Option<String> {
 }
 
 /// Public operations a browser follows through an identity provider: their
-/// answers are redirects that depend on the provider, not on the caller's
-/// credential, so they have no column to predict. `sso.rs` tests them
-/// against a real provider (every refusal included).
-const BROWSER_REDIRECTS: [&str; 2] = ["startOidcSignIn", "finishOidcSignIn"];
+/// answers are redirects and pages that depend on the provider and the
+/// browser's dashboard session, not on the caller's credential, so they have
+/// no column to predict. `sso/` and `oauth/` test them against a real
+/// provider (every refusal included).
+const BROWSER_REDIRECTS: [&str; 4] =
+    ["startOidcSignIn", "finishOidcSignIn", "authorizeOAuthConnect", "finishOAuthConnect"];
 
 #[tokio::test]
 async fn every_operation_answers_every_caller_as_declared() {

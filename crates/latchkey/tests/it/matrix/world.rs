@@ -1,6 +1,6 @@
 //! The matrix's world: organization A with an admin, a member and a
-//! bystander member, their keys, secrets and SSH keys, a project, a product
-//! and its surface; another organization's admin key; a host who invites
+//! bystander member, their keys, secrets, SSH keys, connected apps and
+//! connects in progress, a project, a product and its surface; another organization's admin key; a host who invites
 //! the callers elsewhere. And the request each operation is made of for
 //! each caller, naming the records of the person the caller acts for, with
 //! a fresh target wherever the operation consumes it (delete, revoke,
@@ -88,6 +88,10 @@ struct Own {
     secret: String,
     /// A private SSH key of theirs.
     ssh_key: String,
+    /// A connection of theirs to the provider `octo`.
+    connection: String,
+    /// A connect of theirs in progress.
+    connect_request: String,
 }
 
 /// One cell's request.
@@ -146,7 +150,12 @@ impl World {
         // Every sign-up and every anonymous call comes from 127.0.0.1 here:
         // the per-address abuse limits (tested in hardening_authz.rs) are
         // raised so that they never answer in place of the authorization.
-        std::fs::write(&file, "signups_per_hour_per_ip = 1000\nfailed_auth_per_minute = 100000\n").unwrap();
+        // A connected-apps provider nothing is ever sent to: connects start
+        // and connections exist (written to the database) without it.
+        let toml = "signups_per_hour_per_ip = 1000\nfailed_auth_per_minute = 100000\n\n[[oauth.providers]]\n\
+                    id = \"octo\"\ndisplay_name = \"Octo\"\nauthorize_url = \"http://127.0.0.1:9/authorize\"\n\
+                    token_url = \"http://127.0.0.1:9/token\"\nscopes = [\"repo\"]\nclient_id = \"matrix\"\n";
+        std::fs::write(&file, toml).unwrap();
         let server = TestServer::start_with(&["--config", file.to_str().unwrap()]).await;
         let other_admin = server.admin();
         let me = other_admin.get("/v1/me").await;
@@ -198,6 +207,8 @@ impl World {
                 key: String::new(),
                 secret: String::new(),
                 ssh_key: String::new(),
+                connection: String::new(),
+                connect_request: String::new(),
             },
             member: Own {
                 person: member,
@@ -205,6 +216,8 @@ impl World {
                 key: String::new(),
                 secret: String::new(),
                 ssh_key: String::new(),
+                connection: String::new(),
+                connect_request: String::new(),
             },
             org,
             org_name,
@@ -222,8 +235,13 @@ impl World {
             let key = world.fresh_key(actor).await;
             let secret = world.fresh_secret(actor).await;
             let ssh_key = world.fresh_ssh_key(actor).await;
+            let connection = world.fresh_connection(actor).await;
+            let r = world.own(actor).session.post("/v1/oauth/connect", json!({"provider": "octo"})).await;
+            let connect_request = id_of(&r, "connect request");
+            world.tenant.push(connect_request.clone());
             let own = world.own_mut(actor);
             (own.key, own.secret, own.ssh_key) = (key, secret, ssh_key);
+            (own.connection, own.connect_request) = (connection, connect_request);
         }
         world.project = world.fresh_project().await;
         let admin = world.admin.session.clone();
@@ -304,6 +322,25 @@ impl World {
              VALUES ('{id}', '{user}', 'corp', 'http://127.0.0.1:9', 'matrix-{n}', 0)"
         );
         assert_eq!(crate::db::Db::connect(&self.server).await.exec(&sql).await, 1);
+        self.tenant.push(id.clone());
+        id
+    }
+
+    /// A connection of `actor` to `octo` (not the default). Written to the
+    /// database: connecting through a provider is `oauth/`'s business; the
+    /// provider has no revocation endpoint, so nothing opens its tokens.
+    async fn fresh_connection(&mut self, actor: Actor) -> String {
+        let n = self.fresh("");
+        let id =
+            format!("ocn_{:0>26}", n.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase());
+        let (org, user) = (self.org.clone(), self.own(actor).person.user_id.clone());
+        let sql = format!(
+            "INSERT INTO oauth_connections (id, org_id, owner_user_id, provider, account_id, account_label, \
+             requested_scopes, granted_scopes, access_token_sealed, token_type, status, version, created_at, \
+             updated_at) VALUES ('{id}', '{org}', '{user}', 'octo', 'matrix-{n}', 'matrix-{n}', 'repo', 'repo', $1, \
+             'bearer', 'active', 1, 0, 0)"
+        );
+        assert_eq!(crate::db::Db::connect(&self.server).await.exec_bytes(&sql, b"sealed").await, 1);
         self.tenant.push(id.clone());
         id
     }
@@ -577,6 +614,23 @@ impl World {
                 let body = json!({"code": code, "codeVerifier": CLI_VERIFIER, "redirectUri": redirect_uri});
                 (op.path.clone(), Some(body), false)
             }
+            "listOAuthProviders" | "listOAuthConnections" => (op.path.clone(), None, false),
+            // The caller's own organization's: another organization's admin
+            // sets and removes its own.
+            "putOAuthProviderClient" => {
+                (op.path.replace("{id}", "octo"), Some(json!({"clientId": self.fresh("matrix-client-")})), false)
+            }
+            "deleteOAuthProviderClient" => {
+                let setter = if caller == Caller::OtherAdmin { &self.other_admin } else { &self.admin.session };
+                let body = json!({"clientId": "matrix-own"}).to_string();
+                let r = setter.send(Method::PUT, "/v1/oauth/providers/octo", Some(body.into())).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                (op.path.replace("{id}", "octo"), None, false)
+            }
+            "startOAuthConnect" => (op.path.clone(), Some(json!({"provider": "octo"})), false),
+            "getOAuthConnect" => (op.path.replace("{id}", &self.own(actor).connect_request), None, true),
+            "deleteOAuthConnection" => (op.path.replace("{id}", &self.fresh_connection(actor).await), None, true),
+            "setDefaultOAuthConnection" => (op.path.replace("{id}", &self.own(actor).connection), None, true),
             other => return Err(format!("{} {} ({other}): no request for it in matrix/world.rs", op.method, op.path)),
         };
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();
