@@ -116,6 +116,36 @@ export async function countRefreshGrants(ctx, next) {
   }
 }
 
+/** Token endpoint outages per client_id: until when (epoch ms) its requests get 503. */
+const outages = new Map();
+
+/** POST /__test/token-outage {client_id, seconds}: see tokenOutage. */
+export function setTokenOutage(clientId, seconds) {
+  outages.set(clientId, Date.now() + seconds * 1000);
+}
+
+/**
+ * POST /token authenticated (HTTP Basic) as a client in an outage (POST
+ * /__test/token-outage): 503 temporarily_unavailable, as a provider that is
+ * down answers, before the request is read or counted. Only the Basic
+ * header is read, so that the body stays for oidc-provider.
+ */
+export async function tokenOutage(ctx, next) {
+  if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(ctx.get('Authorization'));
+  if (basic) {
+    const user = Buffer.from(basic[1], 'base64').toString('utf8').split(':')[0];
+    const clientId = decodeURIComponent(user.replace(/\+/g, ' '));
+    if ((outages.get(clientId) ?? 0) > Date.now()) {
+      ctx.status = 503;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the test provider is in an outage' };
+      return undefined;
+    }
+  }
+  return next();
+}
+
 /** GET /__test/stats?client_id=: the refresh grant counts of a client (zeros for an unknown one). */
 export function refreshStatsOf(clientId) {
   return { ...(refreshStats.get(clientId) ?? { refresh_grants: 0, refresh_grant_errors: 0 }) };

@@ -28,6 +28,9 @@
 //       "refresh_token"; access_token_ttl in seconds, an hour by default)
 //     POST /__test/users    {sub, email, email_verified, name, tamper?, deny?} → 204
 //     POST /__test/default-user {sub, client_id?}                         → 204
+//     POST /__test/token-outage {client_id, seconds}                      → 204
+//       (the token endpoint answers that client 503 temporarily_unavailable
+//       for that long: a provider that is down)
 //     POST /__test/revoke-grant {sub, client_id}                          → 200 {revoked: N}
 //       (the user's grants to the client end, with every token of them, as
 //       when a person revokes an app at the provider: the next refresh gets
@@ -66,6 +69,8 @@ import {
   refreshStatsOf,
   issuedTokensOf,
   setAccessTokenTtl,
+  setTokenOutage,
+  tokenOutage,
   userEndpoint,
 } from './oauth.mjs';
 
@@ -233,6 +238,7 @@ function makeProvider(issuer) {
   provider.use(logRequests);
   provider.use((ctx, next) => controlApi(provider, ctx, next));
   provider.use((ctx, next) => userEndpoint(provider, users, ctx, next));
+  provider.use(tokenOutage);
   provider.use(countRefreshGrants);
   provider.use((ctx, next) => freshSession(provider, ctx, next));
   provider.use((ctx, next) => interaction(provider, ctx, next));
@@ -260,9 +266,9 @@ async function readJson(req) {
 const isString = (v) => typeof v === 'string' && v.length > 0;
 
 /**
- * POST /__test/{clients,users,default-user,revoke-grant}: what a test sets
- * up or does at the provider; GET /__test/stats and /__test/tokens: what the
- * provider saw and issued.
+ * POST /__test/{clients,users,default-user,token-outage,revoke-grant}: what a
+ * test sets up or does at the provider; GET /__test/stats and /__test/tokens:
+ * what the provider saw and issued.
  */
 async function controlApi(provider, ctx, next) {
   if (!ctx.path.startsWith('/__test/')) return next();
@@ -338,6 +344,14 @@ async function controlApi(provider, ctx, next) {
       if (body.client_id == null) defaultSub = body.sub;
       else if (isString(body.client_id)) defaultSubs.set(body.client_id, body.sub);
       else return refuse('client_id must be a string');
+      break;
+    }
+    case '/__test/token-outage': {
+      const { client_id, seconds } = body;
+      if (!isString(client_id) || typeof seconds !== 'number' || !(seconds >= 0 && seconds <= 600)) {
+        return refuse('client_id (a string) and seconds (0-600) are required');
+      }
+      setTokenOutage(client_id, seconds);
       break;
     }
     case '/__test/revoke-grant': {

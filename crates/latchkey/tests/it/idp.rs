@@ -310,6 +310,13 @@ impl Idp {
         body["revoked"].as_u64().unwrap_or_else(|| panic!("test IdP /__test/revoke-grant: {text}"))
     }
 
+    /// Makes the token endpoint answer `client_id` 503
+    /// `temporarily_unavailable` for `seconds` (0 ends an outage): a
+    /// provider that is down.
+    pub async fn token_outage(&self, client_id: &str, seconds: u64) {
+        self.control("/__test/token-outage", json!({"client_id": client_id, "seconds": seconds})).await;
+    }
+
     /// What the IdP saw of `client_id` so far (zeros for a client it never
     /// heard from).
     pub async fn stats(&self, client_id: &str) -> IdpStats {

@@ -272,6 +272,32 @@ async fn the_test_idp_rotates_refresh_tokens_and_counts_refreshes() {
 }
 
 #[tokio::test]
+async fn the_test_idp_token_outage_answers_503_to_that_client_only_until_it_ends() {
+    let idp = idp();
+    let (app, other) = (app(None).await, app(None).await);
+    let sub = person().await;
+    let tokens = app.connect(&sub, OAUTH_SCOPES).await;
+    let other_tokens = other.connect(&sub, OAUTH_SCOPES).await;
+    let refresh = text(&tokens, "refresh_token").to_owned();
+
+    idp.token_outage(&app.id, 60).await;
+    let (status, body) = app.refresh(&refresh).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    // Refused before it was read: not counted, and the refresh token is
+    // not used up.
+    assert_eq!(idp.stats(&app.id).await, IdpStats { refresh_grants: 0, refresh_grant_errors: 0 });
+    // Another client is not in the outage.
+    let (status, body) = other.refresh(text(&other_tokens, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    idp.token_outage(&app.id, 0).await;
+    let (status, body) = app.refresh(&refresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(idp.stats(&app.id).await, IdpStats { refresh_grants: 1, refresh_grant_errors: 0 });
+}
+
+#[tokio::test]
 async fn the_test_idp_revokes_the_grant_when_a_rotated_refresh_token_is_reused() {
     let idp = idp();
     let app = app(None).await;
