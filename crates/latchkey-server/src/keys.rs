@@ -9,7 +9,7 @@
 //! A path builds a [`KeySpec`] and calls [`mint`], which refuses (403
 //! `insufficient_scope`), in this one place:
 //!
-//! * a reserved scope (`secret:resolve`): only the operator mints such a
+//! * a reserved scope (`secret:resolve`, `oauth:token`): only the operator mints such a
 //!   key, from the command line (`latchkey admin create-service-key`);
 //! * a scope the caller may not use itself (its credential's scopes bounded
 //!   by its role): nobody grants what they do not hold;

@@ -34,8 +34,9 @@ pub enum AdminCommand {
     RotateMasterKey(RotateArgs),
     /// Mint an organization-owned service key, printed once, with scopes no
     /// API request can grant: `secret:resolve` (resolve any member's
-    /// secrets through `GET /v1/secrets/resolve?user=`) and, if given, any
-    /// catalog scope. The creation is in the organization's audit trail
+    /// secrets through `GET /v1/secrets/resolve?user=`), `oauth:token`
+    /// (hand out any member's connected-app access tokens through `POST
+    /// /v1/oauth/token`) and, if given, any catalog scope. The creation is in the organization's audit trail
     /// (actor `operator`).
     CreateServiceKey(ServiceKeyArgs),
 }
@@ -48,7 +49,8 @@ pub struct ServiceKeyArgs {
     /// The organization's id (`org_…`).
     #[arg(long)]
     org: String,
-    /// A scope of the key (repeat for several), e.g. `secret:resolve`.
+    /// A scope of the key (repeat for several), e.g. `secret:resolve` or
+    /// `oauth:token`.
     #[arg(long = "scope", required = true)]
     scopes: Vec<String>,
     /// The key's name.

@@ -1,12 +1,14 @@
 //! Connected apps: latchkey as the OAuth client that holds people's and
 //! organizations' grants to third-party providers (issue 23). The catalog
 //! of providers (`config.rs`), what latchkey asks of them (`client.rs`),
-//! and what the connected-apps routes share (`sealed.rs`: credentials,
-//! sealed tokens, views, the URLs handed out); the routes are
-//! `crate::routes::oauth`.
+//! what the connected-apps routes share (`sealed.rs`: credentials, sealed
+//! tokens, views, the URLs handed out), and a connection's token kept fresh
+//! (`refresh.rs`: one refresh at a time across nodes, by lease); the routes
+//! are `crate::routes::oauth`.
 
 pub mod client;
 mod config;
+pub(crate) mod refresh;
 mod sealed;
 
 pub use config::{CatalogError, OAuthProviderConfig, check_catalog};

@@ -78,6 +78,7 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::connections::list))
         .routes(routes!(oauth::connections::delete))
         .routes(routes!(oauth::connections::set_default))
+        .routes(routes!(oauth::token::token))
         // Runloop profile (reference 003).
         .routes(routes!(runloop::create_api_key))
         .routes(routes!(runloop::create_restricted_key))

@@ -12,6 +12,9 @@
 //!   every provider, which stores the connection.
 //! * `connections.rs`: listing, disconnecting (revoked at the provider)
 //!   and choosing the default.
+//! * `token.rs`: a fresh access token for the platform's tools (`POST
+//!   /v1/oauth/token`, a reserved scope; refreshed by
+//!   `crate::oauth::refresh`).
 //!
 //! Who may do what (docs/API.md has the table): reading needs `oauth:read`
 //! and changes `oauth:write` (a session holds both); a person's connection
@@ -25,3 +28,4 @@ pub(crate) mod callback;
 pub(crate) mod connect;
 pub(crate) mod connections;
 pub(crate) mod providers;
+pub(crate) mod token;

@@ -19,6 +19,7 @@ mod connections;
 mod flow;
 mod providers;
 mod secrecy;
+mod token;
 
 use crate::canary::remember_secret;
 use crate::common::{Api, Person, TestServer, join_org, signup};
