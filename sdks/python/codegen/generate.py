@@ -113,6 +113,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "listOAuthConnections": ("oauth.connections", "list"),
     "deleteOAuthConnection": ("oauth.connections", "delete"),
     "setDefaultOAuthConnection": ("oauth.connections", "set_default"),
+    "issueOAuthToken": ("oauth", "token"),
     "checkForwardedRequest": ("auth", "check"),
     "checkForwardedRequestPost": ("auth", "check_post"),
     # compatibility profiles

@@ -148,9 +148,11 @@ async fn refresh_holding(
                 // took it over: what the provider answered is lost.
                 tracing::warn!(connection = %c.id, "a refresh outlived its lease; its answer was not stored");
             }
-            state.store.get_connection(&c.org_id, &c.id).await?.ok_or_else(|| {
-                needs_reauthorization(state, &c, "was deleted meanwhile")
-            })
+            state
+                .store
+                .get_connection(&c.org_id, &c.id)
+                .await?
+                .ok_or_else(|| needs_reauthorization(state, &c, "was deleted meanwhile"))
         }
         Ok(None) => unreachable_refresh_token(state, &c, holder).await,
         Err(Failure::Api(e)) => {
@@ -207,14 +209,10 @@ async fn ask_provider(
     let http = client::http_client();
     let now = now_ms();
     let tokens = client::refresh(&http, provider, &creds, &refresh_token, now).await.map_err(Failure::Provider)?;
-    let key = data_key(state, &c.org_id, false)
-        .await?
-        .ok_or_else(|| ApiError::internal(&std::io::Error::other(format!("{} has tokens but no data key", c.org_id))))?;
-    let (access, refresh) = seal_tokens(
-        &key,
-        ConnectionKey::of(c),
-        &tokens,
-    )?;
+    let key = data_key(state, &c.org_id, false).await?.ok_or_else(|| {
+        ApiError::internal(&std::io::Error::other(format!("{} has tokens but no data key", c.org_id)))
+    })?;
+    let (access, refresh) = seal_tokens(&key, ConnectionKey::of(c), &tokens)?;
     Ok(Some(RefreshedTokens {
         access_token_sealed: access,
         // A provider that does not rotate keeps the one we have.
@@ -228,7 +226,11 @@ async fn ask_provider(
 
 /// `c`'s row said it had a refresh token and opening found none: give the
 /// lease back and ask for the owner.
-async fn unreachable_refresh_token(state: &AppState, c: &OAuthConnection, holder: &str) -> Result<OAuthConnection, ApiError> {
+async fn unreachable_refresh_token(
+    state: &AppState,
+    c: &OAuthConnection,
+    holder: &str,
+) -> Result<OAuthConnection, ApiError> {
     state.store.release_lease(&c.org_id, &c.id, holder).await?;
     Err(needs_reauthorization(state, c, "has no refresh token"))
 }

@@ -25,6 +25,7 @@ from .types import (
     Name,
     OAuthConnectionView,
     OAuthProviderView,
+    OAuthToken,
     OidcProviderView,
     OrgView,
     OwnerScope,
@@ -1339,6 +1340,39 @@ class OauthResource:
             f"/v1/oauth/providers/{_base.segment(id)}",
             parse=_response.data(OAuthProviderView),
             body=_base.body({"clientId": client_id, "clientSecret": client_secret}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("issueOAuthToken")
+    def token(
+        self,
+        *,
+        provider: str,
+        connection_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        scopes: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        user_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> OAuthToken:
+        """`POST /v1/oauth/token`: a fresh access token for a tool (see the module
+        doc).
+
+        Args:
+            provider: The catalog provider's id.
+            connection_id: A particular connection (`ocn_…`), instead of the defaults.
+            scopes: Scopes the tool needs: the grant must hold each.
+            user_id: The member the tool runs for (id or email); their default connection is used, else the organization's shared one.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/oauth/token",
+            parse=_response.data(OAuthToken),
+            body=_base.body({
+                "provider": provider,
+                "connectionId": connection_id,
+                "scopes": scopes,
+                "userId": user_id,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -3548,6 +3582,39 @@ class AsyncOauthResource:
             f"/v1/oauth/providers/{_base.segment(id)}",
             parse=_response.data(OAuthProviderView),
             body=_base.body({"clientId": client_id, "clientSecret": client_secret}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("issueOAuthToken")
+    async def token(
+        self,
+        *,
+        provider: str,
+        connection_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        scopes: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        user_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> OAuthToken:
+        """`POST /v1/oauth/token`: a fresh access token for a tool (see the module
+        doc).
+
+        Args:
+            provider: The catalog provider's id.
+            connection_id: A particular connection (`ocn_…`), instead of the defaults.
+            scopes: Scopes the tool needs: the grant must hold each.
+            user_id: The member the tool runs for (id or email); their default connection is used, else the organization's shared one.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/oauth/token",
+            parse=_response.data(OAuthToken),
+            body=_base.body({
+                "provider": provider,
+                "connectionId": connection_id,
+                "scopes": scopes,
+                "userId": user_id,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 

@@ -711,6 +711,28 @@ class OAuthProviderView(LatchkeyModel):
     """Whether disconnecting revokes the grant at the provider."""
 
 
+class OAuthToken(LatchkeyModel):
+    """The answer to `POST /v1/oauth/token` (`Cache-Control: no-store`)."""
+
+    access_token: str = Field(alias="accessToken")
+    """The access token."""
+
+    account_label: str = Field(alias="accountLabel")
+    """Its account's label."""
+
+    connection_id: str = Field(alias="connectionId")
+    """The connection it came from."""
+
+    expires_at: Optional[str] = Field(default=None, alias="expiresAt")
+    """When it expires (`null`: the provider did not say)."""
+
+    granted_scopes: List[str] = Field(alias="grantedScopes")
+    """The scopes the grant holds."""
+
+    token_type: str = Field(alias="tokenType")
+    """`bearer`, usually."""
+
+
 class OidcProviderView(LatchkeyModel):
     """An identity provider people may sign in with."""
 
@@ -1116,6 +1138,26 @@ class SwitchOrg(LatchkeyModel):
     """The organization to act in by default."""
 
 
+class TokenRequest(LatchkeyModel):
+    """`POST /v1/oauth/token`: a fresh access token for a tool (a service key
+    holding `oauth:token`).
+    """
+
+    connection_id: Optional[str] = Field(default=None, alias="connectionId")
+    """A particular connection (`ocn_…`), instead of the defaults."""
+
+    provider: str
+    """The catalog provider's id."""
+
+    scopes: Optional[List[str]] = Field(default=None)
+    """Scopes the tool needs: the grant must hold each."""
+
+    user_id: Optional[str] = Field(default=None, alias="userId")
+    """The member the tool runs for (id or email); their default connection
+    is used, else the organization's shared one.
+    """
+
+
 TransferTarget = Literal["org"]
 """Where a key can be transferred: only to its organization."""
 
@@ -1295,6 +1337,7 @@ SCHEMAS: Dict[str, Any] = {
     "Data_MemberView": Data[MemberView],
     "Data_OAuthConnectionView": Data[OAuthConnectionView],
     "Data_OAuthProviderView": Data[OAuthProviderView],
+    "Data_OAuthToken": Data[OAuthToken],
     "Data_OrgView": Data[OrgView],
     "Data_ProjectView": Data[ProjectView],
     "Data_ResolvedSecrets": Data[ResolvedSecrets],
@@ -1326,6 +1369,7 @@ SCHEMAS: Dict[str, Any] = {
     "OAuthClientView": OAuthClientView,
     "OAuthConnectionView": OAuthConnectionView,
     "OAuthProviderView": OAuthProviderView,
+    "OAuthToken": OAuthToken,
     "OidcProviderView": OidcProviderView,
     "OrgView": OrgView,
     "OwnerScope": OwnerScope,
@@ -1370,6 +1414,7 @@ SCHEMAS: Dict[str, Any] = {
     "SurfaceKeyView": SurfaceKeyView,
     "SurfaceView": SurfaceView,
     "SwitchOrg": SwitchOrg,
+    "TokenRequest": TokenRequest,
     "TransferApiKey": TransferApiKey,
     "TransferTarget": TransferTarget,
     "UpdateApiKey": UpdateApiKey,
@@ -1422,6 +1467,7 @@ __all__ = [
     "OAuthClientView",
     "OAuthConnectionView",
     "OAuthProviderView",
+    "OAuthToken",
     "OidcProviderView",
     "OrgView",
     "OwnerScope",
@@ -1456,6 +1502,7 @@ __all__ = [
     "SurfaceKeyView",
     "SurfaceView",
     "SwitchOrg",
+    "TokenRequest",
     "TransferApiKey",
     "TransferTarget",
     "UpdateApiKey",

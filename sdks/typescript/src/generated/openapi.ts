@@ -907,6 +907,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/oauth/token`: a fresh access token for a tool (see the module
+         *     doc).
+         */
+        post: operations["issueOAuthToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orgs": {
         parameters: {
             query?: never;
@@ -1825,6 +1845,24 @@ export interface components {
             };
         };
         /** @description `{"data": …}` */
+        Data_OAuthToken: {
+            /** @description The answer to `POST /v1/oauth/token` (`Cache-Control: no-store`). */
+            data: {
+                /** @description The access token. */
+                accessToken: string;
+                /** @description Its account's label. */
+                accountLabel: string;
+                /** @description The connection it came from. */
+                connectionId: string;
+                /** @description When it expires (`null`: the provider did not say). */
+                expiresAt?: string | null;
+                /** @description The scopes the grant holds. */
+                grantedScopes: string[];
+                /** @description `bearer`, usually. */
+                tokenType: string;
+            };
+        };
+        /** @description `{"data": …}` */
         Data_OrgView: {
             /** @description An organization. */
             data: {
@@ -2292,6 +2330,21 @@ export interface components {
             orgClient?: null | components["schemas"]["OAuthClientView"];
             /** @description Whether disconnecting revokes the grant at the provider. */
             revokesOnDisconnect: boolean;
+        };
+        /** @description The answer to `POST /v1/oauth/token` (`Cache-Control: no-store`). */
+        OAuthToken: {
+            /** @description The access token. */
+            accessToken: string;
+            /** @description Its account's label. */
+            accountLabel: string;
+            /** @description The connection it came from. */
+            connectionId: string;
+            /** @description When it expires (`null`: the provider did not say). */
+            expiresAt?: string | null;
+            /** @description The scopes the grant holds. */
+            grantedScopes: string[];
+            /** @description `bearer`, usually. */
+            tokenType: string;
         };
         /** @description An identity provider people may sign in with. */
         OidcProviderView: {
@@ -3036,6 +3089,23 @@ export interface components {
         SwitchOrg: {
             /** @description The organization to act in by default. */
             orgId: string;
+        };
+        /**
+         * @description `POST /v1/oauth/token`: a fresh access token for a tool (a service key
+         *     holding `oauth:token`).
+         */
+        TokenRequest: {
+            /** @description A particular connection (`ocn_…`), instead of the defaults. */
+            connectionId?: string | null;
+            /** @description The catalog provider's id. */
+            provider: string;
+            /** @description Scopes the tool needs: the grant must hold each. */
+            scopes?: string[] | null;
+            /**
+             * @description The member the tool runs for (id or email); their default connection
+             *     is used, else the organization's shared one.
+             */
+            userId?: string | null;
         };
         /** @description `POST /v1/api-keys/{id}/transfer` */
         TransferApiKey: {
@@ -6770,6 +6840,102 @@ export interface operations {
                 };
             };
             /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    issueOAuthToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description A fresh access token (audited; `Cache-Control: no-store`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_OAuthToken"];
+                };
+            };
+            /** @description `bad_request`: too many scopes, or a malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `insufficient_scope`: the caller lacks `oauth:token`, or the grant lacks a requested scope (with `connectUrl`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_connected` (with `connectUrl`): no such connection, and no default; `not_found`: no such provider or member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `needs_reauthorization` (with `connectUrl`): the provider refused the grant */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `provider_unavailable`: the token expired and the provider could not refresh it; `unavailable`: the database, or no master key */
             503: {
                 headers: {
                     [name: string]: unknown;

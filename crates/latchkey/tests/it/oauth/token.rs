@@ -279,7 +279,10 @@ async fn tokens_come_from_the_named_connection_else_the_persons_default_else_the
     assert_eq!(via(for_user(&bob)).await, shared);
     assert_eq!(via(json!({"provider": "octo"})).await, shared);
     // A named connection: the person's other account, or the shared one.
-    assert_eq!(via(json!({"provider": "octo", "userId": alice.user_id(), "connectionId": alice_second})).await, alice_second);
+    assert_eq!(
+        via(json!({"provider": "octo", "userId": alice.user_id(), "connectionId": alice_second})).await,
+        alice_second
+    );
     assert_eq!(via(json!({"provider": "octo", "userId": bob.user_id(), "connectionId": shared})).await, shared);
     // … but not another member's, another provider's, or one that does not exist.
     for body in [
@@ -292,7 +295,8 @@ async fn tokens_come_from_the_named_connection_else_the_persons_default_else_the
         assert_eq!((status, answer["error"]["code"].as_str()), (404, Some("not_connected")), "{body}: {answer}");
     }
     // The grant must hold what the tool needs.
-    let (status, answer) = token(&svc, &json!({"provider": "octo", "userId": alice.user_id(), "scopes": ["repo"]})).await;
+    let (status, answer) =
+        token(&svc, &json!({"provider": "octo", "userId": alice.user_id(), "scopes": ["repo"]})).await;
     assert_eq!(answer["data"]["grantedScopes"], json!(["repo", "read:user"]), "{answer}");
     access(status, &answer);
     let (status, answer) =
@@ -329,7 +333,10 @@ async fn only_an_operator_minted_key_gets_tokens() {
         assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("insufficient_scope")), "{answer}");
     }
     // No API request mints oauth:token, whoever asks.
-    for req in [json!({"name": "t", "scopes": ["oauth:token"]}), json!({"name": "t", "scopes": ["oauth:token"], "owner": "org"})] {
+    for req in [
+        json!({"name": "t", "scopes": ["oauth:token"]}),
+        json!({"name": "t", "scopes": ["oauth:token"], "owner": "org"}),
+    ] {
         let r = o.server.admin().post("/v1/api-keys", req.clone()).await;
         assert_eq!((r.status, r.error_code()), (403, "insufficient_scope"), "{req}: {}", r.text);
     }
