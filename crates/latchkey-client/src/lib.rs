@@ -23,10 +23,11 @@
 //! This file holds the client and how it talks (requests, errors, paging);
 //! the endpoints are in one module per resource: health, people and
 //! sessions, signing in without a password, organizations, API keys, verification, projects, the
-//! compatibility profiles, secrets and SSH keys.
+//! compatibility profiles, secrets, SSH keys and connected apps.
 
 mod health;
 mod keys;
+mod oauth;
 mod orgs;
 mod people;
 mod profiles;
@@ -42,7 +43,7 @@ use std::time::Duration;
 
 pub use latchkey_api_types as types;
 use latchkey_api_types::{Data, ErrorEnvelope, Paged, Shown};
-pub use query::{AuditQuery, KeyListQuery, PageRequest, SecretListQuery, SshKeyListQuery};
+pub use query::{AuditQuery, KeyListQuery, OAuthConnectionQuery, PageRequest, SecretListQuery, SshKeyListQuery};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -64,6 +65,9 @@ pub enum Error {
         code: String,
         /// The server's sentence for people.
         message: String,
+        /// Where the person can connect (or reconnect) the app a
+        /// connected-app error is about, when the server says.
+        connect_url: Option<String>,
     },
     /// No answer: connection refused, DNS, TLS or timeout.
     #[error("cannot reach latchkey at {url}: {reason}")]
@@ -93,6 +97,15 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Where the person can connect (or reconnect) the app a connected-app
+    /// error is about ([`Error::Api`]'s `connectUrl`).
+    pub fn connect_url(&self) -> Option<&str> {
+        match self {
+            Self::Api { connect_url, .. } => connect_url.as_deref(),
             _ => None,
         }
     }
@@ -195,7 +208,12 @@ impl Client {
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(|e| Error::Unreachable { url: self.base.clone(), reason: cause(&e) })?;
         match serde_json::from_slice::<ErrorEnvelope>(&body) {
-            Ok(env) => Err(Error::Api { status, code: env.error.code, message: env.error.message }),
+            Ok(env) => Err(Error::Api {
+                status,
+                code: env.error.code,
+                message: env.error.message,
+                connect_url: env.error.connect_url,
+            }),
             Err(_) => Err(Error::Protocol { url: self.base.clone(), status, detail: snippet(&body) }),
         }
     }

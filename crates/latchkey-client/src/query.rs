@@ -78,3 +78,15 @@ pub struct SshKeyListQuery {
     #[serde(flatten)]
     pub page: PageRequest,
 }
+
+/// `GET /v1/oauth/connections` query.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthConnectionQuery {
+    /// Only connections to this provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Every member's connections too (admins).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all_org: bool,
+}

@@ -1,5 +1,5 @@
 //! The client side of the binary: `login`, `auth`, `org`, `project`,
-//! `member`, `audit`, `verify`, `secret`, `ssh-key`. Every command talks to a server through
+//! `member`, `audit`, `verify`, `secret`, `ssh-key`, `oauth`. Every command talks to a server through
 //! [`latchkey_client`] and nothing else.
 //!
 //! Which server and which credential:
@@ -9,10 +9,12 @@
 //!   only ever sent to the server that issued it.
 //!
 //! Exit codes: 0 ok, 1 the server refused (its code and message on stderr),
-//! 2 usage error, 3 the server cannot be reached.
+//! 2 usage error, 3 the server cannot be reached, 130 a wait stopped with
+//! Ctrl-C.
 
 mod auth;
 pub mod credentials;
+mod oauth;
 mod output;
 mod sign_in;
 mod team;
@@ -71,6 +73,10 @@ pub enum ClientCommand {
     /// SSH public keys: list, add, set-default, remove, authorized-keys.
     #[command(subcommand)]
     SshKey(vault::SshKeyCommand),
+    /// Connected apps: connect, status, set-default, disconnect, providers,
+    /// and an organization's own client credentials.
+    #[command(subcommand)]
+    Oauth(oauth::OAuthCommand),
 }
 
 /// A failure the CLI explains itself, with its exit code.
@@ -82,6 +88,9 @@ pub enum CliError {
     /// Refused before or after asking the server (exit 1).
     #[error("{0}")]
     Refused(String),
+    /// A wait stopped with Ctrl-C (exit 130, as a shell reports SIGINT).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 /// Where the credential of a command comes from.
@@ -186,6 +195,7 @@ pub async fn run(cmd: ClientCommand, global: &Global) -> anyhow::Result<()> {
                 ClientCommand::Verify(args) => team::verify(&ctx, args).await,
                 ClientCommand::Secret(cmd) => vault::secret(&ctx, cmd).await,
                 ClientCommand::SshKey(cmd) => vault::ssh_key(&ctx, cmd).await,
+                ClientCommand::Oauth(cmd) => oauth::oauth(&ctx, cmd).await,
                 ClientCommand::Login(_) | ClientCommand::Logout => Ok(()),
             };
             result.map_err(|e| explain_refusal(e, &ctx.credential))
@@ -209,8 +219,11 @@ fn explain_refusal(e: anyhow::Error, credential: &Credential) -> anyhow::Error {
 pub fn report(e: &anyhow::Error) -> ExitCode {
     if let Some(err) = e.downcast_ref::<latchkey_client::Error>() {
         return match err {
-            latchkey_client::Error::Api { code, message, .. } => {
+            latchkey_client::Error::Api { code, message, connect_url, .. } => {
                 eprintln!("error: {} ({})", output::clean(message), output::clean(code));
+                if let Some(url) = connect_url {
+                    eprintln!("  connect at: {}", output::clean(url));
+                }
                 ExitCode::from(1)
             }
             latchkey_client::Error::Unreachable { url, reason } => {
@@ -236,6 +249,10 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
         Some(CliError::Refused(m)) => {
             eprintln!("error: {m}");
             ExitCode::from(1)
+        }
+        Some(CliError::Interrupted(m)) => {
+            eprintln!("{m}");
+            ExitCode::from(130)
         }
         None => {
             eprintln!("error: {e:#}");

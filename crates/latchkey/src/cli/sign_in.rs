@@ -44,16 +44,23 @@ fn challenge(verifier: &str) -> String {
     Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()))
 }
 
-/// Tries to open `url` in a browser: `$BROWSER`, else `xdg-open` (or
-/// `open` on macOS). Failing is fine: the URL is printed.
-fn open_browser(url: &str) {
+/// Tries to open `url` in a browser: `$BROWSER`, else `open` on macOS, or
+/// `xdg-open` when a display is present (`DISPLAY` or `WAYLAND_DISPLAY`;
+/// without one it could start a text browser in this very terminal).
+/// Failing is fine: the URL is printed.
+pub(super) fn open_browser(url: &str) {
     let mut candidates: Vec<String> = Vec::new();
     if let Ok(b) = std::env::var("BROWSER")
         && !b.trim().is_empty()
     {
         candidates.push(b);
     }
-    candidates.push(if cfg!(target_os = "macos") { "open" } else { "xdg-open" }.to_owned());
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if cfg!(target_os = "macos") {
+        candidates.push("open".to_owned());
+    } else if display {
+        candidates.push("xdg-open".to_owned());
+    }
     for program in candidates {
         let spawned = std::process::Command::new(&program)
             .arg(url)

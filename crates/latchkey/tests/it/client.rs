@@ -48,7 +48,7 @@ async fn the_client_speaks_every_part_of_the_api() {
 
     // Errors carry the server's code and message.
     match ana.key("key_nope").await {
-        Err(Error::Api { status: 404, code, message }) => {
+        Err(Error::Api { status: 404, code, message, .. }) => {
             assert_eq!(code, "not_found");
             assert!(!message.is_empty());
         }
