@@ -24,6 +24,7 @@ mod invited_signup;
 mod isolation;
 mod matrix;
 mod oauth;
+mod oauth_cli;
 mod oauth_client;
 mod ops;
 mod people;
