@@ -48,12 +48,12 @@ const POLL: Duration = Duration::from_millis(20);
 const WAIT_MS: Millis = 20_000;
 
 /// Whether `c`'s access token is due a refresh at `now`: it has at most 15
-/// minutes left, or at most half the lifetime it had when it was stored.
-/// A token without an expiry never is.
+/// minutes left, or at most half the lifetime it had when it was stored
+/// (`tokens_at`). A token without an expiry never is.
 pub(crate) fn due(c: &OAuthConnection, now: Millis) -> bool {
     let Some(expires_at) = c.expires_at else { return false };
     let left = expires_at - now;
-    let lifetime = expires_at - c.updated_at;
+    let lifetime = expires_at - c.tokens_at;
     left <= AHEAD_MS.min(lifetime / 2)
 }
 
@@ -239,7 +239,7 @@ async fn unreachable_refresh_token(
 mod tests {
     use super::*;
 
-    fn connection(updated_at: Millis, expires_at: Option<Millis>) -> OAuthConnection {
+    fn connection(tokens_at: Millis, expires_at: Option<Millis>) -> OAuthConnection {
         OAuthConnection {
             id: "ocn_1".into(),
             org_id: "org_1".into(),
@@ -259,8 +259,11 @@ mod tests {
             refresh_lease_until: None,
             refresh_lease_holder: None,
             cooldown_until: None,
+            tokens_at,
             created_at: 0,
-            updated_at,
+            // A later change of another kind (a new default) moves
+            // `updated_at`, not the token's lifetime.
+            updated_at: tokens_at + 3_000_000,
         }
     }
 

@@ -200,6 +200,10 @@ pub struct OAuthConnection {
     pub refresh_lease_holder: Option<String>,
     /// No refresh before this (the provider failed lately).
     pub cooldown_until: Option<Millis>,
+    /// When the current tokens were stored (the connect, or the last
+    /// refresh): the access token's lifetime counts from here. Unlike
+    /// `updated_at`, nothing else moves it.
+    pub tokens_at: Millis,
     /// Creation time.
     pub created_at: Millis,
     /// Last change of tokens, scopes, label, status or default.
@@ -238,6 +242,7 @@ impl std::fmt::Debug for OAuthConnection {
             .field("refresh_lease_until", &self.refresh_lease_until)
             .field("refresh_lease_holder", &self.refresh_lease_holder)
             .field("cooldown_until", &self.cooldown_until)
+            .field("tokens_at", &self.tokens_at)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .finish_non_exhaustive()
@@ -407,6 +412,7 @@ mod tests {
             refresh_lease_until: None,
             refresh_lease_holder: None,
             cooldown_until: None,
+            tokens_at: 0,
             created_at: 0,
             updated_at: 0,
         };

@@ -186,7 +186,7 @@ impl<D: Dialect> OAuthStore for SqlStore<D> {
             "UPDATE oauth_connections SET account_label = $5, requested_scopes = $6, granted_scopes = $7, \
              access_token_sealed = $8, refresh_token_sealed = $9, token_type = $10, expires_at = $11, \
              status = 'active', version = version + 1, refresh_lease_until = NULL, refresh_lease_holder = NULL, \
-             cooldown_until = NULL, updated_at = $12 \
+             cooldown_until = NULL, tokens_at = $12, updated_at = $12 \
              WHERE org_id = $1 AND coalesce(owner_user_id, '') = coalesce($2, '') AND provider = $3 \
              AND account_id = $4 RETURNING ",
             connection_columns!()
@@ -212,11 +212,11 @@ impl<D: Dialect> OAuthStore for SqlStore<D> {
                 None => query::<D>(concat!(
                     "INSERT INTO oauth_connections (id, org_id, owner_user_id, provider, account_id, account_label, \
                      requested_scopes, granted_scopes, access_token_sealed, refresh_token_sealed, token_type, \
-                     expires_at, status, is_default, version, created_at, updated_at) \
+                     expires_at, status, is_default, version, tokens_at, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', \
                      NOT EXISTS (SELECT 1 FROM oauth_connections WHERE org_id = $2 \
                      AND coalesce(owner_user_id, '') = coalesce($3, '') AND provider = $4 AND is_default), \
-                     1, $13, $13) RETURNING ",
+                     1, $13, $13, $13) RETURNING ",
                     connection_columns!()
                 ))
                 .bind(&n.id)
@@ -409,8 +409,8 @@ impl<D: Dialect> OAuthStore for SqlStore<D> {
         let done = query::<D>(
             "UPDATE oauth_connections SET access_token_sealed = $4, refresh_token_sealed = $5, token_type = $6, \
              expires_at = $7, granted_scopes = coalesce($8, granted_scopes), version = version + 1, \
-             refresh_lease_until = NULL, refresh_lease_holder = NULL, cooldown_until = NULL, updated_at = $9 \
-             WHERE org_id = $1 AND id = $2 AND refresh_lease_holder = $3 AND version = $10",
+             refresh_lease_until = NULL, refresh_lease_holder = NULL, cooldown_until = NULL, tokens_at = $9, \
+             updated_at = $9 WHERE org_id = $1 AND id = $2 AND refresh_lease_holder = $3 AND version = $10",
         )
         .bind(org_id)
         .bind(id)

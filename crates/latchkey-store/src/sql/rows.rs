@@ -119,7 +119,7 @@ macro_rules! connection_columns {
     () => {
         "id, org_id, owner_user_id, provider, account_id, account_label, requested_scopes, granted_scopes, \
          access_token_sealed, refresh_token_sealed, token_type, expires_at, status, is_default, version, \
-         refresh_lease_until, refresh_lease_holder, cooldown_until, created_at, updated_at"
+         refresh_lease_until, refresh_lease_holder, cooldown_until, tokens_at, created_at, updated_at"
     };
 }
 
@@ -128,7 +128,7 @@ macro_rules! connection_meta_columns {
     () => {
         "id, org_id, owner_user_id, provider, account_id, account_label, requested_scopes, granted_scopes, \
          NULL AS access_token_sealed, NULL AS refresh_token_sealed, token_type, expires_at, status, is_default, \
-         version, refresh_lease_until, refresh_lease_holder, cooldown_until, created_at, updated_at"
+         version, refresh_lease_until, refresh_lease_holder, cooldown_until, tokens_at, created_at, updated_at"
     };
 }
 
@@ -442,6 +442,7 @@ pub(crate) fn connection(r: &impl ReadRow) -> StoreResult<OAuthConnection> {
         refresh_lease_until: r.opt_i64("refresh_lease_until")?,
         refresh_lease_holder: r.opt_text("refresh_lease_holder")?,
         cooldown_until: r.opt_i64("cooldown_until")?,
+        tokens_at: r.i64("tokens_at")?,
         created_at: r.i64("created_at")?,
         updated_at: r.i64("updated_at")?,
     })

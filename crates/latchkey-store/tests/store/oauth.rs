@@ -146,6 +146,7 @@ async fn a_reconnected_account_is_updated_in_place(store: Arc<dyn Store>) {
             refresh_lease_until: None,
             refresh_lease_holder: None,
             cooldown_until: None,
+            tokens_at: again.at,
             created_at: NOW,
             updated_at: again.at,
             ..stored.clone()
@@ -208,6 +209,8 @@ async fn the_first_connection_is_the_default_and_the_default_moves(store: Arc<dy
     let now_default = store.set_default_connection(&w.org.id, &c.id, NOW + 50, &moved).await.unwrap().unwrap();
     assert!(logged(&*store, &moved).await);
     assert_eq!((now_default.is_default, now_default.updated_at), (true, NOW + 50));
+    // The tokens did not change: their time stays (a refresh is due by it).
+    assert_eq!(now_default.tokens_at, c.tokens_at);
     assert_eq!(default_of(Some(w.alice.id.clone()), "github").await, Some(c.id.clone()));
     let all = ConnectionFilter { all_org: true, ..ConnectionFilter::default() };
     let defaults: Vec<_> = store

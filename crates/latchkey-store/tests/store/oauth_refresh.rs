@@ -92,6 +92,7 @@ async fn only_the_lease_holder_stores_a_refresh_on_its_version(store: Arc<dyn St
             refresh_token_sealed: tokens.refresh_token_sealed,
             expires_at: tokens.expires_at,
             version: 2,
+            tokens_at: tokens.at,
             updated_at: tokens.at,
             ..conn.clone()
         }

@@ -11,7 +11,8 @@ static SECRETS: std::sync::Mutex<std::collections::BTreeSet<String>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
 
 /// JSON fields that carry a secret, in requests and responses.
-const SECRET_FIELDS: [&str; 6] = ["key", "token", "key_secret", "password", "newPassword", "value"];
+const SECRET_FIELDS: [&str; 9] =
+    ["key", "token", "key_secret", "password", "newPassword", "value", "accessToken", "refreshToken", "clientSecret"];
 
 /// Shorter strings are not remembered: they are too likely to appear in a
 /// log by chance (and no secret the suite makes is that short).

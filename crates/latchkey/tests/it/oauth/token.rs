@@ -136,6 +136,9 @@ async fn fifty_callers(o: &OAuth, apis: &[Api], label: &str) {
         latencies[CALLERS / 2].as_secs_f64() * 1e3,
         latencies[CALLERS - 1].as_secs_f64() * 1e3,
     );
+    // Every token the provider issued (the refreshed ones included) is
+    // searched for in the server logs by the canary.
+    assert!(o.issued_tokens(&[&e.client]).await.len() >= 4);
     // The connection says when the new token expires.
     let list = connections(&e.member.api, "").await;
     assert!(ms(&find(&list, &e.connection)["expiresAt"]) > now_ms() + 3_000_000, "{list:?}");
@@ -208,6 +211,8 @@ async fn rotated_refresh_tokens_are_kept_and_a_provider_outage_cools_down_on_the
     };
     assert!(fourth != third && works_at_provider(&fourth).await);
     assert_eq!(idp().stats(&e.client).await, IdpStats { refresh_grants: 3, refresh_grant_errors: 0 });
+    // Four grants' tokens, rotated refresh tokens included, for the canary.
+    assert!(o.issued_tokens(&[&e.client]).await.len() >= 8);
 }
 
 #[tokio::test]
