@@ -92,8 +92,10 @@ pub trait OrgStore: Send + Sync {
         event: &AuditEvent,
     ) -> StoreResult<Option<Member>>;
 
-    /// Removes a member. [`Conflict::LastAdmin`] if they are the last
-    /// admin; `false` if not a member.
+    /// Removes a member, with their connected apps (OAuth connections and
+    /// connects in progress) in the organization, atomically.
+    /// [`Conflict::LastAdmin`] if they are the last admin; `false` if not a
+    /// member.
     async fn remove_member(&self, org_id: &OrgId, user_id: &UserId, event: &AuditEvent) -> StoreResult<bool>;
 }
 

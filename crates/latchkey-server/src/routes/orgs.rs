@@ -26,6 +26,7 @@ use crate::authz::{AuthCheck, ORG_MEMBERS, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
 use crate::lookup::{INVITATION_PREFIX, invitation_hash};
+use crate::routes::oauth;
 use crate::state::AppState;
 use crate::views::org_view;
 
@@ -307,7 +308,8 @@ pub(crate) const REMOVE_MEMBER: AuthCheck = MANAGE_MEMBERS;
 /// `DELETE /v1/members/{userId}`: admins, or members leaving (with their
 /// session, or a key holding `org:members`: a narrow key cannot take its
 /// owner out of the organization). The member's own keys stop working at
-/// once; organization-owned keys they created do not.
+/// once; organization-owned keys they created do not. Their connected apps
+/// in the organization are deleted with them and revoked at the providers.
 #[utoipa::path(
     delete,
     path = "/v1/members/{userId}",
@@ -325,11 +327,19 @@ pub async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let leaving = caller.user_id.as_deref() == Some(user_id.as_str());
     if leaving { LEAVE } else { REMOVE_MEMBER }.check(&caller)?;
-    let event = audit.event_by(&caller, "member.remove", Some(("member", &user_id)), &json!({"left": leaving}));
-    if !is_valid(IdKind::User, &user_id) || !state.store.remove_member(&caller.org_id, &user_id, &event).await? {
+    if !is_valid(IdKind::User, &user_id) {
+        return Err(ApiError::not_found("member"));
+    }
+    // Their connected apps here go with them (in the removal's
+    // transaction); read first, with their tokens, to revoke the grants.
+    let connected = oauth::connections::of_member(&state, &caller.org_id, &user_id).await?;
+    let details = json!({"left": leaving, "oauthConnectionsDeleted": connected.len()});
+    let event = audit.event_by(&caller, "member.remove", Some(("member", &user_id)), &details);
+    if !state.store.remove_member(&caller.org_id, &user_id, &event).await? {
         return Err(ApiError::not_found("member"));
     }
     invalidate_member_keys(&state, &caller.org_id, &user_id).await?;
+    oauth::connections::revoke_departed(state, connected);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -164,11 +164,15 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         if current == Role::Admin && admins <= 1 {
             return Err(Conflict::LastAdmin.into());
         }
-        query::<D>("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        // Their connected apps and connects in progress in the
+        // organization go with them.
+        for statement in [
+            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM oauth_connections WHERE org_id = $1 AND owner_user_id = $2",
+            "DELETE FROM oauth_connect_requests WHERE org_id = $1 AND user_id = $2",
+        ] {
+            query::<D>(statement).bind(org_id).bind(user_id).execute(&mut *tx).await?;
+        }
         commit::<D>(tx, std::slice::from_ref(event)).await?;
         Ok(true)
     }

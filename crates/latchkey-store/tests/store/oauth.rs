@@ -26,6 +26,7 @@ store_tests! {
     another_organizations_connections_are_not_found,
     a_connect_state_is_used_once,
     connect_requests_expire,
+    a_removed_members_connected_apps_go_with_them,
 }
 
 /// A grant of `account` at `provider` for `owner` (`None`: the
@@ -446,4 +447,30 @@ async fn connect_requests_expire(store: Arc<dyn Store>) {
     store.insert_connect_request(&later).await.unwrap();
     assert_eq!(store.get_connect_request(org, &req.id).await.unwrap(), None);
     assert!(store.get_connect_request(org, &soon.id).await.unwrap().is_some());
+}
+
+async fn a_removed_members_connected_apps_go_with_them(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let org = &w.org.id;
+    let bob = w.member(&*store, "bob@example.com", Role::Member).await;
+    let (other, _) = w.other_org(&*store, "carol@example.com").await;
+    crate::fixtures::join(&*store, &other.id, &bob, Role::Member).await;
+    let gone = upsert(&*store, &grant(org, Some(&bob.id), "github", "b", 0)).await;
+    let request = connect_request(org, &bob.id, "bob-state", NOW + HOUR);
+    store.insert_connect_request(&request).await.unwrap();
+    // What stays: Alice's, the organization's, and Bob's in his other organization.
+    let kept = [
+        upsert(&*store, &grant(org, Some(&w.alice.id), "github", "a", 0)).await,
+        upsert(&*store, &grant(org, None, "github", "o", 0)).await,
+        upsert(&*store, &grant(&other.id, Some(&bob.id), "github", "b", 0)).await,
+    ];
+    let removed = event(org, "member.remove");
+    assert!(store.remove_member(org, &bob.id, &removed).await.unwrap());
+    assert!(logged(&*store, &removed).await);
+    assert_eq!(store.get_connection(org, &gone.id).await.unwrap(), None);
+    assert_eq!(store.get_connect_request(org, &request.id).await.unwrap(), None);
+    assert_eq!(store.take_pending_by_state(&request.state_hash, NOW).await.unwrap(), None);
+    for c in &kept {
+        assert!(store.get_connection(&c.org_id, &c.id).await.unwrap().is_some(), "{c:?}");
+    }
 }

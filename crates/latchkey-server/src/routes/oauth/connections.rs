@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::oauth::OAuthConnectionView;
 use latchkey_api_types::{Data, ErrorEnvelope};
-use latchkey_core::id::OAuthConnectionId;
+use latchkey_core::id::{OAuthConnectionId, OrgId, UserId};
 use latchkey_core::time_fmt::now_ms;
 use latchkey_store::{ConnectionFilter, OAuthConnection};
 use serde::Deserialize;
@@ -139,8 +139,9 @@ pub async fn delete(
 
 /// Revokes `c`'s grant at its provider (its refresh token, else its access
 /// token): `Ok(None)` when the provider has no revocation endpoint, `Err`
-/// with why it failed (no secret in it).
-async fn revoke(state: &AppState, c: &OAuthConnection) -> Result<Option<()>, String> {
+/// with why it failed (no secret in it). Also used when a member leaves
+/// (`routes::orgs::remove_member`).
+pub(crate) async fn revoke(state: &AppState, c: &OAuthConnection) -> Result<Option<()>, String> {
     let p = provider(state, &c.provider).map_err(|_| "the provider is no longer in the catalog".to_owned())?;
     if p.revocation_url.is_none() {
         return Ok(None);
@@ -185,4 +186,42 @@ pub async fn set_default(
         .await?
         .ok_or_else(|| ApiError::not_found("connection"))?;
     Ok(Json(Data { data: connection_view(&updated) }))
+}
+
+/// `user_id`'s OAuth connections in `org_id`, with their tokens.
+pub(crate) async fn of_member(
+    state: &AppState,
+    org_id: &OrgId,
+    user_id: &UserId,
+) -> Result<Vec<OAuthConnection>, ApiError> {
+    let filter = ConnectionFilter { owner: Some(user_id.clone()), ..Default::default() };
+    let mut out = Vec::new();
+    for listed in state.store.list_connections(org_id, &filter).await? {
+        if listed.owner_user_id.as_ref() == Some(user_id)
+            && let Some(c) = state.store.get_connection(org_id, &listed.id).await?
+        {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Revokes a departed member's grants at their providers, after the answer
+/// (a provider may take its 10 seconds); failures are logged.
+pub(crate) fn revoke_departed(state: AppState, connections: Vec<OAuthConnection>) {
+    if connections.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for c in &connections {
+            match revoke(&state, c).await {
+                Ok(done) => {
+                    tracing::info!(connection = %c.id, revoked = done.is_some(), "a departed member's connection")
+                }
+                Err(why) => {
+                    tracing::warn!(connection = %c.id, error = %why, "could not revoke a departed member's grant")
+                }
+            }
+        }
+    });
 }

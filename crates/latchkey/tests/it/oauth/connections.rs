@@ -231,3 +231,38 @@ async fn disconnecting_revokes_the_grant_at_the_provider_and_a_failure_there_doe
     );
     assert!(e["details"]["revocationError"].as_str().unwrap().contains("401"), "{e}");
 }
+
+#[tokio::test]
+async fn a_member_who_leaves_takes_their_connections_along_and_their_grants_are_revoked() {
+    let o = OAuth::start().await;
+    let (ana, admin) = (o.member("member").await, o.member("admin").await);
+    o.account_at(&o.octo_client).await;
+    let gone = connect(&ana, "octo", Ask::default()).await;
+    let tokens = idp().issued_tokens(&o.octo_client).await;
+    tokens.iter().for_each(|t| remember_secret(t));
+    o.account_at(&o.octo_client).await;
+    let shared = connect(&admin, "octo", Ask { shared: true, ..Ask::default() }).await;
+    let (p, _) = octo(&o);
+    let http = client::http_client();
+    assert!(client::account(&http, &p, &tokens[0]).await.is_ok(), "the grant works before");
+
+    let r = admin.api.delete(&format!("/v1/members/{}", ana.user_id())).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let all = connections(&admin.api, "?allOrg=true").await;
+    assert!(all.iter().all(|c| c["id"] != gone.as_str()), "{all:?}");
+    find(&all, &shared);
+    // Nothing hands its token out any more…
+    let service = o.server.with_key(&o.server.service_key(&["oauth:token"]));
+    let r = service.post("/v1/oauth/token", json!({"provider": "octo", "connectionId": gone})).await;
+    assert_eq!((r.status, r.error_code()), (404, "not_connected"), "{}", r.text);
+    // … and the provider revoked the grant (after the answer).
+    let revoked = crate::common::eventually(std::time::Duration::from_secs(10), || {
+        let (http, p, token) = (http.clone(), p.clone(), tokens[0].clone());
+        async move { client::account(&http, &p, &token).await.is_err() }
+    })
+    .await;
+    assert!(revoked, "the departed member's grant still works at the provider");
+    let events = audit_events(&o.server).await;
+    let e = events.iter().find(|e| e["action"] == "member.remove").unwrap();
+    assert_eq!(e["details"]["oauthConnectionsDeleted"], 1, "{e}");
+}
