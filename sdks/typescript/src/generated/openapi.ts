@@ -706,7 +706,8 @@ export interface paths {
          * `DELETE /v1/members/{userId}`: admins, or members leaving (with their
          *     session, or a key holding `org:members`: a narrow key cannot take its
          *     owner out of the organization). The member's own keys stop working at
-         *     once; organization-owned keys they created do not.
+         *     once; organization-owned keys they created do not. Their connected apps
+         *     in the organization are deleted with them and revoked at the providers.
          */
         delete: operations["removeMember"];
         options?: never;

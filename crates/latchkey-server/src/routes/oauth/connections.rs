@@ -216,10 +216,10 @@ pub(crate) fn revoke_departed(state: AppState, connections: Vec<OAuthConnection>
         for c in &connections {
             match revoke(&state, c).await {
                 Ok(done) => {
-                    tracing::info!(connection = %c.id, revoked = done.is_some(), "a departed member's connection")
+                    tracing::info!(connection = %c.id, revoked = done.is_some(), "a departed member's connection");
                 }
                 Err(why) => {
-                    tracing::warn!(connection = %c.id, error = %why, "could not revoke a departed member's grant")
+                    tracing::warn!(connection = %c.id, error = %why, "could not revoke a departed member's grant");
                 }
             }
         }
