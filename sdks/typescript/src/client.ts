@@ -7,6 +7,7 @@ import { Auth } from './resources/auth.js';
 import { Invitations } from './resources/invitations.js';
 import { Keys } from './resources/keys.js';
 import { Members } from './resources/members.js';
+import { OAuth } from './resources/oauth.js';
 import { Orgs } from './resources/orgs.js';
 import { Products } from './resources/products.js';
 import { Projects } from './resources/projects.js';
@@ -84,6 +85,8 @@ export class Latchkey {
   readonly secrets: Secrets;
   /** SSH public keys. */
   readonly sshKeys: SshKeys;
+  /** Connected apps: providers, connections, tokens for tools. */
+  readonly oauth: OAuth;
   /** The audit trail. */
   readonly auditEvents: AuditEvents;
   /** Organizations. */
@@ -128,6 +131,7 @@ export class Latchkey {
     this.invitations = new Invitations(t);
     this.secrets = new Secrets(t);
     this.sshKeys = new SshKeys(t);
+    this.oauth = new OAuth(t);
     this.auditEvents = new AuditEvents(t);
     this.orgs = new Orgs(t);
     this.sessions = new Sessions(t);

@@ -1,9 +1,9 @@
 /**
  * The errors the client throws. Every one is a {@link LatchkeyError}; an answer
  * of the server becomes the subclass of its status, carrying the envelope's
- * `code` and `message` (`{"error": {"code", "message"}}`) and the answer's
- * `x-request-id`. An invalid key given to `keys.verify` is not an error: the
- * verdict says so.
+ * `code` and `message` (`{"error": {"code", "message"}}`), its `connectUrl`
+ * when a connected-app refusal has one, and the answer's `x-request-id`. An
+ * invalid key given to `keys.verify` is not an error: the verdict says so.
  */
 
 /** What every error of the client carries. */
@@ -16,6 +16,8 @@ export interface LatchkeyErrorInit {
   requestId?: string | undefined;
   /** The answer's headers, if the server answered. */
   headers?: Headers | undefined;
+  /** Where the person can connect (or reconnect) the app a connected-app refusal is about (the envelope's `connectUrl`). */
+  connectUrl?: string | undefined;
   /** The underlying error (a network failure), if any. */
   cause?: unknown;
 }
@@ -30,6 +32,12 @@ export class LatchkeyError extends Error {
   readonly requestId: string | undefined;
   /** The answer's headers. */
   readonly headers: Headers | undefined;
+  /**
+   * Where the person can connect (or reconnect) the app a connected-app
+   * refusal is about (`oauth.token`'s `not_connected`,
+   * `needs_reauthorization`, `insufficient_scope`); `undefined` otherwise.
+   */
+  readonly connectUrl: string | undefined;
 
   constructor(message: string, init: LatchkeyErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -38,6 +46,7 @@ export class LatchkeyError extends Error {
     this.code = init.code;
     this.requestId = init.requestId;
     this.headers = init.headers;
+    this.connectUrl = init.connectUrl;
   }
 }
 
@@ -100,7 +109,13 @@ export function errorFromResponse(status: number, body: unknown, text: string, h
   const envelope = readEnvelope(body);
   const code = envelope?.code ?? `http_${status}`;
   const message = envelope?.message ?? (text.trim().slice(0, 500) || `HTTP ${status}`);
-  const init: LatchkeyErrorInit = { status, code, requestId: headers.get('x-request-id') ?? undefined, headers };
+  const init: LatchkeyErrorInit = {
+    status,
+    code,
+    requestId: headers.get('x-request-id') ?? undefined,
+    headers,
+    connectUrl: envelope?.connectUrl,
+  };
   switch (status) {
     case 400:
       return new BadRequestError(message, init);
@@ -121,12 +136,17 @@ export function errorFromResponse(status: number, body: unknown, text: string, h
   }
 }
 
-/** `{"error": {"code", "message"}}` (every profile's errors), read leniently. */
-function readEnvelope(body: unknown): { code?: string; message?: string } | undefined {
+/** `{"error": {"code", "message", "connectUrl"?}}` (every profile's errors), read leniently. */
+function readEnvelope(body: unknown): { code?: string; message?: string; connectUrl?: string } | undefined {
   if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
   const error: unknown = body.error;
   if (typeof error !== 'object' || error === null) return undefined;
   const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
   const message = 'message' in error && typeof error.message === 'string' ? error.message : undefined;
-  return { ...(code === undefined ? {} : { code }), ...(message === undefined ? {} : { message }) };
+  const connectUrl = 'connectUrl' in error && typeof error.connectUrl === 'string' ? error.connectUrl : undefined;
+  return {
+    ...(code === undefined ? {} : { code }),
+    ...(message === undefined ? {} : { message }),
+    ...(connectUrl === undefined ? {} : { connectUrl }),
+  };
 }

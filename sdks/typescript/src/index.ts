@@ -29,4 +29,6 @@ export { VERIFY_CODES } from './resources/keys.js';
 export type { ApiKey, CreatedApiKey, Verdict, VerifyCode } from './resources/keys.js';
 export type { ForwardAuthHeaders, ForwardedIdentity } from './resources/auth.js';
 export type { ResolveSecretsQuery } from './resources/secrets.js';
+export { CONNECT_EXPIRY_GRACE_MS, CONNECT_POLL_INTERVAL_MS } from './resources/oauth.js';
+export type { WaitForConnectOptions } from './resources/oauth.js';
 export type { components, operations, paths } from './generated/openapi.js';

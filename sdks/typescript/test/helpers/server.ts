@@ -39,6 +39,12 @@ export interface TestServer {
   userId: string;
   email: string;
   password: string;
+  /**
+   * A service key of the organization holding `scopes`, minted as the
+   * operator does (`latchkey admin create-service-key`): the only way to a
+   * reserved scope such as `oauth:token`.
+   */
+  serviceKey(scopes: string[]): Promise<string>;
   /** What the server wrote to stderr so far (its log). */
   log(): string;
   stop(): Promise<void>;
@@ -99,6 +105,12 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     userId: creds.userId,
     email,
     password: creds.password,
+    serviceKey: async (scopes) => {
+      const args = ['admin', 'create-service-key', '--org', creds.orgId, '--json', '--data-dir', dataDir, ...db];
+      for (const scope of scopes) args.push('--scope', scope);
+      const out = await run(BIN, args, { timeout: 60_000 });
+      return (JSON.parse(out.stdout) as { apiKey: string }).apiKey;
+    },
     log: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
