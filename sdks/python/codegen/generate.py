@@ -103,9 +103,9 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "setDefaultSshKey": ("ssh_keys", "set_default"),
     "getAuthorizedKeys": ("ssh_keys", "authorized_keys"),
     # connected apps
-    "listOAuthProviders": ("oauth", "list_providers"),
-    "putOAuthProviderClient": ("oauth", "set_provider_client"),
-    "deleteOAuthProviderClient": ("oauth", "delete_provider_client"),
+    "listOAuthProviders": ("oauth", "providers"),
+    "putOAuthProviderClient": ("oauth", "set_client"),
+    "deleteOAuthProviderClient": ("oauth", "remove_client"),
     "startOAuthConnect": ("oauth", "connect"),
     "getOAuthConnect": ("oauth", "get_connect"),
     "authorizeOAuthConnect": ("oauth", "authorize_page"),
@@ -135,6 +135,13 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "getApiReferenceFile": ("system", "api_reference_file"),
 }
 
+# Resources with hand-written methods too: resource → (module, base class).
+# The generated class inherits the base class, the async one "Async" + it
+# (``oauth.wait_for_connect``, which polls the generated ``get_connect``).
+HELPERS: Dict[str, Tuple[str, str]] = {
+    "oauth": ("_oauth", "ConnectWaiter"),
+}
+
 # What each resource is about (the class docstring).
 RESOURCE_DOCS: Dict[str, str] = {
     "keys": "API keys: mint, list, change, rotate, revoke, delete, and verify a presented key.",
@@ -149,7 +156,7 @@ RESOURCE_DOCS: Dict[str, str] = {
     "identities": "The identities at identity providers linked to the signed-in person's account.",
     "secrets": "Encrypted secrets, the caller's own or organization-wide.",
     "ssh_keys": "SSH public keys, and the `authorized_keys` text for OpenSSH.",
-    "oauth": "Connected apps: the providers people may connect, organizations' client credentials, connecting an account.",
+    "oauth": "Connected apps: the providers people may connect, organizations' client credentials, connecting an account and waiting for it, and fresh access tokens for the platform's tools.",
     "oauth.connections": "Connected apps' connections: the caller's own and the organization's shared ones.",
     "runloop": "The Runloop compatibility profile (`ak_`/`rk_` keys).",
     "products": "The Runtype compatibility profile: products.",
@@ -674,7 +681,7 @@ class Generator:
             "import datetime",
             "from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Union, cast",
             "",
-            "from . import _base, _forward, _response",
+            f"from . import {', '.join(sorted({'_base', '_forward', '_response'} | {m for m, _ in HELPERS.values()}))}",
             "from ._base import NOT_GIVEN, NotGiven, RequestOptions, Timeout, operation",
             "from ._forward import ForwardedIdentity",
             "from .types import (",
@@ -701,7 +708,9 @@ class Generator:
             client_type = "AsyncLatchkey" if is_async else "Latchkey"
             for r in sorted(resources, key=lambda r: -r.count(".")):
                 out += ["", ""]
-                out.append(f"class {cls(r, is_async)}:")
+                helper = HELPERS.get(r)
+                base = f"({helper[0]}.{'Async' if is_async else ''}{helper[1]})" if helper else ""
+                out.append(f"class {cls(r, is_async)}{base}:")
                 out += docstring(RESOURCE_DOCS.get(r, r), "    ")
                 children = [c for c in resources if c.rsplit(".", 1)[0] == r and c != r and "." in c]
                 for c in children:

@@ -52,6 +52,7 @@ class Server:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log: Path
+    database_url: Optional[str] = None
     extra: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -96,7 +97,21 @@ class Server:
             data_dir=data,
             process=process,
             log=log,
+            database_url=database_url,
         )
+
+    def service_key(self, *scopes: str) -> str:
+        """A service key of the organization holding ``scopes``, minted as
+        the operator does (``latchkey admin create-service-key``): the only
+        way to a reserved scope such as ``oauth:token``."""
+        db = ["--database-url", self.database_url] if self.database_url else []
+        args = [str(binary()), "admin", "create-service-key", "--org", self.org_id, "--json"]
+        args += ["--data-dir", str(self.data_dir), *db]
+        for scope in scopes:
+            args += ["--scope", scope]
+        out = subprocess.run(args, capture_output=True, timeout=60, check=True)
+        key: str = json.loads(out.stdout)["apiKey"]
+        return key
 
     def stop(self) -> None:
         """Stops the server (SIGTERM, then SIGKILL after 10 s)."""

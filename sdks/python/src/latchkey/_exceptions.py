@@ -1,7 +1,8 @@
 """The errors the client raises: one class per kind of answer.
 
 Every error is a :class:`LatchkeyError` with ``status``, ``code``,
-``message`` and ``request_id`` (``None`` where there was no answer). An
+``message``, ``request_id`` (``None`` where there was no answer) and
+``connect_url`` (where a connected-app refusal sends the person). An
 answer with an error status is an :class:`APIStatusError`, subclassed per
 status; no answer at all is an :class:`APIConnectionError` (its subclass
 :class:`APITimeoutError` when the time ran out). A verdict of
@@ -45,6 +46,11 @@ class LatchkeyError(Exception):
     """A sentence for people."""
     request_id: Optional[str]
     """The answer's ``x-request-id``, to find the request in the server's log."""
+    connect_url: Optional[str]
+    """Where the person can connect (or reconnect) the app a connected-app
+    refusal is about (the envelope's ``connectUrl``: ``oauth.token``'s
+    ``not_connected``, ``needs_reauthorization``, ``insufficient_scope``);
+    ``None`` otherwise."""
 
     def __init__(
         self,
@@ -53,12 +59,14 @@ class LatchkeyError(Exception):
         status: Optional[int] = None,
         code: Optional[str] = None,
         request_id: Optional[str] = None,
+        connect_url: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.request_id = request_id
+        self.connect_url = connect_url
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -76,12 +84,20 @@ class APIStatusError(LatchkeyError):
     response: httpx.Response
     """The answer itself."""
 
-    def __init__(self, message: str, *, response: httpx.Response, code: Optional[str]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        code: Optional[str],
+        connect_url: Optional[str] = None,
+    ) -> None:
         super().__init__(
             message,
             status=response.status_code,
             code=code,
             request_id=response.headers.get("x-request-id"),
+            connect_url=connect_url,
         )
         self.response = response
 
@@ -116,8 +132,15 @@ class RateLimitError(APIStatusError):
     retry_after: Optional[float]
     """Seconds to wait, from ``Retry-After`` (``None`` if absent)."""
 
-    def __init__(self, message: str, *, response: httpx.Response, code: Optional[str]) -> None:
-        super().__init__(message, response=response, code=code)
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        code: Optional[str],
+        connect_url: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, response=response, code=code, connect_url=connect_url)
         self.retry_after = retry_after_seconds(response)
 
 
@@ -170,8 +193,9 @@ _BY_STATUS: Dict[int, Type[APIStatusError]] = {
 
 def status_error(response: httpx.Response) -> APIStatusError:
     """The error for an answer with an error status, from its envelope
-    (``{"error": {"code", "message"}}``) when it has one."""
+    (``{"error": {"code", "message", "connectUrl"?}}``) when it has one."""
     code: Optional[str] = None
+    connect_url: Optional[str] = None
     message = f"HTTP {response.status_code}"
     try:
         payload = response.json()
@@ -183,12 +207,14 @@ def status_error(response: httpx.Response) -> APIStatusError:
             code = err["code"]
         if isinstance(err.get("message"), str):
             message = err["message"]
+        if isinstance(err.get("connectUrl"), str):
+            connect_url = err["connectUrl"]
     elif response.text:
         message = response.text[:200]
     cls = _BY_STATUS.get(response.status_code)
     if cls is None:
         cls = InternalServerError if response.status_code >= 500 else APIStatusError
-    return cls(message, response=response, code=code)
+    return cls(message, response=response, code=code, connect_url=connect_url)
 
 
 def retry_after_seconds(response: httpx.Response) -> Optional[float]:

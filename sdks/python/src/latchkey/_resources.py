@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Union, cast
 
-from . import _base, _forward, _response
+from . import _base, _forward, _oauth, _response
 from ._base import NOT_GIVEN, NotGiven, RequestOptions, Timeout, operation
 from ._forward import ForwardedIdentity
 from .types import (
@@ -1168,8 +1168,8 @@ class MembersResource:
         )
 
 
-class OauthResource:
-    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+class OauthResource(_oauth.ConnectWaiter):
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account and waiting for it, and fresh access tokens for the platform's tools."""
 
     connections: OauthConnectionsResource
     """Connected apps' connections: the caller's own and the organization's shared ones."""
@@ -1285,7 +1285,7 @@ class OauthResource:
         )
 
     @operation("listOAuthProviders")
-    def list_providers(
+    def providers(
         self,
         *,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -1302,7 +1302,7 @@ class OauthResource:
         )
 
     @operation("deleteOAuthProviderClient")
-    def delete_provider_client(
+    def remove_client(
         self,
         id: str,
         *,
@@ -1320,7 +1320,7 @@ class OauthResource:
         )
 
     @operation("putOAuthProviderClient")
-    def set_provider_client(
+    def set_client(
         self,
         id: str,
         *,
@@ -2238,7 +2238,7 @@ class LatchkeyResources:
     """Members of the caller's organization."""
 
     oauth: OauthResource
-    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account and waiting for it, and fresh access tokens for the platform's tools."""
 
     orgs: OrgsResource
     """Organizations the caller belongs to."""
@@ -3411,8 +3411,8 @@ class AsyncMembersResource:
         )
 
 
-class AsyncOauthResource:
-    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+class AsyncOauthResource(_oauth.AsyncConnectWaiter):
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account and waiting for it, and fresh access tokens for the platform's tools."""
 
     connections: AsyncOauthConnectionsResource
     """Connected apps' connections: the caller's own and the organization's shared ones."""
@@ -3528,7 +3528,7 @@ class AsyncOauthResource:
         )
 
     @operation("listOAuthProviders")
-    async def list_providers(
+    async def providers(
         self,
         *,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -3545,7 +3545,7 @@ class AsyncOauthResource:
         )
 
     @operation("deleteOAuthProviderClient")
-    async def delete_provider_client(
+    async def remove_client(
         self,
         id: str,
         *,
@@ -3563,7 +3563,7 @@ class AsyncOauthResource:
         )
 
     @operation("putOAuthProviderClient")
-    async def set_provider_client(
+    async def set_client(
         self,
         id: str,
         *,
@@ -4481,7 +4481,7 @@ class AsyncLatchkeyResources:
     """Members of the caller's organization."""
 
     oauth: AsyncOauthResource
-    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account."""
+    """Connected apps: the providers people may connect, organizations' client credentials, connecting an account and waiting for it, and fresh access tokens for the platform's tools."""
 
     orgs: AsyncOrgsResource
     """Organizations the caller belongs to."""
