@@ -1,7 +1,11 @@
 //! API views of stored records that more than one route shows (a route's
-//! own views stay in its file).
+//! own views stay in its file), and the answer shape of those that show a
+//! secret ([`no_store`]).
 
-use latchkey_api_types::OrgView;
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_api_types::{Data, OrgView};
 use latchkey_core::Role;
 use latchkey_core::time_fmt::to_rfc3339;
 use latchkey_store::Org;
@@ -16,4 +20,13 @@ pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
         members_see_all_keys: Some(o.members_see_all_keys),
         created_at: Some(to_rfc3339(o.created_at)),
     }
+}
+
+/// `{"data": …}` holding a secret value or token (a revealed secret, an
+/// access token): `Cache-Control: no-store`, so no cache on the way keeps
+/// it.
+pub(crate) fn no_store<T: serde::Serialize>(data: T) -> Response {
+    let mut res = Json(Data { data }).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }

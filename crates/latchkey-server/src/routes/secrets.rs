@@ -21,8 +21,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use latchkey_api_types::secrets::{OwnerScope, PutSecret, ResolvedSecret, ResolvedSecrets, RevealedSecret, SecretView};
 use latchkey_api_types::{Data, ErrorEnvelope, Paged, SecretName};
 use latchkey_core::crypto::{CryptoError, SecretAad};
@@ -42,6 +42,7 @@ use crate::extract::{JsonBody, PageQuery, Query, paginate};
 use crate::lookup::member_id;
 use crate::sealing::{SealError, data_key};
 use crate::state::AppState;
+use crate::views::no_store;
 
 /// Most names one resolve may ask for.
 const MAX_RESOLVE: usize = 100;
@@ -299,13 +300,6 @@ pub async fn get(
     GET.check(&caller)?;
     let secret = find(&state, &caller, &name, q.scope).await?;
     Ok(Json(Data { data: view(&secret) }))
-}
-
-/// A response holding values: never stored by a cache on the way.
-fn no_store<T: serde::Serialize>(data: T) -> Response {
-    let mut res = Json(Data { data }).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
 }
 
 /// Who may call [`reveal`].

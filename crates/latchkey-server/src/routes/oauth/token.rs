@@ -10,10 +10,9 @@
 //! The refresh token never leaves latchkey. Each token handed out is
 //! audited (`oauth.token.issue`, without the token).
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use latchkey_api_types::oauth::{OAuthToken, TokenRequest};
 use latchkey_api_types::{Data, ErrorEnvelope};
 use latchkey_core::id::{IdKind, OAuthConnectionId, is_valid};
@@ -29,6 +28,7 @@ use crate::extract::JsonBody;
 use crate::lookup::member_id;
 use crate::oauth::{connect_url, open_tokens, provider, refresh};
 use crate::state::AppState;
+use crate::views::no_store;
 
 /// Who may call [`token`]: a service key the operator minted.
 pub(crate) const TOKEN: AuthCheck = AuthCheck::any().scope(OAUTH_TOKEN);
@@ -141,7 +141,5 @@ pub async fn token(
         connection_id: c.id.to_string(),
         account_label: c.account_label.clone(),
     };
-    let mut res = Json(Data { data: body }).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(no_store(body))
 }
