@@ -20,8 +20,8 @@
 //! * `assets.rs` — the stylesheet and the script, embedded in the binary.
 //! * `chart.rs` — the geometry of the server-drawn SVG charts.
 //! * one module per page (`keys/`, `team.rs`, `settings.rs`, `audit.rs`,
-//!   …), with its templates in `templates/dashboard/`; `join.rs` is the
-//!   page an invitation link opens.
+//!   `connected_apps/`, …), with its templates in `templates/dashboard/`;
+//!   `join.rs` is the page an invitation link opens.
 //!
 //! Every action is a real form or link first; `assets/dashboard/dashboard.js`
 //! only opens dialogs, copies text, asks before closing an uncopied key and
@@ -32,6 +32,7 @@ mod assets;
 mod audit;
 mod chart;
 mod cli;
+mod connected_apps;
 mod device;
 mod join;
 mod keys;
@@ -54,6 +55,7 @@ use crate::state::AppState;
 // What the single sign-on and connected-apps routes (`crate::routes::sso`,
 // `crate::routes::oauth`) share with the pages: the session cookie they set
 // or read, the pages they show.
+pub(crate) use connected_apps::returned as connect_returned;
 pub(crate) use login::signed_in;
 pub(crate) use page::{refusal_answer, render, with_security_headers};
 pub(crate) use session::{SESSION_COOKIE, Viewer, cookie, new_login_csrf, set_cookie};
@@ -70,6 +72,7 @@ pub fn router() -> Router<AppState> {
         .merge(projects::routes())
         .merge(secrets::routes())
         .merge(ssh_keys::routes())
+        .merge(connected_apps::routes())
         .merge(team::routes())
         .merge(join::routes())
         .merge(settings::routes())

@@ -54,7 +54,12 @@ pub struct Chrome {
 pub const NAV: [(&str, &[(&str, &str)]); 3] = [
     (
         "Credentials",
-        &[("API keys", "/dashboard/keys"), ("Secrets", "/dashboard/secrets"), ("SSH keys", "/dashboard/ssh-keys")],
+        &[
+            ("API keys", "/dashboard/keys"),
+            ("Secrets", "/dashboard/secrets"),
+            ("SSH keys", "/dashboard/ssh-keys"),
+            ("Connected apps", "/dashboard/connected-apps"),
+        ],
     ),
     (
         "Organization",

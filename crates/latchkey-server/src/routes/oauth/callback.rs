@@ -22,6 +22,9 @@
 //! waiting client reads; nothing is stored half-way.
 //!
 //! Both answer browsers with pages: a refusal shows its code and message.
+//! A connect started from the dashboard's Connected apps page in this
+//! browser goes back there once stored (`crate::dashboard::connect_returned`);
+//! any other shows a page saying so, with a link to it.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -39,7 +42,7 @@ use subtle::ConstantTimeEq;
 
 use crate::audit::{Actor, Audit};
 use crate::authz::AuthCheck;
-use crate::dashboard::{Viewer, refusal_answer, render, with_security_headers};
+use crate::dashboard::{Viewer, connect_returned, refusal_answer, render, with_security_headers};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::oauth::client::{self, TokenError};
@@ -253,6 +256,10 @@ pub async fn callback(
             if let Err(e) = state.store.finish_connect_request(&request.org_id, &request.id, Ok(&connection)).await {
                 // The connection is stored; only the waiting client misses it.
                 tracing::error!(error = %e, request = %request.id, "could not mark a connect completed");
+            }
+            // Started from the dashboard in this browser: back to its page.
+            if let Some(back) = connect_returned(&parts.headers, &request.id, &connection) {
+                return with_security_headers(back);
             }
             let page = ConnectedPage { provider: &provider, label: &label, dashboard: CONNECTED_APPS };
             with_security_headers(render(StatusCode::OK, &page))

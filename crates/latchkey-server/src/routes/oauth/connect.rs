@@ -37,7 +37,8 @@ const MAX_SCOPE_LEN: usize = 200;
 /// Who may call [`start`].
 const START: AuthCheck = AuthCheck::any().scope(OAUTH_WRITE);
 /// A shared connection (the organization's).
-const SHARED: AuthCheck = AuthCheck::any().admin_because("the organization's shared connections are made by admins");
+pub(crate) const SHARED: AuthCheck =
+    AuthCheck::any().admin_because("the organization's shared connections are made by admins");
 
 /// The scopes to ask for: the provider's defaults when none are named;
 /// each 1–200 visible ASCII characters with neither a space nor the

@@ -28,9 +28,10 @@ use crate::oauth::{OpenedTokens, connection_view, credentials, open_tokens, prov
 use crate::state::AppState;
 
 /// Every member's connections (`allOrg=true`).
-const ALL_ORG: AuthCheck = AuthCheck::any().admin_because("listing every member's connections needs the admin role");
+pub(crate) const ALL_ORG: AuthCheck =
+    AuthCheck::any().admin_because("listing every member's connections needs the admin role");
 /// Changing the organization's shared connections.
-const SHARED: AuthCheck =
+pub(crate) const SHARED: AuthCheck =
     AuthCheck::any().admin_because("the organization's shared connections are changed by admins only");
 
 /// `GET /v1/oauth/connections?provider=&allOrg=`

@@ -67,7 +67,7 @@ pub async fn list(
 }
 
 /// Who may call [`put`] and [`delete`].
-const SET: AuthCheck =
+pub(crate) const SET: AuthCheck =
     AuthCheck::any().admin_because("an organization's client credentials are set by its admins").scope(OAUTH_WRITE);
 
 /// `PUT /v1/oauth/providers/{id}`: sets the organization's own client

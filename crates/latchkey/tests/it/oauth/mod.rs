@@ -16,6 +16,7 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 mod connections;
+mod dashboard;
 mod flow;
 mod providers;
 mod secrecy;

@@ -19,7 +19,7 @@ use crate::idp::{IdpStats, idp, unique_sub};
 /// A client of the IdP for one test, set as the organization's own
 /// credentials for `bare`, whose access tokens live `ttl`: (client id,
 /// secret).
-async fn own_client(o: &OAuth, ttl: Duration) -> (String, String) {
+pub(super) async fn own_client(o: &OAuth, ttl: Duration) -> (String, String) {
     let (client, secret) = (unique_sub("tok-app"), unique_sub("tok-secret"));
     idp().register_oauth_client(&client, &secret, &[&callback_of(&o.server)], Some(ttl)).await;
     let r = put_client(&o.server.admin(), "bare", &json!({"clientId": client, "clientSecret": secret})).await;
@@ -33,7 +33,7 @@ async fn tokens_live(o: &OAuth, client: &str, secret: &str, ttl: Duration) {
 }
 
 /// `POST /v1/oauth/token` as `api`: (status, body).
-async fn token(api: &Api, body: &Value) -> (u16, Value) {
+pub(super) async fn token(api: &Api, body: &Value) -> (u16, Value) {
     let r = api.post("/v1/oauth/token", body.clone()).await;
     (r.status, r.body)
 }
@@ -47,7 +47,7 @@ fn access(status: u16, body: &Value) -> String {
 }
 
 /// Sleeps until `at` (epoch ms) has passed, plus a little.
-async fn sleep_past(at: i64) {
+pub(super) async fn sleep_past(at: i64) {
     let wait = at - now_ms() + 150;
     if wait > 0 {
         tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
@@ -55,7 +55,7 @@ async fn sleep_past(at: i64) {
 }
 
 /// A service key of the first organization holding `oauth:token`.
-fn service(o: &OAuth) -> Api {
+pub(super) fn service(o: &OAuth) -> Api {
     o.server.with_key(&o.server.service_key(&["oauth:token"]))
 }
 
