@@ -29,7 +29,7 @@ import {
 const f = fixture();
 
 const WRONG = 'Wrong email or password.';
-const NAV = ['API keys', 'Team', 'Projects', 'Secrets', 'SSH keys', 'Audit log', 'Settings'];
+const NAV = ['API keys', 'Team', 'Projects', 'Secrets', 'SSH keys', 'Connected apps', 'Audit log', 'Settings'];
 
 /**
  * A page in a browser context of its own, closed after the test.

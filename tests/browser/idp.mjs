@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The test identity provider (tests/idp/server.mjs: panva's oidc-provider
- * on a loopback port) for the browser tests of single sign-on, and its
- * control API: clients, users, and who signs in without a login_hint.
+ * on a loopback port) for the browser tests of single sign-on and connected
+ * apps (a GitHub-like OAuth server too), and its control API: clients,
+ * users, and who signs in without a login_hint.
  *
  * `startIdp()` starts one on an ephemeral port (a test file starts its own
  * before its server, whose configuration names the issuer). The IdP exits
@@ -38,6 +39,10 @@ const IDP_DIR = path.join(ROOT, 'tests/idp');
  * @property {string} issuer `http://127.0.0.1:PORT`, the base of every endpoint
  * @property {string} logFile its stderr
  * @property {(clientId: string, clientSecret: string, redirectUris: string[]) => Promise<void>} registerClient registers (or replaces) a confidential client
+ * @property {(clientId: string, clientSecret: string, redirectUris: string[]) => Promise<void>} registerOAuthClient
+ *   the same, as a GitHub-like OAuth client of connected apps (refresh tokens too)
+ * @property {{ authorize: string, token: string, revocation: string, user: string }} oauth the endpoints an
+ *   OAuth client of the IdP is configured with (`[[oauth.providers]]`)
  * @property {(user: IdpUser) => Promise<void>} addUser registers (or replaces) a user
  * @property {(sub: string, clientId: string) => Promise<void>} setDefaultUser who signs in through `clientId` when the request has no login_hint
  * @property {() => Promise<void>} stop ends it (closing its stdin; SIGKILL after 5 s)
@@ -95,6 +100,19 @@ export async function startIdp() {
     logFile,
     registerClient: (clientId, clientSecret, redirectUris) =>
       control('/__test/clients', { client_id: clientId, client_secret: clientSecret, redirect_uris: redirectUris }),
+    registerOAuthClient: (clientId, clientSecret, redirectUris) =>
+      control('/__test/clients', {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: redirectUris,
+        grant_types: ['authorization_code', 'refresh_token'],
+      }),
+    oauth: {
+      authorize: `${issuer}/auth`,
+      token: `${issuer}/token`,
+      revocation: `${issuer}/token/revocation`,
+      user: `${issuer}/user`,
+    },
     addUser: (user) => control('/__test/users', { ...user, deny: user.deny ?? false }),
     setDefaultUser: (sub, clientId) => control('/__test/default-user', { sub, client_id: clientId }),
     stop: () => stopChild(child),

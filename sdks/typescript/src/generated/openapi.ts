@@ -6155,6 +6155,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The account is connected, and this browser started the connect from the dashboard's Connected apps page: back there */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description `invalid_state` (unknown, used or expired), `invalid_request` (no code); a page for a browser, else the envelope */
             400: {
                 headers: {

@@ -224,6 +224,7 @@ struct ConnectedPage<'a> {
     params(CallbackQuery),
     responses(
         (status = 200, description = "A page: the account is connected (the connect request is `completed`)"),
+        (status = 303, description = "The account is connected, and this browser started the connect from the dashboard's Connected apps page: back there"),
         (status = 400, description = "`invalid_state` (unknown, used or expired), `invalid_request` (no code); a page for a browser, else the envelope", body = ErrorEnvelope),
         (status = 403, description = "`forbidden` (this browser is not signed in as the person who started the connect), `access_denied` (refused at the provider)", body = ErrorEnvelope),
         (status = 502, description = "`provider_error`: the provider failed the exchange or the account", body = ErrorEnvelope)
