@@ -34,6 +34,8 @@ pub enum IdKind {
     OAuthConnectRequest,
     /// `ocn_…` (an OAuth connection to a third-party provider)
     OAuthConnection,
+    /// `wsp_…` (a workspace: a storage space of an organization or a person)
+    Workspace,
 }
 
 impl IdKind {
@@ -54,6 +56,7 @@ impl IdKind {
             Self::Identity => "idn",
             Self::OAuthConnectRequest => "ocr",
             Self::OAuthConnection => "ocn",
+            Self::Workspace => "wsp",
         }
     }
 }
@@ -238,6 +241,8 @@ typed_ids! {
     OAuthConnectRequestId => OAuthConnectRequest;
     /// An OAuth connection to a third-party provider (`ocn_…`).
     OAuthConnectionId => OAuthConnection;
+    /// A workspace's id (`wsp_…`).
+    WorkspaceId => Workspace;
 }
 
 /// A URL-safe slug for an organization name: lowercase ASCII letters and
@@ -290,6 +295,8 @@ mod tests {
         let key = KeyId::new();
         assert!(is_valid(IdKind::Key, key.as_str()), "{key}");
         assert!(OrgId::new().starts_with("org_"));
+        let workspace = WorkspaceId::new();
+        assert!(workspace.starts_with("wsp_") && is_valid(IdKind::Workspace, &workspace), "{workspace}");
         // A label, not a parser: another kind's id (or garbage) converts, so
         // a lookup with it finds nothing rather than failing to parse.
         let other = KeyId::from("org_01jf3x0000000000000000000a");

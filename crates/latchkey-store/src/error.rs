@@ -45,6 +45,20 @@ pub enum Conflict {
         /// How many.
         active_keys: u64,
     },
+    /// A project that workspaces still belong to.
+    #[error("project has {workspaces} workspace(s); delete them or move them to another project first")]
+    ProjectHasWorkspaces {
+        /// How many.
+        workspaces: u64,
+    },
+    /// A workspace named a project that is not (or no longer) one of its
+    /// organization's.
+    #[error("no such project in this organization")]
+    NoSuchProject,
+    /// A personal workspace for someone who is not (or no longer) a member
+    /// of the organization.
+    #[error("a personal workspace belongs to a member of the organization")]
+    NotAMember,
     /// `bootstrap` on a database that has an organization already.
     #[error("already initialized (organization `{org_name}` exists)")]
     AlreadyInitialized {
@@ -80,6 +94,10 @@ pub enum Unique {
     /// An identity at an identity provider (issuer and subject).
     #[error("this identity is linked to an account already")]
     Identity,
+    /// A workspace's name, among the organization's workspaces or among
+    /// one member's personal ones.
+    #[error("a workspace with this name already exists")]
+    WorkspaceName,
     /// A rule the statement did not expect to break.
     #[error("this conflicts with an existing record")]
     Other,
@@ -152,6 +170,7 @@ mod tests {
             (Conflict::Unique { what: Unique::SshKeyFingerprint }, "an SSH key with this fingerprint already exists"),
             (Conflict::Unique { what: Unique::SecretName }, "a secret with this name already exists"),
             (Conflict::Unique { what: Unique::Identity }, "this identity is linked to an account already"),
+            (Conflict::Unique { what: Unique::WorkspaceName }, "a workspace with this name already exists"),
             (Conflict::Unique { what: Unique::Other }, "this conflicts with an existing record"),
             (
                 Conflict::LastSignInMethod,
@@ -159,6 +178,12 @@ mod tests {
             ),
             (Conflict::LastAdmin, "an organization needs an admin: promote another member first"),
             (Conflict::InUse { active_keys: 2 }, "project has 2 active API key(s); revoke or delete them first"),
+            (
+                Conflict::ProjectHasWorkspaces { workspaces: 3 },
+                "project has 3 workspace(s); delete them or move them to another project first",
+            ),
+            (Conflict::NoSuchProject, "no such project in this organization"),
+            (Conflict::NotAMember, "a personal workspace belongs to a member of the organization"),
             (
                 Conflict::AlreadyInitialized { org_name: "Acme".into() },
                 "already initialized (organization `Acme` exists)",

@@ -1,8 +1,9 @@
 //! latchkey's storage: small capability traits ([`OrgStore`],
 //! [`PeopleStore`], [`SignInStore`], [`ProjectStore`], [`ProductStore`], [`KeyStore`],
-//! [`AuditStore`], [`SecretStore`], [`SshKeyStore`], [`OAuthStore`]) gathered in [`Store`], and the
-//! adapters that implement them. The server picks one adapter at start-up and holds it
-//! as `Arc<dyn Store>`; no handler knows which database is behind it.
+//! [`AuditStore`], [`SecretStore`], [`SshKeyStore`], [`OAuthStore`], [`WorkspaceStore`])
+//! gathered in [`Store`], and the adapters that implement them. The server
+//! picks one adapter at start-up and holds it as `Arc<dyn Store>`; no
+//! handler knows which database is behind it.
 //!
 //! Every query is scoped by organization id: a record of another
 //! organization is indistinguishable from a missing one.
@@ -22,6 +23,7 @@ mod oauth;
 pub mod sql;
 pub mod postgres;
 pub mod sqlite;
+mod workspaces;
 
 use async_trait::async_trait;
 use latchkey_core::id::{
@@ -33,6 +35,7 @@ use latchkey_core::{KeyHash, Role};
 pub use error::{Conflict, StoreError, Unique};
 pub use model::*;
 pub use oauth::OAuthStore;
+pub use workspaces::WorkspaceStore;
 
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -93,7 +96,9 @@ pub trait OrgStore: Send + Sync {
     ) -> StoreResult<Option<Member>>;
 
     /// Removes a member, with their connected apps (OAuth connections and
-    /// connects in progress) in the organization, atomically.
+    /// connects in progress) in the organization, atomically. Their
+    /// personal workspaces stay, for the organization's admins
+    /// ([`WorkspaceStore`] says why).
     /// [`Conflict::LastAdmin`] if they are the last admin; `false` if not a
     /// member.
     async fn remove_member(&self, org_id: &OrgId, user_id: &UserId, event: &AuditEvent) -> StoreResult<bool>;
@@ -337,7 +342,9 @@ pub trait ProjectStore: Send + Sync {
     ) -> StoreResult<Option<Project>>;
 
     /// Deletes a project. Refused with [`Conflict::InUse`] while active
-    /// (unrevoked) keys belong to it. `false` if no such project.
+    /// (unrevoked) keys belong to it, then with
+    /// [`Conflict::ProjectHasWorkspaces`] while workspaces do (nothing
+    /// changed, no event). `false` if no such project.
     async fn delete_project(
         &self,
         org_id: &OrgId,
@@ -616,6 +623,7 @@ pub trait Store:
     + SecretStore
     + SshKeyStore
     + OAuthStore
+    + WorkspaceStore
     + 'static
 {
     /// `sqlite` or `postgres`.

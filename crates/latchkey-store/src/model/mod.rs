@@ -9,6 +9,7 @@ mod projects;
 mod secrets;
 mod sign_in;
 mod ssh;
+mod workspaces;
 
 pub use audit::*;
 pub use keys::*;
@@ -18,6 +19,7 @@ pub use projects::*;
 pub use secrets::*;
 pub use sign_in::*;
 pub use ssh::*;
+pub use workspaces::*;
 
 /// A page request: at most `limit` items with ids below `before`.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! The few macros of the SQL layer: what each driver implements the same
 //! way (the sqlx generics stay inside them, expanded for a concrete driver),
-//! and the `FOR UPDATE` suffix.
+//! and the `FOR UPDATE` and `FOR KEY SHARE` suffixes.
 
 /// [`Bind`] for a driver's argument buffer and [`ReadRow`] for its row
 /// type; invoked once by each dialect.
@@ -124,5 +124,15 @@ macro_rules! run_queries {
 macro_rules! for_update {
     ($d:ty, $($sql:tt)+) => {
         if <$d as $crate::sql::Dialect>::ROW_LOCKS { concat!($($sql)+, " FOR UPDATE") } else { concat!($($sql)+) }
+    };
+}
+
+/// `$sql`, with a `FOR KEY SHARE` suffix where dialect `$d` locks rows: a
+/// row that must go on existing (a referenced project, a membership) until
+/// the transaction ends, without blocking other readers or changes of its
+/// other columns; a `FOR UPDATE` (a deletion) waits for it.
+macro_rules! for_key_share {
+    ($d:ty, $($sql:tt)+) => {
+        if <$d as $crate::sql::Dialect>::ROW_LOCKS { concat!($($sql)+, " FOR KEY SHARE") } else { concat!($($sql)+) }
     };
 }

@@ -41,6 +41,7 @@ mod secrets;
 mod sign_in;
 mod ssh_keys;
 mod store;
+mod workspaces;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -48,7 +49,7 @@ use std::future::Future;
 use latchkey_core::KeyHash;
 use latchkey_core::id::{
     EventId, IdentityId, InvitationId, KeyId, OAuthConnectRequestId, OAuthConnectionId, OrgId, ProductId, ProjectId,
-    SecretId, SessionId, SshKeyId, SurfaceId, UserId,
+    SecretId, SessionId, SshKeyId, SurfaceId, UserId, WorkspaceId,
 };
 use latchkey_core::time_fmt::Millis;
 
@@ -254,7 +255,8 @@ sql_id_values!(
     SecretId,
     SshKeyId,
     OAuthConnectRequestId,
-    OAuthConnectionId
+    OAuthConnectionId,
+    WorkspaceId
 );
 
 /// Typed reads of a driver's row by column name; implemented for each driver

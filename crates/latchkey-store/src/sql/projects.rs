@@ -112,6 +112,17 @@ impl<D: Dialect> ProjectStore for SqlStore<D> {
         if active > 0 {
             return Err(Conflict::InUse { active_keys: u64::try_from(active).unwrap_or(0) }.into());
         }
+        // Workspaces, likewise (a workspace being created in it checks the
+        // project under a lock this one waits for, or that waits for it).
+        let workspaces = query::<D>("SELECT COUNT(*) AS n FROM workspaces WHERE org_id = $1 AND project_id = $2")
+            .bind(org_id)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .i64("n")?;
+        if workspaces > 0 {
+            return Err(Conflict::ProjectHasWorkspaces { workspaces: u64::try_from(workspaces).unwrap_or(0) }.into());
+        }
         query::<D>("DELETE FROM projects WHERE org_id = $1 AND id = $2")
             .bind(org_id)
             .bind(id)

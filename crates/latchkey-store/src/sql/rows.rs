@@ -132,13 +132,22 @@ macro_rules! connection_meta_columns {
     };
 }
 
+/// Workspaces.
+macro_rules! workspace_columns {
+    () => {
+        "id, org_id, kind, owner_user_id, project_id, name, storage_prefix, quota_bytes, created_by_user_id, \
+         created_by_key_id, created_at, updated_at"
+    };
+}
+
 use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 
 use super::ReadRow;
 use crate::{
     ApiKeyRecord, AuditEvent, AuthRequest, AuthRequestKind, ConnectStatus, ConnectionStatus, Decision, Identity,
     Invitation, KeyKind, Member, OAuthClient, OAuthConnectRequest, OAuthConnection, Org, Product, Project, Refill,
-    RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, WrappedDataKey,
+    RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, Workspace,
+    WorkspaceKind, WrappedDataKey,
 };
 
 /// A key with its owner's details ([`select_keys!`]).
@@ -443,6 +452,25 @@ pub(crate) fn connection(r: &impl ReadRow) -> StoreResult<OAuthConnection> {
         refresh_lease_holder: r.opt_text("refresh_lease_holder")?,
         cooldown_until: r.opt_i64("cooldown_until")?,
         tokens_at: r.i64("tokens_at")?,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
+    })
+}
+
+/// A workspace ([`workspace_columns!`]).
+pub(crate) fn workspace(r: &impl ReadRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        kind: WorkspaceKind::parse(&r.text("kind")?)
+            .ok_or_else(|| StoreError::Corrupt("workspaces.kind".to_owned()))?,
+        owner_user_id: r.opt_id("owner_user_id")?,
+        project_id: r.opt_id("project_id")?,
+        name: r.text("name")?,
+        storage_prefix: r.text("storage_prefix")?,
+        quota_bytes: r.opt_i64("quota_bytes")?,
+        created_by_user_id: r.opt_id("created_by_user_id")?,
+        created_by_key_id: r.opt_id("created_by_key_id")?,
         created_at: r.i64("created_at")?,
         updated_at: r.i64("updated_at")?,
     })

@@ -59,6 +59,7 @@ mod secrets;
 mod sign_in;
 mod ssh_keys;
 mod usage;
+mod workspaces;
 
 use std::any::Any;
 use std::path::PathBuf;

@@ -1,0 +1,46 @@
+-- Workspaces: persistent storage spaces in the platform's S3-compatible
+-- object store, the organization's (`org`) or a member's (`personal`).
+-- latchkey keeps their records and decides who may use them; the objects
+-- live in the store under the workspace's storage prefix, never here, and
+-- deleting a record leaves them where they are.
+
+-- `projects(org_id, id)` is unique already (`id` is); the index lets a
+-- workspace's project be referenced together with its organization, so
+-- that it can only be a project of the same organization.
+CREATE UNIQUE INDEX projects_org_id ON projects(org_id, id);
+
+CREATE TABLE workspaces (
+    id                 TEXT PRIMARY KEY,       -- wsp_…
+    org_id             TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    kind               TEXT NOT NULL CHECK (kind IN ('org', 'personal')),
+    -- personal: the member it belongs to; org: NULL.
+    owner_user_id      TEXT REFERENCES users(id) ON DELETE CASCADE,
+    -- Deleting a project is refused while workspaces belong to it (as while
+    -- active keys do), so this never dangles.
+    project_id         TEXT,
+    name               TEXT NOT NULL,
+    -- Where its objects live: `orgs/{orgId}/workspaces/{wspId}/`, never
+    -- changed (workspaces_immutable).
+    storage_prefix     TEXT NOT NULL UNIQUE,
+    quota_bytes        INTEGER CHECK (quota_bytes IS NULL OR quota_bytes > 0),   -- NULL: no quota
+    created_by_user_id TEXT,
+    created_by_key_id  TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    CHECK ((kind = 'org' AND owner_user_id IS NULL) OR (kind = 'personal' AND owner_user_id IS NOT NULL)),
+    CHECK (storage_prefix = 'orgs/' || org_id || '/workspaces/' || id || '/'),
+    FOREIGN KEY (org_id, project_id) REFERENCES projects(org_id, id)
+);
+-- A name is unique among the organization's workspaces, and among each
+-- member's personal ones.
+CREATE UNIQUE INDEX workspaces_name ON workspaces(org_id, coalesce(owner_user_id, ''), name);
+CREATE INDEX workspaces_by_org ON workspaces(org_id, id);
+CREATE INDEX workspaces_by_owner ON workspaces(owner_user_id);
+CREATE INDEX workspaces_by_project ON workspaces(org_id, project_id);
+
+CREATE TRIGGER workspaces_immutable BEFORE UPDATE ON workspaces
+WHEN new.id IS NOT old.id OR new.org_id IS NOT old.org_id OR new.kind IS NOT old.kind
+  OR new.owner_user_id IS NOT old.owner_user_id OR new.storage_prefix IS NOT old.storage_prefix
+BEGIN
+    SELECT RAISE(ABORT, 'a workspace''s id, organization, kind, owner and storage prefix never change');
+END;
