@@ -106,7 +106,7 @@ async fn workspaces_are_created_with_their_prefix_and_kept_per_organization(stor
     let theirs = create(&*store, &new_workspace(&other.id, Some(&carol.id), "notes")).await;
     assert_eq!(store.get_workspace(org, &theirs.id).await.unwrap(), None);
     let everything = WorkspaceFilter { all_org: true, ..WorkspaceFilter::default() };
-    assert_eq!(store.list_workspaces(&other.id, &everything, &page(10)).await.unwrap(), [theirs.clone()]);
+    assert_eq!(store.list_workspaces(&other.id, &everything, &page(10)).await.unwrap(), std::slice::from_ref(&theirs));
     assert_eq!(store.list_workspaces(org, &everything, &page(10)).await.unwrap(), [mine, expected]);
     // An organization's project is not another's to use.
     let refused = store
