@@ -2,7 +2,9 @@
 # The whole test suite: formatting, lints, unit, property and integration
 # tests (the integration tests start the real binary on loopback ports, the
 # sign-in tests a real OpenID provider, tests/idp, under Node: its npm
-# packages are installed first when missing or stale), the contract run
+# packages are installed first when missing or stale; the workspaces tests
+# a real S3 server, SeaweedFS's `weed` from .venv, which
+# scripts/python-env.sh sets up first when missing), the contract run
 # (scripts/contract.sh: schemathesis against a live server with
 # docs/openapi.json; it sets up its Python environment, .venv, when
 # missing), the dashboard's tests in Chromium (scripts/browser.sh; it runs
@@ -25,6 +27,8 @@ idp=tests/idp
 if [ ! -f "$idp/node_modules/.package-lock.json" ] || [ "$idp/package-lock.json" -nt "$idp/node_modules/.package-lock.json" ]; then
   npm ci --prefix "$idp" --no-audit --no-fund
 fi
+# The object-store tests' `weed` (and the contract run's schemathesis), in .venv.
+scripts/python-env.sh
 # The SQLite pass runs the servers at `trace`: every test server's log is
 # searched for the secrets the tests handled when it stops (the log canary,
 # tests/it/canary.rs).

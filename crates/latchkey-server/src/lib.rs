@@ -19,6 +19,8 @@
 //!   attributes; `routes/reference.rs` serves it and its viewer.
 //! * `conn/` — serving connections: limits, timeouts, shutdown deadline.
 //! * `forwarded.rs` — the client's address behind trusted proxies.
+//! * `workspaces/` — workspaces' files in the object store: presigned URLs
+//!   for one object under a workspace's prefix, and listings.
 //! * `keyring.rs` — the master keys that wrap the organizations' data keys
 //!   (the ciphers themselves are in `latchkey_core::crypto`).
 
@@ -44,6 +46,7 @@ mod sealing;
 pub mod state;
 pub mod throttle;
 mod views;
+pub mod workspaces;
 
 use std::future::Future;
 use std::sync::Arc;

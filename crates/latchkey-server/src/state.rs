@@ -67,6 +67,9 @@ pub struct Settings {
     pub oidc: Vec<crate::oidc::ProviderConfig>,
     /// The OAuth providers people may connect their accounts at.
     pub oauth: Vec<crate::oauth::OAuthProviderConfig>,
+    /// The object store workspaces' files are in (`[workspaces.storage]`);
+    /// without one, file access answers 501 `storage_not_configured`.
+    pub workspace_storage: Option<crate::workspaces::StorageConfig>,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -174,6 +177,7 @@ impl Default for Settings {
             listen_origin: None,
             oidc: Vec::new(),
             oauth: Vec::new(),
+            workspace_storage: None,
         }
     }
 }

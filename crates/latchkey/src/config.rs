@@ -47,6 +47,16 @@
 //! jit = { org = "acme", role = "member" }           # optional
 //! link_by_verified_email = false                    # optional
 //!
+//! # Workspaces' files: the S3-compatible object store latchkey presigns
+//! # URLs for (README, "Workspaces"); file access answers 501 without it.
+//! [workspaces.storage]
+//! endpoint = "https://s3.eu-west-1.amazonaws.com"  # http:// only on loopback
+//! bucket = "latchkey-workspaces"
+//! region = "eu-west-1"
+//! access_key_id = "AKIA…"
+//! secret_access_key_file = "/etc/latchkey/s3.secret"  # or secret_access_key, or LATCHKEY_WORKSPACES_SECRET_ACCESS_KEY
+//! path_style = true                                   # default; false: bucket.endpoint/key
+//!
 //! # Connections (flags of the same names override these).
 //! [server]
 //! header_read_timeout = "10s"   # to complete a request's headers
@@ -78,6 +88,7 @@ use latchkey_server::forwarded::TrustedProxies;
 use latchkey_server::oauth::OAuthProviderConfig;
 use latchkey_server::oidc::{ClientSecret, JitConfig, ProviderConfig};
 use latchkey_server::state::{AmbiguousPaths, MetricsToken, RouteRule};
+use latchkey_server::workspaces::{StorageConfig, StorageConfigError};
 use serde::Deserialize;
 
 /// The file's contents.
@@ -122,6 +133,63 @@ pub struct FileConfig {
     /// Connected apps.
     #[serde(default)]
     pub oauth: OAuthConfig,
+    /// Workspaces.
+    #[serde(default)]
+    pub workspaces: WorkspacesConfig,
+}
+
+/// `[workspaces]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspacesConfig {
+    /// The object store their files are in.
+    pub storage: Option<StorageTable>,
+}
+
+/// `[workspaces.storage]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageTable {
+    /// The S3 endpoint.
+    pub endpoint: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The region signatures are made for.
+    pub region: String,
+    /// The access key id.
+    pub access_key_id: String,
+    /// Its secret.
+    pub secret_access_key: Option<String>,
+    /// A file holding it.
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Path-style URLs (default true).
+    pub path_style: Option<bool>,
+}
+
+/// The object store `t` describes, its secret read from
+/// `secret_access_key`, `secret_access_key_file` or
+/// `LATCHKEY_WORKSPACES_SECRET_ACCESS_KEY` (which wins), checked.
+fn workspace_storage(t: StorageTable) -> anyhow::Result<StorageConfig> {
+    let names = ["secret_access_key", "secret_access_key_file"];
+    let file = t.secret_access_key_file.as_ref();
+    let secret = read_secret(
+        "workspaces.storage",
+        names,
+        "LATCHKEY_WORKSPACES_SECRET_ACCESS_KEY",
+        t.secret_access_key.as_ref(),
+        file,
+    )?
+    .ok_or(StorageConfigError::Secret)?;
+    let config = StorageConfig {
+        endpoint: t.endpoint,
+        bucket: t.bucket,
+        region: t.region,
+        access_key_id: t.access_key_id,
+        secret_access_key: secret,
+        path_style: t.path_style.unwrap_or(true),
+    };
+    config.check()?;
+    Ok(config)
 }
 
 /// `[oauth]`
@@ -178,17 +246,27 @@ fn client_secret(
     inline: Option<&String>,
     file: Option<&PathBuf>,
 ) -> anyhow::Result<Option<ClientSecret>> {
-    anyhow::ensure!(
-        inline.is_none() || file.is_none(),
-        "{table} `{id}`: set client_secret or client_secret_file, not both"
-    );
     let env = format!("LATCHKEY_{kind}_{}_CLIENT_SECRET", id.to_ascii_uppercase().replace('-', "_"));
-    let secret = match (std::env::var(&env).ok(), inline, file) {
+    read_secret(&format!("{table} `{id}`"), ["client_secret", "client_secret_file"], &env, inline, file)
+}
+
+/// A secret from the environment variable `env` (which wins), `inline` or
+/// `file` (trimmed; `None` when empty or nowhere); `setting` names the
+/// table in messages, `names` the two settings, which exclude each other.
+fn read_secret(
+    setting: &str,
+    names: [&str; 2],
+    env: &str,
+    inline: Option<&String>,
+    file: Option<&PathBuf>,
+) -> anyhow::Result<Option<ClientSecret>> {
+    anyhow::ensure!(inline.is_none() || file.is_none(), "{setting}: set {} or {}, not both", names[0], names[1]);
+    let secret = match (std::env::var(env).ok(), inline, file) {
         (Some(s), _, _) => Some(s),
         (None, Some(s), _) => Some(s.clone()),
-        (None, None, Some(file)) => Some(
-            std::fs::read_to_string(file).with_context(|| format!("{table} `{id}`: cannot read {}", file.display()))?,
-        ),
+        (None, None, Some(file)) => {
+            Some(std::fs::read_to_string(file).with_context(|| format!("{setting}: cannot read {}", file.display()))?)
+        }
         (None, None, None) => None,
     };
     Ok(secret.as_deref().and_then(ClientSecret::new))
@@ -417,6 +495,9 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
         settings.oauth.push(oauth_provider(t)?);
     }
     latchkey_server::oauth::check_catalog(&settings.oauth)?;
+    if let Some(t) = file.workspaces.storage {
+        settings.workspace_storage = Some(workspace_storage(t)?);
+    }
     match file.auth_check.ambiguous_paths.as_deref() {
         None | Some("refuse") => {}
         Some("normalize") => settings.ambiguous_paths = AmbiguousPaths::Normalize,
@@ -534,5 +615,60 @@ mod tests {
             .unwrap();
         let err = apply(Some(&file), dir.path(), &mut Settings::default()).unwrap_err();
         assert!(format!("{err:#}").contains("token_url `http://github.com/t` must be an https:// URL"), "{err:#}");
+    }
+    #[test]
+    fn workspace_storage_is_read_with_its_defaults_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("s3.secret");
+        std::fs::write(&secret, "wJalrXUtnFEMI\n").unwrap();
+        let file = dir.path().join("latchkey.toml");
+        let table = format!(
+            "[workspaces.storage]\nendpoint = \"http://127.0.0.1:8333\"\nbucket = \"latchkey-workspaces\"\n\
+             region = \"us-east-1\"\naccess_key_id = \"AKID\"\nsecret_access_key_file = \"{}\"\n",
+            secret.display()
+        );
+        std::fs::write(&file, &table).unwrap();
+        let mut settings = Settings::default();
+        apply(Some(&file), dir.path(), &mut settings).unwrap();
+        let storage = settings.workspace_storage.as_ref().unwrap();
+        assert_eq!(
+            (storage.endpoint.as_str(), storage.bucket.as_str()),
+            ("http://127.0.0.1:8333", "latchkey-workspaces")
+        );
+        assert_eq!((storage.region.as_str(), storage.access_key_id.as_str()), ("us-east-1", "AKID"));
+        assert_eq!(storage.secret_access_key.expose(), "wJalrXUtnFEMI", "read from the file, trimmed");
+        assert!(storage.path_style, "path-style by default");
+        assert!(!format!("{settings:?}").contains("wJalrXUtnFEMI"), "redacted in Debug");
+        assert!(Settings::default().workspace_storage.is_none());
+
+        let inline =
+            table.replace(&format!("secret_access_key_file = \"{}\"", secret.display()), "secret_access_key = \"x\"");
+        let cases = [
+            (table.replace("http://127.0.0.1:8333", "http://s3.example.com"), "must be an https:// URL"),
+            (table.replace("latchkey-workspaces", "Latchkey_Workspaces"), "bucket `Latchkey_Workspaces`"),
+            (
+                table.replace(&format!("secret_access_key_file = \"{}\"\n", secret.display()), ""),
+                "set secret_access_key",
+            ),
+            (table.replace(&secret.display().to_string(), "/nonexistent"), "cannot read /nonexistent"),
+            (format!("{table}secret_access_key = \"x\"\n"), "not both"),
+            (format!("{table}sessionToken = \"x\"\n"), "unknown field"),
+            (format!("{inline}path_style = false\n"), "no bucket URL"),
+        ];
+        for (text, reason) in cases {
+            std::fs::write(&file, &text).unwrap();
+            let err = apply(Some(&file), dir.path(), &mut Settings::default()).unwrap_err();
+            assert!(format!("{err:#}").contains(reason), "{text}: {err:#}");
+        }
+        std::fs::write(
+            &file,
+            format!("{inline}path_style = false\n").replace("http://127.0.0.1:8333", "https://s3.example.com"),
+        )
+        .unwrap();
+        let mut settings = Settings::default();
+        apply(Some(&file), dir.path(), &mut settings).unwrap();
+        let storage = settings.workspace_storage.unwrap();
+        assert!(!storage.path_style);
+        assert_eq!(storage.secret_access_key.expose(), "x");
     }
 }

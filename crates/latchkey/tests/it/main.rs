@@ -32,6 +32,7 @@ mod projects;
 mod readme;
 mod runloop;
 mod runtype;
+mod s3;
 mod scopes_auth;
 mod secrets;
 mod ssh_keys;
