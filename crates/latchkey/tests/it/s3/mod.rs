@@ -13,7 +13,12 @@
 //! says so and the tests skip.
 //!
 //! `LATCHKEY_TEST_WEED` names another `weed` binary.
+//!
+//! `storage.rs` tests latchkey's object-store access against it;
+//! `startup.rs` (no store needed) the `[workspaces.storage]` table as
+//! `latchkey serve` reads it.
 
+mod startup;
 mod storage;
 
 use std::net::TcpListener;
