@@ -42,14 +42,9 @@ pub enum KeyError {
 pub struct Prefix(String);
 
 impl Prefix {
-    /// `orgs/{org_id}/workspaces/{workspace_id}/`, the prefix a workspace
-    /// gets when it is created (and keeps).
-    pub fn for_workspace(org_id: &str, workspace_id: &str) -> Result<Self, KeyError> {
-        Self::new(&format!("orgs/{org_id}/workspaces/{workspace_id}/"))
-    }
-
-    /// A prefix as stored with a workspace; refused when it is not
-    /// relative segments ending with `/`.
+    /// A workspace's stored prefix (`Workspace::storage_prefix`, made by
+    /// `latchkey_store::storage_prefix`); refused when it is not relative
+    /// segments ending with `/`.
     pub fn new(prefix: &str) -> Result<Self, KeyError> {
         let segments = prefix.strip_suffix('/').ok_or(KeyError::EmptySegment)?;
         check_segments(segments)?;
@@ -127,7 +122,7 @@ mod tests {
     use super::*;
 
     fn wsp() -> Prefix {
-        Prefix::for_workspace("org_1", "wsp_1").unwrap()
+        Prefix::new("orgs/org_1/workspaces/wsp_1/").unwrap()
     }
 
     #[test]
@@ -183,8 +178,8 @@ mod tests {
         for bad in ["", "/", "orgs/org_1", "/orgs/x/", "orgs//x/", "orgs/../x/", "orgs/x\n/", "orgs/x//"] {
             assert!(Prefix::new(bad).is_err(), "{bad:?}");
         }
-        assert!(Prefix::for_workspace("org_1", "..").is_err());
-        assert!(Prefix::for_workspace("", "wsp_1").is_err());
+        assert!(Prefix::new("orgs/org_1/workspaces/../").is_err());
+        assert!(Prefix::new("orgs//workspaces/wsp_1/").is_err());
     }
 
     #[test]

@@ -367,7 +367,7 @@ mod tests {
     }
 
     fn wsp() -> Prefix {
-        Prefix::for_workspace("org_1", "wsp_1").unwrap()
+        Prefix::new("orgs/org_1/workspaces/wsp_1/").unwrap()
     }
 
     fn query(url: &str) -> Vec<(String, String)> {

@@ -14,10 +14,10 @@ use reqwest::StatusCode;
 use super::weed;
 use crate::idp::unique_sub;
 
-/// A workspace prefix in an organization no other test uses; `org` is
-/// shared by the workspaces of one test.
+/// The prefix of `workspace` in `org` (as `latchkey_store::storage_prefix`
+/// makes them), in an organization no other test uses.
 fn prefix(org: &str, workspace: &str) -> Prefix {
-    Prefix::for_workspace(org, workspace).unwrap()
+    Prefix::new(&format!("orgs/{org}/workspaces/{workspace}/")).unwrap()
 }
 
 /// A fresh organization id for one test.
