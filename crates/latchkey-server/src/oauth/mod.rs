@@ -14,5 +14,5 @@ mod sealed;
 pub use config::{CatalogError, OAuthProviderConfig, check_catalog};
 pub(crate) use sealed::{
     ConnectionKey, OpenedTokens, authorize_page_url, client_secret_aad, connect_url, connection_view, credentials,
-    open_tokens, provider, redirect_uri, scope_list, seal_tokens,
+    existing_key, open_tokens, open_tokens_with, provider, redirect_uri, scope_list, seal_tokens,
 };

@@ -30,8 +30,7 @@ use super::OAuthProviderConfig;
 use super::client::{self, TokenError};
 use crate::audit::{Actor, Audit};
 use crate::error::ApiError;
-use crate::oauth::{ConnectionKey, connect_url, credentials, open_tokens, seal_tokens};
-use crate::sealing::data_key;
+use crate::oauth::{ConnectionKey, connect_url, credentials, existing_key, open_tokens_with, seal_tokens};
 use crate::state::AppState;
 
 /// A token is refreshed once it has at most this long left…
@@ -142,7 +141,7 @@ async fn refresh_holding(
     let outcome = ask_provider(state, provider, &c).await;
     let now = now_ms();
     match outcome {
-        Ok(Some(refreshed)) => {
+        Ok(refreshed) => {
             if !state.store.store_refreshed(&c.org_id, &c.id, holder, &refreshed, c.version).await? {
                 // Only if this node stalled past its lease while another
                 // took it over: what the provider answered is lost.
@@ -154,7 +153,6 @@ async fn refresh_holding(
                 .await?
                 .ok_or_else(|| needs_reauthorization(state, &c, "was deleted meanwhile"))
         }
-        Ok(None) => unreachable_refresh_token(state, &c, holder).await,
         Err(Failure::Api(e)) => {
             state.store.release_lease(&c.org_id, &c.id, holder).await?;
             Err(e)
@@ -196,24 +194,23 @@ impl From<ApiError> for Failure {
     }
 }
 
-/// Refreshes `c` at the provider and seals the answer (`None`: `c` has no
-/// refresh token after all).
+/// Refreshes `c` (which has a refresh token: [`fresh`] checked) at the
+/// provider and seals the answer with the key that opened it.
 async fn ask_provider(
     state: &AppState,
     provider: &OAuthProviderConfig,
     c: &OAuthConnection,
-) -> Result<Option<RefreshedTokens>, Failure> {
-    let opened = open_tokens(state, c).await?;
-    let Some(refresh_token) = opened.refresh else { return Ok(None) };
+) -> Result<RefreshedTokens, Failure> {
+    let key = existing_key(state, &c.org_id, "a connection").await?;
+    let refresh_token = open_tokens_with(&key, c)?.refresh.ok_or_else(|| {
+        ApiError::internal(&std::io::Error::other(format!("connection {} has no refresh token to use", c.id)))
+    })?;
     let creds = credentials(state, &c.org_id, provider).await?;
     let http = client::http_client();
     let now = now_ms();
     let tokens = client::refresh(&http, provider, &creds, &refresh_token, now).await.map_err(Failure::Provider)?;
-    let key = data_key(state, &c.org_id, false).await?.ok_or_else(|| {
-        ApiError::internal(&std::io::Error::other(format!("{} has tokens but no data key", c.org_id)))
-    })?;
     let (access, refresh) = seal_tokens(&key, ConnectionKey::of(c), &tokens)?;
-    Ok(Some(RefreshedTokens {
+    Ok(RefreshedTokens {
         access_token_sealed: access,
         // A provider that does not rotate keeps the one we have.
         refresh_token_sealed: refresh.or_else(|| c.refresh_token_sealed.clone()),
@@ -221,18 +218,7 @@ async fn ask_provider(
         expires_at: tokens.expires_at,
         granted_scopes: tokens.granted_scopes.as_ref().map(|s| s.join(" ")),
         at: now,
-    }))
-}
-
-/// `c`'s row said it had a refresh token and opening found none: give the
-/// lease back and ask for the owner.
-async fn unreachable_refresh_token(
-    state: &AppState,
-    c: &OAuthConnection,
-    holder: &str,
-) -> Result<OAuthConnection, ApiError> {
-    state.store.release_lease(&c.org_id, &c.id, holder).await?;
-    Err(needs_reauthorization(state, c, "has no refresh token"))
+    })
 }
 
 #[cfg(test)]

@@ -147,7 +147,12 @@ pub(crate) fn seal_tokens(
 /// Opens the tokens of a stored connection (one read with its tokens, not
 /// from a list).
 pub(crate) async fn open_tokens(state: &AppState, c: &OAuthConnection) -> Result<OpenedTokens, ApiError> {
-    let key = existing_key(state, &c.org_id, "a connection").await?;
+    open_tokens_with(&existing_key(state, &c.org_id, "a connection").await?, c)
+}
+
+/// [`open_tokens`] with the organization's data key at hand (a refresh
+/// seals the new tokens with the same key).
+pub(crate) fn open_tokens_with(key: &DataKey, c: &OAuthConnection) -> Result<OpenedTokens, ApiError> {
     let k = ConnectionKey::of(c);
     let open = |field: OAuthField, sealed: &[u8]| {
         let plain = key
@@ -164,7 +169,7 @@ pub(crate) async fn open_tokens(state: &AppState, c: &OAuthConnection) -> Result
 
 /// The organization's data key, which must exist since something is sealed
 /// with it.
-async fn existing_key(state: &AppState, org_id: &OrgId, what: &str) -> Result<DataKey, ApiError> {
+pub(crate) async fn existing_key(state: &AppState, org_id: &OrgId, what: &str) -> Result<DataKey, ApiError> {
     data_key(state, org_id, false)
         .await?
         .ok_or_else(|| seal_error(format!("{org_id} has {what} sealed but no data key"), CryptoError::Malformed))

@@ -182,34 +182,26 @@ impl<D: Dialect> OAuthStore for SqlStore<D> {
     async fn upsert_connection(&self, n: &NewOAuthConnection, event: &AuditEvent) -> StoreResult<OAuthConnection> {
         let mut tx = D::begin_write(&self.pool).await?;
         lock_org::<D>(&mut tx, &n.org_id).await?;
-        let updated = query::<D>(concat!(
-            "UPDATE oauth_connections SET account_label = $5, requested_scopes = $6, granted_scopes = $7, \
+        let updated = bind_grant(
+            n,
+            query::<D>(concat!(
+                "UPDATE oauth_connections SET account_label = $5, requested_scopes = $6, granted_scopes = $7, \
              access_token_sealed = $8, refresh_token_sealed = $9, token_type = $10, expires_at = $11, \
              status = 'active', version = version + 1, refresh_lease_until = NULL, refresh_lease_holder = NULL, \
              cooldown_until = NULL, tokens_at = $12, updated_at = $12 \
              WHERE org_id = $1 AND coalesce(owner_user_id, '') = coalesce($2, '') AND provider = $3 \
              AND account_id = $4 RETURNING ",
-            connection_columns!()
-        ))
-        .bind(&n.org_id)
-        .bind(&n.owner_user_id)
-        .bind(&n.provider)
-        .bind(&n.account_id)
-        .bind(&n.account_label)
-        .bind(&n.requested_scopes)
-        .bind(&n.granted_scopes)
-        .bind(&n.access_token_sealed)
-        .bind(n.refresh_token_sealed.as_deref())
-        .bind(&n.token_type)
-        .bind(n.expires_at)
-        .bind(n.at)
+                connection_columns!()
+            )),
+        )
         .fetch_optional(&mut *tx)
         .await?;
-        let row =
-            match updated {
-                Some(row) => row,
-                // New: the owner's default for the provider if they have none.
-                None => query::<D>(concat!(
+        let row = match updated {
+            Some(row) => row,
+            // New: the owner's default for the provider if they have none.
+            None => bind_grant(
+                n,
+                query::<D>(concat!(
                     "INSERT INTO oauth_connections (id, org_id, owner_user_id, provider, account_id, account_label, \
                      requested_scopes, granted_scopes, access_token_sealed, refresh_token_sealed, token_type, \
                      expires_at, status, is_default, version, tokens_at, created_at, updated_at) \
@@ -219,22 +211,11 @@ impl<D: Dialect> OAuthStore for SqlStore<D> {
                      1, $13, $13, $13) RETURNING ",
                     connection_columns!()
                 ))
-                .bind(&n.id)
-                .bind(&n.org_id)
-                .bind(&n.owner_user_id)
-                .bind(&n.provider)
-                .bind(&n.account_id)
-                .bind(&n.account_label)
-                .bind(&n.requested_scopes)
-                .bind(&n.granted_scopes)
-                .bind(&n.access_token_sealed)
-                .bind(n.refresh_token_sealed.as_deref())
-                .bind(&n.token_type)
-                .bind(n.expires_at)
-                .bind(n.at)
-                .fetch_one(&mut *tx)
-                .await?,
-            };
+                .bind(&n.id),
+            )
+            .fetch_one(&mut *tx)
+            .await?,
+        };
         let stored = connection(&row)?;
         commit::<D>(tx, std::slice::from_ref(event)).await?;
         Ok(stored)
@@ -493,4 +474,23 @@ impl<D: Dialect> OAuthStore for SqlStore<D> {
         .await?;
         commit_one::<D>(tx, done, event).await
     }
+}
+
+/// Binds a grant's values in the order both statements of
+/// [`OAuthStore::upsert_connection`] name them (after the INSERT's id):
+/// organization, owner, provider, account, label, requested and granted
+/// scopes, sealed tokens, token type, expiry, time.
+fn bind_grant<D: Dialect>(n: &NewOAuthConnection, q: super::Query<D>) -> super::Query<D> {
+    q.bind(&n.org_id)
+        .bind(&n.owner_user_id)
+        .bind(&n.provider)
+        .bind(&n.account_id)
+        .bind(&n.account_label)
+        .bind(&n.requested_scopes)
+        .bind(&n.granted_scopes)
+        .bind(&n.access_token_sealed)
+        .bind(n.refresh_token_sealed.as_deref())
+        .bind(&n.token_type)
+        .bind(n.expires_at)
+        .bind(n.at)
 }

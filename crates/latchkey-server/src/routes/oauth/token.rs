@@ -26,7 +26,7 @@ use crate::authz::{AuthCheck, OAUTH_TOKEN};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::lookup::member_id;
-use crate::oauth::{connect_url, open_tokens, provider, refresh};
+use crate::oauth::{connect_url, open_tokens, provider, refresh, scope_list};
 use crate::state::AppState;
 use crate::views::no_store;
 
@@ -111,7 +111,7 @@ pub async fn token(
     };
     let chosen = choose(&state, &caller, &req, user.as_ref()).await?;
     let c = refresh::fresh(&state, p, chosen, &audit).await?;
-    let granted: Vec<String> = c.granted_scopes.split_whitespace().map(str::to_owned).collect();
+    let granted = scope_list(&c.granted_scopes);
     let missing: Vec<&str> = wanted.iter().map(String::as_str).filter(|w| !granted.iter().any(|g| g == w)).collect();
     if !missing.is_empty() {
         return Err(ApiError::insufficient_scope(format!(
