@@ -118,19 +118,32 @@ export async function alertText(page) {
 /**
  * Records every HTML document the page is answered with from now on (not
  * redirects), for checks of where a secret appears; the returned function
- * resolves to those seen so far.
+ * resolves to those seen so far. Each document is held at the response stage
+ * (CDP's Fetch domain) until its body is read, so the next navigation can never
+ * discard a body before it is recorded.
  * @param {Page} page
- * @returns {() => Promise<Document[]>}
+ * @returns {Promise<() => Promise<Document[]>>}
  */
-export function recordDocuments(page) {
-  /** @type {Promise<Document>[]} */
+export async function recordDocuments(page) {
+  const cdp = await page.context().newCDPSession(page);
+  /** @type {Promise<Document | undefined>[]} */
   const pending = [];
-  page.on('response', (r) => {
-    if (r.request().resourceType() !== 'document' || (r.status() >= 300 && r.status() < 400)) return;
-    const method = r.request().method();
-    pending.push(r.text().then((html) => ({ method, url: r.url(), status: r.status(), html })));
+  cdp.on('Fetch.requestPaused', (e) => {
+    const status = e.responseStatusCode ?? 0;
+    const read = async () => {
+      try {
+        if (status >= 300 && status < 400) return undefined;
+        const { body, base64Encoded } = await cdp.send('Fetch.getResponseBody', { requestId: e.requestId });
+        const html = base64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+        return { method: e.request.method, url: e.request.url, status, html };
+      } finally {
+        await cdp.send('Fetch.continueRequest', { requestId: e.requestId }).catch(() => {});
+      }
+    };
+    pending.push(read());
   });
-  return () => Promise.all(pending);
+  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', resourceType: 'Document', requestStage: 'Response' }] });
+  return async () => (await Promise.all(pending)).filter((d) => d !== undefined);
 }
 
 /**

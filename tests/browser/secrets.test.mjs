@@ -106,7 +106,7 @@ async function audit() {
 
 test('an admin adds personal and organization secrets; the list shows names, never values', async (t) => {
   const page = await adminOnSecrets(t);
-  const documents = recordDocuments(page);
+  const documents = await recordDocuments(page);
   await page.getByText('No secrets yet.').waitFor();
   assert.match((await page.locator('main').textContent()) ?? '', /latchkey secret set ANTHROPIC_API_KEY --value-stdin/);
   await expectAccessible(page, '/dashboard/secrets (empty)');
@@ -148,7 +148,7 @@ test('revealing asks first, shows the value once with a Copy button, and is audi
   const secretValue = value('reveal');
   assert.equal((await admin().put('/v1/secrets/STRIPE_KEY', { value: secretValue, category: 'provider', orgWide: true })).status, 201);
   const page = await adminOnSecrets(t);
-  const documents = recordDocuments(page);
+  const documents = await recordDocuments(page);
   const secretId = (await admin().get('/v1/secrets/STRIPE_KEY')).body.data.id;
 
   // Asking, then going back, reveals nothing.
@@ -204,7 +204,7 @@ test("no dashboard page holds a secret's value, after setting, revealing and del
   assert.equal((await admin().put('/v1/secrets/KEPT_TOKEN', { value: kept, category: 'tool', orgWide: true })).status, 201);
   assert.equal((await admin().put('/v1/secrets/GONE_TOKEN', { value: gone, category: 'tool' })).status, 201);
   const page = await adminOnSecrets(t);
-  const documents = recordDocuments(page);
+  const documents = await recordDocuments(page);
   assert.equal((await reveal(page, 'KEPT_TOKEN')).status(), 200);
   await page.goto(`${f.server.base}/dashboard/secrets`);
   await row(page, 'GONE_TOKEN').getByRole('button', { name: 'Delete', exact: true }).click();
@@ -245,7 +245,7 @@ test('without JavaScript, the confirmation and the revealed value are still show
 
 test('a refused secret re-opens the dialog with the name typed, never the value', async (t) => {
   const page = await adminOnSecrets(t);
-  const documents = recordDocuments(page);
+  const documents = await recordDocuments(page);
   const typed = value('refused');
   const posted = page.waitForResponse((r) => r.request().method() === 'POST');
   await addSecret(page, { name: 'lower-case', value: typed, category: 'provider' });
@@ -281,7 +281,7 @@ test("a member reveals the organization's secrets but may not set or delete them
   assert.equal((await admin().put('/v1/secrets/ADMIN_ONLY', { value: adminOwn, category: 'tool' })).status, 201);
   const member = await addMember(f.server, 'Mia Member');
   const page = await newPage(t, f.browser);
-  const documents = recordDocuments(page);
+  const documents = await recordDocuments(page);
   await signInAsMember(page, f.server, member, ORG);
   await page.goto(`${f.server.base}/dashboard/secrets`);
 
