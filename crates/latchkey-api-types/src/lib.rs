@@ -26,6 +26,7 @@ pub mod runtype;
 pub mod secrets;
 mod sign_in;
 mod verify;
+pub mod workspaces;
 
 pub use cli_login::{CliToken, DeviceCode, DeviceCodeRequest, DeviceToken};
 pub use constraints::SecretName;

@@ -165,6 +165,11 @@ impl Keyring {
         self.keys.read().unwrap_or_else(PoisonError::into_inner).iter().map(|k| k.id().to_owned()).collect()
     }
 
+    /// Every key held, current first (as last read).
+    pub fn all(&self) -> Vec<Arc<MasterKey>> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     /// The current key (as last read).
     pub fn current(&self) -> Arc<MasterKey> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);

@@ -8,7 +8,10 @@
 //! * `storage.rs` — `[workspaces.storage]` and the object store: presigned
 //!   GET / PUT / DELETE URLs and `ListObjectsV2`, signed with SigV4
 //!   (rusty-s3, sans-IO) and sent with [`crate::outbound::client`].
+//! * `grant.rs` — mount grants: Ed25519-signed JWTs, with a key derived
+//!   from the master key, and the JWK Set that verifies them.
 
+pub mod grant;
 mod keys;
 pub mod storage;
 
