@@ -74,6 +74,13 @@ pub const SSH_KEY_READ: Requirement = ("ssh-key", "read");
 /// Add, delete SSH keys and choose the default.
 pub const SSH_KEY_WRITE: Requirement = ("ssh-key", "write");
 
+/// Read workspaces: their records, mounting read-only, downloading and
+/// listing their files.
+pub const FILES_READ: Requirement = ("files", "read");
+/// Create, change and delete workspaces, mount them read-write, upload and
+/// delete their files.
+pub const FILES_WRITE: Requirement = ("files", "write");
+
 /// Which credentials an operation takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Credentials {

@@ -63,12 +63,16 @@ pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Builds the state over `store`; with `shared_limits` (Redis) the keys'
 /// rate limits are counted across every node using it.
+///
+/// # Errors
+/// `[workspaces.storage]` ([`Settings::workspace_storage`]) is not usable.
 pub fn state(
     store: Arc<dyn Store>,
     settings: Settings,
     verifier: &VerifierConfig,
     shared_limits: Option<latchkey_verify::shared_limits::RedisLimiter>,
-) -> AppState {
+) -> Result<AppState, workspaces::StorageConfigError> {
+    let object_store = settings.workspace_storage.as_ref().map(workspaces::ObjectStore::new).transpose()?;
     // Install the Prometheus recorder first: the verifier registers its
     // metrics when it is built.
     let _ = metrics::handle();
@@ -81,8 +85,9 @@ pub fn state(
     let login_failures = Arc::new(throttle::FailureWindow::new(Duration::from_secs(60)));
     let signups = Arc::new(throttle::FailureWindow::new(Duration::from_secs(3600)));
     let oidc = Arc::new(oidc::Providers::new(&settings.oidc));
-    Shared { store, verifier, settings: Arc::new(settings), failed_auth, login_failures, signups, keyring: None, oidc }
-        .into()
+    let settings = Arc::new(settings);
+    Ok(Shared { store, verifier, settings, failed_auth, login_failures, signups, keyring: None, oidc, object_store }
+        .into())
 }
 
 /// Applies invalidations published by other nodes (and this one) to this

@@ -63,6 +63,7 @@ use crate::authz::{AUTH_EXTENSION, CALLERS, SCOPE};
         (name = "projects", description = "Projects: a grouping layer inside an organization"),
         (name = "secrets", description = "Encrypted secrets"),
         (name = "ssh-keys", description = "SSH public keys and authorized_keys"),
+        (name = "workspaces", description = "Workspaces: storage spaces, mount decisions and presigned URLs for their files"),
         (name = "oauth", description = "Connected apps: OAuth providers, connecting accounts, connections"),
         (name = "runloop", description = "The Runloop profile (reference 003)"),
         (name = "runtype", description = "The Runtype profile (reference 004)"),

@@ -223,6 +223,10 @@ pub struct Shared {
     pub keyring: Option<Arc<crate::keyring::Keyring>>,
     /// The OpenID Connect providers, discovered or not yet.
     pub oidc: Arc<crate::oidc::Providers>,
+    /// The object store of workspaces' files, made once at start from
+    /// [`Settings::workspace_storage`]; without one, file access answers
+    /// 501 `storage_not_configured`.
+    pub object_store: Option<crate::workspaces::ObjectStore>,
 }
 
 impl AppState {

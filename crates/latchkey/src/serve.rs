@@ -134,7 +134,7 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
              at each provider"
         );
     }
-    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits)
+    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits)?
         .with_keyring(std::sync::Arc::new(keyring));
     let conns = &state.settings.connections;
     tracing::info!(

@@ -25,6 +25,7 @@ pub(crate) mod secrets;
 pub(crate) mod ssh_keys;
 pub(crate) mod sso;
 mod verify;
+pub(crate) mod workspaces;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -79,6 +80,11 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::connections::delete))
         .routes(routes!(oauth::connections::set_default))
         .routes(routes!(oauth::token::token))
+        .routes(routes!(workspaces::records::create, workspaces::records::list))
+        .routes(routes!(workspaces::records::get, workspaces::records::update, workspaces::records::delete))
+        .routes(routes!(workspaces::mounts::mount))
+        .routes(routes!(workspaces::files::presign))
+        .routes(routes!(workspaces::files::list))
         // Runloop profile (reference 003).
         .routes(routes!(runloop::create_api_key))
         .routes(routes!(runloop::create_restricted_key))
@@ -109,6 +115,7 @@ fn public() -> OpenApiRouter<AppState> {
         .routes(routes!(device::token))
         .routes(routes!(verify::auth_check, verify::auth_check_post))
         .routes(routes!(verify::verify))
+        .routes(routes!(workspaces::mounts::grant_keys))
         .routes(routes!(reference::openapi))
         .routes(routes!(reference::docs))
         .routes(routes!(reference::docs_file))

@@ -39,3 +39,4 @@ mod ssh_keys;
 mod sshd;
 mod sso;
 mod verify;
+mod workspaces;
