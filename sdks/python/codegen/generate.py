@@ -114,6 +114,16 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "deleteOAuthConnection": ("oauth.connections", "delete"),
     "setDefaultOAuthConnection": ("oauth.connections", "set_default"),
     "issueOAuthToken": ("oauth", "token"),
+    # workspaces
+    "listWorkspaces": ("workspaces", "list"),
+    "createWorkspace": ("workspaces", "create"),
+    "getWorkspace": ("workspaces", "get"),
+    "updateWorkspace": ("workspaces", "update"),
+    "deleteWorkspace": ("workspaces", "delete"),
+    "decideWorkspaceMount": ("workspaces", "mount"),
+    "getWorkspaceGrantKeys": ("workspaces", "grant_keys"),
+    "presignWorkspaceObject": ("workspaces", "presign"),
+    "listWorkspaceFiles": ("workspaces", "files"),
     "checkForwardedRequest": ("auth", "check"),
     "checkForwardedRequestPost": ("auth", "check_post"),
     # compatibility profiles

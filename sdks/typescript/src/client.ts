@@ -17,6 +17,7 @@ import { Scopes } from './resources/scopes.js';
 import { Secrets } from './resources/secrets.js';
 import { Sessions } from './resources/sessions.js';
 import { SshKeys } from './resources/ssh-keys.js';
+import { Workspaces } from './resources/workspaces.js';
 import { System } from './resources/system.js';
 
 /** Where the client sends requests when neither options nor the environment say. */
@@ -85,6 +86,8 @@ export class Latchkey {
   readonly secrets: Secrets;
   /** SSH public keys. */
   readonly sshKeys: SshKeys;
+  /** Workspaces: records, mount decisions, presigned URLs. */
+  readonly workspaces: Workspaces;
   /** Connected apps: providers, connections, tokens for tools. */
   readonly oauth: OAuth;
   /** The audit trail. */
@@ -131,6 +134,7 @@ export class Latchkey {
     this.invitations = new Invitations(t);
     this.secrets = new Secrets(t);
     this.sshKeys = new SshKeys(t);
+    this.workspaces = new Workspaces(t);
     this.oauth = new OAuth(t);
     this.auditEvents = new AuditEvents(t);
     this.orgs = new Orgs(t);

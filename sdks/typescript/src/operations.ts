@@ -93,4 +93,13 @@ export const OPERATIONS = {
   deleteOAuthConnection: 'oauth.connections.delete',
   setDefaultOAuthConnection: 'oauth.connections.setDefault',
   issueOAuthToken: 'oauth.token',
+  listWorkspaces: 'workspaces.list',
+  createWorkspace: 'workspaces.create',
+  getWorkspace: 'workspaces.get',
+  updateWorkspace: 'workspaces.update',
+  deleteWorkspace: 'workspaces.delete',
+  decideWorkspaceMount: 'workspaces.mount',
+  getWorkspaceGrantKeys: 'workspaces.grantKeys',
+  presignWorkspaceObject: 'workspaces.presign',
+  listWorkspaceFiles: 'workspaces.files',
 } as const satisfies Record<OperationId, string>;

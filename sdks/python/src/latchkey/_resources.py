@@ -17,11 +17,15 @@ from .types import (
     ConnectStarted,
     DeviceCode,
     Duration,
+    FileList,
+    GrantKeys,
     IdentityView,
     InvitationView,
     KeyOwner,
     MeView,
     MemberView,
+    MountDecision,
+    MountMode,
     Name,
     OAuthConnectionView,
     OAuthProviderView,
@@ -29,6 +33,8 @@ from .types import (
     OidcProviderView,
     OrgView,
     OwnerScope,
+    PresignMethod,
+    PresignedUrl,
     ProductView,
     ProjectView,
     RefillView,
@@ -51,6 +57,8 @@ from .types import (
     TransferTarget,
     UsageDayView,
     VerifyView,
+    WorkspaceKind,
+    WorkspaceView,
 )
 
 if TYPE_CHECKING:
@@ -2216,6 +2224,246 @@ class SystemResource:
         )
 
 
+class WorkspacesResource:
+    """workspaces"""
+
+    def __init__(self, client: Latchkey) -> None:
+        self._client = client
+
+    @operation("listWorkspaces")
+    def list(
+        self,
+        *,
+        kind: Union[WorkspaceKind, NotGiven] = NOT_GIVEN,
+        project_id: Union[str, NotGiven] = NOT_GIVEN,
+        all_org: Union[bool, NotGiven] = NOT_GIVEN,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SyncPage[WorkspaceView]:
+        """`GET /v1/workspaces`: the organization's workspaces and the caller's
+        personal ones (`allOrg=true`, admins: every member's), newest first.
+
+        Args:
+            kind: Only this kind.
+            project_id: Only this project's.
+            all_org: Every member's personal workspaces too (admins).
+            limit: Page size, 1–100 (default 50).
+            cursor: The `nextCursor` of the previous page.
+
+        Iterating the page yields every item of every page.
+        """
+        return self._client._paginate(
+            "/v1/workspaces",
+            query=_base.query({
+                "kind": kind,
+                "projectId": project_id,
+                "allOrg": all_org,
+                "limit": limit,
+                "cursor": cursor,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+            item=WorkspaceView,
+        )
+
+    @operation("createWorkspace")
+    def create(
+        self,
+        *,
+        kind: WorkspaceKind,
+        name: Name,
+        project_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        quota_bytes: Union[int, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WorkspaceView:
+        """`POST /v1/workspaces`: an organization workspace (admins) or a personal
+        one of the caller's.
+
+        Args:
+            kind: `org` (admins) or `personal` (the caller's own).
+            name: Display name, 1–255 characters; unique among the organization's workspaces, or among the caller's personal ones.
+            project_id: The project it belongs to (`prj_…`); a project-bound key's own project by default.
+            quota_bytes: The most it may hold, in bytes (> 0); none by default.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/workspaces",
+            parse=_response.data(WorkspaceView),
+            body=_base.body({
+                "kind": kind,
+                "name": name,
+                "projectId": project_id,
+                "quotaBytes": quota_bytes,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getWorkspaceGrantKeys")
+    def grant_keys(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> GrantKeys:
+        """`GET /v1/workspaces/grant-keys`: the JWK Set that verifies mount
+        grants, current key first (public; cacheable for 5 minutes).
+        """
+        return self._client._request(
+            "GET",
+            "/v1/workspaces/grant-keys",
+            parse=_response.model(GrantKeys),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteWorkspace")
+    def delete(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/workspaces/{id}`: the record; refused while the object
+        store holds objects under its prefix, so that none is orphaned.
+        """
+        return self._client._request(
+            "DELETE",
+            f"/v1/workspaces/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getWorkspace")
+    def get(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WorkspaceView:
+        """`GET /v1/workspaces/{id}`"""
+        return self._client._request(
+            "GET",
+            f"/v1/workspaces/{_base.segment(id)}",
+            parse=_response.data(WorkspaceView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("updateWorkspace")
+    def update(
+        self,
+        id: str,
+        *,
+        name: Union[None, Name, NotGiven] = NOT_GIVEN,
+        project_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        quota_bytes: Union[int, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WorkspaceView:
+        """`PATCH /v1/workspaces/{id}`: name, project, quota.
+
+        Args:
+            name: New name.
+            project_id: New project; `null` detaches it.
+            quota_bytes: New quota in bytes (> 0); `null` removes it.
+        """
+        return self._client._request(
+            "PATCH",
+            f"/v1/workspaces/{_base.segment(id)}",
+            parse=_response.data(WorkspaceView),
+            body=_base.body({
+                "name": name,
+                "projectId": project_id,
+                "quotaBytes": quota_bytes,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("listWorkspaceFiles")
+    def files(
+        self,
+        id: str,
+        *,
+        prefix: Union[str, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> FileList:
+        """`GET /v1/workspaces/{id}/files`: the workspace's objects, by path.
+
+        Args:
+            prefix: Only paths starting with this (`docs/` lists a folder).
+            cursor: The `nextCursor` of the previous page (the last path it listed).
+            limit: Page size, 1–1000 (default 100).
+        """
+        return self._client._request(
+            "GET",
+            f"/v1/workspaces/{_base.segment(id)}/files",
+            parse=_response.model(FileList),
+            query=_base.query({"prefix": prefix, "cursor": cursor, "limit": limit}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("decideWorkspaceMount")
+    def mount(
+        self,
+        id: str,
+        *,
+        mode: MountMode,
+        path: str,
+        sandbox_id: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> MountDecision:
+        """`POST /v1/workspaces/{id}/mounts`: may sandbox `sandboxId` mount the
+        workspace at `path` in `mode`? Allowed: a grant valid for 5 minutes.
+        Every decision is audited.
+
+        Args:
+            mode: `ro` or `rw`.
+            path: Where in the sandbox: an absolute path, not `/`, without `.` or `..` segments, not at or under `/proc`, `/sys`, `/dev` or `/etc`, at most 1024 bytes.
+            sandbox_id: The sandbox, as the platform names it: 1–128 printable ASCII characters.
+        """
+        return self._client._request(
+            "POST",
+            f"/v1/workspaces/{_base.segment(id)}/mounts",
+            parse=_response.data(MountDecision),
+            body=_base.body({"mode": mode, "path": path, "sandboxId": sandbox_id}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("presignWorkspaceObject")
+    def presign(
+        self,
+        id: str,
+        *,
+        method: PresignMethod,
+        path: str,
+        expires_in: Union[int, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> PresignedUrl:
+        """`POST /v1/workspaces/{id}/presign`: a URL that lets its holder `GET`,
+        `PUT` or `DELETE` one object of the workspace for `expiresIn` seconds.
+
+        Args:
+            method: `GET`, `PUT` or `DELETE`.
+            path: The object's path relative to the workspace (`notes/today.md`): no leading `/`, no empty, `.` or `..` segment, no control character or backslash.
+            expires_in: Seconds the URL is valid, 1–3600 (default 900).
+        """
+        return self._client._request(
+            "POST",
+            f"/v1/workspaces/{_base.segment(id)}/presign",
+            parse=_response.data(PresignedUrl),
+            body=_base.body({"method": method, "path": path, "expiresIn": expires_in}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class LatchkeyResources:
     """The resources of :class:`Latchkey`, and its own methods."""
 
@@ -2267,6 +2515,9 @@ class LatchkeyResources:
     system: SystemResource
     """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
 
+    workspaces: WorkspacesResource
+    """workspaces"""
+
     def __init__(self) -> None:
         client = cast("Latchkey", self)
         self.audit_events = AuditEventsResource(client)
@@ -2285,6 +2536,7 @@ class LatchkeyResources:
         self.sessions = SessionsResource(client)
         self.ssh_keys = SshKeysResource(client)
         self.system = SystemResource(client)
+        self.workspaces = WorkspacesResource(client)
 
     @property
     def _client(self) -> Latchkey:
@@ -4459,6 +4711,246 @@ class AsyncSystemResource:
         )
 
 
+class AsyncWorkspacesResource:
+    """workspaces"""
+
+    def __init__(self, client: AsyncLatchkey) -> None:
+        self._client = client
+
+    @operation("listWorkspaces")
+    def list(
+        self,
+        *,
+        kind: Union[WorkspaceKind, NotGiven] = NOT_GIVEN,
+        project_id: Union[str, NotGiven] = NOT_GIVEN,
+        all_org: Union[bool, NotGiven] = NOT_GIVEN,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> AsyncPaginator[WorkspaceView]:
+        """`GET /v1/workspaces`: the organization's workspaces and the caller's
+        personal ones (`allOrg=true`, admins: every member's), newest first.
+
+        Args:
+            kind: Only this kind.
+            project_id: Only this project's.
+            all_org: Every member's personal workspaces too (admins).
+            limit: Page size, 1–100 (default 50).
+            cursor: The `nextCursor` of the previous page.
+
+        `await` it for the first page, `async for` over it for every item.
+        """
+        return self._client._paginate(
+            "/v1/workspaces",
+            query=_base.query({
+                "kind": kind,
+                "projectId": project_id,
+                "allOrg": all_org,
+                "limit": limit,
+                "cursor": cursor,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+            item=WorkspaceView,
+        )
+
+    @operation("createWorkspace")
+    async def create(
+        self,
+        *,
+        kind: WorkspaceKind,
+        name: Name,
+        project_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        quota_bytes: Union[int, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WorkspaceView:
+        """`POST /v1/workspaces`: an organization workspace (admins) or a personal
+        one of the caller's.
+
+        Args:
+            kind: `org` (admins) or `personal` (the caller's own).
+            name: Display name, 1–255 characters; unique among the organization's workspaces, or among the caller's personal ones.
+            project_id: The project it belongs to (`prj_…`); a project-bound key's own project by default.
+            quota_bytes: The most it may hold, in bytes (> 0); none by default.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/workspaces",
+            parse=_response.data(WorkspaceView),
+            body=_base.body({
+                "kind": kind,
+                "name": name,
+                "projectId": project_id,
+                "quotaBytes": quota_bytes,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getWorkspaceGrantKeys")
+    async def grant_keys(
+        self,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> GrantKeys:
+        """`GET /v1/workspaces/grant-keys`: the JWK Set that verifies mount
+        grants, current key first (public; cacheable for 5 minutes).
+        """
+        return await self._client._request(
+            "GET",
+            "/v1/workspaces/grant-keys",
+            parse=_response.model(GrantKeys),
+            auth=False,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteWorkspace")
+    async def delete(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/workspaces/{id}`: the record; refused while the object
+        store holds objects under its prefix, so that none is orphaned.
+        """
+        return await self._client._request(
+            "DELETE",
+            f"/v1/workspaces/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getWorkspace")
+    async def get(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WorkspaceView:
+        """`GET /v1/workspaces/{id}`"""
+        return await self._client._request(
+            "GET",
+            f"/v1/workspaces/{_base.segment(id)}",
+            parse=_response.data(WorkspaceView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("updateWorkspace")
+    async def update(
+        self,
+        id: str,
+        *,
+        name: Union[None, Name, NotGiven] = NOT_GIVEN,
+        project_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        quota_bytes: Union[int, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WorkspaceView:
+        """`PATCH /v1/workspaces/{id}`: name, project, quota.
+
+        Args:
+            name: New name.
+            project_id: New project; `null` detaches it.
+            quota_bytes: New quota in bytes (> 0); `null` removes it.
+        """
+        return await self._client._request(
+            "PATCH",
+            f"/v1/workspaces/{_base.segment(id)}",
+            parse=_response.data(WorkspaceView),
+            body=_base.body({
+                "name": name,
+                "projectId": project_id,
+                "quotaBytes": quota_bytes,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("listWorkspaceFiles")
+    async def files(
+        self,
+        id: str,
+        *,
+        prefix: Union[str, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> FileList:
+        """`GET /v1/workspaces/{id}/files`: the workspace's objects, by path.
+
+        Args:
+            prefix: Only paths starting with this (`docs/` lists a folder).
+            cursor: The `nextCursor` of the previous page (the last path it listed).
+            limit: Page size, 1–1000 (default 100).
+        """
+        return await self._client._request(
+            "GET",
+            f"/v1/workspaces/{_base.segment(id)}/files",
+            parse=_response.model(FileList),
+            query=_base.query({"prefix": prefix, "cursor": cursor, "limit": limit}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("decideWorkspaceMount")
+    async def mount(
+        self,
+        id: str,
+        *,
+        mode: MountMode,
+        path: str,
+        sandbox_id: str,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> MountDecision:
+        """`POST /v1/workspaces/{id}/mounts`: may sandbox `sandboxId` mount the
+        workspace at `path` in `mode`? Allowed: a grant valid for 5 minutes.
+        Every decision is audited.
+
+        Args:
+            mode: `ro` or `rw`.
+            path: Where in the sandbox: an absolute path, not `/`, without `.` or `..` segments, not at or under `/proc`, `/sys`, `/dev` or `/etc`, at most 1024 bytes.
+            sandbox_id: The sandbox, as the platform names it: 1–128 printable ASCII characters.
+        """
+        return await self._client._request(
+            "POST",
+            f"/v1/workspaces/{_base.segment(id)}/mounts",
+            parse=_response.data(MountDecision),
+            body=_base.body({"mode": mode, "path": path, "sandboxId": sandbox_id}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("presignWorkspaceObject")
+    async def presign(
+        self,
+        id: str,
+        *,
+        method: PresignMethod,
+        path: str,
+        expires_in: Union[int, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> PresignedUrl:
+        """`POST /v1/workspaces/{id}/presign`: a URL that lets its holder `GET`,
+        `PUT` or `DELETE` one object of the workspace for `expiresIn` seconds.
+
+        Args:
+            method: `GET`, `PUT` or `DELETE`.
+            path: The object's path relative to the workspace (`notes/today.md`): no leading `/`, no empty, `.` or `..` segment, no control character or backslash.
+            expires_in: Seconds the URL is valid, 1–3600 (default 900).
+        """
+        return await self._client._request(
+            "POST",
+            f"/v1/workspaces/{_base.segment(id)}/presign",
+            parse=_response.data(PresignedUrl),
+            body=_base.body({"method": method, "path": path, "expiresIn": expires_in}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class AsyncLatchkeyResources:
     """The resources of :class:`AsyncLatchkey`, and its own methods."""
 
@@ -4510,6 +5002,9 @@ class AsyncLatchkeyResources:
     system: AsyncSystemResource
     """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
 
+    workspaces: AsyncWorkspacesResource
+    """workspaces"""
+
     def __init__(self) -> None:
         client = cast("AsyncLatchkey", self)
         self.audit_events = AsyncAuditEventsResource(client)
@@ -4528,6 +5023,7 @@ class AsyncLatchkeyResources:
         self.sessions = AsyncSessionsResource(client)
         self.ssh_keys = AsyncSshKeysResource(client)
         self.system = AsyncSystemResource(client)
+        self.workspaces = AsyncWorkspacesResource(client)
 
     @property
     def _client(self) -> AsyncLatchkey:

@@ -407,6 +407,30 @@ class CreateSurfaceKey(LatchkeyModel):
     """`action:resource` scopes (`read:products`); absent: none."""
 
 
+WorkspaceKind = Literal["org", "personal"]
+"""Whose a workspace is."""
+
+
+class CreateWorkspace(LatchkeyModel):
+    """`POST /v1/workspaces`"""
+
+    kind: WorkspaceKind
+    """`org` (admins) or `personal` (the caller's own)."""
+
+    name: Name
+    """Display name, 1–255 characters; unique among the organization's
+    workspaces, or among the caller's personal ones.
+    """
+
+    project_id: Optional[str] = Field(default=None, alias="projectId")
+    """The project it belongs to (`prj_…`); a project-bound key's own
+    project by default.
+    """
+
+    quota_bytes: Optional[int] = Field(default=None, alias="quotaBytes")
+    """The most it may hold, in bytes (> 0); none by default."""
+
+
 class DeviceCode(LatchkeyModel):
     """The answer to `POST /v1/auth/device/code` (RFC 8628 §3.2, in camelCase)."""
 
@@ -466,6 +490,61 @@ class ErrorEnvelope(LatchkeyModel):
 
     error: ErrorBody
     """The error."""
+
+
+class FileView(LatchkeyModel):
+    """One object of a workspace."""
+
+    last_modified: Optional[str] = Field(default=None, alias="lastModified")
+    """When it was last written, when the store says."""
+
+    path: str
+    """Its path relative to the workspace."""
+
+    size: int
+    """Its size in bytes."""
+
+
+class FileList(LatchkeyModel):
+    """`GET /v1/workspaces/{id}/files`: objects by path."""
+
+    data: List[FileView]
+    """Objects, in path order."""
+
+    next_cursor: Optional[str] = Field(default=None, alias="nextCursor")
+    """Pass as `?cursor=` for the next page; `null` on the last page."""
+
+
+class GrantKey(LatchkeyModel):
+    """One public key of [`GrantKeys`] (RFC 8037: an Ed25519 `OKP` key)."""
+
+    alg: str
+    """`EdDSA`."""
+
+    crv: str
+    """`Ed25519`."""
+
+    kid: str
+    """The key's id: its RFC 7638 thumbprint; a grant's header names it."""
+
+    kty: str
+    """`OKP`."""
+
+    use: str
+    """`sig`."""
+
+    x: str
+    """The public key, base64url without padding."""
+
+
+class GrantKeys(LatchkeyModel):
+    """`GET /v1/workspaces/grant-keys`: a JWK Set of the keys mount grants are
+    signed with (the current one first; others the server may still have
+    signed with during a master key rotation).
+    """
+
+    keys: List[GrantKey]
+    """The keys."""
 
 
 class IdentityView(LatchkeyModel):
@@ -619,6 +698,60 @@ class MemberView(LatchkeyModel):
     """`usr_…`"""
 
 
+MountMode = Literal["ro", "rw"]
+"""How a sandbox mounts a workspace."""
+
+
+class MountDecision(LatchkeyModel):
+    """An allowed mount, with its grant."""
+
+    allowed: bool
+    """Always `true` (a refusal is an error)."""
+
+    expires_at: str = Field(alias="expiresAt")
+    """When the grant expires (5 minutes after it was made)."""
+
+    grant: str
+    """A compact JWS (`alg: EdDSA`, `typ: latchkey-mount+jwt`) naming the
+    workspace (`sub`), its organization (`org`), storage prefix
+    (`prefix`), `sandboxId`, `path` and `mode`, with `aud:
+    latchkey:mount`; valid until `expiresAt`. Verify it offline with
+    the key of its `kid` from `GET /v1/workspaces/grant-keys`.
+    """
+
+    mode: MountMode
+    """The mode."""
+
+    path: str
+    """The mount path."""
+
+    sandbox_id: str = Field(alias="sandboxId")
+    """The sandbox."""
+
+    workspace_id: str = Field(alias="workspaceId")
+    """The workspace."""
+
+
+class MountRequest(LatchkeyModel):
+    """`POST /v1/workspaces/{id}/mounts`: may this sandbox mount this
+    workspace here?
+    """
+
+    mode: MountMode
+    """`ro` or `rw`."""
+
+    path: str
+    """Where in the sandbox: an absolute path, not `/`, without `.` or `..`
+    segments, not at or under `/proc`, `/sys`, `/dev` or `/etc`, at most
+    1024 bytes.
+    """
+
+    sandbox_id: str = Field(alias="sandboxId")
+    """The sandbox, as the platform names it: 1–128 printable ASCII
+    characters.
+    """
+
+
 class OAuthClientView(LatchkeyModel):
     """An organization's own client credentials at a provider (never the
     secret).
@@ -741,6 +874,44 @@ class OidcProviderView(LatchkeyModel):
 
     id: str
     """Its id, in URLs: `GET /v1/auth/oidc/{id}/start`."""
+
+
+PresignMethod = Literal["GET", "PUT", "DELETE"]
+"""What a presigned URL lets its holder do."""
+
+
+class PresignRequest(LatchkeyModel):
+    """`POST /v1/workspaces/{id}/presign`"""
+
+    expires_in: Optional[int] = Field(default=None, alias="expiresIn")
+    """Seconds the URL is valid, 1–3600 (default 900)."""
+
+    method: PresignMethod
+    """`GET`, `PUT` or `DELETE`."""
+
+    path: str
+    """The object's path relative to the workspace (`notes/today.md`): no
+    leading `/`, no empty, `.` or `..` segment, no control character or
+    backslash.
+    """
+
+
+class PresignedUrl(LatchkeyModel):
+    """A presigned URL for one object of a workspace."""
+
+    expires_at: str = Field(alias="expiresAt")
+    """When the object store starts refusing it."""
+
+    method: PresignMethod
+    """The method it is signed for."""
+
+    path: str
+    """The object's path relative to the workspace."""
+
+    url: str
+    """The URL, to be used with `method` before `expiresAt`; it is a
+    credential for that one object until then.
+    """
 
 
 class ProductView(LatchkeyModel):
@@ -1218,6 +1389,21 @@ class UpdateProject(LatchkeyModel):
     """New name."""
 
 
+class UpdateWorkspace(LatchkeyModel):
+    """`PATCH /v1/workspaces/{id}`: the kind, owner and storage prefix never
+    change.
+    """
+
+    name: Optional[Name] = Field(default=None)
+    """New name."""
+
+    project_id: Optional[str] = Field(default=None, alias="projectId")
+    """New project; `null` detaches it."""
+
+    quota_bytes: Optional[int] = Field(default=None, alias="quotaBytes")
+    """New quota in bytes (> 0); `null` removes it."""
+
+
 class UsageDayView(LatchkeyModel):
     """One day of `GET /v1/api-keys/{id}/usage`."""
 
@@ -1286,6 +1472,47 @@ class VerifyView(LatchkeyModel):
     """Whether the key may be used for this request."""
 
 
+class WorkspaceView(LatchkeyModel):
+    """A workspace."""
+
+    created_at: str = Field(alias="createdAt")
+    """Creation time."""
+
+    created_by_key_id: Optional[str] = Field(default=None, alias="createdByKeyId")
+    """The key that created it, if created with a key."""
+
+    created_by_user_id: Optional[str] = Field(default=None, alias="createdByUserId")
+    """The user who created it."""
+
+    id: str
+    """`wsp_…`"""
+
+    kind: WorkspaceKind
+    """`org` or `personal`."""
+
+    name: str
+    """Display name."""
+
+    owner_user_id: Optional[str] = Field(default=None, alias="ownerUserId")
+    """The member a personal workspace belongs to (`null` for the
+    organization's).
+    """
+
+    project_id: Optional[str] = Field(default=None, alias="projectId")
+    """The project it belongs to."""
+
+    quota_bytes: Optional[int] = Field(default=None, alias="quotaBytes")
+    """The most it may hold, in bytes (`null`: no quota)."""
+
+    storage_prefix: str = Field(alias="storagePrefix")
+    """Where its objects live in the object store:
+    `orgs/{orgId}/workspaces/{wspId}/`; never changes.
+    """
+
+    updated_at: str = Field(alias="updatedAt")
+    """Last change."""
+
+
 class RefillViewParam(TypedDict):
     """RefillView as a request carries it (keys as on the wire)."""
 
@@ -1329,16 +1556,19 @@ SCHEMAS: Dict[str, Any] = {
     "CreateSshKey": CreateSshKey,
     "CreateSurface": CreateSurface,
     "CreateSurfaceKey": CreateSurfaceKey,
+    "CreateWorkspace": CreateWorkspace,
     "Data_ApiKeyView": Data[ApiKeyView],
     "Data_ConnectRequestView": Data[ConnectRequestView],
     "Data_ConnectStarted": Data[ConnectStarted],
     "Data_DeviceCode": Data[DeviceCode],
     "Data_MeView": Data[MeView],
     "Data_MemberView": Data[MemberView],
+    "Data_MountDecision": Data[MountDecision],
     "Data_OAuthConnectionView": Data[OAuthConnectionView],
     "Data_OAuthProviderView": Data[OAuthProviderView],
     "Data_OAuthToken": Data[OAuthToken],
     "Data_OrgView": Data[OrgView],
+    "Data_PresignedUrl": Data[PresignedUrl],
     "Data_ProjectView": Data[ProjectView],
     "Data_ResolvedSecrets": Data[ResolvedSecrets],
     "Data_RevealedSecret": Data[RevealedSecret],
@@ -1352,12 +1582,17 @@ SCHEMAS: Dict[str, Any] = {
     "Data_Vec_ScopeView": Data[List[ScopeView]],
     "Data_Vec_UsageDayView": Data[List[UsageDayView]],
     "Data_VerifyView": Data[VerifyView],
+    "Data_WorkspaceView": Data[WorkspaceView],
     "DeviceCode": DeviceCode,
     "DeviceCodeRequest": DeviceCodeRequest,
     "DeviceToken": DeviceToken,
     "Duration": Duration,
     "ErrorBody": ErrorBody,
     "ErrorEnvelope": ErrorEnvelope,
+    "FileList": FileList,
+    "FileView": FileView,
+    "GrantKey": GrantKey,
+    "GrantKeys": GrantKeys,
     "IdentityView": IdentityView,
     "InvitationView": InvitationView,
     "InvitedSignUp": InvitedSignUp,
@@ -1365,6 +1600,9 @@ SCHEMAS: Dict[str, Any] = {
     "Login": Login,
     "MeView": MeView,
     "MemberView": MemberView,
+    "MountDecision": MountDecision,
+    "MountMode": MountMode,
+    "MountRequest": MountRequest,
     "Name": Name,
     "OAuthClientView": OAuthClientView,
     "OAuthConnectionView": OAuthConnectionView,
@@ -1384,6 +1622,10 @@ SCHEMAS: Dict[str, Any] = {
     "Paged_SessionView": Paged[SessionView],
     "Paged_SshKeyView": Paged[SshKeyView],
     "Paged_SurfaceView": Paged[SurfaceView],
+    "Paged_WorkspaceView": Paged[WorkspaceView],
+    "PresignMethod": PresignMethod,
+    "PresignRequest": PresignRequest,
+    "PresignedUrl": PresignedUrl,
     "ProductView": ProductView,
     "ProjectView": ProjectView,
     "PutOAuthClient": PutOAuthClient,
@@ -1421,10 +1663,13 @@ SCHEMAS: Dict[str, Any] = {
     "UpdateMember": UpdateMember,
     "UpdateOrg": UpdateOrg,
     "UpdateProject": UpdateProject,
+    "UpdateWorkspace": UpdateWorkspace,
     "UsageDayView": UsageDayView,
     "UserView": UserView,
     "VerifyKey": VerifyKey,
     "VerifyView": VerifyView,
+    "WorkspaceKind": WorkspaceKind,
+    "WorkspaceView": WorkspaceView,
 }
 """Every schema of the document, by its name there, as the Python type that reads it."""
 
@@ -1449,13 +1694,18 @@ __all__ = [
     "CreateSshKey",
     "CreateSurface",
     "CreateSurfaceKey",
+    "CreateWorkspace",
     "DeviceCode",
     "DeviceCodeRequest",
     "DeviceToken",
     "Duration",
     "ErrorBody",
     "ErrorEnvelope",
+    "FileList",
+    "FileView",
     "ForwardedIdentity",
+    "GrantKey",
+    "GrantKeys",
     "IdentityView",
     "InvitationView",
     "InvitedSignUp",
@@ -1463,6 +1713,9 @@ __all__ = [
     "Login",
     "MeView",
     "MemberView",
+    "MountDecision",
+    "MountMode",
+    "MountRequest",
     "Name",
     "OAuthClientView",
     "OAuthConnectionView",
@@ -1471,6 +1724,9 @@ __all__ = [
     "OidcProviderView",
     "OrgView",
     "OwnerScope",
+    "PresignMethod",
+    "PresignRequest",
+    "PresignedUrl",
     "ProductView",
     "ProjectView",
     "PutOAuthClient",
@@ -1509,8 +1765,11 @@ __all__ = [
     "UpdateMember",
     "UpdateOrg",
     "UpdateProject",
+    "UpdateWorkspace",
     "UsageDayView",
     "UserView",
     "VerifyKey",
     "VerifyView",
+    "WorkspaceKind",
+    "WorkspaceView",
 ]

@@ -1336,6 +1336,130 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/workspaces`: the organization's workspaces and the caller's
+         *     personal ones (`allOrg=true`, admins: every member's), newest first.
+         */
+        get: operations["listWorkspaces"];
+        put?: never;
+        /**
+         * `POST /v1/workspaces`: an organization workspace (admins) or a personal
+         *     one of the caller's.
+         */
+        post: operations["createWorkspace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/grant-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/workspaces/grant-keys`: the JWK Set that verifies mount
+         *     grants, current key first (public; cacheable for 5 minutes).
+         */
+        get: operations["getWorkspaceGrantKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/workspaces/{id}` */
+        get: operations["getWorkspace"];
+        put?: never;
+        post?: never;
+        /**
+         * `DELETE /v1/workspaces/{id}`: the record; refused while the object
+         *     store holds objects under its prefix, so that none is orphaned.
+         */
+        delete: operations["deleteWorkspace"];
+        options?: never;
+        head?: never;
+        /** `PATCH /v1/workspaces/{id}`: name, project, quota. */
+        patch: operations["updateWorkspace"];
+        trace?: never;
+    };
+    "/v1/workspaces/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/workspaces/{id}/files`: the workspace's objects, by path. */
+        get: operations["listWorkspaceFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{id}/mounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/workspaces/{id}/mounts`: may sandbox `sandboxId` mount the
+         *     workspace at `path` in `mode`? Allowed: a grant valid for 5 minutes.
+         *     Every decision is audited.
+         */
+        post: operations["decideWorkspaceMount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{id}/presign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/workspaces/{id}/presign`: a URL that lets its holder `GET`,
+         *     `PUT` or `DELETE` one object of the workspace for `expiresIn` seconds.
+         */
+        post: operations["presignWorkspaceObject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1629,6 +1753,26 @@ export interface components {
             /** @description `action:resource` scopes (`read:products`); absent: none. */
             scopes?: string[];
         };
+        /** @description `POST /v1/workspaces` */
+        CreateWorkspace: {
+            /** @description `org` (admins) or `personal` (the caller's own). */
+            kind: components["schemas"]["WorkspaceKind"];
+            /**
+             * @description Display name, 1–255 characters; unique among the organization's
+             *     workspaces, or among the caller's personal ones.
+             */
+            name: components["schemas"]["Name"];
+            /**
+             * @description The project it belongs to (`prj_…`); a project-bound key's own
+             *     project by default.
+             */
+            projectId?: string | null;
+            /**
+             * Format: int64
+             * @description The most it may hold, in bytes (> 0); none by default.
+             */
+            quotaBytes?: number | null;
+        };
         /** @description `{"data": …}` */
         Data_ApiKeyView: {
             /**
@@ -1788,6 +1932,32 @@ export interface components {
             };
         };
         /** @description `{"data": …}` */
+        Data_MountDecision: {
+            /** @description An allowed mount, with its grant. */
+            data: {
+                /** @description Always `true` (a refusal is an error). */
+                allowed: boolean;
+                /** @description When the grant expires (5 minutes after it was made). */
+                expiresAt: string;
+                /**
+                 * @description A compact JWS (`alg: EdDSA`, `typ: latchkey-mount+jwt`) naming the
+                 *     workspace (`sub`), its organization (`org`), storage prefix
+                 *     (`prefix`), `sandboxId`, `path` and `mode`, with `aud:
+                 *     latchkey:mount`; valid until `expiresAt`. Verify it offline with
+                 *     the key of its `kid` from `GET /v1/workspaces/grant-keys`.
+                 */
+                grant: string;
+                /** @description The mode. */
+                mode: components["schemas"]["MountMode"];
+                /** @description The mount path. */
+                path: string;
+                /** @description The sandbox. */
+                sandboxId: string;
+                /** @description The workspace. */
+                workspaceId: string;
+            };
+        };
+        /** @description `{"data": …}` */
         Data_OAuthConnectionView: {
             /**
              * @description A connected app: a person's or the organization's grant at a provider
@@ -1879,6 +2049,23 @@ export interface components {
                 role?: string | null;
                 /** @description URL-safe name. */
                 slug: string;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_PresignedUrl: {
+            /** @description A presigned URL for one object of a workspace. */
+            data: {
+                /** @description When the object store starts refusing it. */
+                expiresAt: string;
+                /** @description The method it is signed for. */
+                method: components["schemas"]["PresignMethod"];
+                /** @description The object's path relative to the workspace. */
+                path: string;
+                /**
+                 * @description The URL, to be used with `method` before `expiresAt`; it is a
+                 *     credential for that one object until then.
+                 */
+                url: string;
             };
         };
         /** @description `{"data": …}` */
@@ -2131,6 +2318,43 @@ export interface components {
                 valid: boolean;
             };
         };
+        /** @description `{"data": …}` */
+        Data_WorkspaceView: {
+            /** @description A workspace. */
+            data: {
+                /** @description Creation time. */
+                createdAt: string;
+                /** @description The key that created it, if created with a key. */
+                createdByKeyId?: string | null;
+                /** @description The user who created it. */
+                createdByUserId?: string | null;
+                /** @description `wsp_…` */
+                id: string;
+                /** @description `org` or `personal`. */
+                kind: components["schemas"]["WorkspaceKind"];
+                /** @description Display name. */
+                name: string;
+                /**
+                 * @description The member a personal workspace belongs to (`null` for the
+                 *     organization's).
+                 */
+                ownerUserId?: string | null;
+                /** @description The project it belongs to. */
+                projectId?: string | null;
+                /**
+                 * Format: int64
+                 * @description The most it may hold, in bytes (`null`: no quota).
+                 */
+                quotaBytes?: number | null;
+                /**
+                 * @description Where its objects live in the object store:
+                 *     `orgs/{orgId}/workspaces/{wspId}/`; never changes.
+                 */
+                storagePrefix: string;
+                /** @description Last change. */
+                updatedAt: string;
+            };
+        };
         /** @description The answer to `POST /v1/auth/device/code` (RFC 8628 §3.2, in camelCase). */
         DeviceCode: {
             /** @description The device's secret: what it polls `/v1/auth/device/token` with. */
@@ -2180,6 +2404,49 @@ export interface components {
         ErrorEnvelope: {
             /** @description The error. */
             error: components["schemas"]["ErrorBody"];
+        };
+        /** @description `GET /v1/workspaces/{id}/files`: objects by path. */
+        FileList: {
+            /** @description Objects, in path order. */
+            data: components["schemas"]["FileView"][];
+            /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
+            nextCursor?: string | null;
+        };
+        /** @description One object of a workspace. */
+        FileView: {
+            /** @description When it was last written, when the store says. */
+            lastModified?: string | null;
+            /** @description Its path relative to the workspace. */
+            path: string;
+            /**
+             * Format: int64
+             * @description Its size in bytes.
+             */
+            size: number;
+        };
+        /** @description One public key of [`GrantKeys`] (RFC 8037: an Ed25519 `OKP` key). */
+        GrantKey: {
+            /** @description `EdDSA`. */
+            alg: string;
+            /** @description `Ed25519`. */
+            crv: string;
+            /** @description The key's id: its RFC 7638 thumbprint; a grant's header names it. */
+            kid: string;
+            /** @description `OKP`. */
+            kty: string;
+            /** @description `sig`. */
+            use: string;
+            /** @description The public key, base64url without padding. */
+            x: string;
+        };
+        /**
+         * @description `GET /v1/workspaces/grant-keys`: a JWK Set of the keys mount grants are
+         *     signed with (the current one first; others the server may still have
+         *     signed with during a master key rotation).
+         */
+        GrantKeys: {
+            /** @description The keys. */
+            keys: components["schemas"]["GrantKey"][];
         };
         /** @description An identity at a provider, linked to the caller's account. */
         IdentityView: {
@@ -2265,6 +2532,53 @@ export interface components {
             role: string;
             /** @description `usr_…` */
             userId: string;
+        };
+        /** @description An allowed mount, with its grant. */
+        MountDecision: {
+            /** @description Always `true` (a refusal is an error). */
+            allowed: boolean;
+            /** @description When the grant expires (5 minutes after it was made). */
+            expiresAt: string;
+            /**
+             * @description A compact JWS (`alg: EdDSA`, `typ: latchkey-mount+jwt`) naming the
+             *     workspace (`sub`), its organization (`org`), storage prefix
+             *     (`prefix`), `sandboxId`, `path` and `mode`, with `aud:
+             *     latchkey:mount`; valid until `expiresAt`. Verify it offline with
+             *     the key of its `kid` from `GET /v1/workspaces/grant-keys`.
+             */
+            grant: string;
+            /** @description The mode. */
+            mode: components["schemas"]["MountMode"];
+            /** @description The mount path. */
+            path: string;
+            /** @description The sandbox. */
+            sandboxId: string;
+            /** @description The workspace. */
+            workspaceId: string;
+        };
+        /**
+         * @description How a sandbox mounts a workspace.
+         * @enum {string}
+         */
+        MountMode: "ro" | "rw";
+        /**
+         * @description `POST /v1/workspaces/{id}/mounts`: may this sandbox mount this
+         *     workspace here?
+         */
+        MountRequest: {
+            /** @description `ro` or `rw`. */
+            mode: components["schemas"]["MountMode"];
+            /**
+             * @description Where in the sandbox: an absolute path, not `/`, without `.` or `..`
+             *     segments, not at or under `/proc`, `/sys`, `/dev` or `/etc`, at most
+             *     1024 bytes.
+             */
+            path: string;
+            /**
+             * @description The sandbox, as the platform names it: 1–128 printable ASCII
+             *     characters.
+             */
+            sandboxId: string;
         };
         /** @description A name: 1–255 characters once trimmed, not all whitespace, no control characters. */
         Name: string;
@@ -2651,6 +2965,80 @@ export interface components {
             }[];
             /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
             nextCursor?: string | null;
+        };
+        /** @description A page of a list: `{"data": […], "nextCursor": "…" | null}`. */
+        Paged_WorkspaceView: {
+            /** @description Items, newest first. */
+            data: {
+                /** @description Creation time. */
+                createdAt: string;
+                /** @description The key that created it, if created with a key. */
+                createdByKeyId?: string | null;
+                /** @description The user who created it. */
+                createdByUserId?: string | null;
+                /** @description `wsp_…` */
+                id: string;
+                /** @description `org` or `personal`. */
+                kind: components["schemas"]["WorkspaceKind"];
+                /** @description Display name. */
+                name: string;
+                /**
+                 * @description The member a personal workspace belongs to (`null` for the
+                 *     organization's).
+                 */
+                ownerUserId?: string | null;
+                /** @description The project it belongs to. */
+                projectId?: string | null;
+                /**
+                 * Format: int64
+                 * @description The most it may hold, in bytes (`null`: no quota).
+                 */
+                quotaBytes?: number | null;
+                /**
+                 * @description Where its objects live in the object store:
+                 *     `orgs/{orgId}/workspaces/{wspId}/`; never changes.
+                 */
+                storagePrefix: string;
+                /** @description Last change. */
+                updatedAt: string;
+            }[];
+            /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
+            nextCursor?: string | null;
+        };
+        /**
+         * @description What a presigned URL lets its holder do.
+         * @enum {string}
+         */
+        PresignMethod: "GET" | "PUT" | "DELETE";
+        /** @description `POST /v1/workspaces/{id}/presign` */
+        PresignRequest: {
+            /**
+             * Format: int64
+             * @description Seconds the URL is valid, 1–3600 (default 900).
+             */
+            expiresIn?: number | null;
+            /** @description `GET`, `PUT` or `DELETE`. */
+            method: components["schemas"]["PresignMethod"];
+            /**
+             * @description The object's path relative to the workspace (`notes/today.md`): no
+             *     leading `/`, no empty, `.` or `..` segment, no control character or
+             *     backslash.
+             */
+            path: string;
+        };
+        /** @description A presigned URL for one object of a workspace. */
+        PresignedUrl: {
+            /** @description When the object store starts refusing it. */
+            expiresAt: string;
+            /** @description The method it is signed for. */
+            method: components["schemas"]["PresignMethod"];
+            /** @description The object's path relative to the workspace. */
+            path: string;
+            /**
+             * @description The URL, to be used with `method` before `expiresAt`; it is a
+             *     credential for that one object until then.
+             */
+            url: string;
         };
         /** @description A product. */
         ProductView: {
@@ -3156,6 +3544,20 @@ export interface components {
             description?: string | null;
             name?: null | components["schemas"]["Name"];
         };
+        /**
+         * @description `PATCH /v1/workspaces/{id}`: the kind, owner and storage prefix never
+         *     change.
+         */
+        UpdateWorkspace: {
+            name?: null | components["schemas"]["Name"];
+            /** @description New project; `null` detaches it. */
+            projectId?: string | null;
+            /**
+             * Format: int64
+             * @description New quota in bytes (> 0); `null` removes it.
+             */
+            quotaBytes?: number | null;
+        };
         /** @description One day of `GET /v1/api-keys/{id}/usage`. */
         UsageDayView: {
             /** @description Verifications by outcome code (only codes that occurred). */
@@ -3222,6 +3624,45 @@ export interface components {
             scopes?: string[] | null;
             /** @description Whether the key may be used for this request. */
             valid: boolean;
+        };
+        /**
+         * @description Whose a workspace is.
+         * @enum {string}
+         */
+        WorkspaceKind: "org" | "personal";
+        /** @description A workspace. */
+        WorkspaceView: {
+            /** @description Creation time. */
+            createdAt: string;
+            /** @description The key that created it, if created with a key. */
+            createdByKeyId?: string | null;
+            /** @description The user who created it. */
+            createdByUserId?: string | null;
+            /** @description `wsp_…` */
+            id: string;
+            /** @description `org` or `personal`. */
+            kind: components["schemas"]["WorkspaceKind"];
+            /** @description Display name. */
+            name: string;
+            /**
+             * @description The member a personal workspace belongs to (`null` for the
+             *     organization's).
+             */
+            ownerUserId?: string | null;
+            /** @description The project it belongs to. */
+            projectId?: string | null;
+            /**
+             * Format: int64
+             * @description The most it may hold, in bytes (`null`: no quota).
+             */
+            quotaBytes?: number | null;
+            /**
+             * @description Where its objects live in the object store:
+             *     `orgs/{orgId}/workspaces/{wspId}/`; never changes.
+             */
+            storagePrefix: string;
+            /** @description Last change. */
+            updatedAt: string;
         };
     };
     responses: never;
@@ -9456,6 +9897,758 @@ export interface operations {
             };
             /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWorkspaces: {
+        parameters: {
+            query?: {
+                /** @description Only this kind. */
+                kind?: components["schemas"]["WorkspaceKind"];
+                /** @description Only this project's. */
+                projectId?: string;
+                /** @description Every member's personal workspaces too (admins). */
+                allOrg?: boolean;
+                /** @description Page size, 1–100 (default 50). */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of workspaces, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paged_WorkspaceView"];
+                };
+            };
+            /** @description `invalid_request`: malformed JSON, unknown fields, wrong types, invalid values or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: `allOrg` by a member; `project_mismatch`: a project-bound key naming another project */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWorkspace"];
+            };
+        };
+        responses: {
+            /** @description The workspace */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_WorkspaceView"];
+                };
+            };
+            /** @description `invalid_request`: a bad name or quota */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: an organization workspace by a member, or a personal one by an organization-owned key; `project_mismatch`: a project-bound key naming another project */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such project in the caller's organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: the name is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWorkspaceGrantKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A JWK Set of Ed25519 public keys (`Cache-Control: public, max-age=300`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantKeys"];
+                };
+            };
+            /** @description `unavailable`: this server has no master key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace (`wsp_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workspace */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_WorkspaceView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `project_mismatch`: a project-bound key, another project's workspace */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such workspace the caller may see (another organization's, another member's personal one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace (`wsp_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: an organization workspace by a member; `project_mismatch`: a project-bound key, another project's workspace */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such workspace the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `workspace_not_empty`: the object store still holds files of it; delete them first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `storage_unavailable`: the object store could not be asked whether it holds files of it */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace (`wsp_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWorkspace"];
+            };
+        };
+        responses: {
+            /** @description The workspace */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_WorkspaceView"];
+                };
+            };
+            /** @description `invalid_request`: a bad name or quota */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: an organization workspace by a member; `project_mismatch`: a project-bound key, another project */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such workspace the caller may see, or no such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: the name is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWorkspaceFiles: {
+        parameters: {
+            query?: {
+                /** @description Only paths starting with this (`docs/` lists a folder). */
+                prefix?: string;
+                /** @description The `nextCursor` of the previous page (the last path it listed). */
+                cursor?: string;
+                /** @description Page size, 1–1000 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The workspace (`wsp_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of objects, by path, relative to the workspace */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileList"];
+                };
+            };
+            /** @description `invalid_path`: a bad `prefix` or `cursor`; `invalid_request`: `limit` outside 1–1000 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `project_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such workspace the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `storage_not_configured`: this server has no object store */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `storage_unavailable`: the object store could not be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    decideWorkspaceMount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace (`wsp_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MountRequest"];
+            };
+        };
+        responses: {
+            /** @description Allowed, with a signed grant (`Cache-Control: no-store`; audited) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_MountDecision"];
+                };
+            };
+            /** @description `invalid_mount_path`: not absolute, `/`, with `.`/`..` or empty segments, control characters, over 1024 bytes, or at or under /proc, /sys, /dev, /etc; `invalid_sandbox_id` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `personal_workspace_not_mountable`; `insufficient_scope`: `ro` without `files:read`, `rw` without `files:write`; `project_mismatch`: a project-bound key, another project's workspace (all audited) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such workspace the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: this server has no master key to sign grants with */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    presignWorkspaceObject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace (`wsp_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresignRequest"];
+            };
+        };
+        responses: {
+            /** @description The URL (`Cache-Control: no-store`; audited without it) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_PresignedUrl"];
+                };
+            };
+            /** @description `invalid_path`: empty, absolute, with an empty, `.` or `..` segment, a control character or a backslash, or too long; `invalid_request`: `expiresIn` outside 1–3600 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `insufficient_scope`: `GET` without `files:read`, `PUT`/`DELETE` without `files:write`; `project_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such workspace the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `storage_not_configured`: this server has no object store */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -60,6 +60,10 @@ fn leak(tenant: &[String], call: &Call, answer: &str) -> Option<String> {
 const BROWSER_REDIRECTS: [&str; 4] =
     ["startOidcSignIn", "finishOidcSignIn", "authorizeOAuthConnect", "finishOAuthConnect"];
 
+/// Operations that answer 501 without an object store: called only when
+/// SeaweedFS is installed (`crate::s3`).
+const NEED_OBJECT_STORE: [&str; 2] = ["presignWorkspaceObject", "listWorkspaceFiles"];
+
 #[tokio::test]
 async fn every_operation_answers_every_caller_as_declared() {
     let started = std::time::Instant::now();
@@ -70,6 +74,10 @@ async fn every_operation_answers_every_caller_as_declared() {
     let mut rows: Vec<(&Operation, Vec<Cell>)> = Vec::new();
     let mut missing = Vec::new();
     for op in ops.iter().filter(|op| !BROWSER_REDIRECTS.contains(&op.id.as_str())) {
+        if !world.object_store && NEED_OBJECT_STORE.contains(&op.id.as_str()) {
+            eprintln!("SKIPPED {} {}: it needs SeaweedFS's `weed` (see tests/it/s3)", op.method, op.path);
+            continue;
+        }
         let mut cells = Vec::new();
         for caller in Caller::ALL {
             let call = match world.call(op, caller).await {

@@ -94,6 +94,8 @@ struct Own {
     connection: String,
     /// A connect of theirs in progress.
     connect_request: String,
+    /// A personal workspace of theirs.
+    workspace: String,
 }
 
 /// One cell's request.
@@ -130,6 +132,11 @@ pub struct World {
     /// Every `resource:action` scope of the catalog.
     catalog: Vec<Scope>,
     project: String,
+    /// An organization workspace (the admin's making), which every member
+    /// mounts and reads.
+    workspace: String,
+    /// Whether the server has an object store (SeaweedFS, `crate::s3`).
+    pub object_store: bool,
     product: String,
     surface: String,
     /// Identifiers and secret values of organization A's records: no
@@ -157,7 +164,11 @@ impl World {
         let toml = "signups_per_hour_per_ip = 1000\nfailed_auth_per_minute = 100000\n\n[[oauth.providers]]\n\
                     id = \"octo\"\ndisplay_name = \"Octo\"\nauthorize_url = \"http://127.0.0.1:9/authorize\"\n\
                     token_url = \"http://127.0.0.1:9/token\"\nscopes = [\"repo\"]\nclient_id = \"matrix\"\n";
-        std::fs::write(&file, toml).unwrap();
+        // Workspaces' files in SeaweedFS when it is installed (else their
+        // two operations are skipped, and said so).
+        let weed = crate::s3::weed().await;
+        let storage = weed.map(|w| format!("\n{}", w.toml()));
+        std::fs::write(&file, format!("{toml}{}", storage.unwrap_or_default())).unwrap();
         let server = TestServer::start_with(&["--config", file.to_str().unwrap()]).await;
         let other_admin = server.admin();
         let me = other_admin.get("/v1/me").await;
@@ -211,6 +222,7 @@ impl World {
                 ssh_key: String::new(),
                 connection: String::new(),
                 connect_request: String::new(),
+                workspace: String::new(),
             },
             member: Own {
                 person: member,
@@ -220,6 +232,7 @@ impl World {
                 ssh_key: String::new(),
                 connection: String::new(),
                 connect_request: String::new(),
+                workspace: String::new(),
             },
             org,
             org_name,
@@ -228,11 +241,14 @@ impl World {
             lacking: Vec::new(),
             catalog,
             project: String::new(),
+            workspace: String::new(),
+            object_store: false,
             product: String::new(),
             surface: String::new(),
             seq: 0,
             server,
         };
+        world.object_store = weed.is_some();
         for actor in [Actor::Admin, Actor::Member] {
             let key = world.fresh_key(actor).await;
             let secret = world.fresh_secret(actor).await;
@@ -241,11 +257,16 @@ impl World {
             let r = world.own(actor).session.post("/v1/oauth/connect", json!({"provider": "octo"})).await;
             let connect_request = id_of(&r, "connect request");
             world.tenant.push(connect_request.clone());
+            let workspace = world.fresh_workspace(actor).await;
             let own = world.own_mut(actor);
+            own.workspace = workspace;
             (own.key, own.secret, own.ssh_key) = (key, secret, ssh_key);
             (own.connection, own.connect_request) = (connection, connect_request);
         }
         world.project = world.fresh_project().await;
+        let body = json!({"name": "matrix shared", "kind": "org"});
+        world.workspace = id_of(&world.admin.session.post("/v1/workspaces", body).await, "workspace");
+        world.tenant.push(world.workspace.clone());
         let admin = world.admin.session.clone();
         world.product = id_of(&admin.post("/v1/products", json!({"name": "matrix"})).await, "product");
         let surfaces = format!("/v1/products/{}/surfaces", world.product);
@@ -307,6 +328,14 @@ impl World {
         let public_key = self.fresh_public_key();
         let body = json!({"name": "matrix", "publicKey": public_key});
         let id = id_of(&self.own(actor).session.post("/v1/ssh-keys", body).await, "SSH key");
+        self.tenant.push(id.clone());
+        id
+    }
+
+    /// A personal workspace of `actor`.
+    async fn fresh_workspace(&mut self, actor: Actor) -> String {
+        let body = json!({"name": self.fresh("matrix "), "kind": "personal"});
+        let id = id_of(&self.own(actor).session.post("/v1/workspaces", body).await, "workspace");
         self.tenant.push(id.clone());
         id
     }
@@ -449,7 +478,9 @@ impl World {
             | "listSshKeys"
             | "getAuthorizedKeys"
             | "checkForwardedRequest"
-            | "checkForwardedRequestPost" => (op.path.clone(), None, false),
+            | "checkForwardedRequestPost"
+            | "listWorkspaces"
+            | "getWorkspaceGrantKeys" => (op.path.clone(), None, false),
             "createApiKey" => {
                 let body = json!({"name": self.fresh("created "), "scopes": ["sandbox:read"]});
                 (op.path.clone(), Some(body), false)
@@ -555,6 +586,27 @@ impl World {
             "setDefaultOAuthConnection" => (op.path.replace("{id}", &self.own(actor).connection), None, true),
             // Reserved (`oauth:token`): no caller of the matrix holds it.
             "issueOAuthToken" => (op.path.clone(), Some(json!({"provider": "octo"})), false),
+            // A personal workspace of the caller's own: a member changes
+            // only their own; the organization's are the admins'.
+            "createWorkspace" => {
+                (op.path.clone(), Some(json!({"name": self.fresh("made "), "kind": "personal"})), false)
+            }
+            "getWorkspace" => (op.path.replace("{id}", &self.own(actor).workspace), None, true),
+            "updateWorkspace" => {
+                (op.path.replace("{id}", &self.own(actor).workspace), Some(json!({"quotaBytes": 1000})), true)
+            }
+            "deleteWorkspace" => (op.path.replace("{id}", &self.fresh_workspace(actor).await), None, true),
+            // The organization's workspace: every member mounts it
+            // read-only and reads its files.
+            "decideWorkspaceMount" => {
+                let body = json!({"sandboxId": "sbx_matrix", "path": "/workspace", "mode": "ro"});
+                (op.path.replace("{id}", &self.workspace), Some(body), true)
+            }
+            "presignWorkspaceObject" => {
+                let body = json!({"path": "matrix.txt", "method": "GET"});
+                (op.path.replace("{id}", &self.workspace), Some(body), true)
+            }
+            "listWorkspaceFiles" => (op.path.replace("{id}", &self.workspace), None, true),
             other => return Err(format!("{} {} ({other}): no request for it in matrix/world.rs", op.method, op.path)),
         };
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();

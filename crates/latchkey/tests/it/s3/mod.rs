@@ -65,6 +65,20 @@ impl Weed {
         }
     }
 
+    /// The `[workspaces.storage]` table of a `latchkey.toml` for this store.
+    pub fn toml(&self) -> String {
+        let c = self.config();
+        format!(
+            "[workspaces.storage]\nendpoint = \"{}\"\nbucket = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\n\
+             secret_access_key = \"{}\"\n",
+            c.endpoint,
+            c.bucket,
+            c.region,
+            c.access_key_id,
+            c.secret_access_key.expose()
+        )
+    }
+
     /// The store, as latchkey uses it.
     pub fn store(&self) -> ObjectStore {
         ObjectStore::new(&self.config()).unwrap()

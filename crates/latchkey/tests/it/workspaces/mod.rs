@@ -32,17 +32,7 @@ impl Org {
     pub async fn with_store(weed: &crate::s3::Weed) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("latchkey.toml");
-        let c = weed.config();
-        let toml = format!(
-            "[workspaces.storage]\nendpoint = \"{}\"\nbucket = \"{}\"\nregion = \"{}\"\naccess_key_id = \"{}\"\n\
-             secret_access_key = \"{}\"\n",
-            c.endpoint,
-            c.bucket,
-            c.region,
-            c.access_key_id,
-            c.secret_access_key.expose()
-        );
-        std::fs::write(&file, toml).unwrap();
+        std::fs::write(&file, weed.toml()).unwrap();
         let server = TestServer::start_with(&["--config", file.to_str().unwrap()]).await;
         Self::with_server(server, Some(dir)).await
     }
