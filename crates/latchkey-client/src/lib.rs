@@ -23,7 +23,7 @@
 //! This file holds the client and how it talks (requests, errors, paging);
 //! the endpoints are in one module per resource: health, people and
 //! sessions, signing in without a password, organizations, API keys, verification, projects, the
-//! compatibility profiles, secrets, SSH keys and connected apps.
+//! compatibility profiles, secrets, SSH keys, connected apps and workspaces.
 
 mod health;
 mod keys;
@@ -37,13 +37,17 @@ mod secrets;
 mod sign_in;
 mod ssh_keys;
 mod verify;
+mod workspaces;
 
 use std::fmt;
 use std::time::Duration;
 
 pub use latchkey_api_types as types;
 use latchkey_api_types::{Data, ErrorEnvelope, Paged, Shown};
-pub use query::{AuditQuery, KeyListQuery, OAuthConnectionQuery, PageRequest, SecretListQuery, SshKeyListQuery};
+pub use query::{
+    AuditQuery, KeyListQuery, OAuthConnectionQuery, PageRequest, SecretListQuery, SshKeyListQuery, WorkspaceFileQuery,
+    WorkspaceListQuery,
+};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

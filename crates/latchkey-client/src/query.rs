@@ -1,5 +1,6 @@
 //! Query strings of the list endpoints.
 
+use latchkey_api_types::workspaces::WorkspaceKind;
 use serde::Serialize;
 
 /// `?limit=&cursor=` of any list.
@@ -89,4 +90,34 @@ pub struct OAuthConnectionQuery {
     /// Every member's connections too (admins).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub all_org: bool,
+}
+
+/// `GET /v1/workspaces` query.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceListQuery {
+    /// Every member's personal workspaces too (admins).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all_org: bool,
+    /// Only this kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<WorkspaceKind>,
+    /// Only this project's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageRequest,
+}
+
+/// `GET /v1/workspaces/{id}/files` query.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceFileQuery {
+    /// Only objects whose path starts with this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageRequest,
 }
