@@ -1,6 +1,7 @@
 //! The client side of the binary: `login`, `auth`, `org`, `project`,
-//! `member`, `audit`, `verify`, `secret`, `ssh-key`, `oauth`. Every command talks to a server through
-//! [`latchkey_client`] and nothing else.
+//! `member`, `audit`, `verify`, `secret`, `ssh-key`, `oauth`, `workspace`.
+//! Every command talks to a server through [`latchkey_client`] and nothing
+//! else.
 //!
 //! Which server and which credential:
 //! - server: `--api-url`, else `LATCHKEY_API_URL`, else the stored login's,
@@ -19,6 +20,7 @@ mod output;
 mod sign_in;
 mod team;
 mod vault;
+mod workspace;
 
 use std::process::ExitCode;
 
@@ -77,6 +79,9 @@ pub enum ClientCommand {
     /// and an organization's own client credentials.
     #[command(subcommand)]
     Oauth(oauth::OAuthCommand),
+    /// Workspaces: list, create, delete, mount-check, presign, files.
+    #[command(subcommand)]
+    Workspace(workspace::WorkspaceCommand),
 }
 
 /// A failure the CLI explains itself, with its exit code.
@@ -196,6 +201,7 @@ pub async fn run(cmd: ClientCommand, global: &Global) -> anyhow::Result<()> {
                 ClientCommand::Secret(cmd) => vault::secret(&ctx, cmd).await,
                 ClientCommand::SshKey(cmd) => vault::ssh_key(&ctx, cmd).await,
                 ClientCommand::Oauth(cmd) => oauth::oauth(&ctx, cmd).await,
+                ClientCommand::Workspace(cmd) => workspace::workspace(&ctx, cmd).await,
                 ClientCommand::Login(_) | ClientCommand::Logout => Ok(()),
             };
             result.map_err(|e| explain_refusal(e, &ctx.credential))

@@ -429,7 +429,7 @@ async fn pick_connection(ctx: &Ctx, provider: &str, account: Option<&str>, share
 }
 
 /// The caller's user id (`None` for an organization's key).
-async fn my_user_id(ctx: &Ctx) -> anyhow::Result<Option<String>> {
+pub(super) async fn my_user_id(ctx: &Ctx) -> anyhow::Result<Option<String>> {
     Ok(ctx.client.me().await?.user.map(|u| u.id))
 }
 

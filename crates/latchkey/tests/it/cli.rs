@@ -13,17 +13,17 @@ use crate::common::{BIN, PASSWORD, TestServer, signup};
 
 /// Someone using the CLI: their own `$XDG_CONFIG_HOME`, talking to `url`
 /// through `LATCHKEY_API_URL`.
-struct User {
+pub(crate) struct User {
     home: tempfile::TempDir,
     url: String,
 }
 
 /// What a command did.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
@@ -36,18 +36,18 @@ impl Run {
     }
 
     /// Asserts exit 0 and returns stdout.
-    fn ok(&self) -> &str {
+    pub(crate) fn ok(&self) -> &str {
         assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
         &self.stdout
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
 impl User {
-    fn new(url: &str) -> Self {
+    pub(crate) fn new(url: &str) -> Self {
         Self { home: tempfile::tempdir().unwrap(), url: url.to_owned() }
     }
 
@@ -70,11 +70,11 @@ impl User {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run::from(&self.cmd(args).stdin(Stdio::null()).output().unwrap())
     }
 
-    fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
+    pub(crate) fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
         let mut cmd = self.cmd(args);
         cmd.envs(env.iter().copied()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
@@ -82,7 +82,7 @@ impl User {
         Run::from(&child.wait_with_output().unwrap())
     }
 
-    fn login(&self, email: &str) -> Run {
+    pub(crate) fn login(&self, email: &str) -> Run {
         self.run_with(&["login", "--email", email, "--password-stdin"], &[], &format!("{PASSWORD}\n"))
     }
 }

@@ -39,4 +39,5 @@ mod ssh_keys;
 mod sshd;
 mod sso;
 mod verify;
+mod workspace_cli;
 mod workspaces;

@@ -161,6 +161,8 @@ async fn the_cli_walkthrough_works_as_written() {
         "\nsk-ant-xxx\n",
         "Added personal-laptop",
         "\nssh-ed25519 ",
+        "agent-memory",
+        "read-only mount of wsp_",
         "Logged out of",
     ] {
         assert!(stdout.contains(want), "{want:?} in:\n{stdout}");
