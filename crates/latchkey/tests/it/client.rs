@@ -128,3 +128,72 @@ async fn the_client_speaks_every_part_of_the_api() {
     ana.logout().await.unwrap();
     assert_eq!(ana.me().await.unwrap_err().status(), Some(401));
 }
+
+#[tokio::test]
+async fn the_client_reaches_workspaces_and_hands_back_their_refusals() {
+    use latchkey_client::types::workspaces::{
+        CreateWorkspace, MountMode, MountRequest, PresignMethod, PresignRequest, UpdateWorkspace, WorkspaceKind,
+    };
+    use latchkey_client::{WorkspaceFileQuery, WorkspaceListQuery};
+
+    let server = TestServer::start().await;
+    let admin = Client::new(&server.url).unwrap().with_token(server.admin.api_key.clone());
+    let create = |name: &str, kind| CreateWorkspace { name: name.into(), kind, project_id: None, quota_bytes: None };
+    let shared = admin.create_workspace(&create("shared", WorkspaceKind::Org)).await.unwrap();
+    let own = admin.create_workspace(&create("own", WorkspaceKind::Personal)).await.unwrap();
+    assert!(shared.id.starts_with("wsp_"), "{shared:?}");
+
+    // Get and update: a quota set, then removed with null; absent fields stay.
+    assert_eq!(admin.workspace(&shared.id).await.unwrap().name, "shared");
+    let patch = UpdateWorkspace { name: Some("shared-2".into()), quota_bytes: Some(Some(1024)), ..Default::default() };
+    let w = admin.update_workspace(&shared.id, &patch).await.unwrap();
+    assert_eq!((w.name.as_str(), w.quota_bytes), ("shared-2", Some(1024)));
+    let w = admin
+        .update_workspace(&shared.id, &UpdateWorkspace { quota_bytes: Some(None), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((w.name.as_str(), w.quota_bytes), ("shared-2", None));
+
+    // Pages of one, followed to the end.
+    let one = WorkspaceListQuery { page: PageRequest { limit: Some(1), cursor: None }, ..Default::default() };
+    let first = admin.workspaces(&one).await.unwrap();
+    assert_eq!(first.data.len(), 1);
+    assert!(first.next_cursor.is_some());
+    let all = admin
+        .all(|page| {
+            let q = WorkspaceListQuery { page, ..Default::default() };
+            let admin = admin.clone();
+            async move { admin.workspaces(&q).await }
+        })
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = all.iter().map(|w| w.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut want = [shared.id.as_str(), own.id.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+
+    // A mount grant names a key the public JWKS holds (no credential needed).
+    let mount = |mode| MountRequest { sandbox_id: "sbx_1".into(), path: "/workspace".into(), mode };
+    let grant = admin.decide_mount(&shared.id, &mount(MountMode::Ro)).await.unwrap();
+    assert!(grant.allowed);
+    let header = grant.grant.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&<base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(header).unwrap())
+            .unwrap();
+    let jwks = Client::new(&server.url).unwrap().workspace_grant_keys().await.unwrap();
+    assert!(jwks.keys.iter().any(|k| k.kid == header["kid"].as_str().unwrap() && k.crv == "Ed25519"), "{jwks:?}");
+
+    // The server's refusals arrive with their status and code.
+    let err = admin.decide_mount(&own.id, &mount(MountMode::Rw)).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(403), Some("personal_workspace_not_mountable")));
+    let presign = PresignRequest { path: "a.txt".into(), method: PresignMethod::Put, expires_in: None };
+    let err = admin.presign_workspace_object(&shared.id, &presign).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(501), Some("storage_not_configured")));
+    let err = admin.workspace_files(&shared.id, &WorkspaceFileQuery::default()).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(501), Some("storage_not_configured")));
+
+    admin.delete_workspace(&shared.id).await.unwrap();
+    let err = admin.workspace(&shared.id).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(404), Some("not_found")));
+}
