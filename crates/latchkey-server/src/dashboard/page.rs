@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use latchkey_api_types::ErrorEnvelope;
 use latchkey_store::Page;
+use serde::Deserialize;
 
 use super::session::{Viewer, request_id};
 use crate::authz::AuthCheck;
@@ -144,6 +145,32 @@ pub fn notice(done: Option<&str>, known: &[(&str, &'static str)]) -> Option<&'st
 pub fn done(path: &str, code: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };
     axum::response::Redirect::to(&format!("{path}{sep}done={code}")).into_response()
+}
+
+/// Which page of which list: a list's query string, and the hidden fields
+/// (`dashboard/place.html`) a row's form sends back so that its answer
+/// shows the same list. (Each form lists the fields itself: a flattened
+/// struct would read `all=true` as text, not as a boolean.)
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Place {
+    /// Every member's too (admins: the API's `allOrg`).
+    #[serde(default)]
+    pub all: bool,
+    /// The page after this cursor.
+    pub cursor: Option<String>,
+}
+
+impl Place {
+    /// The same place, an empty cursor (a form's empty field) read as the
+    /// first page.
+    pub fn cleaned(self) -> Self {
+        Self { cursor: self.cursor.filter(|c| !c.is_empty()), ..self }
+    }
+
+    /// See Other to the list at `path` of this place, announcing `code`.
+    pub fn done(&self, path: &str, code: &str) -> Response {
+        if self.all { done(&format!("{path}?all=true"), code) } else { done(path, code) }
+    }
 }
 
 /// An error as a page shows it: the API's code and message, and the
@@ -304,6 +331,16 @@ mod tests {
         assert_eq!(
             done("/dashboard/ssh-keys?all=true", "added").headers()["location"],
             "/dashboard/ssh-keys?all=true&done=added"
+        );
+        let every = Place { all: true, cursor: Some(String::new()) }.cleaned();
+        assert_eq!(every.cursor, None);
+        assert_eq!(
+            every.done("/dashboard/workspaces", "deleted").headers()["location"],
+            "/dashboard/workspaces?all=true&done=deleted"
+        );
+        assert_eq!(
+            Place::default().done("/dashboard/workspaces", "deleted").headers()["location"],
+            "/dashboard/workspaces?done=deleted"
         );
     }
 

@@ -18,7 +18,7 @@ use latchkey_core::id::SshKeyId;
 use latchkey_store::Page;
 use serde::Deserialize;
 
-use super::page::{Chrome, Problem, Reasons, denial, done, notice, render, short_time};
+use super::page::{Chrome, Place, Problem, Reasons, denial, notice, render, short_time};
 use super::session::{Submitted, Viewer};
 use crate::audit::Audit;
 use crate::error::ApiError;
@@ -42,26 +42,6 @@ pub fn routes() -> Router<AppState> {
         .route(PATH, get(list).post(add))
         .route("/dashboard/ssh-keys/{id}/default", post(set_default))
         .route("/dashboard/ssh-keys/{id}/delete", post(delete))
-}
-
-/// Which page of which keys: the list's query string, and the hidden
-/// fields a row's form sends back so that its answer shows the same list.
-/// (Each form lists the fields itself: a flattened struct would read
-/// `all=true` as text, not as a boolean.)
-#[derive(Debug, Default, Clone, Deserialize)]
-struct Place {
-    /// Every member's keys too (admins).
-    #[serde(default)]
-    all: bool,
-    /// The page after this cursor.
-    cursor: Option<String>,
-}
-
-impl Place {
-    /// See Other to the list of this place, announcing `code`.
-    fn done(&self, code: &str) -> Response {
-        done(if self.all { "/dashboard/ssh-keys?all=true" } else { PATH }, code)
-    }
 }
 
 /// The list's query string.
@@ -148,7 +128,7 @@ async fn list(
 /// member's) is the error page.
 async fn show(state: &AppState, viewer: &Viewer, place: Place, outcome: Outcome) -> Result<Response, ApiError> {
     let chrome = Chrome::load(state, viewer, "SSH keys").await?;
-    let place = Place { cursor: place.cursor.filter(|c| !c.is_empty()), ..place };
+    let place = place.cleaned();
     let q = ListQuery { org_only: false, all_org: place.all, limit: Some(PAGE_SIZE), cursor: place.cursor.clone() };
     let page = ssh_keys::list(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
     let mut reasons = Reasons::default();
@@ -261,7 +241,7 @@ async fn add(State(state): State<AppState>, audit: Audit, s: Submitted<AddForm>)
     let place = Place { all, cursor };
     let req = CreateSshKey { name: name.clone(), public_key: public_key.clone(), org_wide: Some(org_wide) };
     match ssh_keys::create(State(state.clone()), viewer.caller.clone(), audit, JsonBody(req)).await {
-        Ok(_) => Ok(place.done("added")),
+        Ok(_) => Ok(place.done(PATH, "added")),
         Err(error) => show(&state, &viewer, place, Outcome::AddRefused { name, public_key, org_wide, error }).await,
     }
 }
@@ -275,7 +255,7 @@ async fn set_default(
 ) -> Result<Response, ApiError> {
     let Submitted { viewer, form: place } = s;
     match ssh_keys::set_default(State(state.clone()), viewer.caller.clone(), audit, Path(id.clone())).await {
-        Ok(_) => Ok(place.done("default")),
+        Ok(_) => Ok(place.done(PATH, "default")),
         Err(error) => {
             show(&state, &viewer, place, Outcome::RowRefused { id: id.to_string(), remove: false, error }).await
         }
@@ -291,7 +271,7 @@ async fn delete(
 ) -> Result<Response, ApiError> {
     let Submitted { viewer, form: place } = s;
     match ssh_keys::delete(State(state.clone()), viewer.caller.clone(), audit, Path(id.clone())).await {
-        Ok(_) => Ok(place.done("removed")),
+        Ok(_) => Ok(place.done(PATH, "removed")),
         Err(error) => {
             show(&state, &viewer, place, Outcome::RowRefused { id: id.to_string(), remove: true, error }).await
         }
