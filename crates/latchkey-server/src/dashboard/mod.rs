@@ -20,7 +20,7 @@
 //! * `assets.rs` — the stylesheet and the script, embedded in the binary.
 //! * `chart.rs` — the geometry of the server-drawn SVG charts.
 //! * one module per page (`keys/`, `team.rs`, `settings.rs`, `audit.rs`,
-//!   `connected_apps/`, …), with its templates in `templates/dashboard/`;
+//!   `connected_apps/`, `workspaces/`, …), with its templates in `templates/dashboard/`;
 //!   `join.rs` is the page an invitation link opens.
 //!
 //! Every action is a real form or link first; `assets/dashboard/dashboard.js`
@@ -44,6 +44,7 @@ mod session;
 mod settings;
 mod ssh_keys;
 mod team;
+mod workspaces;
 
 use axum::Router;
 use axum::middleware::{from_fn, map_response};
@@ -73,6 +74,7 @@ pub fn router() -> Router<AppState> {
         .merge(secrets::routes())
         .merge(ssh_keys::routes())
         .merge(connected_apps::routes())
+        .merge(workspaces::routes())
         .merge(team::routes())
         .merge(join::routes())
         .merge(settings::routes())

@@ -67,6 +67,7 @@ pub const NAV: [(&str, &[(&str, &str)]); 3] = [
         &[
             ("Team", "/dashboard/team"),
             ("Projects", "/dashboard/projects"),
+            ("Workspaces", "/dashboard/workspaces"),
             ("Audit log", "/dashboard/audit"),
             ("Settings", "/dashboard/settings"),
         ],

@@ -114,7 +114,7 @@ pub struct ListQuery {
 /// Who may call [`list`].
 pub(crate) const LIST: AuthCheck = AuthCheck::any().scope(FILES_READ);
 /// `allOrg=true`.
-const ALL_ORG: AuthCheck =
+pub(crate) const ALL_ORG: AuthCheck =
     AuthCheck::any().admin_because("allOrg lists every member's personal workspaces: it needs the admin role");
 
 /// `GET /v1/workspaces`: the organization's workspaces and the caller's
