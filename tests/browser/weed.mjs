@@ -16,9 +16,10 @@
  *
  * LATCHKEY_TEST_WEED names another `weed` binary.
  */
+import aws4 from 'aws4';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -83,46 +84,24 @@ async function freePorts(n) {
 }
 
 /**
- * S3's URI encoding of one path segment or query value (RFC 3986 unreserved
- * characters kept).
- * @param {string} s
- */
-function uriEncode(s) {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/**
- * A SigV4 presigned URL (query authentication, payload unsigned) of
- * `method` on `endpoint/pathName`, valid `expires` seconds.
+ * A SigV4 presigned URL (query authentication, `aws4`) of `method` on
+ * `endpoint/pathName`, valid `expires` seconds.
  * @param {{ endpoint: string, accessKeyId: string, secret: string, method: string, pathName: string, expires: number }} o
  */
 function presignUrl(o) {
   const url = new URL(o.endpoint);
-  const canonicalPath = o.pathName.split('/').map(uriEncode).join('/');
-  const now = new Date();
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const day = amzDate.slice(0, 8);
-  const scope = `${day}/${REGION}/s3/aws4_request`;
-  const query = [
-    ['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
-    ['X-Amz-Credential', `${o.accessKeyId}/${scope}`],
-    ['X-Amz-Date', amzDate],
-    ['X-Amz-Expires', String(o.expires)],
-    ['X-Amz-SignedHeaders', 'host'],
-  ]
-    .map(([k, v]) => `${uriEncode(k ?? '')}=${uriEncode(v ?? '')}`)
-    .sort()
-    .join('&');
-  const canonical = [o.method, canonicalPath, query, `host:${url.host}`, '', 'host', 'UNSIGNED-PAYLOAD'].join('\n');
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  /**
-   * @param {string | Buffer} key
-   * @param {string} data
-   */
-  const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${o.secret}`, day), REGION), 's3'), 'aws4_request');
-  const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
-  return `${url.origin}${canonicalPath}?${query}&X-Amz-Signature=${signature}`;
+  const signed = aws4.sign(
+    {
+      host: url.host,
+      path: `${o.pathName}?X-Amz-Expires=${o.expires}`,
+      method: o.method,
+      service: 's3',
+      region: REGION,
+      signQuery: true,
+    },
+    { accessKeyId: o.accessKeyId, secretAccessKey: o.secret },
+  );
+  return `${url.origin}${signed.path}`;
 }
 
 /**
