@@ -31,4 +31,21 @@ export type { ForwardAuthHeaders, ForwardedIdentity } from './resources/auth.js'
 export type { ResolveSecretsQuery } from './resources/secrets.js';
 export { CONNECT_EXPIRY_GRACE_MS, CONNECT_POLL_INTERVAL_MS } from './resources/oauth.js';
 export type { WaitForConnectOptions } from './resources/oauth.js';
+export {
+  GRANT_KEYS_COOLDOWN_MS,
+  GRANT_KEYS_MAX_AGE_MS,
+  MOUNT_GRANT_AUDIENCE,
+  MOUNT_GRANT_TYPE,
+  MountGrantError,
+  MountGrantVerifier,
+  verifyMountGrant,
+} from './grants.js';
+export type {
+  GrantJwk,
+  GrantJwks,
+  MountGrantClaims,
+  MountGrantFailure,
+  MountGrantVerifierOptions,
+  VerifyGrantOptions,
+} from './grants.js';
 export type { components, operations, paths } from './generated/openapi.js';

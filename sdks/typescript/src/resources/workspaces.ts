@@ -1,5 +1,7 @@
 /** `lk.workspaces`: storage spaces, mount decisions, presigned URLs for their files. */
 import type { PagePromise } from '../core/pagination.js';
+import { MountGrantVerifier } from '../grants.js';
+import type { MountGrantClaims, VerifyGrantOptions } from '../grants.js';
 import { APIResource } from '../core/resource.js';
 import { path } from '../core/transport.js';
 import type { RequestOptions } from '../core/transport.js';
@@ -7,6 +9,9 @@ import type { BodyOf, DataOf, ItemOf, QueryOf, ResponseOf } from '../core/types.
 
 /** The organization's and its members' workspaces (files live in the platform's object store). */
 export class Workspaces extends APIResource {
+  /** The verifier of {@link verifyGrant}, with the published keys it fetched. */
+  private grantVerifier: MountGrantVerifier | undefined;
+
   /** `listWorkspaces`: the organization's and the caller's own (`allOrg`, admins: every member's). */
   list(query: QueryOf<'listWorkspaces'> = {}, options?: RequestOptions): PagePromise<ItemOf<'listWorkspaces'>> {
     return this.paged('/v1/workspaces', query, options);
@@ -40,6 +45,19 @@ export class Workspaces extends APIResource {
   /** `getWorkspaceGrantKeys`: the JWK Set that verifies mount grants (public). */
   grantKeys(options?: RequestOptions): Promise<ResponseOf<'getWorkspaceGrantKeys'>> {
     return this.transport.request({ method: 'GET', path: '/v1/workspaces/grant-keys', options });
+  }
+
+  /**
+   * Verifies a mount grant offline, as the sandbox runtime does before it
+   * mounts: the signature with the published key of its `kid` (the key set
+   * is fetched once and kept for 5 minutes; fetched again when a grant names
+   * a key it does not hold, at most every 30 s), the audience, the expiry
+   * against `now`, and, when given, that it names `sandboxId`. Resolves with
+   * the claims; rejects with a `MountGrantError` (its `reason` says why).
+   */
+  verifyGrant(grant: string, options: VerifyGrantOptions = {}): Promise<MountGrantClaims> {
+    this.grantVerifier ??= new MountGrantVerifier(() => this.grantKeys());
+    return this.grantVerifier.verify(grant, options);
   }
 
   /** `presignWorkspaceObject`: a URL to GET, PUT or DELETE one object. */

@@ -45,6 +45,8 @@ export interface TestServer {
    * reserved scope such as `oauth:token`.
    */
   serviceKey(scopes: string[]): Promise<string>;
+  /** Runs `latchkey admin ARGS` on the server's data directory and database (what an operator does). */
+  admin(args: string[]): Promise<string>;
   /** What the server wrote to stderr so far (its log). */
   log(): string;
   stop(): Promise<void>;
@@ -110,6 +112,10 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       for (const scope of scopes) args.push('--scope', scope);
       const out = await run(BIN, args, { timeout: 60_000 });
       return (JSON.parse(out.stdout) as { apiKey: string }).apiKey;
+    },
+    admin: async (args) => {
+      const out = await run(BIN, ['admin', ...args, '--data-dir', dataDir, ...db], { timeout: 60_000 });
+      return out.stdout;
     },
     log: () => stderr,
     stop: async () => {
