@@ -150,6 +150,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
 # (``oauth.wait_for_connect``, which polls the generated ``get_connect``).
 HELPERS: Dict[str, Tuple[str, str]] = {
     "oauth": ("_oauth", "ConnectWaiter"),
+    "workspaces": ("_grants", "MountGrants"),
 }
 
 # What each resource is about (the class docstring).
@@ -168,6 +169,7 @@ RESOURCE_DOCS: Dict[str, str] = {
     "ssh_keys": "SSH public keys, and the `authorized_keys` text for OpenSSH.",
     "oauth": "Connected apps: the providers people may connect, organizations' client credentials, connecting an account and waiting for it, and fresh access tokens for the platform's tools.",
     "oauth.connections": "Connected apps' connections: the caller's own and the organization's shared ones.",
+    "workspaces": "Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files.",
     "runloop": "The Runloop compatibility profile (`ak_`/`rk_` keys).",
     "products": "The Runtype compatibility profile: products.",
     "products.surfaces": "The Runtype compatibility profile: a product's surfaces and their keys.",

@@ -9,7 +9,9 @@
 
 :class:`AsyncLatchkey` has the same resources and methods, awaited. The
 framework helpers are ``latchkey.fastapi.require_key`` and
-``latchkey.flask.require_key``.
+``latchkey.flask.require_key``. A sandbox runtime verifies workspace mount
+grants offline with ``lk.workspaces.verify_grant`` (or
+:func:`verify_mount_grant`; ``pip install 'latchkey[grants]'``).
 """
 
 from . import types
@@ -30,6 +32,15 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
     ServiceUnavailableError,
+)
+from ._grants import (
+    MOUNT_GRANT_AUDIENCE,
+    MOUNT_GRANT_TYPE,
+    AsyncMountGrantVerifier,
+    MountGrantClaims,
+    MountGrantError,
+    MountGrantVerifier,
+    verify_mount_grant,
 )
 from ._pagination import AsyncPage, AsyncPaginator, SyncPage
 from ._version import __version__
@@ -54,6 +65,13 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "APIResponseValidationError",
+    "MountGrantError",
+    "MountGrantClaims",
+    "MountGrantVerifier",
+    "AsyncMountGrantVerifier",
+    "verify_mount_grant",
+    "MOUNT_GRANT_AUDIENCE",
+    "MOUNT_GRANT_TYPE",
     "SyncPage",
     "AsyncPage",
     "AsyncPaginator",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Union, cast
 
-from . import _base, _forward, _oauth, _response
+from . import _base, _forward, _grants, _oauth, _response
 from ._base import NOT_GIVEN, NotGiven, RequestOptions, Timeout, operation
 from ._forward import ForwardedIdentity
 from .types import (
@@ -2224,8 +2224,8 @@ class SystemResource:
         )
 
 
-class WorkspacesResource:
-    """workspaces"""
+class WorkspacesResource(_grants.MountGrants):
+    """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
     def __init__(self, client: Latchkey) -> None:
         self._client = client
@@ -2516,7 +2516,7 @@ class LatchkeyResources:
     """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
 
     workspaces: WorkspacesResource
-    """workspaces"""
+    """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
     def __init__(self) -> None:
         client = cast("Latchkey", self)
@@ -4711,8 +4711,8 @@ class AsyncSystemResource:
         )
 
 
-class AsyncWorkspacesResource:
-    """workspaces"""
+class AsyncWorkspacesResource(_grants.AsyncMountGrants):
+    """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
     def __init__(self, client: AsyncLatchkey) -> None:
         self._client = client
@@ -5003,7 +5003,7 @@ class AsyncLatchkeyResources:
     """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
 
     workspaces: AsyncWorkspacesResource
-    """workspaces"""
+    """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
     def __init__(self) -> None:
         client = cast("AsyncLatchkey", self)
