@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 DOCUMENT = REPO / "docs" / "openapi.json"
 PG_URL = os.environ.get("LATCHKEY_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
@@ -138,6 +140,15 @@ def postgres_available() -> bool:
             return True
     except OSError:
         return False
+
+
+def require_postgres() -> None:
+    """Skips the test when PostgreSQL does not answer, or fails it when
+    ``LATCHKEY_SDK_REQUIRE_POSTGRES`` is set (scripts/sdk-python.sh)."""
+    if not postgres_available():
+        if os.environ.get("LATCHKEY_SDK_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL does not answer at {PG_URL}")
+        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
 
 
 def drop_database(url: str) -> None:

@@ -5,7 +5,6 @@ writes answer 503 ``unavailable`` after its 3 s pool timeout."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from typing import Iterator, List, Tuple
@@ -14,17 +13,14 @@ import httpx
 import pytest
 
 from latchkey import Latchkey, ServiceUnavailableError
-from support import PG_URL, Cutoff, Server, drop_database, postgres_available
+from support import PG_URL, Cutoff, Server, drop_database, require_postgres
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def pg_server() -> Iterator[Tuple[Server, Cutoff]]:
-    if not postgres_available():
-        if os.environ.get("LATCHKEY_SDK_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL does not answer at {PG_URL}")
-        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
+    require_postgres()
     host_port = PG_URL.rsplit("@", 1)[-1]
     host, _, port = host_port.partition(":")
     cutoff = Cutoff(host, int(port or 5432))

@@ -5,7 +5,7 @@ clients, ``verify_mount_grant``, the verifiers), each way a grant is
 refused (tampered claims or signature, another sandbox, expired, an
 unknown kid, ``alg: none``, malformed), the key set fetched again after a
 master key rotation, the ImportError naming the ``grants`` extra, and the
-server's refusals with their codes."""
+server's refusals with their codes; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -34,20 +34,26 @@ from latchkey import (
     verify_mount_grant,
 )
 from latchkey.types import GrantKeys, MountMode, WorkspaceView
-from support import Server, binary
+from support import Server, binary, drop_database, fresh_database, require_postgres
 
 UNKNOWN_KID = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
 
-@pytest.fixture(scope="module")
-def wsp_server() -> Iterator[Server]:
-    """A server of its own: one test rotates its master key."""
-    s = Server.start()
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def wsp_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A server of its own (one test rotates its master key), on each backend."""
+    database = None
+    if request.param == "postgres":
+        require_postgres()
+        database = fresh_database()
+    s = Server.start(database_url=database)
     try:
         yield s
     finally:
         s.stop()
         shutil.rmtree(s.data_dir, ignore_errors=True)
+        if database:
+            drop_database(database)
 
 
 @pytest.fixture

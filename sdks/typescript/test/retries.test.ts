@@ -4,15 +4,20 @@
  * accepting connections, and connection errors; and what is never retried.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { APIConnectionError, APITimeoutError, InternalServerError, Latchkey, NotFoundError } from '../src/index.js';
-import { closedPort, recordingFetch, silentServer, startServer, tcpProxy } from './helpers/server.js';
+import {
+  NO_POSTGRES,
+  POSTGRES_URL,
+  closedPort,
+  freshDatabase,
+  recordingFetch,
+  silentServer,
+  startServer,
+  tcpProxy,
+} from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 
-const run = promisify(execFile);
 
 describe('against a real 429', () => {
   let server: TestServer;
@@ -69,19 +74,11 @@ describe('against a real 429', () => {
   });
 });
 
-const noPostgres = process.env['LATCHKEY_TEST_BACKENDS'] === 'sqlite';
-
-describe('against a real 503 (PostgreSQL unreachable)', { skip: noPostgres && 'LATCHKEY_TEST_BACKENDS=sqlite' }, () => {
+describe('against a real 503 (PostgreSQL unreachable)', { skip: NO_POSTGRES && 'LATCHKEY_TEST_BACKENDS=sqlite' }, () => {
   // latchkey reaches PostgreSQL through a proxy of the test's own, which the
   // test closes (every connection cut, new ones refused) and opens again.
-  const base = new URL(process.env['LATCHKEY_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432');
-  const dbName = `sdk_ts_${randomBytes(6).toString('hex')}`;
-  const dropDatabase = (): Promise<unknown> =>
-    run(
-      'psql',
-      ['-h', base.hostname, '-p', base.port || '5432', '-U', base.username || 'postgres', '-d', 'postgres', '-qAtc', `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`],
-      { timeout: 15_000 },
-    );
+  const base = POSTGRES_URL;
+  const database = freshDatabase();
   let server: TestServer | undefined;
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
 
@@ -90,13 +87,13 @@ describe('against a real 503 (PostgreSQL unreachable)', { skip: noPostgres && 'L
     const url = new URL(base.href);
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    url.pathname = `/${dbName}`;
+    url.pathname = `/${database.name}`;
     server = await startServer({ databaseUrl: url.href });
   });
   after(async () => {
     await server?.stop();
     await proxy?.cut();
-    await dropDatabase();
+    await database.drop();
   });
 
   it('a write answers 503 InternalServerError while the database is unreachable, and a retry succeeds once it is back', async () => {

@@ -4,6 +4,7 @@
  * `latchkey serve` on a free loopback port, stopped by the test's `after`.
  */
 import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -29,6 +30,22 @@ login_failures_per_account_and_ip = 1000000
 login_failures_per_account = 1000000
 login_failures_per_ip = 1000000
 `;
+
+/** The tests skip PostgreSQL (`LATCHKEY_TEST_BACKENDS=sqlite`). */
+export const NO_POSTGRES = process.env['LATCHKEY_TEST_BACKENDS'] === 'sqlite';
+/** The tests' PostgreSQL server (`LATCHKEY_TEST_DATABASE_URL`). */
+export const POSTGRES_URL = new URL(process.env['LATCHKEY_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432');
+
+/** A database name no test used (latchkey creates it), its URL, and how to drop it afterwards. */
+export function freshDatabase(): { name: string; url: string; drop: () => Promise<unknown> } {
+  const name = `sdk_ts_${randomBytes(6).toString('hex')}`;
+  const url = new URL(POSTGRES_URL.href);
+  url.pathname = `/${name}`;
+  const psql = ['-h', POSTGRES_URL.hostname, '-p', POSTGRES_URL.port || '5432', '-U', POSTGRES_URL.username || 'postgres'];
+  const drop = (): Promise<unknown> =>
+    run('psql', [...psql, '-d', 'postgres', '-qAtc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { timeout: 15_000 });
+  return { name, url: url.href, drop };
+}
 
 /** A running latchkey and its first admin. */
 export interface TestServer {
