@@ -112,6 +112,10 @@ async fn another_organizations_workspace_is_not_found() {
     refused(&them.delete(&path).await, 404, "not_found");
     let mount = json!({"sandboxId": "sbx_1", "path": "/workspace", "mode": "ro"});
     refused(&them.post(&format!("{path}/mounts"), mount).await, 404, "not_found");
+    // Files too: the workspace is looked up before the object store is.
+    let presign = json!({"path": "a.txt", "method": "GET"});
+    refused(&them.post(&format!("{path}/presign"), presign).await, 404, "not_found");
+    refused(&them.get(&format!("{path}/files")).await, 404, "not_found");
     assert!(!ids(&them.get("/v1/workspaces?allOrg=true").await, "id").contains(&wsp));
     assert_eq!(org.admin.get(&path).await.body["data"]["name"], "ours", "unchanged");
 }
