@@ -29,19 +29,34 @@ const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
             THEN refill_amount ELSE remaining END) >= $2 \
      RETURNING remaining";
 
+/// [`KeyStore::usable_keys`]' statement (`$1` now, `$2` the id to go on
+/// after or NULL, `$3` the page size): the verifier's warm-up pages through
+/// every key with it. `k.id > coalesce($2, '')` (every id is above the empty
+/// text) seeks on the primary key to where the page starts, on SQLite and in
+/// PostgreSQL's generic plan alike, where `($2 IS NULL OR k.id > $2)` made
+/// each page scan from the first key (a quadratic warm-up). Public so that
+/// the store suite can read its query plan.
+pub const USABLE_KEYS: &str = concat!(
+    select_keys!(),
+    "WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
+     AND k.id > coalesce($2, '') ORDER BY k.id LIMIT $3"
+);
+
 /// `list_keys`' statement, `$like` the dialect's case-insensitive `LIKE`.
 /// Each filter is its own `AND` term, so that those over the key's own
 /// columns are decided before the owner's rows are joined: the status as
 /// `IssuedKey::status` decides it (revocation, then expiry, then a departed
 /// owner) is two terms, the time-decided part (`$7`: `revoked`, `expired`
 /// or `live`, at `$8`) and the owner's membership (`$9`: whether the owner
-/// has left, for `disabled` and `active`).
+/// has left, for `disabled` and `active`). `$4`, the id to go below, is
+/// compared with `id_ceiling!` standing in for NULL, so that each page
+/// seeks on `api_keys_by_org`.
 macro_rules! list_keys_sql {
     ($like:literal) => {
         concat!(
             select_keys!(),
             "WHERE k.org_id = $1 AND ($2 IS NULL OR k.owner_user_id = $2) \
-             AND ($3 IS NULL OR k.project_id = $3) AND ($4 IS NULL OR k.id < $4) \
+             AND ($3 IS NULL OR k.project_id = $3) AND k.id < coalesce($4, ", id_ceiling!(), ") \
              AND ($6 IS NULL OR k.environment = $6) \
              AND ($7 IS NULL OR (CASE WHEN k.revoked_at <= $8 THEN 'revoked' WHEN k.expires_at <= $8 THEN 'expired' \
                   ELSE 'live' END) = $7) \
@@ -411,16 +426,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
     }
 
     async fn usable_keys(&self, after_id: Option<&KeyId>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = query::<D>(concat!(
-            select_keys!(),
-            "WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
-             AND ($2 IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3"
-        ))
-        .bind(now)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = query::<D>(USABLE_KEYS).bind(now).bind(after_id).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(record).collect()
     }
 

@@ -136,3 +136,17 @@ macro_rules! for_key_share {
         if <$d as $crate::sql::Dialect>::ROW_LOCKS { concat!($($sql)+, " FOR KEY SHARE") } else { concat!($($sql)+) }
     };
 }
+
+/// A text literal above every id, for the first page of a listing in
+/// descending id order: `id < coalesce($n, id_ceiling!())` seeks on the
+/// index where `($n IS NULL OR id < $n)` cannot (SQLite's planner, and
+/// PostgreSQL's generic plan, turn the `OR` into a filter over every row
+/// from the end, so paging is quadratic). Ids compare byte-wise on both
+/// backends (SQLite's `BINARY`, PostgreSQL's `COLLATE "C"` id columns), and
+/// U+10FFFF, the greatest character, encodes as the greatest leading UTF-8
+/// bytes: no id (ASCII, `key_01…`) reaches it.
+macro_rules! id_ceiling {
+    () => {
+        "'\u{10FFFF}'"
+    };
+}

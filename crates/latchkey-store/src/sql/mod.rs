@@ -58,6 +58,7 @@ use crate::{
     UsageCount,
 };
 
+pub use keys::USABLE_KEYS;
 pub(crate) use rows::record;
 
 /// An encoding failure of a bound value (sqlx's boxed error).

@@ -146,8 +146,9 @@ impl<D: Dialect> PeopleStore for SqlStore<D> {
     async fn list_sessions(&self, user_id: &UserId, now: Millis, page: &Page) -> StoreResult<Vec<Session>> {
         let rows = query::<D>(concat!(
             session_columns!(),
-            "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND ($3 IS NULL OR id < $3) \
-             ORDER BY id DESC LIMIT $4"
+            "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id < coalesce($3, ",
+            id_ceiling!(),
+            ") ORDER BY id DESC LIMIT $4"
         ))
         .bind(user_id)
         .bind(now)
@@ -316,12 +317,16 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
     }
 
     async fn list_events(&self, org_id: &OrgId, f: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditEvent>> {
-        let rows = query::<D>(
+        // `id < coalesce($7, …)`: pages seek on `audit_events_by_org`
+        // (`id_ceiling!`).
+        let rows = query::<D>(concat!(
             "SELECT id, org_id, at, actor_type, actor_id, action, target_type, target_id, ip, request_id, details \
              FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR actor_id = $3) \
              AND ($4 IS NULL OR target_id = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
-             AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
-        )
+             AND id < coalesce($7, ",
+            id_ceiling!(),
+            ") ORDER BY id DESC LIMIT $8"
+        ))
         .bind(org_id)
         .bind(&f.action)
         .bind(&f.actor_id)
