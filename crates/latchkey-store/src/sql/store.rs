@@ -1,11 +1,23 @@
 //! [`Store`] itself: what is common, and the dialect's change feed.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use latchkey_core::KeyHash;
 use latchkey_core::time_fmt::Millis;
 
 use super::{Dialect, SqlStore, query};
-use crate::{ChangeCursor, Invalidation, InvalidationSink, PoolStats, Store, StoreResult};
+use crate::{ChangeCursor, Invalidation, InvalidationSink, PRUNE_BATCH, PoolStats, Store, StoreResult};
+
+/// One batch of [`Store::prune_key_changes`] (`$1` the time, `$2`
+/// [`PRUNE_BATCH`]): the oldest entries, found on `key_changes_by_time`,
+/// deleted by their primary key.
+const PRUNE_KEY_CHANGES: &str = "DELETE FROM key_changes WHERE seq IN \
+     (SELECT seq FROM key_changes WHERE changed_at < $1 ORDER BY changed_at LIMIT $2)";
+
+/// The pause between two batches of a prune: about what a batch takes, so
+/// that a prune of a million entries leaves half of the time to others.
+const PRUNE_PAUSE: Duration = Duration::from_millis(10);
 
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D> {
@@ -39,6 +51,15 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn prune_key_changes(&self, before: Millis) -> StoreResult<u64> {
-        query::<D>("DELETE FROM key_changes WHERE changed_at < $1").bind(before).execute(&self.pool).await
+        let mut pruned = 0;
+        loop {
+            let n = query::<D>(PRUNE_KEY_CHANGES).bind(before).bind(PRUNE_BATCH).execute(&self.pool).await?;
+            pruned += n;
+            if n < PRUNE_BATCH.unsigned_abs() {
+                return Ok(pruned);
+            }
+            // Others' writes (and, on SQLite, the write lock) go first.
+            tokio::time::sleep(PRUNE_PAUSE).await;
+        }
     }
 }

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latchkey_core::{KeyHash, Role};
-use latchkey_store::{ChangeCursor, Invalidation, KeyPatch, MAX_KEY_CHANGES, NewApiKey, Store, UsageCount};
+use latchkey_store::{
+    ChangeCursor, Invalidation, KeyPatch, MAX_KEY_CHANGES, NewApiKey, PRUNE_BATCH, Store, UsageCount,
+};
 
 use crate::Db;
 use crate::fixtures::{HOUR, NOW, bounded, ev, plain_key, world};
 
 store_tests! {
-    with_db: the_store_names_its_backend_and_answers,
+    with_db: the_store_names_its_backend_and_answers, pruning_goes_in_batches_and_keeps_newer_entries,
 }
 
 store_tests! {
@@ -200,4 +202,37 @@ async fn pruning_empties_the_change_log(store: Arc<dyn Store>) {
     assert!(store.prune_key_changes(i64::MAX).await.unwrap() >= 2);
     assert_eq!(store.key_changes(ChangeCursor(0)).await.unwrap().0, Invalidation::Keys(Vec::new()));
     assert_eq!(store.prune_key_changes(i64::MAX).await.unwrap(), 0);
+}
+
+async fn pruning_goes_in_batches_and_keeps_newer_entries(store: Arc<dyn Store>, db: Db) {
+    /// Entries made at 1 s after the epoch: more than two batches.
+    const OLD: u64 = 12_345;
+    /// Entries made at 2 s, the time pruned before.
+    const AT_THE_LIMIT: u64 = 3;
+    assert!(OLD > 2 * PRUNE_BATCH.unsigned_abs());
+    let w = world(&*store).await;
+    let (old, at_the_limit) = match db {
+        Db::Sqlite(_) => (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12345) \
+             INSERT INTO key_changes (key_hash, changed_at) SELECT randomblob(32), 1000 FROM n",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) \
+             INSERT INTO key_changes (key_hash, changed_at) SELECT randomblob(32), 2000 FROM n",
+        ),
+        Db::Postgres(_) => (
+            "INSERT INTO key_changes (key_hash, changed_at) \
+             SELECT sha256(i::text::bytea), 1000 FROM generate_series(1, 12345) i",
+            "INSERT INTO key_changes (key_hash, changed_at) \
+             SELECT sha256(i::text::bytea), 2000 FROM generate_series(1, 3) i",
+        ),
+    };
+    db.execute(old).await.unwrap();
+    db.execute(at_the_limit).await.unwrap();
+
+    // Every older entry goes, over several batches; the rest stay.
+    assert_eq!(store.prune_key_changes(2000).await.unwrap(), OLD);
+    assert_eq!(store.prune_key_changes(2000).await.unwrap(), 0);
+    assert_eq!(store.prune_key_changes(2001).await.unwrap(), AT_THE_LIMIT);
+    // What the world's keys logged (made now) is still there.
+    let (seen, _) = changes_naming(&*store, ChangeCursor(0), &[w.admin_key.hash]).await;
+    assert_eq!(seen, [w.admin_key.hash]);
 }
