@@ -44,8 +44,9 @@
 //!
 //! Concurrency: the cache is a sharded concurrent map (quick_cache, S3-FIFO
 //! eviction at capacity); the limiter is sharded
-//! by key; pending usage sits behind one mutex held for a map update (keyed
-//! by the record's inline hash, with the day's counts inline). A periodic
+//! by key; pending usage is sharded by the record's inline hash, one mutex
+//! per shard held for a map update (with the day's counts inline), so no
+//! large table ever grows on the request path. A periodic
 //! flush writes at most [`FLUSH_BUDGET`] keys, in key-id order (a sweep), in small paced
 //! chunks, so write-behind never stalls verification. Two
 //! concurrent misses for the same hash may both query storage; both get the
@@ -56,13 +57,14 @@
 //! The code follows the stages: `verifier.rs` holds the [`KeyVerifier`], its
 //! settings and the pipeline (stages 1–2 and 5–8), `cache.rs` the records
 //! by hash and their re-reads (3–4), `outcome.rs` what a verification
-//! answers, `usage.rs` the write-behind counts and their flushes,
+//! answers, `pending.rs` the write-behind counts, `usage.rs` their flushes,
 //! `changes.rs` the key change log that evicts what other nodes changed,
 //! [`ratelimit`] and [`shared_limits`] the limiters.
 
 mod cache;
 mod changes;
 mod outcome;
+mod pending;
 pub mod ratelimit;
 pub mod shared_limits;
 mod usage;

@@ -1,120 +1,17 @@
 //! Write-behind usage: `lastUsedAt` and per-day counts by outcome are added
 //! up in memory per verification and written by periodic flushes, a few
-//! keys per transaction, never one write per request.
+//! keys per transaction, never one write per request. What is pending, and
+//! how the flusher takes it, is `pending.rs`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use latchkey_core::time_fmt::{Millis, day_string, epoch_day};
+use latchkey_core::time_fmt::{Millis, day_string};
 use latchkey_core::{KeyHash, KeyId, KeyState};
 use latchkey_store::{ApiKeyRecord, StoreError, UsageCount};
 
 use crate::KeyVerifier;
-
-/// Counts of one day by outcome.
-type Counts = [u32; KeyState::ALL.len()];
-
-/// Usage not yet written: by key hash (hashing the inline hash of a cached
-/// record touches no other memory), and the same keys by id. Flushes sweep
-/// the keys in id order, from where the last one stopped: keys made one
-/// after another sit side by side in storage, so a chunk of neighbours
-/// rewrites a few pages where a chunk of keys taken in any order rewrites a
-/// page per key. Each pending key is written once per sweep, so none waits
-/// longer than one sweep, as with first in, first out.
-#[derive(Debug, Default)]
-pub(crate) struct Pending {
-    map: HashMap<KeyHash, KeyPending>,
-    by_id: BTreeMap<KeyId, KeyHash>,
-    /// The id taken last: the sweep goes on after it.
-    cursor: Option<KeyId>,
-}
-
-impl Pending {
-    /// Takes up to `n` keys' usage, the next ones in id order after the
-    /// last taken (starting again from the first id at the end).
-    fn take(&mut self, n: usize) -> Vec<(KeyHash, KeyPending)> {
-        let mut out = Vec::with_capacity(n.min(self.map.len()));
-        while out.len() < n {
-            let next = self
-                .cursor
-                .as_deref()
-                .and_then(|c| self.by_id.range::<str, _>((Bound::Excluded(c), Bound::Unbounded)).next())
-                .or_else(|| self.by_id.first_key_value())
-                .map(|(id, hash)| (id.clone(), *hash));
-            let Some((id, hash)) = next else { break };
-            self.by_id.remove(&id);
-            if let Some(p) = self.map.remove(&hash) {
-                out.push((hash, p));
-            }
-            self.cursor = Some(id);
-        }
-        out
-    }
-
-    /// The entry of `hash`, created (and queued) with `make` if absent.
-    #[inline]
-    fn entry(&mut self, hash: KeyHash, make: impl FnOnce() -> KeyPending) -> &mut KeyPending {
-        match self.map.entry(hash) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let p = make();
-                self.by_id.insert(p.id.clone(), hash);
-                v.insert(p)
-            }
-        }
-    }
-}
-
-/// Pending writes of one key: last use and counts per day and outcome. The
-/// current day's counts sit inline, so counting a verification touches one
-/// map slot and no other allocation.
-#[derive(Debug)]
-struct KeyPending {
-    id: KeyId,
-    last_used: Option<Millis>,
-    /// The newest day counted and its counts.
-    day: i64,
-    counts: Counts,
-    /// Other days not yet written (a flush that spans midnight, or one put
-    /// back after a failed write).
-    other_days: Vec<(i64, Counts)>,
-}
-
-impl KeyPending {
-    fn new(id: &KeyId, day: i64) -> Self {
-        Self { id: id.clone(), last_used: None, day, counts: [0; KeyState::ALL.len()], other_days: Vec::new() }
-    }
-
-    /// Adds `counts` for `day`.
-    #[inline]
-    fn add(&mut self, day: i64, counts: &Counts) {
-        let slot = if day == self.day {
-            &mut self.counts
-        } else if day > self.day {
-            let older = std::mem::replace(&mut self.counts, [0; KeyState::ALL.len()]);
-            self.other_days.push((std::mem::replace(&mut self.day, day), older));
-            &mut self.counts
-        } else {
-            // An older day (rare: a count put back after a failed write).
-            let i = match self.other_days.iter().position(|(d, _)| *d == day) {
-                Some(i) => i,
-                None => {
-                    self.other_days.push((day, [0; KeyState::ALL.len()]));
-                    self.other_days.len() - 1
-                }
-            };
-            &mut self.other_days[i].1
-        };
-        slot.iter_mut().zip(counts).for_each(|(a, b)| *a = a.saturating_add(*b));
-    }
-
-    /// Every day with its counts.
-    fn days(&self) -> impl Iterator<Item = (i64, &Counts)> {
-        std::iter::once((self.day, &self.counts)).chain(self.other_days.iter().map(|(d, c)| (*d, c)))
-    }
-}
+use crate::pending::KeyPending;
 
 /// Keys whose usage one flush transaction writes. Small on purpose: on
 /// SQLite each is a commit on this process's CPU, during which the
@@ -142,16 +39,10 @@ pub const LAST_USED_PRECISION_MS: Millis = 60_000;
 impl KeyVerifier {
     /// Notes a verification of a key with its outcome, to be written by the
     /// next flush (`lastUsedAt` for valid ones, daily counts for all).
+    /// One shard of the pending usage is locked for one map update
+    /// (`pending.rs`).
     pub fn count(&self, key: &ApiKeyRecord, code: KeyState, now: Millis) {
-        let day = epoch_day(now);
-        let mut one = [0; KeyState::ALL.len()];
-        one[code.index()] = 1;
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = pending.entry(key.hash, || KeyPending::new(&key.id, day));
-        if code == KeyState::Valid {
-            entry.last_used = Some(entry.last_used.map_or(now, |t| t.max(now)));
-        }
-        entry.add(day, &one);
+        self.pending.count(key.hash, &key.id, code, now);
     }
 
     /// Writes every pending `lastUsedAt` value and usage count, in chunks of
@@ -171,16 +62,16 @@ impl KeyVerifier {
     /// memory until their turn). Keys are taken one chunk at a time, so a
     /// flush cut short loses at most the chunk in flight.
     pub async fn flush_next(&self, budget: usize, pause: Duration) -> Result<usize, StoreError> {
-        let mut left = budget.min(self.pending.lock().unwrap_or_else(PoisonError::into_inner).map.len());
+        let mut left = budget.min(self.pending.len());
         let mut written = 0;
         while left > 0 {
-            let chunk = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take(FLUSH_CHUNK.min(left));
+            let chunk = self.pending.take(FLUSH_CHUNK.min(left));
             if chunk.is_empty() {
                 break;
             }
             left -= chunk.len();
             if let Err(e) = self.write(&chunk).await {
-                self.put_back(chunk);
+                self.pending.put_back(chunk);
                 return Err(e);
             }
             written += chunk.len();
@@ -226,18 +117,6 @@ impl KeyVerifier {
         Ok(())
     }
 
-    /// Returns an unwritten chunk to the pending map.
-    fn put_back(&self, chunk: Vec<(KeyHash, KeyPending)>) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        for (hash, p) in chunk {
-            let mine = pending.entry(hash, || KeyPending::new(&p.id, p.day));
-            mine.last_used = mine.last_used.max(p.last_used);
-            for (day, c) in p.days() {
-                mine.add(day, c);
-            }
-        }
-    }
-
     /// Flushes usage (and sweeps idle rate-limit state) every `interval`
     /// until the returned handle is aborted.
     pub fn spawn_flusher(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -258,30 +137,5 @@ impl KeyVerifier {
                     .retain(|_, w| now - *w < LAST_USED_PRECISION_MS);
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Flushes sweep pending keys in id order from where the last one
-    /// stopped, wrapping around; a key counted again after its turn waits
-    /// for the next sweep, so every key is written once per sweep.
-    #[test]
-    fn flushes_sweep_keys_in_id_order() {
-        let mut pending = Pending::default();
-        let hash = |id: &str| KeyHash::of(id);
-        for id in ["k5", "k1", "k4", "k2", "k3"] {
-            pending.entry(hash(id), || KeyPending::new(&KeyId::from(id), 0));
-        }
-        let ids = |taken: Vec<(KeyHash, KeyPending)>| taken.into_iter().map(|(_, p)| p.id).collect::<Vec<_>>();
-        assert_eq!(ids(pending.take(2)), ["k1", "k2"]);
-        // k1 is counted again: it is behind the sweep now.
-        pending.entry(hash("k1"), || KeyPending::new(&KeyId::from("k1"), 0));
-        assert_eq!(ids(pending.take(2)), ["k3", "k4"]);
-        assert_eq!(ids(pending.take(5)), ["k5", "k1"]);
-        assert!(pending.take(5).is_empty());
-        assert!(pending.map.is_empty() && pending.by_id.is_empty());
     }
 }

@@ -13,9 +13,9 @@ use latchkey_store::{ApiKeyRecord, RefillInterval, Spend, Store, StoreError};
 
 use crate::cache::Records;
 use crate::outcome::{Checks, Identified, Outcome};
+use crate::pending::Pending;
 use crate::ratelimit::{Limits, RateDecision, RateLimiter};
 use crate::shared_limits::RedisLimiter;
-use crate::usage::Pending;
 
 /// Verifier settings.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ pub struct KeyVerifier {
     /// Until when (ms) the next fallback warning is suppressed.
     pub(crate) fallback_warned_until: std::sync::atomic::AtomicI64,
     /// Usage not yet written.
-    pub(crate) pending: Mutex<Pending>,
+    pub(crate) pending: Pending,
     /// The `lastUsedAt` this node wrote last per key, within the last
     /// [`LAST_USED_PRECISION_MS`](crate::LAST_USED_PRECISION_MS): a busy
     /// key's value is rewritten once a minute, not on every flush.
@@ -98,7 +98,7 @@ impl KeyVerifier {
             limiter: RateLimiter::new(),
             shared: None,
             fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
-            pending: Mutex::default(),
+            pending: Pending::default(),
             last_written: Mutex::new(HashMap::new()),
             meters: Meters::new(),
         }
