@@ -60,6 +60,7 @@ use crate::{
 
 pub use keys::USABLE_KEYS;
 pub(crate) use rows::record;
+pub use store::PRUNE_KEY_CHANGES;
 
 /// An encoding failure of a bound value (sqlx's boxed error).
 pub type BindError = Box<dyn std::error::Error + Send + Sync + 'static>;

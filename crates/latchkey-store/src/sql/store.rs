@@ -11,8 +11,9 @@ use crate::{ChangeCursor, Invalidation, InvalidationSink, PRUNE_BATCH, PoolStats
 
 /// One batch of [`Store::prune_key_changes`] (`$1` the time, `$2`
 /// [`PRUNE_BATCH`]): the oldest entries, found on `key_changes_by_time`,
-/// deleted by their primary key.
-const PRUNE_KEY_CHANGES: &str = "DELETE FROM key_changes WHERE seq IN \
+/// deleted by their primary key. Public for the prune benchmark
+/// (`benches/warmup.rs`).
+pub const PRUNE_KEY_CHANGES: &str = "DELETE FROM key_changes WHERE seq IN \
      (SELECT seq FROM key_changes WHERE changed_at < $1 ORDER BY changed_at LIMIT $2)";
 
 /// The pause between two batches of a prune: about what a batch takes, so

@@ -533,7 +533,10 @@ async fn the_warm_up_seeks_on_the_primary_key(store: Arc<dyn Store>, db: Db) {
         // An index scan of the keys bounded by `Index Cond: (id > …)`,
         // where an `OR` with `IS NULL` makes it a `Filter` over every key.
         Db::Postgres(_) => {
-            let on_keys = plan.iter().position(|l| l.contains(" on api_keys k")).expect("a scan of api_keys");
+            let on_keys = plan
+                .iter()
+                .position(|l| l.contains(" on api_keys k"))
+                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
             assert!(plan[on_keys].contains("Index Scan using api_keys_pkey"), "{plan:#?}");
             let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
             assert!(details.iter().any(|l| l.contains("Index Cond: (id > COALESCE($2")), "{plan:#?}");
