@@ -11,15 +11,12 @@
  * organization; axe on the page, its dialog and the member's view.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { api, expectAccessible, launch, newPage, signIn, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { api, expectAccessible, fixtureWith, newPage, signIn } from './harness.mjs';
 import { startIdp } from './idp.mjs';
 import { addMember, signInAsMember } from './members.mjs';
 
 /** @typedef {import('playwright-core').Page} Page */
-/** @typedef {import('playwright-core').Browser} Browser */
-/** @typedef {import('./harness.mjs').Server} Server */
-/** @typedef {import('./idp.mjs').Idp} Idp */
 
 const ORG = 'Connected Apps Tests';
 /** latchkey's client at the IdP: one IdP per test file, so a fixed id will do. */
@@ -27,15 +24,11 @@ const CLIENT_ID = 'latchkey-browser-octo';
 /** Its secret (in latchkey.toml: the server's log must not hold it). */
 const CLIENT_SECRET = `browser-octo-secret-${process.pid}-0123456789`;
 
-/** @type {{ idp?: Idp, server?: Server, browser?: Browser }} */
-const running = {};
-
-// One hook, in order: the IdP, the server whose catalog names its
-// endpoints, then latchkey's client at the IdP (its callback known now).
-before(async () => {
-  const idp = await startIdp();
-  running.idp = idp;
-  const server = await startServer({
+// The IdP, the server whose catalog names its endpoints, then latchkey's
+// client at the IdP (its callback known now).
+const f = fixtureWith({
+  start: startIdp,
+  server: (idp) => ({
     org: ORG,
     toml: `[[oauth.providers]]
 id = "octo"
@@ -50,40 +43,12 @@ scopes = ["repo", "read:user"]
 client_id = "${CLIENT_ID}"
 client_secret = "${CLIENT_SECRET}"
 `,
-  });
-  running.server = server;
-  server.secret(CLIENT_SECRET);
-  await idp.registerOAuthClient(CLIENT_ID, CLIENT_SECRET, [`${server.base}/v1/oauth/callback`]);
-  running.browser = await launch();
+  }),
+  ready: async (idp, server) => {
+    server.secret(CLIENT_SECRET);
+    await idp.registerOAuthClient(CLIENT_ID, CLIENT_SECRET, [`${server.base}/v1/oauth/callback`]);
+  },
 });
-
-after(async () => {
-  try {
-    await running.browser?.close();
-  } finally {
-    try {
-      await running.server?.stop();
-    } finally {
-      await running.idp?.stop();
-    }
-  }
-});
-
-/** The file's IdP, server and browser, once the hook started them. */
-const f = {
-  get idp() {
-    assert.ok(running.idp, 'the IdP is started in the before hook');
-    return running.idp;
-  },
-  get server() {
-    assert.ok(running.server, 'the server is started in the before hook');
-    return running.server;
-  },
-  get browser() {
-    assert.ok(running.browser, 'the browser is launched in the before hook');
-    return running.browser;
-  },
-};
 
 let serial = 0;
 
@@ -95,8 +60,8 @@ let serial = 0;
 async function account(who) {
   const sub = `${who}-${process.pid}-${serial++}`;
   const email = `${sub}@octo.example`;
-  await f.idp.addUser({ sub, email, email_verified: true, name: who });
-  await f.idp.setDefaultUser(sub, CLIENT_ID);
+  await f.companion.addUser({ sub, email, email_verified: true, name: who });
+  await f.companion.setDefaultUser(sub, CLIENT_ID);
   return email;
 }
 

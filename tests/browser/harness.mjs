@@ -6,9 +6,11 @@
  *
  * One server per test file (starting one costs about a second); the tests of
  * a file share it, and `fixture()` starts it and the browser before the first
- * test and stops both after the last, whatever happened in between. Every
- * server this process started is also killed if the process exits or is told
- * to stop (the runner's timeout), so none outlives a failed or hung run.
+ * test and stops both after the last, whatever happened in between
+ * (`fixtureWith()` starts a companion service first: an IdP, an object
+ * store). Every server this process started is also killed if the process
+ * exits or is told to stop (the runner's timeout), so none outlives a
+ * failed or hung run.
  *
  * Environment:
  *   LATCHKEY_BIN          the binary  [target/debug/latchkey]
@@ -325,22 +327,62 @@ export function launch() {
  * @returns {Fixture}
  */
 export function fixture(options) {
+  return fixtureWith({ start: async () => ({ stop: async () => {} }), server: () => options ?? {} });
+}
+
+/**
+ * @template {{ stop: () => Promise<void> }} C
+ * @typedef {object} Companion
+ * @property {() => Promise<C>} start starts the service the server depends on (an IdP, an object store)
+ * @property {(companion: C) => ServerOptions} server the server's options, from the running companion
+ * @property {(companion: C, server: Server) => Promise<void> | void} [ready] a step once both run,
+ *   before the browser: the secrets the server's log must not hold, the server's callback at the companion
+ */
+
+/**
+ * @template C
+ * @typedef {Fixture & { companion: C }} CompanionFixture
+ */
+
+/**
+ * {@link fixture} with a companion service: in one `before` hook (Node 20 runs
+ * a file's top-level `before` hooks at the same time, so the order lives in
+ * one), the companion, then the server configured from it, the `ready` step
+ * and the browser; in the `after` hook the browser, the server and the
+ * companion stopped in that order, each even when the one before failed.
+ * @template {{ stop: () => Promise<void> }} C
+ * @param {Companion<C>} setup
+ * @returns {CompanionFixture<C>}
+ */
+export function fixtureWith(setup) {
+  /** @type {C | undefined} */
+  let companion;
   /** @type {Server | undefined} */
   let server;
   /** @type {Browser | undefined} */
   let browser;
   before(async () => {
-    server = await startServer(options);
+    companion = await setup.start();
+    server = await startServer(setup.server(companion));
+    await setup.ready?.(companion, server);
     browser = await launch();
   });
   after(async () => {
     try {
       await browser?.close();
     } finally {
-      await server?.stop();
+      try {
+        await server?.stop();
+      } finally {
+        await companion?.stop();
+      }
     }
   });
   return {
+    get companion() {
+      assert.ok(companion, 'the companion is started in the before hook');
+      return companion;
+    },
     get server() {
       assert.ok(server, 'the server is started in the before hook');
       return server;

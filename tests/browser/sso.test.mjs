@@ -10,31 +10,23 @@
  * page that shows the refusal, not signed in.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { api, expectAccessible, launch, newPage, sessionToken, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { api, expectAccessible, fixtureWith, newPage, sessionToken } from './harness.mjs';
 import { startIdp } from './idp.mjs';
 import { alertText } from './members.mjs';
 
 /** @typedef {import('playwright-core').Page} Page */
-/** @typedef {import('playwright-core').Browser} Browser */
-/** @typedef {import('./harness.mjs').Server} Server */
-/** @typedef {import('./idp.mjs').Idp} Idp */
 
 /** The client at the IdP: one IdP per test file, so a fixed id will do. */
 const CLIENT_ID = 'latchkey-browser-tests';
 /** Its secret (in latchkey.toml: the server's log must not hold it). */
 const CLIENT_SECRET = `browser-sso-secret-${process.pid}-0123456789`;
 
-/** @type {{ idp?: Idp, server?: Server, browser?: Browser }} */
-const running = {};
-
-// One hook, in order (Node 20 runs a file's top-level `before` hooks at
-// the same time): the IdP, then the server whose configuration names its
-// issuer and init's organization, then its client at the IdP.
-before(async () => {
-  const idp = await startIdp();
-  running.idp = idp;
-  const server = await startServer({
+// The IdP, then the server whose configuration names its issuer and
+// init's organization, then its client at the IdP.
+const f = fixtureWith({
+  start: startIdp,
+  server: (idp) => ({
     toml: ({ orgId }) => `[[auth.oidc]]
 id = "corp"
 display_name = "Corp SSO"
@@ -43,40 +35,12 @@ client_id = "${CLIENT_ID}"
 client_secret = "${CLIENT_SECRET}"
 jit = { org = "${orgId}", role = "member" }
 `,
-  });
-  running.server = server;
-  server.secret(CLIENT_SECRET);
-  await idp.registerClient(CLIENT_ID, CLIENT_SECRET, [`${server.base}/v1/auth/oidc/corp/callback`]);
-  running.browser = await launch();
+  }),
+  ready: async (idp, server) => {
+    server.secret(CLIENT_SECRET);
+    await idp.registerClient(CLIENT_ID, CLIENT_SECRET, [`${server.base}/v1/auth/oidc/corp/callback`]);
+  },
 });
-
-after(async () => {
-  try {
-    await running.browser?.close();
-  } finally {
-    try {
-      await running.server?.stop();
-    } finally {
-      await running.idp?.stop();
-    }
-  }
-});
-
-/** The file's IdP, server and browser, once the hook started them. */
-const f = {
-  get idp() {
-    assert.ok(running.idp, 'the IdP is started in the before hook');
-    return running.idp;
-  },
-  get server() {
-    assert.ok(running.server, 'the server is started in the before hook');
-    return running.server;
-  },
-  get browser() {
-    assert.ok(running.browser, 'the browser is launched in the before hook');
-    return running.browser;
-  },
-};
 
 /**
  * A user of the IdP who signs in through latchkey's client when the
@@ -92,8 +56,8 @@ async function defaultUser(who, deny = false) {
     name: `${who[0]?.toUpperCase() ?? ''}${who.slice(1)} Corp`,
     deny,
   };
-  await f.idp.addUser(user);
-  await f.idp.setDefaultUser(user.sub, CLIENT_ID);
+  await f.companion.addUser(user);
+  await f.companion.setDefaultUser(user.sub, CLIENT_ID);
   return user;
 }
 

@@ -14,55 +14,23 @@
  * nothing; axe on the pages and dialogs.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { api, csrfField, expectAccessible, launch, newPage, signIn, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { api, csrfField, expectAccessible, fixtureWith, newPage, signIn, startServer } from './harness.mjs';
 import { addMember, alertText, forge, joined } from './members.mjs';
 import { startWeed } from './weed.mjs';
 
 /** @typedef {import('node:test').TestContext} TestContext */
 /** @typedef {import('playwright-core').Page} Page */
-/** @typedef {import('playwright-core').Browser} Browser */
 /** @typedef {import('./harness.mjs').Server} Server */
-/** @typedef {import('./weed.mjs').Weed} Weed */
 
 const ORG = 'Workspace Tests';
 
-/** @type {{ weed?: Weed, server?: Server, browser?: Browser }} */
-const running = {};
-
-// One hook, in order: the store, then the server whose configuration names it.
-before(async () => {
-  const weed = await startWeed();
-  running.weed = weed;
-  const server = await startServer({ org: ORG, toml: weed.toml });
-  running.server = server;
-  server.secret(weed.secretAccessKey);
-  running.browser = await launch();
+// The store, then the server whose configuration names it.
+const f = fixtureWith({
+  start: startWeed,
+  server: (weed) => ({ org: ORG, toml: weed.toml }),
+  ready: (weed, server) => server.secret(weed.secretAccessKey),
 });
-
-after(async () => {
-  try {
-    await running.browser?.close();
-  } finally {
-    try {
-      await running.server?.stop();
-    } finally {
-      await running.weed?.stop();
-    }
-  }
-});
-
-/** The file's server and browser, once the hook started them. */
-const f = {
-  get server() {
-    assert.ok(running.server, 'the server is started in the before hook');
-    return running.server;
-  },
-  get browser() {
-    assert.ok(running.browser, 'the browser is launched in the before hook');
-    return running.browser;
-  },
-};
 
 /** The admin's JSON API. */
 const admin = () => api(f.server.base, f.server.adminKey);
