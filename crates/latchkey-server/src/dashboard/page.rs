@@ -200,6 +200,52 @@ impl Problem {
     }
 }
 
+/// How a list page shows the answer to a form it re-renders: `200` with
+/// nothing refused, or the API's status and problem, in the refused form's
+/// open dialog or, where the page shows no dialog for it, above the table.
+#[derive(Debug)]
+pub struct FormAnswer {
+    /// The page's status: the API's, when it refused.
+    pub status: StatusCode,
+    /// The refusal.
+    pub problem: Option<Problem>,
+    /// The refusal goes above the table (no dialog of the page is open for it).
+    pub above_table: bool,
+}
+
+impl Default for FormAnswer {
+    fn default() -> Self {
+        Self { status: StatusCode::OK, problem: None, above_table: false }
+    }
+}
+
+impl FormAnswer {
+    /// `e`, refused to a form whose dialog the page opens again.
+    pub fn in_dialog(e: &ApiError, viewer: &Viewer) -> Self {
+        Self { status: e.status(), problem: Some(Problem::new(e, viewer.request_id.as_deref())), above_table: false }
+    }
+
+    /// `e`, refused to an action on the row of `rows` that `is_row` finds:
+    /// `open` opens the row's dialog for the action and says whether it
+    /// did (an action without one, or one the page shows disabled, has
+    /// none: the refusal goes above the table). A row not on the page
+    /// (another organization's, another member's) is `Err(e)`: the error
+    /// page.
+    pub fn on_row<R>(
+        rows: &mut [R],
+        is_row: impl Fn(&R) -> bool,
+        open: impl FnOnce(&mut R) -> bool,
+        e: ApiError,
+        viewer: &Viewer,
+    ) -> Result<Self, ApiError> {
+        let Some(row) = rows.iter_mut().find(|r| is_row(r)) else {
+            return Err(e);
+        };
+        let above_table = !open(row);
+        Ok(Self { above_table, ..Self::in_dialog(&e, viewer) })
+    }
+}
+
 /// The page `t`, with `status`.
 pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {

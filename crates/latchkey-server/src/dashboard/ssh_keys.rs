@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use latchkey_api_types::secrets::{CreateSshKey, OwnerScope, SshKeyView};
@@ -18,7 +17,7 @@ use latchkey_core::id::SshKeyId;
 use latchkey_store::Page;
 use serde::Deserialize;
 
-use super::page::{Chrome, Place, Problem, Reasons, denial, notice, render, short_time};
+use super::page::{Chrome, FormAnswer, Place, Problem, Reasons, denial, notice, render, short_time};
 use super::session::{Submitted, Viewer};
 use crate::audit::Audit;
 use crate::error::ApiError;
@@ -151,34 +150,26 @@ async fn show(state: &AppState, viewer: &Viewer, place: Place, outcome: Outcome)
     let org_wide_denied = denial(&ssh_keys::ORG_WIDE, viewer);
     let mut add =
         AddDialog { open: false, name: String::new(), public_key: String::new(), org_wide: false, org_wide_denied };
-    let mut status = StatusCode::OK;
-    let mut problem = None;
-    let mut page_problem = false;
+    let mut answer = FormAnswer::default();
     let mut shown_notice = None;
     match outcome {
         Outcome::Listed(n) => shown_notice = n,
         Outcome::AddRefused { name, public_key, org_wide, error } => {
             add = AddDialog { open: true, name, public_key, org_wide, ..add };
-            status = error.status();
-            problem = Some(Problem::new(&error, viewer.request_id.as_deref()));
+            answer = FormAnswer::in_dialog(&error, viewer);
         }
         Outcome::RowRefused { id, remove, error } => {
-            let Some(r) = rows.iter_mut().find(|r| r.id == id) else {
-                return Err(error);
-            };
             // Setting the default has no dialog, nor has a removal the
             // page shows disabled: the refusal goes above the table.
-            if remove && r.delete_why.is_none() {
-                r.open_delete = true;
-            } else {
-                page_problem = true;
-            }
-            status = error.status();
-            problem = Some(Problem::new(&error, viewer.request_id.as_deref()));
+            let open = |r: &mut Row| {
+                r.open_delete = remove && r.delete_why.is_none();
+                r.open_delete
+            };
+            answer = FormAnswer::on_row(&mut rows, |r| r.id == id, open, error, viewer)?;
         }
     }
     Ok(render(
-        status,
+        answer.status,
         &SshKeysPage {
             chrome,
             rows,
@@ -188,8 +179,8 @@ async fn show(state: &AppState, viewer: &Viewer, place: Place, outcome: Outcome)
             reasons,
             all_why,
             add,
-            problem,
-            page_problem,
+            problem: answer.problem,
+            page_problem: answer.above_table,
         },
     ))
 }

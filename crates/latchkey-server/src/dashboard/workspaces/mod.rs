@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use latchkey_api_types::workspaces::{WorkspaceKind, WorkspaceView};
@@ -24,7 +23,7 @@ use latchkey_store::Page;
 use serde::Deserialize;
 
 use self::form::{CreateForm, DEFAULT_UNIT, UNITS, size_label};
-use super::page::{Chrome, Place, Problem, Reasons, denial, notice, render, short_time};
+use super::page::{Chrome, FormAnswer, Place, Problem, Reasons, denial, notice, render, short_time};
 use super::session::{Submitted, Viewer};
 use crate::audit::Audit;
 use crate::error::ApiError;
@@ -223,34 +222,26 @@ async fn show(state: &AppState, viewer: &Viewer, place: Place, outcome: Outcome)
         ..CreateForm::default()
     };
     let mut create = CreateDialog { open: false, form: defaults, org_denied };
-    let mut status = StatusCode::OK;
-    let mut problem = None;
-    let mut page_problem = false;
+    let mut answer = FormAnswer::default();
     let mut shown_notice = None;
     match outcome {
         Outcome::Listed(n) => shown_notice = n,
         Outcome::CreateRefused { form, error } => {
             create = CreateDialog { open: true, form, ..create };
-            status = error.status();
-            problem = Some(Problem::new(&error, viewer.request_id.as_deref()));
+            answer = FormAnswer::in_dialog(&error, viewer);
         }
         Outcome::DeleteRefused { id, error } => {
-            let Some(r) = rows.iter_mut().find(|r| r.id == id) else {
-                return Err(error);
-            };
             // A deletion the page shows disabled has no dialog: the
             // refusal goes above the table.
-            if r.delete_why.is_none() {
-                r.open_delete = true;
-            } else {
-                page_problem = true;
-            }
-            status = error.status();
-            problem = Some(Problem::new(&error, viewer.request_id.as_deref()));
+            let open = |r: &mut Row| {
+                r.open_delete = r.delete_why.is_none();
+                r.open_delete
+            };
+            answer = FormAnswer::on_row(&mut rows, |r| r.id == id, open, error, viewer)?;
         }
     }
     Ok(render(
-        status,
+        answer.status,
         &WorkspacesPage {
             chrome,
             rows,
@@ -262,8 +253,8 @@ async fn show(state: &AppState, viewer: &Viewer, place: Place, outcome: Outcome)
             projects: names.projects,
             units: UNITS,
             create,
-            problem,
-            page_problem,
+            problem: answer.problem,
+            page_problem: answer.above_table,
         },
     ))
 }
