@@ -13,11 +13,11 @@ import {
   APIUserAbortError,
   BadRequestError,
   Latchkey,
-  LatchkeyError,
   NotFoundError,
   PermissionDeniedError,
 } from '../src/index.js';
 import { RELAXED_LIMITS, closedPort, startServer } from './helpers/server.js';
+import { refusal } from './helpers/refusal.js';
 import type { TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -53,23 +53,6 @@ scopes = ["read:user"]
 after(async () => {
   await server?.stop();
 });
-
-/** The error `promise` rejects with, checked to be a `cls` with `status` and `code`. */
-async function refusal<E extends LatchkeyError>(
-  promise: PromiseLike<unknown>,
-  cls: abstract new (...args: never[]) => E,
-  status: number | undefined,
-  code: string,
-): Promise<E> {
-  const error = await Promise.resolve(promise).then(
-    () => assert.fail('expected an error'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof cls, `${String(error)} is not a ${cls.name}`);
-  assert.equal(error.status, status, error.message);
-  assert.equal(error.code, code, error.message);
-  return error;
-}
 
 /** The `state` of a connect's `authorizeUrl` (what the provider would send back). */
 function stateOf(authorizeUrl: string): string {

@@ -21,8 +21,9 @@ import {
   PermissionDeniedError,
   verifyMountGrant,
 } from '../src/index.js';
-import type { LatchkeyError, MountGrantFailure } from '../src/index.js';
+import type { MountGrantFailure } from '../src/index.js';
 import { NO_POSTGRES, freshDatabase, recordingFetch, startServer } from './helpers/server.js';
+import { refusal } from './helpers/refusal.js';
 import type { TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -46,23 +47,6 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     records();
     grants();
   });
-}
-
-/** The error `promise` rejects with, checked to be a `cls` with `status` and `code`. */
-async function refusal<E extends LatchkeyError>(
-  promise: PromiseLike<unknown>,
-  cls: abstract new (...args: never[]) => E,
-  status: number | undefined,
-  code: string,
-): Promise<E> {
-  const error = await Promise.resolve(promise).then(
-    () => assert.fail('expected an error'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof cls, `${String(error)} is not a ${cls.name}`);
-  assert.equal(error.status, status, error.message);
-  assert.equal(error.code, code, error.message);
-  return error;
 }
 
 /** Checks that `run` throws (or rejects with) a MountGrantError for `reason`. */
