@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::{RefView, present};
 
 /// `POST /v1/api-keys`
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKey {
     /// Display name, 1–255 characters.
@@ -49,6 +49,19 @@ pub struct CreateApiKey {
     /// `org` (admins only: it outlives its creator's membership).
     #[serde(default)]
     pub owner: KeyOwner,
+}
+
+/// Most keys one `POST /v1/api-keys/batch` creates.
+pub const MAX_BATCH_KEYS: usize = 1_000;
+
+/// `POST /v1/api-keys/batch`: 1–1,000 keys, each as `POST /v1/api-keys`
+/// takes it, created all together or not at all.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKeys {
+    /// The keys, in the order the answer lists them.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub keys: Vec<CreateApiKey>,
 }
 
 /// A credit refill: `remaining` is set back to `amount` every day or month

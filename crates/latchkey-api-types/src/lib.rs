@@ -31,8 +31,8 @@ pub mod workspaces;
 pub use cli_login::{CliToken, DeviceCode, DeviceCodeRequest, DeviceToken};
 pub use constraints::SecretName;
 pub use keys::{
-    ApiKeyView, CreateApiKey, KeyEnvironment, KeyOwner, KeyStatus, RefillIntervalView, RefillView, RotateApiKey,
-    TransferApiKey, UpdateApiKey, UsageDayView,
+    ApiKeyView, CreateApiKey, CreateApiKeys, KeyEnvironment, KeyOwner, KeyStatus, MAX_BATCH_KEYS, RefillIntervalView,
+    RefillView, RotateApiKey, TransferApiKey, UpdateApiKey, UsageDayView,
 };
 pub use orgs::{
     AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, InvitationView, MemberView, OrgView, SwitchOrg,
@@ -92,6 +92,10 @@ pub struct ErrorBody {
     /// `needs_reauthorization`, `insufficient_scope`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_url: Option<String>,
+    /// Which item of a batch (`POST /v1/api-keys/batch`'s `keys`, from 0)
+    /// the error is about; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
 }
 
 /// Tells a field that is present with `null` from an absent one.

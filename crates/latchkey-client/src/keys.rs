@@ -1,6 +1,8 @@
 //! API keys: `/v1/api-keys`.
 
-use latchkey_api_types::{ApiKeyView, CreateApiKey, Paged, RotateApiKey, TransferApiKey, UpdateApiKey, UsageDayView};
+use latchkey_api_types::{
+    ApiKeyView, CreateApiKey, CreateApiKeys, Paged, RotateApiKey, TransferApiKey, UpdateApiKey, UsageDayView,
+};
 
 use crate::{Client, Error, KeyListQuery, seg};
 
@@ -8,6 +10,12 @@ impl Client {
     /// `POST /v1/api-keys`: the answer's `key` is the plaintext, shown once.
     pub async fn create_key(&self, body: &CreateApiKey) -> Result<ApiKeyView, Error> {
         self.shown(self.post("/v1/api-keys", body)).await
+    }
+
+    /// `POST /v1/api-keys/batch`: 1–1,000 keys created together or not at
+    /// all, in the order given, each answer's `key` its plaintext, shown once.
+    pub async fn create_keys(&self, body: &CreateApiKeys) -> Result<Vec<ApiKeyView>, Error> {
+        self.shown(self.post("/v1/api-keys/batch", body)).await
     }
 
     /// `GET /v1/api-keys`

@@ -26,6 +26,7 @@ pub struct ApiError {
     message: String,
     retry_after: Option<u64>,
     connect_url: Option<String>,
+    index: Option<usize>,
 }
 
 impl ApiError {
@@ -57,6 +58,20 @@ impl ApiError {
         self
     }
 
+    /// The same error about item `index` of a batch: `keys[index]: …` in
+    /// the message, and `index` in the body.
+    #[must_use]
+    pub fn at_index(self, index: usize) -> Self {
+        let mut e = self.prefixed(&format!("keys[{index}]"));
+        e.index = Some(index);
+        e
+    }
+
+    /// Which item of a batch the error is about, if it is.
+    pub fn index(&self) -> Option<usize> {
+        self.index
+    }
+
     /// The same error naming where the person can connect the app it is
     /// about (`connectUrl` in the body).
     #[must_use]
@@ -67,7 +82,7 @@ impl ApiError {
 
     /// Any status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None, connect_url: None }
+        Self { status, code, message: message.into(), retry_after: None, connect_url: None, index: None }
     }
 
     /// 401: the same answer for missing, malformed, unknown, revoked and
@@ -159,8 +174,9 @@ impl From<StoreError> for ApiError {
 /// `{"error":{"code","message"}}` as bytes, for answers written below the
 /// router (the connection limit, hyper's own parse errors).
 pub fn envelope_bytes(code: &str, message: &str) -> Vec<u8> {
-    let body =
-        ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message: message.to_owned(), connect_url: None } };
+    let body = ErrorEnvelope {
+        error: ErrorBody { code: code.to_owned(), message: message.to_owned(), connect_url: None, index: None },
+    };
     serde_json::to_vec(&body)
         .unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"internal error"}}"#.to_vec())
 }
@@ -168,7 +184,12 @@ pub fn envelope_bytes(code: &str, message: &str) -> Vec<u8> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorEnvelope {
-            error: ErrorBody { code: self.code.to_owned(), message: self.message, connect_url: self.connect_url },
+            error: ErrorBody {
+                code: self.code.to_owned(),
+                message: self.message,
+                connect_url: self.connect_url,
+                index: self.index,
+            },
         };
         let mut res = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {

@@ -13,6 +13,12 @@ use crate::error::ApiError;
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// Largest `POST /v1/api-keys/batch` body: 1,000 keys
+/// ([`latchkey_api_types::MAX_BATCH_KEYS`]) of up to about 1 KiB each (a
+/// name, a few scopes, a project, limits and credits take a few hundred
+/// bytes). The route's own `DefaultBodyLimit` layer enforces it.
+pub const MAX_BATCH_BODY: usize = 1024 * 1024;
+
 /// A JSON body. Content-Type is not insisted on (curl users forget it); the
 /// body must parse as `T`, whose unknown fields are refused.
 #[derive(Debug)]
@@ -22,8 +28,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(req, state).await?;
+        let bytes = read_body(req, state, MAX_BODY).await?;
         parse(&bytes).map(JsonBody)
+    }
+}
+
+/// A JSON body of up to [`MAX_BATCH_BODY`] (on a route with that limit),
+/// otherwise as [`JsonBody`].
+#[derive(Debug)]
+pub struct BatchJsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for BatchJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state, MAX_BATCH_BODY).await?;
+        parse(&bytes).map(BatchJsonBody)
     }
 }
 
@@ -35,7 +55,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(req, state).await?;
+        let bytes = read_body(req, state, MAX_BODY).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
@@ -43,10 +63,12 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     }
 }
 
-async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+/// The body, up to the route's `DefaultBodyLimit` (`limit`, for the 413's
+/// message).
+async fn read_body<S: Send + Sync>(req: Request, state: &S, limit: usize) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(MAX_BODY)
+            ApiError::too_large(limit)
         } else {
             ApiError::bad_request(format!("could not read the request body: {rejection}"))
         }

@@ -19,10 +19,12 @@
 //!
 //! [`store_minted`] then writes the key with its audit event.
 
+use std::collections::HashMap;
+
 use latchkey_api_types::{RefillIntervalView, RefillView};
 use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
 use latchkey_core::time_fmt::{Millis, parse_rfc3339};
-use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
+use latchkey_core::{Environment, KeyHash, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyKind, NewApiKey, Refill, RefillInterval};
 
 use crate::audit::Audit;
@@ -190,14 +192,35 @@ pub(crate) async fn store_minted(
     minted: &Minted,
     details: serde_json::Value,
 ) -> Result<ApiKeyRecord, ApiError> {
-    let event = audit.event_by(caller, "api_key.create", Some(("api_key", &minted.record.id)), &details);
-    state.store.insert_key(&minted.record, &event).await?;
-    let stored = state
-        .store
-        .get_key(&caller.org_id, &minted.record.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))?;
-    tracing::info!(key_id = %stored.id, org_id = %stored.org_id, kind = stored.kind.as_str(), "api key created");
+    let mut stored = store_all_minted(state, caller, audit, std::slice::from_ref(minted), vec![details]).await?;
+    stored.pop().ok_or_else(|| ApiError::internal(&std::io::Error::other("created key vanished")))
+}
+
+/// Stores freshly minted keys, each with its audit event (`details[i]` for
+/// `minted[i]`), all in one transaction or none (through the group
+/// committer, [`crate::key_writer`]), and reads them back in order.
+pub(crate) async fn store_all_minted(
+    state: &AppState,
+    caller: &Caller,
+    audit: &Audit,
+    minted: &[Minted],
+    details: Vec<serde_json::Value>,
+) -> Result<Vec<ApiKeyRecord>, ApiError> {
+    let events = minted
+        .iter()
+        .zip(&details)
+        .map(|(m, d)| audit.event_by(caller, "api_key.create", Some(("api_key", &m.record.id)), d))
+        .collect();
+    state.key_writer.insert(minted.iter().map(|m| m.record.clone()).collect(), events).await?;
+    let hashes: Vec<KeyHash> = minted.iter().map(|m| m.record.hash).collect();
+    let mut found: HashMap<KeyId, ApiKeyRecord> =
+        state.store.find_keys_by_hashes(&hashes).await?.into_iter().map(|k| (k.id.clone(), k)).collect();
+    let vanished = || ApiError::internal(&std::io::Error::other("created key vanished"));
+    let stored =
+        minted.iter().map(|m| found.remove(&m.record.id).ok_or_else(vanished)).collect::<Result<Vec<_>, _>>()?;
+    for k in &stored {
+        tracing::info!(key_id = %k.id, org_id = %k.org_id, kind = k.kind.as_str(), "api key created");
+    }
     Ok(stored)
 }
 

@@ -33,6 +33,7 @@ mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
+pub mod key_writer;
 pub mod keyring;
 mod keys;
 mod lookup;
@@ -86,8 +87,20 @@ pub fn state(
     let signups = Arc::new(throttle::FailureWindow::new(Duration::from_secs(3600)));
     let oidc = Arc::new(oidc::Providers::new(&settings.oidc));
     let settings = Arc::new(settings);
-    Ok(Shared { store, verifier, settings, failed_auth, login_failures, signups, keyring: None, oidc, object_store }
-        .into())
+    let key_writer = Arc::new(key_writer::KeyWriter::new(Arc::clone(&store)));
+    Ok(Shared {
+        store,
+        key_writer,
+        verifier,
+        settings,
+        failed_auth,
+        login_failures,
+        signups,
+        keyring: None,
+        oidc,
+        object_store,
+    }
+    .into())
 }
 
 /// Applies invalidations published by other nodes (and this one) to this

@@ -208,6 +208,8 @@ impl From<Shared> for AppState {
 pub struct Shared {
     /// Storage, chosen at start-up.
     pub store: Arc<dyn Store>,
+    /// Writes new keys, concurrent ones in one transaction (group commit).
+    pub key_writer: Arc<crate::key_writer::KeyWriter>,
     /// The verification path (cache, usage).
     pub verifier: Arc<KeyVerifier>,
     /// Settings.

@@ -391,6 +391,10 @@ pub trait KeyStore: Send + Sync {
     /// Inserts a key.
     async fn insert_key(&self, key: &NewApiKey, event: &AuditEvent) -> StoreResult<()>;
 
+    /// Inserts `keys` and appends `events` in one transaction (one commit,
+    /// one WAL sync): all of them, or none if any fails.
+    async fn insert_keys(&self, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<()>;
+
     /// A key of `org_id` by id, with its owner.
     async fn get_key(&self, org_id: &OrgId, id: &KeyId) -> StoreResult<Option<ApiKeyRecord>>;
 

@@ -28,9 +28,10 @@ mod verify;
 pub(crate) mod workspaces;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
@@ -42,6 +43,7 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(me::scopes))
         .routes(routes!(api_keys::create, api_keys::list))
+        .routes(batch_body(routes!(api_keys::batch::create_batch)))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::delete))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(api_keys::rotate))
@@ -94,6 +96,13 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(runtype::create_surface, runtype::list_surfaces))
         .routes(routes!(runtype::get_surface))
         .routes(routes!(runtype::create_surface_key))
+}
+
+/// `route` with the batch body limit ([`crate::extract::MAX_BATCH_BODY`])
+/// instead of the default one.
+fn batch_body(route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method) = route;
+    (schemas, paths, method.layer(DefaultBodyLimit::max(crate::extract::MAX_BATCH_BODY)))
 }
 
 /// The routes without the middleware: public ones, and the two hot ones,

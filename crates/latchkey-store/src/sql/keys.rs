@@ -168,6 +168,14 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
+    async fn insert_keys(&self, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<()> {
+        let mut tx = D::begin_write(&self.pool).await?;
+        for key in keys {
+            insert_key::<D>(&mut tx, key).await?;
+        }
+        commit::<D>(tx, events).await
+    }
+
     async fn get_key(&self, org_id: &OrgId, id: &KeyId) -> StoreResult<Option<ApiKeyRecord>> {
         fetch_key::<D>(&self.pool, org_id, id).await
     }

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use latchkey_client::types::{ApiKeyView, CreateApiKey, KeyOwner, Login, RotateApiKey, SessionGrant};
+use latchkey_client::types::{ApiKeyView, CreateApiKey, CreateApiKeys, KeyOwner, Login, RotateApiKey, SessionGrant};
 use latchkey_client::{Client, KeyListQuery};
 use serde_json::json;
 
@@ -187,6 +187,11 @@ pub struct CreateArgs {
     /// Owned by the organization (admins): it outlives your membership.
     #[arg(long)]
     org_owned: bool,
+    /// Create N keys alike (each named NAME) in one request, all or none
+    /// (`POST /v1/api-keys/batch`); at most 1,000 (more is refused: run it
+    /// again). Prints every key (with `--json`, an array).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    count: Option<u16>,
 }
 
 /// `latchkey login`: by password, in a browser or on another device; the
@@ -399,6 +404,7 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Create(a) => {
+            let count = a.count;
             let body = CreateApiKey {
                 name: a.name,
                 scopes: a.scopes.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
@@ -412,8 +418,13 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
                 refill: None,
                 owner: if a.org_owned { KeyOwner::Org } else { KeyOwner::User },
             };
-            let key = c.create_key(&body).await?;
-            shown_once(out, "Created", &key)
+            match count {
+                None => shown_once(out, "Created", &c.create_key(&body).await?),
+                Some(n) => {
+                    let keys: Vec<CreateApiKey> = vec![body; usize::from(n)];
+                    shown_once_all(out, &c.create_keys(&CreateApiKeys { keys }).await?)
+                }
+            }
         }
         KeysCommand::Get { id } => {
             let k = c.key(&id).await?;
@@ -489,6 +500,22 @@ fn shown_once(out: &Output, verb: &str, key: &ApiKeyView) -> anyhow::Result<()> 
     println!("    {}", out.bold(plain));
     println!();
     println!("{}", out.warn("This key is shown once: store it securely now; it cannot be shown again."));
+    Ok(())
+}
+
+/// Keys just created together, their plaintexts shown once: a JSON array,
+/// or a table of ids and keys.
+fn shown_once_all(out: &Output, keys: &[ApiKeyView]) -> anyhow::Result<()> {
+    if out.json {
+        return out.print_json(&keys);
+    }
+    println!("Created {} API keys", keys.len());
+    let mut t = out.table(&["id", "name", "key"]);
+    for k in keys {
+        t.add_row(vec![cell(&k.id), cell(&k.name), cell(k.key.as_deref().unwrap_or_default())]);
+    }
+    out.print_table(&t);
+    println!("{}", out.warn("These keys are shown once: store them securely now; they cannot be shown again."));
     Ok(())
 }
 

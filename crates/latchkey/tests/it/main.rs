@@ -2,6 +2,7 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers fail loudly on unexpected state")]
 
 mod api_keys;
+mod api_keys_batch;
 mod bad_input;
 mod canary;
 mod cli;

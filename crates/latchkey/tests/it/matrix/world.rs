@@ -485,6 +485,11 @@ impl World {
                 let body = json!({"name": self.fresh("created "), "scopes": ["sandbox:read"]});
                 (op.path.clone(), Some(body), false)
             }
+            "createApiKeys" => {
+                let item = |name: String| json!({"name": name, "scopes": ["sandbox:read"]});
+                let body = json!({"keys": [item(self.fresh("batch ")), item(self.fresh("batch "))]});
+                (op.path.clone(), Some(body), false)
+            }
             "getApiKey" | "getApiKeyUsage" => (op.path.replace("{id}", &self.own(actor).key), None, true),
             "updateApiKey" => {
                 let body = json!({"name": "renamed"});

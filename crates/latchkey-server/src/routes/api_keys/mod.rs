@@ -8,6 +8,10 @@
 //! working when they leave) or by the organization (`"owner": "org"`, or
 //! `POST /v1/api-keys/{id}/transfer`; admins only).
 
+pub(crate) mod batch;
+
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -27,9 +31,10 @@ use crate::auth::Caller;
 use crate::authz::{AuthCheck, ORG_READ};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
+
 use crate::keys::{
-    KeySpec, check_ceiling, check_grant, check_limit, check_refill, check_remaining, check_scope_count, expiry, mint,
-    owner_ceiling, store_minted,
+    KeySpec, Minted, check_ceiling, check_grant, check_limit, check_refill, check_remaining, check_scope_count, expiry,
+    mint, owner_ceiling, store_minted,
 };
 use crate::lookup;
 use crate::state::AppState;
@@ -115,10 +120,26 @@ pub async fn create(
     JsonBody(req): JsonBody<CreateApiKey>,
 ) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
     CREATE.check(&caller)?;
-    if req.owner == KeyOwner::Org {
-        ORG_OWNED.check(&caller)?;
-    }
     let now = now_ms();
+    let (minted, details) = prepare(&state, &caller, &req, now, &mut HashMap::new()).await?;
+    let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
+    Ok((StatusCode::CREATED, Json(shown(&stored, &minted.plain, now))))
+}
+
+/// The key `req` asks for, minted for `caller` after every check of
+/// [`create`] (the caller passed [`CREATE`]), with the details of its audit
+/// event. `projects` remembers the projects already looked up (a batch
+/// names the same one many times).
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    req: &CreateApiKey,
+    now: Millis,
+    projects: &mut HashMap<String, ProjectId>,
+) -> Result<(Minted, serde_json::Value), ApiError> {
+    if req.owner == KeyOwner::Org {
+        ORG_OWNED.check(caller)?;
+    }
     let name = check_name(&req.name)?;
     check_scope_count(req.scopes.len())?;
     let scopes = state.settings.catalog.parse_scopes(&req.scopes).map_err(|e| ApiError::invalid_scopes(&e.0))?;
@@ -130,8 +151,15 @@ pub async fn create(
     if refill.is_some() && remaining.is_none() {
         return Err(ApiError::bad_request("refill needs remaining (the starting credit balance)"));
     }
-    let project_id = match req.project_id.as_deref().map(ProjectId::from) {
-        Some(id) => Some(lookup::project(&state, &caller, &id).await?.id),
+    let project_id = match req.project_id.as_deref() {
+        Some(id) => match projects.get(id) {
+            Some(known) => Some(known.clone()),
+            None => {
+                let found = lookup::project(state, caller, &ProjectId::from(id)).await?.id;
+                projects.insert(id.to_owned(), found.clone());
+                Some(found)
+            }
+        },
         None => None,
     };
     let environment = if req.is_test { Environment::Test } else { Environment::Live };
@@ -143,15 +171,14 @@ pub async fn create(
         remaining,
         refill,
         expires_at,
-        ..KeySpec::new(&caller, name, KeyKind::Standard, scopes)
+        ..KeySpec::new(caller, name, KeyKind::Standard, scopes)
     };
     if req.owner == KeyOwner::Org {
         spec = spec.owned_by_org();
     }
-    let minted = mint(&brand_prefix(&state, environment)?, spec, &caller, now)?;
+    let minted = mint(&brand_prefix(state, environment)?, spec, caller, now)?;
     let details = json!({"name": minted.record.name, "scopes": minted.record.scopes, "owner": req.owner});
-    let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
-    Ok((StatusCode::CREATED, Json(shown(&stored, &minted.plain, now))))
+    Ok((minted, details))
 }
 
 /// `GET /v1/api-keys` query.

@@ -1,0 +1,130 @@
+//! Group commit of new keys: concurrent creations share a transaction and
+//! its WAL sync.
+//!
+//! Every `POST /v1/api-keys` (and `…/batch`, and the other minting routes)
+//! hands its key and audit event to [`KeyWriter::insert`], which queues them
+//! for one committer task and waits for its answer. The committer takes
+//! what is waiting when it is free (up to [`MAX_GROUP_KEYS`]; it adds no
+//! delay of its own: what arrives while one commit syncs forms the next
+//! group), writes the group in one transaction with
+//! [`latchkey_store::KeyStore::insert_keys`], and answers each caller only
+//! after that transaction committed: an acknowledged key is as durable as
+//! before (SQLite `synchronous = FULL`, PostgreSQL's commit), one sync now
+//! covering many keys.
+//!
+//! A write is all-or-nothing for its caller (a batch's keys commit
+//! together). If a group's transaction fails, nothing of it is stored, and
+//! each write of the group is retried alone, so one write's failure (a
+//! project deleted meanwhile) is only its own.
+//!
+//! The committer is started on first use, on the runtime of that request;
+//! if it is gone (its runtime shut down), a write goes straight to the store.
+
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+use latchkey_store::{AuditEvent, NewApiKey, Store, StoreResult};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+
+/// Most keys one group transaction writes (a full batch and the single
+/// creations queued behind it).
+pub const MAX_GROUP_KEYS: usize = 2_048;
+
+/// Writes queued for the committer at most; callers beyond wait their turn.
+const QUEUE_LEN: usize = 1_024;
+
+/// Keys and their events, written together, and who waits for the answer.
+struct Write {
+    keys: Vec<NewApiKey>,
+    events: Vec<AuditEvent>,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// The group committer of new keys (module docs).
+pub struct KeyWriter {
+    store: Arc<dyn Store>,
+    queue: OnceLock<mpsc::Sender<Write>>,
+}
+
+impl std::fmt::Debug for KeyWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyWriter").field("started", &self.queue.get().is_some()).finish_non_exhaustive()
+    }
+}
+
+impl KeyWriter {
+    /// A writer over `store`; its committer starts on first use.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, queue: OnceLock::new() }
+    }
+
+    /// Stores `keys` with `events`, all or none, in a transaction it may
+    /// share with other callers'; returns once that transaction committed
+    /// (or failed, with nothing of `keys` stored).
+    ///
+    /// # Errors
+    /// The store's error, or 500 if the committer stopped before answering.
+    pub async fn insert(&self, keys: Vec<NewApiKey>, events: Vec<AuditEvent>) -> Result<(), ApiError> {
+        let (done, answer) = oneshot::channel();
+        let queue = self.queue.get_or_init(|| spawn_committer(Arc::clone(&self.store)));
+        if let Err(mpsc::error::SendError(w)) = queue.send(Write { keys, events, done }).await {
+            // The committer is gone (its runtime shut down): write directly.
+            return Ok(self.store.insert_keys(&w.keys, &w.events).await?);
+        }
+        let stopped = || ApiError::internal(&std::io::Error::other("the key committer stopped before answering"));
+        Ok(answer.await.map_err(|_| stopped())??)
+    }
+}
+
+/// Starts the committer on the current runtime.
+fn spawn_committer(store: Arc<dyn Store>) -> mpsc::Sender<Write> {
+    let (queue, mut waiting) = mpsc::channel::<Write>(QUEUE_LEN);
+    tokio::spawn(async move {
+        let mut group = Vec::new();
+        while let Some(first) = waiting.recv().await {
+            let mut n = first.keys.len();
+            group.push(first);
+            while n < MAX_GROUP_KEYS {
+                let Ok(next) = waiting.try_recv() else { break };
+                n += next.keys.len();
+                group.push(next);
+            }
+            commit(store.as_ref(), &mut group).await;
+        }
+    });
+    queue
+}
+
+/// Writes `group` (emptied) in one transaction and answers each write; if
+/// that fails, each write alone.
+async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
+    if group.len() == 1 {
+        if let Some(w) = group.pop() {
+            let _ = w.done.send(store.insert_keys(&w.keys, &w.events).await);
+        }
+        return;
+    }
+    let (mut keys, mut events) = (Vec::new(), Vec::new());
+    let mut parts: Vec<(Range<usize>, Range<usize>, oneshot::Sender<StoreResult<()>>)> = Vec::new();
+    for w in group.drain(..) {
+        let (k, e) = (keys.len(), events.len());
+        keys.extend(w.keys);
+        events.extend(w.events);
+        parts.push((k..keys.len(), e..events.len(), w.done));
+    }
+    match store.insert_keys(&keys, &events).await {
+        Ok(()) => {
+            for (_, _, done) in parts {
+                let _ = done.send(Ok(()));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, writes = parts.len(), "group commit of keys failed; writing each alone");
+            for (k, e, done) in parts {
+                let _ = done.send(store.insert_keys(&keys[k], &events[e]).await);
+            }
+        }
+    }
+}
