@@ -43,6 +43,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     # keys
     "listApiKeys": ("keys", "list"),
     "createApiKey": ("keys", "create"),
+    "createApiKeys": ("keys", "create_batch"),
     "getApiKey": ("keys", "get"),
     "updateApiKey": ("keys", "update"),
     "deleteApiKey": ("keys", "delete"),
@@ -182,7 +183,7 @@ SECRET_FIELDS = {"key", "key_secret", "token", "value", "password"}
 # Names a pydantic field may not take.
 _RESERVED = {"copy", "dict", "json", "schema", "validate", "construct", "fields", "register"}
 
-ENVELOPES = ("Data_Vec_", "Data_", "Paged_", "Shown_")
+ENVELOPES = ("Data_Vec_", "Data_", "Paged_", "Shown_Vec_", "Shown_")
 
 
 def snake(name: str) -> str:
@@ -368,16 +369,23 @@ class Generator:
         """``Data[X]`` for ``Data_X``, after checking the envelope's inline
         copy of ``X`` is ``X``."""
         s = self.schemas[name]
-        for prefix, generic in (("Data_Vec_", "Data"), ("Data_", "Data"), ("Paged_", "Paged"), ("Shown_", "Shown")):
+        prefixes = (
+            ("Data_Vec_", "Data"),
+            ("Data_", "Data"),
+            ("Paged_", "Paged"),
+            ("Shown_Vec_", "Shown"),
+            ("Shown_", "Shown"),
+        )
+        for prefix, generic in prefixes:
             if name.startswith(prefix):
                 inner = name[len(prefix):]
                 data = s["properties"]["data"]
-                listed = prefix in ("Data_Vec_", "Paged_")
+                listed = prefix in ("Data_Vec_", "Paged_", "Shown_Vec_")
                 copy = data.get("items") if listed else data
                 if inner not in self.schemas or copy != self.schemas[inner]:
                     raise SystemExit(f"envelope {name} does not hold {inner}")
-                if prefix == "Data_Vec_":
-                    return f"Data[List[{inner}]]"
+                if prefix.endswith("_Vec_"):
+                    return f"{generic}[List[{inner}]]"
                 return f"{generic}[{inner}]"
         raise SystemExit(f"not an envelope: {name}")
 
@@ -416,14 +424,18 @@ class Generator:
         s = self.schemas[name]
         required = set(s.get("required", []))
         total = bool(required) and required == set(s.get("properties", {}))
-        if required and not total:
-            raise SystemExit(f"{name}: a TypedDict with some required keys is not supported")
+        # Some keys required: the others optional (total=False), the
+        # required ones marked Required[...].
+        partial = bool(required) and not total
         head = f"class {name}Param(TypedDict{'' if total else ', total=False'}):"
         lines = [head]
         lines += docstring(f"{name} as a request carries it (keys as on the wire).", "    ")
         for wire, prop, _ in self.object_fields(name):
+            tp = self.model_type(prop)
+            if partial and wire in required:
+                tp = f"Required[{tp}]"
             lines.append("")
-            lines.append(f"    {wire}: {self.model_type(prop)}")
+            lines.append(f"    {wire}: {tp}")
             lines += docstring(description(prop), "    ")
         return lines
 
@@ -475,6 +487,9 @@ class Generator:
         out.append("}")
         out.append('"""Every schema of the document, by its name there, as the Python type that reads it."""')
         out.append("")
+        if any("Required[" in line for line in out):
+            at = out.index("from typing_extensions import Literal, TypedDict")
+            out[at] = "from typing_extensions import Literal, Required, TypedDict"
         exported = sorted(names + [f"{n}Param" for n in self.param_dicts] + ["ForwardedIdentity", "SCHEMAS"])
         out.append("__all__ = [")
         out += [f'    "{n}",' for n in exported]
@@ -528,6 +543,9 @@ class Generator:
             if name.startswith("Data_"):
                 inner = name[len("Data_"):]
                 return ("value", f"_response.data({inner})", inner)
+            if name.startswith("Shown_Vec_"):
+                inner = name[len("Shown_Vec_"):]
+                return ("value", f"_response.shown_list({inner})", f"List[{inner}]")
             if name.startswith("Shown_"):
                 inner = name[len("Shown_"):]
                 return ("value", f"_response.shown({inner})", inner)

@@ -17,6 +17,7 @@ export const OPERATIONS = {
   getReadiness: 'system.readiness',
   listApiKeys: 'keys.list',
   createApiKey: 'keys.create',
+  createApiKeys: 'keys.createBatch',
   deleteApiKey: 'keys.delete',
   getApiKey: 'keys.get',
   updateApiKey: 'keys.update',

@@ -15,6 +15,8 @@ from .types import (
     AuditEventView,
     ConnectRequestView,
     ConnectStarted,
+    CreateApiKey,
+    CreateApiKeyParam,
     DeviceCode,
     Duration,
     FileList,
@@ -900,6 +902,31 @@ class KeysResource:
                 "remaining": remaining,
                 "scopes": scopes,
             }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("createApiKeys")
+    def create_batch(
+        self,
+        *,
+        keys: Sequence[Union[CreateApiKey, CreateApiKeyParam]],
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[ApiKeyView]:
+        """`POST /v1/api-keys/batch` `{keys: [CreateApiKey, …]}`: 1–1,000 keys, each
+        checked as `POST /v1/api-keys` checks one; one refused item refuses the
+        whole batch (its `index` in the error) and nothing is stored. The keys
+        are stored in one transaction, each with its `api_key.create` audit
+        event, and answered in order, each plaintext shown this once.
+
+        Args:
+            keys: The keys, in the order the answer lists them.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/api-keys/batch",
+            parse=_response.shown_list(ApiKeyView),
+            body=_base.body({"keys": keys}),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -3387,6 +3414,31 @@ class AsyncKeysResource:
                 "remaining": remaining,
                 "scopes": scopes,
             }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("createApiKeys")
+    async def create_batch(
+        self,
+        *,
+        keys: Sequence[Union[CreateApiKey, CreateApiKeyParam]],
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[ApiKeyView]:
+        """`POST /v1/api-keys/batch` `{keys: [CreateApiKey, …]}`: 1–1,000 keys, each
+        checked as `POST /v1/api-keys` checks one; one refused item refuses the
+        whole batch (its `index` in the error) and nothing is stored. The keys
+        are stored in one transaction, each with its `api_key.create` audit
+        event, and answered in order, each plaintext shown this once.
+
+        Args:
+            keys: The keys, in the order the answer lists them.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/api-keys/batch",
+            parse=_response.shown_list(ApiKeyView),
+            body=_base.body({"keys": keys}),
             options=RequestOptions(extra_headers, timeout),
         )
 

@@ -55,6 +55,11 @@ def shown(tp: Type[T]) -> Parser[T]:
     return lambda r: _validate(Shown[tp], r).data  # type: ignore[valid-type]
 
 
+def shown_list(tp: Type[T]) -> Parser[List[T]]:
+    """The body is ``{"data": [tp, ...], "message"}``; returns the list."""
+    return lambda r: _validate(Shown[List[tp]], r).data  # type: ignore[valid-type]
+
+
 def nothing(response: httpx.Response) -> None:
     """No body (204)."""
     return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from pydantic import Field
-from typing_extensions import Literal, TypedDict
+from typing_extensions import Literal, Required, TypedDict
 
 from ._forward import ForwardedIdentity
 from ._models import Data, LatchkeyModel, Paged, Shown
@@ -310,6 +310,15 @@ class CreateApiKey(LatchkeyModel):
     """Scopes; empty means `["*"]`."""
 
 
+class CreateApiKeys(LatchkeyModel):
+    """`POST /v1/api-keys/batch`: 1–1,000 keys, each as `POST /v1/api-keys`
+    takes it, created all together or not at all.
+    """
+
+    keys: List[CreateApiKey]
+    """The keys, in the order the answer lists them."""
+
+
 RoleName = Literal["admin", "member"]
 """A role in an organization."""
 
@@ -479,6 +488,11 @@ class ErrorBody(LatchkeyModel):
     """Where the person can connect (or reconnect) the app a connected-app
     error is about (`POST /v1/oauth/token`'s `not_connected`,
     `needs_reauthorization`, `insufficient_scope`); absent otherwise.
+    """
+
+    index: Optional[int] = Field(default=None)
+    """Which item of a batch (`POST /v1/api-keys/batch`'s `keys`, from 0)
+    the error is about; absent otherwise.
     """
 
     message: str
@@ -1513,6 +1527,45 @@ class WorkspaceView(LatchkeyModel):
     """Last change."""
 
 
+class CreateApiKeyParam(TypedDict, total=False):
+    """CreateApiKey as a request carries it (keys as on the wire)."""
+
+    expiresAt: Optional[str]
+    """Absolute expiry (RFC 3339); exclusive with `expiresIn`."""
+
+    expiresIn: Optional[Duration]
+    """Lifetime such as `30d`, `90d`, `1y`, `12h`."""
+
+    isTest: bool
+    """`true` mints a `…_test_` key."""
+
+    name: Required[Name]
+    """Display name, 1–255 characters."""
+
+    owner: KeyOwner
+    """`user` (default: the key stops working when its owner leaves) or
+    `org` (admins only: it outlives its creator's membership).
+    """
+
+    projectId: Optional[str]
+    """Project of the caller's organization."""
+
+    rateLimitPerDay: Optional[int]
+    """Requests per day (≥ 1)."""
+
+    rateLimitPerMinute: Optional[int]
+    """Requests per minute (≥ 1), enforced on verify and on every request."""
+
+    refill: Optional[RefillView]
+    """Periodic refill of the credits."""
+
+    remaining: Optional[int]
+    """Usage credits (≥ 0): each valid verify spends one (or `cost`)."""
+
+    scopes: List[str]
+    """Scopes; empty means `["*"]`."""
+
+
 class RefillViewParam(TypedDict):
     """RefillView as a request carries it (keys as on the wire)."""
 
@@ -1549,6 +1602,7 @@ SCHEMAS: Dict[str, Any] = {
     "ConnectState": ConnectState,
     "ConnectionState": ConnectionState,
     "CreateApiKey": CreateApiKey,
+    "CreateApiKeys": CreateApiKeys,
     "CreateInvitation": CreateInvitation,
     "CreateOrg": CreateOrg,
     "CreateProduct": CreateProduct,
@@ -1648,6 +1702,7 @@ SCHEMAS: Dict[str, Any] = {
     "SessionView": SessionView,
     "Shown_ApiKeyView": Shown[ApiKeyView],
     "Shown_InvitationView": Shown[InvitationView],
+    "Shown_Vec_ApiKeyView": Shown[List[ApiKeyView]],
     "SignUp": SignUp,
     "Slug": Slug,
     "SshKeyView": SshKeyView,
@@ -1687,6 +1742,8 @@ __all__ = [
     "ConnectState",
     "ConnectionState",
     "CreateApiKey",
+    "CreateApiKeyParam",
+    "CreateApiKeys",
     "CreateInvitation",
     "CreateOrg",
     "CreateProduct",

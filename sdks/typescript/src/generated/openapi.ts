@@ -137,6 +137,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/api-keys/batch` `{keys: [CreateApiKey, …]}`: 1–1,000 keys, each
+         *     checked as `POST /v1/api-keys` checks one; one refused item refuses the
+         *     whole batch (its `index` in the error) and nothing is stored. The keys
+         *     are stored in one transaction, each with its `api_key.create` audit
+         *     event, and answered in order, each plaintext shown this once.
+         */
+        post: operations["createApiKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys/{id}": {
         parameters: {
             query?: never;
@@ -1681,6 +1704,14 @@ export interface components {
             /** @description Scopes; empty means `["*"]`. */
             scopes?: string[];
         };
+        /**
+         * @description `POST /v1/api-keys/batch`: 1–1,000 keys, each as `POST /v1/api-keys`
+         *     takes it, created all together or not at all.
+         */
+        CreateApiKeys: {
+            /** @description The keys, in the order the answer lists them. */
+            keys: components["schemas"]["CreateApiKey"][];
+        };
         /** @description `POST /v1/invitations` */
         CreateInvitation: {
             /**
@@ -2397,6 +2428,11 @@ export interface components {
              *     `needs_reauthorization`, `insufficient_scope`); absent otherwise.
              */
             connectUrl?: string | null;
+            /**
+             * @description Which item of a batch (`POST /v1/api-keys/batch`'s `keys`, from 0)
+             *     the error is about; absent otherwise.
+             */
+            index?: number | null;
             /** @description A sentence for people. */
             message: string;
         };
@@ -3363,6 +3399,72 @@ export interface components {
             /** @description The warning that goes with it. */
             message: string;
         };
+        /** @description `{"data": …, "message": …}`: the response that shows a secret once. */
+        Shown_Vec_ApiKeyView: {
+            data: {
+                /** @description Creation time. */
+                createdAt: string;
+                createdBy?: null | components["schemas"]["RefView"];
+                /** @description `live` or `test`. */
+                environment: string;
+                /** @description Expiry. */
+                expiresAt?: string | null;
+                /** @description `key_…` */
+                id: string;
+                /** @description The plaintext key: create and rotate responses only. */
+                key?: string | null;
+                /** @description Last 4 characters. */
+                keyHint: string;
+                /** @description Prefix plus the first 4 body characters. */
+                keyPrefix: string;
+                /** @description `standard`, or `restricted` (a Runloop `rk_` key). */
+                kind: string;
+                /** @description Last successful use (batched; may lag a few seconds). */
+                lastUsedAt?: string | null;
+                /** @description Display name. */
+                name: string;
+                /** @description `user` or `org`. */
+                owner: components["schemas"]["KeyOwner"];
+                /** @description Owner's display name. */
+                ownerDisplayName?: string | null;
+                /** @description Owner's email. */
+                ownerEmail?: string | null;
+                /** @description Owning member. */
+                ownerUserId?: string | null;
+                /** @description Project, if any. */
+                projectId?: string | null;
+                /**
+                 * Format: int64
+                 * @description Requests per day, if limited.
+                 */
+                rateLimitPerDay?: number | null;
+                /**
+                 * Format: int64
+                 * @description Requests per minute, if limited.
+                 */
+                rateLimitPerMinute?: number | null;
+                refill?: null | components["schemas"]["RefillView"];
+                /**
+                 * Format: int64
+                 * @description Usage credits left (as last read; `null`: no credit budget).
+                 */
+                remaining?: number | null;
+                /** @description Revocation time (in the future during a rotation grace period). */
+                revokedAt?: string | null;
+                /** @description The key this one replaced. */
+                rotatedFrom?: string | null;
+                /** @description The key that replaced this one. */
+                rotatedTo?: string | null;
+                /** @description Canonical scopes. */
+                scopes: string[];
+                /** @description `active`, `expired`, `revoked` or `disabled`. */
+                status: string;
+                /** @description The Runtype surface the key belongs to (surface keys only). */
+                surfaceId?: string | null;
+            }[];
+            /** @description The warning that goes with it. */
+            message: string;
+        };
         /** @description `POST /v1/auth/signup` */
         SignUp: {
             /** @description Name shown to others. */
@@ -3990,6 +4092,93 @@ export interface operations {
                 };
             };
             /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeys"];
+            };
+        };
+        responses: {
+            /** @description The keys in the order asked, each plaintext shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shown_Vec_ApiKeyView"];
+                };
+            };
+            /** @description `invalid_request` or `invalid_scopes`: no keys or more than 1,000, or an item's field is invalid (`index` names the item) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `insufficient_scope` or `forbidden`: an item grants what the caller may not, or is `owner: org` by a member (`index` names the item) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: an item's `projectId` names no project of the caller's organization (`index` names the item) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 1 MiB */
             413: {
                 headers: {
                     [name: string]: unknown;

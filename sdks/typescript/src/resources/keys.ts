@@ -38,6 +38,15 @@ export class Keys extends APIResource {
   }
 
   /**
+   * `createApiKeys`: mints 1–1,000 keys at once, all or none (a refused item
+   * refuses the batch; the error's message starts `keys[i]: `); each
+   * plaintext `key` is in this answer only, in the order asked.
+   */
+  createBatch(body: BodyOf<'createApiKeys'>, options?: RequestOptions): Promise<CreatedApiKey[]> {
+    return this.data({ method: 'POST', path: '/v1/api-keys/batch', body, options });
+  }
+
+  /**
    * `verifyKey`: the verdict on a key (an invalid key is a verdict, not an
    * error). The caller needs `keys:verify`.
    */
