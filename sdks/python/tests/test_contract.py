@@ -162,7 +162,9 @@ def strategy(schema: Dict[str, Any]) -> st.SearchStrategy[Any]:
         # Short strings keep the examples small, but never shorter than allowed.
         return st.text(min_size=lo, max_size=max(lo, min(hi, 40)))
     if t == "array":
-        return st.lists(strategy(schema.get("items", {})), max_size=3)
+        # Short lists keep the examples small, but never shorter than allowed.
+        lo = schema.get("minItems", 0)
+        return st.lists(strategy(schema.get("items", {})), min_size=lo, max_size=max(lo, min(schema.get("maxItems", 3), 3)))
     if t == "object":
         props = schema.get("properties")
         if props is None:
