@@ -128,3 +128,69 @@ async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use latchkey_core::id::{OrgId, UserId};
+    use latchkey_core::{Environment, KeyPrefix, PlainKey};
+    use latchkey_store::sqlite::SqliteStore;
+    use latchkey_store::{Org, User};
+
+    use super::*;
+
+    const NOW: i64 = 1_750_000_000_000;
+
+    fn key(org_id: &OrgId, user_id: &UserId) -> NewApiKey {
+        let plain = PlainKey::generate(&KeyPrefix::branded("lk", Environment::Live).unwrap());
+        NewApiKey::admin(&plain, org_id, user_id, "k", NOW)
+    }
+
+    fn event(org_id: &OrgId, k: &NewApiKey) -> AuditEvent {
+        AuditEvent::operator(org_id, "api_key.create", ("api_key", &k.id), &serde_json::json!({}), NOW)
+    }
+
+    /// Writes queued together share one group; one that cannot be stored
+    /// (its organization does not exist) fails alone, and the others of its
+    /// group are stored, each exactly once.
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_and_its_group_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let org = Org {
+            id: OrgId::new(),
+            name: "acme".to_owned(),
+            slug: "acme".to_owned(),
+            members_see_all_keys: false,
+            created_at: NOW,
+        };
+        let user = User {
+            id: UserId::new(),
+            email: "a@example.com".to_owned(),
+            display_name: "a".to_owned(),
+            created_at: NOW,
+        };
+        let admin = key(&org.id, &user.id);
+        store.bootstrap(&org, &user, &admin, &[event(&org.id, &admin)]).await.unwrap();
+        let writer = KeyWriter::new(Arc::clone(&store));
+        let (a, b1, b2) = (key(&org.id, &user.id), key(&org.id, &user.id), key(&org.id, &user.id));
+        let nowhere = OrgId::new();
+        let bad = key(&nowhere, &user.id);
+        // On this current-thread runtime the three are queued before the
+        // committer first runs: one group.
+        let (ra, rbad, rb) = tokio::join!(
+            writer.insert(vec![a.clone()], vec![event(&org.id, &a)]),
+            writer.insert(vec![bad.clone()], vec![event(&nowhere, &bad)]),
+            writer.insert(vec![b1.clone(), b2.clone()], vec![event(&org.id, &b1), event(&org.id, &b2)]),
+        );
+        assert!(ra.is_ok() && rb.is_ok(), "{ra:?} {rb:?}");
+        assert!(rbad.is_err());
+        for k in [&a, &b1, &b2] {
+            assert!(store.get_key(&org.id, &k.id).await.unwrap().is_some());
+        }
+        assert!(store.find_key_by_hash(&bad.hash).await.unwrap().is_none());
+        // A later write still goes through the same committer.
+        let c = key(&org.id, &user.id);
+        writer.insert(vec![c.clone()], vec![event(&org.id, &c)]).await.unwrap();
+        assert!(store.get_key(&org.id, &c.id).await.unwrap().is_some());
+    }
+}
