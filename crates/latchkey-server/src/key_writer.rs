@@ -39,8 +39,11 @@ const QUEUE_LEN: usize = 1_024;
 struct Write {
     keys: Vec<NewApiKey>,
     events: Vec<AuditEvent>,
-    done: oneshot::Sender<StoreResult<()>>,
+    done: Answer,
 }
+
+/// Who waits for a write's answer.
+type Answer = oneshot::Sender<StoreResult<()>>;
 
 /// The group committer of new keys (module docs).
 pub struct KeyWriter {
@@ -107,7 +110,8 @@ async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
         return;
     }
     let (mut keys, mut events) = (Vec::new(), Vec::new());
-    let mut parts: Vec<(Range<usize>, Range<usize>, oneshot::Sender<StoreResult<()>>)> = Vec::new();
+    // Each write's keys and events in the group's, and its answer.
+    let mut parts: Vec<(Range<usize>, Range<usize>, Answer)> = Vec::new();
     for w in group.drain(..) {
         let (k, e) = (keys.len(), events.len());
         keys.extend(w.keys);
