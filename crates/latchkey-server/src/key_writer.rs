@@ -3,12 +3,13 @@
 //!
 //! Every `POST /v1/api-keys` (and `…/batch`, and the other minting routes)
 //! hands its key and audit event to [`KeyWriter::insert`], which queues them
-//! for one committer task and waits for its answer. The committer takes
-//! what is waiting when it is free (up to [`MAX_GROUP_KEYS`]; it adds no
-//! delay of its own: what arrives while one commit syncs forms the next
-//! group), writes the group in one transaction with
-//! [`latchkey_store::KeyStore::insert_keys`], and answers each caller only
-//! after that transaction committed: an acknowledged key is as durable as
+//! for a committer task and waits for its answer. A committer takes what is
+//! waiting when it is free (up to [`MAX_GROUP_KEYS`]; it adds no delay of
+//! its own: what arrives while one commit syncs forms the next group),
+//! writes the group in one transaction with
+//! [`latchkey_store::KeyStore::insert_keys`], reads the group's keys back
+//! in one statement, and answers each caller only after that transaction
+//! committed: an acknowledged key is as durable as
 //! before (SQLite `synchronous = FULL`, PostgreSQL's commit), one sync now
 //! covering many keys.
 //!
@@ -17,13 +18,17 @@
 //! each write of the group is retried alone, so one write's failure (a
 //! project deleted meanwhile) is only its own.
 //!
-//! The committer is started on first use, on the runtime of that request;
-//! if it is gone (its runtime shut down), a write goes straight to the store.
+//! SQLite has one committer (it has one writer anyway); PostgreSQL has
+//! [`PARALLEL_COMMITS`], whose transactions overlap. They are started on
+//! first use, on the runtime of that request; if they are gone (their
+//! runtime shut down), a write goes straight to the store.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
-use latchkey_store::{AuditEvent, NewApiKey, Store, StoreResult};
+use latchkey_core::{KeyHash, KeyId};
+use latchkey_store::{ApiKeyRecord, AuditEvent, NewApiKey, Store, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
@@ -42,8 +47,9 @@ struct Write {
     done: Answer,
 }
 
-/// Who waits for a write's answer.
-type Answer = oneshot::Sender<StoreResult<()>>;
+/// Who waits for a write's answer: the keys as stored (with their
+/// owners), in the order written.
+type Answer = oneshot::Sender<StoreResult<Vec<ApiKeyRecord>>>;
 
 /// The group committer of new keys (module docs).
 pub struct KeyWriter {
@@ -58,54 +64,92 @@ impl std::fmt::Debug for KeyWriter {
 }
 
 impl KeyWriter {
-    /// A writer over `store`; its committer starts on first use.
+    /// A writer over `store`; its committers start on first use.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self { store, queue: OnceLock::new() }
     }
 
     /// Stores `keys` with `events`, all or none, in a transaction it may
-    /// share with other callers'; returns once that transaction committed
-    /// (or failed, with nothing of `keys` stored).
+    /// share with other callers'; returns, once that transaction committed,
+    /// the keys as stored, in order (or the failure, with nothing of `keys`
+    /// stored).
     ///
     /// # Errors
     /// The store's error, or 500 if the committer stopped before answering.
-    pub async fn insert(&self, keys: Vec<NewApiKey>, events: Vec<AuditEvent>) -> Result<(), ApiError> {
+    pub async fn insert(&self, keys: Vec<NewApiKey>, events: Vec<AuditEvent>) -> Result<Vec<ApiKeyRecord>, ApiError> {
         let (done, answer) = oneshot::channel();
-        let queue = self.queue.get_or_init(|| spawn_committer(Arc::clone(&self.store)));
+        let queue = self.queue.get_or_init(|| spawn_committers(&self.store));
         if let Err(mpsc::error::SendError(w)) = queue.send(Write { keys, events, done }).await {
-            // The committer is gone (its runtime shut down): write directly.
-            return Ok(self.store.insert_keys(&w.keys, &w.events).await?);
+            // The committers are gone (their runtime shut down): write directly.
+            return Ok(write_alone(self.store.as_ref(), &w.keys, &w.events).await?);
         }
         let stopped = || ApiError::internal(&std::io::Error::other("the key committer stopped before answering"));
         Ok(answer.await.map_err(|_| stopped())??)
     }
 }
 
-/// Starts the committer on the current runtime.
-fn spawn_committer(store: Arc<dyn Store>) -> mpsc::Sender<Write> {
-    let (queue, mut waiting) = mpsc::channel::<Write>(QUEUE_LEN);
-    tokio::spawn(async move {
-        let mut group = Vec::new();
-        while let Some(first) = waiting.recv().await {
-            let mut n = first.keys.len();
-            group.push(first);
-            while n < MAX_GROUP_KEYS {
-                let Ok(next) = waiting.try_recv() else { break };
-                n += next.keys.len();
-                group.push(next);
+/// Concurrent group transactions: one on SQLite (one writer at a time
+/// anyway), [`PARALLEL_COMMITS`] on a server database, whose commits
+/// overlap.
+fn committers(store: &dyn Store) -> usize {
+    if store.backend_name() == "sqlite" { 1 } else { PARALLEL_COMMITS }
+}
+
+/// Group transactions in flight at once on PostgreSQL.
+const PARALLEL_COMMITS: usize = 4;
+
+/// Starts the committers on the current runtime.
+fn spawn_committers(store: &Arc<dyn Store>) -> mpsc::Sender<Write> {
+    let (queue, waiting) = mpsc::channel::<Write>(QUEUE_LEN);
+    let waiting = Arc::new(tokio::sync::Mutex::new(waiting));
+    for _ in 0..committers(store.as_ref()) {
+        let (store, waiting) = (Arc::clone(store), Arc::clone(&waiting));
+        tokio::spawn(async move {
+            let mut group = Vec::new();
+            loop {
+                // One committer at a time takes what waits; it commits
+                // while the next one takes what arrives meanwhile.
+                {
+                    let mut waiting = waiting.lock().await;
+                    let Some(first) = waiting.recv().await else { return };
+                    let mut n = first.keys.len();
+                    group.push(first);
+                    while n < MAX_GROUP_KEYS {
+                        let Ok(next) = waiting.try_recv() else { break };
+                        n += next.keys.len();
+                        group.push(next);
+                    }
+                }
+                commit(store.as_ref(), &mut group).await;
             }
-            commit(store.as_ref(), &mut group).await;
-        }
-    });
+        });
+    }
     queue
 }
 
-/// Writes `group` (emptied) in one transaction and answers each write; if
-/// that fails, each write alone.
+/// Writes `keys` and `events` in one transaction and reads the keys back,
+/// in order.
+async fn write_alone(store: &dyn Store, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<Vec<ApiKeyRecord>> {
+    store.insert_keys(keys, events).await?;
+    read_back(store, keys).await
+}
+
+/// `keys` as stored, in order, read in one statement.
+async fn read_back(store: &dyn Store, keys: &[NewApiKey]) -> StoreResult<Vec<ApiKeyRecord>> {
+    let hashes: Vec<KeyHash> = keys.iter().map(|k| k.hash).collect();
+    let mut found: HashMap<KeyId, ApiKeyRecord> =
+        store.find_keys_by_hashes(&hashes).await?.into_iter().map(|k| (k.id.clone(), k)).collect();
+    keys.iter()
+        .map(|k| found.remove(&k.id).ok_or_else(|| StoreError::Corrupt(format!("created key {} vanished", k.id))))
+        .collect()
+}
+
+/// Writes `group` (emptied) in one transaction, reads its keys back, and
+/// answers each write; if the transaction fails, each write alone.
 async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
     if group.len() == 1 {
         if let Some(w) = group.pop() {
-            let _ = w.done.send(store.insert_keys(&w.keys, &w.events).await);
+            let _ = w.done.send(write_alone(store, &w.keys, &w.events).await);
         }
         return;
     }
@@ -119,15 +163,24 @@ async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
         parts.push((k..keys.len(), e..events.len(), w.done));
     }
     match store.insert_keys(&keys, &events).await {
-        Ok(()) => {
-            for (_, _, done) in parts {
-                let _ = done.send(Ok(()));
+        Ok(()) => match read_back(store, &keys).await {
+            Ok(stored) => {
+                let mut stored = stored.into_iter();
+                for (k, _, done) in parts {
+                    let _ = done.send(Ok(stored.by_ref().take(k.len()).collect()));
+                }
             }
-        }
+            // Stored, but not read: each reads its own.
+            Err(_) => {
+                for (k, _, done) in parts {
+                    let _ = done.send(read_back(store, &keys[k]).await);
+                }
+            }
+        },
         Err(e) => {
             tracing::debug!(error = %e, writes = parts.len(), "group commit of keys failed; writing each alone");
             for (k, e, done) in parts {
-                let _ = done.send(store.insert_keys(&keys[k], &events[e]).await);
+                let _ = done.send(write_alone(store, &keys[k], &events[e]).await);
             }
         }
     }
@@ -186,7 +239,9 @@ mod tests {
             writer.insert(vec![bad.clone()], vec![event(&nowhere, &bad)]),
             writer.insert(vec![b1.clone(), b2.clone()], vec![event(&org.id, &b1), event(&org.id, &b2)]),
         );
-        assert!(ra.is_ok() && rb.is_ok(), "{ra:?} {rb:?}");
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.iter().map(|k| &k.id).collect::<Vec<_>>(), [&a.id]);
+        assert_eq!(rb.iter().map(|k| &k.id).collect::<Vec<_>>(), [&b1.id, &b2.id]);
         assert!(rbad.is_err());
         for k in [&a, &b1, &b2] {
             assert!(store.get_key(&org.id, &k.id).await.unwrap().is_some());

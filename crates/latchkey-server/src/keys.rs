@@ -19,12 +19,10 @@
 //!
 //! [`store_minted`] then writes the key with its audit event.
 
-use std::collections::HashMap;
-
 use latchkey_api_types::{RefillIntervalView, RefillView};
 use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
 use latchkey_core::time_fmt::{Millis, parse_rfc3339};
-use latchkey_core::{Environment, KeyHash, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
+use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyKind, NewApiKey, Refill, RefillInterval};
 
 use crate::audit::Audit;
@@ -211,13 +209,7 @@ pub(crate) async fn store_all_minted(
         .zip(&details)
         .map(|(m, d)| audit.event_by(caller, "api_key.create", Some(("api_key", &m.record.id)), d))
         .collect();
-    state.key_writer.insert(minted.iter().map(|m| m.record.clone()).collect(), events).await?;
-    let hashes: Vec<KeyHash> = minted.iter().map(|m| m.record.hash).collect();
-    let mut found: HashMap<KeyId, ApiKeyRecord> =
-        state.store.find_keys_by_hashes(&hashes).await?.into_iter().map(|k| (k.id.clone(), k)).collect();
-    let vanished = || ApiError::internal(&std::io::Error::other("created key vanished"));
-    let stored =
-        minted.iter().map(|m| found.remove(&m.record.id).ok_or_else(vanished)).collect::<Result<Vec<_>, _>>()?;
+    let stored = state.key_writer.insert(minted.iter().map(|m| m.record.clone()).collect(), events).await?;
     for k in &stored {
         tracing::info!(key_id = %k.id, org_id = %k.org_id, kind = k.kind.as_str(), "api key created");
     }
