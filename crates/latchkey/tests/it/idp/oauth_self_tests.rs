@@ -319,7 +319,7 @@ async fn the_test_idp_revokes_the_grant_when_a_rotated_refresh_token_is_reused()
     // The person can connect again: a new grant that works.
     let tokens = app.connect(&sub, OAUTH_SCOPES).await;
     let (status, fresh) = app.refresh(text(&tokens, "refresh_token")).await;
-    assert_eq!(status, StatusCode::OK, "{fresh}");
+    assert_eq!(status, StatusCode::OK, "{fresh}\n{}", idp.log_tail());
 }
 
 #[tokio::test]
