@@ -21,3 +21,32 @@ stop_server() {
   wait "$SRV" 2>/dev/null || true
   SRV=""
 }
+
+# Runs the latchkey-store bench $1 (release build) on each of BACKENDS
+# (default "sqlite postgres"; PostgreSQL at PG_URL, a fresh database dropped
+# afterwards), then prints the median of every figure over its runs
+# (`RESULT <backend> <figure> run=<n> ms=<value>` lines).
+store_bench() {
+  local bench=$1 out b arg
+  local backends=${BACKENDS:-"sqlite postgres"} pg_url=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+  out=$(mktemp)
+  CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo bench -q -p latchkey-store --bench "$bench" --no-run
+  for b in $backends; do
+    arg=$b
+    [ "$b" = postgres ] && arg=$pg_url
+    CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} timeout 600 cargo bench -q -p latchkey-store --bench "$bench" -- "$arg" | tee -a "$out"
+  done
+  echo
+  echo "medians (ms):"
+  awk '/^RESULT/ {
+    split($5, v, "="); key = $2 " " $3; n[key]++; x[key, n[key]] = v[2]
+  } END {
+    for (k in n) {
+      m = n[k]; for (i = 1; i <= m; i++) a[i] = x[k, i]
+      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+      printf "%-10s %-22s %10.3f  (runs: %d)\n", substr(k, 1, index(k, " ") - 1), substr(k, index(k, " ") + 1), med, m
+    }
+  }' "$out" | sort
+  rm -f "$out"
+}

@@ -479,12 +479,27 @@ pub trait KeyStore: Send + Sync {
     async fn record_last_used(&self, batch: &[(KeyId, Millis)]) -> StoreResult<()>;
 
     /// A flush's `lastUsedAt` values and counts
-    /// ([`KeyStore::record_last_used`], then [`KeyStore::record_usage`]);
-    /// a backend may write both in one transaction.
-    async fn record_key_usage(&self, last_used: &[(KeyId, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
-        self.record_last_used(last_used).await?;
-        self.record_usage(counts).await
-    }
+    /// ([`KeyStore::record_last_used`] and [`KeyStore::record_usage`]) in
+    /// one transaction: a few statements whatever the batch's size.
+    async fn record_key_usage(&self, last_used: &[(KeyId, Millis)], counts: &[UsageCount]) -> StoreResult<()>;
+
+    /// Chunk `chunk` of the usage spill `spill` (usage a node could not
+    /// write in time at shutdown), written as [`KeyStore::record_key_usage`]
+    /// does, in one transaction with a record that this chunk was written
+    /// at `now`. `false`, writing nothing, if it was already: a replay cut
+    /// short and repeated counts nothing twice.
+    async fn replay_usage_chunk(
+        &self,
+        spill: &str,
+        chunk: i64,
+        now: Millis,
+        last_used: &[(KeyId, Millis)],
+        counts: &[UsageCount],
+    ) -> StoreResult<bool>;
+
+    /// Forgets which chunks of the spill `spill` were written (its file is
+    /// gone).
+    async fn forget_usage_spill(&self, spill: &str) -> StoreResult<()>;
 
     /// Keys usable at `now` (not revoked, not expired) of every organization,
     /// by id after `after_id`, at most `limit`: how the verifier warms its

@@ -90,24 +90,18 @@ impl Dialect for Sqlite {
         rows.iter().map(record).collect()
     }
 
-    /// On the usage connection ([`SqliteState`]); one transaction (one
-    /// commit, one WAL sync) for both: a flush chunk costs the verifying
-    /// core one commit instead of two.
-    async fn record_key_usage(
-        store: &SqliteStore,
+    /// The usage connection ([`SqliteState`]).
+    fn usage_pool(store: &SqliteStore) -> &SqlitePool {
+        &store.state.usage
+    }
+
+    async fn write_key_usage(
+        tx: &mut Tx<Self>,
         last_used: &[(KeyId, Millis)],
         counts: &[UsageCount],
     ) -> StoreResult<()> {
-        let usage = &store.state.usage;
-        if last_used.is_empty() || counts.is_empty() {
-            write_last_used(usage, last_used).await?;
-            return write_usage(usage, counts).await;
-        }
-        let mut tx = Self::begin_write(usage).await?;
-        write_last_used(&mut *tx, last_used).await?;
-        write_usage(&mut *tx, counts).await?;
-        tx.commit().await?;
-        Ok(())
+        write_last_used(&mut **tx, last_used).await?;
+        write_usage(&mut **tx, counts).await
     }
 
     /// One process owns an SQLite database: its own cache is evicted by the

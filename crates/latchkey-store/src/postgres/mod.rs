@@ -81,17 +81,22 @@ impl Dialect for Postgres {
         rows.iter().map(record).collect()
     }
 
-    /// `lastUsedAt` values, then counts: one statement each.
-    async fn record_key_usage(
-        store: &PgStore,
+    fn usage_pool(store: &PgStore) -> &PgPool {
+        &store.pool
+    }
+
+    /// `lastUsedAt` values, then counts: one statement each, in one
+    /// transaction (one commit, one WAL flush).
+    async fn write_key_usage(
+        tx: &mut Tx<Self>,
         last_used: &[(KeyId, Millis)],
         counts: &[UsageCount],
     ) -> StoreResult<()> {
         if !last_used.is_empty() {
-            write_last_used(&store.pool, last_used).await?;
+            write_last_used(tx, last_used).await?;
         }
         if !counts.is_empty() {
-            write_usage(&store.pool, counts).await?;
+            write_usage(tx, counts).await?;
         }
         Ok(())
     }
@@ -207,7 +212,7 @@ async fn create_database(options: &PgConnectOptions) -> StoreResult<()> {
 }
 
 /// Adds verification counts: one statement for the whole batch.
-async fn write_usage(pool: &PgPool, batch: &[UsageCount]) -> StoreResult<()> {
+async fn write_usage(on: &mut sqlx::PgConnection, batch: &[UsageCount]) -> StoreResult<()> {
     // One statement for the whole batch: the rows travel as one JSON array
     // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
     // skipped: the key rows are share-locked (a deletion waits, or has
@@ -229,13 +234,13 @@ async fn write_usage(pool: &PgPool, batch: &[UsageCount]) -> StoreResult<()> {
          ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
     )
     .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-    .execute(pool)
+    .execute(on)
     .await?;
     Ok(())
 }
 
 /// Writes `lastUsedAt` values: one statement for the whole batch.
-async fn write_last_used(pool: &PgPool, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
+async fn write_last_used(on: &mut sqlx::PgConnection, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
     // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
     // never moves backwards. The rows are locked in id order first, so
     // that flushes of several nodes cannot deadlock.
@@ -251,7 +256,7 @@ async fn write_last_used(pool: &PgPool, batch: &[(KeyId, Millis)]) -> StoreResul
          WHERE api_keys.id = locked.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < locked.at)",
     )
     .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-    .execute(pool)
+    .execute(on)
     .await?;
     Ok(())
 }

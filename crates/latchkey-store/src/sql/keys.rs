@@ -311,7 +311,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
     }
 
     async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()> {
-        D::record_key_usage(self, &[], batch).await
+        self.record_key_usage(&[], batch).await
     }
 
     async fn key_usage(&self, org_id: &OrgId, key_id: &KeyId, since_day: &str) -> StoreResult<Vec<UsageCount>> {
@@ -439,10 +439,54 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
     }
 
     async fn record_last_used(&self, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
-        D::record_key_usage(self, batch, &[]).await
+        self.record_key_usage(batch, &[]).await
     }
 
+    /// One transaction on the usage pool ([`Dialect::usage_pool`]): one
+    /// commit for both.
     async fn record_key_usage(&self, last_used: &[(KeyId, Millis)], counts: &[UsageCount]) -> StoreResult<()> {
-        D::record_key_usage(self, last_used, counts).await
+        if last_used.is_empty() && counts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = D::begin_write(D::usage_pool(self)).await?;
+        D::write_key_usage(&mut tx, last_used, counts).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// On the main pool (on SQLite the one whose commits wait for `fsync`:
+    /// once a spill's file is removed, its chunks must have survived a
+    /// power cut). The chunk's row is inserted first: on PostgreSQL a
+    /// replay of the same chunk elsewhere waits for this transaction, then
+    /// finds the row and writes nothing.
+    async fn replay_usage_chunk(
+        &self,
+        spill: &str,
+        chunk: i64,
+        now: Millis,
+        last_used: &[(KeyId, Millis)],
+        counts: &[UsageCount],
+    ) -> StoreResult<bool> {
+        let mut tx = D::begin_write(&self.pool).await?;
+        let fresh = query::<D>(
+            "INSERT INTO usage_spill_chunks (spill, chunk, applied_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (spill, chunk) DO NOTHING",
+        )
+        .bind(spill)
+        .bind(chunk)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if fresh == 0 {
+            return Ok(false);
+        }
+        D::write_key_usage(&mut tx, last_used, counts).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn forget_usage_spill(&self, spill: &str) -> StoreResult<()> {
+        query::<D>("DELETE FROM usage_spill_chunks WHERE spill = $1").bind(spill).execute(&self.pool).await?;
+        Ok(())
     }
 }

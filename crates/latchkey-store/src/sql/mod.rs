@@ -130,11 +130,15 @@ pub trait Dialect: Debug + Send + Sync + Sized + 'static {
         hashes: &[KeyHash],
     ) -> impl Future<Output = StoreResult<Vec<ApiKeyRecord>>> + Send;
 
-    /// [`crate::KeyStore::record_key_usage`]; also what
-    /// [`crate::KeyStore::record_last_used`] and
-    /// [`crate::KeyStore::record_usage`] do with the other batch empty.
-    fn record_key_usage(
-        store: &SqlStore<Self>,
+    /// The pool the verifier's write-behind usage is written on
+    /// ([`crate::KeyStore::record_key_usage`]).
+    fn usage_pool(store: &SqlStore<Self>) -> &sqlx::Pool<Self::Db>;
+
+    /// Writes `lastUsedAt` values (never moving one back) and adds counts
+    /// (skipping keys deleted meanwhile) on `tx`: one statement each,
+    /// whatever the batch's size.
+    fn write_key_usage(
+        tx: &mut Tx<Self>,
         last_used: &[(KeyId, Millis)],
         counts: &[UsageCount],
     ) -> impl Future<Output = StoreResult<()>> + Send;

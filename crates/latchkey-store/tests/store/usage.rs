@@ -12,6 +12,7 @@ store_tests! {
     usage_counts_add_up_by_day_and_outcome,
     last_use_never_moves_back,
     a_flush_writes_last_use_and_counts,
+    a_spill_chunk_is_written_once,
 }
 
 /// One count of `key_id` on `day`.
@@ -114,4 +115,31 @@ async fn a_flush_writes_last_use_and_counts(store: Arc<dyn Store>) {
     let counts = vec![usage(&key.id, DAY1, "REVOKED", 1), usage(&key.id, DAY1, "VALID", 3)];
     assert_eq!(read().await, (Some(NOW + 9), counts));
     store.record_key_usage(&[], &[]).await.unwrap();
+}
+
+/// A chunk of a usage spill is written once: written again (a replay cut
+/// short and repeated) it changes nothing, until the spill is forgotten.
+/// Other chunks, and other spills' chunks of the same number, are written.
+async fn a_spill_chunk_is_written_once(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let key = w.key("k");
+    store.insert_key(&key, &ev()).await.unwrap();
+    let read = || {
+        let (store, org_id, id) = (Arc::clone(&store), w.org.id.clone(), key.id.clone());
+        async move {
+            let last = store.get_key(&org_id, &id).await.unwrap().unwrap().last_used_at;
+            (last, store.key_usage(&org_id, &id, DAY1).await.unwrap())
+        }
+    };
+    let (last, counts) = ([(key.id.clone(), NOW + 5)], [usage(&key.id, DAY1, "VALID", 2)]);
+    assert!(store.replay_usage_chunk("s1", 0, NOW, &last, &counts).await.unwrap());
+    assert!(!store.replay_usage_chunk("s1", 0, NOW, &last, &counts).await.unwrap());
+    assert_eq!(read().await, (Some(NOW + 5), vec![usage(&key.id, DAY1, "VALID", 2)]));
+    assert!(store.replay_usage_chunk("s1", 1, NOW, &[], &counts).await.unwrap());
+    assert!(store.replay_usage_chunk("s2", 0, NOW, &[], &counts).await.unwrap());
+    assert_eq!(read().await, (Some(NOW + 5), vec![usage(&key.id, DAY1, "VALID", 6)]));
+    store.forget_usage_spill("s1").await.unwrap();
+    assert!(!store.replay_usage_chunk("s2", 0, NOW, &[], &counts).await.unwrap());
+    assert!(store.replay_usage_chunk("s1", 0, NOW, &[], &counts).await.unwrap());
+    assert_eq!(read().await, (Some(NOW + 5), vec![usage(&key.id, DAY1, "VALID", 8)]));
 }
