@@ -39,16 +39,20 @@
 //!
 //! The result is a typed [`Outcome`], never an error; only storage failures
 //! are errors. `lastUsedAt` and per-day counts by outcome are not written per
-//! request: they are added up in memory and written in one transaction per
-//! flush interval and at shutdown ([`KeyVerifier::flush`]).
+//! request: they are added up in memory and written behind, hundreds of keys
+//! per transaction, by a periodic flush and at shutdown
+//! ([`KeyVerifier::flush_at_shutdown`]), where what the deadline leaves is
+//! spilled to a file that the next start writes.
 //!
 //! Concurrency: the cache is a sharded concurrent map (quick_cache, S3-FIFO
 //! eviction at capacity); the limiter is sharded
 //! by key; pending usage is sharded by the record's inline hash, one mutex
 //! per shard held for a map update (with the day's counts inline), so no
 //! large table ever grows on the request path. A periodic
-//! flush writes at most [`FLUSH_BUDGET`] keys, in key-id order (a sweep), in small paced
-//! chunks, so write-behind never stalls verification. Two
+//! flush writes at least [`FLUSH_BUDGET`] keys, more with more pending (a
+//! sweep over every pending key in id order takes about [`FLUSH_LAG`]),
+//! in paced chunks, so write-behind keeps up and never stalls
+//! verification. Two
 //! concurrent misses for the same hash may both query storage; both get the
 //! same answer. Reads from storage carry the invalidation epoch they started
 //! in and are dropped instead of cached if any invalidation happened
@@ -58,6 +62,7 @@
 //! settings and the pipeline (stages 1–2 and 5–8), `cache.rs` the records
 //! by hash and their re-reads (3–4), `outcome.rs` what a verification
 //! answers, `pending.rs` the write-behind counts, `usage.rs` their flushes,
+//! `spill.rs` what a shutdown could not flush in time,
 //! `changes.rs` the key change log that evicts what other nodes changed,
 //! [`ratelimit`] and [`shared_limits`] the limiters.
 
@@ -67,11 +72,13 @@ mod outcome;
 mod pending;
 pub mod ratelimit;
 pub mod shared_limits;
+mod spill;
 mod usage;
 mod verifier;
 
 pub use cache::{CachedKey, Memo};
 pub use changes::{CHANGE_LOG_KEEP_MS, CHANGE_POLL_INTERVAL};
 pub use outcome::{Checks, Identified, Outcome};
-pub use usage::{FLUSH_BUDGET, FLUSH_CHUNK, LAST_USED_PRECISION_MS};
+pub use spill::SpillError;
+pub use usage::{FLUSH_BUDGET, FLUSH_CHUNK, FLUSH_LAG, Flusher, LAST_USED_PRECISION_MS, ShutdownFlush};
 pub use verifier::{KeyVerifier, VerifierConfig};

@@ -1,10 +1,15 @@
 //! Write-behind usage: `lastUsedAt` and per-day counts by outcome are added
-//! up in memory per verification and written by periodic flushes, a few
-//! keys per transaction, never one write per request. What is pending, and
-//! how the flusher takes it, is `pending.rs`.
+//! up in memory per verification and written by periodic flushes, hundreds
+//! of keys per transaction, never one write per request, at a rate that
+//! grows with what is pending ([`FLUSH_LAG`]). At shutdown what cannot be
+//! written within the deadline goes to a spill file (`spill.rs`). What is
+//! pending, and how the flusher takes it, is `pending.rs`.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use latchkey_core::time_fmt::{Millis, day_string};
 use latchkey_core::{KeyHash, KeyId, KeyState};
@@ -12,29 +17,86 @@ use latchkey_store::{ApiKeyRecord, StoreError, UsageCount};
 
 use crate::KeyVerifier;
 use crate::pending::KeyPending;
+use crate::spill::{self, SpillError};
 
-/// Keys whose usage one flush transaction writes. Small on purpose: on
-/// SQLite each is a commit on this process's CPU, during which the
-/// verifying thread waits. Measured on one core (session 5, keys in any
-/// order on the shared pool): 25 keys 0.4–0.6 ms, 250 keys 2–3 ms, which
-/// raised the p99 of verify at 64 connections from about 2 to 3–4 ms.
-/// Swept in id order, on the usage connection, as one transaction: a chunk
-/// of 50 costs 0.2 ms (median; 0.4 ms p90), and half as many chunks as 25
-/// each means half as many pauses of the verifying thread.
-pub const FLUSH_CHUNK: usize = 50;
+/// Keys whose usage one flush transaction writes: a few statements
+/// whatever the count (`KeyStore::record_key_usage`). On SQLite each chunk
+/// is a commit on this process's CPU, while verification waits for the
+/// core; `bench/usage.sh` measured (release, keys in id order over 100,000)
+/// SQLite CHUNK_SQLITE, PostgreSQL CHUNK_PG per chunk of 500 (median), against
+/// a per-key cost that stops falling past a few hundred keys.
+pub const FLUSH_CHUNK: usize = 500;
 
-/// Keys whose usage one periodic flush writes at most (125 keys a second
-/// at the 2 s interval): the write rate, in pages, that usage may cost.
-/// With more keys in use, each waits its turn (one sweep over the pending
-/// keys in id order) and its counts add up in memory meanwhile.
-pub const FLUSH_BUDGET: usize = 250;
+/// Keys whose usage one periodic flush writes at least (all of them when
+/// fewer are pending).
+pub const FLUSH_BUDGET: usize = 2_000;
 
-/// The periodic flush's pause between chunks: a full budget (5 chunks)
-/// is spread over about one second of the two-second interval.
-const FLUSH_PAUSE: Duration = Duration::from_millis(200);
+/// How far behind the written usage may fall: a periodic flush writes at
+/// least the pending keys' share of this (pending × interval / lag), so one
+/// sweep over every pending key takes about this long, and a key counted
+/// right after its turn is written within it. At a million keys in use
+/// and a 2 s interval, 40,000 keys a flush: 20,000 a second.
+pub const FLUSH_LAG: Duration = Duration::from_secs(50);
+
+/// At most this many keys' last written `lastUsedAt` are remembered (a
+/// few MiB): with more keys in use, each is written about once a sweep
+/// anyway, and one not remembered only has its `lastUsedAt` written again.
+const LAST_WRITTEN_MAX: usize = 65_536;
+
+/// Keys per transaction at shutdown, with no verification left to share
+/// the CPU with.
+const SHUTDOWN_CHUNK: usize = 5_000;
 
 /// `lastUsedAt` is written at most this often per key (and node).
 pub const LAST_USED_PRECISION_MS: Millis = 60_000;
+
+/// What the shutdown flush did ([`KeyVerifier::flush_at_shutdown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownFlush {
+    /// Keys whose usage was written to storage.
+    pub flushed: usize,
+    /// Keys whose usage went to the spill file instead.
+    pub spilled: usize,
+    /// The spill file, if one was written.
+    pub spill: Option<PathBuf>,
+}
+
+/// The periodic flusher ([`KeyVerifier::spawn_flusher`]); stop it with
+/// [`Flusher::stop`] so that no chunk is cut short.
+#[derive(Debug)]
+pub struct Flusher {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Flusher {
+    /// Stops the flusher once the chunk it is writing, if any, is written
+    /// (or put back), and waits for that.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await
+            && e.is_panic()
+        {
+            tracing::error!(error = %e, "the usage flusher panicked");
+        }
+    }
+}
+
+/// Whether `stop` was not yet set.
+fn running(stop: &watch::Receiver<bool>) -> bool {
+    !*stop.borrow()
+}
+
+/// Sleeps `d`, or less if `stop` is set meanwhile; whether still running.
+async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if !d.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+    running(stop)
+}
 
 impl KeyVerifier {
     /// Notes a verification of a key with its outcome, to be written by the
@@ -45,8 +107,13 @@ impl KeyVerifier {
         self.pending.count(key.hash, &key.id, code, now);
     }
 
+    /// How many keys have usage not yet written.
+    pub fn pending_usage(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Writes every pending `lastUsedAt` value and usage count, in chunks of
-    /// [`FLUSH_CHUNK`] keys (two statements each; one transaction on SQLite). Returns how many keys'
+    /// [`FLUSH_CHUNK`] keys (one transaction each). Returns how many keys'
     /// usage was written. On failure the chunk that failed is put back for
     /// the next attempt (with the rest, which was never taken).
     pub async fn flush(&self) -> Result<usize, StoreError> {
@@ -54,79 +121,152 @@ impl KeyVerifier {
     }
 
     /// Writes the usage of up to `budget` keys, the next ones of the sweep
-    /// in id order, pausing `pause` between chunks. SQLite writes on this process's CPU:
-    /// a batch of thousands of keys written at once would stall
-    /// verification for tens of milliseconds, while small chunks with pauses
-    /// keep its latency flat, and the budget bounds the write work per
-    /// flush when very many keys are in use (their counts keep adding up in
-    /// memory until their turn). Keys are taken one chunk at a time, so a
-    /// flush cut short loses at most the chunk in flight.
-    pub async fn flush_next(&self, budget: usize, pause: Duration) -> Result<usize, StoreError> {
+    /// in id order, in chunks of [`FLUSH_CHUNK`] spread over about
+    /// `spread`. SQLite writes on this process's CPU: a batch of many
+    /// thousands of keys written at once would stall verification for tens
+    /// of milliseconds, while chunks with pauses between them keep its
+    /// latency flat. Keys are taken one chunk at a time, and a chunk that
+    /// fails is put back.
+    pub async fn flush_next(&self, budget: usize, spread: Duration) -> Result<usize, StoreError> {
+        let (_stop, mut never) = watch::channel(false);
+        self.flush_paced(budget, FLUSH_CHUNK, spread, &mut never).await
+    }
+
+    /// [`KeyVerifier::flush_next`] in chunks of `chunk`, stopping between
+    /// chunks once `stop` is set. The pause after a chunk is its share of
+    /// `spread`, and at least as long as the chunk took: usage takes at
+    /// most about half of the CPU while verification goes on.
+    async fn flush_paced(
+        &self,
+        budget: usize,
+        chunk: usize,
+        spread: Duration,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<usize, StoreError> {
         let mut left = budget.min(self.pending.len());
+        let share = spread / u32::try_from(left.div_ceil(chunk).max(1)).unwrap_or(u32::MAX);
         let mut written = 0;
-        while left > 0 {
-            let chunk = self.pending.take(FLUSH_CHUNK.min(left));
-            if chunk.is_empty() {
+        while left > 0 && running(stop) {
+            let taken = self.pending.take(chunk.min(left));
+            if taken.is_empty() {
                 break;
             }
-            left -= chunk.len();
-            if let Err(e) = self.write(&chunk).await {
-                self.pending.put_back(chunk);
+            left -= taken.len();
+            let started = Instant::now();
+            if let Err(e) = self.write(&taken).await {
+                self.pending.put_back(taken);
                 return Err(e);
             }
-            written += chunk.len();
-            if !pause.is_zero() && left > 0 {
-                tokio::time::sleep(pause).await;
+            written += taken.len();
+            self.meters.flushed.increment(taken.len() as u64);
+            if left > 0
+                && !spread.is_zero()
+                && !pause(share.saturating_sub(started.elapsed()).max(started.elapsed()), stop).await
+            {
+                break;
             }
         }
+        self.meters.pending.set(self.pending.len() as f64);
         Ok(written)
     }
 
-    /// Writes one chunk: `lastUsedAt` (at most once a minute per key), then
-    /// the counts.
+    /// Writes one chunk: `lastUsedAt` (at most once a minute per key that
+    /// is remembered), then the counts, in one transaction.
     async fn write(&self, chunk: &[(KeyHash, KeyPending)]) -> Result<(), StoreError> {
-        let last_used: Vec<(KeyId, Millis)> = {
+        let last_used: Vec<(KeyHash, KeyId, Millis)> = {
             let written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
             chunk
                 .iter()
-                .filter_map(|(_, p)| p.last_used.map(|t| (&p.id, t)))
-                .filter(|(id, t)| written.get(*id).is_none_or(|w| t - w >= LAST_USED_PRECISION_MS))
-                .map(|(id, t)| (id.clone(), t))
+                .filter_map(|(hash, p)| p.last_used.map(|t| (hash, &p.id, t)))
+                .filter(|(hash, _, t)| written.get(*hash).is_none_or(|w| t - w >= LAST_USED_PRECISION_MS))
+                .map(|(hash, id, t)| (*hash, id.clone(), t))
                 .collect()
         };
-        let mut counts = Vec::new();
-        for (_, p) in chunk {
-            for (day, c) in p.days() {
-                for code in KeyState::ALL {
-                    let n = c[code.index()];
-                    if n > 0 {
-                        counts.push(UsageCount {
-                            key_id: p.id.clone(),
-                            day: day_string(day),
-                            outcome: code.as_str().to_owned(),
-                            count: i64::from(n),
-                        });
-                    }
-                }
+        let counts = usage_counts(chunk);
+        let ids: Vec<(KeyId, Millis)> = last_used.iter().map(|(_, id, t)| (id.clone(), *t)).collect();
+        // Re-writing last-used values after a failure here is idempotent,
+        // and counts cannot be half-written (one transaction).
+        self.store.record_key_usage(&ids, &counts).await?;
+        let mut written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
+        for (hash, _, t) in last_used {
+            if written.len() < LAST_WRITTEN_MAX || written.contains_key(&hash) {
+                written.insert(hash, t);
             }
         }
-        // Re-writing last-used values after a failure here is idempotent,
-        // and counts cannot be half-written (one statement, at least).
-        self.store.record_key_usage(&last_used, &counts).await?;
-        self.last_written.lock().unwrap_or_else(PoisonError::into_inner).extend(last_used);
         Ok(())
     }
 
-    /// Flushes usage (and sweeps idle rate-limit state) every `interval`
-    /// until the returned handle is aborted.
-    pub fn spawn_flusher(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    /// Stops `flusher`, then writes pending usage until `deadline` has
+    /// passed (from now), in large chunks, and whatever is left to a spill
+    /// file in `spill_dir` ([`crate::spill`]), which the next start's
+    /// flusher writes to storage. Without `spill_dir`, what is left stays
+    /// pending (and is lost with the process). A chunk in flight at the
+    /// deadline is finished, never cut short, so nothing is written twice.
+    pub async fn flush_at_shutdown(
+        &self,
+        flusher: Flusher,
+        deadline: Duration,
+        spill_dir: Option<&Path>,
+    ) -> Result<ShutdownFlush, SpillError> {
+        let until = Instant::now() + deadline;
+        flusher.stop().await;
+        let mut done = ShutdownFlush { flushed: 0, spilled: 0, spill: None };
+        // Everything at once, in id order (neighbours share pages).
+        let mut all = self.pending.take_all();
+        all.sort_unstable_by(|(_, a), (_, b)| a.id.cmp(&b.id));
+        let mut rest = all.as_slice();
+        while !rest.is_empty() && Instant::now() < until {
+            let (chunk, after) = rest.split_at(SHUTDOWN_CHUNK.min(rest.len()));
+            if let Err(e) = self.write(chunk).await {
+                tracing::warn!(error = %e, "could not write key usage at shutdown");
+                break;
+            }
+            done.flushed += chunk.len();
+            self.meters.flushed.increment(chunk.len() as u64);
+            rest = after;
+        }
+        if !rest.is_empty() {
+            let left = all.split_off(all.len() - rest.len());
+            match spill_dir.map(|dir| spill::write_spill(dir, &left, FLUSH_CHUNK)) {
+                Some(Ok(path)) => (done.spilled, done.spill) = (left.len(), Some(path)),
+                Some(Err(e)) => {
+                    self.pending.put_back(left);
+                    return Err(e);
+                }
+                None => self.pending.put_back(left),
+            }
+        }
+        self.meters.pending.set(self.pending.len() as f64);
+        Ok(done)
+    }
+
+    /// Writes usage spilled at the last shutdown in `spill_dir`, if any,
+    /// then flushes usage (and sweeps idle rate-limit state) every
+    /// `interval` until [`Flusher::stop`]. A flush writes the next
+    /// [`FLUSH_BUDGET`] keys of the sweep, or more with more pending (see
+    /// [`FLUSH_LAG`]), over about half the interval.
+    pub fn spawn_flusher(self: &Arc<Self>, interval: Duration, spill_dir: Option<PathBuf>) -> Flusher {
         let this = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+        let (stop_tx, mut stop) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            if let Some(dir) = spill_dir {
+                let watching = stop.clone();
+                let spread = interval / 2 / u32::try_from(FLUSH_BUDGET / FLUSH_CHUNK).unwrap_or(1);
+                if let Err(e) = this.replay_spills(&dir, spread, || running(&watching)).await {
+                    tracing::error!(error = %e, "could not write the key usage spilled at the last shutdown; it is kept for the next start");
+                }
+            }
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
-                if let Err(e) = this.flush_next(FLUSH_BUDGET, FLUSH_PAUSE).await {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                let pending = this.pending.len();
+                let lag_share = pending as f64 * interval.as_secs_f64() / FLUSH_LAG.as_secs_f64();
+                let budget = FLUSH_BUDGET.max(lag_share.ceil() as usize);
+                if let Err(e) = this.flush_paced(budget, FLUSH_CHUNK, interval / 2, &mut stop).await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
                 let now = latchkey_core::time_fmt::now_ms();
@@ -136,6 +276,28 @@ impl KeyVerifier {
                     .unwrap_or_else(PoisonError::into_inner)
                     .retain(|_, w| now - *w < LAST_USED_PRECISION_MS);
             }
-        })
+        });
+        Flusher { stop: stop_tx, task }
     }
+}
+
+/// The counts of `chunk`, one row per key, day and outcome counted.
+fn usage_counts(chunk: &[(KeyHash, KeyPending)]) -> Vec<UsageCount> {
+    let mut counts = Vec::new();
+    for (_, p) in chunk {
+        for (day, c) in p.days() {
+            for code in KeyState::ALL {
+                let n = c[code.index()];
+                if n > 0 {
+                    counts.push(UsageCount {
+                        key_id: p.id.clone(),
+                        day: day_string(day),
+                        outcome: code.as_str().to_owned(),
+                        count: i64::from(n),
+                    });
+                }
+            }
+        }
+    }
+    counts
 }

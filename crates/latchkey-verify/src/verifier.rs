@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey_core::time_fmt::{Millis, start_of_day, start_of_month};
-use latchkey_core::{IssuedKey, KeyId, KeyState, PlainKey};
+use latchkey_core::{IssuedKey, KeyHash, KeyId, KeyState, PlainKey};
 use latchkey_store::{ApiKeyRecord, RefillInterval, Spend, Store, StoreError};
 
 use crate::cache::Records;
@@ -50,10 +50,11 @@ pub struct KeyVerifier {
     pub(crate) fallback_warned_until: std::sync::atomic::AtomicI64,
     /// Usage not yet written.
     pub(crate) pending: Pending,
-    /// The `lastUsedAt` this node wrote last per key, within the last
-    /// [`LAST_USED_PRECISION_MS`](crate::LAST_USED_PRECISION_MS): a busy
-    /// key's value is rewritten once a minute, not on every flush.
-    pub(crate) last_written: Mutex<HashMap<KeyId, Millis>>,
+    /// The `lastUsedAt` this node wrote last per key (by hash), within the
+    /// last [`LAST_USED_PRECISION_MS`](crate::LAST_USED_PRECISION_MS): a
+    /// busy key's value is rewritten once a minute, not on every flush. At
+    /// most 65,536 keys (`usage.rs`).
+    pub(crate) last_written: Mutex<HashMap<KeyHash, Millis>>,
     pub(crate) meters: Meters,
 }
 
@@ -67,6 +68,10 @@ pub(crate) struct Meters {
     pub(crate) duration: metrics::Histogram,
     pub(crate) rejections: metrics::Counter,
     pub(crate) fallbacks: metrics::Counter,
+    /// Keys with usage not yet written.
+    pub(crate) pending: metrics::Gauge,
+    /// Keys whose usage a flush wrote.
+    pub(crate) flushed: metrics::Counter,
 }
 
 impl Meters {
@@ -78,6 +83,8 @@ impl Meters {
             duration: metrics::histogram!("latchkey_verify_duration_seconds"),
             rejections: metrics::counter!("latchkey_ratelimit_rejections_total"),
             fallbacks: metrics::counter!("latchkey_ratelimit_fallback_total"),
+            pending: metrics::gauge!("latchkey_usage_pending_keys"),
+            flushed: metrics::counter!("latchkey_usage_flushed_keys_total"),
         }
     }
 }

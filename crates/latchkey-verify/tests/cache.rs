@@ -326,6 +326,97 @@ async fn budgeted_flushes_sweep_keys_in_id_order() {
     assert!(written(&ids[4]).await);
 }
 
+/// Every key's counts as stored: by key, (day, outcome, count) sorted.
+async fn stored_usage(f: &Fixture, ids: &[KeyId]) -> Vec<Vec<(String, String, i64)>> {
+    let mut all = Vec::new();
+    for id in ids {
+        let mut got: Vec<_> = f
+            .store
+            .key_usage(&f.org_id, id, "2000-01-01")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.day, u.outcome, u.count))
+            .collect();
+        got.sort();
+        all.push(got);
+    }
+    all
+}
+
+/// The spill files in `dir`.
+fn spills(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("usage-spill-"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A shutdown with no time left spills what is pending; the next start
+/// writes the spill chunk by chunk, and a replay cut short and repeated
+/// (twice, at different points) leaves every count exact: nothing lost,
+/// nothing counted twice. The spill is removed once written.
+#[tokio::test]
+async fn usage_spilled_at_shutdown_is_written_exactly_once_at_the_next_start() {
+    let (f, _admin) = fixture().await;
+    let n = FLUSH_CHUNK * 2 + 100;
+    let (plains, keys) = stored_keys(&f, n).await;
+    let ids: Vec<KeyId> = keys.iter().map(|k| k.id.clone()).collect();
+    let verifier = Arc::new(KeyVerifier::new(f.store.clone(), &VerifierConfig::default()));
+    let now = now_ms();
+    let yesterday = now - 86_400_000;
+    for (i, plain) in plains.iter().enumerate() {
+        for _ in 0..=i % 3 {
+            assert_eq!(verifier.check(plain.expose(), &Checks::default(), now).await.unwrap().code, KeyState::Valid);
+        }
+        if i % 2 == 0 {
+            verifier.check(plain.expose(), &Checks::default(), yesterday).await.unwrap();
+        }
+    }
+    let spill_dir = tempfile::tempdir().unwrap();
+    // A flusher that would not flush for an hour, and a zero deadline.
+    let flusher = verifier.spawn_flusher(Duration::from_secs(3600), None);
+    let done = verifier.flush_at_shutdown(flusher, Duration::ZERO, Some(spill_dir.path())).await.unwrap();
+    assert!(done.spilled > 0, "{done:?}");
+    assert_eq!(done.flushed, 0);
+    assert_eq!(verifier.pending_usage(), 0);
+    assert_eq!(spills(spill_dir.path()), [done.spill.clone().unwrap()]);
+
+    let (today, before) = (day_string(epoch_day(now)), day_string(epoch_day(yesterday)));
+    let want: Vec<Vec<(String, String, i64)>> = (0..n)
+        .map(|i| {
+            let mut w = vec![(today.clone(), "VALID".to_owned(), i64::try_from(i % 3 + 1).unwrap())];
+            if i % 2 == 0 {
+                w.insert(0, (before.clone(), "VALID".to_owned(), 1));
+            }
+            w
+        })
+        .collect();
+
+    // The next start: stopped after one chunk, then after two, then to the end.
+    let next = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
+    for allowed in [1, 2] {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let go_on = || calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < allowed;
+        next.replay_spills(spill_dir.path(), Duration::ZERO, go_on).await.unwrap();
+        assert_eq!(spills(spill_dir.path()).len(), 1, "a replay cut short keeps the spill");
+    }
+    let written = next.replay_spills(spill_dir.path(), Duration::ZERO, || true).await.unwrap();
+    assert_eq!(written, n - FLUSH_CHUNK * 2, "the chunks written before are skipped");
+    assert!(spills(spill_dir.path()).is_empty());
+    assert_eq!(stored_usage(&f, &ids).await, want);
+    for id in &ids {
+        let key = f.store.get_key(&f.org_id, id).await.unwrap().unwrap();
+        assert_eq!(key.last_used_at, Some(now), "{id}");
+    }
+    // Nothing left to replay: nothing changes.
+    assert_eq!(next.replay_spills(spill_dir.path(), Duration::ZERO, || true).await.unwrap(), 0);
+    assert_eq!(stored_usage(&f, &ids).await, want);
+}
+
 /// An audit event to hand to the store's mutating methods.
 fn ev() -> latchkey_store::AuditEvent {
     latchkey_store::AuditEvent::operator(
