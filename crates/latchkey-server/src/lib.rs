@@ -144,7 +144,8 @@ fn spawn_failed_auth_sweeper(state: &AppState) -> tokio::task::JoinHandle<()> {
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains
 /// in-flight requests (within the shutdown deadline) and writes pending key
-/// usage. Connections are served as [`conn`] describes.
+/// usage (within [`Settings::usage_flush_deadline`], spilling the rest to
+/// [`Settings::usage_spill_dir`]). Connections are served as [`conn`] describes.
 ///
 /// With `metrics_listener` (bound to [`Settings::metrics_listen`]),
 /// `GET /metrics` is served there, with the same connection limits, until
@@ -155,8 +156,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let flusher = state.verifier.spawn_flusher(USAGE_FLUSH_INTERVAL);
+    let flusher = state.verifier.spawn_flusher(USAGE_FLUSH_INTERVAL, state.settings.usage_spill_dir.clone());
     let verifier = Arc::clone(&state.verifier);
+    let state_settings = Arc::clone(&state.settings);
     let cached = Arc::clone(&verifier);
     // The key cache: the change log's cursor first, then the warm-up, then
     // following the log, so whatever changes while keys load is evicted after.
@@ -186,12 +188,26 @@ pub async fn serve(
     }
     sweeper.abort();
     discovery.abort();
-    flusher.abort();
     cache_upkeep.abort();
     watcher.abort();
     upkeep.abort();
-    if let Err(e) = verifier.flush().await {
-        tracing::warn!(error = %e, "could not write key usage at shutdown");
+    let started = std::time::Instant::now();
+    let (deadline, spill_dir) = (state_settings.usage_flush_deadline, state_settings.usage_spill_dir.as_deref());
+    match verifier.flush_at_shutdown(flusher, deadline, spill_dir).await {
+        Ok(done) => tracing::info!(
+            flushed = done.flushed,
+            spilled = done.spilled,
+            spill = done.spill.as_ref().map(|p| p.display().to_string()),
+            unwritten = verifier.pending_usage(),
+            ms = started.elapsed().as_millis(),
+            "key usage written at shutdown"
+        ),
+        Err(e) => tracing::error!(
+            error = %e,
+            unwritten = verifier.pending_usage(),
+            ms = started.elapsed().as_millis(),
+            "could not spill the key usage left at shutdown"
+        ),
     }
     Ok(())
 }

@@ -14,6 +14,8 @@
 //! | `latchkey_ratelimit_fallback_total` | counter: checks decided on this node because Redis was unreachable |
 //! | `latchkey_db_pool_connections{state}` | gauge: `open` and `idle` connections |
 //! | `latchkey_key_cache_entries` | gauge: cached key records |
+//! | `latchkey_usage_pending_keys` | gauge: keys whose usage is not yet written (set after each flush) |
+//! | `latchkey_usage_flushed_keys_total` | counter: keys whose usage a flush wrote (its rate is the flush rate) |
 //! | `latchkey_connections_refused_total` | counter: connections answered 503 at the connection limit |
 
 use std::sync::OnceLock;

@@ -70,6 +70,13 @@ pub struct Settings {
     /// The object store workspaces' files are in (`[workspaces.storage]`);
     /// without one, file access answers 501 `storage_not_configured`.
     pub workspace_storage: Option<crate::workspaces::StorageConfig>,
+    /// On shutdown, time the pending key usage gets to be written; what is
+    /// left then goes to a spill file in [`Settings::usage_spill_dir`].
+    pub usage_flush_deadline: std::time::Duration,
+    /// Where usage not written at shutdown is spilled, and where the next
+    /// start looks for spills to write (the data directory); none: what
+    /// the deadline leaves stays unwritten.
+    pub usage_spill_dir: Option<std::path::PathBuf>,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -178,6 +185,8 @@ impl Default for Settings {
             oidc: Vec::new(),
             oauth: Vec::new(),
             workspace_storage: None,
+            usage_flush_deadline: std::time::Duration::from_secs(2),
+            usage_spill_dir: None,
         }
     }
 }

@@ -63,6 +63,7 @@
 //! idle_timeout = "60s"          # between requests on a kept-alive connection
 //! max_connections = 10000       # more are answered 503 (default: fits the open-file limit)
 //! shutdown_deadline = "10s"     # on SIGTERM, then remaining connections are dropped
+//! usage_flush_deadline = "2s"   # then pending key usage is spilled to the data directory
 //!
 //! # Forward auth (GET /v1/auth/check): required scope by method and path
 //! # prefix of the forwarded request; the longest prefix wins, and an
@@ -375,6 +376,8 @@ pub struct ServerConfig {
     pub max_connections: Option<usize>,
     /// Time in-flight requests get on shutdown.
     pub shutdown_deadline: Option<String>,
+    /// Time pending key usage gets to be written on shutdown.
+    pub usage_flush_deadline: Option<String>,
 }
 
 /// `[auth_check]`
@@ -476,6 +479,9 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
             *target = seconds(text).with_context(|| name.to_owned())?;
         }
     }
+    if let Some(text) = &server.usage_flush_deadline {
+        settings.usage_flush_deadline = usage_flush_deadline(text).context("server.usage_flush_deadline")?;
+    }
     if let Some(n) = server.max_connections {
         anyhow::ensure!(n >= 1, "server.max_connections must be at least 1");
         conns.max_connections = n;
@@ -530,6 +536,16 @@ pub fn apply_env(settings: &mut Settings) {
 pub fn seconds(text: &str) -> anyhow::Result<Duration> {
     let secs = latchkey_core::parse_duration(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!((1..=86_400).contains(&secs), "must be between 1s and 1d");
+    Ok(Duration::from_secs(secs))
+}
+
+/// A usage flush deadline: `0s` (spill everything at once) to `60s`.
+pub fn usage_flush_deadline(text: &str) -> anyhow::Result<Duration> {
+    if matches!(text.trim(), "0" | "0s") {
+        return Ok(Duration::ZERO);
+    }
+    let secs = latchkey_core::parse_duration(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(secs <= 60, "must be between 0s and 60s");
     Ok(Duration::from_secs(secs))
 }
 

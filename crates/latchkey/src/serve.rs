@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// connections are dropped (`10s`).
     #[arg(long, value_parser = crate::config::seconds)]
     shutdown_deadline: Option<Duration>,
+    /// On SIGTERM, after the connections, time pending key usage gets to be
+    /// written (`2s`, 0 to 60 s); what is left is spilled to a file in the
+    /// data directory and written at the next start.
+    #[arg(long, value_parser = crate::config::usage_flush_deadline)]
+    usage_flush_deadline: Option<Duration>,
     /// Also serve `POST /bench/echo` (parses a verify body, no auth): the
     /// baseline of the verify benchmark.
     #[arg(long, hide = true)]
@@ -114,6 +119,8 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
     conns.idle_timeout = args.idle_timeout.unwrap_or(conns.idle_timeout);
     conns.shutdown_deadline = args.shutdown_deadline.unwrap_or(conns.shutdown_deadline);
     conns.max_connections = args.max_connections.map_or(conns.max_connections, NonZeroUsize::get);
+    settings.usage_flush_deadline = args.usage_flush_deadline.unwrap_or(settings.usage_flush_deadline);
+    settings.usage_spill_dir = Some(args.storage.data_dir.clone());
     let shared_limits = match &args.redis_url {
         Some(url) => Some(
             latchkey_verify::shared_limits::RedisLimiter::new(url)

@@ -129,6 +129,67 @@ async fn last_used_is_written_behind_and_flushed_on_sigterm() {
     assert!(r.body["data"]["lastUsedAt"].is_string(), "{}", r.text);
 }
 
+/// Usage of a thousand keys counted up to SIGTERM, with no time to write it
+/// at shutdown (`--usage-flush-deadline 0s`): what the periodic flushes did
+/// not write is spilled to the data directory, and the next start writes
+/// it; every key's counts are exact (nothing lost, nothing counted twice)
+/// and the spill is gone.
+#[tokio::test]
+async fn usage_left_at_shutdown_is_spilled_and_written_at_the_next_start() {
+    const KEYS: usize = 1_000;
+    let mut server = TestServer::start_with(&["--usage-flush-deadline", "0s"]).await;
+    let admin = server.admin();
+    let mut keys = Vec::new();
+    for batch in 0..KEYS / 500 {
+        let items: Vec<_> =
+            (0..500).map(|i| json!({"name": format!("k{batch}-{i}"), "scopes": ["sandbox:read"]})).collect();
+        let r = admin.post("/v1/api-keys/batch", json!({ "keys": items })).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        for k in r.body["data"].as_array().unwrap() {
+            keys.push((k["id"].as_str().unwrap().to_owned(), k["key"].as_str().unwrap().to_owned()));
+        }
+    }
+    // Key i: i % 3 + 1 valid checks, and, if i is even, one refused for a
+    // scope it lacks.
+    for (i, (_, key)) in keys.iter().enumerate() {
+        for _ in 0..=i % 3 {
+            assert_eq!(admin.post("/v1/keys/verify", json!({"key": key})).await.body["data"]["valid"], true);
+        }
+        if i % 2 == 0 {
+            let r = admin.post("/v1/keys/verify", json!({"key": key, "scopes": ["agent:run"]})).await;
+            assert_eq!(r.body["data"]["code"], "INSUFFICIENT_SCOPE", "{}", r.text);
+        }
+    }
+    assert!(server.terminate(), "server did not exit cleanly on SIGTERM");
+    assert!(server.logs().contains("key usage written at shutdown"), "{}", server.logs());
+    server.restart();
+    let spills = |dir: std::path::PathBuf| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("usage-spill-"))
+            .count()
+    };
+    let dir = server.data_dir();
+    let replayed = eventually(Duration::from_secs(20), || {
+        let dir = dir.clone();
+        async move { spills(dir) == 0 }
+    })
+    .await;
+    assert!(replayed, "the spill was not written and removed");
+    let admin = server.admin();
+    for (i, (id, _)) in keys.iter().enumerate() {
+        let r = admin.get(&format!("/v1/api-keys/{id}/usage")).await;
+        let days = r.body["data"].as_array().unwrap();
+        assert_eq!(days.len(), 1, "key {i}: {}", r.text);
+        let counts = &days[0]["counts"];
+        assert_eq!(counts["VALID"], i % 3 + 1, "key {i}: {}", r.text);
+        let refused = if i % 2 == 0 { json!(1) } else { json!(null) };
+        assert_eq!(counts["INSUFFICIENT_SCOPE"], refused, "key {i}: {}", r.text);
+        let key = admin.get(&format!("/v1/api-keys/{id}")).await;
+        assert!(key.body["data"]["lastUsedAt"].is_string(), "key {i}: {}", key.text);
+    }
+}
+
 #[tokio::test]
 async fn plaintext_keys_never_reach_the_log() {
     let server = TestServer::start().await;
