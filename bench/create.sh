@@ -12,6 +12,8 @@
 set -euo pipefail
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 HERE="$(cd "$(dirname "$0")" && pwd)"; cd "$HERE"
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 DURATION="${DURATION:-10s}"; RUNS="${RUNS:-3}"; C="${C:-8}"; BATCH="${BATCH:-100}"; BATCH_C="${BATCH_C:-2}"
 PIN="${PIN:-1}"; BACKENDS="${BACKENDS:-sqlite postgres}"; PORT="${PORT:-7451}"; LABEL="${LABEL:-after}"
 PG="${PG:-postgres://postgres@127.0.0.1:5432}"; DB="$PG/latchkey_bench_create"
@@ -19,14 +21,9 @@ BIN="${LATCHKEY_BIN:-$HERE/../target/release/latchkey}"
 [ -x "$BIN" ] || { echo "no latchkey binary at $BIN (cargo build --release -p latchkey)" >&2; exit 1; }
 for tool in wrk python3 curl; do command -v $tool >/dev/null || { echo "$tool missing" >&2; exit 1; }; done
 mkdir -p results; STAMP=$(date +%Y%m%d-%H%M%S)
-WORK=$(mktemp -d); SRV=""
-cleanup() { [ -z "$SRV" ] || kill -TERM "$SRV" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# wrk's latency ("812.00us", "12.34ms", "1.20s") in milliseconds.
-ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f\n", v}'; }
-srv_pin=(); wrk_pin=()
-if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then srv_pin=(taskset -c 0); wrk_pin=(taskset -c 1); fi
+WORK=$(mktemp -d)
+trap 'stop_server; rm -rf "$WORK"' EXIT
+pin_cpus
 
 echo "# $LABEL: $BIN  load: $(cut -d' ' -f1-3 /proc/loadavg)  C=$C BATCH=$BATCH BATCH_C=$BATCH_C duration=$DURATION runs=$RUNS"
 for backend in $BACKENDS; do
@@ -40,17 +37,14 @@ for backend in $BACKENDS; do
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
   export ADMIN_KEY
   log="results/create-$STAMP-$backend-server.log"
-  "${srv_pin[@]}" "$BIN" serve --listen "127.0.0.1:$PORT" "${args[@]}" > "$log" 2>&1 &
-  SRV=$!
-  for _ in $(seq 1 100); do grep -q "latchkey listening" "$log" 2>/dev/null && break; sleep 0.1; done
-  grep -q "latchkey listening" "$log" || { echo "server did not start" >&2; tail "$log" >&2; exit 1; }
+  start_server "$log" "${args[@]}"
   url="http://127.0.0.1:$PORT"
-  "${wrk_pin[@]}" wrk -t1 -c"$C" -d2s -s create.lua "$url" > /dev/null
+  "${WRK_PIN[@]}" wrk -t1 -c"$C" -d2s -s create.lua "$url" > /dev/null
   : > "$WORK/rps"; : > "$WORK/p99"
   for r in $(seq 1 "$RUNS"); do
     out="results/create-$STAMP-$LABEL-$backend-single-r$r.txt"
-    "${wrk_pin[@]}" wrk -t1 -c"$C" -d"$DURATION" --latency -s create.lua "$url" > "$out"
-    rps=$(awk '/Requests\/sec/ {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out" | ms)
+    "${WRK_PIN[@]}" wrk -t1 -c"$C" -d"$DURATION" --latency -s create.lua "$url" > "$out"
+    rps=$(awk '/Requests\/sec/ {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out" | wrk_ms)
     non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
     echo "$rps" >> "$WORK/rps"; echo "$p99" >> "$WORK/p99"
     echo "single $backend run=$r keys/s=$rps p99_ms=$p99 non2xx=${non2xx:-0}"
@@ -62,8 +56,8 @@ for backend in $BACKENDS; do
     : > "$WORK/brps"; : > "$WORK/bp99"
     for r in $(seq 1 "$RUNS"); do
       out="results/create-$STAMP-$LABEL-$backend-batch-r$r.txt"
-      BATCH="$BATCH" "${wrk_pin[@]}" wrk -t1 -c"$BATCH_C" -d"$DURATION" --latency -s create_batch.lua "$url" > "$out"
-      rps=$(awk '/Requests\/sec/ {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out" | ms)
+      BATCH="$BATCH" "${WRK_PIN[@]}" wrk -t1 -c"$BATCH_C" -d"$DURATION" --latency -s create_batch.lua "$url" > "$out"
+      rps=$(awk '/Requests\/sec/ {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out" | wrk_ms)
       non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
       keys=$(awk -v r="$rps" -v b="$BATCH" 'BEGIN {printf "%.0f", r * b}')
       echo "$keys" >> "$WORK/brps"; echo "$p99" >> "$WORK/bp99"
@@ -73,6 +67,6 @@ for backend in $BACKENDS; do
   else
     echo "batch $backend: skipped (POST /v1/api-keys/batch answered $probe)"
   fi
-  kill -TERM "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=""
+  stop_server
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

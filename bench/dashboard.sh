@@ -40,24 +40,13 @@ if curl -s -o /dev/null --max-time 1 "$BASE/" 2>/dev/null; then
 fi
 mkdir -p results
 STAMP=$(date +%Y%m%d-%H%M%S); TAG="dashboard-n${N}-pin${PIN}-${STAMP}"
-SRV_PIN=(); CLI_PIN=()
-if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c 0); CLI_PIN=(taskset -c 1); fi
+pin_cpus; CLI_PIN=("${WRK_PIN[@]}")
 
 main() {
 bench_dir_init
 
 TMP=$(mktemp -d)
 trap 'stop_server; rm -rf "$TMP"' EXIT
-start_server() {  # $1 = log file
-  "${SRV_PIN[@]}" "$BIN" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" > "$1" 2>&1 &
-  SRV=$!
-  for _ in $(seq 1 100); do
-    grep -q "latchkey listening on http://127.0.0.1:$PORT" "$1" 2>/dev/null && return 0
-    kill -0 "$SRV" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "latchkey serve did not come up; log $1:" >&2; tail -20 "$1" >&2; exit 1
-}
 json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 # --- setup: init (its JSON holds the admin's key and first password), then N keys
@@ -71,14 +60,14 @@ PASSWORD="$(json_field "$BENCH_DIR/init.json" password)"
 HAVE=0; [ -f "$BENCH_DIR/keys.txt" ] && HAVE=$(grep -c . "$BENCH_DIR/keys.txt" || true)
 if [ "$HAVE" -lt "$N" ]; then
   echo "# creating $((N - HAVE)) keys through the API in $BENCH_DIR ..."
-  start_server "results/server-$TAG-setup.log"
+  start_server "results/server-$TAG-setup.log" --data-dir "$DATA_DIR"
   T0=$(date +%s.%N)
   ADMIN_KEY="$ADMIN_KEY" python3 make_keys.py --url "$BASE" --n "$N" --out "$BENCH_DIR/keys.txt"
   echo "# made in $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s"
   stop_server
 fi
 
-start_server "results/server-$TAG.log"
+start_server "results/server-$TAG.log" --data-dir "$DATA_DIR"
 
 # --- sign in through the dashboard's form
 JAR="$TMP/jar"
@@ -97,9 +86,7 @@ COOKIE="Cookie: latchkey_session=$SESSION"
 ONE_KEY=$(curl -s -H "X-API-Key: $ADMIN_KEY" "$BASE/v1/api-keys?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
 PAGES="${PAGES:-/dashboard/keys /dashboard/keys?all=true /dashboard/keys?search=bench-4242 /dashboard/keys?status=revoked /dashboard/keys/$ONE_KEY}"
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 p99() { sort -g | awk '{a[NR]=$1} END {i=int(NR*0.99 + 0.999); if (i > NR) i = NR; print a[i]}'; }
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}'; }
 
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)  n=$N samples=$SAMPLES duration=$DURATION pin=$PIN bin=$BIN"
 for P in $PAGES; do
@@ -122,7 +109,7 @@ for P in $PAGES; do
   OUTF="results/wrk-$TAG-$(echo "$P" | tr -c 'A-Za-z0-9\n' '_').txt"
   "${CLI_PIN[@]}" wrk -t1 -c4 -d"$DURATION" --latency -H "$COOKIE" "$URL" > "$OUTF"
   RPS=$(awk '/Requests\/sec/ {print $2}' "$OUTF")
-  W50=$(awk '$1=="50%" {print $2}' "$OUTF" | to_ms); W99=$(awk '$1=="99%" {print $2}' "$OUTF" | to_ms)
+  W50=$(awk '$1=="50%" {print $2}' "$OUTF" | wrk_ms); W99=$(awk '$1=="99%" {print $2}' "$OUTF" | wrk_ms)
   NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUTF")
   echo "SUMMARY page=$P rows=$((ROWS)) bytes=$BYTES server_ms_median=$SRV_MED server_ms_p99=$SRV_P99 curl_total_ms_median=$TOT_MED wrk_c4_rps=$RPS wrk_c4_p50_ms=$W50 wrk_c4_p99_ms=$W99 non2xx=${NON2XX:-0}"
 done

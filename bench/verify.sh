@@ -40,24 +40,12 @@ if curl -s -o /dev/null --max-time 1 "$BASE/" 2>/dev/null; then
 fi
 mkdir -p results
 STAMP=$(date +%Y%m%d-%H%M%S); TAG="latchkey-${TARGET}-n${N}-pin${PIN}-${STAMP}"
-SRV_PIN=(); WRK_PIN=()
-if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c 0); WRK_PIN=(taskset -c 1); fi
+pin_cpus
 
 main() {
 bench_dir_init
 
 trap stop_server EXIT
-start_server() {  # $1 = log file
-  "${SRV_PIN[@]}" "$BIN" serve --bench-echo --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" > "$1" 2>&1 &
-  SRV=$!
-  for _ in $(seq 1 100); do
-    grep -q "latchkey listening on http://127.0.0.1:$PORT" "$1" 2>/dev/null && return 0
-    kill -0 "$SRV" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "latchkey serve did not come up; log $1:" >&2; tail -20 "$1" >&2; exit 1
-}
-
 # --- setup: init once per bench dir, then N keys (cached in keys.txt)
 if [ ! -s "$BENCH_DIR/admin-key.txt" ]; then
   rm -rf "$DATA_DIR"
@@ -70,14 +58,14 @@ export ADMIN_KEY; ADMIN_KEY="$(cat "$BENCH_DIR/admin-key.txt")"
 HAVE=0; [ -f "$BENCH_DIR/keys.txt" ] && HAVE=$(grep -c . "$BENCH_DIR/keys.txt" || true)
 if [ "$TARGET" != healthz ] && [ "$HAVE" -lt "$N" ]; then
   echo "# creating $((N - HAVE)) keys in $BENCH_DIR ..."
-  start_server "results/server-$TAG-setup.log"
+  start_server "results/server-$TAG-setup.log" --bench-echo --data-dir "$DATA_DIR"
   python3 make_keys.py --url "$BASE" --n "$N" --out "$BENCH_DIR/keys.txt"
   stop_server   # measure a freshly started server, as the peer's is (its keys are made in-process)
 fi
 export KEYS_FILE="$BENCH_DIR/keys.txt"
 
 # --- the measured server
-start_server "results/server-$TAG.log"
+start_server "results/server-$TAG.log" --bench-echo --data-dir "$DATA_DIR"
 
 # wrk arguments per measured target
 wrk_args() {
@@ -101,11 +89,9 @@ if [ "$TARGET" != echo ] && [ "$TARGET" != healthz ] && [ "$SANITY" = 1 ]; then
   done
 fi
 
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}'; }
 # CPU time (user+system, clock ticks) the server and its threads have used; steal time on a
 # shared VM is not in it, so CPU per request stays comparable when wall-clock rps do not.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)  target=$TARGET n=$N pin=$PIN duration=$DURATION runs=$RUNS bin=$BIN"
 for T in $TARGETS; do   # warm-up (caches, page cache)
@@ -126,7 +112,7 @@ for C in $CONCS; do
       RPS=$(awk '/Requests\/sec/ {print $2}' "$OUTF")
       REQS=$(awk '/requests in/ {print $1}' "$OUTF")
       CPU_US=$(awk -v t="$((T1 - T0))" -v hz="$HZ" -v n="$REQS" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
-      P50=$(awk '$1=="50%" {print $2}' "$OUTF" | to_ms); P99=$(awk '$1=="99%" {print $2}' "$OUTF" | to_ms)
+      P50=$(awk '$1=="50%" {print $2}' "$OUTF" | wrk_ms); P99=$(awk '$1=="99%" {print $2}' "$OUTF" | wrk_ms)
       NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUTF"); SOCK=$(grep -c "Socket errors" "$OUTF" || true)
       echo "$T c=$C run=$R rps=$RPS p50_ms=$P50 p99_ms=$P99 server_cpu_us_per_req=$CPU_US non2xx=${NON2XX:-0} socket_err_lines=$SOCK"
       if [ "${NON2XX:-0}" != 0 ]; then echo "WARNING: $T c=$C run=$R had $NON2XX non-2xx answers (every key in keys.txt is valid, so the rps are not verify rps); see $OUTF and the server log"; fi
