@@ -197,6 +197,12 @@ visit() {
   record "p50 ms, 10 %" "${figs[1]}"; record "p99 ms, 10 %" "${figs[2]}"; record "max ms, 10 %" "${figs[3]}"
   [ "${figs[4]}" = 0 ] && [ "${figs[5]}" = 0 ] || echo "WARNING: ${figs[4]} non-2xx, ${figs[5]} socket errors (see $OUT/wrk-$tag-10pct.txt)"
   record "RSS after load (MiB)" "$(rss_mib "$SRV")"
+  local entries cache_bytes
+  entries=$(metric latchkey_key_cache_entries)
+  cache_bytes=$(curl -s --max-time 5 "$BASE/metrics" | awk '$1 ~ /^latchkey_key_cache_[a-z_]*bytes(\{|$)/ {s += $NF; f = 1} END {if (f) printf "%.0f\n", s}')
+  record "key cache entries after load (metric)" "${entries:-n/a}"
+  record "key cache bytes per entry (metric)" \
+    "$([ -n "$cache_bytes" ] && [ "${entries:-0}" -gt 0 ] && echo $((cache_bytes / entries)) || echo n/a)"
 
   # Soak over all keys: memory, latency over the long run, usage written vs served.
   local served0 written_a flushed0 soak_t0 served1 written_b flushed1 pending soak_s
