@@ -87,7 +87,7 @@ if [ -n "${KEY_CACHE_MIB:-}" ]; then
   fi
 fi
 
-psql_q() { "${WRK_PIN[@]}" psql "$PG/$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
+psql_q() { PGOPTIONS=--client-min-messages=warning "${WRK_PIN[@]}" psql "$PG/$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
 pg_drop() { psql_q postgres "DROP DATABASE IF EXISTS $1 WITH (FORCE)" > /dev/null; }
 # The key and id of a JSON answer's data (stdin).
 json_data() { python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print(d["'"$1"'"])'; }
@@ -304,4 +304,4 @@ main() {
     | tee "$OUT.md"
 }
 main 2>&1 | tee "$OUT.log"
-echo "# saved bench/$OUT.log, bench/$OUT.md and bench/$OUT/"
+echo "# saved bench/$OUT.log$([ -f "$OUT.md" ] && echo ", bench/$OUT.md") and bench/$OUT/"
