@@ -234,7 +234,8 @@ visit() {
   served_final=$(metric latchkey_verify_total); served_final=${served_final:-0}
   t_term=$(date +%s.%N)
   kill -TERM "$SRV"
-  for _ in $(seq 1 $((EXIT_WAIT * 100))); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.01; done
+  local deadline=$((SECONDS + EXIT_WAIT))
+  while kill -0 "$SRV" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.01; done
   if kill -0 "$SRV" 2>/dev/null; then
     exit_s=">$EXIT_WAIT (killed)"; kill -KILL "$SRV"
   else
