@@ -164,7 +164,7 @@ pub struct InvalidScopes(pub Vec<String>);
 /// A set of scopes held by a key, in the order given, without duplicates.
 /// It serializes as the list of its scopes' canonical text: the stored form
 /// ([`ScopeSet::from_stored`] reads it back) and the wire form.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ScopeSet(Vec<Scope>);
 
 impl serde::Serialize for ScopeSet {

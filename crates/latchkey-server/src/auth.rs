@@ -71,7 +71,7 @@ impl Caller {
     /// actually do is also bounded by the role, see [`Caller::allows`].
     pub fn scopes(&self) -> &ScopeSet {
         match &self.credential {
-            Credential::Key(k) => &k.record.scopes,
+            Credential::Key(k) => &k.grant().scopes,
             Credential::Session(_) => &ALL,
         }
     }
@@ -103,10 +103,11 @@ impl Caller {
         self.role == Role::Admin
     }
 
-    /// The key used, if any.
-    pub fn key(&self) -> Option<&ApiKeyRecord> {
+    /// The key used, if any, as the verifier's cache holds it (its id,
+    /// grant and times; its display fields are in storage).
+    pub fn key(&self) -> Option<&CachedKey> {
         match &self.credential {
-            Credential::Key(k) => Some(&k.record),
+            Credential::Key(k) => Some(k),
             Credential::Session(_) => None,
         }
     }
@@ -115,7 +116,7 @@ impl Caller {
     /// (`key`, key id) for a key.
     pub fn actor(&self) -> (&'static str, &str) {
         match &self.credential {
-            Credential::Key(k) => ("key", &k.record.id),
+            Credential::Key(k) => ("key", k.id()),
             Credential::Session(s) => ("user", &s.user_id),
         }
     }
@@ -263,10 +264,10 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
     match (outcome.code, &outcome.key) {
         (KeyState::Valid, Some(key)) => Ok((
             Caller {
-                org_id: key.record.org_id.clone(),
-                user_id: key.record.owner_user_id.clone(),
+                org_id: key.org_id().clone(),
+                user_id: key.owner_user_id().cloned(),
                 // An organization-owned key has no owner ceiling.
-                role: key.record.owner_role.unwrap_or(Role::Admin),
+                role: key.grant().owner_role.unwrap_or(Role::Admin),
                 credential: Credential::Key(Arc::clone(key)),
             },
             outcome.ratelimit,

@@ -167,7 +167,7 @@ pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Mill
         scopes: spec.scopes,
         owner_user_id: spec.owner_user_id,
         created_by_user_id: caller.user_id.clone(),
-        created_by_key_id: caller.key().map(|k| k.id.clone()),
+        created_by_key_id: caller.key().map(latchkey_verify::CachedKey::key_id),
         rate_limit_per_minute: spec.rate_limit_per_minute,
         rate_limit_per_day: spec.rate_limit_per_day,
         remaining: spec.remaining,

@@ -13,7 +13,8 @@
 //! | `latchkey_ratelimit_rejections_total` | counter: requests refused by a key's rate limit |
 //! | `latchkey_ratelimit_fallback_total` | counter: checks decided on this node because Redis was unreachable |
 //! | `latchkey_db_pool_connections{state}` | gauge: `open` and `idle` connections |
-//! | `latchkey_key_cache_entries` | gauge: cached key records |
+//! | `latchkey_key_cache_entries` | gauge: cached key records (positive and negative) |
+//! | `latchkey_key_cache_bytes` | gauge: what they weigh against the key cache's budget (`--key-cache-mib`) |
 //! | `latchkey_usage_pending_keys` | gauge: keys whose usage is not yet written (set after each flush) |
 //! | `latchkey_usage_flushed_keys_total` | counter: keys whose usage a flush wrote (its rate is the flush rate) |
 //! | `latchkey_connections_refused_total` | counter: connections answered 503 at the connection limit |
@@ -104,6 +105,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     metrics::gauge!("latchkey_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
     #[expect(clippy::cast_precision_loss, reason = "a gauge; exact below 2^53 entries")]
     metrics::gauge!("latchkey_key_cache_entries").set(state.verifier.cached() as f64);
+    #[expect(clippy::cast_precision_loss, reason = "a gauge; exact below 2^53 bytes")]
+    metrics::gauge!("latchkey_key_cache_bytes").set(state.verifier.cached_bytes() as f64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }
 

@@ -502,9 +502,21 @@ pub trait KeyStore: Send + Sync {
     async fn forget_usage_spill(&self, spill: &str) -> StoreResult<()>;
 
     /// Keys usable at `now` (not revoked, not expired) of every organization,
-    /// by id after `after_id`, at most `limit`: how the verifier warms its
-    /// cache at start-up.
+    /// by id after `after_id`, at most `limit` (the verifier warms its cache
+    /// with the recently used ones only: [`KeyStore::recently_used_keys`]).
     async fn usable_keys(&self, after_id: Option<&KeyId>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Keys last used at or after `since` and usable at `now`, of every
+    /// organization, most recently used first (ties by id, descending),
+    /// below `below` (a last use and id: where the previous page ended), at
+    /// most `limit`: how the verifier warms its cache at start-up.
+    async fn recently_used_keys(
+        &self,
+        since: Millis,
+        below: Option<(Millis, &KeyId)>,
+        limit: i64,
+        now: Millis,
+    ) -> StoreResult<Vec<ApiKeyRecord>>;
 
     /// Hashes of the keys `user_id` owns in `org_id` (to evict them from
     /// caches when the member's role changes or they leave).

@@ -22,6 +22,9 @@ pub const CHANGE_LOG_KEEP_MS: Millis = 3_600_000;
 /// The change log is pruned every this many polls.
 const PRUNE_EVERY_POLLS: u32 = 60;
 
+/// Shared grants no cached key uses are dropped every this many polls.
+const SWEEP_EVERY_POLLS: u32 = 10;
+
 impl KeyVerifier {
     /// Where the key change log ends now, or `None` (logged) if storage
     /// cannot say. Take it before [`KeyVerifier::warm`], then hand it to
@@ -41,8 +44,9 @@ impl KeyVerifier {
     /// every key it names, whoever changed it (another node whose `NOTIFY`
     /// was lost, another process on the same SQLite file, the admin CLI), so
     /// such changes show within about `interval` instead of the cache TTL.
-    /// Deletes log entries older than [`CHANGE_LOG_KEEP_MS`] now and then.
-    /// Runs until aborted.
+    /// Deletes log entries older than [`CHANGE_LOG_KEEP_MS`] now and then,
+    /// and drops shared grants no cached key uses
+    /// ([`KeyVerifier::sweep_grants`]). Runs until aborted.
     pub async fn follow_changes(self: Arc<Self>, mut cursor: Option<ChangeCursor>, interval: Duration) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -76,6 +80,9 @@ impl KeyVerifier {
                     tracing::warn!(error = %e, "cannot read the key change log; will retry");
                 }
                 Err(_) => {}
+            }
+            if polls.is_multiple_of(SWEEP_EVERY_POLLS) {
+                self.sweep_grants();
             }
             if polls.is_multiple_of(PRUNE_EVERY_POLLS) {
                 let before = latchkey_core::time_fmt::now_ms() - CHANGE_LOG_KEEP_MS;

@@ -21,8 +21,13 @@
 //!    (PostgreSQL `NOTIFY`) and through the key change log, which storage
 //!    triggers fill and every node reads each second
 //!    ([`KeyVerifier::follow_changes`]); the TTL (5 minutes) only bounds
-//!    what escapes both. At start-up [`KeyVerifier::warm`] loads every
-//!    usable key.
+//!    what escapes both. The cache holds at most a budget of bytes
+//!    ([`VerifierConfig::cache_bytes`]): each key as a compact record of
+//!    about 190 bytes ([`record`]: its id, times and a grant shared with the
+//!    other keys of its owner, display strings left in storage), negative
+//!    entries as their slot. At start-up [`KeyVerifier::warm`] loads the
+//!    keys used in the last hour, most recent first, up to the budget; the
+//!    others load on first use.
 //! 4. **Storage**: on a miss, one indexed lookup by hash; the result (found
 //!    or not) is cached.
 //! 5. **State**: revoked, expired, owner gone → `REVOKED`, `EXPIRED`,
@@ -44,8 +49,9 @@
 //! ([`KeyVerifier::flush_at_shutdown`]), where what the deadline leaves is
 //! spilled to a file that the next start writes.
 //!
-//! Concurrency: the cache is a sharded concurrent map (quick_cache, S3-FIFO
-//! eviction at capacity); the limiter is sharded
+//! Concurrency: the cache is a sharded concurrent map (quick_cache, CLOCK-Pro
+//! eviction by weight at its budget); shared grants are interned in a
+//! sharded table touched only when a key is loaded; the limiter is sharded
 //! by key; pending usage is sharded by the record's inline hash, one mutex
 //! per shard held for a map update (with the day's counts inline), so no
 //! large table ever grows on the request path. A periodic
@@ -60,7 +66,8 @@
 //!
 //! The code follows the stages: `verifier.rs` holds the [`KeyVerifier`], its
 //! settings and the pipeline (stages 1–2 and 5–8), `cache.rs` the records
-//! by hash and their re-reads (3–4), `outcome.rs` what a verification
+//! by hash and their re-reads (3–4), [`record`] the compact records and their
+//! weights, `interner.rs` the grants they share, `outcome.rs` what a verification
 //! answers, `pending.rs` the write-behind counts, `usage.rs` their flushes,
 //! `spill.rs` what a shutdown could not flush in time,
 //! `changes.rs` the key change log that evicts what other nodes changed,
@@ -68,17 +75,20 @@
 
 mod cache;
 mod changes;
+mod interner;
 mod outcome;
 mod pending;
 pub mod ratelimit;
+pub mod record;
 pub mod shared_limits;
 mod spill;
 mod usage;
 mod verifier;
 
-pub use cache::{CachedKey, Memo};
+pub use cache::WARM_WINDOW_MS;
 pub use changes::{CHANGE_LOG_KEEP_MS, CHANGE_POLL_INTERVAL};
 pub use outcome::{Checks, Identified, Outcome};
+pub use record::{CachedKey, Grant};
 pub use spill::SpillError;
 pub use usage::{FLUSH_BUDGET, FLUSH_CHUNK, FLUSH_LAG, Flusher, LAST_USED_PRECISION_MS, ShutdownFlush};
-pub use verifier::{KeyVerifier, VerifierConfig};
+pub use verifier::{DEFAULT_CACHE_BYTES, KeyVerifier, VerifierConfig};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use latchkey_core::{KeyState, Scope};
 
-use crate::cache::CachedKey;
 use crate::ratelimit::RateDecision;
+use crate::record::CachedKey;
 
 /// The identity stage's answer ([`KeyVerifier::verify`](crate::KeyVerifier::verify)): the key's state at
 /// the time asked (`Valid`, `Malformed`, `NotFound`, `Expired`, `Revoked` or

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use latchkey_core::time_fmt::{Millis, day_string};
 use latchkey_core::{KeyHash, KeyId, KeyState};
-use latchkey_store::{ApiKeyRecord, StoreError, UsageCount};
+use latchkey_store::{StoreError, UsageCount};
 
 use crate::KeyVerifier;
 use crate::pending::KeyPending;
@@ -106,8 +106,8 @@ impl KeyVerifier {
     /// next flush (`lastUsedAt` for valid ones, daily counts for all).
     /// One shard of the pending usage is locked for one map update
     /// (`pending.rs`).
-    pub fn count(&self, key: &ApiKeyRecord, code: KeyState, now: Millis) {
-        self.pending.count(key.hash, &key.id, code, now);
+    pub fn count(&self, hash: KeyHash, id: &KeyId, code: KeyState, now: Millis) {
+        self.pending.count(hash, id, code, now);
     }
 
     /// How many keys have usage not yet written.

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use latchkey_core::time_fmt::{Millis, start_of_day, start_of_month};
 use latchkey_core::{IssuedKey, KeyHash, KeyId, KeyState, PlainKey};
-use latchkey_store::{ApiKeyRecord, RefillInterval, Spend, Store, StoreError};
+use latchkey_store::{RefillInterval, Spend, Store, StoreError};
 
 use crate::cache::Records;
 use crate::outcome::{Checks, Identified, Outcome};
 use crate::pending::Pending;
 use crate::ratelimit::{Limits, RateDecision, RateLimiter};
+use crate::record::{CachedKey, Credits};
 use crate::shared_limits::RedisLimiter;
 
 /// Verifier settings.
@@ -26,13 +27,18 @@ pub struct VerifierConfig {
     /// ([`KeyVerifier::follow_changes`]), which normally show it within a
     /// second.
     pub cache_ttl: Duration,
-    /// Most records kept.
-    pub cache_capacity: u64,
+    /// The key cache's budget in bytes, as [`crate::record`] accounts them:
+    /// when the cached keys weigh more, the least used are evicted (and load
+    /// again from storage on their next use).
+    pub cache_bytes: u64,
 }
+
+/// The key cache's default budget: 64 MiB, about 350,000 keys.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 impl Default for VerifierConfig {
     fn default() -> Self {
-        Self { cache_ttl: Duration::from_secs(300), cache_capacity: 1_000_000 }
+        Self { cache_ttl: Duration::from_secs(300), cache_bytes: DEFAULT_CACHE_BYTES }
     }
 }
 
@@ -41,7 +47,6 @@ impl Default for VerifierConfig {
 pub struct KeyVerifier {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) records: Records,
-    pub(crate) capacity: u64,
     pub(crate) limiter: RateLimiter,
     /// Limits shared across nodes (Redis), if configured; `limiter` is the
     /// fallback while Redis is unreachable.
@@ -101,7 +106,6 @@ impl KeyVerifier {
         Self {
             store,
             records: Records::new(config),
-            capacity: config.cache_capacity,
             limiter: RateLimiter::new(),
             shared: None,
             fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
@@ -152,13 +156,24 @@ impl KeyVerifier {
     /// [`KeyVerifier::verify`] with the monotonic time of the request too
     /// (one clock read serves the cache deadlines and the timing metric).
     async fn verify_at(&self, presented: &str, now: Millis, instant: Instant) -> Result<Identified, StoreError> {
+        Ok(self.identify(presented, now, instant).await?.1)
+    }
+
+    /// [`KeyVerifier::verify_at`], with the presented key's hash when it is
+    /// well-formed.
+    async fn identify(
+        &self,
+        presented: &str,
+        now: Millis,
+        instant: Instant,
+    ) -> Result<(Option<KeyHash>, Identified), StoreError> {
         let Ok(hash) = PlainKey::hash_presented(presented) else {
-            return Ok(Identified { code: KeyState::Malformed, key: None });
+            return Ok((None, Identified { code: KeyState::Malformed, key: None }));
         };
         let Some(key) = self.lookup(hash, instant).await? else {
-            return Ok(Identified { code: KeyState::NotFound, key: None });
+            return Ok((Some(hash), Identified { code: KeyState::NotFound, key: None }));
         };
-        Ok(Identified { code: key.record.status(now), key: Some(key) })
+        Ok((Some(hash), Identified { code: key.status(now), key: Some(key) }))
     }
 
     /// The whole pipeline (stages 1–8) for `presented` at `now`, counting the
@@ -178,27 +193,27 @@ impl KeyVerifier {
         now: Millis,
         started: Instant,
     ) -> Result<Outcome, StoreError> {
-        let Identified { mut code, mut key } = self.verify_at(presented, now, started).await?;
+        let (hash, Identified { mut code, mut key }) = self.identify(presented, now, started).await?;
         if let (Some(org), Some(k)) = (checks.org_id, &key)
-            && k.record.org_id != org
+            && k.org_id() != org
         {
             (code, key) = (KeyState::NotFound, None);
         }
         let mut outcome = Outcome { code, key, ratelimit: None, remaining: None };
-        let Some(k) = outcome.key.clone() else {
+        let (Some(k), Some(hash)) = (outcome.key.clone(), hash) else {
             return Ok(outcome);
         };
         if outcome.code == KeyState::Valid {
-            outcome.code = self.grants(&k.record, checks, now, &mut outcome).await?;
+            outcome.code = self.grants(&k, checks, now, &mut outcome).await?;
         }
-        self.count(&k.record, outcome.code, now);
+        self.count(hash, &k.key_id(), outcome.code, now);
         Ok(outcome)
     }
 
     /// Stages 6–8 for a key that is otherwise valid.
     async fn grants(
         &self,
-        k: &ApiKeyRecord,
+        k: &CachedKey,
         checks: &Checks<'_>,
         now: Millis,
         out: &mut Outcome,
@@ -206,28 +221,27 @@ impl KeyVerifier {
         if !checks.scopes.iter().all(|s| k.allows(s)) {
             return Ok(KeyState::InsufficientScope);
         }
-        if let (Some(want), Some(bound)) = (checks.project_id, &k.project_id)
+        let grant = k.grant();
+        if let (Some(want), Some(bound)) = (checks.project_id, &grant.project_id)
             && want != bound
         {
             return Ok(KeyState::InsufficientScope);
         }
-        let limits = Limits {
-            per_minute: k.rate_limit_per_minute.and_then(|l| u32::try_from(l).ok()),
-            per_day: k.rate_limit_per_day.and_then(|l| u32::try_from(l).ok()),
-        };
-        if let Some(decision) = self.rate_decision(&k.id, limits, now).await {
+        if let Some(decision) = self.rate_decision(k.id(), grant.limits, now).await {
             out.ratelimit = Some(decision);
             if !decision.allowed {
                 self.meters.rejections.increment(1);
                 return Ok(KeyState::RateLimited);
             }
         }
-        if checks.cost > 0 && k.remaining.is_some() {
-            let period_start = k.refill.map(|r| match r.interval {
+        if checks.cost > 0
+            && let Credits::Budget(refill) = grant.credits
+        {
+            let period_start = refill.map(|interval| match interval {
                 RefillInterval::Daily => start_of_day(now),
                 RefillInterval::Monthly => start_of_month(now),
             });
-            match self.store.spend_credits(&k.id, checks.cost, now, period_start).await? {
+            match self.store.spend_credits(&k.key_id(), checks.cost, now, period_start).await? {
                 Spend::Spent(left) => out.remaining = Some(left),
                 Spend::Exhausted => {
                     out.remaining = Some(0);

@@ -67,26 +67,39 @@ fn prefix() -> KeyPrefix {
     KeyPrefix::branded("lk", Environment::Live).unwrap()
 }
 
+/// The warm-up loads the keys used in the last hour that are still usable,
+/// and stops short of the budget; never-used keys, keys last used earlier,
+/// expired and revoked ones load on first use.
 #[tokio::test]
-async fn warm_loads_usable_keys_only() {
+async fn warm_loads_recently_used_usable_keys_only() {
     let (f, _admin) = fixture().await;
     let now = now_ms();
-    for _ in 0..2_500 {
-        f.store.insert_key(&new_key(&PlainKey::generate(&prefix()), &f, None), &ev()).await.unwrap();
-    }
+    let (_, recent) = stored_keys(&f, 2_500).await;
+    let (_, earlier) = stored_keys(&f, 10).await;
+    let (never_plain, _) = stored_keys(&f, 10).await;
     let expired = new_key(&PlainKey::generate(&prefix()), &f, Some(now - 1_000));
     f.store.insert_key(&expired, &ev()).await.unwrap();
     let revoked = new_key(&PlainKey::generate(&prefix()), &f, None);
     f.store.insert_key(&revoked, &ev()).await.unwrap();
     f.store.revoke_key(&f.org_id, &revoked.id, now, &ev()).await.unwrap();
+    let mut uses: Vec<(KeyId, Millis)> = recent.iter().zip(0..).map(|(k, i)| (k.id.clone(), now - 1_000 * i)).collect();
+    uses.extend(earlier.iter().map(|k| (k.id.clone(), now - 2 * 3_600_000)));
+    uses.extend([(expired.id.clone(), now - 60_000), (revoked.id.clone(), now - 60_000)]);
+    f.store.record_last_used(&uses).await.unwrap();
 
     let store: Arc<dyn Store> = f.store.clone();
     let verifier = KeyVerifier::new(store, &VerifierConfig::default());
-    // 2,500 + the bootstrap key, over three pages; not the expired or revoked one.
-    assert_eq!(verifier.warm(now).await.unwrap(), 2_501);
+    // Over three pages; not the earlier, never-used, expired or revoked ones.
+    assert_eq!(verifier.warm(now).await.unwrap(), 2_500);
+    assert_eq!(verifier.cached(), 2_500);
+    // A never-used key loads on first use.
+    assert_eq!(verifier.verify(never_plain[0].expose(), now_ms()).await.unwrap().code, KeyState::Valid);
+    assert_eq!(verifier.cached(), 2_501);
 
-    let small = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_capacity: 1_000, ..Default::default() });
-    assert_eq!(small.warm(now).await.unwrap(), 1_000, "warming stops at the cache capacity");
+    let small = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_bytes: 128 << 10, ..Default::default() });
+    let loaded = small.warm(now).await.unwrap();
+    assert!(loaded > 100 && loaded < 2_500, "warming stops at the budget: {loaded} loaded");
+    assert!(small.cached_bytes() <= small.cache_budget());
 }
 
 #[tokio::test]

@@ -66,10 +66,27 @@ pub struct ServeArgs {
     /// data directory and written at the next start.
     #[arg(long, value_parser = crate::config::usage_flush_deadline)]
     usage_flush_deadline: Option<Duration>,
+    /// Memory for cached keys, in MiB (1 to 65536): about 5,500 keys per
+    /// MiB; beyond it the least used keys are evicted and load again from
+    /// storage when next used.
+    #[arg(long, env = "LATCHKEY_KEY_CACHE_MIB", default_value_t = 64, value_parser = key_cache_mib)]
+    key_cache_mib: u64,
     /// Also serve `POST /bench/echo` (parses a verify body, no auth): the
     /// baseline of the verify benchmark.
     #[arg(long, hide = true)]
     bench_echo: bool,
+}
+
+/// Largest `--key-cache-mib`: 64 GiB.
+const MAX_KEY_CACHE_MIB: u64 = 65_536;
+
+/// Parses `--key-cache-mib`: a whole number of MiB from 1 to
+/// [`MAX_KEY_CACHE_MIB`].
+fn key_cache_mib(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(mib) if (1..=MAX_KEY_CACHE_MIB).contains(&mib) => Ok(mib),
+        _ => Err(format!("the key cache size is a whole number of MiB from 1 to {MAX_KEY_CACHE_MIB}")),
+    }
 }
 
 impl ServeArgs {
@@ -141,14 +158,16 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
              at each provider"
         );
     }
-    let state = latchkey_server::state(store, settings, &VerifierConfig::default(), shared_limits)?
-        .with_keyring(std::sync::Arc::new(keyring));
+    let verifier = VerifierConfig { cache_bytes: args.key_cache_mib << 20, ..VerifierConfig::default() };
+    let state =
+        latchkey_server::state(store, settings, &verifier, shared_limits)?.with_keyring(std::sync::Arc::new(keyring));
     let conns = &state.settings.connections;
     tracing::info!(
         %addr,
         storage = %args.storage.describe(),
         workers,
         max_connections = conns.max_connections,
+        key_cache_mib = args.key_cache_mib,
         header_read_timeout_s = conns.header_read_timeout.as_secs(),
         idle_timeout_s = conns.idle_timeout.as_secs(),
         "latchkey serving"

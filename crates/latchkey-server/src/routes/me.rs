@@ -39,7 +39,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Da
                 Credential::Session(_) => "session",
             }
             .to_owned(),
-            key_id: caller.key().map(|k| k.id.to_string()),
+            key_id: caller.key().map(|k| k.id().to_owned()),
             scopes: caller.scopes().to_strings(),
         },
     }))

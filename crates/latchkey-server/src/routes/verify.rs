@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{Data, ErrorEnvelope, RateLimitView, VerifyKey, VerifyView};
 use latchkey_core::forward_path::AmbiguousPath;
 use latchkey_core::time_fmt::{Millis, now_ms, to_rfc3339};
-use latchkey_core::{KeyState, Scope, ScopeSet};
-use latchkey_verify::{CachedKey, Checks, Outcome};
+use latchkey_core::{IssuedKey, KeyState, Scope, ScopeSet};
+use latchkey_verify::{CachedKey, Checks, Grant, Outcome};
 use serde::Serialize;
 
 use crate::auth::{Caller, client_ip, failed_auth, presented_credential, ratelimit_headers, refusal};
@@ -33,60 +33,70 @@ fn required_scopes(raw: &[String]) -> Result<Vec<Scope>, ApiError> {
     if bad.is_empty() { Ok(out) } else { Err(ApiError::invalid_scopes(&bad)) }
 }
 
-/// A key's identity in a verify answer: the fields from `keyId` to
-/// `expiresAt` of [`latchkey_api_types::VerifyView`] (a test holds the two
-/// equal). They depend only on the record, so each cached key renders
-/// them once ([`CachedKey::verify_json`]).
+/// A key's grant in a verify answer: the fields from `orgId` to
+/// `ownerUserId` of [`latchkey_api_types::VerifyView`] (a test holds the
+/// answer equal to the view). They depend only on the grant, which the
+/// keys of one owner share, so each grant renders them once
+/// ([`Grant::identity_json`]).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Identity<'a> {
-    key_id: &'a str,
+struct GrantIdentity<'a> {
     org_id: &'a str,
     project_id: Option<&'a str>,
     environment: &'static str,
     scopes: &'a ScopeSet,
     owner_user_id: Option<&'a str>,
-    expires_at: Option<String>,
 }
 
 /// The identity fields of an answer without a key (malformed or unknown).
 const NO_IDENTITY: &str = r#""keyId":null,"orgId":null,"projectId":null,"environment":null,"scopes":null,"ownerUserId":null,"expiresAt":null"#;
 
-/// `cached`'s identity fields, rendered once per cached key.
-fn identity(cached: &CachedKey) -> &str {
-    let k = &cached.record;
-    cached.verify_json.get_or_init(|| {
-        let fields = Identity {
-            key_id: &k.id,
-            org_id: &k.org_id,
-            project_id: k.project_id.as_deref(),
-            environment: k.environment.as_str(),
-            scopes: &k.scopes,
-            owner_user_id: k.owner_user_id.as_deref(),
-            expires_at: k.expires_at.map(to_rfc3339),
+/// `grant`'s identity fields, rendered once per grant.
+fn grant_identity(grant: &Grant) -> &str {
+    grant.identity_json(|g| {
+        let fields = GrantIdentity {
+            org_id: &g.org_id,
+            project_id: g.project_id.as_deref(),
+            environment: g.environment.as_str(),
+            scopes: &g.scopes,
+            owner_user_id: g.owner_user_id.as_deref(),
         };
         // Strings and options into a String: serde_json has no error to
         // report here. Should it ever, the answer stays valid JSON.
         let object = serde_json::to_string(&fields).unwrap_or_else(|e| {
             tracing::error!(error = %e, "could not render a key's identity");
-            format!("{{{NO_IDENTITY}}}")
+            r#"{"orgId":null,"projectId":null,"environment":null,"scopes":null,"ownerUserId":null}"#.to_owned()
         });
-        object.strip_prefix('{').and_then(|o| o.strip_suffix('}')).unwrap_or(NO_IDENTITY).into()
+        object.strip_prefix('{').and_then(|o| o.strip_suffix('}')).unwrap_or_default().into()
     })
 }
 
+/// Writes `key`'s identity fields (`"keyId":…` to `"expiresAt":…`): its
+/// id, its grant's fields ([`grant_identity`]) and its expiry.
+fn write_identity(body: &mut Vec<u8>, key: &CachedKey) -> Result<(), ApiError> {
+    body.extend_from_slice(br#""keyId":"#);
+    serde_json::to_writer(&mut *body, key.id()).map_err(|e| ApiError::internal(&e))?;
+    body.push(b',');
+    body.extend_from_slice(grant_identity(key.grant()).as_bytes());
+    body.extend_from_slice(br#","expiresAt":"#);
+    serde_json::to_writer(&mut *body, &key.expires_at().map(to_rfc3339)).map_err(|e| ApiError::internal(&e))?;
+    Ok(())
+}
+
 /// The verify answer `{"data": VerifyView}` for `o`: the static parts
-/// copied, the key's identity from its record ([`identity`]), the rest
-/// serialized.
+/// copied, the key's identity from its compact record ([`write_identity`]),
+/// the rest serialized.
 fn answer(o: &Outcome) -> Result<Response, ApiError> {
-    let identity = o.key.as_deref().map_or(NO_IDENTITY, identity);
-    let mut body = Vec::with_capacity(identity.len() + 160);
+    let mut body = Vec::with_capacity(384);
     body.extend_from_slice(br#"{"data":{"valid":"#);
     body.extend_from_slice(if o.code == KeyState::Valid { b"true" } else { b"false" });
     body.extend_from_slice(br#","code":""#);
     body.extend_from_slice(o.code.as_str().as_bytes());
     body.extend_from_slice(b"\",");
-    body.extend_from_slice(identity.as_bytes());
+    match o.key.as_deref() {
+        Some(key) => write_identity(&mut body, key)?,
+        None => body.extend_from_slice(NO_IDENTITY.as_bytes()),
+    }
     body.extend_from_slice(br#","ratelimit":"#);
     let ratelimit =
         o.ratelimit.map(|d| RateLimitView { limit: d.limit, remaining: d.remaining, reset: d.reset_secs() });
@@ -265,14 +275,13 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
             h.insert(name, v);
         }
     };
-    let key = &key.record;
-    set("x-latchkey-org-id", &key.org_id);
-    set("x-latchkey-key-id", &key.id);
-    set("x-latchkey-environment", key.environment.as_str());
-    if let Some(p) = &key.project_id {
+    set("x-latchkey-org-id", key.org_id());
+    set("x-latchkey-key-id", key.id());
+    set("x-latchkey-environment", key.environment().as_str());
+    if let Some(p) = key.project_id() {
         set("x-latchkey-project-id", p);
     }
-    if let Some(u) = &key.owner_user_id {
+    if let Some(u) = key.owner_user_id() {
         set("x-latchkey-user-id", u);
     }
     if let Some(d) = &outcome.ratelimit {
@@ -344,7 +353,7 @@ mod tests {
 
     /// The answer's bytes are exactly `{"data": VerifyView}` serialized, for
     /// a key with every field set, one with none, no key, a rate-limit
-    /// window and a credit balance; and a record renders its identity once.
+    /// window and a credit balance; and a grant renders its identity once.
     #[test]
     fn answers_are_verify_views() {
         let decision = latchkey_verify::ratelimit::RateDecision {
@@ -354,16 +363,20 @@ mod tests {
             reset_ms: 4_500,
             retry_after_ms: 1_000,
         };
-        let full = std::sync::Arc::new(CachedKey::new(record(Some("prj_01"), Some(1_700_000_000_123))));
-        let bare = std::sync::Arc::new(CachedKey::new(record(None, None)));
+        let records = [record(Some("prj_01"), Some(1_700_000_000_123)), record(None, None)];
+        let full = std::sync::Arc::new(CachedKey::standalone(&records[0]));
+        let bare = std::sync::Arc::new(CachedKey::standalone(&records[1]));
         let outcomes = [
-            Outcome { code: KeyState::Valid, key: Some(full.clone()), ratelimit: None, remaining: Some(7) },
-            Outcome { code: KeyState::RateLimited, key: Some(bare), ratelimit: Some(decision), remaining: None },
-            Outcome { code: KeyState::NotFound, key: None, ratelimit: None, remaining: None },
-            Outcome { code: KeyState::Valid, key: Some(full), ratelimit: None, remaining: None },
+            (Outcome { code: KeyState::Valid, key: Some(full.clone()), ratelimit: None, remaining: Some(7) }, Some(0)),
+            (
+                Outcome { code: KeyState::RateLimited, key: Some(bare), ratelimit: Some(decision), remaining: None },
+                Some(1),
+            ),
+            (Outcome { code: KeyState::NotFound, key: None, ratelimit: None, remaining: None }, None),
+            (Outcome { code: KeyState::Valid, key: Some(full.clone()), ratelimit: None, remaining: None }, Some(0)),
         ];
-        for o in &outcomes {
-            let k = o.key.as_deref().map(|k| &k.record);
+        for (o, source) in &outcomes {
+            let k = source.map(|i| &records[i]);
             let view = VerifyView {
                 valid: o.code == KeyState::Valid,
                 code: o.code.as_str().to_owned(),
@@ -385,7 +398,8 @@ mod tests {
             let body = body_text(res);
             assert_eq!(body, serde_json::to_string(&Data { data: view }).unwrap());
         }
-        assert!(format!("{:?}", outcomes[0].key.as_deref().unwrap().verify_json).contains("set"));
+        let rendered = full.grant().identity_json(|_| panic!("rendered again"));
+        assert!(rendered.starts_with(r#""orgId":"org_01""#), "{rendered}");
     }
 
     fn body_text(res: Response) -> String {

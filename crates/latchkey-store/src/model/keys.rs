@@ -118,7 +118,7 @@ impl NewApiKey {
 }
 
 /// How often credits are refilled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RefillInterval {
     /// At 00:00 UTC every day.
     Daily,

@@ -30,8 +30,7 @@ const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
      RETURNING remaining";
 
 /// [`KeyStore::usable_keys`]' statement (`$1` now, `$2` the id to go on
-/// after or NULL, `$3` the page size): the verifier's warm-up pages through
-/// every key with it. `k.id > coalesce($2, '')` (every id is above the empty
+/// after or NULL, `$3` the page size): pages through every usable key. `k.id > coalesce($2, '')` (every id is above the empty
 /// text) seeks on the primary key to where the page starts, on SQLite and in
 /// PostgreSQL's generic plan alike, where `($2 IS NULL OR k.id > $2)` made
 /// each page scan from the first key (a quadratic warm-up). Public so that
@@ -40,6 +39,22 @@ pub const USABLE_KEYS: &str = concat!(
     select_keys!(),
     "WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
      AND k.id > coalesce($2, '') ORDER BY k.id LIMIT $3"
+);
+
+/// [`KeyStore::recently_used_keys`]' statement (`$1` now, `$2` the earliest
+/// last use, `$3` and `$4` the last use and id to go on below or NULL, `$5`
+/// the page size): the verifier's warm-up. The row value `(last_used_at,
+/// id)` compared with the page's start (`coalesce` standing in for NULL)
+/// seeks on `api_keys_by_last_used`, on SQLite and in PostgreSQL's generic
+/// plan alike. Public so that the store suite can read its query plan.
+pub const RECENTLY_USED_KEYS: &str = concat!(
+    select_keys!(),
+    "WHERE k.last_used_at >= $2 \
+     AND (k.last_used_at, k.id) < (coalesce($3, 9223372036854775807), coalesce($4, ",
+    id_ceiling!(),
+    ")) \
+     AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
+     ORDER BY k.last_used_at DESC, k.id DESC LIMIT $5"
 );
 
 /// `list_keys`' statement, `$like` the dialect's case-insensitive `LIKE`.
@@ -435,6 +450,24 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn usable_keys(&self, after_id: Option<&KeyId>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = query::<D>(USABLE_KEYS).bind(now).bind(after_id).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn recently_used_keys(
+        &self,
+        since: Millis,
+        below: Option<(Millis, &KeyId)>,
+        limit: i64,
+        now: Millis,
+    ) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = query::<D>(RECENTLY_USED_KEYS)
+            .bind(now)
+            .bind(since)
+            .bind(below.map(|(t, _)| t))
+            .bind(below.map(|(_, id)| id))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(record).collect()
     }
 

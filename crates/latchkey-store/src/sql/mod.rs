@@ -58,7 +58,7 @@ use crate::{
     UsageCount,
 };
 
-pub use keys::USABLE_KEYS;
+pub use keys::{RECENTLY_USED_KEYS, USABLE_KEYS};
 pub(crate) use rows::record;
 pub use store::PRUNE_KEY_CHANGES;
 

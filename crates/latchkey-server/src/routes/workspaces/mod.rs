@@ -68,7 +68,7 @@ fn view(w: Workspace) -> WorkspaceView {
 
 /// The project the caller's key is bound to, if it is.
 fn bound_project(caller: &Caller) -> Option<&ProjectId> {
-    caller.key().and_then(|k| k.project_id.as_ref())
+    caller.key().and_then(|k| k.project_id())
 }
 
 /// 403 `project_mismatch`.

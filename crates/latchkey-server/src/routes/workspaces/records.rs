@@ -82,7 +82,7 @@ pub async fn create(
         name,
         quota_bytes,
         created_by_user_id: caller.user_id.clone(),
-        created_by_key_id: caller.key().map(|k| k.id.clone()),
+        created_by_key_id: caller.key().map(latchkey_verify::CachedKey::key_id),
         at: now_ms(),
     };
     let details = json!({"name": new.name, "kind": req.kind, "projectId": new.project_id,
