@@ -4,16 +4,12 @@
 
 use std::sync::Arc;
 
-use sqlx::{Connection as _, Row as _};
-
 use latchkey_core::id::{KeyId, OrgId, UserId};
 use latchkey_core::{Environment, IssuedKey, KeyHash, KeyPrefix, KeyState, PlainKey, Role, Scope, ScopeSet};
-use latchkey_store::sql::USABLE_KEYS;
 use latchkey_store::{
     ApiKeyRecord, Conflict, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, StatusAt, Store, Unique,
 };
 
-use crate::Db;
 use crate::fixtures::{
     HOUR, NOW, conflict, ev, event, logged, new_org, page, page_before, plain_key, product, project, surface, world,
 };
@@ -28,11 +24,6 @@ store_tests! {
     delete_key_answers_its_hash,
     transfer_makes_a_key_organization_owned,
     owned_key_hashes_are_per_member_and_organization,
-    usable_keys_are_paged_by_id_across_organizations,
-}
-
-store_tests! {
-    with_db: the_warm_up_seeks_on_the_primary_key,
 }
 
 /// The hashes in a stable order, to compare as sets.
@@ -42,7 +33,7 @@ fn sorted(mut hashes: Vec<KeyHash>) -> Vec<KeyHash> {
 }
 
 /// The ids of `records`.
-fn ids(records: &[ApiKeyRecord]) -> Vec<&str> {
+pub(crate) fn ids(records: &[ApiKeyRecord]) -> Vec<&str> {
     records.iter().map(|r| r.id.as_str()).collect()
 }
 
@@ -449,98 +440,4 @@ async fn owned_key_hashes_are_per_member_and_organization(store: Arc<dyn Store>)
     assert_eq!(owned(&beta.id, &w.alice.id).await, [elsewhere.hash]);
     assert_eq!(owned(&beta.id, &bob.id).await, []);
     assert_eq!(owned(&w.org.id, &UserId::from("usr_nobody")).await, []);
-}
-
-async fn usable_keys_are_paged_by_id_across_organizations(store: Arc<dyn Store>) {
-    let w = world(&*store).await;
-    let (other, _) = w.other_org(&*store, "bob@example.com").await;
-    let theirs = store.list_keys(&other.id, &Default::default(), &page(10)).await.unwrap();
-    let active = w.key("active");
-    let expiring = NewApiKey { expires_at: Some(NOW + 1), ..w.key("expiring") };
-    let expired = NewApiKey { expires_at: Some(NOW), ..w.key("expired") };
-    let revoked = w.key("revoked");
-    for k in [&active, &expiring, &expired, &revoked] {
-        store.insert_key(k, &ev()).await.unwrap();
-    }
-    store.revoke_key(&w.org.id, &revoked.id, NOW - 1, &ev()).await.unwrap().unwrap();
-
-    let mut usable: Vec<&str> = vec![&w.admin_key.id, &theirs[0].id, &active.id, &expiring.id];
-    usable.sort_unstable();
-    assert_eq!(ids(&store.usable_keys(None, 100, NOW).await.unwrap()), usable);
-    assert_eq!(ids(&store.usable_keys(None, 2, NOW).await.unwrap()), usable[..2]);
-    assert_eq!(ids(&store.usable_keys(Some(&KeyId::from(usable[1])), 2, NOW).await.unwrap()), usable[2..]);
-    assert_eq!(store.usable_keys(Some(&KeyId::from(usable[3])), 2, NOW).await.unwrap(), []);
-    // Records come with their owners, as everywhere.
-    let all = store.usable_keys(None, 100, NOW).await.unwrap();
-    let admin = all.iter().find(|k| k.id == w.admin_key.id).unwrap();
-    assert_eq!(Some(admin), store.get_key(&w.org.id, &w.admin_key.id).await.unwrap().as_ref());
-    // Later, the expiring key has expired too.
-    assert!(!ids(&store.usable_keys(None, 100, NOW + 1).await.unwrap()).contains(&expiring.id.as_str()));
-}
-
-/// The plan of the warm-up's statement ([`USABLE_KEYS`], as the store runs
-/// it), one line per step: SQLite's `EXPLAIN QUERY PLAN`, and PostgreSQL's
-/// `EXPLAIN` of the prepared statement's generic plan (the one a pooled
-/// connection settles on after a few executions, where a parameter's value
-/// is unknown). On a table of a few rows reading all of them is cheapest
-/// whatever the predicate, so PostgreSQL is told to use neither a table
-/// scan nor a bitmap (whose sort a large table's `LIMIT` avoids): what
-/// remains, an ordered index scan, shows whether the predicate can bound it
-/// (`Index Cond`) or only filter it, reading every key from the first.
-async fn warm_up_plan(db: &Db) -> Vec<String> {
-    match db {
-        Db::Sqlite(path) => {
-            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-            let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
-            let explain = format!("EXPLAIN QUERY PLAN {USABLE_KEYS}");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
-                .bind(NOW)
-                .bind(Some("key_01"))
-                .bind(100_i64)
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
-            rows.iter().map(|r| r.get::<String, _>("detail")).collect()
-        }
-        Db::Postgres(pg) => {
-            let mut conn = pg.conn().await;
-            let settings =
-                ["SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off", "SET enable_bitmapscan = off"];
-            for setting in settings {
-                sqlx::query(setting).execute(&mut conn).await.unwrap();
-            }
-            let prepare = format!("PREPARE warm_up (bigint, text, bigint) AS {USABLE_KEYS}");
-            sqlx::query(sqlx::AssertSqlSafe(prepare)).execute(&mut conn).await.unwrap();
-            let rows = sqlx::query("EXPLAIN EXECUTE warm_up (0, 'key_01', 100)").fetch_all(&mut conn).await.unwrap();
-            rows.iter().map(|r| r.get::<String, _>(0)).collect()
-        }
-    }
-}
-
-async fn the_warm_up_seeks_on_the_primary_key(store: Arc<dyn Store>, db: Db) {
-    let w = world(&*store).await;
-    for i in 0..3 {
-        store.insert_key(&w.key(&format!("k{i}")), &ev()).await.unwrap();
-    }
-    let plan = warm_up_plan(&db).await;
-    match db {
-        // `SEARCH k USING INDEX sqlite_autoindex_api_keys_1 (id>?)`, where
-        // an `OR` with `IS NULL` makes it `SCAN k USING INDEX …`.
-        Db::Sqlite(_) => {
-            assert!(plan.iter().any(|l| l.starts_with("SEARCH k ") && l.contains("(id>?)")), "{plan:#?}");
-            assert!(!plan.iter().any(|l| l.starts_with("SCAN k")), "{plan:#?}");
-        }
-        // An index scan of the keys bounded by `Index Cond: (id > …)`,
-        // where an `OR` with `IS NULL` makes it a `Filter` over every key.
-        Db::Postgres(_) => {
-            let on_keys = plan
-                .iter()
-                .position(|l| l.contains(" on api_keys k"))
-                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
-            assert!(plan[on_keys].contains("Index Scan using api_keys_pkey"), "{plan:#?}");
-            let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
-            assert!(details.iter().any(|l| l.contains("Index Cond: (id > COALESCE($2")), "{plan:#?}");
-            assert!(!details.iter().any(|l| l.contains("Filter:") && l.contains("$2")), "{plan:#?}");
-        }
-    }
 }

@@ -59,6 +59,7 @@ mod secrets;
 mod sign_in;
 mod ssh_keys;
 mod usage;
+mod warm_up;
 mod workspaces;
 
 use std::any::Any;

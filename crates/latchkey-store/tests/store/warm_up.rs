@@ -1,0 +1,211 @@
+//! The statements the verifier's warm-up reads keys with: their results,
+//! and their query plans (each page seeks on an index, never reading the
+//! keys before it).
+
+use std::sync::Arc;
+
+use sqlx::{Connection as _, Row as _};
+
+use latchkey_core::id::KeyId;
+use latchkey_store::sql::{RECENTLY_USED_KEYS, USABLE_KEYS};
+use latchkey_store::{NewApiKey, Store};
+
+use crate::Db;
+use crate::fixtures::{HOUR, NOW, ev, page, world};
+use crate::keys::ids;
+
+store_tests! {
+    usable_keys_are_paged_by_id_across_organizations,
+    recently_used_keys_are_paged_by_last_use,
+}
+
+store_tests! {
+    with_db: the_warm_up_seeks_on_the_primary_key,
+    the_recent_keys_warm_up_seeks_on_the_last_use,
+}
+
+async fn usable_keys_are_paged_by_id_across_organizations(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let (other, _) = w.other_org(&*store, "bob@example.com").await;
+    let theirs = store.list_keys(&other.id, &Default::default(), &page(10)).await.unwrap();
+    let active = w.key("active");
+    let expiring = NewApiKey { expires_at: Some(NOW + 1), ..w.key("expiring") };
+    let expired = NewApiKey { expires_at: Some(NOW), ..w.key("expired") };
+    let revoked = w.key("revoked");
+    for k in [&active, &expiring, &expired, &revoked] {
+        store.insert_key(k, &ev()).await.unwrap();
+    }
+    store.revoke_key(&w.org.id, &revoked.id, NOW - 1, &ev()).await.unwrap().unwrap();
+
+    let mut usable: Vec<&str> = vec![&w.admin_key.id, &theirs[0].id, &active.id, &expiring.id];
+    usable.sort_unstable();
+    assert_eq!(ids(&store.usable_keys(None, 100, NOW).await.unwrap()), usable);
+    assert_eq!(ids(&store.usable_keys(None, 2, NOW).await.unwrap()), usable[..2]);
+    assert_eq!(ids(&store.usable_keys(Some(&KeyId::from(usable[1])), 2, NOW).await.unwrap()), usable[2..]);
+    assert_eq!(store.usable_keys(Some(&KeyId::from(usable[3])), 2, NOW).await.unwrap(), []);
+    // Records come with their owners, as everywhere.
+    let all = store.usable_keys(None, 100, NOW).await.unwrap();
+    let admin = all.iter().find(|k| k.id == w.admin_key.id).unwrap();
+    assert_eq!(Some(admin), store.get_key(&w.org.id, &w.admin_key.id).await.unwrap().as_ref());
+    // Later, the expiring key has expired too.
+    assert!(!ids(&store.usable_keys(None, 100, NOW + 1).await.unwrap()).contains(&expiring.id.as_str()));
+}
+
+async fn recently_used_keys_are_paged_by_last_use(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let (other, _) = w.other_org(&*store, "bob@example.com").await;
+    let theirs = store.list_keys(&other.id, &Default::default(), &page(10)).await.unwrap();
+    let keys: Vec<NewApiKey> = (0..4).map(|i| w.key(&format!("k{i}"))).collect();
+    let never = w.key("never");
+    let long_ago = w.key("long ago");
+    let expired = NewApiKey { expires_at: Some(NOW), ..w.key("expired") };
+    let revoked = w.key("revoked");
+    for k in keys.iter().chain([&never, &long_ago, &expired, &revoked]) {
+        store.insert_key(k, &ev()).await.unwrap();
+    }
+    store.revoke_key(&w.org.id, &revoked.id, NOW - 1, &ev()).await.unwrap().unwrap();
+    // k0 and k1 tie on their last use: the id breaks it (descending).
+    let used = [
+        (keys[0].id.clone(), NOW - 10),
+        (keys[1].id.clone(), NOW - 10),
+        (keys[2].id.clone(), NOW - 5),
+        (keys[3].id.clone(), NOW - HOUR),
+        (theirs[0].id.clone(), NOW - 7),
+        (long_ago.id.clone(), NOW - HOUR - 1),
+        (expired.id.clone(), NOW - 1),
+        (revoked.id.clone(), NOW - 1),
+    ];
+    store.record_last_used(&used).await.unwrap();
+
+    let since = NOW - HOUR;
+    let (k0, k1) = if keys[0].id > keys[1].id { (&keys[0], &keys[1]) } else { (&keys[1], &keys[0]) };
+    let want = [keys[2].id.as_str(), theirs[0].id.as_str(), k0.id.as_str(), k1.id.as_str(), keys[3].id.as_str()];
+    assert_eq!(ids(&store.recently_used_keys(since, None, 100, NOW).await.unwrap()), want);
+    let first = store.recently_used_keys(since, None, 3, NOW).await.unwrap();
+    assert_eq!(ids(&first), want[..3]);
+    let last = &first[2];
+    let below = (last.last_used_at.unwrap(), &last.id);
+    assert_eq!(ids(&store.recently_used_keys(since, Some(below), 3, NOW).await.unwrap()), want[3..]);
+    let end = (NOW - HOUR, &keys[3].id);
+    assert_eq!(store.recently_used_keys(since, Some(end), 3, NOW).await.unwrap(), []);
+    // A shorter window, a later time.
+    assert_eq!(ids(&store.recently_used_keys(NOW - 7, None, 100, NOW).await.unwrap()), want[..2]);
+    let key2 = KeyId::from(want[0]);
+    assert_eq!(store.recently_used_keys(since, Some((NOW - 5, &key2)), 1, NOW).await.unwrap()[0].id, want[1]);
+}
+
+/// A statement's parameter, for [`plan`].
+enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// The plan of `statement` with `args` as the store runs it, one line per
+/// step: SQLite's `EXPLAIN QUERY PLAN`, and PostgreSQL's `EXPLAIN` of the
+/// prepared statement's generic plan (the one a pooled connection settles
+/// on after a few executions, where a parameter's value is unknown). On a
+/// table of a few rows reading all of them is cheapest whatever the
+/// predicate, so PostgreSQL is told to use neither a table scan nor a
+/// bitmap (whose sort a large table's `LIMIT` avoids): what remains, an
+/// ordered index scan, shows whether the predicate can bound it (`Index
+/// Cond`) or only filter it, reading every key from the first.
+async fn plan(db: &Db, statement: &str, args: &[Arg<'_>]) -> Vec<String> {
+    match db {
+        Db::Sqlite(path) => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+            let explain = format!("EXPLAIN QUERY PLAN {statement}");
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(explain));
+            for arg in args {
+                query = match arg {
+                    Arg::Int(i) => query.bind(*i),
+                    Arg::Text(t) => query.bind(*t),
+                };
+            }
+            let rows = query.fetch_all(&mut conn).await.unwrap();
+            rows.iter().map(|r| r.get::<String, _>("detail")).collect()
+        }
+        Db::Postgres(pg) => {
+            let mut conn = pg.conn().await;
+            let settings =
+                ["SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off", "SET enable_bitmapscan = off"];
+            for setting in settings {
+                sqlx::query(setting).execute(&mut conn).await.unwrap();
+            }
+            let types: Vec<&str> =
+                args.iter().map(|a| if matches!(a, Arg::Int(_)) { "bigint" } else { "text" }).collect();
+            let values: Vec<String> = args
+                .iter()
+                .map(|a| match a {
+                    Arg::Int(i) => i.to_string(),
+                    Arg::Text(t) => format!("'{t}'"),
+                })
+                .collect();
+            let prepare = format!("PREPARE warm_up ({}) AS {statement}", types.join(", "));
+            sqlx::query(sqlx::AssertSqlSafe(prepare)).execute(&mut conn).await.unwrap();
+            let explain = format!("EXPLAIN EXECUTE warm_up ({})", values.join(", "));
+            let rows = sqlx::query(sqlx::AssertSqlSafe(explain)).fetch_all(&mut conn).await.unwrap();
+            rows.iter().map(|r| r.get::<String, _>(0)).collect()
+        }
+    }
+}
+
+async fn the_warm_up_seeks_on_the_primary_key(store: Arc<dyn Store>, db: Db) {
+    let w = world(&*store).await;
+    for i in 0..3 {
+        store.insert_key(&w.key(&format!("k{i}")), &ev()).await.unwrap();
+    }
+    let plan = plan(&db, USABLE_KEYS, &[Arg::Int(NOW), Arg::Text("key_01"), Arg::Int(100)]).await;
+    match db {
+        // `SEARCH k USING INDEX sqlite_autoindex_api_keys_1 (id>?)`, where
+        // an `OR` with `IS NULL` makes it `SCAN k USING INDEX …`.
+        Db::Sqlite(_) => {
+            assert!(plan.iter().any(|l| l.starts_with("SEARCH k ") && l.contains("(id>?)")), "{plan:#?}");
+            assert!(!plan.iter().any(|l| l.starts_with("SCAN k")), "{plan:#?}");
+        }
+        // An index scan of the keys bounded by `Index Cond: (id > …)`,
+        // where an `OR` with `IS NULL` makes it a `Filter` over every key.
+        Db::Postgres(_) => {
+            let on_keys = plan
+                .iter()
+                .position(|l| l.contains(" on api_keys k"))
+                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
+            assert!(plan[on_keys].contains("Index Scan using api_keys_pkey"), "{plan:#?}");
+            let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
+            assert!(details.iter().any(|l| l.contains("Index Cond: (id > COALESCE($2")), "{plan:#?}");
+            assert!(!details.iter().any(|l| l.contains("Filter:") && l.contains("$2")), "{plan:#?}");
+        }
+    }
+}
+
+/// [`RECENTLY_USED_KEYS`] seeks on `api_keys_by_last_used` to where the page
+/// starts and reads down from there, on both backends.
+async fn the_recent_keys_warm_up_seeks_on_the_last_use(store: Arc<dyn Store>, db: Db) {
+    let w = world(&*store).await;
+    for i in 0..3 {
+        store.insert_key(&w.key(&format!("k{i}")), &ev()).await.unwrap();
+    }
+    let args = [Arg::Int(NOW), Arg::Int(NOW - HOUR), Arg::Int(NOW - 5), Arg::Text("key_01"), Arg::Int(100)];
+    let plan = plan(&db, RECENTLY_USED_KEYS, &args).await;
+    match db {
+        // `SEARCH k USING INDEX api_keys_by_last_used (last_used_at>? AND last_used_at<?)` or
+        // with the row value, never a `SCAN` of the keys nor a sort.
+        Db::Sqlite(_) => {
+            let on_keys = plan.iter().find(|l| l.starts_with("SEARCH k ") || l.starts_with("SCAN k"));
+            let on_keys = on_keys.unwrap_or_else(|| panic!("no step on api_keys: {plan:#?}"));
+            assert!(on_keys.starts_with("SEARCH k USING INDEX api_keys_by_last_used (last_used_at"), "{plan:#?}");
+            assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "sorted after reading: {plan:#?}");
+        }
+        // A backward index scan bounded by `Index Cond` on the row value.
+        Db::Postgres(_) => {
+            let on_keys = plan
+                .iter()
+                .position(|l| l.contains(" on api_keys k"))
+                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
+            assert!(plan[on_keys].contains("Index Scan Backward using api_keys_by_last_used"), "{plan:#?}");
+            let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
+            assert!(details.iter().any(|l| l.contains("Index Cond:") && l.contains("last_used_at")), "{plan:#?}");
+            assert!(!plan.iter().any(|l| l.contains("Sort")), "sorted after reading: {plan:#?}");
+        }
+    }
+}
