@@ -23,6 +23,7 @@ mod idp;
 mod init_serve;
 mod invited_signup;
 mod isolation;
+mod key_cache;
 mod matrix;
 mod oauth;
 mod oauth_cli;
