@@ -55,7 +55,7 @@ async fn main() {
     let mut ids: Vec<KeyId> = Vec::with_capacity(n);
     while ids.len() < n {
         let batch: Vec<NewApiKey> = (0..(n - ids.len()).min(1_000)).map(|_| key("k")).collect();
-        store.insert_keys(&batch, &[event.clone()]).await.unwrap();
+        store.insert_keys(&batch, std::slice::from_ref(&event)).await.unwrap();
         ids.extend(batch.into_iter().map(|k| k.id));
     }
     for chunk in ids.chunks(1_000) {
