@@ -392,8 +392,11 @@ pub trait KeyStore: Send + Sync {
     async fn insert_key(&self, key: &NewApiKey, event: &AuditEvent) -> StoreResult<()>;
 
     /// Inserts `keys` and appends `events` in one transaction (one commit,
-    /// one WAL sync): all of them, or none if any fails.
-    async fn insert_keys(&self, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<()>;
+    /// one WAL sync; one statement per table whatever the count): all of
+    /// them, or none if any fails. Answers the keys as stored, in order,
+    /// with their owners' details as a read of them would (those are read
+    /// in the same transaction; the rest is what was written).
+    async fn insert_keys(&self, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<Vec<ApiKeyRecord>>;
 
     /// A key of `org_id` by id, with its owner.
     async fn get_key(&self, org_id: &OrgId, id: &KeyId) -> StoreResult<Option<ApiKeyRecord>>;

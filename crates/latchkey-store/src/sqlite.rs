@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, KeyId};
 
-use crate::sql::{Dialect, Runner, SqlStore, Tx, query, record};
+use crate::sql::{Dialect, KeyBatch, Runner, SqlStore, Tx, query, record};
 use crate::{
     ApiKeyRecord, ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, StoreError, StoreResult, UsageCount,
     files,
@@ -31,6 +31,34 @@ use crate::{
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "latchkey.db";
+
+/// [`KeyBatch::keys`] into `api_keys`, in their order.
+const INSERT_KEY_BATCH: &str = concat!(
+    insert_api_keys!(),
+    "SELECT r.value ->> 'id', r.value ->> 'org_id', r.value ->> 'project_id', r.value ->> 'name', \
+       unhex(r.value ->> 'key_hash'), r.value ->> 'key_prefix', r.value ->> 'key_hint', r.value ->> 'environment', \
+       r.value ->> 'kind', r.value ->> 'scopes', r.value ->> 'owner_user_id', r.value ->> 'created_by_user_id', \
+       r.value ->> 'created_by_key_id', r.value ->> 'rate_limit_per_minute', r.value ->> 'rate_limit_per_day', \
+       r.value ->> 'expires_at', r.value ->> 'created_at', r.value ->> 'created_at', r.value ->> 'rotated_from', \
+       r.value ->> 'remaining', r.value ->> 'refill_amount', r.value ->> 'refill_interval', r.value ->> 'created_at', \
+       r.value ->> 'surface_id' \
+     FROM json_each($1) r ORDER BY r.key"
+);
+
+/// [`KeyBatch::events`] into `audit_events`, in their order.
+const INSERT_EVENT_BATCH: &str = concat!(
+    insert_audit_events!(),
+    "SELECT r.value ->> 'id', r.value ->> 'org_id', r.value ->> 'at', r.value ->> 'actor_type', \
+       r.value ->> 'actor_id', r.value ->> 'action', r.value ->> 'target_type', r.value ->> 'target_id', \
+       r.value ->> 'ip', r.value ->> 'request_id', r.value ->> 'details' \
+     FROM json_each($1) r ORDER BY r.key"
+);
+
+/// The owners [`KeyBatch::owners`] names, with their role in the key's
+/// organization.
+const KEY_BATCH_OWNERS: &str = "SELECT o.value ->> 'org_id' AS org_id, u.id AS user_id, u.email, u.display_name, m.role \
+     FROM json_each($1) o JOIN users u ON u.id = o.value ->> 'user_id' \
+     LEFT JOIN memberships m ON m.org_id = o.value ->> 'org_id' AND m.user_id = u.id";
 
 /// The SQLite store.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -88,6 +116,21 @@ impl Dialect for Sqlite {
                 .fetch_all(&store.pool)
                 .await?;
         rows.iter().map(record).collect()
+    }
+
+    /// Three statements (keys, events, owners) in one `BEGIN IMMEDIATE`
+    /// transaction.
+    async fn insert_key_batch(store: &SqliteStore, batch: KeyBatch) -> StoreResult<Vec<SqliteRow>> {
+        let mut tx = Self::begin_write(&store.pool).await?;
+        query::<Self>(INSERT_KEY_BATCH).bind(batch.keys).execute(&mut *tx).await?;
+        query::<Self>(INSERT_EVENT_BATCH).bind(batch.events).execute(&mut *tx).await?;
+        let owners = if batch.owner_count == 0 {
+            Vec::new()
+        } else {
+            query::<Self>(KEY_BATCH_OWNERS).bind(batch.owners).fetch_all(&mut *tx).await?
+        };
+        tx.commit().await?;
+        Ok(owners)
     }
 
     /// The usage connection ([`SqliteState`]).

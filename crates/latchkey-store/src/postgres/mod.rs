@@ -27,7 +27,7 @@ use sqlx::{AssertSqlSafe, Executor as _};
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, KeyId};
 
-use crate::sql::{Dialect, SqlStore, Tx, record};
+use crate::sql::{Dialect, KeyBatch, SqlStore, Tx, query, record};
 use crate::{
     ApiKeyRecord, ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, StoreError, StoreResult, UsageCount,
 };
@@ -40,6 +40,33 @@ const DUPLICATE_DATABASE: &str = "42P04";
 const UNIQUE_VIOLATION: &str = "23505";
 /// SQLSTATE `object_in_use` (the template database is busy).
 const OBJECT_IN_USE: &str = "55006";
+
+/// [`KeyBatch`] in one statement (so one round trip, and one transaction
+/// without `BEGIN` or `COMMIT`): the keys (`$1`) and the events (`$2`)
+/// inserted by data-modifying `WITH` clauses, which run to completion
+/// whatever the main query reads, and the owners (`$3`) selected.
+const INSERT_KEY_BATCH: &str = concat!(
+    "WITH new_keys AS (",
+    insert_api_keys!(),
+    "SELECT r.id, r.org_id, r.project_id, r.name, decode(r.key_hash, 'hex'), r.key_prefix, r.key_hint, \
+       r.environment, r.kind, r.scopes, r.owner_user_id, r.created_by_user_id, r.created_by_key_id, \
+       r.rate_limit_per_minute, r.rate_limit_per_day, r.expires_at, r.created_at, r.created_at, r.rotated_from, \
+       r.remaining, r.refill_amount, r.refill_interval, r.created_at, r.surface_id \
+     FROM json_to_recordset($1::json) AS r(id text, org_id text, project_id text, name text, key_hash text, \
+       key_prefix text, key_hint text, environment text, kind text, scopes text, owner_user_id text, \
+       created_by_user_id text, created_by_key_id text, rate_limit_per_minute bigint, rate_limit_per_day bigint, \
+       expires_at bigint, created_at bigint, rotated_from text, remaining bigint, refill_amount bigint, \
+       refill_interval text, surface_id text)), \
+     new_events AS (",
+    insert_audit_events!(),
+    "SELECT r.id, r.org_id, r.at, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.ip, \
+       r.request_id, r.details \
+     FROM json_to_recordset($2::json) AS r(id text, org_id text, at bigint, actor_type text, actor_id text, \
+       action text, target_type text, target_id text, ip text, request_id text, details text)) \
+     SELECT o.org_id, u.id AS user_id, u.email, u.display_name, m.role \
+     FROM json_to_recordset($3::json) AS o(org_id text, user_id text) JOIN users u ON u.id = o.user_id \
+     LEFT JOIN memberships m ON m.org_id = o.org_id AND m.user_id = u.id"
+);
 
 /// The PostgreSQL store.
 pub type PgStore = SqlStore<Postgres>;
@@ -79,6 +106,16 @@ impl Dialect for Postgres {
         let rows =
             sqlx::query(concat!(select_keys!(), "WHERE k.key_hash = ANY($1)")).bind(raw).fetch_all(&store.pool).await?;
         rows.iter().map(record).collect()
+    }
+
+    /// One statement ([`INSERT_KEY_BATCH`]).
+    async fn insert_key_batch(store: &PgStore, batch: KeyBatch) -> StoreResult<Vec<PgRow>> {
+        query::<Self>(INSERT_KEY_BATCH)
+            .bind(batch.keys)
+            .bind(batch.events)
+            .bind(batch.owners)
+            .fetch_all(&store.pool)
+            .await
     }
 
     fn usage_pool(store: &PgStore) -> &PgPool {

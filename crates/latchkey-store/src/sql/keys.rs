@@ -5,6 +5,7 @@ use latchkey_core::id::{KeyId, OrgId, UserId};
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{Environment, KeyHash, KeyState};
 
+use super::key_batch::{self, KeyBatch};
 use super::rows::{key_hash, record};
 use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, page_limit, query};
 use crate::{ApiKeyRecord, AuditEvent, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreResult, UsageCount};
@@ -99,16 +100,18 @@ fn like_escaped(text: &str) -> String {
     out
 }
 
+/// A key's scopes as stored: their canonical texts as a JSON array.
+pub(super) fn scopes_text(k: &NewApiKey) -> String {
+    serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// Inserts a key inside a transaction (bootstrap, rotation, a new key).
 pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> StoreResult<()> {
-    query::<D>(
-        "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
-         scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
-         expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at, \
-         surface_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, $17, \
-         $22)",
-    )
+    query::<D>(concat!(
+        insert_api_keys!(),
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, \
+         $17, $22)"
+    ))
     .bind(&k.id)
     .bind(&k.org_id)
     .bind(&k.project_id)
@@ -118,7 +121,7 @@ pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> Sto
     .bind(&k.key_hint)
     .bind(k.environment.as_str())
     .bind(k.kind.as_str())
-    .bind(serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".to_owned()))
+    .bind(scopes_text(k))
     .bind(&k.owner_user_id)
     .bind(&k.created_by_user_id)
     .bind(&k.created_by_key_id)
@@ -183,12 +186,12 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         commit::<D>(tx, std::slice::from_ref(event)).await
     }
 
-    async fn insert_keys(&self, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<()> {
-        let mut tx = D::begin_write(&self.pool).await?;
-        for key in keys {
-            insert_key::<D>(&mut tx, key).await?;
+    async fn insert_keys(&self, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<Vec<ApiKeyRecord>> {
+        if keys.is_empty() && events.is_empty() {
+            return Ok(Vec::new());
         }
-        commit::<D>(tx, events).await
+        let owners = D::insert_key_batch(self, KeyBatch::new(keys, events)?).await?;
+        key_batch::records(keys, &owners)
     }
 
     async fn get_key(&self, org_id: &OrgId, id: &KeyId) -> StoreResult<Option<ApiKeyRecord>> {

@@ -31,6 +31,7 @@
 mod macros;
 #[macro_use]
 mod rows;
+mod key_batch;
 mod keys;
 mod oauth;
 mod orgs;
@@ -58,6 +59,7 @@ use crate::{
     UsageCount,
 };
 
+pub use key_batch::KeyBatch;
 pub use keys::{RECENTLY_USED_KEYS, USABLE_KEYS};
 pub(crate) use rows::record;
 pub use store::PRUNE_KEY_CHANGES;
@@ -129,6 +131,14 @@ pub trait Dialect: Debug + Send + Sync + Sized + 'static {
         store: &SqlStore<Self>,
         hashes: &[KeyHash],
     ) -> impl Future<Output = StoreResult<Vec<ApiKeyRecord>>> + Send;
+
+    /// [`crate::KeyStore::insert_keys`]: writes `batch`'s keys and events,
+    /// all or none (one transaction), and answers the rows of its owners
+    /// ([`KeyBatch::owners`]), read in the same transaction.
+    fn insert_key_batch(
+        store: &SqlStore<Self>,
+        batch: KeyBatch,
+    ) -> impl Future<Output = StoreResult<Vec<Self::Row>>> + Send;
 
     /// The pool the verifier's write-behind usage is written on
     /// ([`crate::KeyStore::record_key_usage`]).
@@ -409,8 +419,8 @@ fn page_limit(page: &Page) -> i64 {
 }
 
 /// The statement appending an [`AuditEvent`].
-const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, action, target_type, \
-     target_id, ip, request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const INSERT_AUDIT_EVENT: &str =
+    concat!(insert_audit_events!(), "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
 
 /// Appends an audit event on `on` (inside the transaction of the change it
 /// describes, or alone).

@@ -17,6 +17,27 @@ macro_rules! select_keys {
     };
 }
 
+/// `INSERT INTO api_keys (…columns…) `: what a new key's row is written
+/// with (`insert_key`, and the dialects' batch statement, which give
+/// `updated_at` and `refilled_at` the creation time).
+macro_rules! insert_api_keys {
+    () => {
+        "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
+         scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
+         expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at, \
+         surface_id) "
+    };
+}
+
+/// `INSERT INTO audit_events (…columns…) `: what an audit event is written
+/// with (one, or the dialects' batch statement).
+macro_rules! insert_audit_events {
+    () => {
+        "INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, action, target_type, target_id, ip, \
+         request_id, details) "
+    };
+}
+
 macro_rules! session_columns {
     () => {
         "SELECT id, user_id, token_hash, current_org_id, ip, user_agent, created_at, expires_at, last_used_at, \

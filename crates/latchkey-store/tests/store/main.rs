@@ -46,6 +46,7 @@ mod fixtures;
 mod audit;
 mod changes;
 mod credits;
+mod key_batches;
 mod keys;
 mod oauth;
 mod oauth_refresh;

@@ -1,0 +1,128 @@
+//! `KeyStore::insert_keys`: many keys and their audit events in one write,
+//! all or none, each key answered as a read of it would find it.
+
+use std::sync::Arc;
+
+use latchkey_core::id::{KeyId, OrgId};
+use latchkey_core::{Environment, KeyPrefix, PlainKey, Role, Scope, ScopeSet};
+use latchkey_store::{AuditEvent, Conflict, KeyKind, NewApiKey, Refill, RefillInterval, Store, Unique};
+
+use crate::fixtures::{HOUR, NOW, conflict, ev, event, logged, plain_key, product, project, surface, world};
+
+store_tests! {
+    a_batch_answers_its_keys_as_stored,
+    a_batch_is_stored_whole_or_not_at_all,
+}
+
+/// An `api_key.create` event for each of `keys`.
+fn events(keys: &[NewApiKey]) -> Vec<AuditEvent> {
+    keys.iter().map(|k| event(k.org_id.as_str(), "api_key.create")).collect()
+}
+
+/// Whether a key with `k`'s id is stored.
+async fn stored(store: &dyn Store, k: &NewApiKey) -> bool {
+    store.get_key(&k.org_id, &k.id).await.unwrap().is_some()
+}
+
+async fn a_batch_answers_its_keys_as_stored(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let project = project(&w.org.id, "p");
+    store.insert_project(&project, &ev()).await.unwrap();
+    let product = product(&w.org.id, "shop");
+    store.insert_product(&product, &ev()).await.unwrap();
+    let surface = surface(&w.org.id, &product.id, "web");
+    store.insert_surface(&surface, &ev()).await.unwrap();
+    let bob = w.member(&*store, "bob@example.com", Role::Member).await;
+    let (other, carol) = w.other_org(&*store, "carol@example.com").await;
+
+    let plain = PlainKey::generate(&KeyPrefix::branded("lk", Environment::Test).unwrap());
+    let every_field = NewApiKey {
+        id: KeyId::new(),
+        org_id: w.org.id.clone(),
+        project_id: Some(project.id.clone()),
+        name: "every \"field\" é".into(),
+        hash: plain.hash(),
+        key_prefix: plain.display_prefix(),
+        key_hint: plain.hint(),
+        environment: Environment::Test,
+        kind: KeyKind::Restricted,
+        scopes: ScopeSet::from_scopes([Scope::action("keys", "read"), Scope::Resource("projects".into())]),
+        owner_user_id: Some(w.alice.id.clone()),
+        created_by_user_id: Some(w.alice.id.clone()),
+        created_by_key_id: Some(w.admin_key.id.clone()),
+        rate_limit_per_minute: Some(60),
+        rate_limit_per_day: Some(10_000),
+        expires_at: Some(NOW + HOUR),
+        remaining: Some(9_007_199_254_740_993),
+        refill: Some(Refill { amount: 500, interval: RefillInterval::Daily }),
+        created_at: NOW,
+        rotated_from: Some(w.admin_key.id.clone()),
+        surface_id: Some(surface.id.clone()),
+    };
+    let keys = vec![
+        every_field,
+        // The same owner twice, a member, the organization, another
+        // organization's admin, and an owner who is not a member of the
+        // key's organization (no role: the key is disabled).
+        w.key("alice again"),
+        NewApiKey::admin(&plain_key(), &w.org.id, &bob.id, "bob's", NOW),
+        w.org_key("the organization's"),
+        NewApiKey::admin(&plain_key(), &other.id, &carol.id, "carol's", NOW),
+        NewApiKey::admin(&plain_key(), &other.id, &w.alice.id, "alice elsewhere", NOW),
+    ];
+    let events = events(&keys);
+    let answered = store.insert_keys(&keys, &events).await.unwrap();
+    assert_eq!(answered.len(), keys.len());
+    for (k, a) in keys.iter().zip(&answered) {
+        assert_eq!(store.get_key(&k.org_id, &k.id).await.unwrap().as_ref(), Some(a), "{}", k.name);
+    }
+    let roles: Vec<_> = answered.iter().map(|a| a.owner_role).collect();
+    assert_eq!(roles, [Some(Role::Admin), Some(Role::Admin), Some(Role::Member), None, Some(Role::Admin), None]);
+    for e in &events {
+        assert!(logged(&*store, e).await);
+    }
+
+    // Nothing to write: nothing written, nothing answered.
+    assert!(store.insert_keys(&[], &[]).await.unwrap().is_empty());
+}
+
+async fn a_batch_is_stored_whole_or_not_at_all(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+
+    // Two keys of one batch with the same hash: the batch is refused as a
+    // uniqueness conflict, and none of its keys or events is stored.
+    let first = w.key("first");
+    let twin = NewApiKey { hash: first.hash, ..w.key("twin") };
+    let keys = vec![w.key("a"), first, w.key("b"), twin];
+    let evs = events(&keys);
+    let refused = store.insert_keys(&keys, &evs).await;
+    assert_eq!(conflict(&refused), Some(Conflict::Unique { what: Unique::Other }), "{refused:?}");
+    for k in &keys {
+        assert!(!stored(&*store, k).await, "{}", k.name);
+    }
+    for e in &evs {
+        assert!(!logged(&*store, e).await);
+    }
+
+    // A key of an organization that does not exist.
+    let stray = NewApiKey::admin(&plain_key(), &OrgId::new(), &w.alice.id, "stray", NOW);
+    let keys = vec![w.key("c"), stray];
+    assert!(store.insert_keys(&keys, &events(&keys)).await.is_err());
+    assert!(!stored(&*store, &keys[0]).await);
+
+    // An event that cannot be stored (its id taken by the one before)
+    // undoes the keys.
+    let keys = vec![w.key("d")];
+    let e = event(w.org.id.as_str(), "api_key.create");
+    assert!(store.insert_keys(&keys, &[e.clone(), e.clone()]).await.is_err());
+    assert!(!stored(&*store, &keys[0]).await);
+    assert!(!logged(&*store, &e).await);
+
+    // The same batch once the stray parts are gone is stored whole.
+    let keys = vec![w.key("e"), w.key("f")];
+    let evs = events(&keys);
+    assert_eq!(store.insert_keys(&keys, &evs).await.unwrap().len(), 2);
+    for k in &keys {
+        assert!(stored(&*store, k).await);
+    }
+}
