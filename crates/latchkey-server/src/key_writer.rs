@@ -6,12 +6,12 @@
 //! for the committer task and waits for its answer. The committer takes what is
 //! waiting when it is free (up to [`MAX_GROUP_KEYS`]; it adds no delay of
 //! its own: what arrives while one commit syncs forms the next group),
-//! writes the group in one transaction with
-//! [`latchkey_store::KeyStore::insert_keys`], reads the group's keys back
-//! in one statement, and answers each caller only after that transaction
-//! committed: an acknowledged key is as durable as
-//! before (SQLite `synchronous = FULL`, PostgreSQL's commit), one sync now
-//! covering many keys.
+//! writes the group with [`latchkey_store::KeyStore::insert_keys`] (one
+//! transaction, one statement per table whatever the group's size, the
+//! keys answered as stored without reading them back), and answers each
+//! caller only after that transaction committed: an acknowledged key is as
+//! durable as before (SQLite `synchronous = FULL`, PostgreSQL's commit),
+//! one sync now covering many keys.
 //!
 //! A write is all-or-nothing for its caller (a batch's keys commit
 //! together). If a group's transaction fails, nothing of it is stored, and
@@ -21,17 +21,16 @@
 //! Only SQLite groups writes: it has one writer, so concurrent transactions
 //! queue on its write lock anyway (and its busy handler sleeps), and each
 //! commit syncs the WAL. On PostgreSQL, whose transactions overlap, every
-//! write is its own transaction, as before: grouping them behind one or
-//! four committers measured at half the rate (bench/RESULTS.md). The
-//! committer is started on first use, on the runtime of that request; if
-//! it is gone (its runtime shut down), a write goes straight to the store.
+//! write is its own transaction, one statement and so one round trip
+//! (`insert_keys` there is a single statement); grouping those behind one
+//! committer measured no faster (bench/RESULTS.md). The committer is
+//! started on first use, on the runtime of that request; if it is gone
+//! (its runtime shut down), a write goes straight to the store.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
-use latchkey_core::{KeyHash, KeyId};
-use latchkey_store::{ApiKeyRecord, AuditEvent, NewApiKey, Store, StoreError, StoreResult};
+use latchkey_store::{ApiKeyRecord, AuditEvent, NewApiKey, Store, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
@@ -116,25 +115,14 @@ fn spawn_committer(store: Arc<dyn Store>) -> mpsc::Sender<Write> {
     queue
 }
 
-/// Writes `keys` and `events` in one transaction and reads the keys back,
-/// in order.
+/// Writes `keys` and `events` in one transaction; the keys as stored, in
+/// order.
 async fn write_alone(store: &dyn Store, keys: &[NewApiKey], events: &[AuditEvent]) -> StoreResult<Vec<ApiKeyRecord>> {
-    store.insert_keys(keys, events).await?;
-    read_back(store, keys).await
+    store.insert_keys(keys, events).await
 }
 
-/// `keys` as stored, in order, read in one statement.
-async fn read_back(store: &dyn Store, keys: &[NewApiKey]) -> StoreResult<Vec<ApiKeyRecord>> {
-    let hashes: Vec<KeyHash> = keys.iter().map(|k| k.hash).collect();
-    let mut found: HashMap<KeyId, ApiKeyRecord> =
-        store.find_keys_by_hashes(&hashes).await?.into_iter().map(|k| (k.id.clone(), k)).collect();
-    keys.iter()
-        .map(|k| found.remove(&k.id).ok_or_else(|| StoreError::Corrupt(format!("created key {} vanished", k.id))))
-        .collect()
-}
-
-/// Writes `group` (emptied) in one transaction, reads its keys back, and
-/// answers each write; if the transaction fails, each write alone.
+/// Writes `group` (emptied) in one transaction and answers each write with
+/// its keys as stored; if the transaction fails, each write alone.
 async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
     if group.len() == 1 {
         if let Some(w) = group.pop() {
@@ -152,20 +140,12 @@ async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
         parts.push((k..keys.len(), e..events.len(), w.done));
     }
     match store.insert_keys(&keys, &events).await {
-        Ok(()) => match read_back(store, &keys).await {
-            Ok(stored) => {
-                let mut stored = stored.into_iter();
-                for (k, _, done) in parts {
-                    let _ = done.send(Ok(stored.by_ref().take(k.len()).collect()));
-                }
+        Ok(stored) => {
+            let mut stored = stored.into_iter();
+            for (k, _, done) in parts {
+                let _ = done.send(Ok(stored.by_ref().take(k.len()).collect()));
             }
-            // Stored, but not read: each reads its own.
-            Err(_) => {
-                for (k, _, done) in parts {
-                    let _ = done.send(read_back(store, &keys[k]).await);
-                }
-            }
-        },
+        }
         Err(e) => {
             tracing::debug!(error = %e, writes = parts.len(), "group commit of keys failed; writing each alone");
             for (k, e, done) in parts {

@@ -181,7 +181,7 @@ pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Mill
 }
 
 /// Stores a freshly minted key with its audit event (one transaction) and
-/// reads it back; logs the creation (`details` go to the audit event, never
+/// answers it as stored; logs the creation (`details` go to the audit event, never
 /// the plaintext).
 pub(crate) async fn store_minted(
     state: &AppState,
@@ -196,7 +196,7 @@ pub(crate) async fn store_minted(
 
 /// Stores freshly minted keys, each with its audit event (`details[i]` for
 /// `minted[i]`), all in one transaction or none (through the group
-/// committer, [`crate::key_writer`]), and reads them back in order.
+/// committer, [`crate::key_writer`]), and answers them as stored, in order.
 pub(crate) async fn store_all_minted(
     state: &AppState,
     caller: &Caller,
