@@ -311,7 +311,14 @@ async fn the_test_idp_revokes_the_grant_when_a_rotated_refresh_token_is_reused()
 
     // The rotated token again: refused, and the whole grant goes with it.
     assert_invalid_grant(app.refresh(first).await);
-    assert!(idp.log_tail().contains("refresh token already used"), "{}", idp.log_tail());
+    // The IdP's stderr is read by another thread: its line may come a
+    // moment after the answer.
+    let logged = crate::common::eventually(Duration::from_secs(5), || {
+        let logged = idp.log_tail().contains("refresh token already used");
+        async move { logged }
+    })
+    .await;
+    assert!(logged, "{}", idp.log_tail());
     assert_invalid_grant(app.refresh(second).await);
     assert_eq!(account(access).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(idp.stats(&app.id).await, IdpStats { refresh_grants: 3, refresh_grant_errors: 2 });
