@@ -73,13 +73,13 @@ impl Pending {
     /// Counts one verification of the key `id` (hash `hash`) with outcome
     /// `code` at `now`: its day's count, and its last use if valid.
     #[inline]
-    pub(crate) fn count(&self, hash: KeyHash, id: &KeyId, code: KeyState, now: Millis) {
+    pub(crate) fn count(&self, hash: KeyHash, id: &str, code: KeyState, now: Millis) {
         let day = epoch_day(now);
         let mut one = [0; KeyState::ALL.len()];
         one[code.index()] = 1;
         self.update(
             hash,
-            || KeyPending::new(id, day),
+            || KeyPending::new(&KeyId::from(id), day),
             |entry| {
                 if code == KeyState::Valid {
                     entry.last_used = Some(entry.last_used.map_or(now, |t| t.max(now)));
@@ -256,7 +256,7 @@ mod tests {
 
     /// Counts a verification of the key `id` (hashed from its id).
     fn count(pending: &Pending, id: &str, code: KeyState, now: Millis) {
-        pending.count(KeyHash::of(id), &KeyId::from(id), code, now);
+        pending.count(KeyHash::of(id), id, code, now);
     }
 
     /// Everything pending, taken in chunks of `chunk` until nothing is

@@ -105,8 +105,9 @@ impl KeyVerifier {
     /// Notes a verification of a key with its outcome, to be written by the
     /// next flush (`lastUsedAt` for valid ones, daily counts for all).
     /// One shard of the pending usage is locked for one map update
-    /// (`pending.rs`).
-    pub fn count(&self, hash: KeyHash, id: &KeyId, code: KeyState, now: Millis) {
+    /// (`pending.rs`); the id is copied only when the key has nothing
+    /// pending yet, not on every check.
+    pub fn count(&self, hash: KeyHash, id: &str, code: KeyState, now: Millis) {
         self.pending.count(hash, id, code, now);
     }
 

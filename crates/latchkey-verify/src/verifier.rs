@@ -206,7 +206,7 @@ impl KeyVerifier {
         if outcome.code == KeyState::Valid {
             outcome.code = self.grants(&k, checks, now, &mut outcome).await?;
         }
-        self.count(hash, &k.key_id(), outcome.code, now);
+        self.count(hash, k.id(), outcome.code, now);
         Ok(outcome)
     }
 
