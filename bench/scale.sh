@@ -6,6 +6,7 @@
 #   bench/scale.sh                     # SQLite, 10k 1M 100k then 100k 1M 10k, a 60 s soak
 #   bench/scale.sh --pg                # SQLite, then PostgreSQL ($PG)
 #   bench/scale.sh --long              # the soak lasts 10 minutes (RSS "after 10 minutes")
+#   SOAK_LARGEST=600s bench/scale.sh   # 10 minutes for the largest size only, 60 s for the rest
 #   bench/scale.sh --pg --build-only   # only build the cached databases (the slow part at 1M)
 #   SIZES="10000 100000" bench/scale.sh
 #
@@ -27,7 +28,7 @@
 #
 # Env knobs [defaults]: SIZES ["10000 100000 1000000"] ROUNDS [2] (forward, reverse, …: the
 #   sizes of odd rounds go 10k, 1M, 100k; even rounds reverse it) C [64] DURATION [20s]
-#   WARMUP [5s] SOAK [60s; --long 600s] RESTART_WINDOW [30] (s) CREATE_C [8]
+#   WARMUP [5s] SOAK [60s; --long 600s] SOAK_LARGEST [$SOAK] (the largest size's) RESTART_WINDOW [30] (s) CREATE_C [8]
 #   CREATE_DURATION [10s] SAMPLE [100] WARM_WAIT [180] (s) EXIT_WAIT [120] (s) PIN [1]
 #   PORT [7461] BACKENDS [sqlite; --pg: "sqlite postgres"] PG [postgres://postgres@127.0.0.1:5432]
 #   KEY_CACHE_MIB [unset: the server's default; passed as --key-cache-mib when serve has it]
@@ -51,7 +52,7 @@ for arg in "$@"; do
   esac
 done
 SIZES="${SIZES:-10000 100000 1000000}"; ROUNDS="${ROUNDS:-2}"; C="${C:-64}"; DURATION="${DURATION:-20s}"
-WARMUP="${WARMUP:-5s}"; SOAK="${SOAK:-$([ "$LONG" = 1 ] && echo 600s || echo 60s)}"
+WARMUP="${WARMUP:-5s}"; SOAK="${SOAK:-$([ "$LONG" = 1 ] && echo 600s || echo 60s)}"; SOAK_LARGEST="${SOAK_LARGEST:-$SOAK}"
 RESTART_WINDOW="${RESTART_WINDOW:-30}"; CREATE_C="${CREATE_C:-8}"; CREATE_DURATION="${CREATE_DURATION:-10s}"
 SAMPLE="${SAMPLE:-100}"; WARM_WAIT="${WARM_WAIT:-180}"; EXIT_WAIT="${EXIT_WAIT:-120}"; PIN="${PIN:-1}"
 PORT="${PORT:-7461}"; PG="${PG:-postgres://postgres@127.0.0.1:5432}"
@@ -152,7 +153,8 @@ load() {
 
 # One visit: measures $SIZE keys on $BACKEND on a fresh copy of the cached database.
 visit() {
-  local tag="$BACKEND-$SIZE-v$VISIT" db_args=(--data-dir "$WORK/data") t0 figs ref0 ref1 ref_rate
+  local tag="$BACKEND-$SIZE-v$VISIT" db_args=(--data-dir "$WORK/data") t0 figs ref0 ref1 ref_rate soak="$SOAK"
+  [ "$SIZE" != "$(tr ' ' '\n' <<< "$SIZES" | grep . | sort -n | tail -n1)" ] || soak="$SOAK_LARGEST"
   echo "## $BACKEND, $SIZE keys, visit $VISIT  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   rm -rf "$WORK/data"; cp -a "$CACHE/data" "$WORK/data"
   if [ "$BACKEND" = postgres ]; then
@@ -208,13 +210,14 @@ visit() {
   local served0 written_a flushed0 soak_t0 served1 written_b flushed1 pending soak_s
   served0=$(metric latchkey_verify_total); written_a=$(usage_written); flushed0=$(metric latchkey_usage_flushed_keys_total)
   soak_t0=$(date +%s.%N)
-  load "$C" "$SOAK" "$OUT/wrk-$tag-soak.txt"
+  load "$C" "$soak" "$OUT/wrk-$tag-soak.txt"
   soak_s=$(awk -v a="$soak_t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')
   served1=$(metric latchkey_verify_total); served0=${served0:-0}; served1=${served1:-0}; written_b=$(usage_written); flushed1=$(metric latchkey_usage_flushed_keys_total)
   pending=$(metric latchkey_usage_pending_keys)
   read -r -a figs <<< "$(wrk_figures "$OUT/wrk-$tag-soak.txt")"
-  record "soak ($SOAK): verify req/s" "${figs[0]}"; record "soak: p99 ms" "${figs[2]}"; record "soak: max ms" "${figs[3]}"
-  record "RSS after soak of $SOAK (MiB)" "$(rss_mib "$SRV")"
+  record "soak: verify req/s" "${figs[0]}"; record "soak: p99 ms" "${figs[2]}"; record "soak: max ms" "${figs[3]}"
+  record "soak (s)" "${soak%s}"
+  record "RSS after soak (MiB)" "$(rss_mib "$SRV")"
   record "usage written/served during soak (%)" \
     "$(awk -v s="$((served1 - served0))" -v w="$((written_b - written_a))" 'BEGIN {printf "%.0f", (s > 0 ? 100 * w / s : 0)}')"
   # Lag: checks served but not yet written at the end of the soak, in seconds of traffic.
@@ -281,7 +284,7 @@ main() {
   trap 'exit 130' INT TERM
   bench_dir_init
   echo "# bench/scale.sh  $(date -u +%FT%TZ)  bin=$BIN  $("$BIN" --version 2>/dev/null || true)"
-  echo "# backends=$BACKENDS sizes=$SIZES rounds=$ROUNDS c=$C duration=$DURATION warmup=$WARMUP soak=$SOAK" \
+  echo "# backends=$BACKENDS sizes=$SIZES rounds=$ROUNDS c=$C duration=$DURATION warmup=$WARMUP soak=$SOAK (largest size: $SOAK_LARGEST)" \
     "restart_window=${RESTART_WINDOW}s create: c=$CREATE_C $CREATE_DURATION  pin=$PIN  key cache: $CACHE_NOTE"
   echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)  cpus: $(nproc)"
   local t_all=$SECONDS
@@ -301,7 +304,7 @@ main() {
   done
   echo "# whole run: $((SECONDS - t_all)) s  load after: $(cut -d' ' -f1-3 /proc/loadavg)"
   [ "$BUILD_ONLY" = 0 ] || return 0
-  python3 scale.py table --figures "$FIGURES" --note "$BIN, $(date -u +%F); soak $SOAK; c=$C, $DURATION per run; medians of $ROUNDS visits per size; key cache: $CACHE_NOTE" \
+  python3 scale.py table --figures "$FIGURES" --note "$BIN, $(date -u +%F); soak $SOAK (largest size: $SOAK_LARGEST); c=$C, $DURATION per run; medians of $ROUNDS visits per size; key cache: $CACHE_NOTE" \
     | tee "$OUT.md"
 }
 main 2>&1 | tee "$OUT.log"

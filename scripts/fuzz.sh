@@ -2,7 +2,7 @@
 # Runs every fuzz target under fuzz/ (cargo-fuzz, libFuzzer, nightly
 # toolchain) and prints executions and crashes per target.
 #
-#   scripts/fuzz.sh                 # each target for 20 s (what CI runs)
+#   scripts/fuzz.sh                 # each target for 20 s (CI runs 10 s: scripts/test.sh)
 #   FUZZ_SECONDS=300 scripts/fuzz.sh
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh   # a fixed number of executions each
 #                                        # (scripts/fuzz-long.sh)

@@ -14,7 +14,7 @@
 # tests), then a short run of every fuzz target (scripts/fuzz.sh).
 # LATCHKEY_TEST_BACKENDS=sqlite skips the second pass;
 # CONTRACT_EXAMPLES sets schemathesis' examples per operation (default 25);
-# LATCHKEY_TEST_FUZZ_SECONDS=0 skips fuzzing (default 20 s a target).
+# LATCHKEY_TEST_FUZZ_SECONDS=0 skips fuzzing (default 10 s a target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Runs a tier and prints how long it took (CI's whole run must stay under
@@ -47,7 +47,7 @@ timed "Python SDK" scripts/sdk-python.sh
 timed "TypeScript SDK" scripts/sdk-typescript.sh
 
 fuzz_smoke() {
-  local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-20}"
+  local seconds="${LATCHKEY_TEST_FUZZ_SECONDS:-10}"
   [ "$seconds" = 0 ] && return 0
   # cargo-fuzz builds with the nightly toolchain the machine carries.
   cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
