@@ -267,7 +267,7 @@ def restart_probe(args):
 
 
 # Figures shown as whole numbers (besides rates, "/s"); the rest with two decimals.
-WHOLE_UNITS = ("(MiB)", "(%)", "(checks)", "(metric)")
+WHOLE_UNITS = ("(MiB)", "(%)", "(checks)", "(keys)", "(metric)")
 
 
 def median(values):
