@@ -150,6 +150,12 @@ pub struct ApiKeyView {
     pub last_used_at: Option<String>,
     /// Revocation time (in the future during a rotation grace period).
     pub revoked_at: Option<String>,
+    /// When the key was first reported leaked (by a secret scanner's
+    /// report, `POST /v1/leaks`, or an admin's, `POST
+    /// /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
+    /// organization whose `leakAction` is `flag` keeps working with it set.
+    #[serde(default)]
+    pub leaked_at: Option<String>,
     /// Creation time.
     pub created_at: String,
     /// `active`, `expired`, `revoked` or `disabled`.

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 mod cli_login;
 mod constraints;
 mod keys;
+mod leaks;
 pub mod oauth;
 mod orgs;
 mod people;
@@ -34,6 +35,7 @@ pub use keys::{
     ApiKeyView, CreateApiKey, CreateApiKeys, KeyEnvironment, KeyOwner, KeyStatus, MAX_BATCH_KEYS, RefillIntervalView,
     RefillView, RotateApiKey, TransferApiKey, UpdateApiKey, UsageDayView,
 };
+pub use leaks::{LeakAction, LeakLabel, LeakReportItem, LeakVerdict, MAX_LEAK_REPORT_TOKENS, ReportLeak};
 pub use orgs::{
     AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, InvitationView, MemberView, OrgView, SwitchOrg,
     UpdateMember, UpdateOrg,

@@ -22,6 +22,10 @@ pub struct OrgView {
     /// Policy: members may list every key of the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_see_all_keys: Option<bool>,
+    /// What a report that a live key of the organization leaked does:
+    /// `revoke` it at once (the default) or only `flag` it (`leakedAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leak_action: Option<crate::LeakAction>,
     /// Creation time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
@@ -55,6 +59,10 @@ pub struct UpdateOrg {
     /// Let members list every key of the organization.
     #[serde(default)]
     pub members_see_all_keys: Option<bool>,
+    /// What a report that a live key of the organization leaked does
+    /// (`revoke` or `flag`).
+    #[serde(default)]
+    pub leak_action: Option<crate::LeakAction>,
 }
 
 /// `POST /v1/me/org`

@@ -47,6 +47,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for BatchJsonBody<T> {
     }
 }
 
+/// The raw bytes of a body of up to [`MAX_BATCH_BODY`] (on a route with
+/// that limit), for a route that checks a signature over them before
+/// parsing (`POST /v1/leaks`).
+#[derive(Debug)]
+pub struct BatchRawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for BatchRawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_body(req, state, MAX_BATCH_BODY).await.map(BatchRawBody)
+    }
+}
+
 /// A JSON body that may be absent (empty body means `T::default()`).
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub T);

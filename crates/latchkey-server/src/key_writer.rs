@@ -187,6 +187,7 @@ mod tests {
             name: "acme".to_owned(),
             slug: "acme".to_owned(),
             members_see_all_keys: false,
+            leak_action: latchkey_store::LeakAction::default(),
             created_at: NOW,
         };
         let user = User {

@@ -36,6 +36,7 @@ pub mod forwarded;
 pub mod key_writer;
 pub mod keyring;
 mod keys;
+pub mod leaks;
 mod lookup;
 pub mod metrics;
 pub mod oauth;

@@ -60,6 +60,7 @@ use crate::authz::{AUTH_EXTENSION, CALLERS, SCOPE};
         (name = "orgs", description = "Organizations, members, invitations, the audit trail"),
         (name = "api-keys", description = "The RunTools-shaped key API"),
         (name = "verify", description = "Verifying keys: for services and for reverse proxies"),
+        (name = "leaks", description = "Leaked keys: secret scanners' signed reports"),
         (name = "projects", description = "Projects: a grouping layer inside an organization"),
         (name = "secrets", description = "Encrypted secrets"),
         (name = "ssh-keys", description = "SSH public keys and authorized_keys"),

@@ -77,6 +77,9 @@ pub struct Settings {
     /// start looks for spills to write (the data directory); none: what
     /// the deadline leaves stays unwritten.
     pub usage_spill_dir: Option<std::path::PathBuf>,
+    /// The public keys that may sign leak reports (`POST /v1/leaks`,
+    /// `[[leaks.signers]]`); none by default: every report is refused.
+    pub leak_signers: Vec<crate::leaks::LeakSigner>,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -187,6 +190,7 @@ impl Default for Settings {
             workspace_storage: None,
             usage_flush_deadline: std::time::Duration::from_secs(2),
             usage_spill_dir: None,
+            leak_signers: Vec::new(),
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::{Data, OrgView};
 use latchkey_core::Role;
 use latchkey_core::time_fmt::to_rfc3339;
-use latchkey_store::Org;
+use latchkey_store::{LeakAction, Org};
 
 /// An organization as a member of role `role` sees it.
 pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
@@ -18,7 +18,24 @@ pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
         slug: o.slug.clone(),
         role: Some(role.as_str().to_owned()),
         members_see_all_keys: Some(o.members_see_all_keys),
+        leak_action: Some(leak_action_view(o.leak_action)),
         created_at: Some(to_rfc3339(o.created_at)),
+    }
+}
+
+/// An organization's `leakAction` on the wire.
+pub(crate) fn leak_action_view(a: LeakAction) -> latchkey_api_types::LeakAction {
+    match a {
+        LeakAction::Revoke => latchkey_api_types::LeakAction::Revoke,
+        LeakAction::Flag => latchkey_api_types::LeakAction::Flag,
+    }
+}
+
+/// A `leakAction` from the wire, as stored.
+pub(crate) fn stored_leak_action(a: latchkey_api_types::LeakAction) -> LeakAction {
+    match a {
+        latchkey_api_types::LeakAction::Revoke => LeakAction::Revoke,
+        latchkey_api_types::LeakAction::Flag => LeakAction::Flag,
     }
 }
 

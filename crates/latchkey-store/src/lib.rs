@@ -432,6 +432,20 @@ pub trait KeyStore: Send + Sync {
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>>;
 
+    /// Records that a key was reported leaked at `at` (`leaked_at`, kept
+    /// from the first report) and, with `revoke`, revokes it at `at` the way
+    /// [`KeyStore::revoke_key`] does (an earlier revocation time is kept);
+    /// `event` (`api_key.leaked`) is appended in the same transaction.
+    /// `None` if no such key.
+    async fn report_leak(
+        &self,
+        org_id: &OrgId,
+        id: &KeyId,
+        at: Millis,
+        revoke: bool,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
+
     /// Inserts `new` as the successor of `old_id` and schedules the old key's
     /// revocation at `old_revoked_at`, atomically. `None` (and nothing
     /// changed) if `old_id` does not exist, has been rotated, or has a

@@ -114,6 +114,7 @@ fn set_up() -> Fixture {
             name: "Bench".to_owned(),
             slug: "bench".to_owned(),
             members_see_all_keys: false,
+            leak_action: latchkey_store::LeakAction::default(),
             created_at: now,
         };
         let user = NewUser {

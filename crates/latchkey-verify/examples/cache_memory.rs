@@ -41,6 +41,7 @@ async fn main() {
         name: "acme".into(),
         slug: "acme".into(),
         members_see_all_keys: false,
+        leak_action: latchkey_store::LeakAction::default(),
         created_at: now,
     };
     let user = NewUser { id: UserId::new(), email: "a@example.com".into(), display_name: "A".into(), created_at: now };

@@ -363,6 +363,7 @@ pub(crate) mod tests_support {
             updated_at: 0,
             last_used_at: None,
             revoked_at: None,
+            leaked_at: None,
             rotated_from: None,
             rotated_to: None,
             surface_id: None,

@@ -54,6 +54,7 @@ fn new_org(slug: &str, now: Millis) -> NewOrg {
         name: slug.to_owned(),
         slug: slug.to_owned(),
         members_see_all_keys: false,
+        leak_action: latchkey_store::LeakAction::default(),
         created_at: now,
     }
 }

@@ -65,6 +65,18 @@
 //! shutdown_deadline = "10s"     # on SIGTERM, then remaining connections are dropped
 //! usage_flush_deadline = "2s"   # then pending key usage is spilled to the data directory
 //!
+//! # Leaked keys: the public keys whose signed reports POST /v1/leaks takes
+//! # (README, "Leaked keys"); GitHub's are listed, with their key_identifier,
+//! # at https://api.github.com/meta/public_keys/secret_scanning. None by
+//! # default: every report is refused.
+//! [[leaks.signers]]
+//! key_id = "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c"
+//! public_key_pem = """
+//! -----BEGIN PUBLIC KEY-----
+//! MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE…
+//! -----END PUBLIC KEY-----
+//! """
+//!
 //! # Forward auth (GET /v1/auth/check): required scope by method and path
 //! # prefix of the forwarded request; the longest prefix wins, and an
 //! # `X-Latchkey-Scope` header takes precedence. Ambiguous forwarded paths
@@ -86,6 +98,7 @@ use latchkey_core::forward_path::is_route_prefix;
 use latchkey_core::{Role, Scope};
 use latchkey_server::Settings;
 use latchkey_server::forwarded::TrustedProxies;
+use latchkey_server::leaks::{LeakSigner, check_signers};
 use latchkey_server::oauth::OAuthProviderConfig;
 use latchkey_server::oidc::{ClientSecret, JitConfig, ProviderConfig};
 use latchkey_server::state::{AmbiguousPaths, MetricsToken, RouteRule};
@@ -137,6 +150,28 @@ pub struct FileConfig {
     /// Workspaces.
     #[serde(default)]
     pub workspaces: WorkspacesConfig,
+    /// Leaked keys.
+    #[serde(default)]
+    pub leaks: LeaksConfig,
+}
+
+/// `[leaks]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaksConfig {
+    /// The public keys that may sign `POST /v1/leaks` reports.
+    #[serde(default)]
+    pub signers: Vec<LeakSignerTable>,
+}
+
+/// `[[leaks.signers]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeakSignerTable {
+    /// What `Github-Public-Key-Identifier` names it by.
+    pub key_id: String,
+    /// Its ECDSA P-256 public key, PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key_pem: String,
 }
 
 /// `[workspaces]`
@@ -504,6 +539,10 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
     if let Some(t) = file.workspaces.storage {
         settings.workspace_storage = Some(workspace_storage(t)?);
     }
+    for t in &file.leaks.signers {
+        settings.leak_signers.push(LeakSigner::from_pem(&t.key_id, &t.public_key_pem).context("leaks.signers")?);
+    }
+    check_signers(&settings.leak_signers).context("leaks.signers")?;
     match file.auth_check.ambiguous_paths.as_deref() {
         None | Some("refuse") => {}
         Some("normalize") => settings.ambiguous_paths = AmbiguousPaths::Normalize,
@@ -632,6 +671,40 @@ mod tests {
         let err = apply(Some(&file), dir.path(), &mut Settings::default()).unwrap_err();
         assert!(format!("{err:#}").contains("token_url `http://github.com/t` must be an https:// URL"), "{err:#}");
     }
+    /// A P-256 public key (its private half was thrown away).
+    const P256_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEH+l7r3OQw24E2u2zr8vxjLvun9hT
+jC47UmmxMMKVzlDn2TneAbjKsrkCFgFFAuNlOTkxZlmjvmIs9dGZmupfkQ==
+-----END PUBLIC KEY-----
+";
+
+    #[test]
+    fn leak_signers_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("latchkey.toml");
+        let signer = |id: &str, pem: &str| {
+            format!("[[leaks.signers]]\nkey_id = \"{id}\"\npublic_key_pem = \"\"\"\n{pem}\"\"\"\n")
+        };
+        std::fs::write(&file, signer("gh-1", P256_PEM) + &signer("gh-2", P256_PEM)).unwrap();
+        let mut settings = Settings::default();
+        apply(Some(&file), dir.path(), &mut settings).unwrap();
+        let ids: Vec<&str> = settings.leak_signers.iter().map(LeakSigner::key_id).collect();
+        assert_eq!(ids, ["gh-1", "gh-2"]);
+        assert!(Settings::default().leak_signers.is_empty(), "none by default");
+        let cases = [
+            (signer("gh-1", P256_PEM) + &signer("gh-1", P256_PEM), "two leak signers have the key_id `gh-1`"),
+            (signer("gh-1", "not a key"), "not a PEM public key"),
+            (signer("", P256_PEM), "key_id must be"),
+            (format!("[[leaks.signers]]\nkey_id = \"x\"\n"), "missing field `public_key_pem`"),
+            (format!("[leaks]\nsigner = []\n"), "unknown field"),
+        ];
+        for (text, reason) in cases {
+            std::fs::write(&file, &text).unwrap();
+            let err = apply(Some(&file), dir.path(), &mut Settings::default()).unwrap_err();
+            assert!(format!("{err:#}").contains(reason), "{text}: {err:#}");
+        }
+    }
+
     #[test]
     fn workspace_storage_is_read_with_its_defaults_and_checked() {
         let dir = tempfile::tempdir().unwrap();

@@ -53,6 +53,7 @@ pub fn prepare(args: &InitArgs) -> anyhow::Result<Bootstrap> {
         name: org_name.to_owned(),
         slug: latchkey_core::id::slugify(org_name),
         members_see_all_keys: false,
+        leak_action: latchkey_store::LeakAction::default(),
         created_at: now,
     };
     let display_name = match &args.name {

@@ -101,6 +101,7 @@ async fn save(State(state): State<AppState>, audit: Audit, s: Submitted<Settings
         name: Some(s.form.name.clone()),
         slug: None,
         members_see_all_keys: Some(s.form.members_see_all_keys.is_some()),
+        leak_action: None,
     };
     let id = s.viewer.caller.org_id.clone();
     match orgs::update(State(state.clone()), s.viewer.caller.clone(), audit, Path(id), JsonBody(body)).await {

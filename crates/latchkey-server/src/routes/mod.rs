@@ -13,6 +13,7 @@ pub(crate) mod cli_login;
 pub(crate) mod device;
 mod health;
 pub(crate) mod identities;
+mod leaks;
 pub(crate) mod me;
 pub(crate) mod oauth;
 pub(crate) mod orgs;
@@ -49,6 +50,7 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::rotate))
         .routes(routes!(api_keys::usage))
         .routes(routes!(api_keys::transfer))
+        .routes(routes!(api_keys::leak::report_leak))
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(people::logout))
@@ -124,6 +126,7 @@ fn public() -> OpenApiRouter<AppState> {
         .routes(routes!(device::token))
         .routes(routes!(verify::auth_check, verify::auth_check_post))
         .routes(routes!(verify::verify))
+        .routes(batch_body(routes!(leaks::report_leaks)))
         .routes(routes!(workspaces::mounts::grant_keys))
         .routes(routes!(reference::openapi))
         .routes(routes!(reference::docs))

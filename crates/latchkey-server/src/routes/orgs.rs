@@ -16,7 +16,7 @@ use latchkey_api_types::{
 use latchkey_core::id::{IdKind, InvitationId, OrgId, UserId, is_valid, slugify};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey, Role};
-use latchkey_store::{AcceptError, AuditFilter, Invitation, Member, NewOrg, Org, OrgPatch, Session};
+use latchkey_store::{AcceptError, AuditFilter, Invitation, LeakAction, Member, NewOrg, Org, OrgPatch, Session};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -28,7 +28,7 @@ use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, pagina
 use crate::lookup::{INVITATION_PREFIX, invitation_hash};
 use crate::routes::oauth;
 use crate::state::AppState;
-use crate::views::org_view;
+use crate::views::{org_view, stored_leak_action};
 
 /// Managing the members: changing roles, removing them, inviting.
 const MANAGE_MEMBERS: AuthCheck = AuthCheck::any().admin().scope(ORG_MEMBERS);
@@ -138,7 +138,14 @@ pub async fn create(
         Some(s) => check_slug(s)?,
         None => slugify(&name),
     };
-    let org = NewOrg { id: OrgId::new(), name, slug, members_see_all_keys: false, created_at: now_ms() };
+    let org = NewOrg {
+        id: OrgId::new(),
+        name,
+        slug,
+        members_see_all_keys: false,
+        leak_action: LeakAction::default(),
+        created_at: now_ms(),
+    };
     let event = audit.event(
         Some(&org.id),
         Actor::from(&caller),
@@ -177,7 +184,8 @@ pub async fn get(
 pub(crate) const UPDATE: AuthCheck =
     AuthCheck::any().admin_because("changing the organization needs the admin role").key_scope(ORG_WRITE);
 
-/// `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
+/// `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?, leakAction?}`:
+/// admins.
 #[utoipa::path(
     patch,
     path = "/v1/orgs/{id}",
@@ -201,8 +209,14 @@ pub async fn update(
         name: req.name.as_deref().map(check_name).transpose()?,
         slug: req.slug.as_deref().map(check_slug).transpose()?,
         members_see_all_keys: req.members_see_all_keys,
+        leak_action: req.leak_action.map(stored_leak_action),
     };
-    let details = json!({"name": patch.name, "slug": patch.slug, "membersSeeAllKeys": patch.members_see_all_keys});
+    let details = json!({
+        "name": patch.name,
+        "slug": patch.slug,
+        "membersSeeAllKeys": patch.members_see_all_keys,
+        "leakAction": patch.leak_action.map(LeakAction::as_str),
+    });
     let event = audit.event(Some(&id), Actor::from(&caller), "org.update", Some(("org", &id)), &details);
     let org = state.store.update_org(&id, &patch, &event).await?.ok_or_else(|| ApiError::not_found("organization"))?;
     Ok(Json(Data { data: org_view(&org, role) }))

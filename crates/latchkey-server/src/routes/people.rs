@@ -186,6 +186,7 @@ pub async fn signup(
         slug: slugify(&org_name),
         name: org_name,
         members_see_all_keys: false,
+        leak_action: latchkey_store::LeakAction::default(),
         created_at: now,
     };
     let (token, session) = new_session(&state, &user.id, Some(org.id.clone()), &audit, &parts.headers, now)?;
@@ -214,6 +215,7 @@ pub async fn signup(
             slug: org.slug,
             role: Some("admin".to_owned()),
             members_see_all_keys: Some(false),
+            leak_action: Some(crate::views::leak_action_view(org.leak_action)),
             created_at: Some(to_rfc3339(org.created_at)),
         }),
     };

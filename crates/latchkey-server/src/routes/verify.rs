@@ -345,6 +345,7 @@ mod tests {
             updated_at: 0,
             last_used_at: None,
             revoked_at: None,
+            leaked_at: None,
             rotated_from: None,
             rotated_to: None,
             surface_id: None,

@@ -97,6 +97,7 @@ pub async fn fill_keys(store: &dyn Store, pool: &Pool, keys: i64) {
         name: "bench".into(),
         slug: "bench".into(),
         members_see_all_keys: false,
+        leak_action: latchkey_store::LeakAction::default(),
         created_at: NOW,
     };
     let user =

@@ -247,6 +247,9 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<Millis>,
     /// Revocation time; in the future while a rotation grace period runs.
     pub revoked_at: Option<Millis>,
+    /// When the key was first reported leaked, if ever
+    /// ([`KeyStore::report_leak`](crate::KeyStore::report_leak)).
+    pub leaked_at: Option<Millis>,
     /// Predecessor (rotation).
     pub rotated_from: Option<KeyId>,
     /// Successor (rotation).

@@ -16,8 +16,40 @@ pub struct Org {
     pub slug: String,
     /// Policy: members may list every key of the organization.
     pub members_see_all_keys: bool,
+    /// What a report that one of its live keys leaked does.
+    pub leak_action: LeakAction,
     /// Creation time.
     pub created_at: Millis,
+}
+
+/// What a leak report (a secret scanner's, or an admin's) does to a live
+/// key of an organization: its setting `leakAction`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LeakAction {
+    /// Revoke the key at once (the default).
+    #[default]
+    Revoke,
+    /// Only mark it leaked (`leaked_at`); it keeps working.
+    Flag,
+}
+
+impl LeakAction {
+    /// The stored and wire form: `revoke`, `flag`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoke",
+            Self::Flag => "flag",
+        }
+    }
+
+    /// The action named `s` ([`LeakAction::as_str`]).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "revoke" => Some(Self::Revoke),
+            "flag" => Some(Self::Flag),
+            _ => None,
+        }
+    }
 }
 
 /// A new organization.
@@ -48,6 +80,8 @@ pub struct OrgPatch {
     pub slug: Option<String>,
     /// New key-visibility policy.
     pub members_see_all_keys: Option<bool>,
+    /// New leak action.
+    pub leak_action: Option<LeakAction>,
 }
 
 /// A person's membership of an organization, with the person.

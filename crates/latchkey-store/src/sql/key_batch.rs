@@ -214,6 +214,7 @@ pub fn records<R: ReadRow>(keys: &[NewApiKey], owners: &[R]) -> StoreResult<Vec<
                 updated_at: k.created_at,
                 last_used_at: None,
                 revoked_at: None,
+                leaked_at: None,
                 rotated_from: k.rotated_from.clone(),
                 rotated_to: None,
                 surface_id: k.surface_id.clone(),

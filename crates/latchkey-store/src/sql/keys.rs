@@ -10,6 +10,17 @@ use super::rows::{key_hash, record};
 use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, page_limit, query};
 use crate::{ApiKeyRecord, AuditEvent, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreResult, UsageCount};
 
+/// The revocation time a key gets when revoked at `$at` (a placeholder):
+/// revocation only ever moves `revoked_at` earlier, so an earlier (or
+/// equal) time is kept and a later one (a rotation's grace period) is
+/// brought forward. One expression for every path that revokes
+/// ([`KeyStore::revoke_key`], [`KeyStore::report_leak`]).
+macro_rules! revoked_at_by {
+    ($at:literal) => {
+        concat!("CASE WHEN revoked_at IS NOT NULL AND revoked_at <= ", $at, " THEN revoked_at ELSE ", $at, " END")
+    };
+}
+
 /// Spends `$2` credits at `$3` (refilling first if the last refill is
 /// before `$4`) from the balance key `$1` spends from: the end of its
 /// rotation chain (the key itself unless rotated). It returns the balance
@@ -361,13 +372,34 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         at: Millis,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
-        let change = query::<D>(
-            "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at IS NOT NULL AND revoked_at <= $3 \
-             THEN revoked_at ELSE $3 END, updated_at = $3 WHERE org_id = $1 AND id = $2",
-        )
+        let change = query::<D>(concat!(
+            "UPDATE api_keys SET revoked_at = ",
+            revoked_at_by!("$3"),
+            ", updated_at = $3 WHERE org_id = $1 AND id = $2"
+        ))
         .bind(org_id)
         .bind(id)
         .bind(at);
+        self.change_key(change, org_id, id, event).await
+    }
+
+    async fn report_leak(
+        &self,
+        org_id: &OrgId,
+        id: &KeyId,
+        at: Millis,
+        revoke: bool,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let change = query::<D>(concat!(
+            "UPDATE api_keys SET leaked_at = COALESCE(leaked_at, $3), revoked_at = CASE WHEN $4 THEN ",
+            revoked_at_by!("$3"),
+            " ELSE revoked_at END, updated_at = $3 WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .bind(at)
+        .bind(revoke);
         self.change_key(change, org_id, id, event).await
     }
 

@@ -9,7 +9,8 @@ use super::keys::insert_key;
 use super::rows::{member, org, parse_role, role, user};
 use super::{Dialect, ReadRow, SqlStore, Tx, commit, page_limit, query};
 use crate::{
-    AuditEvent, Conflict, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreResult, Unique, User,
+    AuditEvent, Conflict, LeakAction, Member, NewApiKey, NewOrg, NewUser, Org, OrgPatch, OrgStore, Page, StoreResult,
+    Unique, User,
 };
 
 #[async_trait]
@@ -76,13 +77,14 @@ impl<D: Dialect> OrgStore for SqlStore<D> {
         let mut tx = D::begin_write(&self.pool).await?;
         let row = query::<D>(
             "UPDATE orgs SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
-             members_see_all_keys = COALESCE($4, members_see_all_keys) WHERE id = $1 \
-             RETURNING id, name, slug, members_see_all_keys, created_at",
+             members_see_all_keys = COALESCE($4, members_see_all_keys), leak_action = COALESCE($5, leak_action) \
+             WHERE id = $1 RETURNING id, name, slug, members_see_all_keys, leak_action, created_at",
         )
         .bind(id)
         .bind(&patch.name)
         .bind(&patch.slug)
         .bind(patch.members_see_all_keys)
+        .bind(patch.leak_action.map(LeakAction::as_str))
         .on_unique(Unique::OrgSlug)
         .fetch_optional(&mut *tx)
         .await?;
@@ -218,15 +220,19 @@ async fn lock_memberships<D: Dialect>(
 
 /// Inserts an organization.
 pub(super) async fn insert_org<D: Dialect>(tx: &mut Tx<D>, o: &NewOrg) -> StoreResult<()> {
-    query::<D>("INSERT INTO orgs (id, name, slug, members_see_all_keys, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&o.id)
-        .bind(&o.name)
-        .bind(&o.slug)
-        .bind(o.members_see_all_keys)
-        .bind(o.created_at)
-        .on_unique(Unique::OrgSlug)
-        .execute(&mut **tx)
-        .await?;
+    query::<D>(
+        "INSERT INTO orgs (id, name, slug, members_see_all_keys, leak_action, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&o.id)
+    .bind(&o.name)
+    .bind(&o.slug)
+    .bind(o.members_see_all_keys)
+    .bind(o.leak_action.as_str())
+    .bind(o.created_at)
+    .on_unique(Unique::OrgSlug)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ macro_rules! select_keys {
         "SELECT k.id, k.org_id, k.project_id, k.name, k.key_hash, k.key_prefix, k.key_hint, \
     k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
     k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
-    k.last_used_at, k.revoked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
+    k.last_used_at, k.revoked_at, k.leaked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
     u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
     FROM api_keys k \
     LEFT JOIN users u ON u.id = k.owner_user_id \
@@ -67,7 +67,7 @@ macro_rules! invitation_columns {
 
 macro_rules! org_columns {
     () => {
-        "o.id, o.name, o.slug, o.members_see_all_keys, o.created_at"
+        "o.id, o.name, o.slug, o.members_see_all_keys, o.leak_action, o.created_at"
     };
 }
 
@@ -166,8 +166,8 @@ use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 use super::ReadRow;
 use crate::{
     ApiKeyRecord, AuditEvent, AuthRequest, AuthRequestKind, ConnectStatus, ConnectionStatus, Decision, Identity,
-    Invitation, KeyKind, Member, OAuthClient, OAuthConnectRequest, OAuthConnection, Org, Product, Project, Refill,
-    RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, Workspace,
+    Invitation, KeyKind, LeakAction, Member, OAuthClient, OAuthConnectRequest, OAuthConnection, Org, Product, Project,
+    Refill, RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, Workspace,
     WorkspaceKind, WrappedDataKey,
 };
 
@@ -213,6 +213,7 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
         updated_at: r.i64("updated_at")?,
         last_used_at: r.opt_i64("last_used_at")?,
         revoked_at: r.opt_i64("revoked_at")?,
+        leaked_at: r.opt_i64("leaked_at")?,
         rotated_from: r.opt_id("rotated_from")?,
         rotated_to: r.opt_id("rotated_to")?,
         surface_id: r.opt_id("surface_id")?,
@@ -285,6 +286,8 @@ pub(crate) fn org(r: &impl ReadRow) -> StoreResult<Org> {
         name: r.text("name")?,
         slug: r.text("slug")?,
         members_see_all_keys: r.bool("members_see_all_keys")?,
+        leak_action: LeakAction::parse(&r.text("leak_action")?)
+            .ok_or_else(|| StoreError::Corrupt("orgs.leak_action".to_owned()))?,
         created_at: r.i64("created_at")?,
     })
 }

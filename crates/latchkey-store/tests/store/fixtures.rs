@@ -45,6 +45,7 @@ pub fn new_org(name: &str) -> Org {
         name: name.to_owned(),
         slug: format!("{name}-{}", OrgId::new().to_lowercase()),
         members_see_all_keys: false,
+        leak_action: latchkey_store::LeakAction::default(),
         created_at: NOW,
     }
 }

@@ -99,6 +99,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         updated_at: NOW,
         last_used_at: None,
         revoked_at: None,
+        leaked_at: None,
         rotated_from: None,
         rotated_to: None,
         surface_id: Some(surface.id.clone()),

@@ -48,6 +48,7 @@ mod changes;
 mod credits;
 mod key_batches;
 mod keys;
+mod leaks;
 mod oauth;
 mod oauth_refresh;
 mod orgs;

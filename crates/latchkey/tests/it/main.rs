@@ -24,6 +24,7 @@ mod init_serve;
 mod invited_signup;
 mod isolation;
 mod key_cache;
+mod leaks;
 mod matrix;
 mod oauth;
 mod oauth_cli;

@@ -9,6 +9,7 @@
 //! `POST /v1/api-keys/{id}/transfer`; admins only).
 
 pub(crate) mod batch;
+pub(crate) mod leak;
 
 use std::collections::HashMap;
 
@@ -58,6 +59,7 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         expires_at: k.expires_at.map(to_rfc3339),
         last_used_at: k.last_used_at.map(to_rfc3339),
         revoked_at: k.revoked_at.map(to_rfc3339),
+        leaked_at: k.leaked_at.map(to_rfc3339),
         created_at: to_rfc3339(k.created_at),
         // A status is always a lifecycle state, which has a wire form.
         status: k.status(now).status_str().unwrap_or_default().to_owned(),
