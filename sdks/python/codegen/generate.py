@@ -50,6 +50,9 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "revokeApiKey": ("keys", "revoke"),
     "rotateApiKey": ("keys", "rotate"),
     "transferApiKey": ("keys", "transfer"),
+    "reportApiKeyLeak": ("keys", "report_leak"),
+    # secret scanners' reports
+    "reportLeakedTokens": ("leaks", "report"),
     "getApiKeyUsage": ("keys", "usage"),
     "verifyKey": ("keys", "verify"),
     # who am I
@@ -520,6 +523,8 @@ class Generator:
         """(kind, parse expression, return type) of an operation."""
         if o["id"] in ("checkForwardedRequest", "checkForwardedRequestPost"):
             return ("value", "_forward.forwarded_identity", "ForwardedIdentity")
+        if o["id"] == "reportLeakedTokens":
+            return ("value", "_response.model(List[LeakLabel])", "List[LeakLabel]")
         responses = o["op"]["responses"]
         ok = [c for c in responses if c.startswith("2")]
         contents = [responses[c].get("content", {}) for c in ok]
@@ -574,6 +579,11 @@ class Generator:
             kw.append((py, self.param_types(p["schema"]), bool(p.get("required")), wire, where, p.get("description")))
         body = op.get("requestBody")
         body_required = False
+        if o["id"] == "reportLeakedTokens":
+            # The signature covers the body's bytes: they are sent as given.
+            kw.append(("report", ["bytes"], True, "report", "raw",
+                       "The JSON array of `{token, type, url, source}`, exactly the bytes signed."))
+            body = None
         if body:
             body_required = bool(body.get("required"))
             schema = body["content"]["application/json"]["schema"]
@@ -653,6 +663,9 @@ class Generator:
             headers = '_base.headers({"Authorization": f"Bearer {metrics_token}" if metrics_token else None})'
         if headers:
             call.append(f"headers={headers}")
+        raw = [py for py, _, _, _, where, _ in args["kw"] if where == "raw"]
+        if raw:
+            call.append(f"body={raw[0]}")
         if args["has_body"]:
             fields = mapping(groups["body"])
             call.append(f"body=_base.body({fields})" if args["body_required"] else f"body=_base.body({fields}) or None")

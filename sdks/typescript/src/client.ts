@@ -18,6 +18,7 @@ import { Secrets } from './resources/secrets.js';
 import { Sessions } from './resources/sessions.js';
 import { SshKeys } from './resources/ssh-keys.js';
 import { Workspaces } from './resources/workspaces.js';
+import { Leaks } from './resources/leaks.js';
 import { System } from './resources/system.js';
 
 /** Where the client sends requests when neither options nor the environment say. */
@@ -106,6 +107,8 @@ export class Latchkey {
   readonly products: Products;
   /** The Runloop profile: `ak_` and `rk_` keys. */
   readonly runloop: Runloop;
+  /** Secret scanners' reports of leaked keys. */
+  readonly leaks: Leaks;
   /** Health, readiness, metrics and the API document. */
   readonly system: System;
 
@@ -144,6 +147,7 @@ export class Latchkey {
     this.scopes = new Scopes(t);
     this.products = new Products(t);
     this.runloop = new Runloop(t);
+    this.leaks = new Leaks(t);
     this.system = new System(t);
   }
 

@@ -29,6 +29,7 @@ export { VERIFY_CODES } from './resources/keys.js';
 export type { ApiKey, CreatedApiKey, Verdict, VerifyCode } from './resources/keys.js';
 export type { ForwardAuthHeaders, ForwardedIdentity } from './resources/auth.js';
 export type { ResolveSecretsQuery } from './resources/secrets.js';
+export type { SignedLeakReport } from './resources/leaks.js';
 export { CONNECT_EXPIRY_GRACE_MS, CONNECT_POLL_INTERVAL_MS } from './resources/oauth.js';
 export type { WaitForConnectOptions } from './resources/oauth.js';
 export {

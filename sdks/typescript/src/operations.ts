@@ -24,6 +24,8 @@ export const OPERATIONS = {
   revokeApiKey: 'keys.revoke',
   rotateApiKey: 'keys.rotate',
   transferApiKey: 'keys.transfer',
+  reportApiKeyLeak: 'keys.reportLeak',
+  reportLeakedTokens: 'leaks.report',
   getApiKeyUsage: 'keys.usage',
   verifyKey: 'keys.verify',
   createAPIKey: 'runloop.createApiKey',

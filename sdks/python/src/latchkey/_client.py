@@ -151,11 +151,16 @@ class _BaseClient:
         if options.extra_headers:
             h.update(options.extra_headers)
         timeout = self.timeout if isinstance(options.timeout, NotGiven) else options.timeout
+        # Bytes are a body sent exactly as given (a signed report's).
+        raw = isinstance(body, (bytes, bytearray))
+        if raw:
+            h["Content-Type"] = "application/json"
         return http.build_request(
             method,
             self.base_url + path,
             params=dict(query) if query else None,
-            json=body,
+            json=None if raw else body,
+            content=bytes(body) if raw else None,
             headers=h,
             timeout=timeout,
         )

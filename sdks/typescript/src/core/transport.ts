@@ -35,6 +35,8 @@ export interface ApiRequest {
   path: string;
   query?: Record<string, unknown> | undefined;
   body?: unknown;
+  /** A JSON body sent exactly as given (a body whose bytes are signed), instead of `body`. */
+  rawBody?: string;
   /** How to read a successful answer (default `json`). */
   accept?: Accept;
   options?: RequestOptions | undefined;
@@ -147,7 +149,10 @@ export class Transport {
     if (settings.apiKey) headers.set('authorization', `Bearer ${settings.apiKey}`);
     for (const [name, value] of Object.entries(req.options?.headers ?? {})) headers.set(name, value);
     let body: string | undefined;
-    if (req.body !== undefined) {
+    if (req.rawBody !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = req.rawBody;
+    } else if (req.body !== undefined) {
       headers.set('content-type', 'application/json');
       body = JSON.stringify(req.body);
     }

@@ -84,6 +84,15 @@ export class Keys extends APIResource {
     return this.data({ method: 'POST', path: path`/v1/api-keys/${id}/transfer`, body, options });
   }
 
+  /**
+   * `reportApiKeyLeak`: the key was found where it should not be (admins):
+   * it is revoked at once, or only flagged (`leakedAt`) when the
+   * organization's `leakAction` is `flag`.
+   */
+  reportLeak(id: string, body: BodyOf<'reportApiKeyLeak'> = {}, options?: RequestOptions): Promise<DataOf<'reportApiKeyLeak'>> {
+    return this.data({ method: 'POST', path: path`/v1/api-keys/${id}/report-leak`, body, options });
+  }
+
   /** `deleteApiKey`: removes the key. */
   async delete(id: string, options?: RequestOptions): Promise<void> {
     await this.transport.request({ method: 'DELETE', path: path`/v1/api-keys/${id}`, accept: 'none', options });
