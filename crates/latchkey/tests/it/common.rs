@@ -414,7 +414,21 @@ impl Resp {
 
 impl Api {
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<reqwest::Body>) -> Resp {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// [`Api::send`] with extra request headers.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<reqwest::Body>,
+        headers: &[(String, String)],
+    ) -> Resp {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        for (name, value) in headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
         req = match &self.auth {
             Auth::None => req,
             Auth::XApiKey(k) => req.header("X-API-Key", k),

@@ -14,15 +14,15 @@ use crate::canary::remember_secret;
 use crate::common::{Api, TestServer, join_org};
 
 /// A secret scanner: a P-256 key pair made for the test, known to the
-/// server as `key_id`.
-struct Scanner {
+/// server as `key_id` (the authorization matrix signs with one too).
+pub struct Scanner {
     key_id: String,
     pair: EcdsaKeyPair,
     rng: SystemRandom,
 }
 
 impl Scanner {
-    fn new(key_id: &str) -> Self {
+    pub fn new(key_id: &str) -> Self {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
@@ -32,7 +32,7 @@ impl Scanner {
     /// The `[[leaks.signers]]` entry of its public key (a PEM
     /// SubjectPublicKeyInfo: the fixed DER head of a P-256 key, then the
     /// point).
-    fn toml(&self) -> String {
+    pub fn toml(&self) -> String {
         let mut der = vec![
             0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
@@ -50,6 +50,14 @@ impl Scanner {
     /// The base64 DER signature of `body`.
     fn sign(&self, body: &[u8]) -> String {
         Base64::encode_string(self.pair.sign(&self.rng, body).unwrap().as_ref())
+    }
+
+    /// The headers of a report of `body` signed by this scanner.
+    pub fn headers(&self, body: &[u8]) -> Vec<(String, String)> {
+        vec![
+            ("Github-Public-Key-Identifier".to_owned(), self.key_id.clone()),
+            ("Github-Public-Key-Signature".to_owned(), self.sign(body)),
+        ]
     }
 }
 

@@ -89,7 +89,7 @@ async fn every_operation_answers_every_caller_as_declared() {
             };
             let predicted = op.declaration.predict(call.facts.as_ref(), call.foreign);
             let body = call.body.as_ref().map(|b| b.to_string().into());
-            let r = call.api.send(call.method.clone(), &call.path, body).await;
+            let r = call.api.send_with(call.method.clone(), &call.path, body, &call.headers).await;
             let leaked = (caller == Caller::OtherAdmin).then(|| leak(&world.tenant, &call, &r.text)).flatten();
             cells.push(Cell { caller, status: r.status, predicted, leaked, foreign: call.foreign });
             if Class::of(r.status) != predicted {

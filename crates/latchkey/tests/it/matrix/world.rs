@@ -106,6 +106,8 @@ pub struct Call {
     pub method: Method,
     pub path: String,
     pub body: Option<Value>,
+    /// Extra request headers (a signed leak report's).
+    pub headers: Vec<(String, String)>,
     /// The path names a record of organization A, and the caller belongs
     /// to another organization.
     pub foreign: bool,
@@ -117,6 +119,8 @@ pub struct World {
     _config: tempfile::TempDir,
     /// Where `ssh-keygen` writes.
     ssh_dir: tempfile::TempDir,
+    /// The secret scanner whose reports the server takes (`[[leaks.signers]]`).
+    scanner: crate::leaks::Scanner,
     org: String,
     org_name: String,
     admin: Own,
@@ -168,7 +172,10 @@ impl World {
         // two operations are skipped, and said so).
         let weed = crate::s3::weed().await;
         let storage = weed.map(|w| format!("\n{}", w.toml()));
-        std::fs::write(&file, format!("{toml}{}", storage.unwrap_or_default())).unwrap();
+        // A secret scanner: its reports are the one public operation whose
+        // answer needs a signature.
+        let scanner = crate::leaks::Scanner::new("matrix-scanner");
+        std::fs::write(&file, format!("{toml}\n{}{}", scanner.toml(), storage.unwrap_or_default())).unwrap();
         let server = TestServer::start_with(&["--config", file.to_str().unwrap()]).await;
         let other_admin = server.admin();
         let me = other_admin.get("/v1/me").await;
@@ -203,6 +210,7 @@ impl World {
             member_key: (server.with_key(&member_key), member_key.clone(), ScopeSet::from_stored(&narrow)),
             _config: config,
             ssh_dir: tempfile::tempdir().unwrap(),
+            scanner,
             tenant: vec![
                 org.clone(),
                 admin.user_id.clone(),
@@ -426,6 +434,7 @@ impl World {
         let (mut api, facts) = self.credential(caller, op).await;
         let actor = caller.actor();
         let session_caller = facts.as_ref().is_some_and(|f| f.session);
+        let mut headers = Vec::new();
         // (path, body, whether the path names a record of organization A)
         let (path, body, names_record): (String, Option<Value>, bool) = match op.id.as_str() {
             "getHealth" | "getReadiness" | "getMetrics" | "getOpenApiDocument" | "getApiReference" => {
@@ -495,7 +504,15 @@ impl World {
                 let body = json!({"name": "renamed"});
                 (op.path.replace("{id}", &self.own(actor).key), Some(body), true)
             }
-            "deleteApiKey" | "revokeApiKey" | "rotateApiKey" | "transferApiKey" => {
+            // A signed report of a token that is no key: anyone may send
+            // one, and it changes nothing.
+            "reportLeakedTokens" => {
+                let body =
+                    json!([{"token": "lk_live_not_a_key", "type": "latchkey_api_key", "url": "", "source": "content"}]);
+                headers = self.scanner.headers(body.to_string().as_bytes());
+                (op.path.clone(), Some(body), false)
+            }
+            "deleteApiKey" | "revokeApiKey" | "rotateApiKey" | "transferApiKey" | "reportApiKeyLeak" => {
                 let id = self.fresh_key(actor).await;
                 let body = (op.id == "transferApiKey").then(|| json!({"to": "org"}));
                 (op.path.replace("{id}", &id), body, true)
@@ -616,7 +633,7 @@ impl World {
         };
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();
         let foreign = names_record && caller == Caller::OtherAdmin;
-        Ok(Call { api, facts, method, path, body, foreign })
+        Ok(Call { api, facts, method, path, body, headers, foreign })
     }
 }
 
