@@ -695,8 +695,8 @@ jC47UmmxMMKVzlDn2TneAbjKsrkCFgFFAuNlOTkxZlmjvmIs9dGZmupfkQ==
             (signer("gh-1", P256_PEM) + &signer("gh-1", P256_PEM), "two leak signers have the key_id `gh-1`"),
             (signer("gh-1", "not a key"), "not a PEM public key"),
             (signer("", P256_PEM), "key_id must be"),
-            (format!("[[leaks.signers]]\nkey_id = \"x\"\n"), "missing field `public_key_pem`"),
-            (format!("[leaks]\nsigner = []\n"), "unknown field"),
+            ("[[leaks.signers]]\nkey_id = \"x\"\n".to_owned(), "missing field `public_key_pem`"),
+            ("[leaks]\nsigner = []\n".to_owned(), "unknown field"),
         ];
         for (text, reason) in cases {
             std::fs::write(&file, &text).unwrap();
