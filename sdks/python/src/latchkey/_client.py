@@ -152,15 +152,15 @@ class _BaseClient:
             h.update(options.extra_headers)
         timeout = self.timeout if isinstance(options.timeout, NotGiven) else options.timeout
         # Bytes are a body sent exactly as given (a signed report's).
-        raw = isinstance(body, (bytes, bytearray))
-        if raw:
+        raw = bytes(body) if isinstance(body, (bytes, bytearray)) else None
+        if raw is not None:
             h["Content-Type"] = "application/json"
         return http.build_request(
             method,
             self.base_url + path,
             params=dict(query) if query else None,
-            json=None if raw else body,
-            content=bytes(body) if raw else None,
+            json=None if raw is not None else body,
+            content=raw,
             headers=h,
             timeout=timeout,
         )
