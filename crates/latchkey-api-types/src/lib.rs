@@ -27,6 +27,7 @@ pub mod runtype;
 pub mod secrets;
 mod sign_in;
 mod verify;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use cli_login::{CliToken, DeviceCode, DeviceCodeRequest, DeviceToken};

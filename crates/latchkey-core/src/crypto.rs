@@ -41,6 +41,7 @@ const FORMAT_XCHACHA: u8 = 1;
 const WRAP_CONTEXT: &[u8] = b"latchkey data key v1";
 const SECRET_CONTEXT: &[u8] = b"latchkey secret v1";
 const OAUTH_CONTEXT: &[u8] = b"latchkey oauth v1";
+const WEBHOOK_CONTEXT: &[u8] = b"latchkey webhook secret v1";
 const ID_CONTEXT: &[u8] = b"latchkey master key id v1";
 
 /// A cryptographic failure. Messages never contain key material or values.
@@ -276,6 +277,29 @@ impl Binding for SecretAad<'_> {
                 &owner,
                 &self.version.to_be_bytes(),
             ],
+        )
+    }
+}
+
+/// What a webhook endpoint's sealed signing secret is bound to: the
+/// organization, the endpoint and the secret's version (each rotation is a
+/// new version), so a sealed secret moved to another row or kept from
+/// before a rotation does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookAad<'a> {
+    /// The organization.
+    pub org_id: &'a str,
+    /// The endpoint (`whk_…`).
+    pub webhook_id: &'a str,
+    /// The secret's version.
+    pub version: i64,
+}
+
+impl Binding for WebhookAad<'_> {
+    fn bytes(&self) -> Vec<u8> {
+        associated_data(
+            WEBHOOK_CONTEXT,
+            &[self.org_id.as_bytes(), self.webhook_id.as_bytes(), &self.version.to_be_bytes()],
         )
     }
 }

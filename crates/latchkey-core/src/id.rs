@@ -36,6 +36,10 @@ pub enum IdKind {
     OAuthConnection,
     /// `wsp_…` (a workspace: a storage space of an organization or a person)
     Workspace,
+    /// `whk_…` (a webhook endpoint)
+    Webhook,
+    /// `whd_…` (a delivery of one event to one webhook endpoint)
+    WebhookDelivery,
 }
 
 impl IdKind {
@@ -57,6 +61,8 @@ impl IdKind {
             Self::OAuthConnectRequest => "ocr",
             Self::OAuthConnection => "ocn",
             Self::Workspace => "wsp",
+            Self::Webhook => "whk",
+            Self::WebhookDelivery => "whd",
         }
     }
 }
@@ -243,6 +249,11 @@ typed_ids! {
     OAuthConnectionId => OAuthConnection;
     /// A workspace's id (`wsp_…`).
     WorkspaceId => Workspace;
+    /// A webhook endpoint's id (`whk_…`).
+    WebhookId => Webhook;
+    /// A webhook delivery's id (`whd_…`: minted by the database when an
+    /// event is fanned out, time-ordered as the others are).
+    WebhookDeliveryId => WebhookDelivery;
 }
 
 /// A URL-safe slug for an organization name: lowercase ASCII letters and

@@ -21,6 +21,7 @@ pub mod secret;
 pub mod ssh;
 pub mod text;
 pub mod time_fmt;
+pub mod webhook;
 
 pub use duration::{DurationError, parse_duration};
 pub use id::{

@@ -21,6 +21,8 @@
 //! * `forwarded.rs` — the client's address behind trusted proxies.
 //! * `workspaces/` — workspaces' files in the object store: presigned URLs
 //!   for one object under a workspace's prefix, and listings.
+//! * `webhooks/` — webhook endpoints' targets and secrets, the delivery
+//!   worker and the scheduler of expiry and credit events.
 //! * `keyring.rs` — the master keys that wrap the organizations' data keys
 //!   (the ciphers themselves are in `latchkey_core::crypto`).
 
@@ -48,6 +50,7 @@ mod sealing;
 pub mod state;
 pub mod throttle;
 mod views;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::future::Future;
@@ -175,6 +178,8 @@ pub async fn serve(
     let watcher = spawn_invalidation_watcher(&state);
     let upkeep = metrics::spawn_upkeep();
     let sweeper = spawn_failed_auth_sweeper(&state);
+    let webhook_worker = webhooks::delivery::spawn(state.clone());
+    let webhook_scheduler = webhooks::scheduler::spawn(state.clone());
     // Identity providers that cannot be reached now are retried: the server
     // starts without them.
     let discovery = tokio::spawn(Arc::clone(&state.oidc).discover_all());
@@ -188,6 +193,8 @@ pub async fn serve(
         task.abort();
     }
     sweeper.abort();
+    webhook_worker.abort();
+    webhook_scheduler.abort();
     discovery.abort();
     cache_upkeep.abort();
     watcher.abort();

@@ -80,6 +80,8 @@ pub struct Settings {
     /// The public keys that may sign leak reports (`POST /v1/leaks`,
     /// `[[leaks.signers]]`); none by default: every report is refused.
     pub leak_signers: Vec<crate::leaks::LeakSigner>,
+    /// Webhook delivery and scheduling (`[webhooks]`).
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -191,6 +193,7 @@ impl Default for Settings {
             usage_flush_deadline: std::time::Duration::from_secs(2),
             usage_spill_dir: None,
             leak_signers: Vec::new(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
     }
 }

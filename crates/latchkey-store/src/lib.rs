@@ -1,6 +1,7 @@
 //! latchkey's storage: small capability traits ([`OrgStore`],
 //! [`PeopleStore`], [`SignInStore`], [`ProjectStore`], [`ProductStore`], [`KeyStore`],
-//! [`AuditStore`], [`SecretStore`], [`SshKeyStore`], [`OAuthStore`], [`WorkspaceStore`])
+//! [`AuditStore`], [`SecretStore`], [`SshKeyStore`], [`OAuthStore`], [`WorkspaceStore`],
+//! [`WebhookStore`])
 //! gathered in [`Store`], and the adapters that implement them. The server
 //! picks one adapter at start-up and holds it as `Arc<dyn Store>`; no
 //! handler knows which database is behind it.
@@ -23,6 +24,7 @@ mod oauth;
 pub mod sql;
 pub mod postgres;
 pub mod sqlite;
+mod webhooks;
 mod workspaces;
 
 use async_trait::async_trait;
@@ -35,6 +37,7 @@ use latchkey_core::{KeyHash, Role};
 pub use error::{Conflict, StoreError, Unique};
 pub use model::*;
 pub use oauth::OAuthStore;
+pub use webhooks::WebhookStore;
 pub use workspaces::WorkspaceStore;
 
 /// Result alias for storage calls.
@@ -672,6 +675,7 @@ pub trait Store:
     + SshKeyStore
     + OAuthStore
     + WorkspaceStore
+    + WebhookStore
     + 'static
 {
     /// `sqlite` or `postgres`.

@@ -95,6 +95,7 @@ impl Dialect for Sqlite {
     const ILIKE: bool = false;
     const BOOTSTRAP_LOCK: Option<&'static str> = None;
     const REWRAP_LOCK: Option<&'static str> = None;
+    const SCHEDULER_LOCK: Option<&'static str> = None;
 
     run_queries!();
 

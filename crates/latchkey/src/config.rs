@@ -57,6 +57,11 @@
 //! secret_access_key_file = "/etc/latchkey/s3.secret"  # or secret_access_key, or LATCHKEY_WORKSPACES_SECRET_ACCESS_KEY
 //! path_style = true                                   # default; false: bucket.endpoint/key
 //!
+//! # Webhooks: see config/webhooks.rs and README, "Webhooks".
+//! [webhooks]
+//! allow_private_targets = false
+//! retry_schedule = ["5s", "5m", "30m", "2h", "5h", "10h", "1d", "1d", "1d"]
+//!
 //! # Connections (flags of the same names override these).
 //! [server]
 //! header_read_timeout = "10s"   # to complete a request's headers
@@ -89,6 +94,8 @@
 //! path_prefix = "/v1/sandboxes"
 //! scope = "sandbox:create"
 //! ```
+
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -150,6 +157,9 @@ pub struct FileConfig {
     /// Workspaces.
     #[serde(default)]
     pub workspaces: WorkspacesConfig,
+    /// Webhooks (`config/webhooks.rs`).
+    #[serde(default)]
+    pub webhooks: webhooks::WebhooksConfig,
     /// Leaked keys.
     #[serde(default)]
     pub leaks: LeaksConfig,
@@ -536,6 +546,7 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
         settings.oauth.push(oauth_provider(t)?);
     }
     latchkey_server::oauth::check_catalog(&settings.oauth)?;
+    webhooks::apply(file.webhooks, &mut settings.webhooks)?;
     if let Some(t) = file.workspaces.storage {
         settings.workspace_storage = Some(workspace_storage(t)?);
     }

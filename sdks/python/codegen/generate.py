@@ -128,6 +128,16 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "getWorkspaceGrantKeys": ("workspaces", "grant_keys"),
     "presignWorkspaceObject": ("workspaces", "presign"),
     "listWorkspaceFiles": ("workspaces", "files"),
+    # webhooks
+    "listWebhooks": ("webhooks", "list"),
+    "createWebhook": ("webhooks", "create"),
+    "getWebhook": ("webhooks", "get"),
+    "updateWebhook": ("webhooks", "update"),
+    "deleteWebhook": ("webhooks", "delete"),
+    "rotateWebhookSecret": ("webhooks", "rotate_secret"),
+    "testWebhook": ("webhooks", "test"),
+    "listWebhookDeliveries": ("webhooks", "deliveries"),
+    "retryWebhookDelivery": ("webhooks", "retry"),
     "checkForwardedRequest": ("auth", "check"),
     "checkForwardedRequestPost": ("auth", "check_post"),
     # compatibility profiles

@@ -17,6 +17,7 @@ import { Scopes } from './resources/scopes.js';
 import { Secrets } from './resources/secrets.js';
 import { Sessions } from './resources/sessions.js';
 import { SshKeys } from './resources/ssh-keys.js';
+import { Webhooks } from './resources/webhooks.js';
 import { Workspaces } from './resources/workspaces.js';
 import { Leaks } from './resources/leaks.js';
 import { System } from './resources/system.js';
@@ -87,6 +88,8 @@ export class Latchkey {
   readonly secrets: Secrets;
   /** SSH public keys. */
   readonly sshKeys: SshKeys;
+  /** Webhook endpoints, signing secrets, deliveries (admins). */
+  readonly webhooks: Webhooks;
   /** Workspaces: records, mount decisions, presigned URLs. */
   readonly workspaces: Workspaces;
   /** Connected apps: providers, connections, tokens for tools. */
@@ -137,6 +140,7 @@ export class Latchkey {
     this.invitations = new Invitations(t);
     this.secrets = new Secrets(t);
     this.sshKeys = new SshKeys(t);
+    this.webhooks = new Webhooks(t);
     this.workspaces = new Workspaces(t);
     this.oauth = new OAuth(t);
     this.auditEvents = new AuditEvents(t);

@@ -105,4 +105,13 @@ export const OPERATIONS = {
   getWorkspaceGrantKeys: 'workspaces.grantKeys',
   presignWorkspaceObject: 'workspaces.presign',
   listWorkspaceFiles: 'workspaces.files',
+  listWebhooks: 'webhooks.list',
+  createWebhook: 'webhooks.create',
+  getWebhook: 'webhooks.get',
+  updateWebhook: 'webhooks.update',
+  deleteWebhook: 'webhooks.delete',
+  rotateWebhookSecret: 'webhooks.rotateSecret',
+  testWebhook: 'webhooks.test',
+  listWebhookDeliveries: 'webhooks.deliveries',
+  retryWebhookDelivery: 'webhooks.retry',
 } as const satisfies Record<OperationId, string>;

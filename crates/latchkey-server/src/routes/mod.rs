@@ -26,6 +26,7 @@ pub(crate) mod secrets;
 pub(crate) mod ssh_keys;
 pub(crate) mod sso;
 mod verify;
+pub(crate) mod webhooks;
 pub(crate) mod workspaces;
 
 use axum::Router;
@@ -89,6 +90,12 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::mounts::mount))
         .routes(routes!(workspaces::files::presign))
         .routes(routes!(workspaces::files::list))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::retry))
         // Runloop profile (reference 003).
         .routes(routes!(runloop::create_api_key))
         .routes(routes!(runloop::create_restricted_key))

@@ -9,6 +9,7 @@ mod projects;
 mod secrets;
 mod sign_in;
 mod ssh;
+mod webhooks;
 mod workspaces;
 
 pub use audit::*;
@@ -19,6 +20,7 @@ pub use projects::*;
 pub use secrets::*;
 pub use sign_in::*;
 pub use ssh::*;
+pub use webhooks::*;
 pub use workspaces::*;
 
 /// A page request: at most `limit` items with ids below `before`.

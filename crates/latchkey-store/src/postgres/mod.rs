@@ -91,6 +91,8 @@ impl Dialect for Postgres {
     const BOOTSTRAP_LOCK: Option<&'static str> = Some("LOCK TABLE orgs IN SHARE ROW EXCLUSIVE MODE");
     // No data key may be added while the re-wrap runs (readers go on).
     const REWRAP_LOCK: Option<&'static str> = Some("LOCK TABLE org_data_keys IN SHARE ROW EXCLUSIVE MODE");
+    // One node runs the webhook schedule at a time; the others skip a tick.
+    const SCHEDULER_LOCK: Option<&'static str> = Some("SELECT pg_try_advisory_xact_lock(7420026) AS locked");
 
     run_queries!();
 

@@ -42,6 +42,7 @@ mod secrets;
 mod sign_in;
 mod ssh_keys;
 mod store;
+mod webhooks;
 mod workspaces;
 
 use std::fmt::Debug;
@@ -50,7 +51,7 @@ use std::future::Future;
 use latchkey_core::KeyHash;
 use latchkey_core::id::{
     EventId, IdentityId, InvitationId, KeyId, OAuthConnectRequestId, OAuthConnectionId, OrgId, ProductId, ProjectId,
-    SecretId, SessionId, SshKeyId, SurfaceId, UserId, WorkspaceId,
+    SecretId, SessionId, SshKeyId, SurfaceId, UserId, WebhookDeliveryId, WebhookId, WorkspaceId,
 };
 use latchkey_core::time_fmt::Millis;
 
@@ -106,6 +107,11 @@ pub trait Dialect: Debug + Send + Sync + Sized + 'static {
     /// Run first in the data-key re-wrap's transaction, so that no data key
     /// is added meanwhile (`None` where the transaction alone does).
     const REWRAP_LOCK: Option<&'static str>;
+
+    /// Run first in the webhook scheduler's transaction: one column
+    /// `locked`, false when another node holds the lock (`None` where the
+    /// write transaction alone excludes the others).
+    const SCHEDULER_LOCK: Option<&'static str>;
 
     /// Opens a transaction that reads before it writes.
     fn begin_write(pool: &sqlx::Pool<Self::Db>) -> impl Future<Output = StoreResult<Tx<Self>>> + Send;
@@ -272,7 +278,9 @@ sql_id_values!(
     SshKeyId,
     OAuthConnectRequestId,
     OAuthConnectionId,
-    WorkspaceId
+    WorkspaceId,
+    WebhookId,
+    WebhookDeliveryId
 );
 
 /// Typed reads of a driver's row by column name; implemented for each driver

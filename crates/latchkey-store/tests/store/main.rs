@@ -62,6 +62,7 @@ mod sign_in;
 mod ssh_keys;
 mod usage;
 mod warm_up;
+mod webhooks;
 mod workspaces;
 
 use std::any::Any;

@@ -12,8 +12,18 @@ static SECRETS: std::sync::Mutex<std::collections::BTreeSet<String>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
 
 /// JSON fields that carry a secret, in requests and responses.
-const SECRET_FIELDS: [&str; 9] =
-    ["key", "token", "key_secret", "password", "newPassword", "value", "accessToken", "refreshToken", "clientSecret"];
+const SECRET_FIELDS: [&str; 10] = [
+    "key",
+    "token",
+    "key_secret",
+    "password",
+    "newPassword",
+    "value",
+    "accessToken",
+    "refreshToken",
+    "clientSecret",
+    "secret",
+];
 
 /// Shorter strings are not remembered: they are too likely to appear in a
 /// log by chance (and no secret the suite makes is that short).
@@ -78,6 +88,7 @@ pub fn assert_no_secrets_logged(log: &str, source: &str) {
         leaked.len(),
         leaked.first()
     );
+    assert!(!log.contains("whsec_"), "{source} logged a webhook signing secret");
     for run in log.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
         let shortest = latchkey_core::key::BODY_LEN + latchkey_core::key::CHECK_LEN + 2;
         for start in 0..run.len().saturating_sub(shortest - 1) {

@@ -155,7 +155,20 @@ async fn real_answers_match_their_schemas() {
         .as_str()
         .unwrap()
         .to_owned();
+    let hook =
+        admin.post("/v1/webhooks", json!({"url": "https://hooks.example.com/c", "events": ["api_key.created"]})).await;
+    let hook_id = hook.body["data"]["id"].as_str().unwrap().to_owned();
+    let tested = admin.post(&format!("/v1/webhooks/{hook_id}/test"), json!({})).await;
     let calls: Vec<(&str, &str, String, crate::common::Resp)> = vec![
+        ("post", "/v1/webhooks", "/v1/webhooks".into(), hook),
+        ("post", "/v1/webhooks/{id}/test", "test event".into(), tested),
+        ("get", "/v1/webhooks", "/v1/webhooks".into(), admin.get("/v1/webhooks").await),
+        (
+            "get",
+            "/v1/webhooks/{id}/deliveries",
+            "deliveries".into(),
+            admin.get(&format!("/v1/webhooks/{hook_id}/deliveries")).await,
+        ),
         ("get", "/v1/me", "/v1/me".into(), admin.get("/v1/me").await),
         ("get", "/v1/me", "/v1/me".into(), session.get("/v1/me").await),
         ("get", "/v1/scopes", "/v1/scopes".into(), admin.get("/v1/scopes").await),

@@ -42,5 +42,6 @@ mod ssh_keys;
 mod sshd;
 mod sso;
 mod verify;
+mod webhooks;
 mod workspace_cli;
 mod workspaces;

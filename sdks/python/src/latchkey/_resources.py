@@ -17,6 +17,7 @@ from .types import (
     ConnectStarted,
     CreateApiKey,
     CreateApiKeyParam,
+    DeliveryView,
     DeviceCode,
     Duration,
     FileList,
@@ -61,6 +62,9 @@ from .types import (
     TransferTarget,
     UsageDayView,
     VerifyView,
+    WebhookTestView,
+    WebhookView,
+    WebhookWithSecret,
     WorkspaceKind,
     WorkspaceView,
 )
@@ -2331,6 +2335,208 @@ class SystemResource:
         )
 
 
+class WebhooksResource:
+    """webhooks"""
+
+    def __init__(self, client: Latchkey) -> None:
+        self._client = client
+
+    @operation("listWebhooks")
+    def list(
+        self,
+        *,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SyncPage[WebhookView]:
+        """`GET /v1/webhooks`: the organization's endpoints, newest first.
+
+        Args:
+            limit: Page size, 1–100 (default 50).
+            cursor: The `nextCursor` of the previous page.
+
+        Iterating the page yields every item of every page.
+        """
+        return self._client._paginate(
+            "/v1/webhooks",
+            query=_base.query({"limit": limit, "cursor": cursor}),
+            options=RequestOptions(extra_headers, timeout),
+            item=WebhookView,
+        )
+
+    @operation("createWebhook")
+    def create(
+        self,
+        *,
+        events: Sequence[str],
+        url: str,
+        description: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookWithSecret:
+        """`POST /v1/webhooks`: a new endpoint and its signing secret, shown once.
+
+        Args:
+            events: The event types to receive (at least one, each once): `api_key.created`, `api_key.rotated`, `api_key.revoked`, `api_key.deleted`, `api_key.expiring`, `api_key.expired`, `api_key.leaked`, `api_key.usage_threshold`, `member.joined`, `member.removed`, `member.role_changed`, `secret.changed`.
+            url: Where events are POSTed: an `http(s)` URL of at most 2,048 characters, without credentials, whose host is not a loopback, private, link-local or metadata address (checked again at each delivery, after DNS resolution).
+            description: A note for people, at most 255 characters.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/webhooks",
+            parse=_response.shown(WebhookWithSecret),
+            body=_base.body({"events": events, "url": url, "description": description}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteWebhook")
+    def delete(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/webhooks/{id}`: the endpoint and its deliveries."""
+        return self._client._request(
+            "DELETE",
+            f"/v1/webhooks/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getWebhook")
+    def get(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookView:
+        """`GET /v1/webhooks/{id}`"""
+        return self._client._request(
+            "GET",
+            f"/v1/webhooks/{_base.segment(id)}",
+            parse=_response.data(WebhookView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("updateWebhook")
+    def update(
+        self,
+        id: str,
+        *,
+        description: Union[str, None, NotGiven] = NOT_GIVEN,
+        enabled: Union[bool, None, NotGiven] = NOT_GIVEN,
+        events: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        url: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookView:
+        """`PATCH /v1/webhooks/{id}`: URL, events, description, enabled.
+
+        Args:
+            description: A new note; `null` removes it.
+            enabled: `false` disables the endpoint (nothing is sent to it); `true` enables it again and forgets its failures.
+            events: New event types (as on create).
+            url: A new URL (as on create).
+        """
+        return self._client._request(
+            "PATCH",
+            f"/v1/webhooks/{_base.segment(id)}",
+            parse=_response.data(WebhookView),
+            body=_base.body({
+                "description": description,
+                "enabled": enabled,
+                "events": events,
+                "url": url,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("listWebhookDeliveries")
+    def deliveries(
+        self,
+        id: str,
+        *,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> SyncPage[DeliveryView]:
+        """`GET /v1/webhooks/{id}/deliveries`: newest first, each with its
+        attempts (time, status code, duration, error).
+
+        Args:
+            limit: Page size, 1–100 (default 50).
+            cursor: The `nextCursor` of the previous page.
+
+        Iterating the page yields every item of every page.
+        """
+        return self._client._paginate(
+            f"/v1/webhooks/{_base.segment(id)}/deliveries",
+            query=_base.query({"limit": limit, "cursor": cursor}),
+            options=RequestOptions(extra_headers, timeout),
+            item=DeliveryView,
+        )
+
+    @operation("retryWebhookDelivery")
+    def retry(
+        self,
+        id: str,
+        delivery_id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> DeliveryView:
+        """`POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry`: attempts a
+        delivery again now, whatever its state (same event, same `webhook-id`).
+        """
+        return self._client._request(
+            "POST",
+            f"/v1/webhooks/{_base.segment(id)}/deliveries/{_base.segment(delivery_id)}/retry",
+            parse=_response.data(DeliveryView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("rotateWebhookSecret")
+    def rotate_secret(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookWithSecret:
+        """`POST /v1/webhooks/{id}/rotate-secret`: a new signing secret, shown
+        once; the replaced one keeps signing alongside it for 24 hours.
+        """
+        return self._client._request(
+            "POST",
+            f"/v1/webhooks/{_base.segment(id)}/rotate-secret",
+            parse=_response.shown(WebhookWithSecret),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("testWebhook")
+    def test(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookTestView:
+        """`POST /v1/webhooks/{id}/test`: queues a `webhook.test` event for this
+        endpoint alone, delivered (and retried) like any other.
+        """
+        return self._client._request(
+            "POST",
+            f"/v1/webhooks/{_base.segment(id)}/test",
+            parse=_response.data(WebhookTestView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class WorkspacesResource(_grants.MountGrants):
     """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
@@ -2625,6 +2831,9 @@ class LatchkeyResources:
     system: SystemResource
     """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
 
+    webhooks: WebhooksResource
+    """webhooks"""
+
     workspaces: WorkspacesResource
     """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
@@ -2647,6 +2856,7 @@ class LatchkeyResources:
         self.sessions = SessionsResource(client)
         self.ssh_keys = SshKeysResource(client)
         self.system = SystemResource(client)
+        self.webhooks = WebhooksResource(client)
         self.workspaces = WorkspacesResource(client)
 
     @property
@@ -4925,6 +5135,208 @@ class AsyncSystemResource:
         )
 
 
+class AsyncWebhooksResource:
+    """webhooks"""
+
+    def __init__(self, client: AsyncLatchkey) -> None:
+        self._client = client
+
+    @operation("listWebhooks")
+    def list(
+        self,
+        *,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> AsyncPaginator[WebhookView]:
+        """`GET /v1/webhooks`: the organization's endpoints, newest first.
+
+        Args:
+            limit: Page size, 1–100 (default 50).
+            cursor: The `nextCursor` of the previous page.
+
+        `await` it for the first page, `async for` over it for every item.
+        """
+        return self._client._paginate(
+            "/v1/webhooks",
+            query=_base.query({"limit": limit, "cursor": cursor}),
+            options=RequestOptions(extra_headers, timeout),
+            item=WebhookView,
+        )
+
+    @operation("createWebhook")
+    async def create(
+        self,
+        *,
+        events: Sequence[str],
+        url: str,
+        description: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookWithSecret:
+        """`POST /v1/webhooks`: a new endpoint and its signing secret, shown once.
+
+        Args:
+            events: The event types to receive (at least one, each once): `api_key.created`, `api_key.rotated`, `api_key.revoked`, `api_key.deleted`, `api_key.expiring`, `api_key.expired`, `api_key.leaked`, `api_key.usage_threshold`, `member.joined`, `member.removed`, `member.role_changed`, `secret.changed`.
+            url: Where events are POSTed: an `http(s)` URL of at most 2,048 characters, without credentials, whose host is not a loopback, private, link-local or metadata address (checked again at each delivery, after DNS resolution).
+            description: A note for people, at most 255 characters.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/webhooks",
+            parse=_response.shown(WebhookWithSecret),
+            body=_base.body({"events": events, "url": url, "description": description}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("deleteWebhook")
+    async def delete(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> None:
+        """`DELETE /v1/webhooks/{id}`: the endpoint and its deliveries."""
+        return await self._client._request(
+            "DELETE",
+            f"/v1/webhooks/{_base.segment(id)}",
+            parse=_response.nothing,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getWebhook")
+    async def get(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookView:
+        """`GET /v1/webhooks/{id}`"""
+        return await self._client._request(
+            "GET",
+            f"/v1/webhooks/{_base.segment(id)}",
+            parse=_response.data(WebhookView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("updateWebhook")
+    async def update(
+        self,
+        id: str,
+        *,
+        description: Union[str, None, NotGiven] = NOT_GIVEN,
+        enabled: Union[bool, None, NotGiven] = NOT_GIVEN,
+        events: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        url: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookView:
+        """`PATCH /v1/webhooks/{id}`: URL, events, description, enabled.
+
+        Args:
+            description: A new note; `null` removes it.
+            enabled: `false` disables the endpoint (nothing is sent to it); `true` enables it again and forgets its failures.
+            events: New event types (as on create).
+            url: A new URL (as on create).
+        """
+        return await self._client._request(
+            "PATCH",
+            f"/v1/webhooks/{_base.segment(id)}",
+            parse=_response.data(WebhookView),
+            body=_base.body({
+                "description": description,
+                "enabled": enabled,
+                "events": events,
+                "url": url,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("listWebhookDeliveries")
+    def deliveries(
+        self,
+        id: str,
+        *,
+        limit: Union[int, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> AsyncPaginator[DeliveryView]:
+        """`GET /v1/webhooks/{id}/deliveries`: newest first, each with its
+        attempts (time, status code, duration, error).
+
+        Args:
+            limit: Page size, 1–100 (default 50).
+            cursor: The `nextCursor` of the previous page.
+
+        `await` it for the first page, `async for` over it for every item.
+        """
+        return self._client._paginate(
+            f"/v1/webhooks/{_base.segment(id)}/deliveries",
+            query=_base.query({"limit": limit, "cursor": cursor}),
+            options=RequestOptions(extra_headers, timeout),
+            item=DeliveryView,
+        )
+
+    @operation("retryWebhookDelivery")
+    async def retry(
+        self,
+        id: str,
+        delivery_id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> DeliveryView:
+        """`POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry`: attempts a
+        delivery again now, whatever its state (same event, same `webhook-id`).
+        """
+        return await self._client._request(
+            "POST",
+            f"/v1/webhooks/{_base.segment(id)}/deliveries/{_base.segment(delivery_id)}/retry",
+            parse=_response.data(DeliveryView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("rotateWebhookSecret")
+    async def rotate_secret(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookWithSecret:
+        """`POST /v1/webhooks/{id}/rotate-secret`: a new signing secret, shown
+        once; the replaced one keeps signing alongside it for 24 hours.
+        """
+        return await self._client._request(
+            "POST",
+            f"/v1/webhooks/{_base.segment(id)}/rotate-secret",
+            parse=_response.shown(WebhookWithSecret),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("testWebhook")
+    async def test(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> WebhookTestView:
+        """`POST /v1/webhooks/{id}/test`: queues a `webhook.test` event for this
+        endpoint alone, delivered (and retried) like any other.
+        """
+        return await self._client._request(
+            "POST",
+            f"/v1/webhooks/{_base.segment(id)}/test",
+            parse=_response.data(WebhookTestView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
 class AsyncWorkspacesResource(_grants.AsyncMountGrants):
     """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
@@ -5219,6 +5631,9 @@ class AsyncLatchkeyResources:
     system: AsyncSystemResource
     """The server itself: liveness, readiness, metrics, the OpenAPI document and its viewer."""
 
+    webhooks: AsyncWebhooksResource
+    """webhooks"""
+
     workspaces: AsyncWorkspacesResource
     """Workspaces: the organization's and its members' storage spaces, the decision whether a sandbox may mount one (with a signed grant, `verify_grant` checks it offline), presigned URLs for their files."""
 
@@ -5241,6 +5656,7 @@ class AsyncLatchkeyResources:
         self.sessions = AsyncSessionsResource(client)
         self.ssh_keys = AsyncSshKeysResource(client)
         self.system = AsyncSystemResource(client)
+        self.webhooks = AsyncWebhooksResource(client)
         self.workspaces = AsyncWorkspacesResource(client)
 
     @property

@@ -423,6 +423,28 @@ class CreateSurfaceKey(LatchkeyModel):
     """`action:resource` scopes (`read:products`); absent: none."""
 
 
+class CreateWebhook(LatchkeyModel):
+    """`POST /v1/webhooks`"""
+
+    description: Optional[str] = Field(default=None)
+    """A note for people, at most 255 characters."""
+
+    events: List[str]
+    """The event types to receive (at least one, each once): `api_key.created`,
+    `api_key.rotated`, `api_key.revoked`, `api_key.deleted`,
+    `api_key.expiring`, `api_key.expired`, `api_key.leaked`,
+    `api_key.usage_threshold`, `member.joined`, `member.removed`,
+    `member.role_changed`, `secret.changed`.
+    """
+
+    url: str
+    """Where events are POSTed: an `http(s)` URL of at most 2,048
+    characters, without credentials, whose host is not a loopback,
+    private, link-local or metadata address (checked again at each
+    delivery, after DNS resolution).
+    """
+
+
 WorkspaceKind = Literal["org", "personal"]
 """Whose a workspace is."""
 
@@ -445,6 +467,47 @@ class CreateWorkspace(LatchkeyModel):
 
     quota_bytes: Optional[int] = Field(default=None, alias="quotaBytes")
     """The most it may hold, in bytes (> 0); none by default."""
+
+
+class DeliveryAttemptView(LatchkeyModel):
+    """One attempt at a delivery."""
+
+    at: str
+    """When it started (ISO-8601)."""
+
+    duration_ms: int = Field(alias="durationMs")
+    """How long it took, in milliseconds."""
+
+    error: Optional[str] = Field(default=None)
+    """Why it failed; `null` when delivered."""
+
+    status_code: Optional[int] = Field(default=None, alias="statusCode")
+    """The endpoint's HTTP status, if it answered."""
+
+
+class DeliveryView(LatchkeyModel):
+    """A delivery of one event to one endpoint."""
+
+    attempts: List[DeliveryAttemptView]
+    """The attempts so far, first first."""
+
+    created_at: str = Field(alias="createdAt")
+    """Created (ISO-8601)."""
+
+    event_id: str = Field(alias="eventId")
+    """The event's id: the `webhook-id` header of every attempt."""
+
+    event_type: str = Field(alias="eventType")
+    """The event's type."""
+
+    id: str
+    """`whd_…`"""
+
+    next_attempt_at: Optional[str] = Field(default=None, alias="nextAttemptAt")
+    """When the next attempt is due, while pending (ISO-8601)."""
+
+    state: str
+    """`pending`, `delivered` or `failed`."""
 
 
 class DeviceCode(LatchkeyModel):
@@ -1473,6 +1536,24 @@ class UpdateProject(LatchkeyModel):
     """New name."""
 
 
+class UpdateWebhook(LatchkeyModel):
+    """`PATCH /v1/webhooks/{id}`"""
+
+    description: Optional[str] = Field(default=None)
+    """A new note; `null` removes it."""
+
+    enabled: Optional[bool] = Field(default=None)
+    """`false` disables the endpoint (nothing is sent to it); `true`
+    enables it again and forgets its failures.
+    """
+
+    events: Optional[List[str]] = Field(default=None)
+    """New event types (as on create)."""
+
+    url: Optional[str] = Field(default=None)
+    """A new URL (as on create)."""
+
+
 class UpdateWorkspace(LatchkeyModel):
     """`PATCH /v1/workspaces/{id}`: the kind, owner and storage prefix never
     change.
@@ -1554,6 +1635,56 @@ class VerifyView(LatchkeyModel):
 
     valid: bool
     """Whether the key may be used for this request."""
+
+
+class WebhookTestView(LatchkeyModel):
+    """`POST /v1/webhooks/{id}/test`: the test event queued for the endpoint."""
+
+    event_id: str = Field(alias="eventId")
+    """The event's id (its `webhook-id`); its type is `webhook.test`."""
+
+
+class WebhookView(LatchkeyModel):
+    """A webhook endpoint (never its signing secret)."""
+
+    created_at: str = Field(alias="createdAt")
+    """Created (ISO-8601)."""
+
+    description: Optional[str] = Field(default=None)
+    """A note for people."""
+
+    disabled_at: Optional[str] = Field(default=None, alias="disabledAt")
+    """When it was disabled (by request, or after failing for 5 days)."""
+
+    enabled: bool
+    """Whether events are sent to it."""
+
+    events: List[str]
+    """The event types it receives."""
+
+    failing_since: Optional[str] = Field(default=None, alias="failingSince")
+    """Since when every attempt has failed (`null` after a success)."""
+
+    id: str
+    """`whk_…`"""
+
+    previous_secret_expires_at: Optional[str] = Field(default=None, alias="previousSecretExpiresAt")
+    """Until when the signing secret replaced by the last rotation signs
+    too (`null`: only the current one signs).
+    """
+
+    updated_at: str = Field(alias="updatedAt")
+    """Last changed (ISO-8601)."""
+
+    url: str
+    """Where events are POSTed."""
+
+
+class WebhookWithSecret(WebhookView):
+    """A webhook endpoint with its signing secret, shown once (create, rotate)."""
+
+    secret: str
+    """`whsec_…`: the signing secret (base64 after the prefix), shown once."""
 
 
 class WorkspaceView(LatchkeyModel):
@@ -1680,10 +1811,12 @@ SCHEMAS: Dict[str, Any] = {
     "CreateSshKey": CreateSshKey,
     "CreateSurface": CreateSurface,
     "CreateSurfaceKey": CreateSurfaceKey,
+    "CreateWebhook": CreateWebhook,
     "CreateWorkspace": CreateWorkspace,
     "Data_ApiKeyView": Data[ApiKeyView],
     "Data_ConnectRequestView": Data[ConnectRequestView],
     "Data_ConnectStarted": Data[ConnectStarted],
+    "Data_DeliveryView": Data[DeliveryView],
     "Data_DeviceCode": Data[DeviceCode],
     "Data_MeView": Data[MeView],
     "Data_MemberView": Data[MemberView],
@@ -1706,7 +1839,11 @@ SCHEMAS: Dict[str, Any] = {
     "Data_Vec_ScopeView": Data[List[ScopeView]],
     "Data_Vec_UsageDayView": Data[List[UsageDayView]],
     "Data_VerifyView": Data[VerifyView],
+    "Data_WebhookTestView": Data[WebhookTestView],
+    "Data_WebhookView": Data[WebhookView],
     "Data_WorkspaceView": Data[WorkspaceView],
+    "DeliveryAttemptView": DeliveryAttemptView,
+    "DeliveryView": DeliveryView,
     "DeviceCode": DeviceCode,
     "DeviceCodeRequest": DeviceCodeRequest,
     "DeviceToken": DeviceToken,
@@ -1741,6 +1878,7 @@ SCHEMAS: Dict[str, Any] = {
     "OwnerScope": OwnerScope,
     "Paged_ApiKeyView": Paged[ApiKeyView],
     "Paged_AuditEventView": Paged[AuditEventView],
+    "Paged_DeliveryView": Paged[DeliveryView],
     "Paged_InvitationView": Paged[InvitationView],
     "Paged_MemberView": Paged[MemberView],
     "Paged_OrgView": Paged[OrgView],
@@ -1750,6 +1888,7 @@ SCHEMAS: Dict[str, Any] = {
     "Paged_SessionView": Paged[SessionView],
     "Paged_SshKeyView": Paged[SshKeyView],
     "Paged_SurfaceView": Paged[SurfaceView],
+    "Paged_WebhookView": Paged[WebhookView],
     "Paged_WorkspaceView": Paged[WorkspaceView],
     "PresignMethod": PresignMethod,
     "PresignRequest": PresignRequest,
@@ -1778,6 +1917,7 @@ SCHEMAS: Dict[str, Any] = {
     "Shown_ApiKeyView": Shown[ApiKeyView],
     "Shown_InvitationView": Shown[InvitationView],
     "Shown_Vec_ApiKeyView": Shown[List[ApiKeyView]],
+    "Shown_WebhookWithSecret": Shown[WebhookWithSecret],
     "SignUp": SignUp,
     "Slug": Slug,
     "SshKeyView": SshKeyView,
@@ -1793,11 +1933,15 @@ SCHEMAS: Dict[str, Any] = {
     "UpdateMember": UpdateMember,
     "UpdateOrg": UpdateOrg,
     "UpdateProject": UpdateProject,
+    "UpdateWebhook": UpdateWebhook,
     "UpdateWorkspace": UpdateWorkspace,
     "UsageDayView": UsageDayView,
     "UserView": UserView,
     "VerifyKey": VerifyKey,
     "VerifyView": VerifyView,
+    "WebhookTestView": WebhookTestView,
+    "WebhookView": WebhookView,
+    "WebhookWithSecret": WebhookWithSecret,
     "WorkspaceKind": WorkspaceKind,
     "WorkspaceView": WorkspaceView,
 }
@@ -1826,7 +1970,10 @@ __all__ = [
     "CreateSshKey",
     "CreateSurface",
     "CreateSurfaceKey",
+    "CreateWebhook",
     "CreateWorkspace",
+    "DeliveryAttemptView",
+    "DeliveryView",
     "DeviceCode",
     "DeviceCodeRequest",
     "DeviceToken",
@@ -1902,11 +2049,15 @@ __all__ = [
     "UpdateMember",
     "UpdateOrg",
     "UpdateProject",
+    "UpdateWebhook",
     "UpdateWorkspace",
     "UsageDayView",
     "UserView",
     "VerifyKey",
     "VerifyView",
+    "WebhookTestView",
+    "WebhookView",
+    "WebhookWithSecret",
     "WorkspaceKind",
     "WorkspaceView",
 ]

@@ -1415,6 +1415,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/webhooks`: the organization's endpoints, newest first. */
+        get: operations["listWebhooks"];
+        put?: never;
+        /** `POST /v1/webhooks`: a new endpoint and its signing secret, shown once. */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/webhooks/{id}` */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** `DELETE /v1/webhooks/{id}`: the endpoint and its deliveries. */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /** `PATCH /v1/webhooks/{id}`: URL, events, description, enabled. */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/webhooks/{id}/deliveries`: newest first, each with its
+         *     attempts (time, status code, duration, error).
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry`: attempts a
+         *     delivery again now, whatever its state (same event, same `webhook-id`).
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/webhooks/{id}/rotate-secret`: a new signing secret, shown
+         *     once; the replaced one keeps signing alongside it for 24 hours.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/webhooks/{id}/test`: queues a `webhook.test` event for this
+         *     endpoint alone, delivered (and retried) like any other.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workspaces": {
         parameters: {
             query?: never;
@@ -1847,6 +1964,26 @@ export interface components {
             /** @description `action:resource` scopes (`read:products`); absent: none. */
             scopes?: string[];
         };
+        /** @description `POST /v1/webhooks` */
+        CreateWebhook: {
+            /** @description A note for people, at most 255 characters. */
+            description?: string | null;
+            /**
+             * @description The event types to receive (at least one, each once): `api_key.created`,
+             *     `api_key.rotated`, `api_key.revoked`, `api_key.deleted`,
+             *     `api_key.expiring`, `api_key.expired`, `api_key.leaked`,
+             *     `api_key.usage_threshold`, `member.joined`, `member.removed`,
+             *     `member.role_changed`, `secret.changed`.
+             */
+            events: string[];
+            /**
+             * @description Where events are POSTed: an `http(s)` URL of at most 2,048
+             *     characters, without credentials, whose host is not a loopback,
+             *     private, link-local or metadata address (checked again at each
+             *     delivery, after DNS resolution).
+             */
+            url: string;
+        };
         /** @description `POST /v1/workspaces` */
         CreateWorkspace: {
             /** @description `org` (admins) or `personal` (the caller's own). */
@@ -1973,6 +2110,26 @@ export interface components {
                 expiresAt: string;
                 /** @description `ocr_…`: poll `GET /v1/oauth/connect/{id}`. */
                 id: string;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_DeliveryView: {
+            /** @description A delivery of one event to one endpoint. */
+            data: {
+                /** @description The attempts so far, first first. */
+                attempts: components["schemas"]["DeliveryAttemptView"][];
+                /** @description Created (ISO-8601). */
+                createdAt: string;
+                /** @description The event's id: the `webhook-id` header of every attempt. */
+                eventId: string;
+                /** @description The event's type. */
+                eventType: string;
+                /** @description `whd_…` */
+                id: string;
+                /** @description When the next attempt is due, while pending (ISO-8601). */
+                nextAttemptAt?: string | null;
+                /** @description `pending`, `delivered` or `failed`. */
+                state: string;
             };
         };
         /** @description `{"data": …}` */
@@ -2421,6 +2578,43 @@ export interface components {
             };
         };
         /** @description `{"data": …}` */
+        Data_WebhookTestView: {
+            /** @description `POST /v1/webhooks/{id}/test`: the test event queued for the endpoint. */
+            data: {
+                /** @description The event's id (its `webhook-id`); its type is `webhook.test`. */
+                eventId: string;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_WebhookView: {
+            /** @description A webhook endpoint (never its signing secret). */
+            data: {
+                /** @description Created (ISO-8601). */
+                createdAt: string;
+                /** @description A note for people. */
+                description?: string | null;
+                /** @description When it was disabled (by request, or after failing for 5 days). */
+                disabledAt?: string | null;
+                /** @description Whether events are sent to it. */
+                enabled: boolean;
+                /** @description The event types it receives. */
+                events: string[];
+                /** @description Since when every attempt has failed (`null` after a success). */
+                failingSince?: string | null;
+                /** @description `whk_…` */
+                id: string;
+                /**
+                 * @description Until when the signing secret replaced by the last rotation signs
+                 *     too (`null`: only the current one signs).
+                 */
+                previousSecretExpiresAt?: string | null;
+                /** @description Last changed (ISO-8601). */
+                updatedAt: string;
+                /** @description Where events are POSTed. */
+                url: string;
+            };
+        };
+        /** @description `{"data": …}` */
         Data_WorkspaceView: {
             /** @description A workspace. */
             data: {
@@ -2456,6 +2650,40 @@ export interface components {
                 /** @description Last change. */
                 updatedAt: string;
             };
+        };
+        /** @description One attempt at a delivery. */
+        DeliveryAttemptView: {
+            /** @description When it started (ISO-8601). */
+            at: string;
+            /**
+             * Format: int64
+             * @description How long it took, in milliseconds.
+             */
+            durationMs: number;
+            /** @description Why it failed; `null` when delivered. */
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description The endpoint's HTTP status, if it answered.
+             */
+            statusCode?: number | null;
+        };
+        /** @description A delivery of one event to one endpoint. */
+        DeliveryView: {
+            /** @description The attempts so far, first first. */
+            attempts: components["schemas"]["DeliveryAttemptView"][];
+            /** @description Created (ISO-8601). */
+            createdAt: string;
+            /** @description The event's id: the `webhook-id` header of every attempt. */
+            eventId: string;
+            /** @description The event's type. */
+            eventType: string;
+            /** @description `whd_…` */
+            id: string;
+            /** @description When the next attempt is due, while pending (ISO-8601). */
+            nextAttemptAt?: string | null;
+            /** @description `pending`, `delivered` or `failed`. */
+            state: string;
         };
         /** @description The answer to `POST /v1/auth/device/code` (RFC 8628 §3.2, in camelCase). */
         DeviceCode: {
@@ -2934,6 +3162,28 @@ export interface components {
             nextCursor?: string | null;
         };
         /** @description A page of a list: `{"data": […], "nextCursor": "…" | null}`. */
+        Paged_DeliveryView: {
+            /** @description Items, newest first. */
+            data: {
+                /** @description The attempts so far, first first. */
+                attempts: components["schemas"]["DeliveryAttemptView"][];
+                /** @description Created (ISO-8601). */
+                createdAt: string;
+                /** @description The event's id: the `webhook-id` header of every attempt. */
+                eventId: string;
+                /** @description The event's type. */
+                eventType: string;
+                /** @description `whd_…` */
+                id: string;
+                /** @description When the next attempt is due, while pending (ISO-8601). */
+                nextAttemptAt?: string | null;
+                /** @description `pending`, `delivered` or `failed`. */
+                state: string;
+            }[];
+            /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
+            nextCursor?: string | null;
+        };
+        /** @description A page of a list: `{"data": […], "nextCursor": "…" | null}`. */
         Paged_InvitationView: {
             /** @description Items, newest first. */
             data: {
@@ -3118,6 +3368,37 @@ export interface components {
                 name: string;
                 /** @description The product. */
                 productId: string;
+            }[];
+            /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
+            nextCursor?: string | null;
+        };
+        /** @description A page of a list: `{"data": […], "nextCursor": "…" | null}`. */
+        Paged_WebhookView: {
+            /** @description Items, newest first. */
+            data: {
+                /** @description Created (ISO-8601). */
+                createdAt: string;
+                /** @description A note for people. */
+                description?: string | null;
+                /** @description When it was disabled (by request, or after failing for 5 days). */
+                disabledAt?: string | null;
+                /** @description Whether events are sent to it. */
+                enabled: boolean;
+                /** @description The event types it receives. */
+                events: string[];
+                /** @description Since when every attempt has failed (`null` after a success). */
+                failingSince?: string | null;
+                /** @description `whk_…` */
+                id: string;
+                /**
+                 * @description Until when the signing secret replaced by the last rotation signs
+                 *     too (`null`: only the current one signs).
+                 */
+                previousSecretExpiresAt?: string | null;
+                /** @description Last changed (ISO-8601). */
+                updatedAt: string;
+                /** @description Where events are POSTed. */
+                url: string;
             }[];
             /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
             nextCursor?: string | null;
@@ -3607,6 +3888,16 @@ export interface components {
             /** @description The warning that goes with it. */
             message: string;
         };
+        /** @description `{"data": …, "message": …}`: the response that shows a secret once. */
+        Shown_WebhookWithSecret: {
+            /** @description A webhook endpoint with its signing secret, shown once (create, rotate). */
+            data: components["schemas"]["WebhookView"] & {
+                /** @description `whsec_…`: the signing secret (base64 after the prefix), shown once. */
+                secret: string;
+            };
+            /** @description The warning that goes with it. */
+            message: string;
+        };
         /** @description `POST /v1/auth/signup` */
         SignUp: {
             /** @description Name shown to others. */
@@ -3789,6 +4080,20 @@ export interface components {
             description?: string | null;
             name?: null | components["schemas"]["Name"];
         };
+        /** @description `PATCH /v1/webhooks/{id}` */
+        UpdateWebhook: {
+            /** @description A new note; `null` removes it. */
+            description?: string | null;
+            /**
+             * @description `false` disables the endpoint (nothing is sent to it); `true`
+             *     enables it again and forgets its failures.
+             */
+            enabled?: boolean | null;
+            /** @description New event types (as on create). */
+            events?: string[] | null;
+            /** @description A new URL (as on create). */
+            url?: string | null;
+        };
         /**
          * @description `PATCH /v1/workspaces/{id}`: the kind, owner and storage prefix never
          *     change.
@@ -3869,6 +4174,42 @@ export interface components {
             scopes?: string[] | null;
             /** @description Whether the key may be used for this request. */
             valid: boolean;
+        };
+        /** @description `POST /v1/webhooks/{id}/test`: the test event queued for the endpoint. */
+        WebhookTestView: {
+            /** @description The event's id (its `webhook-id`); its type is `webhook.test`. */
+            eventId: string;
+        };
+        /** @description A webhook endpoint (never its signing secret). */
+        WebhookView: {
+            /** @description Created (ISO-8601). */
+            createdAt: string;
+            /** @description A note for people. */
+            description?: string | null;
+            /** @description When it was disabled (by request, or after failing for 5 days). */
+            disabledAt?: string | null;
+            /** @description Whether events are sent to it. */
+            enabled: boolean;
+            /** @description The event types it receives. */
+            events: string[];
+            /** @description Since when every attempt has failed (`null` after a success). */
+            failingSince?: string | null;
+            /** @description `whk_…` */
+            id: string;
+            /**
+             * @description Until when the signing secret replaced by the last rotation signs
+             *     too (`null`: only the current one signs).
+             */
+            previousSecretExpiresAt?: string | null;
+            /** @description Last changed (ISO-8601). */
+            updatedAt: string;
+            /** @description Where events are POSTed. */
+            url: string;
+        };
+        /** @description A webhook endpoint with its signing secret, shown once (create, rotate). */
+        WebhookWithSecret: components["schemas"]["WebhookView"] & {
+            /** @description `whsec_…`: the signing secret (base64 after the prefix), shown once. */
+            secret: string;
         };
         /**
          * @description Whose a workspace is.
@@ -10385,6 +10726,711 @@ export interface operations {
             };
             /** @description `not_found`: no such SSH key the caller may see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 50). */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paged_WebhookView"];
+                };
+            };
+            /** @description `invalid_request`: malformed JSON, unknown fields, wrong types, invalid values or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description The endpoint, with its signing secret shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shown_WebhookWithSecret"];
+                };
+            };
+            /** @description `invalid_request`: a bad URL (not http(s), too long, credentials, a refused address), unknown or repeated event types, a long description */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the server has no master key to seal the secret with */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint (`whk_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_WebhookView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such endpoint in the caller's organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint (`whk_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such endpoint in the caller's organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint (`whk_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_WebhookView"];
+                };
+            };
+            /** @description `invalid_request`: as on create */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such endpoint in the caller's organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 50). */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The endpoint (`whk_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paged_DeliveryView"];
+                };
+            };
+            /** @description `invalid_request`: malformed JSON, unknown fields, wrong types, invalid values or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such endpoint in the caller's organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint (`whk_…`) */
+                id: string;
+                /** @description The delivery (`whd_…`) */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, due now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_DeliveryView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such endpoint in the caller's organization, or no such delivery of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `webhook_disabled`: the endpoint is disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint (`whk_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint, with its new signing secret shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shown_WebhookWithSecret"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such endpoint in the caller's organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: another rotation came first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint (`whk_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The test event is queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_WebhookTestView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such endpoint in the caller's organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `webhook_disabled`: the endpoint is disabled */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -143,6 +143,8 @@ pub struct World {
     pub object_store: bool,
     product: String,
     surface: String,
+    /// A webhook endpoint of organization A and a delivery of its test event.
+    webhook: (String, String),
     /// Identifiers and secret values of organization A's records: no
     /// answer to another organization's admin may carry one it was not
     /// sent (the leak check).
@@ -253,6 +255,7 @@ impl World {
             object_store: false,
             product: String::new(),
             surface: String::new(),
+            webhook: (String::new(), String::new()),
             seq: 0,
             server,
         };
@@ -280,7 +283,22 @@ impl World {
         let surfaces = format!("/v1/products/{}/surfaces", world.product);
         world.surface = id_of(&admin.post(&surfaces, json!({"name": "matrix"})).await, "surface");
         world.tenant.extend([world.product.clone(), world.surface.clone()]);
+        let webhook = world.fresh_webhook().await;
+        let r = admin.post(&format!("/v1/webhooks/{webhook}/test"), json!({})).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let r = admin.get(&format!("/v1/webhooks/{webhook}/deliveries")).await;
+        let delivery = r.body["data"][0]["id"].as_str().unwrap_or_else(|| panic!("no delivery: {}", r.text)).to_owned();
+        world.tenant.push(delivery.clone());
+        world.webhook = (webhook, delivery);
         world
+    }
+
+    /// A webhook endpoint of organization A (its URL is never reached).
+    async fn fresh_webhook(&mut self) -> String {
+        let body = json!({"url": "https://hooks.example.com/matrix", "events": ["api_key.expired"]});
+        let id = id_of(&self.admin.session.post("/v1/webhooks", body).await, "webhook");
+        self.tenant.push(id.clone());
+        id
     }
 
     fn own(&self, actor: Actor) -> &Own {
@@ -489,7 +507,21 @@ impl World {
             | "checkForwardedRequest"
             | "checkForwardedRequestPost"
             | "listWorkspaces"
+            | "listWebhooks"
             | "getWorkspaceGrantKeys" => (op.path.clone(), None, false),
+            "createWebhook" => {
+                let body = json!({"url": "https://hooks.example.com/made", "events": ["api_key.expired"]});
+                (op.path.clone(), Some(body), false)
+            }
+            "getWebhook" | "listWebhookDeliveries" | "rotateWebhookSecret" | "testWebhook" => {
+                (op.path.replace("{id}", &self.webhook.0), None, true)
+            }
+            "updateWebhook" => (op.path.replace("{id}", &self.webhook.0), Some(json!({"description": "matrix"})), true),
+            "deleteWebhook" => (op.path.replace("{id}", &self.fresh_webhook().await), None, true),
+            "retryWebhookDelivery" => {
+                let path = op.path.replace("{id}", &self.webhook.0).replace("{deliveryId}", &self.webhook.1);
+                (path, None, true)
+            }
             "createApiKey" => {
                 let body = json!({"name": self.fresh("created "), "scopes": ["sandbox:read"]});
                 (op.path.clone(), Some(body), false)

@@ -1,0 +1,188 @@
+//! `WebhookStore`: the outbox filled in the transaction of each audited
+//! change (every mapped action, `api_key.leaked` included), fan-out to
+//! subscribed endpoints only, leased claims that never hand one delivery to
+//! two claimers, outcomes under the lease, disabling, and scheduled events
+//! written once.
+
+use std::sync::Arc;
+
+use latchkey_core::id::WebhookId;
+use latchkey_store::{AttemptOutcome, DeliveryAttempt, DeliveryState, NewWebhook, Store, WebhookEvent, WebhookPatch};
+
+use crate::fixtures::{NOW, ev, event, page, world};
+
+store_tests! {
+    mapped_audit_actions_become_events_for_subscribed_endpoints_only,
+    a_claim_leases_each_delivery_to_one_claimer_and_outcomes_need_the_lease,
+    scheduled_and_test_events_are_written_once,
+}
+
+fn endpoint(org_id: &str, events: &[&str]) -> NewWebhook {
+    NewWebhook {
+        id: WebhookId::new(),
+        org_id: org_id.into(),
+        url: "https://hooks.example.com/x".to_owned(),
+        description: None,
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        secret: vec![1, 2, 3],
+        created_by_user_id: None,
+        created_by_key_id: None,
+        at: NOW,
+    }
+}
+
+async fn mapped_audit_actions_become_events_for_subscribed_endpoints_only(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let org = w.org.id.as_str();
+    let all = [
+        ("api_key.create", "api_key.created"),
+        ("api_key.rotate", "api_key.rotated"),
+        ("api_key.revoke", "api_key.revoked"),
+        ("api_key.delete", "api_key.deleted"),
+        ("api_key.leaked", "api_key.leaked"),
+        ("invitation.accept", "member.joined"),
+        ("member.remove", "member.removed"),
+        ("member.update", "member.role_changed"),
+        ("secret.set", "secret.changed"),
+        ("secret.delete", "secret.changed"),
+    ];
+    // Before any endpoint: nothing is queued.
+    store.append_event(&event(org, "api_key.revoke")).await.unwrap();
+    let types: Vec<&str> = all.iter().map(|(_, t)| *t).collect();
+    let hook = store.create_webhook(&endpoint(org, &types), &ev()).await.unwrap();
+    let narrow = store.create_webhook(&endpoint(org, &["api_key.leaked"]), &ev()).await.unwrap();
+    for (action, _) in all {
+        store.append_event(&event(org, action)).await.unwrap();
+    }
+    store.append_event(&event(org, "webhook.create")).await.unwrap(); // not an event type
+    let (other, _) = w.other_org(&*store, "bob@example.com").await;
+    store.append_event(&event(other.id.as_str(), "api_key.revoke")).await.unwrap();
+
+    let list = store.list_deliveries(&w.org.id, &hook.id, &page(100)).await.unwrap();
+    let mut got: Vec<&str> = list.iter().map(|d| d.event_type.as_str()).collect();
+    got.sort_unstable();
+    let mut want: Vec<&str> = all.iter().map(|(_, t)| *t).collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    assert!(list.iter().all(|d| d.state == DeliveryState::Pending && d.attempts.is_empty()));
+    let leaked = store.list_deliveries(&w.org.id, &narrow.id, &page(100)).await.unwrap();
+    assert_eq!(leaked.iter().map(|d| d.event_type.as_str()).collect::<Vec<_>>(), ["api_key.leaked"]);
+    assert!(store.list_deliveries(&other.id, &hook.id, &page(100)).await.unwrap().is_empty(), "scoped by org");
+
+    // Disabled: its subscriptions are gone; enabled again, they are back.
+    let off = WebhookPatch { enabled: Some(false), ..WebhookPatch::default() };
+    store.update_webhook(&w.org.id, &narrow.id, &off, NOW, &ev()).await.unwrap().unwrap();
+    store.append_event(&event(org, "api_key.leaked")).await.unwrap();
+    assert_eq!(store.list_deliveries(&w.org.id, &narrow.id, &page(100)).await.unwrap().len(), 1);
+    let on = WebhookPatch { enabled: Some(true), ..WebhookPatch::default() };
+    store.update_webhook(&w.org.id, &narrow.id, &on, NOW, &ev()).await.unwrap().unwrap();
+    store.append_event(&event(org, "api_key.leaked")).await.unwrap();
+    assert_eq!(store.list_deliveries(&w.org.id, &narrow.id, &page(100)).await.unwrap().len(), 2);
+}
+
+async fn a_claim_leases_each_delivery_to_one_claimer_and_outcomes_need_the_lease(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let org = w.org.id.as_str();
+    let hook = store.create_webhook(&endpoint(org, &["api_key.revoked"]), &ev()).await.unwrap();
+    for _ in 0..20 {
+        store.append_event(&event(org, "api_key.revoke")).await.unwrap();
+    }
+    // Concurrent claimers split the due deliveries, never sharing one.
+    let claims = futures_join(&store, 4).await;
+    let mut ids: Vec<String> = claims.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+    assert_eq!(ids.len(), 20, "{claims:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "a delivery was claimed twice");
+    assert!(store.claim_deliveries(NOW + 1, 60_000, 100, "late").await.unwrap().is_empty(), "all leased");
+
+    let (token, mine) = claims.iter().find(|(_, c)| !c.is_empty()).unwrap();
+    let id = mine[0].clone();
+    let outcome = |lease: &str, delivered: bool, next: Option<i64>| AttemptOutcome {
+        delivery_id: id.clone().into(),
+        lease_token: lease.to_owned(),
+        attempt: DeliveryAttempt {
+            n: 1,
+            at: NOW + 5,
+            status_code: Some(503),
+            duration_ms: 3,
+            error: Some("503".into()),
+        },
+        delivered,
+        next_attempt_at: next,
+        disable_if_failing_since: NOW - 1000,
+        disable_event: event(org, "webhook.disabled"),
+    };
+    assert!(!store.record_attempt(&outcome("not-mine", true, None)).await.unwrap(), "no lease, nothing recorded");
+    assert!(store.record_attempt(&outcome(token, false, Some(NOW + 100))).await.unwrap());
+    assert!(!store.record_attempt(&outcome(token, true, None)).await.unwrap(), "a lease is used once");
+    // Due again at NOW + 100, with its attempt listed.
+    let again = store.claim_deliveries(NOW + 100, 60_000, 100, "again").await.unwrap();
+    assert_eq!(again.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(), [id.clone()]);
+    assert_eq!(again[0].attempts, 1);
+    let list = store.list_deliveries(&w.org.id, &hook.id, &page(100)).await.unwrap();
+    let d = list.iter().find(|d| d.id.as_str() == id).unwrap();
+    assert_eq!((d.attempts.len(), d.attempts[0].status_code), (1, Some(503)));
+    let hook = store.get_webhook(&w.org.id, &hook.id).await.unwrap().unwrap();
+    assert_eq!((hook.failing_since, hook.disabled_at), (Some(NOW + 5), None), "failing, not long enough");
+    // A failure once failing since before disable_if_failing_since disables it.
+    let late =
+        AttemptOutcome { disable_if_failing_since: NOW + 5, next_attempt_at: None, ..outcome("again", false, None) };
+    assert!(store.record_attempt(&late).await.unwrap());
+    let hook = store.get_webhook(&w.org.id, &hook.id).await.unwrap().unwrap();
+    assert!(hook.disabled_at.is_some());
+    let trail = store
+        .list_events(
+            &w.org.id,
+            &latchkey_store::AuditFilter { action: Some("webhook.disabled".into()), ..Default::default() },
+            &page(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1, "disabling is audited with the change");
+}
+
+/// `n` concurrent claims of up to 10 each: (token, claimed delivery ids).
+async fn futures_join(store: &Arc<dyn Store>, n: usize) -> Vec<(String, Vec<String>)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let store = Arc::clone(store);
+        tasks.spawn(async move {
+            let token = format!("claimer-{i}");
+            let claimed = store.claim_deliveries(NOW + 1, 60_000, 10, &token).await.unwrap();
+            (token, claimed.into_iter().map(|c| c.id.to_string()).collect::<Vec<_>>())
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        out.push(r.unwrap());
+    }
+    out
+}
+
+async fn scheduled_and_test_events_are_written_once(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let org = w.org.id.as_str();
+    let hook = store.create_webhook(&endpoint(org, &["api_key.expiring", "api_key.expired"]), &ev()).await.unwrap();
+    let now = latchkey_core::time_fmt::now_ms();
+    let day = 86_400_000;
+    for (name, expires) in
+        [("soon", now + day / 2), ("week", now + 3 * day), ("gone", now - 1000), ("far", now + 30 * day)]
+    {
+        let key = latchkey_store::NewApiKey { expires_at: Some(expires), ..w.key(name) };
+        store.insert_key(&key, &ev()).await.unwrap();
+    }
+    assert_eq!(store.enqueue_scheduled_events(now).await.unwrap(), 3, "1 day, 7 days, expired");
+    assert_eq!(store.enqueue_scheduled_events(now).await.unwrap(), 0, "written once");
+    assert_eq!(store.enqueue_scheduled_events(now + 1000).await.unwrap(), 0);
+    let test = WebhookEvent {
+        id: "evt_test_once".into(),
+        org_id: w.org.id.clone(),
+        event_type: "webhook.test".into(),
+        created_at: now,
+        data: "{}".into(),
+    };
+    assert!(store.enqueue_webhook_event(&test, Some(&hook.id)).await.unwrap());
+    assert!(!store.enqueue_webhook_event(&test, Some(&hook.id)).await.unwrap());
+    assert_eq!(store.list_deliveries(&w.org.id, &hook.id, &page(100)).await.unwrap().len(), 4);
+}
