@@ -177,7 +177,7 @@ async fn attempt(state: &AppState, client: &reqwest::Client, d: ClaimedDelivery,
     match state.store.record_attempt(&outcome).await {
         Ok(true) => {}
         Ok(false) => {
-            tracing::warn!(delivery = %d.id, "a webhook delivery's lease expired before its outcome was recorded")
+            tracing::warn!(delivery = %d.id, "a webhook delivery's lease expired before its outcome was recorded");
         }
         Err(e) => tracing::warn!(delivery = %d.id, error = %e, "could not record a webhook delivery attempt"),
     }

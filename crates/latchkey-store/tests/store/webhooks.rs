@@ -118,7 +118,7 @@ async fn a_claim_leases_each_delivery_to_one_claimer_and_outcomes_need_the_lease
     assert!(!store.record_attempt(&outcome(token, true, None)).await.unwrap(), "a lease is used once");
     // Due again at NOW + 100, with its attempt listed.
     let again = store.claim_deliveries(NOW + 100, 60_000, 100, "again").await.unwrap();
-    assert_eq!(again.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(), [id.clone()]);
+    assert_eq!(again.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(), std::slice::from_ref(&id));
     assert_eq!(again[0].attempts, 1);
     let list = store.list_deliveries(&w.org.id, &hook.id, &page(100)).await.unwrap();
     let d = list.iter().find(|d| d.id.as_str() == id).unwrap();
