@@ -498,6 +498,10 @@ pub trait KeyStore: Send + Sync {
     /// value backwards.
     async fn record_last_used(&self, batch: &[(KeyId, Millis)]) -> StoreResult<()>;
 
+    /// How many keys' usage [`KeyStore::record_key_usage`] best writes at
+    /// once on this backend, and whether that work runs in this process.
+    fn usage_batching(&self) -> UsageBatching;
+
     /// A flush's `lastUsedAt` values and counts
     /// ([`KeyStore::record_last_used`] and [`KeyStore::record_usage`]) in
     /// one transaction: a few statements whatever the batch's size.

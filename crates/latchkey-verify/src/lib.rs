@@ -90,5 +90,5 @@ pub use changes::{CHANGE_LOG_KEEP_MS, CHANGE_POLL_INTERVAL};
 pub use outcome::{Checks, Identified, Outcome};
 pub use record::{CachedKey, Grant};
 pub use spill::SpillError;
-pub use usage::{FLUSH_BUDGET, FLUSH_CHUNK, FLUSH_LAG, Flusher, LAST_USED_PRECISION_MS, ShutdownFlush};
+pub use usage::{FLUSH_BUDGET, FLUSH_LAG, Flusher, LAST_USED_PRECISION_MS, ShutdownFlush};
 pub use verifier::{DEFAULT_CACHE_BYTES, KeyVerifier, VerifierConfig};

@@ -1,7 +1,11 @@
 //! Write-behind usage: `lastUsedAt` and per-day counts by outcome are added
 //! up in memory per verification and written by periodic flushes, hundreds
 //! of keys per transaction, never one write per request, at a rate that
-//! grows with what is pending ([`FLUSH_LAG`]). At shutdown what cannot be
+//! grows with what is pending ([`FLUSH_LAG`]). How many keys one
+//! transaction writes, and whether the flusher must rest between chunks to
+//! leave the CPU to verification, is the store's
+//! ([`latchkey_store::KeyStore::usage_batching`]: SQLite writes on this
+//! process's CPU, PostgreSQL on the database server's). At shutdown what cannot be
 //! written within the deadline goes to a spill file (`spill.rs`). What is
 //! pending, and how the flusher takes it, is `pending.rs`.
 
@@ -13,22 +17,11 @@ use tokio::sync::watch;
 
 use latchkey_core::time_fmt::{Millis, day_string};
 use latchkey_core::{KeyHash, KeyId, KeyState};
-use latchkey_store::{StoreError, UsageCount};
+use latchkey_store::{StoreError, UsageBatching, UsageCount};
 
 use crate::KeyVerifier;
 use crate::pending::KeyPending;
 use crate::spill::{self, SpillError};
-
-/// Keys whose usage one flush transaction writes: a few statements
-/// whatever the count (`KeyStore::record_key_usage`). `bench/usage.sh`
-/// (release, 20,000 keys in id order over 100,000, medians of 3, on a
-/// machine shared with other builds) measured per key about 30 µs on
-/// SQLite and 250 µs on PostgreSQL whatever the chunk size from 50 to
-/// 5,000, and per chunk of 500 a median of 16 ms on SQLite (its commit runs
-/// on this process's CPU, while verification waits for the core) and
-/// 120 ms on PostgreSQL: 500 keys is the most a chunk writes before its
-/// time, not its count, matters.
-pub const FLUSH_CHUNK: usize = 500;
 
 /// Keys whose usage one periodic flush writes at least (all of them when
 /// fewer are pending).
@@ -116,8 +109,8 @@ impl KeyVerifier {
         self.pending.len()
     }
 
-    /// Writes every pending `lastUsedAt` value and usage count, in chunks of
-    /// [`FLUSH_CHUNK`] keys (one transaction each). Returns how many keys'
+    /// Writes every pending `lastUsedAt` value and usage count, in the
+    /// store's chunks (one transaction each). Returns how many keys'
     /// usage was written. On failure the chunk that failed is put back for
     /// the next attempt (with the rest, which was never taken).
     pub async fn flush(&self) -> Result<usize, StoreError> {
@@ -125,28 +118,30 @@ impl KeyVerifier {
     }
 
     /// Writes the usage of up to `budget` keys, the next ones of the sweep
-    /// in id order, in chunks of [`FLUSH_CHUNK`] spread over about
-    /// `spread`. SQLite writes on this process's CPU: a batch of many
-    /// thousands of keys written at once would stall verification for tens
-    /// of milliseconds, while chunks with pauses between them keep its
-    /// latency flat. Keys are taken one chunk at a time, and a chunk that
-    /// fails is put back.
+    /// in id order, in the store's chunks spread over about `spread`.
+    /// SQLite writes on this process's CPU: a batch of many thousands of
+    /// keys written at once would stall verification for tens of
+    /// milliseconds, while chunks with pauses between them keep its latency
+    /// flat. Keys are taken one chunk at a time, and a chunk that fails is
+    /// put back.
     pub async fn flush_next(&self, budget: usize, spread: Duration) -> Result<usize, StoreError> {
         let (_stop, mut never) = watch::channel(false);
-        self.flush_paced(budget, FLUSH_CHUNK, spread, &mut never).await
+        self.flush_paced(budget, spread, &mut never).await
     }
 
-    /// [`KeyVerifier::flush_next`] in chunks of `chunk`, stopping between
-    /// chunks once `stop` is set. The pause after a chunk is its share of
-    /// `spread`, and at least as long as the chunk took: usage takes at
-    /// most about half of the CPU while verification goes on.
+    /// [`KeyVerifier::flush_next`], stopping between chunks once `stop` is
+    /// set. The pause after a chunk is its share of `spread`; where the
+    /// store writes in this process (SQLite), it is also at least as long
+    /// as the chunk took: usage takes at most about half of the CPU while
+    /// verification goes on. A database server's chunks (PostgreSQL) only
+    /// keep to their share, so that the flush rate is the server's.
     async fn flush_paced(
         &self,
         budget: usize,
-        chunk: usize,
         spread: Duration,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<usize, StoreError> {
+        let UsageBatching { chunk, in_process } = self.store.usage_batching();
         let mut left = budget.min(self.pending.len());
         let share = spread / u32::try_from(left.div_ceil(chunk).max(1)).unwrap_or(u32::MAX);
         let mut written = 0;
@@ -163,10 +158,9 @@ impl KeyVerifier {
             }
             written += taken.len();
             self.meters.flushed.increment(taken.len() as u64);
-            if left > 0
-                && !spread.is_zero()
-                && !pause(share.saturating_sub(started.elapsed()).max(started.elapsed()), stop).await
-            {
+            let took = started.elapsed();
+            let rest = if in_process { share.saturating_sub(took).max(took) } else { share.saturating_sub(took) };
+            if left > 0 && !spread.is_zero() && !pause(rest, stop).await {
                 break;
             }
         }
@@ -231,7 +225,8 @@ impl KeyVerifier {
         }
         if !rest.is_empty() {
             let left = all.split_off(all.len() - rest.len());
-            match spill_dir.map(|dir| spill::write_spill(dir, &left, FLUSH_CHUNK)) {
+            let chunk = self.store.usage_batching().chunk;
+            match spill_dir.map(|dir| spill::write_spill(dir, &left, chunk)) {
                 Some(Ok(path)) => (done.spilled, done.spill) = (left.len(), Some(path)),
                 Some(Err(e)) => {
                     self.pending.put_back(left);
@@ -255,7 +250,8 @@ impl KeyVerifier {
         let task = tokio::spawn(async move {
             if let Some(dir) = spill_dir {
                 let watching = stop.clone();
-                let spread = interval / 2 / u32::try_from(FLUSH_BUDGET / FLUSH_CHUNK).unwrap_or(1);
+                let chunks = FLUSH_BUDGET.div_ceil(this.store.usage_batching().chunk);
+                let spread = interval / 2 / u32::try_from(chunks).unwrap_or(1);
                 if let Err(e) = this.replay_spills(&dir, spread, || running(&watching)).await {
                     tracing::error!(error = %e, "could not write the key usage spilled at the last shutdown; it is kept for the next start");
                 }
@@ -270,7 +266,7 @@ impl KeyVerifier {
                 let pending = this.pending.len();
                 let lag_share = pending as f64 * interval.as_secs_f64() / FLUSH_LAG.as_secs_f64();
                 let budget = FLUSH_BUDGET.max(lag_share.ceil() as usize);
-                if let Err(e) = this.flush_paced(budget, FLUSH_CHUNK, interval / 2, &mut stop).await {
+                if let Err(e) = this.flush_paced(budget, interval / 2, &mut stop).await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
                 let now = latchkey_core::time_fmt::now_ms();

@@ -13,7 +13,7 @@ use latchkey_core::time_fmt::{day_string, epoch_day};
 use latchkey_core::{Environment, KeyPrefix, KeyState, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
 use latchkey_store::{Invalidation, Invitation, KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, PeopleStore, Store};
-use latchkey_verify::{Checks, FLUSH_CHUNK, KeyVerifier, VerifierConfig};
+use latchkey_verify::{Checks, KeyVerifier, VerifierConfig};
 
 struct Fixture {
     store: Arc<SqliteStore>,
@@ -264,7 +264,8 @@ async fn codes_of(verifier: &KeyVerifier, plains: &[PlainKey]) -> [KeyState; 3] 
 #[tokio::test]
 async fn usage_of_many_keys_is_written_exactly_in_chunks() {
     let (f, _admin) = fixture().await;
-    let n = FLUSH_CHUNK * 2 + 17;
+    let chunk = f.store.usage_batching().chunk;
+    let n = chunk * 2 + 17;
     let mut keys = Vec::new();
     for _ in 0..n {
         let plain = PlainKey::generate(&prefix());
@@ -376,7 +377,8 @@ fn spills(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn usage_spilled_at_shutdown_is_written_exactly_once_at_the_next_start() {
     let (f, _admin) = fixture().await;
-    let n = FLUSH_CHUNK * 2 + 100;
+    let chunk = f.store.usage_batching().chunk;
+    let n = chunk * 2 + 100;
     let (plains, keys) = stored_keys(&f, n).await;
     let ids: Vec<KeyId> = keys.iter().map(|k| k.id.clone()).collect();
     let verifier = Arc::new(KeyVerifier::new(f.store.clone(), &VerifierConfig::default()));
@@ -419,7 +421,7 @@ async fn usage_spilled_at_shutdown_is_written_exactly_once_at_the_next_start() {
         assert_eq!(spills(spill_dir.path()).len(), 1, "a replay cut short keeps the spill");
     }
     let written = next.replay_spills(spill_dir.path(), Duration::ZERO, || true).await.unwrap();
-    assert_eq!(written, n - FLUSH_CHUNK * 2, "the chunks written before are skipped");
+    assert_eq!(written, n - chunk * 2, "the chunks written before are skipped");
     assert!(spills(spill_dir.path()).is_empty());
     assert_eq!(stored_usage(&f, &ids).await, want);
     for id in &ids {

@@ -179,6 +179,20 @@ pub enum Spend {
     Exhausted,
 }
 
+/// How a backend best takes the verifier's write-behind usage
+/// ([`crate::KeyStore::usage_batching`]); measured with `bench/usage.sh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageBatching {
+    /// Keys whose usage one [`crate::KeyStore::record_key_usage`] call
+    /// (one transaction) writes.
+    pub chunk: usize,
+    /// Whether writing runs on this process's CPU (SQLite, in process):
+    /// the flusher then rests after each chunk at least as long as the
+    /// chunk took, leaving the CPU to verification. A database server
+    /// (PostgreSQL) does the work in its own processes.
+    pub in_process: bool,
+}
+
 /// Verification count of one key, day and outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageCount {

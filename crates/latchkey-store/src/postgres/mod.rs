@@ -29,7 +29,7 @@ use latchkey_core::{KeyHash, KeyId};
 
 use crate::sql::{Dialect, KeyBatch, SqlStore, Tx, query, record};
 use crate::{
-    ApiKeyRecord, ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, StoreError, StoreResult, UsageCount,
+    ApiKeyRecord, ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, StoreResult, UsageBatching, UsageCount,
 };
 
 /// SQLSTATE `invalid_catalog_name`: the database does not exist.
@@ -93,6 +93,11 @@ impl Dialect for Postgres {
     const REWRAP_LOCK: Option<&'static str> = Some("LOCK TABLE org_data_keys IN SHARE ROW EXCLUSIVE MODE");
     // One node runs the webhook schedule at a time; the others skip a tick.
     const SCHEDULER_LOCK: Option<&'static str> = Some("SELECT pg_try_advisory_xact_lock(7420026) AS locked");
+
+    // Larger chunks cost less per key here (bench/usage.sh, bench/RESULTS.md
+    // "Issue 25: usage flush and creation, session 16"), and the work is
+    // the database server's, not this process's.
+    const USAGE_BATCHING: UsageBatching = UsageBatching { chunk: 2_000, in_process: false };
 
     run_queries!();
 
@@ -252,27 +257,39 @@ async fn create_database(options: &PgConnectOptions) -> StoreResult<()> {
 
 /// Adds verification counts: one statement for the whole batch.
 async fn write_usage(on: &mut sqlx::PgConnection, batch: &[UsageCount]) -> StoreResult<()> {
-    // One statement for the whole batch: the rows travel as one JSON array
-    // `[[key_id, day, outcome, count], ...]`. Keys deleted meanwhile are
-    // skipped: the key rows are share-locked (a deletion waits, or has
-    // removed the row before this statement sees it, instead of failing
-    // the foreign-key check). Duplicates are summed first (PostgreSQL
-    // refuses to update one row twice in a statement), and rows are
-    // written in key order so that concurrent flushes cannot deadlock.
-    let rows: Vec<(&str, &str, &str, i64)> =
-        batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
+    // One statement for the whole batch: the rows travel as four typed
+    // arrays (unnested, no JSON to parse). Each count is joined to its key
+    // row, share-locked: a key deleted meanwhile is skipped (a deletion
+    // waits for this transaction, or has removed the row before this
+    // statement sees it), and no count is added for a key that is gone
+    // (migration 0016: this lock is what keeps key_usage's rows to
+    // existing keys; their deletion follows the key's by trigger).
+    // Duplicates are summed first (PostgreSQL refuses to update one row
+    // twice in a statement), and rows are locked and written in key order
+    // so that concurrent flushes cannot deadlock.
+    let mut cols = (Vec::with_capacity(batch.len()), Vec::with_capacity(batch.len()));
+    let mut more = (Vec::with_capacity(batch.len()), Vec::with_capacity(batch.len()));
+    for u in batch {
+        cols.0.push(u.key_id.as_str());
+        cols.1.push(u.day.as_str());
+        more.0.push(u.outcome.as_str());
+        more.1.push(u.count);
+    }
     sqlx::query(
         "INSERT INTO key_usage (key_id, day, outcome, count) \
          SELECT b.key_id, b.day, b.outcome, b.count FROM ( \
-           SELECT j.value ->> 0 AS key_id, j.value ->> 1 AS day, j.value ->> 2 AS outcome, \
-                  SUM((j.value ->> 3)::bigint)::bigint AS count \
-           FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1, 2, 3) b \
+           SELECT u.key_id, u.day, u.outcome, SUM(u.count)::bigint AS count \
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(key_id, day, outcome, count) \
+           GROUP BY 1, 2, 3) b \
          JOIN api_keys k ON k.id = b.key_id \
          ORDER BY b.key_id, b.day, b.outcome \
          FOR KEY SHARE OF k \
          ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
     )
-    .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .bind(cols.0)
+    .bind(cols.1)
+    .bind(more.0)
+    .bind(more.1)
     .execute(on)
     .await?;
     Ok(())
@@ -280,13 +297,15 @@ async fn write_usage(on: &mut sqlx::PgConnection, batch: &[UsageCount]) -> Store
 
 /// Writes `lastUsedAt` values: one statement for the whole batch.
 async fn write_last_used(on: &mut sqlx::PgConnection, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
-    // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
-    // never moves backwards. The rows are locked in id order first, so
-    // that flushes of several nodes cannot deadlock.
+    // One statement for the whole batch (two typed arrays); a value never
+    // moves backwards. The rows are locked in id order first, so that
+    // flushes of several nodes cannot deadlock; a key deleted meanwhile is
+    // skipped.
+    let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+    let ats: Vec<Millis> = batch.iter().map(|(_, at)| *at).collect();
     sqlx::query(
         "WITH u AS ( \
-           SELECT j.value ->> 0 AS id, MAX((j.value ->> 1)::bigint) AS at \
-           FROM jsonb_array_elements($1::jsonb) AS j(value) GROUP BY 1), \
+           SELECT b.id, MAX(b.at) AS at FROM unnest($1::text[], $2::bigint[]) AS b(id, at) GROUP BY 1), \
          locked AS MATERIALIZED ( \
            SELECT k.id, u.at FROM api_keys k JOIN u ON k.id = u.id \
            WHERE k.last_used_at IS NULL OR k.last_used_at < u.at \
@@ -294,7 +313,8 @@ async fn write_last_used(on: &mut sqlx::PgConnection, batch: &[(KeyId, Millis)])
          UPDATE api_keys SET last_used_at = locked.at FROM locked \
          WHERE api_keys.id = locked.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < locked.at)",
     )
-    .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .bind(ids)
+    .bind(ats)
     .execute(on)
     .await?;
     Ok(())

@@ -510,6 +510,10 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         self.record_key_usage(batch, &[]).await
     }
 
+    fn usage_batching(&self) -> crate::UsageBatching {
+        D::USAGE_BATCHING
+    }
+
     /// One transaction on the usage pool ([`Dialect::usage_pool`]): one
     /// commit for both.
     async fn record_key_usage(&self, last_used: &[(KeyId, Millis)], counts: &[UsageCount]) -> StoreResult<()> {

@@ -146,6 +146,9 @@ pub trait Dialect: Debug + Send + Sync + Sized + 'static {
         batch: KeyBatch,
     ) -> impl Future<Output = StoreResult<Vec<Self::Row>>> + Send;
 
+    /// [`crate::KeyStore::usage_batching`].
+    const USAGE_BATCHING: crate::UsageBatching;
+
     /// The pool the verifier's write-behind usage is written on
     /// ([`crate::KeyStore::record_key_usage`]).
     fn usage_pool(store: &SqlStore<Self>) -> &sqlx::Pool<Self::Db>;
