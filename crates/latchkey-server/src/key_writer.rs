@@ -3,7 +3,7 @@
 //!
 //! Every `POST /v1/api-keys` (and `…/batch`, and the other minting routes)
 //! hands its key and audit event to [`KeyWriter::insert`], which queues them
-//! for the committer task and waits for its answer. The committer takes what is
+//! for a committer task and waits for its answer. A committer takes what is
 //! waiting when it is free (up to [`MAX_GROUP_KEYS`]; it adds no delay of
 //! its own: what arrives while one commit syncs forms the next group),
 //! writes the group with [`latchkey_store::KeyStore::insert_keys`] (one
@@ -18,20 +18,24 @@
 //! each write of the group is retried alone, so one write's failure (a
 //! project deleted meanwhile) is only its own.
 //!
-//! Only SQLite groups writes: it has one writer, so concurrent transactions
-//! queue on its write lock anyway (and its busy handler sleeps), and each
-//! commit syncs the WAL. On PostgreSQL, whose transactions overlap, every
-//! write is its own transaction, one statement and so one round trip
-//! (`insert_keys` there is a single statement); grouping those behind one
-//! committer measured no faster (bench/RESULTS.md). The committer is
-//! started on first use, on the runtime of that request; if it is gone
-//! (its runtime shut down), a write goes straight to the store.
+//! SQLite has one writer, so concurrent transactions queue on its write
+//! lock anyway (and its busy handler sleeps), and each commit syncs the
+//! WAL: one committer. PostgreSQL runs transactions side by side, and a
+//! group's statement costs far less per key than one statement per key
+//! (the statement, its commit and WAL flush, the round trip and sqlx's work
+//! are paid once per group; bench/RESULTS.md, "Issue 25: usage flush and
+//! creation, session 16"), but one committer alone would leave the
+//! server's other cores idle while it waits: [`PG_COMMITTERS`] committers
+//! take turns at the queue, each writing what waited when it took its turn.
+//! The committers are started on first use, on the runtime of that
+//! request; if they are gone (their runtime shut down), a write goes
+//! straight to the store.
 
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use latchkey_store::{ApiKeyRecord, AuditEvent, NewApiKey, Store, StoreResult};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::error::ApiError;
 
@@ -39,8 +43,12 @@ use crate::error::ApiError;
 /// creations queued behind it).
 pub const MAX_GROUP_KEYS: usize = 2_048;
 
-/// Writes queued for the committer at most; callers beyond wait their turn.
+/// Writes queued for the committers at most; callers beyond wait their
+/// turn.
 const QUEUE_LEN: usize = 1_024;
+
+/// Committers on PostgreSQL (module docs); SQLite has one.
+pub const PG_COMMITTERS: usize = 2;
 
 /// Keys and their events, written together, and who waits for the answer.
 struct Write {
@@ -56,8 +64,8 @@ type Answer = oneshot::Sender<StoreResult<Vec<ApiKeyRecord>>>;
 /// The group committer of new keys (module docs).
 pub struct KeyWriter {
     store: Arc<dyn Store>,
-    /// Whether writes are grouped (SQLite).
-    grouped: bool,
+    /// How many committers take groups from the queue.
+    committers: usize,
     queue: OnceLock<mpsc::Sender<Write>>,
 }
 
@@ -68,10 +76,10 @@ impl std::fmt::Debug for KeyWriter {
 }
 
 impl KeyWriter {
-    /// A writer over `store`; its committer (SQLite) starts on first use.
+    /// A writer over `store`; its committers start on first use.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        let grouped = store.backend_name() == "sqlite";
-        Self { store, grouped, queue: OnceLock::new() }
+        let committers = if store.backend_name() == "sqlite" { 1 } else { PG_COMMITTERS };
+        Self { store, committers, queue: OnceLock::new() }
     }
 
     /// Stores `keys` with `events`, all or none, in a transaction it may
@@ -82,11 +90,8 @@ impl KeyWriter {
     /// # Errors
     /// The store's error, or 500 if the committer stopped before answering.
     pub async fn insert(&self, keys: Vec<NewApiKey>, events: Vec<AuditEvent>) -> Result<Vec<ApiKeyRecord>, ApiError> {
-        if !self.grouped {
-            return Ok(write_alone(self.store.as_ref(), &keys, &events).await?);
-        }
         let (done, answer) = oneshot::channel();
-        let queue = self.queue.get_or_init(|| spawn_committer(Arc::clone(&self.store)));
+        let queue = self.queue.get_or_init(|| spawn_committers(&self.store, self.committers));
         if let Err(mpsc::error::SendError(w)) = queue.send(Write { keys, events, done }).await {
             // The committer is gone (its runtime shut down): write directly.
             return Ok(write_alone(self.store.as_ref(), &w.keys, &w.events).await?);
@@ -96,22 +101,32 @@ impl KeyWriter {
     }
 }
 
-/// Starts the committer on the current runtime.
-fn spawn_committer(store: Arc<dyn Store>) -> mpsc::Sender<Write> {
-    let (queue, mut waiting) = mpsc::channel::<Write>(QUEUE_LEN);
-    tokio::spawn(async move {
-        let mut group = Vec::new();
-        while let Some(first) = waiting.recv().await {
-            let mut n = first.keys.len();
-            group.push(first);
-            while n < MAX_GROUP_KEYS {
-                let Ok(next) = waiting.try_recv() else { break };
-                n += next.keys.len();
-                group.push(next);
+/// Starts `n` committers on the current runtime. They take turns at the
+/// queue: the one holding it waits for a first write, takes what else is
+/// waiting, and lets go of the queue before it writes its group.
+fn spawn_committers(store: &Arc<dyn Store>, n: usize) -> mpsc::Sender<Write> {
+    let (queue, waiting) = mpsc::channel::<Write>(QUEUE_LEN);
+    let waiting = Arc::new(Mutex::new(waiting));
+    for _ in 0..n {
+        let (store, waiting) = (Arc::clone(store), Arc::clone(&waiting));
+        tokio::spawn(async move {
+            let mut group = Vec::new();
+            loop {
+                {
+                    let mut waiting = waiting.lock().await;
+                    let Some(first) = waiting.recv().await else { break };
+                    let mut keys = first.keys.len();
+                    group.push(first);
+                    while keys < MAX_GROUP_KEYS {
+                        let Ok(next) = waiting.try_recv() else { break };
+                        keys += next.keys.len();
+                        group.push(next);
+                    }
+                }
+                commit(store.as_ref(), &mut group).await;
             }
-            commit(store.as_ref(), &mut group).await;
-        }
-    });
+        });
+    }
     queue
 }
 
@@ -157,10 +172,12 @@ async fn commit(store: &dyn Store, group: &mut Vec<Write>) {
 
 #[cfg(test)]
 mod tests {
-    use latchkey_core::id::{OrgId, UserId};
+    use latchkey_core::id::{IdKind, OrgId, UserId, new_id};
     use latchkey_core::{Environment, KeyPrefix, PlainKey};
+    use latchkey_store::postgres::PgStore;
     use latchkey_store::sqlite::SqliteStore;
     use latchkey_store::{Org, User};
+    use sqlx::Connection as _;
 
     use super::*;
 
@@ -178,10 +195,7 @@ mod tests {
     /// Writes queued together share one group; one that cannot be stored
     /// (its organization does not exist) fails alone, and the others of its
     /// group are stored, each exactly once.
-    #[tokio::test]
-    async fn a_failing_write_fails_alone_and_its_group_is_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    async fn a_failing_write_fails_alone(store: Arc<dyn Store>) {
         let org = Org {
             id: OrgId::new(),
             name: "acme".to_owned(),
@@ -203,7 +217,7 @@ mod tests {
         let nowhere = OrgId::new();
         let bad = key(&nowhere, &user.id);
         // On this current-thread runtime the three are queued before the
-        // committer first runs: one group.
+        // committers first run: one group.
         let (ra, rbad, rb) = tokio::join!(
             writer.insert(vec![a.clone()], vec![event(&org.id, &a)]),
             writer.insert(vec![bad.clone()], vec![event(&nowhere, &bad)]),
@@ -221,5 +235,33 @@ mod tests {
         let c = key(&org.id, &user.id);
         writer.insert(vec![c.clone()], vec![event(&org.id, &c)]).await.unwrap();
         assert!(store.get_key(&org.id, &c.id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_and_its_group_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        a_failing_write_fails_alone(Arc::new(SqliteStore::open(dir.path()).await.unwrap())).await;
+    }
+
+    /// The same on PostgreSQL (grouped behind its committers), on a fresh
+    /// database of the server `LATCHKEY_TEST_DATABASE_URL` names (skipped
+    /// when it is not set), dropped afterwards.
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_and_its_group_is_stored_on_postgres() {
+        let Ok(server) = std::env::var("LATCHKEY_TEST_DATABASE_URL") else {
+            eprintln!("LATCHKEY_TEST_DATABASE_URL is not set: skipping the PostgreSQL group commit test");
+            return;
+        };
+        let server = server.trim_end_matches('/').to_owned();
+        let name = format!("latchkey_test_{}", new_id(IdKind::Event).trim_start_matches("evt_"));
+        let store = Arc::new(PgStore::connect(&format!("{server}/{name}")).await.unwrap());
+        let outcome = tokio::spawn(a_failing_write_fails_alone(Arc::clone(&store) as Arc<dyn Store>)).await;
+        drop(store);
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
+        let drop_db = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&mut admin).await.unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
