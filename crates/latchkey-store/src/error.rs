@@ -19,6 +19,23 @@ pub enum StoreError {
     /// Migrations could not be applied.
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database holds a migration this binary does not know: a newer
+    /// latchkey migrated it.
+    #[error(
+        "the database was migrated by a newer latchkey (migration {version}; this binary knows migrations up to \
+         {known}): run that version or a later one, or restore a backup taken before the upgrade"
+    )]
+    NewerSchema {
+        /// The first unknown migration.
+        version: i64,
+        /// The last migration this binary knows.
+        known: i64,
+    },
+    /// An operator command refused to act (a non-empty target database, a
+    /// schema that differs between the two sides of a copy); the sentence
+    /// says why.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Why a change was refused. Its `Display` is the sentence a client or an

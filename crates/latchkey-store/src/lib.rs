@@ -20,6 +20,7 @@ mod error;
 pub mod files;
 mod model;
 mod oauth;
+pub mod ops;
 #[macro_use]
 pub mod sql;
 pub mod postgres;

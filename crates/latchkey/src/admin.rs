@@ -39,6 +39,24 @@ pub enum AdminCommand {
     /// /v1/oauth/token`) and, if given, any catalog scope. The creation is in the organization's audit trail
     /// (actor `operator`).
     CreateServiceKey(ServiceKeyArgs),
+    /// Take a consistent copy of the SQLite database while the server runs
+    /// (`VACUUM INTO`), with a manifest in `FILE.manifest.json` (version,
+    /// schema, counts, the master key's id; never the key). On PostgreSQL
+    /// it refuses: use pg_dump or point-in-time recovery.
+    Backup(crate::ops::BackupArgs),
+    /// Restore a backup into a new, empty data directory, after checking
+    /// its manifest and `PRAGMA integrity_check`, and say whether the
+    /// master key available now matches the one its secrets are sealed
+    /// with.
+    Restore(crate::ops::RestoreArgs),
+    /// Copy a whole SQLite installation into an empty PostgreSQL database,
+    /// in one transaction, printing the rows copied per table.
+    Migrate(crate::ops::MigrateArgs),
+    /// Pre-flight check: the configuration file, the database and its
+    /// schema version, Redis, the master key against the stored data keys,
+    /// and file modes; one line per check, exit status 0 only when all is
+    /// well.
+    Check(crate::ops::check::CheckArgs),
 }
 
 /// `latchkey admin create-service-key`
@@ -112,6 +130,10 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::RotateMasterKey(args) => rotate_master_key(&args).await,
         AdminCommand::CreateServiceKey(args) => create_service_key(&args).await,
+        AdminCommand::Backup(args) => crate::ops::backup(&args).await,
+        AdminCommand::Restore(args) => crate::ops::restore(&args).await,
+        AdminCommand::Migrate(args) => crate::ops::migrate(&args).await,
+        AdminCommand::Check(args) => crate::ops::check::run(&args).await,
     }
 }
 

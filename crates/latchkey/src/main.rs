@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod init;
 mod master_key;
+mod ops;
 mod serve;
 mod storage;
 

@@ -40,12 +40,7 @@ impl MasterKeyArgs {
 /// others, or a lost key file), naming both ids.
 pub async fn check_data_keys(store: &dyn Store, keyring: &Keyring) -> anyhow::Result<usize> {
     let keys = store.all_data_keys().await.context("cannot read the organizations' data keys")?;
-    let mut unknown: Vec<&str> = Vec::new();
-    for k in &keys {
-        if keyring.get(&k.master_key_id).is_err() && !unknown.contains(&k.master_key_id.as_str()) {
-            unknown.push(&k.master_key_id);
-        }
-    }
+    let unknown = unknown_master_keys(keys.iter().map(|k| k.master_key_id.as_str()), keyring);
     if !unknown.is_empty() {
         anyhow::bail!(
             "the database's secrets are encrypted under master key {} but this node has {} (from {}): every node \
@@ -57,4 +52,16 @@ pub async fn check_data_keys(store: &dyn Store, keyring: &Keyring) -> anyhow::Re
         );
     }
     Ok(keys.len())
+}
+
+/// The master key ids among `wrapped_with` (the data keys' master key ids)
+/// that `keyring` does not hold, each once.
+pub fn unknown_master_keys<'a>(wrapped_with: impl Iterator<Item = &'a str>, keyring: &Keyring) -> Vec<&'a str> {
+    let mut unknown: Vec<&str> = Vec::new();
+    for id in wrapped_with {
+        if keyring.get(id).is_err() && !unknown.contains(&id) {
+            unknown.push(id);
+        }
+    }
+    unknown
 }

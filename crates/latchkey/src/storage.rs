@@ -53,7 +53,7 @@ impl StorageArgs {
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact_password(url: &str) -> String {
+pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let (auth, host) = match rest.split_once('@') {
         Some(parts) => parts,

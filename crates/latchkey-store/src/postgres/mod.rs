@@ -207,7 +207,7 @@ impl PgStore {
         // `Migrator::run_direct` since `Migrator::locking` defaults to true)
         // before it reads `_sqlx_migrations`, so one node migrates while the
         // others wait, then find nothing left to do.
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        crate::ops::migrate(&crate::ops::POSTGRES_MIGRATIONS, &pool).await?;
         Ok(Self { pool, state: () })
     }
 }

@@ -69,8 +69,9 @@ static BOUND: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(V
 pub fn database_url_for(data_dir: &Path) -> Option<String> {
     use std::hash::{Hash, Hasher};
     let bound = BOUND.lock().unwrap().iter().find(|(d, _)| d == data_dir).map(|(_, url)| url.clone());
-    if bound.is_some() {
-        return bound;
+    if let Some(url) = bound {
+        // Bound to "": the embedded SQLite database, whatever the mode.
+        return Some(url).filter(|u| !u.is_empty());
     }
     let base = pg_base()?;
     // SipHash with fixed keys: the same directory always maps to the same database.
@@ -153,6 +154,32 @@ impl Drop for Node {
     }
 }
 
+impl Node {
+    /// `latchkey serve` on an existing data directory `data_dir` (an
+    /// installation restored or migrated by a test), logging to `log`;
+    /// on PostgreSQL `url` if given (bound to the directory), else on the
+    /// directory's SQLite database.
+    pub fn serve(data_dir: &Path, url: Option<&str>, log: &Path) -> Self {
+        BOUND.lock().unwrap().push((data_dir.to_owned(), url.unwrap_or_default().to_owned()));
+        let (url, child) = spawn_serve(data_dir, log, &[], &server_log_level());
+        Node { url, child: Some(child), log: log.to_owned(), http: reqwest::Client::new() }
+    }
+
+    /// A client authenticating with `Authorization: Bearer`.
+    pub fn with_bearer(&self, token: &str) -> Api {
+        Api { base: self.url.clone(), auth: Auth::Bearer(token.to_owned()), http: self.http.clone() }
+    }
+
+    /// A session token acting in `org_id` (`X-Latchkey-Org`).
+    pub fn with_bearer_in_org(&self, token: &str, org_id: &str) -> Api {
+        Api {
+            base: self.url.clone(),
+            auth: Auth::BearerInOrg(token.to_owned(), org_id.to_owned()),
+            http: self.http.clone(),
+        }
+    }
+}
+
 /// Runs `latchkey <args>` to completion.
 pub fn run_cli(args: &[&str]) -> std::process::Output {
     cli(args).output().expect("run latchkey")
@@ -201,6 +228,14 @@ impl TestServer {
     /// (`LATCHKEY_LOG`, e.g. `trace`; the default is [`server_log_level`]).
     pub async fn start_with_log(log_filter: &str, extra: &[&str]) -> Self {
         Self::start_in(tempfile::tempdir().unwrap(), extra, log_filter)
+    }
+
+    /// A server on its embedded SQLite database whatever the suite's mode
+    /// (the source of `latchkey admin migrate`, or of a backup).
+    pub async fn start_sqlite(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        BOUND.lock().unwrap().push((dir.path().join("data"), String::new()));
+        Self::start_in(dir, extra, &server_log_level())
     }
 
     /// A server on the PostgreSQL database `url` (whatever the suite's
