@@ -185,7 +185,7 @@ fn check_master_key(report: &mut Report, args: &MasterKeyArgs, data_dir: &Path, 
             }
         }
         (Ok((ring, _)), None) => {
-            report.ok("master key", format!("{} (not compared: database unreadable)", ring.current().id()))
+            report.ok("master key", format!("{} (not compared: database unreadable)", ring.current().id()));
         }
         (Err(_), Some([])) => report.ok("master key", "none yet (created at first start)"),
         (Err(e), _) => report.fail("master key", format!("{e:#}")),

@@ -72,15 +72,28 @@ fn digest(path: &Path) -> anyhow::Result<(u64, String)> {
     Ok((bytes, hex))
 }
 
-/// Writes `bytes` to a new file `path`, mode 0600, synced.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
+/// A new file `path`, mode 0600.
+fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(files::FILE_MODE)
         .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// Writes `bytes` to a new file `path`, mode 0600, synced.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f = create_private(path)?;
     f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Copies `from` to a new file `to`, mode 0600, synced.
+fn copy_private(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let mut f = create_private(to)?;
+    std::io::copy(&mut std::fs::File::open(from)?, &mut f)?;
     f.sync_all()?;
     Ok(())
 }
@@ -132,7 +145,9 @@ pub async fn backup(args: &BackupArgs) -> anyhow::Result<()> {
         bytes,
         sha256,
     };
-    write_private(&manifest_file, &serde_json::to_vec_pretty(&manifest)?)?;
+    let mut text = serde_json::to_vec_pretty(&manifest)?;
+    text.push(b'\n');
+    write_private(&manifest_file, &text)?;
     sync_dir(&args.to)?;
     println!(
         "backup of {} written to {} ({bytes} bytes, {} ms): schema version {}, {} keys, {} organizations",
@@ -203,8 +218,7 @@ pub async fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
     files::private_dir(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let target = args.data_dir.join(DB_FILE);
     let partial = args.data_dir.join(format!("{DB_FILE}.restoring"));
-    let copy = std::fs::read(&args.from)?;
-    write_private(&partial, &copy)?;
+    copy_private(&args.from, &partial)?;
     std::fs::rename(&partial, &target)?;
     sync_dir(&target)?;
     println!(
@@ -296,7 +310,9 @@ pub async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot migrate {} to {}", args.data_dir.display(), target.describe()))?;
     let took = started.elapsed();
     let width = counts.iter().map(|c| c.table.len()).max().unwrap_or(0);
-    for c in &counts {
+    let mut sorted: Vec<_> = counts.iter().collect();
+    sorted.sort_by(|a, b| a.table.cmp(&b.table));
+    for c in sorted {
         println!("{:<width$}  {}", c.table, c.rows);
     }
     let total: u64 = counts.iter().map(|c| c.rows).sum();

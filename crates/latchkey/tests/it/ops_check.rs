@@ -74,6 +74,13 @@ async fn check_finds_each_planted_problem() {
     // An unreachable database.
     let (_, said) = check(&dir, &["--database-url", "postgres://postgres@127.0.0.1:1/nowhere"]);
     assert!(said.lines().any(|l| l.starts_with("FAIL  database:")), "{said}");
+    // An unreachable Redis; a reachable one (when the suite has one) passes.
+    let (_, said) = check(&dir, &["--redis-url", "redis://127.0.0.1:1"]);
+    assert!(finding(&said).starts_with("FAIL  redis:"), "{said}");
+    if let Ok(url) = std::env::var("LATCHKEY_TEST_REDIS_URL") {
+        let (passed, said) = check(&dir, &["--redis-url", &url]);
+        assert!(passed && said.contains("ok    redis:"), "{said}");
+    }
 
     // A database migrated by a newer latchkey: check and serve refuse it.
     let db = Db::connect(&server).await;

@@ -188,3 +188,27 @@ async fn the_secrets_ssh_key_leaked_key_and_webhook_walkthroughs_work_as_written
     }
     assert!(!server.logs().contains("sk-ant-xxx"), "a secret value reached the log");
 }
+
+#[tokio::test]
+async fn the_backup_walkthrough_works_as_written() {
+    let server = TestServer::start_sqlite(&[]).await;
+    // A secret, so that the backup holds a data key sealed by the master key.
+    let body = serde_json::json!({"value": "v", "category": "tool", "orgWide": true}).to_string();
+    let r = server.admin().send(reqwest::Method::PUT, "/v1/secrets/S", Some(body.into())).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let scratch = tempfile::tempdir().unwrap();
+    let bin_dir = std::path::Path::new(crate::common::BIN).parent().unwrap().display().to_string();
+    let restored = scratch.path().join("restored");
+    let replace = [
+        ("export LATCHKEY_DATA_DIR=", format!("export LATCHKEY_DATA_DIR={}", server.data_dir().display())),
+        ("BACKUP=", format!("BACKUP={}", scratch.path().join("backup.db").display())),
+        ("RESTORED=", format!("RESTORED={}", restored.display())),
+    ];
+    let env = [("PATH", format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()))];
+    let stdout = run_block_with(&server, "### Backups (SQLite)", &replace, &env);
+    for want in ["backup of", "1 keys, 1 organizations", "restored", "matches the sealed secrets", "all checks passed"]
+    {
+        assert!(stdout.contains(want), "{want:?} in:\n{stdout}");
+    }
+    assert!(restored.join("latchkey.db").exists() && restored.join("master.key").exists());
+}
