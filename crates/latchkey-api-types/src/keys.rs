@@ -49,6 +49,12 @@ pub struct CreateApiKey {
     /// `org` (admins only: it outlives its creator's membership).
     #[serde(default)]
     pub owner: KeyOwner,
+    /// The networks the key may be used from (CIDR such as `203.0.113.0/24`
+    /// or `2001:db8::/32`, or an address), at most 100; absent or `null`:
+    /// the organization policy's, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 100)]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// Most keys one `POST /v1/api-keys/batch` creates.
@@ -109,6 +115,11 @@ pub struct UpdateApiKey {
     /// New refill (`null`: none).
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub refill: Option<Option<RefillView>>,
+    /// New networks the key may be used from, at most 100 (`null`: the
+    /// organization policy's, if any).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 100)]
+    pub allowed_cidrs: Option<Option<Vec<String>>>,
 }
 
 /// `POST /v1/api-keys/{id}/rotate`
@@ -187,6 +198,9 @@ pub struct ApiKeyView {
     /// The Runtype surface the key belongs to (surface keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surface_id: Option<String>,
+    /// The key's own networks (absent: the organization policy's apply, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
     /// The plaintext key: create and rotate responses only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

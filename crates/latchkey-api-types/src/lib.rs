@@ -38,13 +38,13 @@ pub use keys::{
 };
 pub use leaks::{LeakAction, LeakLabel, LeakReportItem, LeakVerdict, MAX_LEAK_REPORT_TOKENS, ReportLeak};
 pub use orgs::{
-    AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, InvitationView, MemberView, OrgView, SwitchOrg,
-    UpdateMember, UpdateOrg,
+    AcceptInvitation, AuditEventView, CreateInvitation, CreateOrg, InvitationView, KeyPolicyView, MemberView, OrgView,
+    SwitchOrg, UpdateMember, UpdateOrg,
 };
 pub use people::{InvitedSignUp, Login, MeView, ScopeView, SessionGrant, SessionView, SignUp, UserView};
 pub use projects::{CreateProject, ProjectView, UpdateProject};
 pub use sign_in::{IdentityView, OidcProviderView};
-pub use verify::{RateLimitView, VerifyKey, VerifyView};
+pub use verify::{RateLimitView, VerifyCode, VerifyKey, VerifyView};
 
 /// `{"data": …}`
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -99,6 +99,11 @@ pub struct ErrorBody {
     /// the error is about; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// The key policy rule a `policy_violation` names (`maxLifetime`,
+    /// `requireExpiry`, `forbidWildcardInLive`, `allowedScopes`,
+    /// `allowedCidrs`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Tells a field that is present with `null` from an absent one.

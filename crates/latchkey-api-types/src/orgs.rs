@@ -65,6 +65,42 @@ pub struct UpdateOrg {
     pub leak_action: Option<crate::LeakAction>,
 }
 
+/// An organization's key policy: `GET` answers it, `PUT` replaces it
+/// (absent fields: off, `null`). Rules apply to every key minted or
+/// changed afterwards; existing keys are never changed
+/// (`GET /v1/api-keys?compliant=false` lists those that break it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyPolicyView {
+    /// Longest lifetime of a key (`90d`); keys must then expire.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::constraints::Duration>)]
+    pub max_lifetime: Option<String>,
+    /// Every key must expire.
+    #[serde(default)]
+    pub require_expiry: bool,
+    /// No live key may hold `*`.
+    #[serde(default)]
+    pub forbid_wildcard_in_live: bool,
+    /// The scopes keys may hold (catalog scopes or wildcards), at most 100.
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub allowed_scopes: Option<Vec<String>>,
+    /// Per-minute limit of a new key that sets none.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    pub default_rate_limit_per_minute: Option<i64>,
+    /// Per-day limit of a new key that sets none.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    pub default_rate_limit_per_day: Option<i64>,
+    /// The networks keys may be used from when they have none of their own
+    /// (a key's own must lie inside them), at most 100.
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub allowed_cidrs: Option<Vec<String>>,
+}
+
 /// `POST /v1/me/org`
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -18,6 +18,37 @@ pub struct VerifyKey {
     /// Credits to spend when the key has a budget (default 1).
     #[serde(default)]
     pub cost: Option<i64>,
+    /// The client's address as the platform saw it (IPv4 or IPv6), matched
+    /// against the key's networks. A key bound to networks verified
+    /// without it is `IP_NOT_ALLOWED`.
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+/// A verify answer's `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerifyCode {
+    /// The key may be used.
+    Valid,
+    /// Not a well-formed key, or its checksum fails.
+    Malformed,
+    /// No such key (in the caller's organization).
+    NotFound,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+    /// Its owner left the organization.
+    Disabled,
+    /// Lacks a required scope, or belongs to another project.
+    InsufficientScope,
+    /// Over a rate limit.
+    RateLimited,
+    /// Out of usage credits.
+    UsageExceeded,
+    /// Used from an address outside its networks (or with no address).
+    IpNotAllowed,
 }
 
 /// The answer of `POST /v1/keys/verify` (always 200).
@@ -27,7 +58,9 @@ pub struct VerifyView {
     /// Whether the key may be used for this request.
     pub valid: bool,
     /// `VALID`, `MALFORMED`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `DISABLED`,
-    /// `INSUFFICIENT_SCOPE`, `RATE_LIMITED` or `USAGE_EXCEEDED`.
+    /// `INSUFFICIENT_SCOPE`, `RATE_LIMITED`, `USAGE_EXCEEDED` or
+    /// `IP_NOT_ALLOWED`.
+    #[schema(value_type = VerifyCode)]
     pub code: String,
     /// The key (unless malformed or not found).
     pub key_id: Option<String>,

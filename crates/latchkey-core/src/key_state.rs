@@ -5,10 +5,10 @@
 //! * **its lifecycle status at a time** ([`IssuedKey::status`]): `Valid`,
 //!   `Expired`, `Revoked` or `Disabled`, shown by the key APIs as `active`,
 //!   `expired`, `revoked`, `disabled` ([`KeyState::status_str`]);
-//! * **the verifier's answer to one request**: any of the nine members, the
+//! * **the verifier's answer to one request**: any of the ten members, the
 //!   `code` of a verify answer (`VALID`, `NOT_FOUND`, …, [`KeyState::as_str`]).
 //!   `Malformed` and `NotFound` have no key behind them; `InsufficientScope`,
-//!   `RateLimited` and `UsageExceeded` refuse one request of a key that is
+//!   `IpNotAllowed`, `RateLimited` and `UsageExceeded` refuse one request of a key that is
 //!   otherwise valid.
 //!
 //! The rules that decide the lifecycle status and what a key may do (its
@@ -40,11 +40,15 @@ pub enum KeyState {
     RateLimited,
     /// Out of usage credits.
     UsageExceeded,
+    /// Used from an address outside the key's networks (its own, or its
+    /// organization policy's): decided before rate limits and credits, so
+    /// a key used elsewhere spends none of its owner's quota.
+    IpNotAllowed,
 }
 
 impl KeyState {
     /// Every state, in wire order ([`KeyState::index`] is the position).
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Valid,
         Self::Malformed,
         Self::NotFound,
@@ -54,6 +58,7 @@ impl KeyState {
         Self::InsufficientScope,
         Self::RateLimited,
         Self::UsageExceeded,
+        Self::IpNotAllowed,
     ];
 
     /// The verify answer's `code` (`VALID`, `NOT_FOUND`, …), also the
@@ -69,6 +74,7 @@ impl KeyState {
             Self::InsufficientScope => "INSUFFICIENT_SCOPE",
             Self::RateLimited => "RATE_LIMITED",
             Self::UsageExceeded => "USAGE_EXCEEDED",
+            Self::IpNotAllowed => "IP_NOT_ALLOWED",
         }
     }
 
@@ -81,9 +87,12 @@ impl KeyState {
             Self::Expired => Some("expired"),
             Self::Revoked => Some("revoked"),
             Self::Disabled => Some("disabled"),
-            Self::Malformed | Self::NotFound | Self::InsufficientScope | Self::RateLimited | Self::UsageExceeded => {
-                None
-            }
+            Self::Malformed
+            | Self::NotFound
+            | Self::InsufficientScope
+            | Self::RateLimited
+            | Self::UsageExceeded
+            | Self::IpNotAllowed => None,
         }
     }
 

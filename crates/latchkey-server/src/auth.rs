@@ -164,6 +164,12 @@ pub fn refusal(outcome: &Outcome) -> Response {
             ApiError::rate_limited("rate limit exceeded for this key", retry).into_response()
         }
         KeyState::UsageExceeded => ApiError::rate_limited("this key has no usage credits left", 60).into_response(),
+        KeyState::IpNotAllowed => ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "ip_not_allowed",
+            "this key may not be used from this address",
+        )
+        .into_response(),
         _ => ApiError::unauthorized().into_response(),
     };
     if let Some(d) = &outcome.ratelimit {
@@ -257,7 +263,8 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
             Err(SessionRefusal::Error(e)) => Err(e.into_response()),
         };
     }
-    let outcome = match state.verifier.check(presented, &Checks::default(), now).await {
+    let checks = Checks { ip: client_ip(req, &state.settings), ..Checks::default() };
+    let outcome = match state.verifier.check(presented, &checks, now).await {
         Ok(o) => o,
         Err(e) => return Err(ApiError::from(e).into_response()),
     };
@@ -272,7 +279,7 @@ pub async fn resolve(state: &AppState, req: &Parts, now: Millis) -> Result<(Call
             },
             outcome.ratelimit,
         )),
-        (KeyState::RateLimited | KeyState::UsageExceeded, _) => Err(refusal(&outcome)),
+        (KeyState::RateLimited | KeyState::UsageExceeded | KeyState::IpNotAllowed, _) => Err(refusal(&outcome)),
         (code, _) => {
             tracing::info!(reason = code.as_str(), "unauthorized");
             Err(failed_auth(state, client_ip(req, &state.settings))

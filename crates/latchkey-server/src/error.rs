@@ -27,6 +27,7 @@ pub struct ApiError {
     retry_after: Option<u64>,
     connect_url: Option<String>,
     index: Option<usize>,
+    rule: Option<&'static str>,
 }
 
 impl ApiError {
@@ -82,7 +83,18 @@ impl ApiError {
 
     /// Any status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None, connect_url: None, index: None }
+        Self { status, code, message: message.into(), retry_after: None, connect_url: None, index: None, rule: None }
+    }
+
+    /// 400 `policy_violation`: the key breaks a rule of its organization's
+    /// key policy, named in the message and in `rule`.
+    pub fn policy_violation(v: latchkey_core::policy::Violation) -> Self {
+        Self { rule: Some(v.rule.as_str()), ..Self::new(StatusCode::BAD_REQUEST, "policy_violation", v.message) }
+    }
+
+    /// The key policy rule a `policy_violation` names.
+    pub fn rule(&self) -> Option<&'static str> {
+        self.rule
     }
 
     /// 401: the same answer for missing, malformed, unknown, revoked and
@@ -175,7 +187,13 @@ impl From<StoreError> for ApiError {
 /// router (the connection limit, hyper's own parse errors).
 pub fn envelope_bytes(code: &str, message: &str) -> Vec<u8> {
     let body = ErrorEnvelope {
-        error: ErrorBody { code: code.to_owned(), message: message.to_owned(), connect_url: None, index: None },
+        error: ErrorBody {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            connect_url: None,
+            index: None,
+            rule: None,
+        },
     };
     serde_json::to_vec(&body)
         .unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"internal error"}}"#.to_vec())
@@ -189,6 +207,7 @@ impl IntoResponse for ApiError {
                 message: self.message,
                 connect_url: self.connect_url,
                 index: self.index,
+                rule: self.rule.map(str::to_owned),
             },
         };
         let mut res = (self.status, Json(body)).into_response();

@@ -5,8 +5,11 @@
 //! is a proxy the operator trusts (`trusted_proxies` in `latchkey.toml`),
 //! from the right, skipping trusted proxies: the first entry that is not one
 //! is the client. An entry that is not an IP address stops the walk, and
-//! the last trusted hop is taken instead. With no trusted proxies (the
-//! default) the header is ignored and the client is the TCP peer.
+//! the last trusted hop is taken instead. A trusted proxy that sends no
+//! `X-Forwarded-For` may name the client in `X-Real-IP` (nginx's
+//! `proxy_set_header X-Real-IP $remote_addr`), read the same way. With no
+//! trusted proxies (the default) the headers are ignored and the client is
+//! the TCP peer.
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -55,6 +58,13 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxie
     let mut client = peer.to_canonical();
     if trusted.is_empty() || !trusted.contains(client) {
         return client;
+    }
+    let mut forwarded = headers.get_all("x-forwarded-for").iter().peekable();
+    if forwarded.peek().is_none() {
+        return match headers.get("x-real-ip").and_then(|v| v.to_str().ok()).map(str::trim) {
+            Some(entry) if entry.len() <= MAX_ENTRY => IpAddr::from_str(entry).map_or(client, |ip| ip.to_canonical()),
+            _ => client,
+        };
     }
     for line in headers.get_all("x-forwarded-for").iter().rev() {
         let Ok(line) = line.to_str() else { return client };
@@ -128,5 +138,20 @@ mod tests {
         ] {
             assert_eq!(client_address(ip(peer), &headers(xff), trusted), ip(client), "{peer} {xff:?}");
         }
+    }
+
+    #[test]
+    fn x_real_ip_counts_only_from_a_trusted_peer_without_x_forwarded_for() {
+        let lo = TrustedProxies::parse(&["127.0.0.1"]).unwrap();
+        let real = |xff: &[&str], real: &str| {
+            let mut h = headers(xff);
+            h.insert("x-real-ip", HeaderValue::from_str(real).unwrap());
+            h
+        };
+        assert_eq!(client_address(ip("127.0.0.1"), &real(&[], "1.1.1.1"), &lo), ip("1.1.1.1"));
+        assert_eq!(client_address(ip("127.0.0.1"), &real(&[], "::ffff:1.1.1.1"), &lo), ip("1.1.1.1"));
+        assert_eq!(client_address(ip("127.0.0.1"), &real(&[], "garbage"), &lo), ip("127.0.0.1"));
+        assert_eq!(client_address(ip("127.0.0.1"), &real(&["2.2.2.2"], "1.1.1.1"), &lo), ip("2.2.2.2"));
+        assert_eq!(client_address(ip("203.0.113.9"), &real(&[], "1.1.1.1"), &lo), ip("203.0.113.9"));
     }
 }

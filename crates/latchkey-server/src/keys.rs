@@ -17,10 +17,18 @@
 //!   `*`, `org:write`, `org:members` or `admin:*`; an organization-owned
 //!   key may hold what an admin may).
 //!
+//! and then, with 400 `policy_violation` naming the rule, a key that breaks
+//! its organization's key policy ([`latchkey_core::policy`]; the caller
+//! reads it with [`key_policy`] before minting, so before the key is queued
+//! for the group committer). A key that sets no rate limits takes the
+//! policy's defaults there too.
+//!
 //! [`store_minted`] then writes the key with its audit event.
 
 use latchkey_api_types::{RefillIntervalView, RefillView};
 use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
+use latchkey_core::ip::IpRules;
+use latchkey_core::policy::{KeyFacts, KeyPolicy};
 use latchkey_core::time_fmt::{Millis, parse_rfc3339};
 use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyKind, NewApiKey, Refill, RefillInterval};
@@ -117,6 +125,8 @@ pub(crate) struct KeySpec {
     pub expires_at: Option<Millis>,
     pub rotated_from: Option<KeyId>,
     pub surface_id: Option<SurfaceId>,
+    /// The key's own networks (`None`: the policy's, if any).
+    pub allowed_cidrs: Option<IpRules>,
 }
 
 impl KeySpec {
@@ -140,6 +150,7 @@ impl KeySpec {
             expires_at: None,
             rotated_from: None,
             surface_id: None,
+            allowed_cidrs: None,
         }
     }
 
@@ -149,10 +160,48 @@ impl KeySpec {
     }
 }
 
+/// The key policy of `org_id` (the default, no rule, when it has none).
+pub(crate) async fn key_policy(state: &AppState, org_id: &OrgId) -> Result<KeyPolicy, ApiError> {
+    Ok(state.store.key_policy(org_id).await?)
+}
+
+/// What the policy's rules are decided over, for a stored key.
+pub(crate) fn facts(key: &ApiKeyRecord) -> KeyFacts<'_> {
+    KeyFacts {
+        environment: key.environment,
+        scopes: &key.scopes,
+        created_at: key.created_at,
+        expires_at: key.expires_at,
+        allowed_cidrs: key.allowed_cidrs.as_ref(),
+    }
+}
+
+/// A list of networks from a request (`field` names it in the 400).
+pub(crate) fn check_cidrs(field: &str, v: Option<&[String]>) -> Result<Option<IpRules>, ApiError> {
+    v.map(|list| IpRules::parse(list).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))).transpose()
+}
+
 /// A new key of `spec` with a fresh plaintext under `prefix`, after
-/// [`check_grant`]: what every minting path goes through.
-pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Millis) -> Result<Minted, ApiError> {
+/// [`check_grant`] and the organization's key `policy` (its default limits
+/// filled in first): what every minting path goes through.
+pub(crate) fn mint(
+    prefix: &KeyPrefix,
+    mut spec: KeySpec,
+    caller: &Caller,
+    now: Millis,
+    policy: &KeyPolicy,
+) -> Result<Minted, ApiError> {
     check_grant(caller, &spec.scopes, spec.owner_role)?;
+    (spec.rate_limit_per_minute, spec.rate_limit_per_day) =
+        policy.default_limits(spec.rate_limit_per_minute, spec.rate_limit_per_day);
+    let facts = KeyFacts {
+        environment: spec.environment,
+        scopes: &spec.scopes,
+        created_at: now,
+        expires_at: spec.expires_at,
+        allowed_cidrs: spec.allowed_cidrs.as_ref(),
+    };
+    latchkey_core::policy::check(policy, &facts).map_err(ApiError::policy_violation)?;
     let plain = PlainKey::generate(prefix);
     let record = NewApiKey {
         id: KeyId::new(),
@@ -176,6 +225,7 @@ pub(crate) fn mint(prefix: &KeyPrefix, spec: KeySpec, caller: &Caller, now: Mill
         created_at: now,
         rotated_from: spec.rotated_from,
         surface_id: spec.surface_id,
+        allowed_cidrs: spec.allowed_cidrs,
     };
     Ok(Minted { plain, record })
 }

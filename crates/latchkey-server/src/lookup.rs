@@ -3,13 +3,27 @@
 //! of another organization, or an id of the wrong kind, is the same 404 as
 //! one that does not exist.
 
+use latchkey_core::Role;
 use latchkey_core::id::{IdKind, OrgId, ProjectId, UserId, is_valid};
 use latchkey_core::{KeyHash, PlainKey};
-use latchkey_store::Project;
+use latchkey_store::{Org, Project};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Credential};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The caller's role in organization `id`, or 404. A key only knows its
+/// own organization.
+pub(crate) async fn org_role(state: &AppState, caller: &Caller, id: &OrgId) -> Result<(Org, Role), ApiError> {
+    let role = match (&caller.credential, &caller.user_id) {
+        (Credential::Session(_), Some(user)) if is_valid(IdKind::Org, id) => state.store.role_of(id, user).await?,
+        (Credential::Key(_), _) if *id == caller.org_id => Some(caller.role),
+        _ => None,
+    };
+    let Some(role) = role else { return Err(ApiError::not_found("organization")) };
+    let org = state.store.get_org(id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    Ok((org, role))
+}
 
 /// A project of the caller's organization, or 404.
 pub(crate) async fn project(state: &AppState, caller: &Caller, id: &ProjectId) -> Result<Project, ApiError> {

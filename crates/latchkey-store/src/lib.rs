@@ -21,6 +21,7 @@ pub mod files;
 mod model;
 mod oauth;
 pub mod ops;
+mod policies;
 #[macro_use]
 pub mod sql;
 pub mod postgres;
@@ -38,6 +39,7 @@ use latchkey_core::{KeyHash, Role};
 pub use error::{Conflict, StoreError, Unique};
 pub use model::*;
 pub use oauth::OAuthStore;
+pub use policies::KeyPolicyStore;
 pub use webhooks::WebhookStore;
 pub use workspaces::WorkspaceStore;
 
@@ -681,6 +683,7 @@ pub trait Store:
     + OAuthStore
     + WorkspaceStore
     + WebhookStore
+    + KeyPolicyStore
     + 'static
 {
     /// `sqlite` or `postgres`.

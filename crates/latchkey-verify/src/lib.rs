@@ -33,7 +33,12 @@
 //! 5. **State**: revoked, expired, owner gone → `REVOKED`, `EXPIRED`,
 //!    `DISABLED` (decided against `now`, so expiry needs no invalidation).
 //! 6. **Grants** ([`KeyVerifier::check`] only): wrong organization →
-//!    `NOT_FOUND`; a required scope or another project → `INSUFFICIENT_SCOPE`.
+//!    `NOT_FOUND`; a client address outside the key's networks (its own, or
+//!    its organization policy's; no address given counts as outside) →
+//!    `IP_NOT_ALLOWED`, before limits and credits are touched, so a key used
+//!    elsewhere spends none of its owner's quota (a key without networks
+//!    pays one `None` check); a required scope or another project →
+//!    `INSUFFICIENT_SCOPE`.
 //! 7. **Rate limits**: per-key GCRA in memory ([`ratelimit`]) →
 //!    `RATE_LIMITED`.
 //! 8. **Credits**: for keys with a credit budget, one atomic decrement in

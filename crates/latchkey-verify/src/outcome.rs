@@ -1,6 +1,7 @@
 //! What a verification answers: the identity stage's [`Identified`], the
 //! whole pipeline's [`Outcome`], and the [`Checks`] a caller asks for.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use latchkey_core::{KeyState, Scope};
@@ -31,6 +32,9 @@ pub struct Checks<'a> {
     pub project_id: Option<&'a str>,
     /// Credits to spend when the key has a credit budget (0: do not spend).
     pub cost: i64,
+    /// The client's address, matched against the key's networks (a key
+    /// with networks is refused without one).
+    pub ip: Option<IpAddr>,
 }
 
 /// The full answer of [`KeyVerifier::check`](crate::KeyVerifier::check).

@@ -22,9 +22,11 @@
 //! grants of the evicted payers, a small share where keys share grants, and
 //! it goes both ways.
 
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use latchkey_core::id::{KeyId, OrgId, ProjectId, UserId};
+use latchkey_core::ip::IpRules;
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{Environment, IssuedKey, Role, Scope, ScopeSet};
 use latchkey_store::{ApiKeyRecord, RefillInterval};
@@ -124,6 +126,9 @@ pub struct Grant {
     pub limits: Limits,
     /// Credit rule.
     pub credits: Credits,
+    /// The networks the key may be used from (its own, else its
+    /// organization policy's); `None`, one word compared, for a key without.
+    pub ip_rules: Option<IpRules>,
     /// The grant's part of a verify answer, rendered by the server on first
     /// use ([`Grant::identity_json`]).
     identity: OnceLock<Box<str>>,
@@ -139,6 +144,7 @@ impl PartialEq for Grant {
             && self.scopes == other.scopes
             && self.limits == other.limits
             && self.credits == other.credits
+            && self.ip_rules == other.ip_rules
     }
 }
 
@@ -154,6 +160,7 @@ impl std::hash::Hash for Grant {
         self.scopes.hash(state);
         self.limits.hash(state);
         self.credits.hash(state);
+        self.ip_rules.hash(state);
     }
 }
 
@@ -175,6 +182,7 @@ impl Grant {
                 Some(_) => Credits::Budget(record.refill.map(|r| r.interval)),
                 None => Credits::Unlimited,
             },
+            ip_rules: record.effective_cidrs().cloned(),
             identity: OnceLock::new(),
         }
     }
@@ -186,7 +194,19 @@ impl Grant {
         self.identity.get_or_init(|| render(self))
     }
 
-    /// Bytes the grant holds: its allocation, its texts, its scopes, the
+    /// Whether a client at `ip` may use the key: always for a key without
+    /// networks; never with no address to match (a caller that does not
+    /// say where the key is used from cannot pass a key that is bound to
+    /// networks).
+    #[inline]
+    pub fn allows_ip(&self, ip: Option<IpAddr>) -> bool {
+        match &self.ip_rules {
+            None => true,
+            Some(rules) => ip.is_some_and(|ip| rules.allows(ip)),
+        }
+    }
+
+    /// Bytes the grant holds: its allocation, its texts, its scopes, its networks, the
     /// rendered identity (estimated from the texts before it is rendered)
     /// and its slot in the interner.
     pub fn weight(&self) -> u64 {
@@ -198,7 +218,8 @@ impl Grant {
         let identity = 84
             + ids.iter().flatten().map(|s| s.len() + 2).sum::<usize>()
             + self.scopes.iter().map(|s| scope_text_len(s) + 3).sum::<usize>();
-        let total = heap_block(16 + size_of::<Self>()) + texts + scopes + heap_block(identity) + INTERNER_SLOT;
+        let nets = self.ip_rules.as_ref().map_or(0, |r| heap_block(r.len() * size_of::<ipnet::IpNet>()));
+        let total = heap_block(16 + size_of::<Self>()) + texts + scopes + nets + heap_block(identity) + INTERNER_SLOT;
         total as u64
     }
 }
@@ -367,6 +388,8 @@ pub(crate) mod tests_support {
             rotated_from: None,
             rotated_to: None,
             surface_id: None,
+            allowed_cidrs: None,
+            policy_cidrs: None,
         }
     }
 }

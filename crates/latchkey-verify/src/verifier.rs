@@ -218,6 +218,9 @@ impl KeyVerifier {
         now: Millis,
         out: &mut Outcome,
     ) -> Result<KeyState, StoreError> {
+        if !k.grant().allows_ip(checks.ip) {
+            return Ok(KeyState::IpNotAllowed);
+        }
         if !checks.scopes.iter().all(|s| k.allows(s)) {
             return Ok(KeyState::InsufficientScope);
         }

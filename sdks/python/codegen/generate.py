@@ -62,6 +62,8 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "createOrg": ("orgs", "create"),
     "getOrg": ("orgs", "get"),
     "updateOrg": ("orgs", "update"),
+    "getKeyPolicy": ("orgs", "get_key_policy"),
+    "putKeyPolicy": ("orgs", "put_key_policy"),
     "switchOrg": ("orgs", "switch"),
     "listMembers": ("members", "list"),
     "updateMember": ("members", "update"),

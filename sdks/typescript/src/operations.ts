@@ -51,6 +51,8 @@ export const OPERATIONS = {
   createOrg: 'orgs.create',
   getOrg: 'orgs.get',
   updateOrg: 'orgs.update',
+  getKeyPolicy: 'orgs.getKeyPolicy',
+  putKeyPolicy: 'orgs.putKeyPolicy',
   listProducts: 'products.list',
   createProduct: 'products.create',
   getProduct: 'products.get',

@@ -14,6 +14,7 @@ pub(crate) mod device;
 mod health;
 pub(crate) mod identities;
 mod leaks;
+pub(crate) mod key_policy;
 pub(crate) mod me;
 pub(crate) mod oauth;
 pub(crate) mod orgs;
@@ -62,6 +63,7 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(orgs::switch))
         .routes(routes!(orgs::list, orgs::create))
         .routes(routes!(orgs::get, orgs::update))
+        .routes(routes!(key_policy::get, key_policy::put))
         .routes(routes!(orgs::members))
         .routes(routes!(orgs::update_member, orgs::remove_member))
         .routes(routes!(orgs::invitations, orgs::invite))

@@ -25,7 +25,7 @@ use crate::auth::{Caller, Credential};
 use crate::authz::{AuthCheck, ORG_MEMBERS, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageQuery, Query, check_email, check_name, paginate};
-use crate::lookup::{INVITATION_PREFIX, invitation_hash};
+use crate::lookup::{self, INVITATION_PREFIX, invitation_hash};
 use crate::routes::oauth;
 use crate::state::AppState;
 use crate::views::{org_view, stored_leak_action};
@@ -62,19 +62,6 @@ fn check_slug(slug: &str) -> Result<String, ApiError> {
     if ok { Ok(slug.to_owned()) } else { Err(ApiError::bad_request("slug must be 2-64 of a-z, 0-9 and `-`")) }
 }
 
-/// The caller's role in organization `id`, or 404. A key only knows its
-/// own organization.
-async fn role_in(state: &AppState, caller: &Caller, id: &OrgId) -> Result<(Org, Role), ApiError> {
-    let role = match (&caller.credential, &caller.user_id) {
-        (Credential::Session(_), Some(user)) if is_valid(IdKind::Org, id) => state.store.role_of(id, user).await?,
-        (Credential::Key(_), _) if *id == caller.org_id => Some(caller.role),
-        _ => None,
-    };
-    let Some(role) = role else { return Err(ApiError::not_found("organization")) };
-    let org = state.store.get_org(id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
-    Ok((org, role))
-}
-
 /// Who may call [`list`].
 const LIST: AuthCheck = AuthCheck::any().scope(ORG_READ);
 
@@ -102,7 +89,7 @@ pub async fn list(
             Ok(Json(Paged { data: rows.iter().map(|(o, r)| org_view(o, *r)).collect(), next_cursor }))
         }
         _ => {
-            let (org, role) = role_in(&state, &caller, &caller.org_id).await?;
+            let (org, role) = lookup::org_role(&state, &caller, &caller.org_id).await?;
             let data = if page.before.as_deref().is_some_and(|c| c <= org.id.as_str()) {
                 Vec::new()
             } else {
@@ -176,7 +163,7 @@ pub async fn get(
     Path(id): Path<OrgId>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
     GET.check(&caller)?;
-    let (org, role) = role_in(&state, &caller, &id).await?;
+    let (org, role) = lookup::org_role(&state, &caller, &id).await?;
     Ok(Json(Data { data: org_view(&org, role) }))
 }
 
@@ -203,7 +190,7 @@ pub async fn update(
     Path(id): Path<OrgId>,
     JsonBody(req): JsonBody<UpdateOrg>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
-    let (_, role) = role_in(&state, &caller, &id).await?;
+    let (_, role) = lookup::org_role(&state, &caller, &id).await?;
     UPDATE.check_as(&caller, role)?;
     let patch = OrgPatch {
         name: req.name.as_deref().map(check_name).transpose()?,
@@ -242,7 +229,7 @@ pub async fn switch(
     JsonBody(req): JsonBody<SwitchOrg>,
 ) -> Result<Json<Data<OrgView>>, ApiError> {
     let session = SWITCH.check_session(&caller)?;
-    let (org, role) = role_in(&state, &caller, &OrgId::from(req.org_id)).await?;
+    let (org, role) = lookup::org_role(&state, &caller, &OrgId::from(req.org_id)).await?;
     state.store.set_session_org(&session.id, &org.id).await?;
     Ok(Json(Data { data: org_view(&org, role) }))
 }

@@ -28,7 +28,7 @@ use crate::auth::Caller;
 use crate::authz::{AuthCheck, ORG_READ, ORG_WRITE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
-use crate::keys::{KeySpec, check_limit, check_scope_count, expiry, mint, store_minted};
+use crate::keys::{KeySpec, check_limit, check_scope_count, expiry, key_policy, mint, store_minted};
 use crate::state::AppState;
 
 fn product_view(p: &Product) -> ProductView {
@@ -299,7 +299,8 @@ pub async fn create_surface_key(
     .owned_by_org();
     let prefix = KeyPrefix::branded("sk", environment)
         .map_err(|_| ApiError::internal(&std::io::Error::other("invalid profile key prefix")))?;
-    let minted = mint(&prefix, spec, &caller, now)?;
+    let policy = key_policy(&state, &caller.org_id).await?;
+    let minted = mint(&prefix, spec, &caller, now, &policy)?;
     let details = json!({
         "profile": "runtype",
         "surfaceId": surface.id,

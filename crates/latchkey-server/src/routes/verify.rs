@@ -1,6 +1,8 @@
 //! The verification endpoints: `POST /v1/keys/verify` for the platform's
 //! services, `GET /v1/auth/check` for reverse proxies.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -114,8 +116,10 @@ const AUTH_CHECK: AuthCheck = AuthCheck::key_only();
 /// Who may call [`verify`].
 const VERIFY: AuthCheck = AuthCheck::any().scope(KEYS_VERIFY);
 
-/// `POST /v1/keys/verify` `{key, scopes?, projectId?, cost?}`: always 200
-/// with a verdict. The caller needs `keys:verify` and only finds keys of its
+/// `POST /v1/keys/verify` `{key, scopes?, projectId?, cost?, ip?}`: always 200
+/// with a verdict. `ip` is the client's address as the platform saw it; a
+/// key bound to networks (its own or its organization policy's) is
+/// `IP_NOT_ALLOWED` outside them, and without `ip`. The caller needs `keys:verify` and only finds keys of its
 /// own organization.
 ///
 /// The hottest route, so it authenticates its caller itself
@@ -157,7 +161,14 @@ async fn verify_for(state: &AppState, caller: &Caller, req: Request, now: Millis
     if !(0..=1_000_000).contains(&cost) {
         return Err(ApiError::bad_request("cost must be between 0 and 1000000"));
     }
-    let checks = Checks { org_id: Some(&caller.org_id), scopes: &scopes, project_id: req.project_id.as_deref(), cost };
+    let ip = match req.ip.as_deref() {
+        Some(text) => Some(text.trim().parse::<IpAddr>().map_err(|_| {
+            ApiError::bad_request("ip must be an IPv4 or IPv6 address (the client's, as the platform saw it)")
+        })?),
+        None => None,
+    };
+    let checks =
+        Checks { org_id: Some(&caller.org_id), scopes: &scopes, project_id: req.project_id.as_deref(), cost, ip };
     let outcome = state.verifier.check(&req.key, &checks, now).await?;
     let mut res = answer(&outcome)?;
     if let Some(d) = &outcome.ratelimit {
@@ -210,7 +221,7 @@ enum ForwardAuthAnswers {
     /// `invalid_scopes`: `X-Latchkey-Scope` is not a scope
     #[response(status = 400)]
     InvalidScopes(ErrorEnvelope),
-    /// `insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways)
+    /// `insufficient_scope` (the key lacks the required scope), `ip_not_allowed` (the client is outside the key's networks) or `ambiguous_path` (the forwarded path reads two ways)
     #[response(status = 403)]
     Refused(ErrorEnvelope),
 }
@@ -255,7 +266,10 @@ pub async fn auth_check(State(state): State<AppState>, req: Request) -> Result<R
         }
     }
     let presented = presented_credential(headers).unwrap_or_default();
-    let checks = Checks { org_id: None, scopes: &scopes, project_id: None, cost: 1 };
+    // The client as the proxy saw it: `X-Forwarded-For` / `X-Real-IP` only
+    // from a trusted proxy, else the peer ([`client_ip`]).
+    let checks =
+        Checks { org_id: None, scopes: &scopes, project_id: None, cost: 1, ip: client_ip(&parts, &state.settings) };
     let outcome = state.verifier.check(presented, &checks, now_ms()).await?;
     let Some(key) = outcome.key.as_deref().filter(|_| outcome.code == KeyState::Valid) else {
         if matches!(

@@ -2,6 +2,7 @@
 //! details), changes, credits and usage counts.
 
 use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
+use latchkey_core::ip::IpRules;
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{DisplayPrefix, Environment, KeyHash, KeyState, Role, ScopeSet};
 
@@ -69,6 +70,9 @@ pub struct NewApiKey {
     pub rotated_from: Option<KeyId>,
     /// The Runtype surface the key belongs to, if any.
     pub surface_id: Option<SurfaceId>,
+    /// The networks the key may be used from (`None`: the organization
+    /// policy's, if any).
+    pub allowed_cidrs: Option<IpRules>,
 }
 
 impl NewApiKey {
@@ -113,6 +117,7 @@ impl NewApiKey {
             created_at: now,
             rotated_from: None,
             surface_id: None,
+            allowed_cidrs: None,
         }
     }
 }
@@ -168,6 +173,8 @@ pub struct KeyPatch {
     pub remaining: Option<Option<i64>>,
     /// New refill rule.
     pub refill: Option<Option<Refill>>,
+    /// New networks (`Some(None)`: the policy's, if any).
+    pub allowed_cidrs: Option<Option<IpRules>>,
 }
 
 /// The result of spending credits.
@@ -270,6 +277,19 @@ pub struct ApiKeyRecord {
     pub rotated_to: Option<KeyId>,
     /// The Runtype surface the key belongs to, if any.
     pub surface_id: Option<SurfaceId>,
+    /// The key's own networks, if any.
+    pub allowed_cidrs: Option<IpRules>,
+    /// The organization policy's networks when the record was read (they
+    /// apply when the key has none of its own); `None` in the records
+    /// [`crate::KeyStore::insert_keys`] answers, which are not read back.
+    pub policy_cidrs: Option<IpRules>,
+}
+
+impl ApiKeyRecord {
+    /// The networks the key may be used from: its own, else the policy's.
+    pub fn effective_cidrs(&self) -> Option<&IpRules> {
+        self.allowed_cidrs.as_ref().or(self.policy_cidrs.as_ref())
+    }
 }
 
 impl latchkey_core::IssuedKey for ApiKeyRecord {

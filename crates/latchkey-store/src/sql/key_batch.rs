@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::ReadRow;
 use super::keys::scopes_text;
+use super::rows::cidrs_text;
 use crate::{ApiKeyRecord, AuditEvent, NewApiKey, StoreError, StoreResult};
 
 /// A batch of keys and events as the dialects' batch statements bind them.
@@ -62,6 +63,7 @@ struct KeyRow<'a> {
     refill_amount: Option<i64>,
     refill_interval: Option<&'static str>,
     surface_id: Option<&'a str>,
+    allowed_cidrs: Option<String>,
 }
 
 /// An `audit_events` row of [`KeyBatch::events`].
@@ -131,6 +133,7 @@ impl KeyBatch {
                 refill_amount: k.refill.map(|r| r.amount),
                 refill_interval: k.refill.map(|r| r.interval.as_str()),
                 surface_id: k.surface_id.as_deref(),
+                allowed_cidrs: cidrs_text(k.allowed_cidrs.as_ref()),
             })
             .collect();
         let event_rows: Vec<EventRow<'_>> = events
@@ -218,6 +221,8 @@ pub fn records<R: ReadRow>(keys: &[NewApiKey], owners: &[R]) -> StoreResult<Vec<
                 rotated_from: k.rotated_from.clone(),
                 rotated_to: None,
                 surface_id: k.surface_id.clone(),
+                allowed_cidrs: k.allowed_cidrs.clone(),
+                policy_cidrs: None,
             })
         })
         .collect()

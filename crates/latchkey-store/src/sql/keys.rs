@@ -6,7 +6,7 @@ use latchkey_core::time_fmt::Millis;
 use latchkey_core::{Environment, KeyHash, KeyState};
 
 use super::key_batch::{self, KeyBatch};
-use super::rows::{key_hash, record};
+use super::rows::{cidrs_text, key_hash, record};
 use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, page_limit, query};
 use crate::{ApiKeyRecord, AuditEvent, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreResult, UsageCount};
 
@@ -118,10 +118,11 @@ pub(super) fn scopes_text(k: &NewApiKey) -> String {
 
 /// Inserts a key inside a transaction (bootstrap, rotation, a new key).
 pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> StoreResult<()> {
+    let cidrs = cidrs_text(k.allowed_cidrs.as_ref());
     query::<D>(concat!(
         insert_api_keys!(),
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, \
-         $17, $22)"
+         $17, $22, $23)"
     ))
     .bind(&k.id)
     .bind(&k.org_id)
@@ -145,6 +146,7 @@ pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> Sto
     .bind(k.refill.map(|r| r.amount))
     .bind(k.refill.map(|r| r.interval.as_str()))
     .bind(&k.surface_id)
+    .bind(&cidrs)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -279,6 +281,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         let (set_rpd, rpd) = part(patch.rate_limit_per_day);
         let (set_rem, rem) = part(patch.remaining);
         let (set_refill, refill) = part(patch.refill);
+        let set_cidrs = patch.allowed_cidrs.is_some();
+        let cidrs = cidrs_text(patch.allowed_cidrs.as_ref().and_then(Option::as_ref));
         let change = query::<D>(
             "UPDATE api_keys SET name = COALESCE($3, name), \
              rate_limit_per_minute = CASE WHEN $4 THEN $5 ELSE rate_limit_per_minute END, \
@@ -287,6 +291,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
              refill_amount = CASE WHEN $10 THEN $11 ELSE refill_amount END, \
              refill_interval = CASE WHEN $10 THEN $12 ELSE refill_interval END, \
              refilled_at = CASE WHEN $8 OR $10 THEN $13 ELSE refilled_at END, \
+             allowed_cidrs = CASE WHEN $14 THEN $15 ELSE allowed_cidrs END, \
              updated_at = $13 WHERE org_id = $1 AND id = $2",
         )
         .bind(org_id)
@@ -301,7 +306,9 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         .bind(set_refill)
         .bind(refill.map(|r| r.amount))
         .bind(refill.map(|r| r.interval.as_str()))
-        .bind(now);
+        .bind(now)
+        .bind(set_cidrs)
+        .bind(&cidrs);
         self.change_key(change, org_id, id, event).await
     }
 

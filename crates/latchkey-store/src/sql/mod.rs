@@ -36,6 +36,7 @@ mod keys;
 mod oauth;
 mod orgs;
 mod people;
+mod policies;
 mod products;
 mod projects;
 mod secrets;

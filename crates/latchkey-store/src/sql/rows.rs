@@ -10,10 +10,12 @@ macro_rules! select_keys {
     k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
     k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
     k.last_used_at, k.revoked_at, k.leaked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
-    u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role \
+    k.allowed_cidrs, u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role, \
+    kp.allowed_cidrs AS policy_cidrs \
     FROM api_keys k \
     LEFT JOIN users u ON u.id = k.owner_user_id \
-    LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.owner_user_id "
+    LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.owner_user_id \
+    LEFT JOIN org_key_policies kp ON kp.org_id = k.org_id "
     };
 }
 
@@ -25,7 +27,7 @@ macro_rules! insert_api_keys {
         "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
          scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
          expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at, \
-         surface_id) "
+         surface_id, allowed_cidrs) "
     };
 }
 
@@ -161,6 +163,7 @@ macro_rules! workspace_columns {
     };
 }
 
+use latchkey_core::ip::IpRules;
 use latchkey_core::{DisplayPrefix, Environment, KeyHash, Role, ScopeSet};
 
 use super::ReadRow;
@@ -217,7 +220,22 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
         rotated_from: r.opt_id("rotated_from")?,
         rotated_to: r.opt_id("rotated_to")?,
         surface_id: r.opt_id("surface_id")?,
+        allowed_cidrs: cidrs(r, "allowed_cidrs", "api_keys")?,
+        policy_cidrs: cidrs(r, "policy_cidrs", "org_key_policies")?,
     })
+}
+
+/// A list of networks as stored: a JSON array of CIDR texts, or NULL.
+pub(crate) fn cidrs(r: &impl ReadRow, column: &str, table: &str) -> StoreResult<Option<IpRules>> {
+    let Some(text) = r.opt_text(column)? else { return Ok(None) };
+    let corrupt = || StoreError::Corrupt(format!("{table}.{column}"));
+    let list: Vec<String> = serde_json::from_str(&text).map_err(|_| corrupt())?;
+    IpRules::parse(&list).map(Some).map_err(|_| corrupt())
+}
+
+/// A list of networks as stored ([`cidrs`]).
+pub(crate) fn cidrs_text(rules: Option<&IpRules>) -> Option<String> {
+    rules.map(|r| serde_json::to_string(&r.to_strings()).unwrap_or_else(|_| "[]".to_owned()))
 }
 
 /// A stored SHA-256 (`table.column`).

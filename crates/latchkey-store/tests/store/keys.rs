@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use latchkey_core::id::{KeyId, OrgId, UserId};
+use latchkey_core::ip::IpRules;
 use latchkey_core::{Environment, IssuedKey, KeyHash, KeyPrefix, KeyState, PlainKey, Role, Scope, ScopeSet};
 use latchkey_store::{
     ApiKeyRecord, Conflict, KeyFilter, KeyKind, KeyPatch, NewApiKey, Refill, RefillInterval, StatusAt, Store, Unique,
@@ -69,6 +70,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         created_at: NOW,
         rotated_from: None,
         surface_id: Some(surface.id.clone()),
+        allowed_cidrs: Some(IpRules::parse(&["203.0.113.0/24", "2001:db8::/32"]).unwrap()),
     };
     let created = event(&w.org.id, "api_key.create");
     store.insert_key(&key, &created).await.unwrap();
@@ -103,6 +105,8 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         rotated_from: None,
         rotated_to: None,
         surface_id: Some(surface.id.clone()),
+        allowed_cidrs: key.allowed_cidrs.clone(),
+        policy_cidrs: None,
     };
     assert_eq!(store.get_key(&w.org.id, &key.id).await.unwrap(), Some(expected.clone()));
     assert_eq!(store.find_key_by_hash(&plain.hash()).await.unwrap(), Some(expected.clone()));

@@ -187,6 +187,10 @@ pub struct CreateArgs {
     /// Owned by the organization (admins): it outlives your membership.
     #[arg(long)]
     org_owned: bool,
+    /// A network the key may be used from (CIDR or address); repeat or
+    /// separate with commas. Default: the key policy's, if any.
+    #[arg(long = "allowed-cidr", value_delimiter = ',', value_name = "CIDR")]
+    allowed_cidrs: Vec<String>,
     /// Create N keys alike (each named NAME) in one request, all or none
     /// (`POST /v1/api-keys/batch`); at most 1,000 (more is refused: run it
     /// again). Prints every key (with `--json`, an array).
@@ -417,6 +421,7 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
                 remaining: a.remaining,
                 refill: None,
                 owner: if a.org_owned { KeyOwner::Org } else { KeyOwner::User },
+                allowed_cidrs: (!a.allowed_cidrs.is_empty()).then_some(a.allowed_cidrs),
             };
             match count {
                 None => shown_once(out, "Created", &c.create_key(&body).await?),

@@ -115,6 +115,9 @@ pub struct VerifyArgs {
     /// The project the request is for.
     #[arg(long, value_name = "PROJECT_ID")]
     project: Option<String>,
+    /// The client address the key is used from (checked against its networks).
+    #[arg(long)]
+    ip: Option<String>,
 }
 
 /// `latchkey org …`
@@ -404,6 +407,7 @@ pub async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
         scopes: args.scopes.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
         project_id: args.project,
         cost: None,
+        ip: args.ip,
     };
     let v = ctx.client.verify(&body).await?;
     if ctx.out.json {

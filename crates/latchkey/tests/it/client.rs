@@ -21,6 +21,7 @@ fn new_key(name: &str, scopes: &[&str]) -> CreateApiKey {
         remaining: None,
         refill: None,
         owner: KeyOwner::User,
+        allowed_cidrs: None,
     }
 }
 
@@ -91,7 +92,13 @@ async fn the_client_speaks_every_part_of_the_api() {
     assert_eq!((renamed.name.as_str(), renamed.rate_limit_per_minute), ("svc2", Some(100)));
 
     let verdict = ana
-        .verify(&VerifyKey { key: plain.clone(), scopes: vec!["sandbox:create".into()], project_id: None, cost: None })
+        .verify(&VerifyKey {
+            key: plain.clone(),
+            scopes: vec!["sandbox:create".into()],
+            project_id: None,
+            cost: None,
+            ip: None,
+        })
         .await
         .unwrap();
     assert!(verdict.valid, "{verdict:?}");

@@ -381,6 +381,13 @@ impl TestServer {
         Api { base: self.url.clone(), auth: Auth::None, http }
     }
 
+    /// `key` in `X-API-Key`, connecting from the loopback address `local`.
+    pub fn with_key_from(&self, key: &str, local: &str) -> Api {
+        let http =
+            reqwest::Client::builder().local_address(local.parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+        Api { base: self.url.clone(), auth: Auth::XApiKey(key.to_owned()), http }
+    }
+
     /// The server process's id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server running").id()
@@ -504,6 +511,10 @@ impl Api {
 
     pub async fn post_raw(&self, path: &str, raw: impl Into<reqwest::Body>) -> Resp {
         self.send(reqwest::Method::POST, path, Some(raw.into())).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::PUT, path, Some(body.to_string().into())).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Resp {

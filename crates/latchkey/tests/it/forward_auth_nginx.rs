@@ -215,8 +215,13 @@ impl Nginx {
         }
     }
 
+    /// `http://127.0.0.1:PORT`: the server block with `auth_request`.
+    pub fn front(&self) -> &str {
+        &self.front
+    }
+
     /// nginx's stderr and error log, for failure messages.
-    fn logs(&self) -> String {
+    pub fn logs(&self) -> String {
         let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
         format!("--- nginx stderr:\n{}--- nginx error.log:\n{}", read("stderr.log"), read("error.log"))
     }

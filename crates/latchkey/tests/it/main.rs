@@ -25,6 +25,7 @@ mod invited_signup;
 mod isolation;
 mod key_cache;
 mod leaks;
+mod key_policy;
 mod matrix;
 mod oauth;
 mod oauth_cli;

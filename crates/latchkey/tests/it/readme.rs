@@ -70,7 +70,11 @@ fn shown_outputs(marker: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_profile_walkthroughs_work_as_written() {
     let server = TestServer::start().await;
-    for marker in ["### Runloop: `POST /v1/apikeys`", "### Runtype: products, surfaces and surface keys"] {
+    for marker in [
+        "### Runloop: `POST /v1/apikeys`",
+        "### Runtype: products, surfaces and surface keys",
+        "## Key policies and IP rules",
+    ] {
         let stdout = run_block(&server, marker);
         let lines: Vec<&str> = stdout.lines().collect();
         let shown = shown_outputs(marker);

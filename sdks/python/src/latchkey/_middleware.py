@@ -6,6 +6,8 @@ and the answer for each verdict.
   disabled: **401** ``unauthorized``, one message for all (the reason is
   not told to the caller, as latchkey itself does).
 * ``INSUFFICIENT_SCOPE``: **403** ``insufficient_scope``.
+* ``IP_NOT_ALLOWED``: **403** ``ip_not_allowed`` (the key is bound to
+  networks the client is outside of).
 * ``RATE_LIMITED`` and ``USAGE_EXCEEDED``: **429** ``rate_limited`` with
   ``Retry-After`` (and the ``RateLimit-*`` headers of the verdict).
 * latchkey unreachable or failing: **503** ``unavailable`` (fail closed),
@@ -63,6 +65,8 @@ def refusal_for(verdict: VerifyView) -> Refusal:
     """The answer to a request whose key latchkey refused."""
     if verdict.code == "INSUFFICIENT_SCOPE":
         return Refusal(403, "insufficient_scope", "this key lacks a required scope")
+    if verdict.code == "IP_NOT_ALLOWED":
+        return Refusal(403, "ip_not_allowed", "this key may not be used from this address")
     if verdict.code in ("RATE_LIMITED", "USAGE_EXCEEDED"):
         headers: Dict[str, str] = {}
         limit = verdict.ratelimit

@@ -25,8 +25,7 @@ from .types import (
     IdentityView,
     InvitationView,
     KeyOwner,
-    LeakAction,
-    LeakLabel,
+    KeyPolicyView,
     MeView,
     MemberView,
     MountDecision,
@@ -823,6 +822,7 @@ class KeysResource:
         status: Union[str, NotGiven] = NOT_GIVEN,
         environment: Union[str, NotGiven] = NOT_GIVEN,
         search: Union[str, NotGiven] = NOT_GIVEN,
+        compliant: Union[bool, NotGiven] = NOT_GIVEN,
         limit: Union[int, NotGiven] = NOT_GIVEN,
         cursor: Union[str, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -838,6 +838,7 @@ class KeysResource:
             status: Only keys in this lifecycle status now.
             environment: Only keys of this environment.
             search: Only keys whose name contains this text (case-insensitively), whose shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is; at most 100 characters.
+            compliant: `false`: only keys that break the organization's current key policy (made before a rule was tightened); `true`: only keys that keep it.
             limit: Page size, 1–100 (default 50).
             cursor: Cursor.
 
@@ -851,6 +852,7 @@ class KeysResource:
                 "status": status,
                 "environment": environment,
                 "search": search,
+                "compliant": compliant,
                 "limit": limit,
                 "cursor": cursor,
             }),
@@ -863,6 +865,7 @@ class KeysResource:
         self,
         *,
         name: Name,
+        allowed_cidrs: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
         expires_at: Union[str, datetime.datetime, None, NotGiven] = NOT_GIVEN,
         expires_in: Union[None, Duration, NotGiven] = NOT_GIVEN,
         is_test: Union[bool, NotGiven] = NOT_GIVEN,
@@ -880,6 +883,7 @@ class KeysResource:
 
         Args:
             name: Display name, 1–255 characters.
+            allowed_cidrs: The networks the key may be used from (CIDR such as `203.0.113.0/24` or `2001:db8::/32`, or an address), at most 100; absent or `null`: the organization policy's, if any.
             expires_at: Absolute expiry (RFC 3339); exclusive with `expiresIn`.
             expires_in: Lifetime such as `30d`, `90d`, `1y`, `12h`.
             is_test: `true` mints a `…_test_` key.
@@ -897,6 +901,7 @@ class KeysResource:
             parse=_response.shown(ApiKeyView),
             body=_base.body({
                 "name": name,
+                "allowedCidrs": allowed_cidrs,
                 "expiresAt": expires_at,
                 "expiresIn": expires_in,
                 "isTest": is_test,
@@ -975,6 +980,7 @@ class KeysResource:
         self,
         id: str,
         *,
+        allowed_cidrs: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
         rate_limit_per_day: Union[int, None, NotGiven] = NOT_GIVEN,
         rate_limit_per_minute: Union[int, None, NotGiven] = NOT_GIVEN,
@@ -987,6 +993,7 @@ class KeysResource:
         Absent fields are kept; `null` clears a limit or the credit budget.
 
         Args:
+            allowed_cidrs: New networks the key may be used from, at most 100 (`null`: the organization policy's, if any).
             name: New display name.
             rate_limit_per_day: New per-day limit (`null`: unlimited).
             rate_limit_per_minute: New per-minute limit (`null`: unlimited).
@@ -998,38 +1005,13 @@ class KeysResource:
             f"/v1/api-keys/{_base.segment(id)}",
             parse=_response.data(ApiKeyView),
             body=_base.body({
+                "allowedCidrs": allowed_cidrs,
                 "name": name,
                 "rateLimitPerDay": rate_limit_per_day,
                 "rateLimitPerMinute": rate_limit_per_minute,
                 "refill": refill,
                 "remaining": remaining,
             }),
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("reportApiKeyLeak")
-    def report_leak(
-        self,
-        id: str,
-        *,
-        url: Union[str, None, NotGiven] = NOT_GIVEN,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> ApiKeyView:
-        """`POST /v1/api-keys/{id}/report-leak` `{url?}`: the key was found where
-        it should not be. As a secret scanner's report does: `leakedAt` is set
-        (the first report's time) and the key is revoked at once, unless the
-        organization's `leakAction` is `flag`; audited `api_key.leaked` with the
-        URL. Reporting a revoked key again revokes nothing more.
-
-        Args:
-            url: Where the key was found: an `http(s)://` URL of up to 2,048 characters.
-        """
-        return self._client._request(
-            "POST",
-            f"/v1/api-keys/{_base.segment(id)}/report-leak",
-            parse=_response.data(ApiKeyView),
-            body=_base.body({"url": url}) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1132,18 +1114,22 @@ class KeysResource:
         *,
         key: str,
         cost: Union[int, None, NotGiven] = NOT_GIVEN,
+        ip: Union[str, None, NotGiven] = NOT_GIVEN,
         project_id: Union[str, None, NotGiven] = NOT_GIVEN,
         scopes: Union[Sequence[str], NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> VerifyView:
-        """`POST /v1/keys/verify` `{key, scopes?, projectId?, cost?}`: always 200
-        with a verdict. The caller needs `keys:verify` and only finds keys of its
+        """`POST /v1/keys/verify` `{key, scopes?, projectId?, cost?, ip?}`: always 200
+        with a verdict. `ip` is the client's address as the platform saw it; a
+        key bound to networks (its own or its organization policy's) is
+        `IP_NOT_ALLOWED` outside them, and without `ip`. The caller needs `keys:verify` and only finds keys of its
         own organization.
 
         Args:
             key: The key to verify.
             cost: Credits to spend when the key has a budget (default 1).
+            ip: The client's address as the platform saw it (IPv4 or IPv6), matched against the key's networks. A key bound to networks verified without it is `IP_NOT_ALLOWED`.
             project_id: The project the request is for.
             scopes: Scopes the key must hold.
         """
@@ -1154,57 +1140,10 @@ class KeysResource:
             body=_base.body({
                 "key": key,
                 "cost": cost,
+                "ip": ip,
                 "projectId": project_id,
                 "scopes": scopes,
             }),
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-
-class LeaksResource:
-    """leaks"""
-
-    def __init__(self, client: Latchkey) -> None:
-        self._client = client
-
-    @operation("reportLeakedTokens")
-    def report(
-        self,
-        *,
-        github_public_key_identifier: str,
-        github_public_key_signature: str,
-        report: bytes,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> List[LeakLabel]:
-        """`POST /v1/leaks`: a secret scanner's report, a JSON array of `{token,
-        type, url, source}` (1–1,000 items, at most 1 MiB) signed with ECDSA
-        P-256/SHA-256 by a key of `[[leaks.signers]]` (`Github-Public-Key-
-        Identifier` names it, `Github-Public-Key-Signature` holds the base64 DER
-        signature of the raw body). An unsigned or badly signed report is 401
-        and changes nothing. Each token is checked as verify checks a key
-        (format, checksum, lookup by hash): a key of this service is reported
-        leaked (revoked at once, or only flagged when its organization's
-        `leakAction` is `flag`; audited `api_key.leaked` with the URL) and
-        answered `true_positive`, even when it was revoked already (then nothing
-        is revoked again); anything else is `false_positive`. The answer, one
-        label per item in order, is the feedback format GitHub accepts.
-
-        Args:
-            github_public_key_identifier: The `key_id` of the `[[leaks.signers]]` entry that signed the body
-            github_public_key_signature: Base64 DER ECDSA P-256/SHA-256 signature of the raw body
-            report: The JSON array of `{token, type, url, source}`, exactly the bytes signed.
-        """
-        return self._client._request(
-            "POST",
-            "/v1/leaks",
-            parse=_response.model(List[LeakLabel]),
-            headers=_base.headers({
-                "Github-Public-Key-Identifier": github_public_key_identifier,
-                "Github-Public-Key-Signature": github_public_key_signature,
-            }),
-            body=report,
-            auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1589,18 +1528,15 @@ class OrgsResource:
         self,
         id: str,
         *,
-        leak_action: Union[None, LeakAction, NotGiven] = NOT_GIVEN,
         members_see_all_keys: Union[bool, None, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
         slug: Union[None, Slug, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> OrgView:
-        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?, leakAction?}`:
-        admins.
+        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
 
         Args:
-            leak_action: What a report that a live key of the organization leaked does (`revoke` or `flag`).
             members_see_all_keys: Let members list every key of the organization.
             name: New display name.
             slug: New slug.
@@ -1610,10 +1546,69 @@ class OrgsResource:
             f"/v1/orgs/{_base.segment(id)}",
             parse=_response.data(OrgView),
             body=_base.body({
-                "leakAction": leak_action,
                 "membersSeeAllKeys": members_see_all_keys,
                 "name": name,
                 "slug": slug,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getKeyPolicy")
+    def get_key_policy(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> KeyPolicyView:
+        """`GET /v1/orgs/{id}/key-policy`: admins."""
+        return self._client._request(
+            "GET",
+            f"/v1/orgs/{_base.segment(id)}/key-policy",
+            parse=_response.data(KeyPolicyView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("putKeyPolicy")
+    def put_key_policy(
+        self,
+        id: str,
+        *,
+        allowed_cidrs: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        allowed_scopes: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        default_rate_limit_per_day: Union[int, None, NotGiven] = NOT_GIVEN,
+        default_rate_limit_per_minute: Union[int, None, NotGiven] = NOT_GIVEN,
+        forbid_wildcard_in_live: Union[bool, NotGiven] = NOT_GIVEN,
+        max_lifetime: Union[None, Duration, NotGiven] = NOT_GIVEN,
+        require_expiry: Union[bool, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> KeyPolicyView:
+        """`PUT /v1/orgs/{id}/key-policy`: replaces the policy (absent fields:
+        off, `null`); admins. Existing keys are not changed. Audited
+        (`org.key_policy.update`).
+
+        Args:
+            allowed_cidrs: The networks keys may be used from when they have none of their own (a key's own must lie inside them), at most 100.
+            allowed_scopes: The scopes keys may hold (catalog scopes or wildcards), at most 100.
+            default_rate_limit_per_day: Per-day limit of a new key that sets none.
+            default_rate_limit_per_minute: Per-minute limit of a new key that sets none.
+            forbid_wildcard_in_live: No live key may hold `*`.
+            max_lifetime: Longest lifetime of a key (`90d`); keys must then expire.
+            require_expiry: Every key must expire.
+        """
+        return self._client._request(
+            "PUT",
+            f"/v1/orgs/{_base.segment(id)}/key-policy",
+            parse=_response.data(KeyPolicyView),
+            body=_base.body({
+                "allowedCidrs": allowed_cidrs,
+                "allowedScopes": allowed_scopes,
+                "defaultRateLimitPerDay": default_rate_limit_per_day,
+                "defaultRateLimitPerMinute": default_rate_limit_per_minute,
+                "forbidWildcardInLive": forbid_wildcard_in_live,
+                "maxLifetime": max_lifetime,
+                "requireExpiry": require_expiry,
             }),
             options=RequestOptions(extra_headers, timeout),
         )
@@ -2795,9 +2790,6 @@ class LatchkeyResources:
     keys: KeysResource
     """API keys: mint, list, change, rotate, revoke, delete, and verify a presented key."""
 
-    leaks: LeaksResource
-    """leaks"""
-
     members: MembersResource
     """Members of the caller's organization."""
 
@@ -2844,7 +2836,6 @@ class LatchkeyResources:
         self.identities = IdentitiesResource(client)
         self.invitations = InvitationsResource(client)
         self.keys = KeysResource(client)
-        self.leaks = LeaksResource(client)
         self.members = MembersResource(client)
         self.oauth = OauthResource(client)
         self.orgs = OrgsResource(client)
@@ -3623,6 +3614,7 @@ class AsyncKeysResource:
         status: Union[str, NotGiven] = NOT_GIVEN,
         environment: Union[str, NotGiven] = NOT_GIVEN,
         search: Union[str, NotGiven] = NOT_GIVEN,
+        compliant: Union[bool, NotGiven] = NOT_GIVEN,
         limit: Union[int, NotGiven] = NOT_GIVEN,
         cursor: Union[str, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -3638,6 +3630,7 @@ class AsyncKeysResource:
             status: Only keys in this lifecycle status now.
             environment: Only keys of this environment.
             search: Only keys whose name contains this text (case-insensitively), whose shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is; at most 100 characters.
+            compliant: `false`: only keys that break the organization's current key policy (made before a rule was tightened); `true`: only keys that keep it.
             limit: Page size, 1–100 (default 50).
             cursor: Cursor.
 
@@ -3651,6 +3644,7 @@ class AsyncKeysResource:
                 "status": status,
                 "environment": environment,
                 "search": search,
+                "compliant": compliant,
                 "limit": limit,
                 "cursor": cursor,
             }),
@@ -3663,6 +3657,7 @@ class AsyncKeysResource:
         self,
         *,
         name: Name,
+        allowed_cidrs: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
         expires_at: Union[str, datetime.datetime, None, NotGiven] = NOT_GIVEN,
         expires_in: Union[None, Duration, NotGiven] = NOT_GIVEN,
         is_test: Union[bool, NotGiven] = NOT_GIVEN,
@@ -3680,6 +3675,7 @@ class AsyncKeysResource:
 
         Args:
             name: Display name, 1–255 characters.
+            allowed_cidrs: The networks the key may be used from (CIDR such as `203.0.113.0/24` or `2001:db8::/32`, or an address), at most 100; absent or `null`: the organization policy's, if any.
             expires_at: Absolute expiry (RFC 3339); exclusive with `expiresIn`.
             expires_in: Lifetime such as `30d`, `90d`, `1y`, `12h`.
             is_test: `true` mints a `…_test_` key.
@@ -3697,6 +3693,7 @@ class AsyncKeysResource:
             parse=_response.shown(ApiKeyView),
             body=_base.body({
                 "name": name,
+                "allowedCidrs": allowed_cidrs,
                 "expiresAt": expires_at,
                 "expiresIn": expires_in,
                 "isTest": is_test,
@@ -3775,6 +3772,7 @@ class AsyncKeysResource:
         self,
         id: str,
         *,
+        allowed_cidrs: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
         rate_limit_per_day: Union[int, None, NotGiven] = NOT_GIVEN,
         rate_limit_per_minute: Union[int, None, NotGiven] = NOT_GIVEN,
@@ -3787,6 +3785,7 @@ class AsyncKeysResource:
         Absent fields are kept; `null` clears a limit or the credit budget.
 
         Args:
+            allowed_cidrs: New networks the key may be used from, at most 100 (`null`: the organization policy's, if any).
             name: New display name.
             rate_limit_per_day: New per-day limit (`null`: unlimited).
             rate_limit_per_minute: New per-minute limit (`null`: unlimited).
@@ -3798,38 +3797,13 @@ class AsyncKeysResource:
             f"/v1/api-keys/{_base.segment(id)}",
             parse=_response.data(ApiKeyView),
             body=_base.body({
+                "allowedCidrs": allowed_cidrs,
                 "name": name,
                 "rateLimitPerDay": rate_limit_per_day,
                 "rateLimitPerMinute": rate_limit_per_minute,
                 "refill": refill,
                 "remaining": remaining,
             }),
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-    @operation("reportApiKeyLeak")
-    async def report_leak(
-        self,
-        id: str,
-        *,
-        url: Union[str, None, NotGiven] = NOT_GIVEN,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> ApiKeyView:
-        """`POST /v1/api-keys/{id}/report-leak` `{url?}`: the key was found where
-        it should not be. As a secret scanner's report does: `leakedAt` is set
-        (the first report's time) and the key is revoked at once, unless the
-        organization's `leakAction` is `flag`; audited `api_key.leaked` with the
-        URL. Reporting a revoked key again revokes nothing more.
-
-        Args:
-            url: Where the key was found: an `http(s)://` URL of up to 2,048 characters.
-        """
-        return await self._client._request(
-            "POST",
-            f"/v1/api-keys/{_base.segment(id)}/report-leak",
-            parse=_response.data(ApiKeyView),
-            body=_base.body({"url": url}) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -3932,18 +3906,22 @@ class AsyncKeysResource:
         *,
         key: str,
         cost: Union[int, None, NotGiven] = NOT_GIVEN,
+        ip: Union[str, None, NotGiven] = NOT_GIVEN,
         project_id: Union[str, None, NotGiven] = NOT_GIVEN,
         scopes: Union[Sequence[str], NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> VerifyView:
-        """`POST /v1/keys/verify` `{key, scopes?, projectId?, cost?}`: always 200
-        with a verdict. The caller needs `keys:verify` and only finds keys of its
+        """`POST /v1/keys/verify` `{key, scopes?, projectId?, cost?, ip?}`: always 200
+        with a verdict. `ip` is the client's address as the platform saw it; a
+        key bound to networks (its own or its organization policy's) is
+        `IP_NOT_ALLOWED` outside them, and without `ip`. The caller needs `keys:verify` and only finds keys of its
         own organization.
 
         Args:
             key: The key to verify.
             cost: Credits to spend when the key has a budget (default 1).
+            ip: The client's address as the platform saw it (IPv4 or IPv6), matched against the key's networks. A key bound to networks verified without it is `IP_NOT_ALLOWED`.
             project_id: The project the request is for.
             scopes: Scopes the key must hold.
         """
@@ -3954,57 +3932,10 @@ class AsyncKeysResource:
             body=_base.body({
                 "key": key,
                 "cost": cost,
+                "ip": ip,
                 "projectId": project_id,
                 "scopes": scopes,
             }),
-            options=RequestOptions(extra_headers, timeout),
-        )
-
-
-class AsyncLeaksResource:
-    """leaks"""
-
-    def __init__(self, client: AsyncLatchkey) -> None:
-        self._client = client
-
-    @operation("reportLeakedTokens")
-    async def report(
-        self,
-        *,
-        github_public_key_identifier: str,
-        github_public_key_signature: str,
-        report: bytes,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
-    ) -> List[LeakLabel]:
-        """`POST /v1/leaks`: a secret scanner's report, a JSON array of `{token,
-        type, url, source}` (1–1,000 items, at most 1 MiB) signed with ECDSA
-        P-256/SHA-256 by a key of `[[leaks.signers]]` (`Github-Public-Key-
-        Identifier` names it, `Github-Public-Key-Signature` holds the base64 DER
-        signature of the raw body). An unsigned or badly signed report is 401
-        and changes nothing. Each token is checked as verify checks a key
-        (format, checksum, lookup by hash): a key of this service is reported
-        leaked (revoked at once, or only flagged when its organization's
-        `leakAction` is `flag`; audited `api_key.leaked` with the URL) and
-        answered `true_positive`, even when it was revoked already (then nothing
-        is revoked again); anything else is `false_positive`. The answer, one
-        label per item in order, is the feedback format GitHub accepts.
-
-        Args:
-            github_public_key_identifier: The `key_id` of the `[[leaks.signers]]` entry that signed the body
-            github_public_key_signature: Base64 DER ECDSA P-256/SHA-256 signature of the raw body
-            report: The JSON array of `{token, type, url, source}`, exactly the bytes signed.
-        """
-        return await self._client._request(
-            "POST",
-            "/v1/leaks",
-            parse=_response.model(List[LeakLabel]),
-            headers=_base.headers({
-                "Github-Public-Key-Identifier": github_public_key_identifier,
-                "Github-Public-Key-Signature": github_public_key_signature,
-            }),
-            body=report,
-            auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -4389,18 +4320,15 @@ class AsyncOrgsResource:
         self,
         id: str,
         *,
-        leak_action: Union[None, LeakAction, NotGiven] = NOT_GIVEN,
         members_see_all_keys: Union[bool, None, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
         slug: Union[None, Slug, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> OrgView:
-        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?, leakAction?}`:
-        admins.
+        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
 
         Args:
-            leak_action: What a report that a live key of the organization leaked does (`revoke` or `flag`).
             members_see_all_keys: Let members list every key of the organization.
             name: New display name.
             slug: New slug.
@@ -4410,10 +4338,69 @@ class AsyncOrgsResource:
             f"/v1/orgs/{_base.segment(id)}",
             parse=_response.data(OrgView),
             body=_base.body({
-                "leakAction": leak_action,
                 "membersSeeAllKeys": members_see_all_keys,
                 "name": name,
                 "slug": slug,
+            }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("getKeyPolicy")
+    async def get_key_policy(
+        self,
+        id: str,
+        *,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> KeyPolicyView:
+        """`GET /v1/orgs/{id}/key-policy`: admins."""
+        return await self._client._request(
+            "GET",
+            f"/v1/orgs/{_base.segment(id)}/key-policy",
+            parse=_response.data(KeyPolicyView),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("putKeyPolicy")
+    async def put_key_policy(
+        self,
+        id: str,
+        *,
+        allowed_cidrs: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        allowed_scopes: Union[Sequence[str], None, NotGiven] = NOT_GIVEN,
+        default_rate_limit_per_day: Union[int, None, NotGiven] = NOT_GIVEN,
+        default_rate_limit_per_minute: Union[int, None, NotGiven] = NOT_GIVEN,
+        forbid_wildcard_in_live: Union[bool, NotGiven] = NOT_GIVEN,
+        max_lifetime: Union[None, Duration, NotGiven] = NOT_GIVEN,
+        require_expiry: Union[bool, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> KeyPolicyView:
+        """`PUT /v1/orgs/{id}/key-policy`: replaces the policy (absent fields:
+        off, `null`); admins. Existing keys are not changed. Audited
+        (`org.key_policy.update`).
+
+        Args:
+            allowed_cidrs: The networks keys may be used from when they have none of their own (a key's own must lie inside them), at most 100.
+            allowed_scopes: The scopes keys may hold (catalog scopes or wildcards), at most 100.
+            default_rate_limit_per_day: Per-day limit of a new key that sets none.
+            default_rate_limit_per_minute: Per-minute limit of a new key that sets none.
+            forbid_wildcard_in_live: No live key may hold `*`.
+            max_lifetime: Longest lifetime of a key (`90d`); keys must then expire.
+            require_expiry: Every key must expire.
+        """
+        return await self._client._request(
+            "PUT",
+            f"/v1/orgs/{_base.segment(id)}/key-policy",
+            parse=_response.data(KeyPolicyView),
+            body=_base.body({
+                "allowedCidrs": allowed_cidrs,
+                "allowedScopes": allowed_scopes,
+                "defaultRateLimitPerDay": default_rate_limit_per_day,
+                "defaultRateLimitPerMinute": default_rate_limit_per_minute,
+                "forbidWildcardInLive": forbid_wildcard_in_live,
+                "maxLifetime": max_lifetime,
+                "requireExpiry": require_expiry,
             }),
             options=RequestOptions(extra_headers, timeout),
         )
@@ -5595,9 +5582,6 @@ class AsyncLatchkeyResources:
     keys: AsyncKeysResource
     """API keys: mint, list, change, rotate, revoke, delete, and verify a presented key."""
 
-    leaks: AsyncLeaksResource
-    """leaks"""
-
     members: AsyncMembersResource
     """Members of the caller's organization."""
 
@@ -5644,7 +5628,6 @@ class AsyncLatchkeyResources:
         self.identities = AsyncIdentitiesResource(client)
         self.invitations = AsyncInvitationsResource(client)
         self.keys = AsyncKeysResource(client)
-        self.leaks = AsyncLeaksResource(client)
         self.members = AsyncMembersResource(client)
         self.oauth = AsyncOauthResource(client)
         self.orgs = AsyncOrgsResource(client)

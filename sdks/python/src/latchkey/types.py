@@ -87,6 +87,9 @@ class ApiKeyView(LatchkeyModel):
     rotate responses.
     """
 
+    allowed_cidrs: Optional[List[str]] = Field(default=None, alias="allowedCidrs")
+    """The key's own networks (absent: the organization policy's apply, if any)."""
+
     created_at: str = Field(alias="createdAt")
     """Creation time."""
 
@@ -116,13 +119,6 @@ class ApiKeyView(LatchkeyModel):
 
     last_used_at: Optional[str] = Field(default=None, alias="lastUsedAt")
     """Last successful use (batched; may lag a few seconds)."""
-
-    leaked_at: Optional[str] = Field(default=None, alias="leakedAt")
-    """When the key was first reported leaked (by a secret scanner's
-    report, `POST /v1/leaks`, or an admin's, `POST
-    /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
-    organization whose `leakAction` is `flag` keeps working with it set.
-    """
 
     name: str
     """Display name."""
@@ -280,6 +276,12 @@ Name = str
 
 class CreateApiKey(LatchkeyModel):
     """`POST /v1/api-keys`"""
+
+    allowed_cidrs: Optional[List[str]] = Field(default=None, alias="allowedCidrs")
+    """The networks the key may be used from (CIDR such as `203.0.113.0/24`
+    or `2001:db8::/32`, or an address), at most 100; absent or `null`:
+    the organization policy's, if any.
+    """
 
     expires_at: Optional[str] = Field(default=None, alias="expiresAt")
     """Absolute expiry (RFC 3339); exclusive with `expiresIn`."""
@@ -568,6 +570,12 @@ class ErrorBody(LatchkeyModel):
     message: str
     """A sentence for people."""
 
+    rule: Optional[str] = Field(default=None)
+    """The key policy rule a `policy_violation` names (`maxLifetime`,
+    `requireExpiry`, `forbidWildcardInLive`, `allowedScopes`,
+    `allowedCidrs`); absent otherwise.
+    """
+
 
 class ErrorEnvelope(LatchkeyModel):
     """`{"error": {"code", "message"}}`"""
@@ -696,48 +704,35 @@ class InvitedSignUp(LatchkeyModel):
     """The `lki_…` token from the invitation."""
 
 
-LeakAction = Literal["revoke", "flag"]
-"""What a report that a live key leaked does to it, per organization."""
-
-
-LeakVerdict = Literal["true_positive", "false_positive"]
-"""Whether a reported token is one of this service's keys."""
-
-
-class LeakLabel(LatchkeyModel):
-    """The answer about one reported token, in the feedback format GitHub's
-    secret scanning accepts.
+class KeyPolicyView(LatchkeyModel):
+    """An organization's key policy: `GET` answers it, `PUT` replaces it
+    (absent fields: off, `null`). Rules apply to every key minted or
+    changed afterwards; existing keys are never changed
+    (`GET /v1/api-keys?compliant=false` lists those that break it).
     """
 
-    label: LeakVerdict
-    """`true_positive` or `false_positive`."""
-
-    token_hash: str
-    """SHA-256 of the token, lowercase hex (never the token itself)."""
-
-    token_type: str
-    """The report's `type`."""
-
-
-class LeakReportItem(LatchkeyModel):
-    """One match of a secret scanner's report, in GitHub's secret scanning
-    partner format (snake_case, as GitHub sends it; fields GitHub may add
-    later are ignored).
+    allowed_cidrs: Optional[List[str]] = Field(default=None, alias="allowedCidrs")
+    """The networks keys may be used from when they have none of their own
+    (a key's own must lie inside them), at most 100.
     """
 
-    source: Optional[str] = Field(default=None)
-    """Where it was found (`content`, `commit`, `issue_comment`, …)."""
+    allowed_scopes: Optional[List[str]] = Field(default=None, alias="allowedScopes")
+    """The scopes keys may hold (catalog scopes or wildcards), at most 100."""
 
-    token: str = Field(repr=False)
-    """The value found (a key of this service, or not)."""
+    default_rate_limit_per_day: Optional[int] = Field(default=None, alias="defaultRateLimitPerDay")
+    """Per-day limit of a new key that sets none."""
 
-    type: str
-    """The scanner's name for the pattern that matched; echoed back as
-    `token_type`.
-    """
+    default_rate_limit_per_minute: Optional[int] = Field(default=None, alias="defaultRateLimitPerMinute")
+    """Per-minute limit of a new key that sets none."""
 
-    url: Optional[str] = Field(default=None)
-    """The public URL where it was found (may be empty)."""
+    forbid_wildcard_in_live: Optional[bool] = Field(default=None, alias="forbidWildcardInLive")
+    """No live key may hold `*`."""
+
+    max_lifetime: Optional[Duration] = Field(default=None, alias="maxLifetime")
+    """Longest lifetime of a key (`90d`); keys must then expire."""
+
+    require_expiry: Optional[bool] = Field(default=None, alias="requireExpiry")
+    """Every key must expire."""
 
 
 class Login(LatchkeyModel):
@@ -758,11 +753,6 @@ class OrgView(LatchkeyModel):
 
     id: str
     """`org_…`"""
-
-    leak_action: Optional[LeakAction] = Field(default=None, alias="leakAction")
-    """What a report that a live key of the organization leaked does:
-    `revoke` it at once (the default) or only `flag` it (`leakedAt`).
-    """
 
     members_see_all_keys: Optional[bool] = Field(default=None, alias="membersSeeAllKeys")
     """Policy: members may list every key of the organization."""
@@ -1117,15 +1107,6 @@ class RateLimitView(LatchkeyModel):
 
     reset: int
     """Seconds until the window is full again."""
-
-
-class ReportLeak(LatchkeyModel):
-    """`POST /v1/api-keys/{id}/report-leak` (the body is optional)."""
-
-    url: Optional[str] = Field(default=None)
-    """Where the key was found: an `http(s)://` URL of up to 2,048
-    characters.
-    """
 
 
 class ResolvedSecret(LatchkeyModel):
@@ -1485,6 +1466,11 @@ class TransferApiKey(LatchkeyModel):
 class UpdateApiKey(LatchkeyModel):
     """`PATCH /v1/api-keys/{id}`: absent fields are kept, `null` clears."""
 
+    allowed_cidrs: Optional[List[str]] = Field(default=None, alias="allowedCidrs")
+    """New networks the key may be used from, at most 100 (`null`: the
+    organization policy's, if any).
+    """
+
     name: Optional[Name] = Field(default=None)
     """New display name."""
 
@@ -1510,11 +1496,6 @@ class UpdateMember(LatchkeyModel):
 
 class UpdateOrg(LatchkeyModel):
     """`PATCH /v1/orgs/{id}`"""
-
-    leak_action: Optional[LeakAction] = Field(default=None, alias="leakAction")
-    """What a report that a live key of the organization leaked does
-    (`revoke` or `flag`).
-    """
 
     members_see_all_keys: Optional[bool] = Field(default=None, alias="membersSeeAllKeys")
     """Let members list every key of the organization."""
@@ -1582,11 +1563,21 @@ class UsageDayView(LatchkeyModel):
     """Sum of `counts`."""
 
 
+VerifyCode = Literal["VALID", "MALFORMED", "NOT_FOUND", "EXPIRED", "REVOKED", "DISABLED", "INSUFFICIENT_SCOPE", "RATE_LIMITED", "USAGE_EXCEEDED", "IP_NOT_ALLOWED"]
+"""A verify answer's `code`."""
+
+
 class VerifyKey(LatchkeyModel):
     """`POST /v1/keys/verify`"""
 
     cost: Optional[int] = Field(default=None)
     """Credits to spend when the key has a budget (default 1)."""
+
+    ip: Optional[str] = Field(default=None)
+    """The client's address as the platform saw it (IPv4 or IPv6), matched
+    against the key's networks. A key bound to networks verified
+    without it is `IP_NOT_ALLOWED`.
+    """
 
     key: str = Field(repr=False)
     """The key to verify."""
@@ -1601,9 +1592,10 @@ class VerifyKey(LatchkeyModel):
 class VerifyView(LatchkeyModel):
     """The answer of `POST /v1/keys/verify` (always 200)."""
 
-    code: str
+    code: VerifyCode
     """`VALID`, `MALFORMED`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `DISABLED`,
-    `INSUFFICIENT_SCOPE`, `RATE_LIMITED` or `USAGE_EXCEEDED`.
+    `INSUFFICIENT_SCOPE`, `RATE_LIMITED`, `USAGE_EXCEEDED` or
+    `IP_NOT_ALLOWED`.
     """
 
     environment: Optional[str] = Field(default=None)
@@ -1731,6 +1723,12 @@ class WorkspaceView(LatchkeyModel):
 class CreateApiKeyParam(TypedDict, total=False):
     """CreateApiKey as a request carries it (keys as on the wire)."""
 
+    allowedCidrs: Optional[List[str]]
+    """The networks the key may be used from (CIDR such as `203.0.113.0/24`
+    or `2001:db8::/32`, or an address), at most 100; absent or `null`:
+    the organization policy's, if any.
+    """
+
     expiresAt: Optional[str]
     """Absolute expiry (RFC 3339); exclusive with `expiresIn`."""
 
@@ -1818,6 +1816,7 @@ SCHEMAS: Dict[str, Any] = {
     "Data_ConnectStarted": Data[ConnectStarted],
     "Data_DeliveryView": Data[DeliveryView],
     "Data_DeviceCode": Data[DeviceCode],
+    "Data_KeyPolicyView": Data[KeyPolicyView],
     "Data_MeView": Data[MeView],
     "Data_MemberView": Data[MemberView],
     "Data_MountDecision": Data[MountDecision],
@@ -1858,10 +1857,7 @@ SCHEMAS: Dict[str, Any] = {
     "InvitationView": InvitationView,
     "InvitedSignUp": InvitedSignUp,
     "KeyOwner": KeyOwner,
-    "LeakAction": LeakAction,
-    "LeakLabel": LeakLabel,
-    "LeakReportItem": LeakReportItem,
-    "LeakVerdict": LeakVerdict,
+    "KeyPolicyView": KeyPolicyView,
     "Login": Login,
     "MeView": MeView,
     "MemberView": MemberView,
@@ -1901,7 +1897,6 @@ SCHEMAS: Dict[str, Any] = {
     "RefView": RefView,
     "RefillIntervalView": RefillIntervalView,
     "RefillView": RefillView,
-    "ReportLeak": ReportLeak,
     "ResolvedSecret": ResolvedSecret,
     "ResolvedSecrets": ResolvedSecrets,
     "RestrictedKeyCreateParameters": RestrictedKeyCreateParameters,
@@ -1937,6 +1932,7 @@ SCHEMAS: Dict[str, Any] = {
     "UpdateWorkspace": UpdateWorkspace,
     "UsageDayView": UsageDayView,
     "UserView": UserView,
+    "VerifyCode": VerifyCode,
     "VerifyKey": VerifyKey,
     "VerifyView": VerifyView,
     "WebhookTestView": WebhookTestView,
@@ -1989,10 +1985,7 @@ __all__ = [
     "InvitationView",
     "InvitedSignUp",
     "KeyOwner",
-    "LeakAction",
-    "LeakLabel",
-    "LeakReportItem",
-    "LeakVerdict",
+    "KeyPolicyView",
     "Login",
     "MeView",
     "MemberView",
@@ -2019,7 +2012,6 @@ __all__ = [
     "RefillIntervalView",
     "RefillView",
     "RefillViewParam",
-    "ReportLeak",
     "ResolvedSecret",
     "ResolvedSecrets",
     "RestrictedKeyCreateParameters",
@@ -2053,6 +2045,7 @@ __all__ = [
     "UpdateWorkspace",
     "UsageDayView",
     "UserView",
+    "VerifyCode",
     "VerifyKey",
     "VerifyView",
     "WebhookTestView",

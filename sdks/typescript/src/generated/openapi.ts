@@ -185,29 +185,6 @@ export interface paths {
         patch: operations["updateApiKey"];
         trace?: never;
     };
-    "/v1/api-keys/{id}/report-leak": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * `POST /v1/api-keys/{id}/report-leak` `{url?}`: the key was found where
-         *     it should not be. As a secret scanner's report does: `leakedAt` is set
-         *     (the first report's time) and the key is revoked at once, unless the
-         *     organization's `leakAction` is `flag`; audited `api_key.leaked` with the
-         *     URL. Reporting a revoked key again revokes nothing more.
-         */
-        post: operations["reportApiKeyLeak"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/api-keys/{id}/revoke": {
         parameters: {
             query?: never;
@@ -636,44 +613,16 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `POST /v1/keys/verify` `{key, scopes?, projectId?, cost?}`: always 200
-         *     with a verdict. The caller needs `keys:verify` and only finds keys of its
+         * `POST /v1/keys/verify` `{key, scopes?, projectId?, cost?, ip?}`: always 200
+         *     with a verdict. `ip` is the client's address as the platform saw it; a
+         *     key bound to networks (its own or its organization policy's) is
+         *     `IP_NOT_ALLOWED` outside them, and without `ip`. The caller needs `keys:verify` and only finds keys of its
          *     own organization.
          * @description The hottest route, so it authenticates its caller itself
          *     ([`crate::auth::resolve`], what the middleware of the other routes runs)
          *     and writes its answer without an intermediate view.
          */
         post: operations["verifyKey"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/leaks": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * `POST /v1/leaks`: a secret scanner's report, a JSON array of `{token,
-         *     type, url, source}` (1–1,000 items, at most 1 MiB) signed with ECDSA
-         *     P-256/SHA-256 by a key of `[[leaks.signers]]` (`Github-Public-Key-
-         *     Identifier` names it, `Github-Public-Key-Signature` holds the base64 DER
-         *     signature of the raw body). An unsigned or badly signed report is 401
-         *     and changes nothing. Each token is checked as verify checks a key
-         *     (format, checksum, lookup by hash): a key of this service is reported
-         *     leaked (revoked at once, or only flagged when its organization's
-         *     `leakAction` is `flag`; audited `api_key.leaked` with the URL) and
-         *     answered `true_positive`, even when it was revoked already (then nothing
-         *     is revoked again); anything else is `false_positive`. The answer, one
-         *     label per item in order, is the feedback format GitHub accepts.
-         */
-        post: operations["reportLeakedTokens"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1036,11 +985,30 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /**
-         * `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?, leakAction?}`:
-         *     admins.
-         */
+        /** `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins. */
         patch: operations["updateOrg"];
+        trace?: never;
+    };
+    "/v1/orgs/{id}/key-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/orgs/{id}/key-policy`: admins. */
+        get: operations["getKeyPolicy"];
+        /**
+         * `PUT /v1/orgs/{id}/key-policy`: replaces the policy (absent fields:
+         *     off, `null`); admins. Existing keys are not changed. Audited
+         *     (`org.key_policy.update`).
+         */
+        put: operations["putKeyPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/products": {
@@ -1702,6 +1670,8 @@ export interface components {
          *     rotate responses.
          */
         ApiKeyView: {
+            /** @description The key's own networks (absent: the organization policy's apply, if any). */
+            allowedCidrs?: string[] | null;
             /** @description Creation time. */
             createdAt: string;
             createdBy?: null | components["schemas"]["RefView"];
@@ -1721,13 +1691,6 @@ export interface components {
             kind: string;
             /** @description Last successful use (batched; may lag a few seconds). */
             lastUsedAt?: string | null;
-            /**
-             * @description When the key was first reported leaked (by a secret scanner's
-             *     report, `POST /v1/leaks`, or an admin's, `POST
-             *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
-             *     organization whose `leakAction` is `flag` keeps working with it set.
-             */
-            leakedAt?: string | null;
             /** @description Display name. */
             name: string;
             /** @description `user` or `org`. */
@@ -1848,6 +1811,12 @@ export interface components {
         ConnectionState: "active" | "needs_reauthorization" | "revoked";
         /** @description `POST /v1/api-keys` */
         CreateApiKey: {
+            /**
+             * @description The networks the key may be used from (CIDR such as `203.0.113.0/24`
+             *     or `2001:db8::/32`, or an address), at most 100; absent or `null`:
+             *     the organization policy's, if any.
+             */
+            allowedCidrs?: string[] | null;
             /**
              * Format: date-time
              * @description Absolute expiry (RFC 3339); exclusive with `expiresIn`.
@@ -2011,6 +1980,8 @@ export interface components {
              *     rotate responses.
              */
             data: {
+                /** @description The key's own networks (absent: the organization policy's apply, if any). */
+                allowedCidrs?: string[] | null;
                 /** @description Creation time. */
                 createdAt: string;
                 createdBy?: null | components["schemas"]["RefView"];
@@ -2030,13 +2001,6 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
-                /**
-                 * @description When the key was first reported leaked (by a secret scanner's
-                 *     report, `POST /v1/leaks`, or an admin's, `POST
-                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
-                 *     organization whose `leakAction` is `flag` keeps working with it set.
-                 */
-                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -2154,6 +2118,39 @@ export interface components {
                 verificationUri: string;
                 /** @description The same page with the user code filled in. */
                 verificationUriComplete: string;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_KeyPolicyView: {
+            /**
+             * @description An organization's key policy: `GET` answers it, `PUT` replaces it
+             *     (absent fields: off, `null`). Rules apply to every key minted or
+             *     changed afterwards; existing keys are never changed
+             *     (`GET /v1/api-keys?compliant=false` lists those that break it).
+             */
+            data: {
+                /**
+                 * @description The networks keys may be used from when they have none of their own
+                 *     (a key's own must lie inside them), at most 100.
+                 */
+                allowedCidrs?: string[] | null;
+                /** @description The scopes keys may hold (catalog scopes or wildcards), at most 100. */
+                allowedScopes?: string[] | null;
+                /**
+                 * Format: int64
+                 * @description Per-day limit of a new key that sets none.
+                 */
+                defaultRateLimitPerDay?: number | null;
+                /**
+                 * Format: int64
+                 * @description Per-minute limit of a new key that sets none.
+                 */
+                defaultRateLimitPerMinute?: number | null;
+                /** @description No live key may hold `*`. */
+                forbidWildcardInLive?: boolean;
+                maxLifetime?: null | components["schemas"]["Duration"];
+                /** @description Every key must expire. */
+                requireExpiry?: boolean;
             };
         };
         /** @description `{"data": …}` */
@@ -2299,7 +2296,6 @@ export interface components {
                 createdAt?: string | null;
                 /** @description `org_…` */
                 id: string;
-                leakAction?: null | components["schemas"]["LeakAction"];
                 /** @description Policy: members may list every key of the organization. */
                 membersSeeAllKeys?: boolean | null;
                 /** @description Display name. */
@@ -2550,9 +2546,10 @@ export interface components {
             data: {
                 /**
                  * @description `VALID`, `MALFORMED`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `DISABLED`,
-                 *     `INSUFFICIENT_SCOPE`, `RATE_LIMITED` or `USAGE_EXCEEDED`.
+                 *     `INSUFFICIENT_SCOPE`, `RATE_LIMITED`, `USAGE_EXCEEDED` or
+                 *     `IP_NOT_ALLOWED`.
                  */
-                code: string;
+                code: components["schemas"]["VerifyCode"];
                 /** @description `live` or `test`. */
                 environment?: string | null;
                 /** @description Its expiry. */
@@ -2734,6 +2731,12 @@ export interface components {
             index?: number | null;
             /** @description A sentence for people. */
             message: string;
+            /**
+             * @description The key policy rule a `policy_violation` names (`maxLifetime`,
+             *     `requireExpiry`, `forbidWildcardInLive`, `allowedScopes`,
+             *     `allowedCidrs`); absent otherwise.
+             */
+            rule?: string | null;
         };
         /** @description `{"error": {"code", "message"}}` */
         ErrorEnvelope: {
@@ -2835,45 +2838,35 @@ export interface components {
          */
         KeyOwner: "user" | "org";
         /**
-         * @description What a report that a live key leaked does to it, per organization.
-         * @enum {string}
+         * @description An organization's key policy: `GET` answers it, `PUT` replaces it
+         *     (absent fields: off, `null`). Rules apply to every key minted or
+         *     changed afterwards; existing keys are never changed
+         *     (`GET /v1/api-keys?compliant=false` lists those that break it).
          */
-        LeakAction: "revoke" | "flag";
-        /**
-         * @description The answer about one reported token, in the feedback format GitHub's
-         *     secret scanning accepts.
-         */
-        LeakLabel: {
-            /** @description `true_positive` or `false_positive`. */
-            label: components["schemas"]["LeakVerdict"];
-            /** @description SHA-256 of the token, lowercase hex (never the token itself). */
-            token_hash: string;
-            /** @description The report's `type`. */
-            token_type: string;
-        };
-        /**
-         * @description One match of a secret scanner's report, in GitHub's secret scanning
-         *     partner format (snake_case, as GitHub sends it; fields GitHub may add
-         *     later are ignored).
-         */
-        LeakReportItem: {
-            /** @description Where it was found (`content`, `commit`, `issue_comment`, …). */
-            source?: string;
-            /** @description The value found (a key of this service, or not). */
-            token: string;
+        KeyPolicyView: {
             /**
-             * @description The scanner's name for the pattern that matched; echoed back as
-             *     `token_type`.
+             * @description The networks keys may be used from when they have none of their own
+             *     (a key's own must lie inside them), at most 100.
              */
-            type: string;
-            /** @description The public URL where it was found (may be empty). */
-            url?: string;
+            allowedCidrs?: string[] | null;
+            /** @description The scopes keys may hold (catalog scopes or wildcards), at most 100. */
+            allowedScopes?: string[] | null;
+            /**
+             * Format: int64
+             * @description Per-day limit of a new key that sets none.
+             */
+            defaultRateLimitPerDay?: number | null;
+            /**
+             * Format: int64
+             * @description Per-minute limit of a new key that sets none.
+             */
+            defaultRateLimitPerMinute?: number | null;
+            /** @description No live key may hold `*`. */
+            forbidWildcardInLive?: boolean;
+            maxLifetime?: null | components["schemas"]["Duration"];
+            /** @description Every key must expire. */
+            requireExpiry?: boolean;
         };
-        /**
-         * @description Whether a reported token is one of this service's keys.
-         * @enum {string}
-         */
-        LeakVerdict: "true_positive" | "false_positive";
         /** @description `POST /v1/auth/login` */
         Login: {
             /** @description Email. */
@@ -3049,7 +3042,6 @@ export interface components {
             createdAt?: string | null;
             /** @description `org_…` */
             id: string;
-            leakAction?: null | components["schemas"]["LeakAction"];
             /** @description Policy: members may list every key of the organization. */
             membersSeeAllKeys?: boolean | null;
             /** @description Display name. */
@@ -3068,6 +3060,8 @@ export interface components {
         Paged_ApiKeyView: {
             /** @description Items, newest first. */
             data: {
+                /** @description The key's own networks (absent: the organization policy's apply, if any). */
+                allowedCidrs?: string[] | null;
                 /** @description Creation time. */
                 createdAt: string;
                 createdBy?: null | components["schemas"]["RefView"];
@@ -3087,13 +3081,6 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
-                /**
-                 * @description When the key was first reported leaked (by a secret scanner's
-                 *     report, `POST /v1/leaks`, or an admin's, `POST
-                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
-                 *     organization whose `leakAction` is `flag` keeps working with it set.
-                 */
-                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -3229,7 +3216,6 @@ export interface components {
                 createdAt?: string | null;
                 /** @description `org_…` */
                 id: string;
-                leakAction?: null | components["schemas"]["LeakAction"];
                 /** @description Policy: members may list every key of the organization. */
                 membersSeeAllKeys?: boolean | null;
                 /** @description Display name. */
@@ -3564,14 +3550,6 @@ export interface components {
             /** @description `daily` or `monthly`. */
             interval: components["schemas"]["RefillIntervalView"];
         };
-        /** @description `POST /v1/api-keys/{id}/report-leak` (the body is optional). */
-        ReportLeak: {
-            /**
-             * @description Where the key was found: an `http(s)://` URL of up to 2,048
-             *     characters.
-             */
-            url?: string | null;
-        };
         /** @description One entry of `GET /v1/secrets/resolve`. */
         ResolvedSecret: {
             /** @description Its category. */
@@ -3725,6 +3703,8 @@ export interface components {
              *     rotate responses.
              */
             data: {
+                /** @description The key's own networks (absent: the organization policy's apply, if any). */
+                allowedCidrs?: string[] | null;
                 /** @description Creation time. */
                 createdAt: string;
                 createdBy?: null | components["schemas"]["RefView"];
@@ -3744,13 +3724,6 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
-                /**
-                 * @description When the key was first reported leaked (by a secret scanner's
-                 *     report, `POST /v1/leaks`, or an admin's, `POST
-                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
-                 *     organization whose `leakAction` is `flag` keeps working with it set.
-                 */
-                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -3818,6 +3791,8 @@ export interface components {
         /** @description `{"data": …, "message": …}`: the response that shows a secret once. */
         Shown_Vec_ApiKeyView: {
             data: {
+                /** @description The key's own networks (absent: the organization policy's apply, if any). */
+                allowedCidrs?: string[] | null;
                 /** @description Creation time. */
                 createdAt: string;
                 createdBy?: null | components["schemas"]["RefView"];
@@ -3837,13 +3812,6 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
-                /**
-                 * @description When the key was first reported leaked (by a secret scanner's
-                 *     report, `POST /v1/leaks`, or an admin's, `POST
-                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
-                 *     organization whose `leakAction` is `flag` keeps working with it set.
-                 */
-                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -4043,6 +4011,11 @@ export interface components {
         TransferTarget: "org";
         /** @description `PATCH /v1/api-keys/{id}`: absent fields are kept, `null` clears. */
         UpdateApiKey: {
+            /**
+             * @description New networks the key may be used from, at most 100 (`null`: the
+             *     organization policy's, if any).
+             */
+            allowedCidrs?: string[] | null;
             name?: null | components["schemas"]["Name"];
             /**
              * Format: int64
@@ -4068,7 +4041,6 @@ export interface components {
         };
         /** @description `PATCH /v1/orgs/{id}` */
         UpdateOrg: {
-            leakAction?: null | components["schemas"]["LeakAction"];
             /** @description Let members list every key of the organization. */
             membersSeeAllKeys?: boolean | null;
             name?: null | components["schemas"]["Name"];
@@ -4131,6 +4103,11 @@ export interface components {
             /** @description `usr_…` */
             id: string;
         };
+        /**
+         * @description A verify answer's `code`.
+         * @enum {string}
+         */
+        VerifyCode: "VALID" | "MALFORMED" | "NOT_FOUND" | "EXPIRED" | "REVOKED" | "DISABLED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "USAGE_EXCEEDED" | "IP_NOT_ALLOWED";
         /** @description `POST /v1/keys/verify` */
         VerifyKey: {
             /**
@@ -4138,6 +4115,12 @@ export interface components {
              * @description Credits to spend when the key has a budget (default 1).
              */
             cost?: number | null;
+            /**
+             * @description The client's address as the platform saw it (IPv4 or IPv6), matched
+             *     against the key's networks. A key bound to networks verified
+             *     without it is `IP_NOT_ALLOWED`.
+             */
+            ip?: string | null;
             /** @description The key to verify. */
             key: string;
             /** @description The project the request is for. */
@@ -4149,9 +4132,10 @@ export interface components {
         VerifyView: {
             /**
              * @description `VALID`, `MALFORMED`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `DISABLED`,
-             *     `INSUFFICIENT_SCOPE`, `RATE_LIMITED` or `USAGE_EXCEEDED`.
+             *     `INSUFFICIENT_SCOPE`, `RATE_LIMITED`, `USAGE_EXCEEDED` or
+             *     `IP_NOT_ALLOWED`.
              */
-            code: string;
+            code: components["schemas"]["VerifyCode"];
             /** @description `live` or `test`. */
             environment?: string | null;
             /** @description Its expiry. */
@@ -4441,6 +4425,11 @@ export interface operations {
                  *     at most 100 characters.
                  */
                 search?: string;
+                /**
+                 * @description `false`: only keys that break the organization's current key policy
+                 *     (made before a rule was tightened); `true`: only keys that keep it.
+                 */
+                compliant?: boolean;
                 /** @description Page size, 1–100 (default 50). */
                 limit?: number;
                 /** @description Cursor. */
@@ -4461,7 +4450,7 @@ export interface operations {
                     "application/json": components["schemas"]["Paged_ApiKeyView"];
                 };
             };
-            /** @description `invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters) */
+            /** @description `invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters, `compliant` not a boolean) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4878,96 +4867,6 @@ export interface operations {
                 };
             };
             /** @description `not_found`: no such key the caller may manage (another member's key, another organization's) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `payload_too_large`: a body over 64 KiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database cannot be reached; retry */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    reportApiKeyLeak: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The key (`key_…`) */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["ReportLeak"];
-            };
-        };
-        responses: {
-            /** @description The key after the report (`leakedAt`, and `revokedAt` unless the organization only flags leaks) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Data_ApiKeyView"];
-                };
-            };
-            /** @description `invalid_request`: `url` is not an http(s) URL of at most 2,048 characters */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `forbidden`: not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `not_found`: no such key in the caller's organization */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5563,7 +5462,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways) */
+            /** @description `insufficient_scope` (the key lacks the required scope), `ip_not_allowed` (the client is outside the key's networks) or `ambiguous_path` (the forwarded path reads two ways) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5637,7 +5536,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `insufficient_scope` (the key lacks the required scope) or `ambiguous_path` (the forwarded path reads two ways) */
+            /** @description `insufficient_scope` (the key lacks the required scope), `ip_not_allowed` (the client is outside the key's networks) or `ambiguous_path` (the forwarded path reads two ways) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6770,81 +6669,6 @@ export interface operations {
                 };
             };
             /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database cannot be reached; retry */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    reportLeakedTokens: {
-        parameters: {
-            query?: never;
-            header: {
-                /** @description The `key_id` of the `[[leaks.signers]]` entry that signed the body */
-                "Github-Public-Key-Identifier": string;
-                /** @description Base64 DER ECDSA P-256/SHA-256 signature of the raw body */
-                "Github-Public-Key-Signature": string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        /** @description The tokens found (1–1,000) */
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["LeakReportItem"][];
-            };
-        };
-        responses: {
-            /** @description One label per reported token, in order (`token_hash`: SHA-256 of the token, lowercase hex) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["LeakLabel"][];
-                };
-            };
-            /** @description `invalid_request`: not a JSON array of `{token, type, url?, source?}`, or no tokens or more than 1,000 */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unauthorized`: no signature, an unknown key id, or a signature that does not match the body; nothing is done */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `payload_too_large`: a body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: too many refused reports from this address (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8539,6 +8363,164 @@ export interface operations {
             };
             /** @description `conflict`: the slug is taken */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getKeyPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization (`org_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key policy (every rule off until one is set) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_KeyPolicyView"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no organization of the caller's with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    putKeyPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization (`org_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyPolicyView"];
+            };
+        };
+        responses: {
+            /** @description The key policy as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_KeyPolicyView"];
+                };
+            };
+            /** @description `invalid_request` or `invalid_scopes`: a field is invalid (a duration, a scope not in the catalog, a network, more than 100 entries) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no organization of the caller's with this id */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

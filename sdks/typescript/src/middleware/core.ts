@@ -108,6 +108,8 @@ export function refusalOf(verdict: Verdict): Refusal {
   switch (verdict.code) {
     case 'INSUFFICIENT_SCOPE':
       return { status: 403, code: 'insufficient_scope', message: 'this key lacks a required scope', headers, verdict };
+    case 'IP_NOT_ALLOWED':
+      return { status: 403, code: 'ip_not_allowed', message: 'this key may not be used from this address', headers, verdict };
     case 'RATE_LIMITED':
       return {
         status: 429,

@@ -16,6 +16,7 @@ export const VERIFY_CODES = [
   'INSUFFICIENT_SCOPE',
   'RATE_LIMITED',
   'USAGE_EXCEEDED',
+  'IP_NOT_ALLOWED',
 ] as const;
 
 /** A verdict's code: `VALID` or why the key may not be used. */

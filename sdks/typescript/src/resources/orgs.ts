@@ -27,6 +27,16 @@ export class Orgs extends APIResource {
     return this.data({ method: 'PATCH', path: path`/v1/orgs/${id}`, body, options });
   }
 
+  /** `getKeyPolicy` (admins): the organization's key policy. */
+  getKeyPolicy(id: string, options?: RequestOptions): Promise<DataOf<'getKeyPolicy'>> {
+    return this.data({ method: 'GET', path: path`/v1/orgs/${id}/key-policy`, options });
+  }
+
+  /** `putKeyPolicy` (admins): replaces the key policy; existing keys are not changed. */
+  putKeyPolicy(id: string, body: BodyOf<'putKeyPolicy'>, options?: RequestOptions): Promise<DataOf<'putKeyPolicy'>> {
+    return this.data({ method: 'PUT', path: path`/v1/orgs/${id}/key-policy`, body, options });
+  }
+
   /** `switchOrg`: the session's current organization. */
   switch(body: BodyOf<'switchOrg'>, options?: RequestOptions): Promise<DataOf<'switchOrg'>> {
     return this.data({ method: 'POST', path: '/v1/me/org', body, options });

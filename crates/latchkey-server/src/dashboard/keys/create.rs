@@ -86,6 +86,7 @@ impl CreateForm {
             remaining: None,
             refill: None,
             owner: KeyOwner::User,
+            allowed_cidrs: None,
         })
     }
 }

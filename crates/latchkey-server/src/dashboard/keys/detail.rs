@@ -28,7 +28,7 @@ const DAYS: i64 = 30;
 
 /// The outcomes a key's verifications are counted under, in stacking
 /// order: (code, label, colour). Colours keep 3:1 contrast on white.
-const OUTCOMES: [(&str, &str, &str); 7] = [
+const OUTCOMES: [(&str, &str, &str); 8] = [
     ("VALID", "Valid", "#1a7f37"),
     ("RATE_LIMITED", "Rate limited", "#bc4c00"),
     ("INSUFFICIENT_SCOPE", "Insufficient scope", "#8250df"),
@@ -36,6 +36,7 @@ const OUTCOMES: [(&str, &str, &str); 7] = [
     ("EXPIRED", "Expired", "#6e7781"),
     ("REVOKED", "Revoked", "#cf222e"),
     ("DISABLED", "Disabled", "#4d2d00"),
+    ("IP_NOT_ALLOWED", "Address not allowed", "#953800"),
 ];
 
 /// The colour of an outcome this page does not know.

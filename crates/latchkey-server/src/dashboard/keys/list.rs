@@ -146,6 +146,7 @@ pub(super) async fn page(
         search: p.search.clone(),
         limit: Some(PAGE_SIZE),
         cursor: p.cursor.clone(),
+        compliant: None,
     };
     let listed = api_keys::list(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
     let (chrome, names) = frame(state, viewer, &listed.data).await?;

@@ -13,7 +13,7 @@ use crate::audit::Audit;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::BatchJsonBody;
-use crate::keys::store_all_minted;
+use crate::keys::{key_policy, store_all_minted};
 use crate::state::AppState;
 
 /// `POST /v1/api-keys/batch` `{keys: [CreateApiKey, …]}`: 1–1,000 keys, each
@@ -43,10 +43,11 @@ pub async fn create_batch(
     }
     let now = now_ms();
     let mut projects = HashMap::new();
+    let policy = key_policy(&state, &caller.org_id).await?;
     let mut minted: Vec<Minted> = Vec::with_capacity(n);
     let mut details = Vec::with_capacity(n);
     for (i, item) in req.keys.iter().enumerate() {
-        let (m, d) = prepare(&state, &caller, item, now, &mut projects).await.map_err(|e| e.at_index(i))?;
+        let (m, d) = prepare(&state, &caller, item, now, &policy, &mut projects).await.map_err(|e| e.at_index(i))?;
         minted.push(m);
         details.push(d);
     }

@@ -10,6 +10,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod leak;
+mod compliance;
 
 use std::collections::HashMap;
 
@@ -21,6 +22,8 @@ use latchkey_api_types::{
     RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
 use latchkey_core::id::{IdKind, KeyId, ProjectId, is_valid};
+use latchkey_core::ip::IpRules;
+use latchkey_core::policy::{KeyFacts, KeyPolicy};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
 use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, PlainKey, Role, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, RefillInterval, StatusAt};
@@ -34,8 +37,8 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
 
 use crate::keys::{
-    KeySpec, Minted, check_ceiling, check_grant, check_limit, check_refill, check_remaining, check_scope_count, expiry,
-    mint, owner_ceiling, store_minted,
+    KeySpec, Minted, check_ceiling, check_cidrs, check_grant, check_limit, check_refill, check_remaining,
+    check_scope_count, expiry, facts, key_policy, mint, owner_ceiling, store_minted,
 };
 use crate::lookup;
 use crate::state::AppState;
@@ -87,6 +90,7 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         },
         kind: k.kind.as_str().to_owned(),
         surface_id: k.surface_id.clone().map(String::from),
+        allowed_cidrs: k.allowed_cidrs.as_ref().map(IpRules::to_strings),
         key: None,
     }
 }
@@ -123,20 +127,22 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
     CREATE.check(&caller)?;
     let now = now_ms();
-    let (minted, details) = prepare(&state, &caller, &req, now, &mut HashMap::new()).await?;
+    let policy = key_policy(&state, &caller.org_id).await?;
+    let (minted, details) = prepare(&state, &caller, &req, now, &policy, &mut HashMap::new()).await?;
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok((StatusCode::CREATED, Json(shown(&stored, &minted.plain, now))))
 }
 
 /// The key `req` asks for, minted for `caller` after every check of
 /// [`create`] (the caller passed [`CREATE`]), with the details of its audit
-/// event. `projects` remembers the projects already looked up (a batch
-/// names the same one many times).
+/// event, under the organization's key `policy`. `projects` remembers the
+/// projects already looked up (a batch names the same one many times).
 async fn prepare(
     state: &AppState,
     caller: &Caller,
     req: &CreateApiKey,
     now: Millis,
+    policy: &KeyPolicy,
     projects: &mut HashMap<String, ProjectId>,
 ) -> Result<(Minted, serde_json::Value), ApiError> {
     if req.owner == KeyOwner::Org {
@@ -153,6 +159,7 @@ async fn prepare(
     if refill.is_some() && remaining.is_none() {
         return Err(ApiError::bad_request("refill needs remaining (the starting credit balance)"));
     }
+    let allowed_cidrs = check_cidrs("allowedCidrs", req.allowed_cidrs.as_deref())?;
     let project_id = match req.project_id.as_deref() {
         Some(id) => match projects.get(id) {
             Some(known) => Some(known.clone()),
@@ -173,13 +180,19 @@ async fn prepare(
         remaining,
         refill,
         expires_at,
+        allowed_cidrs,
         ..KeySpec::new(caller, name, KeyKind::Standard, scopes)
     };
     if req.owner == KeyOwner::Org {
         spec = spec.owned_by_org();
     }
-    let minted = mint(&brand_prefix(state, environment)?, spec, caller, now)?;
-    let details = json!({"name": minted.record.name, "scopes": minted.record.scopes, "owner": req.owner});
+    let minted = mint(&brand_prefix(state, environment)?, spec, caller, now, policy)?;
+    let details = json!({
+        "name": minted.record.name,
+        "scopes": minted.record.scopes,
+        "owner": req.owner,
+        "allowedCidrs": minted.record.allowed_cidrs.as_ref().map(IpRules::to_strings),
+    });
     Ok((minted, details))
 }
 
@@ -205,6 +218,9 @@ pub struct ListQuery {
     /// at most 100 characters.
     #[param(max_length = 100)]
     pub search: Option<String>,
+    /// `false`: only keys that break the organization's current key policy
+    /// (made before a rule was tightened); `true`: only keys that keep it.
+    pub compliant: Option<bool>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -244,7 +260,7 @@ pub(crate) async fn check_all_org(state: &AppState, caller: &Caller) -> Result<(
     operation_id = "listApiKeys",
     tag = "api-keys",
     params(ListQuery),
-    responses((status = 200, description = "A page of keys, newest first", body = Paged<ApiKeyView>), (status = 400, description = "`invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters)", body = ErrorEnvelope), (status = 403, description = "`forbidden`: `allOrg` by a member, unless the organization lets members see every key", body = ErrorEnvelope)),
+    responses((status = 200, description = "A page of keys, newest first", body = Paged<ApiKeyView>), (status = 400, description = "`invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters, `compliant` not a boolean)", body = ErrorEnvelope), (status = 403, description = "`forbidden`: `allOrg` by a member, unless the organization lets members see every key", body = ErrorEnvelope)),
     extensions(("x-latchkey-auth" = json!(LIST)))
 )]
 pub async fn list(
@@ -280,8 +296,14 @@ pub async fn list(
         }),
         search: search.map(str::to_owned),
     };
-    let rows = state.store.list_keys(&caller.org_id, &filter, &page).await?;
-    let (rows, next_cursor) = paginate(rows, page.limit, |k| &k.id);
+    let (rows, next_cursor) = match q.compliant {
+        None => paginate(state.store.list_keys(&caller.org_id, &filter, &page).await?, page.limit, |k| &k.id),
+        Some(wanted) => {
+            let policy = key_policy(&state, &caller.org_id).await?;
+            let keeps = |k: &ApiKeyRecord| latchkey_core::policy::violations(&policy, &facts(k)).is_empty() == wanted;
+            compliance::filtered(&state, &caller.org_id, &filter, page, keeps).await?
+        }
+    };
     Ok(Json(Paged { data: rows.iter().map(|k| view(k, now)).collect(), next_cursor }))
 }
 
@@ -350,11 +372,22 @@ pub async fn update(
         rate_limit_per_day: req.rate_limit_per_day.map(|v| check_limit("rateLimitPerDay", v)).transpose()?,
         remaining: req.remaining.map(check_remaining).transpose()?,
         refill: req.refill.map(check_refill).transpose()?,
+        allowed_cidrs: req.allowed_cidrs.as_ref().map(|v| check_cidrs("allowedCidrs", v.as_deref())).transpose()?,
     };
     let refill_after = patch.refill.unwrap_or(key.refill);
     let remaining_after = patch.remaining.unwrap_or(key.remaining);
     if refill_after.is_some() && remaining_after.is_none() {
         return Err(ApiError::bad_request("refill needs remaining (a credit balance); clear refill too"));
+    }
+    if let Some(cidrs) = &patch.allowed_cidrs {
+        // An update may not bring in a violation; one the key had already
+        // (a rule tightened after it was made) does not block other changes.
+        let policy = key_policy(&state, &caller.org_id).await?;
+        let after = KeyFacts { allowed_cidrs: cidrs.as_ref(), ..facts(&key) };
+        let before = latchkey_core::policy::violations(&policy, &facts(&key));
+        if let Some(v) = latchkey_core::policy::violations(&policy, &after).into_iter().find(|v| !before.contains(v)) {
+            return Err(ApiError::policy_violation(v));
+        }
     }
     let now = now_ms();
     let details = json!({
@@ -362,6 +395,7 @@ pub async fn update(
         "rateLimitPerMinute": patch.rate_limit_per_minute.unwrap_or(key.rate_limit_per_minute),
         "rateLimitPerDay": patch.rate_limit_per_day.unwrap_or(key.rate_limit_per_day),
         "remaining": remaining_after,
+        "allowedCidrs": patch.allowed_cidrs.as_ref().map(|c| c.as_ref().map(IpRules::to_strings)),
     });
     let event = audit.event_by(&caller, "api_key.update", Some(("api_key", &key.id)), &details);
     let updated = state
@@ -522,8 +556,10 @@ pub async fn rotate(
         expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
         rotated_from: Some(old.id.clone()),
         surface_id: old.surface_id.clone(),
+        allowed_cidrs: old.allowed_cidrs.clone(),
     };
-    let minted = mint(old.key_prefix.prefix(), spec, &caller, now)?;
+    let policy = key_policy(&state, &caller.org_id).await?;
+    let minted = mint(old.key_prefix.prefix(), spec, &caller, now, &policy)?;
     let details = json!({"newKeyId": minted.record.id, "gracePeriodMs": grace});
     let event = audit.event_by(&caller, "api_key.rotate", Some(("api_key", &old.id)), &details);
     let new = state

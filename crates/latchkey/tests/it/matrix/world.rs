@@ -560,6 +560,8 @@ impl World {
             "createOrg" => (op.path.clone(), Some(json!({"name": self.fresh("Matrix made ")})), false),
             "getOrg" => (op.path.replace("{id}", &self.org), None, true),
             "updateOrg" => (op.path.replace("{id}", &self.org), Some(json!({"name": self.org_name})), true),
+            "getKeyPolicy" => (op.path.replace("{id}", &self.org), None, true),
+            "putKeyPolicy" => (op.path.replace("{id}", &self.org), Some(json!({})), true),
             "switchOrg" => (op.path.clone(), Some(json!({"orgId": self.org})), true),
             "updateMember" => {
                 let path = op.path.replace("{userId}", &self.bystander.user_id);
