@@ -58,6 +58,7 @@ async fn a_batch_answers_its_keys_as_stored(store: Arc<dyn Store>) {
         created_at: NOW,
         rotated_from: Some(w.admin_key.id.clone()),
         surface_id: Some(surface.id.clone()),
+        allowed_cidrs: Some(latchkey_core::ip::IpRules::parse(&["192.0.2.0/24", "2001:db8::1"]).unwrap()),
     };
     let keys = vec![
         every_field,

@@ -48,7 +48,9 @@ async fn key_policies_round_trip_and_lend_their_networks_to_keys_without_their_o
     assert_eq!(store.key_policy(&w.org.id).await.unwrap(), policy);
     let (logged, cursor) =
         changes_within(&*store, cursor, CHANGE_WAIT, |s| expected.iter().all(|h| s.contains(h))).await;
-    assert!(expected.iter().all(|h| logged.contains(h)) && !logged.contains(&bound.hash), "{logged:?}");
+    // (Which other entries come with them depends on the backend: on
+    // PostgreSQL the cursor may hand out older entries again.)
+    assert!(expected.iter().all(|h| logged.contains(h)), "{logged:?}");
 
     let by_hash = store.find_key_by_hash(&free.hash).await.unwrap().unwrap();
     assert_eq!((by_hash.allowed_cidrs.as_ref(), by_hash.effective_cidrs()), (None, Some(&nets)));
