@@ -363,6 +363,8 @@ mod tests {
             rotated_from: None,
             rotated_to: None,
             surface_id: None,
+            allowed_cidrs: None,
+            policy_cidrs: None,
         }
     }
 

@@ -216,6 +216,7 @@ mod tests {
                 ("Expired", 0),
                 ("Revoked", 1),
                 ("Disabled", 0),
+                ("Address not allowed", 0),
                 ("SOMETHING_NEW", 1),
             ]
         );
