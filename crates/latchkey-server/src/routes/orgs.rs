@@ -16,7 +16,7 @@ use latchkey_api_types::{
 use latchkey_core::id::{IdKind, InvitationId, OrgId, UserId, is_valid, slugify};
 use latchkey_core::time_fmt::{Millis, now_ms, parse_rfc3339, to_rfc3339};
 use latchkey_core::{KeyPrefix, PlainKey, Role};
-use latchkey_store::{AcceptError, AuditFilter, Invitation, LeakAction, Member, NewOrg, Org, OrgPatch, Session};
+use latchkey_store::{AcceptError, AuditFilter, Invitation, LeakAction, Member, NewOrg, OrgPatch, Session};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -26,6 +26,8 @@ from .types import (
     InvitationView,
     KeyOwner,
     KeyPolicyView,
+    LeakAction,
+    LeakLabel,
     MeView,
     MemberView,
     MountDecision,
@@ -1015,6 +1017,32 @@ class KeysResource:
             options=RequestOptions(extra_headers, timeout),
         )
 
+    @operation("reportApiKeyLeak")
+    def report_leak(
+        self,
+        id: str,
+        *,
+        url: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ApiKeyView:
+        """`POST /v1/api-keys/{id}/report-leak` `{url?}`: the key was found where
+        it should not be. As a secret scanner's report does: `leakedAt` is set
+        (the first report's time) and the key is revoked at once, unless the
+        organization's `leakAction` is `flag`; audited `api_key.leaked` with the
+        URL. Reporting a revoked key again revokes nothing more.
+
+        Args:
+            url: Where the key was found: an `http(s)://` URL of up to 2,048 characters.
+        """
+        return self._client._request(
+            "POST",
+            f"/v1/api-keys/{_base.segment(id)}/report-leak",
+            parse=_response.data(ApiKeyView),
+            body=_base.body({"url": url}) or None,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
     @operation("revokeApiKey")
     def revoke(
         self,
@@ -1144,6 +1172,54 @@ class KeysResource:
                 "projectId": project_id,
                 "scopes": scopes,
             }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
+class LeaksResource:
+    """leaks"""
+
+    def __init__(self, client: Latchkey) -> None:
+        self._client = client
+
+    @operation("reportLeakedTokens")
+    def report(
+        self,
+        *,
+        github_public_key_identifier: str,
+        github_public_key_signature: str,
+        report: bytes,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[LeakLabel]:
+        """`POST /v1/leaks`: a secret scanner's report, a JSON array of `{token,
+        type, url, source}` (1–1,000 items, at most 1 MiB) signed with ECDSA
+        P-256/SHA-256 by a key of `[[leaks.signers]]` (`Github-Public-Key-
+        Identifier` names it, `Github-Public-Key-Signature` holds the base64 DER
+        signature of the raw body). An unsigned or badly signed report is 401
+        and changes nothing. Each token is checked as verify checks a key
+        (format, checksum, lookup by hash): a key of this service is reported
+        leaked (revoked at once, or only flagged when its organization's
+        `leakAction` is `flag`; audited `api_key.leaked` with the URL) and
+        answered `true_positive`, even when it was revoked already (then nothing
+        is revoked again); anything else is `false_positive`. The answer, one
+        label per item in order, is the feedback format GitHub accepts.
+
+        Args:
+            github_public_key_identifier: The `key_id` of the `[[leaks.signers]]` entry that signed the body
+            github_public_key_signature: Base64 DER ECDSA P-256/SHA-256 signature of the raw body
+            report: The JSON array of `{token, type, url, source}`, exactly the bytes signed.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/leaks",
+            parse=_response.model(List[LeakLabel]),
+            headers=_base.headers({
+                "Github-Public-Key-Identifier": github_public_key_identifier,
+                "Github-Public-Key-Signature": github_public_key_signature,
+            }),
+            body=report,
+            auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -1528,15 +1604,18 @@ class OrgsResource:
         self,
         id: str,
         *,
+        leak_action: Union[None, LeakAction, NotGiven] = NOT_GIVEN,
         members_see_all_keys: Union[bool, None, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
         slug: Union[None, Slug, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> OrgView:
-        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
+        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?, leakAction?}`:
+        admins.
 
         Args:
+            leak_action: What a report that a live key of the organization leaked does (`revoke` or `flag`).
             members_see_all_keys: Let members list every key of the organization.
             name: New display name.
             slug: New slug.
@@ -1546,6 +1625,7 @@ class OrgsResource:
             f"/v1/orgs/{_base.segment(id)}",
             parse=_response.data(OrgView),
             body=_base.body({
+                "leakAction": leak_action,
                 "membersSeeAllKeys": members_see_all_keys,
                 "name": name,
                 "slug": slug,
@@ -2790,6 +2870,9 @@ class LatchkeyResources:
     keys: KeysResource
     """API keys: mint, list, change, rotate, revoke, delete, and verify a presented key."""
 
+    leaks: LeaksResource
+    """leaks"""
+
     members: MembersResource
     """Members of the caller's organization."""
 
@@ -2836,6 +2919,7 @@ class LatchkeyResources:
         self.identities = IdentitiesResource(client)
         self.invitations = InvitationsResource(client)
         self.keys = KeysResource(client)
+        self.leaks = LeaksResource(client)
         self.members = MembersResource(client)
         self.oauth = OauthResource(client)
         self.orgs = OrgsResource(client)
@@ -3807,6 +3891,32 @@ class AsyncKeysResource:
             options=RequestOptions(extra_headers, timeout),
         )
 
+    @operation("reportApiKeyLeak")
+    async def report_leak(
+        self,
+        id: str,
+        *,
+        url: Union[str, None, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ApiKeyView:
+        """`POST /v1/api-keys/{id}/report-leak` `{url?}`: the key was found where
+        it should not be. As a secret scanner's report does: `leakedAt` is set
+        (the first report's time) and the key is revoked at once, unless the
+        organization's `leakAction` is `flag`; audited `api_key.leaked` with the
+        URL. Reporting a revoked key again revokes nothing more.
+
+        Args:
+            url: Where the key was found: an `http(s)://` URL of up to 2,048 characters.
+        """
+        return await self._client._request(
+            "POST",
+            f"/v1/api-keys/{_base.segment(id)}/report-leak",
+            parse=_response.data(ApiKeyView),
+            body=_base.body({"url": url}) or None,
+            options=RequestOptions(extra_headers, timeout),
+        )
+
     @operation("revokeApiKey")
     async def revoke(
         self,
@@ -3936,6 +4046,54 @@ class AsyncKeysResource:
                 "projectId": project_id,
                 "scopes": scopes,
             }),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+
+class AsyncLeaksResource:
+    """leaks"""
+
+    def __init__(self, client: AsyncLatchkey) -> None:
+        self._client = client
+
+    @operation("reportLeakedTokens")
+    async def report(
+        self,
+        *,
+        github_public_key_identifier: str,
+        github_public_key_signature: str,
+        report: bytes,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[LeakLabel]:
+        """`POST /v1/leaks`: a secret scanner's report, a JSON array of `{token,
+        type, url, source}` (1–1,000 items, at most 1 MiB) signed with ECDSA
+        P-256/SHA-256 by a key of `[[leaks.signers]]` (`Github-Public-Key-
+        Identifier` names it, `Github-Public-Key-Signature` holds the base64 DER
+        signature of the raw body). An unsigned or badly signed report is 401
+        and changes nothing. Each token is checked as verify checks a key
+        (format, checksum, lookup by hash): a key of this service is reported
+        leaked (revoked at once, or only flagged when its organization's
+        `leakAction` is `flag`; audited `api_key.leaked` with the URL) and
+        answered `true_positive`, even when it was revoked already (then nothing
+        is revoked again); anything else is `false_positive`. The answer, one
+        label per item in order, is the feedback format GitHub accepts.
+
+        Args:
+            github_public_key_identifier: The `key_id` of the `[[leaks.signers]]` entry that signed the body
+            github_public_key_signature: Base64 DER ECDSA P-256/SHA-256 signature of the raw body
+            report: The JSON array of `{token, type, url, source}`, exactly the bytes signed.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/leaks",
+            parse=_response.model(List[LeakLabel]),
+            headers=_base.headers({
+                "Github-Public-Key-Identifier": github_public_key_identifier,
+                "Github-Public-Key-Signature": github_public_key_signature,
+            }),
+            body=report,
+            auth=False,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -4320,15 +4478,18 @@ class AsyncOrgsResource:
         self,
         id: str,
         *,
+        leak_action: Union[None, LeakAction, NotGiven] = NOT_GIVEN,
         members_see_all_keys: Union[bool, None, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
         slug: Union[None, Slug, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> OrgView:
-        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins.
+        """`PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?, leakAction?}`:
+        admins.
 
         Args:
+            leak_action: What a report that a live key of the organization leaked does (`revoke` or `flag`).
             members_see_all_keys: Let members list every key of the organization.
             name: New display name.
             slug: New slug.
@@ -4338,6 +4499,7 @@ class AsyncOrgsResource:
             f"/v1/orgs/{_base.segment(id)}",
             parse=_response.data(OrgView),
             body=_base.body({
+                "leakAction": leak_action,
                 "membersSeeAllKeys": members_see_all_keys,
                 "name": name,
                 "slug": slug,
@@ -5582,6 +5744,9 @@ class AsyncLatchkeyResources:
     keys: AsyncKeysResource
     """API keys: mint, list, change, rotate, revoke, delete, and verify a presented key."""
 
+    leaks: AsyncLeaksResource
+    """leaks"""
+
     members: AsyncMembersResource
     """Members of the caller's organization."""
 
@@ -5628,6 +5793,7 @@ class AsyncLatchkeyResources:
         self.identities = AsyncIdentitiesResource(client)
         self.invitations = AsyncInvitationsResource(client)
         self.keys = AsyncKeysResource(client)
+        self.leaks = AsyncLeaksResource(client)
         self.members = AsyncMembersResource(client)
         self.oauth = AsyncOauthResource(client)
         self.orgs = AsyncOrgsResource(client)

@@ -120,6 +120,13 @@ class ApiKeyView(LatchkeyModel):
     last_used_at: Optional[str] = Field(default=None, alias="lastUsedAt")
     """Last successful use (batched; may lag a few seconds)."""
 
+    leaked_at: Optional[str] = Field(default=None, alias="leakedAt")
+    """When the key was first reported leaked (by a secret scanner's
+    report, `POST /v1/leaks`, or an admin's, `POST
+    /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
+    organization whose `leakAction` is `flag` keeps working with it set.
+    """
+
     name: str
     """Display name."""
 
@@ -735,6 +742,50 @@ class KeyPolicyView(LatchkeyModel):
     """Every key must expire."""
 
 
+LeakAction = Literal["revoke", "flag"]
+"""What a report that a live key leaked does to it, per organization."""
+
+
+LeakVerdict = Literal["true_positive", "false_positive"]
+"""Whether a reported token is one of this service's keys."""
+
+
+class LeakLabel(LatchkeyModel):
+    """The answer about one reported token, in the feedback format GitHub's
+    secret scanning accepts.
+    """
+
+    label: LeakVerdict
+    """`true_positive` or `false_positive`."""
+
+    token_hash: str
+    """SHA-256 of the token, lowercase hex (never the token itself)."""
+
+    token_type: str
+    """The report's `type`."""
+
+
+class LeakReportItem(LatchkeyModel):
+    """One match of a secret scanner's report, in GitHub's secret scanning
+    partner format (snake_case, as GitHub sends it; fields GitHub may add
+    later are ignored).
+    """
+
+    source: Optional[str] = Field(default=None)
+    """Where it was found (`content`, `commit`, `issue_comment`, …)."""
+
+    token: str = Field(repr=False)
+    """The value found (a key of this service, or not)."""
+
+    type: str
+    """The scanner's name for the pattern that matched; echoed back as
+    `token_type`.
+    """
+
+    url: Optional[str] = Field(default=None)
+    """The public URL where it was found (may be empty)."""
+
+
 class Login(LatchkeyModel):
     """`POST /v1/auth/login`"""
 
@@ -753,6 +804,11 @@ class OrgView(LatchkeyModel):
 
     id: str
     """`org_…`"""
+
+    leak_action: Optional[LeakAction] = Field(default=None, alias="leakAction")
+    """What a report that a live key of the organization leaked does:
+    `revoke` it at once (the default) or only `flag` it (`leakedAt`).
+    """
 
     members_see_all_keys: Optional[bool] = Field(default=None, alias="membersSeeAllKeys")
     """Policy: members may list every key of the organization."""
@@ -1107,6 +1163,15 @@ class RateLimitView(LatchkeyModel):
 
     reset: int
     """Seconds until the window is full again."""
+
+
+class ReportLeak(LatchkeyModel):
+    """`POST /v1/api-keys/{id}/report-leak` (the body is optional)."""
+
+    url: Optional[str] = Field(default=None)
+    """Where the key was found: an `http(s)://` URL of up to 2,048
+    characters.
+    """
 
 
 class ResolvedSecret(LatchkeyModel):
@@ -1497,6 +1562,11 @@ class UpdateMember(LatchkeyModel):
 class UpdateOrg(LatchkeyModel):
     """`PATCH /v1/orgs/{id}`"""
 
+    leak_action: Optional[LeakAction] = Field(default=None, alias="leakAction")
+    """What a report that a live key of the organization leaked does
+    (`revoke` or `flag`).
+    """
+
     members_see_all_keys: Optional[bool] = Field(default=None, alias="membersSeeAllKeys")
     """Let members list every key of the organization."""
 
@@ -1858,6 +1928,10 @@ SCHEMAS: Dict[str, Any] = {
     "InvitedSignUp": InvitedSignUp,
     "KeyOwner": KeyOwner,
     "KeyPolicyView": KeyPolicyView,
+    "LeakAction": LeakAction,
+    "LeakLabel": LeakLabel,
+    "LeakReportItem": LeakReportItem,
+    "LeakVerdict": LeakVerdict,
     "Login": Login,
     "MeView": MeView,
     "MemberView": MemberView,
@@ -1897,6 +1971,7 @@ SCHEMAS: Dict[str, Any] = {
     "RefView": RefView,
     "RefillIntervalView": RefillIntervalView,
     "RefillView": RefillView,
+    "ReportLeak": ReportLeak,
     "ResolvedSecret": ResolvedSecret,
     "ResolvedSecrets": ResolvedSecrets,
     "RestrictedKeyCreateParameters": RestrictedKeyCreateParameters,
@@ -1986,6 +2061,10 @@ __all__ = [
     "InvitedSignUp",
     "KeyOwner",
     "KeyPolicyView",
+    "LeakAction",
+    "LeakLabel",
+    "LeakReportItem",
+    "LeakVerdict",
     "Login",
     "MeView",
     "MemberView",
@@ -2012,6 +2091,7 @@ __all__ = [
     "RefillIntervalView",
     "RefillView",
     "RefillViewParam",
+    "ReportLeak",
     "ResolvedSecret",
     "ResolvedSecrets",
     "RestrictedKeyCreateParameters",

@@ -185,6 +185,29 @@ export interface paths {
         patch: operations["updateApiKey"];
         trace?: never;
     };
+    "/v1/api-keys/{id}/report-leak": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/api-keys/{id}/report-leak` `{url?}`: the key was found where
+         *     it should not be. As a secret scanner's report does: `leakedAt` is set
+         *     (the first report's time) and the key is revoked at once, unless the
+         *     organization's `leakAction` is `flag`; audited `api_key.leaked` with the
+         *     URL. Reporting a revoked key again revokes nothing more.
+         */
+        post: operations["reportApiKeyLeak"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys/{id}/revoke": {
         parameters: {
             query?: never;
@@ -629,6 +652,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/leaks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/leaks`: a secret scanner's report, a JSON array of `{token,
+         *     type, url, source}` (1–1,000 items, at most 1 MiB) signed with ECDSA
+         *     P-256/SHA-256 by a key of `[[leaks.signers]]` (`Github-Public-Key-
+         *     Identifier` names it, `Github-Public-Key-Signature` holds the base64 DER
+         *     signature of the raw body). An unsigned or badly signed report is 401
+         *     and changes nothing. Each token is checked as verify checks a key
+         *     (format, checksum, lookup by hash): a key of this service is reported
+         *     leaked (revoked at once, or only flagged when its organization's
+         *     `leakAction` is `flag`; audited `api_key.leaked` with the URL) and
+         *     answered `true_positive`, even when it was revoked already (then nothing
+         *     is revoked again); anything else is `false_positive`. The answer, one
+         *     label per item in order, is the feedback format GitHub accepts.
+         */
+        post: operations["reportLeakedTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -985,7 +1038,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?}`: admins. */
+        /**
+         * `PATCH /v1/orgs/{id}` `{name?, slug?, membersSeeAllKeys?, leakAction?}`:
+         *     admins.
+         */
         patch: operations["updateOrg"];
         trace?: never;
     };
@@ -1691,6 +1747,13 @@ export interface components {
             kind: string;
             /** @description Last successful use (batched; may lag a few seconds). */
             lastUsedAt?: string | null;
+            /**
+             * @description When the key was first reported leaked (by a secret scanner's
+             *     report, `POST /v1/leaks`, or an admin's, `POST
+             *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
+             *     organization whose `leakAction` is `flag` keeps working with it set.
+             */
+            leakedAt?: string | null;
             /** @description Display name. */
             name: string;
             /** @description `user` or `org`. */
@@ -2001,6 +2064,13 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
+                /**
+                 * @description When the key was first reported leaked (by a secret scanner's
+                 *     report, `POST /v1/leaks`, or an admin's, `POST
+                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
+                 *     organization whose `leakAction` is `flag` keeps working with it set.
+                 */
+                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -2296,6 +2366,7 @@ export interface components {
                 createdAt?: string | null;
                 /** @description `org_…` */
                 id: string;
+                leakAction?: null | components["schemas"]["LeakAction"];
                 /** @description Policy: members may list every key of the organization. */
                 membersSeeAllKeys?: boolean | null;
                 /** @description Display name. */
@@ -2867,6 +2938,46 @@ export interface components {
             /** @description Every key must expire. */
             requireExpiry?: boolean;
         };
+        /**
+         * @description What a report that a live key leaked does to it, per organization.
+         * @enum {string}
+         */
+        LeakAction: "revoke" | "flag";
+        /**
+         * @description The answer about one reported token, in the feedback format GitHub's
+         *     secret scanning accepts.
+         */
+        LeakLabel: {
+            /** @description `true_positive` or `false_positive`. */
+            label: components["schemas"]["LeakVerdict"];
+            /** @description SHA-256 of the token, lowercase hex (never the token itself). */
+            token_hash: string;
+            /** @description The report's `type`. */
+            token_type: string;
+        };
+        /**
+         * @description One match of a secret scanner's report, in GitHub's secret scanning
+         *     partner format (snake_case, as GitHub sends it; fields GitHub may add
+         *     later are ignored).
+         */
+        LeakReportItem: {
+            /** @description Where it was found (`content`, `commit`, `issue_comment`, …). */
+            source?: string;
+            /** @description The value found (a key of this service, or not). */
+            token: string;
+            /**
+             * @description The scanner's name for the pattern that matched; echoed back as
+             *     `token_type`.
+             */
+            type: string;
+            /** @description The public URL where it was found (may be empty). */
+            url?: string;
+        };
+        /**
+         * @description Whether a reported token is one of this service's keys.
+         * @enum {string}
+         */
+        LeakVerdict: "true_positive" | "false_positive";
         /** @description `POST /v1/auth/login` */
         Login: {
             /** @description Email. */
@@ -3042,6 +3153,7 @@ export interface components {
             createdAt?: string | null;
             /** @description `org_…` */
             id: string;
+            leakAction?: null | components["schemas"]["LeakAction"];
             /** @description Policy: members may list every key of the organization. */
             membersSeeAllKeys?: boolean | null;
             /** @description Display name. */
@@ -3081,6 +3193,13 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
+                /**
+                 * @description When the key was first reported leaked (by a secret scanner's
+                 *     report, `POST /v1/leaks`, or an admin's, `POST
+                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
+                 *     organization whose `leakAction` is `flag` keeps working with it set.
+                 */
+                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -3216,6 +3335,7 @@ export interface components {
                 createdAt?: string | null;
                 /** @description `org_…` */
                 id: string;
+                leakAction?: null | components["schemas"]["LeakAction"];
                 /** @description Policy: members may list every key of the organization. */
                 membersSeeAllKeys?: boolean | null;
                 /** @description Display name. */
@@ -3550,6 +3670,14 @@ export interface components {
             /** @description `daily` or `monthly`. */
             interval: components["schemas"]["RefillIntervalView"];
         };
+        /** @description `POST /v1/api-keys/{id}/report-leak` (the body is optional). */
+        ReportLeak: {
+            /**
+             * @description Where the key was found: an `http(s)://` URL of up to 2,048
+             *     characters.
+             */
+            url?: string | null;
+        };
         /** @description One entry of `GET /v1/secrets/resolve`. */
         ResolvedSecret: {
             /** @description Its category. */
@@ -3724,6 +3852,13 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
+                /**
+                 * @description When the key was first reported leaked (by a secret scanner's
+                 *     report, `POST /v1/leaks`, or an admin's, `POST
+                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
+                 *     organization whose `leakAction` is `flag` keeps working with it set.
+                 */
+                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -3812,6 +3947,13 @@ export interface components {
                 kind: string;
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
+                /**
+                 * @description When the key was first reported leaked (by a secret scanner's
+                 *     report, `POST /v1/leaks`, or an admin's, `POST
+                 *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
+                 *     organization whose `leakAction` is `flag` keeps working with it set.
+                 */
+                leakedAt?: string | null;
                 /** @description Display name. */
                 name: string;
                 /** @description `user` or `org`. */
@@ -4041,6 +4183,7 @@ export interface components {
         };
         /** @description `PATCH /v1/orgs/{id}` */
         UpdateOrg: {
+            leakAction?: null | components["schemas"]["LeakAction"];
             /** @description Let members list every key of the organization. */
             membersSeeAllKeys?: boolean | null;
             name?: null | components["schemas"]["Name"];
@@ -4867,6 +5010,96 @@ export interface operations {
                 };
             };
             /** @description `not_found`: no such key the caller may manage (another member's key, another organization's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reportApiKeyLeak: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The key (`key_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReportLeak"];
+            };
+        };
+        responses: {
+            /** @description The key after the report (`leakedAt`, and `revokedAt` unless the organization only flags leaks) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ApiKeyView"];
+                };
+            };
+            /** @description `invalid_request`: `url` is not an http(s) URL of at most 2,048 characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such key in the caller's organization */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6669,6 +6902,81 @@ export interface operations {
                 };
             };
             /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reportLeakedTokens: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `key_id` of the `[[leaks.signers]]` entry that signed the body */
+                "Github-Public-Key-Identifier": string;
+                /** @description Base64 DER ECDSA P-256/SHA-256 signature of the raw body */
+                "Github-Public-Key-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The tokens found (1–1,000) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeakReportItem"][];
+            };
+        };
+        responses: {
+            /** @description One label per reported token, in order (`token_hash`: SHA-256 of the token, lowercase hex) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeakLabel"][];
+                };
+            };
+            /** @description `invalid_request`: not a JSON array of `{token, type, url?, source?}`, or no tokens or more than 1,000 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no signature, an unknown key id, or a signature that does not match the body; nothing is done */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: too many refused reports from this address (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -9,8 +9,8 @@
 //! `POST /v1/api-keys/{id}/transfer`; admins only).
 
 pub(crate) mod batch;
-pub(crate) mod leak;
 mod compliance;
+pub(crate) mod leak;
 
 use std::collections::HashMap;
 
