@@ -78,8 +78,14 @@ async fn every_event_type_is_delivered_signed_and_a_rotated_secret_signs_alongsi
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
 
-    let produced: Vec<&str> = ALL.iter().copied().filter(|t| *t != "api_key.leaked").collect();
-    for t in &produced {
+    // api_key.leaked: an admin reports a key found in public (as a scanner's
+    // signed report does, tests/it/leaks.rs)
+    let (leaked, plain) = TestServer::create_key(&admin, json!({"name": "leaked"})).await;
+    plains.push(plain);
+    let r = admin.post(&format!("/v1/api-keys/{leaked}/report-leak"), json!({"url": "https://example.com/.env"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    for t in ALL {
         receiver.wait_for(t, Duration::from_secs(15)).await;
     }
     let got = receiver.got();
