@@ -237,7 +237,8 @@ mod tests {
                 "DISABLED",
                 "INSUFFICIENT_SCOPE",
                 "RATE_LIMITED",
-                "USAGE_EXCEEDED"
+                "USAGE_EXCEEDED",
+                "IP_NOT_ALLOWED"
             ]
         );
         let statuses: Vec<&str> = KeyState::ALL.iter().filter_map(|s| s.status_str()).collect();
