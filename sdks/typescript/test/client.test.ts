@@ -25,7 +25,7 @@ after(async () => {
 });
 
 /** Verifies `key` and records the code seen (every code must be seen once, see the last test). */
-async function code(key: string, extra: { scopes?: string[]; projectId?: string } = {}): Promise<VerifyCode> {
+async function code(key: string, extra: { scopes?: string[]; projectId?: string; ip?: string } = {}): Promise<VerifyCode> {
   const verdict = await lk.keys.verify({ key, ...extra });
   seenCodes.add(verdict.code);
   assert.equal(verdict.valid, verdict.code === 'VALID', JSON.stringify(verdict));
@@ -123,6 +123,11 @@ describe('keys', () => {
     const budget = await lk.keys.create({ name: 'budget', remaining: 1 });
     assert.equal(await code(budget.key), 'VALID');
     assert.equal(await code(budget.key), 'USAGE_EXCEEDED');
+
+    // A key bound to a network: the client address the platform saw decides, before credits.
+    const fenced = await lk.keys.create({ name: 'fenced', allowedCidrs: ['203.0.113.0/24'], remaining: 1 });
+    assert.equal(await code(fenced.key, { ip: '198.51.100.7' }), 'IP_NOT_ALLOWED');
+    assert.equal(await code(fenced.key, { ip: '203.0.113.9' }), 'VALID');
   });
 
   it("verify answers DISABLED once the key's owner has left", async () => {
