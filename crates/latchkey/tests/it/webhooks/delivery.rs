@@ -124,8 +124,18 @@ async fn every_event_type_is_delivered_signed_and_a_rotated_secret_signs_alongsi
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), unique.len(), "an event was delivered twice");
 
-    // Every delivery is listed with its attempt.
-    let r = admin.get(&format!("/v1/webhooks/{webhook}/deliveries?limit=100")).await;
+    // Every delivery is listed with its attempt (recorded once the receiver's answer is back:
+    // the receiver may have the last event first).
+    let listed = format!("/v1/webhooks/{webhook}/deliveries?limit=100");
+    crate::common::eventually(Duration::from_secs(5), || {
+        let (admin, path) = (admin.clone(), listed.clone());
+        async move {
+            let r = admin.get(&path).await;
+            r.body["data"].as_array().is_some_and(|l| l.iter().all(|d| d["state"] == "delivered"))
+        }
+    })
+    .await;
+    let r = admin.get(&listed).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let list = r.body["data"].as_array().unwrap();
     assert_eq!(list.len(), ids.len());
@@ -166,8 +176,16 @@ async fn a_receiver_down_for_three_attempts_gets_the_event_on_the_fourth_and_one
     let got = flaky.wait_for("api_key.created", Duration::from_secs(10)).await;
     assert_signed(&secret, &got);
     assert_eq!(got.body["data"]["object"]["id"], key_id.as_str());
-    let r = admin.get(&format!("/v1/webhooks/{flaky_id}/deliveries")).await;
+    // The receiver has the event before the server has recorded its answer.
+    let deliveries = format!("/v1/webhooks/{flaky_id}/deliveries");
+    let recorded = crate::common::eventually(Duration::from_secs(5), || {
+        let (admin, path) = (admin.clone(), deliveries.clone());
+        async move { admin.get(&path).await.body["data"][0]["state"] == "delivered" }
+    })
+    .await;
+    let r = admin.get(&deliveries).await;
     let d = &r.body["data"][0];
+    assert!(recorded, "{}", r.text);
     assert_eq!(d["state"], "delivered", "{}", r.text);
     let statuses: Vec<i64> =
         d["attempts"].as_array().unwrap().iter().map(|a| a["statusCode"].as_i64().unwrap()).collect();
