@@ -69,6 +69,12 @@ pub fn check_email(email: &str) -> Option<String> {
     valid.then_some(e)
 }
 
+/// The first `max` characters of `text` (cut on a character boundary),
+/// for the audit trail's copies of what a caller sent.
+pub fn clip(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(at, _)| &text[..at])
+}
+
 /// `text` with every display control written as `\u{…}`, for printing what
 /// a server or a database holds (which may predate [`check_name`]) to a
 /// terminal. Borrowed when there is nothing to escape.

@@ -221,8 +221,8 @@ pub(crate) async fn report(
 ) -> Result<Option<ApiKeyRecord>, ApiError> {
     let revoke = action == LeakAction::Revoke;
     let details = json!({
-        "url": shortened(seen.url, MAX_URL),
-        "source": shortened(seen.source, MAX_SOURCE),
+        "url": latchkey_core::text::clip(seen.url, MAX_URL),
+        "source": latchkey_core::text::clip(seen.source, MAX_SOURCE),
         "action": action.as_str(),
         "revoked": revoke || already_revoked,
     });
@@ -235,11 +235,6 @@ pub(crate) async fn report(
     }
     tracing::info!(key_id = %key.id, action = action.as_str(), reporter = actor.kind, "api key reported leaked");
     Ok(Some(key))
-}
-
-/// `text` cut to at most `max` characters.
-fn shortened(text: &str, max: usize) -> &str {
-    text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
 }
 
 #[cfg(test)]
@@ -310,8 +305,8 @@ mod tests {
 
     #[test]
     fn audit_texts_are_shortened_on_character_boundaries() {
-        assert_eq!(shortened("abc", 5), "abc");
-        assert_eq!(shortened("ééé", 2), "éé");
-        assert_eq!(shortened("", 0), "");
+        assert_eq!(latchkey_core::text::clip("abc", 5), "abc");
+        assert_eq!(latchkey_core::text::clip("ééé", 2), "éé");
+        assert_eq!(latchkey_core::text::clip("", 0), "");
     }
 }

@@ -102,11 +102,6 @@ fn keyring(state: &AppState) -> Result<&Keyring, ApiError> {
     })
 }
 
-/// The first `max` characters of `s`, for the audit trail.
-fn clip(s: &str, max: usize) -> &str {
-    s.char_indices().nth(max).map_or(s, |(at, _)| &s[..at])
-}
-
 /// `POST /v1/workspaces/{id}/mounts`: may sandbox `sandboxId` mount the
 /// workspace at `path` in `mode`? Allowed: a grant valid for 5 minutes.
 /// Every decision is audited.
@@ -130,7 +125,7 @@ pub async fn mount(
     let w = stored(&state, &caller, &id).await?;
     let decided = decide(&state, &caller, &w, &req);
     let reason = decided.as_ref().map_or_else(ApiError::code, |_| "allowed");
-    let details = json!({"sandboxId": clip(&req.sandbox_id, MAX_SANDBOX_ID), "path": clip(&req.path, MAX_MOUNT_PATH),
+    let details = json!({"sandboxId": latchkey_core::text::clip(&req.sandbox_id, MAX_SANDBOX_ID), "path": latchkey_core::text::clip(&req.path, MAX_MOUNT_PATH),
                          "mode": req.mode, "allowed": decided.is_ok(), "reason": reason});
     audit.by(&state, &caller, "workspace.mount", Some(("workspace", &w.id)), details).await;
     Ok(no_store(decided?))
@@ -263,8 +258,8 @@ mod tests {
 
     #[test]
     fn audited_values_are_clipped_by_characters() {
-        assert_eq!(clip("abc", 2), "ab");
-        assert_eq!(clip("日本語", 2), "日本");
-        assert_eq!(clip("ab", 5), "ab");
+        assert_eq!(latchkey_core::text::clip("abc", 2), "ab");
+        assert_eq!(latchkey_core::text::clip("日本語", 2), "日本");
+        assert_eq!(latchkey_core::text::clip("ab", 5), "ab");
     }
 }
