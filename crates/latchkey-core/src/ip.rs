@@ -33,7 +33,17 @@ pub enum IpRulesError {
 
 /// The networks a key may be used from (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IpRules(Box<[IpNet]>);
+pub struct IpRules {
+    /// The networks, canonical, in the order given.
+    nets: Box<[IpNet]>,
+    /// The IPv4 networks as `(network, mask)`: what [`IpRules::allows`]
+    /// compares, one AND and one comparison a network (`IpNet::contains`
+    /// derives the mask and the broadcast address from the prefix length
+    /// on every call; verification pays this on every request).
+    v4: Box<[(u32, u32)]>,
+    /// The IPv6 networks, likewise.
+    v6: Box<[(u128, u128)]>,
+}
 
 impl IpRules {
     /// Parses `entries` (see the [module documentation](self)); duplicates
@@ -62,40 +72,58 @@ impl IpRules {
                 Err(_) => bad.push(format!("`{}`", text.chars().take(64).collect::<String>())),
             }
         }
-        if bad.is_empty() { Ok(Self(nets.into_boxed_slice())) } else { Err(IpRulesError::Invalid(bad)) }
+        if !bad.is_empty() {
+            return Err(IpRulesError::Invalid(bad));
+        }
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for net in &nets {
+            match net {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.netmask()))),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.netmask()))),
+            }
+        }
+        Ok(Self { nets: nets.into_boxed_slice(), v4: v4.into_boxed_slice(), v6: v6.into_boxed_slice() })
     }
 
     /// Whether `ip` is inside one of the networks (`ip` made canonical
     /// first: an IPv4-mapped IPv6 address is its IPv4 address).
     #[inline]
     pub fn allows(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.0.iter().any(|net| net.contains(&ip))
+        match ip.to_canonical() {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+        }
     }
 
     /// The entries of `self` that no network of `outer` contains.
     pub fn outside(&self, outer: &Self) -> Vec<String> {
-        self.0.iter().filter(|n| !outer.0.iter().any(|o| o.contains(*n))).map(ToString::to_string).collect()
+        self.nets.iter().filter(|n| !outer.nets.iter().any(|o| o.contains(*n))).map(ToString::to_string).collect()
     }
 
     /// The networks, canonical.
     pub fn nets(&self) -> &[IpNet] {
-        &self.0
+        &self.nets
     }
 
     /// The networks as texts (`203.0.113.0/24`), what is stored and shown.
     pub fn to_strings(&self) -> Vec<String> {
-        self.0.iter().map(ToString::to_string).collect()
+        self.nets.iter().map(ToString::to_string).collect()
     }
 
     /// How many networks.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.nets.len()
     }
 
     /// Whether there are none (never, for a parsed list).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 }
 
@@ -128,6 +156,45 @@ mod tests {
         }
         for no in ["203.0.114.1", "::ffff:203.0.114.1", "2001:db9::1", "198.51.100.8", "::1", "127.0.0.1"] {
             assert!(!rules.allows(ip(no)), "{no}");
+        }
+    }
+
+    /// The precomputed `(network, mask)` pairs decide as `IpNet::contains`
+    /// does, at every prefix length and on both sides of each boundary.
+    #[test]
+    fn masks_decide_as_the_networks_do() {
+        let mut entries = Vec::new();
+        for len in [0, 1, 7, 8, 23, 24, 31, 32] {
+            entries.push(format!("203.0.113.129/{len}"));
+        }
+        for len in [0, 1, 31, 32, 63, 64, 127, 128] {
+            entries.push(format!("2001:db8:8000::8001/{len}"));
+        }
+        for e in &entries {
+            let rules = IpRules::parse(&[e]).unwrap();
+            let net = rules.nets()[0];
+            let probes = [
+                net.network(),
+                net.broadcast(),
+                step(net.network(), -1),
+                step(net.broadcast(), 1),
+                ip("203.0.113.129"),
+                ip("2001:db8:8000::8001"),
+                ip("::ffff:203.0.113.129"),
+                ip("0.0.0.0"),
+                ip("::"),
+            ];
+            for p in probes {
+                assert_eq!(rules.allows(p), net.contains(&p.to_canonical()), "{e} {p}");
+            }
+        }
+    }
+
+    /// `addr` moved by `by` (wrapping).
+    fn step(addr: IpAddr, by: i8) -> IpAddr {
+        match addr {
+            IpAddr::V4(a) => IpAddr::from(std::net::Ipv4Addr::from(u32::from(a).wrapping_add_signed(i32::from(by)))),
+            IpAddr::V6(a) => IpAddr::from(std::net::Ipv6Addr::from(u128::from(a).wrapping_add_signed(i128::from(by)))),
         }
     }
 
