@@ -84,7 +84,7 @@ async fn a_small_key_cache_verifies_every_key_and_refuses_a_revoked_one() {
     // keys at once, drops its whole cache: let that happen before the pass
     // whose entries are counted (a drop in the middle of it left 77 cached
     // on a loaded machine).
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     let plains: Vec<String> = keys.iter().map(|(_, k)| k.clone()).collect();
     let got = codes(&admin, &plains).await;
     let valid = got.iter().filter(|c| *c == "VALID").count();
