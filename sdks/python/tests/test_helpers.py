@@ -35,7 +35,9 @@ class Answer:
 Call = Callable[..., Answer]
 
 
-def fastapi_app(base_url: str, service_key: Optional[str], options: Dict[str, Any]) -> Iterator[Call]:
+def fastapi_app(
+    base_url: str, service_key: Optional[str], options: Dict[str, Any], remote: Optional[str]
+) -> Iterator[Call]:
     client = AsyncLatchkey(api_key=service_key, base_url=base_url, max_retries=0) if service_key else None
     app = FastAPI()
     guard = lk_fastapi.require_key(scopes=["sandbox:read"], client=client, **options)
@@ -47,7 +49,8 @@ def fastapi_app(base_url: str, service_key: Optional[str], options: Dict[str, An
             "onRequest": request.state.latchkey is verdict,
         }
 
-    with TestClient(app) as http:
+    # Starlette's test client is "testclient" unless told an address.
+    with TestClient(app, client=(remote or "testclient", 50000)) as http:
 
         def call(headers: Optional[Dict[str, str]] = None, path: str = "/sandboxes") -> Answer:
             r = http.get(path, headers=headers or {})
@@ -56,7 +59,9 @@ def fastapi_app(base_url: str, service_key: Optional[str], options: Dict[str, An
         yield call
 
 
-def flask_app(base_url: str, service_key: Optional[str], options: Dict[str, Any]) -> Iterator[Call]:
+def flask_app(
+    base_url: str, service_key: Optional[str], options: Dict[str, Any], remote: Optional[str]
+) -> Iterator[Call]:
     client = Latchkey(api_key=service_key, base_url=base_url, max_retries=0) if service_key else None
     app = flask.Flask(__name__)
 
@@ -68,8 +73,11 @@ def flask_app(base_url: str, service_key: Optional[str], options: Dict[str, Any]
 
     http = app.test_client()
 
+    # Werkzeug's test client is 127.0.0.1 unless told an address.
+    environ = {"REMOTE_ADDR": remote} if remote else {}
+
     def call(headers: Optional[Dict[str, str]] = None, path: str = "/sandboxes") -> Answer:
-        r = http.get(path, headers=headers or {})
+        r = http.get(path, headers=headers or {}, environ_base=environ)
         return Answer(r.status_code, {k.lower(): v for k, v in r.headers.items()}, json.loads(r.data))
 
     yield call
@@ -84,11 +92,14 @@ AppFactory = Callable[..., Call]
 @pytest.fixture(params=sorted(FRAMEWORKS))
 def app(request: pytest.FixtureRequest, server: Server, service_key: str) -> Iterator[AppFactory]:
     """Makes the framework's app with the given helper options (and, unless
-    told, a client holding the service key)."""
+    told, a client holding the service key), called from `remote` if given
+    (else the framework's test client's own address)."""
     stack = []
 
-    def make(base_url: str = server.url, key: Optional[str] = service_key, **options: Any) -> Call:
-        gen = FRAMEWORKS[request.param](base_url, key, options)
+    def make(
+        base_url: str = server.url, key: Optional[str] = service_key, remote: Optional[str] = None, **options: Any
+    ) -> Call:
+        gen = FRAMEWORKS[request.param](base_url, key, options, remote)
         stack.append(gen)
         return next(gen)
 
@@ -132,6 +143,36 @@ def test_a_key_without_the_scope_gets_403(app: AppFactory, make_key: MakeKey) ->
     k = make_key(scopes=["sandbox:write"])
     assert k.key
     envelope(app()({"X-API-Key": k.key}), 403, "insufficient_scope")
+
+
+def test_the_clients_address_goes_with_the_key(app: AppFactory, make_key: MakeKey) -> None:
+    """A key bound to 203.0.113.0/24 and 2001:db8::/32 passes from inside
+    (IPv4, IPv6, IPv4-mapped IPv6) and gets 403 ``ip_not_allowed`` from
+    outside or when the helper has no address to send; ``client_ip``
+    replaces where the address is read from."""
+    k = make_key(scopes=["sandbox:read"], allowed_cidrs=["203.0.113.0/24", "2001:db8::/32"])
+    assert k.key
+    headers = {"X-API-Key": k.key}
+    for inside in ("203.0.113.7", "2001:db8::1", "::ffff:203.0.113.9"):
+        answer = app(remote=inside)(headers)
+        assert (answer.status, answer.body["keyId"]) == (200, k.id), (inside, answer)
+    for outside in ("198.51.100.1", "2001:db9::1", "127.0.0.1"):
+        envelope(app(remote=outside)(headers), 403, "ip_not_allowed")
+    # The test clients' own addresses: "testclient" (not sent) and 127.0.0.1.
+    call = app()
+    envelope(call(headers), 403, "ip_not_allowed")
+    open_key = make_key(scopes=["sandbox:read"])
+    assert open_key.key
+    assert call({"X-API-Key": open_key.key}).status == 200, "a key with no networks needs no address"
+
+    def forwarded(request: Any) -> Optional[str]:
+        return str(request.headers.get("x-client-address"))
+
+    from_outside = app(remote="198.51.100.1", client_ip=forwarded)
+    assert from_outside({**headers, "X-Client-Address": "203.0.113.20"}).status == 200
+    envelope(from_outside({**headers, "X-Client-Address": "not an address"}), 403, "ip_not_allowed")
+    from_inside = app(remote="203.0.113.7", client_ip=forwarded)
+    envelope(from_inside({**headers, "X-Client-Address": "198.51.100.1"}), 403, "ip_not_allowed")
 
 
 def test_a_rate_limited_key_gets_429_with_retry_after(app: AppFactory, make_key: MakeKey) -> None:

@@ -17,6 +17,7 @@ middlewareSuite('Express', async (options, hooks) => {
       ...(hooks
         ? {
             getKey: (req) => (typeof req.query['api_key'] === 'string' ? req.query['api_key'] : undefined),
+            clientIp: (req) => req.get('x-client-address'),
             onInvalid: (refusal, _req, res) => res.status(404).json({ hidden: refusal.code }),
             onError: (_error, _req, res) => res.status(502).json({ latchkey: 'down' }),
           }

@@ -16,6 +16,7 @@ middlewareSuite('Hono', async (options, hooks) => {
       ...(hooks
         ? {
             getKey: (c) => c.req.query('api_key'),
+            clientIp: (c) => c.req.header('x-client-address'),
             onInvalid: (refusal, c) => c.json({ hidden: refusal.code }, 404),
             onError: (_error, c) => c.json({ latchkey: 'down' }, 502),
           }

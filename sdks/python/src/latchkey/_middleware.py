@@ -12,18 +12,26 @@ and the answer for each verdict.
   ``Retry-After`` (and the ``RateLimit-*`` headers of the verdict).
 * latchkey unreachable or failing: **503** ``unavailable`` (fail closed),
   unless the helper was made with ``fail_open=True``.
+* The client's address goes with the key (``ip``), so that a key bound to
+  networks (``allowedCidrs``) works only from them: the address the
+  framework gives for the request (behind a proxy, configure the
+  framework to trust it: uvicorn's ``--proxy-headers``, werkzeug's
+  ``ProxyFix``), or what the helper's ``client_ip`` returns. Something that
+  is not an IP address is not sent (a key bound to networks is then
+  refused: latchkey cannot place the client).
 
 Every refusal is the ``{"error": {"code", "message"}}`` envelope.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Callable, Dict, NamedTuple, Optional
 
 from .types import VerifyView
 
-__all__ = ["presented_key", "Refusal", "refusal_for", "MISSING", "UNAVAILABLE"]
+__all__ = ["presented_key", "client_address", "Refusal", "refusal_for", "MISSING", "UNAVAILABLE"]
 
 
 def presented_key(header: Callable[[str], Optional[str]]) -> Optional[str]:
@@ -40,6 +48,18 @@ def presented_key(header: Callable[[str], Optional[str]]) -> Optional[str]:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def client_address(address: Optional[str]) -> Optional[str]:
+    """``address`` if it is an IPv4 or IPv6 address (what latchkey's
+    ``ip`` takes), else ``None``: a test client's ``"testclient"``, a Unix
+    socket's path or nothing at all are not sent."""
+    if not address:
+        return None
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return None
 
 
 class Refusal(NamedTuple):

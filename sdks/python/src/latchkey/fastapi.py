@@ -28,13 +28,14 @@ from starlette.responses import Response
 from ._base import NOT_GIVEN
 from ._client import AsyncLatchkey
 from ._exceptions import LatchkeyError
-from ._middleware import MISSING, UNAVAILABLE, Refusal, presented_key, refusal_for
+from ._middleware import MISSING, UNAVAILABLE, Refusal, client_address, presented_key, refusal_for
 from .types import VerifyView
 
 __all__ = ["require_key", "KeyRefused", "exception_handlers"]
 
 MaybeAwaitable = Union[Any, Awaitable[Any]]
 GetKey = Callable[[Request], MaybeAwaitable]
+ClientIp = Callable[[Request], Optional[str]]
 OnInvalid = Callable[[Request, VerifyView], MaybeAwaitable]
 OnError = Callable[[Request, LatchkeyError], MaybeAwaitable]
 
@@ -90,6 +91,7 @@ def require_key(
     cost: Optional[int] = None,
     client: Optional[AsyncLatchkey] = None,
     get_key: Optional[GetKey] = None,
+    client_ip: Optional[ClientIp] = None,
     on_invalid: Optional[OnInvalid] = None,
     on_error: Optional[OnError] = None,
     fail_open: bool = False,
@@ -105,6 +107,10 @@ def require_key(
             with ``keys:verify``), one per event loop.
         get_key: reads the key from the request instead of ``X-API-Key`` /
             ``Authorization: Bearer``; may be async.
+        client_ip: reads the client's address from the request instead of
+            ``request.client.host`` (Starlette's peer, or the forwarded
+            address with uvicorn's ``--proxy-headers``); sent to latchkey
+            as ``ip`` for keys bound to networks.
         on_invalid: called with the request and the verdict of a refused
             key; a :class:`Response` it returns is sent instead of the
             default answer. May be async.
@@ -132,12 +138,14 @@ def require_key(
         key = await _resolve(get_key(request)) if get_key else presented_key(request.headers.get)
         if not key:
             raise refuse(request, _refusal_response(MISSING))
+        ip = client_address(client_ip(request) if client_ip else request.client.host if request.client else None)
         try:
             verdict = await lk().keys.verify(
                 key=key,
                 scopes=list(scopes) if scopes else NOT_GIVEN,
                 project_id=project_id if project_id is not None else NOT_GIVEN,
                 cost=cost if cost is not None else NOT_GIVEN,
+                ip=ip if ip is not None else NOT_GIVEN,
             )
         except LatchkeyError as e:
             if on_error is not None:

@@ -27,13 +27,14 @@ import flask
 from ._base import NOT_GIVEN
 from ._client import Latchkey
 from ._exceptions import LatchkeyError
-from ._middleware import MISSING, UNAVAILABLE, Refusal, presented_key, refusal_for
+from ._middleware import MISSING, UNAVAILABLE, Refusal, client_address, presented_key, refusal_for
 from .types import VerifyView
 
 __all__ = ["require_key"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 GetKey = Callable[[flask.Request], Optional[str]]
+ClientIp = Callable[[flask.Request], Optional[str]]
 OnInvalid = Callable[[flask.Request, VerifyView], Any]
 OnError = Callable[[flask.Request, LatchkeyError], Any]
 
@@ -60,6 +61,7 @@ def require_key(
     cost: Optional[int] = None,
     client: Optional[Latchkey] = None,
     get_key: Optional[GetKey] = None,
+    client_ip: Optional[ClientIp] = None,
     on_invalid: Optional[OnInvalid] = None,
     on_error: Optional[OnError] = None,
     fail_open: bool = False,
@@ -75,6 +77,10 @@ def require_key(
             ``keys:verify``), shared by every decorated view.
         get_key: reads the key from the request instead of ``X-API-Key`` /
             ``Authorization: Bearer``.
+        client_ip: reads the client's address from the request instead of
+            ``request.remote_addr`` (the peer, or the forwarded address
+            behind werkzeug's ``ProxyFix``); sent to latchkey as ``ip`` for
+            keys bound to networks.
         on_invalid: called with the request and the verdict of a refused
             key; a response it returns (anything a view may return) is sent
             instead of the default answer.
@@ -92,12 +98,14 @@ def require_key(
             if not key:
                 return _refusal_response(MISSING)
             lk = client if client is not None else _shared_client()
+            ip = client_address(client_ip(request) if client_ip else request.remote_addr)
             try:
                 verdict = lk.keys.verify(
                     key=key,
                     scopes=list(scopes) if scopes else NOT_GIVEN,
                     project_id=project_id if project_id is not None else NOT_GIVEN,
                     cost=cost if cost is not None else NOT_GIVEN,
+                    ip=ip if ip is not None else NOT_GIVEN,
                 )
             except LatchkeyError as e:
                 if on_error is not None:

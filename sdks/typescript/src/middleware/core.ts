@@ -3,7 +3,10 @@
  * asking latchkey for a verdict with the service key, and turning the
  * verdict into the answer latchkey itself gives (401, 403
  * `insufficient_scope`, 429 with `Retry-After`) in the
- * `{"error": {"code", "message"}}` envelope.
+ * `{"error": {"code", "message"}}` envelope. The client's address goes
+ * with the key (`ip`), so that a key bound to networks (`allowedCidrs`)
+ * works only from them; what is not an IP address is not sent (such a key
+ * is then refused: latchkey cannot place the client).
  */
 import { Latchkey } from '../client.js';
 import type { ClientOptions } from '../client.js';
@@ -64,6 +67,26 @@ export function presentedKey(header: (name: string) => string | null | undefined
   return auth.slice(space + 1).trim() || undefined;
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * `address` if it is an IPv4 or IPv6 address (what latchkey's `ip` takes),
+ * else `undefined`. No `node:net`: the Hono middleware runs on edge runtimes
+ * too, so IPv6 is checked by the URL parser (zone ids are refused).
+ */
+export function clientAddress(address: string | null | undefined): string | undefined {
+  const a = address?.trim();
+  if (!a) return undefined;
+  if (IPV4.test(a)) return a;
+  if (!a.includes(':') || a.includes('%') || a.includes('[') || a.includes(']')) return undefined;
+  try {
+    new URL(`http://[${a}]/`);
+    return a;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The verifying client of a middleware: the given one, else one from the options and the environment. */
 export function verifierClient(options: AuthOptions): Latchkey {
   if (options.client) return options.client;
@@ -85,8 +108,8 @@ export function missingKey(): Refusal {
   return { status: 401, code: 'unauthorized', message: 'Invalid or missing authentication', headers: {}, verdict: null };
 }
 
-/** Asks latchkey about `key` and decides. */
-export async function decide(client: Latchkey, key: string, options: AuthOptions): Promise<Decision> {
+/** Asks latchkey about `key`, presented from `ip` (if known), and decides. */
+export async function decide(client: Latchkey, key: string, options: AuthOptions, ip?: string): Promise<Decision> {
   let verdict: Verdict;
   try {
     verdict = await client.keys.verify({
@@ -94,6 +117,7 @@ export async function decide(client: Latchkey, key: string, options: AuthOptions
       ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
       ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
       ...(options.cost === undefined ? {} : { cost: options.cost }),
+      ...(ip === undefined ? {} : { ip }),
     });
   } catch (error) {
     return { kind: 'error', error };

@@ -9,7 +9,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Verdict } from '../resources/keys.js';
-import { decide, envelope, failureAnswer, missingKey, presentedKey, verifierClient } from './core.js';
+import { clientAddress, decide, envelope, failureAnswer, missingKey, presentedKey, verifierClient } from './core.js';
 import type { AuthOptions, Refusal } from './core.js';
 
 export type { AuthOptions, FailureMode, Refusal } from './core.js';
@@ -27,6 +27,11 @@ declare global {
 export interface ExpressAuthOptions extends AuthOptions {
   /** Reads the caller's key (default: `X-API-Key`, else `Authorization: Bearer`). */
   getKey?: (req: Request) => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * Reads the client's address, sent to latchkey for keys bound to networks
+   * (default: `req.ip`, which follows Express's `trust proxy` setting).
+   */
+  clientIp?: (req: Request) => string | null | undefined;
   /** Answers a missing or refused key instead of the default 401/403/429 envelope. */
   onInvalid?: (refusal: Refusal, req: Request, res: Response, next: NextFunction) => unknown;
   /** Decides when the key could not be verified (latchkey unreachable, …) instead of `failureMode`. */
@@ -51,7 +56,8 @@ export function latchkeyAuth(options: ExpressAuthOptions = {}): RequestHandler {
         await refuse(missingKey(), req, res, next);
         return;
       }
-      const decision = await decide(client, key, options);
+      const ip = clientAddress(options.clientIp ? options.clientIp(req) : req.ip);
+      const decision = await decide(client, key, options, ip);
       switch (decision.kind) {
         case 'allow':
           req.latchkey = decision.verdict;

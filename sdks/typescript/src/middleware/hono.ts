@@ -9,7 +9,7 @@
  */
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { Verdict } from '../resources/keys.js';
-import { decide, envelope, failureAnswer, missingKey, presentedKey, verifierClient } from './core.js';
+import { clientAddress, decide, envelope, failureAnswer, missingKey, presentedKey, verifierClient } from './core.js';
 import type { AuthOptions, Refusal } from './core.js';
 
 export type { AuthOptions, FailureMode, Refusal } from './core.js';
@@ -25,6 +25,13 @@ declare module 'hono' {
 export interface HonoAuthOptions extends AuthOptions {
   /** Reads the caller's key (default: `X-API-Key`, else `Authorization: Bearer`). */
   getKey?: (c: Context) => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * Reads the client's address, sent to latchkey for keys bound to networks.
+   * Hono has no address of its own: the default is the peer of
+   * `@hono/node-server` (`c.env.incoming.socket.remoteAddress`), else none;
+   * elsewhere, or behind a proxy, pass the runtime's (`getConnInfo(c).remote.address`).
+   */
+  clientIp?: (c: Context) => string | null | undefined;
   /** Answers a missing or refused key instead of the default 401/403/429 envelope. */
   onInvalid?: (refusal: Refusal, c: Context, next: Next) => Response | void | Promise<Response | void>;
   /**
@@ -43,7 +50,8 @@ export function latchkeyAuth(options: HonoAuthOptions = {}): MiddlewareHandler {
   return async (c, next) => {
     const key = options.getKey ? await options.getKey(c) : presentedKey((name) => c.req.header(name));
     if (!key) return refuse(missingKey(), c, next);
-    const decision = await decide(client, key, options);
+    const ip = clientAddress(options.clientIp ? options.clientIp(c) : nodePeer(c));
+    const decision = await decide(client, key, options, ip);
     switch (decision.kind) {
       case 'allow':
         c.set('latchkey', decision.verdict);
@@ -61,6 +69,13 @@ export function latchkeyAuth(options: HonoAuthOptions = {}): MiddlewareHandler {
       }
     }
   };
+}
+
+/** The peer address under `@hono/node-server`, which puts Node's request in `c.env.incoming`. */
+function nodePeer(c: Context): string | undefined {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined;
+  const address = env?.incoming?.socket?.remoteAddress;
+  return typeof address === 'string' ? address : undefined;
 }
 
 function answer(c: Context, refusal: Refusal): Response {

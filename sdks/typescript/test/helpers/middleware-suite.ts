@@ -19,7 +19,8 @@ export interface RunningApp {
 
 /**
  * Builds and starts the framework's app. With `hooks`, the middleware gets:
- * `getKey` reading `?api_key=`, `onInvalid` answering 404 `{"hidden": code}`,
+ * `getKey` reading `?api_key=`, `clientIp` reading `X-Client-Address`,
+ * `onInvalid` answering 404 `{"hidden": code}`,
  * `onError` answering 502 `{"latchkey": "down"}`.
  */
 export type StartApp = (options: AuthOptions, hooks: boolean) => Promise<RunningApp>;
@@ -105,6 +106,31 @@ export function middlewareSuite(framework: string, startApp: StartApp): void {
       const res = await get(app, { 'x-api-key': key });
       assert.equal(res.status, 403);
       assert.deepEqual(res.body, { error: { code: 'insufficient_scope', message: 'this key lacks a required scope' } });
+    });
+
+    it("sends the client's address: a key bound to networks passes only from them", async () => {
+      const app = await start({ client: lk });
+      const loopback = await mint({ name: 'loopback only', allowedCidrs: ['127.0.0.0/8'] });
+      const elsewhere = await mint({ name: 'elsewhere only', allowedCidrs: ['203.0.113.0/24', '2001:db8::/32'] });
+      assert.equal((await get(app, { 'x-api-key': loopback.key })).status, 200, 'the peer 127.0.0.1 is sent');
+      const refused = await get(app, { 'x-api-key': elsewhere.key });
+      assert.equal(refused.status, 403);
+      assert.deepEqual(refused.body, {
+        error: { code: 'ip_not_allowed', message: 'this key may not be used from this address' },
+      });
+
+      const hooked = await start({ client: lk }, true);
+      const from = async (address: string | undefined): Promise<{ status: number; body: unknown }> => {
+        const headers: Record<string, string> = address === undefined ? {} : { 'x-client-address': address };
+        const res = await fetch(`${hooked.url}/v1/sandboxes?api_key=${encodeURIComponent(elsewhere.key)}`, { headers });
+        return { status: res.status, body: await res.json() };
+      };
+      for (const inside of ['203.0.113.20', '2001:db8::5', '::ffff:203.0.113.9']) {
+        assert.equal((await from(inside)).status, 200, inside);
+      }
+      for (const outside of ['198.51.100.1', '127.0.0.1', 'not an address', '203.0.113.300', undefined]) {
+        assert.deepEqual(await from(outside), { status: 404, body: { hidden: 'ip_not_allowed' } }, String(outside));
+      }
     });
 
     it('answers 429 with Retry-After to a rate-limited key, and to one out of credits', async () => {
