@@ -248,11 +248,12 @@ pub async fn inspect_postgres(url: &str) -> StoreResult<Option<Inspection>> {
     let pool = match sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(3))
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
     {
         Ok(pool) => pool,
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNDEFINED_DATABASE) => return Ok(None),
+        Err(sqlx::Error::PoolTimedOut) => return Err(why_unreachable(options).await.into()),
         Err(e) => return Err(e.into()),
     };
     let result = async {
@@ -263,6 +264,17 @@ pub async fn inspect_postgres(url: &str) -> StoreResult<Option<Inspection>> {
     .await;
     pool.close().await;
     result
+}
+
+/// Why a PostgreSQL server could not be reached: the pool only says that it
+/// gave up waiting, one connection attempt says why (refused, no such
+/// host, authentication failed, …).
+async fn why_unreachable(options: sqlx::postgres::PgConnectOptions) -> sqlx::Error {
+    use sqlx::Connection as _;
+    match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect_with(&options)).await {
+        Ok(Err(e)) => e,
+        Ok(Ok(_)) | Err(_) => sqlx::Error::PoolTimedOut,
+    }
 }
 
 /// SQLSTATE `invalid_catalog_name`: the database does not exist.

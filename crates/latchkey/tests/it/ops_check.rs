@@ -73,7 +73,8 @@ async fn check_finds_each_planted_problem() {
 
     // An unreachable database.
     let (_, said) = check(&dir, &["--database-url", "postgres://postgres@127.0.0.1:1/nowhere"]);
-    assert!(said.lines().any(|l| l.starts_with("FAIL  database:")), "{said}");
+    // It says why (not only that a pool gave up waiting).
+    assert!(said.lines().any(|l| l.starts_with("FAIL  database:") && l.contains("Connection refused")), "{said}");
     // An unreachable Redis; a reachable one (when the suite has one) passes.
     let (_, said) = check(&dir, &["--redis-url", "redis://127.0.0.1:1"]);
     assert!(finding(&said).starts_with("FAIL  redis:"), "{said}");
