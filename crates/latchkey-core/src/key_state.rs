@@ -143,8 +143,43 @@ pub trait IssuedKey {
     /// role allows it (the role ceiling, [`Role::allows`]; an
     /// organization-owned key has none). Demoting an owner narrows their
     /// keys at once.
+    #[inline]
     fn allows(&self, scope: &Scope) -> bool {
-        self.scopes().allows(scope) && self.owner_role().is_none_or(|r| r.allows(scope))
+        self.refusal(scope).is_none()
+    }
+
+    /// Why the key may not do `scope` ([`IssuedKey::allows`] is `false`
+    /// exactly when this is `Some`): it does not hold it, or it does and
+    /// its owner's current role does not allow it.
+    #[inline]
+    fn refusal(&self, scope: &Scope) -> Option<ScopeRefusal> {
+        if !self.scopes().allows(scope) {
+            Some(ScopeRefusal::NotGranted)
+        } else if self.owner_role().is_some_and(|r| !r.allows(scope)) {
+            Some(ScopeRefusal::RoleCeiling)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a key may not do a scope ([`IssuedKey::refusal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScopeRefusal {
+    /// None of the key's scopes covers it.
+    NotGranted,
+    /// The key holds it, but its owner's current role does not allow it
+    /// (an admin's key after the admin was made a member).
+    RoleCeiling,
+}
+
+impl ScopeRefusal {
+    /// The wire form (`not_granted`, `role_ceiling`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotGranted => "not_granted",
+            Self::RoleCeiling => "role_ceiling",
+        }
     }
 }
 
@@ -218,6 +253,22 @@ mod tests {
         assert!(left.allows(&p("sandbox:read")));
         let narrow = Facts { scopes: ScopeSet::from_stored(&["sandbox:read"]), ..key(None, None, false, None) };
         assert!(narrow.allows(&p("sandbox:read")) && !narrow.allows(&p("sandbox:write")));
+        // Why not: the grant first, then the ceiling.
+        assert_eq!(member.refusal(&p("org:write")), Some(ScopeRefusal::RoleCeiling));
+        assert_eq!(narrow.refusal(&p("sandbox:write")), Some(ScopeRefusal::NotGranted));
+        let narrow_member =
+            Facts { scopes: ScopeSet::from_stored(&["sandbox:read"]), ..key(None, None, true, Some(Role::Member)) };
+        assert_eq!(
+            narrow_member.refusal(&p("org:write")),
+            Some(ScopeRefusal::NotGranted),
+            "not held before not allowed"
+        );
+        assert_eq!(member.refusal(&p("sandbox:read")), None);
+        for k in [&member, &org, &left, &narrow, &narrow_member] {
+            for scope in ["org:write", "org:read", "sandbox:write", "*", "secret:resolve"] {
+                assert_eq!(k.allows(&p(scope)), k.refusal(&p(scope)).is_none(), "{scope}");
+            }
+        }
     }
 
     #[test]

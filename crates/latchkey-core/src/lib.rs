@@ -30,6 +30,6 @@ pub use id::{
     EventId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
 };
 pub use key::{DisplayPrefix, Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
-pub use key_state::{IssuedKey, KeyState};
+pub use key_state::{IssuedKey, KeyState, ScopeRefusal};
 pub use role::Role;
 pub use scope::{Catalog, InvalidScopes, MAX_SCOPES, RESERVED, Scope, ScopeRef, ScopeSet};

@@ -490,6 +490,13 @@ pub trait KeyStore: Send + Sync {
         period_start: Option<Millis>,
     ) -> StoreResult<Spend>;
 
+    /// The balance [`KeyStore::spend_credits`] would spend from now, without
+    /// spending or refilling anything: the end of `key_id`'s rotation
+    /// chain's credits, or its refill amount when it refills and its last
+    /// refill is before `period_start`. `None` when that key has no credit
+    /// budget (or is gone).
+    async fn credit_balance(&self, key_id: &KeyId, period_start: Option<Millis>) -> StoreResult<Option<i64>>;
+
     /// Adds batched verification counts.
     async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()>;
 

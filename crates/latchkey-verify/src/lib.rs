@@ -48,7 +48,11 @@
 //!    (storage follows the rotation chain), so the two share one budget.
 //!
 //! The result is a typed [`Outcome`], never an error; only storage failures
-//! are errors. `lastUsedAt` and per-day counts by outcome are not written per
+//! are errors. [`KeyVerifier::peek`] runs stages 5–8 over a key read from
+//! storage without changing anything ("explain": what verify would answer):
+//! the limits are read from the same limiter, local or shared, without
+//! counting ([`ratelimit::RatePeek`]), the credit balance is read instead
+//! of spent, and no usage is counted. `lastUsedAt` and per-day counts by outcome are not written per
 //! request: they are added up in memory and written behind, hundreds of keys
 //! per transaction, by a periodic flush and at shutdown
 //! ([`KeyVerifier::flush_at_shutdown`]), where what the deadline leaves is

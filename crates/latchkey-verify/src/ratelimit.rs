@@ -128,6 +128,73 @@ fn ceil_secs(ms: i64) -> u64 {
     u64::try_from(ms).map_or(0, |ms| ms.div_ceil(1000))
 }
 
+/// One window of a key's limits as it stands: what a request now would
+/// find there, nothing counted ([`RatePeek`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowState {
+    /// The window's limit.
+    pub limit: u32,
+    /// How many requests it would admit now.
+    pub remaining: u32,
+    /// Milliseconds until it is full again (0: it is).
+    pub reset_ms: i64,
+}
+
+impl WindowState {
+    /// [`reset_ms`](Self::reset_ms) in whole seconds, rounded up (as
+    /// `RateLimit-Reset`).
+    pub fn reset_secs(&self) -> u64 {
+        ceil_secs(self.reset_ms)
+    }
+}
+
+/// A key's rate-limit windows as they stand, read without counting a
+/// request or changing any state ([`RateLimiter::peek`], and the shared
+/// limiter's `peek`): what "explain" shows, and what its verdict decides by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RatePeek {
+    /// The per-minute window, if enforced.
+    pub per_minute: Option<WindowState>,
+    /// The per-day window, if enforced.
+    pub per_day: Option<WindowState>,
+    /// Milliseconds until every window would admit a request (0: they do
+    /// now).
+    pub retry_after_ms: i64,
+}
+
+impl RatePeek {
+    fn windows(&self) -> impl Iterator<Item = WindowState> {
+        self.per_minute.into_iter().chain(self.per_day)
+    }
+
+    /// Whether a request now would be admitted: every window has room.
+    pub fn allowed(&self) -> bool {
+        self.windows().all(|w| w.remaining > 0)
+    }
+
+    /// What a request now would be told, before it is counted: the most
+    /// constraining window ([`most_constraining`]), and whether it would
+    /// be admitted. `None` without windows.
+    pub fn decision(&self) -> Option<RateDecision> {
+        let w = most_constraining(self.windows())?;
+        let allowed = self.allowed();
+        Some(RateDecision {
+            allowed,
+            limit: w.limit,
+            remaining: w.remaining,
+            reset_ms: w.reset_ms,
+            retry_after_ms: if allowed { 0 } else { self.retry_after_ms },
+        })
+    }
+}
+
+/// The window a decision reports, of every limiter: the one with the
+/// fewest `remaining`, ties going to the one that resets later (then to
+/// the first).
+pub(crate) fn most_constraining(windows: impl IntoIterator<Item = WindowState>) -> Option<WindowState> {
+    windows.into_iter().min_by_key(|w| (w.remaining, std::cmp::Reverse(w.reset_ms)))
+}
+
 /// `ceil(a / b)` for `b > 0`.
 fn div_ceil(a: i128, b: i128) -> i128 {
     -((-a).div_euclid(b))
@@ -321,21 +388,59 @@ impl RateLimiter {
             }
         };
 
-        // (remaining, reset_ms, limit) of the most constraining window, and
-        // the longest wait of any window.
-        let mut reported: Option<(u32, i64, u32)> = None;
+        // The most constraining window, and the longest wait of any window.
+        let mut described = [None; 2];
         let mut wait_ms = 0;
-        for (p, tat) in params.iter().zip(tats) {
+        for ((p, tat), slot) in params.iter().zip(tats).zip(&mut described) {
             let Some(p) = p else { continue };
-            let (remaining, reset, wait) = p.describe(tat);
+            let (remaining, reset_ms, wait) = p.describe(tat);
             wait_ms = wait_ms.max(wait);
-            let tighter = reported.is_none_or(|(r, rs, _)| (remaining, -reset) < (r, -rs));
-            if tighter {
-                reported = Some((remaining, reset, p.limit));
-            }
+            *slot = Some(WindowState { limit: p.limit, remaining, reset_ms });
         }
-        let (remaining, reset_ms, limit) = reported?;
-        Some(RateDecision { allowed, limit, remaining, reset_ms, retry_after_ms: if allowed { 0 } else { wait_ms } })
+        let w = most_constraining(described.into_iter().flatten())?;
+        Some(RateDecision {
+            allowed,
+            limit: w.limit,
+            remaining: w.remaining,
+            reset_ms: w.reset_ms,
+            retry_after_ms: if allowed { 0 } else { wait_ms },
+        })
+    }
+
+    /// The windows of `key_id` under `limits` at `now_ms` as a request
+    /// would find them ([`check`](Self::check) without the request): nothing
+    /// is counted and no state changes, however often it is called. A
+    /// window whose limit changed since the key's last check reads as
+    /// `check` would rescale it; a zero limit as `check` refuses it (no
+    /// room, a whole period to wait). `None` when `limits` has neither
+    /// window.
+    pub fn peek(&self, key_id: &str, limits: Limits, now_ms: i64) -> Option<RatePeek> {
+        let wanted = limits.windows();
+        if wanted.iter().all(Option::is_none) {
+            return None;
+        }
+        let state = self.shard(key_id).lock().unwrap_or_else(PoisonError::into_inner).get(key_id).copied();
+        let mut out = [None; 2];
+        let mut wait_ms = 0;
+        for (((slot, limit), period), mut window) in
+            out.iter_mut().zip(wanted).zip(PERIODS_MS).zip(state.unwrap_or_default().windows)
+        {
+            let Some(limit) = limit else { continue };
+            if limit == 0 {
+                *slot = Some(WindowState { limit: 0, remaining: 0, reset_ms: period });
+                wait_ms = wait_ms.max(period);
+                continue;
+            }
+            let p = Params::new(limit, period, now_ms);
+            if window.limit != p.limit {
+                window.rescale(&p);
+            }
+            let (remaining, reset_ms, wait) = p.describe(window.tat.max(p.now));
+            wait_ms = wait_ms.max(wait);
+            *slot = Some(WindowState { limit, remaining, reset_ms });
+        }
+        let [per_minute, per_day] = out;
+        Some(RatePeek { per_minute, per_day, retry_after_ms: wait_ms })
     }
 
     /// Drops all state of `key_id`; its next request starts from idle. Call
@@ -702,6 +807,49 @@ mod tests {
         assert_eq!(rl.len(), 1);
         let capacity: usize = rl.shards.iter().map(|s| s.0.lock().unwrap().capacity()).sum();
         assert!(capacity < 20_000, "capacity {capacity}");
+    }
+
+    /// A peek is the next check without the request: the same window
+    /// figures as the check just made, the same admission as the next
+    /// check, and no state of its own however often it is called.
+    #[test]
+    fn peek_reads_the_windows_without_counting() {
+        let rl = RateLimiter::new();
+        let limits = both(5, 7);
+        let fresh = rl.peek("k", limits, T0).unwrap();
+        let full = |limit| Some(WindowState { limit, remaining: limit, reset_ms: 0 });
+        assert_eq!((fresh.per_minute, fresh.per_day, fresh.retry_after_ms), (full(5), full(7), 0));
+        assert!(fresh.allowed() && rl.is_empty(), "a peek stores nothing");
+        assert_eq!(rl.peek("k", Limits::default(), T0), None);
+        for _ in 0..100 {
+            rl.peek("k", limits, T0);
+        }
+        for i in 0..6_u32 {
+            let seen = rl.peek("k", limits, T0).unwrap();
+            let d = check(&rl, "k", limits, T0);
+            assert_eq!(seen.allowed(), d.allowed, "request {i}");
+            assert_eq!(seen.per_minute.unwrap().remaining, 5_u32.saturating_sub(i), "request {i}");
+            if d.allowed {
+                let after = rl.peek("k", limits, T0).unwrap();
+                let reported = after.decision().unwrap();
+                assert_eq!((reported.limit, reported.remaining, reported.reset_ms), (d.limit, d.remaining, d.reset_ms));
+            } else {
+                assert_eq!(seen.decision().unwrap().retry_after_ms, d.retry_after_ms, "request {i}");
+            }
+        }
+        // Exhausted per minute: one more is admitted after 12 s, not before.
+        let seen = rl.peek("k", limits, T0 + 11_999).unwrap();
+        assert!(!seen.allowed());
+        assert_eq!(seen.per_day.unwrap().remaining, 2, "the day window still has room");
+        assert!(rl.peek("k", limits, T0 + 12_000).unwrap().allowed());
+        assert!(check(&rl, "k", limits, T0 + 12_000).allowed, "the peeks spent nothing");
+        // A changed limit reads as check would rescale it; zero refuses.
+        let rescaled = rl.peek("k", both(10, 7), T0 + 12_000).unwrap();
+        assert_eq!(rescaled.per_minute.unwrap().remaining, 0);
+        let zero = rl.peek("k", both(0, 7), T0).unwrap();
+        assert_eq!(zero.per_minute, Some(WindowState { limit: 0, remaining: 0, reset_ms: MINUTE_MS }));
+        assert_eq!(zero.decision().unwrap().retry_after_ms, MINUTE_MS);
+        assert!(!zero.allowed());
     }
 
     #[test]

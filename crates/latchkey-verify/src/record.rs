@@ -206,6 +206,16 @@ impl Grant {
         }
     }
 
+    /// Whether the key may be used for a request for `project` (`None`:
+    /// no project named): always, unless it is bound to another project.
+    #[inline]
+    pub fn allows_project(&self, project: Option<&str>) -> bool {
+        match (project, &self.project_id) {
+            (Some(want), Some(bound)) => want == bound.as_str(),
+            _ => true,
+        }
+    }
+
     /// Bytes the grant holds: its allocation, its texts, its scopes, its networks, the
     /// rendered identity (estimated from the texts before it is rendered)
     /// and its slot in the interner.

@@ -4,7 +4,9 @@
 //! server (`TIME`, one clock for every node), checks each configured window
 //! of the key with GCRA and, only if every window admits the request,
 //! advances them; Redis runs a script atomically, so concurrent requests on
-//! any number of nodes are exact. One round trip per limited verify.
+//! any number of nodes are exact. One round trip per limited verify. The
+//! same script, told not to count, reads the windows without writing
+//! anything ([`RedisLimiter::peek`]: "explain").
 //!
 //! The GCRA here counts in microseconds (Lua numbers are doubles, exact to
 //! 2^53 µs ≈ 285 years): the emission interval is `T = ceil(P / L)` and the
@@ -23,7 +25,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::ratelimit::{Limits, RateDecision};
+use crate::ratelimit::{Limits, RateDecision, RatePeek, WindowState, most_constraining};
 
 /// How long a Redis call may take before the node decides alone.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
@@ -31,11 +33,16 @@ pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// GCRA over the windows in `KEYS`; `ARGV` holds `limit, period_us` per
-/// window. Returns `{allowed, retry_us, limit1, remaining1, reset_us1, …}`.
+/// window, then `1` to count the request (advance the windows if every one
+/// admits it) or `0` to only read them. Returns `{allowed, retry_us,
+/// limit1, remaining1, reset_us1, …}`: whether a request is (counted) or
+/// would be (read) admitted, and each window after it; read, a window
+/// that has room reports it even when another refuses.
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = #KEYS
+local count = ARGV[2 * n + 1] == '1'
 local tats, ts, taus = {}, {}, {}
 local allowed, retry = 1, 0
 for i = 1, n do
@@ -54,12 +61,12 @@ end
 local out = {allowed, retry}
 for i = 1, n do
   local tat = tats[i]
-  if allowed == 1 then
+  if allowed == 1 and count then
     tat = tat + ts[i]
     redis.call('SET', KEYS[i], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
   end
   local remaining = math.floor((taus[i] - (tat - now)) / ts[i]) + 1
-  if remaining < 0 or allowed == 0 then remaining = 0 end
+  if remaining < 0 or (allowed == 0 and count) then remaining = 0 end
   out[#out + 1] = tonumber(ARGV[2 * i - 1])
   out[#out + 1] = remaining
   out[#out + 1] = tat - now
@@ -139,11 +146,7 @@ impl RedisLimiter {
         limits: Limits,
         now_ms: i64,
     ) -> Result<Option<RateDecision>, SharedLimitError> {
-        let windows: Vec<(&str, u32, i64)> =
-            [("m", limits.per_minute, 60_000_000_i64), ("d", limits.per_day, 86_400_000_000)]
-                .into_iter()
-                .filter_map(|(name, limit, period)| limit.map(|l| (name, l, period)))
-                .collect();
+        let windows = windows(limits);
         if windows.is_empty() {
             return Ok(None);
         }
@@ -157,20 +160,68 @@ impl RedisLimiter {
                 retry_after_ms: 60_000,
             }));
         }
+        let answer = self.run(key_id, &windows, true, now_ms).await?;
+        decision(&answer).map(Some).ok_or(SharedLimitError::Protocol)
+    }
+
+    /// The windows of `key_id` under `limits` as a request would find them
+    /// now, read by the script without counting or writing anything (a
+    /// zero limit's window is answered without asking: it has no room).
+    /// `Ok(None)` when the key has no limits.
+    pub async fn peek(&self, key_id: &str, limits: Limits, now_ms: i64) -> Result<Option<RatePeek>, SharedLimitError> {
+        let all = windows(limits);
+        if all.is_empty() {
+            return Ok(None);
+        }
+        let asked: Vec<(&str, u32, i64)> = all.iter().copied().filter(|(_, l, _)| *l > 0).collect();
+        let (mut retry_us, read) = if asked.is_empty() {
+            (0, Vec::new())
+        } else {
+            let answer = self.run(key_id, &asked, false, now_ms).await?;
+            parse(&answer).map(|(_, retry, w)| (retry, w)).ok_or(SharedLimitError::Protocol)?
+        };
+        if read.len() != asked.len() {
+            return Err(SharedLimitError::Protocol);
+        }
+        let mut peek = RatePeek { per_minute: None, per_day: None, retry_after_ms: 0 };
+        let mut read = read.into_iter();
+        for (name, limit, period_us) in all {
+            let state = if limit == 0 {
+                retry_us = retry_us.max(period_us);
+                WindowState { limit: 0, remaining: 0, reset_ms: period_us / 1000 }
+            } else {
+                read.next().ok_or(SharedLimitError::Protocol)?
+            };
+            *(if name == "m" { &mut peek.per_minute } else { &mut peek.per_day }) = Some(state);
+        }
+        peek.retry_after_ms = us_to_ms(retry_us);
+        Ok(Some(peek))
+    }
+
+    /// Runs the script over `windows` of `key_id` (`count`: advance them),
+    /// within [`REDIS_TIMEOUT`], unless Redis failed within
+    /// [`RETRY_AFTER_FAILURE`] of `now_ms`.
+    async fn run(
+        &self,
+        key_id: &str,
+        windows: &[(&str, u32, i64)],
+        count: bool,
+        now_ms: i64,
+    ) -> Result<Vec<i64>, SharedLimitError> {
         if now_ms < self.skip_until_ms.load(Ordering::Relaxed) {
             return Err(SharedLimitError::Backoff);
         }
         let mut invocation = self.script.prepare_invoke();
-        for (name, limit, period) in &windows {
+        for (name, limit, period) in windows {
             invocation.key(format!("{}{key_id}:{name}", self.prefix)).arg(*limit).arg(*period);
         }
+        invocation.arg(u8::from(count));
         let mut conn = self.conn.clone();
-        let answer = match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<Vec<i64>>(&mut conn)).await {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => return Err(self.failed(now_ms, e.into())),
-            Err(_) => return Err(self.failed(now_ms, SharedLimitError::Timeout)),
-        };
-        decision(&answer).map(Some).ok_or(SharedLimitError::Protocol)
+        match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<Vec<i64>>(&mut conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.failed(now_ms, e.into())),
+            Err(_) => Err(self.failed(now_ms, SharedLimitError::Timeout)),
+        }
     }
 
     fn failed(&self, now_ms: i64, e: SharedLimitError) -> SharedLimitError {
@@ -180,22 +231,52 @@ impl RedisLimiter {
     }
 }
 
-/// The script's answer as a decision on the most constraining window (fewest
-/// remaining; ties: the later reset), like the local limiter reports.
-fn decision(answer: &[i64]) -> Option<RateDecision> {
+/// The configured windows of `limits`: (key suffix, limit, period in µs),
+/// minute first.
+fn windows(limits: Limits) -> Vec<(&'static str, u32, i64)> {
+    [("m", limits.per_minute, 60_000_000_i64), ("d", limits.per_day, 86_400_000_000)]
+        .into_iter()
+        .filter_map(|(name, limit, period)| limit.map(|l| (name, l, period)))
+        .collect()
+}
+
+/// Microseconds to whole milliseconds, rounded up; negative counts as 0.
+fn us_to_ms(us: i64) -> i64 {
+    (us.max(0) + 999) / 1000
+}
+
+/// The script's answer: whether admitted, the retry in µs, and each
+/// window's state in the order asked.
+fn parse(answer: &[i64]) -> Option<(bool, i64, Vec<WindowState>)> {
     let (&allowed, rest) = answer.split_first()?;
     let (&retry_us, windows) = rest.split_first()?;
     if windows.is_empty() || windows.len() % 3 != 0 {
         return None;
     }
-    let worst = windows.chunks_exact(3).max_by_key(|w| (std::cmp::Reverse(w[1]), w[2]))?;
-    let us_to_ms = |us: i64| (us.max(0) + 999) / 1000;
+    let states = windows
+        .chunks_exact(3)
+        .map(|w| {
+            Some(WindowState {
+                limit: u32::try_from(w[0]).ok()?,
+                remaining: u32::try_from(w[1].max(0)).ok()?,
+                reset_ms: us_to_ms(w[2]),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((allowed == 1, retry_us, states))
+}
+
+/// The script's answer as a decision on the most constraining window, as
+/// the local limiter reports it ([`most_constraining`]).
+fn decision(answer: &[i64]) -> Option<RateDecision> {
+    let (allowed, retry_us, windows) = parse(answer)?;
+    let worst = most_constraining(windows)?;
     Some(RateDecision {
-        allowed: allowed == 1,
-        limit: u32::try_from(worst[0]).ok()?,
-        remaining: u32::try_from(worst[1].max(0)).ok()?,
-        reset_ms: us_to_ms(worst[2]),
-        retry_after_ms: if allowed == 1 { 0 } else { us_to_ms(retry_us).max(1) },
+        allowed,
+        limit: worst.limit,
+        remaining: worst.remaining,
+        reset_ms: worst.reset_ms,
+        retry_after_ms: if allowed { 0 } else { us_to_ms(retry_us).max(1) },
     })
 }
 

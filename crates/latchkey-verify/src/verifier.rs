@@ -1,6 +1,8 @@
 //! The verifier: its settings, its state, and the pipeline a presented key
 //! goes through (stages 1–2 and 5–8 of the [crate documentation](crate);
-//! the cache of stages 3–4 is `cache.rs`).
+//! the cache of stages 3–4 is `cache.rs`). The same stages run read-only
+//! for "explain" ([`KeyVerifier::peek`]): the rate limits and credits are
+//! read instead of spent, and nothing is counted.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -14,7 +16,7 @@ use latchkey_store::{RefillInterval, Spend, Store, StoreError};
 use crate::cache::Records;
 use crate::outcome::{Checks, Identified, Outcome};
 use crate::pending::Pending;
-use crate::ratelimit::{Limits, RateDecision, RateLimiter};
+use crate::ratelimit::{Limits, RateDecision, RateLimiter, RatePeek};
 use crate::record::{CachedKey, Credits};
 use crate::shared_limits::RedisLimiter;
 
@@ -136,15 +138,48 @@ impl KeyVerifier {
         if let Some(shared) = &self.shared {
             match shared.check(key_id, limits, now).await {
                 Ok(decision) => return decision,
-                Err(e) => {
-                    self.meters.fallbacks.increment(1);
-                    if now >= self.fallback_warned_until.swap(now + 10_000, Ordering::Relaxed) {
-                        tracing::warn!(error = %e, "shared rate limits unavailable; limiting on this node alone");
-                    }
-                }
+                Err(e) => self.shared_failed(&e, now),
             }
         }
         self.limiter.check(key_id, limits, now)
+    }
+
+    /// [`KeyVerifier::rate_decision`] without the request: the windows of
+    /// `key_id` as the next request would find them, from the same limiter
+    /// (shared when configured and reachable), nothing counted.
+    async fn rate_peek(&self, key_id: &str, limits: Limits, now: Millis) -> Option<RatePeek> {
+        if let Some(shared) = &self.shared {
+            match shared.peek(key_id, limits, now).await {
+                Ok(peek) => return peek,
+                Err(e) => self.shared_failed(&e, now),
+            }
+        }
+        self.limiter.peek(key_id, limits, now)
+    }
+
+    /// Counts a fallback from the shared limiter to this node's, warning at
+    /// most every 10 s.
+    fn shared_failed(&self, e: &crate::shared_limits::SharedLimitError, now: Millis) {
+        self.meters.fallbacks.increment(1);
+        if now >= self.fallback_warned_until.swap(now + 10_000, Ordering::Relaxed) {
+            tracing::warn!(error = %e, "shared rate limits unavailable; limiting on this node alone");
+        }
+    }
+
+    /// `key`'s rate-limit windows as its next request would find them,
+    /// nothing counted (`None`: the key has no limits).
+    pub async fn rate_windows(&self, key: &CachedKey, now: Millis) -> Option<RatePeek> {
+        self.rate_peek(key.id(), key.grant().limits, now).await
+    }
+
+    /// The credits `key`'s next request would spend from (its rotation
+    /// chain's end's, refilled if a new period began), nothing spent;
+    /// `None` for a key without a credit budget.
+    pub async fn credit_balance(&self, key: &CachedKey, now: Millis) -> Result<Option<i64>, StoreError> {
+        match key.grant().credits {
+            Credits::Unlimited => Ok(None),
+            Credits::Budget(refill) => self.store.credit_balance(&key.key_id(), period_start(refill, now)).await,
+        }
     }
 
     /// Stages 1–5: who the key is and whether it is usable at `now`. Does not
@@ -204,47 +239,74 @@ impl KeyVerifier {
             return Ok(outcome);
         };
         if outcome.code == KeyState::Valid {
-            outcome.code = self.grants(&k, checks, now, &mut outcome).await?;
+            outcome.code = self.grants(&k, checks, now, &mut outcome, Mode::Count).await?;
         }
         self.count(hash, k.id(), outcome.code, now);
         Ok(outcome)
     }
 
-    /// Stages 6–8 for a key that is otherwise valid.
+    /// What [`KeyVerifier::check`] would answer for `key` (a record as
+    /// storage has it, [`CachedKey::standalone`]) at `now`, stages 5–8 run
+    /// by the same code, read-only: the rate limits are read and not
+    /// counted, the credits read and not spent, and neither the outcome nor
+    /// `lastUsedAt` is counted (nor the verify metrics). `ratelimit` is the
+    /// most constraining window before the request; `remaining` the credits
+    /// before it.
+    pub async fn peek(&self, key: Arc<CachedKey>, checks: &Checks<'_>, now: Millis) -> Result<Outcome, StoreError> {
+        let code =
+            if checks.org_id.is_some_and(|org| key.org_id() != org) { KeyState::NotFound } else { key.status(now) };
+        if code == KeyState::NotFound {
+            return Ok(Outcome { code, key: None, ratelimit: None, remaining: None });
+        }
+        let mut outcome = Outcome { code, key: Some(key.clone()), ratelimit: None, remaining: None };
+        if code == KeyState::Valid {
+            outcome.code = self.grants(&key, checks, now, &mut outcome, Mode::Peek).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Stages 6–8 for a key that is otherwise valid: counting and spending
+    /// ([`Mode::Count`]), or reading what they would find ([`Mode::Peek`]).
     async fn grants(
         &self,
         k: &CachedKey,
         checks: &Checks<'_>,
         now: Millis,
         out: &mut Outcome,
+        mode: Mode,
     ) -> Result<KeyState, StoreError> {
-        if !k.grant().allows_ip(checks.ip) {
+        let grant = k.grant();
+        if !grant.allows_ip(checks.ip) {
             return Ok(KeyState::IpNotAllowed);
         }
-        if !checks.scopes.iter().all(|s| k.allows(s)) {
+        if !checks.scopes.iter().all(|s| k.allows(s)) || !grant.allows_project(checks.project_id) {
             return Ok(KeyState::InsufficientScope);
         }
-        let grant = k.grant();
-        if let (Some(want), Some(bound)) = (checks.project_id, &grant.project_id)
-            && want != bound
-        {
-            return Ok(KeyState::InsufficientScope);
-        }
-        if let Some(decision) = self.rate_decision(k.id(), grant.limits, now).await {
+        let decision = match mode {
+            Mode::Count => self.rate_decision(k.id(), grant.limits, now).await,
+            Mode::Peek => self.rate_peek(k.id(), grant.limits, now).await.and_then(|p| p.decision()),
+        };
+        if let Some(decision) = decision {
             out.ratelimit = Some(decision);
             if !decision.allowed {
-                self.meters.rejections.increment(1);
+                if mode == Mode::Count {
+                    self.meters.rejections.increment(1);
+                }
                 return Ok(KeyState::RateLimited);
             }
         }
         if checks.cost > 0
             && let Credits::Budget(refill) = grant.credits
         {
-            let period_start = refill.map(|interval| match interval {
-                RefillInterval::Daily => start_of_day(now),
-                RefillInterval::Monthly => start_of_month(now),
-            });
-            match self.store.spend_credits(&k.key_id(), checks.cost, now, period_start).await? {
+            let period_start = period_start(refill, now);
+            let spend = match mode {
+                Mode::Count => self.store.spend_credits(&k.key_id(), checks.cost, now, period_start).await?,
+                Mode::Peek => match self.store.credit_balance(&k.key_id(), period_start).await? {
+                    Some(balance) if balance >= checks.cost => Spend::Spent(balance),
+                    _ => Spend::Exhausted,
+                },
+            };
+            match spend {
                 Spend::Spent(left) => out.remaining = Some(left),
                 Spend::Exhausted => {
                     out.remaining = Some(0);
@@ -259,4 +321,23 @@ impl KeyVerifier {
     pub fn reset_limits(&self, key_id: &KeyId) {
         self.limiter.forget(key_id);
     }
+}
+
+/// Whether [`KeyVerifier::grants`] counts and spends (verify, forward auth)
+/// or only reads (explain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Count the request against the rate limits, spend its credits.
+    Count,
+    /// Read the rate limits and the credit balance; change nothing.
+    Peek,
+}
+
+/// The start of the credit period a spend at `now` refills for, if the key
+/// refills.
+fn period_start(refill: Option<RefillInterval>, now: Millis) -> Option<Millis> {
+    refill.map(|interval| match interval {
+        RefillInterval::Daily => start_of_day(now),
+        RefillInterval::Monthly => start_of_month(now),
+    })
 }

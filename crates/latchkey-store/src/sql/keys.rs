@@ -21,25 +21,66 @@ macro_rules! revoked_at_by {
     };
 }
 
+/// A rotation chain from key `$1` (`chain(id, next, depth)`, at most 64
+/// steps): the balance of a rotated key is its chain's end's. One text for
+/// [`SPEND_CREDITS`] and [`CREDIT_BALANCE`].
+macro_rules! credit_chain {
+    () => {
+        "WITH RECURSIVE chain(id, next, depth) AS ( \
+           SELECT id, rotated_to, 0 FROM api_keys WHERE id = $1 \
+           UNION ALL \
+           SELECT k.id, k.rotated_to, c.depth + 1 FROM api_keys k JOIN chain c ON k.id = c.next WHERE c.depth < 64) "
+    };
+}
+
+/// Whether a key's credits are due a refill for the period starting at
+/// `$start` (a placeholder; NULL: the key does not refill).
+macro_rules! refill_due {
+    ($start:literal) => {
+        concat!(
+            "(",
+            $start,
+            " IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < ",
+            $start,
+            "))"
+        )
+    };
+}
+
+/// A key's balance for the period starting at `$start`: its refill amount
+/// when a refill is due ([`refill_due`]), else what it has left.
+macro_rules! balance_for {
+    ($start:literal) => {
+        concat!("(CASE WHEN ", refill_due!($start), " THEN refill_amount ELSE remaining END)")
+    };
+}
+
 /// Spends `$2` credits at `$3` (refilling first if the last refill is
 /// before `$4`) from the balance key `$1` spends from: the end of its
 /// rotation chain (the key itself unless rotated). It returns the balance
 /// left, or no row when there is not enough (or the chain's end was
 /// rotated meanwhile: `rotated_to IS NULL` is re-checked against the locked
 /// row, so a balance a rotation has just handed over is never spent twice).
-const SPEND_CREDITS: &str = "WITH RECURSIVE chain(id, next, depth) AS ( \
-       SELECT id, rotated_to, 0 FROM api_keys WHERE id = $1 \
-       UNION ALL \
-       SELECT k.id, k.rotated_to, c.depth + 1 FROM api_keys k JOIN chain c ON k.id = c.next WHERE c.depth < 64) \
-     UPDATE api_keys SET \
-       remaining = (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-                    THEN refill_amount ELSE remaining END) - $2, \
-       refilled_at = CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-                    THEN $3 ELSE refilled_at END \
-     WHERE id = (SELECT id FROM chain WHERE next IS NULL) AND rotated_to IS NULL AND remaining IS NOT NULL \
-       AND (CASE WHEN $4 IS NOT NULL AND refill_amount IS NOT NULL AND (refilled_at IS NULL OR refilled_at < $4) \
-            THEN refill_amount ELSE remaining END) >= $2 \
-     RETURNING remaining";
+const SPEND_CREDITS: &str = concat!(
+    credit_chain!(),
+    "UPDATE api_keys SET remaining = ",
+    balance_for!("$4"),
+    " - $2, refilled_at = CASE WHEN ",
+    refill_due!("$4"),
+    " THEN $3 ELSE refilled_at END \
+     WHERE id = (SELECT id FROM chain WHERE next IS NULL) AND rotated_to IS NULL AND remaining IS NOT NULL AND ",
+    balance_for!("$4"),
+    " >= $2 RETURNING remaining"
+);
+
+/// The balance [`SPEND_CREDITS`] would spend from (`$1` the key, `$2` the
+/// period's start), read without a lock or a write.
+const CREDIT_BALANCE: &str = concat!(
+    credit_chain!(),
+    "SELECT ",
+    balance_for!("$2"),
+    " AS balance FROM api_keys WHERE id = (SELECT id FROM chain WHERE next IS NULL) AND remaining IS NOT NULL"
+);
 
 /// [`KeyStore::usable_keys`]' statement (`$1` now, `$2` the id to go on
 /// after or NULL, `$3` the page size): pages through every usable key. `k.id > coalesce($2, '')` (every id is above the empty
@@ -344,6 +385,11 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
             }
         }
         Ok(Spend::Exhausted)
+    }
+
+    async fn credit_balance(&self, key_id: &KeyId, period_start: Option<Millis>) -> StoreResult<Option<i64>> {
+        let row = query::<D>(CREDIT_BALANCE).bind(key_id).bind(period_start).fetch_optional(&self.pool).await?;
+        row.map(|r| r.i64("balance")).transpose()
     }
 
     async fn record_usage(&self, batch: &[UsageCount]) -> StoreResult<()> {

@@ -1,5 +1,6 @@
 //! `KeyStore::spend_credits`: balances spent exactly (also concurrently),
-//! refilled once a period, and shared along a rotation chain.
+//! refilled once a period, and shared along a rotation chain; and
+//! `KeyStore::credit_balance`, which reads what a spend would find.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ store_tests! {
     a_rotated_key_spends_from_the_end_of_its_chain,
     concurrent_spends_never_overdraw,
     spends_during_a_rotation_never_overdraw,
+    the_balance_is_what_a_spend_would_find_and_reading_it_changes_nothing,
 }
 
 /// Stores an organization-owned key of `w` with `remaining` credits and
@@ -157,4 +159,36 @@ async fn spends_during_a_rotation_never_overdraw(store: Arc<dyn Store>) {
     let exhausted = results.iter().filter(|s| matches!(s, Some(Spend::Exhausted))).count();
     assert_eq!((spent, exhausted), (50, 30), "{results:?}");
     assert_eq!(balance(&*store, &w, &new.id).await, Some(0));
+}
+
+async fn the_balance_is_what_a_spend_would_find_and_reading_it_changes_nothing(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let key = credited(&*store, &w, 5, None).await;
+    for _ in 0..3 {
+        assert_eq!(store.credit_balance(&key.id, None).await.unwrap(), Some(5));
+    }
+    assert_eq!(store.spend_credits(&key.id, 2, NOW, None).await.unwrap(), Spend::Spent(3));
+    assert_eq!(store.credit_balance(&key.id, None).await.unwrap(), Some(3));
+
+    // A refill due is read as the refill amount, and not taken by the read.
+    let daily = Refill { amount: 10, interval: RefillInterval::Daily };
+    let refilled = credited(&*store, &w, 1, Some(daily)).await;
+    let next = NOW + 24 * HOUR;
+    assert_eq!(store.credit_balance(&refilled.id, Some(NOW - 1)).await.unwrap(), Some(1), "refilled at creation");
+    assert_eq!(store.credit_balance(&refilled.id, Some(next)).await.unwrap(), Some(10));
+    assert_eq!(balance(&*store, &w, &refilled.id).await, Some(1), "the read refilled nothing");
+    assert_eq!(store.spend_credits(&refilled.id, 3, next + 1, Some(next)).await.unwrap(), Spend::Spent(7));
+    assert_eq!(store.credit_balance(&refilled.id, Some(next)).await.unwrap(), Some(7), "refilled once a period");
+
+    // A rotated key reads its successor's balance, which the two share.
+    let new = NewApiKey { rotated_from: Some(key.id.clone()), ..w.org_key("next") };
+    store.rotate_key(&w.org.id, &key.id, &new, NOW + HOUR, &ev()).await.unwrap().unwrap();
+    assert_eq!(store.spend_credits(&new.id, 1, NOW + 1, None).await.unwrap(), Spend::Spent(2));
+    assert_eq!(store.credit_balance(&key.id, None).await.unwrap(), Some(2));
+
+    // No budget, no key: nothing to read.
+    let unlimited = w.org_key("unlimited");
+    store.insert_key(&unlimited, &ev()).await.unwrap();
+    assert_eq!(store.credit_balance(&unlimited.id, None).await.unwrap(), None);
+    assert_eq!(store.credit_balance(&KeyId::from("key_missing"), None).await.unwrap(), None);
 }
