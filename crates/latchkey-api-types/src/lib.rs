@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 mod cli_login;
 mod constraints;
+mod explain;
 mod keys;
 mod leaks;
 pub mod oauth;
@@ -32,6 +33,10 @@ pub mod workspaces;
 
 pub use cli_login::{CliToken, DeviceCode, DeviceCodeRequest, DeviceToken};
 pub use constraints::SecretName;
+pub use explain::{
+    ComplianceView, CreditsView, ExplainKey, ExplainView, LimitsView, NetworkView, PermissionReason, PermissionView,
+    VerdictView, ViolationView,
+};
 pub use keys::{
     ApiKeyView, CreateApiKey, CreateApiKeys, KeyEnvironment, KeyOwner, KeyStatus, MAX_BATCH_KEYS, RefillIntervalView,
     RefillView, RotateApiKey, TransferApiKey, UpdateApiKey, UsageDayView,

@@ -1,7 +1,7 @@
-//! Verification: `POST /v1/keys/verify`, and `GET /v1/auth/check` as a
-//! reverse proxy calls it.
+//! Verification: `POST /v1/keys/verify`, `POST /v1/keys/explain`, and
+//! `GET /v1/auth/check` as a reverse proxy calls it.
 
-use latchkey_api_types::{VerifyKey, VerifyView};
+use latchkey_api_types::{ExplainKey, ExplainView, VerifyKey, VerifyView};
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::{Client, Error};
@@ -25,6 +25,13 @@ impl Client {
     /// `keys:verify`).
     pub async fn verify(&self, body: &VerifyKey) -> Result<VerifyView, Error> {
         self.data(self.post("/v1/keys/verify", body)).await
+    }
+
+    /// `POST /v1/keys/explain`: what a key can do and why, with what verify
+    /// would answer for the scopes, project and address asked about;
+    /// nothing counted or spent.
+    pub async fn explain_key(&self, body: &ExplainKey) -> Result<ExplainView, Error> {
+        self.data(self.post("/v1/keys/explain", body)).await
     }
 
     /// `GET /v1/auth/check`, as a reverse proxy calls it: `key` in

@@ -25,12 +25,14 @@
 //!
 //! [`store_minted`] then writes the key with its audit event.
 
+use std::net::IpAddr;
+
 use latchkey_api_types::{RefillIntervalView, RefillView};
 use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
 use latchkey_core::ip::IpRules;
 use latchkey_core::policy::{KeyFacts, KeyPolicy};
 use latchkey_core::time_fmt::{Millis, parse_rfc3339};
-use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, ScopeSet, parse_duration};
+use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, Scope, ScopeSet, parse_duration};
 use latchkey_store::{ApiKeyRecord, KeyKind, NewApiKey, Refill, RefillInterval};
 
 use crate::audit::Audit;
@@ -50,6 +52,33 @@ pub(crate) fn check_scope_count(n: usize) -> Result<(), ApiError> {
     } else {
         Ok(())
     }
+}
+
+/// Parses the scopes a request requires of a key (syntax only: a key may
+/// hold scopes outside the catalog through `*` or `resource:*`); at most
+/// [`MAX_SCOPES`]. Verify and explain take them.
+pub(crate) fn required_scopes(raw: &[String]) -> Result<Vec<Scope>, ApiError> {
+    check_scope_count(raw.len())?;
+    let mut bad = Vec::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for s in raw {
+        match Scope::parse(s) {
+            Some(scope) => out.push(scope),
+            None => bad.push(s.clone()),
+        }
+    }
+    if bad.is_empty() { Ok(out) } else { Err(ApiError::invalid_scopes(&bad)) }
+}
+
+/// The client address a request says a key is used from (`ip` of verify
+/// and explain), or 400.
+pub(crate) fn client_address(text: Option<&str>) -> Result<Option<IpAddr>, ApiError> {
+    text.map(|t| {
+        t.trim().parse::<IpAddr>().map_err(|_| {
+            ApiError::bad_request("ip must be an IPv4 or IPv6 address (the client's, as the platform saw it)")
+        })
+    })
+    .transpose()
 }
 
 /// Fails with 403 `insufficient_scope` unless `caller` may give a key owned

@@ -5,10 +5,10 @@
 use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_api_types::{Data, OrgView};
+use latchkey_api_types::{Data, OrgView, RefillIntervalView, RefillView};
 use latchkey_core::Role;
 use latchkey_core::time_fmt::to_rfc3339;
-use latchkey_store::{LeakAction, Org};
+use latchkey_store::{LeakAction, Org, Refill, RefillInterval};
 
 /// An organization as a member of role `role` sees it.
 pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
@@ -20,6 +20,17 @@ pub(crate) fn org_view(o: &Org, role: Role) -> OrgView {
         members_see_all_keys: Some(o.members_see_all_keys),
         leak_action: Some(leak_action_view(o.leak_action)),
         created_at: Some(to_rfc3339(o.created_at)),
+    }
+}
+
+/// A key's credit refill on the wire.
+pub(crate) fn refill_view(r: Refill) -> RefillView {
+    RefillView {
+        amount: r.amount,
+        interval: match r.interval {
+            RefillInterval::Daily => RefillIntervalView::Daily,
+            RefillInterval::Monthly => RefillIntervalView::Monthly,
+        },
     }
 }
 

@@ -11,6 +11,7 @@
 pub(crate) mod api_keys;
 pub(crate) mod cli_login;
 pub(crate) mod device;
+pub(crate) mod explain;
 mod health;
 pub(crate) mod identities;
 pub(crate) mod key_policy;
@@ -53,6 +54,7 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::usage))
         .routes(routes!(api_keys::transfer))
         .routes(routes!(api_keys::leak::report_leak))
+        .routes(routes!(explain::explain))
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(people::logout))

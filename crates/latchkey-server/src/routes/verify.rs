@@ -1,8 +1,6 @@
 //! The verification endpoints: `POST /v1/keys/verify` for the platform's
 //! services, `GET /v1/auth/check` for reverse proxies.
 
-use std::net::IpAddr;
-
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -18,22 +16,8 @@ use crate::auth::{Caller, client_ip, failed_auth, presented_credential, ratelimi
 use crate::authz::{AuthCheck, KEYS_VERIFY};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::keys::{client_address, required_scopes};
 use crate::state::AppState;
-
-/// Parses required scopes (syntax only: a key may hold scopes outside the
-/// catalog through `*` or `resource:*`); at most [`latchkey_core::MAX_SCOPES`].
-fn required_scopes(raw: &[String]) -> Result<Vec<Scope>, ApiError> {
-    crate::keys::check_scope_count(raw.len())?;
-    let mut bad = Vec::new();
-    let mut out = Vec::with_capacity(raw.len());
-    for s in raw {
-        match Scope::parse(s) {
-            Some(scope) => out.push(scope),
-            None => bad.push(s.clone()),
-        }
-    }
-    if bad.is_empty() { Ok(out) } else { Err(ApiError::invalid_scopes(&bad)) }
-}
 
 /// A key's grant in a verify answer: the fields from `orgId` to
 /// `ownerUserId` of [`latchkey_api_types::VerifyView`] (a test holds the
@@ -161,12 +145,7 @@ async fn verify_for(state: &AppState, caller: &Caller, req: Request, now: Millis
     if !(0..=1_000_000).contains(&cost) {
         return Err(ApiError::bad_request("cost must be between 0 and 1000000"));
     }
-    let ip = match req.ip.as_deref() {
-        Some(text) => Some(text.trim().parse::<IpAddr>().map_err(|_| {
-            ApiError::bad_request("ip must be an IPv4 or IPv6 address (the client's, as the platform saw it)")
-        })?),
-        None => None,
-    };
+    let ip = client_address(req.ip.as_deref())?;
     let checks =
         Checks { org_id: Some(&caller.org_id), scopes: &scopes, project_id: req.project_id.as_deref(), cost, ip };
     let outcome = state.verifier.check(&req.key, &checks, now).await?;

@@ -102,7 +102,7 @@ async fn method(client: &Client, args: &LoginArgs) -> anyhow::Result<Method> {
 pub enum AuthCommand {
     /// Who you are, in which organization, on which server, until when.
     Status,
-    /// Your API keys: list, create, get, rotate, revoke, delete, usage.
+    /// Your API keys: list, create, get, rotate, revoke, delete, explain, usage.
     #[command(subcommand)]
     Keys(KeysCommand),
 }
@@ -146,6 +146,22 @@ pub enum KeysCommand {
     Delete {
         /// `key_…`
         id: String,
+    },
+    /// What a key can do and why: each permission, its limits' windows,
+    /// credits, networks, policy compliance; with --scope/--project/--ip
+    /// what verify would answer. Nothing is counted or spent.
+    Explain {
+        /// `key_…`
+        id: String,
+        /// A scope a request would need; repeat or separate with commas.
+        #[arg(long = "scope", visible_alias = "scopes", value_delimiter = ',', value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// The project a request would be for.
+        #[arg(long, value_name = "PROJECT_ID")]
+        project: Option<String>,
+        /// The client address a request would come from.
+        #[arg(long, value_name = "ADDRESS")]
+        ip: Option<String>,
     },
     /// Daily verification counts by outcome.
     Usage {
@@ -465,6 +481,9 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
             }
             println!("Deleted {id}.");
             Ok(())
+        }
+        KeysCommand::Explain { id, scopes, project, ip } => {
+            super::explain::run(ctx, super::explain::Asked { id, scopes, project, ip }).await
         }
         KeysCommand::Usage { id, days } => {
             let usage = c.key_usage(&id, Some(days)).await?;

@@ -15,6 +15,7 @@
 
 mod auth;
 pub mod credentials;
+mod explain;
 mod oauth;
 mod output;
 mod sign_in;

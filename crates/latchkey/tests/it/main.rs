@@ -13,6 +13,7 @@ mod common;
 mod conflicts;
 mod contract;
 mod db;
+mod explain;
 mod faults;
 mod forward_auth_nginx;
 mod hardening_authz;

@@ -18,15 +18,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{
-    ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyEnvironment, KeyOwner, KeyStatus, Paged, RefView,
-    RefillIntervalView, RefillView, RotateApiKey, SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
+    ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyEnvironment, KeyOwner, KeyStatus, Paged, RefView, RotateApiKey,
+    SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
 };
 use latchkey_core::id::{IdKind, KeyId, ProjectId, is_valid};
 use latchkey_core::ip::IpRules;
 use latchkey_core::policy::{KeyFacts, KeyPolicy};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
 use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, PlainKey, Role, parse_duration};
-use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, RefillInterval, StatusAt};
+use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, StatusAt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -74,13 +74,7 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         rate_limit_per_minute: k.rate_limit_per_minute,
         rate_limit_per_day: k.rate_limit_per_day,
         remaining: k.remaining,
-        refill: k.refill.map(|r| RefillView {
-            amount: r.amount,
-            interval: match r.interval {
-                RefillInterval::Daily => RefillIntervalView::Daily,
-                RefillInterval::Monthly => RefillIntervalView::Monthly,
-            },
-        }),
+        refill: k.refill.map(crate::views::refill_view),
         owner: if k.owner_user_id.is_some() { KeyOwner::User } else { KeyOwner::Org },
         // The credential that created it: a key, or a person's session.
         created_by: match (&k.created_by_key_id, &k.created_by_user_id) {

@@ -557,6 +557,9 @@ impl World {
             // Organization A's key: another organization's caller learns
             // nothing of it (the leak check), the 200 carries a verdict.
             "verifyKey" => (op.path.clone(), Some(json!({"key": self.member_key.1})), false),
+            // The same key explained: another organization's caller finds
+            // no such key (404), as it would find no other record of A.
+            "explainKey" => (op.path.clone(), Some(json!({"key": self.member_key.1})), true),
             "createOrg" => (op.path.clone(), Some(json!({"name": self.fresh("Matrix made ")})), false),
             "getOrg" => (op.path.replace("{id}", &self.org), None, true),
             "updateOrg" => (op.path.replace("{id}", &self.org), Some(json!({"name": self.org_name})), true),
