@@ -409,6 +409,16 @@ test('the detail page charts the verifications just made, by outcome', async (t)
   assert.match(summary, new RegExp(`^${total} verifications from \\d{4}-\\d\\d-\\d\\d to \\d{4}-\\d\\d-\\d\\d: ${answered.VALID} valid`));
   await page.getByText(`${total} verifications in the last 30 days`).waitFor();
   await page.getByRole('term').filter({ hasText: 'Rate limit per minute' }).waitFor();
+  // What the key can do (POST /v1/keys/explain): refused now (revoked),
+  // its one permission, the rest not granted, its window of 3 a minute
+  // (spent by the verifications above), anywhere, no policy broken.
+  const explained = page.getByRole('region', { name: 'What this key can do' });
+  await explained.getByRole('definition').filter({ hasText: /^No: the key is revoked, so verify refuses it/ }).waitFor();
+  await explained.getByRole('definition').filter({ hasText: /^\d+ permissions/ }).waitFor();
+  await explained.getByRole('definition').filter({ hasText: /^Anywhere$/ }).waitFor();
+  await explained.getByRole('definition').filter({ hasText: /^sandbox:read$/ }).waitFor();
+  await explained.getByRole('definition').filter({ hasText: /^\d of 3 left now, full again in \d+ s$/ }).waitFor();
+  await explained.getByRole('definition').filter({ hasText: /^Compliant$/ }).waitFor();
   await page.getByText('Revoked', { exact: true }).first().waitFor();
   await expectAccessible(page, 'keys: detail page');
 

@@ -1,7 +1,10 @@
-//! `GET /dashboard/keys/{id}`: a key's fields and its verifications per
-//! day for the last 30 days, stacked by outcome (`GET /v1/api-keys/{id}`
-//! and `GET /v1/api-keys/{id}/usage`). A key the viewer may not manage is
-//! the API's 404.
+//! `GET /dashboard/keys/{id}`: a key's fields, what it can do and why
+//! (its permissions under its owner's current role, its limits' current
+//! windows, credits, networks and compliance with the key policy), and its
+//! verifications per day for the last 30 days, stacked by outcome
+//! (`GET /v1/api-keys/{id}`, `POST /v1/keys/explain` and
+//! `GET /v1/api-keys/{id}/usage`). A key the viewer may not manage is the
+//! API's 404.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use latchkey_api_types::{ApiKeyView, UsageDayView};
+use latchkey_api_types::{ApiKeyView, ExplainKey, ExplainView, PermissionReason, RateLimitView, UsageDayView};
 use latchkey_core::id::KeyId;
 use latchkey_core::time_fmt::{day_string, epoch_day, now_ms, to_rfc3339};
 use serde::Deserialize;
@@ -19,8 +22,9 @@ use crate::dashboard::chart::{HEIGHT, Series, StackedBars, WIDTH};
 use crate::dashboard::page::{Chrome, Reasons, notice, render, short_time};
 use crate::dashboard::session::{PageQuery, Viewer};
 use crate::error::ApiError;
-use crate::extract::Query;
+use crate::extract::{JsonBody, Query};
 use crate::routes::api_keys::{self, UsageQuery};
+use crate::routes::explain::explain;
 use crate::state::AppState;
 
 /// Days the chart covers, today included.
@@ -105,6 +109,68 @@ impl Usage {
     }
 }
 
+/// The "What this key can do" panel: an explanation
+/// (`POST /v1/keys/explain`) in sentences.
+#[derive(Debug)]
+struct Explained {
+    /// Whether verify accepts the key now, in words (its status).
+    usable: String,
+    /// The permissions the key may use.
+    allowed: Vec<String>,
+    /// Permissions it holds but may not use, each with why.
+    held_back: Vec<(String, &'static str)>,
+    /// The catalog permissions none of its scopes covers.
+    not_granted: Vec<String>,
+    per_minute: String,
+    per_day: String,
+    /// Credits, for a key with a budget.
+    credits: Option<String>,
+    networks: String,
+    /// Each rule of the key policy it breaks (none: compliant).
+    violations: Vec<String>,
+}
+
+impl Explained {
+    fn new(e: &ExplainView) -> Self {
+        let window = |w: Option<&RateLimitView>| {
+            w.map_or_else(
+                || "No limit".to_owned(),
+                |w| format!("{} of {} left now, full again in {} s", w.remaining, w.limit, w.reset),
+            )
+        };
+        let (mut allowed, mut held_back, mut not_granted) = (Vec::new(), Vec::new(), Vec::new());
+        for p in &e.permissions {
+            match p.reason {
+                None => allowed.push(p.permission.clone()),
+                Some(PermissionReason::NotGranted) => not_granted.push(p.permission.clone()),
+                Some(why) => held_back.push((p.permission.clone(), why.describe())),
+            }
+        }
+        let n = &e.network;
+        let networks = match (&n.allowed_cidrs, n.source.as_deref()) {
+            (None, _) => "Anywhere".to_owned(),
+            (Some(list), Some("policy")) => format!("{} (the key policy's)", list.join(", ")),
+            (Some(list), _) => list.join(", "),
+        };
+        let usable = if e.status == "active" {
+            "Yes, for the permissions allowed below".to_owned()
+        } else {
+            format!("No: the key is {}, so verify refuses it whatever it asks", e.status)
+        };
+        Self {
+            usable,
+            allowed,
+            held_back,
+            not_granted,
+            per_minute: window(e.limits.per_minute.as_ref()),
+            per_day: window(e.limits.per_day.as_ref()),
+            credits: e.credits.as_ref().map(|c| format!("{} left", c.remaining)),
+            networks,
+            violations: e.policy.violations.iter().map(|v| v.message.clone()).collect(),
+        }
+    }
+}
+
 /// The detail page's query string.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct DetailParams {
@@ -122,6 +188,7 @@ struct DetailPage {
     /// The reasons the disabled controls cite.
     reasons: Reasons,
     usage: Usage,
+    explained: Explained,
     width: f64,
     height: f64,
     notice: Option<&'static str>,
@@ -160,6 +227,8 @@ async fn render_page(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let k = api_keys::get(State(state.clone()), viewer.caller.clone(), Path(id.clone())).await?.0.data;
+    let asked = ExplainKey { key_id: Some(id.to_string()), ..ExplainKey::default() };
+    let explained = explain(State(state.clone()), viewer.caller.clone(), JsonBody(asked)).await?.0.data;
     let q = UsageQuery { days: Some(u32::try_from(DAYS).unwrap_or(30)) };
     let days = api_keys::usage(State(state.clone()), viewer.caller.clone(), Path(id), Query(q)).await?.0.data;
     let (chrome, names) = frame(state, viewer, std::slice::from_ref(&k)).await?;
@@ -176,6 +245,7 @@ async fn render_page(
         k,
         revoked,
         usage,
+        explained: Explained::new(&explained),
         width: WIDTH,
         height: HEIGHT,
         notice,
