@@ -55,6 +55,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "reportLeakedTokens": ("leaks", "report"),
     "getApiKeyUsage": ("keys", "usage"),
     "verifyKey": ("keys", "verify"),
+    "explainKey": ("keys", "explain"),
     # who am I
     "getMe": ("", "me"),
     # organizations

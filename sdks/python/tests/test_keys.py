@@ -1,6 +1,6 @@
 """The blocking client against a live latchkey: keys from creation to
-deletion, every verdict code, lists across pages, and the settings read
-from the environment."""
+deletion, every verdict code, what a key can do (explain), lists across
+pages, and the settings read from the environment."""
 
 from __future__ import annotations
 
@@ -79,6 +79,22 @@ def test_verify_answers_each_code_as_a_verdict(lk: Latchkey, make_key: MakeKey, 
     assert budget.key
     assert verdict(lk, budget.key) == "VALID"
     assert verdict(lk, budget.key) == "USAGE_EXCEEDED"
+
+
+def test_explain_says_what_a_key_can_do_and_spends_nothing(lk: Latchkey, make_key: MakeKey) -> None:
+    k = make_key(scopes=["sandbox:read"], rate_limit_per_minute=2, remaining=5)
+    assert k.key
+    for _ in range(3):
+        e = lk.keys.explain(key_id=k.id, scopes=["sandbox:write"])
+        assert e.verdict is not None and e.verdict.code == "INSUFFICIENT_SCOPE"
+        assert e.limits.per_minute is not None and (e.limits.per_minute.limit, e.limits.per_minute.remaining) == (2, 2)
+        assert e.credits is not None and e.credits.remaining == 5
+        why = {p.permission: (p.allowed, p.reason) for p in e.permissions}
+        assert why["sandbox:read"] == (True, None) and why["sandbox:write"] == (False, "not_granted")
+    v = lk.keys.verify(key=k.key)
+    assert (v.code, v.remaining) == ("VALID", 4)
+    assert v.ratelimit is not None and v.ratelimit.remaining == 1
+    assert lk.keys.explain(key=k.key).key_id == k.id
 
 
 def test_verify_says_disabled_once_the_owner_left(lk: Latchkey, server: Server) -> None:

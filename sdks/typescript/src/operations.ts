@@ -28,6 +28,7 @@ export const OPERATIONS = {
   reportLeakedTokens: 'leaks.report',
   getApiKeyUsage: 'keys.usage',
   verifyKey: 'keys.verify',
+  explainKey: 'keys.explain',
   createAPIKey: 'runloop.createApiKey',
   createRestrictedKey: 'runloop.createRestrictedKey',
   listAuditEvents: 'auditEvents.list',

@@ -1,6 +1,6 @@
 /**
  * The client against a live latchkey: settings from the environment, keys
- * (create, verify with every code, list with paging, get, update, usage,
+ * (create, verify with every code, explain, list with paging, get, update, usage,
  * rotate, revoke, delete, transfer), and the other resources.
  */
 import assert from 'node:assert/strict';
@@ -128,6 +128,22 @@ describe('keys', () => {
     const fenced = await lk.keys.create({ name: 'fenced', allowedCidrs: ['203.0.113.0/24'], remaining: 1 });
     assert.equal(await code(fenced.key, { ip: '198.51.100.7' }), 'IP_NOT_ALLOWED');
     assert.equal(await code(fenced.key, { ip: '203.0.113.9' }), 'VALID');
+  });
+
+  it('explain says what a key can do and spends nothing', async () => {
+    const k = await lk.keys.create({ name: 'explained', scopes: ['sandbox:read'], rateLimitPerMinute: 2, remaining: 5 });
+    for (let i = 0; i < 3; i += 1) {
+      const e = await lk.keys.explain({ keyId: k.id, scopes: ['sandbox:write'] });
+      assert.equal(e.verdict?.code, 'INSUFFICIENT_SCOPE');
+      assert.deepEqual(e.limits.perMinute, { limit: 2, remaining: 2, reset: 0 });
+      assert.equal(e.credits?.remaining, 5);
+      const read = e.permissions.find((p) => p.permission === 'sandbox:read');
+      const write = e.permissions.find((p) => p.permission === 'sandbox:write');
+      assert.deepEqual([read?.allowed, write?.reason], [true, 'not_granted']);
+    }
+    const v = await lk.keys.verify({ key: k.key });
+    assert.deepEqual([v.code, v.ratelimit?.remaining, v.remaining], ['VALID', 1, 4]);
+    assert.equal((await lk.keys.explain({ key: k.key })).keyId, k.id);
   });
 
   it("verify answers DISABLED once the key's owner has left", async () => {

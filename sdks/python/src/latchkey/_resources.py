@@ -20,6 +20,7 @@ from .types import (
     DeliveryView,
     DeviceCode,
     Duration,
+    ExplainView,
     FileList,
     GrantKeys,
     IdentityView,
@@ -1133,6 +1134,47 @@ class KeysResource:
             f"/v1/api-keys/{_base.segment(id)}/usage",
             parse=_response.data_list(UsageDayView),
             query=_base.query({"days": days}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("explainKey")
+    def explain(
+        self,
+        *,
+        ip: Union[str, None, NotGiven] = NOT_GIVEN,
+        key: Union[str, None, NotGiven] = NOT_GIVEN,
+        key_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        project_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        scopes: Union[Sequence[str], NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ExplainView:
+        """`POST /v1/keys/explain` `{key | keyId, scopes?, projectId?, ip?}`: the
+        key's status, each catalog permission (allowed or not, and why), its
+        limits' current windows, credits, expiry, networks and compliance with
+        the key policy; with `scopes`, `projectId` or `ip`, what
+        `POST /v1/keys/verify` would answer for them. Nothing is counted or
+        spent. The caller needs `keys:verify` and finds keys of its own
+        organization only; by `keyId`, a member finds their own keys only.
+
+        Args:
+            ip: The client's address a request would come from (IPv4 or IPv6).
+            key: The key's plaintext, never echoed or logged (or `keyId`).
+            key_id: The key's id (`key_…`), instead of `key`: admins name any key of the organization, members their own.
+            project_id: The project a request would be for.
+            scopes: Scopes a request would need (at most 100).
+        """
+        return self._client._request(
+            "POST",
+            "/v1/keys/explain",
+            parse=_response.data(ExplainView),
+            body=_base.body({
+                "ip": ip,
+                "key": key,
+                "keyId": key_id,
+                "projectId": project_id,
+                "scopes": scopes,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -4007,6 +4049,47 @@ class AsyncKeysResource:
             f"/v1/api-keys/{_base.segment(id)}/usage",
             parse=_response.data_list(UsageDayView),
             query=_base.query({"days": days}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("explainKey")
+    async def explain(
+        self,
+        *,
+        ip: Union[str, None, NotGiven] = NOT_GIVEN,
+        key: Union[str, None, NotGiven] = NOT_GIVEN,
+        key_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        project_id: Union[str, None, NotGiven] = NOT_GIVEN,
+        scopes: Union[Sequence[str], NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ExplainView:
+        """`POST /v1/keys/explain` `{key | keyId, scopes?, projectId?, ip?}`: the
+        key's status, each catalog permission (allowed or not, and why), its
+        limits' current windows, credits, expiry, networks and compliance with
+        the key policy; with `scopes`, `projectId` or `ip`, what
+        `POST /v1/keys/verify` would answer for them. Nothing is counted or
+        spent. The caller needs `keys:verify` and finds keys of its own
+        organization only; by `keyId`, a member finds their own keys only.
+
+        Args:
+            ip: The client's address a request would come from (IPv4 or IPv6).
+            key: The key's plaintext, never echoed or logged (or `keyId`).
+            key_id: The key's id (`key_…`), instead of `key`: admins name any key of the organization, members their own.
+            project_id: The project a request would be for.
+            scopes: Scopes a request would need (at most 100).
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/keys/explain",
+            parse=_response.data(ExplainView),
+            body=_base.body({
+                "ip": ip,
+                "key": key,
+                "keyId": key_id,
+                "projectId": project_id,
+                "scopes": scopes,
+            }),
             options=RequestOptions(extra_headers, timeout),
         )
 

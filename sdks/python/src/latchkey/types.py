@@ -228,6 +228,28 @@ class CliToken(LatchkeyModel):
     """The loopback redirect URI the authorization page was given, exactly."""
 
 
+class ViolationView(LatchkeyModel):
+    """A rule of the key policy a key breaks."""
+
+    message: str
+    """What is wrong."""
+
+    rule: str
+    """`maxLifetime`, `requireExpiry`, `forbidWildcardInLive`,
+    `allowedScopes` or `allowedCidrs`.
+    """
+
+
+class ComplianceView(LatchkeyModel):
+    """A key against the organization's current key policy."""
+
+    compliant: bool
+    """Whether it breaks no rule."""
+
+    violations: List[ViolationView]
+    """Each rule it breaks."""
+
+
 ConnectState = Literal["pending", "completed", "failed", "expired"]
 """Where a connection in progress stands."""
 
@@ -478,6 +500,18 @@ class CreateWorkspace(LatchkeyModel):
     """The most it may hold, in bytes (> 0); none by default."""
 
 
+class CreditsView(LatchkeyModel):
+    """A key's credits now."""
+
+    refill: Optional[RefillView] = Field(default=None)
+    """Its refill."""
+
+    remaining: int
+    """What its next request would spend from (refilled if a new period
+    began; a rotated key's successor's balance, which the two share).
+    """
+
+
 class DeliveryAttemptView(LatchkeyModel):
     """One attempt at a delivery."""
 
@@ -589,6 +623,199 @@ class ErrorEnvelope(LatchkeyModel):
 
     error: ErrorBody
     """The error."""
+
+
+class ExplainKey(LatchkeyModel):
+    """`POST /v1/keys/explain`: the key by its plaintext (`key`) or its id
+    (`keyId`), one of the two; with `scopes`, `projectId` or `ip` the answer
+    also says what `POST /v1/keys/verify` would answer for them.
+    """
+
+    ip: Optional[str] = Field(default=None)
+    """The client's address a request would come from (IPv4 or IPv6)."""
+
+    key: Optional[str] = Field(default=None, repr=False)
+    """The key's plaintext, never echoed or logged (or `keyId`)."""
+
+    key_id: Optional[str] = Field(default=None, alias="keyId")
+    """The key's id (`key_…`), instead of `key`: admins name any key of the
+    organization, members their own.
+    """
+
+    project_id: Optional[str] = Field(default=None, alias="projectId")
+    """The project a request would be for."""
+
+    scopes: Optional[List[str]] = Field(default=None)
+    """Scopes a request would need (at most 100)."""
+
+
+class RateLimitView(LatchkeyModel):
+    """Rate-limit state of a key."""
+
+    limit: int
+    """Requests per window."""
+
+    remaining: int
+    """Requests left now."""
+
+    reset: int
+    """Seconds until the window is full again."""
+
+
+class LimitsView(LatchkeyModel):
+    """A key's rate limits: each window as the next request would find it."""
+
+    per_day: Optional[RateLimitView] = Field(default=None, alias="perDay")
+    """The per-day window (`null`: no per-day limit)."""
+
+    per_minute: Optional[RateLimitView] = Field(default=None, alias="perMinute")
+    """The per-minute window (`null`: no per-minute limit)."""
+
+
+class NetworkView(LatchkeyModel):
+    """Where a key may be used from."""
+
+    allowed_cidrs: Optional[List[str]] = Field(default=None, alias="allowedCidrs")
+    """The networks it may be used from (`null`: anywhere)."""
+
+    ip: Optional[str] = Field(default=None)
+    """The address asked about, as read."""
+
+    ip_allowed: Optional[bool] = Field(default=None, alias="ipAllowed")
+    """Whether that address may use the key (`null`: none asked about; a
+    key with networks is refused without one).
+    """
+
+    source: Optional[str] = Field(default=None)
+    """Whose networks they are: `key` (its own) or `policy` (the
+    organization's, for keys without their own); `null` without any.
+    """
+
+
+PermissionReason = Literal["not_granted", "role_ceiling", "project_binding", "ip_not_allowed", "policy"]
+"""Why a key may not use a permission, in the order they are decided."""
+
+
+class PermissionView(LatchkeyModel):
+    """One permission of the catalog for a key."""
+
+    allowed: bool
+    """Whether a request needing it would pass the key's grants."""
+
+    permission: str
+    """`resource:action`."""
+
+    reason: Optional[PermissionReason] = Field(default=None)
+    """Why not (`null` when allowed)."""
+
+
+KeyStatus = Literal["active", "expired", "revoked", "disabled"]
+"""A key's lifecycle status, as `GET /v1/api-keys?status=` filters by it
+(a key's `status`).
+"""
+
+
+VerifyCode = Literal["VALID", "MALFORMED", "NOT_FOUND", "EXPIRED", "REVOKED", "DISABLED", "INSUFFICIENT_SCOPE", "RATE_LIMITED", "USAGE_EXCEEDED", "IP_NOT_ALLOWED"]
+"""A verify answer's `code`."""
+
+
+class VerdictView(LatchkeyModel):
+    """What verify would answer."""
+
+    code: VerifyCode
+    """Verify's `code`."""
+
+    valid: bool
+    """Whether the key would be accepted."""
+
+
+class ExplainView(LatchkeyModel):
+    """The answer of `POST /v1/keys/explain`: the key as it stands, what each
+    permission of the catalog is for it and why, its limits' current
+    windows, credits, networks and compliance with the organization's key
+    policy. Reading it counts nothing and spends nothing.
+    """
+
+    created_at: str = Field(alias="createdAt")
+    """Creation time."""
+
+    credits: Optional[CreditsView] = Field(default=None)
+    """Its credit budget, if it has one."""
+
+    environment: str
+    """`live` or `test`."""
+
+    expires_at: Optional[str] = Field(default=None, alias="expiresAt")
+    """Expiry."""
+
+    grace_ends_at: Optional[str] = Field(default=None, alias="graceEndsAt")
+    """Until when it works as a rotated key in its grace period; `null`
+    otherwise.
+    """
+
+    key_hint: str = Field(alias="keyHint")
+    """Last 4 characters."""
+
+    key_id: str = Field(alias="keyId")
+    """`key_…`"""
+
+    key_prefix: str = Field(alias="keyPrefix")
+    """Prefix plus the first 4 body characters."""
+
+    leaked_at: Optional[str] = Field(default=None, alias="leakedAt")
+    """When it was reported leaked, if ever."""
+
+    limits: LimitsView
+    """Its rate limits and their current windows."""
+
+    name: str
+    """Display name."""
+
+    network: NetworkView
+    """Its networks, and whether the `ip` asked about is inside them."""
+
+    owner_role: Optional[str] = Field(default=None, alias="ownerRole")
+    """The owner's role now (`admin`, `member`; `null` for an organization's
+    key, or an owner who left): the ceiling of what the key may do.
+    """
+
+    owner_user_id: Optional[str] = Field(default=None, alias="ownerUserId")
+    """Its owner (`null`: the organization)."""
+
+    permissions: List[PermissionView]
+    """Every permission of the catalog (`resource:action`), allowed or not
+    for a request with the `projectId` and `ip` asked about, and why.
+    """
+
+    policy: ComplianceView
+    """Whether it keeps the organization's current key policy."""
+
+    project_id: Optional[str] = Field(default=None, alias="projectId")
+    """The project it is bound to."""
+
+    revoked_at: Optional[str] = Field(default=None, alias="revokedAt")
+    """Revocation time (past: revoked; future: the end of a rotation's
+    grace period).
+    """
+
+    rotated_from: Optional[str] = Field(default=None, alias="rotatedFrom")
+    """The key this one replaced."""
+
+    rotated_to: Optional[str] = Field(default=None, alias="rotatedTo")
+    """The key that replaced it."""
+
+    scopes: List[str]
+    """The scopes it holds (before its owner's role bounds them)."""
+
+    status: KeyStatus
+    """Its lifecycle status now: `active`, `expired`, `revoked` or
+    `disabled`.
+    """
+
+    verdict: Optional[VerdictView] = Field(default=None)
+    """What `POST /v1/keys/verify` would answer with the `scopes`,
+    `projectId` and `ip` asked about (cost 1); `null` when none was.
+    """
 
 
 class FileView(LatchkeyModel):
@@ -1152,19 +1379,6 @@ class PutSecret(LatchkeyModel):
     """The value (1 byte to 32 KiB of UTF-8)."""
 
 
-class RateLimitView(LatchkeyModel):
-    """Rate-limit state of a key."""
-
-    limit: int
-    """Requests per window."""
-
-    remaining: int
-    """Requests left now."""
-
-    reset: int
-    """Seconds until the window is full again."""
-
-
 class ReportLeak(LatchkeyModel):
     """`POST /v1/api-keys/{id}/report-leak` (the body is optional)."""
 
@@ -1633,10 +1847,6 @@ class UsageDayView(LatchkeyModel):
     """Sum of `counts`."""
 
 
-VerifyCode = Literal["VALID", "MALFORMED", "NOT_FOUND", "EXPIRED", "REVOKED", "DISABLED", "INSUFFICIENT_SCOPE", "RATE_LIMITED", "USAGE_EXCEEDED", "IP_NOT_ALLOWED"]
-"""A verify answer's `code`."""
-
-
 class VerifyKey(LatchkeyModel):
     """`POST /v1/keys/verify`"""
 
@@ -1866,6 +2076,7 @@ SCHEMAS: Dict[str, Any] = {
     "ApiResourceType": ApiResourceType,
     "AuditEventView": AuditEventView,
     "CliToken": CliToken,
+    "ComplianceView": ComplianceView,
     "ConnectRequestView": ConnectRequestView,
     "ConnectStarted": ConnectStarted,
     "ConnectState": ConnectState,
@@ -1881,11 +2092,13 @@ SCHEMAS: Dict[str, Any] = {
     "CreateSurfaceKey": CreateSurfaceKey,
     "CreateWebhook": CreateWebhook,
     "CreateWorkspace": CreateWorkspace,
+    "CreditsView": CreditsView,
     "Data_ApiKeyView": Data[ApiKeyView],
     "Data_ConnectRequestView": Data[ConnectRequestView],
     "Data_ConnectStarted": Data[ConnectStarted],
     "Data_DeliveryView": Data[DeliveryView],
     "Data_DeviceCode": Data[DeviceCode],
+    "Data_ExplainView": Data[ExplainView],
     "Data_KeyPolicyView": Data[KeyPolicyView],
     "Data_MeView": Data[MeView],
     "Data_MemberView": Data[MemberView],
@@ -1919,6 +2132,8 @@ SCHEMAS: Dict[str, Any] = {
     "Duration": Duration,
     "ErrorBody": ErrorBody,
     "ErrorEnvelope": ErrorEnvelope,
+    "ExplainKey": ExplainKey,
+    "ExplainView": ExplainView,
     "FileList": FileList,
     "FileView": FileView,
     "GrantKey": GrantKey,
@@ -1928,10 +2143,12 @@ SCHEMAS: Dict[str, Any] = {
     "InvitedSignUp": InvitedSignUp,
     "KeyOwner": KeyOwner,
     "KeyPolicyView": KeyPolicyView,
+    "KeyStatus": KeyStatus,
     "LeakAction": LeakAction,
     "LeakLabel": LeakLabel,
     "LeakReportItem": LeakReportItem,
     "LeakVerdict": LeakVerdict,
+    "LimitsView": LimitsView,
     "Login": Login,
     "MeView": MeView,
     "MemberView": MemberView,
@@ -1939,6 +2156,7 @@ SCHEMAS: Dict[str, Any] = {
     "MountMode": MountMode,
     "MountRequest": MountRequest,
     "Name": Name,
+    "NetworkView": NetworkView,
     "OAuthClientView": OAuthClientView,
     "OAuthConnectionView": OAuthConnectionView,
     "OAuthProviderView": OAuthProviderView,
@@ -1960,6 +2178,8 @@ SCHEMAS: Dict[str, Any] = {
     "Paged_SurfaceView": Paged[SurfaceView],
     "Paged_WebhookView": Paged[WebhookView],
     "Paged_WorkspaceView": Paged[WorkspaceView],
+    "PermissionReason": PermissionReason,
+    "PermissionView": PermissionView,
     "PresignMethod": PresignMethod,
     "PresignRequest": PresignRequest,
     "PresignedUrl": PresignedUrl,
@@ -2007,9 +2227,11 @@ SCHEMAS: Dict[str, Any] = {
     "UpdateWorkspace": UpdateWorkspace,
     "UsageDayView": UsageDayView,
     "UserView": UserView,
+    "VerdictView": VerdictView,
     "VerifyCode": VerifyCode,
     "VerifyKey": VerifyKey,
     "VerifyView": VerifyView,
+    "ViolationView": ViolationView,
     "WebhookTestView": WebhookTestView,
     "WebhookView": WebhookView,
     "WebhookWithSecret": WebhookWithSecret,
@@ -2027,6 +2249,7 @@ __all__ = [
     "ApiResourceType",
     "AuditEventView",
     "CliToken",
+    "ComplianceView",
     "ConnectRequestView",
     "ConnectStarted",
     "ConnectState",
@@ -2043,6 +2266,7 @@ __all__ = [
     "CreateSurfaceKey",
     "CreateWebhook",
     "CreateWorkspace",
+    "CreditsView",
     "DeliveryAttemptView",
     "DeliveryView",
     "DeviceCode",
@@ -2051,6 +2275,8 @@ __all__ = [
     "Duration",
     "ErrorBody",
     "ErrorEnvelope",
+    "ExplainKey",
+    "ExplainView",
     "FileList",
     "FileView",
     "ForwardedIdentity",
@@ -2061,10 +2287,12 @@ __all__ = [
     "InvitedSignUp",
     "KeyOwner",
     "KeyPolicyView",
+    "KeyStatus",
     "LeakAction",
     "LeakLabel",
     "LeakReportItem",
     "LeakVerdict",
+    "LimitsView",
     "Login",
     "MeView",
     "MemberView",
@@ -2072,6 +2300,7 @@ __all__ = [
     "MountMode",
     "MountRequest",
     "Name",
+    "NetworkView",
     "OAuthClientView",
     "OAuthConnectionView",
     "OAuthProviderView",
@@ -2079,6 +2308,8 @@ __all__ = [
     "OidcProviderView",
     "OrgView",
     "OwnerScope",
+    "PermissionReason",
+    "PermissionView",
     "PresignMethod",
     "PresignRequest",
     "PresignedUrl",
@@ -2125,9 +2356,11 @@ __all__ = [
     "UpdateWorkspace",
     "UsageDayView",
     "UserView",
+    "VerdictView",
     "VerifyCode",
     "VerifyKey",
     "VerifyView",
+    "ViolationView",
     "WebhookTestView",
     "WebhookView",
     "WebhookWithSecret",

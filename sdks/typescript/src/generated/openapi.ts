@@ -626,6 +626,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/keys/explain` `{key | keyId, scopes?, projectId?, ip?}`: the
+         *     key's status, each catalog permission (allowed or not, and why), its
+         *     limits' current windows, credits, expiry, networks and compliance with
+         *     the key policy; with `scopes`, `projectId` or `ip`, what
+         *     `POST /v1/keys/verify` would answer for them. Nothing is counted or
+         *     spent. The caller needs `keys:verify` and finds keys of its own
+         *     organization only; by `keyId`, a member finds their own keys only.
+         */
+        post: operations["explainKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys/verify": {
         parameters: {
             query?: never;
@@ -1835,6 +1860,13 @@ export interface components {
             /** @description The loopback redirect URI the authorization page was given, exactly. */
             redirectUri: string;
         };
+        /** @description A key against the organization's current key policy. */
+        ComplianceView: {
+            /** @description Whether it breaks no rule. */
+            compliant: boolean;
+            /** @description Each rule it breaks. */
+            violations: components["schemas"]["ViolationView"][];
+        };
         /** @description `GET /v1/oauth/connect/{id}`: a connection in progress. */
         ConnectRequestView: {
             /** @description The connection it stored (`completed`). */
@@ -2036,6 +2068,16 @@ export interface components {
              */
             quotaBytes?: number | null;
         };
+        /** @description A key's credits now. */
+        CreditsView: {
+            refill?: null | components["schemas"]["RefillView"];
+            /**
+             * Format: int64
+             * @description What its next request would spend from (refilled if a new period
+             *     began; a rotated key's successor's balance, which the two share).
+             */
+            remaining: number;
+        };
         /** @description `{"data": …}` */
         Data_ApiKeyView: {
             /**
@@ -2188,6 +2230,76 @@ export interface components {
                 verificationUri: string;
                 /** @description The same page with the user code filled in. */
                 verificationUriComplete: string;
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_ExplainView: {
+            /**
+             * @description The answer of `POST /v1/keys/explain`: the key as it stands, what each
+             *     permission of the catalog is for it and why, its limits' current
+             *     windows, credits, networks and compliance with the organization's key
+             *     policy. Reading it counts nothing and spends nothing.
+             */
+            data: {
+                /** @description Creation time. */
+                createdAt: string;
+                credits?: null | components["schemas"]["CreditsView"];
+                /** @description `live` or `test`. */
+                environment: string;
+                /** @description Expiry. */
+                expiresAt?: string | null;
+                /**
+                 * @description Until when it works as a rotated key in its grace period; `null`
+                 *     otherwise.
+                 */
+                graceEndsAt?: string | null;
+                /** @description Last 4 characters. */
+                keyHint: string;
+                /** @description `key_…` */
+                keyId: string;
+                /** @description Prefix plus the first 4 body characters. */
+                keyPrefix: string;
+                /** @description When it was reported leaked, if ever. */
+                leakedAt?: string | null;
+                /** @description Its rate limits and their current windows. */
+                limits: components["schemas"]["LimitsView"];
+                /** @description Display name. */
+                name: string;
+                /** @description Its networks, and whether the `ip` asked about is inside them. */
+                network: components["schemas"]["NetworkView"];
+                /**
+                 * @description The owner's role now (`admin`, `member`; `null` for an organization's
+                 *     key, or an owner who left): the ceiling of what the key may do.
+                 */
+                ownerRole?: string | null;
+                /** @description Its owner (`null`: the organization). */
+                ownerUserId?: string | null;
+                /**
+                 * @description Every permission of the catalog (`resource:action`), allowed or not
+                 *     for a request with the `projectId` and `ip` asked about, and why.
+                 */
+                permissions: components["schemas"]["PermissionView"][];
+                /** @description Whether it keeps the organization's current key policy. */
+                policy: components["schemas"]["ComplianceView"];
+                /** @description The project it is bound to. */
+                projectId?: string | null;
+                /**
+                 * @description Revocation time (past: revoked; future: the end of a rotation's
+                 *     grace period).
+                 */
+                revokedAt?: string | null;
+                /** @description The key this one replaced. */
+                rotatedFrom?: string | null;
+                /** @description The key that replaced it. */
+                rotatedTo?: string | null;
+                /** @description The scopes it holds (before its owner's role bounds them). */
+                scopes: string[];
+                /**
+                 * @description Its lifecycle status now: `active`, `expired`, `revoked` or
+                 *     `disabled`.
+                 */
+                status: components["schemas"]["KeyStatus"];
+                verdict?: null | components["schemas"]["VerdictView"];
             };
         };
         /** @description `{"data": …}` */
@@ -2814,6 +2926,93 @@ export interface components {
             /** @description The error. */
             error: components["schemas"]["ErrorBody"];
         };
+        /**
+         * @description `POST /v1/keys/explain`: the key by its plaintext (`key`) or its id
+         *     (`keyId`), one of the two; with `scopes`, `projectId` or `ip` the answer
+         *     also says what `POST /v1/keys/verify` would answer for them.
+         */
+        ExplainKey: {
+            /** @description The client's address a request would come from (IPv4 or IPv6). */
+            ip?: string | null;
+            /** @description The key's plaintext, never echoed or logged (or `keyId`). */
+            key?: string | null;
+            /**
+             * @description The key's id (`key_…`), instead of `key`: admins name any key of the
+             *     organization, members their own.
+             */
+            keyId?: string | null;
+            /** @description The project a request would be for. */
+            projectId?: string | null;
+            /** @description Scopes a request would need (at most 100). */
+            scopes?: string[];
+        };
+        /**
+         * @description The answer of `POST /v1/keys/explain`: the key as it stands, what each
+         *     permission of the catalog is for it and why, its limits' current
+         *     windows, credits, networks and compliance with the organization's key
+         *     policy. Reading it counts nothing and spends nothing.
+         */
+        ExplainView: {
+            /** @description Creation time. */
+            createdAt: string;
+            credits?: null | components["schemas"]["CreditsView"];
+            /** @description `live` or `test`. */
+            environment: string;
+            /** @description Expiry. */
+            expiresAt?: string | null;
+            /**
+             * @description Until when it works as a rotated key in its grace period; `null`
+             *     otherwise.
+             */
+            graceEndsAt?: string | null;
+            /** @description Last 4 characters. */
+            keyHint: string;
+            /** @description `key_…` */
+            keyId: string;
+            /** @description Prefix plus the first 4 body characters. */
+            keyPrefix: string;
+            /** @description When it was reported leaked, if ever. */
+            leakedAt?: string | null;
+            /** @description Its rate limits and their current windows. */
+            limits: components["schemas"]["LimitsView"];
+            /** @description Display name. */
+            name: string;
+            /** @description Its networks, and whether the `ip` asked about is inside them. */
+            network: components["schemas"]["NetworkView"];
+            /**
+             * @description The owner's role now (`admin`, `member`; `null` for an organization's
+             *     key, or an owner who left): the ceiling of what the key may do.
+             */
+            ownerRole?: string | null;
+            /** @description Its owner (`null`: the organization). */
+            ownerUserId?: string | null;
+            /**
+             * @description Every permission of the catalog (`resource:action`), allowed or not
+             *     for a request with the `projectId` and `ip` asked about, and why.
+             */
+            permissions: components["schemas"]["PermissionView"][];
+            /** @description Whether it keeps the organization's current key policy. */
+            policy: components["schemas"]["ComplianceView"];
+            /** @description The project it is bound to. */
+            projectId?: string | null;
+            /**
+             * @description Revocation time (past: revoked; future: the end of a rotation's
+             *     grace period).
+             */
+            revokedAt?: string | null;
+            /** @description The key this one replaced. */
+            rotatedFrom?: string | null;
+            /** @description The key that replaced it. */
+            rotatedTo?: string | null;
+            /** @description The scopes it holds (before its owner's role bounds them). */
+            scopes: string[];
+            /**
+             * @description Its lifecycle status now: `active`, `expired`, `revoked` or
+             *     `disabled`.
+             */
+            status: components["schemas"]["KeyStatus"];
+            verdict?: null | components["schemas"]["VerdictView"];
+        };
         /** @description `GET /v1/workspaces/{id}/files`: objects by path. */
         FileList: {
             /** @description Objects, in path order. */
@@ -2939,6 +3138,12 @@ export interface components {
             requireExpiry?: boolean;
         };
         /**
+         * @description A key's lifecycle status, as `GET /v1/api-keys?status=` filters by it
+         *     (a key's `status`).
+         * @enum {string}
+         */
+        KeyStatus: "active" | "expired" | "revoked" | "disabled";
+        /**
          * @description What a report that a live key leaked does to it, per organization.
          * @enum {string}
          */
@@ -2978,6 +3183,11 @@ export interface components {
          * @enum {string}
          */
         LeakVerdict: "true_positive" | "false_positive";
+        /** @description A key's rate limits: each window as the next request would find it. */
+        LimitsView: {
+            perDay?: null | components["schemas"]["RateLimitView"];
+            perMinute?: null | components["schemas"]["RateLimitView"];
+        };
         /** @description `POST /v1/auth/login` */
         Login: {
             /** @description Email. */
@@ -3061,6 +3271,23 @@ export interface components {
         };
         /** @description A name: 1–255 characters once trimmed, not all whitespace, no control characters. */
         Name: string;
+        /** @description Where a key may be used from. */
+        NetworkView: {
+            /** @description The networks it may be used from (`null`: anywhere). */
+            allowedCidrs?: string[] | null;
+            /** @description The address asked about, as read. */
+            ip?: string | null;
+            /**
+             * @description Whether that address may use the key (`null`: none asked about; a
+             *     key with networks is refused without one).
+             */
+            ipAllowed?: boolean | null;
+            /**
+             * @description Whose networks they are: `key` (its own) or `policy` (the
+             *     organization's, for keys without their own); `null` without any.
+             */
+            source?: string | null;
+        };
         /**
          * @description An organization's own client credentials at a provider (never the
          *     secret).
@@ -3547,6 +3774,19 @@ export interface components {
             }[];
             /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
             nextCursor?: string | null;
+        };
+        /**
+         * @description Why a key may not use a permission, in the order they are decided.
+         * @enum {string}
+         */
+        PermissionReason: "not_granted" | "role_ceiling" | "project_binding" | "ip_not_allowed" | "policy";
+        /** @description One permission of the catalog for a key. */
+        PermissionView: {
+            /** @description Whether a request needing it would pass the key's grants. */
+            allowed: boolean;
+            /** @description `resource:action`. */
+            permission: string;
+            reason?: null | components["schemas"]["PermissionReason"];
         };
         /**
          * @description What a presigned URL lets its holder do.
@@ -4246,6 +4486,13 @@ export interface components {
             /** @description `usr_…` */
             id: string;
         };
+        /** @description What verify would answer. */
+        VerdictView: {
+            /** @description Verify's `code`. */
+            code: components["schemas"]["VerifyCode"];
+            /** @description Whether the key would be accepted. */
+            valid: boolean;
+        };
         /**
          * @description A verify answer's `code`.
          * @enum {string}
@@ -4301,6 +4548,16 @@ export interface components {
             scopes?: string[] | null;
             /** @description Whether the key may be used for this request. */
             valid: boolean;
+        };
+        /** @description A rule of the key policy a key breaks. */
+        ViolationView: {
+            /** @description What is wrong. */
+            message: string;
+            /**
+             * @description `maxLifetime`, `requireExpiry`, `forbidWildcardInLive`,
+             *     `allowedScopes` or `allowedCidrs`.
+             */
+            rule: string;
         };
         /** @description `POST /v1/webhooks/{id}/test`: the test event queued for the endpoint. */
         WebhookTestView: {
@@ -6807,6 +7064,93 @@ export interface operations {
             };
             /** @description `conflict`: already a member */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    explainKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExplainKey"];
+            };
+        };
+        responses: {
+            /** @description What the key can do and why, counting and spending nothing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ExplainView"];
+                };
+            };
+            /** @description `invalid_request` or `invalid_scopes`: neither or both of `key` and `keyId`, an invalid address, a required scope that is no scope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `insufficient_scope`: the caller lacks `keys:verify` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such key in the caller's organization (by `keyId`: none the caller may manage) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 64 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,4 +1,7 @@
-/** `lk.keys`: API keys (`/v1/api-keys`) and their verification (`/v1/keys/verify`). */
+/**
+ * `lk.keys`: API keys (`/v1/api-keys`), their verification (`/v1/keys/verify`)
+ * and what a key can do (`/v1/keys/explain`).
+ */
 import type { PagePromise } from '../core/pagination.js';
 import { APIResource } from '../core/resource.js';
 import { path } from '../core/transport.js';
@@ -31,7 +34,7 @@ export type ApiKey = Schemas['ApiKeyView'];
 /** A key as `create` and `rotate` answer it: with its plaintext `key`, shown this once. */
 export type CreatedApiKey = Omit<DataOf<'createApiKey'>, 'key'> & { key: string };
 
-/** API keys: mint, list, inspect, change, rotate, revoke, delete, verify. */
+/** API keys: mint, list, inspect, change, rotate, revoke, delete, verify, explain. */
 export class Keys extends APIResource {
   /** `createApiKey`: mints a key; its plaintext `key` is in this answer only. */
   create(body: BodyOf<'createApiKey'>, options?: RequestOptions): Promise<CreatedApiKey> {
@@ -53,6 +56,17 @@ export class Keys extends APIResource {
    */
   verify(body: BodyOf<'verifyKey'>, options?: RequestOptions): Promise<Verdict> {
     return this.data({ method: 'POST', path: '/v1/keys/verify', body, options });
+  }
+
+  /**
+   * `explainKey`: what a key (`key` or `keyId`) can do and why: its status,
+   * each permission of the catalog, its limits' windows, credits, networks
+   * and key-policy compliance; with `scopes`, `projectId` or `ip`, the code
+   * `verify` would answer. Nothing is counted or spent. The caller needs
+   * `keys:verify`.
+   */
+  explain(body: BodyOf<'explainKey'>, options?: RequestOptions): Promise<DataOf<'explainKey'>> {
+    return this.data({ method: 'POST', path: '/v1/keys/explain', body, options });
   }
 
   /** `listApiKeys`: the caller's keys (every member's with `allOrg`), newest first. */
