@@ -113,20 +113,35 @@ impl KeyPrefix {
 const DISPLAY_BODY_LEN: usize = 4;
 
 /// What may be shown to identify a key without revealing it: its prefix and
-/// the first 4 body characters (`lk_live_AbCd`), stored beside the hash.
-/// The key's [`KeyPrefix`] is a part of it ([`DisplayPrefix::prefix`]),
+/// the first 4 body characters (`lk_live_AbCd`), stored beside the hash;
+/// or, for a key imported from another system by its hash, whatever that
+/// system showed (`prod_3Zd`, possibly nothing), as the import gave it.
+/// An issued key's [`KeyPrefix`] is a part of it ([`DisplayPrefix::prefix`]),
 /// so a rotation mints the successor under the same prefix without
 /// cutting strings. `Display` writes the stored text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayPrefix {
-    prefix: KeyPrefix,
-    /// The first body characters (base62, so ASCII).
-    head: [u8; DISPLAY_BODY_LEN],
+pub struct DisplayPrefix(Shown);
+
+/// The two kinds of [`DisplayPrefix`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shown {
+    /// A key latchkey minted.
+    Issued {
+        prefix: KeyPrefix,
+        /// The first body characters (base62, so ASCII).
+        head: [u8; DISPLAY_BODY_LEN],
+    },
+    /// A key imported by its hash: the text the import gave
+    /// ([`DisplayPrefix::imported`]).
+    Imported(String),
 }
 
+/// Longest display prefix of an imported key ([`DisplayPrefix::imported`]).
+pub const MAX_IMPORTED_PREFIX_LEN: usize = 32;
+
 impl DisplayPrefix {
-    /// Reads a stored display prefix: a well-formed key prefix followed by
-    /// 4 base62 characters.
+    /// Reads a stored display prefix of an issued key: a well-formed key
+    /// prefix followed by 4 base62 characters.
     pub fn parse(stored: &str) -> Result<Self, KeyFormatError> {
         let split = stored.len().checked_sub(DISPLAY_BODY_LEN).ok_or(KeyFormatError::Malformed)?;
         if !stored.is_char_boundary(split) {
@@ -137,19 +152,40 @@ impl DisplayPrefix {
         if !head.iter().all(u8::is_ascii_alphanumeric) {
             return Err(KeyFormatError::Malformed);
         }
-        Ok(Self { prefix: KeyPrefix::new(prefix)?, head })
+        Ok(Self(Shown::Issued { prefix: KeyPrefix::new(prefix)?, head }))
     }
 
-    /// The prefix of the key shown (`lk_live_`).
-    pub fn prefix(&self) -> &KeyPrefix {
-        &self.prefix
+    /// The display prefix of a key imported from another system (given
+    /// with the import, or stored): at most [`MAX_IMPORTED_PREFIX_LEN`]
+    /// ASCII letters, digits, `_`, `-` and `.`; empty when the import gave
+    /// none.
+    pub fn imported(text: &str) -> Result<Self, KeyFormatError> {
+        if text.len() > MAX_IMPORTED_PREFIX_LEN
+            || !text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err(KeyFormatError::Malformed);
+        }
+        Ok(Self(Shown::Imported(text.to_owned())))
+    }
+
+    /// The prefix of the key shown (`lk_live_`); `None` for an imported key.
+    pub fn prefix(&self) -> Option<&KeyPrefix> {
+        match &self.0 {
+            Shown::Issued { prefix, .. } => Some(prefix),
+            Shown::Imported(_) => None,
+        }
     }
 }
 
 impl fmt::Display for DisplayPrefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.prefix.as_str())?;
-        self.head.iter().try_for_each(|&b| fmt::Write::write_char(f, char::from(b)))
+        match &self.0 {
+            Shown::Issued { prefix, head } => {
+                f.write_str(prefix.as_str())?;
+                head.iter().try_for_each(|&b| fmt::Write::write_char(f, char::from(b)))
+            }
+            Shown::Imported(text) => f.write_str(text),
+        }
     }
 }
 
@@ -200,6 +236,12 @@ impl PlainKey {
     pub fn hash_presented(s: &str) -> Result<KeyHash, KeyFormatError> {
         Self::check_format(s)?;
         Ok(KeyHash::of(s))
+    }
+
+    /// The prefix of a string of a key's shape (one that
+    /// [`PlainKey::hash_presented`] refused for its checksum only).
+    pub(crate) fn prefix_of_shaped(s: &str) -> &str {
+        s.get(..s.len().saturating_sub(BODY_LEN + CHECK_LEN)).unwrap_or_default()
     }
 
     /// Format and checksum; returns the prefix length.
@@ -254,7 +296,7 @@ impl PlainKey {
         let bytes = self.text.as_bytes();
         let mut head = [0; DISPLAY_BODY_LEN];
         head.copy_from_slice(&bytes[self.prefix_len..self.prefix_len + DISPLAY_BODY_LEN]);
-        DisplayPrefix { prefix: KeyPrefix(self.prefix().to_owned()), head }
+        DisplayPrefix(Shown::Issued { prefix: KeyPrefix(self.prefix().to_owned()), head })
     }
 
     /// The last 4 characters, to tell keys apart in lists.
@@ -374,7 +416,7 @@ mod tests {
         assert_eq!(s.len(), "lk_live_".len() + BODY_LEN + CHECK_LEN);
         assert_eq!(k.environment(), Some(Environment::Live));
         assert_eq!(k.display_prefix().to_string(), &s[.."lk_live_".len() + 4]);
-        assert_eq!(k.display_prefix().prefix().as_str(), "lk_live_");
+        assert_eq!(k.display_prefix().prefix().map(KeyPrefix::as_str), Some("lk_live_"));
         assert_eq!(k.hint(), &s[s.len() - 4..]);
         let t = PlainKey::generate(&KeyPrefix::branded("lk", Environment::Test).unwrap());
         assert_eq!(t.environment(), Some(Environment::Test));
@@ -428,10 +470,24 @@ mod tests {
             assert_eq!(stored.len(), prefix.as_str().len() + DISPLAY_BODY_LEN);
             let read = DisplayPrefix::parse(&stored).unwrap();
             assert_eq!(read, shown);
-            assert_eq!(read.prefix(), &prefix);
+            assert_eq!(read.prefix(), Some(&prefix));
         }
         for bad in ["", "abcd", "lk_live_", "lk_live_AbC", "lk_live_Ab-d", "LK_live_AbCd", "lk_live_Abcé", "_AbCd"] {
             assert!(DisplayPrefix::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn imported_display_prefixes_are_shown_as_given() {
+        for text in ["", "prod_3Zd", "sk-live.AbC_9", &"a".repeat(MAX_IMPORTED_PREFIX_LEN)] {
+            let shown = DisplayPrefix::imported(text).unwrap();
+            assert_eq!(shown.to_string(), text);
+            assert_eq!(shown.prefix(), None);
+        }
+        // Text that reads like an issued key's stays what the import said.
+        assert_ne!(DisplayPrefix::imported("lk_live_AbCd").unwrap(), DisplayPrefix::parse("lk_live_AbCd").unwrap());
+        for bad in [&"a".repeat(MAX_IMPORTED_PREFIX_LEN + 1), "with space", "é", "a/b", "a\n"] {
+            assert!(DisplayPrefix::imported(bad).is_err(), "{bad}");
         }
     }
 

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod duration;
 pub mod forward_path;
 pub mod id;
+pub mod imported;
 pub mod ip;
 pub mod key;
 pub mod key_state;
@@ -29,6 +30,7 @@ pub use duration::{DurationError, parse_duration};
 pub use id::{
     EventId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
 };
+pub use imported::{HashEncoding, Presented};
 pub use key::{DisplayPrefix, Environment, KeyFormatError, KeyHash, KeyPrefix, PlainKey};
 pub use key_state::{IssuedKey, KeyState, ScopeRefusal};
 pub use role::Role;

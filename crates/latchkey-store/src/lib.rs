@@ -556,6 +556,12 @@ pub trait KeyStore: Send + Sync {
     /// caches when the member's role changes or they leave).
     async fn owned_key_hashes(&self, org_id: &OrgId, user_id: &UserId) -> StoreResult<Vec<KeyHash>>;
 
+    /// The organizations that hold keys imported from another system
+    /// (`imported`, whatever their state): the verifier refuses presented
+    /// strings of another format for any other organization without
+    /// looking them up.
+    async fn orgs_with_imported_keys(&self) -> StoreResult<Vec<OrgId>>;
+
     /// Makes a key organization-owned (its creator stays on record); `None`
     /// if there is no such key.
     async fn transfer_key_to_org(

@@ -41,7 +41,7 @@ const INSERT_KEY_BATCH: &str = concat!(
        r.value ->> 'created_by_key_id', r.value ->> 'rate_limit_per_minute', r.value ->> 'rate_limit_per_day', \
        r.value ->> 'expires_at', r.value ->> 'created_at', r.value ->> 'created_at', r.value ->> 'rotated_from', \
        r.value ->> 'remaining', r.value ->> 'refill_amount', r.value ->> 'refill_interval', r.value ->> 'created_at', \
-       r.value ->> 'surface_id', r.value ->> 'allowed_cidrs' \
+       r.value ->> 'surface_id', r.value ->> 'allowed_cidrs', r.value ->> 'imported', r.value ->> 'external_id' \
      FROM json_each($1) r ORDER BY r.key"
 );
 

@@ -43,7 +43,9 @@ impl KeyVerifier {
     /// Reads the key change log every `interval` from `cursor` on and evicts
     /// every key it names, whoever changed it (another node whose `NOTIFY`
     /// was lost, another process on the same SQLite file, the admin CLI), so
-    /// such changes show within about `interval` instead of the cache TTL.
+    /// such changes show within about `interval` instead of the cache TTL;
+    /// a read that names changes asks storage which organizations hold
+    /// imported keys now ([`KeyVerifier::refresh_imported`]).
     /// Deletes log entries older than [`CHANGE_LOG_KEEP_MS`] now and then,
     /// and drops shared grants no cached key uses
     /// ([`KeyVerifier::sweep_grants`]). Runs until aborted.
@@ -67,6 +69,14 @@ impl KeyVerifier {
                 Ok((changed, next)) => {
                     failing = false;
                     cursor = Some(next);
+                    let any = !matches!(&changed, Invalidation::Keys(hashes) if hashes.is_empty());
+                    // New keys may be imported ones (another node's import):
+                    // then strings of another format are looked up here too,
+                    // for their organization. Asked before the evictions, so
+                    // that a hash cached as unknown is looked up again.
+                    if any && let Err(e) = self.refresh_imported().await {
+                        tracing::debug!(error = %e, "could not ask which organizations imported keys");
+                    }
                     match changed {
                         Invalidation::Keys(hashes) => hashes.iter().for_each(|h| self.invalidate(h)),
                         Invalidation::All => {

@@ -4,8 +4,15 @@
 //! forward-auth check goes through [`KeyVerifier`]. The stages, cheapest
 //! first, stopping at the first refusal:
 //!
-//! 1. **Format and checksum** ([`latchkey_core::PlainKey::hash_presented`]): a malformed string or a
-//!    typo is `MALFORMED` from CPU work alone, before any lookup.
+//! 1. **Format and checksum** ([`latchkey_core::imported::classify`]): a malformed string or a
+//!    typo is `MALFORMED` from CPU work alone, before any lookup. A string
+//!    of another format (16–256 visible characters, or latchkey's shape
+//!    under a prefix latchkey does not issue) may be a key imported from
+//!    another system by its hash: it goes on to the lookup only for an
+//!    organization that imported keys (any, when the organization is not
+//!    known: forward-auth, `/v1/me`), else it is `MALFORMED` at once.
+//!    Which organizations did is asked of storage once, and again when the
+//!    change log shows changed keys; latchkey's own format never asks.
 //! 2. **Hash**: SHA-256 of the key, the only form ever stored.
 //! 3. **Cache**: an in-memory map from hash to the key's record, holding
 //!    *negative* entries for unknown hashes too, so a flood of well-formed

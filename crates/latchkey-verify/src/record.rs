@@ -400,6 +400,7 @@ pub(crate) mod tests_support {
             surface_id: None,
             allowed_cidrs: None,
             policy_cidrs: None,
+            external_id: None,
         }
     }
 }

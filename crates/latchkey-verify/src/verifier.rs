@@ -4,13 +4,14 @@
 //! for "explain" ([`KeyVerifier::peek`]): the rate limits and credits are
 //! read instead of spent, and nothing is counted.
 
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use latchkey_core::imported::{Presented, classify};
 use latchkey_core::time_fmt::{Millis, start_of_day, start_of_month};
-use latchkey_core::{IssuedKey, KeyHash, KeyId, KeyState, PlainKey};
+use latchkey_core::{IssuedKey, KeyHash, KeyId, KeyPrefix, KeyState};
 use latchkey_store::{RefillInterval, Spend, Store, StoreError};
 
 use crate::cache::Records;
@@ -63,7 +64,31 @@ pub struct KeyVerifier {
     /// most 65,536 keys (`usage.rs`).
     pub(crate) last_written: Mutex<HashMap<KeyHash, Millis>>,
     pub(crate) meters: Meters,
+    /// The prefixes latchkey issues keys under ([`KeyVerifier::with_issued_prefixes`]);
+    /// empty: every prefix of latchkey's shape.
+    issued: Vec<KeyPrefix>,
+    /// Whether storage holds imported keys: [`IMPORTED_UNKNOWN`],
+    /// [`IMPORTED_NONE`] or [`IMPORTED_SOME`], only ever rising
+    /// ([`KeyVerifier::refresh_imported`]). Read first, so that strings of
+    /// another format cost one atomic load while no key is imported.
+    imported: AtomicU8,
+    /// The organizations that hold imported keys, as far as this node
+    /// knows (only ever growing): a string of another format presented for
+    /// one organization is looked up only if it is one of them.
+    importers: Mutex<HashSet<String>>,
 }
+
+/// Not asked yet: the first presented string of another format asks
+/// storage.
+const IMPORTED_UNKNOWN: u8 = 0;
+/// No key is imported: strings of another format are `MALFORMED` at once.
+const IMPORTED_NONE: u8 = 1;
+/// Some key is imported: strings of another format are looked up by their
+/// hash (for an organization in [`KeyVerifier::importers`] only, when the
+/// organization is known). Kept until the process ends, even if every
+/// imported key is deleted: looking up is then merely slower than refusing,
+/// never wrong.
+const IMPORTED_SOME: u8 = 2;
 
 /// The verifier's metrics, registered once: on the hot path each is one
 /// atomic add, not a registry lookup. Registered with whatever recorder is
@@ -114,7 +139,67 @@ impl KeyVerifier {
             pending: Pending::default(),
             last_written: Mutex::new(HashMap::new()),
             meters: Meters::new(),
+            issued: Vec::new(),
+            imported: AtomicU8::new(IMPORTED_UNKNOWN),
+            importers: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Names the prefixes latchkey issues keys under (the brand's
+    /// `…_live_` and `…_test_`, the profiles' `ak_`, `rk_`, `sk_…`): a
+    /// presented string of latchkey's shape with a wrong checksum under one
+    /// of them is a typo, `MALFORMED` without a lookup; under another
+    /// prefix it may be a key imported from another system. Without this,
+    /// every prefix counts as issued.
+    #[must_use]
+    pub fn with_issued_prefixes(mut self, prefixes: Vec<KeyPrefix>) -> Self {
+        self.issued = prefixes;
+        self
+    }
+
+    /// Notes that `org_id` just imported keys (through this node): strings
+    /// of another format presented for it are looked up from now on. Other
+    /// nodes learn it from the key change log
+    /// ([`KeyVerifier::follow_changes`]).
+    pub fn note_imported(&self, org_id: &str) {
+        self.importers().insert(org_id.to_owned());
+        self.imported.store(IMPORTED_SOME, Ordering::Release);
+    }
+
+    /// Asks storage which organizations hold imported keys, and remembers
+    /// them (once known, for good): what decides whether strings of another
+    /// format are looked up. Whether any does.
+    ///
+    /// # Errors
+    /// Storage failed; nothing is remembered.
+    pub async fn refresh_imported(&self) -> Result<bool, StoreError> {
+        let orgs = self.store.orgs_with_imported_keys().await?;
+        let seen = if orgs.is_empty() { IMPORTED_NONE } else { IMPORTED_SOME };
+        self.importers().extend(orgs.into_iter().map(String::from));
+        Ok(self.imported.fetch_max(seen, Ordering::AcqRel).max(seen) == IMPORTED_SOME)
+    }
+
+    /// The organizations known to hold imported keys.
+    fn importers(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.importers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a string of another format presented for `org_id` (`None`:
+    /// any organization's key) is to be looked up: some key is imported
+    /// (storage is asked the first time), by that organization when it is
+    /// named. Never called for a string of latchkey's own format.
+    async fn looks_up_foreign(&self, org_id: Option<&str>) -> Result<bool, StoreError> {
+        let some = match self.imported.load(Ordering::Acquire) {
+            IMPORTED_SOME => true,
+            IMPORTED_NONE => false,
+            _ => self.refresh_imported().await?,
+        };
+        Ok(some && org_id.is_none_or(|org| self.importers().contains(org)))
+    }
+
+    /// Whether latchkey issues keys under `prefix`.
+    fn is_issued(&self, prefix: &str) -> bool {
+        self.issued.is_empty() || self.issued.iter().any(|p| p.as_str() == prefix)
     }
 
     /// Enforces rate limits through `shared` (Redis), so every node using it
@@ -191,19 +276,25 @@ impl KeyVerifier {
     /// [`KeyVerifier::verify`] with the monotonic time of the request too
     /// (one clock read serves the cache deadlines and the timing metric).
     async fn verify_at(&self, presented: &str, now: Millis, instant: Instant) -> Result<Identified, StoreError> {
-        Ok(self.identify(presented, now, instant).await?.1)
+        Ok(self.identify(presented, None, now, instant).await?.1)
     }
 
     /// [`KeyVerifier::verify_at`], with the presented key's hash when it is
-    /// well-formed.
+    /// well-formed; `org_id` names the organization the key must belong to,
+    /// if one does.
     async fn identify(
         &self,
         presented: &str,
+        org_id: Option<&str>,
         now: Millis,
         instant: Instant,
     ) -> Result<(Option<KeyHash>, Identified), StoreError> {
-        let Ok(hash) = PlainKey::hash_presented(presented) else {
-            return Ok((None, Identified { code: KeyState::Malformed, key: None }));
+        let hash = match classify(presented, |p| self.is_issued(p)) {
+            Presented::Issued(hash) => hash,
+            Presented::Foreign if self.looks_up_foreign(org_id).await? => KeyHash::of(presented),
+            Presented::Foreign | Presented::Refused(_) => {
+                return Ok((None, Identified { code: KeyState::Malformed, key: None }));
+            }
         };
         let Some(key) = self.lookup(hash, instant).await? else {
             return Ok((Some(hash), Identified { code: KeyState::NotFound, key: None }));
@@ -228,7 +319,7 @@ impl KeyVerifier {
         now: Millis,
         started: Instant,
     ) -> Result<Outcome, StoreError> {
-        let (hash, Identified { mut code, mut key }) = self.identify(presented, now, started).await?;
+        let (hash, Identified { mut code, mut key }) = self.identify(presented, checks.org_id, now, started).await?;
         if let (Some(org), Some(k)) = (checks.org_id, &key)
             && k.org_id() != org
         {

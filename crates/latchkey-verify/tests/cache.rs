@@ -10,7 +10,7 @@ use latchkey_core::Role;
 use latchkey_core::id::{InvitationId, KeyId, OrgId, UserId};
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::time_fmt::{day_string, epoch_day};
-use latchkey_core::{Environment, KeyPrefix, KeyState, PlainKey};
+use latchkey_core::{DisplayPrefix, Environment, KeyHash, KeyPrefix, KeyState, PlainKey};
 use latchkey_store::sqlite::SqliteStore;
 use latchkey_store::{Invalidation, Invitation, KeyStore, NewApiKey, NewOrg, NewUser, OrgStore, PeopleStore, Store};
 use latchkey_verify::{Checks, KeyVerifier, VerifierConfig};
@@ -431,6 +431,67 @@ async fn usage_spilled_at_shutdown_is_written_exactly_once_at_the_next_start() {
     // Nothing left to replay: nothing changes.
     assert_eq!(next.replay_spills(spill_dir.path(), Duration::ZERO, || true).await.unwrap(), 0);
     assert_eq!(stored_usage(&f, &ids).await, want);
+}
+
+/// Strings of another format than latchkey's are looked up (keys imported
+/// by their hash) only once some key is imported, and for a named
+/// organization only if it imported some; a typo in a key of latchkey's
+/// own format is refused without a lookup whatever was imported. A lookup
+/// leaves an entry in the cache (a negative one when nothing is found):
+/// what shows here that none was made.
+#[tokio::test]
+async fn strings_of_another_format_are_looked_up_only_for_organizations_that_imported_keys() {
+    let (f, admin) = fixture().await;
+    let issued = vec![prefix(), KeyPrefix::branded("lk", Environment::Test).unwrap()];
+    let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default()).with_issued_prefixes(issued);
+    let theirs = "prod_3ZdHXcXzvqHxY7mBUNkgXdoV";
+    let text = admin.expose();
+    let typo = format!("{}{}", &text[..text.len() - 1], if text.ends_with('A') { 'B' } else { 'A' });
+    let acme = f.org_id.to_string();
+    let acme = Some(acme.as_str());
+
+    // Nothing imported: refused, and nothing looked up.
+    for s in [theirs, typo.as_str()] {
+        assert_eq!(verifier.verify(s, now_ms()).await.unwrap().code, KeyState::Malformed, "{s}");
+        assert_eq!(code_for(&verifier, s, acme).await, KeyState::Malformed, "{s}");
+    }
+    assert_eq!(verifier.cached(), 0);
+
+    // Acme imports a key (through another process: this verifier is told
+    // by a refresh, as the change log would make it).
+    let mut imported = new_key(&PlainKey::generate(&prefix()), &f, None);
+    imported.hash = KeyHash::of(theirs);
+    imported.key_prefix = DisplayPrefix::imported("prod_3Zd").unwrap();
+    imported.key_hint = String::new();
+    f.store.insert_key(&imported, &ev()).await.unwrap();
+    assert_eq!(code_for(&verifier, theirs, acme).await, KeyState::Malformed, "not known here yet");
+    assert!(verifier.refresh_imported().await.unwrap());
+    assert_eq!(verifier.verify(theirs, now_ms()).await.unwrap().code, KeyState::Valid);
+    assert_eq!(code_for(&verifier, theirs, acme).await, KeyState::Valid);
+    assert_eq!(verifier.cached(), 1);
+    // Another organization imported nothing: no lookup for it.
+    assert_eq!(code_for(&verifier, "prod_NotAnyKeyOfAnyoneAtAll", Some("org_other")).await, KeyState::Malformed);
+    assert_eq!(code_for(&verifier, theirs, Some("org_other")).await, KeyState::Malformed);
+    assert_eq!(verifier.cached(), 1);
+    // For Acme, an unknown string of another format is looked up (and
+    // cached as unknown); a typo in latchkey's format still is not.
+    assert_eq!(code_for(&verifier, "prod_NotAnyKeyOfAnyoneAtAll", acme).await, KeyState::NotFound);
+    assert_eq!(verifier.cached(), 2);
+    assert_eq!(code_for(&verifier, &typo, acme).await, KeyState::Malformed);
+    assert_eq!(verifier.verify(&typo, now_ms()).await.unwrap().code, KeyState::Malformed);
+    assert_eq!(verifier.cached(), 2);
+    assert_eq!(code_for(&verifier, text, acme).await, KeyState::Valid);
+
+    // A node that imported keys itself knows at once.
+    let other = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
+    other.note_imported("org_other");
+    assert_eq!(other.verify("prod_NotAnyKeyOfAnyoneAtAll", now_ms()).await.unwrap().code, KeyState::NotFound);
+}
+
+/// The code of `key` checked for `org` (`None`: any organization's key).
+async fn code_for(verifier: &KeyVerifier, key: &str, org: Option<&str>) -> KeyState {
+    let checks = Checks { org_id: org, ..Checks::default() };
+    verifier.check(key, &checks, now_ms()).await.unwrap().code
 }
 
 /// An audit event to hand to the store's mutating methods.

@@ -73,6 +73,10 @@ pub struct NewApiKey {
     /// The networks the key may be used from (`None`: the organization
     /// policy's, if any).
     pub allowed_cidrs: Option<IpRules>,
+    /// The key's id in the system it was imported from, if any (an
+    /// imported key is one whose `key_prefix` is
+    /// [`DisplayPrefix::imported`]).
+    pub external_id: Option<String>,
 }
 
 impl NewApiKey {
@@ -118,6 +122,7 @@ impl NewApiKey {
             rotated_from: None,
             surface_id: None,
             allowed_cidrs: None,
+            external_id: None,
         }
     }
 }
@@ -283,9 +288,17 @@ pub struct ApiKeyRecord {
     /// apply when the key has none of its own); `None` in the records
     /// [`crate::KeyStore::insert_keys`] answers, which are not read back.
     pub policy_cidrs: Option<IpRules>,
+    /// The key's id in the system it was imported from, if any.
+    pub external_id: Option<String>,
 }
 
 impl ApiKeyRecord {
+    /// Whether the key was imported from another system by its hash
+    /// (`POST /v1/api-keys/import`) rather than minted here.
+    pub fn is_imported(&self) -> bool {
+        self.key_prefix.prefix().is_none()
+    }
+
     /// The networks the key may be used from: its own, else the policy's.
     pub fn effective_cidrs(&self) -> Option<&IpRules> {
         self.allowed_cidrs.as_ref().or(self.policy_cidrs.as_ref())
@@ -329,6 +342,8 @@ pub struct KeyFilter {
     /// the case of ASCII letters only), whose shown form
     /// (`lk_live_AbCd…wxyz`) starts with it, or whose id it is.
     pub search: Option<String>,
+    /// Only keys imported with this external id.
+    pub external_id: Option<String>,
 }
 
 /// A lifecycle status ([`latchkey_core::IssuedKey::status`]) as judged at

@@ -51,12 +51,13 @@ const INSERT_KEY_BATCH: &str = concat!(
     "SELECT r.id, r.org_id, r.project_id, r.name, decode(r.key_hash, 'hex'), r.key_prefix, r.key_hint, \
        r.environment, r.kind, r.scopes, r.owner_user_id, r.created_by_user_id, r.created_by_key_id, \
        r.rate_limit_per_minute, r.rate_limit_per_day, r.expires_at, r.created_at, r.created_at, r.rotated_from, \
-       r.remaining, r.refill_amount, r.refill_interval, r.created_at, r.surface_id, r.allowed_cidrs \
+       r.remaining, r.refill_amount, r.refill_interval, r.created_at, r.surface_id, r.allowed_cidrs, r.imported, \
+       r.external_id \
      FROM json_to_recordset($1::json) AS r(id text, org_id text, project_id text, name text, key_hash text, \
        key_prefix text, key_hint text, environment text, kind text, scopes text, owner_user_id text, \
        created_by_user_id text, created_by_key_id text, rate_limit_per_minute bigint, rate_limit_per_day bigint, \
        expires_at bigint, created_at bigint, rotated_from text, remaining bigint, refill_amount bigint, \
-       refill_interval text, surface_id text, allowed_cidrs text)), \
+       refill_interval text, surface_id text, allowed_cidrs text, imported boolean, external_id text)), \
      new_events AS (",
     insert_audit_events!(),
     "SELECT r.id, r.org_id, r.at, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.ip, \

@@ -64,6 +64,8 @@ struct KeyRow<'a> {
     refill_interval: Option<&'static str>,
     surface_id: Option<&'a str>,
     allowed_cidrs: Option<String>,
+    imported: bool,
+    external_id: Option<&'a str>,
 }
 
 /// An `audit_events` row of [`KeyBatch::events`].
@@ -134,6 +136,8 @@ impl KeyBatch {
                 refill_interval: k.refill.map(|r| r.interval.as_str()),
                 surface_id: k.surface_id.as_deref(),
                 allowed_cidrs: cidrs_text(k.allowed_cidrs.as_ref()),
+                imported: k.key_prefix.prefix().is_none(),
+                external_id: k.external_id.as_deref(),
             })
             .collect();
         let event_rows: Vec<EventRow<'_>> = events
@@ -223,6 +227,7 @@ pub fn records<R: ReadRow>(keys: &[NewApiKey], owners: &[R]) -> StoreResult<Vec<
                 surface_id: k.surface_id.clone(),
                 allowed_cidrs: k.allowed_cidrs.clone(),
                 policy_cidrs: None,
+                external_id: k.external_id.clone(),
             })
         })
         .collect()

@@ -134,6 +134,7 @@ macro_rules! list_keys_sql {
             " $11 ESCAPE '\\' OR k.id = $10 \
                   OR (substr(k.key_prefix, 1, length($12)) = $12 \
                       AND ($13 IS NULL OR (k.key_prefix = $12 AND substr(k.key_hint, 1, length($13)) = $13)))) \
+             AND ($14 IS NULL OR k.external_id = $14) \
              ORDER BY k.id DESC LIMIT $5"
         )
     };
@@ -163,7 +164,7 @@ pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> Sto
     query::<D>(concat!(
         insert_api_keys!(),
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21, \
-         $17, $22, $23)"
+         $17, $22, $23, $24, $25)"
     ))
     .bind(&k.id)
     .bind(&k.org_id)
@@ -188,6 +189,8 @@ pub(super) async fn insert_key<D: Dialect>(tx: &mut Tx<D>, k: &NewApiKey) -> Sto
     .bind(k.refill.map(|r| r.interval.as_str()))
     .bind(&k.surface_id)
     .bind(&cidrs)
+    .bind(k.key_prefix.prefix().is_none())
+    .bind(&k.external_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -301,6 +304,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
             .bind(&search.map(|s| format!("%{}%", like_escaped(s))))
             .bind(shown_prefix)
             .bind(shown_hint)
+            .bind(&filter.external_id)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(record).collect()
@@ -519,6 +523,14 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| key_hash(r, "key_hash", "api_keys")).collect()
+    }
+
+    async fn orgs_with_imported_keys(&self) -> StoreResult<Vec<OrgId>> {
+        // `= TRUE` as the partial index `api_keys_imported` says it, so
+        // that both dialects answer from that index.
+        let rows =
+            query::<D>("SELECT DISTINCT org_id FROM api_keys WHERE imported = TRUE").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| r.id("org_id")).collect()
     }
 
     async fn transfer_key_to_org(

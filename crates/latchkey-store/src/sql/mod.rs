@@ -57,8 +57,8 @@ use latchkey_core::id::{
 use latchkey_core::time_fmt::Millis;
 
 use crate::{
-    ApiKeyRecord, AuditEvent, ChangeCursor, Invalidation, InvalidationSink, Page, StoreError, StoreResult, Unique,
-    UsageCount,
+    ApiKeyRecord, AuditEvent, ChangeCursor, Invalidation, InvalidationSink, MAX_PAGE, Page, StoreError, StoreResult,
+    Unique, UsageCount,
 };
 
 pub use key_batch::KeyBatch;
@@ -425,9 +425,10 @@ impl<D: Dialect> Runner<D> for &sqlx::Pool<D::Db> {
     }
 }
 
-/// `limit + 1` rows are fetched by callers that page; this clamps the limit.
+/// `limit + 1` rows are fetched by callers that page; this clamps the limit
+/// ([`MAX_PAGE`]).
 fn page_limit(page: &Page) -> i64 {
-    i64::from(page.limit.clamp(1, 100))
+    i64::from(page.limit.clamp(1, MAX_PAGE))
 }
 
 /// The statement appending an [`AuditEvent`].

@@ -10,7 +10,7 @@ macro_rules! select_keys {
     k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
     k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
     k.last_used_at, k.revoked_at, k.leaked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
-    k.allowed_cidrs, u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role, \
+    k.allowed_cidrs, k.imported, k.external_id, u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role, \
     kp.allowed_cidrs AS policy_cidrs \
     FROM api_keys k \
     LEFT JOIN users u ON u.id = k.owner_user_id \
@@ -27,7 +27,7 @@ macro_rules! insert_api_keys {
         "INSERT INTO api_keys (id, org_id, project_id, name, key_hash, key_prefix, key_hint, environment, kind, \
          scopes, owner_user_id, created_by_user_id, created_by_key_id, rate_limit_per_minute, rate_limit_per_day, \
          expires_at, created_at, updated_at, rotated_from, remaining, refill_amount, refill_interval, refilled_at, \
-         surface_id, allowed_cidrs) "
+         surface_id, allowed_cidrs, imported, external_id) "
     };
 }
 
@@ -192,7 +192,12 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
         project_id: r.opt_id("project_id")?,
         name: r.text("name")?,
         hash: key_hash(r, "key_hash", "api_keys")?,
-        key_prefix: DisplayPrefix::parse(&r.text("key_prefix")?).map_err(|_| corrupt("key_prefix"))?,
+        key_prefix: if r.bool("imported")? {
+            DisplayPrefix::imported(&r.text("key_prefix")?)
+        } else {
+            DisplayPrefix::parse(&r.text("key_prefix")?)
+        }
+        .map_err(|_| corrupt("key_prefix"))?,
         key_hint: r.text("key_hint")?,
         environment: Environment::parse(&env).ok_or_else(|| corrupt("environment"))?,
         kind: match r.text("kind")?.as_str() {
@@ -222,6 +227,7 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
         surface_id: r.opt_id("surface_id")?,
         allowed_cidrs: cidrs(r, "allowed_cidrs", "api_keys")?,
         policy_cidrs: cidrs(r, "policy_cidrs", "org_key_policies")?,
+        external_id: r.opt_text("external_id")?,
     })
 }
 

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use latchkey_core::id::{KeyId, OrgId};
-use latchkey_core::{Environment, KeyPrefix, PlainKey, Role, Scope, ScopeSet};
-use latchkey_store::{AuditEvent, Conflict, KeyKind, NewApiKey, Refill, RefillInterval, Store, Unique};
+use latchkey_core::{DisplayPrefix, Environment, KeyHash, KeyPrefix, PlainKey, Role, Scope, ScopeSet};
+use latchkey_store::{AuditEvent, Conflict, KeyFilter, KeyKind, NewApiKey, Refill, RefillInterval, Store, Unique};
 
-use crate::fixtures::{HOUR, NOW, conflict, ev, event, logged, plain_key, product, project, surface, world};
+use crate::fixtures::{HOUR, NOW, conflict, ev, event, logged, page, plain_key, product, project, surface, world};
 
 store_tests! {
     a_batch_answers_its_keys_as_stored,
     a_batch_is_stored_whole_or_not_at_all,
+    imported_keys_read_back_as_imported_and_are_known,
 }
 
 /// An `api_key.create` event for each of `keys`.
@@ -59,6 +60,7 @@ async fn a_batch_answers_its_keys_as_stored(store: Arc<dyn Store>) {
         rotated_from: Some(w.admin_key.id.clone()),
         surface_id: Some(surface.id.clone()),
         allowed_cidrs: Some(latchkey_core::ip::IpRules::parse(&["192.0.2.0/24", "2001:db8::1"]).unwrap()),
+        external_id: Some("their-42".to_owned()),
     };
     let keys = vec![
         every_field,
@@ -126,4 +128,48 @@ async fn a_batch_is_stored_whole_or_not_at_all(store: Arc<dyn Store>) {
     for k in &keys {
         assert!(stored(&*store, k).await);
     }
+}
+
+/// Keys imported by their hash (another system's display prefix, no hint,
+/// an external id), written in a batch or alone: read back as imported,
+/// found by the hash of their plaintext, listed by their external id; and
+/// [`Store::orgs_with_imported_keys`] names their organization (only) once
+/// one is stored.
+async fn imported_keys_read_back_as_imported_and_are_known(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    store.insert_keys(&[w.key("native")], &[ev()]).await.unwrap();
+    assert!(store.orgs_with_imported_keys().await.unwrap().is_empty());
+    let imported = |name: &str, plaintext: &str, shown: &str, external: Option<&str>| NewApiKey {
+        hash: KeyHash::of(plaintext),
+        key_prefix: DisplayPrefix::imported(shown).unwrap(),
+        key_hint: String::new(),
+        external_id: external.map(str::to_owned),
+        ..w.org_key(name)
+    };
+    let unkey = imported("from unkey", "prod_3ZdHXcXzvqHxY7mBUNkgXdoV", "prod_3Zd", Some("key_2cGKbMxRyIzhCxo1Idjz8q"));
+    let bare = imported("no prefix", "0123456789abcdef0123", "", None);
+    let answered = store.insert_keys(&[unkey.clone(), bare.clone()], &[ev(), ev()]).await.unwrap();
+    assert_eq!(store.orgs_with_imported_keys().await.unwrap(), std::slice::from_ref(&w.org.id));
+    let single = imported("alone", "sk-home-grown-0001", "sk-home", Some("42"));
+    store.insert_key(&single, &ev()).await.unwrap();
+    for (k, a) in [(&unkey, Some(&answered[0])), (&bare, Some(&answered[1])), (&single, None)] {
+        let read = store.get_key(&k.org_id, &k.id).await.unwrap().unwrap();
+        assert!(read.is_imported(), "{}", k.name);
+        assert_eq!((read.key_prefix.to_string(), read.key_hint.as_str()), (k.key_prefix.to_string(), ""));
+        assert_eq!(read.external_id, k.external_id);
+        if let Some(a) = a {
+            assert_eq!(a, &read);
+        }
+        assert_eq!(store.find_key_by_hash(&k.hash).await.unwrap().map(|r| r.id), Some(k.id.clone()));
+    }
+    let native = store.get_key(&w.org.id, &w.admin_key.id).await.unwrap().unwrap();
+    assert!(!native.is_imported() && native.external_id.is_none());
+    let by_external = |id: &str| KeyFilter { external_id: Some(id.to_owned()), ..KeyFilter::default() };
+    let found = store.list_keys(&w.org.id, &by_external("42"), &page(10)).await.unwrap();
+    assert_eq!(found.iter().map(|k| &k.id).collect::<Vec<_>>(), [&single.id]);
+    assert!(store.list_keys(&w.org.id, &by_external("4"), &page(10)).await.unwrap().is_empty());
+    // Another organization's list does not hold them.
+    let (other, _) = w.other_org(&*store, "carol@example.com").await;
+    assert!(store.list_keys(&other.id, &by_external("42"), &page(10)).await.unwrap().is_empty());
+    assert_eq!(store.orgs_with_imported_keys().await.unwrap(), std::slice::from_ref(&w.org.id));
 }

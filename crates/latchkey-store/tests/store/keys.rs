@@ -71,6 +71,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         rotated_from: None,
         surface_id: Some(surface.id.clone()),
         allowed_cidrs: Some(IpRules::parse(&["203.0.113.0/24", "2001:db8::/32"]).unwrap()),
+        external_id: Some("ext-1".to_owned()),
     };
     let created = event(&w.org.id, "api_key.create");
     store.insert_key(&key, &created).await.unwrap();
@@ -107,6 +108,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         surface_id: Some(surface.id.clone()),
         allowed_cidrs: key.allowed_cidrs.clone(),
         policy_cidrs: None,
+        external_id: key.external_id.clone(),
     };
     assert_eq!(store.get_key(&w.org.id, &key.id).await.unwrap(), Some(expected.clone()));
     assert_eq!(store.find_key_by_hash(&plain.hash()).await.unwrap(), Some(expected.clone()));
