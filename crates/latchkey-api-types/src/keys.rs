@@ -145,9 +145,10 @@ pub struct ApiKeyView {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// Prefix plus the first 4 body characters.
+    /// Prefix plus the first 4 body characters (an imported key: the
+    /// prefix its import gave, possibly empty).
     pub key_prefix: String,
-    /// Last 4 characters.
+    /// Last 4 characters (an imported key: empty).
     pub key_hint: String,
     /// Canonical scopes.
     pub scopes: Vec<String>,
@@ -201,6 +202,14 @@ pub struct ApiKeyView {
     /// The key's own networks (absent: the organization policy's apply, if any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_cidrs: Option<Vec<String>>,
+    /// Whether the key was imported from another system by its hash
+    /// (`POST /v1/api-keys/import`) rather than minted here: its
+    /// `keyPrefix` is what the import gave and its `keyHint` is empty.
+    #[serde(default)]
+    pub imported: bool,
+    /// The key's id in the system it was imported from (imported keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     /// The plaintext key: create and rotate responses only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 mod cli_login;
 mod constraints;
 mod explain;
+mod key_import;
 mod keys;
 mod leaks;
 pub mod oauth;
@@ -36,6 +37,9 @@ pub use constraints::SecretName;
 pub use explain::{
     ComplianceView, CreditsView, ExplainKey, ExplainView, LimitsView, NetworkView, PermissionReason, PermissionView,
     VerdictView, ViolationView,
+};
+pub use key_import::{
+    ExportedApiKey, HashAlgorithm, HashEncodingView, ImportApiKey, ImportedKeys, KeyHashView, MAX_IMPORT_KEYS,
 };
 pub use keys::{
     ApiKeyView, CreateApiKey, CreateApiKeys, KeyEnvironment, KeyOwner, KeyStatus, MAX_BATCH_KEYS, RefillIntervalView,
@@ -101,7 +105,8 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_url: Option<String>,
     /// Which item of a batch (`POST /v1/api-keys/batch`'s `keys`, from 0)
-    /// the error is about; absent otherwise.
+    /// or of an import (`POST /v1/api-keys/import`'s keys, from 0, blank
+    /// lines not counted) the error is about; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
     /// The key policy rule a `policy_violation` names (`maxLifetime`,

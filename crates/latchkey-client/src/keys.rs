@@ -1,10 +1,38 @@
 //! API keys: `/v1/api-keys`.
 
+use std::time::Duration;
+
 use latchkey_api_types::{
-    ApiKeyView, CreateApiKey, CreateApiKeys, Paged, RotateApiKey, TransferApiKey, UpdateApiKey, UsageDayView,
+    ApiKeyView, CreateApiKey, CreateApiKeys, ImportedKeys, Paged, RotateApiKey, TransferApiKey, UpdateApiKey,
+    UsageDayView,
 };
 
-use crate::{Client, Error, KeyListQuery, seg};
+use crate::{Client, Error, KeyListQuery, cause, seg};
+
+/// How long an import (up to 10,000 keys, each checked) may take.
+const IMPORT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long an export (every key of the organization) may take.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The lines of `GET /v1/api-keys/export` as they arrive
+/// ([`Client::export_keys`]).
+#[derive(Debug)]
+pub struct KeyExport {
+    resp: reqwest::Response,
+    base: String,
+}
+
+impl KeyExport {
+    /// The next chunk of JSON lines (whole lines), or `None` at the end.
+    /// An export cut short by the server is an error, never a short
+    /// export.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let next =
+            self.resp.chunk().await.map_err(|e| Error::Unreachable { url: self.base.clone(), reason: cause(&e) })?;
+        Ok(next.map(|b| b.to_vec()))
+    }
+}
 
 impl Client {
     /// `POST /v1/api-keys`: the answer's `key` is the plaintext, shown once.
@@ -16,6 +44,24 @@ impl Client {
     /// all, in the order given, each answer's `key` its plaintext, shown once.
     pub async fn create_keys(&self, body: &CreateApiKeys) -> Result<Vec<ApiKeyView>, Error> {
         self.shown(self.post("/v1/api-keys/batch", body)).await
+    }
+
+    /// `POST /v1/api-keys/import`: the keys of `lines` (JSON lines, one
+    /// `ImportApiKey` per line, as a file holds them), all or none.
+    pub async fn import_keys(&self, lines: Vec<u8>) -> Result<ImportedKeys, Error> {
+        let req = self
+            .post_empty("/v1/api-keys/import")
+            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+            .body(lines)
+            .timeout(IMPORT_TIMEOUT);
+        self.data(req).await
+    }
+
+    /// `GET /v1/api-keys/export?encoding=`: every key's metadata and hash,
+    /// as JSON lines, read chunk by chunk ([`KeyExport::chunk`]).
+    pub async fn export_keys(&self, encoding: Option<&str>) -> Result<KeyExport, Error> {
+        let req = self.get("/v1/api-keys/export").query(&[("encoding", encoding)]).timeout(EXPORT_TIMEOUT);
+        Ok(KeyExport { resp: self.send(req).await?, base: self.base.clone() })
     }
 
     /// `GET /v1/api-keys`

@@ -42,6 +42,7 @@ mod workspaces;
 use std::fmt;
 use std::time::Duration;
 
+pub use keys::KeyExport;
 pub use latchkey_api_types as types;
 use latchkey_api_types::{Data, ErrorEnvelope, Paged, Shown};
 pub use query::{

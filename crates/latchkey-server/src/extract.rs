@@ -19,6 +19,13 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// bytes). The route's own `DefaultBodyLimit` layer enforces it.
 pub const MAX_BATCH_BODY: usize = 1024 * 1024;
 
+/// Largest `POST /v1/api-keys/import` body: 10,000 keys
+/// ([`latchkey_api_types::MAX_IMPORT_KEYS`]) of up to about 1.6 KiB each (a
+/// hash, a name, a few scopes, an expiry, an owner and an external id take
+/// a few hundred bytes). The route's own `DefaultBodyLimit` layer enforces
+/// it.
+pub const MAX_IMPORT_BODY: usize = 16 * 1024 * 1024;
+
 /// A JSON body. Content-Type is not insisted on (curl users forget it); the
 /// body must parse as `T`, whose unknown fields are refused.
 #[derive(Debug)]
@@ -58,6 +65,20 @@ impl<S: Send + Sync> FromRequest<S> for BatchRawBody {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         read_body(req, state, MAX_BATCH_BODY).await.map(BatchRawBody)
+    }
+}
+
+/// The raw bytes of a body of up to [`MAX_IMPORT_BODY`] (on a route with
+/// that limit): `POST /v1/api-keys/import`, which parses JSON lines or an
+/// array itself.
+#[derive(Debug)]
+pub struct ImportRawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ImportRawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_body(req, state, MAX_IMPORT_BODY).await.map(ImportRawBody)
     }
 }
 

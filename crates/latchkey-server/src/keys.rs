@@ -23,7 +23,9 @@
 //! for the group committer). A key that sets no rate limits takes the
 //! policy's defaults there too.
 //!
-//! [`store_minted`] then writes the key with its audit event.
+//! [`store_minted`] then writes the key with its audit event. A key
+//! imported by its hash (`routes/api_keys/import.rs`) goes through the same
+//! checks ([`admit`]) and becomes a row the same way ([`new_key`]).
 
 use std::net::IpAddr;
 
@@ -32,7 +34,9 @@ use latchkey_core::id::{KeyId, OrgId, ProjectId, SurfaceId, UserId};
 use latchkey_core::ip::IpRules;
 use latchkey_core::policy::{KeyFacts, KeyPolicy};
 use latchkey_core::time_fmt::{Millis, parse_rfc3339};
-use latchkey_core::{Environment, KeyPrefix, MAX_SCOPES, PlainKey, Role, Scope, ScopeSet, parse_duration};
+use latchkey_core::{
+    DisplayPrefix, Environment, KeyHash, KeyPrefix, MAX_SCOPES, PlainKey, Role, Scope, ScopeSet, parse_duration,
+};
 use latchkey_store::{ApiKeyRecord, KeyKind, NewApiKey, Refill, RefillInterval};
 
 use crate::audit::Audit;
@@ -189,6 +193,31 @@ impl KeySpec {
     }
 }
 
+/// Prefix of the Runloop profile's standard keys (`POST /v1/apikeys`).
+/// Never change: issued keys carry it.
+pub(crate) const RUNLOOP_KEY_PREFIX: &str = "ak_";
+/// Prefix of the Runloop profile's restricted keys (`POST
+/// /v1/restricted_keys`). Never change.
+pub(crate) const RUNLOOP_RESTRICTED_PREFIX: &str = "rk_";
+/// Brand of the Runtype profile's surface keys (`sk_live_`, `sk_test_`).
+/// Never change.
+pub(crate) const RUNTYPE_BRAND: &str = "sk";
+
+/// Every prefix this server mints keys under with `brand` (the native
+/// API's `…_live_` and `…_test_`, and the profiles'): what the verifier
+/// refuses a typo under without a lookup
+/// ([`latchkey_verify::KeyVerifier::with_issued_prefixes`]).
+pub(crate) fn issued_prefixes(brand: &str) -> Vec<KeyPrefix> {
+    let mut prefixes = Vec::new();
+    for brand in [brand, RUNTYPE_BRAND] {
+        for env in [Environment::Live, Environment::Test] {
+            prefixes.extend(KeyPrefix::branded(brand, env).ok());
+        }
+    }
+    prefixes.extend([RUNLOOP_KEY_PREFIX, RUNLOOP_RESTRICTED_PREFIX].iter().filter_map(|p| KeyPrefix::new(p).ok()));
+    prefixes
+}
+
 /// The key policy of `org_id` (the default, no rule, when it has none).
 pub(crate) async fn key_policy(state: &AppState, org_id: &OrgId) -> Result<KeyPolicy, ApiError> {
     Ok(state.store.key_policy(org_id).await?)
@@ -211,15 +240,25 @@ pub(crate) fn check_cidrs(field: &str, v: Option<&[String]>) -> Result<Option<Ip
 }
 
 /// A new key of `spec` with a fresh plaintext under `prefix`, after
-/// [`check_grant`] and the organization's key `policy` (its default limits
-/// filled in first): what every minting path goes through.
+/// [`admit`]: what every minting path goes through.
 pub(crate) fn mint(
     prefix: &KeyPrefix,
-    mut spec: KeySpec,
+    spec: KeySpec,
     caller: &Caller,
     now: Millis,
     policy: &KeyPolicy,
 ) -> Result<Minted, ApiError> {
+    let spec = admit(spec, caller, now, policy)?;
+    let plain = PlainKey::generate(prefix);
+    let record = new_key(spec, caller, now, plain.hash(), plain.display_prefix(), plain.hint());
+    Ok(Minted { plain, record })
+}
+
+/// `spec` if `caller` may make such a key ([`check_grant`]) and it keeps
+/// the organization's key `policy`, with the policy's default limits
+/// filled in first: the checks of every new key, minted ([`mint`]) or
+/// imported by its hash.
+pub(crate) fn admit(mut spec: KeySpec, caller: &Caller, now: Millis, policy: &KeyPolicy) -> Result<KeySpec, ApiError> {
     check_grant(caller, &spec.scopes, spec.owner_role)?;
     (spec.rate_limit_per_minute, spec.rate_limit_per_day) =
         policy.default_limits(spec.rate_limit_per_minute, spec.rate_limit_per_day);
@@ -231,15 +270,27 @@ pub(crate) fn mint(
         allowed_cidrs: spec.allowed_cidrs.as_ref(),
     };
     latchkey_core::policy::check(policy, &facts).map_err(ApiError::policy_violation)?;
-    let plain = PlainKey::generate(prefix);
-    let record = NewApiKey {
+    Ok(spec)
+}
+
+/// The row of a new key of `spec` ([`admit`]ted) made by `caller` at
+/// `now`, known by `hash` and shown as `key_prefix`…`key_hint`.
+pub(crate) fn new_key(
+    spec: KeySpec,
+    caller: &Caller,
+    now: Millis,
+    hash: KeyHash,
+    key_prefix: DisplayPrefix,
+    key_hint: String,
+) -> NewApiKey {
+    NewApiKey {
         id: KeyId::new(),
         org_id: spec.org_id,
         project_id: spec.project_id,
         name: spec.name,
-        hash: plain.hash(),
-        key_prefix: plain.display_prefix(),
-        key_hint: plain.hint(),
+        hash,
+        key_prefix,
+        key_hint,
         environment: spec.environment,
         kind: spec.kind,
         scopes: spec.scopes,
@@ -255,8 +306,8 @@ pub(crate) fn mint(
         rotated_from: spec.rotated_from,
         surface_id: spec.surface_id,
         allowed_cidrs: spec.allowed_cidrs,
-    };
-    Ok(Minted { plain, record })
+        external_id: None,
+    }
 }
 
 /// Stores a freshly minted key with its audit event (one transaction) and
@@ -317,6 +368,22 @@ pub(crate) fn expiry(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// Longest external id of an imported key, in characters.
+pub(crate) const MAX_EXTERNAL_ID: usize = 255;
+
+/// An imported key's id in the system it came from (also a filter of the
+/// key list): 1–[`MAX_EXTERNAL_ID`] characters, none a control character,
+/// kept exactly as given.
+pub(crate) fn check_external_id(id: &str) -> Result<&str, ApiError> {
+    let n = id.chars().count();
+    if n == 0 || n > MAX_EXTERNAL_ID || id.chars().any(latchkey_core::text::is_display_control) {
+        return Err(ApiError::bad_request(format!(
+            "externalId must be 1 to {MAX_EXTERNAL_ID} characters without control characters"
+        )));
+    }
+    Ok(id)
 }
 
 /// Validates a rate limit (≥ 1, at most a billion).

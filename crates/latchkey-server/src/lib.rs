@@ -81,7 +81,8 @@ pub fn state(
     // Install the Prometheus recorder first: the verifier registers its
     // metrics when it is built.
     let _ = metrics::handle();
-    let mut built = KeyVerifier::new(Arc::clone(&store), verifier);
+    let mut built =
+        KeyVerifier::new(Arc::clone(&store), verifier).with_issued_prefixes(keys::issued_prefixes(&settings.brand));
     if let Some(shared) = shared_limits {
         built = built.with_shared_limits(shared);
     }

@@ -48,6 +48,8 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(me::scopes))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(batch_body(routes!(api_keys::batch::create_batch)))
+        .routes(body_limit(routes!(api_keys::import::import), crate::extract::MAX_IMPORT_BODY))
+        .routes(routes!(api_keys::export::export))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::delete))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(api_keys::rotate))
@@ -114,8 +116,13 @@ fn authenticated() -> OpenApiRouter<AppState> {
 /// `route` with the batch body limit ([`crate::extract::MAX_BATCH_BODY`])
 /// instead of the default one.
 fn batch_body(route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    body_limit(route, crate::extract::MAX_BATCH_BODY)
+}
+
+/// `route` with a body limit of `max` bytes instead of the default one.
+fn body_limit(route: UtoipaMethodRouter<AppState>, max: usize) -> UtoipaMethodRouter<AppState> {
     let (schemas, paths, method) = route;
-    (schemas, paths, method.layer(DefaultBodyLimit::max(crate::extract::MAX_BATCH_BODY)))
+    (schemas, paths, method.layer(DefaultBodyLimit::max(max)))
 }
 
 /// The routes without the middleware: public ones, and the two hot ones,

@@ -24,7 +24,9 @@ use crate::auth::Caller;
 use crate::authz::AuthCheck;
 use crate::error::ApiError;
 use crate::extract::{OptionalJson, check_name};
-use crate::keys::{KeySpec, check_scope_count, key_policy, mint, store_minted};
+use crate::keys::{
+    KeySpec, RUNLOOP_KEY_PREFIX, RUNLOOP_RESTRICTED_PREFIX, check_scope_count, key_policy, mint, store_minted,
+};
 use crate::state::AppState;
 
 /// Latest accepted expiry: 9999-12-31T23:59:59.999Z.
@@ -86,7 +88,7 @@ pub async fn create_api_key(
     }
     let spec = KeySpec { expires_at, ..KeySpec::new(&caller, name, KeyKind::Standard, scopes) };
     let policy = key_policy(&state, &caller.org_id).await?;
-    let minted = mint(&prefix("ak_")?, spec, &caller, now, &policy)?;
+    let minted = mint(&prefix(RUNLOOP_KEY_PREFIX)?, spec, &caller, now, &policy)?;
     let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok(Json(ApiKeyCreatedView {
@@ -132,7 +134,7 @@ pub async fn create_restricted_key(
     let expires_at = expiry(req.expires_at_ms, now)?;
     let spec = KeySpec { expires_at, ..KeySpec::new(&caller, name, KeyKind::Restricted, granted) };
     let policy = key_policy(&state, &caller.org_id).await?;
-    let minted = mint(&prefix("rk_")?, spec, &caller, now, &policy)?;
+    let minted = mint(&prefix(RUNLOOP_RESTRICTED_PREFIX)?, spec, &caller, now, &policy)?;
     let details = json!({"profile": "runloop", "name": minted.record.name, "scopes": minted.record.scopes});
     let stored = store_minted(&state, &caller, &audit, &minted, details).await?;
     Ok(Json(RestrictedKeyCreatedView {

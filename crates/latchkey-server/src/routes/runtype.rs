@@ -297,7 +297,7 @@ pub async fn create_surface_key(
     }
     // Surface keys belong to the organization: they outlive their creator's membership.
     .owned_by_org();
-    let prefix = KeyPrefix::branded("sk", environment)
+    let prefix = KeyPrefix::branded(crate::keys::RUNTYPE_BRAND, environment)
         .map_err(|_| ApiError::internal(&std::io::Error::other("invalid profile key prefix")))?;
     let policy = key_policy(&state, &caller.org_id).await?;
     let minted = mint(&prefix, spec, &caller, now, &policy)?;

@@ -344,6 +344,7 @@ mod tests {
             surface_id: None,
             allowed_cidrs: None,
             policy_cidrs: None,
+            external_id: None,
         }
     }
 

@@ -102,7 +102,8 @@ async fn method(client: &Client, args: &LoginArgs) -> anyhow::Result<Method> {
 pub enum AuthCommand {
     /// Who you are, in which organization, on which server, until when.
     Status,
-    /// Your API keys: list, create, get, rotate, revoke, delete, explain, usage.
+    /// Your API keys: list, create, get, rotate, revoke, delete, explain,
+    /// usage, import, export.
     #[command(subcommand)]
     Keys(KeysCommand),
 }
@@ -171,6 +172,10 @@ pub enum KeysCommand {
         #[arg(long, default_value_t = 30)]
         days: u32,
     },
+    /// Import keys of another system by their hash (admins), all or none.
+    Import(super::key_import::ImportArgs),
+    /// Every key's metadata and hash as JSON lines (admins; never a plaintext).
+    Export(super::key_import::ExportArgs),
 }
 
 /// `latchkey auth keys create`
@@ -502,6 +507,8 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
             out.print_table(&t);
             Ok(())
         }
+        KeysCommand::Import(args) => super::key_import::import(ctx, args).await,
+        KeysCommand::Export(args) => super::key_import::export(ctx, args).await,
     }
 }
 

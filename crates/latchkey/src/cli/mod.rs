@@ -16,6 +16,7 @@
 mod auth;
 pub mod credentials;
 mod explain;
+mod key_import;
 mod oauth;
 mod output;
 mod sign_in;

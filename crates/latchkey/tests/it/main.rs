@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod api_keys_batch;
+mod api_keys_import;
 mod bad_input;
 mod canary;
 mod cli;

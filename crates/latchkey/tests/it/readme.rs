@@ -181,9 +181,11 @@ async fn the_cli_walkthrough_works_as_written() {
 }
 
 #[tokio::test]
-async fn the_secrets_ssh_key_leaked_key_and_webhook_walkthroughs_work_as_written() {
+async fn the_secrets_ssh_key_leaked_key_webhook_and_import_walkthroughs_work_as_written() {
     let server = TestServer::start().await;
-    for marker in ["## Secrets\n", "## SSH keys\n", "## Leaked keys\n", "## Webhooks\n"] {
+    for marker in
+        ["## Secrets\n", "## SSH keys\n", "## Leaked keys\n", "## Webhooks\n", "## Importing and exporting keys\n"]
+    {
         let stdout = run_block(&server, marker);
         let lines: Vec<&str> = stdout.lines().collect();
         let shown = shown_outputs(marker);

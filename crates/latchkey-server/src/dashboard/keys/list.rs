@@ -147,6 +147,7 @@ pub(super) async fn page(
         limit: Some(PAGE_SIZE),
         cursor: p.cursor.clone(),
         compliant: None,
+        external_id: None,
     };
     let listed = api_keys::list(State(state.clone()), viewer.caller.clone(), Query(q)).await?.0;
     let (chrome, names) = frame(state, viewer, &listed.data).await?;

@@ -10,6 +10,8 @@
 
 pub(crate) mod batch;
 mod compliance;
+pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod leak;
 
 use std::collections::HashMap;
@@ -37,8 +39,8 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
 
 use crate::keys::{
-    KeySpec, Minted, check_ceiling, check_cidrs, check_grant, check_limit, check_refill, check_remaining,
-    check_scope_count, expiry, facts, key_policy, mint, owner_ceiling, store_minted,
+    KeySpec, Minted, check_ceiling, check_cidrs, check_external_id, check_grant, check_limit, check_refill,
+    check_remaining, check_scope_count, expiry, facts, key_policy, mint, owner_ceiling, store_minted,
 };
 use crate::lookup;
 use crate::state::AppState;
@@ -85,6 +87,8 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         kind: k.kind.as_str().to_owned(),
         surface_id: k.surface_id.clone().map(String::from),
         allowed_cidrs: k.allowed_cidrs.as_ref().map(IpRules::to_strings),
+        imported: k.is_imported(),
+        external_id: k.external_id.clone(),
         key: None,
     }
 }
@@ -215,6 +219,9 @@ pub struct ListQuery {
     /// `false`: only keys that break the organization's current key policy
     /// (made before a rule was tightened); `true`: only keys that keep it.
     pub compliant: Option<bool>,
+    /// Only keys imported with this external id (`POST /v1/api-keys/import`).
+    #[param(max_length = 255)]
+    pub external_id: Option<String>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -254,7 +261,7 @@ pub(crate) async fn check_all_org(state: &AppState, caller: &Caller) -> Result<(
     operation_id = "listApiKeys",
     tag = "api-keys",
     params(ListQuery),
-    responses((status = 200, description = "A page of keys, newest first", body = Paged<ApiKeyView>), (status = 400, description = "`invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters, `compliant` not a boolean)", body = ErrorEnvelope), (status = 403, description = "`forbidden`: `allOrg` by a member, unless the organization lets members see every key", body = ErrorEnvelope)),
+    responses((status = 200, description = "A page of keys, newest first", body = Paged<ApiKeyView>), (status = 400, description = "`invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters, `compliant` not a boolean, an `externalId` over 255 characters)", body = ErrorEnvelope), (status = 403, description = "`forbidden`: `allOrg` by a member, unless the organization lets members see every key", body = ErrorEnvelope)),
     extensions(("x-latchkey-auth" = json!(LIST)))
 )]
 pub async fn list(
@@ -271,6 +278,9 @@ pub async fn list(
         return Err(ApiError::bad_request(format!("search must be at most {MAX_SEARCH} characters")));
     }
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if let Some(id) = q.external_id.as_deref() {
+        check_external_id(id)?;
+    }
     let now = now_ms();
     let filter = KeyFilter {
         owner_user_id: if q.all_org { None } else { Some(caller.user_id.clone().unwrap_or_default()) },
@@ -289,6 +299,7 @@ pub async fn list(
             at: now,
         }),
         search: search.map(str::to_owned),
+        external_id: q.external_id,
     };
     let (rows, next_cursor) = match q.compliant {
         None => paginate(state.store.list_keys(&caller.org_id, &filter, &page).await?, page.limit, |k| &k.id),
@@ -553,7 +564,12 @@ pub async fn rotate(
         allowed_cidrs: old.allowed_cidrs.clone(),
     };
     let policy = key_policy(&state, &caller.org_id).await?;
-    let minted = mint(old.key_prefix.prefix(), spec, &caller, now, &policy)?;
+    // An imported key's successor is a key of this server's own format.
+    let prefix = match old.key_prefix.prefix() {
+        Some(issued) => issued.clone(),
+        None => brand_prefix(&state, old.environment)?,
+    };
+    let minted = mint(&prefix, spec, &caller, now, &policy)?;
     let details = json!({"newKeyId": minted.record.id, "gracePeriodMs": grace});
     let event = audit.event_by(&caller, "api_key.rotate", Some(("api_key", &old.id)), &details);
     let new = state

@@ -9,6 +9,7 @@
 use latchkey_core::{Role, Scope, ScopeSet};
 use reqwest::Method;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use super::declaration::{Facts, Operation};
 use crate::common::{Api, PASSWORD, Person, TestServer, join_org, login, signup};
@@ -495,6 +496,7 @@ impl World {
             | "getMe"
             | "listScopes"
             | "listApiKeys"
+            | "exportApiKeys"
             | "listOrgs"
             | "listMembers"
             | "listInvitations"
@@ -529,6 +531,15 @@ impl World {
             "createApiKeys" => {
                 let item = |name: String| json!({"name": name, "scopes": ["sandbox:read"]});
                 let body = json!({"keys": [item(self.fresh("batch ")), item(self.fresh("batch "))]});
+                (op.path.clone(), Some(body), false)
+            }
+            // A key of another system, by the hash of a plaintext no cell
+            // used before (a hash is one key's).
+            "importApiKeys" => {
+                let digest = sha2::Sha256::digest(self.fresh("matrix-imported-key-").as_bytes());
+                let value: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                let hash = json!({"algorithm": "sha256", "encoding": "hex", "value": value});
+                let body = json!([{"hash": hash, "name": self.fresh("imported "), "scopes": ["sandbox:read"]}]);
                 (op.path.clone(), Some(body), false)
             }
             "getApiKey" | "getApiKeyUsage" => (op.path.replace("{id}", &self.own(actor).key), None, true),
