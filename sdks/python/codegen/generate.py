@@ -35,6 +35,10 @@ DOCUMENT = SDK.parent.parent / "docs" / "openapi.json"
 TYPES_OUT = SDK / "src" / "latchkey" / "types.py"
 RESOURCES_OUT = SDK / "src" / "latchkey" / "_resources.py"
 
+# operationId → the argument holding a body that is a JSON array (the
+# others' bodies are objects, one argument per field).
+ARRAY_BODIES: Dict[str, str] = {"importApiKeys": "keys"}
+
 # operationId → (resource path on the client, method name). The resource
 # path is dotted for nested resources; "" is a method of the client itself.
 # The names are the TypeScript SDK's (sdks/typescript/src/operations.ts), in
@@ -44,6 +48,8 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "listApiKeys": ("keys", "list"),
     "createApiKey": ("keys", "create"),
     "createApiKeys": ("keys", "create_batch"),
+    "importApiKeys": ("keys", "import_hashes"),
+    "exportApiKeys": ("keys", "export"),
     "getApiKey": ("keys", "get"),
     "updateApiKey": ("keys", "update"),
     "deleteApiKey": ("keys", "delete"),
@@ -568,6 +574,9 @@ class Generator:
                 inner = name[len("Shown_"):]
                 return ("value", f"_response.shown({inner})", inner)
             return ("value", f"_response.model({name})", name)
+        if set(content) == {"application/x-ndjson"}:
+            name = ref_name(content["application/x-ndjson"]["schema"]["$ref"])
+            return ("value", f"_response.json_lines({name})", f"List[{name}]")
         if set(content) <= {"text/plain", "text/html"}:
             return ("value", "_response.text", "str")
         return ("value", "_response.raw", "bytes")
@@ -596,6 +605,14 @@ class Generator:
             # The signature covers the body's bytes: they are sent as given.
             kw.append(("report", ["bytes"], True, "report", "raw",
                        "The JSON array of `{token, type, url, source}`, exactly the bytes signed."))
+            body = None
+        if body and "$ref" not in body["content"]["application/json"]["schema"]:
+            # A JSON array (`importApiKeys`): one argument, sent as the body.
+            schema = body["content"]["application/json"]["schema"]
+            items = ref_name(schema["items"]["$ref"])
+            name = ARRAY_BODIES[o["id"]]
+            kw.append((name, self.param_types(schema), True, name, "array",
+                       f"The `{items}` objects the body's array holds."))
             body = None
         if body:
             body_required = bool(body.get("required"))
@@ -679,6 +696,9 @@ class Generator:
         raw = [py for py, _, _, _, where, _ in args["kw"] if where == "raw"]
         if raw:
             call.append(f"body={raw[0]}")
+        array = [py for py, _, _, _, where, _ in args["kw"] if where == "array"]
+        if array:
+            call.append(f"body=_base.json_value(list({array[0]}))")
         if args["has_body"]:
             fields = mapping(groups["body"])
             call.append(f"body=_base.body({fields})" if args["body_required"] else f"body=_base.body({fields}) or None")

@@ -93,12 +93,15 @@ def test_every_operation_has_a_method_with_the_documents_parameters(client_type:
             schema = COMPONENTS[ref.rsplit("/", 1)[1]]
             expected += [(snake(p), p in schema.get("required", [])) for p in schema.get("properties", {})]
         elif body:
-            # A body that is not an object (a signed report's JSON array) is one required
-            # argument of bytes, sent as given.
+            # A body that is not an object is one required argument: the bytes of a
+            # signed report's JSON array, sent as given, or the items of a JSON array
+            # (an import's keys), as models or dicts.
             named = {pname for pname, _ in expected} | {"extra_headers", "timeout"}
             whole = [p for p in params.values() if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in named]
             assert len(whole) == 1 and whole[0].default is inspect.Parameter.empty, f"{name}: one argument for the body"
-            assert whole[0].annotation in (bytes, "bytes"), f"{name}: the body is bytes"
+            item = body["content"]["application/json"]["schema"].get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            items = f"Sequence[Union[{item}, {item}Param]]"
+            assert whole[0].annotation in (bytes, "bytes", items), f"{name}: the body is bytes or {items}"
         for pname, required in expected:
             assert pname in params, f"{name}: no argument for {pname} ({method.upper()} {path})"
             has_default = params[pname].default is not inspect.Parameter.empty

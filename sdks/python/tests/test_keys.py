@@ -4,12 +4,15 @@ pages, and the settings read from the environment."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import time
 import uuid
 
 import pytest
 
-from latchkey import Latchkey, NotFoundError, SyncPage
+from latchkey import BadRequestError, Latchkey, NotFoundError, SyncPage
 from latchkey.types import ApiKeyView, RefillView
 from support import Server
 
@@ -164,6 +167,42 @@ def test_usage_counts_verifications_by_code(lk: Latchkey, make_key: MakeKey) -> 
         assert time.monotonic() < deadline, f"usage never showed both verifications: {days}"
         time.sleep(0.3)
     assert days[-1].total == 2
+
+
+def test_import_by_hash_then_export_without_plaintexts(lk: Latchkey) -> None:
+    plaintext = "sk-home." + secrets.token_urlsafe(24)
+    digest = hashlib.sha256(plaintext.encode()).digest()
+    done = lk.keys.import_hashes(
+        keys=[
+            {
+                "hash": {"algorithm": "sha256", "encoding": "base64url", "value": base64.urlsafe_b64encode(digest).decode().rstrip("=")},
+                "prefix": "sk-home",
+                "name": "home-grown",
+                "scopes": ["org:read"],
+                "externalId": "row-17",
+            }
+        ]
+    )
+    assert done.imported == 1 and len(done.ids) == 1
+    assert verdict(lk, plaintext) == "VALID"
+    got = lk.keys.get(done.ids[0])
+    assert (got.imported, got.key_prefix, got.key_hint, got.external_id) == (True, "sk-home", "", "row-17")
+
+    lines = lk.keys.export(encoding="hex")
+    mine = [line for line in lines if line.id == got.id]
+    assert len(mine) == 1 and mine[0].hash.value == digest.hex() and mine[0].imported
+    assert len(lines) >= 2 and plaintext[8:] not in repr(lines)
+
+    # All or nothing: a bad hash refuses the import, naming the key.
+    with pytest.raises(BadRequestError) as refused:
+        lk.keys.import_hashes(
+            keys=[
+                {"hash": {"algorithm": "sha256", "encoding": "hex", "value": hashlib.sha256(b"x" * 20).hexdigest()}, "name": "a", "scopes": []},
+                {"hash": {"algorithm": "sha256", "encoding": "hex", "value": "abcd"}, "name": "b", "scopes": []},
+            ]
+        )
+    assert refused.value.message.startswith("keys[1]: ")
+    assert verdict(lk, "x" * 20) == "NOT_FOUND"
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, server: Server) -> None:

@@ -18,6 +18,8 @@ export const OPERATIONS = {
   listApiKeys: 'keys.list',
   createApiKey: 'keys.create',
   createApiKeys: 'keys.createBatch',
+  importApiKeys: 'keys.importHashes',
+  exportApiKeys: 'keys.export',
   deleteApiKey: 'keys.delete',
   getApiKey: 'keys.get',
   updateApiKey: 'keys.update',

@@ -4,7 +4,7 @@
  * rotate, revoke, delete, transfer), and the other resources.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { AuthenticationError, Latchkey, VERIFY_CODES } from '../src/index.js';
@@ -252,6 +252,42 @@ describe('keys', () => {
     const revoked = await lk.keys.revoke(next.id);
     assert.ok(revoked.revokedAt);
     assert.equal(await code(next.key), 'REVOKED');
+  });
+
+  it('importHashes: keys of another system verify by their hash; export lists them, never a plaintext', async () => {
+    const secret = `prod_${randomBytes(18).toString('base64url')}`;
+    const digest = createHash('sha256').update(secret).digest();
+    const done = await lk.keys.importHashes([
+      {
+        hash: { algorithm: 'sha256', encoding: 'base64', value: digest.toString('base64') },
+        prefix: 'prod_',
+        name: 'from unkey',
+        scopes: ['org:read'],
+        externalId: 'key_sdk_ts',
+      },
+    ]);
+    assert.equal(done.imported, 1);
+    assert.equal(await code(secret), 'VALID');
+    const imported = await lk.keys.get(done.ids[0] ?? '');
+    assert.equal(imported.imported, true);
+    assert.equal(imported.externalId, 'key_sdk_ts');
+
+    const lines = await lk.keys.export({ encoding: 'hex' });
+    const line = lines.find((l) => l.id === imported.id);
+    assert.ok(line, 'the imported key is exported');
+    assert.deepEqual(line.hash, { algorithm: 'sha256', encoding: 'hex', value: digest.toString('hex') });
+    assert.ok(lines.length >= 2 && lines.every((l) => l.status !== undefined));
+    assert.ok(!JSON.stringify(lines).includes(secret.slice(5)), 'no plaintext in the export');
+    assert.ok(!JSON.stringify(lines).includes(server.apiKey.slice(8)), 'no plaintext in the export');
+
+    // All or nothing: the same hash again is refused, naming the key.
+    await assert.rejects(
+      lk.keys.importHashes([
+        { hash: { algorithm: 'sha256', encoding: 'hex', value: createHash('sha256').update('other-0123456789').digest('hex') }, name: 'x', scopes: [] },
+        { hash: { algorithm: 'sha256', encoding: 'base64url', value: digest.toString('base64url') }, name: 'again', scopes: [] },
+      ]),
+      (e: Error & { status?: number }) => e.status === 409 && e.message.includes('keys[1]'),
+    );
   });
 });
 

@@ -21,9 +21,13 @@ from .types import (
     DeviceCode,
     Duration,
     ExplainView,
+    ExportedApiKey,
     FileList,
     GrantKeys,
     IdentityView,
+    ImportApiKey,
+    ImportApiKeyParam,
+    ImportedKeys,
     InvitationView,
     KeyOwner,
     KeyPolicyView,
@@ -826,6 +830,7 @@ class KeysResource:
         environment: Union[str, NotGiven] = NOT_GIVEN,
         search: Union[str, NotGiven] = NOT_GIVEN,
         compliant: Union[bool, NotGiven] = NOT_GIVEN,
+        external_id: Union[str, NotGiven] = NOT_GIVEN,
         limit: Union[int, NotGiven] = NOT_GIVEN,
         cursor: Union[str, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -842,6 +847,7 @@ class KeysResource:
             environment: Only keys of this environment.
             search: Only keys whose name contains this text (case-insensitively), whose shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is; at most 100 characters.
             compliant: `false`: only keys that break the organization's current key policy (made before a rule was tightened); `true`: only keys that keep it.
+            external_id: Only keys imported with this external id (`POST /v1/api-keys/import`).
             limit: Page size, 1–100 (default 50).
             cursor: Cursor.
 
@@ -856,6 +862,7 @@ class KeysResource:
                 "environment": environment,
                 "search": search,
                 "compliant": compliant,
+                "externalId": external_id,
                 "limit": limit,
                 "cursor": cursor,
             }),
@@ -941,6 +948,57 @@ class KeysResource:
             "/v1/api-keys/batch",
             parse=_response.shown_list(ApiKeyView),
             body=_base.body({"keys": keys}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("exportApiKeys")
+    def export(
+        self,
+        *,
+        encoding: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[ExportedApiKey]:
+        """`GET /v1/api-keys/export`: every key of the organization (any status),
+        newest first, one JSON object per line: what `POST /v1/api-keys/import`
+        takes (`hash`, `prefix`, `name`, `scopes`, `expiresAt`, `ownerUserId`,
+        `externalId`, `environment`) and this installation's record (`id`,
+        `status`, `imported`, `createdAt`, `revokedAt`, `lastUsedAt`, `projectId`).
+        Audited (`api_key.export`).
+
+        Args:
+            encoding: How the hashes are written: `base64url` (default), `base64` or `hex`.
+        """
+        return self._client._request(
+            "GET",
+            "/v1/api-keys/export",
+            parse=_response.json_lines(ExportedApiKey),
+            query=_base.query({"encoding": encoding}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("importApiKeys")
+    def import_hashes(
+        self,
+        *,
+        keys: Sequence[Union[ImportApiKey, ImportApiKeyParam]],
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ImportedKeys:
+        """`POST /v1/api-keys/import`: 1 to 10,000 keys issued by another system,
+        by the SHA-256 of their plaintext, as JSON lines
+        (`application/x-ndjson`, one key per line) or a JSON array; all or
+        nothing, each key checked as `POST /v1/api-keys` checks one. The keys
+        verify by their hash from then on. Audited (`api_key.import`, per key).
+
+        Args:
+            keys: The `ImportApiKey` objects the body's array holds.
+        """
+        return self._client._request(
+            "POST",
+            "/v1/api-keys/import",
+            parse=_response.data(ImportedKeys),
+            body=_base.json_value(list(keys)),
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -3741,6 +3799,7 @@ class AsyncKeysResource:
         environment: Union[str, NotGiven] = NOT_GIVEN,
         search: Union[str, NotGiven] = NOT_GIVEN,
         compliant: Union[bool, NotGiven] = NOT_GIVEN,
+        external_id: Union[str, NotGiven] = NOT_GIVEN,
         limit: Union[int, NotGiven] = NOT_GIVEN,
         cursor: Union[str, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -3757,6 +3816,7 @@ class AsyncKeysResource:
             environment: Only keys of this environment.
             search: Only keys whose name contains this text (case-insensitively), whose shown form (`lk_live_AbCd…wxyz`) starts with it, or whose id it is; at most 100 characters.
             compliant: `false`: only keys that break the organization's current key policy (made before a rule was tightened); `true`: only keys that keep it.
+            external_id: Only keys imported with this external id (`POST /v1/api-keys/import`).
             limit: Page size, 1–100 (default 50).
             cursor: Cursor.
 
@@ -3771,6 +3831,7 @@ class AsyncKeysResource:
                 "environment": environment,
                 "search": search,
                 "compliant": compliant,
+                "externalId": external_id,
                 "limit": limit,
                 "cursor": cursor,
             }),
@@ -3856,6 +3917,57 @@ class AsyncKeysResource:
             "/v1/api-keys/batch",
             parse=_response.shown_list(ApiKeyView),
             body=_base.body({"keys": keys}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("exportApiKeys")
+    async def export(
+        self,
+        *,
+        encoding: Union[str, NotGiven] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> List[ExportedApiKey]:
+        """`GET /v1/api-keys/export`: every key of the organization (any status),
+        newest first, one JSON object per line: what `POST /v1/api-keys/import`
+        takes (`hash`, `prefix`, `name`, `scopes`, `expiresAt`, `ownerUserId`,
+        `externalId`, `environment`) and this installation's record (`id`,
+        `status`, `imported`, `createdAt`, `revokedAt`, `lastUsedAt`, `projectId`).
+        Audited (`api_key.export`).
+
+        Args:
+            encoding: How the hashes are written: `base64url` (default), `base64` or `hex`.
+        """
+        return await self._client._request(
+            "GET",
+            "/v1/api-keys/export",
+            parse=_response.json_lines(ExportedApiKey),
+            query=_base.query({"encoding": encoding}),
+            options=RequestOptions(extra_headers, timeout),
+        )
+
+    @operation("importApiKeys")
+    async def import_hashes(
+        self,
+        *,
+        keys: Sequence[Union[ImportApiKey, ImportApiKeyParam]],
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
+    ) -> ImportedKeys:
+        """`POST /v1/api-keys/import`: 1 to 10,000 keys issued by another system,
+        by the SHA-256 of their plaintext, as JSON lines
+        (`application/x-ndjson`, one key per line) or a JSON array; all or
+        nothing, each key checked as `POST /v1/api-keys` checks one. The keys
+        verify by their hash from then on. Audited (`api_key.import`, per key).
+
+        Args:
+            keys: The `ImportApiKey` objects the body's array holds.
+        """
+        return await self._client._request(
+            "POST",
+            "/v1/api-keys/import",
+            parse=_response.data(ImportedKeys),
+            body=_base.json_value(list(keys)),
             options=RequestOptions(extra_headers, timeout),
         )
 

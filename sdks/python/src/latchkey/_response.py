@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Dict, List, Type, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Type, TypeVar
 
 import httpx
 import pydantic
@@ -23,9 +23,9 @@ def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
     return pydantic.TypeAdapter(tp)
 
 
-def _validate(tp: Any, response: httpx.Response) -> Any:
+def _validate(tp: Any, response: httpx.Response, content: Optional[bytes] = None) -> Any:
     try:
-        return _adapter(tp).validate_json(response.content)
+        return _adapter(tp).validate_json(response.content if content is None else content)
     except pydantic.ValidationError as e:
         raise APIResponseValidationError(
             f"the answer of {describe(response.request)} "
@@ -63,6 +63,16 @@ def shown_list(tp: Type[T]) -> Parser[List[T]]:
 def nothing(response: httpx.Response) -> None:
     """No body (204)."""
     return None
+
+
+def json_lines(tp: Type[T]) -> Parser[List[T]]:
+    """The body is JSON lines, one ``tp`` per line; returns them in order."""
+
+    def parse(response: httpx.Response) -> List[T]:
+        lines = [line for line in response.content.splitlines() if line.strip()]
+        return _validate(List[tp], response, b"[" + b",".join(lines) + b"]")  # type: ignore[valid-type,no-any-return]
+
+    return parse
 
 
 def text(response: httpx.Response) -> str:

@@ -102,17 +102,28 @@ class ApiKeyView(LatchkeyModel):
     expires_at: Optional[str] = Field(default=None, alias="expiresAt")
     """Expiry."""
 
+    external_id: Optional[str] = Field(default=None, alias="externalId")
+    """The key's id in the system it was imported from (imported keys only)."""
+
     id: str
     """`key_…`"""
+
+    imported: Optional[bool] = Field(default=None)
+    """Whether the key was imported from another system by its hash
+    (`POST /v1/api-keys/import`) rather than minted here: its
+    `keyPrefix` is what the import gave and its `keyHint` is empty.
+    """
 
     key: Optional[str] = Field(default=None, repr=False)
     """The plaintext key: create and rotate responses only."""
 
     key_hint: str = Field(alias="keyHint")
-    """Last 4 characters."""
+    """Last 4 characters (an imported key: empty)."""
 
     key_prefix: str = Field(alias="keyPrefix")
-    """Prefix plus the first 4 body characters."""
+    """Prefix plus the first 4 body characters (an imported key: the
+    prefix its import gave, possibly empty).
+    """
 
     kind: str
     """`standard`, or `restricted` (a Runloop `rk_` key)."""
@@ -605,7 +616,8 @@ class ErrorBody(LatchkeyModel):
 
     index: Optional[int] = Field(default=None)
     """Which item of a batch (`POST /v1/api-keys/batch`'s `keys`, from 0)
-    the error is about; absent otherwise.
+    or of an import (`POST /v1/api-keys/import`'s keys, from 0, blank
+    lines not counted) the error is about; absent otherwise.
     """
 
     message: str
@@ -818,6 +830,88 @@ class ExplainView(LatchkeyModel):
     """
 
 
+KeyEnvironment = Literal["live", "test"]
+"""A key's environment, as `GET /v1/api-keys?environment=` filters by it
+(a key's `environment`).
+"""
+
+
+HashAlgorithm = Literal["sha256"]
+"""The hash function of an imported key's hash."""
+
+
+HashEncodingView = Literal["hex", "base64", "base64url"]
+"""How a hash is written."""
+
+
+class KeyHashView(LatchkeyModel):
+    """A key's hash: `{algorithm: "sha256", encoding, value}`."""
+
+    algorithm: HashAlgorithm
+    """Only `sha256`."""
+
+    encoding: HashEncodingView
+    """`hex`, `base64` or `base64url`."""
+
+    value: str = Field(repr=False)
+    """The 32-byte hash so written."""
+
+
+class ExportedApiKey(LatchkeyModel):
+    """One line of `GET /v1/api-keys/export`: a key's metadata and hash, never
+    its plaintext. The fields `POST /v1/api-keys/import` takes have its
+    names and meaning; `id`, `status`, `imported`, `createdAt`, `revokedAt`
+    and `lastUsedAt` are this installation's record.
+    """
+
+    created_at: str = Field(alias="createdAt")
+    """Creation (or import) time."""
+
+    environment: KeyEnvironment
+    """`live` or `test`."""
+
+    expires_at: Optional[str] = Field(default=None, alias="expiresAt")
+    """Expiry."""
+
+    external_id: Optional[str] = Field(default=None, alias="externalId")
+    """The key's id in the system it was imported from."""
+
+    hash: KeyHashView
+    """SHA-256 of the whole key."""
+
+    id: str
+    """`key_…`"""
+
+    imported: bool
+    """Whether the key was imported rather than minted here."""
+
+    last_used_at: Optional[str] = Field(default=None, alias="lastUsedAt")
+    """Last successful use."""
+
+    name: str
+    """Display name."""
+
+    owner_user_id: Optional[str] = Field(default=None, alias="ownerUserId")
+    """Owning member (`null`: the organization)."""
+
+    prefix: str
+    """What identifies the key in listings (`lk_live_AbCd`, or an imported
+    key's prefix).
+    """
+
+    project_id: Optional[str] = Field(default=None, alias="projectId")
+    """Project, if any."""
+
+    revoked_at: Optional[str] = Field(default=None, alias="revokedAt")
+    """Revocation time."""
+
+    scopes: List[str]
+    """Canonical scopes."""
+
+    status: str
+    """`active`, `expired`, `revoked` or `disabled`."""
+
+
 class FileView(LatchkeyModel):
     """One object of a workspace."""
 
@@ -899,6 +993,53 @@ class IdentityView(LatchkeyModel):
 
     subject: str
     """The person's subject (`sub`) there."""
+
+
+class ImportApiKey(LatchkeyModel):
+    """One key of `POST /v1/api-keys/import`: a key issued by another system,
+    by the SHA-256 of its whole plaintext.
+    """
+
+    environment: Optional[KeyEnvironment] = Field(default=None)
+    """`live` (default) or `test`."""
+
+    expires_at: Optional[str] = Field(default=None, alias="expiresAt")
+    """Expiry (RFC 3339), in the future; absent: none."""
+
+    external_id: Optional[str] = Field(default=None, alias="externalId")
+    """The key's id in the system it comes from (1–255 characters), kept and
+    shown, and a filter of `GET /v1/api-keys`.
+    """
+
+    hash: KeyHashView
+    """SHA-256 of the whole key as clients present it."""
+
+    name: Name
+    """Display name, 1–255 characters."""
+
+    owner_user_id: Optional[str] = Field(default=None, alias="ownerUserId")
+    """The member who owns the key (it stops working when they leave);
+    absent: the organization owns it.
+    """
+
+    prefix: Optional[str] = Field(default=None)
+    """What identifies the key in listings (the other system's display
+    prefix, `prod_3Zd`): at most 32 ASCII letters, digits, `_`, `-`
+    and `.`; absent: nothing.
+    """
+
+    scopes: List[str]
+    """Scopes, as `POST /v1/api-keys` takes them (empty means `["*"]`)."""
+
+
+class ImportedKeys(LatchkeyModel):
+    """What `POST /v1/api-keys/import` stored."""
+
+    ids: List[str]
+    """Their ids (`key_…`), in the order given."""
+
+    imported: int
+    """How many keys were imported (every one given)."""
 
 
 class InvitationView(LatchkeyModel):
@@ -2045,6 +2186,41 @@ class CreateApiKeyParam(TypedDict, total=False):
     """Scopes; empty means `["*"]`."""
 
 
+class ImportApiKeyParam(TypedDict, total=False):
+    """ImportApiKey as a request carries it (keys as on the wire)."""
+
+    environment: Optional[KeyEnvironment]
+    """`live` (default) or `test`."""
+
+    expiresAt: Optional[str]
+    """Expiry (RFC 3339), in the future; absent: none."""
+
+    externalId: Optional[str]
+    """The key's id in the system it comes from (1–255 characters), kept and
+    shown, and a filter of `GET /v1/api-keys`.
+    """
+
+    hash: Required[KeyHashView]
+    """SHA-256 of the whole key as clients present it."""
+
+    name: Required[Name]
+    """Display name, 1–255 characters."""
+
+    ownerUserId: Optional[str]
+    """The member who owns the key (it stops working when they leave);
+    absent: the organization owns it.
+    """
+
+    prefix: Optional[str]
+    """What identifies the key in listings (the other system's display
+    prefix, `prod_3Zd`): at most 32 ASCII letters, digits, `_`, `-`
+    and `.`; absent: nothing.
+    """
+
+    scopes: Required[List[str]]
+    """Scopes, as `POST /v1/api-keys` takes them (empty means `["*"]`)."""
+
+
 class RefillViewParam(TypedDict):
     """RefillView as a request carries it (keys as on the wire)."""
 
@@ -2099,6 +2275,7 @@ SCHEMAS: Dict[str, Any] = {
     "Data_DeliveryView": Data[DeliveryView],
     "Data_DeviceCode": Data[DeviceCode],
     "Data_ExplainView": Data[ExplainView],
+    "Data_ImportedKeys": Data[ImportedKeys],
     "Data_KeyPolicyView": Data[KeyPolicyView],
     "Data_MeView": Data[MeView],
     "Data_MemberView": Data[MemberView],
@@ -2134,13 +2311,20 @@ SCHEMAS: Dict[str, Any] = {
     "ErrorEnvelope": ErrorEnvelope,
     "ExplainKey": ExplainKey,
     "ExplainView": ExplainView,
+    "ExportedApiKey": ExportedApiKey,
     "FileList": FileList,
     "FileView": FileView,
     "GrantKey": GrantKey,
     "GrantKeys": GrantKeys,
+    "HashAlgorithm": HashAlgorithm,
+    "HashEncodingView": HashEncodingView,
     "IdentityView": IdentityView,
+    "ImportApiKey": ImportApiKey,
+    "ImportedKeys": ImportedKeys,
     "InvitationView": InvitationView,
     "InvitedSignUp": InvitedSignUp,
+    "KeyEnvironment": KeyEnvironment,
+    "KeyHashView": KeyHashView,
     "KeyOwner": KeyOwner,
     "KeyPolicyView": KeyPolicyView,
     "KeyStatus": KeyStatus,
@@ -2277,14 +2461,22 @@ __all__ = [
     "ErrorEnvelope",
     "ExplainKey",
     "ExplainView",
+    "ExportedApiKey",
     "FileList",
     "FileView",
     "ForwardedIdentity",
     "GrantKey",
     "GrantKeys",
+    "HashAlgorithm",
+    "HashEncodingView",
     "IdentityView",
+    "ImportApiKey",
+    "ImportApiKeyParam",
+    "ImportedKeys",
     "InvitationView",
     "InvitedSignUp",
+    "KeyEnvironment",
+    "KeyHashView",
     "KeyOwner",
     "KeyPolicyView",
     "KeyStatus",

@@ -160,6 +160,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/api-keys/export`: every key of the organization (any status),
+         *     newest first, one JSON object per line: what `POST /v1/api-keys/import`
+         *     takes (`hash`, `prefix`, `name`, `scopes`, `expiresAt`, `ownerUserId`,
+         *     `externalId`, `environment`) and this installation's record (`id`,
+         *     `status`, `imported`, `createdAt`, `revokedAt`, `lastUsedAt`, `projectId`).
+         *     Audited (`api_key.export`).
+         */
+        get: operations["exportApiKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/api-keys/import`: 1 to 10,000 keys issued by another system,
+         *     by the SHA-256 of their plaintext, as JSON lines
+         *     (`application/x-ndjson`, one key per line) or a JSON array; all or
+         *     nothing, each key checked as `POST /v1/api-keys` checks one. The keys
+         *     verify by their hash from then on. Audited (`api_key.import`, per key).
+         */
+        post: operations["importApiKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys/{id}": {
         parameters: {
             query?: never;
@@ -1760,13 +1807,24 @@ export interface components {
             environment: string;
             /** @description Expiry. */
             expiresAt?: string | null;
+            /** @description The key's id in the system it was imported from (imported keys only). */
+            externalId?: string | null;
             /** @description `key_…` */
             id: string;
+            /**
+             * @description Whether the key was imported from another system by its hash
+             *     (`POST /v1/api-keys/import`) rather than minted here: its
+             *     `keyPrefix` is what the import gave and its `keyHint` is empty.
+             */
+            imported?: boolean;
             /** @description The plaintext key: create and rotate responses only. */
             key?: string | null;
-            /** @description Last 4 characters. */
+            /** @description Last 4 characters (an imported key: empty). */
             keyHint: string;
-            /** @description Prefix plus the first 4 body characters. */
+            /**
+             * @description Prefix plus the first 4 body characters (an imported key: the
+             *     prefix its import gave, possibly empty).
+             */
             keyPrefix: string;
             /** @description `standard`, or `restricted` (a Runloop `rk_` key). */
             kind: string;
@@ -2094,13 +2152,24 @@ export interface components {
                 environment: string;
                 /** @description Expiry. */
                 expiresAt?: string | null;
+                /** @description The key's id in the system it was imported from (imported keys only). */
+                externalId?: string | null;
                 /** @description `key_…` */
                 id: string;
+                /**
+                 * @description Whether the key was imported from another system by its hash
+                 *     (`POST /v1/api-keys/import`) rather than minted here: its
+                 *     `keyPrefix` is what the import gave and its `keyHint` is empty.
+                 */
+                imported?: boolean;
                 /** @description The plaintext key: create and rotate responses only. */
                 key?: string | null;
-                /** @description Last 4 characters. */
+                /** @description Last 4 characters (an imported key: empty). */
                 keyHint: string;
-                /** @description Prefix plus the first 4 body characters. */
+                /**
+                 * @description Prefix plus the first 4 body characters (an imported key: the
+                 *     prefix its import gave, possibly empty).
+                 */
                 keyPrefix: string;
                 /** @description `standard`, or `restricted` (a Runloop `rk_` key). */
                 kind: string;
@@ -2300,6 +2369,16 @@ export interface components {
                  */
                 status: components["schemas"]["KeyStatus"];
                 verdict?: null | components["schemas"]["VerdictView"];
+            };
+        };
+        /** @description `{"data": …}` */
+        Data_ImportedKeys: {
+            /** @description What `POST /v1/api-keys/import` stored. */
+            data: {
+                /** @description Their ids (`key_…`), in the order given. */
+                ids: string[];
+                /** @description How many keys were imported (every one given). */
+                imported: number;
             };
         };
         /** @description `{"data": …}` */
@@ -2909,7 +2988,8 @@ export interface components {
             connectUrl?: string | null;
             /**
              * @description Which item of a batch (`POST /v1/api-keys/batch`'s `keys`, from 0)
-             *     the error is about; absent otherwise.
+             *     or of an import (`POST /v1/api-keys/import`'s keys, from 0, blank
+             *     lines not counted) the error is about; absent otherwise.
              */
             index?: number | null;
             /** @description A sentence for people. */
@@ -3013,6 +3093,47 @@ export interface components {
             status: components["schemas"]["KeyStatus"];
             verdict?: null | components["schemas"]["VerdictView"];
         };
+        /**
+         * @description One line of `GET /v1/api-keys/export`: a key's metadata and hash, never
+         *     its plaintext. The fields `POST /v1/api-keys/import` takes have its
+         *     names and meaning; `id`, `status`, `imported`, `createdAt`, `revokedAt`
+         *     and `lastUsedAt` are this installation's record.
+         */
+        ExportedApiKey: {
+            /** @description Creation (or import) time. */
+            createdAt: string;
+            /** @description `live` or `test`. */
+            environment: components["schemas"]["KeyEnvironment"];
+            /** @description Expiry. */
+            expiresAt?: string | null;
+            /** @description The key's id in the system it was imported from. */
+            externalId?: string | null;
+            /** @description SHA-256 of the whole key. */
+            hash: components["schemas"]["KeyHashView"];
+            /** @description `key_…` */
+            id: string;
+            /** @description Whether the key was imported rather than minted here. */
+            imported: boolean;
+            /** @description Last successful use. */
+            lastUsedAt?: string | null;
+            /** @description Display name. */
+            name: string;
+            /** @description Owning member (`null`: the organization). */
+            ownerUserId?: string | null;
+            /**
+             * @description What identifies the key in listings (`lk_live_AbCd`, or an imported
+             *     key's prefix).
+             */
+            prefix: string;
+            /** @description Project, if any. */
+            projectId?: string | null;
+            /** @description Revocation time. */
+            revokedAt?: string | null;
+            /** @description Canonical scopes. */
+            scopes: string[];
+            /** @description `active`, `expired`, `revoked` or `disabled`. */
+            status: string;
+        };
         /** @description `GET /v1/workspaces/{id}/files`: objects by path. */
         FileList: {
             /** @description Objects, in path order. */
@@ -3056,6 +3177,16 @@ export interface components {
             /** @description The keys. */
             keys: components["schemas"]["GrantKey"][];
         };
+        /**
+         * @description The hash function of an imported key's hash.
+         * @enum {string}
+         */
+        HashAlgorithm: "sha256";
+        /**
+         * @description How a hash is written.
+         * @enum {string}
+         */
+        HashEncodingView: "hex" | "base64" | "base64url";
         /** @description An identity at a provider, linked to the caller's account. */
         IdentityView: {
             /** @description When it was linked. */
@@ -3074,6 +3205,47 @@ export interface components {
             providerName: string;
             /** @description The person's subject (`sub`) there. */
             subject: string;
+        };
+        /**
+         * @description One key of `POST /v1/api-keys/import`: a key issued by another system,
+         *     by the SHA-256 of its whole plaintext.
+         */
+        ImportApiKey: {
+            environment?: null | components["schemas"]["KeyEnvironment"];
+            /**
+             * Format: date-time
+             * @description Expiry (RFC 3339), in the future; absent: none.
+             */
+            expiresAt?: string | null;
+            /**
+             * @description The key's id in the system it comes from (1–255 characters), kept and
+             *     shown, and a filter of `GET /v1/api-keys`.
+             */
+            externalId?: string | null;
+            /** @description SHA-256 of the whole key as clients present it. */
+            hash: components["schemas"]["KeyHashView"];
+            /** @description Display name, 1–255 characters. */
+            name: components["schemas"]["Name"];
+            /**
+             * @description The member who owns the key (it stops working when they leave);
+             *     absent: the organization owns it.
+             */
+            ownerUserId?: string | null;
+            /**
+             * @description What identifies the key in listings (the other system's display
+             *     prefix, `prod_3Zd`): at most 32 ASCII letters, digits, `_`, `-`
+             *     and `.`; absent: nothing.
+             */
+            prefix?: string | null;
+            /** @description Scopes, as `POST /v1/api-keys` takes them (empty means `["*"]`). */
+            scopes: string[];
+        };
+        /** @description What `POST /v1/api-keys/import` stored. */
+        ImportedKeys: {
+            /** @description Their ids (`key_…`), in the order given. */
+            ids: string[];
+            /** @description How many keys were imported (every one given). */
+            imported: number;
         };
         /** @description An invitation. `token` only in the create response. */
         InvitationView: {
@@ -3101,6 +3273,21 @@ export interface components {
             password: string;
             /** @description The `lki_…` token from the invitation. */
             token: string;
+        };
+        /**
+         * @description A key's environment, as `GET /v1/api-keys?environment=` filters by it
+         *     (a key's `environment`).
+         * @enum {string}
+         */
+        KeyEnvironment: "live" | "test";
+        /** @description A key's hash: `{algorithm: "sha256", encoding, value}`. */
+        KeyHashView: {
+            /** @description Only `sha256`. */
+            algorithm: components["schemas"]["HashAlgorithm"];
+            /** @description `hex`, `base64` or `base64url`. */
+            encoding: components["schemas"]["HashEncodingView"];
+            /** @description The 32-byte hash so written. */
+            value: string;
         };
         /**
          * @description Who owns a key.
@@ -3408,13 +3595,24 @@ export interface components {
                 environment: string;
                 /** @description Expiry. */
                 expiresAt?: string | null;
+                /** @description The key's id in the system it was imported from (imported keys only). */
+                externalId?: string | null;
                 /** @description `key_…` */
                 id: string;
+                /**
+                 * @description Whether the key was imported from another system by its hash
+                 *     (`POST /v1/api-keys/import`) rather than minted here: its
+                 *     `keyPrefix` is what the import gave and its `keyHint` is empty.
+                 */
+                imported?: boolean;
                 /** @description The plaintext key: create and rotate responses only. */
                 key?: string | null;
-                /** @description Last 4 characters. */
+                /** @description Last 4 characters (an imported key: empty). */
                 keyHint: string;
-                /** @description Prefix plus the first 4 body characters. */
+                /**
+                 * @description Prefix plus the first 4 body characters (an imported key: the
+                 *     prefix its import gave, possibly empty).
+                 */
                 keyPrefix: string;
                 /** @description `standard`, or `restricted` (a Runloop `rk_` key). */
                 kind: string;
@@ -4080,13 +4278,24 @@ export interface components {
                 environment: string;
                 /** @description Expiry. */
                 expiresAt?: string | null;
+                /** @description The key's id in the system it was imported from (imported keys only). */
+                externalId?: string | null;
                 /** @description `key_…` */
                 id: string;
+                /**
+                 * @description Whether the key was imported from another system by its hash
+                 *     (`POST /v1/api-keys/import`) rather than minted here: its
+                 *     `keyPrefix` is what the import gave and its `keyHint` is empty.
+                 */
+                imported?: boolean;
                 /** @description The plaintext key: create and rotate responses only. */
                 key?: string | null;
-                /** @description Last 4 characters. */
+                /** @description Last 4 characters (an imported key: empty). */
                 keyHint: string;
-                /** @description Prefix plus the first 4 body characters. */
+                /**
+                 * @description Prefix plus the first 4 body characters (an imported key: the
+                 *     prefix its import gave, possibly empty).
+                 */
                 keyPrefix: string;
                 /** @description `standard`, or `restricted` (a Runloop `rk_` key). */
                 kind: string;
@@ -4175,13 +4384,24 @@ export interface components {
                 environment: string;
                 /** @description Expiry. */
                 expiresAt?: string | null;
+                /** @description The key's id in the system it was imported from (imported keys only). */
+                externalId?: string | null;
                 /** @description `key_…` */
                 id: string;
+                /**
+                 * @description Whether the key was imported from another system by its hash
+                 *     (`POST /v1/api-keys/import`) rather than minted here: its
+                 *     `keyPrefix` is what the import gave and its `keyHint` is empty.
+                 */
+                imported?: boolean;
                 /** @description The plaintext key: create and rotate responses only. */
                 key?: string | null;
-                /** @description Last 4 characters. */
+                /** @description Last 4 characters (an imported key: empty). */
                 keyHint: string;
-                /** @description Prefix plus the first 4 body characters. */
+                /**
+                 * @description Prefix plus the first 4 body characters (an imported key: the
+                 *     prefix its import gave, possibly empty).
+                 */
                 keyPrefix: string;
                 /** @description `standard`, or `restricted` (a Runloop `rk_` key). */
                 kind: string;
@@ -4830,6 +5050,8 @@ export interface operations {
                  *     (made before a rule was tightened); `true`: only keys that keep it.
                  */
                 compliant?: boolean;
+                /** @description Only keys imported with this external id (`POST /v1/api-keys/import`). */
+                externalId?: string;
                 /** @description Page size, 1–100 (default 50). */
                 limit?: number;
                 /** @description Cursor. */
@@ -4850,7 +5072,7 @@ export interface operations {
                     "application/json": components["schemas"]["Paged_ApiKeyView"];
                 };
             };
-            /** @description `invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters, `compliant` not a boolean) */
+            /** @description `invalid_request`: an unknown parameter or an invalid value (a status or environment not listed, a search over 100 characters, `compliant` not a boolean, an `externalId` over 255 characters) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5052,6 +5274,183 @@ export interface operations {
                 };
             };
             /** @description `payload_too_large`: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    exportApiKeys: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How the hashes are written: `base64url` (default), `base64` or
+                 *     `hex`.
+                 */
+                encoding?: "hex" | "base64" | "base64url";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every key, one per line, newest first (`application/x-ndjson`, streamed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["ExportedApiKey"];
+                };
+            };
+            /** @description `invalid_request`: an unknown parameter, or an encoding not listed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: the key's rate limit or credits, or too many failed authentications (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    importApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 1–10,000 keys: a JSON array, or JSON lines (`Content-Type: application/x-ndjson`, one key per line, blank lines skipped); at most 16 MiB */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportApiKey"][];
+            };
+        };
+        responses: {
+            /** @description Every key was imported; their ids in the order given */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ImportedKeys"];
+                };
+            };
+            /** @description `invalid_request`, `invalid_scopes` or `policy_violation`: no keys or more than 10,000, a line that is not a key, or a key's field is invalid (a hash that is not 32 bytes in its encoding, the same hash as an earlier key, an expiry not in the future, an owner who is not a member of the organization); `index` names the key (from 0), and nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unauthorized`: no credential, or one that is malformed, unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `forbidden` (not an admin) or `insufficient_scope` (a key grants what the caller or its owner's role may not; `index` names it) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: `X-Latchkey-Org` names an organization the session's user is not a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: a key with that hash is stored already (`index` names it); nothing is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 16 MiB */
             413: {
                 headers: {
                     [name: string]: unknown;

@@ -31,6 +31,9 @@ export type Verdict = Omit<Schemas['VerifyView'], 'code'> & { code: VerifyCode }
 /** An API key as the API shows it. */
 export type ApiKey = Schemas['ApiKeyView'];
 
+/** A line of `keys.export`: a key's metadata and hash (never its plaintext). */
+export type ExportedApiKey = Schemas['ExportedApiKey'];
+
 /** A key as `create` and `rotate` answer it: with its plaintext `key`, shown this once. */
 export type CreatedApiKey = Omit<DataOf<'createApiKey'>, 'key'> & { key: string };
 
@@ -48,6 +51,35 @@ export class Keys extends APIResource {
    */
   createBatch(body: BodyOf<'createApiKeys'>, options?: RequestOptions): Promise<CreatedApiKey[]> {
     return this.data({ method: 'POST', path: '/v1/api-keys/batch', body, options });
+  }
+
+  /**
+   * `importApiKeys`: keys issued by another system, by the SHA-256 of their
+   * plaintext (`hash: {algorithm: 'sha256', encoding, value}`), 1–10,000 at
+   * once, all or none (a refused key refuses the import: `error.index` names
+   * it). They verify by their hash from then on. Admins only.
+   */
+  importHashes(keys: BodyOf<'importApiKeys'>, options?: RequestOptions): Promise<DataOf<'importApiKeys'>> {
+    return this.data({ method: 'POST', path: '/v1/api-keys/import', body: keys, options });
+  }
+
+  /**
+   * `exportApiKeys`: every key of the organization (any status, newest
+   * first), its metadata and hash, never a plaintext: the lines of the
+   * server's JSON-lines answer, parsed. Admins only.
+   */
+  async export(query: QueryOf<'exportApiKeys'> = {}, options?: RequestOptions): Promise<ExportedApiKey[]> {
+    const text = await this.transport.request<string>({
+      method: 'GET',
+      path: '/v1/api-keys/export',
+      query,
+      accept: 'text',
+      options,
+    });
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as ExportedApiKey);
   }
 
   /**
