@@ -3,7 +3,7 @@
 //! a credential) when the server stops. The test command runs the SQLite
 //! pass with the servers at `trace` (`LATCHKEY_TEST_LOG`).
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use serde_json::Value;
 
 /// Every secret the suite has sent or been given over [`crate::common::Api`]: keys,
@@ -67,7 +67,16 @@ fn matcher() -> (Vec<String>, std::sync::Arc<AhoCorasick>) {
     match &*cached {
         Some((n, ac)) if *n == secrets.len() => (secrets, ac.clone()),
         _ => {
-            let ac = std::sync::Arc::new(AhoCorasick::new(&secrets).expect("an automaton of the secrets"));
+            // A noncontiguous NFA: built in time linear in the secrets' total
+            // length. The DFA `AhoCorasick::new` picks for a few thousand
+            // patterns took minutes to build in this unoptimized test binary
+            // once the import tests had added thousands of hashes (and a
+            // 70 KiB key), and every later server stop waited on it.
+            let ac = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+                .build(&secrets)
+                .expect("an automaton of the secrets");
+            let ac = std::sync::Arc::new(ac);
             *cached = Some((secrets.len(), ac.clone()));
             (secrets, ac)
         }
