@@ -45,6 +45,25 @@ pub fn parse_duration(input: &str) -> Result<u64, DurationError> {
     Ok(total)
 }
 
+/// `secs` as the shortest duration string [`parse_duration`] reads back
+/// to the same value, in days, hours, minutes and seconds (`3600` → `1h`,
+/// `90` → `1m30s`, `0` → `0s`), for messages and views.
+pub fn format_duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)] {
+        if rest >= size {
+            out.push_str(&(rest / size).to_string());
+            out.push(unit);
+            rest %= size;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +76,19 @@ mod tests {
         assert_eq!(parse_duration("1y"), Ok(365 * 86_400));
         assert_eq!(parse_duration("1h"), Ok(3600));
         assert_eq!(parse_duration("1d12h"), Ok(86_400 + 12 * 3600));
+    }
+
+    #[test]
+    fn formatted_durations_read_back_to_the_same_value() {
+        let cases = [(1, "1s"), (90, "1m30s"), (300, "5m"), (3600, "1h"), (7 * 86_400, "7d"), (90_061, "1d1h1m1s")];
+        for (secs, text) in cases {
+            assert_eq!(format_duration(secs), text);
+            assert_eq!(parse_duration(text), Ok(secs));
+        }
+        assert_eq!(format_duration(0), "0s");
+        for secs in (1..200_000).step_by(997) {
+            assert_eq!(parse_duration(&format_duration(secs)), Ok(secs), "{secs}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod text;
 pub mod time_fmt;
 pub mod webhook;
 
-pub use duration::{DurationError, parse_duration};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use id::{
     EventId, InvitationId, KeyId, OrgId, ProductId, ProjectId, SecretId, SessionId, SshKeyId, SurfaceId, UserId,
 };
