@@ -429,7 +429,8 @@ pub trait KeyStore: Send + Sync {
 
     /// Revokes a key at `at`; `None` if no such key. Revocation only ever
     /// moves `revoked_at` earlier: an earlier (or equal) revocation time is
-    /// kept, a later one (a rotation's grace period) is brought forward.
+    /// kept, a later one (a rotation's grace period) is brought forward; a
+    /// wait until unused ends at `at`.
     async fn revoke_key(
         &self,
         org_id: &OrgId,
@@ -453,20 +454,49 @@ pub trait KeyStore: Send + Sync {
     ) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Inserts `new` as the successor of `old_id` and schedules the old key's
-    /// revocation at `old_revoked_at`, atomically. `None` (and nothing
+    /// revocation ([`GraceEnd::revoked_at`]; with [`GraceEnd::WhenUnused`]
+    /// the old key also waits to go unused from `new.created_at` on,
+    /// [`ApiKeyRecord::until_unused`]), atomically. `None` (and nothing
     /// changed) if `old_id` does not exist, has been rotated, or has a
     /// revocation time at all, as decided under the row's write lock: a
     /// revocation that committed first always wins, and one that commits
-    /// later only moves `revoked_at` earlier. The successor's credit balance
-    /// (and last refill) is the old key's at that moment, and from then on
-    /// the old key spends from it ([`KeyStore::spend_credits`]).
+    /// later only moves `revoked_at` earlier (and ends a wait until unused).
+    /// The successor's credit balance (and last refill) is the old key's at
+    /// that moment, and from then on the old key spends from it
+    /// ([`KeyStore::spend_credits`]).
     async fn rotate_key(
         &self,
         org_id: &OrgId,
         old_id: &KeyId,
         new: &NewApiKey,
-        old_revoked_at: Millis,
+        old_end: GraceEnd,
         event: &AuditEvent,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
+
+    /// Keys rotated until unused whose wait may be over at `now`, of every
+    /// organization, at most `limit`, the earliest end of longest grace
+    /// first: still waiting (not revoked meanwhile), and either unused for
+    /// their quiet time by their stored last use (`lastUsedAt` since the
+    /// rotation, else the rotation itself) or past their longest grace.
+    /// Usage is written behind: the caller writes what it holds of these
+    /// keys' usage before [`KeyStore::end_unused_rotation`] decides.
+    async fn unused_rotations_due(&self, now: Millis, limit: i64) -> StoreResult<Vec<DueUnused>>;
+
+    /// Ends the wait of the key `id` rotated until unused if it is over at
+    /// `now` (as [`KeyStore::unused_rotations_due`] says), decided under the
+    /// row's write lock against the row as committed: the key is revoked at
+    /// `now` (or stays revoked at the end of its longest grace, if that
+    /// came first), its wait ends at `now`, and `event` of the key as
+    /// changed is appended, in one transaction. `None`, and nothing
+    /// written, if the wait is not over or has ended already (another
+    /// node's sweeper, or a revocation, came first): of concurrent callers
+    /// one wins.
+    async fn end_unused_rotation(
+        &self,
+        org_id: &OrgId,
+        id: &KeyId,
+        now: Millis,
+        event: &(dyn for<'k> Fn(&'k ApiKeyRecord) -> AuditEvent + Send + Sync),
     ) -> StoreResult<Option<ApiKeyRecord>>;
 
     /// Deletes a key; returns its hash (to evict caches) if it existed.

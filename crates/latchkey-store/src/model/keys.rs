@@ -182,6 +182,66 @@ pub struct KeyPatch {
     pub allowed_cidrs: Option<Option<IpRules>>,
 }
 
+/// When a rotated key stops working ([`crate::KeyStore::rotate_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraceEnd {
+    /// At this time: the rotation's (revoked now), or the end of a fixed
+    /// grace period.
+    At(Millis),
+    /// Once it has gone unused for `quiet_ms` since the rotation (the
+    /// rotation sweeper revokes it, [`crate::KeyStore::end_unused_rotation`]),
+    /// and at the latest at `latest`, its revocation time meanwhile.
+    WhenUnused {
+        /// How long without a use ends the wait, in milliseconds.
+        quiet_ms: i64,
+        /// The end of the longest grace (`maxGrace`).
+        latest: Millis,
+    },
+}
+
+impl GraceEnd {
+    /// The revocation time the old key gets at the rotation.
+    pub const fn revoked_at(self) -> Millis {
+        match self {
+            Self::At(at) | Self::WhenUnused { latest: at, .. } => at,
+        }
+    }
+}
+
+/// The wait of a key rotated until unused ([`GraceEnd::WhenUnused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UntilUnused {
+    /// How long without a use ends the wait, in milliseconds.
+    pub quiet_ms: i64,
+    /// When the wait began: the rotation.
+    pub since: Millis,
+    /// The end of the longest grace: the key stops working then at the
+    /// latest.
+    pub max_until: Millis,
+    /// When the wait ended (the sweeper's revocation, the end of the
+    /// longest grace, or a revocation meanwhile); `None` while it lasts.
+    pub ended_at: Option<Millis>,
+}
+
+impl UntilUnused {
+    /// The key's last use since the rotation, given its last use.
+    pub fn last_used_since(&self, last_used_at: Option<Millis>) -> Option<Millis> {
+        last_used_at.filter(|t| *t >= self.since)
+    }
+}
+
+/// A key rotated until unused whose wait may be over
+/// ([`crate::KeyStore::unused_rotations_due`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueUnused {
+    /// The key.
+    pub id: KeyId,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// Its hash (to evict caches once it is revoked).
+    pub hash: KeyHash,
+}
+
 /// The result of spending credits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spend {
@@ -290,6 +350,9 @@ pub struct ApiKeyRecord {
     pub policy_cidrs: Option<IpRules>,
     /// The key's id in the system it was imported from, if any.
     pub external_id: Option<String>,
+    /// The wait of a key rotated until unused (its predecessor side);
+    /// `None` for every other key.
+    pub until_unused: Option<UntilUnused>,
 }
 
 impl ApiKeyRecord {

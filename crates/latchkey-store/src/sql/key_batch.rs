@@ -228,6 +228,7 @@ pub fn records<R: ReadRow>(keys: &[NewApiKey], owners: &[R]) -> StoreResult<Vec<
                 allowed_cidrs: k.allowed_cidrs.clone(),
                 policy_cidrs: None,
                 external_id: k.external_id.clone(),
+                until_unused: None,
             })
         })
         .collect()

@@ -8,7 +8,10 @@ use latchkey_core::{Environment, KeyHash, KeyState};
 use super::key_batch::{self, KeyBatch};
 use super::rows::{cidrs_text, key_hash, record};
 use super::{Dialect, ReadRow, Runner, SqlStore, Tx, commit, page_limit, query};
-use crate::{ApiKeyRecord, AuditEvent, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreResult, UsageCount};
+use crate::{
+    ApiKeyRecord, AuditEvent, DueUnused, GraceEnd, KeyFilter, KeyPatch, KeyStore, NewApiKey, Page, Spend, StoreResult,
+    UsageCount,
+};
 
 /// The revocation time a key gets when revoked at `$at` (a placeholder):
 /// revocation only ever moves `revoked_at` earlier, so an earlier (or
@@ -52,6 +55,39 @@ macro_rules! refill_due {
 macro_rules! balance_for {
     ($start:literal) => {
         concat!("(CASE WHEN ", refill_due!($start), " THEN refill_amount ELSE remaining END)")
+    };
+}
+
+/// The end of a rotation's wait for its old key to go unused
+/// (`unused_ended_at`) when the key is revoked at `$at`: a revocation
+/// during the wait ends it, so the rotation sweeper writes no second
+/// revocation ([`KeyStore::end_unused_rotation`]).
+macro_rules! unused_ended_by {
+    ($at:literal) => {
+        concat!(
+            "CASE WHEN unused_quiet_ms IS NOT NULL AND unused_ended_at IS NULL THEN ",
+            $at,
+            " ELSE unused_ended_at END"
+        )
+    };
+}
+
+/// [`KeyStore::unused_rotations_due`]' and [`KeyStore::end_unused_rotation`]'s
+/// condition at `$now`: a key still waiting to go unused (no revocation
+/// came first: its revocation time is still the end of its longest
+/// grace), whose stored last use since the rotation (or the rotation
+/// itself) is at least its quiet time ago, or whose longest grace has
+/// ended.
+macro_rules! unused_wait_over {
+    ($now:literal) => {
+        concat!(
+            "unused_quiet_ms IS NOT NULL AND unused_ended_at IS NULL AND revoked_at = unused_max_until \
+             AND (revoked_at <= ",
+            $now,
+            " OR (CASE WHEN last_used_at > unused_since THEN last_used_at ELSE unused_since END) + unused_quiet_ms <= ",
+            $now,
+            ")"
+        )
     };
 }
 
@@ -432,6 +468,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         let change = query::<D>(concat!(
             "UPDATE api_keys SET revoked_at = ",
             revoked_at_by!("$3"),
+            ", unused_ended_at = ",
+            unused_ended_by!("$3"),
             ", updated_at = $3 WHERE org_id = $1 AND id = $2"
         ))
         .bind(org_id)
@@ -451,7 +489,9 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         let change = query::<D>(concat!(
             "UPDATE api_keys SET leaked_at = COALESCE(leaked_at, $3), revoked_at = CASE WHEN $4 THEN ",
             revoked_at_by!("$3"),
-            " ELSE revoked_at END, updated_at = $3 WHERE org_id = $1 AND id = $2"
+            " ELSE revoked_at END, unused_ended_at = CASE WHEN $4 THEN ",
+            unused_ended_by!("$3"),
+            " ELSE unused_ended_at END, updated_at = $3 WHERE org_id = $1 AND id = $2"
         ))
         .bind(org_id)
         .bind(id)
@@ -465,22 +505,31 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         org_id: &OrgId,
         old_id: &KeyId,
         new: &NewApiKey,
-        old_revoked_at: Millis,
+        old_end: GraceEnd,
         event: &AuditEvent,
     ) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = D::begin_write(&self.pool).await?;
         // Decided under the row's write lock, against the row as committed:
         // a key with any revocation time (a revoke that came first) is not
-        // rotated, so the rotation never postpones a revocation.
+        // rotated, so the rotation never postpones a revocation. A wait
+        // until unused begins now and ends at the latest at its revocation
+        // time.
+        let quiet_ms = match old_end {
+            GraceEnd::At(_) => None,
+            GraceEnd::WhenUnused { quiet_ms, .. } => Some(quiet_ms),
+        };
         let n = query::<D>(
-            "UPDATE api_keys SET revoked_at = $3, rotated_to = $4, updated_at = $5 \
+            "UPDATE api_keys SET revoked_at = $3, rotated_to = $4, updated_at = $5, unused_quiet_ms = $6, \
+             unused_since = CASE WHEN $6 IS NULL THEN NULL ELSE $5 END, \
+             unused_max_until = CASE WHEN $6 IS NULL THEN NULL ELSE $3 END \
              WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL AND rotated_to IS NULL",
         )
         .bind(org_id)
         .bind(old_id)
-        .bind(old_revoked_at)
+        .bind(old_end.revoked_at())
         .bind(&new.id)
         .bind(new.created_at)
+        .bind(quiet_ms)
         .execute(&mut *tx)
         .await?;
         if n == 0 {
@@ -500,6 +549,52 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         let rec = fetch_key::<D>(&mut *tx, org_id, &new.id).await?;
         commit::<D>(tx, std::slice::from_ref(event)).await?;
         Ok(rec)
+    }
+
+    async fn unused_rotations_due(&self, now: Millis, limit: i64) -> StoreResult<Vec<DueUnused>> {
+        let rows = query::<D>(concat!(
+            "SELECT id, org_id, key_hash FROM api_keys WHERE ",
+            unused_wait_over!("$1"),
+            " ORDER BY unused_max_until LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueUnused { id: r.id("id")?, org_id: r.id("org_id")?, hash: key_hash(r, "key_hash", "api_keys")? })
+            })
+            .collect()
+    }
+
+    async fn end_unused_rotation(
+        &self,
+        org_id: &OrgId,
+        id: &KeyId,
+        now: Millis,
+        event: &(dyn for<'k> Fn(&'k ApiKeyRecord) -> AuditEvent + Send + Sync),
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = D::begin_write(&self.pool).await?;
+        // On PostgreSQL a concurrent end (another node's sweeper) or
+        // revocation makes this statement wait for the row, then re-check
+        // the condition against the row as that one left it: one winner.
+        let n = query::<D>(concat!(
+            "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at <= $3 THEN revoked_at ELSE $3 END, \
+             unused_ended_at = $3, updated_at = $3 WHERE org_id = $1 AND id = $2 AND ",
+            unused_wait_over!("$3")
+        ))
+        .bind(org_id)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let Some(rec) = fetch_key::<D>(&mut *tx, org_id, id).await? else { return Ok(None) };
+        commit::<D>(tx, &[event(&rec)]).await?;
+        Ok(Some(rec))
     }
 
     async fn delete_key(&self, org_id: &OrgId, id: &KeyId, event: &AuditEvent) -> StoreResult<Option<KeyHash>> {

@@ -10,7 +10,8 @@ macro_rules! select_keys {
     k.environment, k.kind, k.scopes, k.owner_user_id, k.created_by_user_id, k.created_by_key_id, \
     k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.created_at, k.updated_at, \
     k.last_used_at, k.revoked_at, k.leaked_at, k.rotated_from, k.rotated_to, k.remaining, k.refill_amount, k.refill_interval, k.surface_id, \
-    k.allowed_cidrs, k.imported, k.external_id, u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role, \
+    k.allowed_cidrs, k.imported, k.external_id, k.unused_quiet_ms, k.unused_since, k.unused_max_until, k.unused_ended_at, \
+    u.email AS owner_email, u.display_name AS owner_display_name, m.role AS owner_role, \
     kp.allowed_cidrs AS policy_cidrs \
     FROM api_keys k \
     LEFT JOIN users u ON u.id = k.owner_user_id \
@@ -170,8 +171,8 @@ use super::ReadRow;
 use crate::{
     ApiKeyRecord, AuditEvent, AuthRequest, AuthRequestKind, ConnectStatus, ConnectionStatus, Decision, Identity,
     Invitation, KeyKind, LeakAction, Member, OAuthClient, OAuthConnectRequest, OAuthConnection, Org, Product, Project,
-    Refill, RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, User, Workspace,
-    WorkspaceKind, WrappedDataKey,
+    Refill, RefillInterval, SecretRecord, Session, SshKeyRecord, StoreError, StoreResult, Surface, UntilUnused, User,
+    Workspace, WorkspaceKind, WrappedDataKey,
 };
 
 /// A key with its owner's details ([`select_keys!`]).
@@ -228,7 +229,22 @@ pub(crate) fn record(r: &impl ReadRow) -> StoreResult<ApiKeyRecord> {
         allowed_cidrs: cidrs(r, "allowed_cidrs", "api_keys")?,
         policy_cidrs: cidrs(r, "policy_cidrs", "org_key_policies")?,
         external_id: r.opt_text("external_id")?,
+        until_unused: until_unused(r)?,
     })
+}
+
+/// The wait of a key rotated until unused, if it is one: its three times
+/// are set whenever its quiet time is.
+fn until_unused(r: &impl ReadRow) -> StoreResult<Option<UntilUnused>> {
+    let Some(quiet_ms) = r.opt_i64("unused_quiet_ms")? else { return Ok(None) };
+    let time =
+        |column: &str| r.opt_i64(column)?.ok_or_else(|| StoreError::Corrupt(format!("api_keys.{column} is missing")));
+    Ok(Some(UntilUnused {
+        quiet_ms,
+        since: time("unused_since")?,
+        max_until: time("unused_max_until")?,
+        ended_at: r.opt_i64("unused_ended_at")?,
+    }))
 }
 
 /// A list of networks as stored: a JSON array of CIDR texts, or NULL.

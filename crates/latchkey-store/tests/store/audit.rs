@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use latchkey_core::Role;
 use latchkey_core::id::KeyId;
-use latchkey_store::{AuditEvent, AuditFilter, Conflict, KeyPatch, NewApiKey, Store, Unique};
+use latchkey_store::{AuditEvent, AuditFilter, Conflict, GraceEnd, KeyPatch, NewApiKey, Store, Unique};
 
 use crate::Db;
 use crate::fixtures::{
@@ -152,7 +152,7 @@ async fn a_change_whose_event_fails_is_not_stored(store: Arc<dyn Store>) {
     assert!(store.update_key(&w.org.id, &key.id, &patch, NOW + 1, &clash()).await.is_err());
     assert!(store.revoke_key(&w.org.id, &key.id, NOW + 1, &clash()).await.is_err());
     let successor = NewApiKey { rotated_from: Some(key.id.clone()), ..w.key("next") };
-    assert!(store.rotate_key(&w.org.id, &key.id, &successor, NOW + HOUR, &clash()).await.is_err());
+    assert!(store.rotate_key(&w.org.id, &key.id, &successor, GraceEnd::At(NOW + HOUR), &clash()).await.is_err());
     assert_eq!(store.find_key_by_hash(&successor.hash).await.unwrap(), None);
     assert!(store.transfer_key_to_org(&w.org.id, &key.id, NOW + 1, &clash()).await.is_err());
     assert!(store.delete_key(&w.org.id, &key.id, &clash()).await.is_err());

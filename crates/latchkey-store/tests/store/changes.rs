@@ -127,7 +127,11 @@ async fn the_change_log_names_every_change_that_can_alter_a_verification(store: 
 
     // A rotation changes both keys; a transfer and a deletion their key.
     let successor = NewApiKey { rotated_from: Some(key.id.clone()), ..w.key("next") };
-    store.rotate_key(&w.org.id, &key.id, &successor, NOW + HOUR, &ev()).await.unwrap().unwrap();
+    store
+        .rotate_key(&w.org.id, &key.id, &successor, latchkey_store::GraceEnd::At(NOW + HOUR), &ev())
+        .await
+        .unwrap()
+        .unwrap();
     let (seen, cursor) = changes_naming(&*store, cursor, &[key.hash, successor.hash]).await;
     assert_eq!(seen, set(vec![key.hash, successor.hash]));
     store.transfer_key_to_org(&w.org.id, &credited.id, NOW + 7, &ev()).await.unwrap().unwrap();

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use latchkey_core::id::KeyId;
-use latchkey_store::{KeyPatch, NewApiKey, Refill, RefillInterval, Spend, Store};
+use latchkey_store::{GraceEnd, KeyPatch, NewApiKey, Refill, RefillInterval, Spend, Store};
 
 use crate::fixtures::{HOUR, NOW, World, at_once, ev, world};
 
@@ -84,7 +84,7 @@ async fn a_rotated_key_spends_from_the_end_of_its_chain(store: Arc<dyn Store>) {
         let (store, org_id) = (Arc::clone(&store), w.org.id.clone());
         let new = NewApiKey { rotated_from: Some(old_id.clone()), ..w.org_key("next") };
         async move {
-            store.rotate_key(&org_id, &old_id, &new, NOW + HOUR, &ev()).await.unwrap().unwrap();
+            store.rotate_key(&org_id, &old_id, &new, GraceEnd::At(NOW + HOUR), &ev()).await.unwrap().unwrap();
             new
         }
     };
@@ -139,7 +139,8 @@ async fn spends_during_a_rotation_never_overdraw(store: Arc<dyn Store>) {
         let (store, w, old_id, new) = (Arc::clone(&store), Arc::clone(&w), old.id.clone(), new.clone());
         async move {
             if i == 20 {
-                let rotated = store.rotate_key(&w.org.id, &old_id, &new, NOW + HOUR, &ev()).await.unwrap();
+                let rotated =
+                    store.rotate_key(&w.org.id, &old_id, &new, GraceEnd::At(NOW + HOUR), &ev()).await.unwrap();
                 assert!(rotated.is_some());
                 None
             } else {
@@ -182,7 +183,7 @@ async fn the_balance_is_what_a_spend_would_find_and_reading_it_changes_nothing(s
 
     // A rotated key reads its successor's balance, which the two share.
     let new = NewApiKey { rotated_from: Some(key.id.clone()), ..w.org_key("next") };
-    store.rotate_key(&w.org.id, &key.id, &new, NOW + HOUR, &ev()).await.unwrap().unwrap();
+    store.rotate_key(&w.org.id, &key.id, &new, GraceEnd::At(NOW + HOUR), &ev()).await.unwrap().unwrap();
     assert_eq!(store.spend_credits(&new.id, 1, NOW + 1, None).await.unwrap(), Spend::Spent(2));
     assert_eq!(store.credit_balance(&key.id, None).await.unwrap(), Some(2));
 

@@ -109,6 +109,7 @@ async fn keys_round_trip_with_every_field(store: Arc<dyn Store>) {
         allowed_cidrs: key.allowed_cidrs.clone(),
         policy_cidrs: None,
         external_id: key.external_id.clone(),
+        until_unused: None,
     };
     assert_eq!(store.get_key(&w.org.id, &key.id).await.unwrap(), Some(expected.clone()));
     assert_eq!(store.find_key_by_hash(&plain.hash()).await.unwrap(), Some(expected.clone()));
