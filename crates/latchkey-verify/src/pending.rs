@@ -71,9 +71,12 @@ impl Pending {
     }
 
     /// Counts one verification of the key `id` (hash `hash`) with outcome
-    /// `code` at `now`: its day's count, and its last use if valid.
+    /// `code` at `now`: its day's count, and its last use if valid. A
+    /// `precise` last use (a key in a rotation's grace period, whose last
+    /// use may decide when it is revoked) is written whenever it changes,
+    /// not once a minute (`usage.rs`).
     #[inline]
-    pub(crate) fn count(&self, hash: KeyHash, id: &str, code: KeyState, now: Millis) {
+    pub(crate) fn count(&self, hash: KeyHash, id: &str, code: KeyState, now: Millis, precise: bool) {
         let day = epoch_day(now);
         let mut one = [0; KeyState::ALL.len()];
         one[code.index()] = 1;
@@ -83,6 +86,7 @@ impl Pending {
             |entry| {
                 if code == KeyState::Valid {
                     entry.last_used = Some(entry.last_used.map_or(now, |t| t.max(now)));
+                    entry.precise |= precise;
                 }
                 entry.add(day, &one);
             },
@@ -98,6 +102,7 @@ impl Pending {
                 || KeyPending::new(&p.id, p.day),
                 |mine| {
                     mine.last_used = mine.last_used.max(p.last_used);
+                    mine.precise |= p.precise;
                     for (day, c) in p.days() {
                         mine.add(day, c);
                     }
@@ -144,6 +149,19 @@ impl Pending {
                 let mut shard = lock(self.shard(&hash));
                 shard.by_id.remove(&id);
                 shard.map.remove(&hash).map(|p| (hash, p))
+            })
+            .collect()
+    }
+
+    /// Takes the usage of the keys `hashes` that have some pending.
+    pub(crate) fn take_keys(&self, hashes: &[KeyHash]) -> Vec<(KeyHash, KeyPending)> {
+        hashes
+            .iter()
+            .filter_map(|hash| {
+                let mut shard = lock(self.shard(hash));
+                let p = shard.map.remove(hash)?;
+                shard.by_id.remove(&p.id);
+                Some((*hash, p))
             })
             .collect()
     }
@@ -197,6 +215,9 @@ impl Pending {
 pub(crate) struct KeyPending {
     pub(crate) id: KeyId,
     pub(crate) last_used: Option<Millis>,
+    /// Whether `last_used` is written whatever this node wrote last (a key
+    /// in a rotation's grace period, [`Pending::count`]).
+    pub(crate) precise: bool,
     /// The newest day counted and its counts.
     day: i64,
     counts: Counts,
@@ -207,7 +228,14 @@ pub(crate) struct KeyPending {
 
 impl KeyPending {
     fn new(id: &KeyId, day: i64) -> Self {
-        Self { id: id.clone(), last_used: None, day, counts: [0; KeyState::ALL.len()], other_days: Vec::new() }
+        Self {
+            id: id.clone(),
+            last_used: None,
+            precise: false,
+            day,
+            counts: [0; KeyState::ALL.len()],
+            other_days: Vec::new(),
+        }
     }
 
     /// Adds `counts` for `day`.
@@ -256,7 +284,7 @@ mod tests {
 
     /// Counts a verification of the key `id` (hashed from its id).
     fn count(pending: &Pending, id: &str, code: KeyState, now: Millis) {
-        pending.count(KeyHash::of(id), id, code, now);
+        pending.count(KeyHash::of(id), id, code, now, false);
     }
 
     /// Everything pending, taken in chunks of `chunk` until nothing is

@@ -401,6 +401,7 @@ pub(crate) mod tests_support {
             allowed_cidrs: None,
             policy_cidrs: None,
             external_id: None,
+            until_unused: None,
         }
     }
 }

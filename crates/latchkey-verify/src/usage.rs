@@ -99,9 +99,13 @@ impl KeyVerifier {
     /// next flush (`lastUsedAt` for valid ones, daily counts for all).
     /// One shard of the pending usage is locked for one map update
     /// (`pending.rs`); the id is copied only when the key has nothing
-    /// pending yet, not on every check.
-    pub fn count(&self, hash: KeyHash, id: &str, code: KeyState, now: Millis) {
-        self.pending.count(hash, id, code, now);
+    /// pending yet, not on every check. A key in a rotation's grace period
+    /// (`in_grace`: valid, with a revocation time ahead) has its
+    /// `lastUsedAt` written by every flush that has a newer one, not once a
+    /// minute ([`LAST_USED_PRECISION_MS`]): a rotation until unused decides
+    /// on it ([`KeyVerifier::flush_keys`]).
+    pub fn count(&self, hash: KeyHash, id: &str, code: KeyState, now: Millis, in_grace: bool) {
+        self.pending.count(hash, id, code, now, in_grace);
     }
 
     /// How many keys have usage not yet written.
@@ -146,6 +150,9 @@ impl KeyVerifier {
         let share = spread / u32::try_from(left.div_ceil(chunk).max(1)).unwrap_or(u32::MAX);
         let mut written = 0;
         while left > 0 && running(stop) {
+            // Taken and written in one turn: usage no longer pending is
+            // stored ([`KeyVerifier::flush_keys`]).
+            let turn = self.flushing.lock().await;
             let taken = self.pending.take(chunk.min(left));
             if taken.is_empty() {
                 break;
@@ -156,6 +163,7 @@ impl KeyVerifier {
                 self.pending.put_back(taken);
                 return Err(e);
             }
+            drop(turn);
             written += taken.len();
             self.meters.flushed.increment(taken.len() as u64);
             let took = started.elapsed();
@@ -168,16 +176,41 @@ impl KeyVerifier {
         Ok(written)
     }
 
+    /// Writes the pending usage of the keys `hashes` now, in one
+    /// transaction, after any chunk a flush is writing: once it returns,
+    /// every use of these keys this node counted before the call is in
+    /// storage (their `lastUsedAt` precisely, if they are in a grace
+    /// period). The rotation sweeper calls it before it decides that a key
+    /// has gone unused. Returns how many keys had usage to write; on
+    /// failure the usage is put back.
+    pub async fn flush_keys(&self, hashes: &[KeyHash]) -> Result<usize, StoreError> {
+        let _turn = self.flushing.lock().await;
+        let taken = self.pending.take_keys(hashes);
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        if let Err(e) = self.write(&taken).await {
+            self.pending.put_back(taken);
+            return Err(e);
+        }
+        self.meters.flushed.increment(taken.len() as u64);
+        self.meters.pending.set(self.pending.len() as f64);
+        Ok(taken.len())
+    }
+
     /// Writes one chunk: `lastUsedAt` (at most once a minute per key that
-    /// is remembered), then the counts, in one transaction.
+    /// is remembered, unless it is precise), then the counts, in one
+    /// transaction.
     async fn write(&self, chunk: &[(KeyHash, KeyPending)]) -> Result<(), StoreError> {
         let last_used: Vec<(KeyHash, KeyId, Millis)> = {
             let written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
             chunk
                 .iter()
-                .filter_map(|(hash, p)| p.last_used.map(|t| (hash, &p.id, t)))
-                .filter(|(hash, _, t)| written.get(*hash).is_none_or(|w| t - w >= LAST_USED_PRECISION_MS))
-                .map(|(hash, id, t)| (*hash, id.clone(), t))
+                .filter_map(|(hash, p)| p.last_used.map(|t| (hash, p, t)))
+                .filter(|(hash, p, t)| {
+                    written.get(*hash).is_none_or(|w| if p.precise { t > w } else { t - w >= LAST_USED_PRECISION_MS })
+                })
+                .map(|(hash, p, t)| (*hash, p.id.clone(), t))
                 .collect()
         };
         let counts = usage_counts(chunk);

@@ -63,6 +63,10 @@ pub struct KeyVerifier {
     /// busy key's value is rewritten once a minute, not on every flush. At
     /// most 65,536 keys (`usage.rs`).
     pub(crate) last_written: Mutex<HashMap<KeyHash, Millis>>,
+    /// Held while usage is taken from `pending` and written (a flush's
+    /// chunk, [`KeyVerifier::flush_keys`]), so that usage no longer pending
+    /// is stored.
+    pub(crate) flushing: tokio::sync::Mutex<()>,
     pub(crate) meters: Meters,
     /// The prefixes latchkey issues keys under ([`KeyVerifier::with_issued_prefixes`]);
     /// empty: every prefix of latchkey's shape.
@@ -138,6 +142,7 @@ impl KeyVerifier {
             fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
             pending: Pending::default(),
             last_written: Mutex::new(HashMap::new()),
+            flushing: tokio::sync::Mutex::new(()),
             meters: Meters::new(),
             issued: Vec::new(),
             imported: AtomicU8::new(IMPORTED_UNKNOWN),
@@ -332,7 +337,8 @@ impl KeyVerifier {
         if outcome.code == KeyState::Valid {
             outcome.code = self.grants(&k, checks, now, &mut outcome, Mode::Count).await?;
         }
-        self.count(hash, k.id(), outcome.code, now);
+        // Valid with a revocation time: ahead, in a rotation's grace period.
+        self.count(hash, k.id(), outcome.code, now, k.revoked_at().is_some());
         Ok(outcome)
     }
 

@@ -341,6 +341,45 @@ async fn budgeted_flushes_sweep_keys_in_id_order() {
     assert!(written(&ids[4]).await);
 }
 
+/// A key in a rotation's grace period has its `lastUsedAt` written by
+/// every flush that has a newer one (others once a minute), and
+/// `flush_keys` writes the usage of the keys it names at once, leaving the
+/// rest pending: what the rotation sweeper decides on.
+#[tokio::test]
+async fn keys_in_grace_have_precise_last_uses_and_are_flushed_on_demand() {
+    let (f, _admin) = fixture().await;
+    let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
+    let (plains, keys) = stored_keys(&f, 3).await;
+    let t0 = now_ms();
+    // keys[1] is rotated with a grace period; keys[0] and keys[2] are not.
+    let successor = new_key(&PlainKey::generate(&prefix()), &f, None);
+    let successor = NewApiKey { rotated_from: Some(keys[1].id.clone()), ..successor };
+    let grace = latchkey_store::GraceEnd::At(t0 + 3_600_000);
+    f.store.rotate_key(&f.org_id, &keys[1].id, &successor, grace, &ev()).await.unwrap().unwrap();
+    let last_used = |id: &KeyId| {
+        let (store, org, id) = (f.store.clone(), f.org_id.clone(), id.clone());
+        async move { store.get_key(&org, &id).await.unwrap().unwrap().last_used_at }
+    };
+    for plain in &plains[..2] {
+        assert_eq!(verifier.check(plain.expose(), &Checks::default(), t0).await.unwrap().code, KeyState::Valid);
+    }
+    assert_eq!(verifier.flush().await.unwrap(), 2);
+    for plain in &plains {
+        let at = t0 + 1_000;
+        assert_eq!(verifier.check(plain.expose(), &Checks::default(), at).await.unwrap().code, KeyState::Valid);
+    }
+    let hashes = [keys[0].hash, keys[1].hash, KeyHash::of("no such key")];
+    assert_eq!(verifier.flush_keys(&hashes).await.unwrap(), 2, "the two keys named that have usage");
+    assert_eq!(last_used(&keys[0].id).await, Some(t0), "written once a minute");
+    assert_eq!(last_used(&keys[1].id).await, Some(t0 + 1_000), "written as soon as it is newer");
+    assert_eq!((last_used(&keys[2].id).await, verifier.pending_usage()), (None, 1), "the others wait their turn");
+    assert_eq!(verifier.flush_keys(&hashes).await.unwrap(), 0, "nothing is written twice");
+    assert_eq!(verifier.flush().await.unwrap(), 1);
+    assert_eq!(last_used(&keys[2].id).await, Some(t0 + 1_000));
+    let counts = f.store.key_usage(&f.org_id, &keys[1].id, "2000-01-01").await.unwrap();
+    assert_eq!(counts.iter().map(|c| c.count).sum::<i64>(), 2, "every count written once");
+}
+
 /// Every key's counts as stored: by key, (day, outcome, count) sorted.
 async fn stored_usage(f: &Fixture, ids: &[KeyId]) -> Vec<Vec<(String, String, i64)>> {
     let mut all = Vec::new();
