@@ -60,6 +60,16 @@ string_schema!(
         .pattern(Some("^([0-9]{1,9}[smhdwy])+$"))
 );
 
+/// A rotation's grace period: a [`Duration`] or `until-unused`
+/// (`latchkey_server::rotation::grace_end`).
+pub struct GracePeriod;
+
+string_schema!(
+    GracePeriod,
+    string("A duration (`24h`, at most `30d`; see Duration), or `until-unused`: until the old key has gone unused for `quietFor`, at most `maxGrace`.")
+        .pattern(Some("^(([0-9]{1,9}[smhdwy])+|until-unused)$"))
+);
+
 /// An organization's slug (`check_slug` of the server's organization
 /// routes).
 pub struct Slug;

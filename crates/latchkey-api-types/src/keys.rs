@@ -130,10 +130,44 @@ pub struct RotateApiKey {
     #[serde(default)]
     #[schema(value_type = Option<crate::constraints::Name>)]
     pub name: Option<String>,
-    /// How long the old key keeps working (`1h`); default: revoked now.
+    /// How long the old key keeps working: a duration (`24h`, at most
+    /// `30d`), or `until-unused`: until it has not been used for
+    /// `quietFor` since the rotation, and at the latest for `maxGrace`.
+    /// Default: revoked now.
     #[serde(default)]
-    #[schema(value_type = Option<crate::constraints::Duration>)]
+    #[schema(value_type = Option<crate::constraints::GracePeriod>)]
     pub grace_period: Option<String>,
+    /// With `gracePeriod: "until-unused"`: the longest the old key keeps
+    /// working, used or not (at most `30d`; default `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::constraints::Duration>)]
+    pub max_grace: Option<String>,
+    /// With `gracePeriod: "until-unused"`: how long without a use (since
+    /// the rotation) ends the wait; from the server's minimum (`5m` by
+    /// default) to `maxGrace`; default `1h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::constraints::Duration>)]
+    pub quiet_for: Option<String>,
+}
+
+/// The `gracePeriod` of a rotation that waits for the old key to go unused.
+pub const UNTIL_UNUSED: &str = "until-unused";
+
+/// The wait of a key rotated `gracePeriod: "until-unused"` (shown on the
+/// old key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UntilUnusedView {
+    /// How long without a use ends the wait (`1h`).
+    pub quiet_for: String,
+    /// When the wait began: the rotation.
+    pub since: String,
+    /// When the key stops working at the latest, used or not (the end of
+    /// `maxGrace`).
+    pub max_grace_ends_at: String,
+    /// When the wait ended (revoked as unused, at the end of `maxGrace`, or
+    /// by a revocation meanwhile); `null` while it lasts.
+    pub ended_at: Option<String>,
 }
 
 /// An API key as the API shows it. `key` is present only in the create and
@@ -199,6 +233,14 @@ pub struct ApiKeyView {
     /// The Runtype surface the key belongs to (surface keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surface_id: Option<String>,
+    /// A key rotated until unused: its last successful use since the
+    /// rotation (batched, as `lastUsedAt`; `null` if unused since, or not
+    /// rotated so).
+    #[serde(default)]
+    pub last_used_since_rotation_at: Option<String>,
+    /// A key rotated until unused: its wait (absent for other keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_unused: Option<UntilUnusedView>,
     /// The key's own networks (absent: the organization policy's apply, if any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_cidrs: Option<Vec<String>>,

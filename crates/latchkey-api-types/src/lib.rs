@@ -43,7 +43,7 @@ pub use key_import::{
 };
 pub use keys::{
     ApiKeyView, CreateApiKey, CreateApiKeys, KeyEnvironment, KeyOwner, KeyStatus, MAX_BATCH_KEYS, RefillIntervalView,
-    RefillView, RotateApiKey, TransferApiKey, UpdateApiKey, UsageDayView,
+    RefillView, RotateApiKey, TransferApiKey, UNTIL_UNUSED, UntilUnusedView, UpdateApiKey, UsageDayView,
 };
 pub use leaks::{LeakAction, LeakLabel, LeakReportItem, LeakVerdict, MAX_LEAK_REPORT_TOKENS, ReportLeak};
 pub use orgs::{

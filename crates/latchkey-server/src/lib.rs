@@ -23,6 +23,8 @@
 //!   for one object under a workspace's prefix, and listings.
 //! * `webhooks/` — webhook endpoints' targets and secrets, the delivery
 //!   worker and the scheduler of expiry and credit events.
+//! * `rotation.rs` — a rotation's grace period, and the sweeper that
+//!   revokes old keys rotated until unused once they are.
 //! * `keyring.rs` — the master keys that wrap the organizations' data keys
 //!   (the ciphers themselves are in `latchkey_core::crypto`).
 
@@ -45,6 +47,7 @@ pub mod oauth;
 pub mod oidc;
 pub mod openapi;
 pub mod outbound;
+pub mod rotation;
 mod routes;
 mod sealing;
 pub mod state;
@@ -181,6 +184,7 @@ pub async fn serve(
     let sweeper = spawn_failed_auth_sweeper(&state);
     let webhook_worker = webhooks::delivery::spawn(state.clone());
     let webhook_scheduler = webhooks::scheduler::spawn(state.clone());
+    let rotation_sweeper = rotation::spawn(state.clone());
     // Identity providers that cannot be reached now are retried: the server
     // starts without them.
     let discovery = tokio::spawn(Arc::clone(&state.oidc).discover_all());
@@ -200,6 +204,7 @@ pub async fn serve(
     cache_upkeep.abort();
     watcher.abort();
     upkeep.abort();
+    rotation_sweeper.stop().await;
     let started = std::time::Instant::now();
     let (deadline, spill_dir) = (state_settings.usage_flush_deadline, state_settings.usage_spill_dir.as_deref());
     match verifier.flush_at_shutdown(flusher, deadline, spill_dir).await {

@@ -82,6 +82,9 @@ pub struct Settings {
     pub leak_signers: Vec<crate::leaks::LeakSigner>,
     /// Webhook delivery and scheduling (`[webhooks]`).
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// Rotations until unused: the sweeper's period and the shortest
+    /// `quietFor` (`[rotation]`).
+    pub rotation: crate::rotation::RotationSettings,
 }
 
 /// The bearer token `GET /metrics` asks for. Its `Debug` is redacted.
@@ -194,6 +197,7 @@ impl Default for Settings {
             usage_spill_dir: None,
             leak_signers: Vec::new(),
             webhooks: crate::webhooks::WebhookSettings::default(),
+            rotation: crate::rotation::RotationSettings::default(),
         }
     }
 }

@@ -52,7 +52,7 @@ fn authenticated() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::export::export))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::delete))
         .routes(routes!(api_keys::revoke))
-        .routes(routes!(api_keys::rotate))
+        .routes(routes!(api_keys::rotate::rotate))
         .routes(routes!(api_keys::usage))
         .routes(routes!(api_keys::transfer))
         .routes(routes!(api_keys::leak::report_leak))

@@ -345,6 +345,7 @@ mod tests {
             allowed_cidrs: None,
             policy_cidrs: None,
             external_id: None,
+            until_unused: None,
         }
     }
 

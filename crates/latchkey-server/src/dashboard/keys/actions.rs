@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use latchkey_api_types::RotateApiKey;
+use latchkey_api_types::{ApiKeyView, RotateApiKey};
 use latchkey_core::id::KeyId;
 use serde::Deserialize;
 
@@ -16,12 +16,19 @@ use crate::dashboard::page::{done, short_time};
 use crate::dashboard::session::Submitted;
 use crate::error::ApiError;
 use crate::extract::OptionalJson;
+use crate::rotation::UNTIL_UNUSED;
 use crate::routes::api_keys;
 use crate::state::AppState;
 
-/// The grace periods a rotation offers: (value, label); `now` is none.
-pub(super) const GRACE_PERIODS: [(&str, &str); 4] =
-    [("now", "Now"), ("15m", "15 minutes"), ("1h", "1 hour"), ("24h", "24 hours")];
+/// The grace periods a rotation offers: (value, label); `now` is none,
+/// `until-unused` takes the API's defaults ([`crate::rotation`]).
+pub(super) const GRACE_PERIODS: [(&str, &str); 5] = [
+    ("now", "Now"),
+    ("15m", "15 minutes"),
+    ("1h", "1 hour"),
+    ("24h", "24 hours"),
+    (UNTIL_UNUSED, "Until unused for an hour (at most 7 days)"),
+];
 
 /// Where an action was taken, and where its answer goes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -61,26 +68,35 @@ pub(super) async fn rotate(
     Path(id): Path<KeyId>,
     Submitted { viewer, form }: Submitted<RotateForm>,
 ) -> Result<Response, ApiError> {
-    let req = RotateApiKey { name: None, grace_period: grace_period(&form.grace)? };
+    let req = RotateApiKey { grace_period: grace_period(&form.grace)?, ..RotateApiKey::default() };
     let (_, shown) =
-        api_keys::rotate(State(state.clone()), viewer.caller.clone(), audit, Path(id), OptionalJson(req)).await?;
+        api_keys::rotate::rotate(State(state.clone()), viewer.caller.clone(), audit, Path(id), OptionalJson(req))
+            .await?;
     let new = shown.0.data;
     let note = match form.grace.as_str() {
         "" | "now" => "The old key no longer works.".to_owned(),
         _ => {
-            // The old key's end of grace is the rotation time plus the period.
+            // The old key's end of grace: the rotation time plus the
+            // period, or its wait until unused.
             let old = match &new.rotated_from {
                 Some(old) => {
                     api_keys::get(State(state.clone()), viewer.caller.clone(), Path(KeyId::from(old.as_str())))
                         .await
                         .ok()
-                        .and_then(|k| k.0.data.revoked_at)
+                        .map(|k| k.0.data)
                 }
                 None => None,
             };
             match old {
-                Some(t) => format!("The old key keeps working until {}.", short_time(&t)),
-                None => "The old key keeps working for the grace period.".to_owned(),
+                Some(ApiKeyView { until_unused: Some(wait), .. }) => format!(
+                    "The old key keeps working until it has gone unused for {}, at the latest until {}.",
+                    wait.quiet_for,
+                    short_time(&wait.max_grace_ends_at)
+                ),
+                Some(ApiKeyView { revoked_at: Some(t), .. }) => {
+                    format!("The old key keeps working until {}.", short_time(&t))
+                }
+                _ => "The old key keeps working for the grace period.".to_owned(),
             }
         }
     };

@@ -163,7 +163,7 @@ fn row(k: ApiKeyView, names: &Names, viewer: &Viewer, now: &str, reasons: &mut R
     let active = k.status == "active";
     let manage = viewer.caller.can_manage_owned_by(k.owner_user_id.as_deref());
     let (rotate_why, revoke_why) = if active && manage {
-        (reasons.cite(&api_keys::ROTATE, viewer), reasons.cite(&api_keys::REVOKE, viewer))
+        (reasons.cite(&api_keys::rotate::ROTATE, viewer), reasons.cite(&api_keys::REVOKE, viewer))
     } else {
         (None, None)
     };

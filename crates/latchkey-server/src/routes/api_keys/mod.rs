@@ -13,6 +13,7 @@ mod compliance;
 pub(crate) mod export;
 pub(crate) mod import;
 pub(crate) mod leak;
+pub(crate) mod rotate;
 
 use std::collections::HashMap;
 
@@ -20,14 +21,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_api_types::{
-    ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyEnvironment, KeyOwner, KeyStatus, Paged, RefView, RotateApiKey,
-    SHOWN_ONCE, Shown, TransferApiKey, UpdateApiKey, UsageDayView,
+    ApiKeyView, CreateApiKey, Data, ErrorEnvelope, KeyEnvironment, KeyOwner, KeyStatus, Paged, RefView, SHOWN_ONCE,
+    Shown, TransferApiKey, UntilUnusedView, UpdateApiKey, UsageDayView,
 };
 use latchkey_core::id::{IdKind, KeyId, ProjectId, is_valid};
 use latchkey_core::ip::IpRules;
 use latchkey_core::policy::{KeyFacts, KeyPolicy};
 use latchkey_core::time_fmt::{Millis, day_string, epoch_day, now_ms, to_rfc3339};
-use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, PlainKey, Role, parse_duration};
+use latchkey_core::{Environment, IssuedKey, KeyPrefix, KeyState, PlainKey, Role, format_duration};
 use latchkey_store::{ApiKeyRecord, KeyFilter, KeyKind, KeyPatch, StatusAt};
 use serde::Deserialize;
 use serde_json::json;
@@ -36,7 +37,7 @@ use crate::audit::Audit;
 use crate::auth::Caller;
 use crate::authz::{AuthCheck, ORG_READ};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, OptionalJson, PageQuery, Query, check_name, paginate};
+use crate::extract::{JsonBody, PageQuery, Query, check_name, paginate};
 
 use crate::keys::{
     KeySpec, Minted, check_ceiling, check_cidrs, check_external_id, check_grant, check_limit, check_refill,
@@ -47,9 +48,6 @@ use crate::state::AppState;
 
 /// `"owner": "org"` on create: a key the organization owns.
 const ORG_OWNED: AuthCheck = AuthCheck::any().admin();
-
-/// Longest rotation grace period.
-const MAX_GRACE_SECS: u64 = 30 * 86_400;
 
 /// The API view of a stored key at `now` (without plaintext).
 pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
@@ -86,6 +84,13 @@ pub fn view(k: &ApiKeyRecord, now: Millis) -> ApiKeyView {
         },
         kind: k.kind.as_str().to_owned(),
         surface_id: k.surface_id.clone().map(String::from),
+        last_used_since_rotation_at: k.until_unused.and_then(|p| p.last_used_since(k.last_used_at)).map(to_rfc3339),
+        until_unused: k.until_unused.map(|p| UntilUnusedView {
+            quiet_for: format_duration(u64::try_from(p.quiet_ms / 1000).unwrap_or_default()),
+            since: to_rfc3339(p.since),
+            max_grace_ends_at: to_rfc3339(p.max_until),
+            ended_at: p.ended_at.map(to_rfc3339),
+        }),
         allowed_cidrs: k.allowed_cidrs.as_ref().map(IpRules::to_strings),
         imported: k.is_imported(),
         external_id: k.external_id.clone(),
@@ -499,87 +504,6 @@ pub async fn revoke(
     state.invalidate_keys(&[revoked.hash]).await;
     tracing::info!(key_id = %revoked.id, "api key revoked");
     Ok(Json(Data { data: view(&revoked, now) }))
-}
-
-/// Who may call [`rotate`].
-pub(crate) const ROTATE: AuthCheck = AuthCheck::key_managers();
-
-/// `POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
-/// the same grants (scopes, project, environment, owner, limits, and the same
-/// lifetime length if the old one expires), shown once; the old key is
-/// revoked now, or when the grace period ends.
-#[utoipa::path(
-    post,
-    path = "/v1/api-keys/{id}/rotate",
-    operation_id = "rotateApiKey",
-    tag = "api-keys",
-    params(("id" = String, Path, description = "The key (`key_…`)")),
-    request_body = Option<RotateApiKey>,
-    responses((status = 201, description = "The new key, its plaintext shown this once", body = Shown<ApiKeyView>), (status = 400, description = "`invalid_request`: a field is invalid (a grace period over 30 days)", body = ErrorEnvelope), (status = 403, description = "`insufficient_scope`: the key holds what the caller may not grant (a reserved scope, or beyond its owner's role)", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such key the caller may manage (another member's key, another organization's)", body = ErrorEnvelope), (status = 409, description = "`conflict`: the key is not active, or was rotated already", body = ErrorEnvelope)),
-    extensions(("x-latchkey-auth" = json!(ROTATE)))
-)]
-pub async fn rotate(
-    State(state): State<AppState>,
-    caller: Caller,
-    audit: Audit,
-    Path(id): Path<KeyId>,
-    OptionalJson(req): OptionalJson<RotateApiKey>,
-) -> Result<(StatusCode, Json<Shown<ApiKeyView>>), ApiError> {
-    ROTATE.check(&caller)?;
-    let old = find(&state, &caller, &id).await?;
-    let now = now_ms();
-    if old.status(now) != KeyState::Valid || old.rotated_to.is_some() {
-        return Err(ApiError::conflict("only an active key that has not been rotated can be rotated"));
-    }
-    let name = match &req.name {
-        Some(n) => check_name(n)?,
-        None => old.name.clone(),
-    };
-    let grace = match &req.grace_period {
-        Some(g) => {
-            let secs = parse_duration(g).map_err(|e| ApiError::bad_request(format!("gracePeriod: {e}")))?;
-            if secs > MAX_GRACE_SECS {
-                return Err(ApiError::bad_request("gracePeriod must be at most 30d"));
-            }
-            i64::try_from(secs).unwrap_or(0) * 1000
-        }
-        None => 0,
-    };
-    let spec = KeySpec {
-        org_id: old.org_id.clone(),
-        project_id: old.project_id.clone(),
-        name,
-        environment: old.environment,
-        kind: old.kind,
-        scopes: old.scopes.clone(),
-        owner_user_id: old.owner_user_id.clone(),
-        owner_role: owner_ceiling(&old),
-        rate_limit_per_minute: old.rate_limit_per_minute,
-        rate_limit_per_day: old.rate_limit_per_day,
-        remaining: old.remaining,
-        refill: old.refill,
-        expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
-        rotated_from: Some(old.id.clone()),
-        surface_id: old.surface_id.clone(),
-        allowed_cidrs: old.allowed_cidrs.clone(),
-    };
-    let policy = key_policy(&state, &caller.org_id).await?;
-    // An imported key's successor is a key of this server's own format.
-    let prefix = match old.key_prefix.prefix() {
-        Some(issued) => issued.clone(),
-        None => brand_prefix(&state, old.environment)?,
-    };
-    let minted = mint(&prefix, spec, &caller, now, &policy)?;
-    let details = json!({"newKeyId": minted.record.id, "gracePeriodMs": grace});
-    let event = audit.event_by(&caller, "api_key.rotate", Some(("api_key", &old.id)), &details);
-    let new = state
-        .store
-        .rotate_key(&caller.org_id, &old.id, &minted.record, now + grace, &event)
-        .await?
-        .ok_or_else(|| ApiError::conflict("the key was revoked or rotated meanwhile"))?;
-    state.invalidate_keys(&[old.hash]).await;
-    tracing::info!(old_key_id = %old.id, new_key_id = %new.id, grace_ms = grace, "api key rotated");
-    Ok((StatusCode::CREATED, Json(shown(&new, &minted.plain, now))))
 }
 
 /// Who may call [`delete`].
