@@ -62,6 +62,12 @@
 //! allow_private_targets = false
 //! retry_schedule = ["5s", "5m", "30m", "2h", "5h", "10h", "1d", "1d", "1d"]
 //!
+//! # Rotations until unused: see config/rotation.rs and README, "Rotation
+//! # until unused".
+//! [rotation]
+//! sweep_interval = "15s"
+//! min_quiet_for = "5m"
+//!
 //! # Connections (flags of the same names override these).
 //! [server]
 //! header_read_timeout = "10s"   # to complete a request's headers
@@ -95,6 +101,7 @@
 //! scope = "sandbox:create"
 //! ```
 
+mod rotation;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -160,6 +167,9 @@ pub struct FileConfig {
     /// Webhooks (`config/webhooks.rs`).
     #[serde(default)]
     pub webhooks: webhooks::WebhooksConfig,
+    /// Rotations until unused (`config/rotation.rs`).
+    #[serde(default)]
+    pub rotation: rotation::RotationConfig,
     /// Leaked keys.
     #[serde(default)]
     pub leaks: LeaksConfig,
@@ -547,6 +557,7 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
     }
     latchkey_server::oauth::check_catalog(&settings.oauth)?;
     webhooks::apply(file.webhooks, &mut settings.webhooks)?;
+    rotation::apply(file.rotation, |_| None, &mut settings.rotation)?;
     if let Some(t) = file.workspaces.storage {
         settings.workspace_storage = Some(workspace_storage(t)?);
     }
@@ -574,11 +585,14 @@ pub fn apply(explicit: Option<&Path>, data_dir: &Path, settings: &mut Settings) 
     Ok(Some(path))
 }
 
-/// Applies `LATCHKEY_METRICS_TOKEN`, which wins over the file.
-pub fn apply_env(settings: &mut Settings) {
+/// Applies `LATCHKEY_METRICS_TOKEN` and `LATCHKEY_ROTATION_*`, which win
+/// over the file.
+pub fn apply_env(settings: &mut Settings) -> anyhow::Result<()> {
     if let Some(token) = std::env::var("LATCHKEY_METRICS_TOKEN").ok().as_deref().and_then(MetricsToken::new) {
         settings.metrics_token = Some(token);
     }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    rotation::apply(rotation::RotationConfig::default(), env, &mut settings.rotation)
 }
 
 /// A duration of at least a second (`10s`, `1m`), for the connection

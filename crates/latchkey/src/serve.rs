@@ -129,7 +129,7 @@ pub async fn run(args: ServeArgs, workers: usize) -> anyhow::Result<()> {
     if let Some(path) = crate::config::apply(args.config.as_deref(), &args.storage.data_dir, &mut settings)? {
         tracing::info!(config = %path.display(), routes = settings.routes.len(), "configuration read");
     }
-    crate::config::apply_env(&mut settings);
+    crate::config::apply_env(&mut settings)?;
     settings.metrics_listen = args.metrics_listen.or(settings.metrics_listen);
     let conns = &mut settings.connections;
     conns.header_read_timeout = args.header_read_timeout.unwrap_or(conns.header_read_timeout);

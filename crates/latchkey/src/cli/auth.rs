@@ -5,7 +5,9 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use latchkey_client::types::{ApiKeyView, CreateApiKey, CreateApiKeys, KeyOwner, Login, RotateApiKey, SessionGrant};
+use latchkey_client::types::{
+    ApiKeyView, CreateApiKey, CreateApiKeys, KeyOwner, Login, RotateApiKey, SessionGrant, UNTIL_UNUSED,
+};
 use latchkey_client::{Client, KeyListQuery};
 use serde_json::json;
 
@@ -134,9 +136,19 @@ pub enum KeysCommand {
         /// Name of the new key (default: the old one's).
         #[arg(long)]
         name: Option<String>,
-        /// How long the old key keeps working (`1h`, at most `30d`; default: stops now).
-        #[arg(long, value_name = "DURATION")]
+        /// How long the old key keeps working: `1h` (at most `30d`), or
+        /// `until-unused` (until it goes unused for `--quiet-for`, at most
+        /// `--max-grace`); default: it stops now.
+        #[arg(long, value_name = "DURATION|until-unused")]
         grace: Option<String>,
+        /// With `--grace until-unused`: how long without a use ends the
+        /// wait (default `1h`).
+        #[arg(long, value_name = "DURATION")]
+        quiet_for: Option<String>,
+        /// With `--grace until-unused`: the longest the old key keeps
+        /// working, used or not (default `7d`, at most `30d`).
+        #[arg(long, value_name = "DURATION")]
+        max_grace: Option<String>,
     },
     /// Revoke a key: it stops working at once.
     Revoke {
@@ -460,11 +472,23 @@ async fn keys(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<()> {
             print_key(&k);
             Ok(())
         }
-        KeysCommand::Rotate { id, name, grace } => {
-            let key = c.rotate_key(&id, &RotateApiKey { name, grace_period: grace.clone() }).await?;
+        KeysCommand::Rotate { id, name, grace, quiet_for, max_grace } => {
+            let body = RotateApiKey { name, grace_period: grace.clone(), max_grace, quiet_for };
+            let key = c.rotate_key(&id, &body).await?;
             shown_once(out, "Rotated", &key)?;
             if !out.json {
-                match grace {
+                match grace.as_deref() {
+                    Some(UNTIL_UNUSED) => {
+                        let old = c.key(&id).await?;
+                        match &old.until_unused {
+                            Some(wait) => println!(
+                                "The old key {id} keeps working until it has gone unused for {}, at the latest until \
+                                 {}.",
+                                wait.quiet_for, wait.max_grace_ends_at
+                            ),
+                            None => println!("The old key {id} keeps working until it goes unused."),
+                        }
+                    }
                     Some(g) => println!("The old key {id} keeps working for {g}."),
                     None => println!("The old key {id} is revoked."),
                 }
@@ -571,6 +595,16 @@ fn print_key(k: &ApiKeyView) {
         ("Rotated from", opt(k.rotated_from.as_deref())),
         ("Rotated to", opt(k.rotated_to.as_deref())),
     ]);
+    if let Some(wait) = &k.until_unused {
+        let state = match &wait.ended_at {
+            Some(at) => format!("ended {at}"),
+            None => format!("revoked once unused for {}, at the latest {}", wait.quiet_for, wait.max_grace_ends_at),
+        };
+        print_fields(&[
+            ("Until unused", state),
+            ("Used since rotation", ago(k.last_used_since_rotation_at.as_deref())),
+        ]);
+    }
 }
 
 fn owner_word(owner: KeyOwner) -> &'static str {

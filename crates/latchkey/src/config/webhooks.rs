@@ -40,7 +40,7 @@ pub struct WebhooksConfig {
 
 /// `250ms`, or a duration of whole seconds (`5s`, `5m`, `1d`, …); more than
 /// nothing, at most 30 days.
-fn duration(text: &str) -> anyhow::Result<Duration> {
+pub(super) fn duration(text: &str) -> anyhow::Result<Duration> {
     let t = text.trim();
     let d = match t.strip_suffix("ms") {
         Some(ms) if !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => {
