@@ -244,6 +244,7 @@ test("a refused create re-opens the dialog with the API's error and what was typ
 test('rotate shows the new key once and keeps the old one through its grace; revoke ends it', async (t) => {
   const graced = await createKey({ name: 'rotate with grace', scopes: ['sandbox:read'] });
   const abrupt = await createKey({ name: 'rotate now', scopes: ['sandbox:read'] });
+  const waiting = await createKey({ name: 'rotate until unused', scopes: ['sandbox:read'] });
   const page = await adminPage(t);
 
   // Rotate with 15 minutes of grace.
@@ -251,7 +252,7 @@ test('rotate shows the new key once and keeps the old one through its grace; rev
   const rotate = page.getByRole('dialog', { name: 'Rotate “rotate with grace”' });
   await rotate.waitFor();
   await expectAccessible(page, 'keys: rotate dialog');
-  for (const choice of ['Now', '15 minutes', '1 hour', '24 hours']) {
+  for (const choice of ['Now', '15 minutes', '1 hour', '24 hours', 'Until unused for an hour (at most 7 days)']) {
     await rotate.getByRole('radio', { name: choice, exact: true }).waitFor();
   }
   await rotate.getByRole('radio', { name: '15 minutes' }).check();
@@ -277,6 +278,21 @@ test('rotate shows the new key once and keeps the old one through its grace; rev
   await replaced.dialog.getByText('The old key no longer works.').waitFor();
   assert.equal(await verify(f.server.base, abrupt.key, f.server.adminKey), 'REVOKED');
   assert.equal(await verify(f.server.base, replaced.key, f.server.adminKey), 'VALID');
+  await replaced.dialog.getByRole('button', { name: 'Copy', exact: true }).click();
+  await replaced.dialog.getByRole('button', { name: 'Close', exact: true }).click();
+  await replaced.dialog.waitFor({ state: 'hidden' });
+
+  // Rotate until unused: the old key keeps working until it goes quiet for an hour.
+  await rowOf(page, 'rotate until unused').getByRole('button', { name: 'Rotate' }).click();
+  const untilUnused = page.getByRole('dialog', { name: 'Rotate “rotate until unused”' });
+  await untilUnused.getByRole('radio', { name: 'Until unused for an hour (at most 7 days)' }).check();
+  await untilUnused.getByRole('button', { name: 'Rotate', exact: true }).click();
+  const successor = await shownKey(page, 'Key rotated');
+  await successor.dialog
+    .getByText(/The old key keeps working until it has gone unused for 1h, at the latest until \d{4}-\d\d-\d\d \d\d:\d\d UTC\./)
+    .waitFor();
+  assert.equal(await verify(f.server.base, waiting.key, f.server.adminKey), 'VALID', 'the old key works while it waits');
+  assert.equal(await verify(f.server.base, successor.key, f.server.adminKey), 'VALID');
 
   // Revoke the rotated-in key: its confirmation's button is named Revoke.
   await page.goto(`${f.server.base}/dashboard/keys?search=rotate%20with%20grace&status=active`);

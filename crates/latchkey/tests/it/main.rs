@@ -39,6 +39,7 @@ mod ops_migrate;
 mod people;
 mod projects;
 mod readme;
+mod rotation_until_unused;
 mod runloop;
 mod runtype;
 mod s3;

@@ -83,6 +83,17 @@ async fn the_profile_walkthroughs_work_as_written() {
     }
 }
 
+/// On a server of its own: the previous blocks' key policy would refuse
+/// its key.
+#[tokio::test]
+async fn the_rotation_until_unused_walkthrough_works_as_written() {
+    let server = TestServer::start().await;
+    let marker = "## Rotation until unused\n";
+    let stdout = run_block(&server, marker);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, shown_outputs(marker), "the outputs the README shows");
+}
+
 #[tokio::test]
 async fn the_curl_walkthrough_works_as_written() {
     if Command::new("jq").arg("--version").output().is_err() {
