@@ -23,6 +23,7 @@ from .types import (
     ExplainView,
     ExportedApiKey,
     FileList,
+    GracePeriod,
     GrantKeys,
     IdentityView,
     ImportApiKey,
@@ -1125,25 +1126,37 @@ class KeysResource:
         self,
         id: str,
         *,
-        grace_period: Union[None, Duration, NotGiven] = NOT_GIVEN,
+        grace_period: Union[None, GracePeriod, NotGiven] = NOT_GIVEN,
+        max_grace: Union[None, Duration, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
+        quiet_for: Union[None, Duration, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> ApiKeyView:
-        """`POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
-        the same grants (scopes, project, environment, owner, limits, and the same
-        lifetime length if the old one expires), shown once; the old key is
-        revoked now, or when the grace period ends.
+        """`POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?, maxGrace?,
+        quietFor?}`: a new key with the same grants (scopes, project,
+        environment, owner, limits, and the same lifetime length if the old one
+        expires), shown once; the old key is revoked now, when the grace period
+        ends, or (`gracePeriod: "until-unused"`) once it has not been used for
+        `quietFor` since the rotation, at the latest when `maxGrace` ends
+        ([`crate::rotation`]).
 
         Args:
-            grace_period: How long the old key keeps working (`1h`); default: revoked now.
+            grace_period: How long the old key keeps working: a duration (`24h`, at most `30d`), or `until-unused`: until it has not been used for `quietFor` since the rotation, and at the latest for `maxGrace`. Default: revoked now.
+            max_grace: With `gracePeriod: "until-unused"`: the longest the old key keeps working, used or not (at most `30d`; default `7d`).
             name: Name of the new key (default: the old key's name).
+            quiet_for: With `gracePeriod: "until-unused"`: how long without a use (since the rotation) ends the wait; from the server's minimum (`5m` by default) to `maxGrace`; default `1h`.
         """
         return self._client._request(
             "POST",
             f"/v1/api-keys/{_base.segment(id)}/rotate",
             parse=_response.shown(ApiKeyView),
-            body=_base.body({"gracePeriod": grace_period, "name": name}) or None,
+            body=_base.body({
+                "gracePeriod": grace_period,
+                "maxGrace": max_grace,
+                "name": name,
+                "quietFor": quiet_for,
+            }) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 
@@ -4094,25 +4107,37 @@ class AsyncKeysResource:
         self,
         id: str,
         *,
-        grace_period: Union[None, Duration, NotGiven] = NOT_GIVEN,
+        grace_period: Union[None, GracePeriod, NotGiven] = NOT_GIVEN,
+        max_grace: Union[None, Duration, NotGiven] = NOT_GIVEN,
         name: Union[None, Name, NotGiven] = NOT_GIVEN,
+        quiet_for: Union[None, Duration, NotGiven] = NOT_GIVEN,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: Union[Timeout, NotGiven] = NOT_GIVEN,
     ) -> ApiKeyView:
-        """`POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
-        the same grants (scopes, project, environment, owner, limits, and the same
-        lifetime length if the old one expires), shown once; the old key is
-        revoked now, or when the grace period ends.
+        """`POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?, maxGrace?,
+        quietFor?}`: a new key with the same grants (scopes, project,
+        environment, owner, limits, and the same lifetime length if the old one
+        expires), shown once; the old key is revoked now, when the grace period
+        ends, or (`gracePeriod: "until-unused"`) once it has not been used for
+        `quietFor` since the rotation, at the latest when `maxGrace` ends
+        ([`crate::rotation`]).
 
         Args:
-            grace_period: How long the old key keeps working (`1h`); default: revoked now.
+            grace_period: How long the old key keeps working: a duration (`24h`, at most `30d`), or `until-unused`: until it has not been used for `quietFor` since the rotation, and at the latest for `maxGrace`. Default: revoked now.
+            max_grace: With `gracePeriod: "until-unused"`: the longest the old key keeps working, used or not (at most `30d`; default `7d`).
             name: Name of the new key (default: the old key's name).
+            quiet_for: With `gracePeriod: "until-unused"`: how long without a use (since the rotation) ends the wait; from the server's minimum (`5m` by default) to `maxGrace`; default `1h`.
         """
         return await self._client._request(
             "POST",
             f"/v1/api-keys/{_base.segment(id)}/rotate",
             parse=_response.shown(ApiKeyView),
-            body=_base.body({"gracePeriod": grace_period, "name": name}) or None,
+            body=_base.body({
+                "gracePeriod": grace_period,
+                "maxGrace": max_grace,
+                "name": name,
+                "quietFor": quiet_for,
+            }) or None,
             options=RequestOptions(extra_headers, timeout),
         )
 

@@ -82,6 +82,28 @@ class RefillView(LatchkeyModel):
     """`daily` or `monthly`."""
 
 
+class UntilUnusedView(LatchkeyModel):
+    """The wait of a key rotated `gracePeriod: "until-unused"` (shown on the
+    old key).
+    """
+
+    ended_at: Optional[str] = Field(default=None, alias="endedAt")
+    """When the wait ended (revoked as unused, at the end of `maxGrace`, or
+    by a revocation meanwhile); `null` while it lasts.
+    """
+
+    max_grace_ends_at: str = Field(alias="maxGraceEndsAt")
+    """When the key stops working at the latest, used or not (the end of
+    `maxGrace`).
+    """
+
+    quiet_for: str = Field(alias="quietFor")
+    """How long without a use ends the wait (`1h`)."""
+
+    since: str
+    """When the wait began: the rotation."""
+
+
 class ApiKeyView(LatchkeyModel):
     """An API key as the API shows it. `key` is present only in the create and
     rotate responses.
@@ -130,6 +152,12 @@ class ApiKeyView(LatchkeyModel):
 
     last_used_at: Optional[str] = Field(default=None, alias="lastUsedAt")
     """Last successful use (batched; may lag a few seconds)."""
+
+    last_used_since_rotation_at: Optional[str] = Field(default=None, alias="lastUsedSinceRotationAt")
+    """A key rotated until unused: its last successful use since the
+    rotation (batched, as `lastUsedAt`; `null` if unused since, or not
+    rotated so).
+    """
 
     leaked_at: Optional[str] = Field(default=None, alias="leakedAt")
     """When the key was first reported leaked (by a secret scanner's
@@ -185,6 +213,9 @@ class ApiKeyView(LatchkeyModel):
 
     surface_id: Optional[str] = Field(default=None, alias="surfaceId")
     """The Runtype surface the key belongs to (surface keys only)."""
+
+    until_unused: Optional[UntilUnusedView] = Field(default=None, alias="untilUnused")
+    """A key rotated until unused: its wait (absent for other keys)."""
 
 
 ApiResourceType = Literal["RESOURCE_TYPE_DEVBOXES", "RESOURCE_TYPE_BLUEPRINTS", "RESOURCE_TYPE_SNAPSHOTS", "RESOURCE_TYPE_BENCHMARKS", "RESOURCE_TYPE_SCENARIOS", "RESOURCE_TYPE_REPO_CONNECTIONS", "RESOURCE_TYPE_AGENTS", "RESOURCE_TYPE_OBJECTS", "RESOURCE_TYPE_ACCOUNT"]
@@ -935,6 +966,10 @@ class FileList(LatchkeyModel):
     """Pass as `?cursor=` for the next page; `null` on the last page."""
 
 
+GracePeriod = str
+"""A duration (`24h`, at most `30d`; see Duration), or `until-unused`: until the old key has gone unused for `quietFor`, at most `maxGrace`."""
+
+
 class GrantKey(LatchkeyModel):
     """One public key of [`GrantKeys`] (RFC 8037: an Ed25519 `OKP` key)."""
 
@@ -1647,11 +1682,26 @@ class RevealedSecret(SecretView):
 class RotateApiKey(LatchkeyModel):
     """`POST /v1/api-keys/{id}/rotate`"""
 
-    grace_period: Optional[Duration] = Field(default=None, alias="gracePeriod")
-    """How long the old key keeps working (`1h`); default: revoked now."""
+    grace_period: Optional[GracePeriod] = Field(default=None, alias="gracePeriod")
+    """How long the old key keeps working: a duration (`24h`, at most
+    `30d`), or `until-unused`: until it has not been used for
+    `quietFor` since the rotation, and at the latest for `maxGrace`.
+    Default: revoked now.
+    """
+
+    max_grace: Optional[Duration] = Field(default=None, alias="maxGrace")
+    """With `gracePeriod: "until-unused"`: the longest the old key keeps
+    working, used or not (at most `30d`; default `7d`).
+    """
 
     name: Optional[Name] = Field(default=None)
     """Name of the new key (default: the old key's name)."""
+
+    quiet_for: Optional[Duration] = Field(default=None, alias="quietFor")
+    """With `gracePeriod: "until-unused"`: how long without a use (since
+    the rotation) ends the wait; from the server's minimum (`5m` by
+    default) to `maxGrace`; default `1h`.
+    """
 
 
 class ScopeView(LatchkeyModel):
@@ -2314,6 +2364,7 @@ SCHEMAS: Dict[str, Any] = {
     "ExportedApiKey": ExportedApiKey,
     "FileList": FileList,
     "FileView": FileView,
+    "GracePeriod": GracePeriod,
     "GrantKey": GrantKey,
     "GrantKeys": GrantKeys,
     "HashAlgorithm": HashAlgorithm,
@@ -2403,6 +2454,7 @@ SCHEMAS: Dict[str, Any] = {
     "TokenRequest": TokenRequest,
     "TransferApiKey": TransferApiKey,
     "TransferTarget": TransferTarget,
+    "UntilUnusedView": UntilUnusedView,
     "UpdateApiKey": UpdateApiKey,
     "UpdateMember": UpdateMember,
     "UpdateOrg": UpdateOrg,
@@ -2465,6 +2517,7 @@ __all__ = [
     "FileList",
     "FileView",
     "ForwardedIdentity",
+    "GracePeriod",
     "GrantKey",
     "GrantKeys",
     "HashAlgorithm",
@@ -2540,6 +2593,7 @@ __all__ = [
     "TokenRequest",
     "TransferApiKey",
     "TransferTarget",
+    "UntilUnusedView",
     "UpdateApiKey",
     "UpdateMember",
     "UpdateOrg",

@@ -285,10 +285,13 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?}`: a new key with
-         *     the same grants (scopes, project, environment, owner, limits, and the same
-         *     lifetime length if the old one expires), shown once; the old key is
-         *     revoked now, or when the grace period ends.
+         * `POST /v1/api-keys/{id}/rotate` `{name?, gracePeriod?, maxGrace?,
+         *     quietFor?}`: a new key with the same grants (scopes, project,
+         *     environment, owner, limits, and the same lifetime length if the old one
+         *     expires), shown once; the old key is revoked now, when the grace period
+         *     ends, or (`gracePeriod: "until-unused"`) once it has not been used for
+         *     `quietFor` since the rotation, at the latest when `maxGrace` ends
+         *     ([`crate::rotation`]).
          */
         post: operations["rotateApiKey"];
         delete?: never;
@@ -1831,6 +1834,12 @@ export interface components {
             /** @description Last successful use (batched; may lag a few seconds). */
             lastUsedAt?: string | null;
             /**
+             * @description A key rotated until unused: its last successful use since the
+             *     rotation (batched, as `lastUsedAt`; `null` if unused since, or not
+             *     rotated so).
+             */
+            lastUsedSinceRotationAt?: string | null;
+            /**
              * @description When the key was first reported leaked (by a secret scanner's
              *     report, `POST /v1/leaks`, or an admin's, `POST
              *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
@@ -1877,6 +1886,7 @@ export interface components {
             status: string;
             /** @description The Runtype surface the key belongs to (surface keys only). */
             surfaceId?: string | null;
+            untilUnused?: null | components["schemas"]["UntilUnusedView"];
         };
         /**
          * @description The resource types of a structured scope (`ApiResourceType`): the
@@ -2176,6 +2186,12 @@ export interface components {
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
                 /**
+                 * @description A key rotated until unused: its last successful use since the
+                 *     rotation (batched, as `lastUsedAt`; `null` if unused since, or not
+                 *     rotated so).
+                 */
+                lastUsedSinceRotationAt?: string | null;
+                /**
                  * @description When the key was first reported leaked (by a secret scanner's
                  *     report, `POST /v1/leaks`, or an admin's, `POST
                  *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
@@ -2222,6 +2238,7 @@ export interface components {
                 status: string;
                 /** @description The Runtype surface the key belongs to (surface keys only). */
                 surfaceId?: string | null;
+                untilUnused?: null | components["schemas"]["UntilUnusedView"];
             };
         };
         /** @description `{"data": …}` */
@@ -3153,6 +3170,8 @@ export interface components {
              */
             size: number;
         };
+        /** @description A duration (`24h`, at most `30d`; see Duration), or `until-unused`: until the old key has gone unused for `quietFor`, at most `maxGrace`. */
+        GracePeriod: string;
         /** @description One public key of [`GrantKeys`] (RFC 8037: an Ed25519 `OKP` key). */
         GrantKey: {
             /** @description `EdDSA`. */
@@ -3619,6 +3638,12 @@ export interface components {
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
                 /**
+                 * @description A key rotated until unused: its last successful use since the
+                 *     rotation (batched, as `lastUsedAt`; `null` if unused since, or not
+                 *     rotated so).
+                 */
+                lastUsedSinceRotationAt?: string | null;
+                /**
                  * @description When the key was first reported leaked (by a secret scanner's
                  *     report, `POST /v1/leaks`, or an admin's, `POST
                  *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
@@ -3665,6 +3690,7 @@ export interface components {
                 status: string;
                 /** @description The Runtype surface the key belongs to (surface keys only). */
                 surfaceId?: string | null;
+                untilUnused?: null | components["schemas"]["UntilUnusedView"];
             }[];
             /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
             nextCursor?: string | null;
@@ -4187,8 +4213,10 @@ export interface components {
         RoleName: "admin" | "member";
         /** @description `POST /v1/api-keys/{id}/rotate` */
         RotateApiKey: {
-            gracePeriod?: null | components["schemas"]["Duration"];
+            gracePeriod?: null | components["schemas"]["GracePeriod"];
+            maxGrace?: null | components["schemas"]["Duration"];
             name?: null | components["schemas"]["Name"];
+            quietFor?: null | components["schemas"]["Duration"];
         };
         /** @description One structured scope (`ScopeEntryView`). */
         ScopeEntryView: {
@@ -4302,6 +4330,12 @@ export interface components {
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
                 /**
+                 * @description A key rotated until unused: its last successful use since the
+                 *     rotation (batched, as `lastUsedAt`; `null` if unused since, or not
+                 *     rotated so).
+                 */
+                lastUsedSinceRotationAt?: string | null;
+                /**
                  * @description When the key was first reported leaked (by a secret scanner's
                  *     report, `POST /v1/leaks`, or an admin's, `POST
                  *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
@@ -4348,6 +4382,7 @@ export interface components {
                 status: string;
                 /** @description The Runtype surface the key belongs to (surface keys only). */
                 surfaceId?: string | null;
+                untilUnused?: null | components["schemas"]["UntilUnusedView"];
             };
             /** @description The warning that goes with it. */
             message: string;
@@ -4408,6 +4443,12 @@ export interface components {
                 /** @description Last successful use (batched; may lag a few seconds). */
                 lastUsedAt?: string | null;
                 /**
+                 * @description A key rotated until unused: its last successful use since the
+                 *     rotation (batched, as `lastUsedAt`; `null` if unused since, or not
+                 *     rotated so).
+                 */
+                lastUsedSinceRotationAt?: string | null;
+                /**
                  * @description When the key was first reported leaked (by a secret scanner's
                  *     report, `POST /v1/leaks`, or an admin's, `POST
                  *     /v1/api-keys/{id}/report-leak`); `null` if never. A key of an
@@ -4454,6 +4495,7 @@ export interface components {
                 status: string;
                 /** @description The Runtype surface the key belongs to (surface keys only). */
                 surfaceId?: string | null;
+                untilUnused?: null | components["schemas"]["UntilUnusedView"];
             }[];
             /** @description The warning that goes with it. */
             message: string;
@@ -4611,6 +4653,26 @@ export interface components {
          * @enum {string}
          */
         TransferTarget: "org";
+        /**
+         * @description The wait of a key rotated `gracePeriod: "until-unused"` (shown on the
+         *     old key).
+         */
+        UntilUnusedView: {
+            /**
+             * @description When the wait ended (revoked as unused, at the end of `maxGrace`, or
+             *     by a revocation meanwhile); `null` while it lasts.
+             */
+            endedAt?: string | null;
+            /**
+             * @description When the key stops working at the latest, used or not (the end of
+             *     `maxGrace`).
+             */
+            maxGraceEndsAt: string;
+            /** @description How long without a use ends the wait (`1h`). */
+            quietFor: string;
+            /** @description When the wait began: the rotation. */
+            since: string;
+        };
         /** @description `PATCH /v1/api-keys/{id}`: absent fields are kept, `null` clears. */
         UpdateApiKey: {
             /**
@@ -5886,7 +5948,7 @@ export interface operations {
                     "application/json": components["schemas"]["Shown_ApiKeyView"];
                 };
             };
-            /** @description `invalid_request`: a field is invalid (a grace period over 30 days) */
+            /** @description `invalid_request`: a field is invalid (a grace period or `maxGrace` over 30 days, a `quietFor` below the server's minimum or beyond `maxGrace`, `maxGrace` or `quietFor` without `gracePeriod: "until-unused"`) */
             400: {
                 headers: {
                     [name: string]: unknown;
