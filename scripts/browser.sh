@@ -42,7 +42,9 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-cargo build --locked -p latchkey
+# The binary: LATCHKEY_BIN when given (scripts/test.sh passes the one its
+# test pass built), else the debug build.
+[ -n "${LATCHKEY_BIN:-}" ] || cargo build --locked -p latchkey
 
 # npm ci in a package directory when its node_modules is missing or older than
 # its package-lock.json (npm writes node_modules/.package-lock.json on every

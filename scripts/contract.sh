@@ -21,8 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 examples="${CONTRACT_EXAMPLES:-25}"
 scripts/python-env.sh
-cargo build --locked -p latchkey
-bin=target/debug/latchkey
+# The binary: LATCHKEY_BIN when given (scripts/test.sh passes the one its
+# test pass built), else the debug build.
+[ -n "${LATCHKEY_BIN:-}" ] || cargo build --locked -p latchkey
+bin="${LATCHKEY_BIN:-target/debug/latchkey}"
 out=target/contract
 rm -rf "$out"
 mkdir -p "$out"

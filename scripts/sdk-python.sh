@@ -27,11 +27,13 @@ if ! [ -x "$sdk/.venv/bin/pytest" ] || ! cmp -s "$requirements" "$installed"; th
   "$sdk/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   cp "$requirements" "$installed"
 fi
-cargo build --locked -p latchkey
+# The binary: LATCHKEY_BIN when given (scripts/test.sh passes the one its
+# test pass built), else the debug build.
+[ -n "${LATCHKEY_BIN:-}" ] || cargo build --locked -p latchkey
 if [ "${LATCHKEY_TEST_BACKENDS:-sqlite,postgres}" != "sqlite" ]; then
   export LATCHKEY_SDK_REQUIRE_POSTGRES=1
 fi
-export LATCHKEY_BIN="$PWD/target/debug/latchkey"
+export LATCHKEY_BIN="${LATCHKEY_BIN:-$PWD/target/debug/latchkey}"
 cd "$sdk"
 echo "== Python SDK: generated files, mypy --strict, pytest"
 .venv/bin/python codegen/generate.py --check

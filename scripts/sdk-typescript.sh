@@ -19,7 +19,9 @@ if [ "$major" -lt 20 ]; then
   echo "sdk-typescript: Node.js 20+ is needed (found $(node --version))" >&2
   exit 1
 fi
-cargo build --locked -p latchkey
+# The binary: LATCHKEY_BIN when given (scripts/test.sh passes the one its
+# test pass built), else the debug build.
+[ -n "${LATCHKEY_BIN:-}" ] || cargo build --locked -p latchkey
 cd sdks/typescript
 if ! cmp -s package-lock.json node_modules/.latchkey-package-lock.json; then
   echo "== sdks/typescript: npm ci"
