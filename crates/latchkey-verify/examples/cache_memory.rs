@@ -2,7 +2,10 @@
 //! SQLite database, marks them used a minute ago, warms a verifier with a
 //! budget of `MIB` MiB (default 64) and prints the keys loaded, the bytes
 //! the cache accounts for them, and how much the process's resident memory
-//! grew during the warm-up.
+//! grew during the warm-up; then counts a verification of every key as
+//! pending usage (not written: no flusher runs) and prints how much the
+//! resident memory grew per pending key ([`latchkey_verify::PENDING_KEY_BYTES`]
+//! is what the pending target assumes).
 //!
 //! `cargo run --release -p latchkey-verify --example cache_memory -- [N] [MIB]`
 //!
@@ -52,18 +55,18 @@ async fn main() {
         ..NewApiKey::admin(&PlainKey::generate(&prefix), &org.id, &user.id, name, now)
     };
     store.bootstrap(&org, &user, &key("admin"), &[]).await.unwrap();
-    let event = AuditEvent::operator(&org.id, "bench", ("api_key", "key_bench"), &serde_json::json!({}), now);
     let mut ids: Vec<KeyId> = Vec::with_capacity(n);
     while ids.len() < n {
         let batch: Vec<NewApiKey> = (0..(n - ids.len()).min(1_000)).map(|_| key("k")).collect();
-        store.insert_keys(&batch, std::slice::from_ref(&event)).await.unwrap();
+        // One event per batch (each has its own id).
+        let event = AuditEvent::operator(&org.id, "bench", ("api_key", "key_bench"), &serde_json::json!({}), now);
+        store.insert_keys(&batch, &[event]).await.unwrap();
         ids.extend(batch.into_iter().map(|k| k.id));
     }
     for chunk in ids.chunks(1_000) {
         let used: Vec<(KeyId, Millis)> = chunk.iter().map(|id| (id.clone(), now - 60_000)).collect();
         store.record_last_used(&used).await.unwrap();
     }
-    drop(ids);
     let store: Arc<dyn Store> = store;
     let verifier = KeyVerifier::new(store, &VerifierConfig { cache_bytes: mib << 20, ..VerifierConfig::default() });
     let before = rss();
@@ -77,4 +80,21 @@ async fn main() {
     );
     println!("accounted: {accounted} bytes ({} per key)", accounted / loaded.max(1));
     println!("resident growth during the warm-up: {grown} bytes ({} per key)", grown / loaded.max(1));
+    let before = rss();
+    for id in &ids {
+        verifier.count(
+            latchkey_core::KeyHash::of(id.as_str()),
+            id.as_str(),
+            latchkey_core::KeyState::Valid,
+            now,
+            false,
+        );
+    }
+    let grown = rss().saturating_sub(before);
+    println!(
+        "pending usage of {} keys: resident growth {grown} bytes ({} per key; the target assumes {})",
+        verifier.pending_usage(),
+        grown / n.max(1) as u64,
+        latchkey_verify::PENDING_KEY_BYTES
+    );
 }

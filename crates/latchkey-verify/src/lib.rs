@@ -72,9 +72,13 @@
 //! per shard held for a map update (with the day's counts inline), so no
 //! large table ever grows on the request path. A periodic
 //! flush writes at least [`FLUSH_BUDGET`] keys, more with more pending (a
-//! sweep over every pending key in id order takes about [`FLUSH_LAG`]),
-//! in paced chunks, so write-behind keeps up and never stalls
-//! verification. Two
+//! sweep over every pending key in id order takes about [`FLUSH_LAG`], less
+//! once more keys are pending than [`VerifierConfig::pending_keys`], by
+//! default half the key cache's budget's worth: [`flush_budget`]), in paced
+//! chunks, so write-behind keeps up and never stalls verification; should
+//! the writes still fall behind, the excess pending usage is spilled to the
+//! data directory and written once they catch up, so memory stays bounded
+//! and no count is lost. Two
 //! concurrent misses for the same hash may both query storage; both get the
 //! same answer. Reads from storage carry the invalidation epoch they started
 //! in and are dropped instead of cached if any invalidation happened
@@ -106,5 +110,7 @@ pub use changes::{CHANGE_LOG_KEEP_MS, CHANGE_POLL_INTERVAL};
 pub use outcome::{Checks, Identified, Outcome};
 pub use record::{CachedKey, Grant};
 pub use spill::SpillError;
-pub use usage::{FLUSH_BUDGET, FLUSH_LAG, Flusher, LAST_USED_PRECISION_MS, ShutdownFlush};
+pub use usage::{
+    FLUSH_BUDGET, FLUSH_LAG, Flusher, LAST_USED_PRECISION_MS, PENDING_KEY_BYTES, ShutdownFlush, flush_budget,
+};
 pub use verifier::{DEFAULT_CACHE_BYTES, KeyVerifier, VerifierConfig};

@@ -23,11 +23,11 @@ use std::path::{Path, PathBuf};
 
 use latchkey_core::id::{IdKind, new_id};
 use latchkey_core::time_fmt::{Millis, day_string, now_ms};
-use latchkey_core::{KeyHash, KeyId, KeyState};
+use latchkey_core::{KeyId, KeyState};
 use latchkey_store::{StoreError, UsageCount};
 
 use crate::KeyVerifier;
-use crate::pending::KeyPending;
+use crate::pending::{KeyPending, Tag};
 
 /// A spill file's name: this prefix, the spill's id, [`SPILL_SUFFIX`].
 const SPILL_PREFIX: &str = "usage-spill-";
@@ -68,7 +68,7 @@ type Line = (String, Option<Millis>, Vec<(String, String, i64)>);
 /// Writes `taken` to a new spill file in `dir`, `chunk` keys per replay
 /// chunk; returns its path. Nothing is left under the spill's name unless
 /// it is whole and synced.
-pub(crate) fn write_spill(dir: &Path, taken: &[(KeyHash, KeyPending)], chunk: usize) -> Result<PathBuf, SpillError> {
+pub(crate) fn write_spill(dir: &Path, taken: &[(Tag, KeyPending)], chunk: usize) -> Result<PathBuf, SpillError> {
     let id = new_id(IdKind::Event).trim_start_matches("evt_").to_owned();
     let path = dir.join(format!("{SPILL_PREFIX}{id}{SPILL_SUFFIX}"));
     let partial = dir.join(format!("{SPILL_PREFIX}{id}{SPILL_SUFFIX}{PARTIAL_SUFFIX}"));
@@ -241,7 +241,7 @@ impl KeyVerifier {
                 keys,
                 already_written = skipped,
                 ms = started.elapsed().as_millis(),
-                "key usage spilled at the last shutdown written"
+                "spilled key usage written"
             );
         }
         Ok(written)

@@ -1,13 +1,21 @@
 //! Write-behind usage: `lastUsedAt` and per-day counts by outcome are added
 //! up in memory per verification and written by periodic flushes, hundreds
 //! of keys per transaction, never one write per request, at a rate that
-//! grows with what is pending ([`FLUSH_LAG`]). How many keys one
-//! transaction writes, and whether the flusher must rest between chunks to
+//! grows with what is pending ([`flush_budget`]). How many keys one
+//! transaction writes, and whether the flusher may rest between chunks to
 //! leave the CPU to verification, is the store's
 //! ([`latchkey_store::KeyStore::usage_batching`]: SQLite writes on this
-//! process's CPU, PostgreSQL on the database server's). At shutdown what cannot be
-//! written within the deadline goes to a spill file (`spill.rs`). What is
-//! pending, and how the flusher takes it, is `pending.rs`.
+//! process's CPU, PostgreSQL on the database server's).
+//!
+//! Memory: the keys pending are held to a target set by the key cache's
+//! budget ([`crate::VerifierConfig::pending_keys`]). Above it the sweep shortens
+//! and SQLite's chunks stop resting, so writing takes the CPU it needs; if
+//! the writes still fall behind (more than twice the target pending), the
+//! excess goes to a spill file in the data directory (`spill.rs`: a
+//! sequential append, far cheaper than writing it to storage), written to
+//! storage once the backlog is back under half the target. At shutdown
+//! what cannot be written within the deadline is spilled the same way.
+//! What is pending, and how the flusher takes it, is `pending.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
@@ -20,7 +28,7 @@ use latchkey_core::{KeyHash, KeyId, KeyState};
 use latchkey_store::{StoreError, UsageBatching, UsageCount};
 
 use crate::KeyVerifier;
-use crate::pending::KeyPending;
+use crate::pending::{KeyPending, Tag};
 use crate::spill::{self, SpillError};
 
 /// Keys whose usage one periodic flush writes at least (all of them when
@@ -30,9 +38,28 @@ pub const FLUSH_BUDGET: usize = 2_000;
 /// How far behind the written usage may fall: a periodic flush writes at
 /// least the pending keys' share of this (pending × interval / lag), so one
 /// sweep over every pending key takes about this long, and a key counted
-/// right after its turn is written within it. At a million keys in use
-/// and a 2 s interval, 40,000 keys a flush: 20,000 a second.
+/// right after its turn is written within it. Shorter while more keys are
+/// pending than the target ([`flush_budget`]).
 pub const FLUSH_LAG: Duration = Duration::from_secs(50);
+
+/// What one pending key costs in memory, about: its compact entry and
+/// map slot (64 bytes, `pending.rs`) over the map's load (measured by
+/// `examples/cache_memory.rs`). By default the pending target is the key
+/// cache's budget over four times this ([`crate::VerifierConfig::pending_keys`]).
+pub const PENDING_KEY_BYTES: u64 = 100;
+
+/// Keys one periodic flush every `interval` writes when `pending` keys
+/// have usage pending and the flusher aims to hold them to `target`: at
+/// least [`FLUSH_BUDGET`]; with more pending, their share of a sweep of
+/// [`FLUSH_LAG`], a lag that shortens in proportion once more than
+/// `target` are pending (twice the target: half the lag, so four times
+/// the keys a flush), so what is pending comes back under the target as
+/// long as storage can take the writes.
+#[must_use]
+pub fn flush_budget(pending: usize, target: usize, interval: Duration) -> usize {
+    let lag = FLUSH_LAG.as_secs_f64() * (target.max(1) as f64 / pending.max(1) as f64).min(1.0);
+    FLUSH_BUDGET.max((pending as f64 * interval.as_secs_f64() / lag).ceil() as usize)
+}
 
 /// At most this many keys' last written `lastUsedAt` are remembered (a
 /// few MiB): with more keys in use, each is written about once a sweep
@@ -130,19 +157,21 @@ impl KeyVerifier {
     /// put back.
     pub async fn flush_next(&self, budget: usize, spread: Duration) -> Result<usize, StoreError> {
         let (_stop, mut never) = watch::channel(false);
-        self.flush_paced(budget, spread, &mut never).await
+        self.flush_paced(budget, spread, false, &mut never).await
     }
 
     /// [`KeyVerifier::flush_next`], stopping between chunks once `stop` is
     /// set. The pause after a chunk is its share of `spread`; where the
     /// store writes in this process (SQLite), it is also at least as long
-    /// as the chunk took: usage takes at most about half of the CPU while
-    /// verification goes on. A database server's chunks (PostgreSQL) only
-    /// keep to their share, so that the flush rate is the server's.
+    /// as the chunk took unless the flusher is `behind` (more keys pending
+    /// than the target): usage then takes at most about half of the CPU
+    /// while verification goes on. A database server's chunks (PostgreSQL)
+    /// only keep to their share, so that the flush rate is the server's.
     async fn flush_paced(
         &self,
         budget: usize,
         spread: Duration,
+        behind: bool,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<usize, StoreError> {
         let UsageBatching { chunk, in_process } = self.store.usage_batching();
@@ -167,7 +196,8 @@ impl KeyVerifier {
             written += taken.len();
             self.meters.flushed.increment(taken.len() as u64);
             let took = started.elapsed();
-            let rest = if in_process { share.saturating_sub(took).max(took) } else { share.saturating_sub(took) };
+            let rest =
+                if in_process && !behind { share.saturating_sub(took).max(took) } else { share.saturating_sub(took) };
             if left > 0 && !spread.is_zero() && !pause(rest, stop).await {
                 break;
             }
@@ -201,8 +231,8 @@ impl KeyVerifier {
     /// Writes one chunk: `lastUsedAt` (at most once a minute per key that
     /// is remembered, unless it is precise), then the counts, in one
     /// transaction.
-    async fn write(&self, chunk: &[(KeyHash, KeyPending)]) -> Result<(), StoreError> {
-        let last_used: Vec<(KeyHash, KeyId, Millis)> = {
+    async fn write(&self, chunk: &[(Tag, KeyPending)]) -> Result<(), StoreError> {
+        let last_used: Vec<(Tag, KeyId, Millis)> = {
             let written = self.last_written.lock().unwrap_or_else(PoisonError::into_inner);
             chunk
                 .iter()
@@ -272,34 +302,33 @@ impl KeyVerifier {
         Ok(done)
     }
 
-    /// Writes usage spilled at the last shutdown in `spill_dir`, if any,
-    /// then flushes usage (and sweeps idle rate-limit state) every
-    /// `interval` until [`Flusher::stop`]. A flush writes the next
-    /// [`FLUSH_BUDGET`] keys of the sweep, or more with more pending (see
-    /// [`FLUSH_LAG`]), over about half the interval.
+    /// Flushes usage (and sweeps idle rate-limit state) every `interval`
+    /// until [`Flusher::stop`]: the next [`flush_budget`] keys of the
+    /// sweep, over about half the interval. With `spill_dir`, usage spilled
+    /// there (by the last shutdown, or by this flusher while the writes
+    /// fell behind) is written to storage whenever fewer than half the
+    /// target keys are pending, and an excess over twice the target is
+    /// spilled there.
     pub fn spawn_flusher(self: &Arc<Self>, interval: Duration, spill_dir: Option<PathBuf>) -> Flusher {
         let this = Arc::clone(self);
         let (stop_tx, mut stop) = watch::channel(false);
         let task = tokio::spawn(async move {
-            if let Some(dir) = spill_dir {
-                let watching = stop.clone();
-                let chunks = FLUSH_BUDGET.div_ceil(this.store.usage_batching().chunk);
-                let spread = interval / 2 / u32::try_from(chunks).unwrap_or(1);
-                if let Err(e) = this.replay_spills(&dir, spread, || running(&watching)).await {
-                    tracing::error!(error = %e, "could not write the key usage spilled at the last shutdown; it is kept for the next start");
-                }
-            }
+            // Spills of the last run may be there: look once.
+            let mut spills = spill_dir.is_some();
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                if let Some(dir) = &spill_dir {
+                    this.relieve(dir, &mut spills, interval, &stop).await;
+                }
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
                 let pending = this.pending.len();
-                let lag_share = pending as f64 * interval.as_secs_f64() / FLUSH_LAG.as_secs_f64();
-                let budget = FLUSH_BUDGET.max(lag_share.ceil() as usize);
-                if let Err(e) = this.flush_paced(budget, interval / 2, &mut stop).await {
+                let budget = flush_budget(pending, this.pending_target, interval);
+                let behind = pending > this.pending_target;
+                if let Err(e) = this.flush_paced(budget, interval / 2, behind, &mut stop).await {
                     tracing::warn!(error = %e, "could not write key usage; will retry");
                 }
                 let now = latchkey_core::time_fmt::now_ms();
@@ -312,10 +341,64 @@ impl KeyVerifier {
         });
         Flusher { stop: stop_tx, task }
     }
+
+    /// The spill side of the flusher, in `dir`: with more than twice the
+    /// target keys pending, the excess (the next keys of the sweep, but
+    /// not those of keys in a rotation's grace period, whose last use a
+    /// sweeper waits for) goes to a new spill file; with fewer than half
+    /// the target pending and `spills` possibly there, they are written to
+    /// storage, paced like a flush, until the pending keys reach the target
+    /// again. `spills` says whether spill files may be there.
+    async fn relieve(&self, dir: &Path, spills: &mut bool, interval: Duration, stop: &watch::Receiver<bool>) {
+        let target = self.pending_target;
+        let chunk = self.store.usage_batching().chunk;
+        let pending = self.pending.len();
+        if pending > 2 * target {
+            // In one turn with flushes: usage no longer pending is stored,
+            // or in a spill ([`KeyVerifier::flush_keys`] waits for it).
+            let _turn = self.flushing.lock().await;
+            let (kept, spilled): (Vec<_>, Vec<_>) =
+                self.pending.take(pending - target).into_iter().partition(|(_, p)| p.precise);
+            self.pending.put_back(kept);
+            let dir = dir.to_owned();
+            let done = tokio::task::spawn_blocking(move || {
+                let written = spill::write_spill(&dir, &spilled, chunk);
+                (written, spilled)
+            })
+            .await;
+            match done {
+                Ok((Ok(path), spilled)) => {
+                    *spills = true;
+                    tracing::warn!(
+                        keys = spilled.len(),
+                        pending = self.pending.len(),
+                        file = %path.display(),
+                        "key usage writes fall behind verification: usage spilled to the data directory, written once they catch up"
+                    );
+                }
+                Ok((Err(e), spilled)) => {
+                    tracing::error!(error = %e, "could not spill key usage; it stays pending");
+                    self.pending.put_back(spilled);
+                }
+                Err(e) => tracing::error!(error = %e, "the usage spill task failed"),
+            }
+            self.meters.pending.set(self.pending.len() as f64);
+        } else if *spills && pending < target / 2 {
+            let chunks = FLUSH_BUDGET.div_ceil(chunk);
+            let pause = interval / 2 / u32::try_from(chunks).unwrap_or(1);
+            let go_on = || running(stop) && self.pending.len() < target;
+            match self.replay_spills(dir, pause, go_on).await {
+                Ok(_) => *spills = !matches!(spill::spill_files(dir), Ok(files) if files.is_empty()),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not write spilled key usage; it is kept for a later attempt");
+                }
+            }
+        }
+    }
 }
 
 /// The counts of `chunk`, one row per key, day and outcome counted.
-fn usage_counts(chunk: &[(KeyHash, KeyPending)]) -> Vec<UsageCount> {
+fn usage_counts(chunk: &[(Tag, KeyPending)]) -> Vec<UsageCount> {
     let mut counts = Vec::new();
     for (_, p) in chunk {
         for (day, c) in p.days() {
@@ -333,4 +416,31 @@ fn usage_counts(chunk: &[(KeyHash, KeyPending)]) -> Vec<UsageCount> {
         }
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flush interval the server uses.
+    const INTERVAL: Duration = Duration::from_secs(2);
+
+    /// A flush writes at least its budget; up to the target, the pending
+    /// keys' share of a 50 s sweep; past it, a sweep that shortens in
+    /// proportion, so the keys written per flush grow with the square of
+    /// the excess, and never fall as more are pending.
+    #[test]
+    fn the_budget_grows_with_the_backlog_and_faster_past_the_target() {
+        assert_eq!(flush_budget(0, 100_000, INTERVAL), FLUSH_BUDGET);
+        assert_eq!(flush_budget(30_000, 100_000, INTERVAL), FLUSH_BUDGET);
+        assert_eq!(flush_budget(100_000, 100_000, INTERVAL), 4_000);
+        assert_eq!(flush_budget(200_000, 100_000, INTERVAL), 16_000);
+        assert_eq!(flush_budget(400_000, 100_000, INTERVAL), 64_000);
+        let mut last = 0;
+        for pending in (0..1_000_000).step_by(7_919) {
+            let budget = flush_budget(pending, 100_000, INTERVAL);
+            assert!(budget >= last, "{pending}: {budget} < {last}");
+            last = budget;
+        }
+    }
 }

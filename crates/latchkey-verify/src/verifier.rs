@@ -16,10 +16,11 @@ use latchkey_store::{RefillInterval, Spend, Store, StoreError};
 
 use crate::cache::Records;
 use crate::outcome::{Checks, Identified, Outcome};
-use crate::pending::Pending;
+use crate::pending::{Pending, Tag};
 use crate::ratelimit::{Limits, RateDecision, RateLimiter, RatePeek};
 use crate::record::{CachedKey, Credits};
 use crate::shared_limits::RedisLimiter;
+use crate::usage::{FLUSH_BUDGET, PENDING_KEY_BYTES};
 
 /// Verifier settings.
 #[derive(Debug, Clone)]
@@ -34,6 +35,13 @@ pub struct VerifierConfig {
     /// when the cached keys weigh more, the least used are evicted (and load
     /// again from storage on their next use).
     pub cache_bytes: u64,
+    /// How many keys' usage may wait to be written before the flusher
+    /// hurries (and, past twice as many, spills the excess to the data
+    /// directory; `usage.rs`). `None`: the key cache's budget over four
+    /// times [`PENDING_KEY_BYTES`], so pending usage takes at most about
+    /// half as much memory as the cache (twice the target, where the
+    /// excess is spilled): 167,772 keys at the default 64 MiB.
+    pub pending_keys: Option<usize>,
 }
 
 /// The key cache's default budget: 64 MiB, about 350,000 keys.
@@ -41,7 +49,7 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 impl Default for VerifierConfig {
     fn default() -> Self {
-        Self { cache_ttl: Duration::from_secs(300), cache_bytes: DEFAULT_CACHE_BYTES }
+        Self { cache_ttl: Duration::from_secs(300), cache_bytes: DEFAULT_CACHE_BYTES, pending_keys: None }
     }
 }
 
@@ -58,11 +66,14 @@ pub struct KeyVerifier {
     pub(crate) fallback_warned_until: std::sync::atomic::AtomicI64,
     /// Usage not yet written.
     pub(crate) pending: Pending,
+    /// How many keys' usage the flusher aims to hold pending at most
+    /// ([`VerifierConfig::pending_keys`]).
+    pub(crate) pending_target: usize,
     /// The `lastUsedAt` this node wrote last per key (by hash), within the
     /// last [`LAST_USED_PRECISION_MS`](crate::LAST_USED_PRECISION_MS): a
     /// busy key's value is rewritten once a minute, not on every flush. At
     /// most 65,536 keys (`usage.rs`).
-    pub(crate) last_written: Mutex<HashMap<KeyHash, Millis>>,
+    pub(crate) last_written: Mutex<HashMap<Tag, Millis>>,
     /// Held while usage is taken from `pending` and written (a flush's
     /// chunk, [`KeyVerifier::flush_keys`]), so that usage no longer pending
     /// is stored.
@@ -141,6 +152,12 @@ impl KeyVerifier {
             shared: None,
             fallback_warned_until: std::sync::atomic::AtomicI64::new(0),
             pending: Pending::default(),
+            pending_target: config
+                .pending_keys
+                .unwrap_or_else(|| {
+                    usize::try_from(config.cache_bytes / 4 / PENDING_KEY_BYTES).unwrap_or(usize::MAX).max(FLUSH_BUDGET)
+                })
+                .max(1),
             last_written: Mutex::new(HashMap::new()),
             flushing: tokio::sync::Mutex::new(()),
             meters: Meters::new(),

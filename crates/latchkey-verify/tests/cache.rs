@@ -472,6 +472,52 @@ async fn usage_spilled_at_shutdown_is_written_exactly_once_at_the_next_start() {
     assert_eq!(stored_usage(&f, &ids).await, want);
 }
 
+/// When the writes fall behind (over twice the pending target), the
+/// flusher spills the excess to the data directory, but not the usage of
+/// keys in a rotation's grace period (a sweeper waits for their last use),
+/// and writes the spill to storage once the backlog is small again: every
+/// count arrives exactly once, and the spill is removed.
+#[tokio::test]
+async fn a_backlog_past_twice_the_target_is_spilled_then_written_exactly_once() {
+    let (f, _admin) = fixture().await;
+    let (plains, keys) = stored_keys(&f, 60).await;
+    let config = VerifierConfig { pending_keys: Some(10), ..VerifierConfig::default() };
+    let verifier = Arc::new(KeyVerifier::new(f.store.clone(), &config));
+    let now = now_ms();
+    for (i, (plain, key)) in plains.iter().zip(&keys).enumerate() {
+        // The first five are in a grace period (precise).
+        for _ in 0..=i % 2 {
+            verifier.count(KeyHash::of(plain.expose()), key.id.as_str(), KeyState::Valid, now, i < 5);
+        }
+    }
+    assert_eq!(verifier.pending_usage(), 60);
+    let spill_dir = tempfile::tempdir().unwrap();
+    // The flusher spills before its first flush (an interval from now).
+    let flusher = verifier.spawn_flusher(Duration::from_millis(1500), Some(spill_dir.path().to_owned()));
+    let until = Instant::now() + Duration::from_secs(1);
+    while spills(spill_dir.path()).is_empty() {
+        assert!(Instant::now() < until, "no spill");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // 50 taken (the first in id order), the five precise ones put back.
+    assert_eq!(verifier.pending_usage(), 15);
+    let ids: Vec<KeyId> = keys.iter().map(|k| k.id.clone()).collect();
+    let day = day_string(epoch_day(now));
+    let want: Vec<Vec<(String, String, i64)>> =
+        (0..60).map(|i| vec![(day.clone(), "VALID".to_owned(), i64::try_from(i % 2 + 1).unwrap())]).collect();
+    let until = Instant::now() + Duration::from_secs(20);
+    while !spills(spill_dir.path()).is_empty() || stored_usage(&f, &ids).await != want {
+        assert!(Instant::now() < until, "the spill was not written: {:?}", spills(spill_dir.path()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(verifier.pending_usage(), 0);
+    flusher.stop().await;
+    assert_eq!(stored_usage(&f, &ids).await, want);
+    for id in &ids {
+        assert_eq!(f.store.get_key(&f.org_id, id).await.unwrap().unwrap().last_used_at, Some(now), "{id}");
+    }
+}
+
 /// Strings of another format than latchkey's are looked up (keys imported
 /// by their hash) only once some key is imported, and for a named
 /// organization only if it imported some; a typo in a key of latchkey's
