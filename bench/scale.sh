@@ -19,8 +19,9 @@
 #
 # One visit of a size (server pinned to CPU 0; wrk, probes and queries to CPU 1):
 #   start, RSS once the key cache is warmed (or WARM_WAIT passed); SAMPLE random keys must
-#   verify VALID; wrk c=$C over all keys (after a WARMUP), then over the first 10 % (after one
-#   pass over them, each key verified once: a working set a node serves is cached), DURATION
+#   verify VALID; wrk c=$C over all keys (after a WARMUP), then over the first 10 % (once the
+#   usage of the all-keys run is written, SETTLE_WAIT at most, and after one pass over them,
+#   each key verified once: a working set a node serves is cached), DURATION
 #   each; RSS; a soak of SOAK over all keys (RSS after it; usage written vs served during it,
 #   from the database, and the usage metrics if the server has them); SIGTERM → exit, and the
 #   usage lost (checks counted by latchkey_verify_total but not in key_usage after exit);
@@ -30,7 +31,7 @@
 # Env knobs [defaults]: SIZES ["10000 100000 1000000"] ROUNDS [2] (forward, reverse, …: the
 #   sizes of odd rounds go 10k, 1M, 100k; even rounds reverse it) C [64] DURATION [20s]
 #   WARMUP [5s] SOAK [60s; --long 600s] SOAK_LARGEST [$SOAK] (the largest size's) RESTART_WINDOW [30] (s) CREATE_C [8]
-#   CREATE_DURATION [10s] SAMPLE [100] WARM_WAIT [180] (s) EXIT_WAIT [120] (s) PIN [1]
+#   CREATE_DURATION [10s] SAMPLE [100] SETTLE_WAIT [120] (s) WARM_WAIT [180] (s) EXIT_WAIT [120] (s) PIN [1]
 #   PORT [7461] BACKENDS [sqlite; --pg: "sqlite postgres"] PG [postgres://postgres@127.0.0.1:5432]
 #   KEY_CACHE_MIB [unset: the server's default; passed as --key-cache-mib when serve has it]
 #   BENCH_DIR [/tmp/latchkey-bench/scale] FRESH [0] LATCHKEY_BIN [target/release/latchkey]
@@ -55,7 +56,7 @@ done
 SIZES="${SIZES:-10000 100000 1000000}"; ROUNDS="${ROUNDS:-2}"; C="${C:-64}"; DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-5s}"; SOAK="${SOAK:-$([ "$LONG" = 1 ] && echo 600s || echo 60s)}"; SOAK_LARGEST="${SOAK_LARGEST:-$SOAK}"
 RESTART_WINDOW="${RESTART_WINDOW:-30}"; CREATE_C="${CREATE_C:-8}"; CREATE_DURATION="${CREATE_DURATION:-10s}"
-SAMPLE="${SAMPLE:-100}"; WARM_WAIT="${WARM_WAIT:-180}"; EXIT_WAIT="${EXIT_WAIT:-120}"; PIN="${PIN:-1}"
+SAMPLE="${SAMPLE:-100}"; SETTLE_WAIT="${SETTLE_WAIT:-120}"; WARM_WAIT="${WARM_WAIT:-180}"; EXIT_WAIT="${EXIT_WAIT:-120}"; PIN="${PIN:-1}"
 PORT="${PORT:-7461}"; PG="${PG:-postgres://postgres@127.0.0.1:5432}"
 BENCH_DIR="${BENCH_DIR:-/tmp/latchkey-bench/scale}"
 BIN="${LATCHKEY_BIN:-$HERE/../target/release/latchkey}"
@@ -194,6 +195,13 @@ visit() {
   record "verify req/s, all keys (c=$C)" "${figs[0]}"
   record "p50 ms, all keys" "${figs[1]}"; record "p99 ms, all keys" "${figs[2]}"; record "max ms, all keys" "${figs[3]}"
   [ "${figs[4]}" = 0 ] && [ "${figs[5]}" = 0 ] || echo "WARNING: ${figs[4]} non-2xx, ${figs[5]} socket errors (see $OUT/wrk-$tag-all.txt)"
+  # The working set is a node with 100k keys in use, not one still writing the usage of the
+  # whole set just verified: wait (at most SETTLE_WAIT s, without load) until the usage pending
+  # from that run is down to 1 % of the keys.
+  local settle_t0 pending_now; settle_t0=$(date +%s.%N)
+  while pending_now=$(metric latchkey_usage_pending_keys) && [ -n "$pending_now" ] && [ "$pending_now" -gt $((SIZE / 100)) ] \
+    && awk -v a="$settle_t0" -v b="$(date +%s.%N)" -v w="$SETTLE_WAIT" 'BEGIN {exit !(b - a < w)}'; do sleep 0.5; done
+  record "usage of the all-keys run written before the working set (s)" "$(awk -v a="$settle_t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')"
   # The working set warmed first, as on a node that serves it: each of its keys verified once.
   local warm_t0; warm_t0=$(date +%s.%N)
   local ws checks0
