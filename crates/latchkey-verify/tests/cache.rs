@@ -504,7 +504,7 @@ async fn a_backlog_past_twice_the_target_is_spilled_then_written_exactly_once() 
     let ids: Vec<KeyId> = keys.iter().map(|k| k.id.clone()).collect();
     let day = day_string(epoch_day(now));
     let want: Vec<Vec<(String, String, i64)>> =
-        (0..60).map(|i| vec![(day.clone(), "VALID".to_owned(), i64::try_from(i % 2 + 1).unwrap())]).collect();
+        (0..60).map(|i| vec![(day.clone(), "VALID".to_owned(), i64::from(i % 2 + 1))]).collect();
     let until = Instant::now() + Duration::from_secs(20);
     while !spills(spill_dir.path()).is_empty() || stored_usage(&f, &ids).await != want {
         assert!(Instant::now() < until, "the spill was not written: {:?}", spills(spill_dir.path()));
