@@ -390,6 +390,9 @@ impl KeyVerifier {
             match self.replay_spills(dir, pause, go_on).await {
                 Ok(_) => *spills = !matches!(spill::spill_files(dir), Ok(files) if files.is_empty()),
                 Err(e) => {
+                    // Not again every tick: the spills stay for the next
+                    // start (or the next spill of this run).
+                    *spills = false;
                     tracing::error!(error = %e, "could not write spilled key usage; it is kept for a later attempt");
                 }
             }
