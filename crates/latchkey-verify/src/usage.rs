@@ -349,19 +349,27 @@ impl KeyVerifier {
     /// the target pending and `spills` possibly there, they are written to
     /// storage, paced like a flush, until the pending keys reach the target
     /// again. `spills` says whether spill files may be there.
-    async fn relieve(&self, dir: &Path, spills: &mut bool, interval: Duration, stop: &watch::Receiver<bool>) {
+    async fn relieve(
+        self: &Arc<Self>,
+        dir: &Path,
+        spills: &mut bool,
+        interval: Duration,
+        stop: &watch::Receiver<bool>,
+    ) {
         let target = self.pending_target;
         let chunk = self.store.usage_batching().chunk;
         let pending = self.pending.len();
         if pending > 2 * target {
             // In one turn with flushes: usage no longer pending is stored,
             // or in a spill ([`KeyVerifier::flush_keys`] waits for it).
+            // Off the runtime's threads: taking a large excess sorts it,
+            // and the file is synced.
             let _turn = self.flushing.lock().await;
-            let (kept, spilled): (Vec<_>, Vec<_>) =
-                self.pending.take(pending - target).into_iter().partition(|(_, p)| p.precise);
-            self.pending.put_back(kept);
-            let dir = dir.to_owned();
+            let (this, dir) = (Arc::clone(self), dir.to_owned());
             let done = tokio::task::spawn_blocking(move || {
+                let (kept, spilled): (Vec<_>, Vec<_>) =
+                    this.pending.take(pending - target).into_iter().partition(|(_, p)| p.precise);
+                this.pending.put_back(kept);
                 let written = spill::write_spill(&dir, &spilled, chunk);
                 (written, spilled)
             })
