@@ -52,8 +52,8 @@ pub use latchkey_api_types::UNTIL_UNUSED;
 use latchkey_core::time_fmt::{Millis, now_ms};
 use latchkey_core::{format_duration, parse_duration};
 use latchkey_store::{ApiKeyRecord, GraceEnd};
+use latchkey_verify::Background;
 use serde_json::json;
-use tokio::sync::watch;
 
 use crate::audit::{Actor, Audit};
 use crate::error::ApiError;
@@ -137,31 +137,11 @@ pub(crate) fn grace_end(req: &RotateApiKey, settings: &RotationSettings, now: Mi
     Ok(GraceEnd::WhenUnused { quiet_ms: ms(quiet_for), latest: now + ms(max_grace) })
 }
 
-/// This node's sweeper of rotations until unused ([`spawn`]); stop it with
-/// [`Sweeper::stop`], so that usage it is writing is not cut short.
-#[derive(Debug)]
-pub struct Sweeper {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Sweeper {
-    /// Stops the sweeper once the sweep it is making, if any, is done, and
-    /// waits for that.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        if let Err(e) = self.task.await
-            && e.is_panic()
-        {
-            tracing::error!(error = %e, "the rotation sweeper panicked");
-        }
-    }
-}
-
 /// Starts this node's sweeper of rotations until unused.
-pub fn spawn(state: AppState) -> Sweeper {
-    let (stop_tx, mut stop) = watch::channel(false);
-    let task = tokio::spawn(async move {
+/// Stop it with [`Background::stop`], so that usage it is writing is not
+/// cut short.
+pub fn spawn(state: AppState) -> Background {
+    Background::spawn("the rotation sweeper", |mut stop| async move {
         let mut every = tokio::time::interval(state.settings.rotation.sweep_interval);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -175,8 +155,7 @@ pub fn spawn(state: AppState) -> Sweeper {
                 Err(e) => tracing::warn!(error = %e, "could not end waits until unused; will retry"),
             }
         }
-    });
-    Sweeper { stop: stop_tx, task }
+    })
 }
 
 /// One sweep: ends the waits that are over, as the module says; how many

@@ -93,6 +93,7 @@
 //! `changes.rs` the key change log that evicts what other nodes changed,
 //! [`ratelimit`] and [`shared_limits`] the limiters.
 
+mod background;
 mod cache;
 mod changes;
 mod interner;
@@ -105,6 +106,7 @@ mod spill;
 mod usage;
 mod verifier;
 
+pub use background::Background;
 pub use cache::WARM_WINDOW_MS;
 pub use changes::{CHANGE_LOG_KEEP_MS, CHANGE_POLL_INTERVAL};
 pub use outcome::{Checks, Identified, Outcome};

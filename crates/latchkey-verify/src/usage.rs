@@ -28,6 +28,7 @@ use latchkey_core::{KeyHash, KeyId, KeyState};
 use latchkey_store::{StoreError, UsageBatching, UsageCount};
 
 use crate::KeyVerifier;
+use crate::background::Background;
 use crate::pending::{KeyPending, Tag};
 use crate::spill::{self, SpillError};
 
@@ -85,25 +86,8 @@ pub struct ShutdownFlush {
 }
 
 /// The periodic flusher ([`KeyVerifier::spawn_flusher`]); stop it with
-/// [`Flusher::stop`] so that no chunk is cut short.
-#[derive(Debug)]
-pub struct Flusher {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Flusher {
-    /// Stops the flusher once the chunk it is writing, if any, is written
-    /// (or put back), and waits for that.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        if let Err(e) = self.task.await
-            && e.is_panic()
-        {
-            tracing::error!(error = %e, "the usage flusher panicked");
-        }
-    }
-}
+/// [`Background::stop`] so that no chunk is cut short.
+pub type Flusher = Background;
 
 /// Whether `stop` was not yet set.
 fn running(stop: &watch::Receiver<bool>) -> bool {
@@ -303,7 +287,7 @@ impl KeyVerifier {
     }
 
     /// Flushes usage (and sweeps idle rate-limit state) every `interval`
-    /// until [`Flusher::stop`]: the next [`flush_budget`] keys of the
+    /// until stopped ([`Background::stop`]): the next [`flush_budget`] keys of the
     /// sweep, over about half the interval. With `spill_dir`, usage spilled
     /// there (by the last shutdown, or by this flusher while the writes
     /// fell behind) is written to storage whenever fewer than half the
@@ -311,8 +295,7 @@ impl KeyVerifier {
     /// spilled there.
     pub fn spawn_flusher(self: &Arc<Self>, interval: Duration, spill_dir: Option<PathBuf>) -> Flusher {
         let this = Arc::clone(self);
-        let (stop_tx, mut stop) = watch::channel(false);
-        let task = tokio::spawn(async move {
+        Background::spawn("the usage flusher", |mut stop| async move {
             // Spills of the last run may be there: look once.
             let mut spills = spill_dir.is_some();
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -338,8 +321,7 @@ impl KeyVerifier {
                     .unwrap_or_else(PoisonError::into_inner)
                     .retain(|_, w| now - *w < LAST_USED_PRECISION_MS);
             }
-        });
-        Flusher { stop: stop_tx, task }
+        })
     }
 
     /// The spill side of the flusher, in `dir`: with more than twice the
