@@ -32,8 +32,16 @@ use crate::{
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "latchkey.db";
 
-/// [`KeyBatch::keys`] into `api_keys`, in their order.
-const INSERT_KEY_BATCH: &str = concat!(
+/// A group of new keys ([`KeyBatch`]) in one command to the connection's
+/// thread: its transaction (`BEGIN IMMEDIATE`), the keys (`$1`) into
+/// `api_keys` and the events (`$2`) into `audit_events`, in their order,
+/// the owners (`$3`) with their role in the key's organization (the rows it
+/// answers), and the commit. One command, not five: each is a hand-off to
+/// the connection's thread and back, and at a few keys a group the
+/// hand-offs were most of a creation's cost (bench/RESULTS.md, "Issue 25:
+/// creation, session 20").
+const KEY_GROUP: &str = concat!(
+    "BEGIN IMMEDIATE; ",
     insert_api_keys!(),
     "SELECT r.value ->> 'id', r.value ->> 'org_id', r.value ->> 'project_id', r.value ->> 'name', \
        unhex(r.value ->> 'key_hash'), r.value ->> 'key_prefix', r.value ->> 'key_hint', r.value ->> 'environment', \
@@ -42,23 +50,17 @@ const INSERT_KEY_BATCH: &str = concat!(
        r.value ->> 'expires_at', r.value ->> 'created_at', r.value ->> 'created_at', r.value ->> 'rotated_from', \
        r.value ->> 'remaining', r.value ->> 'refill_amount', r.value ->> 'refill_interval', r.value ->> 'created_at', \
        r.value ->> 'surface_id', r.value ->> 'allowed_cidrs', r.value ->> 'imported', r.value ->> 'external_id' \
-     FROM json_each($1) r ORDER BY r.key"
-);
-
-/// [`KeyBatch::events`] into `audit_events`, in their order.
-const INSERT_EVENT_BATCH: &str = concat!(
+     FROM jsonb_each($1) r ORDER BY r.key; ",
     insert_audit_events!(),
     "SELECT r.value ->> 'id', r.value ->> 'org_id', r.value ->> 'at', r.value ->> 'actor_type', \
        r.value ->> 'actor_id', r.value ->> 'action', r.value ->> 'target_type', r.value ->> 'target_id', \
        r.value ->> 'ip', r.value ->> 'request_id', r.value ->> 'details' \
-     FROM json_each($1) r ORDER BY r.key"
+     FROM jsonb_each($2) r ORDER BY r.key; ",
+    "SELECT o.value ->> 'org_id' AS org_id, u.id AS user_id, u.email, u.display_name, m.role \
+     FROM jsonb_each($3) o JOIN users u ON u.id = o.value ->> 'user_id' \
+     LEFT JOIN memberships m ON m.org_id = o.value ->> 'org_id' AND m.user_id = u.id; ",
+    "COMMIT"
 );
-
-/// The owners [`KeyBatch::owners`] names, with their role in the key's
-/// organization.
-const KEY_BATCH_OWNERS: &str = "SELECT o.value ->> 'org_id' AS org_id, u.id AS user_id, u.email, u.display_name, m.role \
-     FROM json_each($1) o JOIN users u ON u.id = o.value ->> 'user_id' \
-     LEFT JOIN memberships m ON m.org_id = o.value ->> 'org_id' AND m.user_id = u.id";
 
 /// The SQLite store.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -80,6 +82,11 @@ pub struct SqliteState {
     /// write, the next checkpoint) covers it, and only a power cut in
     /// between can lose it, never a crash of the process.
     usage: SqlitePool,
+    /// One connection of its own for new keys (the group committer's
+    /// [`KEY_GROUP`]s): its page cache stays warm from one group to the
+    /// next (the pool's connections take turns, and each found its cache
+    /// emptied by the last group's commit on another).
+    keys: SqlitePool,
 }
 
 driver_impls!(SqliteArguments, SqliteRow);
@@ -123,19 +130,19 @@ impl Dialect for Sqlite {
         rows.iter().map(record).collect()
     }
 
-    /// Three statements (keys, events, owners) in one `BEGIN IMMEDIATE`
-    /// transaction.
+    /// [`KEY_GROUP`], on the key connection ([`SqliteState`]); if it
+    /// fails, whatever of its transaction began is rolled back.
     async fn insert_key_batch(store: &SqliteStore, batch: KeyBatch) -> StoreResult<Vec<SqliteRow>> {
-        let mut tx = Self::begin_write(&store.pool).await?;
-        query::<Self>(INSERT_KEY_BATCH).bind(batch.keys).execute(&mut *tx).await?;
-        query::<Self>(INSERT_EVENT_BATCH).bind(batch.events).execute(&mut *tx).await?;
-        let owners = if batch.owner_count == 0 {
-            Vec::new()
-        } else {
-            query::<Self>(KEY_BATCH_OWNERS).bind(batch.owners).fetch_all(&mut *tx).await?
-        };
-        tx.commit().await?;
-        Ok(owners)
+        let mut conn = store.state.keys.acquire().await?;
+        let written =
+            query::<Self>(KEY_GROUP).bind(batch.keys).bind(batch.events).bind(batch.owners).fetch_all(&mut *conn).await;
+        if written.is_err() {
+            // Nothing of the group is kept (the transaction may not have
+            // begun: then there is nothing to roll back, and that error is
+            // not the one to report).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        }
+        Ok(written?)
     }
 
     /// The usage connection ([`SqliteState`]).
@@ -219,16 +226,24 @@ impl SqliteStore {
             .pragma("cache_size", "-1024");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.clone())
             .await?;
         crate::ops::migrate(&crate::ops::SQLITE_MIGRATIONS, &pool).await?;
+        let keys = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await?;
         let usage = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
-        Ok(Self { pool, state: SqliteState { usage } })
+        Ok(Self { pool, state: SqliteState { usage, keys } })
     }
 }
 
@@ -244,7 +259,7 @@ async fn write_usage(on: impl Runner<Sqlite>, batch: &[UsageCount]) -> StoreResu
         batch.iter().map(|u| (u.key_id.as_str(), u.day.as_str(), u.outcome.as_str(), u.count)).collect();
     query::<Sqlite>(
         "INSERT INTO key_usage (key_id, day, outcome, count) \
-         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each($1) j \
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM jsonb_each($1) j \
          WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = j.value ->> 0) \
          ON CONFLICT (key_id, day, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
     )
@@ -265,7 +280,7 @@ async fn write_last_used(on: impl Runner<Sqlite>, batch: &[(KeyId, Millis)]) -> 
     // one of them).
     query::<Sqlite>(
         "UPDATE api_keys SET last_used_at = u.at \
-         FROM (SELECT j.value ->> 0 AS id, MAX(j.value ->> 1) AS at FROM json_each($1) j GROUP BY 1) u \
+         FROM (SELECT j.value ->> 0 AS id, MAX(j.value ->> 1) AS at FROM jsonb_each($1) j GROUP BY 1) u \
          WHERE api_keys.id = u.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < u.at)",
     )
     .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)

@@ -34,8 +34,6 @@ pub struct KeyBatch {
     /// them answers `org_id`, `user_id`, `email`, `display_name` and the
     /// `role` of the user in that organization (NULL if not a member).
     pub owners: String,
-    /// How many owners `owners` names.
-    pub owner_count: usize,
 }
 
 /// An `api_keys` row of [`KeyBatch::keys`].
@@ -162,12 +160,7 @@ impl KeyBatch {
             .filter_map(|k| Some(OwnerRow { org_id: k.org_id.as_str(), user_id: k.owner_user_id.as_deref()? }))
             .filter(|o| seen.insert((o.org_id, o.user_id)))
             .collect();
-        Ok(Self {
-            keys: json(&key_rows)?,
-            events: json(&event_rows)?,
-            owners: json(&owner_rows)?,
-            owner_count: owner_rows.len(),
-        })
+        Ok(Self { keys: json(&key_rows)?, events: json(&event_rows)?, owners: json(&owner_rows)? })
     }
 }
 
