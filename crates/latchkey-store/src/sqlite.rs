@@ -142,7 +142,7 @@ impl Dialect for Sqlite {
             // not the one to report).
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         }
-        Ok(written?)
+        written
     }
 
     /// The usage connection ([`SqliteState`]).
