@@ -13,12 +13,15 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::ConnectOptions as _;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
+use tokio::sync::Mutex;
 
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, KeyId};
@@ -85,8 +88,10 @@ pub struct SqliteState {
     /// One connection of its own for new keys (the group committer's
     /// [`KEY_GROUP`]s): its page cache stays warm from one group to the
     /// next (the pool's connections take turns, and each found its cache
-    /// emptied by the last group's commit on another).
-    keys: SqlitePool,
+    /// emptied by the last group's commit on another). Not a pool of one:
+    /// sqlx's pool pings a connection's thread each time it is given back,
+    /// a round trip between two groups.
+    keys: Arc<Mutex<SqliteConnection>>,
 }
 
 driver_impls!(SqliteArguments, SqliteRow);
@@ -133,7 +138,7 @@ impl Dialect for Sqlite {
     /// [`KEY_GROUP`], on the key connection ([`SqliteState`]); if it
     /// fails, whatever of its transaction began is rolled back.
     async fn insert_key_batch(store: &SqliteStore, batch: KeyBatch) -> StoreResult<Vec<SqliteRow>> {
-        let mut conn = store.state.keys.acquire().await?;
+        let mut conn = store.state.keys.lock().await;
         let written =
             query::<Self>(KEY_GROUP).bind(batch.keys).bind(batch.events).bind(batch.owners).fetch_all(&mut *conn).await;
         if written.is_err() {
@@ -231,12 +236,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         crate::ops::migrate(&crate::ops::SQLITE_MIGRATIONS, &pool).await?;
-        let keys = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
-            .await?;
+        let keys = Arc::new(Mutex::new(options.connect().await?));
         let usage = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
