@@ -487,7 +487,10 @@ impl Tmux {
             if pane.contains(text) {
                 return pane;
             }
-            assert!(Instant::now() < deadline, "waited for {text:?}; the pane shows:\n{pane}");
+            if Instant::now() >= deadline {
+                let windows = String::from_utf8_lossy(&self.cmd(&["list-windows", "-a"]).stdout).into_owned();
+                panic!("waited for {text:?}; the pane shows:\n{pane}\nwindows:\n{windows}");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -549,11 +552,16 @@ async fn login_prompts_for_the_password_without_echo_in_a_terminal() {
     let list = format!(
         "{env} {BIN} auth keys create k >/dev/null; {env} {BIN} project list; {env} {BIN} org list; echo DONE; sleep 60"
     );
-    tmux.cmd(&["new-window", "-t", "t", "-n", "colour", &list]);
+    // `-t t:` is the session `t`, a window at its next free index; `-t t` is
+    // a window target, which tmux may resolve to the first window by its name
+    // ("create window failed: index 0 in use", about one run in 15 under load).
+    let r = tmux.cmd(&["new-window", "-t", "t:", "-n", "colour", &list]);
+    assert!(r.status.success(), "new-window: {}", String::from_utf8_lossy(&r.stderr));
     tmux.wait_for("t:colour", "DONE");
     assert!(tmux.pane("t:colour", true).contains("\x1b["), "colour on a terminal");
     let plain = format!("{env} NO_COLOR=1 {BIN} org list; echo DONE; sleep 60");
-    tmux.cmd(&["new-window", "-t", "t", "-n", "plain", &plain]);
+    let r = tmux.cmd(&["new-window", "-t", "t:", "-n", "plain", &plain]);
+    assert!(r.status.success(), "new-window: {}", String::from_utf8_lossy(&r.stderr));
     tmux.wait_for("t:plain", "DONE");
     let pane = tmux.pane("t:plain", true);
     assert!(pane.contains("Acme") && !pane.contains("\x1b[3"), "NO_COLOR: {pane:?}");
