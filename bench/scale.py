@@ -247,6 +247,7 @@ def restart_probe(args):
             if total is not None and last is not None and now - last[0] >= 1.0:
                 rate = (total - last[1]) / (now - last[0])
                 found["best_rate"] = max(found["best_rate"], rate)
+                found.setdefault("rates", []).append(f"{now - args.since:.0f}s:{100 * rate / max(args.ref_rate, 1):.0f}%")
                 if rate >= 0.9 * args.ref_rate:
                     found["steady_s"] = now - args.since
                     return
@@ -262,7 +263,8 @@ def restart_probe(args):
         t.join()
     fmt = lambda k: f"{found[k]:.2f}" if k in found else "n/a"  # noqa: E731
     best = 100 * found["best_rate"] / args.ref_rate if args.ref_rate > 0 else 0
-    print(f"first_valid_s={fmt('first_valid_s')} steady_s={fmt('steady_s')} best_second_pct_of_ref={best:.0f}")
+    print(f"first_valid_s={fmt('first_valid_s')} steady_s={fmt('steady_s')} best_second_pct_of_ref={best:.0f}"
+          f" seconds={','.join(found.get('rates', []))}")
     return 0
 
 

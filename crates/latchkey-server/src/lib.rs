@@ -168,16 +168,21 @@ pub async fn serve(
     let verifier = Arc::clone(&state.verifier);
     let state_settings = Arc::clone(&state.settings);
     let cached = Arc::clone(&verifier);
-    // The key cache: the change log's cursor first, then the warm-up, then
-    // following the log, so whatever changes while keys load is evicted after.
+    // The key cache: the change log's cursor first, then the warm-up (paced,
+    // in the background: requests come first) while following the log, so
+    // whatever changes while keys load is evicted (a page read before an
+    // eviction is not cached: the cache's epoch).
     let cache_upkeep = tokio::spawn(async move {
         let cursor = cached.change_cursor().await;
-        let started = std::time::Instant::now();
-        match cached.warm(latchkey_core::time_fmt::now_ms()).await {
-            Ok(n) => tracing::info!(keys = n, ms = started.elapsed().as_millis(), "key cache warmed"),
-            Err(e) => tracing::warn!(error = %e, "could not warm the key cache; keys load on first use"),
-        }
-        cached.follow_changes(cursor, latchkey_verify::CHANGE_POLL_INTERVAL).await;
+        let warm = async {
+            let started = std::time::Instant::now();
+            match cached.warm(latchkey_core::time_fmt::now_ms(), latchkey_verify::WARM_PAUSE).await {
+                Ok(n) => tracing::info!(keys = n, ms = started.elapsed().as_millis(), "key cache warmed"),
+                Err(e) => tracing::warn!(error = %e, "could not warm the key cache; keys load on first use"),
+            }
+        };
+        let follow = Arc::clone(&cached).follow_changes(cursor, latchkey_verify::CHANGE_POLL_INTERVAL);
+        tokio::join!(warm, follow);
     });
     let watcher = spawn_invalidation_watcher(&state);
     let upkeep = metrics::spawn_upkeep();

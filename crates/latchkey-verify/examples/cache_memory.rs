@@ -70,7 +70,7 @@ async fn main() {
     let store: Arc<dyn Store> = store;
     let verifier = KeyVerifier::new(store, &VerifierConfig { cache_bytes: mib << 20, ..VerifierConfig::default() });
     let before = rss();
-    let loaded = verifier.warm(now).await.unwrap();
+    let loaded = verifier.warm(now, 0).await.unwrap();
     let grown = rss().saturating_sub(before);
     let accounted = verifier.cached_bytes();
     println!(

@@ -91,14 +91,14 @@ async fn warm_loads_recently_used_usable_keys_only() {
     let store: Arc<dyn Store> = f.store.clone();
     let verifier = KeyVerifier::new(store, &VerifierConfig::default());
     // Over three pages; not the earlier, never-used, expired or revoked ones.
-    assert_eq!(verifier.warm(now).await.unwrap(), 2_500);
+    assert_eq!(verifier.warm(now, 0).await.unwrap(), 2_500);
     assert_eq!(verifier.cached(), 2_500);
     // A never-used key loads on first use.
     assert_eq!(verifier.verify(never_plain[0].expose(), now_ms()).await.unwrap().code, KeyState::Valid);
     assert_eq!(verifier.cached(), 2_501);
 
     let small = KeyVerifier::new(f.store.clone(), &VerifierConfig { cache_bytes: 128 << 10, ..Default::default() });
-    let loaded = small.warm(now).await.unwrap();
+    let loaded = small.warm(now, 0).await.unwrap();
     assert!(loaded > 100 && loaded < 2_500, "warming stops at the budget: {loaded} loaded");
     assert!(small.cached_bytes() <= small.cache_budget());
 }
@@ -110,7 +110,7 @@ async fn invalidation_takes_effect_on_the_next_verify() {
     let key = new_key(&plain, &f, None);
     f.store.insert_key(&key, &ev()).await.unwrap();
     let verifier = KeyVerifier::new(f.store.clone(), &VerifierConfig::default());
-    verifier.warm(now_ms()).await.unwrap();
+    verifier.warm(now_ms(), 0).await.unwrap();
     assert_eq!(verifier.verify(plain.expose(), now_ms()).await.unwrap().code, KeyState::Valid);
 
     f.store.revoke_key(&f.org_id, &key.id, now_ms(), &ev()).await.unwrap();
