@@ -249,12 +249,18 @@ fn refresh_delay(ttl: Duration, hash: &KeyHash) -> Duration {
 /// hour are likely used again soon; the others load on first use.
 pub const WARM_WINDOW_MS: Millis = 3_600_000;
 
-/// How long the server's warm-up pauses after each page, in multiples of
-/// the time the page took: it takes at most a tenth of the time. Loaded
-/// all at once, a million recently used keys' 275,000 took 16 s of a
-/// loaded core, and the requests meanwhile ran at a fraction of their
-/// rate (`bench/scale.sh`, restart under load).
+/// How long the server's warm-up pauses after each page once it has run
+/// for [`WARM_AT_ONCE`], in multiples of the time the page took: it then
+/// takes at most a tenth of the time. Loaded all at once, a million
+/// recently used keys' 130,000–275,000 took 7–16 s of a loaded core, and
+/// requests ran at 65–80 % of their rate meanwhile (`bench/scale.sh`,
+/// restart under load; bench/RESULTS.md).
 pub const WARM_PAUSE: u32 = 9;
+
+/// How long the warm-up loads without pausing: ten thousand keys, all of
+/// a small node's, load well within it (paced from the start, a 10,000-key
+/// node took 3–5 s to reach its rate instead of 1–2).
+pub const WARM_AT_ONCE: Duration = Duration::from_secs(1);
 
 /// The warm-up stops loading at this share of the budget (in 1/16ths), so
 /// that it never evicts what it loaded first (the most recently used).
@@ -289,16 +295,18 @@ impl KeyVerifier {
     /// (from where the last page stopped, never from the start). Keys not
     /// loaded load on first use. Returns how many were loaded.
     ///
-    /// After each page it pauses `pause` times as long as the page took
-    /// (the server's [`WARM_PAUSE`]): a restarted node under load serves
-    /// requests first (each miss reads its own key) and loads the rest
-    /// of the recently used keys in the time they leave.
+    /// After its first [`WARM_AT_ONCE`], it pauses after each page `pause`
+    /// times as long as the page took (the server's [`WARM_PAUSE`]): a
+    /// restarted node under load loads its most recently used keys at
+    /// once (all of a small set), then serves requests first (each miss
+    /// reads its own key) and loads the rest in the time they leave.
     pub async fn warm(&self, now: Millis, pause: u32) -> Result<u64, StoreError> {
         const PAGE: u64 = 1000;
         let full = self.records.budget() / 16 * WARM_FILL_SIXTEENTHS;
         let since = now.saturating_sub(WARM_WINDOW_MS);
         let mut before: Option<(Millis, KeyId)> = None;
         let mut loaded = 0;
+        let begun = Instant::now();
         loop {
             let room = full.saturating_sub(self.cached_bytes()) / TYPICAL_ENTRY_BYTES;
             let limit = PAGE.min(room);
@@ -318,7 +326,7 @@ impl KeyVerifier {
             if last_page {
                 break;
             }
-            if pause > 0 {
+            if pause > 0 && begun.elapsed() >= WARM_AT_ONCE {
                 tokio::time::sleep(started.elapsed() * pause).await;
             }
         }

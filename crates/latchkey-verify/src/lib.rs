@@ -107,7 +107,7 @@ mod usage;
 mod verifier;
 
 pub use background::Background;
-pub use cache::{WARM_PAUSE, WARM_WINDOW_MS};
+pub use cache::{WARM_AT_ONCE, WARM_PAUSE, WARM_WINDOW_MS};
 pub use changes::{CHANGE_LOG_KEEP_MS, CHANGE_POLL_INTERVAL};
 pub use outcome::{Checks, Identified, Outcome};
 pub use record::{CachedKey, Grant};

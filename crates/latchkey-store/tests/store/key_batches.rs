@@ -7,6 +7,7 @@ use latchkey_core::id::{KeyId, OrgId};
 use latchkey_core::{DisplayPrefix, Environment, KeyHash, KeyPrefix, PlainKey, Role, Scope, ScopeSet};
 use latchkey_store::{AuditEvent, Conflict, KeyFilter, KeyKind, NewApiKey, Refill, RefillInterval, Store, Unique};
 
+use crate::changes::{CHANGE_WAIT, changes_within};
 use crate::fixtures::{HOUR, NOW, conflict, ev, event, logged, page, plain_key, product, project, surface, world};
 
 store_tests! {
@@ -74,8 +75,14 @@ async fn a_batch_answers_its_keys_as_stored(store: Arc<dyn Store>) {
         NewApiKey::admin(&plain_key(), &other.id, &w.alice.id, "alice elsewhere", NOW),
     ];
     let events = events(&keys);
+    let cursor = store.key_changes_cursor().await.unwrap();
     let answered = store.insert_keys(&keys, &events).await.unwrap();
     assert_eq!(answered.len(), keys.len());
+    // Every new key is in the change log (a node may hold its hash as
+    // unknown): on PostgreSQL one trigger call logs the whole statement.
+    let hashes: Vec<KeyHash> = keys.iter().map(|k| k.hash).collect();
+    let (seen, _) = changes_within(&*store, cursor, CHANGE_WAIT, |s| hashes.iter().all(|h| s.contains(h))).await;
+    assert!(hashes.iter().all(|h| seen.contains(h)), "expected {hashes:?} in the change log, saw {seen:?}");
     for (k, a) in keys.iter().zip(&answered) {
         assert_eq!(store.get_key(&k.org_id, &k.id).await.unwrap().as_ref(), Some(a), "{}", k.name);
     }
