@@ -4,7 +4,8 @@
 -- A group of new keys is one INSERT (the group committer, POST
 -- /v1/api-keys/batch) and its audit events another: the per-row trigger
 -- calls were about a quarter of PostgreSQL's CPU per key created
--- (bench/RESULTS.md, "Issue 25: creation on PostgreSQL, session 21").
+-- (bench/RESULTS.md, "Issue 25: restart under load, and PostgreSQL's triggers
+-- per statement").
 -- Updates and deletes keep their row-level triggers; what each trigger
 -- writes is unchanged.
 
