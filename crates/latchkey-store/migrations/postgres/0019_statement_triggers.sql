@@ -29,6 +29,21 @@ DROP TRIGGER api_keys_credit_granted ON api_keys;
 CREATE TRIGGER api_keys_credit_granted AFTER UPDATE OF remaining ON api_keys
     FOR EACH ROW EXECUTE FUNCTION api_key_credit_granted();
 
+-- The row-level function now sees only updates of `remaining`.
+CREATE OR REPLACE FUNCTION api_key_credit_granted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.remaining IS NOT NULL AND NEW.remaining > 0 AND NEW.remaining > coalesce(OLD.remaining, 0) THEN
+        INSERT INTO key_credit_grants (key_id, org_id, granted, granted_at)
+            VALUES (NEW.id, NEW.org_id,
+                    CASE WHEN NEW.refilled_at IS DISTINCT FROM OLD.refilled_at AND NEW.refill_amount IS NOT NULL
+                         THEN NEW.refill_amount ELSE NEW.remaining END,
+                    coalesce(NEW.refilled_at, NEW.updated_at))
+            ON CONFLICT (key_id) DO UPDATE SET granted = excluded.granted,
+                granted_at = greatest(excluded.granted_at, key_credit_grants.granted_at + 1);
+    END IF;
+    RETURN NULL;
+END $$;
+
 CREATE FUNCTION grant_inserted_api_keys_credit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO key_credit_grants (key_id, org_id, granted, granted_at)

@@ -472,6 +472,15 @@ impl Tmux {
     }
 
     /// The pane's text (with colour escapes when `escapes`).
+    /// A new window `name` of session `t` running `command`. `-t t:` is the
+    /// session, a window at its next free index; `-t t` is a window target,
+    /// which tmux may resolve to the first window by its name ("create
+    /// window failed: index 0 in use", about one run in 15 under load).
+    fn new_window(&self, name: &str, command: &str) {
+        let r = self.cmd(&["new-window", "-t", "t:", "-n", name, command]);
+        assert!(r.status.success(), "new-window {name}: {}", String::from_utf8_lossy(&r.stderr));
+    }
+
     fn pane(&self, target: &str, escapes: bool) -> String {
         let mut args = vec!["capture-pane", "-p", "-J", "-t", target];
         if escapes {
@@ -552,16 +561,11 @@ async fn login_prompts_for_the_password_without_echo_in_a_terminal() {
     let list = format!(
         "{env} {BIN} auth keys create k >/dev/null; {env} {BIN} project list; {env} {BIN} org list; echo DONE; sleep 60"
     );
-    // `-t t:` is the session `t`, a window at its next free index; `-t t` is
-    // a window target, which tmux may resolve to the first window by its name
-    // ("create window failed: index 0 in use", about one run in 15 under load).
-    let r = tmux.cmd(&["new-window", "-t", "t:", "-n", "colour", &list]);
-    assert!(r.status.success(), "new-window: {}", String::from_utf8_lossy(&r.stderr));
+    tmux.new_window("colour", &list);
     tmux.wait_for("t:colour", "DONE");
     assert!(tmux.pane("t:colour", true).contains("\x1b["), "colour on a terminal");
     let plain = format!("{env} NO_COLOR=1 {BIN} org list; echo DONE; sleep 60");
-    let r = tmux.cmd(&["new-window", "-t", "t:", "-n", "plain", &plain]);
-    assert!(r.status.success(), "new-window: {}", String::from_utf8_lossy(&r.stderr));
+    tmux.new_window("plain", &plain);
     tmux.wait_for("t:plain", "DONE");
     let pane = tmux.pane("t:plain", true);
     assert!(pane.contains("Acme") && !pane.contains("\x1b[3"), "NO_COLOR: {pane:?}");
