@@ -486,6 +486,19 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
 
     async fn record_attempt(&self, o: &AttemptOutcome) -> StoreResult<bool> {
         let mut tx = D::begin_write(&self.pool).await?;
+        if D::ROW_LOCKS {
+            // The endpoint first, then its delivery: the order in which
+            // deleting an endpoint locks them (its row, then the cascade),
+            // so an attempt recorded during a delete waits instead of
+            // deadlocking with it.
+            query::<D>(
+                "SELECT 1 FROM webhooks WHERE id = (SELECT webhook_id FROM webhook_deliveries WHERE id = $1) \
+                 FOR UPDATE",
+            )
+            .bind(&o.delivery_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        }
         let state = match (o.delivered, o.next_attempt_at) {
             (true, _) => DeliveryState::Delivered,
             (false, Some(_)) => DeliveryState::Pending,

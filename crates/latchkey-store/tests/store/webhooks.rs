@@ -15,6 +15,7 @@ store_tests! {
     mapped_audit_actions_become_events_for_subscribed_endpoints_only,
     a_claim_leases_each_delivery_to_one_claimer_and_outcomes_need_the_lease,
     scheduled_and_test_events_are_written_once,
+    an_attempt_recorded_while_its_endpoint_is_deleted_does_not_fail_either,
 }
 
 fn endpoint(org_id: &str, events: &[&str]) -> NewWebhook {
@@ -185,4 +186,46 @@ async fn scheduled_and_test_events_are_written_once(store: Arc<dyn Store>) {
     assert!(store.enqueue_webhook_event(&test, Some(&hook.id)).await.unwrap());
     assert!(!store.enqueue_webhook_event(&test, Some(&hook.id)).await.unwrap());
     assert_eq!(store.list_deliveries(&w.org.id, &hook.id, &page(100)).await.unwrap().len(), 4);
+}
+
+/// The delivery worker records a failed attempt (which marks its endpoint
+/// failing) while an admin deletes that endpoint: both succeed, in either
+/// order, however they interleave (on PostgreSQL they once deadlocked: the
+/// attempt locked the delivery then the endpoint, the delete's cascade the
+/// endpoint then its deliveries).
+async fn an_attempt_recorded_while_its_endpoint_is_deleted_does_not_fail_either(store: Arc<dyn Store>) {
+    let w = world(&*store).await;
+    let org = w.org.id.as_str();
+    for round in 0..40 {
+        let hook = store.create_webhook(&endpoint(org, &["api_key.revoked"]), &ev()).await.unwrap();
+        store.append_event(&event(org, "api_key.revoke")).await.unwrap();
+        let token = format!("race-{round}");
+        let claimed = store.claim_deliveries(NOW + 1, 60_000, 10, &token).await.unwrap();
+        assert_eq!(claimed.len(), 1, "round {round}");
+        let outcome = AttemptOutcome {
+            delivery_id: claimed[0].id.clone(),
+            lease_token: token,
+            attempt: DeliveryAttempt {
+                n: 1,
+                at: NOW + 5,
+                status_code: None,
+                duration_ms: 3,
+                error: Some("refused".into()),
+            },
+            delivered: false,
+            next_attempt_at: Some(NOW + 100),
+            disable_if_failing_since: NOW - 1000,
+            disable_event: event(org, "webhook.disabled"),
+        };
+        let deletion = ev();
+        let (recorded, deleted) =
+            tokio::join!(store.record_attempt(&outcome), store.delete_webhook(&w.org.id, &hook.id, &deletion));
+        // Recorded (true) when it went first; after the delete its
+        // delivery is gone (false). Either is right; an error is not.
+        if let Err(e) = recorded {
+            panic!("round {round}: recording the attempt failed: {e:?}");
+        }
+        assert!(deleted.unwrap_or_else(|e| panic!("round {round}: the delete failed: {e:?}")), "round {round}");
+        assert!(store.get_webhook(&w.org.id, &hook.id).await.unwrap().is_none(), "round {round}");
+    }
 }
