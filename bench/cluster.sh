@@ -9,7 +9,7 @@
 # The database latchkey_bench_cluster on $PG is dropped and re-created each run.
 # Prints one line per run and median summaries; raw output goes to bench/results/.
 set -euo pipefail
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # for binaries from before jemalloc (glibc malloc)
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 HERE="$(cd "$(dirname "$0")" && pwd)"; cd "$HERE"
 DURATION="${DURATION:-10s}"; RUNS="${RUNS:-3}"; C="${C:-48}"; N="${N:-2000}"; CREATE_C="${CREATE_C:-16}"
 PG="${PG:-postgres://postgres@127.0.0.1:5432}"; REDIS="${REDIS:-redis://127.0.0.1:6379}"

@@ -10,7 +10,7 @@
 #   LATCHKEY_BIN [target/release/latchkey of this checkout] LABEL [after]
 # The database latchkey_bench_create on $PG is dropped and re-created each run.
 set -euo pipefail
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # for binaries from before jemalloc (glibc malloc)
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 HERE="$(cd "$(dirname "$0")" && pwd)"; cd "$HERE"
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"

@@ -22,7 +22,7 @@
 #   PAGES  the paths to time, space-separated [see below]
 # Output: one line per page and a SUMMARY, saved to bench/results/dashboard-*.txt.
 set -euo pipefail
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # for binaries from before jemalloc (glibc malloc)
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"

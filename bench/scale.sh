@@ -39,7 +39,7 @@
 # medians over the visits of a size); wrk output and server logs in results/scale-<stamp>/.
 # PostgreSQL databases: latchkey_scale_<schema>_<size> (cached), latchkey_scale_run (per visit).
 set -euo pipefail
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # for binaries from before jemalloc (glibc malloc)
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # as scripts/run.sh serves
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"

@@ -19,7 +19,7 @@
 # Prints one line per run and a median summary (also saved to bench/results/latchkey-*.txt);
 # raw wrk output and the server log go to bench/results/ too.
 set -euo pipefail
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # for binaries from before jemalloc (glibc malloc)
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"   # as scripts/run.sh serves
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"

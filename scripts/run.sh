@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LATCHKEY_DATA_DIR="${LATCHKEY_DATA_DIR:-./latchkey-data}"
+# glibc keeps one malloc arena per thread that ever allocated; two are plenty for latchkey
+# and keep the resident set about a quarter smaller (bench/RESULTS.md).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 cargo build --release --locked -p latchkey
 BIN=target/release/latchkey

@@ -24,7 +24,8 @@
 //! side in storage, so a chunk of neighbours rewrites a few pages where a
 //! chunk of keys taken in any order rewrites a page per key. The next ids
 //! are found by a scan of the shards (one comparison per pending key, a
-//! few milliseconds at a million), for [`SCAN_AHEAD`] takes at once.
+//! few milliseconds at a million), for [`SCAN_AHEAD`] takes at once, up
+//! to [`AHEAD_MAX`] ids.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
@@ -85,7 +86,8 @@ pub(crate) struct Pending {
 }
 
 /// The sweep's place: the last id picked, and the next ones already
-/// found (a scan finds [`SCAN_AHEAD`] takes' worth at once).
+/// found (a scan finds [`SCAN_AHEAD`] takes' worth at once, at most
+/// [`AHEAD_MAX`]).
 #[derive(Debug, Default)]
 struct Sweep {
     cursor: Option<Packed>,
@@ -99,6 +101,12 @@ struct Sweep {
 /// How many takes' worth of keys a scan of the shards finds: a scan costs
 /// a comparison per pending key, so it is paid once per this many takes.
 const SCAN_AHEAD: usize = 16;
+
+/// The most ids one scan finds (about 1.3 MB found, twice that while
+/// scanning). Without a bound, a take of 165,000 keys (a spill) found
+/// every pending key, and the sweep kept room for all of them: 13 MB per
+/// 330,000 pending, held from then on.
+const AHEAD_MAX: usize = 32_768;
 
 /// One shard: its keys' usage, compact by slot, and in the general form
 /// for the few that do not fit one (module docs). A key is in one of the
@@ -215,7 +223,7 @@ impl Pending {
         let mut taken = self.take_odd(n);
         while taken.len() < n {
             if sweep.ahead.is_empty() {
-                let want = (n - taken.len()).saturating_mul(SCAN_AHEAD);
+                let want = (n - taken.len()).saturating_mul(SCAN_AHEAD).min(AHEAD_MAX);
                 let mut found = match sweep.cursor {
                     Some(after) => {
                         let mut found = self.first_ids((Bound::Excluded(after), Bound::Unbounded), want);

@@ -71,6 +71,9 @@ const LAST_WRITTEN_MAX: usize = 65_536;
 /// the CPU with.
 const SHUTDOWN_CHUNK: usize = 5_000;
 
+/// Keys per spill file written while the writes fall behind (`relieve`).
+const SPILL_SLICE: usize = 16_384;
+
 /// `lastUsedAt` is written at most this often per key (and node).
 pub const LAST_USED_PRECISION_MS: Millis = 60_000;
 
@@ -348,27 +351,44 @@ impl KeyVerifier {
             // and the file is synced.
             let _turn = self.flushing.lock().await;
             let (this, dir) = (Arc::clone(self), dir.to_owned());
+            // A file per SPILL_SLICE keys, so that what is taken at once
+            // stays small (the excess is 165,000 keys at the default
+            // budget: ~20 MB taken at once, and kept by the allocator).
             let done = tokio::task::spawn_blocking(move || {
-                let (kept, spilled): (Vec<_>, Vec<_>) =
-                    this.pending.take(pending - target).into_iter().partition(|(_, p)| p.precise);
-                this.pending.put_back(kept);
-                let written = spill::write_spill(&dir, &spilled, chunk);
-                (written, spilled)
+                let (mut left, mut keys, mut last) = (pending - target, 0, None);
+                while left > 0 {
+                    let taken = this.pending.take(left.min(SPILL_SLICE));
+                    if taken.is_empty() {
+                        break;
+                    }
+                    left = left.saturating_sub(taken.len());
+                    let (kept, spilled): (Vec<_>, Vec<_>) = taken.into_iter().partition(|(_, p)| p.precise);
+                    this.pending.put_back(kept);
+                    match spill::write_spill(&dir, &spilled, chunk) {
+                        Ok(path) => (keys, last) = (keys + spilled.len(), Some(path)),
+                        Err(e) => {
+                            this.pending.put_back(spilled);
+                            return (keys, last, Some(e));
+                        }
+                    }
+                }
+                (keys, last, None)
             })
             .await;
             match done {
-                Ok((Ok(path), spilled)) => {
-                    *spills = true;
-                    tracing::warn!(
-                        keys = spilled.len(),
-                        pending = self.pending.len(),
-                        file = %path.display(),
-                        "key usage writes fall behind verification: usage spilled to the data directory, written once they catch up"
-                    );
-                }
-                Ok((Err(e), spilled)) => {
-                    tracing::error!(error = %e, "could not spill key usage; it stays pending");
-                    self.pending.put_back(spilled);
+                Ok((keys, last, failed)) => {
+                    if let Some(path) = last {
+                        *spills = true;
+                        tracing::warn!(
+                            keys,
+                            pending = self.pending.len(),
+                            last_file = %path.display(),
+                            "key usage writes fall behind verification: usage spilled to the data directory, written once they catch up"
+                        );
+                    }
+                    if let Some(e) = failed {
+                        tracing::error!(error = %e, "could not spill key usage; it stays pending");
+                    }
                 }
                 Err(e) => tracing::error!(error = %e, "the usage spill task failed"),
             }

@@ -13,14 +13,6 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-/// jemalloc rather than the C library's allocator: a node verifying over
-/// a million keys churns through cache entries of many sizes, and with
-/// jemalloc it served 9-23 % more verifications a second in the same
-/// memory or a little less (bench/RESULTS.md, "Issue 25: the allocator").
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 /// latchkey: self-hosted API keys and access for developer platforms.
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, about, propagate_version = true)]
