@@ -353,7 +353,7 @@ impl KeyVerifier {
             let (this, dir) = (Arc::clone(self), dir.to_owned());
             // A file per SPILL_SLICE keys, so that what is taken at once
             // stays small (the excess is 165,000 keys at the default
-            // budget: ~20 MB taken at once, and kept by the allocator).
+            // budget: ~20 MB if taken at once).
             let done = tokio::task::spawn_blocking(move || {
                 let (mut left, mut keys, mut last) = (pending - target, 0, None);
                 while left > 0 {
