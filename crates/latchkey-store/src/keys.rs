@@ -196,9 +196,10 @@ pub trait KeyStore: Send + Sync {
     async fn usable_keys(&self, after_id: Option<&KeyId>, limit: i64, now: Millis) -> StoreResult<Vec<ApiKeyRecord>>;
 
     /// Keys last used at or after `since` and usable at `now`, of every
-    /// organization, most recently used first (ties by id, descending),
-    /// below `below` (a last use and id: where the previous page ended), at
-    /// most `limit`: how the verifier warms its cache at start-up.
+    /// organization, most recently used first by ten-minute buckets of the
+    /// last use (within one, by id, descending), below `below` (a last use
+    /// and id: where the previous page ended), at most `limit`: how the
+    /// verifier warms its cache at start-up.
     async fn recently_used_keys(
         &self,
         since: Millis,

@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 use latchkey_core::time_fmt::Millis;
 use latchkey_core::{KeyHash, KeyId};
 
-use crate::sql::{Dialect, KeyBatch, Runner, SqlStore, Tx, query, record};
+use crate::sql::{Dialect, KeyBatch, LAST_USE_BUCKET_MS, Runner, SqlStore, Tx, query, record};
 use crate::{
     ApiKeyRecord, ChangeCursor, Invalidation, InvalidationSink, MAX_KEY_CHANGES, StoreError, StoreResult,
     UsageBatching, UsageCount, files,
@@ -160,7 +160,7 @@ impl Dialect for Sqlite {
         last_used: &[(KeyId, Millis)],
         counts: &[UsageCount],
     ) -> StoreResult<()> {
-        write_last_used(&mut **tx, last_used).await?;
+        write_last_used(tx, last_used).await?;
         write_usage(&mut **tx, counts).await
     }
 
@@ -270,20 +270,32 @@ async fn write_usage(on: impl Runner<Sqlite>, batch: &[UsageCount]) -> StoreResu
 }
 
 /// Writes `lastUsedAt` values: one statement for the whole batch.
-async fn write_last_used(on: impl Runner<Sqlite>, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
+async fn write_last_used(on: &mut SqliteConnection, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    // One statement for the whole batch (`[[key_id, at_ms], ...]`); a value
+    // Two statements for the whole batch (`[[key_id, at_ms], ...]`); a value
     // never moves backwards. A key named twice takes its latest time (an
     // `UPDATE … FROM` with several rows for one target row would use any
-    // one of them).
+    // one of them). The bucket is set by a second statement, for the keys
+    // whose bucket changed only: SQLite rewrites the index entry of every
+    // row an UPDATE assigns an indexed column, changed or not.
+    let rows = serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     query::<Sqlite>(
         "UPDATE api_keys SET last_used_at = u.at \
          FROM (SELECT j.value ->> 0 AS id, MAX(j.value ->> 1) AS at FROM jsonb_each($1) j GROUP BY 1) u \
          WHERE api_keys.id = u.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < u.at)",
     )
-    .bind(serde_json::to_string(batch).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .bind(&rows)
+    .execute(&mut *on)
+    .await?;
+    query::<Sqlite>(
+        "UPDATE api_keys SET last_used_bucket = last_used_at - last_used_at % $2 \
+         WHERE id IN (SELECT j.value ->> 0 FROM jsonb_each($1) j) \
+           AND last_used_bucket IS NOT last_used_at - last_used_at % $2",
+    )
+    .bind(&rows)
+    .bind(LAST_USE_BUCKET_MS)
     .execute(on)
     .await?;
     Ok(())

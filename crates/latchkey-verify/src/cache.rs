@@ -289,10 +289,11 @@ impl KeyVerifier {
     }
 
     /// Loads the keys used in the [`WARM_WINDOW_MS`] before `now` and still
-    /// usable at `now`, most recently used first, until the cache is nearly
-    /// full (15/16 of its budget), so that the first requests after a start
-    /// do not each wait for storage. Pages seek on `api_keys_by_last_used`
-    /// (from where the last page stopped, never from the start). Keys not
+    /// usable at `now`, most recently used first (by ten-minute buckets),
+    /// until the cache is nearly full (15/16 of its budget), so that the
+    /// first requests after a start do not each wait for storage. Pages seek
+    /// on `api_keys_by_last_use_bucket` (from where the last page stopped,
+    /// never from the start). Keys not
     /// loaded load on first use. Returns how many were loaded.
     ///
     /// After its first [`WARM_AT_ONCE`], it pauses after each page `pause`

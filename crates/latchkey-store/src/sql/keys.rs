@@ -130,21 +130,36 @@ pub const USABLE_KEYS: &str = concat!(
      AND k.id > coalesce($2, '') ORDER BY k.id LIMIT $3"
 );
 
+/// How finely the warm-up orders keys by their last use: `api_keys.last_used_bucket`
+/// is `last_used_at` rounded down to this (ten minutes; migration 0020 filled
+/// the existing rows with the same), and only a change of it moves the key in
+/// the index `api_keys_by_last_use_bucket (last_used_bucket, id)`, at most once
+/// per ten minutes of use, where an index on `last_used_at` moved every key at
+/// every usage flush.
+pub(crate) const LAST_USE_BUCKET_MS: Millis = 600_000;
+
 /// [`KeyStore::recently_used_keys`]' statement (`$1` now, `$2` the earliest
-/// last use, `$3` and `$4` the last use and id to go on below or NULL, `$5`
-/// the page size): the verifier's warm-up. The row value `(last_used_at,
-/// id)` compared with the page's start (`coalesce` standing in for NULL)
-/// seeks on `api_keys_by_last_used`, on SQLite and in PostgreSQL's generic
-/// plan alike. Public so that the store suite can read its query plan.
+/// last use, `$3` the earliest bucket, `$4` and `$5` the bucket and id to go
+/// on below or NULL, `$6` the page size): the verifier's warm-up. The row
+/// value `(last_used_bucket, id)` compared with the page's start
+/// (`coalesce` standing in for NULL) seeks on `api_keys_by_last_use_bucket`,
+/// on SQLite and in PostgreSQL's generic plan alike; the exact last use is
+/// checked on the rows read. Public so that the store suite can read its
+/// query plan.
 pub const RECENTLY_USED_KEYS: &str = concat!(
     select_keys!(),
-    "WHERE k.last_used_at >= $2 \
-     AND (k.last_used_at, k.id) < (coalesce($3, 9223372036854775807), coalesce($4, ",
+    "WHERE k.last_used_bucket >= $3 \
+     AND (k.last_used_bucket, k.id) < (coalesce($4, 9223372036854775807), coalesce($5, ",
     id_ceiling!(),
     ")) \
-     AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
-     ORDER BY k.last_used_at DESC, k.id DESC LIMIT $5"
+     AND k.last_used_at >= $2 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) \
+     ORDER BY k.last_used_bucket DESC, k.id DESC LIMIT $6"
 );
+
+/// The bucket of a last use ([`LAST_USE_BUCKET_MS`]).
+fn last_use_bucket(at: Millis) -> Millis {
+    at - at.rem_euclid(LAST_USE_BUCKET_MS)
+}
 
 /// `list_keys`' statement, `$like` the dialect's case-insensitive `LIKE`.
 /// Each filter is its own `AND` term, so that those over the key's own
@@ -658,7 +673,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         let rows = query::<D>(RECENTLY_USED_KEYS)
             .bind(now)
             .bind(since)
-            .bind(below.map(|(t, _)| t))
+            .bind(last_use_bucket(since))
+            .bind(below.map(|(t, _)| last_use_bucket(t)))
             .bind(below.map(|(_, id)| id))
             .bind(limit)
             .fetch_all(&self.pool)

@@ -62,6 +62,7 @@ use crate::{
 };
 
 pub use key_batch::KeyBatch;
+pub(crate) use keys::LAST_USE_BUCKET_MS;
 pub use keys::{RECENTLY_USED_KEYS, USABLE_KEYS};
 pub(crate) use rows::record;
 pub use store::PRUNE_KEY_CHANGES;

@@ -51,6 +51,11 @@ async fn usable_keys_are_paged_by_id_across_organizations(store: Arc<dyn Store>)
     assert!(!ids(&store.usable_keys(None, 100, NOW + 1).await.unwrap()).contains(&expiring.id.as_str()));
 }
 
+/// The warm-up's order: ten-minute buckets of the last use, most recent
+/// first, and within one bucket by id, descending (how finely the index
+/// orders keys, `api_keys_by_last_use_bucket`).
+const BUCKET: i64 = 600_000;
+
 async fn recently_used_keys_are_paged_by_last_use(store: Arc<dyn Store>) {
     let w = world(&*store).await;
     let (other, _) = w.other_org(&*store, "bob@example.com").await;
@@ -64,13 +69,16 @@ async fn recently_used_keys_are_paged_by_last_use(store: Arc<dyn Store>) {
         store.insert_key(k, &ev()).await.unwrap();
     }
     store.revoke_key(&w.org.id, &revoked.id, NOW - 1, &ev()).await.unwrap().unwrap();
-    // k0 and k1 tie on their last use: the id breaks it (descending).
+    // `b` starts the bucket of NOW. k0 and k1 share it: the id orders them
+    // (descending), whichever was used last.
+    let b = NOW - NOW.rem_euclid(BUCKET);
     let used = [
-        (keys[0].id.clone(), NOW - 10),
-        (keys[1].id.clone(), NOW - 10),
-        (keys[2].id.clone(), NOW - 5),
+        (keys[0].id.clone(), b + 1),
+        (keys[1].id.clone(), b),
+        (theirs[0].id.clone(), b - 1),
+        (keys[2].id.clone(), b - BUCKET - 1),
         (keys[3].id.clone(), NOW - HOUR),
-        (theirs[0].id.clone(), NOW - 7),
+        // In the window's first bucket but before the window: not read.
         (long_ago.id.clone(), NOW - HOUR - 1),
         (expired.id.clone(), NOW - 1),
         (revoked.id.clone(), NOW - 1),
@@ -78,8 +86,8 @@ async fn recently_used_keys_are_paged_by_last_use(store: Arc<dyn Store>) {
     store.record_last_used(&used).await.unwrap();
 
     let since = NOW - HOUR;
-    let (k0, k1) = if keys[0].id > keys[1].id { (&keys[0], &keys[1]) } else { (&keys[1], &keys[0]) };
-    let want = [keys[2].id.as_str(), theirs[0].id.as_str(), k0.id.as_str(), k1.id.as_str(), keys[3].id.as_str()];
+    let (hi, lo) = if keys[0].id > keys[1].id { (&keys[0], &keys[1]) } else { (&keys[1], &keys[0]) };
+    let want = [hi.id.as_str(), lo.id.as_str(), theirs[0].id.as_str(), keys[2].id.as_str(), keys[3].id.as_str()];
     assert_eq!(ids(&store.recently_used_keys(since, None, 100, NOW).await.unwrap()), want);
     let first = store.recently_used_keys(since, None, 3, NOW).await.unwrap();
     assert_eq!(ids(&first), want[..3]);
@@ -88,10 +96,22 @@ async fn recently_used_keys_are_paged_by_last_use(store: Arc<dyn Store>) {
     assert_eq!(ids(&store.recently_used_keys(since, Some(below), 3, NOW).await.unwrap()), want[3..]);
     let end = (NOW - HOUR, &keys[3].id);
     assert_eq!(store.recently_used_keys(since, Some(end), 3, NOW).await.unwrap(), []);
-    // A shorter window, a later time.
-    assert_eq!(ids(&store.recently_used_keys(NOW - 7, None, 100, NOW).await.unwrap()), want[..2]);
-    let key2 = KeyId::from(want[0]);
-    assert_eq!(store.recently_used_keys(since, Some((NOW - 5, &key2)), 1, NOW).await.unwrap()[0].id, want[1]);
+    // Shorter windows: the last use is exact, the bucket only orders.
+    assert_eq!(ids(&store.recently_used_keys(b - 1, None, 100, NOW).await.unwrap()), want[..3]);
+    assert_eq!(ids(&store.recently_used_keys(b + 1, None, 100, NOW).await.unwrap()), [keys[0].id.as_str()]);
+    // Below a key of the first bucket: the rest of that bucket, then on.
+    let below_hi = (b, &hi.id);
+    assert_eq!(store.recently_used_keys(since, Some(below_hi), 1, NOW).await.unwrap()[0].id, lo.id);
+
+    // A later use moves k2 into the first bucket; an earlier one moves
+    // nothing back.
+    store.record_last_used(&[(keys[2].id.clone(), NOW), (keys[3].id.clone(), NOW - 2 * HOUR)]).await.unwrap();
+    let now_first = store.recently_used_keys(since, None, 100, NOW).await.unwrap();
+    let mut first_bucket = vec![keys[0].id.as_str(), keys[1].id.as_str(), keys[2].id.as_str()];
+    first_bucket.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(ids(&now_first)[..3], first_bucket);
+    assert_eq!(ids(&now_first)[3..], [theirs[0].id.as_str(), keys[3].id.as_str()]);
+    assert_eq!(now_first.iter().find(|k| k.id == keys[3].id).unwrap().last_used_at, Some(NOW - HOUR));
 }
 
 /// A statement's parameter, for [`plan`].
@@ -178,22 +198,32 @@ async fn the_warm_up_seeks_on_the_primary_key(store: Arc<dyn Store>, db: Db) {
     }
 }
 
-/// [`RECENTLY_USED_KEYS`] seeks on `api_keys_by_last_used` to where the page
+/// [`RECENTLY_USED_KEYS`] seeks on `api_keys_by_last_use_bucket` to where the page
 /// starts and reads down from there, on both backends.
 async fn the_recent_keys_warm_up_seeks_on_the_last_use(store: Arc<dyn Store>, db: Db) {
     let w = world(&*store).await;
     for i in 0..3 {
         store.insert_key(&w.key(&format!("k{i}")), &ev()).await.unwrap();
     }
-    let args = [Arg::Int(NOW), Arg::Int(NOW - HOUR), Arg::Int(NOW - 5), Arg::Text("key_01"), Arg::Int(100)];
+    let args = [
+        Arg::Int(NOW),
+        Arg::Int(NOW - HOUR),
+        Arg::Int(NOW - HOUR - BUCKET),
+        Arg::Int(NOW - BUCKET),
+        Arg::Text("key_01"),
+        Arg::Int(100),
+    ];
     let plan = plan(&db, RECENTLY_USED_KEYS, &args).await;
     match db {
-        // `SEARCH k USING INDEX api_keys_by_last_used (last_used_at>? AND last_used_at<?)` or
+        // `SEARCH k USING INDEX api_keys_by_last_use_bucket (last_used_bucket>? AND last_used_bucket<?)` or
         // with the row value, never a `SCAN` of the keys nor a sort.
         Db::Sqlite(_) => {
             let on_keys = plan.iter().find(|l| l.starts_with("SEARCH k ") || l.starts_with("SCAN k"));
             let on_keys = on_keys.unwrap_or_else(|| panic!("no step on api_keys: {plan:#?}"));
-            assert!(on_keys.starts_with("SEARCH k USING INDEX api_keys_by_last_used (last_used_at"), "{plan:#?}");
+            assert!(
+                on_keys.starts_with("SEARCH k USING INDEX api_keys_by_last_use_bucket (last_used_bucket"),
+                "{plan:#?}"
+            );
             assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "sorted after reading: {plan:#?}");
         }
         // A backward index scan bounded by `Index Cond` on the row value.
@@ -202,9 +232,9 @@ async fn the_recent_keys_warm_up_seeks_on_the_last_use(store: Arc<dyn Store>, db
                 .iter()
                 .position(|l| l.contains(" on api_keys k"))
                 .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
-            assert!(plan[on_keys].contains("Index Scan Backward using api_keys_by_last_used"), "{plan:#?}");
+            assert!(plan[on_keys].contains("Index Scan Backward using api_keys_by_last_use_bucket"), "{plan:#?}");
             let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
-            assert!(details.iter().any(|l| l.contains("Index Cond:") && l.contains("last_used_at")), "{plan:#?}");
+            assert!(details.iter().any(|l| l.contains("Index Cond:") && l.contains("last_used_bucket")), "{plan:#?}");
             assert!(!plan.iter().any(|l| l.contains("Sort")), "sorted after reading: {plan:#?}");
         }
     }
