@@ -74,7 +74,7 @@
 //! flush writes at least [`FLUSH_BUDGET`] keys, more with more pending (a
 //! sweep over every pending key in id order takes about [`FLUSH_LAG`], less
 //! once more keys are pending than [`VerifierConfig::pending_keys`], by
-//! default half the key cache's budget's worth: [`flush_budget`]), in paced
+//! default an eighth of the key cache's budget's worth: [`flush_budget`]), in paced
 //! chunks, so write-behind keeps up and never stalls verification; should
 //! the writes still fall behind, the excess pending usage is spilled to the
 //! data directory and written once they catch up, so memory stays bounded

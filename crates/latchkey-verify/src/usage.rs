@@ -46,19 +46,22 @@ pub const FLUSH_LAG: Duration = Duration::from_secs(50);
 /// What one pending key costs in memory, about: its compact entry and
 /// map slot (64 bytes, `pending.rs`) over the map's load (measured by
 /// `examples/cache_memory.rs`). By default the pending target is the key
-/// cache's budget over four times this ([`crate::VerifierConfig::pending_keys`]).
+/// cache's budget over eight times this ([`crate::VerifierConfig::pending_keys`]).
 pub const PENDING_KEY_BYTES: u64 = 100;
 
 /// Keys one periodic flush every `interval` writes when `pending` keys
 /// have usage pending and the flusher aims to hold them to `target`: at
 /// least [`FLUSH_BUDGET`]; with more pending, their share of a sweep of
-/// [`FLUSH_LAG`], a lag that shortens in proportion once more than
-/// `target` are pending (twice the target: half the lag, so four times
-/// the keys a flush), so what is pending comes back under the target as
-/// long as storage can take the writes.
+/// [`FLUSH_LAG`], a lag that shortens with the fourth power of the excess
+/// once more than `target` are pending (half again the target: a fifth of
+/// the lag, so 7.6 times the keys a flush; twice the target: a sixteenth),
+/// so what is pending stays near the target as long as storage can take
+/// the writes. Held near it, the pending shards' maps keep the size they
+/// were made with: each doubles once its keys pass 7/8 of its room, and
+/// keeps that room afterwards (`pending.rs`).
 #[must_use]
 pub fn flush_budget(pending: usize, target: usize, interval: Duration) -> usize {
-    let lag = FLUSH_LAG.as_secs_f64() * (target.max(1) as f64 / pending.max(1) as f64).min(1.0);
+    let lag = FLUSH_LAG.as_secs_f64() * (target.max(1) as f64 / pending.max(1) as f64).min(1.0).powi(4);
     FLUSH_BUDGET.max((pending as f64 * interval.as_secs_f64() / lag).ceil() as usize)
 }
 
@@ -439,16 +442,16 @@ mod tests {
     const INTERVAL: Duration = Duration::from_secs(2);
 
     /// A flush writes at least its budget; up to the target, the pending
-    /// keys' share of a 50 s sweep; past it, a sweep that shortens in
-    /// proportion, so the keys written per flush grow with the square of
-    /// the excess, and never fall as more are pending.
+    /// keys' share of a 50 s sweep; past it, a sweep that shortens with the
+    /// fourth power of the excess, so the keys written per flush grow with
+    /// its fifth power, and never fall as more are pending.
     #[test]
     fn the_budget_grows_with_the_backlog_and_faster_past_the_target() {
         assert_eq!(flush_budget(0, 100_000, INTERVAL), FLUSH_BUDGET);
         assert_eq!(flush_budget(30_000, 100_000, INTERVAL), FLUSH_BUDGET);
         assert_eq!(flush_budget(100_000, 100_000, INTERVAL), 4_000);
-        assert_eq!(flush_budget(200_000, 100_000, INTERVAL), 16_000);
-        assert_eq!(flush_budget(400_000, 100_000, INTERVAL), 64_000);
+        assert_eq!(flush_budget(150_000, 100_000, INTERVAL), 30_375);
+        assert_eq!(flush_budget(200_000, 100_000, INTERVAL), 128_000);
         let mut last = 0;
         for pending in (0..1_000_000).step_by(7_919) {
             let budget = flush_budget(pending, 100_000, INTERVAL);

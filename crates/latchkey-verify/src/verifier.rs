@@ -37,10 +37,10 @@ pub struct VerifierConfig {
     pub cache_bytes: u64,
     /// How many keys' usage may wait to be written before the flusher
     /// hurries (and, past twice as many, spills the excess to the data
-    /// directory; `usage.rs`). `None`: the key cache's budget over four
-    /// times [`PENDING_KEY_BYTES`], so pending usage takes at most about
-    /// half as much memory as the cache (twice the target, where the
-    /// excess is spilled): 167,772 keys at the default 64 MiB.
+    /// directory; `usage.rs`). `None`: the key cache's budget over eight
+    /// times [`PENDING_KEY_BYTES`], so pending usage takes at most about a
+    /// quarter as much memory as the cache (twice the target, where the
+    /// excess is spilled): 83,886 keys at the default 64 MiB.
     pub pending_keys: Option<usize>,
 }
 
@@ -155,7 +155,7 @@ impl KeyVerifier {
             pending_target: config
                 .pending_keys
                 .unwrap_or_else(|| {
-                    usize::try_from(config.cache_bytes / 4 / PENDING_KEY_BYTES).unwrap_or(usize::MAX).max(FLUSH_BUDGET)
+                    usize::try_from(config.cache_bytes / 8 / PENDING_KEY_BYTES).unwrap_or(usize::MAX).max(FLUSH_BUDGET)
                 })
                 .max(1),
             last_written: Mutex::new(HashMap::new()),
