@@ -66,6 +66,7 @@ pub(crate) use keys::LAST_USE_BUCKET_MS;
 pub use keys::{RECENTLY_USED_KEYS, USABLE_KEYS};
 pub(crate) use rows::record;
 pub use store::PRUNE_KEY_CHANGES;
+pub use webhooks::EXPIRY_DUE;
 
 /// An encoding failure of a bound value (sqlx's boxed error).
 pub type BindError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -53,6 +53,7 @@ mod oauth;
 mod oauth_refresh;
 mod orgs;
 mod people;
+mod plans;
 mod policies;
 mod postgres_only;
 mod products;

@@ -7,15 +7,24 @@
 use std::sync::Arc;
 
 use latchkey_core::id::WebhookId;
-use latchkey_store::{AttemptOutcome, DeliveryAttempt, DeliveryState, NewWebhook, Store, WebhookEvent, WebhookPatch};
+use latchkey_store::sql::EXPIRY_DUE;
+use latchkey_store::{
+    AttemptOutcome, DeliveryAttempt, DeliveryState, NewApiKey, NewWebhook, Store, WebhookEvent, WebhookPatch,
+};
 
+use crate::Db;
 use crate::fixtures::{NOW, ev, event, page, world};
+use crate::plans::{Arg, plan};
 
 store_tests! {
     mapped_audit_actions_become_events_for_subscribed_endpoints_only,
     a_claim_leases_each_delivery_to_one_claimer_and_outcomes_need_the_lease,
     scheduled_and_test_events_are_written_once,
     an_attempt_recorded_while_its_endpoint_is_deleted_does_not_fail_either,
+}
+
+store_tests! {
+    with_db: the_scheduler_seeks_expiring_keys_by_organization_and_expiry,
 }
 
 fn endpoint(org_id: &str, events: &[&str]) -> NewWebhook {
@@ -170,7 +179,7 @@ async fn scheduled_and_test_events_are_written_once(store: Arc<dyn Store>) {
     for (name, expires) in
         [("soon", now + day / 2), ("week", now + 3 * day), ("gone", now - 1000), ("far", now + 30 * day)]
     {
-        let key = latchkey_store::NewApiKey { expires_at: Some(expires), ..w.key(name) };
+        let key = NewApiKey { expires_at: Some(expires), ..w.key(name) };
         store.insert_key(&key, &ev()).await.unwrap();
     }
     assert_eq!(store.enqueue_scheduled_events(now).await.unwrap(), 3, "1 day, 7 days, expired");
@@ -227,5 +236,47 @@ async fn an_attempt_recorded_while_its_endpoint_is_deleted_does_not_fail_either(
         }
         assert!(deleted.unwrap_or_else(|e| panic!("round {round}: the delete failed: {e:?}")), "round {round}");
         assert!(store.get_webhook(&w.org.id, &hook.id).await.unwrap().is_none(), "round {round}");
+    }
+}
+
+/// The scheduler's expiry statement ([`EXPIRY_DUE`], three times a minute)
+/// seeks on `api_keys_by_expiry` to the expiry window (SQLite for each
+/// subscribed organization, PostgreSQL across them, then keeps the
+/// subscribed), never reading every key, on both backends.
+/// An organization's keys mostly never expire: with the table's statistics
+/// read, PostgreSQL weighs its plans as it would on a real table, where
+/// reading all of an organization's keys is what the index avoids.
+async fn the_scheduler_seeks_expiring_keys_by_organization_and_expiry(store: Arc<dyn Store>, db: Db) {
+    let w = world(&*store).await;
+    for i in 0..200 {
+        let key = NewApiKey { expires_at: (i < 3).then_some(NOW + i), ..w.key(&format!("k{i}")) };
+        store.insert_key(&key, &ev()).await.unwrap();
+    }
+    if let Db::Postgres(pg) = &db {
+        sqlx::query("ANALYZE api_keys").execute(&mut pg.conn().await).await.unwrap();
+    }
+    let day = 86_400_000;
+    let args = [Arg::Text("api_key.expiring"), Arg::Int(NOW), Arg::Int(NOW + day), Arg::Text("expiring_1d")];
+    let plan = plan(&db, EXPIRY_DUE, &args).await;
+    match db {
+        Db::Sqlite(_) => {
+            let on_keys = plan.iter().find(|l| l.starts_with("SEARCH k ") || l.starts_with("SCAN k"));
+            let on_keys = on_keys.unwrap_or_else(|| panic!("no step on api_keys: {plan:#?}"));
+            assert!(
+                on_keys.starts_with(
+                    "SEARCH k USING INDEX api_keys_by_expiry (org_id=? AND expires_at>? AND expires_at<?)"
+                ),
+                "{plan:#?}"
+            );
+        }
+        Db::Postgres(_) => {
+            let on_keys = plan
+                .iter()
+                .position(|l| l.contains(" on api_keys k"))
+                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
+            assert!(plan[on_keys].contains("using api_keys_by_expiry"), "{plan:#?}");
+            let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
+            assert!(details.iter().any(|l| l.contains("Index Cond:") && l.contains("expires_at > $2")), "{plan:#?}");
+        }
     }
 }
