@@ -60,3 +60,21 @@ pub async fn plan(db: &Db, statement: &str, args: &[Arg<'_>]) -> Vec<String> {
         }
     }
 }
+
+/// SQLite's step on `api_keys k` in `plan` (`SEARCH k …` or `SCAN k …`).
+pub fn sqlite_step_on_keys(plan: &[String]) -> &str {
+    plan.iter()
+        .find(|l| l.starts_with("SEARCH k ") || l.starts_with("SCAN k"))
+        .unwrap_or_else(|| panic!("no step on api_keys: {plan:#?}"))
+}
+
+/// PostgreSQL's scan of `api_keys k` in `plan` and the lines that detail
+/// it (`Index Cond:`, `Filter:`, up to the next node).
+pub fn postgres_scan_of_keys(plan: &[String]) -> (&str, Vec<&str>) {
+    let at = plan
+        .iter()
+        .position(|l| l.contains(" on api_keys k"))
+        .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
+    let details = plan[at + 1..].iter().take_while(|l| !l.contains("->")).map(String::as_str).collect();
+    (&plan[at], details)
+}

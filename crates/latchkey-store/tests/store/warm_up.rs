@@ -11,7 +11,7 @@ use latchkey_store::{NewApiKey, Store};
 use crate::Db;
 use crate::fixtures::{HOUR, NOW, ev, page, world};
 use crate::keys::ids;
-use crate::plans::{Arg, plan};
+use crate::plans::{Arg, plan, postgres_scan_of_keys, sqlite_step_on_keys};
 
 store_tests! {
     usable_keys_are_paged_by_id_across_organizations,
@@ -129,12 +129,8 @@ async fn the_warm_up_seeks_on_the_primary_key(store: Arc<dyn Store>, db: Db) {
         // An index scan of the keys bounded by `Index Cond: (id > …)`,
         // where an `OR` with `IS NULL` makes it a `Filter` over every key.
         Db::Postgres(_) => {
-            let on_keys = plan
-                .iter()
-                .position(|l| l.contains(" on api_keys k"))
-                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
-            assert!(plan[on_keys].contains("Index Scan using api_keys_pkey"), "{plan:#?}");
-            let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
+            let (scan, details) = postgres_scan_of_keys(&plan);
+            assert!(scan.contains("Index Scan using api_keys_pkey"), "{plan:#?}");
             assert!(details.iter().any(|l| l.contains("Index Cond: (id > COALESCE($2")), "{plan:#?}");
             assert!(!details.iter().any(|l| l.contains("Filter:") && l.contains("$2")), "{plan:#?}");
         }
@@ -161,22 +157,17 @@ async fn the_recent_keys_warm_up_seeks_on_the_last_use(store: Arc<dyn Store>, db
         // `SEARCH k USING INDEX api_keys_by_last_use_bucket (last_used_bucket>? AND last_used_bucket<?)` or
         // with the row value, never a `SCAN` of the keys nor a sort.
         Db::Sqlite(_) => {
-            let on_keys = plan.iter().find(|l| l.starts_with("SEARCH k ") || l.starts_with("SCAN k"));
-            let on_keys = on_keys.unwrap_or_else(|| panic!("no step on api_keys: {plan:#?}"));
+            let step = sqlite_step_on_keys(&plan);
             assert!(
-                on_keys.starts_with("SEARCH k USING INDEX api_keys_by_last_use_bucket (last_used_bucket"),
+                step.starts_with("SEARCH k USING INDEX api_keys_by_last_use_bucket (last_used_bucket"),
                 "{plan:#?}"
             );
             assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "sorted after reading: {plan:#?}");
         }
         // A backward index scan bounded by `Index Cond` on the row value.
         Db::Postgres(_) => {
-            let on_keys = plan
-                .iter()
-                .position(|l| l.contains(" on api_keys k"))
-                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
-            assert!(plan[on_keys].contains("Index Scan Backward using api_keys_by_last_use_bucket"), "{plan:#?}");
-            let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
+            let (scan, details) = postgres_scan_of_keys(&plan);
+            assert!(scan.contains("Index Scan Backward using api_keys_by_last_use_bucket"), "{plan:#?}");
             assert!(details.iter().any(|l| l.contains("Index Cond:") && l.contains("last_used_bucket")), "{plan:#?}");
             assert!(!plan.iter().any(|l| l.contains("Sort")), "sorted after reading: {plan:#?}");
         }

@@ -14,7 +14,7 @@ use latchkey_store::{
 
 use crate::Db;
 use crate::fixtures::{NOW, ev, event, page, world};
-use crate::plans::{Arg, plan};
+use crate::plans::{Arg, plan, postgres_scan_of_keys, sqlite_step_on_keys};
 
 store_tests! {
     mapped_audit_actions_become_events_for_subscribed_endpoints_only,
@@ -260,22 +260,13 @@ async fn the_scheduler_seeks_expiring_keys_by_organization_and_expiry(store: Arc
     let plan = plan(&db, EXPIRY_DUE, &args).await;
     match db {
         Db::Sqlite(_) => {
-            let on_keys = plan.iter().find(|l| l.starts_with("SEARCH k ") || l.starts_with("SCAN k"));
-            let on_keys = on_keys.unwrap_or_else(|| panic!("no step on api_keys: {plan:#?}"));
-            assert!(
-                on_keys.starts_with(
-                    "SEARCH k USING INDEX api_keys_by_expiry (org_id=? AND expires_at>? AND expires_at<?)"
-                ),
-                "{plan:#?}"
-            );
+            let step = sqlite_step_on_keys(&plan);
+            let seek = "SEARCH k USING INDEX api_keys_by_expiry (org_id=? AND expires_at>? AND expires_at<?)";
+            assert!(step.starts_with(seek), "{plan:#?}");
         }
         Db::Postgres(_) => {
-            let on_keys = plan
-                .iter()
-                .position(|l| l.contains(" on api_keys k"))
-                .unwrap_or_else(|| panic!("no scan of api_keys: {plan:#?}"));
-            assert!(plan[on_keys].contains("using api_keys_by_expiry"), "{plan:#?}");
-            let details: Vec<&String> = plan[on_keys + 1..].iter().take_while(|l| !l.contains("->")).collect();
+            let (scan, details) = postgres_scan_of_keys(&plan);
+            assert!(scan.contains("using api_keys_by_expiry"), "{plan:#?}");
             assert!(details.iter().any(|l| l.contains("Index Cond:") && l.contains("expires_at > $2")), "{plan:#?}");
         }
     }
