@@ -269,7 +269,7 @@ async fn write_usage(on: impl Runner<Sqlite>, batch: &[UsageCount]) -> StoreResu
     Ok(())
 }
 
-/// Writes `lastUsedAt` values: one statement for the whole batch.
+/// Writes `lastUsedAt` values (and their buckets): two statements for the whole batch.
 async fn write_last_used(on: &mut SqliteConnection, batch: &[(KeyId, Millis)]) -> StoreResult<()> {
     if batch.is_empty() {
         return Ok(());
