@@ -224,16 +224,22 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
-            // 1 MiB of page cache per connection (SQLite's default is 2 MiB):
-            // verification reads keys from latchkey's own cache, and the OS
-            // caches the file anyway; this keeps the eight connections' share
-            // of the resident memory small.
+            // 1 MiB of page cache for the writers' connections (SQLite's
+            // default is 2 MiB): verification reads keys from latchkey's own
+            // cache, and the OS caches the file anyway.
             .pragma("cache_size", "-1024");
+        // The pool's eight connections read: a connection's page cache is
+        // emptied whenever another connection has committed since its last
+        // read (the WAL index changed), which the usage writer does several
+        // times a second under load, so a read mostly starts cold whatever
+        // the cache's size. 256 KiB each holds what one query touches and
+        // keeps their share of the resident memory small
+        // (bench/RESULTS.md, session 24).
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", "-256"))
             .await?;
         crate::ops::migrate(&crate::ops::SQLITE_MIGRATIONS, &pool).await?;
         let keys = Arc::new(Mutex::new(options.connect().await?));
