@@ -232,7 +232,7 @@ impl SqliteStore {
         // emptied whenever another connection has committed since its last
         // read (the WAL index changed), which the usage writer does several
         // times a second under load, so a read mostly starts cold whatever
-        // the cache's size. 256 KiB each holds what one query touches and
+        // the cache's size. 256 KiB each holds what a key lookup touches and
         // keeps their share of the resident memory small
         // (bench/RESULTS.md, session 24).
         let pool = SqlitePoolOptions::new()
