@@ -169,17 +169,13 @@ struct Due {
 /// One day, in milliseconds.
 const DAY_MS: i64 = 86_400_000;
 
-/// The keys `api_key.expiring` is due for, `days` before their expiry
-/// (`days` = 7: between 7 and 1 day before; 1: the last day), and
-/// `api_key.expired` (`days` = 0: expired within the last 7 days, not
-/// revoked before), in organizations subscribed to the type, not sent yet.
 /// [`expiry_due`]'s statement (`$1` the event type, `$2` and `$3` the
 /// expiry window, `$4` the kind in the event's id): the keys of the
 /// organizations subscribed to the event that expire in the window and have
-/// not had it yet. It seeks on `api_keys_by_expiry (org_id, expires_at)`
-/// to the window (migration 0021): the scheduler runs it
-/// three times a minute, and without that index it read every key, 0.25 s
-/// at a million keys with nothing subscribed, inside a write transaction.
+/// not had it yet. It seeks on `api_keys_by_expiry (org_id, expires_at)` to
+/// the window (migration 0021): the scheduler runs it three times a minute,
+/// and without that index it read every key, 0.25 s at a million keys with
+/// nothing subscribed, inside a write transaction.
 /// Public so that the store suite can read its query plan.
 pub const EXPIRY_DUE: &str = "SELECT k.id, k.org_id, k.expires_at FROM api_keys k \
      WHERE k.org_id IN (SELECT org_id FROM webhook_subscriptions WHERE event_type = $1) \
@@ -188,6 +184,10 @@ pub const EXPIRY_DUE: &str = "SELECT k.id, k.org_id, k.expires_at FROM api_keys 
                        WHERE e.id = 'whe_' || k.id || '_' || $4 || '_' || CAST(k.expires_at AS TEXT)) \
      LIMIT 1000";
 
+/// The keys `api_key.expiring` is due for, `days` before their expiry
+/// (`days` = 7: between 7 and 1 day before; 1: the last day), and
+/// `api_key.expired` (`days` = 0: expired within the last 7 days, not
+/// revoked before), in organizations subscribed to the type, not sent yet.
 async fn expiry_due<D: Dialect>(tx: &mut Tx<D>, now: Millis, days: i64) -> StoreResult<Vec<Due>> {
     let (event_type, kind, from, to) = match days {
         7 => ("api_key.expiring", "expiring_7d", now + DAY_MS, now + 7 * DAY_MS),
